@@ -1,0 +1,1 @@
+//! Kiln's Cranelift CPU backend.

@@ -1,0 +1,1 @@
+//! Kiln: the user-facing crate.

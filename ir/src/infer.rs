@@ -1,0 +1,343 @@
+//! Shape inference: the result shape of an op from its operands' shapes, or an error that
+//! names the op, the operand shapes and what is wrong.
+
+use crate::error::{IrError, Result};
+use crate::fused::FusedOp;
+use crate::op::{Conv2dAttrs, Op, Pool2dAttrs, ReduceOp};
+use crate::shape::Shape;
+
+/// The text-form name of an op (used in errors and by the printer).
+pub fn op_name(op: &Op) -> String {
+    match op {
+        Op::Input { .. } => "input".into(),
+        Op::Param { .. } => "param".into(),
+        Op::Const(_) => "const".into(),
+        Op::Unary(u) => u.name().into(),
+        Op::Binary(b) => b.name().into(),
+        Op::Select => "select".into(),
+        Op::Reduce { op, .. } => format!("reduce.{}", op.name()),
+        Op::MatMul { .. } => "matmul".into(),
+        Op::Conv2d(_) => "conv2d".into(),
+        Op::Conv2dBackpropInput { .. } => "conv2d_backprop_input".into(),
+        Op::Conv2dBackpropFilter { .. } => "conv2d_backprop_filter".into(),
+        Op::Pool2d(_) => "pool2d".into(),
+        Op::Pool2dGrad(_) => "pool2d_grad".into(),
+        Op::Reshape(_) => "reshape".into(),
+        Op::Transpose(_) => "transpose".into(),
+        Op::Broadcast(_) => "broadcast".into(),
+        Op::Slice { .. } => "slice".into(),
+        Op::Concat { .. } => "concat".into(),
+        Op::Pad { .. } => "pad".into(),
+        Op::RandomUniform(_) => "random_uniform".into(),
+        Op::Fused(f) => f.name().into(),
+    }
+}
+
+/// Infer the result shape of `op` applied to operands of `shapes`.
+pub fn infer_shape(op: &Op, shapes: &[&Shape]) -> Result<Shape> {
+    let fail = |msg: String| IrError::Shape {
+        op: op_name(op),
+        operands: shapes.iter().map(|s| s.to_string()).collect::<Vec<_>>().join(", "),
+        msg,
+    };
+    let arity = |n: usize| -> Result<()> {
+        if shapes.len() == n { Ok(()) } else { Err(fail(format!("expects {n} operands, got {}", shapes.len()))) }
+    };
+    match op {
+        Op::Input { shape, .. } | Op::Param { shape, .. } => {
+            arity(0)?;
+            Ok(shape.clone())
+        }
+        Op::Const(t) => {
+            arity(0)?;
+            if t.data.len() != t.shape.numel() {
+                return Err(fail(format!("constant of shape {} holds {} values", t.shape, t.data.len())));
+            }
+            Ok(t.shape.clone())
+        }
+        Op::Unary(_) => {
+            arity(1)?;
+            Ok(shapes[0].clone())
+        }
+        Op::Binary(_) => {
+            arity(2)?;
+            Shape::broadcast(shapes[0], shapes[1]).ok_or_else(|| fail("shapes do not broadcast".into()))
+        }
+        Op::Select => {
+            arity(3)?;
+            broadcast_all(shapes).ok_or_else(|| fail("shapes do not broadcast".into()))
+        }
+        Op::Reduce { op: r, axes, keep_dims } => {
+            arity(1)?;
+            reduce_shape(shapes[0], *r, axes, *keep_dims).map_err(fail)
+        }
+        Op::MatMul { transpose_a, transpose_b } => {
+            arity(2)?;
+            matmul_shape(shapes[0], shapes[1], *transpose_a, *transpose_b).map_err(fail)
+        }
+        Op::Conv2d(attrs) => {
+            arity(2)?;
+            conv2d_shape(shapes[0], shapes[1], attrs).map_err(fail)
+        }
+        Op::Conv2dBackpropInput { attrs, input_shape } => {
+            arity(2)?;
+            let out = conv2d_shape(input_shape, shapes[1], attrs).map_err(&fail)?;
+            if &out != shapes[0] {
+                return Err(fail(format!("dy must have the forward output shape {out}")));
+            }
+            Ok(input_shape.clone())
+        }
+        Op::Conv2dBackpropFilter { attrs, filter_shape } => {
+            arity(2)?;
+            let out = conv2d_shape(shapes[0], filter_shape, attrs).map_err(&fail)?;
+            if &out != shapes[1] {
+                return Err(fail(format!("dy must have the forward output shape {out}")));
+            }
+            Ok(filter_shape.clone())
+        }
+        Op::Pool2d(attrs) => {
+            arity(1)?;
+            pool2d_shape(shapes[0], attrs).map_err(fail)
+        }
+        Op::Pool2dGrad(attrs) => {
+            arity(2)?;
+            let out = pool2d_shape(shapes[0], attrs).map_err(&fail)?;
+            if &out != shapes[1] {
+                return Err(fail(format!("dy must have the forward output shape {out}")));
+            }
+            Ok(shapes[0].clone())
+        }
+        Op::Reshape(target) => {
+            arity(1)?;
+            if target.numel() != shapes[0].numel() {
+                return Err(fail(format!("cannot reshape {} elements to {target}", shapes[0].numel())));
+            }
+            Ok(target.clone())
+        }
+        Op::Transpose(perm) => {
+            arity(1)?;
+            let mut seen = vec![false; perm.len()];
+            if perm.len() != shapes[0].rank() || perm.iter().any(|&p| p >= perm.len() || std::mem::replace(&mut seen[p], true)) {
+                return Err(fail(format!("{perm:?} is not a permutation of the operand's axes")));
+            }
+            Ok(Shape(perm.iter().map(|&p| shapes[0].0[p]).collect()))
+        }
+        Op::Broadcast(target) => {
+            arity(1)?;
+            if !shapes[0].broadcasts_to(target) {
+                return Err(fail(format!("does not broadcast to {target}")));
+            }
+            Ok(target.clone())
+        }
+        Op::Slice { starts, ends } => {
+            arity(1)?;
+            let s = shapes[0];
+            if starts.len() != s.rank() || ends.len() != s.rank() {
+                return Err(fail("starts/ends need one entry per axis".into()));
+            }
+            let mut dims = Vec::with_capacity(s.rank());
+            for i in 0..s.rank() {
+                if starts[i] > ends[i] || ends[i] > s.0[i] {
+                    return Err(fail(format!("axis {i}: range {}..{} outside 0..{}", starts[i], ends[i], s.0[i])));
+                }
+                dims.push(ends[i] - starts[i]);
+            }
+            Ok(Shape(dims))
+        }
+        Op::Concat { axis } => {
+            if shapes.is_empty() {
+                return Err(fail("needs at least one operand".into()));
+            }
+            let first = shapes[0];
+            if *axis >= first.rank() {
+                return Err(fail(format!("axis {axis} out of range")));
+            }
+            let mut dims = first.0.clone();
+            dims[*axis] = 0;
+            for s in shapes {
+                let same_rest = s.rank() == first.rank() && (0..s.rank()).all(|i| i == *axis || s.0[i] == first.0[i]);
+                if !same_rest {
+                    return Err(fail(format!("all axes but {axis} must be equal")));
+                }
+                dims[*axis] += s.0[*axis];
+            }
+            Ok(Shape(dims))
+        }
+        Op::Pad { before, after, .. } => {
+            arity(1)?;
+            let s = shapes[0];
+            if before.len() != s.rank() || after.len() != s.rank() {
+                return Err(fail("before/after need one entry per axis".into()));
+            }
+            Ok(Shape((0..s.rank()).map(|i| s.0[i] + before[i] + after[i]).collect()))
+        }
+        Op::RandomUniform(shape) => {
+            arity(1)?;
+            if shapes[0].numel() != 1 {
+                return Err(fail("the seed must be a single value".into()));
+            }
+            Ok(shape.clone())
+        }
+        Op::Fused(f) => infer_fused(f, shapes).map_err(fail),
+    }
+}
+
+fn broadcast_all(shapes: &[&Shape]) -> Option<Shape> {
+    shapes.iter().try_fold(Shape::scalar(), |acc, s| Shape::broadcast(&acc, s))
+}
+
+/// Result shape of a reduction.
+pub fn reduce_shape(x: &Shape, op: ReduceOp, axes: &[usize], keep_dims: bool) -> Result<Shape, String> {
+    if axes.windows(2).any(|w| w[0] >= w[1]) || axes.iter().any(|&a| a >= x.rank()) {
+        return Err(format!("axes {axes:?} must be strictly increasing and below rank {}", x.rank()));
+    }
+    if op == ReduceOp::ArgMax && axes.len() != 1 {
+        return Err("argmax reduces exactly one axis".into());
+    }
+    if axes.iter().any(|&a| x.0[a] == 0) {
+        return Err("cannot reduce an empty axis".into());
+    }
+    let dims = (0..x.rank())
+        .filter_map(|i| match (axes.contains(&i), keep_dims) {
+            (false, _) => Some(x.0[i]),
+            (true, true) => Some(1),
+            (true, false) => None,
+        })
+        .collect();
+    Ok(Shape(dims))
+}
+
+/// Result shape of a (batched, optionally transposed) matmul.
+pub fn matmul_shape(a: &Shape, b: &Shape, ta: bool, tb: bool) -> Result<Shape, String> {
+    if a.rank() < 2 || b.rank() < 2 || a.rank() != b.rank() {
+        return Err("operands must have equal rank >= 2".into());
+    }
+    let r = a.rank();
+    if a.0[..r - 2] != b.0[..r - 2] {
+        return Err("batch axes differ".into());
+    }
+    let (m, ka) = if ta { (a.0[r - 1], a.0[r - 2]) } else { (a.0[r - 2], a.0[r - 1]) };
+    let (kb, n) = if tb { (b.0[r - 1], b.0[r - 2]) } else { (b.0[r - 2], b.0[r - 1]) };
+    if ka != kb {
+        return Err(format!("contraction sizes differ: {ka} vs {kb}"));
+    }
+    let mut dims = a.0[..r - 2].to_vec();
+    dims.extend([m, n]);
+    Ok(Shape(dims))
+}
+
+/// Result shape of a convolution.
+pub fn conv2d_shape(x: &Shape, w: &Shape, attrs: &Conv2dAttrs) -> Result<Shape, String> {
+    if x.rank() != 4 || w.rank() != 4 {
+        return Err("input must be [n, h, w, c] and filter [kh, kw, c, o]".into());
+    }
+    if x.0[3] != w.0[2] {
+        return Err(format!("input has {} channels but the filter expects {}", x.0[3], w.0[2]));
+    }
+    if attrs.dilation.contains(&0) {
+        return Err("dilation must be >= 1".into());
+    }
+    let mut out = [0; 2];
+    for axis in 0..2 {
+        let window = (w.0[axis] - 1) * attrs.dilation[axis] + 1;
+        out[axis] = attrs
+            .padding
+            .resolve(axis, x.0[1 + axis], window, attrs.strides[axis])
+            .ok_or_else(|| format!("the {}x{} filter does not fit the {}x{} input", w.0[0], w.0[1], x.0[1], x.0[2]))?
+            .out;
+    }
+    Ok(Shape(vec![x.0[0], out[0], out[1], w.0[3]]))
+}
+
+/// Result shape of a pooling op.
+pub fn pool2d_shape(x: &Shape, attrs: &Pool2dAttrs) -> Result<Shape, String> {
+    if x.rank() != 4 {
+        return Err("input must be [n, h, w, c]".into());
+    }
+    let mut out = [0; 2];
+    for axis in 0..2 {
+        out[axis] = attrs
+            .padding
+            .resolve(axis, x.0[1 + axis], attrs.window[axis], attrs.strides[axis])
+            .ok_or_else(|| format!("the {:?} window does not fit the {}x{} input", attrs.window, x.0[1], x.0[2]))?
+            .out;
+    }
+    Ok(Shape(vec![x.0[0], out[0], out[1], x.0[3]]))
+}
+
+fn infer_fused(f: &FusedOp, shapes: &[&Shape]) -> Result<Shape, String> {
+    let need = |n: usize| if shapes.len() >= n { Ok(()) } else { Err(format!("expects at least {n} operands")) };
+    let check_extra = |out: &Shape, extra: &[&Shape]| -> Result<(), String> {
+        match extra.iter().find(|s| !s.broadcasts_to(out)) {
+            Some(s) => Err(format!("epilogue operand {s} does not broadcast to {out}")),
+            None => Ok(()),
+        }
+    };
+    match f {
+        FusedOp::Elementwise(p) => {
+            if p.n_inputs() > shapes.len() {
+                return Err("program reads more inputs than the kernel has".into());
+            }
+            broadcast_all(shapes).ok_or_else(|| "shapes do not broadcast".to_string())
+        }
+        FusedOp::MatMul { transpose_a, transpose_b, epilogue } => {
+            need(2)?;
+            let out = matmul_shape(shapes[0], shapes[1], *transpose_a, *transpose_b)?;
+            check_extra(&out, &shapes[2..])?;
+            check_program(epilogue, shapes.len() - 1)?;
+            Ok(out)
+        }
+        FusedOp::Conv2d { attrs, epilogue } => {
+            need(2)?;
+            let out = conv2d_shape(shapes[0], shapes[1], attrs)?;
+            check_extra(&out, &shapes[2..])?;
+            check_program(epilogue, shapes.len() - 1)?;
+            Ok(out)
+        }
+        FusedOp::Pool2d { attrs, epilogue } => {
+            need(1)?;
+            let out = pool2d_shape(shapes[0], attrs)?;
+            check_extra(&out, &shapes[1..])?;
+            check_program(epilogue, shapes.len())?;
+            Ok(out)
+        }
+        FusedOp::Reduce { op, axes, keep_dims, input_shape, prologue } => {
+            check_extra(input_shape, shapes)?;
+            check_program(prologue, shapes.len())?;
+            reduce_shape(input_shape, *op, axes, *keep_dims)
+        }
+    }
+}
+
+fn check_program(p: &crate::fused::Program, n_inputs: usize) -> Result<(), String> {
+    if p.instrs.is_empty() {
+        return Err("empty program".into());
+    }
+    if p.n_inputs() > n_inputs {
+        return Err(format!("program reads input {} but the kernel has {n_inputs}", p.n_inputs() - 1));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::graph::Graph;
+    use crate::op::Padding;
+
+    #[test]
+    fn matmul_error_names_op_and_shapes() {
+        let mut g = Graph::new();
+        let a = g.input("a", [2, 3]);
+        let b = g.input("b", [4, 5]);
+        let err = g.matmul(a, b, false, false).unwrap_err().to_string();
+        assert!(err.contains("matmul") && err.contains("[2, 3], [4, 5]") && err.contains("3 vs 4"), "{err}");
+    }
+
+    #[test]
+    fn conv_same_stride_two_on_odd_input() {
+        let attrs = Conv2dAttrs { strides: [2, 2], dilation: [1, 1], padding: Padding::Same };
+        let s = conv2d_shape(&Shape::from([1, 7, 7, 3]), &Shape::from([3, 3, 3, 8]), &attrs).unwrap();
+        assert_eq!(s, Shape::from([1, 4, 4, 8]));
+    }
+}

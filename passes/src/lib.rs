@@ -1,0 +1,1 @@
+//! Kiln's graph-to-graph passes.
