@@ -1,1 +1,3 @@
 //! Kiln's Cranelift CPU backend.
+
+pub mod contract;
