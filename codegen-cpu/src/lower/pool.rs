@@ -1,0 +1,182 @@
+//! 2-D pooling (max / average, TensorFlow semantics: padding never wins a max and is not
+//! counted in an average) and its gradient. NHWC layout; batches are split over chunks.
+//!
+//! Window positions that fall into the padding are read at a clamped, in-bounds address
+//! and masked out, so no branch sits in the window loop and no load leaves the buffer.
+
+use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
+use cranelift_codegen::ir::types::{F32, I64};
+use cranelift_codegen::ir::{InstBuilder, Value};
+use cranelift_frontend::Variable;
+use ir::{Pool2dAttrs, PoolKind, Shape};
+use ir::op::WindowAxis;
+
+use super::Kernel;
+use super::movement::fill;
+use super::nest::{self, Nest};
+
+/// The resolved geometry of a pooling op.
+struct Geometry {
+    n: usize,
+    h: usize,
+    w: usize,
+    c: usize,
+    oh: usize,
+    ow: usize,
+    rows: WindowAxis,
+    cols: WindowAxis,
+    attrs: Pool2dAttrs,
+}
+
+impl Geometry {
+    fn new(attrs: &Pool2dAttrs, x: &Shape) -> Option<Geometry> {
+        let d = x.dims();
+        let rows = attrs.padding.resolve(0, d[1], attrs.window[0], attrs.strides[0])?;
+        let cols = attrs.padding.resolve(1, d[2], attrs.window[1], attrs.strides[1])?;
+        Some(Geometry { n: d[0], h: d[1], w: d[2], c: d[3], oh: rows.out, ow: cols.out, rows, cols, attrs: *attrs })
+    }
+
+    /// The output positions `(oh, ow, c)` of one image, with offsets into the output
+    /// (operand 0) and the input's image/channel base (operand 1).
+    fn per_image_nest(&self) -> Nest {
+        let oc = self.c as i64;
+        Nest { dims: vec![self.oh, self.ow, self.c], strides: vec![vec![self.ow as i64 * oc, oc, 1], vec![0, 0, 1]] }
+    }
+
+    /// Visit the window of output `(oh, ow)`: `visit(k, valid, index)` with `index` the
+    /// element offset (clamped in bounds) relative to `base` (the image/channel offset).
+    fn window(&self, k: &mut Kernel, oh: Value, ow: Value, base: Value, visit: &mut dyn FnMut(&mut Kernel, Value, Value)) {
+        let [wh, ww] = self.attrs.window;
+        let [sh, sw] = self.attrs.strides;
+        let (h, w, c) = (self.h as i64, self.w as i64, self.c as i64);
+        let (pt, pl) = (self.rows.pad_before as i64, self.cols.pad_before as i64);
+        k.for_n(wh, |k, kh| {
+            let ih = k.mul_add(oh, sh as i64, kh);
+            let ih = k.b.ins().iadd_imm_s(ih, -pt);
+            let ok_h = k.b.ins().icmp_imm_u(IntCC::UnsignedLessThan, ih, h);
+            k.for_n(ww, |k, kw| {
+                let iw = k.mul_add(ow, sw as i64, kw);
+                let iw = k.b.ins().iadd_imm_s(iw, -pl);
+                let ok_w = k.b.ins().icmp_imm_u(IntCC::UnsignedLessThan, iw, w);
+                let valid = k.b.ins().band(ok_h, ok_w);
+                let zero = k.int(0);
+                let ihc = k.b.ins().select(valid, ih, zero);
+                let iwc = k.b.ins().select(valid, iw, zero);
+                let at = k.mul_add(ihc, w * c, base);
+                let at = k.mul_add(iwc, c, at);
+                visit(k, valid, at);
+            });
+        });
+    }
+}
+
+fn geometry(attrs: &Pool2dAttrs, x: &Shape) -> Geometry {
+    Geometry::new(attrs, x).expect("shape inference checked that the window fits")
+}
+
+/// `out = pool2d(x)`.
+pub(crate) fn forward(k: &mut Kernel, attrs: &Pool2dAttrs, x: Value, x_shape: &Shape, out: Value) {
+    let g = geometry(attrs, x_shape);
+    k.chunks(g.n, g.n * g.oh * g.ow * g.c);
+    let image = Nest { dims: vec![g.n], strides: vec![vec![(g.oh * g.ow * g.c) as i64], vec![(g.h * g.w * g.c) as i64]] };
+    let zero = k.int(0);
+    let inner = g.per_image_nest();
+    nest::emit(k, &image, vec![zero, zero], true, &mut |k, img, _| {
+        nest::emit(k, &inner, img.to_vec(), false, &mut |k, offs, ivs| {
+            let init = k.f32(if attrs.kind == PoolKind::Max { f32::NEG_INFINITY } else { 0.0 });
+            let acc = k.var(F32, init);
+            let zero_f = k.f32(0.0);
+            let count = k.var(F32, zero_f);
+            g.window(k, ivs[0], ivs[1], offs[1], &mut |k, valid, at| {
+                let v = k.load(x, at);
+                let a = k.b.use_var(acc);
+                let next = match attrs.kind {
+                    PoolKind::Max => {
+                        let gt = k.b.ins().fcmp(FloatCC::GreaterThan, v, a);
+                        let take = k.b.ins().band(gt, valid);
+                        k.b.ins().select(take, v, a)
+                    }
+                    PoolKind::Avg => {
+                        let zero = k.f32(0.0);
+                        let v = k.b.ins().select(valid, v, zero);
+                        add_valid(k, count, valid);
+                        k.b.ins().fadd(a, v)
+                    }
+                };
+                k.b.def_var(acc, next);
+            });
+            let mut result = k.b.use_var(acc);
+            if attrs.kind == PoolKind::Avg {
+                let n = k.b.use_var(count);
+                result = k.b.ins().fdiv(result, n);
+            }
+            k.store(result, out, offs[0]);
+        });
+    });
+}
+
+/// `count += valid ? 1 : 0`.
+fn add_valid(k: &mut Kernel, count: Variable, valid: Value) {
+    let (one, zero) = (k.f32(1.0), k.f32(0.0));
+    let inc = k.b.ins().select(valid, one, zero);
+    let c = k.b.use_var(count);
+    let c = k.b.ins().fadd(c, inc);
+    k.b.def_var(count, c);
+}
+
+/// `dx = pool2d_grad(x, dy)`: max pooling routes each gradient to the first maximum of its
+/// window; average pooling spreads it over the window's non-padding elements.
+pub(crate) fn backward(k: &mut Kernel, attrs: &Pool2dAttrs, x: Value, x_shape: &Shape, dy: Value, dx: Value) {
+    let g = geometry(attrs, x_shape);
+    let image_len = g.h * g.w * g.c;
+    k.chunks(g.n, g.n * g.oh * g.ow * g.c);
+    let image = Nest { dims: vec![g.n], strides: vec![vec![(g.oh * g.ow * g.c) as i64], vec![image_len as i64]] };
+    let zero = k.int(0);
+    let inner = g.per_image_nest();
+    nest::emit(k, &image, vec![zero, zero], true, &mut |k, img, _| {
+        let dx_image = k.addr(dx, img[1]);
+        fill(k, dx_image, image_len, 0.0);
+        nest::emit(k, &inner, img.to_vec(), false, &mut |k, offs, ivs| {
+            let grad = k.load(dy, offs[0]);
+            match attrs.kind {
+                PoolKind::Max => {
+                    let init = k.f32(f32::NEG_INFINITY);
+                    let best = k.var(F32, init);
+                    let pos = k.var(I64, offs[1]);
+                    g.window(k, ivs[0], ivs[1], offs[1], &mut |k, valid, at| {
+                        let v = k.load(x, at);
+                        let b = k.b.use_var(best);
+                        let gt = k.b.ins().fcmp(FloatCC::GreaterThan, v, b);
+                        let take = k.b.ins().band(gt, valid);
+                        let nb = k.b.ins().select(take, v, b);
+                        k.b.def_var(best, nb);
+                        let p = k.b.use_var(pos);
+                        let np = k.b.ins().select(take, at, p);
+                        k.b.def_var(pos, np);
+                    });
+                    let p = k.b.use_var(pos);
+                    accumulate(k, dx, p, grad);
+                }
+                PoolKind::Avg => {
+                    let zero_f = k.f32(0.0);
+                    let count = k.var(F32, zero_f);
+                    g.window(k, ivs[0], ivs[1], offs[1], &mut |k, valid, _| add_valid(k, count, valid));
+                    let n = k.b.use_var(count);
+                    let share = k.b.ins().fdiv(grad, n);
+                    g.window(k, ivs[0], ivs[1], offs[1], &mut |k, valid, at| {
+                        let zero = k.f32(0.0);
+                        let v = k.b.ins().select(valid, share, zero);
+                        accumulate(k, dx, at, v);
+                    });
+                }
+            }
+        });
+    });
+}
+
+/// `buf[at] += v`.
+fn accumulate(k: &mut Kernel, buf: Value, at: Value, v: Value) {
+    let old = k.load(buf, at);
+    let new = k.b.ins().fadd(old, v);
+    k.store(new, buf, at);
+}
