@@ -13,7 +13,7 @@ use crate::module::{host_isa, lower_graph};
 /// whose exported function `symbol` is the step (see [`crate::abi`] for its signature).
 pub fn emit_object(graph: &Graph, plan: &MemoryPlan, symbol: &str) -> Result<Vec<u8>> {
     let isa = host_isa(true)?;
-    let builder = ObjectBuilder::new(isa, symbol, default_libcall_names())?;
+    let builder = ObjectBuilder::new(isa, format!("{symbol}.o"), default_libcall_names())?;
     let mut module = ObjectModule::new(builder);
     lower_graph(&mut module, graph, plan, symbol, Linkage::Export)?;
     module.finish().emit().map_err(|e| CodegenError::Cranelift(e.to_string()))

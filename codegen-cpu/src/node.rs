@@ -21,8 +21,12 @@ pub(crate) fn lower<M: Module>(l: &mut Lowerer<'_, M>, id: NodeId) -> Result<()>
     if matches!(op, Op::Reshape(_)) && locs[0] == out {
         return Ok(());
     }
-    let shapes: Vec<&Shape> = operands.iter().map(|&o| graph.shape(o)).collect();
     let out_shape = graph.shape(id);
+    // A reshape copy reads its operand's contiguous elements in the result's shape.
+    let shapes: Vec<&Shape> = match op {
+        Op::Reshape(_) => vec![out_shape],
+        _ => operands.iter().map(|&o| graph.shape(o)).collect(),
+    };
     locs.push(out);
     let n = operands.len();
     let one = |instr: Instr, arity: usize| Program { instrs: (0..arity).map(Instr::Input).chain([instr]).collect() };
