@@ -8,6 +8,7 @@
 //! | 0 | the scratch arena (`MemoryPlan::arena_len` f32s) |
 //! | `1 ..= n_inputs` | the graph inputs, in order of the `Input` nodes (read only) |
 //! | then `n_params` slots | the parameter buffers, in order of the `Param` nodes |
+//! | last | scratch for the convolution kernels (`scratch_len` f32s, may be empty) |
 //!
 //! Constants are data objects inside the compiled code. Every kernel the step calls is a
 //! function `kernel(table, chunk: i64)` that does chunk `chunk` of its work; the step runs
@@ -45,6 +46,11 @@ pub(crate) struct Loc {
 /// Table slot of the `n`-th parameter.
 pub(crate) fn param_slot(n_inputs: usize, param: usize) -> usize {
     1 + n_inputs + param
+}
+
+/// Table slot of the convolution scratch buffer.
+pub(crate) fn scratch_slot(n_inputs: usize, n_params: usize) -> usize {
+    1 + n_inputs + n_params
 }
 
 /// Where `node`'s value lives, following aliases; `None` when it is never materialised.

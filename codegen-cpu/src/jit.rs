@@ -33,10 +33,10 @@ pub fn compile(graph: &Graph, plan: &MemoryPlan) -> Result<Executable> {
         builder.symbol(name, ptr);
     }
     let mut module = JITModule::new(builder);
-    let step = lower_graph(&mut module, graph, plan, "kiln_step", Linkage::Export)?;
+    let lowered = lower_graph(&mut module, graph, plan, "kiln_step", Linkage::Export)?;
     module.finalize_definitions().map_err(|e| CodegenError::Cranelift(format!("{e:?}")))?;
-    let code = module.get_finalized_function(step);
+    let code = module.get_finalized_function(lowered.step);
     // SAFETY: `step` was defined with the `StepFn` signature by `lower_graph`.
     let step: StepFn = unsafe { std::mem::transmute::<*const u8, StepFn>(code) };
-    Executable::new(JitCode(ManuallyDrop::new(module)), step, graph, plan)
+    Executable::new(JitCode(ManuallyDrop::new(module)), step, lowered.scratch_len, graph, plan)
 }

@@ -39,20 +39,30 @@ pub(crate) struct Lowerer<'m, M: Module> {
     consts: Vec<DataId>,
     /// Kernels in execution order, with their chunk counts.
     kernels: Vec<(FuncId, usize)>,
+    scratch_len: usize,
     pub graph: &'m Graph,
     pub plan: &'m MemoryPlan,
 }
 
+/// What lowering produced: the step function and the scratch it needs.
+pub(crate) struct LoweredStep {
+    /// The step function.
+    pub step: FuncId,
+    /// Elements of convolution scratch (the last table slot).
+    pub scratch_len: usize,
+}
+
 /// Lower `graph` under `plan` into `module`; the step function is called `step_name`.
-pub(crate) fn lower_graph<M: Module>(module: &mut M, graph: &Graph, plan: &MemoryPlan, step_name: &str, linkage: Linkage) -> Result<FuncId> {
+pub(crate) fn lower_graph<M: Module>(module: &mut M, graph: &Graph, plan: &MemoryPlan, step_name: &str, linkage: Linkage) -> Result<LoweredStep> {
     abi::check_plan(graph, plan)?;
     let ctx = module.make_context();
-    let mut l = Lowerer { module, ctx, fctx: FunctionBuilderContext::new(), prefix: step_name.to_string(), consts: Vec::new(), kernels: Vec::new(), graph, plan };
+    let mut l = Lowerer { module, ctx, fctx: FunctionBuilderContext::new(), prefix: step_name.to_string(), consts: Vec::new(), kernels: Vec::new(), scratch_len: 0, graph, plan };
     l.define_consts()?;
     for id in graph.node_ids() {
         node::lower(&mut l, id)?;
     }
-    l.define_step(step_name, linkage)
+    let step = l.define_step(step_name, linkage)?;
+    Ok(LoweredStep { step, scratch_len: l.scratch_len })
 }
 
 impl<M: Module> Lowerer<'_, M> {
@@ -74,6 +84,16 @@ impl<M: Module> Lowerer<'_, M> {
             }
         }
         Ok(())
+    }
+
+    /// Make sure the scratch buffer holds at least `len` elements.
+    pub fn need_scratch(&mut self, len: usize) {
+        self.scratch_len = self.scratch_len.max(len);
+    }
+
+    /// The scratch buffer's location.
+    pub fn scratch_loc(&self) -> Loc {
+        Loc { space: Space::Table(abi::scratch_slot(self.graph.inputs().len(), self.graph.params().len())), offset: 0 }
     }
 
     /// Where `id`'s value lives; an error naming `user` when it is never materialised.

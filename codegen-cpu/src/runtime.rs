@@ -25,6 +25,7 @@ pub struct Executable {
     inputs: Vec<Leaf>,
     params: Vec<Leaf>,
     arena_len: usize,
+    scratch_len: usize,
     consts: Vec<Vec<f32>>,
     outputs: Vec<(String, Loc, Shape)>,
     /// `(param index, where its new value is)` for updates not computed in place.
@@ -36,6 +37,7 @@ pub struct Executable {
 pub struct State {
     params: Vec<(String, Vec<f32>)>,
     arena: Vec<f32>,
+    scratch: Vec<f32>,
 }
 
 impl State {
@@ -68,7 +70,7 @@ fn leaves(graph: &Graph, want_input: bool) -> Vec<Leaf> {
 }
 
 impl Executable {
-    pub(crate) fn new(code: JitCode, step: StepFn, graph: &Graph, plan: &MemoryPlan) -> Result<Executable> {
+    pub(crate) fn new(code: JitCode, step: StepFn, scratch_len: usize, graph: &Graph, plan: &MemoryPlan) -> Result<Executable> {
         let consts = graph.node_ids().filter_map(|id| if let Op::Const(t) = graph.op(id) { Some(t.data.clone()) } else { None }).collect();
         let stored = |id| abi::resolve(graph, plan, id)?.ok_or_else(|| CodegenError::Plan { node: id.to_string(), msg: "an output or update value has no storage".into() });
         let outputs = graph.outputs.iter().map(|(name, id)| Ok((name.clone(), stored(*id)?, graph.shape(*id).clone()))).collect::<Result<_>>()?;
@@ -80,7 +82,7 @@ impl Executable {
                 copied_updates.push((index, stored(value)?));
             }
         }
-        Ok(Executable { code, step, inputs: leaves(graph, true), params: leaves(graph, false), arena_len: plan.arena_len, consts, outputs, copied_updates })
+        Ok(Executable { code, step, inputs: leaves(graph, true), params: leaves(graph, false), arena_len: plan.arena_len, scratch_len, consts, outputs, copied_updates })
     }
 
     /// The graph inputs, in the order of the `Input` nodes.
@@ -95,7 +97,7 @@ impl Executable {
 
     /// Fresh buffers: every parameter zero, and the arena.
     pub fn new_state(&self) -> State {
-        State { params: self.params.iter().map(|p| (p.name.clone(), vec![0.0; p.shape.numel()])).collect(), arena: vec![0.0; self.arena_len] }
+        State { params: self.params.iter().map(|p| (p.name.clone(), vec![0.0; p.shape.numel()])).collect(), arena: vec![0.0; self.arena_len], scratch: vec![0.0; self.scratch_len] }
     }
 
     /// Run one step: check `inputs` (every graph input exactly once, of the right length),
@@ -110,6 +112,7 @@ impl Executable {
         // stored as inputs), so handing out the caller's shared slices is sound.
         table.extend(ordered.iter().map(|s| s.as_ptr() as *mut f32));
         table.extend(state.params.iter_mut().map(|(_, v)| v.as_mut_ptr()));
+        table.push(state.scratch.as_mut_ptr());
         // SAFETY: every slot holds a buffer of the length the graph and plan promise (checked
         // above), and all offsets in the compiled code come from the checked plan.
         unsafe { (self.step)(table.as_ptr()) };
@@ -155,6 +158,7 @@ impl Executable {
 
     fn check_state(&self, state: &State) -> Result<()> {
         let fits = state.arena.len() == self.arena_len
+            && state.scratch.len() == self.scratch_len
             && state.params.len() == self.params.len()
             && state.params.iter().zip(&self.params).all(|((n, v), l)| *n == l.name && v.len() == l.shape.numel());
         if fits { Ok(()) } else { Err(CodegenError::Param { name: "-".into(), msg: "the state was not made by this executable's new_state".into() }) }
