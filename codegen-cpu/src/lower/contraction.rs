@@ -45,7 +45,7 @@ fn stack_struct(k: &mut Kernel, template: &[u64]) -> Value {
     let slot = k.b.create_sized_stack_slot(StackSlotData::new(StackSlotKind::ExplicitSlot, (template.len() * 8) as u32, 4));
     for (i, &w) in template.iter().enumerate() {
         let v = k.b.ins().iconst(I64, w as i64);
-        k.b.ins().stack_store(v, slot, (i * 8) as i32);
+        k.b.ins().stack_store(k.ptr, v, slot, (i * 8) as i32);
     }
     k.b.ins().stack_addr(k.ptr, slot, 0)
 }
