@@ -103,6 +103,7 @@ pub(crate) fn check_plan(graph: &Graph, plan: &MemoryPlan) -> Result<()> {
             (Op::Input { .. } | Op::Param { .. } | Op::Const(_), _) => false,
             (_, Storage::Input(_) | Storage::Param(_) | Storage::Const(_)) => return fail("a computed value cannot be stored as an input, param or constant"),
             (_, Storage::InPlace(n)) => n < n_params,
+            (op, Storage::Alias(_)) if !matches!(op, Op::Reshape(_)) => return fail("only a reshape may alias its operand (an alias is never written)"),
             _ => true,
         };
         if !leaf_ok {

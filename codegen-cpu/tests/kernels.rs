@@ -60,13 +60,18 @@ fn fused_reduce_runs_its_prologue_per_element() {
     let mut g = Graph::new();
     let x = g.input("x", [4, 6]);
     let b = g.input("b", [4, 1]);
-    let op = FusedOp::Reduce { op: ReduceOp::Sum, axes: vec![1], keep_dims: false, input_shape: Shape::from([4, 6]), prologue };
-    let y = g.add(Op::Fused(op), &[x, b]).unwrap();
+    let rows = FusedOp::Reduce { op: ReduceOp::Sum, axes: vec![1], keep_dims: false, input_shape: Shape::from([4, 6]), prologue: prologue.clone() };
+    let cols = FusedOp::Reduce { op: ReduceOp::Mean, axes: vec![0], keep_dims: true, input_shape: Shape::from([4, 6]), prologue };
+    let y = g.add(Op::Fused(rows), &[x, b]).unwrap();
+    let z = g.add(Op::Fused(cols), &[x, b]).unwrap();
     g.add_output("y", y).unwrap();
+    g.add_output("z", z).unwrap();
     let (xv, bv) = (values(24, 12, -1.0, 1.0), values(4, 13, -1.0, 1.0));
     let out = run(&g, &[("x", &xv), ("b", &bv)]);
     let want: Vec<f32> = (0..4).map(|r| (0..6).map(|c| (xv[r * 6 + c] - bv[r]).powi(2)).sum()).collect();
-    assert_close("fused reduce", &out[0].1.data, &want, 1e-6, 1e-6);
+    assert_close("fused row reduce", &out[0].1.data, &want, 1e-6, 1e-6);
+    let want: Vec<f32> = (0..6).map(|c| (0..4).map(|r| (xv[r * 6 + c] - bv[r]).powi(2)).sum::<f32>() / 4.0).collect();
+    assert_close("fused column reduce", &out[1].1.data, &want, 1e-6, 1e-6);
 }
 
 #[test]

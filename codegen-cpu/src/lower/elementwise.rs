@@ -42,15 +42,17 @@ pub(crate) fn lower(k: &mut Kernel, program: &Program, inputs: &[(Value, &Shape)
     }
 }
 
-/// The innermost level: operand 0 is the result, the rest are the program's inputs.
-struct InnerRow<'p> {
-    program: &'p Program,
-    bases: &'p [Value],
-    strides: &'p [i64],
+/// The innermost level: operand 0 is the result, the rest are the program's inputs
+/// (program input `j` is operand `j + 1`); `strides` are the operands' row strides.
+pub(crate) struct InnerRow<'p> {
+    pub program: &'p Program,
+    pub bases: &'p [Value],
+    pub strides: &'p [i64],
 }
 
 impl InnerRow<'_> {
-    fn emit(&self, k: &mut Kernel, offsets: &[Value], lo: Value, hi: Value) {
+    /// Emit the row `[lo, hi)` at the operands' element `offsets`.
+    pub fn emit(&self, k: &mut Kernel, offsets: &[Value], lo: Value, hi: Value) {
         // Operands constant along the row are loaded once.
         let fixed: Vec<Option<Value>> = (1..self.bases.len())
             .map(|j| {

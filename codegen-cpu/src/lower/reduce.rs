@@ -4,15 +4,17 @@
 //! The input box is split into the kept axes (outer nest, one result each) and the reduced
 //! axes (inner nest, accumulated in registers). Both nests are coalesced, so `sum` over the
 //! last axis or over everything walks memory contiguously. The outer nest is chunked for
-//! the worker pool when the input is large.
+//! the worker pool when the input is large. Reductions that keep the innermost axis run
+//! vectorised through the elementwise row emitter instead (see [`lower_columns`]).
 
 use cranelift_codegen::ir::condcodes::FloatCC;
 use cranelift_codegen::ir::types::{F32, F32X4, I64};
 use cranelift_codegen::ir::{InstBuilder, Value};
-use ir::{Program, ReduceOp, Shape};
+use ir::{BinaryOp, Instr, Program, ReduceOp, Shape};
 
 use super::Kernel;
 use super::nest::{self, Nest, broadcast_strides, row_major};
+use super::elementwise::InnerRow;
 use super::program::emit_program;
 
 /// A reduction to lower: `op` over `axes` of `prologue(inputs...)`, evaluated over
@@ -40,6 +42,12 @@ pub(crate) fn lower(k: &mut Kernel, r: &Reduction, inputs: &[(Value, &Shape)], o
     // argmax needs its axis' loop variable, so its (single-level) nest is not coalesced.
     let inner = if r.op == ReduceOp::ArgMax { Nest { dims: red_dims.clone(), strides: inner_strides } } else { Nest::coalesced(&red_dims, inner_strides) };
     let n_reduced: usize = red_dims.iter().product();
+    if let Some(combine) = column_combiner(r.op) {
+        let (kept_outer, row, row_strides) = outer.split_inner();
+        if !kept.is_empty() && *kept.last().expect("non-empty") == dims.len() - 1 && row_strides.iter().all(|&s| s == 0 || s == 1) {
+            return lower_columns(k, r, combine, inputs, out, (&kept_outer, row, &row_strides), &inner, n_reduced);
+        }
+    }
     k.chunks(outer.dims.first().copied().unwrap_or(1), r.input_shape.numel());
     let zero = k.int(0);
     let offsets = vec![zero; inputs.len() + 1];
@@ -99,5 +107,67 @@ pub(crate) fn lower(k: &mut Kernel, r: &Reduction, inputs: &[(Value, &Shape)], o
             _ => k.b.use_var(acc),
         };
         k.store(result, out, offs[0]);
+    });
+}
+
+/// The binary op that folds one more value into an accumulator, for the reductions that
+/// have one (all but `argmax`).
+fn column_combiner(op: ReduceOp) -> Option<BinaryOp> {
+    match op {
+        ReduceOp::Sum | ReduceOp::Mean => Some(BinaryOp::Add),
+        ReduceOp::Max => Some(BinaryOp::Max),
+        ReduceOp::Min => Some(BinaryOp::Min),
+        ReduceOp::ArgMax => None,
+    }
+}
+
+/// Reductions that keep the innermost (contiguous) axis — column sums, bias gradients of
+/// NHWC tensors — run as vectorised rows: the result row is filled with the identity, then
+/// each reduced position folds a whole input row into it, four lanes at a time.
+fn lower_columns(k: &mut Kernel, r: &Reduction, combine: BinaryOp, inputs: &[(Value, &Shape)], out: Value, kept: (&Nest, usize, &[i64]), reduced: &Nest, n_reduced: usize) {
+    let (kept_outer, row, row_strides) = kept;
+    let identity = match r.op {
+        ReduceOp::Max => f32::NEG_INFINITY,
+        ReduceOp::Min => f32::INFINITY,
+        _ => 0.0,
+    };
+    let fill = Program { instrs: vec![Instr::Const(identity)] };
+    // The fold: input 0 is the accumulator (the result row), inputs 1.. feed the prologue.
+    let mut fold = Program { instrs: vec![Instr::Input(0)] };
+    let shift = 1;
+    for instr in &r.prologue.instrs {
+        let moved = |reg: usize| reg + shift;
+        fold.instrs.push(match *instr {
+            Instr::Input(n) => Instr::Input(n + 1),
+            Instr::Const(c) => Instr::Const(c),
+            Instr::Unary(op, a) => Instr::Unary(op, moved(a)),
+            Instr::Binary(op, a, b) => Instr::Binary(op, moved(a), moved(b)),
+            Instr::Select(c, a, b) => Instr::Select(moved(c), moved(a), moved(b)),
+        });
+    }
+    let value = fold.instrs.len() - 1;
+    fold.instrs.push(Instr::Binary(combine, 0, value));
+    let scale = Program { instrs: vec![Instr::Input(0), Instr::Const(1.0 / n_reduced as f32), Instr::Binary(BinaryOp::Mul, 0, 1)] };
+    let mut bases = vec![out, out];
+    bases.extend(inputs.iter().map(|&(b, _)| b));
+    // Operand strides along the row: result 1, accumulator 1, inputs as given.
+    let mut strides = vec![1, 1];
+    strides.extend_from_slice(&row_strides[1..]);
+    // Offsets per operand: the accumulator walks with the result (operand 0 of the nests).
+    let widen = |offs: &[Value]| -> Vec<Value> { [offs[0], offs[0]].into_iter().chain(offs[1..].iter().copied()).collect() };
+    k.chunks(kept_outer.dims.first().copied().unwrap_or(1), r.input_shape.numel());
+    let zero = k.int(0);
+    let chunked = !kept_outer.dims.is_empty();
+    nest::emit(k, kept_outer, vec![zero; inputs.len() + 1], chunked, &mut |k, offs, _| {
+        let (lo, hi) = (k.int(0), k.int(row as i64));
+        InnerRow { program: &fill, bases: &bases[..1], strides: &strides[..1] }.emit(k, &offs[..1], lo, hi);
+        nest::emit(k, reduced, offs.to_vec(), false, &mut |k, roffs, _| {
+            let (lo, hi) = (k.int(0), k.int(row as i64));
+            InnerRow { program: &fold, bases: &bases, strides: &strides }.emit(k, &widen(roffs), lo, hi);
+        });
+        if r.op == ReduceOp::Mean {
+            let (lo, hi) = (k.int(0), k.int(row as i64));
+            InnerRow { program: &scale, bases: &bases[..2], strides: &strides[..2] }.emit(k, &[offs[0], offs[0]], lo, hi);
+        }
     });
 }
