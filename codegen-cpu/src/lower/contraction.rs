@@ -33,7 +33,7 @@ pub(crate) fn symbols() -> Vec<(&'static str, *const u8)> {
 /// Only used on `SgemmArgs` and `Conv2dArgs`, whose fields are all 8 bytes wide except
 /// `SgemmArgs`' two adjacent `f32`s, so neither has padding bytes.
 fn words<T: Copy>(value: &T) -> Vec<u64> {
-    const { assert!(size_of::<T>() % 8 == 0) };
+    const { assert!(size_of::<T>().is_multiple_of(8)) };
     // SAFETY: `T` is one of the padding-free argument structs (see above), so all its
     // `size_of::<T>()` bytes are initialised; the read is within the value.
     let bytes = unsafe { std::slice::from_raw_parts(value as *const T as *const u8, size_of::<T>()) };

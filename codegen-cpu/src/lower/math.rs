@@ -90,6 +90,7 @@ pub(crate) fn expm1(k: &mut Kernel, x: Value) -> Value {
 }
 
 /// Natural logarithm.
+#[allow(clippy::excessive_precision, reason = "the Cephes coefficients as published")]
 pub(crate) fn log(k: &mut Kernel, x: Value) -> Value {
     let min_normal = k.splat(f32::MIN_POSITIVE);
     let small = k.b.ins().fcmp(FloatCC::LessThan, x, min_normal);
@@ -197,7 +198,7 @@ pub(crate) fn erf(k: &mut Kernel, x: Value) -> Value {
     let series = horner(
         k,
         z,
-        &[1.128_379_2, -0.376_126_39, 0.112_837_92, -0.026_866_17, 0.005_223_977_6, -8.548_327e-4, 1.205_533_3e-4],
+        &[std::f32::consts::FRAC_2_SQRT_PI, -0.376_126_39, 0.112_837_92, -0.026_866_17, 0.005_223_977_6, -8.548_327e-4, 1.205_533_3e-4],
     );
     let small = k.b.ins().fmul(x, series);
     // Large |x|: 1 - t P(t) e^(-x^2), t = 1 / (1 + p |x|).

@@ -41,7 +41,7 @@ impl<'a> Kernel<'a> {
     /// Decide how many chunks a kernel whose outermost parallel loop has `outer` iterations
     /// and which produces `work` elements is split into.
     pub fn chunks(&mut self, outer: usize, work: usize) -> usize {
-        let n = if work >= PARALLEL_MIN_ELEMENTS { outer.min(MAX_CHUNKS).max(1) } else { 1 };
+        let n = if work >= PARALLEL_MIN_ELEMENTS { outer.clamp(1, MAX_CHUNKS) } else { 1 };
         self.n_chunks = n;
         n
     }

@@ -61,15 +61,18 @@ pub(crate) fn broadcast_strides(shape: &ir::Shape, target: &ir::Shape) -> Vec<i6
     shape.broadcast_strides(target).into_iter().map(|s| s as i64).collect()
 }
 
+/// The innermost body of a nest: `(kernel, operand offsets, loop variables)`.
+pub(crate) type Body<'a> = dyn FnMut(&mut Kernel, &[Value], &[Value]) + 'a;
+
 /// Emit the nest. `offsets` are the operands' starting element offsets (`i64` values);
 /// `body` runs once per innermost iteration with the current offsets and loop variables.
 /// With `chunked`, the outermost level covers only this call's chunk.
-pub(crate) fn emit(k: &mut Kernel, nest: &Nest, offsets: Vec<Value>, chunked: bool, body: &mut dyn FnMut(&mut Kernel, &[Value], &[Value])) {
+pub(crate) fn emit(k: &mut Kernel, nest: &Nest, offsets: Vec<Value>, chunked: bool, body: &mut Body<'_>) {
     let mut ivs = Vec::with_capacity(nest.dims.len());
     level(k, nest, 0, offsets, &mut ivs, chunked, body);
 }
 
-fn level(k: &mut Kernel, nest: &Nest, depth: usize, offsets: Vec<Value>, ivs: &mut Vec<Value>, chunked: bool, body: &mut dyn FnMut(&mut Kernel, &[Value], &[Value])) {
+fn level(k: &mut Kernel, nest: &Nest, depth: usize, offsets: Vec<Value>, ivs: &mut Vec<Value>, chunked: bool, body: &mut Body<'_>) {
     if depth == nest.dims.len() {
         body(k, &offsets, ivs);
         return;

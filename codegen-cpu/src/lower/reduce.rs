@@ -45,7 +45,8 @@ pub(crate) fn lower(k: &mut Kernel, r: &Reduction, inputs: &[(Value, &Shape)], o
     if let Some(combine) = column_combiner(r.op) {
         let (kept_outer, row, row_strides) = outer.split_inner();
         if !kept.is_empty() && *kept.last().expect("non-empty") == dims.len() - 1 && row_strides.iter().all(|&s| s == 0 || s == 1) {
-            return lower_columns(k, r, combine, inputs, out, (&kept_outer, row, &row_strides), &inner, n_reduced);
+            let columns = Columns { kept_outer: &kept_outer, row, row_strides: &row_strides, reduced: &inner, n_reduced };
+            return lower_columns(k, r, combine, inputs, out, &columns);
         }
     }
     k.chunks(outer.dims.first().copied().unwrap_or(1), r.input_shape.numel());
@@ -121,11 +122,21 @@ fn column_combiner(op: ReduceOp) -> Option<BinaryOp> {
     }
 }
 
+/// The loop structure of a column reduction: kept axes but the innermost (`kept_outer`),
+/// the contiguous result row (`row` elements; operand strides along it), the reduced axes.
+struct Columns<'a> {
+    kept_outer: &'a Nest,
+    row: usize,
+    row_strides: &'a [i64],
+    reduced: &'a Nest,
+    n_reduced: usize,
+}
+
 /// Reductions that keep the innermost (contiguous) axis — column sums, bias gradients of
 /// NHWC tensors — run as vectorised rows: the result row is filled with the identity, then
 /// each reduced position folds a whole input row into it, four lanes at a time.
-fn lower_columns(k: &mut Kernel, r: &Reduction, combine: BinaryOp, inputs: &[(Value, &Shape)], out: Value, kept: (&Nest, usize, &[i64]), reduced: &Nest, n_reduced: usize) {
-    let (kept_outer, row, row_strides) = kept;
+fn lower_columns(k: &mut Kernel, r: &Reduction, combine: BinaryOp, inputs: &[(Value, &Shape)], out: Value, c: &Columns) {
+    let Columns { kept_outer, row, row_strides, reduced, n_reduced } = *c;
     let identity = match r.op {
         ReduceOp::Max => f32::NEG_INFINITY,
         ReduceOp::Min => f32::INFINITY,
