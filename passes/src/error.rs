@@ -23,6 +23,16 @@ pub enum PassError {
         /// What the verifier found.
         source: ir::IrError,
     },
+    /// A fusion rule produced a kernel that does not replace its node exactly.
+    #[error("fusion rule `{rule}` at {node}: {msg}")]
+    Fusion {
+        /// The rule.
+        rule: &'static str,
+        /// The node the fused op was to replace.
+        node: String,
+        /// What is wrong.
+        msg: String,
+    },
     /// Memory planning failed.
     #[error("memory plan: {0}")]
     MemoryPlan(String),
