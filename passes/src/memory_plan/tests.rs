@@ -177,8 +177,8 @@ fn in_place_updates_are_refused_in_every_unsafe_case() {
         assert!(matches!(p.of(new_w), Storage::Arena { .. }), "{name}: {:?}", p.of(new_w));
     }
 
-    // A non-elementwise update reading the param: a matmul reads every element of `w`
-    // before it writes the first one only in some kernels.
+    // A non-elementwise update reading the param: a matmul reads elements of `w` after it
+    // has written others.
     let mut g = Graph::new();
     let w = g.param("w", [4, 4]);
     let sq = g.matmul(w, w, false, false).unwrap();
