@@ -15,10 +15,10 @@ fn unary_ops_match_hand_values() {
         (UnaryOp::Exp, [0.135_335_28, 1.0, 1.284_025_4, 54.598_15]),
     ];
     for (op, want) in cases {
-        assert_close(&apply_ok(Op::Unary(op), &[x.clone()]), &[4], &want, 1e-5);
+        assert_close(&apply_ok(Op::Unary(op), std::slice::from_ref(&x)), &[4], &want, 1e-5);
     }
     let pos = t([2, 2], vec![0.25, 1.0, 4.0, 16.0]);
-    assert_close(&apply_ok(Op::Unary(UnaryOp::Sqrt), &[pos.clone()]), &[2, 2], &[0.5, 1.0, 2.0, 4.0], 1e-6);
+    assert_close(&apply_ok(Op::Unary(UnaryOp::Sqrt), std::slice::from_ref(&pos)), &[2, 2], &[0.5, 1.0, 2.0, 4.0], 1e-6);
     assert_close(&apply_ok(Op::Unary(UnaryOp::Rsqrt), &[pos]), &[2, 2], &[2.0, 1.0, 0.5, 0.25], 1e-6);
 }
 

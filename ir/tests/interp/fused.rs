@@ -53,7 +53,7 @@ fn conv_and_pool_epilogues_agree_with_unfused() {
     assert_eq!(fused, unfused);
 
     let p = Pool2dAttrs { kind: PoolKind::Avg, window: [2, 2], strides: [2, 2], padding: Padding::Same };
-    let pooled = apply_ok(Op::Pool2d(p), &[x.clone()]);
+    let pooled = apply_ok(Op::Pool2d(p), std::slice::from_ref(&x));
     let shift = random([3], 4, -0.5, 0.5);
     let unfused = apply_ok(Op::Unary(UnaryOp::Relu), &[apply_ok(Op::Binary(BinaryOp::Add), &[pooled, shift.clone()])]);
     let fused = apply_ok(Op::Fused(FusedOp::Pool2d { attrs: p, epilogue: bias_relu() }), &[x, shift]);

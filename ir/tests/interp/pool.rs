@@ -85,10 +85,10 @@ fn pool_grad_matches_finite_differences() {
     ];
     let eps = 0.01;
     for (case, p) in cases.into_iter().enumerate() {
-        let y = apply_ok(Op::Pool2d(p), &[x.clone()]);
+        let y = apply_ok(Op::Pool2d(p), std::slice::from_ref(&x));
         let r = random(y.shape.clone(), 50 + case as u32, -1.0, 1.0);
         let grad = apply_ok(Op::Pool2dGrad(p), &[x.clone(), r.clone()]);
-        let loss = |x: &Tensor| dot(&apply_ok(Op::Pool2d(p), &[x.clone()]), &r);
+        let loss = |x: &Tensor| dot(&apply_ok(Op::Pool2d(p), std::slice::from_ref(x)), &r);
         for i in 0..n {
             let (mut up, mut down) = (x.clone(), x.clone());
             up.data[i] += eps;

@@ -34,15 +34,15 @@ fn sum_and_mean_over_axes() {
 #[test]
 fn max_and_min() {
     let v = t([2, 3], vec![3.0, -1.0, 2.0, -5.0, -4.0, -6.0]);
-    assert_close(&apply_ok(reduce(ReduceOp::Max, &[1], false), &[v.clone()]), &[2], &[3.0, -4.0], 0.0);
-    assert_close(&apply_ok(reduce(ReduceOp::Min, &[0], true), &[v.clone()]), &[1, 3], &[-5.0, -4.0, -6.0], 0.0);
+    assert_close(&apply_ok(reduce(ReduceOp::Max, &[1], false), std::slice::from_ref(&v)), &[2], &[3.0, -4.0], 0.0);
+    assert_close(&apply_ok(reduce(ReduceOp::Min, &[0], true), std::slice::from_ref(&v)), &[1, 3], &[-5.0, -4.0, -6.0], 0.0);
     assert_close(&apply_ok(reduce(ReduceOp::Max, &[0, 1], false), &[v]), &[], &[3.0], 0.0);
 }
 
 #[test]
 fn argmax_takes_the_first_maximum() {
     let v = t([3, 3], vec![1.0, 3.0, 3.0, 2.0, 2.0, 1.0, -7.0, -7.0, -7.0]);
-    assert_close(&apply_ok(reduce(ReduceOp::ArgMax, &[1], false), &[v.clone()]), &[3], &[1.0, 0.0, 0.0], 0.0);
+    assert_close(&apply_ok(reduce(ReduceOp::ArgMax, &[1], false), std::slice::from_ref(&v)), &[3], &[1.0, 0.0, 0.0], 0.0);
     assert_close(&apply_ok(reduce(ReduceOp::ArgMax, &[0], true), &[v]), &[1, 3], &[1.0, 0.0, 0.0], 0.0);
     // All -inf: the first index.
     let v = t([1, 2], vec![f32::NEG_INFINITY; 2]);
