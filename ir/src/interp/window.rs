@@ -86,3 +86,30 @@ impl Window2d {
         (o * self.strides[axis] + k * self.dilation[axis]).checked_sub(self.pad_before[axis])
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn taps_skip_padding_and_follow_row_major_window_order() {
+        // 3x3 input, 2x2 window, stride 2, SAME: 2x2 output, padding only after.
+        let win = Window2d::new(&Shape::from([1, 3, 3, 1]), [2, 2], [2, 2], [1, 1], Padding::Same).unwrap();
+        assert_eq!((win.output, win.pad_before), ([2, 2], [0, 0]));
+        let mut taps = Vec::new();
+        win.for_each_tap(|t| taps.push((t.out_pos, t.in_pos, t.tap)));
+        let want = vec![(0, 0, 0), (0, 1, 1), (0, 3, 2), (0, 4, 3), (1, 2, 0), (1, 5, 2), (2, 6, 0), (2, 7, 1), (3, 8, 0)];
+        assert_eq!(taps, want);
+    }
+
+    #[test]
+    fn dilated_taps_with_padding_before() {
+        // 1x4 input, 1x2 window at dilation 2, explicit left padding 1: output 2 wide.
+        let win = Window2d::new(&Shape::from([1, 1, 4, 1]), [1, 2], [1, 1], [1, 2], Padding::Explicit([0, 0, 1, 0])).unwrap();
+        assert_eq!(win.output, [1, 3]);
+        let mut taps = Vec::new();
+        win.for_each_tap(|t| taps.push((t.out_pos, t.in_pos, t.tap)));
+        // ox = 0 reads padded columns 0 (padding) and 2 (input 1); ox = 1 reads inputs 0, 2; ox = 2 inputs 1, 3.
+        assert_eq!(taps, vec![(0, 1, 1), (1, 0, 0), (1, 2, 1), (2, 1, 0), (2, 3, 1)]);
+    }
+}

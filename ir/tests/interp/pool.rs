@@ -98,3 +98,18 @@ fn pool_grad_matches_finite_differences() {
         }
     }
 }
+
+#[test]
+fn windows_entirely_in_padding_are_minus_infinity_or_zero_and_pass_no_gradient() {
+    // Three padding rows on top of a 3x3 input (and one column on the right), 2x2 windows
+    // at stride 2: the first output row's windows see only padding, the second sees input
+    // row 0, the third input rows 1 and 2.
+    let padding = Padding::Explicit([3, 0, 0, 1]);
+    let max = apply_ok(Op::Pool2d(attrs(PoolKind::Max, 2, 2, padding)), &[ramp_3x3()]);
+    assert_close(&max, &[1, 3, 2, 1], &[f32::NEG_INFINITY, f32::NEG_INFINITY, 2.0, 3.0, 8.0, 9.0], 0.0);
+    let avg = apply_ok(Op::Pool2d(attrs(PoolKind::Avg, 2, 2, padding)), &[ramp_3x3()]);
+    assert_close(&avg, &[1, 3, 2, 1], &[0.0, 0.0, 1.5, 3.0, 6.0, 7.5], 0.0);
+    let dy = t([1, 3, 2, 1], vec![100.0, 100.0, 1.0, 1.0, 1.0, 1.0]);
+    let grad = apply_ok(Op::Pool2dGrad(attrs(PoolKind::Avg, 2, 2, padding)), &[ramp_3x3(), dy]);
+    assert_close(&grad, &[1, 3, 3, 1], &[0.5, 0.5, 1.0, 0.25, 0.25, 0.5, 0.25, 0.25, 0.5], 0.0);
+}

@@ -37,12 +37,13 @@ pub fn apply_ok(op: Op, args: &[Tensor]) -> Tensor {
     apply(op, args).expect("op evaluates")
 }
 
-/// Assert `got` has `shape` and every element is within `tol` (absolute) of `want`.
+/// Assert `got` has `shape` and every element equals `want` (infinities included) or is
+/// within `tol` (absolute) of it.
 pub fn assert_close(got: &Tensor, shape: &[usize], want: &[f32], tol: f32) {
     assert_eq!(got.shape.dims(), shape, "shape");
     assert_eq!(got.data.len(), want.len(), "length");
     for (i, (g, w)) in got.data.iter().zip(want).enumerate() {
-        assert!((g - w).abs() <= tol, "element {i}: got {g}, want {w} (tol {tol})\n got {:?}", got.data);
+        assert!(g == w || (g - w).abs() <= tol, "element {i}: got {g}, want {w} (tol {tol})\n got {:?}", got.data);
     }
 }
 
