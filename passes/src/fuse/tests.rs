@@ -4,6 +4,30 @@ use ir::{BinaryOp, Conv2dAttrs, FusedOp, Graph, Instr, NodeId, Op, Padding, Pool
 
 use super::fuse;
 
+/// Fuse `g`, check the result against `g` on the reference interpreter (random bindings in
+/// `[-2, 2)`, relative tolerance 1e-6: fusion runs the same scalar ops in the same order),
+/// and return it.
+fn fuse_checked(g: &Graph) -> Graph {
+    let out = fuse(g).unwrap();
+    let mut bindings = ir::interp::Bindings::new();
+    for (k, id) in g.node_ids().enumerate() {
+        if let Op::Input { name, shape } | Op::Param { name, shape } = g.op(id) {
+            let data = (0..shape.numel() as u32).map(|i| 4.0 * ir::random::uniform(k as u32, i) - 2.0).collect();
+            bindings.insert(name.clone(), Tensor { shape: shape.clone(), data });
+        }
+    }
+    let want = ir::interp::run(g, &bindings).unwrap();
+    let got = ir::interp::run(&out, &bindings).unwrap();
+    let pairs = want.outputs.iter().chain(&want.updates).zip(got.outputs.iter().chain(&got.updates));
+    for ((name, w), (_, v)) in pairs {
+        assert_eq!(w.shape, v.shape, "{name}");
+        for (a, b) in w.data.iter().zip(&v.data) {
+            assert!((a.is_nan() && b.is_nan()) || (a - b).abs() <= 1e-6 * a.abs().max(b.abs()).max(1.0), "{name}: {a} vs {b}");
+        }
+    }
+    out
+}
+
 /// The fused ops of `g`, in order.
 fn fused_ops(g: &Graph) -> Vec<&FusedOp> {
     g.node_ids()
@@ -40,7 +64,7 @@ fn dense_layer_becomes_one_matmul_with_bias_and_relu_epilogue() {
     let y = g.unary(UnaryOp::Relu, biased).unwrap();
     g.add_output("y", y).unwrap();
 
-    let out = fuse(&g).unwrap();
+    let out = fuse_checked(&g);
     let y = out.output("y").unwrap();
     let Op::Fused(FusedOp::MatMul { transpose_a: false, transpose_b: false, epilogue }) = out.op(y) else {
         panic!("not a fused matmul: {:?}", out.op(y))
@@ -59,7 +83,7 @@ fn matmul_needed_elsewhere_is_not_fused_or_duplicated() {
     let y = g.unary(UnaryOp::Tanh, mm).unwrap();
     g.add_output("logits", mm).unwrap();
     g.add_output("y", y).unwrap();
-    let out = fuse(&g).unwrap();
+    let out = fuse_checked(&g);
     assert!(fused_ops(&out).is_empty());
     assert_eq!(out.len(), g.len());
 }
@@ -73,7 +97,7 @@ fn elementwise_diamond_is_one_kernel_with_shared_registers() {
     let b = g.binary(BinaryOp::Mul, a, y).unwrap();
     let c = g.binary(BinaryOp::Add, a, b).unwrap();
     g.add_output("c", c).unwrap();
-    let out = fuse(&g).unwrap();
+    let out = fuse_checked(&g);
     let c = out.output("c").unwrap();
     let Op::Fused(FusedOp::Elementwise(p)) = out.op(c) else { panic!("{:?}", out.op(c)) };
     assert_eq!(
@@ -95,7 +119,7 @@ fn value_used_by_two_kernels_is_materialized_once() {
     let r3 = g.unary(UnaryOp::Abs, r2).unwrap();
     g.add_output("r1", r1).unwrap();
     g.add_output("r3", r3).unwrap();
-    let out = fuse(&g).unwrap();
+    let out = fuse_checked(&g);
     // exp stays primitive (two consumers); log+neg and sqrt+abs become kernels.
     assert_eq!(primitive_elementwise(&out), 1);
     assert_eq!(fused_ops(&out).len(), 2);
@@ -110,7 +134,7 @@ fn a_member_a_broadcast_would_recompute_stays_outside() {
     let s = g.binary(BinaryOp::Add, e, y).unwrap();
     let r = g.unary(UnaryOp::Relu, s).unwrap();
     g.add_output("r", r).unwrap();
-    let out = fuse(&g).unwrap();
+    let out = fuse_checked(&g);
     let r = out.output("r").unwrap();
     let Op::Fused(FusedOp::Elementwise(p)) = out.op(r) else { panic!("{:?}", out.op(r)) };
     assert_eq!(p.instrs.len(), 4, "add + relu only: {p:?}");
@@ -129,7 +153,7 @@ fn scalar_constants_are_inlined_unless_they_would_change_the_rank() {
     let c = g.binary(BinaryOp::Mul, x, one_one).unwrap();
     let d = g.unary(UnaryOp::Exp, c).unwrap();
     g.add_output("d", d).unwrap();
-    let out = fuse(&g).unwrap();
+    let out = fuse_checked(&g);
     let b = out.output("b").unwrap();
     let Op::Fused(FusedOp::Elementwise(p)) = out.op(b) else { panic!() };
     assert!(p.instrs.contains(&Instr::Const(0.5)));
@@ -148,7 +172,7 @@ fn variance_prologue_fuses_into_the_reduction() {
     let sq = g.unary(UnaryOp::Square, centered).unwrap();
     let var = g.reduce(ReduceOp::Mean, sq, &[1], false).unwrap();
     g.add_output("var", var).unwrap();
-    let out = fuse(&g).unwrap();
+    let out = fuse_checked(&g);
     let var = out.output("var").unwrap();
     let Op::Fused(FusedOp::Reduce { op: ReduceOp::Mean, axes, keep_dims: false, input_shape, prologue }) = out.op(var) else {
         panic!("{:?}", out.op(var))
@@ -173,7 +197,7 @@ fn conv_and_pool_take_epilogues() {
     let scale = g.scalar(3.0);
     let y = g.binary(BinaryOp::Mul, pool, scale).unwrap();
     g.add_output("y", y).unwrap();
-    let out = fuse(&g).unwrap();
+    let out = fuse_checked(&g);
     let y = out.output("y").unwrap();
     let Op::Fused(FusedOp::Pool2d { epilogue, .. }) = out.op(y) else { panic!("{:?}", out.op(y)) };
     assert_eq!(epilogue.instrs, [Instr::Input(0), Instr::Const(3.0), Instr::Binary(BinaryOp::Mul, 0, 1)]);
@@ -191,7 +215,7 @@ fn update_values_fuse_and_updates_are_kept() {
     let step = g.binary(BinaryOp::Mul, grad, lr).unwrap();
     let w_new = g.binary(BinaryOp::Sub, w, step).unwrap();
     g.add_update(w, w_new).unwrap();
-    let out = fuse(&g).unwrap();
+    let out = fuse_checked(&g);
     let (p, v) = out.updates[0];
     assert_eq!(out.op(p), g.op(w));
     assert!(matches!(out.op(v), Op::Fused(FusedOp::Elementwise(_))));
@@ -208,7 +232,7 @@ fn fusing_twice_changes_nothing() {
     let y = g.binary(BinaryOp::Mul, mm, s).unwrap();
     let total = g.reduce(ReduceOp::Sum, y, &[0, 1], false).unwrap();
     g.add_output("total", total).unwrap();
-    let once = fuse(&g).unwrap();
+    let once = fuse_checked(&g);
     let twice = fuse(&once).unwrap();
     assert_eq!(format!("{:?}", once.node_ids().map(|n| once.node(n).clone()).collect::<Vec<_>>()), format!("{:?}", twice.node_ids().map(|n| twice.node(n).clone()).collect::<Vec<_>>()));
     assert_eq!(fused_ops(&once).len(), 1, "swish epilogue on the matmul; the sum stays plain");

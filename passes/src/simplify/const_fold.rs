@@ -1,17 +1,15 @@
 //! Constant folding.
 //!
-//! Guarantees: an elementwise op (unary, binary, select), `Reshape` or `Broadcast` whose
-//! operands are all constants becomes one `Const` holding exactly what the reference scalar
-//! semantics ([`ir::UnaryOp::eval`], [`ir::BinaryOp::eval`]) compute, so results are
+//! Guarantees: an op whose operands are all constants becomes one `Const` holding exactly
+//! what the reference interpreter ([`ir::interp::eval_op`]) computes for it, so results are
 //! bit-identical to evaluating the op. Folds cascade in one sweep (a folded node is a
 //! constant for its users).
 //!
-//! Deliberately not done: reductions, contractions, convolutions, movement ops other than
-//! reshape/broadcast, random numbers and fused ops stay as they are (they are rare on
-//! constants and folding them would duplicate the interpreter). A fold whose result has more
-//! than [`FOLD_LIMIT`] elements *and* more elements than its largest operand is skipped, so
-//! `broadcast(0.0)` to a large shape stays a cheap scalar instead of a large literal. Dead
-//! constants are left for [`super::dce`].
+//! Deliberately not done: a fold whose result has more than [`FOLD_LIMIT`] elements *and*
+//! more elements than its largest operand is skipped, so `broadcast(0.0)` to a large shape
+//! (or random numbers from a constant seed) stays a cheap op instead of a large literal.
+//! Dead constants are left for [`super::dce`]; identities with one non-constant operand
+//! are [`super::algebraic`]'s job.
 
 use ir::shape::Shape;
 use ir::{Graph, Op, Tensor};
@@ -35,7 +33,7 @@ pub fn const_fold(graph: &Graph) -> Result<Graph, PassError> {
             })
             .collect();
         let folded = match constants {
-            Some(values) if !values.is_empty() => fold(graph.op(id), graph.shape(id), &values),
+            Some(values) if !values.is_empty() => fold(graph.op(id), graph.shape(id), &values)?,
             _ => None,
         };
         match folded {
@@ -51,43 +49,14 @@ pub fn const_fold(graph: &Graph) -> Result<Graph, PassError> {
     rebuild.finish()
 }
 
-/// The value of `op` (result shape `shape`) on constant operands, or `None` when this pass
-/// does not fold it.
-fn fold(op: &Op, shape: &Shape, operands: &[&Tensor]) -> Option<Tensor> {
+/// The value of `op` (result shape `shape`) on constant operands, or `None` when the result
+/// would be too large a literal.
+fn fold(op: &Op, shape: &Shape, operands: &[&Tensor]) -> Result<Option<Tensor>, PassError> {
     let largest = operands.iter().map(|t| t.data.len()).max().unwrap_or(0);
     if shape.numel() > FOLD_LIMIT && shape.numel() > largest {
-        return None;
+        return Ok(None);
     }
-    match op {
-        Op::Unary(u) => Some(broadcast_map(shape, operands, |v| u.eval(v[0]))),
-        Op::Binary(b) => Some(broadcast_map(shape, operands, |v| b.eval(v[0], v[1]))),
-        Op::Select => Some(broadcast_map(shape, operands, |v| if v[0] != 0.0 { v[1] } else { v[2] })),
-        Op::Broadcast(_) => Some(broadcast_map(shape, operands, |v| v[0])),
-        Op::Reshape(_) => Some(Tensor { shape: shape.clone(), data: operands[0].data.clone() }),
-        _ => None,
-    }
-}
-
-/// Apply `f` to every element of `shape`, reading each operand numpy-broadcast to it.
-/// Callers guarantee each operand broadcasts to `shape` (shape inference checked it).
-pub fn broadcast_map(shape: &Shape, operands: &[&Tensor], f: impl Fn(&[f32]) -> f32) -> Tensor {
-    let out_strides = shape.strides();
-    let strides: Vec<Vec<usize>> = operands.iter().map(|t| t.shape.broadcast_strides(shape)).collect();
-    let mut values = vec![0.0; operands.len()];
-    let data = (0..shape.numel())
-        .map(|linear| {
-            for (k, operand) in operands.iter().enumerate() {
-                let (mut rest, mut offset) = (linear, 0);
-                for (&out_stride, &stride) in out_strides.iter().zip(&strides[k]) {
-                    offset += rest / out_stride * stride;
-                    rest %= out_stride;
-                }
-                values[k] = operand.data[offset];
-            }
-            f(&values)
-        })
-        .collect();
-    Tensor { shape: shape.clone(), data }
+    Ok(Some(ir::interp::eval_op(op, operands)?))
 }
 
 #[cfg(test)]
@@ -128,11 +97,14 @@ mod tests {
     }
 
     #[test]
-    fn broadcast_map_handles_size_one_axes() {
-        let shape = Shape::from([2, 1, 3]);
-        let a = Tensor::new([2, 1, 1], vec![1.0, 2.0]).unwrap();
-        let b = Tensor::new([1, 3], vec![10.0, 20.0, 30.0]).unwrap();
-        let t = broadcast_map(&shape, &[&a, &b], |v| v[0] + v[1]);
-        assert_eq!(t.data, vec![11.0, 21.0, 31.0, 12.0, 22.0, 32.0]);
+    fn folds_non_elementwise_ops_through_the_interpreter() {
+        let mut g = Graph::new();
+        let a = g.constant(Tensor::new([2, 2], vec![1.0, 2.0, 3.0, 4.0]).unwrap());
+        let prod = g.matmul(a, a, false, false).unwrap();
+        let total = g.reduce(ir::ReduceOp::Sum, prod, &[0, 1], false).unwrap();
+        g.add_output("total", total).unwrap();
+        let out = const_fold(&g).unwrap();
+        // [[7, 10], [15, 22]] sums to 54.
+        assert_eq!(out.op(out.output("total").unwrap()), &Op::Const(Tensor::scalar(54.0)));
     }
 }
