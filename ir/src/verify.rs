@@ -145,3 +145,16 @@ fn verify_updates(graph: &Graph) -> Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::op::UnaryOp;
+
+    #[test]
+    fn program_inputs_must_be_in_range() {
+        let p = Program { instrs: vec![Instr::Input(0), Instr::Input(2), Instr::Unary(UnaryOp::Neg, 1)] };
+        assert_eq!(verify_program(&p, 3), Ok(()));
+        assert_eq!(verify_program(&p, 2), Err("r1 reads input 2 but the program has 2 inputs".to_string()));
+    }
+}
