@@ -44,6 +44,7 @@ fn statement_errors_name_their_line() {
         ("  %2 = input \"y\" [2, -1]", 4, "`-1` is not a non-negative integer"),
         ("  %2 = input \"y\" [4294967296, 4294967296, 4294967296]", 4, "too many elements"),
         ("  output loss = %0", 4, "`output` needs a quoted name"),
+        ("  output\n", 4, "`output` needs a quoted name, found end of line"),
         ("  output \"y\" = %9", 4, "unknown operand `%9`"),
         ("  update %0 = %0", 4, "only a param can be updated"),
         ("  %2 = relu %1\n  update %1 = %2\n  update %1 = %2", 6, "param updated twice"),

@@ -170,10 +170,11 @@ impl Parser {
     }
 
     fn output(&mut self) -> Result<()> {
+        let line = self.line();
         self.next();
         let name = match self.next().tok {
             Tok::Str(s) => s,
-            other => return Err(error(self.line(), format!("`output` needs a quoted name, found {}", other.describe()))),
+            other => return Err(error(line, format!("`output` needs a quoted name, found {}", other.describe()))),
         };
         self.punct('=')?;
         let id = self.operand()?;
