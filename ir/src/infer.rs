@@ -235,8 +235,8 @@ pub fn conv2d_shape(x: &Shape, w: &Shape, attrs: &Conv2dAttrs) -> Result<Shape, 
     if x.0[3] != w.0[2] {
         return Err(format!("input has {} channels but the filter expects {}", x.0[3], w.0[2]));
     }
-    if attrs.dilation.contains(&0) || w.0[0] == 0 || w.0[1] == 0 {
-        return Err("dilation and the filter's spatial size must be >= 1".into());
+    if attrs.dilation.contains(&0) {
+        return Err("dilation must be >= 1".into());
     }
     let mut out = [0; 2];
     for axis in 0..2 {
