@@ -104,13 +104,13 @@ impl<'a> Groups<'a> {
 
     /// The program computing the group rooted at `root` and the nodes its `Input(i)` reads
     /// (the leaves). `first_inputs` get the first input numbers (an anchor is input 0);
-    /// other leaves follow in order of first use. With `inline_scalars`, single-element
-    /// constant leaves become `Instr::Const` instead of inputs.
-    pub fn program(&self, root: NodeId, first_inputs: &[NodeId], inline_scalars: bool) -> (Program, Vec<NodeId>) {
+    /// other leaves follow in order of first use. Constant leaves that `inline` accepts
+    /// become `Instr::Const` instead of inputs.
+    pub fn program(&self, root: NodeId, first_inputs: &[NodeId], inline: Inline) -> (Program, Vec<NodeId>) {
         let mut builder = ProgramBuilder { instrs: Vec::new(), leaves: first_inputs.to_vec(), regs: HashMap::new() };
         for &member in self.members(root) {
             let operands: Vec<Reg> =
-                self.graph.operands(member).into_iter().map(|o| builder.operand(self.graph, o, inline_scalars)).collect();
+                self.graph.operands(member).into_iter().map(|o| builder.operand(self.graph, o, inline)).collect();
             let instr = match *self.graph.op(member) {
                 Op::Unary(u) => Instr::Unary(u, operands[0]),
                 Op::Binary(b) => Instr::Binary(b, operands[0], operands[1]),
@@ -120,6 +120,25 @@ impl<'a> Groups<'a> {
             builder.regs.insert(member, builder.instrs.len() - 1);
         }
         (Program { instrs: builder.instrs }, builder.leaves)
+    }
+}
+
+/// Which constant leaves a program inlines as `Instr::Const`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Inline {
+    /// Every single-element constant. Right when the kernel's shape does not come from its
+    /// operands (epilogues, reductions): a `[1, 1]` constant may raise the rank of a result.
+    SingleElement,
+    /// Rank-0 constants only: they never change a broadcast result's shape.
+    RankZero,
+}
+
+impl Inline {
+    fn accepts(self, t: &ir::Tensor) -> bool {
+        match self {
+            Inline::SingleElement => t.data.len() == 1,
+            Inline::RankZero => t.shape.rank() == 0,
+        }
     }
 }
 
@@ -133,12 +152,12 @@ struct ProgramBuilder {
 impl ProgramBuilder {
     /// The register holding node `id`: a member's own instruction, or a leaf read (emitted
     /// on first use).
-    fn operand(&mut self, graph: &Graph, id: NodeId, inline_scalars: bool) -> Reg {
+    fn operand(&mut self, graph: &Graph, id: NodeId, inline: Inline) -> Reg {
         if let Some(&reg) = self.regs.get(&id) {
             return reg;
         }
         let instr = match graph.op(id) {
-            Op::Const(t) if inline_scalars && t.data.len() == 1 => Instr::Const(t.data[0]),
+            Op::Const(t) if inline.accepts(t) => Instr::Const(t.data[0]),
             _ => {
                 let input = self.leaves.iter().position(|&l| l == id).unwrap_or_else(|| {
                     self.leaves.push(id);
@@ -160,10 +179,10 @@ pub fn chain(groups: &Groups, id: NodeId) -> Option<Fusion> {
         return None;
     }
     let graph = groups.graph();
-    // Inlining a `[1, 1]` constant could lower the fused op's rank; fall back to keeping
-    // constants as operands when the leaves alone would not give the root's shape.
-    [true, false].into_iter().find_map(|inline_scalars| {
-        let (program, leaves) = groups.program(id, &[], inline_scalars);
+    // The fused op's shape is its operands' broadcast: inlining a `[1, 1]` constant could
+    // lower its rank, so fall back to inlining rank-0 constants only.
+    [Inline::SingleElement, Inline::RankZero].into_iter().find_map(|inline| {
+        let (program, leaves) = groups.program(id, &[], inline);
         let shape = leaves.iter().try_fold(Shape::scalar(), |acc, &l| Shape::broadcast(&acc, graph.shape(l)));
         (shape.as_ref() == Some(graph.shape(id))).then(|| Fusion {
             root: id,

@@ -17,7 +17,7 @@
 use ir::{FusedOp, NodeId, Op, Program};
 
 use super::Fusion;
-use super::elementwise::Groups;
+use super::elementwise::{Groups, Inline};
 
 /// `matmul` + elementwise epilogue.
 pub fn matmul(groups: &Groups, id: NodeId) -> Option<Fusion> {
@@ -40,7 +40,7 @@ pub fn with_epilogue(groups: &Groups, anchor: NodeId, build: impl FnOnce(Program
     if graph.shape(root) != graph.shape(anchor) {
         return None;
     }
-    let (epilogue, leaves) = groups.program(root, &[anchor], true);
+    let (epilogue, leaves) = groups.program(root, &[anchor], Inline::SingleElement);
     let mut operands = graph.operands(anchor);
     operands.extend_from_slice(&leaves[1..]);
     let mut members = vec![anchor];

@@ -9,6 +9,7 @@ use super::fuse;
 /// and return it.
 fn fuse_checked(g: &Graph) -> Graph {
     let out = fuse(g).unwrap();
+    ir::verify::verify(&out).unwrap();
     let mut bindings = ir::interp::Bindings::new();
     for (k, id) in g.node_ids().enumerate() {
         if let Op::Input { name, shape } | Op::Param { name, shape } = g.op(id) {
@@ -151,7 +152,8 @@ fn scalar_constants_are_inlined_unless_they_would_change_the_rank() {
     let b = g.unary(UnaryOp::Tanh, a).unwrap();
     g.add_output("b", b).unwrap();
     let c = g.binary(BinaryOp::Mul, x, one_one).unwrap();
-    let d = g.unary(UnaryOp::Exp, c).unwrap();
+    let c2 = g.binary(BinaryOp::Add, c, half).unwrap();
+    let d = g.unary(UnaryOp::Exp, c2).unwrap();
     g.add_output("d", d).unwrap();
     let out = fuse_checked(&g);
     let b = out.output("b").unwrap();
@@ -160,7 +162,9 @@ fn scalar_constants_are_inlined_unless_they_would_change_the_rank() {
     assert_eq!(out.operands(b).len(), 1);
     let d = out.output("d").unwrap();
     assert_eq!(out.shape(d), &Shape::from([1, 3]));
-    assert_eq!(out.operands(d).len(), 2, "the [1, 1] constant stays an operand");
+    assert_eq!(out.operands(d).len(), 2, "the [1, 1] constant stays an operand, x is the other");
+    let Op::Fused(FusedOp::Elementwise(p)) = out.op(d) else { panic!() };
+    assert!(p.instrs.contains(&Instr::Const(0.5)), "the rank-0 constant is still inlined");
 }
 
 #[test]
