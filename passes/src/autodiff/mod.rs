@@ -27,9 +27,13 @@ use rules::{Site, operand_grad, zero_grad};
 /// Appends gradient nodes to a clone of `graph`: d(loss)/d(x) for each x in `wrt`.
 ///
 /// Every original [`NodeId`] stays valid in the returned graph, and the returned gradient
-/// nodes have the shapes of their `wrt` nodes. `loss` must have exactly one element. Outputs
-/// and updates are copied unchanged; the caller adds the gradients as outputs if it wants
-/// them.
+/// nodes have the shapes of their `wrt` nodes. `loss` must have exactly one element. A `wrt`
+/// node that does not influence the loss gets a zeros constant of its shape. Outputs and
+/// updates are copied unchanged; the caller adds the gradients as outputs if it wants them.
+///
+/// Errors: a node id outside `graph`, a loss with more than one element, a fused op on a
+/// path from `wrt` to the loss, or the one unsupported case (the gradient of a max-pooling
+/// `pool2d_grad` with respect to its `dy`, i.e. double backward through max pooling).
 pub fn grad(graph: &Graph, loss: NodeId, wrt: &[NodeId]) -> Result<(Graph, Vec<NodeId>), PassError> {
     let n = graph.len();
     for &id in wrt.iter().chain([&loss]) {
