@@ -533,9 +533,11 @@ fn ties_follow_the_documented_convention() {
     let mn = g.binary(BinaryOp::Min, a, b).unwrap();
     let both = g.binary(BinaryOp::Add, mx, mn).unwrap();
     let loss = g.reduce(ReduceOp::Sum, both, &[0], false).unwrap();
-    let values: Bindings =
-        [("a".to_string(), Tensor::new([4], vec![1.0, 2.0, 3.0, 0.0]).unwrap()), ("b".to_string(), Tensor::new([4], vec![1.0, 0.0, 5.0, 0.0]).unwrap())]
-            .into();
+    let values: Bindings = [
+        ("a".to_string(), Tensor::new([4], vec![1.0, 2.0, 3.0, 0.0]).unwrap()),
+        ("b".to_string(), Tensor::new([4], vec![1.0, 0.0, 5.0, 0.0]).unwrap()),
+    ]
+    .into();
     // Binary max/min: a tie sends the whole gradient to `a` (both max and min: 2 to `a`).
     let d = gradient_values(&g, loss, &[a, b], &values);
     assert_eq!(d[0].data, vec![2.0, 1.0, 1.0, 2.0]);
@@ -559,7 +561,9 @@ fn pow_base_gradient_is_zero_where_the_base_is_not_positive() {
     let b = g.input("b", [2]);
     let p = g.binary(BinaryOp::Pow, a, b).unwrap();
     let loss = g.reduce(ReduceOp::Sum, p, &[0], false).unwrap();
-    let values: Bindings = [("a".to_string(), Tensor::new([2], vec![-2.0, 0.0]).unwrap()), ("b".to_string(), Tensor::new([2], vec![2.0, 3.0]).unwrap())].into();
+    let values: Bindings =
+        [("a".to_string(), Tensor::new([2], vec![-2.0, 0.0]).unwrap()), ("b".to_string(), Tensor::new([2], vec![2.0, 3.0]).unwrap())]
+            .into();
     let d = gradient_values(&g, loss, &[a, b], &values);
     // d/da of a^b = b a^(b-1): 2 * -2 = -4, 3 * 0 = 0; d/db is taken as 0 for a <= 0.
     assert_eq!(d[0].data, vec![-4.0, 0.0]);
@@ -577,6 +581,11 @@ fn max_pool_double_backward_is_a_clear_error() {
     let err = grad(&g, loss, &[dy]).unwrap_err();
     assert!(matches!(&err, PassError::Autodiff(m) if m.contains(&pg.to_string()) && m.contains("max pooling")), "{err}");
     // With respect to `x` alone it is piecewise constant: a zero gradient, no error.
-    let d = gradient_values(&g, loss, &[x], &[("x".to_string(), Tensor::zeros([1, 4, 4, 1])), ("dy".to_string(), Tensor::zeros([1, 2, 2, 1]))].into());
+    let d = gradient_values(
+        &g,
+        loss,
+        &[x],
+        &[("x".to_string(), Tensor::zeros([1, 4, 4, 1])), ("dy".to_string(), Tensor::zeros([1, 2, 2, 1]))].into(),
+    );
     assert!(d[0].data.iter().all(|&v| v == 0.0));
 }

@@ -13,8 +13,8 @@
 //! - `sign`, `floor`, comparisons, `argmax`, `random_uniform`'s seed and `select`'s condition
 //!   are piecewise constant: no gradient.
 
-use ir::{BinaryOp, Graph, NodeId, Op, PoolKind, ReduceOp, Shape, UnaryOp};
 use ir::infer::op_name;
+use ir::{BinaryOp, Graph, NodeId, Op, PoolKind, ReduceOp, Shape, UnaryOp};
 
 use super::emit::{Emit, Res, zeros};
 use crate::error::PassError;
@@ -123,10 +123,7 @@ pub(crate) fn operand_grad(g: &mut Graph, site: &Site, i: usize) -> Res<Option<N
         // y = uniform(seed): piecewise constant in the seed.
         Op::RandomUniform(_) => None,
         Op::Fused(_) => {
-            return Err(PassError::Autodiff(format!(
-                "node {y} ({}) is a fused op; run autodiff before fusion",
-                op_name(&site.op)
-            )));
+            return Err(PassError::Autodiff(format!("node {y} ({}) is a fused op; run autodiff before fusion", op_name(&site.op))));
         }
     };
     Ok(res)
