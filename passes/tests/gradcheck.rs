@@ -313,7 +313,7 @@ fn conv2d_and_its_backprops() {
 }
 
 #[test]
-fn pooling_and_avg_pool_grad() {
+fn pooling_and_pool_grad() {
     let max = Pool2dAttrs { kind: PoolKind::Max, window: [2, 2], strides: [2, 2], padding: Padding::Valid };
     let max_same = Pool2dAttrs { kind: PoolKind::Max, window: [3, 3], strides: [2, 2], padding: Padding::Same };
     let avg = Pool2dAttrs { kind: PoolKind::Avg, window: [3, 3], strides: [2, 2], padding: Padding::Same };
@@ -325,9 +325,11 @@ fn pooling_and_avg_pool_grad() {
             c.op(Op::Pool2d(attrs), &[x])
         }));
     }
-    for (name, attrs) in [("avg same", avg), ("avg valid", avg_valid)] {
+    // Max pooling's pool2d_grad is differentiable in dy for non-overlapping windows.
+    let max_same_tiled = Pool2dAttrs { kind: PoolKind::Max, window: [2, 2], strides: [2, 3], padding: Padding::Same };
+    for (name, attrs) in [("avg same", avg), ("avg valid", avg_valid), ("max valid", max), ("max same tiled", max_same_tiled)] {
         cases.push(case(format!("pool2d_grad {name}"), move |c| {
-            let x = c.input([2, 5, 5, 2], Init::Uniform(-1.0, 1.0));
+            let x = c.input([2, 5, 5, 2], Init::Spaced(0.0));
             let ys = ir::infer::pool2d_shape(c.g.shape(x), &attrs).unwrap();
             let dy = c.input(ys, Init::Uniform(-1.0, 1.0));
             c.op(Op::Pool2dGrad(attrs), &[x, dy])
@@ -434,6 +436,18 @@ fn double_backward_through_the_rules() {
                     c.op(Op::Unary(UnaryOp::Square), &[y])
                 },
                 2,
+            )
+        }),
+        case("d2 max pool", |c| {
+            c.input([1, 4, 6, 2], Init::Spaced(0.0));
+            double_backward(
+                c,
+                |c, x| {
+                    let pool = Pool2dAttrs { kind: PoolKind::Max, window: [2, 3], strides: [2, 3], padding: Padding::Valid };
+                    let p = c.op(Op::Pool2d(pool), &[x[0]]);
+                    c.op(Op::Unary(UnaryOp::Square), &[p])
+                },
+                1,
             )
         }),
         case("d2 reduce.max and divide", |c| {
@@ -571,21 +585,21 @@ fn pow_base_gradient_is_zero_where_the_base_is_not_positive() {
 }
 
 #[test]
-fn max_pool_double_backward_is_a_clear_error() {
-    let attrs = Pool2dAttrs { kind: PoolKind::Max, window: [2, 2], strides: [2, 2], padding: Padding::Valid };
+fn max_pool_double_backward_with_overlapping_windows_is_a_clear_error() {
+    let attrs = Pool2dAttrs { kind: PoolKind::Max, window: [3, 3], strides: [2, 2], padding: Padding::Valid };
     let mut g = Graph::new();
-    let x = g.input("x", [1, 4, 4, 1]);
+    let x = g.input("x", [1, 5, 5, 1]);
     let dy = g.input("dy", [1, 2, 2, 1]);
     let pg = g.add(Op::Pool2dGrad(attrs), &[x, dy]).unwrap();
     let loss = g.reduce(ReduceOp::Sum, pg, &[0, 1, 2, 3], false).unwrap();
     let err = grad(&g, loss, &[dy]).unwrap_err();
-    assert!(matches!(&err, PassError::Autodiff(m) if m.contains(&pg.to_string()) && m.contains("max pooling")), "{err}");
+    assert!(matches!(&err, PassError::Autodiff(m) if m.contains(&pg.to_string()) && m.contains("non-overlapping")), "{err}");
     // With respect to `x` alone it is piecewise constant: a zero gradient, no error.
     let d = gradient_values(
         &g,
         loss,
         &[x],
-        &[("x".to_string(), Tensor::zeros([1, 4, 4, 1])), ("dy".to_string(), Tensor::zeros([1, 2, 2, 1]))].into(),
+        &[("x".to_string(), Tensor::zeros([1, 5, 5, 1])), ("dy".to_string(), Tensor::zeros([1, 2, 2, 1]))].into(),
     );
     assert!(d[0].data.iter().all(|&v| v == 0.0));
 }

@@ -32,8 +32,9 @@ use rules::{Site, operand_grad, zero_grad};
 /// updates are copied unchanged; the caller adds the gradients as outputs if it wants them.
 ///
 /// Errors: a node id outside `graph`, a loss with more than one element, a fused op on a
-/// path from `wrt` to the loss, or the one unsupported case (the gradient of a max-pooling
-/// `pool2d_grad` with respect to its `dy`, i.e. double backward through max pooling).
+/// path from `wrt` to the loss, or the one unsupported case: the gradient of a max-pooling
+/// `pool2d_grad` with respect to its `dy` (double backward through max pooling) when the
+/// pooling windows overlap.
 pub fn grad(graph: &Graph, loss: NodeId, wrt: &[NodeId]) -> Result<(Graph, Vec<NodeId>), PassError> {
     let n = graph.len();
     for &id in wrt.iter().chain([&loss]) {

@@ -9,12 +9,13 @@
 //! - `reduce.max`/`reduce.min` on a tie: the gradient is split evenly among the tied
 //!   elements (so the sum over them is `dy`).
 //! - `pow`: `db = dy * y * ln(a)` where `a > 0`, and 0 where `a <= 0` (where `ln` is undefined).
-//! - max pooling: the gradient goes to the first maximum of each window (see `Pool2dGrad`).
+//! - max pooling: the gradient goes to the first maximum of each window (see `Pool2dGrad`);
+//!   differentiating that again with respect to `dy` needs non-overlapping windows.
 //! - `sign`, `floor`, comparisons, `argmax`, `random_uniform`'s seed and `select`'s condition
 //!   are piecewise constant: no gradient.
 
 use ir::infer::op_name;
-use ir::{BinaryOp, Graph, NodeId, Op, PoolKind, ReduceOp, Shape, UnaryOp};
+use ir::{BinaryOp, Graph, NodeId, Op, Pool2dAttrs, PoolKind, ReduceOp, Shape, Tensor, UnaryOp};
 
 use super::emit::{Emit, Res, zeros};
 use crate::error::PassError;
@@ -78,16 +79,12 @@ pub(crate) fn operand_grad(g: &mut Graph, site: &Site, i: usize) -> Res<Option<N
         // avg: spread over the window's non-padding elements).
         Op::Pool2d(attrs) => Some(g.add(Op::Pool2dGrad(*attrs), &[x, dy])?),
         // z = pool2d_grad(x, d) = J(x)^T d, piecewise constant in x (no gradient to x).
-        // Average pooling: J is the pooling itself, so dd = avg_pool(dz). Max pooling would
-        // need a gather by the window's argmax, which no primitive expresses.
+        // Average pooling: J is the pooling itself, so dd = avg_pool(dz). Max pooling: see
+        // `max_pool_grad_wrt_dy`.
         Op::Pool2dGrad(attrs) => match (i, attrs.kind) {
             (0, _) => None,
             (_, PoolKind::Avg) => Some(g.add(Op::Pool2d(*attrs), &[dy])?),
-            (_, PoolKind::Max) => {
-                return Err(PassError::Autodiff(format!(
-                    "node {y} (pool2d_grad of max pooling): the gradient with respect to dy (double backward of max pooling) is not supported"
-                )));
-            }
+            (_, PoolKind::Max) => Some(max_pool_grad_wrt_dy(g, *attrs, ops[0], ops[1], dy, y)?),
         },
         // y = reshape(x): dx = reshape(dy, shape(x)).
         Op::Reshape(_) => Some(g.reshape_to(dy, &x_shape)?),
@@ -312,6 +309,52 @@ fn matmul_grad(g: &mut Graph, ta: bool, tb: bool, a: NodeId, b: NodeId, dy: Node
         (_, _, true) => g.matmul(dy, a, true, ta)?,
     };
     Ok(res)
+}
+
+/// `dd` for `z = pool2d_grad_max(x, d)`, which puts `d[o]` on the first maximum of window `o`:
+/// `dd[o] = dz` at that maximum `= sum over window o of mask * dz`, with
+/// `mask = pool2d_grad_max(x, 1)` marking the first maxima. This is exact when windows do not
+/// overlap (stride >= window on both axes), so that each element lies in at most one window
+/// and `mask` is 0/1; overlapping windows are rejected. The window sum is computed as
+/// `avg_pool(mask * dz) * (the window's non-padding element count)`.
+fn max_pool_grad_wrt_dy(g: &mut Graph, attrs: Pool2dAttrs, x: NodeId, d: NodeId, dz: NodeId, node: NodeId) -> Res {
+    if attrs.strides[0] < attrs.window[0] || attrs.strides[1] < attrs.window[1] {
+        return Err(PassError::Autodiff(format!(
+            "node {node} (pool2d_grad of max pooling): the gradient with respect to dy (double backward of max pooling) needs non-overlapping windows, but the window is {:?} with strides {:?}",
+            attrs.window, attrs.strides
+        )));
+    }
+    let d_shape = g.shape(d).clone();
+    let ones = g.constant(Tensor::full(d_shape, 1.0));
+    let mask = g.add(Op::Pool2dGrad(attrs), &[x, ones])?;
+    let picked = g.mul2(mask, dz)?;
+    let mean = g.add(Op::Pool2d(Pool2dAttrs { kind: PoolKind::Avg, ..attrs }), &[picked])?;
+    let counts = window_counts(g.shape(x), &attrs)?;
+    let counts = g.constant(counts);
+    g.mul2(mean, counts)
+}
+
+/// The number of non-padding elements in each pooling window, as a `[1, oh, ow, 1]` tensor.
+fn window_counts(x: &Shape, attrs: &Pool2dAttrs) -> Res<Tensor> {
+    let mut per_axis = [Vec::new(), Vec::new()];
+    for (axis, counts) in per_axis.iter_mut().enumerate() {
+        let input = x.0[1 + axis];
+        let (window, stride) = (attrs.window[axis], attrs.strides[axis]);
+        let resolved = attrs
+            .padding
+            .resolve(axis, input, window, stride)
+            .ok_or_else(|| PassError::Autodiff(format!("the {:?} pooling window does not fit the input {x}", attrs.window)))?;
+        *counts = (0..resolved.out)
+            .map(|o| {
+                let start = (o * stride) as isize - resolved.pad_before as isize;
+                let end = start + window as isize;
+                (end.min(input as isize) - start.max(0)).max(0) as f32
+            })
+            .collect();
+    }
+    let [rows, cols] = per_axis;
+    let data = rows.iter().flat_map(|r| cols.iter().map(move |c| r * c)).collect();
+    Ok(Tensor { shape: Shape::from([1, rows.len(), cols.len(), 1]), data })
 }
 
 /// A zero gradient shaped like `x` (for callers that need a node where a rule gave none).
