@@ -150,6 +150,14 @@ fn gzip_with_a_stored_file_name_and_comment_loads() {
     let array = idx::read_gz_idx(&path, idx::LABELS_MAGIC).unwrap();
     assert_eq!(array.dims(), [3]);
     assert_eq!(array.data(), [2, 0, 1]);
+
+    // A file of two gzip members (as `cat a.gz b.gz`) decodes to their concatenation.
+    let bytes = small_labels();
+    let head = std::fs::read(write_gz(&dir, "head.gz", &bytes[..5])).unwrap();
+    let tail = std::fs::read(write_gz(&dir, "tail.gz", &bytes[5..])).unwrap();
+    let joined = dir.join("joined.gz");
+    std::fs::write(&joined, [head, tail].concat()).unwrap();
+    assert_eq!(idx::read_gz_idx(&joined, idx::LABELS_MAGIC).unwrap(), array);
 }
 
 /// Asserts that the error's message names `path`'s file.
@@ -264,6 +272,12 @@ fn broken_files_give_the_right_error_naming_the_file() {
     let err = load(&cut, &labels);
     assert!(matches!(err, Error::Gzip { .. }), "{err:?}");
     assert_names(&err, &cut);
+
+    let garbage_after_gzip = dir.join("garbage-after.gz");
+    std::fs::write(&garbage_after_gzip, [&compressed[..], b"junk"].concat()).unwrap();
+    let err = load(&garbage_after_gzip, &labels);
+    assert!(matches!(err, Error::Gzip { .. }), "{err:?}");
+    assert_names(&err, &garbage_after_gzip);
 
     let missing = dir.join("missing.gz");
     let err = load(&missing, &labels);
