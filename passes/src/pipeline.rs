@@ -89,6 +89,67 @@ mod tests {
         assert_eq!(epilogue.instrs.iter().filter(|i| !matches!(i, ir::Instr::Input(_) | ir::Instr::Const(_))).count(), 4);
     }
 
+    /// A conv net's whole training step (forward, MSE loss, autodiff backward, SGD updates).
+    fn conv_training_step() -> Graph {
+        let mut g = Graph::new();
+        let x = g.input("x", [2, 6, 6, 2]);
+        let target = g.input("target", [2, 3]);
+        let wc = g.param("wc", [3, 3, 2, 4]);
+        let bc = g.param("bc", [4]);
+        let wd = g.param("wd", [36, 3]);
+        let bd = g.param("bd", [3]);
+        let conv_attrs = ir::Conv2dAttrs { strides: [1, 1], dilation: [1, 1], padding: ir::Padding::Same };
+        let conv = g.add(Op::Conv2d(conv_attrs), &[x, wc]).unwrap();
+        let conv = g.binary(BinaryOp::Add, conv, bc).unwrap();
+        let act = g.unary(UnaryOp::Relu, conv).unwrap();
+        let pool_attrs = ir::Pool2dAttrs { kind: ir::PoolKind::Avg, window: [2, 2], strides: [2, 2], padding: ir::Padding::Valid };
+        let pooled = g.add(Op::Pool2d(pool_attrs), &[act]).unwrap();
+        let flat = g.reshape(pooled, [2, 36]).unwrap();
+        let dense = g.matmul(flat, wd, false, false).unwrap();
+        let pred = g.binary(BinaryOp::Add, dense, bd).unwrap();
+        let err = g.binary(BinaryOp::Sub, pred, target).unwrap();
+        let sq = g.unary(UnaryOp::Square, err).unwrap();
+        let loss = g.reduce(ir::ReduceOp::Mean, sq, &[0, 1], false).unwrap();
+        let params = [wc, bc, wd, bd];
+        let (mut g, grads) = crate::autodiff::grad(&g, loss, &params).unwrap();
+        let lr = g.scalar(0.01);
+        for (&p, &dp) in params.iter().zip(&grads) {
+            let step = g.binary(BinaryOp::Mul, dp, lr).unwrap();
+            let new = g.binary(BinaryOp::Sub, p, step).unwrap();
+            g.add_update(p, new).unwrap();
+        }
+        g.add_output("loss", loss).unwrap();
+        g
+    }
+
+    #[test]
+    fn optimized_training_step_computes_the_same_values() {
+        let g = conv_training_step();
+        let out = optimize(&g).unwrap();
+        assert!(out.len() < g.len(), "{} -> {} nodes", g.len(), out.len());
+        let fused = |kind: &str| out.node_ids().filter(|&n| matches!(out.op(n), Op::Fused(f) if f.name() == kind)).count();
+        assert_eq!(fused("fused.conv2d"), 1, "{}", ir::text::print(&out));
+        assert!(fused("fused.reduce") >= 1 && fused("fused.elementwise") >= 4, "{}", ir::text::print(&out));
+
+        let mut bindings = ir::interp::Bindings::new();
+        for (k, id) in g.node_ids().enumerate() {
+            if let Op::Input { name, shape } | Op::Param { name, shape } = g.op(id) {
+                let data = (0..shape.numel() as u32).map(|i| ir::random::uniform(k as u32, i) - 0.5).collect();
+                bindings.insert(name.clone(), ir::Tensor { shape: shape.clone(), data });
+            }
+        }
+        let want = ir::interp::run(&g, &bindings).unwrap();
+        let got = ir::interp::run(&out, &bindings).unwrap();
+        assert_eq!(want.outputs.len() + want.updates.len(), 5);
+        // The passes never reorder arithmetic, so a relative 1e-6 is ample (it is exact here).
+        for ((name, a), (_, b)) in want.outputs.iter().chain(&want.updates).zip(got.outputs.iter().chain(&got.updates)) {
+            assert_eq!(a.shape, b.shape, "{name}");
+            for (x, y) in a.data.iter().zip(&b.data) {
+                assert!((x - y).abs() <= 1e-6 * x.abs().max(1.0), "{name}: {x} vs {y}");
+            }
+        }
+    }
+
     #[test]
     fn dump_setting_selects_passes() {
         assert!(dumps_after(Some("all"), "fuse"));

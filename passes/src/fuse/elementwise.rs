@@ -13,12 +13,12 @@
 //! recomputed: a node with users in two groups is the root of its own group.
 //!
 //! Guarantees of [`Groups::program`]: the program evaluates the group's root from its leaves
-//! exactly as the primitive ops would (same scalar ops in the same order; scalar constants
+//! exactly as the primitive ops would (same scalar ops in the same order; splat constants
 //! are inlined bit-for-bit). The elementwise rule ([`chain`]) fuses groups of two or more ops
 //! into one [`FusedOp::Elementwise`]; a lone op stays primitive (fusing it gains nothing).
 //!
 //! Deliberately not done: `Broadcast`, `Reshape` and other movement ops are not absorbed
-//! (they change the index space), and constants with more than one element stay operands.
+//! (they change the index space), and constants with distinct elements stay operands.
 
 use std::collections::HashMap;
 
@@ -126,9 +126,11 @@ impl<'a> Groups<'a> {
 /// Which constant leaves a program inlines as `Instr::Const`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Inline {
-    /// Every single-element constant. Right when the kernel's shape does not come from its
-    /// operands (epilogues, reductions): a `[1, 1]` constant may raise the rank of a result.
-    SingleElement,
+    /// Every splat constant (all elements bit-identical, e.g. a folded `broadcast(0.5)`).
+    /// Right when the kernel's shape does not come from its operands (epilogues,
+    /// reductions); for an elementwise kernel a `[1, 1]` or `[2, 3]` splat may be what gives
+    /// the result its shape.
+    Splat,
     /// Rank-0 constants only: they never change a broadcast result's shape.
     RankZero,
 }
@@ -136,7 +138,7 @@ pub enum Inline {
 impl Inline {
     fn accepts(self, t: &ir::Tensor) -> bool {
         match self {
-            Inline::SingleElement => t.data.len() == 1,
+            Inline::Splat => t.data.first().is_some_and(|first| t.data.iter().all(|v| v.to_bits() == first.to_bits())),
             Inline::RankZero => t.shape.rank() == 0,
         }
     }
@@ -181,7 +183,7 @@ pub fn chain(groups: &Groups, id: NodeId) -> Option<Fusion> {
     let graph = groups.graph();
     // The fused op's shape is its operands' broadcast: inlining a `[1, 1]` constant could
     // lower its rank, so fall back to inlining rank-0 constants only.
-    [Inline::SingleElement, Inline::RankZero].into_iter().find_map(|inline| {
+    [Inline::Splat, Inline::RankZero].into_iter().find_map(|inline| {
         let (program, leaves) = groups.program(id, &[], inline);
         let shape = leaves.iter().try_fold(Shape::scalar(), |acc, &l| Shape::broadcast(&acc, graph.shape(l)));
         (shape.as_ref() == Some(graph.shape(id))).then(|| Fusion {

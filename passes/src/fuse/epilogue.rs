@@ -40,7 +40,7 @@ pub fn with_epilogue(groups: &Groups, anchor: NodeId, build: impl FnOnce(Program
     if graph.shape(root) != graph.shape(anchor) {
         return None;
     }
-    let (epilogue, leaves) = groups.program(root, &[anchor], Inline::SingleElement);
+    let (epilogue, leaves) = groups.program(root, &[anchor], Inline::Splat);
     let mut operands = graph.operands(anchor);
     operands.extend_from_slice(&leaves[1..]);
     let mut members = vec![anchor];

@@ -25,7 +25,7 @@ pub fn prologue(groups: &Groups, id: NodeId) -> Option<Fusion> {
     if !groups.is_root(input) || !groups.used_only_by(input, id) {
         return None;
     }
-    let (prologue, leaves) = groups.program(input, &[], Inline::SingleElement);
+    let (prologue, leaves) = groups.program(input, &[], Inline::Splat);
     let mut members = groups.members(input).to_vec();
     members.push(id);
     let fused = FusedOp::Reduce { op: *op, axes: axes.clone(), keep_dims: *keep_dims, input_shape: graph.shape(input).clone(), prologue };
