@@ -9,7 +9,7 @@
 //!
 //! Deliberately not done: no reassociation, no `x * 0 -> 0` (wrong for NaN and infinities),
 //! no `x - x -> 0`; identities are matched on the graph being built, so chains collapse
-//! (`neg(neg(neg(x)))` becomes `neg(x)`), but nothing is dropped (run [`super::dce`] after).
+//! (`neg(neg(neg(x)))` becomes `neg(x)`), but nothing is dropped (run [`super::dce()`] after).
 
 use ir::{BinaryOp, Graph, NodeId, Op, UnaryOp};
 

@@ -8,8 +8,8 @@
 //! Deliberately not done: a fold whose result has more than [`FOLD_LIMIT`] elements *and*
 //! more elements than its largest operand is skipped, so `broadcast(0.0)` to a large shape
 //! (or random numbers from a constant seed) stays a cheap op instead of a large literal.
-//! Dead constants are left for [`super::dce`]; identities with one non-constant operand
-//! are [`super::algebraic`]'s job.
+//! Dead constants are left for [`super::dce()`]; identities with one non-constant operand
+//! are [`super::algebraic()`]'s job.
 
 use ir::shape::Shape;
 use ir::{Graph, Op, Tensor};

@@ -11,17 +11,26 @@
 //!
 //! Deliberately not done: `Input`/`Param` leaves never merge (they are distinct bindings
 //! even when shaped alike); no commutativity (`a + b` and `b + a` stay two nodes); unused
-//! nodes are not removed (run [`super::dce`] after).
+//! nodes are not removed (run [`super::dce()`] after).
 
 use std::collections::HashMap;
 
-use ir::{Graph, NodeId, Op};
+use ir::{Graph, NodeId, Op, Shape};
 
 use crate::error::PassError;
 use crate::rebuild::Rebuild;
 
 /// What two nodes must share to be merged: the op (by [`op_key`]) and the new operands.
-type Key = (String, Vec<NodeId>);
+type Key = (OpKey, Vec<NodeId>);
+
+/// An op reduced to what decides equality for CSE.
+#[derive(PartialEq, Eq, Hash)]
+enum OpKey {
+    /// A constant: its shape and the bits of every element.
+    Const(Shape, Vec<u32>),
+    /// Any other op: its full debug form (every attribute, floats in round-trip form).
+    Other(String),
+}
 
 /// Merge nodes that compute the same op on the same operands.
 pub fn cse(graph: &Graph) -> Result<Graph, PassError> {
@@ -45,23 +54,20 @@ pub fn cse(graph: &Graph) -> Result<Graph, PassError> {
     rebuild.finish()
 }
 
-/// A string that is equal for two ops exactly when CSE may merge them; `None` for leaves that
+/// A key that is equal for two ops exactly when CSE may merge them; `None` for leaves that
 /// must never merge.
-fn op_key(op: &Op) -> Option<String> {
+fn op_key(op: &Op) -> Option<OpKey> {
     match op {
         Op::Input { .. } | Op::Param { .. } => None,
-        Op::Const(t) => {
-            let bits: Vec<String> = t.data.iter().map(|v| format!("{:08x}", v.to_bits())).collect();
-            Some(format!("const {} {}", t.shape, bits.join(" ")))
-        }
-        other => Some(format!("{other:?}")),
+        Op::Const(t) => Some(OpKey::Const(t.shape.clone(), t.data.iter().map(|v| v.to_bits()).collect())),
+        other => Some(OpKey::Other(format!("{other:?}"))),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ir::{BinaryOp, Shape, Tensor, UnaryOp};
+    use ir::{BinaryOp, Tensor, UnaryOp};
 
     #[test]
     fn merges_identical_subtrees_and_constants_by_bits() {

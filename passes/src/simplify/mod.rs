@@ -2,10 +2,10 @@
 //! that builds a new graph with the same `outputs` and `updates` (remapped) and the same
 //! values under the reference interpreter.
 //!
-//! - [`dce`]: drop nodes no output or update needs;
-//! - [`cse`]: merge nodes that compute the same op on the same operands;
-//! - [`const_fold`]: evaluate ops whose operands are all constants;
-//! - [`algebraic`]: remove identities such as `x * 1` and `neg(neg(x))`.
+//! - [`dce()`]: drop nodes no output or update needs;
+//! - [`cse()`]: merge nodes that compute the same op on the same operands;
+//! - [`const_fold()`]: evaluate ops whose operands are all constants;
+//! - [`algebraic()`]: remove identities such as `x * 1` and `neg(neg(x))`.
 
 pub mod algebraic;
 pub mod const_fold;
