@@ -7,6 +7,7 @@
 //! or is a view of another node's storage (a reshape), or writes straight into a parameter
 //! buffer (an in-place update).
 
+use crate::error::IrError;
 use crate::graph::NodeId;
 
 /// The storage of one node's value.
@@ -78,6 +79,215 @@ impl MemoryPlan {
             })
             .collect();
         MemoryPlan { storage, arena_len }
+    }
+}
+
+/// Arena offsets are multiples of this many f32 elements (64 bytes: a cache line, and the
+/// widest SIMD vector either backend uses), so every arena value starts aligned.
+pub const ARENA_ALIGN: usize = 16;
+
+/// Whether `op` is an elementwise kernel: output element `i` is computed from the operands'
+/// elements at (broadcast) index `i` only, and a kernel reads element `i` of every operand
+/// before it writes element `i` of its result (`Unary`, `Binary`, `Select`, fused
+/// `Elementwise`). Only such a kernel may write its result over an operand it is still
+/// reading, and only when that operand has exactly the result's shape (no broadcast), so the
+/// read and the write of each element happen at the same flat index.
+pub fn is_elementwise(op: &crate::op::Op) -> bool {
+    use crate::fused::FusedOp;
+    use crate::op::Op;
+    matches!(op, Op::Unary(_) | Op::Binary(_) | Op::Select | Op::Fused(FusedOp::Elementwise(_)))
+}
+
+/// The memory a value lives in, after following aliases.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Region {
+    Input(usize),
+    Param(usize),
+    Const(usize),
+    Arena { offset: usize, len: usize },
+}
+
+impl Region {
+    fn overlaps(self, other: Region) -> bool {
+        match (self, other) {
+            (Region::Arena { offset: a, len: la }, Region::Arena { offset: b, len: lb }) => {
+                la > 0 && lb > 0 && a < b + lb && b < a + la
+            }
+            (a, b) => a == b,
+        }
+    }
+}
+
+impl MemoryPlan {
+    /// Follow alias chains from `node` to the node that owns the memory.
+    /// Callers guarantee (via [`MemoryPlan::validate`]'s kind checks) that every alias points
+    /// at an earlier node, so this terminates.
+    fn owner(&self, mut node: NodeId) -> NodeId {
+        while let Storage::Alias(target) = self.of(node) {
+            node = target;
+        }
+        node
+    }
+
+    fn region(&self, owner: NodeId) -> Option<Region> {
+        match self.of(owner) {
+            Storage::Input(k) => Some(Region::Input(k)),
+            Storage::Param(k) | Storage::InPlace(k) => Some(Region::Param(k)),
+            Storage::Const(k) => Some(Region::Const(k)),
+            Storage::Arena { offset, len } => Some(Region::Arena { offset, len }),
+            Storage::Alias(_) | Storage::None => None,
+        }
+    }
+
+    /// Check that executing `graph` under this plan computes what the graph means.
+    ///
+    /// The execution model (the one every backend implements): leaves live in their own
+    /// buffers; the non-leaf nodes run in node-index order, skipping `None` (never computed)
+    /// and `Alias` (a view, no kernel); each kernel reads its operands and writes its result
+    /// into its storage; after the last node, graph outputs are read and each update value is
+    /// copied into its parameter's buffer (unless it already lives there as `InPlace`).
+    ///
+    /// Checked, by simulating that order: one storage per node; leaves are
+    /// `Input`/`Param`/`Const` numbered in order of their kind; `Alias` only on a reshape,
+    /// pointing at its operand; `InPlace(k)` only on the update value of the `k`-th param;
+    /// arena slots have the node's element count, an offset aligned to [`ARENA_ALIGN`], and
+    /// fit in `arena_len`; everything read (operands, outputs, update values) is
+    /// materialised; and no kernel writes memory holding a value that is read later (at its
+    /// own step or after; outputs and update values are read at the end). The one exception
+    /// is an [`is_elementwise`] kernel overwriting exactly the memory of a value whose last
+    /// read is this very kernel, reading it only through operands of the kernel's own shape.
+    /// Errors are [`IrError::Verify`] naming the node at fault.
+    pub fn validate(&self, graph: &crate::graph::Graph) -> Result<(), IrError> {
+        use crate::op::Op;
+        let fail = |node: NodeId, msg: String| IrError::Verify { node: node.to_string(), msg };
+        if self.storage.len() != graph.len() {
+            return Err(IrError::Verify {
+                node: "plan".into(),
+                msg: format!("has {} storages for {} nodes", self.storage.len(), graph.len()),
+            });
+        }
+        let params = graph.params();
+        let (mut n_inputs, mut n_params, mut n_consts) = (0, 0, 0);
+        for id in graph.node_ids() {
+            let storage = self.of(id);
+            let leaf_index = |counter: &mut usize| {
+                *counter += 1;
+                *counter - 1
+            };
+            let expected_leaf = match graph.op(id) {
+                Op::Input { .. } => Some(Storage::Input(leaf_index(&mut n_inputs))),
+                Op::Param { .. } => Some(Storage::Param(leaf_index(&mut n_params))),
+                Op::Const(_) => Some(Storage::Const(leaf_index(&mut n_consts))),
+                _ => None,
+            };
+            match (expected_leaf, storage) {
+                (Some(want), got) if want != got => {
+                    return Err(fail(id, format!("leaf has storage {got:?}, expected {want:?}")));
+                }
+                (Some(_), _) => {}
+                (None, Storage::Input(_) | Storage::Param(_) | Storage::Const(_)) => {
+                    return Err(fail(id, format!("computed node has leaf storage {storage:?}")));
+                }
+                (None, Storage::Alias(target)) => {
+                    if !matches!(graph.op(id), Op::Reshape(_)) || graph.operands(id) != [target] {
+                        return Err(fail(id, format!("only a reshape may alias, and only its operand (got alias of {target})")));
+                    }
+                    if graph.shape(target).numel() != graph.shape(id).numel() {
+                        return Err(fail(id, format!("aliases {target} of a different size")));
+                    }
+                }
+                (None, Storage::InPlace(k)) => {
+                    let param = params.get(k).copied();
+                    if !graph.updates.iter().any(|&(p, v)| Some(p) == param && v == id) {
+                        return Err(fail(id, format!("is in place in param buffer {k} but is not that param's update value")));
+                    }
+                }
+                (None, Storage::Arena { offset, len }) => {
+                    let numel = graph.shape(id).numel();
+                    if len != numel {
+                        return Err(fail(id, format!("arena slot holds {len} elements, the value has {numel}")));
+                    }
+                    if len > 0 && offset % ARENA_ALIGN != 0 {
+                        return Err(fail(id, format!("arena offset {offset} is not a multiple of {ARENA_ALIGN}")));
+                    }
+                    if offset + len > self.arena_len {
+                        return Err(fail(id, format!("arena slot {offset}..{} exceeds the arena ({})", offset + len, self.arena_len)));
+                    }
+                }
+                (None, Storage::None) => {}
+            }
+        }
+
+        // Every read must find a materialised value; record each owner's last read
+        // (`graph.len()` stands for the end of the step).
+        let end = graph.len();
+        let mut last_read: Vec<Option<usize>> = vec![None; graph.len()];
+        let mut read = |reader: NodeId, value: NodeId, at: usize| -> Result<(), IrError> {
+            let owner = self.owner(value);
+            if self.of(owner) == Storage::None {
+                return Err(fail(reader, format!("reads {value}, which is never computed")));
+            }
+            let slot = &mut last_read[owner.index()];
+            *slot = Some(slot.map_or(at, |s| s.max(at)));
+            Ok(())
+        };
+        let is_kernel = |id: NodeId| {
+            !matches!(self.of(id), Storage::None | Storage::Alias(_))
+                && !matches!(graph.op(id), Op::Input { .. } | Op::Param { .. } | Op::Const(_))
+        };
+        for id in graph.node_ids() {
+            if is_kernel(id) {
+                for operand in graph.operands(id) {
+                    read(id, operand, id.index())?;
+                }
+            }
+        }
+        // A view reads nothing itself (its readers count as readers of the memory it shows),
+        // but what it shows must exist.
+        for id in graph.node_ids() {
+            if let Storage::Alias(target) = self.of(id)
+                && self.of(self.owner(target)) == Storage::None
+            {
+                return Err(fail(id, format!("aliases {target}, which is never computed")));
+            }
+        }
+        for (name, value) in &graph.outputs {
+            read(*value, *value, end).map_err(|_| fail(*value, format!("output `{name}` is never computed")))?;
+        }
+        for &(param, value) in &graph.updates {
+            read(value, value, end).map_err(|_| fail(value, format!("update value of {param} is never computed")))?;
+        }
+
+        // Simulate the writes in execution order.
+        let mut live: Vec<NodeId> = graph.node_ids().filter(|&id| !is_kernel(id) && self.region(id).is_some()).collect();
+        for id in graph.node_ids().filter(|&id| is_kernel(id)) {
+            let step = id.index();
+            live.retain(|v| last_read[v.index()].is_some_and(|r| r >= step));
+            let written = self.region(id).expect("kernels have a region");
+            for &value in &live {
+                let held = self.region(value).expect("live values have a region");
+                if !held.overlaps(written) {
+                    continue;
+                }
+                let dies_here = last_read[value.index()] == Some(step);
+                let same_index_reads = is_elementwise(graph.op(id))
+                    && held == written
+                    && graph.operands(id).into_iter().all(|o| {
+                        let r = self.region(self.owner(o)).expect("operands are materialised");
+                        !r.overlaps(written) || (r == written && graph.shape(o) == graph.shape(id))
+                    });
+                if !(dies_here && same_index_reads) {
+                    let until = match last_read[value.index()] {
+                        Some(r) if r == end => "the end of the step".to_string(),
+                        Some(r) => format!("%{r}"),
+                        None => "never".to_string(),
+                    };
+                    return Err(fail(id, format!("writes {written:?}, overwriting {value} (read until {until})")));
+                }
+            }
+            live.push(id);
+        }
+        Ok(())
     }
 }
 

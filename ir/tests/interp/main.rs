@@ -1,0 +1,11 @@
+//! Tests of the reference interpreter against hand-computed values, independent brute-force
+//! references, adjoint identities and finite differences.
+
+mod contraction;
+mod elementwise;
+mod fused;
+mod movement;
+mod pool;
+mod reduce;
+mod run;
+mod support;

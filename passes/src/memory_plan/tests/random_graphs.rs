@@ -1,0 +1,196 @@
+//! Property test: random graphs, planned, validated, and executed element by element on one
+//! flat arena under the plan; results must equal those under the naive (no reuse) plan.
+
+use ir::random::uniform;
+use ir::{BinaryOp, Graph, MemoryPlan, NodeId, Op, ReduceOp, Shape, Storage, Tensor, UnaryOp};
+
+use super::super::plan;
+
+/// A deterministic stream of choices from the shared counter-based generator.
+struct Dice {
+    seed: u32,
+    counter: u32,
+}
+
+impl Dice {
+    fn below(&mut self, n: usize) -> usize {
+        self.counter += 1;
+        (uniform(self.seed, self.counter) * n as f32) as usize % n.max(1)
+    }
+}
+
+fn random_graph(seed: u32) -> Graph {
+    let mut dice = Dice { seed, counter: 0 };
+    let mut g = Graph::new();
+    let shapes: [&[usize]; 4] = [&[4, 4], &[4], &[1, 4], &[4, 1]];
+    let mut nodes = vec![g.input("x", [4, 4]), g.input("y", [4]), g.constant(Tensor::full([1, 4], 0.5))];
+    let params: Vec<NodeId> = (0..3).map(|i| g.param(format!("p{i}"), shapes[i])).collect();
+    nodes.extend(&params);
+    let unary = [UnaryOp::Neg, UnaryOp::Abs, UnaryOp::Tanh, UnaryOp::Square];
+    let binary = [BinaryOp::Add, BinaryOp::Sub, BinaryOp::Mul, BinaryOp::Max];
+    let mut pending_updates: Vec<NodeId> = params.clone();
+    for _ in 0..24 {
+        let a = nodes[dice.below(nodes.len())];
+        let b = nodes[dice.below(nodes.len())];
+        let made = match dice.below(7) {
+            0 => g.unary(unary[dice.below(4)], a),
+            1 | 2 => g.binary(binary[dice.below(4)], a, b),
+            3 => g.matmul(a, b, dice.below(2) == 1, dice.below(2) == 1),
+            4 => g.reshape(a, shapes[dice.below(4)]),
+            5 => g.reduce(ReduceOp::Sum, a, &[0], true),
+            _ if !pending_updates.is_empty() => {
+                // An SGD-like update of a param, somewhere in the middle of the graph.
+                let p = pending_updates.remove(dice.below(pending_updates.len()));
+                let new_p = g.binary(BinaryOp::Sub, p, a).ok().filter(|&n| g.shape(n) == g.shape(p));
+                match new_p {
+                    Some(n) => g.add_update(p, n).map(|()| n),
+                    None => continue,
+                }
+            }
+            _ => continue,
+        };
+        if let Ok(n) = made {
+            nodes.push(n);
+        }
+    }
+    for i in 0..2 {
+        let n = nodes[nodes.len() - 1 - dice.below(nodes.len().min(6))];
+        g.add_output(format!("out{i}"), n).unwrap();
+    }
+    if dice.below(2) == 1 {
+        let p = params[dice.below(3)];
+        if dice.below(2) == 1 {
+            g.add_output("param", p).unwrap();
+        }
+    }
+    g
+}
+
+/// The memories of one execution: inputs, params, consts and the arena.
+struct Machine {
+    leaves: [Vec<Vec<f32>>; 3],
+    arena: Vec<f32>,
+}
+
+impl Machine {
+    fn cell(&mut self, plan: &MemoryPlan, mut id: NodeId, i: usize) -> &mut f32 {
+        while let Storage::Alias(t) = plan.of(id) {
+            id = t;
+        }
+        match plan.of(id) {
+            Storage::Input(k) => &mut self.leaves[0][k][i],
+            Storage::Param(k) | Storage::InPlace(k) => &mut self.leaves[1][k][i],
+            Storage::Const(k) => &mut self.leaves[2][k][i],
+            Storage::Arena { offset, len } => {
+                assert!(i < len);
+                &mut self.arena[offset + i]
+            }
+            other => panic!("{id} read or written with storage {other:?}"),
+        }
+    }
+}
+
+/// Flat index into `operand` for element `i` of a result of shape `out` (broadcasting).
+fn broadcast_index(operand: &Shape, out: &Shape, i: usize) -> usize {
+    let strides = operand.broadcast_strides(out);
+    let mut rest = i;
+    let mut at = 0;
+    for (axis, &dim) in out.dims().iter().enumerate().rev() {
+        at += (rest % dim) * strides[axis];
+        rest /= dim;
+    }
+    at
+}
+
+/// Run `g` under `plan`, kernel by kernel, reading and writing the machine's memory directly
+/// (so a plan that overwrites a live value gives wrong results). Returns outputs then params.
+fn execute(g: &Graph, plan: &MemoryPlan) -> Vec<Vec<u32>> {
+    let seed_data = |n: usize, salt: u32| (0..n).map(|i| uniform(salt, i as u32) * 2.0 - 1.0).collect::<Vec<f32>>();
+    let mut m = Machine { leaves: [vec![], vec![], vec![]], arena: vec![f32::NAN; plan.arena_len] };
+    for id in g.node_ids() {
+        match g.op(id) {
+            Op::Input { shape, .. } => m.leaves[0].push(seed_data(shape.numel(), 100 + id.index() as u32)),
+            Op::Param { shape, .. } => m.leaves[1].push(seed_data(shape.numel(), 200 + id.index() as u32)),
+            Op::Const(t) => m.leaves[2].push(t.data.clone()),
+            _ => {}
+        }
+    }
+    for id in g.node_ids() {
+        if matches!(plan.of(id), Storage::None | Storage::Alias(_)) || g.operands(id).is_empty() {
+            continue;
+        }
+        let ops = g.operands(id);
+        let out = g.shape(id).clone();
+        for i in 0..out.numel() {
+            let value = match g.op(id) {
+                // Under the naive plan a reshape is a copy.
+                Op::Reshape(_) => *m.cell(plan, ops[0], i),
+                Op::Unary(u) => u.eval(*m.cell(plan, ops[0], broadcast_index(g.shape(ops[0]), &out, i))),
+                Op::Binary(b) => {
+                    let x = *m.cell(plan, ops[0], broadcast_index(g.shape(ops[0]), &out, i));
+                    let y = *m.cell(plan, ops[1], broadcast_index(g.shape(ops[1]), &out, i));
+                    b.eval(x, y)
+                }
+                Op::MatMul { transpose_a, transpose_b } => {
+                    let (rows, cols) = (out.dims()[0], out.dims()[1]);
+                    let (r, c) = (i / cols, i % cols);
+                    let (sa, sb) = (g.shape(ops[0]).dims().to_vec(), g.shape(ops[1]).dims().to_vec());
+                    let inner = if *transpose_a { sa[0] } else { sa[1] };
+                    debug_assert!(r < rows);
+                    (0..inner)
+                        .map(|k| {
+                            let ai = if *transpose_a { k * sa[1] + r } else { r * sa[1] + k };
+                            let bi = if *transpose_b { c * sb[1] + k } else { k * sb[1] + c };
+                            *m.cell(plan, ops[0], ai) * *m.cell(plan, ops[1], bi)
+                        })
+                        .sum()
+                }
+                Op::Reduce { op: ReduceOp::Sum, .. } => {
+                    let dims = g.shape(ops[0]).dims().to_vec();
+                    let inner: usize = dims[1..].iter().product();
+                    (0..dims[0]).map(|k| *m.cell(plan, ops[0], k * inner + i)).sum()
+                }
+                other => panic!("op {other:?} not generated"),
+            };
+            *m.cell(plan, id, i) = value;
+        }
+    }
+    let mut results: Vec<Vec<u32>> = g
+        .outputs
+        .iter()
+        .map(|&(_, v)| (0..g.shape(v).numel()).map(|i| m.cell(plan, v, i).to_bits()).collect())
+        .collect();
+    // End-of-step copies, all read before any is written.
+    let params = g.params();
+    let copies: Vec<(usize, Vec<f32>)> = g
+        .updates
+        .iter()
+        .map(|&(p, v)| (params.iter().position(|&q| q == p).unwrap(), (0..g.shape(v).numel()).map(|i| *m.cell(plan, v, i)).collect()))
+        .collect();
+    for (k, data) in copies {
+        m.leaves[1][k] = data;
+    }
+    results.extend(m.leaves[1].iter().map(|p| p.iter().map(|x| x.to_bits()).collect()));
+    results
+}
+
+#[test]
+fn random_graphs_plan_validate_and_compute_what_the_naive_plan_computes() {
+    let (mut in_place, mut reused, mut naive_total, mut planned_total) = (0, 0, 0, 0);
+    for seed in 0..300 {
+        let g = random_graph(seed);
+        let p = plan(&g).unwrap_or_else(|e| panic!("seed {seed}: {e}"));
+        p.validate(&g).unwrap();
+        let naive = MemoryPlan::naive(&g);
+        // Tolerance 0: both runs do the same arithmetic in the same order.
+        assert_eq!(execute(&g, &p), execute(&g, &naive), "seed {seed}: results differ under the plan {p:?}");
+        in_place += p.storage.iter().filter(|s| matches!(s, Storage::InPlace(_))).count();
+        reused += usize::from(p.arena_len < naive.arena_len);
+        naive_total += naive.arena_len;
+        planned_total += p.arena_len;
+    }
+    // The generator exercises the interesting paths, not only trivial graphs.
+    assert!(in_place >= 50, "only {in_place} in-place updates");
+    assert!(reused >= 100, "only {reused} graphs reuse memory");
+    assert!(planned_total * 2 < naive_total, "planned {planned_total} vs naive {naive_total}");
+}
