@@ -5,7 +5,7 @@
 //! and masked out, so no branch sits in the window loop and no load leaves the buffer.
 
 use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
-use cranelift_codegen::ir::types::{F32, I64};
+use cranelift_codegen::ir::types::{F32, F32X4, I64};
 use cranelift_codegen::ir::{InstBuilder, Value};
 use cranelift_frontend::Variable;
 use ir::{Pool2dAttrs, PoolKind, Shape};
@@ -74,45 +74,70 @@ fn geometry(attrs: &Pool2dAttrs, x: &Shape) -> Geometry {
     Geometry::new(attrs, x).expect("shape inference checked that the window fits")
 }
 
-/// `out = pool2d(x)`.
+/// `out = pool2d(x)`. Channels are innermost (NHWC), so each window position is read four
+/// channels at a time, with a scalar tail for the last `c % 4` channels.
 pub(crate) fn forward(k: &mut Kernel, attrs: &Pool2dAttrs, x: Value, x_shape: &Shape, out: Value) {
     let g = geometry(attrs, x_shape);
     k.chunks(g.n, g.n * g.oh * g.ow * g.c);
     let image = Nest { dims: vec![g.n], strides: vec![vec![(g.oh * g.ow * g.c) as i64], vec![(g.h * g.w * g.c) as i64]] };
     let zero = k.int(0);
-    let inner = g.per_image_nest();
+    let oc = g.c as i64;
+    let pixels = Nest { dims: vec![g.oh, g.ow], strides: vec![vec![g.ow as i64 * oc, oc], vec![0, 0]] };
     nest::emit(k, &image, vec![zero, zero], true, &mut |k, img, _| {
-        nest::emit(k, &inner, img.to_vec(), false, &mut |k, offs, ivs| {
-            let init = k.f32(if attrs.kind == PoolKind::Max { f32::NEG_INFINITY } else { 0.0 });
-            let acc = k.var(F32, init);
-            let zero_f = k.f32(0.0);
-            let count = k.var(F32, zero_f);
-            g.window(k, ivs[0], ivs[1], offs[1], &mut |k, valid, at| {
-                let v = k.load(x, at);
-                let a = k.b.use_var(acc);
-                let next = match attrs.kind {
-                    PoolKind::Max => {
-                        let gt = k.b.ins().fcmp(FloatCC::GreaterThan, v, a);
-                        let take = k.b.ins().band(gt, valid);
-                        k.b.ins().select(take, v, a)
-                    }
-                    PoolKind::Avg => {
-                        let zero = k.f32(0.0);
-                        let v = k.b.ins().select(valid, v, zero);
-                        add_valid(k, count, valid);
-                        k.b.ins().fadd(a, v)
-                    }
-                };
-                k.b.def_var(acc, next);
-            });
-            let mut result = k.b.use_var(acc);
-            if attrs.kind == PoolKind::Avg {
-                let n = k.b.use_var(count);
-                result = k.b.ins().fdiv(result, n);
-            }
-            k.store(result, out, offs[0]);
+        nest::emit(k, &pixels, img.to_vec(), false, &mut |k, offs, ivs| {
+            let (lo, hi) = (k.int(0), k.int(oc));
+            let tail = k.for_range(lo, hi, 4, |k, c| pool_lanes(k, &g, x, out, offs, ivs, c, true));
+            k.for_range(tail, hi, 1, |k, c| pool_lanes(k, &g, x, out, offs, ivs, c, false));
         });
     });
+}
+
+/// Pool channels `c..c+4` (`wide`) or channel `c` alone of output pixel `ivs = [oh, ow]`;
+/// `offs` are the pixel's output offset and its image's input offset. Scalar channels run
+/// in lane 0 of the same vector code.
+#[allow(clippy::too_many_arguments, reason = "one call site pair; the values are the loop state")]
+fn pool_lanes(k: &mut Kernel, g: &Geometry, x: Value, out: Value, offs: &[Value], ivs: &[Value], c: Value, wide: bool) {
+    let kind = g.attrs.kind;
+    let init = k.splat(if kind == PoolKind::Max { f32::NEG_INFINITY } else { 0.0 });
+    let acc = k.var(F32X4, init);
+    let zero_f = k.f32(0.0);
+    let count = k.var(F32, zero_f);
+    let base = k.b.ins().iadd(offs[1], c);
+    g.window(k, ivs[0], ivs[1], base, &mut |k, valid, at| {
+        let v = if wide {
+            k.load4(x, at)
+        } else {
+            let s = k.load(x, at);
+            k.b.ins().splat(F32X4, s)
+        };
+        let a = k.b.use_var(acc);
+        let next = match kind {
+            PoolKind::Max => {
+                let gt = k.b.ins().fcmp(FloatCC::GreaterThan, v, a);
+                let bigger = k.blend(gt, v, a);
+                k.b.ins().select(valid, bigger, a)
+            }
+            PoolKind::Avg => {
+                add_valid(k, count, valid);
+                let sum = k.b.ins().fadd(a, v);
+                k.b.ins().select(valid, sum, a)
+            }
+        };
+        k.b.def_var(acc, next);
+    });
+    let mut result = k.b.use_var(acc);
+    if kind == PoolKind::Avg {
+        let n = k.b.use_var(count);
+        let n = k.b.ins().splat(F32X4, n);
+        result = k.b.ins().fdiv(result, n);
+    }
+    let at = k.b.ins().iadd(offs[0], c);
+    if wide {
+        k.store(result, out, at);
+    } else {
+        let lane = k.b.ins().extractlane(result, 0);
+        k.store(lane, out, at);
+    }
 }
 
 /// `count += valid ? 1 : 0`.
