@@ -148,7 +148,7 @@ pub(crate) fn param_name(g: &Graph, param: NodeId) -> Result<String, Error> {
 
 /// A configuration error of the optimizer, loss or metric called `owner`.
 pub(crate) fn config_error(owner: &str, msg: impl std::fmt::Display) -> Error {
-    Error::Invalid(format!("{owner}: {msg}"))
+    Error::TrainingGraph { component: owner.to_string(), msg: msg.to_string() }
 }
 
 /// Defines an optimizer struct with Keras-default hyper-parameters, `Default`, `new`, one
