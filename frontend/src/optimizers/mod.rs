@@ -11,7 +11,7 @@
 //! - gradient clipping ([`GradientClipping`], Keras `clipvalue`/`clipnorm`/`global_clipnorm`),
 //!   applied to the gradients before the rule sees them.
 //!
-//! One driver ([`build_with_rule`]) does all of that; each optimizer file only states its rule.
+//! One driver (`build_with_rule`) does all of that; each optimizer file only states its rule.
 
 mod adadelta;
 mod adagrad;
