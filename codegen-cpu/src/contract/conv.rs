@@ -158,7 +158,6 @@ unsafe fn im2col_block(g: &Conv2dGeometry, sizes: &Conv2dSizes, args: &Conv2dArg
 ///
 /// # Safety
 /// `sgemm_raw`'s contract.
-#[allow(clippy::too_many_arguments)]
 unsafe fn contract(
     (m, n, k): (usize, usize, usize),
     a: (*const f32, usize, usize),
