@@ -97,8 +97,8 @@ fn cases() -> Vec<Case> {
     // Even filter, single channel, filter as large as the input.
     cases.push(([2, 7, 7, 1], [2, 4, 1, 2], [2, 1], [1, 1], Padding::Same));
     cases.push(([2, 4, 5, 2], [4, 5, 2, 3], [1, 1], [1, 1], Padding::Valid));
-    // Enough output rows to span several blocks (block >= 256 rows).
-    cases.push(([2, 20, 17, 2], [3, 3, 2, 3], [1, 1], [1, 1], Padding::Same));
+    // Deep enough (depth 4104 > 2^20 / 256) that blocks are 256 rows: 288 rows span two.
+    cases.push(([2, 12, 12, 456], [3, 3, 456, 2], [1, 1], [1, 1], Padding::Same));
     cases
 }
 
@@ -131,6 +131,14 @@ fn conv_passes_match_naive_loops_and_adjoint_identity_holds() {
             assert!((forward - filter_side).abs() <= scale, "{}: <y,dy>={forward} <w,dw>={filter_side}", what("adjoint", threads));
         }
     }
+}
+
+#[test]
+fn deep_case_spans_several_blocks() {
+    let attrs = Conv2dAttrs { strides: [1, 1], dilation: [1, 1], padding: Padding::Same };
+    let sizes = Conv2dGeometry::resolve([2, 12, 12, 456], [3, 3, 456, 2], &attrs).unwrap().sizes().unwrap();
+    assert!(sizes.block_rows < sizes.rows, "{sizes:?}");
+    assert_eq!(sizes.scratch, sizes.block_rows * sizes.depth);
 }
 
 #[test]
