@@ -195,3 +195,18 @@ fn c_abi_entry_point_reports_status() {
     // SAFETY: as above; the short scratch is reported before anything is touched.
     assert_eq!(unsafe { kiln_conv2d(&args) }, KILN_SCRATCH_TOO_SMALL);
 }
+
+#[test]
+fn empty_extents_give_zero_results() {
+    let attrs = Conv2dAttrs { strides: [1, 1], dilation: [1, 1], padding: Padding::Same };
+    // No input channels: the output is all zeros.
+    let g = Conv2dGeometry::resolve([1, 3, 3, 0], [3, 3, 0, 2], &attrs).unwrap();
+    let mut y = vec![f32::NAN; g.sizes().unwrap().y];
+    conv2d(&g, &[], &[], &mut y, &mut [], 1).unwrap();
+    assert_eq!(y, vec![0.0; 18]);
+    // An empty batch: the filter gradient is all zeros.
+    let g = Conv2dGeometry::resolve([0, 3, 3, 2], [3, 3, 2, 2], &attrs).unwrap();
+    let mut dw = vec![f32::NAN; g.sizes().unwrap().w];
+    conv2d_backprop_filter(&g, &[], &[], &mut dw, &mut vec![0.0; g.scratch_len()], 2).unwrap();
+    assert_eq!(dw, vec![0.0; 36]);
+}
