@@ -97,8 +97,8 @@ fn cases() -> Vec<Case> {
     // Even filter, single channel, filter as large as the input.
     cases.push(([2, 7, 7, 1], [2, 4, 1, 2], [2, 1], [1, 1], Padding::Same));
     cases.push(([2, 4, 5, 2], [4, 5, 2, 3], [1, 1], [1, 1], Padding::Valid));
-    // Enough output rows to span several blocks (block >= 256 rows).
-    cases.push(([2, 20, 17, 2], [3, 3, 2, 3], [1, 1], [1, 1], Padding::Same));
+    // Deep enough (depth 4104 > 2^20 / 256) that blocks are 256 rows: 288 rows span two.
+    cases.push(([2, 12, 12, 456], [3, 3, 456, 2], [1, 1], [1, 1], Padding::Same));
     cases
 }
 
@@ -131,6 +131,14 @@ fn conv_passes_match_naive_loops_and_adjoint_identity_holds() {
             assert!((forward - filter_side).abs() <= scale, "{}: <y,dy>={forward} <w,dw>={filter_side}", what("adjoint", threads));
         }
     }
+}
+
+#[test]
+fn deep_case_spans_several_blocks() {
+    let attrs = Conv2dAttrs { strides: [1, 1], dilation: [1, 1], padding: Padding::Same };
+    let sizes = Conv2dGeometry::resolve([2, 12, 12, 456], [3, 3, 456, 2], &attrs).unwrap().sizes().unwrap();
+    assert!(sizes.block_rows < sizes.rows, "{sizes:?}");
+    assert_eq!(sizes.scratch, sizes.block_rows * sizes.depth);
 }
 
 #[test]
@@ -186,4 +194,19 @@ fn c_abi_entry_point_reports_status() {
     args.scratch_len -= 1;
     // SAFETY: as above; the short scratch is reported before anything is touched.
     assert_eq!(unsafe { kiln_conv2d(&args) }, KILN_SCRATCH_TOO_SMALL);
+}
+
+#[test]
+fn empty_extents_give_zero_results() {
+    let attrs = Conv2dAttrs { strides: [1, 1], dilation: [1, 1], padding: Padding::Same };
+    // No input channels: the output is all zeros.
+    let g = Conv2dGeometry::resolve([1, 3, 3, 0], [3, 3, 0, 2], &attrs).unwrap();
+    let mut y = vec![f32::NAN; g.sizes().unwrap().y];
+    conv2d(&g, &[], &[], &mut y, &mut [], 1).unwrap();
+    assert_eq!(y, vec![0.0; 18]);
+    // An empty batch: the filter gradient is all zeros.
+    let g = Conv2dGeometry::resolve([0, 3, 3, 2], [3, 3, 2, 2], &attrs).unwrap();
+    let mut dw = vec![f32::NAN; g.sizes().unwrap().w];
+    conv2d_backprop_filter(&g, &[], &[], &mut dw, &mut vec![0.0; g.scratch_len()], 2).unwrap();
+    assert_eq!(dw, vec![0.0; 36]);
 }

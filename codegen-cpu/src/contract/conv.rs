@@ -103,7 +103,8 @@ fn status(result: Result<(), ContractError>) -> i32 {
 ///
 /// # Safety
 /// - `x`, `w`, `y` point to `Conv2dSizes::{x, w, y}` valid elements each (dense NHWC, HWIO,
-///   NHWC), `scratch` to `scratch_len` writable elements;
+///   NHWC), `scratch` to `scratch_len` writable elements (a pointer to zero elements may be
+///   null);
 /// - the tensor the pass writes overlaps none of the others nor the scratch, and no other
 ///   thread accesses it or the scratch during the call.
 pub unsafe fn conv2d_raw(pass: ConvPass, args: &Conv2dArgs) -> Result<(), ContractError> {
@@ -140,6 +141,9 @@ unsafe fn im2col_block(g: &Conv2dGeometry, sizes: &Conv2dSizes, args: &Conv2dArg
         return unsafe { args.x.add(r0 * g.in_c) };
     }
     let depth = sizes.depth;
+    if depth == 0 {
+        return args.scratch; // an empty matrix: never dereferenced
+    }
     for local in 0..count {
         // SAFETY: `local < block_rows`, so the row is inside the scratch; taps inside the
         // input read `in_c` in-bounds elements.
@@ -158,7 +162,6 @@ unsafe fn im2col_block(g: &Conv2dGeometry, sizes: &Conv2dSizes, args: &Conv2dArg
 ///
 /// # Safety
 /// `sgemm_raw`'s contract.
-#[allow(clippy::too_many_arguments)]
 unsafe fn contract(
     (m, n, k): (usize, usize, usize),
     a: (*const f32, usize, usize),
@@ -213,7 +216,7 @@ unsafe fn forward(g: &Conv2dGeometry, sizes: &Conv2dSizes, args: &Conv2dArgs) {
 unsafe fn backprop_input(g: &Conv2dGeometry, sizes: &Conv2dSizes, args: &Conv2dArgs) {
     let (depth, out_c) = (sizes.depth, g.out_c);
     let direct = g.is_direct();
-    if !direct {
+    if !direct && sizes.x > 0 {
         // SAFETY: dx holds `sizes.x` writable elements.
         unsafe { ptr::write_bytes(args.x, 0, sizes.x) };
     }
@@ -252,8 +255,10 @@ unsafe fn backprop_input(g: &Conv2dGeometry, sizes: &Conv2dSizes, args: &Conv2dA
 unsafe fn backprop_filter(g: &Conv2dGeometry, sizes: &Conv2dSizes, args: &Conv2dArgs) {
     let (depth, out_c) = (sizes.depth, g.out_c);
     if sizes.rows == 0 {
-        // SAFETY: dw holds `sizes.w` writable elements.
-        unsafe { ptr::write_bytes(args.w, 0, sizes.w) };
+        if sizes.w > 0 {
+            // SAFETY: dw holds `sizes.w` writable elements.
+            unsafe { ptr::write_bytes(args.w, 0, sizes.w) };
+        }
         return;
     }
     for (block, (r0, count)) in blocks(sizes).enumerate() {

@@ -140,7 +140,7 @@ impl Conv2dGeometry {
         }
         let rows = product("y", &[g.batch, g.out_h, g.out_w])?;
         let depth = product("w", &[g.kernel_h, g.kernel_w, g.in_c])?;
-        let block_rows = if depth == 0 { rows } else { (BLOCK_TARGET_ELEMS / depth).max(BLOCK_MIN_ROWS).min(rows) };
+        let block_rows = BLOCK_TARGET_ELEMS.checked_div(depth).map_or(rows, |fit| fit.max(BLOCK_MIN_ROWS).min(rows));
         let scratch = if self.is_direct() { 0 } else { product("scratch", &[block_rows, depth])? };
         let sizes = Conv2dSizes {
             x: product("x", &[g.batch, g.in_h, g.in_w, g.in_c])?,

@@ -10,9 +10,11 @@ use super::error::ContractError;
 use super::view::{MatMut, MatRef, check_fits, check_no_self_overlap};
 
 /// Below this many flops (`2*m*n*k`) a product runs on one thread even when two are asked
-/// for: forking costs more than it saves. Measured on the 2-core Zen 4 host: the MLP layer
-/// 100x784x300 (47 MFLOP) already gains from two threads, 64x64x64 (0.5 MFLOP) does not.
-pub const PARALLEL_MIN_FLOPS: usize = 4 << 20;
+/// for: the fork/join costs more than it saves. Measured on the 2-core Zen 4 host (best of
+/// 600 runs, machine loaded): 100x300x100 (6 MFLOP) and 128^3 (4 MFLOP) never gained from two
+/// threads; 100x784x300 (47 MFLOP) and 200x784x300 reached 1.5-1.6x. The `gemm` crate also
+/// keeps products with `m*n*k < 48*48*256` on one thread by itself.
+pub const PARALLEL_MIN_FLOPS: usize = 8 << 20;
 
 /// Arguments of [`kiln_sgemm`], laid out for callers in generated code.
 ///
