@@ -5,7 +5,7 @@
 //! and masked out, so no branch sits in the window loop and no load leaves the buffer.
 
 use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
-use cranelift_codegen::ir::types::{F32, F32X4, I64};
+use cranelift_codegen::ir::types::{F32, F32X4};
 use cranelift_codegen::ir::{InstBuilder, Value};
 use cranelift_frontend::Variable;
 use ir::{Pool2dAttrs, PoolKind, Shape};
@@ -36,11 +36,11 @@ impl Geometry {
         Some(Geometry { n: d[0], h: d[1], w: d[2], c: d[3], oh: rows.out, ow: cols.out, rows, cols, attrs: *attrs })
     }
 
-    /// The output positions `(oh, ow, c)` of one image, with offsets into the output
-    /// (operand 0) and the input's image/channel base (operand 1).
-    fn per_image_nest(&self) -> Nest {
-        let oc = self.c as i64;
-        Nest { dims: vec![self.oh, self.ow, self.c], strides: vec![vec![self.ow as i64 * oc, oc, 1], vec![0, 0, 1]] }
+    /// The output pixels `(oh, ow)` of one image, with offsets into the output (operand 0;
+    /// channel 0 of the pixel) and the input (operand 1; the image's start).
+    fn pixel_nest(&self) -> Nest {
+        let c = self.c as i64;
+        Nest { dims: vec![self.oh, self.ow], strides: vec![vec![self.ow as i64 * c, c], vec![0, 0]] }
     }
 
     /// Visit the window of output `(oh, ow)`: `visit(k, valid, index)` with `index` the
@@ -82,7 +82,7 @@ pub(crate) fn forward(k: &mut Kernel, attrs: &Pool2dAttrs, x: Value, x_shape: &S
     let image = Nest { dims: vec![g.n], strides: vec![vec![(g.oh * g.ow * g.c) as i64], vec![(g.h * g.w * g.c) as i64]] };
     let zero = k.int(0);
     let oc = g.c as i64;
-    let pixels = Nest { dims: vec![g.oh, g.ow], strides: vec![vec![g.ow as i64 * oc, oc], vec![0, 0]] };
+    let pixels = g.pixel_nest();
     nest::emit(k, &image, vec![zero, zero], true, &mut |k, img, _| {
         nest::emit(k, &pixels, img.to_vec(), false, &mut |k, offs, ivs| {
             let (lo, hi) = (k.int(0), k.int(oc));
@@ -150,58 +150,128 @@ fn add_valid(k: &mut Kernel, count: Variable, valid: Value) {
 }
 
 /// `dx = pool2d_grad(x, dy)`: max pooling routes each gradient to the first maximum of its
-/// window; average pooling spreads it over the window's non-padding elements.
+/// window; average pooling spreads it over the window's non-padding elements. Four
+/// channels at a time, like [`forward`]; each image's `dx` is zeroed by its own chunk.
 pub(crate) fn backward(k: &mut Kernel, attrs: &Pool2dAttrs, x: Value, x_shape: &Shape, dy: Value, dx: Value) {
     let g = geometry(attrs, x_shape);
     let image_len = g.h * g.w * g.c;
     k.chunks(g.n, g.n * g.oh * g.ow * g.c);
     let image = Nest { dims: vec![g.n], strides: vec![vec![(g.oh * g.ow * g.c) as i64], vec![image_len as i64]] };
     let zero = k.int(0);
-    let inner = g.per_image_nest();
+    let oc = g.c as i64;
+    let pixels = g.pixel_nest();
     nest::emit(k, &image, vec![zero, zero], true, &mut |k, img, _| {
         let dx_image = k.addr(dx, img[1]);
         fill(k, dx_image, image_len, 0.0);
-        nest::emit(k, &inner, img.to_vec(), false, &mut |k, offs, ivs| {
-            let grad = k.load(dy, offs[0]);
-            match attrs.kind {
-                PoolKind::Max => {
-                    let init = k.f32(f32::NEG_INFINITY);
-                    let best = k.var(F32, init);
-                    let pos = k.var(I64, offs[1]);
-                    g.window(k, ivs[0], ivs[1], offs[1], &mut |k, valid, at| {
-                        let v = k.load(x, at);
-                        let b = k.b.use_var(best);
-                        let gt = k.b.ins().fcmp(FloatCC::GreaterThan, v, b);
-                        let take = k.b.ins().band(gt, valid);
-                        let nb = k.b.ins().select(take, v, b);
-                        k.b.def_var(best, nb);
-                        let p = k.b.use_var(pos);
-                        let np = k.b.ins().select(take, at, p);
-                        k.b.def_var(pos, np);
-                    });
-                    let p = k.b.use_var(pos);
-                    accumulate(k, dx, p, grad);
-                }
-                PoolKind::Avg => {
-                    let zero_f = k.f32(0.0);
-                    let count = k.var(F32, zero_f);
-                    g.window(k, ivs[0], ivs[1], offs[1], &mut |k, valid, _| add_valid(k, count, valid));
-                    let n = k.b.use_var(count);
-                    let share = k.b.ins().fdiv(grad, n);
-                    g.window(k, ivs[0], ivs[1], offs[1], &mut |k, valid, at| {
-                        let zero = k.f32(0.0);
-                        let v = k.b.ins().select(valid, share, zero);
-                        accumulate(k, dx, at, v);
-                    });
-                }
-            }
+        nest::emit(k, &pixels, img.to_vec(), false, &mut |k, offs, ivs| {
+            let (lo, hi) = (k.int(0), k.int(oc));
+            let lanes = Lanes { g: &g, x, dy, dx, offs, ivs };
+            let tail = k.for_range(lo, hi, 4, |k, c| lanes.grad(k, c, true));
+            k.for_range(tail, hi, 1, |k, c| lanes.grad(k, c, false));
         });
     });
 }
 
-/// `buf[at] += v`.
-fn accumulate(k: &mut Kernel, buf: Value, at: Value, v: Value) {
-    let old = k.load(buf, at);
-    let new = k.b.ins().fadd(old, v);
-    k.store(new, buf, at);
+/// The state of one output pixel of [`backward`]: `offs` = (its `dy` offset, its image's
+/// input offset), `ivs` = (`oh`, `ow`).
+struct Lanes<'a> {
+    g: &'a Geometry,
+    x: Value,
+    dy: Value,
+    dx: Value,
+    offs: &'a [Value],
+    ivs: &'a [Value],
+}
+
+impl Lanes<'_> {
+    /// Four channels from `c` (`wide`), or channel `c` alone in lane 0.
+    fn load(&self, k: &mut Kernel, buf: Value, at: Value, wide: bool) -> Value {
+        if wide {
+            k.load4(buf, at)
+        } else {
+            let s = k.load(buf, at);
+            k.b.ins().splat(F32X4, s)
+        }
+    }
+
+    fn store(&self, k: &mut Kernel, v: Value, buf: Value, at: Value, wide: bool) {
+        if wide {
+            k.store(v, buf, at);
+        } else {
+            let lane = k.b.ins().extractlane(v, 0);
+            k.store(lane, buf, at);
+        }
+    }
+
+    /// Visit the window with a running window-position counter (an f32).
+    fn window(&self, k: &mut Kernel, base: Value, visit: &mut dyn FnMut(&mut Kernel, Value, Value, Value)) {
+        let zero = k.f32(0.0);
+        let position = k.var(F32, zero);
+        self.g.window(k, self.ivs[0], self.ivs[1], base, &mut |k, valid, at| {
+            let p = k.b.use_var(position);
+            visit(k, valid, at, p);
+            let one = k.f32(1.0);
+            let next = k.b.ins().fadd(p, one);
+            k.b.def_var(position, next);
+        });
+    }
+
+    fn grad(&self, k: &mut Kernel, c: Value, wide: bool) {
+        let base = k.b.ins().iadd(self.offs[1], c);
+        let dy_at = k.b.ins().iadd(self.offs[0], c);
+        let grad = self.load(k, self.dy, dy_at, wide);
+        let zero4 = k.splat(0.0);
+        let share = match self.g.attrs.kind {
+            PoolKind::Max => {
+                // First pass: per lane, the window position of the first maximum.
+                let (init, none) = (k.splat(f32::NEG_INFINITY), k.splat(-1.0));
+                let (best, winner) = (k.var(F32X4, init), k.var(F32X4, none));
+                self.window(k, base, &mut |k, valid, at, p| {
+                    let v = self.load(k, self.x, at, wide);
+                    let b = k.b.use_var(best);
+                    let gt = k.b.ins().fcmp(FloatCC::GreaterThan, v, b);
+                    let nb = k.blend(gt, v, b);
+                    let nb = k.b.ins().select(valid, nb, b);
+                    k.b.def_var(best, nb);
+                    let w = k.b.use_var(winner);
+                    let p4 = k.b.ins().splat(F32X4, p);
+                    let nw = k.blend(gt, p4, w);
+                    let nw = k.b.ins().select(valid, nw, w);
+                    k.b.def_var(winner, nw);
+                });
+                Share::Winner(k.b.use_var(winner))
+            }
+            PoolKind::Avg => {
+                let zero_f = k.f32(0.0);
+                let count = k.var(F32, zero_f);
+                self.g.window(k, self.ivs[0], self.ivs[1], base, &mut |k, valid, _| add_valid(k, count, valid));
+                let n = k.b.use_var(count);
+                let n4 = k.b.ins().splat(F32X4, n);
+                Share::Even(k.b.ins().fdiv(grad, n4))
+            }
+        };
+        // Second pass: add each lane's share where it belongs.
+        self.window(k, base, &mut |k, valid, at, p| {
+            let add = match share {
+                Share::Even(v) => v,
+                Share::Winner(w) => {
+                    let p4 = k.b.ins().splat(F32X4, p);
+                    let mine = k.b.ins().fcmp(FloatCC::Equal, w, p4);
+                    k.blend(mine, grad, zero4)
+                }
+            };
+            let add = k.b.ins().select(valid, add, zero4);
+            let old = self.load(k, self.dx, at, wide);
+            let new = k.b.ins().fadd(old, add);
+            self.store(k, new, self.dx, at, wide);
+        });
+    }
+}
+
+/// How a window's gradient is shared: all to each lane's winning position (max), or the
+/// same amount to every valid position (average).
+#[derive(Clone, Copy)]
+enum Share {
+    Winner(Value),
+    Even(Value),
 }
