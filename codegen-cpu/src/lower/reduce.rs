@@ -5,7 +5,8 @@
 //! axes (inner nest, accumulated in registers). Both nests are coalesced, so `sum` over the
 //! last axis or over everything walks memory contiguously. The outer nest is chunked for
 //! the worker pool when the input is large. Reductions that keep the innermost axis run
-//! vectorised through the elementwise row emitter instead (see [`lower_columns`]).
+//! vectorised through the elementwise row emitter instead (see [`lower_columns`]), and those
+//! whose innermost reduced axis is contiguous use four-lane accumulators ([`lower_rows`]).
 
 use cranelift_codegen::ir::condcodes::FloatCC;
 use cranelift_codegen::ir::types::{F32, F32X4, I64};
@@ -15,7 +16,7 @@ use ir::{BinaryOp, Instr, Program, ReduceOp, Shape};
 use super::Kernel;
 use super::nest::{self, Nest, broadcast_strides, row_major};
 use super::elementwise::InnerRow;
-use super::program::emit_program;
+use super::program::{binary, emit_program};
 
 /// A reduction to lower: `op` over `axes` of `prologue(inputs...)`, evaluated over
 /// `input_shape` (each input broadcast to it).
@@ -47,6 +48,12 @@ pub(crate) fn lower(k: &mut Kernel, r: &Reduction, inputs: &[(Value, &Shape)], o
         if !kept.is_empty() && *kept.last().expect("non-empty") == dims.len() - 1 && row_strides.iter().all(|&s| s == 0 || s == 1) {
             let columns = Columns { kept_outer: &kept_outer, row, row_strides: &row_strides, reduced: &inner, n_reduced };
             return lower_columns(k, r, combine, inputs, out, &columns);
+        }
+    }
+    if let Some(combine) = column_combiner(r.op) {
+        let contiguous_rows = inner.strides[1..].iter().all(|s| matches!(s.last(), Some(0 | 1)));
+        if !inner.dims.is_empty() && contiguous_rows {
+            return lower_rows(k, r, combine, inputs, out, (&outer, &inner), n_reduced);
         }
     }
     k.chunks(outer.dims.first().copied().unwrap_or(1), r.input_shape.numel());
@@ -180,5 +187,90 @@ fn lower_columns(k: &mut Kernel, r: &Reduction, combine: BinaryOp, inputs: &[(Va
             let (lo, hi) = (k.int(0), k.int(row as i64));
             InnerRow { program: &scale, bases: &bases[..2], strides: &strides[..2] }.emit(k, &[offs[0], offs[0]], lo, hi);
         }
+    });
+}
+
+/// The identity element of a folding reduction.
+fn identity(op: ReduceOp) -> f32 {
+    match op {
+        ReduceOp::Max | ReduceOp::ArgMax => f32::NEG_INFINITY,
+        ReduceOp::Min => f32::INFINITY,
+        ReduceOp::Sum | ReduceOp::Mean => 0.0,
+    }
+}
+
+/// Reductions whose innermost reduced axis is contiguous (softmax denominators, sums over
+/// everything): four partial results in an `f32x4` accumulator, the row tail folded into
+/// lane 0, the lanes combined once per result.
+fn lower_rows(k: &mut Kernel, r: &Reduction, combine: BinaryOp, inputs: &[(Value, &Shape)], out: Value, nests: (&Nest, &Nest), n_reduced: usize) {
+    let (outer, inner) = nests;
+    let (inner_outer, row, row_strides) = inner.split_inner();
+    k.chunks(outer.dims.first().copied().unwrap_or(1), r.input_shape.numel());
+    let zero = k.int(0);
+    let bases: Vec<Value> = inputs.iter().map(|&(b, _)| b).collect();
+    let chunked = !outer.dims.is_empty();
+    nest::emit(k, outer, vec![zero; inputs.len() + 1], chunked, &mut |k, offs, _| {
+        let init = k.splat(identity(r.op));
+        let acc = k.var(F32X4, init);
+        nest::emit(k, &inner_outer, offs.to_vec(), false, &mut |k, roffs, _| {
+            let fixed: Vec<Option<Value>> = (0..bases.len())
+                .map(|j| {
+                    (row_strides[j + 1] == 0).then(|| {
+                        let v = k.load(bases[j], roffs[j + 1]);
+                        k.b.ins().splat(F32X4, v)
+                    })
+                })
+                .collect();
+            let (lo, hi) = (k.int(0), k.int(row as i64));
+            let tail = k.for_range(lo, hi, 4, |k, i| {
+                let ins: Vec<Value> = (0..bases.len())
+                    .map(|j| {
+                        fixed[j].unwrap_or_else(|| {
+                            let at = k.b.ins().iadd(roffs[j + 1], i);
+                            k.load4(bases[j], at)
+                        })
+                    })
+                    .collect();
+                let v = emit_program(k, r.prologue, &ins);
+                let a = k.b.use_var(acc);
+                let folded = binary(k, combine, a, v);
+                k.b.def_var(acc, folded);
+            });
+            k.for_range(tail, hi, 1, |k, i| {
+                let ins: Vec<Value> = (0..bases.len())
+                    .map(|j| {
+                        fixed[j].unwrap_or_else(|| {
+                            let at = k.b.ins().iadd(roffs[j + 1], i);
+                            let v = k.load(bases[j], at);
+                            k.b.ins().splat(F32X4, v)
+                        })
+                    })
+                    .collect();
+                let v = emit_program(k, r.prologue, &ins);
+                // Only lane 0 takes the tail element; the other lanes see the identity.
+                let lane = k.b.ins().extractlane(v, 0);
+                let neutral = k.splat(identity(r.op));
+                let v = k.b.ins().insertlane(neutral, lane, 0);
+                let a = k.b.use_var(acc);
+                let folded = binary(k, combine, a, v);
+                k.b.def_var(acc, folded);
+            });
+        });
+        let a = k.b.use_var(acc);
+        let mut total = {
+            let l0 = k.b.ins().extractlane(a, 0);
+            k.b.ins().splat(F32X4, l0)
+        };
+        for lane in 1..4u8 {
+            let l = k.b.ins().extractlane(a, lane);
+            let l = k.b.ins().splat(F32X4, l);
+            total = binary(k, combine, total, l);
+        }
+        if r.op == ReduceOp::Mean {
+            let n = k.splat(n_reduced as f32);
+            total = k.b.ins().fdiv(total, n);
+        }
+        let result = k.b.ins().extractlane(total, 0);
+        k.store(result, out, offs[0]);
     });
 }
