@@ -29,11 +29,11 @@ pub(crate) fn lower<M: Module>(l: &mut Lowerer<'_, M>, id: NodeId) -> Result<()>
     };
     locs.push(out);
     let n = operands.len();
-    let one = |instr: Instr, arity: usize| Program { instrs: (0..arity).map(Instr::Input).chain([instr]).collect() };
+    let single_op_program = |instr: Instr, arity: usize| Program { instrs: (0..arity).map(Instr::Input).chain([instr]).collect() };
     let program = match op {
-        Op::Unary(u) => Some(one(Instr::Unary(*u, 0), 1)),
-        Op::Binary(b) => Some(one(Instr::Binary(*b, 0, 1), 2)),
-        Op::Select => Some(one(Instr::Select(0, 1, 2), 3)),
+        Op::Unary(u) => Some(single_op_program(Instr::Unary(*u, 0), 1)),
+        Op::Binary(b) => Some(single_op_program(Instr::Binary(*b, 0, 1), 2)),
+        Op::Select => Some(single_op_program(Instr::Select(0, 1, 2), 3)),
         Op::Broadcast(_) | Op::Reshape(_) => Some(Program::identity()),
         Op::Fused(FusedOp::Elementwise(p)) => Some(p.clone()),
         _ => None,

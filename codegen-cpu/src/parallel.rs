@@ -76,11 +76,13 @@ impl Pool {
 }
 
 /// Run `kernel(table, chunk)` for every `chunk < n_chunks`, on the pool's threads and the
-/// calling thread; returns when all have finished. Called by compiled steps.
+/// calling thread; returns when all have finished. Called by compiled steps (JIT: by
+/// registered address; objects: by this unmangled symbol, from this crate as a library).
 ///
 /// # Safety
 /// `kernel` must be a kernel function of a live compiled step and `table` its valid
 /// buffer table; chunks must write disjoint memory.
+#[unsafe(no_mangle)]
 pub unsafe extern "C" fn kiln_parallel_for(kernel: KernelFn, table: *const u8, n_chunks: u64) {
     let pool = pool();
     let serial = || {

@@ -20,7 +20,8 @@ pub struct Leaf {
 /// A compiled training or inference step. Immutable and `Send + Sync`: many threads may
 /// run it at once, each with its own [`State`].
 pub struct Executable {
-    code: JitCode,
+    /// Owns the machine code `step` points into; dropped (and freed) with the executable.
+    _code: JitCode,
     step: StepFn,
     inputs: Vec<Leaf>,
     params: Vec<Leaf>,
@@ -82,7 +83,7 @@ impl Executable {
                 copied_updates.push((index, stored(value)?));
             }
         }
-        Ok(Executable { code, step, inputs: leaves(graph, true), params: leaves(graph, false), arena_len: plan.arena_len, scratch_len, consts, outputs, copied_updates })
+        Ok(Executable { _code: code, step, inputs: leaves(graph, true), params: leaves(graph, false), arena_len: plan.arena_len, scratch_len, consts, outputs, copied_updates })
     }
 
     /// The graph inputs, in the order of the `Input` nodes.
@@ -116,7 +117,6 @@ impl Executable {
         // SAFETY: every slot holds a buffer of the length the graph and plan promise (checked
         // above), and all offsets in the compiled code come from the checked plan.
         unsafe { (self.step)(table.as_ptr()) };
-        let _ = &self.code;
         let read = |state: &State, loc: Loc, len: usize| -> Vec<f32> {
             let buf: &[f32] = match loc.space {
                 Space::Const(j) => &self.consts[j],
