@@ -1,6 +1,8 @@
 //! Ahead-of-time compilation: the shared lowering into a `cranelift_object::ObjectModule`
 //! (position independent, the step exported under the caller's symbol). The object imports
-//! `kiln_parallel_for` and the contraction kernels, which ship as a static library.
+//! `kiln_parallel_for` and the contraction kernels (`kiln_sgemm`, `kiln_conv2d*`), unmangled
+//! symbols of this crate built as a library. Like the JIT, the code uses this host's CPU
+//! features (AVX, FMA, ...), so it runs on machines that have them.
 
 use cranelift_module::{Linkage, default_libcall_names};
 use cranelift_object::{ObjectBuilder, ObjectModule};
