@@ -100,3 +100,28 @@ fn object_emission_exports_the_step_symbol() {
     let imports: Vec<&str> = file.symbols().filter(|s| s.is_undefined()).filter_map(|s| s.name().ok()).collect();
     assert!(imports.contains(&"kiln_parallel_for"), "{imports:?}");
 }
+
+#[test]
+fn leaves_and_aliases_can_be_outputs() {
+    let mut g = Graph::new();
+    let x = g.input("x", [2, 2]);
+    let c = g.constant(ir::Tensor::new([3], vec![1.0, 2.0, 3.0]).unwrap());
+    let flat = g.reshape(x, [4]).unwrap();
+    g.add_output("x", x).unwrap();
+    g.add_output("c", c).unwrap();
+    g.add_output("flat", flat).unwrap();
+    let mut plan = MemoryPlan::naive(&g);
+    plan.storage[flat.index()] = Storage::Alias(x);
+    let exe = compile(&g, &plan).unwrap();
+    let out = exe.run(&mut exe.new_state(), &[("x", &[1.0, 2.0, 3.0, 4.0])]).unwrap();
+    assert_eq!(out[0].1.data, [1.0, 2.0, 3.0, 4.0]);
+    assert_eq!(out[1].1.data, [1.0, 2.0, 3.0]);
+    assert_eq!(out[2].1.data, [1.0, 2.0, 3.0, 4.0]);
+    assert_eq!(out[2].1.shape, ir::Shape::from([4]));
+    // Only a reshape may alias: an aliased add would be written through.
+    let y = g.binary(BinaryOp::Add, x, x).unwrap();
+    let mut plan = MemoryPlan::naive(&g);
+    plan.storage[y.index()] = Storage::Alias(x);
+    let err = compile(&g, &plan).err().expect("rejected");
+    assert!(err.to_string().contains("only a reshape may alias"), "{err}");
+}
