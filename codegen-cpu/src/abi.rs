@@ -66,7 +66,10 @@ pub(crate) fn resolve(graph: &Graph, plan: &MemoryPlan, node: NodeId) -> Result<
         Storage::Const(n) => Loc { space: Space::Const(n), offset: 0 },
         Storage::Arena { offset, len } => {
             if len < numel || offset + len > plan.arena_len {
-                return Err(fail(format!("arena slot {offset}+{len} does not hold {numel} elements inside an arena of {}", plan.arena_len)));
+                return Err(fail(format!(
+                    "arena slot {offset}+{len} does not hold {numel} elements inside an arena of {}",
+                    plan.arena_len
+                )));
             }
             Loc { space: Space::Table(0), offset }
         }
@@ -91,7 +94,9 @@ pub(crate) fn check_plan(graph: &Graph, plan: &MemoryPlan) -> Result<()> {
     }
     let (n_inputs, n_params) = (graph.inputs().len(), graph.params().len());
     let n_consts = graph.node_ids().filter(|&n| matches!(graph.op(n), Op::Const(_))).count();
-    let ordinal = |id: NodeId| graph.node_ids().filter(|&n| n < id && std::mem::discriminant(graph.op(n)) == std::mem::discriminant(graph.op(id))).count();
+    let ordinal = |id: NodeId| {
+        graph.node_ids().filter(|&n| n < id && std::mem::discriminant(graph.op(n)) == std::mem::discriminant(graph.op(id))).count()
+    };
     for id in graph.node_ids() {
         let fail = |msg: &str| Err(CodegenError::Plan { node: id.to_string(), msg: msg.into() });
         let storage = plan.of(id);
@@ -101,9 +106,13 @@ pub(crate) fn check_plan(graph: &Graph, plan: &MemoryPlan) -> Result<()> {
             (Op::Const(_), Storage::Const(n)) => n < n_consts && n == ordinal(id),
             (Op::Input { .. } | Op::Param { .. } | Op::Const(_), Storage::None) => true,
             (Op::Input { .. } | Op::Param { .. } | Op::Const(_), _) => false,
-            (_, Storage::Input(_) | Storage::Param(_) | Storage::Const(_)) => return fail("a computed value cannot be stored as an input, param or constant"),
+            (_, Storage::Input(_) | Storage::Param(_) | Storage::Const(_)) => {
+                return fail("a computed value cannot be stored as an input, param or constant");
+            }
             (_, Storage::InPlace(n)) => n < n_params,
-            (op, Storage::Alias(_)) if !matches!(op, Op::Reshape(_)) => return fail("only a reshape may alias its operand (an alias is never written)"),
+            (op, Storage::Alias(_)) if !matches!(op, Op::Reshape(_)) => {
+                return fail("only a reshape may alias its operand (an alias is never written)");
+            }
             _ => true,
         };
         if !leaf_ok {

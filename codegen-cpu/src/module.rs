@@ -5,7 +5,6 @@
 //! step function (named by the caller) that runs the kernels in node order — directly, or
 //! through `kiln_parallel_for` for kernels split into chunks. See [`crate::abi`].
 
-
 use cranelift_codegen::ir::types::I64;
 use cranelift_codegen::ir::{AbiParam, FuncRef, InstBuilder, Type, UserFuncName, Value};
 use cranelift_codegen::isa::OwnedTargetIsa;
@@ -55,10 +54,26 @@ pub(crate) struct LoweredStep {
 }
 
 /// Lower `graph` under `plan` into `module`; the step function is called `step_name`.
-pub(crate) fn lower_graph<M: Module>(module: &mut M, graph: &Graph, plan: &MemoryPlan, step_name: &str, linkage: Linkage) -> Result<LoweredStep> {
+pub(crate) fn lower_graph<M: Module>(
+    module: &mut M,
+    graph: &Graph,
+    plan: &MemoryPlan,
+    step_name: &str,
+    linkage: Linkage,
+) -> Result<LoweredStep> {
     abi::check_plan(graph, plan)?;
     let ctx = module.make_context();
-    let mut l = Lowerer { module, ctx, fctx: FunctionBuilderContext::new(), prefix: step_name.to_string(), consts: Vec::new(), kernels: Vec::new(), scratch_len: 0, graph, plan };
+    let mut l = Lowerer {
+        module,
+        ctx,
+        fctx: FunctionBuilderContext::new(),
+        prefix: step_name.to_string(),
+        consts: Vec::new(),
+        kernels: Vec::new(),
+        scratch_len: 0,
+        graph,
+        plan,
+    };
     l.define_consts()?;
     for id in graph.node_ids() {
         node::lower(&mut l, id)?;
@@ -114,7 +129,13 @@ impl<M: Module> Lowerer<'_, M> {
 
     /// Emit one kernel function for node `id`: `body` gets the kernel, the base pointers
     /// of `locs` (in order) and references to `imports`.
-    pub fn kernel(&mut self, id: NodeId, locs: &[Loc], imports: &[FuncId], body: impl FnOnce(&mut Kernel, &[Value], &[FuncRef])) -> Result<()> {
+    pub fn kernel(
+        &mut self,
+        id: NodeId,
+        locs: &[Loc],
+        imports: &[FuncId],
+        body: impl FnOnce(&mut Kernel, &[Value], &[FuncRef]),
+    ) -> Result<()> {
         let ptr = self.ptr();
         let mut sig = self.module.make_signature();
         sig.params.push(AbiParam::new(ptr));
@@ -162,7 +183,8 @@ impl<M: Module> Lowerer<'_, M> {
         self.ctx.func.signature = sig;
         self.ctx.func.name = UserFuncName::user(0, step.as_u32());
         let pf = self.module.declare_func_in_func(parallel_for, &mut self.ctx.func);
-        let refs: Vec<(FuncRef, usize)> = self.kernels.iter().map(|&(f, n)| (self.module.declare_func_in_func(f, &mut self.ctx.func), n)).collect();
+        let refs: Vec<(FuncRef, usize)> =
+            self.kernels.iter().map(|&(f, n)| (self.module.declare_func_in_func(f, &mut self.ctx.func), n)).collect();
         let cfg = self.module.target_config();
         let mut b = FunctionBuilder::new(&mut self.ctx.func, &mut self.fctx);
         let entry = b.create_block();
@@ -187,4 +209,3 @@ impl<M: Module> Lowerer<'_, M> {
         Ok(step)
     }
 }
-

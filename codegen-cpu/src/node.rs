@@ -63,7 +63,9 @@ pub(crate) fn lower<M: Module>(l: &mut Lowerer<'_, M>, id: NodeId) -> Result<()>
             let ins: Vec<_> = (0..n).map(|j| (b[j], shapes[j])).collect();
             movement::concat(k, *axis, &ins, b[n], out_shape);
         }),
-        Op::Pad { before, value, .. } => l.kernel(id, &locs, &[], |k, b, _| movement::pad(k, before, *value, b[0], shapes[0], b[1], out_shape)),
+        Op::Pad { before, value, .. } => {
+            l.kernel(id, &locs, &[], |k, b, _| movement::pad(k, before, *value, b[0], shapes[0], b[1], out_shape))
+        }
         Op::RandomUniform(shape) => l.kernel(id, &locs, &[], |k, b, _| random::lower(k, b[0], b[1], shape.numel())),
         Op::Pool2d(attrs) => l.kernel(id, &locs, &[], |k, b, _| pool::forward(k, attrs, b[0], shapes[0], b[1])),
         Op::Pool2dGrad(attrs) => l.kernel(id, &locs, &[], |k, b, _| pool::backward(k, attrs, b[0], shapes[0], b[1], b[2])),
@@ -72,7 +74,9 @@ pub(crate) fn lower<M: Module>(l: &mut Lowerer<'_, M>, id: NodeId) -> Result<()>
             l.kernel(id, &pool_locs, &[], |k, b, _| pool::forward(k, attrs, b[0], shapes[0], b[1]))?;
             epilogue_kernel(l, id, epilogue, &locs, &shapes, 1)
         }
-        Op::MatMul { .. } | Op::Conv2d(_) | Op::Conv2dBackpropInput { .. } | Op::Conv2dBackpropFilter { .. } => contraction::lower(l, id, &locs, &shapes),
+        Op::MatMul { .. } | Op::Conv2d(_) | Op::Conv2dBackpropInput { .. } | Op::Conv2dBackpropFilter { .. } => {
+            contraction::lower(l, id, &locs, &shapes)
+        }
         Op::Fused(FusedOp::MatMul { epilogue, .. } | FusedOp::Conv2d { epilogue, .. }) => {
             contraction::lower(l, id, &[locs[0], locs[1], out], &shapes[..2])?;
             epilogue_kernel(l, id, epilogue, &locs, &shapes, 2)
@@ -83,7 +87,14 @@ pub(crate) fn lower<M: Module>(l: &mut Lowerer<'_, M>, id: NodeId) -> Result<()>
 
 /// Run `epilogue` in place over node `id`'s result: program input 0 is the result, input
 /// `i >= 1` is operand `first_extra + i - 1`. `locs` ends with the result's location.
-fn epilogue_kernel<M: Module>(l: &mut Lowerer<'_, M>, id: NodeId, epilogue: &Program, locs: &[crate::abi::Loc], shapes: &[&Shape], first_extra: usize) -> Result<()> {
+fn epilogue_kernel<M: Module>(
+    l: &mut Lowerer<'_, M>,
+    id: NodeId,
+    epilogue: &Program,
+    locs: &[crate::abi::Loc],
+    shapes: &[&Shape],
+    first_extra: usize,
+) -> Result<()> {
     if epilogue.is_identity() {
         return Ok(());
     }

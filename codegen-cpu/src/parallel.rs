@@ -30,7 +30,13 @@ fn pool() -> &'static Pool {
     static POOL: OnceLock<&'static Pool> = OnceLock::new();
     POOL.get_or_init(|| {
         let n_workers = thread::available_parallelism().map_or(1, |n| n.get()).saturating_sub(1);
-        let pool: &'static Pool = Box::leak(Box::new(Pool { job: Mutex::new(None), work: Condvar::new(), finished: Condvar::new(), entry: Mutex::new(()), n_workers }));
+        let pool: &'static Pool = Box::leak(Box::new(Pool {
+            job: Mutex::new(None),
+            work: Condvar::new(),
+            finished: Condvar::new(),
+            entry: Mutex::new(()),
+            n_workers,
+        }));
         for i in 0..n_workers {
             // A worker that cannot be spawned just leaves more chunks to the caller.
             let _ = thread::Builder::new().name(format!("kiln-worker-{i}")).spawn(move || pool.worker());

@@ -73,8 +73,12 @@ fn leaves(graph: &Graph, want_input: bool) -> Vec<Leaf> {
 impl Executable {
     pub(crate) fn new(code: JitCode, step: StepFn, scratch_len: usize, graph: &Graph, plan: &MemoryPlan) -> Result<Executable> {
         let consts = graph.node_ids().filter_map(|id| if let Op::Const(t) = graph.op(id) { Some(t.data.clone()) } else { None }).collect();
-        let stored = |id| abi::resolve(graph, plan, id)?.ok_or_else(|| CodegenError::Plan { node: id.to_string(), msg: "an output or update value has no storage".into() });
-        let outputs = graph.outputs.iter().map(|(name, id)| Ok((name.clone(), stored(*id)?, graph.shape(*id).clone()))).collect::<Result<_>>()?;
+        let stored = |id| {
+            abi::resolve(graph, plan, id)?
+                .ok_or_else(|| CodegenError::Plan { node: id.to_string(), msg: "an output or update value has no storage".into() })
+        };
+        let outputs =
+            graph.outputs.iter().map(|(name, id)| Ok((name.clone(), stored(*id)?, graph.shape(*id).clone()))).collect::<Result<_>>()?;
         let params = graph.params();
         let mut copied_updates = Vec::new();
         for &(param, value) in &graph.updates {
@@ -83,7 +87,17 @@ impl Executable {
                 copied_updates.push((index, stored(value)?));
             }
         }
-        Ok(Executable { _code: code, step, inputs: leaves(graph, true), params: leaves(graph, false), arena_len: plan.arena_len, scratch_len, consts, outputs, copied_updates })
+        Ok(Executable {
+            _code: code,
+            step,
+            inputs: leaves(graph, true),
+            params: leaves(graph, false),
+            arena_len: plan.arena_len,
+            scratch_len,
+            consts,
+            outputs,
+            copied_updates,
+        })
     }
 
     /// The graph inputs, in the order of the `Input` nodes.
@@ -98,7 +112,11 @@ impl Executable {
 
     /// Fresh buffers: every parameter zero, and the arena.
     pub fn new_state(&self) -> State {
-        State { params: self.params.iter().map(|p| (p.name.clone(), vec![0.0; p.shape.numel()])).collect(), arena: vec![0.0; self.arena_len], scratch: vec![0.0; self.scratch_len] }
+        State {
+            params: self.params.iter().map(|p| (p.name.clone(), vec![0.0; p.shape.numel()])).collect(),
+            arena: vec![0.0; self.arena_len],
+            scratch: vec![0.0; self.scratch_len],
+        }
     }
 
     /// Run one step: check `inputs` (every graph input exactly once, of the right length),
@@ -126,8 +144,13 @@ impl Executable {
             };
             buf[loc.offset..loc.offset + len].to_vec()
         };
-        let outputs = self.outputs.iter().map(|(name, loc, shape)| (name.clone(), Tensor { shape: shape.clone(), data: read(state, *loc, shape.numel()) })).collect();
-        let updates: Vec<(usize, Vec<f32>)> = self.copied_updates.iter().map(|&(p, loc)| (p, read(state, loc, state.params[p].1.len()))).collect();
+        let outputs = self
+            .outputs
+            .iter()
+            .map(|(name, loc, shape)| (name.clone(), Tensor { shape: shape.clone(), data: read(state, *loc, shape.numel()) }))
+            .collect();
+        let updates: Vec<(usize, Vec<f32>)> =
+            self.copied_updates.iter().map(|&(p, loc)| (p, read(state, loc, state.params[p].1.len()))).collect();
         for (p, value) in updates {
             state.params[p].1.copy_from_slice(&value);
         }
@@ -161,7 +184,11 @@ impl Executable {
             && state.scratch.len() == self.scratch_len
             && state.params.len() == self.params.len()
             && state.params.iter().zip(&self.params).all(|((n, v), l)| *n == l.name && v.len() == l.shape.numel());
-        if fits { Ok(()) } else { Err(CodegenError::Param { name: "-".into(), msg: "the state was not made by this executable's new_state".into() }) }
+        if fits {
+            Ok(())
+        } else {
+            Err(CodegenError::Param { name: "-".into(), msg: "the state was not made by this executable's new_state".into() })
+        }
     }
 }
 

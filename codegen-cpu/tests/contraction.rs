@@ -45,7 +45,8 @@ fn matmul_with_transposes_and_batches() {
 #[test]
 fn fused_matmul_runs_its_epilogue_over_the_product() {
     // relu(a x b + bias)
-    let epilogue = Program { instrs: vec![Instr::Input(0), Instr::Input(1), Instr::Binary(BinaryOp::Add, 0, 1), Instr::Unary(UnaryOp::Relu, 2)] };
+    let epilogue =
+        Program { instrs: vec![Instr::Input(0), Instr::Input(1), Instr::Binary(BinaryOp::Add, 0, 1), Instr::Unary(UnaryOp::Relu, 2)] };
     let mut g = Graph::new();
     let a = g.input("a", [4, 6]);
     let b = g.input("b", [6, 5]);
@@ -66,19 +67,31 @@ fn conv_ref(x: &[f32], xd: [usize; 4], w: &[f32], wd: [usize; 4], attrs: &Conv2d
     let cols = attrs.padding.resolve(1, wi, (kw - 1) * attrs.dilation[1] + 1, attrs.strides[1]).unwrap();
     let (oh, ow) = (rows.out, cols.out);
     let (mut y, mut dx, mut dw) = (vec![0.0; n * oh * ow * o], vec![0.0; x.len()], vec![0.0; w.len()]);
-    for b in 0..n { for i in 0..oh { for j in 0..ow { for ki in 0..kh { for kj in 0..kw {
-        let ih = (i * attrs.strides[0] + ki * attrs.dilation[0]) as isize - rows.pad_before as isize;
-        let iw = (j * attrs.strides[1] + kj * attrs.dilation[1]) as isize - cols.pad_before as isize;
-        if ih < 0 || iw < 0 || ih as usize >= h || iw as usize >= wi { continue; }
-        for ci in 0..c { for co in 0..o {
-            let xi = ((b * h + ih as usize) * wi + iw as usize) * c + ci;
-            let wi_ = ((ki * kw + kj) * c + ci) * o + co;
-            let yi = ((b * oh + i) * ow + j) * o + co;
-            y[yi] += x[xi] * w[wi_];
-            dx[xi] += dy[yi] * w[wi_];
-            dw[wi_] += x[xi] * dy[yi];
-        } }
-    } } } } }
+    for b in 0..n {
+        for i in 0..oh {
+            for j in 0..ow {
+                for ki in 0..kh {
+                    for kj in 0..kw {
+                        let ih = (i * attrs.strides[0] + ki * attrs.dilation[0]) as isize - rows.pad_before as isize;
+                        let iw = (j * attrs.strides[1] + kj * attrs.dilation[1]) as isize - cols.pad_before as isize;
+                        if ih < 0 || iw < 0 || ih as usize >= h || iw as usize >= wi {
+                            continue;
+                        }
+                        for ci in 0..c {
+                            for co in 0..o {
+                                let xi = ((b * h + ih as usize) * wi + iw as usize) * c + ci;
+                                let wi_ = ((ki * kw + kj) * c + ci) * o + co;
+                                let yi = ((b * oh + i) * ow + j) * o + co;
+                                y[yi] += x[xi] * w[wi_];
+                                dx[xi] += dy[yi] * w[wi_];
+                                dw[wi_] += x[xi] * dy[yi];
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
     (y, dx, dw)
 }
 

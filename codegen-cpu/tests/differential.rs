@@ -23,7 +23,9 @@ fn bindings(graph: &Graph, seed: u32) -> Bindings {
     graph
         .node_ids()
         .filter_map(|id| match graph.op(id) {
-            Op::Input { name, shape } | Op::Param { name, shape } => Some((name.clone(), Tensor::new(shape.clone(), values(shape.numel(), seed + id.index() as u32, -2.0, 2.0)).unwrap())),
+            Op::Input { name, shape } | Op::Param { name, shape } => {
+                Some((name.clone(), Tensor::new(shape.clone(), values(shape.numel(), seed + id.index() as u32, -2.0, 2.0)).unwrap()))
+            }
             _ => None,
         })
         .collect()
@@ -88,8 +90,16 @@ fn every_primitive_op_kind_matches_the_interpreter() {
         ("select".into(), Op::Select, vec![s(&[3, 1]), s(&[3, 5]), s(&[])]),
         ("matmul".into(), Op::MatMul { transpose_a: true, transpose_b: false }, vec![s(&[2, 4, 3]), s(&[2, 4, 5])]),
         ("conv2d".into(), Op::Conv2d(conv), vec![s(&[2, 7, 6, 3]), s(&[3, 2, 3, 4])]),
-        ("conv2d_backprop_input".into(), Op::Conv2dBackpropInput { attrs: conv, input_shape: s(&[2, 7, 6, 3]) }, vec![s(&[2, 4, 6, 4]), s(&[3, 2, 3, 4])]),
-        ("conv2d_backprop_filter".into(), Op::Conv2dBackpropFilter { attrs: conv, filter_shape: s(&[3, 2, 3, 4]) }, vec![s(&[2, 7, 6, 3]), s(&[2, 4, 6, 4])]),
+        (
+            "conv2d_backprop_input".into(),
+            Op::Conv2dBackpropInput { attrs: conv, input_shape: s(&[2, 7, 6, 3]) },
+            vec![s(&[2, 4, 6, 4]), s(&[3, 2, 3, 4])],
+        ),
+        (
+            "conv2d_backprop_filter".into(),
+            Op::Conv2dBackpropFilter { attrs: conv, filter_shape: s(&[3, 2, 3, 4]) },
+            vec![s(&[2, 7, 6, 3]), s(&[2, 4, 6, 4])],
+        ),
         ("max_pool".into(), Op::Pool2d(pool), vec![s(&[2, 7, 6, 3])]),
         ("avg_pool".into(), Op::Pool2d(avg), vec![s(&[2, 7, 6, 3])]),
         ("max_pool_grad".into(), Op::Pool2dGrad(pool), vec![s(&[2, 7, 6, 3]), s(&[2, 4, 3, 3])]),
@@ -134,7 +144,16 @@ fn random_elementwise_graph(seed: u32) -> Graph {
         let node = match pick(step * 4 + 2, 3) {
             0 => {
                 // keep transcendental inputs tame: tanh first squashes to [-1, 1]
-                let u = [UnaryOp::Tanh, UnaryOp::Sigmoid, UnaryOp::Neg, UnaryOp::Abs, UnaryOp::Square, UnaryOp::Relu, UnaryOp::Erf, UnaryOp::Exp][pick(step * 4 + 3, 8)];
+                let u = [
+                    UnaryOp::Tanh,
+                    UnaryOp::Sigmoid,
+                    UnaryOp::Neg,
+                    UnaryOp::Abs,
+                    UnaryOp::Square,
+                    UnaryOp::Relu,
+                    UnaryOp::Erf,
+                    UnaryOp::Exp,
+                ][pick(step * 4 + 3, 8)];
                 let t = g.unary(UnaryOp::Tanh, x).unwrap();
                 g.unary(u, t).unwrap()
             }
@@ -241,4 +260,3 @@ fn cnn_training_graph() -> Graph {
 fn autodiff_cnn_training_steps_match_the_interpreter() {
     check("cnn training", &cnn_training_graph(), 11, 3, 1e-4, 1e-5);
 }
-

@@ -19,7 +19,39 @@ fn unary_tolerance(op: UnaryOp) -> (f32, f32) {
 }
 
 fn edge_cases() -> Vec<f32> {
-    let mut v = vec![0.0, -0.0, 1.0, -1.0, 1e-30, -1e-30, 1e-7, -1e-7, 0.5, -0.5, 2.0, 88.0, 88.7, 89.0, -87.0, -100.0, -104.0, 1e30, -1e30, f32::INFINITY, f32::NEG_INFINITY, f32::NAN, 1e-40, f32::MIN_POSITIVE, 0.3466, -0.3466, 0.625, 4.0, -4.0, 9.5, -9.5];
+    let mut v = vec![
+        0.0,
+        -0.0,
+        1.0,
+        -1.0,
+        1e-30,
+        -1e-30,
+        1e-7,
+        -1e-7,
+        0.5,
+        -0.5,
+        2.0,
+        88.0,
+        88.7,
+        89.0,
+        -87.0,
+        -100.0,
+        -104.0,
+        1e30,
+        -1e30,
+        f32::INFINITY,
+        f32::NEG_INFINITY,
+        f32::NAN,
+        1e-40,
+        f32::MIN_POSITIVE,
+        0.3466,
+        -0.3466,
+        0.625,
+        4.0,
+        -4.0,
+        9.5,
+        -9.5,
+    ];
     v.extend(values(997, 1, -20.0, 20.0));
     v.extend(values(501, 2, -1.0, 1.0));
     v.extend(values(301, 3, -100.0, 100.0));
@@ -82,7 +114,8 @@ fn pow_special_cases_follow_powf() {
 
 #[test]
 fn broadcast_shapes_cover_scalar_column_row_and_general() {
-    let cases: [(&[usize], &[usize]); 5] = [(&[5, 9], &[]), (&[5, 9], &[5, 1]), (&[5, 9], &[9]), (&[2, 3, 5], &[3, 1]), (&[4, 1, 6], &[3, 1])];
+    let cases: [(&[usize], &[usize]); 5] =
+        [(&[5, 9], &[]), (&[5, 9], &[5, 1]), (&[5, 9], &[9]), (&[2, 3, 5], &[3, 1]), (&[4, 1, 6], &[3, 1])];
     for (sa, sb) in cases {
         let mut g = Graph::new();
         let ai = g.input("a", sa);
@@ -139,13 +172,20 @@ fn random_fused_programs_match_program_eval() {
         let c = g.input("c", []);
         let y = g.add(Op::Fused(FusedOp::Elementwise(program.clone())), &[a, b, c]).unwrap();
         g.add_output("y", y).unwrap();
-        let (av, bv, cv) = (values(30, seed * 3 + 100, -2.0, 2.0), values(10, seed * 3 + 101, -2.0, 2.0), values(1, seed * 3 + 102, -2.0, 2.0));
+        let (av, bv, cv) =
+            (values(30, seed * 3 + 100, -2.0, 2.0), values(10, seed * 3 + 101, -2.0, 2.0), values(1, seed * 3 + 102, -2.0, 2.0));
         let out = run(&g, &[("a", &av), ("b", &bv), ("c", &cv)]);
         let want: Vec<f32> = (0..30).map(|i| program.eval(&[av[i], bv[i % 10], cv[0]])).collect();
         // Chains of approximations compound; discontinuous ops (floor, sign, comparisons)
         // may flip on values within rounding of their threshold, so a few mismatches are
         // allowed only where the reference itself sits near such a threshold.
-        let bad = out[0].1.data.iter().zip(&want).filter(|(g, w)| !((g.is_nan() && w.is_nan()) || (*g - *w).abs() <= 1e-4 * w.abs() + 1e-5)).count();
+        let bad = out[0]
+            .1
+            .data
+            .iter()
+            .zip(&want)
+            .filter(|(g, w)| !((g.is_nan() && w.is_nan()) || (*g - *w).abs() <= 1e-4 * w.abs() + 1e-5))
+            .count();
         assert!(bad == 0, "seed {seed}: {bad} mismatches\n{program:?}\ngot  {:?}\nwant {want:?}", out[0].1.data);
     }
 }

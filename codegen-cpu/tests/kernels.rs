@@ -4,7 +4,7 @@
 mod common;
 
 use common::{assert_close, run, values};
-use ir::{FusedOp, Graph, Instr, Op, Padding, Pool2dAttrs, PoolKind, Program, ReduceOp, Shape, UnaryOp, BinaryOp};
+use ir::{BinaryOp, FusedOp, Graph, Instr, Op, Padding, Pool2dAttrs, PoolKind, Program, ReduceOp, Shape, UnaryOp};
 
 /// Reference reduction over `axes` of a row-major tensor.
 fn reduce_ref(op: ReduceOp, x: &[f32], shape: &[usize], axes: &[usize]) -> Vec<f32> {
@@ -15,7 +15,8 @@ fn reduce_ref(op: ReduceOp, x: &[f32], shape: &[usize], axes: &[usize]) -> Vec<f
     let mut acc: Vec<Vec<(usize, f32)>> = vec![Vec::new(); n_out];
     for (flat, &v) in x.iter().enumerate() {
         let idx: Vec<usize> = s.strides().iter().zip(shape).map(|(&st, &d)| flat / st % d).collect();
-        let o: usize = idx.iter().zip(out_shape.strides()).enumerate().map(|(a, (&i, st))| if axes.contains(&a) { 0 } else { i * st }).sum();
+        let o: usize =
+            idx.iter().zip(out_shape.strides()).enumerate().map(|(a, (&i, st))| if axes.contains(&a) { 0 } else { i * st }).sum();
         let along = if axes.len() == 1 { idx[axes[0]] } else { 0 };
         acc[o].push((along, v));
     }
@@ -25,7 +26,9 @@ fn reduce_ref(op: ReduceOp, x: &[f32], shape: &[usize], axes: &[usize]) -> Vec<f
             ReduceOp::Mean => vals.iter().map(|p| p.1).sum::<f32>() / vals.len() as f32,
             ReduceOp::Max => vals.iter().fold(f32::NEG_INFINITY, |m, p| m.max(p.1)),
             ReduceOp::Min => vals.iter().fold(f32::INFINITY, |m, p| m.min(p.1)),
-            ReduceOp::ArgMax => vals.iter().fold((0, f32::NEG_INFINITY), |(bi, bv), &(i, v)| if v > bv { (i, v) } else { (bi, bv) }).0 as f32,
+            ReduceOp::ArgMax => {
+                vals.iter().fold((0, f32::NEG_INFINITY), |(bi, bv), &(i, v)| if v > bv { (i, v) } else { (bi, bv) }).0 as f32
+            }
         })
         .collect()
 }
@@ -56,11 +59,18 @@ fn reductions_over_any_axes_match_the_reference() {
 #[test]
 fn fused_reduce_runs_its_prologue_per_element() {
     // sum over axis 1 of (x - b)^2 with b broadcast along rows.
-    let prologue = Program { instrs: vec![Instr::Input(0), Instr::Input(1), Instr::Binary(BinaryOp::Sub, 0, 1), Instr::Unary(UnaryOp::Square, 2)] };
+    let prologue =
+        Program { instrs: vec![Instr::Input(0), Instr::Input(1), Instr::Binary(BinaryOp::Sub, 0, 1), Instr::Unary(UnaryOp::Square, 2)] };
     let mut g = Graph::new();
     let x = g.input("x", [4, 6]);
     let b = g.input("b", [4, 1]);
-    let rows = FusedOp::Reduce { op: ReduceOp::Sum, axes: vec![1], keep_dims: false, input_shape: Shape::from([4, 6]), prologue: prologue.clone() };
+    let rows = FusedOp::Reduce {
+        op: ReduceOp::Sum,
+        axes: vec![1],
+        keep_dims: false,
+        input_shape: Shape::from([4, 6]),
+        prologue: prologue.clone(),
+    };
     let cols = FusedOp::Reduce { op: ReduceOp::Mean, axes: vec![0], keep_dims: true, input_shape: Shape::from([4, 6]), prologue };
     let y = g.add(Op::Fused(rows), &[x, b]).unwrap();
     let z = g.add(Op::Fused(cols), &[x, b]).unwrap();
@@ -92,19 +102,43 @@ fn movement_ops_match_index_arithmetic() {
     let out = run(&g, &[("x", &x)]);
     let at = |i: usize, j: usize, k: usize| x[i * 12 + j * 4 + k];
     let mut t_want = vec![];
-    for k in 0..4 { for i in 0..2 { for j in 0..3 { t_want.push(at(i, j, k)); } } }
+    for k in 0..4 {
+        for i in 0..2 {
+            for j in 0..3 {
+                t_want.push(at(i, j, k));
+            }
+        }
+    }
     let mut s_want = vec![];
-    for i in 0..2 { for j in 1..3 { for k in 1..4 { s_want.push(at(i, j, k)); } } }
+    for i in 0..2 {
+        for j in 1..3 {
+            for k in 1..4 {
+                s_want.push(at(i, j, k));
+            }
+        }
+    }
     let mut c_want = vec![];
     for i in 0..2 {
-        for j in 0..3 { for k in 0..4 { c_want.push(at(i, j, k)); } }
-        for j in 1..3 { for k in 0..4 { c_want.push(at(i, j, k)); } }
+        for j in 0..3 {
+            for k in 0..4 {
+                c_want.push(at(i, j, k));
+            }
+        }
+        for j in 1..3 {
+            for k in 0..4 {
+                c_want.push(at(i, j, k));
+            }
+        }
     }
     let mut p_want = vec![];
-    for i in 0..3 { for j in 0..4 { for k in 0..6 {
-        let inside = i >= 1 && j < 3 && k >= 2;
-        p_want.push(if inside { at(i - 1, j, k - 2) } else { -5.0 });
-    } } }
+    for i in 0..3 {
+        for j in 0..4 {
+            for k in 0..6 {
+                let inside = i >= 1 && j < 3 && k >= 2;
+                p_want.push(if inside { at(i - 1, j, k - 2) } else { -5.0 });
+            }
+        }
+    }
     let b_want: Vec<f32> = x.iter().chain(&x).copied().collect();
     let get = |n: &str| &out.iter().find(|(m, _)| m == n).unwrap().1.data;
     assert_close("transpose", get("t"), &t_want, 0.0, 0.0);
@@ -123,28 +157,48 @@ fn pool_ref(attrs: &Pool2dAttrs, x: &[f32], d: [usize; 4], dy: &[f32]) -> (Vec<f
     let (oh, ow) = (rows.out, cols.out);
     let mut y = vec![0.0; n * oh * ow * c];
     let mut dx = vec![0.0; x.len()];
-    for b in 0..n { for i in 0..oh { for j in 0..ow { for ch in 0..c {
-        let mut window = vec![];
-        for ki in 0..attrs.window[0] { for kj in 0..attrs.window[1] {
-            let (ih, iw) = ((i * attrs.strides[0] + ki) as isize - rows.pad_before as isize, (j * attrs.strides[1] + kj) as isize - cols.pad_before as isize);
-            if ih >= 0 && iw >= 0 && (ih as usize) < h && (iw as usize) < w {
-                let at = ((b * h + ih as usize) * w + iw as usize) * c + ch;
-                window.push(at);
-            }
-        } }
-        let o = ((b * oh + i) * ow + j) * c + ch;
-        match attrs.kind {
-            PoolKind::Max => {
-                let best = window.iter().copied().fold(None, |best: Option<usize>, at| match best { Some(bi) if x[bi] >= x[at] => Some(bi), _ => Some(at) }).unwrap();
-                y[o] = x[best];
-                dx[best] += dy[o];
-            }
-            PoolKind::Avg => {
-                y[o] = window.iter().map(|&at| x[at]).sum::<f32>() / window.len() as f32;
-                for &at in &window { dx[at] += dy[o] / window.len() as f32; }
+    for b in 0..n {
+        for i in 0..oh {
+            for j in 0..ow {
+                for ch in 0..c {
+                    let mut window = vec![];
+                    for ki in 0..attrs.window[0] {
+                        for kj in 0..attrs.window[1] {
+                            let (ih, iw) = (
+                                (i * attrs.strides[0] + ki) as isize - rows.pad_before as isize,
+                                (j * attrs.strides[1] + kj) as isize - cols.pad_before as isize,
+                            );
+                            if ih >= 0 && iw >= 0 && (ih as usize) < h && (iw as usize) < w {
+                                let at = ((b * h + ih as usize) * w + iw as usize) * c + ch;
+                                window.push(at);
+                            }
+                        }
+                    }
+                    let o = ((b * oh + i) * ow + j) * c + ch;
+                    match attrs.kind {
+                        PoolKind::Max => {
+                            let best = window
+                                .iter()
+                                .copied()
+                                .fold(None, |best: Option<usize>, at| match best {
+                                    Some(bi) if x[bi] >= x[at] => Some(bi),
+                                    _ => Some(at),
+                                })
+                                .unwrap();
+                            y[o] = x[best];
+                            dx[best] += dy[o];
+                        }
+                        PoolKind::Avg => {
+                            y[o] = window.iter().map(|&at| x[at]).sum::<f32>() / window.len() as f32;
+                            for &at in &window {
+                                dx[at] += dy[o] / window.len() as f32;
+                            }
+                        }
+                    }
+                }
             }
         }
-    } } } }
+    }
     (y, dx)
 }
 
@@ -153,7 +207,12 @@ fn pooling_and_its_gradient_follow_tf_semantics() {
     let d = [2, 5, 6, 6]; // six channels: one four-lane group and a scalar tail
     let x = values(d.iter().product(), 15, -1.0, 1.0);
     for kind in [PoolKind::Max, PoolKind::Avg] {
-        for (window, strides, padding) in [([2, 2], [2, 2], Padding::Valid), ([3, 3], [2, 2], Padding::Same), ([3, 2], [1, 1], Padding::Same), ([2, 3], [2, 1], Padding::Explicit([1, 0, 0, 2]))] {
+        for (window, strides, padding) in [
+            ([2, 2], [2, 2], Padding::Valid),
+            ([3, 3], [2, 2], Padding::Same),
+            ([3, 2], [1, 1], Padding::Same),
+            ([2, 3], [2, 1], Padding::Explicit([1, 0, 0, 2])),
+        ] {
             let attrs = Pool2dAttrs { kind, window, strides, padding };
             let mut g = Graph::new();
             let xi = g.input("x", d);

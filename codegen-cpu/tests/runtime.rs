@@ -28,7 +28,10 @@ fn inputs_are_checked_before_running() {
     let mut state = exe.new_state();
     let short = [1.0f32; 5];
     let err = exe.run(&mut state, &[("x", &short)]).unwrap_err();
-    assert!(matches!(&err, CodegenError::Input { name, msg } if name == "x" && msg.contains("[2, 3]") && msg.contains("5 values")), "{err}");
+    assert!(
+        matches!(&err, CodegenError::Input { name, msg } if name == "x" && msg.contains("[2, 3]") && msg.contains("5 values")),
+        "{err}"
+    );
     let err = exe.run(&mut state, &[]).unwrap_err();
     assert!(matches!(&err, CodegenError::Input { name, msg } if name == "x" && msg.contains("missing")), "{err}");
     let ok = [1.0f32; 6];

@@ -140,7 +140,14 @@ fn matmul(k: &mut Kernel, f: cranelift_codegen::ir::FuncRef, a: (Value, &Shape, 
 }
 
 /// A convolution pass: `order` maps (x, w, y) of [`Conv2dArgs`] to indices of `locs`.
-fn call_conv<M: Module>(l: &mut Lowerer<'_, M>, id: NodeId, symbol: &str, g: Conv2dGeometry, order: [usize; 3], locs: &[Loc; 3]) -> Result<()> {
+fn call_conv<M: Module>(
+    l: &mut Lowerer<'_, M>,
+    id: NodeId,
+    symbol: &str,
+    g: Conv2dGeometry,
+    order: [usize; 3],
+    locs: &[Loc; 3],
+) -> Result<()> {
     let ptr = l.module.target_config().pointer_type();
     let mut sig_ret = l.module.make_signature();
     sig_ret.params.push(cranelift_codegen::ir::AbiParam::new(ptr));
@@ -150,7 +157,15 @@ fn call_conv<M: Module>(l: &mut Lowerer<'_, M>, id: NodeId, symbol: &str, g: Con
     l.need_scratch(scratch_len);
     let scratch = l.scratch_loc();
     let all = [locs[0], locs[1], locs[2], scratch];
-    let template = Conv2dArgs { geometry: g, x: std::ptr::null_mut(), w: std::ptr::null_mut(), y: std::ptr::null_mut(), scratch: std::ptr::null_mut(), scratch_len, threads: threads() };
+    let template = Conv2dArgs {
+        geometry: g,
+        x: std::ptr::null_mut(),
+        w: std::ptr::null_mut(),
+        y: std::ptr::null_mut(),
+        scratch: std::ptr::null_mut(),
+        scratch_len,
+        threads: threads(),
+    };
     let template = words(&template);
     l.kernel(id, &all, &[f], |k, b, f| {
         let args = stack_struct(k, &template);

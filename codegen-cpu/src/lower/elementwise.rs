@@ -102,4 +102,3 @@ impl InnerRow<'_> {
         v
     }
 }
-

@@ -20,7 +20,10 @@ impl Nest {
     /// adjacent levels merged wherever every operand walks them as one contiguous level.
     pub fn coalesced(dims: &[usize], strides: Vec<Vec<i64>>) -> Nest {
         let keep: Vec<usize> = (0..dims.len()).filter(|&d| dims[d] != 1).collect();
-        let mut nest = Nest { dims: keep.iter().map(|&d| dims[d]).collect(), strides: strides.iter().map(|s| keep.iter().map(|&d| s[d]).collect()).collect() };
+        let mut nest = Nest {
+            dims: keep.iter().map(|&d| dims[d]).collect(),
+            strides: strides.iter().map(|s| keep.iter().map(|&d| s[d]).collect()).collect(),
+        };
         let mut level = nest.dims.len();
         while level > 1 {
             level -= 1;

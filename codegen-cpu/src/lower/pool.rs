@@ -8,8 +8,8 @@ use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
 use cranelift_codegen::ir::types::{F32, F32X4};
 use cranelift_codegen::ir::{InstBuilder, Value};
 use cranelift_frontend::Variable;
-use ir::{Pool2dAttrs, PoolKind, Shape};
 use ir::op::WindowAxis;
+use ir::{Pool2dAttrs, PoolKind, Shape};
 
 use super::Kernel;
 use super::movement::fill;

@@ -14,8 +14,8 @@ use cranelift_codegen::ir::{InstBuilder, Value};
 use ir::{BinaryOp, Instr, Program, ReduceOp, Shape};
 
 use super::Kernel;
-use super::nest::{self, Nest, broadcast_strides, row_major};
 use super::elementwise::InnerRow;
+use super::nest::{self, Nest, broadcast_strides, row_major};
 use super::program::{binary, emit_program};
 
 /// A reduction to lower: `op` over `axes` of `prologue(inputs...)`, evaluated over
@@ -41,7 +41,11 @@ pub(crate) fn lower(k: &mut Kernel, r: &Reduction, inputs: &[(Value, &Shape)], o
     inner_strides.extend(in_strides.iter().map(|s| pick(s, r.axes)));
     let outer = Nest::coalesced(&kept_dims, outer_strides);
     // argmax needs its axis' loop variable, so its (single-level) nest is not coalesced.
-    let inner = if r.op == ReduceOp::ArgMax { Nest { dims: red_dims.clone(), strides: inner_strides } } else { Nest::coalesced(&red_dims, inner_strides) };
+    let inner = if r.op == ReduceOp::ArgMax {
+        Nest { dims: red_dims.clone(), strides: inner_strides }
+    } else {
+        Nest::coalesced(&red_dims, inner_strides)
+    };
     let n_reduced: usize = red_dims.iter().product();
     if let Some(combine) = column_combiner(r.op) {
         let (kept_outer, row, row_strides) = outer.split_inner();
@@ -202,7 +206,15 @@ fn identity(op: ReduceOp) -> f32 {
 /// Reductions whose innermost reduced axis is contiguous (softmax denominators, sums over
 /// everything): four partial results in an `f32x4` accumulator, the row tail folded into
 /// lane 0, the lanes combined once per result.
-fn lower_rows(k: &mut Kernel, r: &Reduction, combine: BinaryOp, inputs: &[(Value, &Shape)], out: Value, nests: (&Nest, &Nest), n_reduced: usize) {
+fn lower_rows(
+    k: &mut Kernel,
+    r: &Reduction,
+    combine: BinaryOp,
+    inputs: &[(Value, &Shape)],
+    out: Value,
+    nests: (&Nest, &Nest),
+    n_reduced: usize,
+) {
     let (outer, inner) = nests;
     let (inner_outer, row, row_strides) = inner.split_inner();
     k.chunks(outer.dims.first().copied().unwrap_or(1), r.input_shape.numel());
