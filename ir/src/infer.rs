@@ -159,7 +159,7 @@ pub fn infer_shape(op: &Op, shapes: &[&Shape]) -> Result<Shape> {
                 if !same_rest {
                     return Err(fail(format!("all axes but {axis} must be equal")));
                 }
-                dims[*axis] += s.0[*axis];
+                dims[*axis] = dims[*axis].checked_add(s.0[*axis]).ok_or_else(|| fail("joined size overflows".into()))?;
             }
             Ok(Shape(dims))
         }
@@ -169,7 +169,8 @@ pub fn infer_shape(op: &Op, shapes: &[&Shape]) -> Result<Shape> {
             if before.len() != s.rank() || after.len() != s.rank() {
                 return Err(fail("before/after need one entry per axis".into()));
             }
-            Ok(Shape((0..s.rank()).map(|i| s.0[i] + before[i] + after[i]).collect()))
+            let dims = (0..s.rank()).map(|i| s.0[i].checked_add(before[i])?.checked_add(after[i])).collect::<Option<Vec<_>>>();
+            dims.map(Shape).ok_or_else(|| fail("padded size overflows".into()))
         }
         Op::RandomUniform(shape) => {
             arity(1)?;
@@ -234,15 +235,14 @@ pub fn conv2d_shape(x: &Shape, w: &Shape, attrs: &Conv2dAttrs) -> Result<Shape, 
     if x.0[3] != w.0[2] {
         return Err(format!("input has {} channels but the filter expects {}", x.0[3], w.0[2]));
     }
-    if attrs.dilation.contains(&0) || w.0[0] == 0 || w.0[1] == 0 {
-        return Err("dilation and the filter's spatial size must be >= 1".into());
+    if attrs.dilation.contains(&0) {
+        return Err("dilation must be >= 1".into());
     }
     let mut out = [0; 2];
     for axis in 0..2 {
-        let window = (w.0[axis] - 1) * attrs.dilation[axis] + 1;
-        out[axis] = attrs
-            .padding
-            .resolve(axis, x.0[1 + axis], window, attrs.strides[axis])
+        let window = w.0[axis].checked_sub(1).and_then(|k| k.checked_mul(attrs.dilation[axis])).map(|k| k + 1);
+        out[axis] = window
+            .and_then(|window| attrs.padding.resolve(axis, x.0[1 + axis], window, attrs.strides[axis]))
             .ok_or_else(|| format!("the {}x{} filter does not fit the {}x{} input", w.0[0], w.0[1], x.0[1], x.0[2]))?
             .out;
     }

@@ -224,17 +224,20 @@ impl Padding {
     /// Resolve one spatial axis (`axis` 0 = H, 1 = W) for input size `input`, window
     /// `window` (already dilated), and `stride`. `None` when the window does not fit.
     pub fn resolve(self, axis: usize, input: usize, window: usize, stride: usize) -> Option<WindowAxis> {
+        if stride == 0 || window == 0 {
+            return None;
+        }
         let (pad_before, pad_after) = match self {
             Padding::Valid => (0, 0),
             Padding::Same => {
                 let out = input.div_ceil(stride);
-                let total = ((out - 1) * stride + window).saturating_sub(input);
+                let total = out.checked_sub(1)?.checked_mul(stride)?.checked_add(window)?.saturating_sub(input);
                 (total / 2, total - total / 2)
             }
             Padding::Explicit(p) => (p[axis * 2], p[axis * 2 + 1]),
         };
-        let padded = input + pad_before + pad_after;
-        if stride == 0 || window == 0 || padded < window {
+        let padded = input.checked_add(pad_before)?.checked_add(pad_after)?;
+        if padded < window {
             return None;
         }
         Some(WindowAxis { pad_before, pad_after, out: (padded - window) / stride + 1 })
