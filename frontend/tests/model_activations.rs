@@ -10,10 +10,10 @@ const INPUTS: [f32; 12] = [-7.0, -3.0, -2.5, -1.0, -0.4, -0.01, 0.0, 0.3, 1.0, 2
 
 fn run(activation: Activation, x: &[f32], shape: &[usize]) -> Vec<f32> {
     let mut g = Graph::new();
-    let input = g.input("x", shape.to_vec());
+    let input = g.input("x", ir::Shape::from(shape));
     let y = activation.build(&mut g, input).unwrap();
     g.add_output("y", y).unwrap();
-    let bindings = HashMap::from([("x".to_string(), Tensor::new(shape.to_vec(), x.to_vec()).unwrap())]);
+    let bindings = HashMap::from([("x".to_string(), Tensor::new(shape, x.to_vec()).unwrap())]);
     let out = ir::interp::run(&g, &bindings).unwrap();
     out.outputs[0].1.data.clone()
 }

@@ -3,10 +3,8 @@
 
 use kiln::prelude::*;
 
-fn fixture(name: &str) -> String {
-    let path = format!("{}/../../shared/fixtures/keras/{name}", env!("CARGO_MANIFEST_DIR"));
-    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {path}: {e}"))
-}
+/// Keras' own `model.summary()` of the seed MLP (copied from the shared Keras fixtures).
+const KERAS_MLP_SUMMARY: &str = include_str!("data/keras/mlp_summary.txt");
 
 fn seed_mlp() -> Sequential {
     Sequential::of([
@@ -21,7 +19,7 @@ fn seed_mlp() -> Sequential {
 #[test]
 fn summary_of_the_seed_mlp_equals_keras() {
     let model = seed_mlp().named("mlp");
-    assert_eq!(model.summary().unwrap(), fixture("mlp_summary.txt"));
+    assert_eq!(model.summary().unwrap(), KERAS_MLP_SUMMARY);
     assert_eq!(model.count_params().unwrap(), 235_500 + 30_100 + 1_010);
 }
 
@@ -35,7 +33,7 @@ fn the_macro_builds_the_same_model() {
         Dense::new(10),
     ]
     .named("mlp");
-    assert_eq!(model.summary().unwrap(), fixture("mlp_summary.txt"));
+    assert_eq!(model.summary().unwrap(), KERAS_MLP_SUMMARY);
 }
 
 #[test]

@@ -150,7 +150,7 @@ impl Sequential {
         }
         let mut label_dims = vec![batch];
         label_dims.extend_from_slice(g.shape(forward.output).dims().get(1..).unwrap_or_default());
-        let labels = g.input(LABELS_INPUT, label_dims);
+        let labels = g.input(LABELS_INPUT, ir::Shape::new(label_dims));
         let mut loss = compiled.loss.build(&mut g, forward.output, labels)?;
         if !g.shape(loss).dims().is_empty() {
             return Err(self.model_error(format!("the loss must be a scalar, got shape {}", g.shape(loss))));

@@ -200,7 +200,7 @@ impl Sequential {
         let mut graph = Graph::new();
         let mut dims = vec![batch];
         dims.extend_from_slice(shapes[0].input.dims());
-        let mut x = graph.input(FEATURES_INPUT, dims);
+        let mut x = graph.input(FEATURES_INPUT, Shape::new(dims));
         let mut params = Vec::new();
         for (layer, s) in self.layers.iter().zip(shapes) {
             let layer_name = layer.name().unwrap_or_default().to_string();
