@@ -1,4 +1,9 @@
-//! The crate's error type (interim copy on this branch; the datasets work owns the full enum).
+//! The crate's error type [`enum@Error`]: every failure names the file, argument or shape at fault.
+//!
+//! One enum for the whole `kiln` crate. Dataset loading comes first; model building and
+//! training add their own variants here. Errors from the IR core pass through unchanged.
+
+use std::path::PathBuf;
 
 use thiserror::Error;
 
@@ -6,6 +11,95 @@ use thiserror::Error;
 #[derive(Debug, Error)]
 #[non_exhaustive]
 pub enum Error {
+    /// A file could not be opened or read.
+    #[error("cannot read {}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The operating-system error.
+        source: std::io::Error,
+    },
+    /// A file expected to be gzip-compressed does not start with the gzip magic bytes.
+    #[error("{} is not a gzip file (starts with {found:02x?})", path.display())]
+    NotGzip {
+        /// The file.
+        path: PathBuf,
+        /// Its first bytes (at most two).
+        found: Vec<u8>,
+    },
+    /// A gzip stream is corrupt or cut off.
+    #[error("corrupt gzip data in {}: {source}", path.display())]
+    Gzip {
+        /// The file.
+        path: PathBuf,
+        /// The decoder's error.
+        source: std::io::Error,
+    },
+    /// An IDX file's magic number is not the one expected (wrong element type or rank).
+    #[error("{}: IDX magic number is {found} (0x{found:08x}), expected {expected} (0x{expected:08x})", path.display())]
+    BadMagic {
+        /// The file.
+        path: PathBuf,
+        /// The magic number required here (2051 for images, 2049 for labels).
+        expected: u32,
+        /// The magic number found.
+        found: u32,
+    },
+    /// An IDX file holds fewer bytes than its header promises.
+    #[error("{}: truncated IDX data: need {expected} bytes, found {found}", path.display())]
+    Truncated {
+        /// The file.
+        path: PathBuf,
+        /// Bytes needed (header plus payload).
+        expected: usize,
+        /// Bytes present after decompression.
+        found: usize,
+    },
+    /// An IDX file holds more bytes than its header describes.
+    #[error("{}: {extra} unexpected bytes after the IDX data", path.display())]
+    TrailingData {
+        /// The file.
+        path: PathBuf,
+        /// How many bytes follow the payload.
+        extra: usize,
+    },
+    /// An image file and a label file disagree on the number of examples.
+    #[error("{} holds {n_images} images but {} holds {n_labels} labels", images.display(), labels.display())]
+    CountMismatch {
+        /// The image file.
+        images: PathBuf,
+        /// The label file.
+        labels: PathBuf,
+        /// Number of images.
+        n_images: usize,
+        /// Number of labels.
+        n_labels: usize,
+    },
+    /// A label file holds a class index outside `0..num_classes`.
+    #[error("{}: label {label} of example {index} is outside 0..{num_classes}", path.display())]
+    LabelOutOfRange {
+        /// The label file.
+        path: PathBuf,
+        /// The example's position in the file.
+        index: usize,
+        /// The label found.
+        label: u8,
+        /// The number of classes asked for.
+        num_classes: usize,
+    },
+    /// An in-memory label is not a whole number in `0..num_classes`.
+    #[error("label {value} of example {index} is not a class index in 0..{num_classes}")]
+    InvalidLabel {
+        /// The example's position in the dataset.
+        index: usize,
+        /// The label value found.
+        value: f32,
+        /// The number of classes asked for.
+        num_classes: usize,
+    },
+    /// Data and shapes given to a dataset do not fit together.
+    #[error("dataset shape error: {0}")]
+    DatasetShape(String),
     /// An argument is out of its valid range.
     #[error("invalid argument `{name}`: {msg}")]
     InvalidArgument {

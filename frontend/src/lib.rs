@@ -1,6 +1,14 @@
-//! Kiln: the user-facing crate.
+//! Kiln: a Keras-style deep-learning framework that compiles whole training steps to native code.
+//!
+//! The user-facing crate. Modules:
+//! - [`datasets`]: in-memory [`datasets::Dataset`]s, the IDX reader, MNIST / Fashion-MNIST loaders.
+//! - [`error`]: the crate's [`Error`] type; every public function returns [`Result`].
+//! - [`layers`], [`activations`], [`initializers`], [`regularizers`]: Keras' building blocks.
+//! - [`model`]: [`Sequential`] — summary, compile, fit, evaluate, predict.
+//! - [`prelude`]: `use kiln::prelude::*;` for model scripts.
 
 pub mod activations;
+pub mod datasets;
 pub mod error;
 pub mod initializers;
 pub mod layers;
@@ -8,4 +16,6 @@ pub mod model;
 pub mod prelude;
 pub mod regularizers;
 
+pub use datasets::Dataset;
 pub use error::{Error, Result};
+pub use model::Sequential;

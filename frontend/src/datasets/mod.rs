@@ -1,0 +1,36 @@
+//! Datasets: in-memory examples, mini-batches, and loaders for files on disk.
+//!
+//! - [`Dataset`] ([`dataset`]): features and labels in two contiguous f32 buffers; split,
+//!   shuffle, one-hot, scaling. [`Dataset::batches`] ([`batches`]) yields borrowed batches.
+//! - [`idx`]: the gzip IDX reader; [`Dataset::from_idx_files`] ([`idx_dataset`]) turns an
+//!   image/label file pair into a dataset.
+//! - [`mnist`] and [`fashion_mnist`]: `load(dir) -> (train, test)`.
+//!
+//! ```no_run
+//! # fn main() -> kiln::Result<()> {
+//! let (train, test) = kiln::datasets::mnist::load("datasets/mnist")?;
+//! let (train, validation) = train.split(0.95)?;
+//! for batch in train.shuffled(7).batches(100)? {
+//!     assert_eq!(batch.features_shape()[1..], [28, 28, 1]);
+//! }
+//! # let _ = (test, validation);
+//! # Ok(())
+//! # }
+//! ```
+
+pub mod batches;
+pub mod dataset;
+pub mod idx;
+pub mod idx_dataset;
+pub mod mnist;
+mod permutation;
+
+pub use batches::{Batch, Batches};
+pub use dataset::Dataset;
+pub use idx_dataset::LabelEncoding;
+
+/// Fashion-MNIST (Zalando): the same four file names and format as MNIST, ten clothing
+/// classes; loaded by the MNIST loader.
+pub mod fashion_mnist {
+    pub use super::mnist::{NUM_CLASSES, create_train_and_test, load, load_with};
+}
