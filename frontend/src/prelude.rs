@@ -1,6 +1,7 @@
 //! `use kiln::prelude::*;` brings in what a typical model definition and training script needs.
 
 pub use crate::activations::Activation;
+pub use crate::datasets::Dataset;
 pub use crate::error::{Error, Result};
 pub use crate::initializers::Initializer;
 pub use crate::layers::{ActivationLayer, Dense, Flatten, Input, Layer};
