@@ -21,10 +21,10 @@ fn compile(graph: &Graph, optimize: bool) -> codegen_cpu::Executable {
 }
 
 fn mlp_step(c: &mut Criterion) {
-    let graph = mlp_adam_step(BATCH, &SIZES).unwrap();
+    let (graph, optimizer_state) = mlp_adam_step(BATCH, &SIZES).unwrap();
     let exe = compile(&graph, true);
     let mut state = exe.new_state();
-    for (name, value) in initial_params(&graph, 1) {
+    for (name, value) in initial_params(&graph, &optimizer_state, 1) {
         state.set_param(&name, &value.data).unwrap();
     }
     let (x, y) = synthetic_batch(BATCH, SIZES[0], SIZES[3], 0);

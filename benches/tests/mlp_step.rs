@@ -16,13 +16,19 @@ fn close(a: f32, b: f32, tol: f32) -> bool {
     (a - b).abs() <= tol * (1.0 + a.abs().max(b.abs()))
 }
 
+fn compile(graph: &ir::Graph) -> (codegen_cpu::Executable, ir::MemoryPlan, ir::Graph) {
+    let optimized = passes::pipeline::optimize(graph).unwrap();
+    let plan = passes::memory_plan::plan(&optimized).unwrap();
+    let exe = codegen_cpu::compile(&optimized, &plan).unwrap();
+    (exe, plan, optimized)
+}
+
 #[test]
 fn compiled_mlp_step_matches_the_interpreter_and_updates_in_place() {
     let sizes = [784, 300, 100, 10];
     let batch = 16;
-    let graph = mlp_adam_step(batch, &sizes).unwrap();
-    let optimized = passes::pipeline::optimize(&graph).unwrap();
-    let plan = passes::memory_plan::plan(&optimized).unwrap();
+    let (graph, optimizer_state) = mlp_adam_step(batch, &sizes).unwrap();
+    let (exe, plan, optimized) = compile(&graph);
     let in_place = optimized
         .updates
         .iter()
@@ -30,9 +36,8 @@ fn compiled_mlp_step_matches_the_interpreter_and_updates_in_place() {
         .count();
     assert!(in_place >= 2 * 3 * 3, "weights, biases and both Adam moments update in place, got {in_place}");
 
-    let exe = codegen_cpu::compile(&optimized, &plan).unwrap();
     let mut state = exe.new_state();
-    let mut reference: HashMap<String, Tensor> = initial_params(&graph, 1);
+    let mut reference: HashMap<String, Tensor> = initial_params(&graph, &optimizer_state, 1);
     for (name, value) in &reference {
         state.set_param(name, &value.data).unwrap();
     }
@@ -59,12 +64,10 @@ fn compiled_mlp_step_matches_the_interpreter_and_updates_in_place() {
 fn compiled_mlp_learns_a_synthetic_task() {
     let sizes = [32, 64, 32, 4];
     let batch = 64;
-    let graph = mlp_adam_step(batch, &sizes).unwrap();
-    let optimized = passes::pipeline::optimize(&graph).unwrap();
-    let plan = passes::memory_plan::plan(&optimized).unwrap();
-    let exe = codegen_cpu::compile(&optimized, &plan).unwrap();
+    let (graph, optimizer_state) = mlp_adam_step(batch, &sizes).unwrap();
+    let (exe, _, _) = compile(&graph);
     let mut state = exe.new_state();
-    for (name, value) in initial_params(&graph, 7) {
+    for (name, value) in initial_params(&graph, &optimizer_state, 7) {
         state.set_param(&name, &value.data).unwrap();
     }
     let batches: Vec<(Tensor, Tensor)> = (0..8).map(|i| synthetic_batch(batch, sizes[0], sizes[3], i)).collect();
@@ -83,10 +86,8 @@ fn compiled_mlp_learns_a_synthetic_task() {
 
 #[test]
 fn wrong_input_length_is_an_error_before_any_kernel_runs() {
-    let graph = mlp_adam_step(4, &[8, 4, 2]).unwrap();
-    let optimized = passes::pipeline::optimize(&graph).unwrap();
-    let plan = passes::memory_plan::plan(&optimized).unwrap();
-    let exe = codegen_cpu::compile(&optimized, &plan).unwrap();
+    let (graph, _) = mlp_adam_step(4, &[8, 4, 2]).unwrap();
+    let (exe, _, _) = compile(&graph);
     let mut state = exe.new_state();
     let before = state.param("w0").unwrap().to_vec();
     let err = exe.run(&mut state, &[("x", &[0.0; 31]), ("y", &[0.0; 8])]).unwrap_err().to_string();

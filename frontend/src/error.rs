@@ -108,6 +108,15 @@ pub enum Error {
         /// What is wrong with it.
         msg: String,
     },
+    /// An optimizer, loss or metric cannot be added to the training graph (a bad
+    /// hyper-parameter, param, gradient or label shape).
+    #[error("{component}: {msg}")]
+    TrainingGraph {
+        /// The optimizer, loss or metric, by its Keras name.
+        component: String,
+        /// What is wrong.
+        msg: String,
+    },
     /// An error from the IR core (graph building, shape inference, verification).
     #[error(transparent)]
     Ir(#[from] ir::IrError),

@@ -9,6 +9,7 @@ pub mod error;
 pub mod fuse;
 pub mod memory_plan;
 pub mod pipeline;
+pub mod rebuild;
 pub mod simplify;
 
 pub use error::PassError;

@@ -1,0 +1,198 @@
+//! The shape of a 2-D convolution as the kernels see it (NHWC input, HWIO filter, NHWC
+//! output, resolved padding), its validation, and the element counts it implies.
+//!
+//! The convolution is lowered to a contraction over `rows = batch*out_h*out_w` output
+//! pixels and `depth = kernel_h*kernel_w*in_c` taps: `y[rows x out_c] = cols[rows x depth] *
+//! w[depth x out_c]`, where `cols` is the im2col matrix (column `(kh*kernel_w + kw)*in_c + ci`,
+//! the HWIO filter's row order).
+
+use ir::Conv2dAttrs;
+
+use super::error::ContractError;
+
+/// Elements of im2col scratch the kernels aim for per block of output rows.
+const BLOCK_TARGET_ELEMS: usize = 1 << 20;
+/// Fewest output rows per block (the contraction gets inefficient below this).
+const BLOCK_MIN_ROWS: usize = 256;
+
+/// Geometry of a 2-D convolution with padding already resolved.
+///
+/// Every field is a `usize`, in declaration order, so generated code can fill it as 15
+/// consecutive pointer-sized integers. Input taps outside `[0, in_h) x [0, in_w)` read zero;
+/// the bottom/right padding is implied by `out_h`/`out_w`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Conv2dGeometry {
+    /// Images in the batch (N).
+    pub batch: usize,
+    /// Input height.
+    pub in_h: usize,
+    /// Input width.
+    pub in_w: usize,
+    /// Input channels (C_in).
+    pub in_c: usize,
+    /// Output height.
+    pub out_h: usize,
+    /// Output width.
+    pub out_w: usize,
+    /// Output channels (C_out).
+    pub out_c: usize,
+    /// Filter height.
+    pub kernel_h: usize,
+    /// Filter width.
+    pub kernel_w: usize,
+    /// Vertical stride (>= 1).
+    pub stride_h: usize,
+    /// Horizontal stride (>= 1).
+    pub stride_w: usize,
+    /// Vertical dilation (>= 1; 1 = dense).
+    pub dilation_h: usize,
+    /// Horizontal dilation (>= 1; 1 = dense).
+    pub dilation_w: usize,
+    /// Zero rows above the input.
+    pub pad_top: usize,
+    /// Zero columns left of the input.
+    pub pad_left: usize,
+}
+
+/// Element counts of a validated geometry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Conv2dSizes {
+    /// Elements of the input `x` (and of `dx`).
+    pub x: usize,
+    /// Elements of the filter `w` (and of `dw`).
+    pub w: usize,
+    /// Elements of the output `y` (and of `dy`).
+    pub y: usize,
+    /// Output pixels over the batch: rows of the contraction.
+    pub rows: usize,
+    /// Taps per output pixel: the contracted dimension.
+    pub depth: usize,
+    /// Output rows handled per block.
+    pub block_rows: usize,
+    /// Elements of scratch the kernels need (0 when the input is its own im2col matrix).
+    pub scratch: usize,
+}
+
+/// Product of `dims`, or an overflow error naming `what`.
+fn product(what: &'static str, dims: &[usize]) -> Result<usize, ContractError> {
+    dims.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d)).ok_or(ContractError::SizeOverflow { operand: what })
+}
+
+impl Conv2dGeometry {
+    /// Geometry of `attrs` applied to an `[batch, in_h, in_w, in_c]` input and an
+    /// `[kernel_h, kernel_w, in_c, out_c]` filter, padding resolved by [`ir::Padding::resolve`].
+    pub fn resolve(input: [usize; 4], filter: [usize; 4], attrs: &Conv2dAttrs) -> Result<Self, ContractError> {
+        let [batch, in_h, in_w, in_c] = input;
+        let [kernel_h, kernel_w, filter_c, out_c] = filter;
+        if filter_c != in_c {
+            return Err(ContractError::InvalidGeometry(format!(
+                "filter {filter:?} expects {filter_c} input channels but input {input:?} has {in_c}"
+            )));
+        }
+        let axis = |i: usize, size: usize, k: usize| {
+            let window = attrs.dilation[i].saturating_mul(k.saturating_sub(1)).saturating_add(1);
+            attrs.padding.resolve(i, size, window, attrs.strides[i]).ok_or_else(|| {
+                ContractError::InvalidGeometry(format!(
+                    "window {window} (stride {}) does not fit input {input:?} axis {i} with {:?}",
+                    attrs.strides[i], attrs.padding
+                ))
+            })
+        };
+        let (h, w) = (axis(0, in_h, kernel_h)?, axis(1, in_w, kernel_w)?);
+        let geometry = Self {
+            batch,
+            in_h,
+            in_w,
+            in_c,
+            out_h: h.out,
+            out_w: w.out,
+            out_c,
+            kernel_h,
+            kernel_w,
+            stride_h: attrs.strides[0],
+            stride_w: attrs.strides[1],
+            dilation_h: attrs.dilation[0],
+            dilation_w: attrs.dilation[1],
+            pad_top: h.pad_before,
+            pad_left: w.pad_before,
+        };
+        geometry.sizes()?;
+        Ok(geometry)
+    }
+
+    /// Validates the geometry and returns its element counts.
+    pub fn sizes(&self) -> Result<Conv2dSizes, ContractError> {
+        let g = self;
+        if g.stride_h == 0 || g.stride_w == 0 || g.dilation_h == 0 || g.dilation_w == 0 || g.kernel_h == 0 || g.kernel_w == 0 {
+            return Err(ContractError::InvalidGeometry(format!(
+                "strides, dilations and kernel sizes must be >= 1: {g:?}"
+            )));
+        }
+        // Every tap coordinate `o*stride + k*dilation` must fit in isize.
+        for (out, stride, kernel, dilation, pad) in
+            [(g.out_h, g.stride_h, g.kernel_h, g.dilation_h, g.pad_top), (g.out_w, g.stride_w, g.kernel_w, g.dilation_w, g.pad_left)]
+        {
+            let reach = out.saturating_mul(stride).checked_add((kernel - 1).saturating_mul(dilation));
+            if reach.is_none_or(|r| r > isize::MAX as usize) || pad > isize::MAX as usize {
+                return Err(ContractError::InvalidGeometry(format!("tap coordinates overflow: {g:?}")));
+            }
+        }
+        let rows = product("y", &[g.batch, g.out_h, g.out_w])?;
+        let depth = product("w", &[g.kernel_h, g.kernel_w, g.in_c])?;
+        let block_rows = BLOCK_TARGET_ELEMS.checked_div(depth).map_or(rows, |fit| fit.max(BLOCK_MIN_ROWS).min(rows));
+        let scratch = if self.is_direct() { 0 } else { product("scratch", &[block_rows, depth])? };
+        let sizes = Conv2dSizes {
+            x: product("x", &[g.batch, g.in_h, g.in_w, g.in_c])?,
+            w: product("w", &[depth, g.out_c])?,
+            y: product("y", &[rows, g.out_c])?,
+            rows,
+            depth,
+            block_rows,
+            scratch,
+        };
+        if [sizes.x, sizes.w, sizes.y, sizes.scratch].iter().any(|&n| n > isize::MAX as usize / 4) {
+            return Err(ContractError::InvalidGeometry(format!("operands exceed the address space: {g:?}")));
+        }
+        Ok(sizes)
+    }
+
+    /// Elements of scratch the kernels need for this geometry (0 if it is invalid).
+    pub fn scratch_len(&self) -> usize {
+        self.sizes().map_or(0, |s| s.scratch)
+    }
+
+    /// Whether the input, read as `rows x in_c`, already is the im2col matrix (1x1 filter,
+    /// stride 1, no padding, same spatial size): then no scratch is used.
+    pub fn is_direct(&self) -> bool {
+        self.kernel_h == 1
+            && self.kernel_w == 1
+            && self.stride_h == 1
+            && self.stride_w == 1
+            && self.pad_top == 0
+            && self.pad_left == 0
+            && self.out_h == self.in_h
+            && self.out_w == self.in_w
+    }
+
+    /// Calls `visit(column, input_offset)` for every tap of output row `row` (an index into
+    /// `batch*out_h*out_w`): `column` is where its `in_c` values sit in the im2col row, and
+    /// `input_offset` is where they sit in the NHWC input, `None` for padding.
+    #[inline]
+    pub(crate) fn for_each_tap(&self, row: usize, mut visit: impl FnMut(usize, Option<usize>)) {
+        let g = self;
+        let (image, pixel) = (row / (g.out_h * g.out_w), row % (g.out_h * g.out_w));
+        let (oh, ow) = (pixel / g.out_w, pixel % g.out_w);
+        let image_base = image * g.in_h;
+        for kh in 0..g.kernel_h {
+            let ih = (oh * g.stride_h + kh * g.dilation_h) as isize - g.pad_top as isize;
+            let row_inside = (0..g.in_h as isize).contains(&ih);
+            for kw in 0..g.kernel_w {
+                let iw = (ow * g.stride_w + kw * g.dilation_w) as isize - g.pad_left as isize;
+                let column = (kh * g.kernel_w + kw) * g.in_c;
+                let inside = row_inside && (0..g.in_w as isize).contains(&iw);
+                visit(column, inside.then(|| ((image_base + ih as usize) * g.in_w + iw as usize) * g.in_c));
+            }
+        }
+    }
+}

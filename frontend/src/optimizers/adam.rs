@@ -1,0 +1,71 @@
+//! Adam, as tf.keras 2.x: `m = β₁m + (1-β₁)g`, `v = β₂v + (1-β₂)g²`,
+//! `p -= lr·√(1-β₂ᵗ)/(1-β₁ᵗ) · m/(√v + ε)`; with AMSGrad `v̂ = max(v̂, v)` replaces `v`
+//! in the denominator.
+
+use ir::{BinaryOp, Graph, NodeId, UnaryOp};
+
+use super::{StateBuilder, StepScalars, UpdateRule, check_epsilon, check_unit, moving_average, one_minus_power, optimizer};
+use crate::Error;
+
+optimizer! {
+    /// Adam (Keras `Adam`): learning rate 0.001, β₁ 0.9, β₂ 0.999, ε 1e-7.
+    Adam, keras_name = "Adam", learning_rate = 0.001, {
+        /// Decay of the first-moment estimate.
+        beta_1: f32 = 0.9,
+        /// Decay of the second-moment estimate.
+        beta_2: f32 = 0.999,
+        /// Added to the denominator for stability.
+        epsilon: f32 = 1e-7,
+        /// Use the AMSGrad variant (keeps the running maximum of `v`).
+        amsgrad: bool = false,
+    }
+}
+
+impl UpdateRule for Adam {
+    fn validate(&self) -> Result<(), Error> {
+        check_unit("Adam", "beta_1", self.beta_1)?;
+        check_unit("Adam", "beta_2", self.beta_2)?;
+        check_epsilon("Adam", self.epsilon)
+    }
+
+    fn emit(&self, g: &mut Graph, state: &mut StateBuilder, step: StepScalars, params: &[NodeId], grads: &[NodeId]) -> Result<(), Error> {
+        let lr_t = bias_corrected_rate(g, step, self.beta_1, self.beta_2)?;
+        let (beta_1, beta_2) = (g.scalar(self.beta_1), g.scalar(self.beta_2));
+        let (one_minus_beta_1, one_minus_beta_2) = (g.scalar(1.0 - self.beta_1), g.scalar(1.0 - self.beta_2));
+        let epsilon = g.scalar(self.epsilon);
+        for (&p, &grad) in params.iter().zip(grads) {
+            let m = state.slot(g, p, "m", 0.0)?;
+            let v = state.slot(g, p, "v", 0.0)?;
+            let m_new = moving_average(g, beta_1, one_minus_beta_1, m, grad)?;
+            let grad_sq = g.unary(UnaryOp::Square, grad)?;
+            let v_new = moving_average(g, beta_2, one_minus_beta_2, v, grad_sq)?;
+            let v_used = if self.amsgrad {
+                let v_hat = state.slot(g, p, "vhat", 0.0)?;
+                let v_hat_new = g.binary(BinaryOp::Max, v_hat, v_new)?;
+                g.add_update(v_hat, v_hat_new)?;
+                v_hat_new
+            } else {
+                v_new
+            };
+            let root = g.unary(UnaryOp::Sqrt, v_used)?;
+            let denominator = g.binary(BinaryOp::Add, root, epsilon)?;
+            let ratio = g.binary(BinaryOp::Div, m_new, denominator)?;
+            let delta = g.binary(BinaryOp::Mul, lr_t, ratio)?;
+            let p_new = g.binary(BinaryOp::Sub, p, delta)?;
+            g.add_update(m, m_new)?;
+            g.add_update(v, v_new)?;
+            g.add_update(p, p_new)?;
+        }
+        Ok(())
+    }
+}
+
+/// `lr · √(1-β₂ᵗ) / (1-β₁ᵗ)`, Adam's bias-corrected step size.
+fn bias_corrected_rate(g: &mut Graph, step: StepScalars, beta_1: f32, beta_2: f32) -> Result<NodeId, Error> {
+    let one = g.scalar(1.0);
+    let correction_1 = one_minus_power(g, one, beta_1, step.step)?;
+    let correction_2 = one_minus_power(g, one, beta_2, step.step)?;
+    let root = g.unary(UnaryOp::Sqrt, correction_2)?;
+    let scaled = g.binary(BinaryOp::Mul, step.learning_rate, root)?;
+    Ok(g.binary(BinaryOp::Div, scaled, correction_1)?)
+}
