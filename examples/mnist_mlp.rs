@@ -18,7 +18,11 @@ const BATCH_SIZE: usize = 100;
 /// `datasets/mnist` from the working directory, else beside this crate in the repository.
 fn mnist_dir() -> PathBuf {
     let local = PathBuf::from("datasets/mnist");
-    if local.is_dir() { local } else { PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../datasets/mnist") }
+    if local.is_dir() {
+        local
+    } else {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../datasets/mnist")
+    }
 }
 
 fn main() -> kiln::Result<()> {

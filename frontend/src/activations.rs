@@ -68,13 +68,19 @@ type Builder = fn(&mut Graph, NodeId, &Activation) -> ir::error::Result<NodeId>;
 /// One row per activation: its Keras name, a representative value, and its lowering.
 const TABLE: &[(&str, Activation, Builder)] = &[
     ("linear", Activation::Linear, |_, x, _| Ok(x)),
-    ("relu", Activation::Relu, |g, x, _| g.unary(UnaryOp::Relu, x)),
+    ("relu", Activation::Relu, |g, x, _| {
+        g.unary(UnaryOp::Relu, x)
+    }),
     ("relu6", Activation::Relu6, |g, x, _| {
         let r = g.unary(UnaryOp::Relu, x)?;
         with_const(g, BinaryOp::Min, r, 6.0)
     }),
-    ("sigmoid", Activation::Sigmoid, |g, x, _| g.unary(UnaryOp::Sigmoid, x)),
-    ("tanh", Activation::Tanh, |g, x, _| g.unary(UnaryOp::Tanh, x)),
+    ("sigmoid", Activation::Sigmoid, |g, x, _| {
+        g.unary(UnaryOp::Sigmoid, x)
+    }),
+    ("tanh", Activation::Tanh, |g, x, _| {
+        g.unary(UnaryOp::Tanh, x)
+    }),
     ("softmax", Activation::Softmax, |g, x, _| {
         let (shifted, sum) = shifted_exp_sum(g, x)?;
         let e = g.unary(UnaryOp::Exp, shifted)?;
@@ -121,14 +127,22 @@ const TABLE: &[(&str, Activation, Builder)] = &[
         let h = with_const(g, BinaryOp::Mul, x, 0.5)?;
         g.binary(BinaryOp::Mul, h, e)
     }),
-    ("leaky_relu", Activation::LeakyRelu { alpha: Activation::LEAKY_RELU_DEFAULT_ALPHA }, |g, x, act| {
-        let Activation::LeakyRelu { alpha } = *act else { unreachable!("the leaky_relu row is only used for LeakyRelu") };
-        // max(x, alpha x) is leaky ReLU for 0 <= alpha <= 1; select covers any alpha.
-        let zero = g.scalar(0.0);
-        let positive = g.binary(BinaryOp::Gt, x, zero)?;
-        let scaled = with_const(g, BinaryOp::Mul, x, alpha)?;
-        g.add(ir::Op::Select, &[positive, x, scaled])
-    }),
+    (
+        "leaky_relu",
+        Activation::LeakyRelu {
+            alpha: Activation::LEAKY_RELU_DEFAULT_ALPHA,
+        },
+        |g, x, act| {
+            let Activation::LeakyRelu { alpha } = *act else {
+                unreachable!("the leaky_relu row is only used for LeakyRelu")
+            };
+            // max(x, alpha x) is leaky ReLU for 0 <= alpha <= 1; select covers any alpha.
+            let zero = g.scalar(0.0);
+            let positive = g.binary(BinaryOp::Gt, x, zero)?;
+            let scaled = with_const(g, BinaryOp::Mul, x, alpha)?;
+            g.add(ir::Op::Select, &[positive, x, scaled])
+        },
+    ),
 ];
 
 /// `op(x, c)` with a scalar constant `c`.
@@ -192,11 +206,15 @@ impl FromStr for Activation {
 
     /// Parse a Keras activation name; an unknown name is an error naming it.
     fn from_str(name: &str) -> Result<Self> {
-        TABLE.iter().find(|row| row.0 == name).map(|row| row.1).ok_or_else(|| Error::UnknownName {
-            kind: "activation",
-            name: name.to_string(),
-            known: TABLE.iter().map(|row| row.0).collect::<Vec<_>>().join(", "),
-        })
+        TABLE
+            .iter()
+            .find(|row| row.0 == name)
+            .map(|row| row.1)
+            .ok_or_else(|| Error::UnknownName {
+                kind: "activation",
+                name: name.to_string(),
+                known: TABLE.iter().map(|row| row.0).collect::<Vec<_>>().join(", "),
+            })
     }
 }
 

@@ -149,6 +149,9 @@ pub enum Error {
     /// A compiler pass failed on a graph the model built.
     #[error(transparent)]
     Pass(#[from] passes::PassError),
+    /// The CPU backend could not compile or run a model graph.
+    #[error(transparent)]
+    Codegen(#[from] codegen_cpu::CodegenError),
 }
 
 /// Result alias for this crate.

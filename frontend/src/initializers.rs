@@ -99,12 +99,48 @@ pub enum Initializer {
 
 /// The variance-scaling family: name, variant, scale, fan mode, distribution.
 const VARIANCE_SCALING: &[(&str, Initializer, f32, FanMode, Distribution)] = &[
-    ("glorot_normal", Initializer::GlorotNormal, 1.0, FanMode::FanAvg, Distribution::TruncatedNormal),
-    ("glorot_uniform", Initializer::GlorotUniform, 1.0, FanMode::FanAvg, Distribution::Uniform),
-    ("he_normal", Initializer::HeNormal, 2.0, FanMode::FanIn, Distribution::TruncatedNormal),
-    ("he_uniform", Initializer::HeUniform, 2.0, FanMode::FanIn, Distribution::Uniform),
-    ("lecun_normal", Initializer::LecunNormal, 1.0, FanMode::FanIn, Distribution::TruncatedNormal),
-    ("lecun_uniform", Initializer::LecunUniform, 1.0, FanMode::FanIn, Distribution::Uniform),
+    (
+        "glorot_normal",
+        Initializer::GlorotNormal,
+        1.0,
+        FanMode::FanAvg,
+        Distribution::TruncatedNormal,
+    ),
+    (
+        "glorot_uniform",
+        Initializer::GlorotUniform,
+        1.0,
+        FanMode::FanAvg,
+        Distribution::Uniform,
+    ),
+    (
+        "he_normal",
+        Initializer::HeNormal,
+        2.0,
+        FanMode::FanIn,
+        Distribution::TruncatedNormal,
+    ),
+    (
+        "he_uniform",
+        Initializer::HeUniform,
+        2.0,
+        FanMode::FanIn,
+        Distribution::Uniform,
+    ),
+    (
+        "lecun_normal",
+        Initializer::LecunNormal,
+        1.0,
+        FanMode::FanIn,
+        Distribution::TruncatedNormal,
+    ),
+    (
+        "lecun_uniform",
+        Initializer::LecunUniform,
+        1.0,
+        FanMode::FanIn,
+        Distribution::Uniform,
+    ),
 ];
 
 /// The other named initializers with their Keras defaults.
@@ -112,9 +148,27 @@ const NAMED: &[(&str, Initializer)] = &[
     ("zeros", Initializer::Zeros),
     ("ones", Initializer::Ones),
     ("constant", Initializer::Constant(0.0)),
-    ("random_normal", Initializer::RandomNormal { mean: 0.0, stddev: 0.05 }),
-    ("random_uniform", Initializer::RandomUniform { minval: -0.05, maxval: 0.05 }),
-    ("truncated_normal", Initializer::TruncatedNormal { mean: 0.0, stddev: 0.05 }),
+    (
+        "random_normal",
+        Initializer::RandomNormal {
+            mean: 0.0,
+            stddev: 0.05,
+        },
+    ),
+    (
+        "random_uniform",
+        Initializer::RandomUniform {
+            minval: -0.05,
+            maxval: 0.05,
+        },
+    ),
+    (
+        "truncated_normal",
+        Initializer::TruncatedNormal {
+            mean: 0.0,
+            stddev: 0.05,
+        },
+    ),
     ("orthogonal", Initializer::Orthogonal { gain: 1.0 }),
     ("identity", Initializer::Identity { gain: 1.0 }),
 ];
@@ -144,8 +198,12 @@ struct Stream {
 
 impl Stream {
     fn new(seed: u64) -> Self {
-        let folded = ir::random::mix32(seed as u32) ^ ir::random::mix32((seed >> 32) as u32 ^ 0x5bd1_e995);
-        Stream { seed: folded, index: 0 }
+        let folded =
+            ir::random::mix32(seed as u32) ^ ir::random::mix32((seed >> 32) as u32 ^ 0x5bd1_e995);
+        Stream {
+            seed: folded,
+            index: 0,
+        }
     }
 
     fn uniform(&mut self) -> f64 {
@@ -175,10 +233,18 @@ impl Stream {
 impl Initializer {
     /// The variance-scaling parameters of a family member, `None` for the others.
     fn as_variance_scaling(&self) -> Option<(f32, FanMode, Distribution)> {
-        if let Initializer::VarianceScaling { scale, mode, distribution } = *self {
+        if let Initializer::VarianceScaling {
+            scale,
+            mode,
+            distribution,
+        } = *self
+        {
             return Some((scale, mode, distribution));
         }
-        VARIANCE_SCALING.iter().find(|row| row.1 == *self).map(|row| (row.2, row.3, row.4))
+        VARIANCE_SCALING
+            .iter()
+            .find(|row| row.1 == *self)
+            .map(|row| (row.2, row.3, row.4))
     }
 
     /// The Keras name of this initializer's kind.
@@ -212,12 +278,18 @@ impl Initializer {
             match distribution {
                 Distribution::TruncatedNormal => {
                     let stddev = variance.sqrt() / TRUNCATED_STDDEV_CORRECTION;
-                    (0..n).map(|_| (rng.truncated_normal() * stddev) as f32).collect()
+                    (0..n)
+                        .map(|_| (rng.truncated_normal() * stddev) as f32)
+                        .collect()
                 }
-                Distribution::UntruncatedNormal => (0..n).map(|_| (rng.normal() * variance.sqrt()) as f32).collect(),
+                Distribution::UntruncatedNormal => (0..n)
+                    .map(|_| (rng.normal() * variance.sqrt()) as f32)
+                    .collect(),
                 Distribution::Uniform => {
                     let limit = (3.0 * variance).sqrt();
-                    (0..n).map(|_| ((2.0 * rng.uniform() - 1.0) * limit) as f32).collect()
+                    (0..n)
+                        .map(|_| ((2.0 * rng.uniform() - 1.0) * limit) as f32)
+                        .collect()
                 }
             }
         } else {
@@ -225,15 +297,15 @@ impl Initializer {
                 Initializer::Zeros => vec![0.0; n],
                 Initializer::Ones => vec![1.0; n],
                 Initializer::Constant(value) => vec![value; n],
-                Initializer::RandomNormal { mean, stddev } => {
-                    (0..n).map(|_| (mean as f64 + rng.normal() * stddev as f64) as f32).collect()
-                }
-                Initializer::RandomUniform { minval, maxval } => {
-                    (0..n).map(|_| (minval as f64 + rng.uniform() * (maxval - minval) as f64) as f32).collect()
-                }
-                Initializer::TruncatedNormal { mean, stddev } => {
-                    (0..n).map(|_| (mean as f64 + rng.truncated_normal() * stddev as f64) as f32).collect()
-                }
+                Initializer::RandomNormal { mean, stddev } => (0..n)
+                    .map(|_| (mean as f64 + rng.normal() * stddev as f64) as f32)
+                    .collect(),
+                Initializer::RandomUniform { minval, maxval } => (0..n)
+                    .map(|_| (minval as f64 + rng.uniform() * (maxval - minval) as f64) as f32)
+                    .collect(),
+                Initializer::TruncatedNormal { mean, stddev } => (0..n)
+                    .map(|_| (mean as f64 + rng.truncated_normal() * stddev as f64) as f32)
+                    .collect(),
                 Initializer::Orthogonal { gain } => orthogonal(shape, gain, &mut rng)?,
                 Initializer::Identity { gain } => {
                     let [rows, cols] = shape.dims() else {
@@ -242,12 +314,17 @@ impl Initializer {
                             msg: format!("identity needs a 2-D shape, got {shape}"),
                         });
                     };
-                    (0..rows * cols).map(|i| if i / cols == i % cols { gain } else { 0.0 }).collect()
+                    (0..rows * cols)
+                        .map(|i| if i / cols == i % cols { gain } else { 0.0 })
+                        .collect()
                 }
                 _ => unreachable!("variance-scaling members are handled above"),
             }
         };
-        Ok(Tensor { shape: shape.clone(), data })
+        Ok(Tensor {
+            shape: shape.clone(),
+            data,
+        })
     }
 }
 
@@ -257,7 +334,10 @@ impl Initializer {
 fn orthogonal(shape: &Shape, gain: f32, rng: &mut Stream) -> Result<Vec<f32>> {
     let dims = shape.dims();
     if dims.len() < 2 {
-        return Err(Error::InvalidArgument { name: "initializer", msg: format!("orthogonal needs rank >= 2, got {shape}") });
+        return Err(Error::InvalidArgument {
+            name: "initializer",
+            msg: format!("orthogonal needs rank >= 2, got {shape}"),
+        });
     }
     let cols = dims[dims.len() - 1];
     let rows = shape.numel() / cols.max(1);
@@ -273,17 +353,31 @@ fn orthogonal(shape: &Shape, gain: f32, rng: &mut Stream) -> Result<Vec<f32>> {
                 }
             }
         }
-        let norm = (0..tall).map(|i| q[j * tall + i].powi(2)).sum::<f64>().sqrt();
+        let norm = (0..tall)
+            .map(|i| q[j * tall + i].powi(2))
+            .sum::<f64>()
+            .sqrt();
         if norm < 1e-12 {
-            return Err(Error::InvalidArgument { name: "initializer", msg: format!("orthogonal: degenerate random matrix for {shape}") });
+            return Err(Error::InvalidArgument {
+                name: "initializer",
+                msg: format!("orthogonal: degenerate random matrix for {shape}"),
+            });
         }
         for i in 0..tall {
             q[j * tall + i] /= norm;
         }
     }
     // Element (r, c) of the result.
-    let value = |r: usize, c: usize| if rows >= cols { q[c * tall + r] } else { q[r * tall + c] };
-    Ok((0..rows * cols).map(|i| (gain as f64 * value(i / cols, i % cols)) as f32).collect())
+    let value = |r: usize, c: usize| {
+        if rows >= cols {
+            q[c * tall + r]
+        } else {
+            q[r * tall + c]
+        }
+    };
+    Ok((0..rows * cols)
+        .map(|i| (gain as f64 * value(i / cols, i % cols)) as f32)
+        .collect())
 }
 
 impl FromStr for Initializer {
@@ -300,7 +394,12 @@ impl FromStr for Initializer {
             .ok_or_else(|| Error::UnknownName {
                 kind: "initializer",
                 name: name.to_string(),
-                known: VARIANCE_SCALING.iter().map(|r| r.0).chain(NAMED.iter().map(|r| r.0)).collect::<Vec<_>>().join(", "),
+                known: VARIANCE_SCALING
+                    .iter()
+                    .map(|r| r.0)
+                    .chain(NAMED.iter().map(|r| r.0))
+                    .collect::<Vec<_>>()
+                    .join(", "),
             })
     }
 }

@@ -6,7 +6,9 @@ use std::collections::HashMap;
 use ir::{Graph, Tensor};
 use kiln::activations::{Activation, SELU_ALPHA, SELU_SCALE};
 
-const INPUTS: [f32; 12] = [-7.0, -3.0, -2.5, -1.0, -0.4, -0.01, 0.0, 0.3, 1.0, 2.0, 4.0, 9.0];
+const INPUTS: [f32; 12] = [
+    -7.0, -3.0, -2.5, -1.0, -0.4, -0.01, 0.0, 0.3, 1.0, 2.0, 4.0, 9.0,
+];
 
 fn run(activation: Activation, x: &[f32], shape: &[usize]) -> Vec<f32> {
     let mut g = Graph::new();
@@ -21,7 +23,10 @@ fn run(activation: Activation, x: &[f32], shape: &[usize]) -> Vec<f32> {
 fn erf(x: f64) -> f64 {
     // Abramowitz–Stegun 7.1.26 has error 1.5e-7: fine for a 1e-5 tolerance.
     let t = 1.0 / (1.0 + 0.327_591_1 * x.abs());
-    let poly = t * (0.254_829_592 + t * (-0.284_496_736 + t * (1.421_413_741 + t * (-1.453_152_027 + t * 1.061_405_429))));
+    let poly = t
+        * (0.254_829_592
+            + t * (-0.284_496_736
+                + t * (1.421_413_741 + t * (-1.453_152_027 + t * 1.061_405_429))));
     (1.0 - poly * (-x * x).exp()).copysign(x)
 }
 
@@ -41,7 +46,13 @@ fn reference(activation: Activation, x: f64) -> f64 {
         Activation::HardSigmoid => (0.2 * x + 0.5).clamp(0.0, 1.0),
         Activation::Swish => x * sigmoid(x),
         Activation::Gelu => 0.5 * x * (1.0 + erf(x / std::f64::consts::SQRT_2)),
-        Activation::LeakyRelu { alpha } => if x > 0.0 { x } else { alpha as f64 * x },
+        Activation::LeakyRelu { alpha } => {
+            if x > 0.0 {
+                x
+            } else {
+                alpha as f64 * x
+            }
+        }
         Activation::Softmax | Activation::LogSoftmax => unreachable!("checked row-wise below"),
     }
 }
@@ -56,7 +67,10 @@ fn elementwise_activations_match_their_formulas() {
         let got = run(activation, &INPUTS, &[3, 4]);
         for (&x, &y) in INPUTS.iter().zip(&got) {
             let want = reference(activation, x as f64);
-            assert!((y as f64 - want).abs() <= 1e-5 * (1.0 + want.abs()), "{activation}({x}) = {y}, want {want}");
+            assert!(
+                (y as f64 - want).abs() <= 1e-5 * (1.0 + want.abs()),
+                "{activation}({x}) = {y}, want {want}"
+            );
         }
         checked += 1;
     }
@@ -74,8 +88,14 @@ fn softmax_and_log_softmax_act_on_the_last_axis() {
         let sum: f64 = xs.iter().map(|&v| (v as f64 - max).exp()).sum();
         for c in 0..3 {
             let want = (xs[c] as f64 - max).exp() / sum;
-            assert!((softmax[row * 3 + c] as f64 - want).abs() < 1e-6, "softmax row {row}");
-            assert!((log_softmax[row * 3 + c] as f64 - want.ln()).abs() < 1e-5, "log_softmax row {row}");
+            assert!(
+                (softmax[row * 3 + c] as f64 - want).abs() < 1e-6,
+                "softmax row {row}"
+            );
+            assert!(
+                (log_softmax[row * 3 + c] as f64 - want.ln()).abs() < 1e-5,
+                "log_softmax row {row}"
+            );
         }
     }
 }
@@ -83,10 +103,19 @@ fn softmax_and_log_softmax_act_on_the_last_axis() {
 #[test]
 fn names_parse_like_keras() {
     for activation in Activation::all() {
-        assert_eq!(activation.keras_name().parse::<Activation>().unwrap(), activation);
+        assert_eq!(
+            activation.keras_name().parse::<Activation>().unwrap(),
+            activation
+        );
     }
-    assert_eq!("leaky_relu".parse::<Activation>().unwrap(), Activation::LeakyRelu { alpha: 0.2 });
+    assert_eq!(
+        "leaky_relu".parse::<Activation>().unwrap(),
+        Activation::LeakyRelu { alpha: 0.2 }
+    );
     assert_eq!("relu".parse::<Activation>().unwrap(), Activation::Relu);
     let err = "rellu".parse::<Activation>().unwrap_err().to_string();
-    assert!(err.contains("unknown activation `rellu`") && err.contains("relu"), "{err}");
+    assert!(
+        err.contains("unknown activation `rellu`") && err.contains("relu"),
+        "{err}"
+    );
 }

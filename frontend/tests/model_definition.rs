@@ -46,31 +46,76 @@ fn layers_get_keras_names_unless_named() {
         ActivationLayer::new(Activation::Softmax).into(),
     ]);
     let names: Vec<&str> = model.layers().iter().map(|l| l.name().unwrap()).collect();
-    assert_eq!(names, ["input", "dense_1", "dense", "dense_2", "activation"]);
+    assert_eq!(
+        names,
+        ["input", "dense_1", "dense", "dense_2", "activation"]
+    );
     assert_eq!(model.name(), "sequential");
     let summary = model.summary().unwrap();
-    assert!(summary.contains(" activation (Activation)     (None, 3)                 0         \n"), "{summary}");
+    assert!(
+        summary.contains(" activation (Activation)     (None, 3)                 0         \n"),
+        "{summary}"
+    );
 }
 
 #[test]
 fn dense_after_an_image_input_is_an_error_naming_the_layer() {
     let model = Sequential::of([Input::new([28, 28, 1]).into(), Dense::new(10).into()]);
     let err = model.summary().unwrap_err().to_string();
-    assert!(err.contains("dense (Dense)") && err.contains("(None, 28, 28, 1)") && err.contains("Flatten"), "{err}");
+    assert!(
+        err.contains("dense (Dense)")
+            && err.contains("(None, 28, 28, 1)")
+            && err.contains("Flatten"),
+        "{err}"
+    );
 }
 
 #[test]
 fn malformed_models_are_errors() {
     let no_input = Sequential::of([Dense::new(3).into()]);
-    assert!(no_input.summary().unwrap_err().to_string().contains("first layer must be an Input"));
+    assert!(
+        no_input
+            .summary()
+            .unwrap_err()
+            .to_string()
+            .contains("first layer must be an Input")
+    );
     let empty = Sequential::of(Vec::<Box<dyn Layer>>::new());
-    assert!(empty.summary().unwrap_err().to_string().contains("no layers"));
+    assert!(
+        empty
+            .summary()
+            .unwrap_err()
+            .to_string()
+            .contains("no layers")
+    );
     let late_input = Sequential::of([Input::new([3]).into(), Input::new([3]).into()]);
-    assert!(late_input.summary().unwrap_err().to_string().contains("must be the first layer"));
-    let twins = Sequential::of([Input::new([3]).into(), Dense::new(2).named("x").into(), Dense::new(2).named("x").into()]);
-    assert!(twins.summary().unwrap_err().to_string().contains("two layers are named `x`"));
+    assert!(
+        late_input
+            .summary()
+            .unwrap_err()
+            .to_string()
+            .contains("must be the first layer")
+    );
+    let twins = Sequential::of([
+        Input::new([3]).into(),
+        Dense::new(2).named("x").into(),
+        Dense::new(2).named("x").into(),
+    ]);
+    assert!(
+        twins
+            .summary()
+            .unwrap_err()
+            .to_string()
+            .contains("two layers are named `x`")
+    );
     let zero_units = Sequential::of([Input::new([3]).into(), Dense::new(0).into()]);
-    assert!(zero_units.summary().unwrap_err().to_string().contains("dense (Dense): units must be at least 1"));
+    assert!(
+        zero_units
+            .summary()
+            .unwrap_err()
+            .to_string()
+            .contains("dense (Dense): units must be at least 1")
+    );
 }
 
 #[test]

@@ -29,13 +29,22 @@ fn variance_scaling_family_has_keras_variance() {
         let (mean, std) = stats(&t.data);
         let want = variance.sqrt();
         assert!(mean.abs() < 0.02 * want, "{name}: mean {mean}");
-        assert!((std - want).abs() < 0.02 * want, "{name}: std {std} want {want}");
+        assert!(
+            (std - want).abs() < 0.02 * want,
+            "{name}: std {std} want {want}"
+        );
         if name.ends_with("uniform") {
             let limit = (3.0 * variance).sqrt() as f32;
-            assert!(t.data.iter().all(|v| v.abs() <= limit), "{name} exceeds its limit");
+            assert!(
+                t.data.iter().all(|v| v.abs() <= limit),
+                "{name} exceeds its limit"
+            );
         } else {
             let bound = (2.0 * want / 0.879_625_661) as f32;
-            assert!(t.data.iter().all(|v| v.abs() <= bound * 1.000_001), "{name} not truncated at 2 sigma");
+            assert!(
+                t.data.iter().all(|v| v.abs() <= bound * 1.000_001),
+                "{name} not truncated at 2 sigma"
+            );
         }
     }
 }
@@ -51,52 +60,138 @@ fn conv_kernels_count_the_receptive_field() {
 fn plain_distributions_have_their_parameters() {
     let shape = Shape::from([100_000]);
     let checks = [
-        (Initializer::RandomNormal { mean: 1.0, stddev: 0.5 }, 1.0, 0.5),
-        (Initializer::RandomUniform { minval: -1.0, maxval: 3.0 }, 1.0, 4.0 / 12f64.sqrt()),
+        (
+            Initializer::RandomNormal {
+                mean: 1.0,
+                stddev: 0.5,
+            },
+            1.0,
+            0.5,
+        ),
+        (
+            Initializer::RandomUniform {
+                minval: -1.0,
+                maxval: 3.0,
+            },
+            1.0,
+            4.0 / 12f64.sqrt(),
+        ),
         // A normal truncated at ±2σ keeps 0.8796² of its variance.
-        (Initializer::TruncatedNormal { mean: 0.0, stddev: 2.0 }, 0.0, 2.0 * 0.879_625_661),
+        (
+            Initializer::TruncatedNormal {
+                mean: 0.0,
+                stddev: 2.0,
+            },
+            0.0,
+            2.0 * 0.879_625_661,
+        ),
     ];
     for (init, mean_want, std_want) in checks {
         let (mean, std) = stats(&init.initialize(&shape, 9).unwrap().data);
-        assert!((mean - mean_want).abs() < 0.01 * (1.0 + std_want), "{init:?}: mean {mean}");
-        assert!((std - std_want).abs() < 0.01 * std_want, "{init:?}: std {std} want {std_want}");
+        assert!(
+            (mean - mean_want).abs() < 0.01 * (1.0 + std_want),
+            "{init:?}: mean {mean}"
+        );
+        assert!(
+            (std - std_want).abs() < 0.01 * std_want,
+            "{init:?}: std {std} want {std_want}"
+        );
     }
-    let t = Initializer::TruncatedNormal { mean: 0.0, stddev: 2.0 }.initialize(&shape, 9).unwrap();
+    let t = Initializer::TruncatedNormal {
+        mean: 0.0,
+        stddev: 2.0,
+    }
+    .initialize(&shape, 9)
+    .unwrap();
     assert!(t.data.iter().all(|v| v.abs() <= 4.0));
 }
 
 #[test]
 fn constants_and_identity() {
     let s = Shape::from([3, 4]);
-    assert!(Initializer::Zeros.initialize(&s, 0).unwrap().data.iter().all(|&v| v == 0.0));
-    assert!(Initializer::Ones.initialize(&s, 0).unwrap().data.iter().all(|&v| v == 1.0));
-    assert!(Initializer::Constant(2.5).initialize(&s, 0).unwrap().data.iter().all(|&v| v == 2.5));
-    let eye = Initializer::Identity { gain: 2.0 }.initialize(&s, 0).unwrap();
+    assert!(
+        Initializer::Zeros
+            .initialize(&s, 0)
+            .unwrap()
+            .data
+            .iter()
+            .all(|&v| v == 0.0)
+    );
+    assert!(
+        Initializer::Ones
+            .initialize(&s, 0)
+            .unwrap()
+            .data
+            .iter()
+            .all(|&v| v == 1.0)
+    );
+    assert!(
+        Initializer::Constant(2.5)
+            .initialize(&s, 0)
+            .unwrap()
+            .data
+            .iter()
+            .all(|&v| v == 2.5)
+    );
+    let eye = Initializer::Identity { gain: 2.0 }
+        .initialize(&s, 0)
+        .unwrap();
     for (i, v) in eye.data.iter().enumerate() {
         assert_eq!(*v, if i / 4 == i % 4 { 2.0 } else { 0.0 });
     }
-    let err = Initializer::Identity { gain: 1.0 }.initialize(&Shape::from([2, 2, 2]), 0).unwrap_err();
-    assert!(err.to_string().contains("identity needs a 2-D shape, got [2, 2, 2]"), "{err}");
+    let err = Initializer::Identity { gain: 1.0 }
+        .initialize(&Shape::from([2, 2, 2]), 0)
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("identity needs a 2-D shape, got [2, 2, 2]"),
+        "{err}"
+    );
 }
 
 #[test]
 fn orthogonal_columns_or_rows_are_orthonormal() {
     for (rows, cols) in [(40, 12), (12, 40), (16, 16)] {
-        let w = Initializer::Orthogonal { gain: 1.0 }.initialize(&Shape::from([rows, cols]), 3).unwrap().data;
+        let w = Initializer::Orthogonal { gain: 1.0 }
+            .initialize(&Shape::from([rows, cols]), 3)
+            .unwrap()
+            .data;
         // The smaller Gram matrix (WᵀW when tall, WWᵀ when wide) is the identity.
         let (n, dot): (usize, Box<dyn Fn(usize, usize) -> f64>) = if rows >= cols {
-            (cols, Box::new(|a, b| (0..rows).map(|r| w[r * cols + a] as f64 * w[r * cols + b] as f64).sum()))
+            (
+                cols,
+                Box::new(|a, b| {
+                    (0..rows)
+                        .map(|r| w[r * cols + a] as f64 * w[r * cols + b] as f64)
+                        .sum()
+                }),
+            )
         } else {
-            (rows, Box::new(|a, b| (0..cols).map(|c| w[a * cols + c] as f64 * w[b * cols + c] as f64).sum()))
+            (
+                rows,
+                Box::new(|a, b| {
+                    (0..cols)
+                        .map(|c| w[a * cols + c] as f64 * w[b * cols + c] as f64)
+                        .sum()
+                }),
+            )
         };
         for a in 0..n {
             for b in 0..n {
                 let want = if a == b { 1.0 } else { 0.0 };
-                assert!((dot(a, b) - want).abs() < 1e-5, "{rows}x{cols}: gram[{a}][{b}] = {}", dot(a, b));
+                assert!(
+                    (dot(a, b) - want).abs() < 1e-5,
+                    "{rows}x{cols}: gram[{a}][{b}] = {}",
+                    dot(a, b)
+                );
             }
         }
     }
-    assert!(Initializer::Orthogonal { gain: 1.0 }.initialize(&Shape::from([5]), 0).is_err());
+    assert!(
+        Initializer::Orthogonal { gain: 1.0 }
+            .initialize(&Shape::from([5]), 0)
+            .is_err()
+    );
 }
 
 #[test]
@@ -105,7 +200,17 @@ fn same_seed_same_values_and_names_parse() {
     let a = Initializer::GlorotUniform.initialize(&s, 1).unwrap();
     assert_eq!(a, Initializer::GlorotUniform.initialize(&s, 1).unwrap());
     assert_ne!(a, Initializer::GlorotUniform.initialize(&s, 2).unwrap());
-    for name in ["zeros", "ones", "constant", "random_normal", "random_uniform", "truncated_normal", "orthogonal", "identity", "he_normal"] {
+    for name in [
+        "zeros",
+        "ones",
+        "constant",
+        "random_normal",
+        "random_uniform",
+        "truncated_normal",
+        "orthogonal",
+        "identity",
+        "he_normal",
+    ] {
         let init: Initializer = name.parse().unwrap();
         assert_eq!(init.keras_name(), name);
     }

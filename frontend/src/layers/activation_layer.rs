@@ -16,7 +16,10 @@ pub struct ActivationLayer {
 impl ActivationLayer {
     /// A layer applying `activation`.
     pub fn new(activation: Activation) -> Self {
-        ActivationLayer { activation, name: None }
+        ActivationLayer {
+            activation,
+            name: None,
+        }
     }
 
     /// The same layer with an explicit name.
@@ -45,9 +48,18 @@ impl Layer for ActivationLayer {
     }
 
     fn output_shape(&self, input: &Shape) -> Result<Shape> {
-        let over_last_axis = matches!(self.activation, Activation::Softmax | Activation::LogSoftmax);
+        let over_last_axis = matches!(
+            self.activation,
+            Activation::Softmax | Activation::LogSoftmax
+        );
         if over_last_axis && input.rank() == 0 {
-            return Err(layer_error(self, format!("{} needs an axis per example, got a scalar", self.activation)));
+            return Err(layer_error(
+                self,
+                format!(
+                    "{} needs an axis per example, got a scalar",
+                    self.activation
+                ),
+            ));
         }
         Ok(input.clone())
     }

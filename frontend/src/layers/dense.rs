@@ -106,7 +106,10 @@ impl Layer for Dense {
         if input.rank() != 1 {
             return Err(layer_error(
                 self,
-                format!("expects a 1-D input per example, got {} (add a Flatten layer before it)", keras_shape(input)),
+                format!(
+                    "expects a 1-D input per example, got {} (add a Flatten layer before it)",
+                    keras_shape(input)
+                ),
             ));
         }
         Ok(Shape::from([self.units]))
@@ -135,7 +138,13 @@ impl Layer for Dense {
     fn build(&self, g: &mut Graph, x: NodeId, ctx: LayerContext<'_>) -> Result<NodeId> {
         let expected = if self.use_bias { 2 } else { 1 };
         if ctx.params.len() != expected {
-            return Err(layer_error(self, format!("given {} parameter nodes, needs {expected}", ctx.params.len())));
+            return Err(layer_error(
+                self,
+                format!(
+                    "given {} parameter nodes, needs {expected}",
+                    ctx.params.len()
+                ),
+            ));
         }
         let mut y = g.matmul(x, ctx.params[0], false, false)?;
         if self.use_bias {

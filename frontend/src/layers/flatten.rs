@@ -39,7 +39,10 @@ impl Layer for Flatten {
 
     fn output_shape(&self, input: &Shape) -> Result<Shape> {
         if input.rank() == 0 {
-            return Err(layer_error(self, "needs at least a 1-D input per example, got a scalar"));
+            return Err(layer_error(
+                self,
+                "needs at least a 1-D input per example, got a scalar",
+            ));
         }
         Ok(Shape::from([input.numel()]))
     }
@@ -50,7 +53,10 @@ impl Layer for Flatten {
 
     fn build(&self, g: &mut Graph, x: NodeId, _ctx: LayerContext<'_>) -> Result<NodeId> {
         let dims = g.shape(x).dims().to_vec();
-        let batch = dims.first().copied().ok_or_else(|| layer_error(self, "input has no batch axis"))?;
+        let batch = dims
+            .first()
+            .copied()
+            .ok_or_else(|| layer_error(self, "input has no batch axis"))?;
         let per_example: usize = dims[1..].iter().product();
         Ok(g.reshape(x, [batch, per_example])?)
     }

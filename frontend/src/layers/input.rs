@@ -16,7 +16,10 @@ pub struct Input {
 impl Input {
     /// An input of per-example `shape`.
     pub fn new(shape: impl Into<Shape>) -> Self {
-        Input { shape: shape.into(), name: None }
+        Input {
+            shape: shape.into(),
+            name: None,
+        }
     }
 
     /// The same input with an explicit name.
@@ -49,10 +52,16 @@ impl Layer for Input {
 
     fn output_shape(&self, input: &Shape) -> Result<Shape> {
         if input != &self.shape {
-            return Err(layer_error(self, format!("declared shape {} but fed {}", self.shape, input)));
+            return Err(layer_error(
+                self,
+                format!("declared shape {} but fed {}", self.shape, input),
+            ));
         }
         if self.shape.numel() == 0 {
-            return Err(layer_error(self, format!("shape {} has no elements", self.shape)));
+            return Err(layer_error(
+                self,
+                format!("shape {} has no elements", self.shape),
+            ));
         }
         Ok(self.shape.clone())
     }

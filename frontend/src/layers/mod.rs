@@ -104,7 +104,9 @@ pub fn snake_case(class: &str) -> String {
     let mut out = String::new();
     for (i, &c) in chars.iter().enumerate() {
         if i > 0 && c.is_ascii_uppercase() {
-            let starts_word = chars.get(i + 1).is_some_and(|n| n.is_ascii_lowercase() || n.is_ascii_digit());
+            let starts_word = chars
+                .get(i + 1)
+                .is_some_and(|n| n.is_ascii_lowercase() || n.is_ascii_digit());
             let after_lower = chars[i - 1].is_ascii_lowercase();
             if starts_word || after_lower {
                 out.push('_');
@@ -117,7 +119,10 @@ pub fn snake_case(class: &str) -> String {
 
 /// An error about `layer` (named as `name (Class)`).
 pub(crate) fn layer_error(layer: &(impl Layer + ?Sized), msg: impl Into<String>) -> Error {
-    Error::Layer { layer: layer.label(), msg: msg.into() }
+    Error::Layer {
+        layer: layer.label(),
+        msg: msg.into(),
+    }
 }
 
 /// Keras' printing of a per-example shape with the batch axis: `(None, 28, 28, 1)`.

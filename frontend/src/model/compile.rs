@@ -19,9 +19,9 @@ use ir::{BinaryOp, Graph, NodeId, Tensor};
 use crate::error::{Error, Result};
 use crate::losses::Loss;
 use crate::metrics::Metric;
-use crate::model::runner::Runner;
-use crate::model::sequential::{FEATURES_INPUT, LABELS_INPUT};
 use crate::model::Sequential;
+use crate::model::runner::Runner;
+use crate::model::sequential::LABELS_INPUT;
 use crate::optimizers::Optimizer;
 
 /// Name of the loss output of the train and eval graphs.
@@ -39,6 +39,7 @@ pub(crate) enum Role {
 
 /// A compiled model's training configuration, executables and parameter store.
 pub(crate) struct Compiled {
+    model_name: String,
     optimizer: Box<dyn Optimizer>,
     loss: Box<dyn Loss>,
     metrics: Vec<Box<dyn Metric>>,
@@ -51,7 +52,14 @@ pub(crate) struct Compiled {
 impl std::fmt::Debug for Compiled {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Compiled")
-            .field("metrics", &self.metrics.iter().map(|m| m.name().to_string()).collect::<Vec<_>>())
+            .field(
+                "metrics",
+                &self
+                    .metrics
+                    .iter()
+                    .map(|m| m.name().to_string())
+                    .collect::<Vec<_>>(),
+            )
             .field("executables", &self.runners.keys().collect::<Vec<_>>())
             .field("active", &self.active)
             .finish_non_exhaustive()
@@ -70,8 +78,15 @@ impl Sequential {
     /// and initialise the parameters from the model's seed (weights already trained by an
     /// earlier `compile` are kept; optimizer state starts afresh).
     ///
-    /// ```ignore
+    /// ```
+    /// # fn main() -> kiln::Result<()> {
+    /// use kiln::prelude::*;
+    /// use kiln::{losses::SoftmaxCrossEntropyWithLogits, metrics::Accuracy, optimizers::Adam};
+    /// let mut model = Sequential::of([Input::new([4]).into(), Dense::new(3).into()]);
     /// model.compile(Adam::default(), SoftmaxCrossEntropyWithLogits, [Accuracy])?;
+    /// assert_eq!(model.metric_names(), ["accuracy"]);
+    /// # Ok(())
+    /// # }
     /// ```
     pub fn compile<M: Into<Box<dyn Metric>>>(
         &mut self,
@@ -89,6 +104,7 @@ impl Sequential {
             }
         }
         let mut compiled = Compiled {
+            model_name: self.name.clone(),
             optimizer: Box::new(optimizer),
             loss: Box::new(loss),
             metrics: metrics.into_iter().map(Into::into).collect(),
@@ -121,7 +137,10 @@ impl Sequential {
 
     /// The names of the compiled metrics, in order.
     pub fn metric_names(&self) -> Vec<String> {
-        self.compiled.iter().flat_map(|c| c.metrics.iter().map(|m| m.name().to_string())).collect()
+        self.compiled
+            .iter()
+            .flat_map(|c| c.metrics.iter().map(|m| m.name().to_string()))
+            .collect()
     }
 
     /// The current value of every parameter (weights, and optimizer state once training ran),
@@ -134,14 +153,20 @@ impl Sequential {
 
     pub(crate) fn compiled_mut(&mut self) -> Result<&mut Compiled> {
         let name = self.name.clone();
-        self.compiled
-            .as_mut()
-            .ok_or(Error::Model { model: name, msg: "is not compiled; call compile(optimizer, loss, metrics) first".into() })
+        self.compiled.as_mut().ok_or(Error::Model {
+            model: name,
+            msg: "is not compiled; call compile(optimizer, loss, metrics) first".into(),
+        })
     }
 
     /// One of the three graphs for `batch` examples, and the optimizer's initial state values
     /// (train graph only).
-    fn build_graph(&self, compiled: &Compiled, role: Role, batch: usize) -> Result<(Graph, Vec<(String, Tensor)>)> {
+    fn build_graph(
+        &self,
+        compiled: &Compiled,
+        role: Role,
+        batch: usize,
+    ) -> Result<(Graph, Vec<(String, Tensor)>)> {
         let forward = self.build_forward(batch, role == Role::Train)?;
         let mut g = forward.graph;
         if role == Role::Predict {
@@ -153,9 +178,16 @@ impl Sequential {
         let labels = g.input(LABELS_INPUT, ir::Shape::new(label_dims));
         let mut loss = compiled.loss.build(&mut g, forward.output, labels)?;
         if !g.shape(loss).dims().is_empty() {
-            return Err(self.model_error(format!("the loss must be a scalar, got shape {}", g.shape(loss))));
+            return Err(self.model_error(format!(
+                "the loss must be a scalar, got shape {}",
+                g.shape(loss)
+            )));
         }
-        for p in forward.params.iter().filter(|p| p.spec.regularizer.is_some()) {
+        for p in forward
+            .params
+            .iter()
+            .filter(|p| p.spec.regularizer.is_some())
+        {
             let regularizer = p.spec.regularizer.expect("filtered on Some");
             let penalty = regularizer.build_penalty(&mut g, p.node)?;
             loss = g.binary(BinaryOp::Add, loss, penalty)?;
@@ -163,14 +195,26 @@ impl Sequential {
         let metric_nodes = compiled
             .metrics
             .iter()
-            .map(|m| Ok((m.name().to_string(), m.build(&mut g, forward.output, labels)?)))
+            .map(|m| {
+                Ok((
+                    m.name().to_string(),
+                    m.build(&mut g, forward.output, labels)?,
+                ))
+            })
             .collect::<Result<Vec<(String, NodeId)>>>()?;
         let mut initial_state = Vec::new();
         if role == Role::Train {
-            let trainable: Vec<NodeId> = forward.params.iter().filter(|p| p.spec.trainable).map(|p| p.node).collect();
+            let trainable: Vec<NodeId> = forward
+                .params
+                .iter()
+                .filter(|p| p.spec.trainable)
+                .map(|p| p.node)
+                .collect();
             let (with_grads, grads) = passes::autodiff::grad(&g, loss, &trainable)?;
             g = with_grads;
-            initial_state = compiled.optimizer.build_update(&mut g, &trainable, &grads)?;
+            initial_state = compiled
+                .optimizer
+                .build_update(&mut g, &trainable, &grads)?;
         }
         g.add_output(LOSS_OUTPUT, loss)?;
         for (name, node) in metric_nodes {
@@ -181,7 +225,10 @@ impl Sequential {
 
     /// The runner for `(role, batch)`, compiled on first use, holding the latest parameters.
     pub(crate) fn runner(&mut self, role: Role, batch: usize) -> Result<&mut Runner> {
-        let compiled = self.compiled.as_ref().ok_or_else(|| self.model_error("is not compiled; call compile first"))?;
+        let compiled = self
+            .compiled
+            .as_ref()
+            .ok_or_else(|| self.model_error("is not compiled; call compile first"))?;
         if !compiled.runners.contains_key(&(role, batch)) {
             let (graph, initial_state) = self.build_graph(compiled, role, batch)?;
             let runner = Runner::compile(&graph)?;
@@ -193,7 +240,10 @@ impl Sequential {
         }
         let compiled = self.compiled.as_mut().expect("checked above");
         compiled.activate((role, batch))?;
-        Ok(compiled.runners.get_mut(&(role, batch)).expect("inserted above"))
+        Ok(compiled
+            .runners
+            .get_mut(&(role, batch))
+            .expect("inserted above"))
     }
 }
 
@@ -212,7 +262,10 @@ impl Compiled {
         }
         self.sync();
         self.active = None;
-        self.runners.get_mut(&key).expect("runner exists").load(&self.store)?;
+        self.runners
+            .get_mut(&key)
+            .expect("runner exists")
+            .load(&self.store, &self.model_name)?;
         self.active = Some(key);
         Ok(())
     }

@@ -6,10 +6,10 @@ use ir::{Shape, Tensor};
 
 use crate::datasets::Dataset;
 use crate::error::{Error, Result};
+use crate::model::Sequential;
 use crate::model::compile::{LOSS_OUTPUT, PREDICTIONS_OUTPUT, Role};
 use crate::model::fit::Rows;
 use crate::model::sequential::FEATURES_INPUT;
-use crate::model::Sequential;
 
 /// What [`Sequential::evaluate`] returns: the mean loss and each metric's mean, weighted by
 /// batch size (so the partial last batch counts for what it holds).
@@ -27,8 +27,15 @@ impl Sequential {
         self.compiled_mut()?;
         self.check_dataset(dataset, "evaluation")?;
         let values = self.run_pass(Role::Eval, Rows::of(dataset), None, batch_size)?;
-        let loss = values.iter().find(|(k, _)| k == LOSS_OUTPUT).map(|(_, v)| *v).expect("run_pass reports the loss");
-        let metrics = values.into_iter().filter(|(k, _)| k != LOSS_OUTPUT).collect();
+        let loss = values
+            .iter()
+            .find(|(k, _)| k == LOSS_OUTPUT)
+            .map(|(_, v)| *v)
+            .expect("run_pass reports the loss");
+        let metrics = values
+            .into_iter()
+            .filter(|(k, _)| k != LOSS_OUTPUT)
+            .collect();
         Ok(Evaluation { loss, metrics })
     }
 
@@ -37,7 +44,10 @@ impl Sequential {
     pub fn predict(&mut self, features: &Tensor, batch_size: usize) -> Result<Tensor> {
         self.compiled_mut()?;
         if batch_size == 0 {
-            return Err(Error::InvalidArgument { name: "batch_size", msg: "must be at least 1".into() });
+            return Err(Error::InvalidArgument {
+                name: "batch_size",
+                msg: "must be at least 1".into(),
+            });
         }
         let input = self.input_shape()?;
         let output = self.output_shape()?;
@@ -46,7 +56,12 @@ impl Sequential {
             return Err(self.model_error(format!(
                 "predict features have shape {} but the model takes [n, {}]",
                 features.shape,
-                input.dims().iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", ")
+                input
+                    .dims()
+                    .iter()
+                    .map(|d| d.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             )));
         }
         let n = dims[0];
@@ -55,15 +70,22 @@ impl Sequential {
         for start in (0..n).step_by(batch_size) {
             let end = (start + batch_size).min(n);
             let batch = &features.data[start * in_size..end * in_size];
-            let outputs = self.runner(Role::Predict, end - start)?.run(&[(FEATURES_INPUT, batch)])?;
+            let outputs = self
+                .runner(Role::Predict, end - start)?
+                .run(&[(FEATURES_INPUT, batch)])?;
             let predictions = outputs
                 .into_iter()
                 .find(|(name, _)| name == PREDICTIONS_OUTPUT)
-                .ok_or_else(|| self.model_error("the compiled predictor returned no predictions"))?;
+                .ok_or_else(|| {
+                    self.model_error("the compiled predictor returned no predictions")
+                })?;
             data.extend_from_slice(&predictions.1.data);
         }
         let mut shape = vec![n];
         shape.extend_from_slice(output.dims());
-        Ok(Tensor { shape: Shape::new(shape), data })
+        Ok(Tensor {
+            shape: Shape::new(shape),
+            data,
+        })
     }
 }

@@ -10,10 +10,10 @@ use std::time::Instant;
 
 use crate::datasets::Dataset;
 use crate::error::{Error, Result};
+use crate::model::Sequential;
 use crate::model::compile::{LOSS_OUTPUT, Role};
 use crate::model::history::{History, epoch_line};
 use crate::model::sequential::{FEATURES_INPUT, LABELS_INPUT};
-use crate::model::Sequential;
 
 /// Where validation values come from.
 #[derive(Debug, Clone, Copy, Default)]
@@ -47,7 +47,13 @@ pub struct FitOptions<'a> {
 impl<'a> FitOptions<'a> {
     /// `epochs` epochs of `batch_size` with the defaults.
     pub fn new(epochs: usize, batch_size: usize) -> Self {
-        FitOptions { epochs, batch_size, shuffle: true, validation: Validation::None, verbose: true }
+        FitOptions {
+            epochs,
+            batch_size,
+            shuffle: true,
+            validation: Validation::None,
+            verbose: true,
+        }
     }
 
     /// Whether to shuffle each epoch.
@@ -109,7 +115,8 @@ impl<'a> Rows<'a> {
 
 /// A seeded Fisher–Yates permutation of `0..n` from the counter-based generator.
 fn permutation(n: usize, seed: u64) -> Vec<usize> {
-    let stream = ir::random::mix32(seed as u32) ^ ir::random::mix32((seed >> 32) as u32 ^ 0x2545_f491);
+    let stream =
+        ir::random::mix32(seed as u32) ^ ir::random::mix32((seed >> 32) as u32 ^ 0x2545_f491);
     let mut order: Vec<usize> = (0..n).collect();
     for i in (1..n).rev() {
         let u = ir::random::uniform(stream, i as u32) as f64;
@@ -144,9 +151,18 @@ impl Sequential {
 
     /// One pass of `role` (train or eval) over `rows` in `order` (or in sequence); returns
     /// the example-weighted mean of the loss and each metric, loss first.
-    pub(crate) fn run_pass(&mut self, role: Role, rows: Rows<'_>, order: Option<&[usize]>, batch_size: usize) -> Result<Vec<(String, f32)>> {
+    pub(crate) fn run_pass(
+        &mut self,
+        role: Role,
+        rows: Rows<'_>,
+        order: Option<&[usize]>,
+        batch_size: usize,
+    ) -> Result<Vec<(String, f32)>> {
         if batch_size == 0 {
-            return Err(Error::InvalidArgument { name: "batch_size", msg: "must be at least 1".into() });
+            return Err(Error::InvalidArgument {
+                name: "batch_size",
+                msg: "must be at least 1".into(),
+            });
         }
         let mut keys = vec![LOSS_OUTPUT.to_string()];
         keys.extend(self.metric_names());
@@ -170,15 +186,25 @@ impl Sequential {
                     (&feature_buf, &label_buf)
                 }
             };
-            let outputs = self.runner(role, end - start)?.run(&[(FEATURES_INPUT, features), (LABELS_INPUT, labels)])?;
+            let outputs = self
+                .runner(role, end - start)?
+                .run(&[(FEATURES_INPUT, features), (LABELS_INPUT, labels)])?;
             for (key, sum) in keys.iter().zip(sums.iter_mut()) {
-                let value = outputs.iter().find(|(name, _)| name == key).map(|(_, t)| t.data[0]).ok_or_else(|| {
-                    self.model_error(format!("the compiled step returned no `{key}` output"))
-                })?;
+                let value = outputs
+                    .iter()
+                    .find(|(name, _)| name == key)
+                    .map(|(_, t)| t.data[0])
+                    .ok_or_else(|| {
+                        self.model_error(format!("the compiled step returned no `{key}` output"))
+                    })?;
                 *sum += value as f64 * (end - start) as f64;
             }
         }
-        Ok(keys.into_iter().zip(sums).map(|(k, s)| (k, (s / rows.len as f64) as f32)).collect())
+        Ok(keys
+            .into_iter()
+            .zip(sums)
+            .map(|(k, s)| (k, (s / rows.len as f64) as f32))
+            .collect())
     }
 
     /// Train for `epochs` epochs of `batch_size` with Keras' defaults (shuffled, no
@@ -201,7 +227,10 @@ impl Sequential {
             }
             Validation::Split(fraction) => {
                 if !(0.0..1.0).contains(&fraction) {
-                    return Err(Error::InvalidArgument { name: "validation_split", msg: format!("{fraction} is not in [0, 1)") });
+                    return Err(Error::InvalidArgument {
+                        name: "validation_split",
+                        msg: format!("{fraction} is not in [0, 1)"),
+                    });
                 }
                 let split_at = (all.len as f64 * (1.0 - fraction)).floor() as usize;
                 if split_at == 0 || split_at == all.len {
@@ -216,8 +245,11 @@ impl Sequential {
         let mut history = History::default();
         for epoch in 0..options.epochs {
             let started = Instant::now();
-            let order = options.shuffle.then(|| permutation(train.len, self.seed.wrapping_add(epoch as u64 + 1)));
-            let mut values = self.run_pass(Role::Train, train, order.as_deref(), options.batch_size)?;
+            let order = options
+                .shuffle
+                .then(|| permutation(train.len, self.seed.wrapping_add(epoch as u64 + 1)));
+            let mut values =
+                self.run_pass(Role::Train, train, order.as_deref(), options.batch_size)?;
             if let Some(validation) = validation {
                 let val = self.run_pass(Role::Eval, validation, None, options.batch_size)?;
                 values.extend(val.into_iter().map(|(k, v)| (format!("val_{k}"), v)));

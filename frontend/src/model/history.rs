@@ -33,7 +33,12 @@ impl History {
 }
 
 /// Keras' per-epoch line: `Epoch 1/10 - 3.2s - loss: 0.2345 - accuracy: 0.9312`.
-pub(crate) fn epoch_line(epoch: usize, epochs: usize, seconds: f64, values: &[(String, f32)]) -> String {
+pub(crate) fn epoch_line(
+    epoch: usize,
+    epochs: usize,
+    seconds: f64,
+    values: &[(String, f32)],
+) -> String {
     let mut line = format!("Epoch {}/{epochs} - {seconds:.1}s", epoch + 1);
     for (key, value) in values {
         line.push_str(&format!(" - {key}: {value:.4}"));

@@ -19,7 +19,10 @@ pub(crate) struct Runner {
 
 impl std::fmt::Debug for Runner {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Runner").field("params", &self.params).field("updated", &self.updated).finish_non_exhaustive()
+        f.debug_struct("Runner")
+            .field("params", &self.params)
+            .field("updated", &self.updated)
+            .finish_non_exhaustive()
     }
 }
 
@@ -37,17 +40,31 @@ impl Runner {
         let plan = passes::memory_plan::plan(&optimized)?;
         let executable = codegen_cpu::compile(&optimized, &plan)?;
         let state = executable.new_state();
-        let params = optimized.params().into_iter().map(|p| param_name(&optimized, p)).collect();
-        let updated = optimized.updates.iter().map(|&(p, _)| param_name(&optimized, p)).collect();
-        Ok(Runner { executable, state, params, updated })
+        let params = optimized
+            .params()
+            .into_iter()
+            .map(|p| param_name(&optimized, p))
+            .collect();
+        let updated = optimized
+            .updates
+            .iter()
+            .map(|&(p, _)| param_name(&optimized, p))
+            .collect();
+        Ok(Runner {
+            executable,
+            state,
+            params,
+            updated,
+        })
     }
 
-    /// Copy every parameter this graph reads from `store` into the runtime state.
-    pub fn load(&mut self, store: &BTreeMap<String, Tensor>) -> Result<()> {
+    /// Copy every parameter this graph reads from `store` into the runtime state. A
+    /// parameter missing from the store is an error naming it and `model`.
+    pub fn load(&mut self, store: &BTreeMap<String, Tensor>, model: &str) -> Result<()> {
         for name in &self.params {
             let value = store.get(name).ok_or_else(|| Error::Model {
-                model: String::new(),
-                msg: format!("no value for parameter `{name}`"),
+                model: model.to_string(),
+                msg: format!("the compiled graph reads parameter `{name}`, which has no value"),
             })?;
             self.state.set_param(name, &value.data)?;
         }

@@ -56,8 +56,6 @@ pub struct LayerShapes {
 /// One model parameter in a built graph.
 #[derive(Debug, Clone)]
 pub(crate) struct ModelParam {
-    /// `layer/param`, e.g. `dense/kernel`.
-    pub name: String,
     /// Its node in the graph.
     pub node: NodeId,
     /// What the layer asked for.
@@ -83,17 +81,31 @@ impl Sequential {
     /// [`Sequential::compile`] or [`Sequential::summary`].
     pub fn of(layers: impl IntoIterator<Item = Box<dyn Layer>>) -> Self {
         let mut layers: Vec<Box<dyn Layer>> = layers.into_iter().collect();
-        let mut taken: HashSet<String> = layers.iter().filter_map(|l| l.name().map(str::to_string)).collect();
+        let mut taken: HashSet<String> = layers
+            .iter()
+            .filter_map(|l| l.name().map(str::to_string))
+            .collect();
         for layer in layers.iter_mut().filter(|l| l.name().is_none()) {
             let prefix = layer.name_prefix();
             let name = (0..)
-                .map(|k| if k == 0 { prefix.clone() } else { format!("{prefix}_{k}") })
+                .map(|k| {
+                    if k == 0 {
+                        prefix.clone()
+                    } else {
+                        format!("{prefix}_{k}")
+                    }
+                })
                 .find(|candidate| !taken.contains(candidate))
                 .expect("an unused name exists");
             taken.insert(name.clone());
             layer.set_name(name);
         }
-        Sequential { name: "sequential".into(), layers, seed: DEFAULT_SEED, compiled: None }
+        Sequential {
+            name: "sequential".into(),
+            layers,
+            seed: DEFAULT_SEED,
+            compiled: None,
+        }
     }
 
     /// The same model under another name (shown by the summary).
@@ -124,14 +136,23 @@ impl Sequential {
     }
 
     pub(crate) fn model_error(&self, msg: impl Into<String>) -> Error {
-        Error::Model { model: self.name.clone(), msg: msg.into() }
+        Error::Model {
+            model: self.name.clone(),
+            msg: msg.into(),
+        }
     }
 
     /// The per-example input shape (from the first layer, which must be an `Input`).
     pub fn input_shape(&self) -> Result<Shape> {
-        let first = self.layers.first().ok_or_else(|| self.model_error("has no layers"))?;
+        let first = self
+            .layers
+            .first()
+            .ok_or_else(|| self.model_error("has no layers"))?;
         first.input_shape().cloned().ok_or_else(|| {
-            self.model_error(format!("the first layer must be an Input, got {}", first.label()))
+            self.model_error(format!(
+                "the first layer must be an Input, got {}",
+                first.label()
+            ))
         })
     }
 
@@ -144,26 +165,42 @@ impl Sequential {
         for (i, layer) in self.layers.iter().enumerate() {
             let name = layer.name().unwrap_or_default();
             if !names.insert(name.to_string()) {
-                return Err(self.model_error(format!("two layers are named `{name}`; layer names must be unique")));
+                return Err(self.model_error(format!(
+                    "two layers are named `{name}`; layer names must be unique"
+                )));
             }
             if i > 0 && layer.input_shape().is_some() {
                 return Err(self.model_error(format!("{} must be the first layer", layer.label())));
             }
             let output = layer.output_shape(&shape)?;
             let params = layer.params(&shape);
-            out.push(LayerShapes { input: std::mem::replace(&mut shape, output.clone()), output, params });
+            out.push(LayerShapes {
+                input: std::mem::replace(&mut shape, output.clone()),
+                output,
+                params,
+            });
         }
         Ok(out)
     }
 
     /// The per-example output shape.
     pub fn output_shape(&self) -> Result<Shape> {
-        Ok(self.layer_shapes()?.last().expect("a valid model has layers").output.clone())
+        Ok(self
+            .layer_shapes()?
+            .last()
+            .expect("a valid model has layers")
+            .output
+            .clone())
     }
 
     /// Total number of parameter elements.
     pub fn count_params(&self) -> Result<usize> {
-        Ok(self.layer_shapes()?.iter().flat_map(|l| &l.params).map(|p| p.shape.numel()).sum())
+        Ok(self
+            .layer_shapes()?
+            .iter()
+            .flat_map(|l| &l.params)
+            .map(|p| p.shape.numel())
+            .sum())
     }
 
     /// Every parameter as `(layer/param, spec)`, in layer order.
@@ -175,7 +212,9 @@ impl Sequential {
             .zip(shapes)
             .flat_map(|(layer, s)| {
                 let layer_name = layer.name().unwrap_or_default().to_string();
-                s.params.into_iter().map(move |p| (format!("{layer_name}/{}", p.name), p))
+                s.params
+                    .into_iter()
+                    .map(move |p| (format!("{layer_name}/{}", p.name), p))
             })
             .collect())
     }
@@ -209,13 +248,27 @@ impl Sequential {
                 .iter()
                 .map(|spec| {
                     let name = format!("{layer_name}/{}", spec.name);
-                    let node = graph.param(name.clone(), spec.shape.clone());
-                    params.push(ModelParam { name, node, spec: spec.clone() });
+                    let node = graph.param(name, spec.shape.clone());
+                    params.push(ModelParam {
+                        node,
+                        spec: spec.clone(),
+                    });
                     node
                 })
                 .collect();
-            x = layer.build(&mut graph, x, LayerContext { params: &nodes, training })?;
+            x = layer.build(
+                &mut graph,
+                x,
+                LayerContext {
+                    params: &nodes,
+                    training,
+                },
+            )?;
         }
-        Ok(Forward { graph, output: x, params })
+        Ok(Forward {
+            graph,
+            output: x,
+            params,
+        })
     }
 }

@@ -25,7 +25,11 @@ fn print_row(fields: [&str; 3], out: &mut String) {
             let space = if last { 0 } else { 2 };
             let mut cutoff = POSITIONS[col] - start - space - usize::from(!last);
             let fit: String = left[col].iter().take(cutoff).collect();
-            if let Some(cut) = ["),", "},", "],", "',"].iter().filter_map(|sep| fit.find(sep).map(|i| i + sep.len())).min() {
+            if let Some(cut) = ["),", "},", "],", "',"]
+                .iter()
+                .filter_map(|sep| fit.find(sep).map(|i| i + sep.len()))
+                .min()
+            {
                 cutoff = cut;
             }
             cutoff = cutoff.min(left[col].len());
@@ -68,21 +72,44 @@ impl Sequential {
         out.push_str(&"=".repeat(LINE_LENGTH));
         out.push('\n');
         let (mut trainable, mut frozen) = (0usize, 0usize);
-        for (layer, s) in self.layers.iter().zip(&shapes).filter(|(l, _)| l.input_shape().is_none()) {
+        for (layer, s) in self
+            .layers
+            .iter()
+            .zip(&shapes)
+            .filter(|(l, _)| l.input_shape().is_none())
+        {
             let count: usize = s.params.iter().map(|p| p.shape.numel()).sum();
             for p in &s.params {
-                *(if p.trainable { &mut trainable } else { &mut frozen }) += p.shape.numel();
+                *(if p.trainable {
+                    &mut trainable
+                } else {
+                    &mut frozen
+                }) += p.shape.numel();
             }
-            let label = format!("{} ({})", layer.name().unwrap_or_default(), layer.class_name());
-            print_row([&label, &keras_shape(&s.output), &count.to_string()], &mut out);
+            let label = format!(
+                "{} ({})",
+                layer.name().unwrap_or_default(),
+                layer.class_name()
+            );
+            print_row(
+                [&label, &keras_shape(&s.output), &count.to_string()],
+                &mut out,
+            );
             out.push_str(&" ".repeat(LINE_LENGTH));
             out.push('\n');
         }
         out.push_str(&"=".repeat(LINE_LENGTH));
         out.push('\n');
         let total = trainable + frozen;
-        for (what, count) in [("Total", total), ("Trainable", trainable), ("Non-trainable", frozen)] {
-            out.push_str(&format!("{what} params: {count} ({})\n", readable_size(count as f64 * 4.0)));
+        for (what, count) in [
+            ("Total", total),
+            ("Trainable", trainable),
+            ("Non-trainable", frozen),
+        ] {
+            out.push_str(&format!(
+                "{what} params: {count} ({})\n",
+                readable_size(count as f64 * 4.0)
+            ));
         }
         out.push_str(&"_".repeat(LINE_LENGTH));
         out.push('\n');
@@ -104,9 +131,18 @@ mod tests {
     #[test]
     fn long_names_wrap_at_the_column() {
         let mut out = String::new();
-        print_row(["max_pooling2d (MaxPooling2D)", "(None, 14, 14, 8)", "0"], &mut out);
+        print_row(
+            ["max_pooling2d (MaxPooling2D)", "(None, 14, 14, 8)", "0"],
+            &mut out,
+        );
         let lines: Vec<&str> = out.lines().collect();
-        assert_eq!(lines[0], format!("{:<29}{:<26}{:<10}", " max_pooling2d (MaxPooling2", "(None, 14, 14, 8)", "0"));
+        assert_eq!(
+            lines[0],
+            format!(
+                "{:<29}{:<26}{:<10}",
+                " max_pooling2d (MaxPooling2", "(None, 14, 14, 8)", "0"
+            )
+        );
         assert_eq!(lines[1], format!("{:<65}", " D)"));
     }
 }
