@@ -196,10 +196,15 @@ impl Sequential {
             .metrics
             .iter()
             .map(|m| {
-                Ok((
-                    m.name().to_string(),
-                    m.build(&mut g, forward.output, labels)?,
-                ))
+                let node = m.build(&mut g, forward.output, labels)?;
+                if g.shape(node).rank() != 0 {
+                    return Err(self.model_error(format!(
+                        "metric `{}` must be a scalar, got shape {}",
+                        m.name(),
+                        g.shape(node)
+                    )));
+                }
+                Ok((m.name().to_string(), node))
             })
             .collect::<Result<Vec<(String, NodeId)>>>()?;
         let mut initial_state = Vec::new();
