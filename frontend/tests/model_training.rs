@@ -223,3 +223,37 @@ fn misuse_is_an_error() {
         "{err}"
     );
 }
+
+#[test]
+fn sparse_losses_train_on_class_index_labels() {
+    use kiln::losses::SparseCategoricalCrossentropy;
+    use kiln::metrics::SparseCategoricalAccuracy;
+    let one_hot = synthetic(64, 4);
+    let indices: Vec<f32> = one_hot
+        .labels()
+        .chunks(CLASSES)
+        .map(|row| row.iter().position(|&v| v == 1.0).unwrap() as f32)
+        .collect();
+    let sparse =
+        Dataset::new(one_hot.features().to_vec(), &[64, FEATURES], indices, &[64]).unwrap();
+    let mut model = small_model(3);
+    let loss = SparseCategoricalCrossentropy::new().from_logits(true);
+    model
+        .compile(
+            Adam::default().learning_rate(0.02),
+            loss,
+            [SparseCategoricalAccuracy],
+        )
+        .unwrap();
+    let history = model
+        .fit_with(&sparse, FitOptions::new(8, 16).verbose(false))
+        .unwrap();
+    let losses = history.get("loss").unwrap();
+    assert!(losses[7] < 0.8 * losses[0], "loss {losses:?}");
+    // The one-hot dataset no longer fits the compiled loss.
+    let err = model.evaluate(&one_hot, 16).unwrap_err().to_string();
+    assert!(
+        err.contains("labels have shape [3]") && err.contains("loss takes []"),
+        "{err}"
+    );
+}

@@ -11,10 +11,14 @@
 //! cached. `compile` itself builds all three graphs once to report every model error up
 //! front. All executables share one parameter store: switching between them copies the
 //! parameters by name (weights only, plus optimizer state between train steps).
+//!
+//! Labels are fed as given by the dataset: one-hot rows shaped like the output, or class
+//! indices for the sparse losses. `compile` keeps the first per-example label shape the loss
+//! accepts, trying the output's shape, then `[]`, then `[1]`.
 
 use std::collections::{BTreeMap, HashMap};
 
-use ir::{BinaryOp, Graph, NodeId, Tensor};
+use ir::{BinaryOp, Graph, NodeId, Shape, Tensor};
 
 use crate::error::{Error, Result};
 use crate::losses::Loss;
@@ -40,6 +44,8 @@ pub(crate) enum Role {
 /// A compiled model's training configuration, executables and parameter store.
 pub(crate) struct Compiled {
     model_name: String,
+    /// Per-example label shape the loss takes (one-hot `[classes]` or class index `[]`).
+    pub(crate) label_shape: Shape,
     optimizer: Box<dyn Optimizer>,
     loss: Box<dyn Loss>,
     metrics: Vec<Box<dyn Metric>>,
@@ -105,6 +111,7 @@ impl Sequential {
         }
         let mut compiled = Compiled {
             model_name: self.name.clone(),
+            label_shape: Shape::scalar(),
             optimizer: Box::new(optimizer),
             loss: Box::new(loss),
             metrics: metrics.into_iter().map(Into::into).collect(),
@@ -120,14 +127,34 @@ impl Sequential {
             }
             seen.push(name);
         }
-        for role in [Role::Train, Role::Eval, Role::Predict] {
-            let (_, initial_state) = self.build_graph(&compiled, role, 1)?;
-            for (name, value) in initial_state {
-                compiled.store.entry(name).or_insert(value);
+        // The label form the loss takes: one-hot like the output, else class indices.
+        let output = self.output_shape()?;
+        let mut first_error = None;
+        for label_shape in [output, Shape::scalar(), Shape::from([1])] {
+            compiled.label_shape = label_shape;
+            match self.validate_graphs(&compiled) {
+                Ok(initial_state) => {
+                    for (name, value) in initial_state {
+                        compiled.store.entry(name).or_insert(value);
+                    }
+                    self.compiled = Some(compiled);
+                    return Ok(());
+                }
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                }
             }
         }
-        self.compiled = Some(compiled);
-        Ok(())
+        Err(first_error.expect("at least one label shape was tried"))
+    }
+
+    /// Build all three graphs for one example; returns the optimizer's initial state.
+    fn validate_graphs(&self, compiled: &Compiled) -> Result<Vec<(String, Tensor)>> {
+        let mut initial_state = Vec::new();
+        for role in [Role::Train, Role::Eval, Role::Predict] {
+            initial_state.extend(self.build_graph(compiled, role, 1)?.1);
+        }
+        Ok(initial_state)
     }
 
     /// Whether [`Sequential::compile`] has run.
@@ -174,8 +201,8 @@ impl Sequential {
             return Ok((g, Vec::new()));
         }
         let mut label_dims = vec![batch];
-        label_dims.extend_from_slice(g.shape(forward.output).dims().get(1..).unwrap_or_default());
-        let labels = g.input(LABELS_INPUT, ir::Shape::new(label_dims));
+        label_dims.extend_from_slice(compiled.label_shape.dims());
+        let labels = g.input(LABELS_INPUT, Shape::new(label_dims));
         let mut loss = compiled.loss.build(&mut g, forward.output, labels)?;
         if !g.shape(loss).dims().is_empty() {
             return Err(self.model_error(format!(

@@ -130,16 +130,19 @@ impl Sequential {
     /// Check that a dataset's example shapes match the model's input and output.
     pub(crate) fn check_dataset(&self, dataset: &Dataset, what: &str) -> Result<()> {
         let input = self.input_shape()?;
-        let output = self.output_shape()?;
+        let labels = match &self.compiled {
+            Some(compiled) => compiled.label_shape.clone(),
+            None => self.output_shape()?,
+        };
         if dataset.feature_shape() != input.dims() {
             return Err(self.model_error(format!(
                 "{what} features have shape {:?} per example but the model's input is {input}",
                 dataset.feature_shape()
             )));
         }
-        if dataset.label_shape() != output.dims() {
+        if dataset.label_shape() != labels.dims() {
             return Err(self.model_error(format!(
-                "{what} labels have shape {:?} per example but the model's output is {output} (one-hot labels expected)",
+                "{what} labels have shape {:?} per example but the loss takes {labels}",
                 dataset.label_shape()
             )));
         }
