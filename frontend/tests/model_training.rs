@@ -257,3 +257,27 @@ fn sparse_losses_train_on_class_index_labels() {
         "{err}"
     );
 }
+
+#[test]
+fn predict_rejects_features_that_do_not_fit() {
+    let mut model = compiled(1);
+    let err = model
+        .predict(&Tensor::zeros([2, 5]), 2)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("[2, 5]") && err.contains("[n, 4]"), "{err}");
+    let inconsistent = Tensor {
+        shape: ir::Shape::from([2, FEATURES]),
+        data: vec![0.0; 3],
+    };
+    let err = model.predict(&inconsistent, 2).unwrap_err().to_string();
+    assert!(err.contains("3 values for shape [2, 4]"), "{err}");
+    assert_eq!(
+        model
+            .predict(&Tensor::zeros([0, FEATURES]), 2)
+            .unwrap()
+            .shape
+            .dims(),
+        [0, CLASSES]
+    );
+}

@@ -64,6 +64,16 @@ impl Sequential {
                     .join(", ")
             )));
         }
+        if features.data.len() != features.shape.numel() {
+            return Err(Error::InvalidArgument {
+                name: "features",
+                msg: format!(
+                    "{} values for shape {}",
+                    features.data.len(),
+                    features.shape
+                ),
+            });
+        }
         let n = dims[0];
         let (in_size, out_size) = (input.numel(), output.numel());
         let mut data = Vec::with_capacity(n * out_size);
