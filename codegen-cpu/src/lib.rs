@@ -1,3 +1,52 @@
-//! Kiln's Cranelift CPU backend.
+//! Kiln's Cranelift CPU backend: a fused, memory-planned [`ir::Graph`] becomes one compiled
+//! step function.
+//!
+//! ```text
+//! compile(graph, plan)      -> Executable   (JIT; run it with a State per caller)
+//! emit_object(graph, plan)  -> object bytes (AOT; link with the kernels' static library)
+//! ```
+//!
+//! ```
+//! use ir::{BinaryOp, Graph, MemoryPlan, UnaryOp};
+//!
+//! let mut g = Graph::new();
+//! let x = g.input("x", [2, 3]);
+//! let b = g.param("b", [3]);
+//! let y = g.binary(BinaryOp::Add, x, b).unwrap();
+//! let y = g.unary(UnaryOp::Relu, y).unwrap();
+//! g.add_output("y", y).unwrap();
+//!
+//! let exe = codegen_cpu::compile(&g, &MemoryPlan::naive(&g)).unwrap();
+//! let mut state = exe.new_state(); // parameters start at zero
+//! state.set_param("b", &[1.0, -1.0, 0.5]).unwrap();
+//! let out = exe.run(&mut state, &[("x", &[1.0, 2.0, 3.0, -4.0, 0.0, 1.0])]).unwrap();
+//! assert_eq!(out[0].1.data, [2.0, 1.0, 3.5, 0.0, 0.0, 1.5]);
+//! ```
+//!
+//! Map: [`abi`] is the calling convention; `module` lowers a graph into any
+//! `cranelift_module::Module` (one lowering for both paths), dispatching per node in
+//! `node` to `lower::{elementwise, reduce, pool, movement, random, contraction}`;
+//! `lower::program` is the elementwise op table and `lower::math` the vectorised
+//! transcendentals; [`contract`] holds the tuned matmul/conv kernels the code calls;
+//! `parallel` is the worker pool behind `kiln_parallel_for`; `runtime` runs steps.
+//!
+//! Architecture invariant: compiled code never reads or writes out of bounds — every
+//! offset comes from the checked memory plan and static shapes, and [`Executable::run`]
+//! checks every input's length before any compiled code runs.
 
+pub mod abi;
+mod aot;
 pub mod contract;
+pub mod error;
+mod jit;
+mod lower;
+mod module;
+mod node;
+mod parallel;
+mod runtime;
+
+pub use aot::emit_object;
+pub use error::CodegenError;
+pub use jit::compile;
+pub use parallel::kiln_parallel_for;
+pub use runtime::{Executable, Leaf, State};

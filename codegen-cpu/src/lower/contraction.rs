@@ -1,0 +1,179 @@
+//! Contractions (matmul, conv2d and its two gradients) as calls into the tuned kernels of
+//! [`crate::contract`]: the kernel function fills the kernel's `#[repr(C)]` argument struct
+//! in a stack slot — the static fields copied from a template built here at compile time,
+//! the pointer fields stored at run time — and calls the `kiln_*` symbol. Batched matmuls
+//! loop over the batch, one `kiln_sgemm` call per matrix. Convolution geometries are
+//! validated at compile time, so the kernels' status codes are always `KILN_OK`.
+
+use std::mem::{offset_of, size_of};
+
+use cranelift_codegen::ir::types::{I32, I64};
+use cranelift_codegen::ir::{InstBuilder, StackSlotData, StackSlotKind, Value};
+use cranelift_module::Module;
+use ir::{Conv2dAttrs, FusedOp, NodeId, Op, Shape};
+
+use crate::abi::Loc;
+use crate::contract::{Conv2dArgs, Conv2dGeometry, SgemmArgs};
+use crate::error::{CodegenError, Result};
+use crate::lower::Kernel;
+use crate::module::Lowerer;
+
+/// Threads the contraction kernels may use (they split large products themselves).
+fn threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// The contraction symbols and their addresses, for the JIT.
+pub(crate) fn symbols() -> Vec<(&'static str, *const u8)> {
+    crate::contract::symbols()
+}
+
+/// The 8-byte words of a plain `#[repr(C)]` argument struct.
+///
+/// Only used on `SgemmArgs` and `Conv2dArgs`, whose fields are all 8 bytes wide except
+/// `SgemmArgs`' two adjacent `f32`s, so neither has padding bytes.
+fn words<T: Copy>(value: &T) -> Vec<u64> {
+    const { assert!(size_of::<T>().is_multiple_of(8)) };
+    // SAFETY: `T` is one of the padding-free argument structs (see above), so all its
+    // `size_of::<T>()` bytes are initialised; the read is within the value.
+    let bytes = unsafe { std::slice::from_raw_parts(value as *const T as *const u8, size_of::<T>()) };
+    bytes.chunks_exact(8).map(|c| u64::from_le_bytes(c.try_into().expect("8-byte chunk"))).collect()
+}
+
+/// A stack slot holding `template`'s words; returns the slot's address.
+fn stack_struct(k: &mut Kernel, template: &[u64]) -> Value {
+    let slot = k.b.create_sized_stack_slot(StackSlotData::new(StackSlotKind::ExplicitSlot, (template.len() * 8) as u32, 4));
+    for (i, &w) in template.iter().enumerate() {
+        let v = k.b.ins().iconst(I64, w as i64);
+        k.b.ins().stack_store(k.ptr, v, slot, (i * 8) as i32);
+    }
+    k.b.ins().stack_addr(k.ptr, slot, 0)
+}
+
+/// Store pointer `v` at byte `offset` of the struct at `at`.
+fn put(k: &mut Kernel, at: Value, offset: usize, v: Value) {
+    k.b.ins().store(super::mem(), v, at, offset as i32);
+}
+
+/// Emit node `id`'s contraction, reading `locs[0]`, `locs[1]` and writing `locs[2]`.
+/// `shapes` are the two operands' shapes.
+pub(crate) fn lower<M: Module>(l: &mut Lowerer<'_, M>, id: NodeId, locs: &[Loc], shapes: &[&Shape]) -> Result<()> {
+    let graph = l.graph;
+    let out_shape = graph.shape(id);
+    let (locs, shapes) = ([locs[0], locs[1], locs[locs.len() - 1]], [shapes[0], shapes[1]]);
+    let conv = |attrs: &Conv2dAttrs, x: &Shape, w: &Shape| -> Result<Conv2dGeometry> {
+        let dims = |s: &Shape| <[usize; 4]>::try_from(s.dims()).map_err(|_| unsupported(l, id, "convolution operands must be rank 4"));
+        Conv2dGeometry::resolve(dims(x)?, dims(w)?, attrs).map_err(|e| unsupported(l, id, &e.to_string()))
+    };
+    match graph.op(id) {
+        Op::MatMul { transpose_a, transpose_b } | Op::Fused(FusedOp::MatMul { transpose_a, transpose_b, .. }) => {
+            let f = l.import("kiln_sgemm", &[l.module.target_config().pointer_type()])?;
+            let (ta, tb) = (*transpose_a, *transpose_b);
+            let (sa, sb) = (shapes[0].clone(), shapes[1].clone());
+            let out = out_shape.clone();
+            l.kernel(id, &locs, &[f], |k, b, f| matmul(k, f[0], (b[0], &sa, ta), (b[1], &sb, tb), (b[2], &out)))
+        }
+        Op::Conv2d(attrs) | Op::Fused(FusedOp::Conv2d { attrs, .. }) => {
+            let g = conv(attrs, shapes[0], shapes[1])?;
+            // x = operand 0, w = operand 1, y = result.
+            call_conv(l, id, "kiln_conv2d", g, [0, 1, 2], &locs)
+        }
+        Op::Conv2dBackpropInput { attrs, input_shape } => {
+            let g = conv(attrs, input_shape, shapes[1])?;
+            // dy = operand 0, w = operand 1, dx = result.
+            call_conv(l, id, "kiln_conv2d_backprop_input", g, [2, 1, 0], &locs)
+        }
+        Op::Conv2dBackpropFilter { attrs, filter_shape } => {
+            let g = conv(attrs, shapes[0], filter_shape)?;
+            // x = operand 0, dy = operand 1, dw = result.
+            call_conv(l, id, "kiln_conv2d_backprop_filter", g, [0, 2, 1], &locs)
+        }
+        other => Err(CodegenError::Unsupported { node: id.to_string(), op: ir::infer::op_name(other), msg: "not a contraction".into() }),
+    }
+}
+
+fn unsupported<M: Module>(l: &Lowerer<'_, M>, id: NodeId, msg: &str) -> CodegenError {
+    CodegenError::Unsupported { node: id.to_string(), op: ir::infer::op_name(l.graph.op(id)), msg: msg.into() }
+}
+
+/// One `kiln_sgemm` call per matrix of the batch.
+fn matmul(k: &mut Kernel, f: cranelift_codegen::ir::FuncRef, a: (Value, &Shape, bool), b: (Value, &Shape, bool), c: (Value, &Shape)) {
+    let r = c.1.rank();
+    let (m, n) = (c.1.dims()[r - 2], c.1.dims()[r - 1]);
+    let (ra, ca) = (a.1.dims()[r - 2], a.1.dims()[r - 1]);
+    let (rb, cb) = (b.1.dims()[r - 2], b.1.dims()[r - 1]);
+    let kk = if a.2 { ra } else { ca };
+    // A(i, l) is stored at i*ca + l, or at l*ca + i when transposed; likewise for B.
+    let (a_rs, a_cs) = if a.2 { (1, ca) } else { (ca, 1) };
+    let (b_rs, b_cs) = if b.2 { (1, cb) } else { (cb, 1) };
+    let template = SgemmArgs {
+        m,
+        n,
+        k: kk,
+        a: std::ptr::null(),
+        a_row_stride: a_rs,
+        a_col_stride: a_cs,
+        b: std::ptr::null(),
+        b_row_stride: b_rs,
+        b_col_stride: b_cs,
+        c: std::ptr::null_mut(),
+        c_row_stride: n,
+        c_col_stride: 1,
+        alpha: 1.0,
+        beta: 0.0,
+        threads: threads(),
+    };
+    let args = stack_struct(k, &words(&template));
+    let batch: usize = c.1.dims()[..r - 2].iter().product();
+    k.for_n(batch, |k, i| {
+        let pa = k.b.ins().imul_imm_s(i, (ra * ca) as i64);
+        let pa = k.addr(a.0, pa);
+        let pb = k.b.ins().imul_imm_s(i, (rb * cb) as i64);
+        let pb = k.addr(b.0, pb);
+        let pc = k.b.ins().imul_imm_s(i, (m * n) as i64);
+        let pc = k.addr(c.0, pc);
+        put(k, args, offset_of!(SgemmArgs, a), pa);
+        put(k, args, offset_of!(SgemmArgs, b), pb);
+        put(k, args, offset_of!(SgemmArgs, c), pc);
+        k.b.ins().call(f, &[args]);
+    });
+}
+
+/// A convolution pass: `order` maps (x, w, y) of [`Conv2dArgs`] to indices of `locs`.
+fn call_conv<M: Module>(
+    l: &mut Lowerer<'_, M>,
+    id: NodeId,
+    symbol: &str,
+    g: Conv2dGeometry,
+    order: [usize; 3],
+    locs: &[Loc; 3],
+) -> Result<()> {
+    let ptr = l.module.target_config().pointer_type();
+    let mut sig_ret = l.module.make_signature();
+    sig_ret.params.push(cranelift_codegen::ir::AbiParam::new(ptr));
+    sig_ret.returns.push(cranelift_codegen::ir::AbiParam::new(I32));
+    let f = l.module.declare_function(symbol, cranelift_module::Linkage::Import, &sig_ret)?;
+    let scratch_len = g.scratch_len();
+    l.need_scratch(scratch_len);
+    let scratch = l.scratch_loc();
+    let all = [locs[0], locs[1], locs[2], scratch];
+    let template = Conv2dArgs {
+        geometry: g,
+        x: std::ptr::null_mut(),
+        w: std::ptr::null_mut(),
+        y: std::ptr::null_mut(),
+        scratch: std::ptr::null_mut(),
+        scratch_len,
+        threads: threads(),
+    };
+    let template = words(&template);
+    l.kernel(id, &all, &[f], |k, b, f| {
+        let args = stack_struct(k, &template);
+        let fields = [offset_of!(Conv2dArgs, x), offset_of!(Conv2dArgs, w), offset_of!(Conv2dArgs, y)];
+        for (field, &which) in fields.into_iter().zip(&order) {
+            put(k, args, field, b[which]);
+        }
+        put(k, args, offset_of!(Conv2dArgs, scratch), b[3]);
+        k.b.ins().call(f[0], &[args]);
+    })
+}

@@ -1,0 +1,262 @@
+//! Differential tests against the reference interpreter (`ir::interp`), which defines what
+//! every op means: every op kind, seeded random elementwise graphs (fused by the real
+//! pipeline), and training steps built by autodiff, each run both under the naive memory
+//! plan and through `passes::pipeline::optimize` + `passes::memory_plan::plan`.
+//!
+//! Tolerances: `|got - want| <= REL * |want| + ABS` with REL = 2e-5, ABS = 1e-5 by default
+//! (the transcendentals are within 1e-6 relative of `f32` std; contractions sum in a
+//! different order than the interpreter's loops); random programs use 1e-4 / 1e-5 because
+//! approximation errors compound through a dozen ops.
+
+mod common;
+
+use codegen_cpu::compile;
+use common::{assert_close, values};
+use ir::interp::{self, Bindings};
+use ir::{BinaryOp, Conv2dAttrs, Graph, MemoryPlan, NodeId, Op, Padding, Pool2dAttrs, PoolKind, ReduceOp, Shape, Tensor, UnaryOp};
+
+const REL: f32 = 2e-5;
+const ABS: f32 = 1e-5;
+
+/// Random bindings for every input and param of `graph` (values in `[-2, 2)`).
+fn bindings(graph: &Graph, seed: u32) -> Bindings {
+    graph
+        .node_ids()
+        .filter_map(|id| match graph.op(id) {
+            Op::Input { name, shape } | Op::Param { name, shape } => {
+                Some((name.clone(), Tensor::new(shape.clone(), values(shape.numel(), seed + id.index() as u32, -2.0, 2.0)).unwrap()))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// Compile `graph` under `plan`, run `steps` steps from `b`, and compare outputs and
+/// parameters with the interpreter after every step.
+fn compare_steps(what: &str, graph: &Graph, plan: &MemoryPlan, b: &Bindings, steps: usize, rel: f32, abs: f32) {
+    let exe = compile(graph, plan).unwrap_or_else(|e| panic!("{what}: {e}"));
+    let mut state = exe.new_state();
+    for leaf in exe.params() {
+        state.set_param(&leaf.name, &b[&leaf.name].data).unwrap();
+    }
+    let mut reference = b.clone();
+    for step in 0..steps {
+        let inputs: Vec<(&str, &[f32])> = exe.inputs().iter().map(|l| (l.name.as_str(), b[&l.name].data.as_slice())).collect();
+        let got = exe.run(&mut state, &inputs).unwrap_or_else(|e| panic!("{what}: {e}"));
+        let want = interp::run(graph, &reference).unwrap();
+        for ((name, g), (_, w)) in got.iter().zip(&want.outputs) {
+            assert_eq!(g.shape, w.shape, "{what}: output {name}");
+            assert_close(&format!("{what} step {step} output {name}"), &g.data, &w.data, rel, abs);
+        }
+        for (name, value) in want.updates {
+            assert_close(&format!("{what} step {step} param {name}"), state.param(&name).unwrap(), &value.data, rel, abs);
+            reference.insert(name, value);
+        }
+    }
+}
+
+/// Compare under the naive plan, then after the optimization pipeline under the real plan.
+fn check(what: &str, graph: &Graph, seed: u32, steps: usize, rel: f32, abs: f32) {
+    let b = bindings(graph, seed);
+    compare_steps(&format!("{what} (naive)"), graph, &MemoryPlan::naive(graph), &b, steps, rel, abs);
+    let optimized = passes::pipeline::optimize(graph).unwrap_or_else(|e| panic!("{what}: {e}"));
+    let plan = passes::memory_plan::plan(&optimized).unwrap_or_else(|e| panic!("{what}: {e}"));
+    compare_steps(&format!("{what} (optimized)"), &optimized, &plan, &b, steps, rel, abs);
+}
+
+/// A graph with one node of `op` over inputs of `shapes`, its result the output `y`.
+fn single(op: Op, shapes: &[Shape]) -> Graph {
+    let mut g = Graph::new();
+    let ins: Vec<NodeId> = shapes.iter().enumerate().map(|(i, s)| g.input(format!("in{i}"), s.clone())).collect();
+    let y = g.add(op, &ins).unwrap();
+    g.add_output("y", y).unwrap();
+    g
+}
+
+#[test]
+fn every_primitive_op_kind_matches_the_interpreter() {
+    let s = |d: &[usize]| Shape::new(d.to_vec());
+    let conv = Conv2dAttrs { strides: [2, 1], dilation: [1, 2], padding: Padding::Same };
+    let pool = Pool2dAttrs { kind: PoolKind::Max, window: [3, 2], strides: [2, 2], padding: Padding::Same };
+    let avg = Pool2dAttrs { kind: PoolKind::Avg, ..pool };
+    let mut cases: Vec<(String, Op, Vec<Shape>)> = vec![];
+    for u in UnaryOp::ALL {
+        cases.push((u.name().into(), Op::Unary(u), vec![s(&[3, 5])]));
+    }
+    for b in BinaryOp::ALL {
+        cases.push((b.name().into(), Op::Binary(b), vec![s(&[3, 5]), s(&[5])]));
+    }
+    cases.extend([
+        ("select".into(), Op::Select, vec![s(&[3, 1]), s(&[3, 5]), s(&[])]),
+        ("matmul".into(), Op::MatMul { transpose_a: true, transpose_b: false }, vec![s(&[2, 4, 3]), s(&[2, 4, 5])]),
+        ("conv2d".into(), Op::Conv2d(conv), vec![s(&[2, 7, 6, 3]), s(&[3, 2, 3, 4])]),
+        (
+            "conv2d_backprop_input".into(),
+            Op::Conv2dBackpropInput { attrs: conv, input_shape: s(&[2, 7, 6, 3]) },
+            vec![s(&[2, 4, 6, 4]), s(&[3, 2, 3, 4])],
+        ),
+        (
+            "conv2d_backprop_filter".into(),
+            Op::Conv2dBackpropFilter { attrs: conv, filter_shape: s(&[3, 2, 3, 4]) },
+            vec![s(&[2, 7, 6, 3]), s(&[2, 4, 6, 4])],
+        ),
+        ("max_pool".into(), Op::Pool2d(pool), vec![s(&[2, 7, 6, 3])]),
+        ("avg_pool".into(), Op::Pool2d(avg), vec![s(&[2, 7, 6, 3])]),
+        ("max_pool_grad".into(), Op::Pool2dGrad(pool), vec![s(&[2, 7, 6, 3]), s(&[2, 4, 3, 3])]),
+        ("avg_pool_grad".into(), Op::Pool2dGrad(avg), vec![s(&[2, 7, 6, 3]), s(&[2, 4, 3, 3])]),
+        ("reshape".into(), Op::Reshape(s(&[6, 5])), vec![s(&[2, 3, 5])]),
+        ("transpose".into(), Op::Transpose(vec![1, 2, 0]), vec![s(&[2, 3, 5])]),
+        ("broadcast".into(), Op::Broadcast(s(&[4, 3, 5])), vec![s(&[3, 1])]),
+        ("slice".into(), Op::Slice { starts: vec![1, 0, 2], ends: vec![2, 3, 5] }, vec![s(&[2, 3, 5])]),
+        ("concat".into(), Op::Concat { axis: 2 }, vec![s(&[2, 3, 5]), s(&[2, 3, 1]), s(&[2, 3, 2])]),
+        ("pad".into(), Op::Pad { before: vec![0, 2, 1], after: vec![1, 0, 3], value: 0.5 }, vec![s(&[2, 3, 5])]),
+        ("random_uniform".into(), Op::RandomUniform(s(&[7, 9])), vec![s(&[])]),
+    ]);
+    for op in [ReduceOp::Sum, ReduceOp::Mean, ReduceOp::Max, ReduceOp::Min] {
+        for axes in [vec![0], vec![2], vec![0, 2], vec![0, 1, 2]] {
+            cases.push((format!("reduce.{} {axes:?}", op.name()), Op::Reduce { op, axes, keep_dims: true }, vec![s(&[2, 3, 5])]));
+        }
+    }
+    cases.push(("reduce.argmax".into(), Op::Reduce { op: ReduceOp::ArgMax, axes: vec![1], keep_dims: false }, vec![s(&[2, 3, 5])]));
+    for (i, (name, op, shapes)) in cases.into_iter().enumerate() {
+        // pow needs a positive base to stay real; log-like ops see negatives and give NaN on
+        // both sides.
+        let mut g = single(op.clone(), &shapes);
+        if matches!(op, Op::Binary(BinaryOp::Pow)) {
+            g = Graph::new();
+            let a = g.input("in0", [3, 5]);
+            let b = g.input("in1", [5]);
+            let abs = g.unary(UnaryOp::Abs, a).unwrap();
+            let y = g.binary(BinaryOp::Pow, abs, b).unwrap();
+            g.add_output("y", y).unwrap();
+        }
+        check(&name, &g, 100 + i as u32, 1, REL, ABS);
+    }
+}
+
+/// A random graph of primitive elementwise ops (with broadcasting) that fusion merges.
+fn random_elementwise_graph(seed: u32) -> Graph {
+    let pick = |i: u32, n: usize| (ir::random::uniform(seed, i) * n as f32) as usize % n;
+    let mut g = Graph::new();
+    let mut nodes = vec![g.input("a", [4, 6]), g.input("b", [6]), g.input("c", [4, 1]), g.scalar(0.5)];
+    for step in 0..10u32 {
+        let (x, y) = (nodes[pick(step * 4, nodes.len())], nodes[pick(step * 4 + 1, nodes.len())]);
+        let node = match pick(step * 4 + 2, 3) {
+            0 => {
+                // keep transcendental inputs tame: tanh first squashes to [-1, 1]
+                let u = [
+                    UnaryOp::Tanh,
+                    UnaryOp::Sigmoid,
+                    UnaryOp::Neg,
+                    UnaryOp::Abs,
+                    UnaryOp::Square,
+                    UnaryOp::Relu,
+                    UnaryOp::Erf,
+                    UnaryOp::Exp,
+                ][pick(step * 4 + 3, 8)];
+                let t = g.unary(UnaryOp::Tanh, x).unwrap();
+                g.unary(u, t).unwrap()
+            }
+            1 => {
+                let b = [BinaryOp::Add, BinaryOp::Sub, BinaryOp::Mul, BinaryOp::Max, BinaryOp::Min, BinaryOp::Gt][pick(step * 4 + 3, 6)];
+                g.binary(b, x, y).unwrap()
+            }
+            _ => {
+                let z = nodes[pick(step * 4 + 3, nodes.len())];
+                g.add(Op::Select, &[x, y, z]).unwrap()
+            }
+        };
+        nodes.push(node);
+    }
+    let last = *nodes.last().unwrap();
+    let out = g.binary(BinaryOp::Add, last, nodes[0]).unwrap();
+    g.add_output("y", out).unwrap();
+    g
+}
+
+#[test]
+fn random_elementwise_graphs_match_the_interpreter() {
+    for seed in 0..30 {
+        check(&format!("random graph {seed}"), &random_elementwise_graph(seed), seed, 1, 1e-4, 1e-5);
+    }
+}
+
+/// Dense + relu + dense + softmax cross-entropy, SGD updates from autodiff.
+fn mlp_training_graph() -> Graph {
+    let mut g = Graph::new();
+    let x = g.input("x", [8, 12]);
+    let labels = g.input("labels", [8, 5]);
+    let w1 = g.param("w1", [12, 16]);
+    let b1 = g.param("b1", [16]);
+    let w2 = g.param("w2", [16, 5]);
+    let b2 = g.param("b2", [5]);
+    let z1 = g.matmul(x, w1, false, false).unwrap();
+    let z1 = g.binary(BinaryOp::Add, z1, b1).unwrap();
+    let h = g.unary(UnaryOp::Relu, z1).unwrap();
+    let z2 = g.matmul(h, w2, false, false).unwrap();
+    let logits = g.binary(BinaryOp::Add, z2, b2).unwrap();
+    // log-softmax: logits - max - log(sum(exp(logits - max)))
+    let m = g.reduce(ReduceOp::Max, logits, &[1], true).unwrap();
+    let shifted = g.binary(BinaryOp::Sub, logits, m).unwrap();
+    let e = g.unary(UnaryOp::Exp, shifted).unwrap();
+    let s = g.reduce(ReduceOp::Sum, e, &[1], true).unwrap();
+    let ls = g.unary(UnaryOp::Log, s).unwrap();
+    let logp = g.binary(BinaryOp::Sub, shifted, ls).unwrap();
+    let picked = g.binary(BinaryOp::Mul, logp, labels).unwrap();
+    let total = g.reduce(ReduceOp::Sum, picked, &[0, 1], false).unwrap();
+    let scale = g.scalar(-1.0 / 8.0);
+    let loss = g.binary(BinaryOp::Mul, total, scale).unwrap();
+    let params = [w1, b1, w2, b2];
+    let (mut g, grads) = passes::autodiff::grad(&g, loss, &params).unwrap();
+    let lr = g.scalar(0.05);
+    for (p, d) in params.into_iter().zip(grads) {
+        let step = g.binary(BinaryOp::Mul, d, lr).unwrap();
+        let new = g.binary(BinaryOp::Sub, p, step).unwrap();
+        g.add_update(p, new).unwrap();
+    }
+    let argmax = g.reduce(ReduceOp::ArgMax, logits, &[1], false).unwrap();
+    g.add_output("loss", loss).unwrap();
+    g.add_output("predicted", argmax).unwrap();
+    g
+}
+
+#[test]
+fn autodiff_mlp_training_steps_match_the_interpreter() {
+    check("mlp training", &mlp_training_graph(), 7, 3, 1e-4, 1e-5);
+}
+
+/// Conv + bias + relu + max pool + dense, SGD updates from autodiff.
+fn cnn_training_graph() -> Graph {
+    let mut g = Graph::new();
+    let x = g.input("x", [2, 8, 8, 2]);
+    let target = g.input("target", [2, 3]);
+    let k = g.param("k", [3, 3, 2, 4]);
+    let kb = g.param("kb", [4]);
+    let w = g.param("w", [64, 3]);
+    let conv = Conv2dAttrs { strides: [1, 1], dilation: [1, 1], padding: Padding::Same };
+    let c = g.add(Op::Conv2d(conv), &[x, k]).unwrap();
+    let c = g.binary(BinaryOp::Add, c, kb).unwrap();
+    let c = g.unary(UnaryOp::Relu, c).unwrap();
+    let pool = Pool2dAttrs { kind: PoolKind::Max, window: [2, 2], strides: [2, 2], padding: Padding::Valid };
+    let p = g.add(Op::Pool2d(pool), &[c]).unwrap();
+    let flat = g.reshape(p, [2, 64]).unwrap();
+    let y = g.matmul(flat, w, false, false).unwrap();
+    let e = g.binary(BinaryOp::Sub, y, target).unwrap();
+    let se = g.unary(UnaryOp::Square, e).unwrap();
+    let loss = g.reduce(ReduceOp::Mean, se, &[0, 1], false).unwrap();
+    let params = [k, kb, w];
+    let (mut g, grads) = passes::autodiff::grad(&g, loss, &params).unwrap();
+    let lr = g.scalar(0.01);
+    for (p, d) in params.into_iter().zip(grads) {
+        let step = g.binary(BinaryOp::Mul, d, lr).unwrap();
+        let new = g.binary(BinaryOp::Sub, p, step).unwrap();
+        g.add_update(p, new).unwrap();
+    }
+    g.add_output("loss", loss).unwrap();
+    g
+}
+
+#[test]
+fn autodiff_cnn_training_steps_match_the_interpreter() {
+    check("cnn training", &cnn_training_graph(), 11, 3, 1e-4, 1e-5);
+}
