@@ -120,6 +120,38 @@ pub enum Error {
     /// An error from the IR core (graph building, shape inference, verification).
     #[error(transparent)]
     Ir(#[from] ir::IrError),
+    /// A name (activation, initializer, ...) that Kiln does not know.
+    #[error("unknown {kind} `{name}` (known: {known})")]
+    UnknownName {
+        /// What kind of thing was named.
+        kind: &'static str,
+        /// The name given.
+        name: String,
+        /// The names Kiln knows, comma-separated.
+        known: String,
+    },
+    /// A layer cannot be applied to its input (wrong rank, bad configuration).
+    #[error("layer {layer}: {msg}")]
+    Layer {
+        /// The layer, printed as `name (Class)`.
+        layer: String,
+        /// What is wrong, with the shapes involved.
+        msg: String,
+    },
+    /// The model as a whole is malformed or used out of order (e.g. fit before compile).
+    #[error("model `{model}`: {msg}")]
+    Model {
+        /// The model's name.
+        model: String,
+        /// What is wrong.
+        msg: String,
+    },
+    /// A compiler pass failed on a graph the model built.
+    #[error(transparent)]
+    Pass(#[from] passes::PassError),
+    /// The CPU backend could not compile or run a model graph.
+    #[error(transparent)]
+    Codegen(#[from] codegen_cpu::CodegenError),
 }
 
 /// Result alias for this crate.

@@ -3,14 +3,24 @@
 //! The user-facing crate. Modules:
 //! - [`datasets`]: in-memory [`datasets::Dataset`]s, the IDX reader, MNIST / Fashion-MNIST loaders.
 //! - [`error`]: the crate's [`Error`] type; every public function returns [`Result`].
+//! - [`layers`], [`activations`], [`initializers`], [`regularizers`]: Keras' building blocks.
+//! - [`model`]: [`Sequential`] — summary, compile, fit, evaluate, predict.
+//! - [`prelude`]: `use kiln::prelude::*;` for model scripts.
 //! - [`optimizers`], [`losses`], [`metrics`]: IR builders that emit a training step's update,
 //!   objective and reported metrics into its graph.
 
+pub mod activations;
 pub mod datasets;
 pub mod error;
+pub mod initializers;
+pub mod layers;
 pub mod losses;
 pub mod metrics;
+pub mod model;
 pub mod optimizers;
+pub mod prelude;
+pub mod regularizers;
 
 pub use datasets::Dataset;
 pub use error::{Error, Result};
+pub use model::Sequential;

@@ -1,0 +1,63 @@
+//! The `Flatten` layer: one axis per example (a reshape).
+
+use ir::{Graph, NodeId, Shape};
+
+use crate::error::Result;
+use crate::layers::{Layer, LayerContext, ParamSpec, layer_error};
+
+/// Flattens each example to one axis: `(None, 28, 28, 1)` → `(None, 784)`.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Flatten {
+    name: Option<String>,
+}
+
+impl Flatten {
+    /// A flatten layer.
+    pub fn new() -> Self {
+        Flatten::default()
+    }
+
+    /// The same layer with an explicit name.
+    pub fn named(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+}
+
+impl Layer for Flatten {
+    fn class_name(&self) -> &'static str {
+        "Flatten"
+    }
+
+    fn name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+
+    fn set_name(&mut self, name: String) {
+        self.name = Some(name);
+    }
+
+    fn output_shape(&self, input: &Shape) -> Result<Shape> {
+        if input.rank() == 0 {
+            return Err(layer_error(
+                self,
+                "needs at least a 1-D input per example, got a scalar",
+            ));
+        }
+        Ok(Shape::from([input.numel()]))
+    }
+
+    fn params(&self, _input: &Shape) -> Vec<ParamSpec> {
+        Vec::new()
+    }
+
+    fn build(&self, g: &mut Graph, x: NodeId, _ctx: LayerContext<'_>) -> Result<NodeId> {
+        let dims = g.shape(x).dims().to_vec();
+        let batch = dims
+            .first()
+            .copied()
+            .ok_or_else(|| layer_error(self, "input has no batch axis"))?;
+        let per_example: usize = dims[1..].iter().product();
+        Ok(g.reshape(x, [batch, per_example])?)
+    }
+}

@@ -1,0 +1,157 @@
+//! Keras layers: the [`Layer`] trait and the layers that implement it.
+//!
+//! A layer describes itself (Keras class name, optional user-given name), maps a per-example
+//! input shape (no batch axis) to its output shape, lists the parameters it needs, and lowers
+//! itself to IR ops given the graph node of its batched input and its parameter nodes.
+//! Shapes are per example, like Keras' `(None, ...)` with the `None` left out.
+
+mod activation_layer;
+mod dense;
+mod flatten;
+mod input;
+
+pub use activation_layer::ActivationLayer;
+pub use dense::Dense;
+pub use flatten::Flatten;
+pub use input::Input;
+
+use std::fmt;
+
+use ir::{Graph, NodeId, Shape};
+
+use crate::error::{Error, Result};
+use crate::initializers::Initializer;
+use crate::regularizers::Regularizer;
+
+/// A parameter a layer needs: its local name (`kernel`, `bias`), shape, initializer,
+/// whether training updates it, and an optional regularizer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParamSpec {
+    /// Name within the layer; the model's parameter is called `layer_name/name`.
+    pub name: &'static str,
+    /// Its shape.
+    pub shape: Shape,
+    /// How it is filled before training.
+    pub initializer: Initializer,
+    /// Whether the optimizer updates it.
+    pub trainable: bool,
+    /// A penalty added to the loss, if any.
+    pub regularizer: Option<Regularizer>,
+}
+
+/// What a layer gets when it lowers itself: its parameter nodes (in the order of
+/// [`Layer::params`]) and whether the graph is a training graph.
+#[derive(Debug, Clone, Copy)]
+pub struct LayerContext<'a> {
+    /// The layer's parameter nodes, in the order its `params` listed them.
+    pub params: &'a [NodeId],
+    /// Whether this is the training graph (layers like Dropout behave differently).
+    pub training: bool,
+}
+
+/// One Keras layer.
+pub trait Layer: fmt::Debug {
+    /// Keras' class name (`"Dense"`, `"Flatten"`), shown by the model summary.
+    fn class_name(&self) -> &'static str;
+
+    /// The user-given or model-assigned name, if any.
+    fn name(&self) -> Option<&str>;
+
+    /// Set the layer's name (the model assigns Keras-style names to unnamed layers).
+    fn set_name(&mut self, name: String);
+
+    /// The per-example input shape if this is an input layer.
+    fn input_shape(&self) -> Option<&Shape> {
+        None
+    }
+
+    /// The per-example output shape for a per-example `input` shape. Errors name the layer
+    /// and the shape.
+    fn output_shape(&self, input: &Shape) -> Result<Shape>;
+
+    /// The parameters this layer needs for a per-example `input` shape (already validated by
+    /// [`Layer::output_shape`]).
+    fn params(&self, input: &Shape) -> Vec<ParamSpec>;
+
+    /// Append this layer's computation on the batched input `x` to `g`; returns its output.
+    fn build(&self, g: &mut Graph, x: NodeId, ctx: LayerContext<'_>) -> Result<NodeId>;
+
+    /// The prefix of auto-generated names: the class name in snake case (`dense`, `max_pooling2d`).
+    fn name_prefix(&self) -> String {
+        snake_case(self.class_name())
+    }
+
+    /// `name (Class)`, or the class alone before naming: how errors refer to the layer.
+    fn label(&self) -> String {
+        match self.name() {
+            Some(name) => format!("{name} ({})", self.class_name()),
+            None => self.class_name().to_string(),
+        }
+    }
+}
+
+impl<L: Layer + 'static> From<L> for Box<dyn Layer> {
+    fn from(layer: L) -> Self {
+        Box::new(layer)
+    }
+}
+
+/// Keras' class-name-to-snake-case rule: `Dense` → `dense`, `MaxPooling2D` → `max_pooling2d`,
+/// `Conv2D` → `conv2d`: an underscore before each capital that starts a lowercase/digit run
+/// (not at the start), and between a lowercase letter and a capital.
+pub fn snake_case(class: &str) -> String {
+    let chars: Vec<char> = class.chars().collect();
+    let mut out = String::new();
+    for (i, &c) in chars.iter().enumerate() {
+        if i > 0 && c.is_ascii_uppercase() {
+            let starts_word = chars
+                .get(i + 1)
+                .is_some_and(|n| n.is_ascii_lowercase() || n.is_ascii_digit());
+            let after_lower = chars[i - 1].is_ascii_lowercase();
+            if starts_word || after_lower {
+                out.push('_');
+            }
+        }
+        out.push(c.to_ascii_lowercase());
+    }
+    out
+}
+
+/// An error about `layer` (named as `name (Class)`).
+pub(crate) fn layer_error(layer: &(impl Layer + ?Sized), msg: impl Into<String>) -> Error {
+    Error::Layer {
+        layer: layer.label(),
+        msg: msg.into(),
+    }
+}
+
+/// Keras' printing of a per-example shape with the batch axis: `(None, 28, 28, 1)`.
+pub fn keras_shape(shape: &Shape) -> String {
+    let mut s = String::from("(None");
+    for d in shape.dims() {
+        s.push_str(&format!(", {d}"));
+    }
+    s.push(')');
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::snake_case;
+
+    #[test]
+    fn snake_case_follows_keras() {
+        for (class, want) in [
+            ("Dense", "dense"),
+            ("Flatten", "flatten"),
+            ("MaxPooling2D", "max_pooling2d"),
+            ("Conv2D", "conv2d"),
+            ("AveragePooling2D", "average_pooling2d"),
+            ("InputLayer", "input_layer"),
+            ("LeakyReLU", "leaky_re_lu"),
+            ("BatchNormalization", "batch_normalization"),
+        ] {
+            assert_eq!(snake_case(class), want, "{class}");
+        }
+    }
+}

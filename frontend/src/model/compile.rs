@@ -1,0 +1,304 @@
+//! [`Sequential::compile`]: validate the model, build its train / eval / predict graphs, and
+//! keep what is needed to compile them per batch size.
+//!
+//! - train step: forward + loss (+ regularizer penalties) + metrics + gradients + optimizer
+//!   updates; outputs `loss` and one output per metric;
+//! - eval: forward + loss (+ penalties) + metrics;
+//! - predict: forward; output `predictions`.
+//!
+//! Graphs are static-shaped, so each is compiled for a concrete batch size the first time
+//! `fit`/`evaluate`/`predict` needs it (a partial last batch gets its own executable) and
+//! cached. `compile` itself builds all three graphs once to report every model error up
+//! front. All executables share one parameter store: switching between them copies the
+//! parameters by name (weights only, plus optimizer state between train steps).
+//!
+//! Labels are fed as given by the dataset: one-hot rows shaped like the output, or class
+//! indices for the sparse losses. `compile` keeps the first per-example label shape the loss
+//! accepts, trying the output's shape, then `[]`, then `[1]`.
+
+use std::collections::{BTreeMap, HashMap};
+
+use ir::{BinaryOp, Graph, NodeId, Shape, Tensor};
+
+use crate::error::{Error, Result};
+use crate::losses::Loss;
+use crate::metrics::Metric;
+use crate::model::Sequential;
+use crate::model::runner::Runner;
+use crate::model::sequential::LABELS_INPUT;
+use crate::optimizers::Optimizer;
+
+/// Name of the loss output of the train and eval graphs.
+pub const LOSS_OUTPUT: &str = "loss";
+/// Name of the output of the predict graph.
+pub const PREDICTIONS_OUTPUT: &str = "predictions";
+
+/// Which of the three graphs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum Role {
+    Train,
+    Eval,
+    Predict,
+}
+
+/// A compiled model's training configuration, executables and parameter store.
+pub(crate) struct Compiled {
+    model_name: String,
+    /// Per-example label shape the loss takes (one-hot `[classes]` or class index `[]`).
+    pub(crate) label_shape: Shape,
+    optimizer: Box<dyn Optimizer>,
+    loss: Box<dyn Loss>,
+    metrics: Vec<Box<dyn Metric>>,
+    runners: HashMap<(Role, usize), Runner>,
+    /// Latest value of every parameter, except those the active runner has since updated.
+    store: BTreeMap<String, Tensor>,
+    active: Option<(Role, usize)>,
+}
+
+impl std::fmt::Debug for Compiled {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Compiled")
+            .field(
+                "metrics",
+                &self
+                    .metrics
+                    .iter()
+                    .map(|m| m.name().to_string())
+                    .collect::<Vec<_>>(),
+            )
+            .field("executables", &self.runners.keys().collect::<Vec<_>>())
+            .field("active", &self.active)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<M: Metric + 'static> From<M> for Box<dyn Metric> {
+    fn from(metric: M) -> Self {
+        Box::new(metric)
+    }
+}
+
+impl Sequential {
+    /// Prepare the model for training: validate it (shape errors name the layer), check that
+    /// the loss and metrics apply to its output, build the train, eval and predict graphs,
+    /// and initialise the parameters from the model's seed (weights already trained by an
+    /// earlier `compile` are kept; optimizer state starts afresh).
+    ///
+    /// ```
+    /// # fn main() -> kiln::Result<()> {
+    /// use kiln::prelude::*;
+    /// use kiln::{losses::SoftmaxCrossEntropyWithLogits, metrics::Accuracy, optimizers::Adam};
+    /// let mut model = Sequential::of([Input::new([4]).into(), Dense::new(3).into()]);
+    /// model.compile(Adam::default(), SoftmaxCrossEntropyWithLogits, [Accuracy])?;
+    /// assert_eq!(model.metric_names(), ["accuracy"]);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn compile<M: Into<Box<dyn Metric>>>(
+        &mut self,
+        optimizer: impl Optimizer + 'static,
+        loss: impl Loss + 'static,
+        metrics: impl IntoIterator<Item = M>,
+    ) -> Result<()> {
+        let mut store: BTreeMap<String, Tensor> = self.initial_weights()?.into_iter().collect();
+        if let Some(old) = self.compiled.as_mut() {
+            old.sync();
+            for (name, value) in store.iter_mut() {
+                if let Some(trained) = old.store.get(name).filter(|t| t.shape == value.shape) {
+                    *value = trained.clone();
+                }
+            }
+        }
+        let mut compiled = Compiled {
+            model_name: self.name.clone(),
+            label_shape: Shape::scalar(),
+            optimizer: Box::new(optimizer),
+            loss: Box::new(loss),
+            metrics: metrics.into_iter().map(Into::into).collect(),
+            runners: HashMap::new(),
+            store,
+            active: None,
+        };
+        let mut seen = vec![LOSS_OUTPUT.to_string()];
+        for metric in &compiled.metrics {
+            let name = metric.name().to_string();
+            if seen.contains(&name) {
+                return Err(self.model_error(format!("metric `{name}` is given twice")));
+            }
+            seen.push(name);
+        }
+        // The label form the loss takes: one-hot like the output, else class indices.
+        let output = self.output_shape()?;
+        let mut first_error = None;
+        for label_shape in [output, Shape::scalar(), Shape::from([1])] {
+            compiled.label_shape = label_shape;
+            match self.validate_graphs(&compiled) {
+                Ok(initial_state) => {
+                    for (name, value) in initial_state {
+                        compiled.store.entry(name).or_insert(value);
+                    }
+                    self.compiled = Some(compiled);
+                    return Ok(());
+                }
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        Err(first_error.expect("at least one label shape was tried"))
+    }
+
+    /// Build all three graphs for one example; returns the optimizer's initial state.
+    fn validate_graphs(&self, compiled: &Compiled) -> Result<Vec<(String, Tensor)>> {
+        let mut initial_state = Vec::new();
+        for role in [Role::Train, Role::Eval, Role::Predict] {
+            initial_state.extend(self.build_graph(compiled, role, 1)?.1);
+        }
+        Ok(initial_state)
+    }
+
+    /// Whether [`Sequential::compile`] has run.
+    pub fn is_compiled(&self) -> bool {
+        self.compiled.is_some()
+    }
+
+    /// The names of the compiled metrics, in order.
+    pub fn metric_names(&self) -> Vec<String> {
+        self.compiled
+            .iter()
+            .flat_map(|c| c.metrics.iter().map(|m| m.name().to_string()))
+            .collect()
+    }
+
+    /// The current value of every parameter (weights, and optimizer state once training ran),
+    /// by name (`dense/kernel`, ...).
+    pub fn weights(&mut self) -> Result<BTreeMap<String, Tensor>> {
+        let compiled = self.compiled_mut()?;
+        compiled.sync();
+        Ok(compiled.store.clone())
+    }
+
+    pub(crate) fn compiled_mut(&mut self) -> Result<&mut Compiled> {
+        let name = self.name.clone();
+        self.compiled.as_mut().ok_or(Error::Model {
+            model: name,
+            msg: "is not compiled; call compile(optimizer, loss, metrics) first".into(),
+        })
+    }
+
+    /// One of the three graphs for `batch` examples, and the optimizer's initial state values
+    /// (train graph only).
+    fn build_graph(
+        &self,
+        compiled: &Compiled,
+        role: Role,
+        batch: usize,
+    ) -> Result<(Graph, Vec<(String, Tensor)>)> {
+        let forward = self.build_forward(batch, role == Role::Train)?;
+        let mut g = forward.graph;
+        if role == Role::Predict {
+            g.add_output(PREDICTIONS_OUTPUT, forward.output)?;
+            return Ok((g, Vec::new()));
+        }
+        let mut label_dims = vec![batch];
+        label_dims.extend_from_slice(compiled.label_shape.dims());
+        let labels = g.input(LABELS_INPUT, Shape::new(label_dims));
+        let mut loss = compiled.loss.build(&mut g, forward.output, labels)?;
+        if !g.shape(loss).dims().is_empty() {
+            return Err(self.model_error(format!(
+                "the loss must be a scalar, got shape {}",
+                g.shape(loss)
+            )));
+        }
+        for p in forward
+            .params
+            .iter()
+            .filter(|p| p.spec.regularizer.is_some())
+        {
+            let regularizer = p.spec.regularizer.expect("filtered on Some");
+            let penalty = regularizer.build_penalty(&mut g, p.node)?;
+            loss = g.binary(BinaryOp::Add, loss, penalty)?;
+        }
+        let metric_nodes = compiled
+            .metrics
+            .iter()
+            .map(|m| {
+                let node = m.build(&mut g, forward.output, labels)?;
+                if g.shape(node).rank() != 0 {
+                    return Err(self.model_error(format!(
+                        "metric `{}` must be a scalar, got shape {}",
+                        m.name(),
+                        g.shape(node)
+                    )));
+                }
+                Ok((m.name().to_string(), node))
+            })
+            .collect::<Result<Vec<(String, NodeId)>>>()?;
+        let mut initial_state = Vec::new();
+        if role == Role::Train {
+            let trainable: Vec<NodeId> = forward
+                .params
+                .iter()
+                .filter(|p| p.spec.trainable)
+                .map(|p| p.node)
+                .collect();
+            let (with_grads, grads) = passes::autodiff::grad(&g, loss, &trainable)?;
+            g = with_grads;
+            initial_state = compiled
+                .optimizer
+                .build_update(&mut g, &trainable, &grads)?;
+        }
+        g.add_output(LOSS_OUTPUT, loss)?;
+        for (name, node) in metric_nodes {
+            g.add_output(name, node)?;
+        }
+        Ok((g, initial_state))
+    }
+
+    /// The runner for `(role, batch)`, compiled on first use, holding the latest parameters.
+    pub(crate) fn runner(&mut self, role: Role, batch: usize) -> Result<&mut Runner> {
+        let compiled = self
+            .compiled
+            .as_ref()
+            .ok_or_else(|| self.model_error("is not compiled; call compile first"))?;
+        if !compiled.runners.contains_key(&(role, batch)) {
+            let (graph, initial_state) = self.build_graph(compiled, role, batch)?;
+            let runner = Runner::compile(&graph)?;
+            let compiled = self.compiled.as_mut().expect("checked above");
+            for (name, value) in initial_state {
+                compiled.store.entry(name).or_insert(value);
+            }
+            compiled.runners.insert((role, batch), runner);
+        }
+        let compiled = self.compiled.as_mut().expect("checked above");
+        compiled.activate((role, batch))?;
+        Ok(compiled
+            .runners
+            .get_mut(&(role, batch))
+            .expect("inserted above"))
+    }
+}
+
+impl Compiled {
+    /// Copy the active runner's updated parameters into the store.
+    fn sync(&mut self) {
+        if let Some(key) = self.active {
+            self.runners[&key].save(&mut self.store);
+        }
+    }
+
+    /// Make `key` the active runner, handing the parameters over by name.
+    fn activate(&mut self, key: (Role, usize)) -> Result<()> {
+        if self.active == Some(key) {
+            return Ok(());
+        }
+        self.sync();
+        self.active = None;
+        self.runners
+            .get_mut(&key)
+            .expect("runner exists")
+            .load(&self.store, &self.model_name)?;
+        self.active = Some(key);
+        Ok(())
+    }
+}

@@ -1,0 +1,47 @@
+//! [`History`]: what `fit` returns — per-epoch loss, metrics and validation values.
+
+use std::collections::BTreeMap;
+
+/// Per-epoch training record, like Keras' `History.history`: a series per key (`loss`,
+/// each metric name, and `val_`-prefixed ones when validating), one value per epoch.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct History {
+    /// Series by key, in epoch order.
+    pub history: BTreeMap<String, Vec<f32>>,
+    /// Wall-clock seconds of each epoch (training and validation).
+    pub epoch_seconds: Vec<f64>,
+}
+
+impl History {
+    /// The series for `key` (`"loss"`, `"accuracy"`, `"val_loss"`, ...).
+    pub fn get(&self, key: &str) -> Option<&[f32]> {
+        self.history.get(key).map(Vec::as_slice)
+    }
+
+    /// Number of epochs recorded.
+    pub fn epochs(&self) -> usize {
+        self.epoch_seconds.len()
+    }
+
+    /// Append one epoch's values in the given order.
+    pub(crate) fn record(&mut self, values: &[(String, f32)], seconds: f64) {
+        for (key, value) in values {
+            self.history.entry(key.clone()).or_default().push(*value);
+        }
+        self.epoch_seconds.push(seconds);
+    }
+}
+
+/// Keras' per-epoch line: `Epoch 1/10 - 3.2s - loss: 0.2345 - accuracy: 0.9312`.
+pub(crate) fn epoch_line(
+    epoch: usize,
+    epochs: usize,
+    seconds: f64,
+    values: &[(String, f32)],
+) -> String {
+    let mut line = format!("Epoch {}/{epochs} - {seconds:.1}s", epoch + 1);
+    for (key, value) in values {
+        line.push_str(&format!(" - {key}: {value:.4}"));
+    }
+    line
+}
