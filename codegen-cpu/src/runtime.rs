@@ -211,7 +211,10 @@ impl Executable {
         let ordered = self.check_inputs(inputs)?;
         let views = check_leaves("parameter", &self.params, params, |name, msg| CodegenError::Param { name, msg })?;
         if workspace.arena.len() != self.arena_len || workspace.scratch.len() != self.scratch_len {
-            return Err(CodegenError::Param { name: "-".into(), msg: "the workspace was not made by this executable's new_workspace".into() });
+            return Err(CodegenError::Param {
+                name: "-".into(),
+                msg: "the workspace was not made by this executable's new_workspace".into(),
+            });
         }
         // Compiled code of a graph without updates never writes a parameter slot (the plan
         // check allows parameter storage only for `Param` leaves and update values), so

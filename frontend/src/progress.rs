@@ -68,10 +68,8 @@ impl Progress {
         if self.verbosity != Verbosity::ProgressBar {
             return;
         }
-        let bar = ProgressBar::with_draw_target(
-            Some(self.steps as u64),
-            ProgressDrawTarget::stdout(),
-        );
+        let bar =
+            ProgressBar::with_draw_target(Some(self.steps as u64), ProgressDrawTarget::stdout());
         if bar.is_hidden() {
             return;
         }

@@ -12,7 +12,9 @@ const FEATURES: usize = 6;
 const CLASSES: usize = 4;
 
 fn features(n: usize, seed: u32) -> Vec<f32> {
-    (0..n * FEATURES).map(|i| 2.0 * ir::random::uniform(seed, i as u32) - 1.0).collect()
+    (0..n * FEATURES)
+        .map(|i| 2.0 * ir::random::uniform(seed, i as u32) - 1.0)
+        .collect()
 }
 
 /// A model trained a few epochs on labels from the sign pattern of the first two features.
@@ -22,7 +24,13 @@ fn trained() -> Sequential {
         Dense::new(16).activation(Activation::Tanh).into(),
         Dense::new(CLASSES).into(),
     ]);
-    model.compile(Adam::default().learning_rate(0.02), SoftmaxCrossEntropyWithLogits, [Accuracy]).unwrap();
+    model
+        .compile(
+            Adam::default().learning_rate(0.02),
+            SoftmaxCrossEntropyWithLogits,
+            [Accuracy],
+        )
+        .unwrap();
     let n = 40;
     let x = features(n, 1);
     let mut y = vec![0.0; n * CLASSES];
@@ -31,7 +39,9 @@ fn trained() -> Sequential {
         y[b * CLASSES + class] = 1.0;
     }
     let data = Dataset::new(x, &[n, FEATURES], y, &[n, CLASSES]).unwrap();
-    model.fit_with(&data, FitOptions::new(3, 8).verbose(0)).unwrap();
+    model
+        .fit_with(&data, FitOptions::new(3, 8).verbose(0))
+        .unwrap();
     model
 }
 
@@ -55,10 +65,20 @@ fn four_threads_predict_what_sequential_predict_gives() {
             let (model, x, batched, single) = (&model, &x, &batched, &single);
             s.spawn(move || {
                 for round in 0..5 {
-                    assert_eq!(model.predict(x, 8).unwrap().data, batched.data, "thread {t} round {round}");
+                    assert_eq!(
+                        model.predict(x, 8).unwrap().data,
+                        batched.data,
+                        "thread {t} round {round}"
+                    );
                     for row in 0..n {
-                        let one = model.predict_one(&x.data[row * FEATURES..(row + 1) * FEATURES]).unwrap();
-                        assert_eq!(one, single.data[row * CLASSES..(row + 1) * CLASSES], "thread {t} row {row}");
+                        let one = model
+                            .predict_one(&x.data[row * FEATURES..(row + 1) * FEATURES])
+                            .unwrap();
+                        assert_eq!(
+                            one,
+                            single.data[row * CLASSES..(row + 1) * CLASSES],
+                            "thread {t} row {row}"
+                        );
                     }
                 }
             });
@@ -72,10 +92,21 @@ fn predictions_follow_training_and_set_weights() {
     let x = Tensor::new([5, FEATURES], features(5, 3)).unwrap();
     let before = model.predict(&x, 5).unwrap();
     let weights = model.layer_weights().unwrap();
-    let data = Dataset::new(features(8, 4), &[8, FEATURES], vec![0.25; 8 * CLASSES], &[8, CLASSES]).unwrap();
-    model.fit_with(&data, FitOptions::new(2, 4).verbose(0)).unwrap();
+    let data = Dataset::new(
+        features(8, 4),
+        &[8, FEATURES],
+        vec![0.25; 8 * CLASSES],
+        &[8, CLASSES],
+    )
+    .unwrap();
+    model
+        .fit_with(&data, FitOptions::new(2, 4).verbose(0))
+        .unwrap();
     let after = model.predict(&x, 5).unwrap();
-    assert_ne!(after.data, before.data, "predict sees the weights the last train step wrote");
+    assert_ne!(
+        after.data, before.data,
+        "predict sees the weights the last train step wrote"
+    );
     model.set_weights(&weights).unwrap();
     assert_eq!(model.predict(&x, 5).unwrap().data, before.data);
 }
@@ -84,8 +115,14 @@ fn predictions_follow_training_and_set_weights() {
 fn predict_one_checks_its_input() {
     let model = trained();
     let err = model.predict_one(&[0.0; 5]).unwrap_err().to_string();
-    assert!(err.contains("5 feature values") && err.contains("[6]"), "{err}");
+    assert!(
+        err.contains("5 feature values") && err.contains("[6]"),
+        "{err}"
+    );
     let uncompiled = Sequential::of([Input::new([FEATURES]).into(), Dense::new(2).into()]);
-    let err = uncompiled.predict_one(&[0.0; FEATURES]).unwrap_err().to_string();
+    let err = uncompiled
+        .predict_one(&[0.0; FEATURES])
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("not compiled"), "{err}");
 }

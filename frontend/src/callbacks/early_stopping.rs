@@ -118,7 +118,12 @@ impl Callback for EarlyStopping {
         Ok(())
     }
 
-    fn on_epoch_end(&mut self, epoch: usize, logs: &Logs, training: &mut Training<'_>) -> Result<()> {
+    fn on_epoch_end(
+        &mut self,
+        epoch: usize,
+        logs: &Logs,
+        training: &mut Training<'_>,
+    ) -> Result<()> {
         let current = self.monitor.value(logs, "EarlyStopping")?;
         if self.restore_best_weights && self.best_weights.is_none() {
             // Until something improves, the first epoch's weights are the best.
@@ -132,7 +137,10 @@ impl Callback for EarlyStopping {
             if self.restore_best_weights {
                 self.best_weights = Some(training.model_ref().layer_weights()?);
             }
-            if self.baseline.is_none_or(|b| self.monitor.improves(current, b)) {
+            if self
+                .baseline
+                .is_none_or(|b| self.monitor.improves(current, b))
+            {
                 self.wait = 0;
             }
             return Ok(());

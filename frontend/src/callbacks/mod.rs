@@ -156,13 +156,23 @@ pub trait Callback {
     }
 
     /// After each epoch, with its values (including validation ones).
-    fn on_epoch_end(&mut self, epoch: usize, logs: &Logs, training: &mut Training<'_>) -> Result<()> {
+    fn on_epoch_end(
+        &mut self,
+        epoch: usize,
+        logs: &Logs,
+        training: &mut Training<'_>,
+    ) -> Result<()> {
         let _ = (epoch, logs, training);
         Ok(())
     }
 
     /// After each training batch, with the epoch's running means so far.
-    fn on_batch_end(&mut self, batch: usize, logs: &Logs, training: &mut Training<'_>) -> Result<()> {
+    fn on_batch_end(
+        &mut self,
+        batch: usize,
+        logs: &Logs,
+        training: &mut Training<'_>,
+    ) -> Result<()> {
         let _ = (batch, logs, training);
         Ok(())
     }
@@ -181,11 +191,21 @@ impl<C: Callback + ?Sized> Callback for &mut C {
         (**self).on_epoch_begin(epoch, training)
     }
 
-    fn on_epoch_end(&mut self, epoch: usize, logs: &Logs, training: &mut Training<'_>) -> Result<()> {
+    fn on_epoch_end(
+        &mut self,
+        epoch: usize,
+        logs: &Logs,
+        training: &mut Training<'_>,
+    ) -> Result<()> {
         (**self).on_epoch_end(epoch, logs, training)
     }
 
-    fn on_batch_end(&mut self, batch: usize, logs: &Logs, training: &mut Training<'_>) -> Result<()> {
+    fn on_batch_end(
+        &mut self,
+        batch: usize,
+        logs: &Logs,
+        training: &mut Training<'_>,
+    ) -> Result<()> {
         (**self).on_batch_end(batch, logs, training)
     }
 }

@@ -102,6 +102,9 @@ mod tests {
             .value(&logs, "EarlyStopping")
             .unwrap_err()
             .to_string();
-        assert!(err.contains("`val_loss`") && err.contains("logged: loss"), "{err}");
+        assert!(
+            err.contains("`val_loss`") && err.contains("logged: loss"),
+            "{err}"
+        );
     }
 }

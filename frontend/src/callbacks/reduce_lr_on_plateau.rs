@@ -127,7 +127,12 @@ impl Callback for ReduceLROnPlateau {
         Ok(())
     }
 
-    fn on_epoch_end(&mut self, epoch: usize, logs: &Logs, training: &mut Training<'_>) -> Result<()> {
+    fn on_epoch_end(
+        &mut self,
+        epoch: usize,
+        logs: &Logs,
+        training: &mut Training<'_>,
+    ) -> Result<()> {
         let current = self.monitor.value(logs, "ReduceLROnPlateau")?;
         if self.cooldown_left > 0 {
             self.cooldown_left -= 1;

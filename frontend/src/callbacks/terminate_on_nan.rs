@@ -11,9 +11,16 @@ use crate::model::LOSS_OUTPUT;
 pub struct TerminateOnNaN;
 
 impl Callback for TerminateOnNaN {
-    fn on_batch_end(&mut self, batch: usize, logs: &Logs, training: &mut Training<'_>) -> Result<()> {
+    fn on_batch_end(
+        &mut self,
+        batch: usize,
+        logs: &Logs,
+        training: &mut Training<'_>,
+    ) -> Result<()> {
         if logs.get(LOSS_OUTPUT).is_some_and(|loss| !loss.is_finite()) {
-            training.print(&format!("Batch {batch}: Invalid loss, terminating training"));
+            training.print(&format!(
+                "Batch {batch}: Invalid loss, terminating training"
+            ));
             training.stop_training();
         }
         Ok(())

@@ -109,7 +109,10 @@ impl<'a> FitOptions<'a> {
     }
 
     /// Add several callbacks, in order.
-    pub fn callbacks(mut self, callbacks: impl IntoIterator<Item = Box<dyn Callback + 'a>>) -> Self {
+    pub fn callbacks(
+        mut self,
+        callbacks: impl IntoIterator<Item = Box<dyn Callback + 'a>>,
+    ) -> Self {
         self.callbacks.extend(callbacks);
         self
     }
@@ -247,8 +250,6 @@ fn notify<'a>(
     callbacks.iter_mut().try_for_each(|c| hook(c.as_mut()))
 }
 
-
-
 /// A seeded Fisher–Yates permutation of `0..n` from the counter-based generator.
 fn permutation(n: usize, seed: u64) -> Vec<usize> {
     let stream =
@@ -314,7 +315,12 @@ impl Sequential {
 
     /// One pass of `role` over `rows` in order; the example-weighted mean of the loss and
     /// each metric, loss first.
-    pub(crate) fn run_pass(&mut self, role: Role, rows: Rows<'_>, batch_size: usize) -> Result<Logs> {
+    pub(crate) fn run_pass(
+        &mut self,
+        role: Role,
+        rows: Rows<'_>,
+        batch_size: usize,
+    ) -> Result<Logs> {
         check_batch_size(batch_size)?;
         let mut means = Means::new(self.step_keys());
         for (start, end) in batches(rows.len, batch_size) {
@@ -325,7 +331,11 @@ impl Sequential {
     }
 
     /// The training rows and the validation rows, if any.
-    fn split<'d>(&self, dataset: &'d Dataset, validation: Validation<'d>) -> Result<(Rows<'d>, Option<Rows<'d>>)> {
+    fn split<'d>(
+        &self,
+        dataset: &'d Dataset,
+        validation: Validation<'d>,
+    ) -> Result<(Rows<'d>, Option<Rows<'d>>)> {
         let all = Rows::of(dataset);
         match validation {
             Validation::None => Ok((all, None)),
@@ -385,23 +395,32 @@ impl Sequential {
             notify(&mut callbacks, |c| c.on_epoch_begin(epoch, &mut training))?;
             training.progress().epoch_begin(epoch);
             let started = Instant::now();
-            let order = shuffle.then(|| permutation(train.len, seed.wrapping_add(epoch as u64 + 1)));
+            let order =
+                shuffle.then(|| permutation(train.len, seed.wrapping_add(epoch as u64 + 1)));
             let mut means = Means::new(keys.clone());
             for (batch, (start, end)) in batches(train.len, batch_size).enumerate() {
                 let (features, labels) = gather.batch(train, order.as_deref(), start, end);
-                training
-                    .model()
-                    .run_step(Role::Train, features, labels, end - start, &mut means)?;
+                training.model().run_step(
+                    Role::Train,
+                    features,
+                    labels,
+                    end - start,
+                    &mut means,
+                )?;
                 let logs = means.logs();
                 training.progress().batch_end(batch, &logs);
-                notify(&mut callbacks, |c| c.on_batch_end(batch, &logs, &mut training))?;
+                notify(&mut callbacks, |c| {
+                    c.on_batch_end(batch, &logs, &mut training)
+                })?;
                 if training.stop_requested() {
                     break;
                 }
             }
             let mut logs = means.logs();
             if let Some(validation) = validation {
-                let values = training.model().run_pass(Role::Eval, validation, batch_size)?;
+                let values = training
+                    .model()
+                    .run_pass(Role::Eval, validation, batch_size)?;
                 for (key, value) in values.iter() {
                     logs.push(format!("val_{key}"), value);
                 }
@@ -409,7 +428,9 @@ impl Sequential {
             let seconds = started.elapsed().as_secs_f64();
             training.progress().epoch_end(epoch, seconds, &logs);
             history.record(&logs, seconds);
-            notify(&mut callbacks, |c| c.on_epoch_end(epoch, &logs, &mut training))?;
+            notify(&mut callbacks, |c| {
+                c.on_epoch_end(epoch, &logs, &mut training)
+            })?;
             if training.stop_requested() {
                 break;
             }

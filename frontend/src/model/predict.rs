@@ -104,7 +104,10 @@ impl Sequential {
             None;
         for start in (0..n).step_by(batch_size) {
             let end = (start + batch_size).min(n);
-            if current.as_ref().is_none_or(|(batch, ..)| *batch != end - start) {
+            if current
+                .as_ref()
+                .is_none_or(|(batch, ..)| *batch != end - start)
+            {
                 let executable = self.predictor(end - start)?;
                 let workspace = executable.new_workspace();
                 current = Some((end - start, executable, workspace));
