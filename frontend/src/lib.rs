@@ -5,11 +5,14 @@
 //! - [`error`]: the crate's [`Error`] type; every public function returns [`Result`].
 //! - [`layers`], [`activations`], [`initializers`], [`regularizers`]: Keras' building blocks.
 //! - [`model`]: [`Sequential`] — summary, compile, fit, evaluate, predict.
+//! - [`callbacks`]: training hooks (EarlyStopping, ReduceLROnPlateau, ...); [`progress`]:
+//!   what `fit` prints (Keras' `verbose` modes).
 //! - [`prelude`]: `use kiln::prelude::*;` for model scripts.
 //! - [`optimizers`], [`losses`], [`metrics`]: IR builders that emit a training step's update,
 //!   objective and reported metrics into its graph.
 
 pub mod activations;
+pub mod callbacks;
 pub mod datasets;
 pub mod error;
 pub mod initializers;
@@ -19,6 +22,7 @@ pub mod metrics;
 pub mod model;
 pub mod optimizers;
 pub mod prelude;
+pub mod progress;
 pub mod regularizers;
 
 pub use datasets::Dataset;

@@ -50,7 +50,7 @@ pub struct LayerContext<'a> {
 }
 
 /// One Keras layer.
-pub trait Layer: fmt::Debug {
+pub trait Layer: fmt::Debug + Send + Sync {
     /// Keras' class name (`"Dense"`, `"Flatten"`), shown by the model summary.
     fn class_name(&self) -> &'static str;
 
