@@ -5,6 +5,7 @@
 //! - [`error`]: the crate's [`Error`] type; every public function returns [`Result`].
 //! - [`layers`], [`activations`], [`initializers`], [`regularizers`]: Keras' building blocks.
 //! - [`model`]: [`Sequential`] — summary, compile, fit, evaluate, predict.
+//! - [`saving`]: `save` / `load` of a whole model in one checksummed file, Keras-style configs.
 //! - [`prelude`]: `use kiln::prelude::*;` for model scripts.
 //! - [`optimizers`], [`losses`], [`metrics`]: IR builders that emit a training step's update,
 //!   objective and reported metrics into its graph.
@@ -20,6 +21,7 @@ pub mod model;
 pub mod optimizers;
 pub mod prelude;
 pub mod regularizers;
+pub mod saving;
 
 pub use datasets::Dataset;
 pub use error::{Error, Result};
