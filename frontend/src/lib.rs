@@ -25,4 +25,6 @@ pub mod saving;
 
 pub use datasets::Dataset;
 pub use error::{Error, Result};
+/// The tensor and shape types `predict` takes and returns (from the IR core).
+pub use ir::{Shape, Tensor};
 pub use model::Sequential;

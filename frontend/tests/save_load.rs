@@ -30,19 +30,35 @@ fn scratch(test: &str) -> PathBuf {
 
 /// Names of the files in `dir`.
 fn listing(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
     names.sort();
     names
 }
 
 /// `n` examples in [-1, 1)^4, labelled one-hot by the argmax of a fixed linear map.
 fn synthetic(n: usize, seed: u32) -> Dataset {
-    let x: Vec<f32> = (0..n * FEATURES).map(|i| 2.0 * ir::random::uniform(seed, i as u32) - 1.0).collect();
-    let teacher = [[1.0, -0.5, 0.2], [-0.7, 1.0, 0.3], [0.4, 0.6, -1.0], [0.1, -0.9, 0.8]];
+    let x: Vec<f32> = (0..n * FEATURES)
+        .map(|i| 2.0 * ir::random::uniform(seed, i as u32) - 1.0)
+        .collect();
+    let teacher = [
+        [1.0, -0.5, 0.2],
+        [-0.7, 1.0, 0.3],
+        [0.4, 0.6, -1.0],
+        [0.1, -0.9, 0.8],
+    ];
     let mut y = vec![0.0; n * CLASSES];
     for b in 0..n {
-        let score = |c: usize| (0..FEATURES).map(|f| x[b * FEATURES + f] * teacher[f][c]).sum::<f32>();
-        let best = (0..CLASSES).max_by(|&i, &j| score(i).total_cmp(&score(j))).unwrap();
+        let score = |c: usize| {
+            (0..FEATURES)
+                .map(|f| x[b * FEATURES + f] * teacher[f][c])
+                .sum::<f32>()
+        };
+        let best = (0..CLASSES)
+            .max_by(|&i, &j| score(i).total_cmp(&score(j)))
+            .unwrap();
         y[b * CLASSES + best] = 1.0;
     }
     Dataset::new(x, &[n, FEATURES], y, &[n, CLASSES]).unwrap()
@@ -51,7 +67,10 @@ fn synthetic(n: usize, seed: u32) -> Dataset {
 fn model(seed: u64) -> Sequential {
     Sequential::of([
         Input::new([FEATURES]).into(),
-        Dense::new(8).activation(Activation::Tanh).kernel_regularizer(Regularizer::L2(1e-3)).into(),
+        Dense::new(8)
+            .activation(Activation::Tanh)
+            .kernel_regularizer(Regularizer::L2(1e-3))
+            .into(),
         Dense::new(CLASSES).into(),
     ])
     .named("small")
@@ -60,7 +79,12 @@ fn model(seed: u64) -> Sequential {
 
 fn compiled(seed: u64, optimizer: impl Optimizer + 'static) -> Sequential {
     let mut m = model(seed);
-    m.compile(optimizer, losses::SoftmaxCrossEntropyWithLogits, [metrics::Accuracy]).unwrap();
+    m.compile(
+        optimizer,
+        losses::SoftmaxCrossEntropyWithLogits,
+        [metrics::Accuracy],
+    )
+    .unwrap();
     m
 }
 
@@ -85,7 +109,13 @@ fn round_trip_is_bit_exact() {
     let dir = scratch("round-trip");
     let path = dir.join("model.kiln");
     let data = synthetic(64, 1);
-    let mut trained = compiled(5, optimizers::Adam::default().learning_rate(0.02).amsgrad(true).clipnorm(1.0));
+    let mut trained = compiled(
+        5,
+        optimizers::Adam::default()
+            .learning_rate(0.02)
+            .amsgrad(true)
+            .clipnorm(1.0),
+    );
     trained.fit_with(&data, quiet(3)).unwrap();
     trained.save(&path).unwrap();
     assert_eq!(listing(&dir), ["model.kiln"], "no temp file is left behind");
@@ -101,24 +131,51 @@ fn round_trip_is_bit_exact() {
     assert_eq!(after["optimizer/iterations"].data, [12.0]);
     assert!(after.contains_key("dense/kernel/vhat"));
 
-    let features = Tensor { shape: Shape::from([64, FEATURES]), data: data.features().to_vec() };
-    let (p, q) = (trained.predict(&features, 10).unwrap(), loaded.predict(&features, 10).unwrap());
+    let features = Tensor {
+        shape: Shape::from([64, FEATURES]),
+        data: data.features().to_vec(),
+    };
+    let (p, q) = (
+        trained.predict(&features, 10).unwrap(),
+        loaded.predict(&features, 10).unwrap(),
+    );
     assert_eq!(bits(&p), bits(&q), "predictions are bit-identical");
     // Saving the loaded model again gives the same bytes.
     let again = dir.join("again.kiln");
     loaded.save(&again).unwrap();
-    assert_eq!(std::fs::read(&path).unwrap(), std::fs::read(&again).unwrap());
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        std::fs::read(&again).unwrap()
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Builds a freshly compiled model.
+type MakeModel = fn() -> Sequential;
 
 #[test]
 fn training_resumes_exactly_after_load() {
     let dir = scratch("resume");
     let data = synthetic(48, 2);
-    let optimizers: Vec<(&str, Box<dyn Fn() -> Sequential>)> = vec![
-        ("adam", Box::new(|| compiled(9, optimizers::Adam::default().learning_rate(0.01)))),
-        ("sgd", Box::new(|| compiled(9, optimizers::SGD::default().learning_rate(0.1).momentum(0.9).nesterov(true)))),
-        ("rmsprop", Box::new(|| compiled(9, optimizers::RMSProp::default().centered(true).momentum(0.5)))),
+    let optimizers: [(&str, MakeModel); 3] = [
+        ("adam", || {
+            compiled(9, optimizers::Adam::default().learning_rate(0.01))
+        }),
+        ("sgd", || {
+            compiled(
+                9,
+                optimizers::SGD::default()
+                    .learning_rate(0.1)
+                    .momentum(0.9)
+                    .nesterov(true),
+            )
+        }),
+        ("rmsprop", || {
+            compiled(
+                9,
+                optimizers::RMSProp::default().centered(true).momentum(0.5),
+            )
+        }),
     ];
     for (label, make) in optimizers {
         let mut straight = make();
@@ -134,7 +191,11 @@ fn training_resumes_exactly_after_load() {
 
         for key in ["loss", "accuracy"] {
             let (w, g) = (want.get(key).unwrap(), got.get(key).unwrap());
-            assert_eq!(w.iter().map(|x| x.to_bits()).collect::<Vec<_>>(), g.iter().map(|x| x.to_bits()).collect::<Vec<_>>(), "{label} {key}: {w:?} vs {g:?}");
+            assert_eq!(
+                w.iter().map(|x| x.to_bits()).collect::<Vec<_>>(),
+                g.iter().map(|x| x.to_bits()).collect::<Vec<_>>(),
+                "{label} {key}: {w:?} vs {g:?}"
+            );
         }
         assert_same_store(&straight.weights().unwrap(), &resumed.weights().unwrap());
     }
@@ -163,7 +224,10 @@ fn changed_learning_rate_is_restored() {
     }
     std::fs::write(&path_lr, encode(&file)).unwrap();
     let mut loaded = Sequential::load(&path_lr).unwrap();
-    assert_eq!(loaded.weights().unwrap()["optimizer/learning_rate"].data, [0.125]);
+    assert_eq!(
+        loaded.weights().unwrap()["optimizer/learning_rate"].data,
+        [0.125]
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -183,7 +247,10 @@ fn assert_load_fails(dir: &Path, name: &str, bytes: &[u8], what: &[&str]) {
     let path = dir.join(name);
     std::fs::write(&path, bytes).unwrap();
     let err = Sequential::load(&path).expect_err(name).to_string();
-    assert!(err.contains(&path.display().to_string()), "{name}: error does not name the file: {err}");
+    assert!(
+        err.contains(&path.display().to_string()),
+        "{name}: error does not name the file: {err}"
+    );
     for w in what {
         assert!(err.contains(w), "{name}: expected `{w}` in: {err}");
     }
@@ -201,18 +268,33 @@ fn damaged_and_foreign_files_are_clear_errors() {
     let dir = scratch("damaged");
     let (_, good, file) = saved_file(&dir);
 
-    assert_load_fails(&dir, "foreign.kiln", b"PK\x03\x04 this is a zip file", &["not a Kiln model file", "KILN"]);
+    assert_load_fails(
+        &dir,
+        "foreign.kiln",
+        b"PK\x03\x04 this is a zip file",
+        &["not a Kiln model file", "KILN"],
+    );
     assert_load_fails(&dir, "empty.kiln", b"", &["not a Kiln model file"]);
     let mut future = good.clone();
     future[4] = 9;
     assert_load_fails(&dir, "future.kiln", &future, &["format version 9"]);
     for cut in [6, 12, 40, good.len() / 2, good.len() - 1] {
-        assert_load_fails(&dir, &format!("cut{cut}.kiln"), &good[..cut], &["truncated"]);
+        assert_load_fails(
+            &dir,
+            &format!("cut{cut}.kiln"),
+            &good[..cut],
+            &["truncated"],
+        );
     }
     let mut flipped = good.clone();
     let at = good.len() - 10; // inside the last tensor's data
     flipped[at] ^= 0x10;
-    assert_load_fails(&dir, "flipped.kiln", &flipped, &["checksum mismatch", "damaged"]);
+    assert_load_fails(
+        &dir,
+        "flipped.kiln",
+        &flipped,
+        &["checksum mismatch", "damaged"],
+    );
     let mut trailing = good.clone();
     trailing.extend_from_slice(b"junk");
     assert_load_fails(&dir, "trailing.kiln", &trailing, &["checksum mismatch"]);
@@ -226,29 +308,80 @@ fn damaged_and_foreign_files_are_clear_errors() {
     bytes.extend_from_slice(&good[16 + config_len..good.len() - 4]);
     let crc = crc32(&bytes);
     bytes.extend_from_slice(&crc.to_le_bytes());
-    assert_load_fails(&dir, "bad-json.kiln", &bytes, &["model config is not valid JSON"]);
+    assert_load_fails(
+        &dir,
+        "bad-json.kiln",
+        &bytes,
+        &["model config is not valid JSON"],
+    );
 
     let shape = altered(&file, |f| {
-        let kernel = f.tensors.iter_mut().find(|(n, _)| n == "dense_1/kernel").unwrap();
+        let kernel = f
+            .tensors
+            .iter_mut()
+            .find(|(n, _)| n == "dense_1/kernel")
+            .unwrap();
         kernel.1 = Tensor::zeros(Shape::from([CLASSES, 8]));
     });
-    assert_load_fails(&dir, "shape.kiln", &shape, &["dense_1/kernel", "[3, 8]", "architecture needs [8, 3]"]);
+    assert_load_fails(
+        &dir,
+        "shape.kiln",
+        &shape,
+        &["dense_1/kernel", "[3, 8]", "architecture needs [8, 3]"],
+    );
     let missing = altered(&file, |f| f.tensors.retain(|(n, _)| n != "dense/bias/m"));
-    assert_load_fails(&dir, "missing.kiln", &missing, &["`dense/bias/m` is missing"]);
-    let extra = altered(&file, |f| f.tensors.push(("dense_9/kernel".into(), Tensor::zeros(Shape::from([2])))));
-    assert_load_fails(&dir, "extra.kiln", &extra, &["`dense_9/kernel` is not a parameter"]);
-    let unknown = altered(&file, |f| f.model_config["config"]["layers"][1]["class_name"] = json!("Conv3D"));
-    assert_load_fails(&dir, "unknown-layer.kiln", &unknown, &["dense (Conv3D)", "class_name", "unknown layer class"]);
-    let bad_activation = altered(&file, |f| f.model_config["config"]["layers"][1]["config"]["activation"] = json!("mish"));
-    assert_load_fails(&dir, "activation.kiln", &bad_activation, &["dense (Dense)", "`activation`", "unknown activation `mish`"]);
-    let bad_optimizer = altered(&file, |f| f.training_config["optimizer_config"]["class_name"] = json!("Lion"));
-    assert_load_fails(&dir, "optimizer.kiln", &bad_optimizer, &["unknown optimizer", "Lion"]);
+    assert_load_fails(
+        &dir,
+        "missing.kiln",
+        &missing,
+        &["`dense/bias/m` is missing"],
+    );
+    let extra = altered(&file, |f| {
+        f.tensors
+            .push(("dense_9/kernel".into(), Tensor::zeros(Shape::from([2]))))
+    });
+    assert_load_fails(
+        &dir,
+        "extra.kiln",
+        &extra,
+        &["`dense_9/kernel` is not a parameter"],
+    );
+    let unknown = altered(&file, |f| {
+        f.model_config["config"]["layers"][1]["class_name"] = json!("Conv3D")
+    });
+    assert_load_fails(
+        &dir,
+        "unknown-layer.kiln",
+        &unknown,
+        &["dense (Conv3D)", "class_name", "unknown layer class"],
+    );
+    let bad_activation = altered(&file, |f| {
+        f.model_config["config"]["layers"][1]["config"]["activation"] = json!("mish")
+    });
+    assert_load_fails(
+        &dir,
+        "activation.kiln",
+        &bad_activation,
+        &["dense (Dense)", "`activation`", "unknown activation `mish`"],
+    );
+    let bad_optimizer = altered(&file, |f| {
+        f.training_config["optimizer_config"]["class_name"] = json!("Lion")
+    });
+    assert_load_fails(
+        &dir,
+        "optimizer.kiln",
+        &bad_optimizer,
+        &["unknown optimizer", "Lion"],
+    );
     let weights_only = altered(&file, |f| f.training_config = Value::Null);
     assert_load_fails(&dir, "weights-only.kiln", &weights_only, &["weights only"]);
 
     let absent = dir.join("absent.kiln");
     let err = Sequential::load(&absent).unwrap_err();
-    assert!(matches!(err, Error::Io { .. }) && err.to_string().contains("absent.kiln"), "{err}");
+    assert!(
+        matches!(err, Error::Io { .. }) && err.to_string().contains("absent.kiln"),
+        "{err}"
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -259,14 +392,21 @@ fn saving_is_atomic() {
     // A missing directory: an error naming the path, nothing created.
     let missing = dir.join("no-such-dir").join("m.kiln");
     let err = m.save(&missing).unwrap_err();
-    assert!(matches!(err, Error::WriteFile { .. }) && err.to_string().contains("no-such-dir"), "{err}");
+    assert!(
+        matches!(err, Error::WriteFile { .. }) && err.to_string().contains("no-such-dir"),
+        "{err}"
+    );
     assert!(listing(&dir).is_empty());
     // The rename fails (the target is a directory): the temp file is removed, the target kept.
     let occupied = dir.join("occupied.kiln");
     std::fs::create_dir(&occupied).unwrap();
     let err = m.save(&occupied).unwrap_err();
     assert!(matches!(err, Error::WriteFile { .. }), "{err}");
-    assert_eq!(listing(&dir), ["occupied.kiln"], "no temp file is left behind");
+    assert_eq!(
+        listing(&dir),
+        ["occupied.kiln"],
+        "no temp file is left behind"
+    );
     assert!(occupied.is_dir());
 
     // An existing file is replaced only by a successful save.
@@ -275,11 +415,22 @@ fn saving_is_atomic() {
     let first = std::fs::read(&path).unwrap();
     let mut uncompiled = model(6);
     assert!(uncompiled.save(&path).is_err());
-    assert_eq!(std::fs::read(&path).unwrap(), first, "a failed save leaves the old file");
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        first,
+        "a failed save leaves the old file"
+    );
     m.fit_with(&synthetic(16, 6), quiet(1)).unwrap();
     m.save(&path).unwrap();
-    assert_ne!(std::fs::read(&path).unwrap(), first, "a successful save replaces it");
-    assert_eq!(Sequential::load(&path).unwrap().weights().unwrap()["optimizer/iterations"].data, [1.0]);
+    assert_ne!(
+        std::fs::read(&path).unwrap(),
+        first,
+        "a successful save replaces it"
+    );
+    assert_eq!(
+        Sequential::load(&path).unwrap().weights().unwrap()["optimizer/iterations"].data,
+        [1.0]
+    );
     assert_eq!(listing(&dir), ["m.kiln", "occupied.kiln"]);
     std::fs::remove_dir_all(&dir).unwrap();
 }
@@ -294,18 +445,43 @@ fn weights_alone_move_between_models() {
     trained.save_weights(&path).unwrap();
     let mut fresh = compiled(99, optimizers::SGD::default());
     fresh.load_weights(&path).unwrap();
-    let features = Tensor { shape: Shape::from([32, FEATURES]), data: data.features().to_vec() };
-    assert_eq!(bits(&trained.predict(&features, 8).unwrap()), bits(&fresh.predict(&features, 8).unwrap()));
+    let features = Tensor {
+        shape: Shape::from([32, FEATURES]),
+        data: data.features().to_vec(),
+    };
+    assert_eq!(
+        bits(&trained.predict(&features, 8).unwrap()),
+        bits(&fresh.predict(&features, 8).unwrap())
+    );
     // A full save works too (its optimizer state is skipped); a weights file cannot be `load`ed.
     let full = dir.join("full.kiln");
     trained.save(&full).unwrap();
     fresh.load_weights(&full).unwrap();
-    assert!(Sequential::load(&path).unwrap_err().to_string().contains("weights only"));
+    assert!(
+        Sequential::load(&path)
+            .unwrap_err()
+            .to_string()
+            .contains("weights only")
+    );
     // A model of another architecture is refused.
-    let mut other = Sequential::of([Input::new([FEATURES]).into(), Dense::new(5).into(), Dense::new(CLASSES).into()]).named("small");
-    other.compile(optimizers::SGD::default(), losses::MeanSquaredError, [metrics::MeanSquaredError]).unwrap();
+    let mut other = Sequential::of([
+        Input::new([FEATURES]).into(),
+        Dense::new(5).into(),
+        Dense::new(CLASSES).into(),
+    ])
+    .named("small");
+    other
+        .compile(
+            optimizers::SGD::default(),
+            losses::MeanSquaredError,
+            [metrics::MeanSquaredError],
+        )
+        .unwrap();
     let err = other.load_weights(&path).unwrap_err().to_string();
-    assert!(err.contains("dense/kernel") && !err.contains("[5, 3]") && err.contains("[4, 8]"), "{err}");
+    assert!(
+        err.contains("dense/kernel") && !err.contains("[5, 3]") && err.contains("[4, 8]"),
+        "{err}"
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -315,9 +491,18 @@ fn every_initializer() -> Vec<Initializer> {
         Initializer::Zeros,
         Initializer::Ones,
         Initializer::Constant(0.25),
-        Initializer::RandomNormal { mean: 0.5, stddev: 0.1 },
-        Initializer::RandomUniform { minval: -0.3, maxval: 0.7 },
-        Initializer::TruncatedNormal { mean: -0.1, stddev: 0.02 },
+        Initializer::RandomNormal {
+            mean: 0.5,
+            stddev: 0.1,
+        },
+        Initializer::RandomUniform {
+            minval: -0.3,
+            maxval: 0.7,
+        },
+        Initializer::TruncatedNormal {
+            mean: -0.1,
+            stddev: 0.02,
+        },
         Initializer::GlorotNormal,
         Initializer::GlorotUniform,
         Initializer::HeNormal,
@@ -328,8 +513,16 @@ fn every_initializer() -> Vec<Initializer> {
         Initializer::Identity { gain: 2.0 },
     ];
     for mode in [FanMode::FanIn, FanMode::FanOut, FanMode::FanAvg] {
-        for distribution in [Distribution::TruncatedNormal, Distribution::UntruncatedNormal, Distribution::Uniform] {
-            all.push(Initializer::VarianceScaling { scale: 0.7, mode, distribution });
+        for distribution in [
+            Distribution::TruncatedNormal,
+            Distribution::UntruncatedNormal,
+            Distribution::Uniform,
+        ] {
+            all.push(Initializer::VarianceScaling {
+                scale: 0.7,
+                mode,
+                distribution,
+            });
         }
     }
     all
@@ -342,8 +535,15 @@ fn assert_layer_round_trip(layer: &dyn Layer) {
     assert_eq!(rebuilt.class_name(), layer.class_name());
     assert_eq!(layer_to_json(rebuilt.as_ref()), json);
     let reparsed: Value = serde_json::from_str(&json.to_string()).unwrap();
-    assert_eq!(layer_to_json(layer_from_json(&reparsed).unwrap().as_ref()), json);
-    assert_eq!(format!("{:?}", rebuilt), format!("{:?}", layer), "the rebuilt layer equals the original");
+    assert_eq!(
+        layer_to_json(layer_from_json(&reparsed).unwrap().as_ref()),
+        json
+    );
+    assert_eq!(
+        format!("{:?}", rebuilt),
+        format!("{:?}", layer),
+        "the rebuilt layer equals the original"
+    );
 }
 
 #[test]
@@ -355,10 +555,25 @@ fn every_layer_config_round_trips() {
         assert_layer_round_trip(&ActivationLayer::new(activation).named("a"));
     }
     for initializer in every_initializer() {
-        assert_layer_round_trip(&Dense::new(3).kernel_initializer(initializer).bias_initializer(initializer).named("d"));
+        assert_layer_round_trip(
+            &Dense::new(3)
+                .kernel_initializer(initializer)
+                .bias_initializer(initializer)
+                .named("d"),
+        );
     }
-    for regularizer in [Regularizer::L1(0.02), Regularizer::L2(0.5), Regularizer::L1L2 { l1: 0.1, l2: 0.2 }] {
-        assert_layer_round_trip(&Dense::new(3).kernel_regularizer(regularizer).bias_regularizer(regularizer).use_bias(true).named("d"));
+    for regularizer in [
+        Regularizer::L1(0.02),
+        Regularizer::L2(0.5),
+        Regularizer::L1L2 { l1: 0.1, l2: 0.2 },
+    ] {
+        assert_layer_round_trip(
+            &Dense::new(3)
+                .kernel_regularizer(regularizer)
+                .bias_regularizer(regularizer)
+                .use_bias(true)
+                .named("d"),
+        );
     }
     assert_layer_round_trip(&Dense::new(3).use_bias(false).named("d"));
     assert_layer_round_trip(&Flatten::new().named("f"));
@@ -367,7 +582,10 @@ fn every_layer_config_round_trips() {
 
 #[test]
 fn configs_use_keras_field_names() {
-    let dense = Dense::new(300).activation(Activation::Relu).kernel_regularizer(Regularizer::L2(0.01)).named("dense");
+    let dense = Dense::new(300)
+        .activation(Activation::Relu)
+        .kernel_regularizer(Regularizer::L2(0.01))
+        .named("dense");
     assert_eq!(
         layer_to_json(&dense),
         json!({"class_name": "Dense", "config": {
@@ -378,7 +596,10 @@ fn configs_use_keras_field_names() {
             "activity_regularizer": null, "kernel_constraint": null, "bias_constraint": null}})
     );
     let input = Input::new([28, 28, 1]).named("input_1");
-    assert_eq!(input.config()["batch_input_shape"], json!([null, 28, 28, 1]));
+    assert_eq!(
+        input.config()["batch_input_shape"],
+        json!([null, 28, 28, 1])
+    );
 }
 
 /// The `model_config` of the Keras 2 fixture `mlp.h5`, verbatim.
@@ -391,7 +612,10 @@ fn reads_a_keras_model_config() {
     assert_eq!(model.name(), "mlp");
     let names: Vec<&str> = model.layers().iter().map(|l| l.name().unwrap()).collect();
     assert_eq!(names, ["input_1", "flatten", "dense", "dense_1", "dense_2"]);
-    assert_eq!(model.count_params().unwrap(), 784 * 300 + 300 + 300 * 100 + 100 + 100 * 10 + 10);
+    assert_eq!(
+        model.count_params().unwrap(),
+        784 * 300 + 300 + 300 * 100 + 100 + 100 * 10 + 10
+    );
     assert_eq!(model.output_shape().unwrap(), Shape::from([10]));
     // Keras 2 training_config of the same file: SGD with momentum, sparse loss, accuracy.
     let training: Value = serde_json::from_str(r#"{"loss": {"class_name": "SparseCategoricalCrossentropy", "config": {"reduction": "auto", "name": "sparse_categorical_crossentropy", "from_logits": true, "ignore_class": null, "fn": "sparse_categorical_crossentropy"}}, "metrics": [[{"class_name": "MeanMetricWrapper", "config": {"name": "accuracy", "dtype": "float32", "fn": "sparse_categorical_accuracy"}}]], "weighted_metrics": null, "loss_weights": null, "optimizer_config": {"class_name": "Custom>SGD", "config": {"name": "SGD", "weight_decay": null, "clipnorm": null, "global_clipnorm": null, "clipvalue": null, "use_ema": false, "ema_momentum": 0.99, "ema_overwrite_frequency": null, "jit_compile": false, "is_legacy_optimizer": false, "learning_rate": 0.05000000074505806, "momentum": 0.9, "nesterov": false}}}"#).unwrap();
@@ -401,41 +625,101 @@ fn reads_a_keras_model_config() {
     assert_eq!(parsed.optimizer.config()["momentum"], json!(0.9));
     assert_eq!(parsed.loss.name(), "sparse_categorical_crossentropy");
     assert_eq!(parsed.loss.config(), json!({"from_logits": true}));
-    assert_eq!(parsed.metrics.iter().map(|m| m.name()).collect::<Vec<_>>(), ["accuracy"]);
+    assert_eq!(
+        parsed.metrics.iter().map(|m| m.name()).collect::<Vec<_>>(),
+        ["accuracy"]
+    );
 }
 
 #[test]
 fn bad_layer_configs_name_layer_class_and_field() {
     let cases: [(&str, Value, &[&str]); 7] = [
-        ("Conv3D", json!({"name": "c"}), &["c (Conv3D)", "`class_name`", "unknown layer class", "Dense"]),
-        ("Dense", json!({"name": "d"}), &["d (Dense)", "`units`", "required"]),
-        ("Dense", json!({"name": "d", "units": -3}), &["d (Dense)", "`units`", "non-negative integer"]),
-        ("Dense", json!({"name": "d", "units": 3, "kernel_initializer": {"class_name": "Magic"}}), &["`kernel_initializer`", "unknown initializer class `Magic`"]),
-        ("Dense", json!({"name": "d", "units": 3, "activity_regularizer": {"class_name": "L2"}}), &["`activity_regularizer`", "not supported"]),
-        ("Flatten", json!({"name": "f", "data_format": "channels_first"}), &["f (Flatten)", "`data_format`", "channels_last"]),
-        ("InputLayer", json!({"name": "i", "batch_input_shape": [null, null, 3]}), &["i (InputLayer)", "`batch_input_shape`", "size"]),
+        (
+            "Conv3D",
+            json!({"name": "c"}),
+            &["c (Conv3D)", "`class_name`", "unknown layer class", "Dense"],
+        ),
+        (
+            "Dense",
+            json!({"name": "d"}),
+            &["d (Dense)", "`units`", "required"],
+        ),
+        (
+            "Dense",
+            json!({"name": "d", "units": -3}),
+            &["d (Dense)", "`units`", "non-negative integer"],
+        ),
+        (
+            "Dense",
+            json!({"name": "d", "units": 3, "kernel_initializer": {"class_name": "Magic"}}),
+            &["`kernel_initializer`", "unknown initializer class `Magic`"],
+        ),
+        (
+            "Dense",
+            json!({"name": "d", "units": 3, "activity_regularizer": {"class_name": "L2"}}),
+            &["`activity_regularizer`", "not supported"],
+        ),
+        (
+            "Flatten",
+            json!({"name": "f", "data_format": "channels_first"}),
+            &["f (Flatten)", "`data_format`", "channels_last"],
+        ),
+        (
+            "InputLayer",
+            json!({"name": "i", "batch_input_shape": [null, null, 3]}),
+            &["i (InputLayer)", "`batch_input_shape`", "size"],
+        ),
     ];
     for (class, config, want) in cases {
         let err = layer_from_config(class, &config).unwrap_err();
         assert!(matches!(err, Error::Config { .. }), "{err:?}");
         let err = err.to_string();
         for w in want {
-            assert!(err.contains(w), "{class} {config}: expected `{w}` in: {err}");
+            assert!(
+                err.contains(w),
+                "{class} {config}: expected `{w}` in: {err}"
+            );
         }
     }
-    let regularizer = layer_from_config("Dense", &json!({"name": "d", "units": 2, "kernel_regularizer": {"class_name": "L3"}})).unwrap_err();
-    assert!(regularizer.to_string().contains("unknown regularizer `L3`"), "{regularizer}");
-    let frozen = layer_from_config("Dense", &json!({"name": "d", "units": 2, "trainable": false})).unwrap_err();
+    let regularizer = layer_from_config(
+        "Dense",
+        &json!({"name": "d", "units": 2, "kernel_regularizer": {"class_name": "L3"}}),
+    )
+    .unwrap_err();
+    assert!(
+        regularizer.to_string().contains("unknown regularizer `L3`"),
+        "{regularizer}"
+    );
+    let frozen = layer_from_config(
+        "Dense",
+        &json!({"name": "d", "units": 2, "trainable": false}),
+    )
+    .unwrap_err();
     assert!(frozen.to_string().contains("`trainable`"), "{frozen}");
-    let dtype = layer_from_config("Dense", &json!({"name": "d", "units": 2, "dtype": "float16"})).unwrap_err();
+    let dtype = layer_from_config(
+        "Dense",
+        &json!({"name": "d", "units": 2, "dtype": "float16"}),
+    )
+    .unwrap_err();
     assert!(dtype.to_string().contains("only float32"), "{dtype}");
 }
 
 #[test]
 fn every_training_component_round_trips() {
     let all_optimizers: Vec<Box<dyn Optimizer>> = vec![
-        Box::new(optimizers::SGD::default().learning_rate(0.3).momentum(0.8).nesterov(true).clipvalue(2.0)),
-        Box::new(optimizers::Adam::default().beta_1(0.8).amsgrad(true).global_clipnorm(1.5)),
+        Box::new(
+            optimizers::SGD::default()
+                .learning_rate(0.3)
+                .momentum(0.8)
+                .nesterov(true)
+                .clipvalue(2.0),
+        ),
+        Box::new(
+            optimizers::Adam::default()
+                .beta_1(0.8)
+                .amsgrad(true)
+                .global_clipnorm(1.5),
+        ),
         Box::new(optimizers::Adamax::default().epsilon(1e-5)),
         Box::new(optimizers::Nadam::default().beta_2(0.99).clipnorm(0.5)),
         Box::new(optimizers::RMSProp::default().rho(0.8).centered(true)),
@@ -461,7 +745,8 @@ fn every_training_component_round_trips() {
     ];
     for optimizer in &all_optimizers {
         for loss in &all_losses {
-            let json = training_config_json(optimizer.as_ref(), loss.as_ref(), &all_metrics).unwrap();
+            let json =
+                training_config_json(optimizer.as_ref(), loss.as_ref(), &all_metrics).unwrap();
             let text = json.to_string();
             let parsed = training_config_from_json(&serde_json::from_str(&text).unwrap()).unwrap();
             assert_eq!(parsed.optimizer.name(), optimizer.name());
@@ -469,7 +754,15 @@ fn every_training_component_round_trips() {
             assert_eq!(format!("{:?}", parsed.optimizer), format!("{optimizer:?}"));
             assert_eq!(format!("{:?}", parsed.loss), format!("{loss:?}"));
             assert_eq!(format!("{:?}", parsed.metrics), format!("{all_metrics:?}"));
-            assert_eq!(training_config_json(parsed.optimizer.as_ref(), parsed.loss.as_ref(), &parsed.metrics).unwrap(), json);
+            assert_eq!(
+                training_config_json(
+                    parsed.optimizer.as_ref(),
+                    parsed.loss.as_ref(),
+                    &parsed.metrics
+                )
+                .unwrap(),
+                json
+            );
         }
     }
 }

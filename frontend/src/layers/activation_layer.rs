@@ -40,7 +40,10 @@ impl ActivationLayer {
         if c.get("activation").is_none() {
             return Err(c.error("activation", "is required"));
         }
-        Ok(ActivationLayer::new(c.activation_or("activation", Activation::Linear)?).named(c.name()))
+        Ok(
+            ActivationLayer::new(c.activation_or("activation", Activation::Linear)?)
+                .named(c.name()),
+        )
     }
 }
 
@@ -79,7 +82,10 @@ impl Layer for ActivationLayer {
     }
 
     fn config(&self) -> Value {
-        layer_config(self, json!({"activation": activation_json(self.activation)}))
+        layer_config(
+            self,
+            json!({"activation": activation_json(self.activation)}),
+        )
     }
 
     fn build(&self, g: &mut Graph, x: NodeId, _ctx: LayerContext<'_>) -> Result<NodeId> {

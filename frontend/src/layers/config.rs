@@ -47,21 +47,47 @@ impl<'a> ConfigReader<'a> {
     /// A reader for the `config` of a layer of class `class`. It must be an object with a
     /// string `name`, and its `dtype` (if given) must be float32 and `trainable` true.
     pub fn new(class: &'a str, config: &'a Value) -> Result<Self> {
-        let unnamed = |field: &str, msg: String| Error::Config { owner: "layer".into(), class: class.into(), field: field.into(), msg };
-        let map = config.as_object().ok_or_else(|| unnamed("config", format!("must be an object, got {config}")))?;
+        let unnamed = |field: &str, msg: String| Error::Config {
+            owner: "layer".into(),
+            class: class.into(),
+            field: field.into(),
+            msg,
+        };
+        let map = config
+            .as_object()
+            .ok_or_else(|| unnamed("config", format!("must be an object, got {config}")))?;
         let name = match map.get("name") {
             Some(Value::String(name)) if !name.is_empty() => name.clone(),
-            other => return Err(unnamed("name", format!("must be a non-empty string, got {}", other.unwrap_or(&Value::Null)))),
+            other => {
+                return Err(unnamed(
+                    "name",
+                    format!(
+                        "must be a non-empty string, got {}",
+                        other.unwrap_or(&Value::Null)
+                    ),
+                ));
+            }
         };
-        let reader = ConfigReader { class, name, config: map };
+        let reader = ConfigReader {
+            class,
+            name,
+            config: map,
+        };
         if !reader.bool_or("trainable", true)? {
-            return Err(reader.error("trainable", "frozen layers (trainable = false) are not supported"));
+            return Err(reader.error(
+                "trainable",
+                "frozen layers (trainable = false) are not supported",
+            ));
         }
         if let Some(dtype) = reader.get("dtype") {
             // Keras 2 writes "float32"; Keras 3 may write a DTypePolicy object.
-            let name = dtype.as_str().or_else(|| dtype.pointer("/config/name").and_then(Value::as_str));
+            let name = dtype
+                .as_str()
+                .or_else(|| dtype.pointer("/config/name").and_then(Value::as_str));
             if name != Some("float32") {
-                return Err(reader.error("dtype", format!("only float32 is supported, got {dtype}")));
+                return Err(
+                    reader.error("dtype", format!("only float32 is supported, got {dtype}"))
+                );
             }
         }
         Ok(reader)
@@ -79,7 +105,12 @@ impl<'a> ConfigReader<'a> {
 
     /// An error about `field` of this layer.
     pub fn error(&self, field: &str, msg: impl Into<String>) -> Error {
-        Error::Config { owner: self.name.clone(), class: self.class.to_string(), field: field.to_string(), msg: msg.into() }
+        Error::Config {
+            owner: self.name.clone(),
+            class: self.class.to_string(),
+            field: field.to_string(),
+            msg: msg.into(),
+        }
     }
 
     /// The raw value of `field`; `None` when missing or `null`.
@@ -88,7 +119,12 @@ impl<'a> ConfigReader<'a> {
     }
 
     /// Reads `field` with `read`, or `default` when it is missing or null.
-    fn read_or<T>(&self, field: &str, default: T, read: impl FnOnce(&Value) -> Result<T, String>) -> Result<T> {
+    fn read_or<T>(
+        &self,
+        field: &str,
+        default: T,
+        read: impl FnOnce(&Value) -> Result<T, String>,
+    ) -> Result<T> {
         match self.get(field) {
             None => Ok(default),
             Some(value) => read(value).map_err(|msg| self.error(field, msg)),
@@ -97,13 +133,18 @@ impl<'a> ConfigReader<'a> {
 
     /// A required non-negative integer.
     pub fn usize(&self, field: &str) -> Result<usize> {
-        let value = self.get(field).ok_or_else(|| self.error(field, "is required"))?;
+        let value = self
+            .get(field)
+            .ok_or_else(|| self.error(field, "is required"))?;
         read_usize(value).map_err(|msg| self.error(field, msg))
     }
 
     /// A boolean, `default` when absent.
     pub fn bool_or(&self, field: &str, default: bool) -> Result<bool> {
-        self.read_or(field, default, |v| v.as_bool().ok_or_else(|| format!("expected true or false, got {v}")))
+        self.read_or(field, default, |v| {
+            v.as_bool()
+                .ok_or_else(|| format!("expected true or false, got {v}"))
+        })
     }
 
     /// A number, `default` when absent.
@@ -113,13 +154,19 @@ impl<'a> ConfigReader<'a> {
 
     /// A string, `default` when absent.
     pub fn str_or(&self, field: &str, default: &str) -> Result<String> {
-        self.read_or(field, default.to_string(), |v| v.as_str().map(str::to_string).ok_or_else(|| format!("expected a string, got {v}")))
+        self.read_or(field, default.to_string(), |v| {
+            v.as_str()
+                .map(str::to_string)
+                .ok_or_else(|| format!("expected a string, got {v}"))
+        })
     }
 
     /// An integer or a list of two (`kernel_size: 3` or `[3, 3]`), `default` when absent.
     pub fn usize_pair_or(&self, field: &str, default: [usize; 2]) -> Result<[usize; 2]> {
         self.read_or(field, default, |v| match v {
-            Value::Array(items) if items.len() == 2 => Ok([read_usize(&items[0])?, read_usize(&items[1])?]),
+            Value::Array(items) if items.len() == 2 => {
+                Ok([read_usize(&items[0])?, read_usize(&items[1])?])
+            }
             Value::Array(_) => Err(format!("expected two integers, got {v}")),
             single => read_usize(single).map(|n| [n, n]),
         })
@@ -144,7 +191,9 @@ impl<'a> ConfigReader<'a> {
     /// implement (`activity_regularizer`, constraints, ...).
     pub fn require_null(&self, fields: &[&str]) -> Result<()> {
         match fields.iter().find_map(|f| self.get(f).map(|v| (f, v))) {
-            Some((field, value)) => Err(self.error(field, format!("is not supported (got {value}, only null)"))),
+            Some((field, value)) => {
+                Err(self.error(field, format!("is not supported (got {value}, only null)")))
+            }
             None => Ok(()),
         }
     }
@@ -155,12 +204,18 @@ impl<'a> ConfigReader<'a> {
         if value == only {
             Ok(())
         } else {
-            Err(self.error(field, format!("only \"{only}\" is supported, got \"{value}\"")))
+            Err(self.error(
+                field,
+                format!("only \"{only}\" is supported, got \"{value}\""),
+            ))
         }
     }
 }
 
 /// A JSON integer >= 0.
 pub(crate) fn read_usize(value: &Value) -> Result<usize, String> {
-    value.as_u64().map(|n| n as usize).ok_or_else(|| format!("expected a non-negative integer, got {value}"))
+    value
+        .as_u64()
+        .map(|n| n as usize)
+        .ok_or_else(|| format!("expected a non-negative integer, got {value}"))
 }

@@ -6,7 +6,9 @@ use serde_json::{Value, json};
 use crate::activations::Activation;
 use crate::error::Result;
 use crate::initializers::Initializer;
-use crate::layers::{ConfigReader, Layer, LayerContext, ParamSpec, keras_shape, layer_config, layer_error};
+use crate::layers::{
+    ConfigReader, Layer, LayerContext, ParamSpec, keras_shape, layer_config, layer_error,
+};
 use crate::regularizers::Regularizer;
 use crate::saving::keras_objects::{activation_json, initializer_json, regularizer_json};
 
@@ -89,12 +91,17 @@ impl Dense {
 
     /// The layer a Keras `Dense` config describes (Keras' defaults for missing fields).
     pub fn from_config(c: &ConfigReader) -> Result<Self> {
-        c.require_null(&["activity_regularizer", "kernel_constraint", "bias_constraint"])?;
+        c.require_null(&[
+            "activity_regularizer",
+            "kernel_constraint",
+            "bias_constraint",
+        ])?;
         Ok(Dense {
             units: c.usize("units")?,
             activation: c.activation_or("activation", Activation::Linear)?,
             use_bias: c.bool_or("use_bias", true)?,
-            kernel_initializer: c.initializer_or("kernel_initializer", Initializer::GlorotUniform)?,
+            kernel_initializer: c
+                .initializer_or("kernel_initializer", Initializer::GlorotUniform)?,
             bias_initializer: c.initializer_or("bias_initializer", Initializer::Zeros)?,
             kernel_regularizer: c.regularizer("kernel_regularizer")?,
             bias_regularizer: c.regularizer("bias_regularizer")?,

@@ -38,12 +38,26 @@ impl Input {
                 return Err(c.error(field, "sparse and ragged inputs are not supported"));
             }
         }
-        let field = if c.get("batch_input_shape").is_some() { "batch_input_shape" } else { "batch_shape" };
-        let dims = c.get(field).and_then(Value::as_array).ok_or_else(|| c.error(field, "is required: a list [null, d1, d2, ...]"))?;
+        let field = if c.get("batch_input_shape").is_some() {
+            "batch_input_shape"
+        } else {
+            "batch_shape"
+        };
+        let dims = c
+            .get(field)
+            .and_then(Value::as_array)
+            .ok_or_else(|| c.error(field, "is required: a list [null, d1, d2, ...]"))?;
         let dims = dims
             .iter()
             .skip(1)
-            .map(|d| read_usize(d).map_err(|msg| c.error(field, format!("every axis after the batch must have a size: {msg}"))))
+            .map(|d| {
+                read_usize(d).map_err(|msg| {
+                    c.error(
+                        field,
+                        format!("every axis after the batch must have a size: {msg}"),
+                    )
+                })
+            })
             .collect::<Result<Vec<usize>>>()?;
         if dims.is_empty() {
             return Err(c.error(field, "needs at least one axis after the batch axis"));

@@ -16,9 +16,9 @@ mod input;
 pub mod registry;
 
 pub use activation_layer::ActivationLayer;
+pub use config::{ConfigReader, layer_config};
 pub use dense::Dense;
 pub use flatten::Flatten;
-pub use config::{ConfigReader, layer_config};
 pub use input::Input;
 pub use registry::{layer_from_config, layer_from_json, layer_to_json};
 

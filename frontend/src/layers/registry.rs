@@ -18,7 +18,9 @@ const LAYERS: &[(&str, FromConfig)] = &[
     ("InputLayer", |c| Ok(Box::new(Input::from_config(c)?))),
     ("Dense", |c| Ok(Box::new(Dense::from_config(c)?))),
     ("Flatten", |c| Ok(Box::new(Flatten::from_config(c)?))),
-    ("Activation", |c| Ok(Box::new(ActivationLayer::from_config(c)?))),
+    ("Activation", |c| {
+        Ok(Box::new(ActivationLayer::from_config(c)?))
+    }),
 ];
 
 /// The Keras class names the registry knows.
@@ -31,9 +33,18 @@ pub fn known_layer_classes() -> Vec<&'static str> {
 /// class and the field.
 pub fn layer_from_config(class_name: &str, config: &Value) -> Result<Box<dyn Layer>> {
     let reader = ConfigReader::new(class_name, config)?;
-    let (_, build) = LAYERS.iter().find(|row| row.0 == class_name).ok_or_else(|| {
-        reader.error("class_name", format!("unknown layer class (known: {})", known_layer_classes().join(", ")))
-    })?;
+    let (_, build) = LAYERS
+        .iter()
+        .find(|row| row.0 == class_name)
+        .ok_or_else(|| {
+            reader.error(
+                "class_name",
+                format!(
+                    "unknown layer class (known: {})",
+                    known_layer_classes().join(", ")
+                ),
+            )
+        })?;
     build(&reader)
 }
 
@@ -44,11 +55,14 @@ pub fn layer_to_json(layer: &dyn Layer) -> Value {
 
 /// A layer from a `{"class_name": ..., "config": {...}}` entry.
 pub fn layer_from_json(entry: &Value) -> Result<Box<dyn Layer>> {
-    let class = entry.get("class_name").and_then(Value::as_str).ok_or_else(|| Error::Config {
-        owner: "layer".into(),
-        class: "?".into(),
-        field: "class_name".into(),
-        msg: format!("a layer entry needs a string class_name, got {entry}"),
-    })?;
+    let class = entry
+        .get("class_name")
+        .and_then(Value::as_str)
+        .ok_or_else(|| Error::Config {
+            owner: "layer".into(),
+            class: "?".into(),
+            field: "class_name".into(),
+            msg: format!("a layer entry needs a string class_name, got {entry}"),
+        })?;
     layer_from_config(class, entry.get("config").unwrap_or(&Value::Null))
 }

@@ -14,16 +14,26 @@ static NEXT_TEMP: AtomicU64 = AtomicU64::new(0);
 
 /// Writes `bytes` to `path` atomically (temp file + fsync + rename + directory fsync).
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    let write_error = |source| Error::WriteFile { path: path.to_path_buf(), source };
-    let file_name = path
-        .file_name()
-        .ok_or_else(|| write_error(std::io::Error::new(std::io::ErrorKind::InvalidInput, "the path names no file")))?;
+    let write_error = |source| Error::WriteFile {
+        path: path.to_path_buf(),
+        source,
+    };
+    let file_name = path.file_name().ok_or_else(|| {
+        write_error(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "the path names no file",
+        ))
+    })?;
     let dir = match path.parent() {
         Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
         _ => PathBuf::from("."),
     };
     let serial = NEXT_TEMP.fetch_add(1, Ordering::Relaxed);
-    let temp = dir.join(format!(".{}.{}.{serial}.tmp", file_name.to_string_lossy(), std::process::id()));
+    let temp = dir.join(format!(
+        ".{}.{}.{serial}.tmp",
+        file_name.to_string_lossy(),
+        std::process::id()
+    ));
     let result = write_and_rename(&temp, path, bytes);
     if result.is_err() {
         // The temp file may not exist (creation failed); nothing else to clean up.

@@ -49,7 +49,11 @@ pub fn crc32(bytes: &[u8]) -> u32 {
             let mut c = i as u32;
             let mut k = 0;
             while k < 8 {
-                c = if c & 1 != 0 { 0xEDB8_8320 ^ (c >> 1) } else { c >> 1 };
+                c = if c & 1 != 0 {
+                    0xEDB8_8320 ^ (c >> 1)
+                } else {
+                    c >> 1
+                };
                 k += 1;
             }
             table[i] = c;
@@ -57,7 +61,9 @@ pub fn crc32(bytes: &[u8]) -> u32 {
         }
         table
     };
-    !bytes.iter().fold(!0u32, |crc, &b| TABLE[((crc ^ b as u32) & 0xff) as usize] ^ (crc >> 8))
+    !bytes.iter().fold(!0u32, |crc, &b| {
+        TABLE[((crc ^ b as u32) & 0xff) as usize] ^ (crc >> 8)
+    })
 }
 
 /// The file's bytes.
@@ -98,11 +104,18 @@ struct Cursor<'a> {
 impl<'a> Cursor<'a> {
     /// The same file, read from offset `at`.
     fn clone_at(&self, at: usize) -> Cursor<'a> {
-        Cursor { path: self.path, bytes: self.bytes, at }
+        Cursor {
+            path: self.path,
+            bytes: self.bytes,
+            at,
+        }
     }
 
     fn error(&self, msg: impl Into<String>) -> Error {
-        Error::ModelFile { path: self.path.to_path_buf(), msg: msg.into() }
+        Error::ModelFile {
+            path: self.path.to_path_buf(),
+            msg: msg.into(),
+        }
     }
 
     /// The next `n` bytes, or a truncation error naming `what`.
@@ -121,40 +134,55 @@ impl<'a> Cursor<'a> {
     }
 
     fn u32(&mut self, what: &str) -> Result<u32> {
-        Ok(u32::from_le_bytes(self.take(4, what)?.try_into().expect("4 bytes")))
+        Ok(u32::from_le_bytes(
+            self.take(4, what)?.try_into().expect("4 bytes"),
+        ))
     }
 
     fn u64(&mut self, what: &str) -> Result<u64> {
-        Ok(u64::from_le_bytes(self.take(8, what)?.try_into().expect("8 bytes")))
+        Ok(u64::from_le_bytes(
+            self.take(8, what)?.try_into().expect("8 bytes"),
+        ))
     }
 
     fn text(&mut self, n: u64, what: &str) -> Result<&'a str> {
         let at = self.at;
         let bytes = self.take(n, what)?;
-        std::str::from_utf8(bytes).map_err(|e| self.error(format!("{what} at offset {at} is not UTF-8: {e}")))
+        std::str::from_utf8(bytes)
+            .map_err(|e| self.error(format!("{what} at offset {at} is not UTF-8: {e}")))
     }
 
     fn json(&mut self, what: &str) -> Result<Value> {
         let n = self.u64(&format!("the length of the {what}"))?;
         let text = self.text(n, what)?;
-        serde_json::from_str(text).map_err(|e| self.error(format!("the {what} is not valid JSON: {e}")))
+        serde_json::from_str(text)
+            .map_err(|e| self.error(format!("the {what} is not valid JSON: {e}")))
     }
 
     fn tensor(&mut self, index: u64) -> Result<(String, Tensor)> {
         let what = format!("tensor {index}");
         let n = self.u32(&format!("the name length of {what}"))?;
-        let name = self.text(n as u64, &format!("the name of {what}"))?.to_string();
+        let name = self
+            .text(n as u64, &format!("the name of {what}"))?
+            .to_string();
         let rank = self.u32(&format!("the rank of tensor `{name}`"))?;
         let mut dims = Vec::new();
         let mut numel: u64 = 1;
         for _ in 0..rank {
             let d = self.u64(&format!("the shape of tensor `{name}`"))?;
-            numel = numel.checked_mul(d).ok_or_else(|| self.error(format!("tensor `{name}`: shape overflows")))?;
+            numel = numel
+                .checked_mul(d)
+                .ok_or_else(|| self.error(format!("tensor `{name}`: shape overflows")))?;
             dims.push(d);
         }
-        let bytes = numel.checked_mul(4).ok_or_else(|| self.error(format!("tensor `{name}`: shape overflows")))?;
+        let bytes = numel
+            .checked_mul(4)
+            .ok_or_else(|| self.error(format!("tensor `{name}`: shape overflows")))?;
         let data = self.take(bytes, &format!("the data of tensor `{name}`"))?;
-        let data = data.chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes"))).collect();
+        let data = data
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes")))
+            .collect();
         let shape = Shape::new(dims.into_iter().map(|d| d as usize).collect::<Vec<_>>());
         Ok((name, Tensor { shape, data }))
     }
@@ -165,12 +193,16 @@ pub fn decode(path: &Path, bytes: &[u8]) -> Result<ModelFile> {
     let mut cursor = Cursor { path, bytes, at: 0 };
     if bytes.len() < MAGIC.len() || &bytes[..4] != MAGIC {
         let start = &bytes[..bytes.len().min(8)];
-        return Err(cursor.error(format!("not a Kiln model file: it starts with {start:02x?}, expected the magic bytes \"KILN\"")));
+        return Err(cursor.error(format!(
+            "not a Kiln model file: it starts with {start:02x?}, expected the magic bytes \"KILN\""
+        )));
     }
     cursor.at = 4;
     let version = cursor.u32("the format version")?;
     if version != FORMAT_VERSION {
-        return Err(cursor.error(format!("format version {version}, this build of Kiln reads version {FORMAT_VERSION}")));
+        return Err(cursor.error(format!(
+            "format version {version}, this build of Kiln reads version {FORMAT_VERSION}"
+        )));
     }
     // The checksum first: on a damaged file it is the clearest message.
     let body_end = bytes.len().saturating_sub(4).max(cursor.at);
@@ -182,7 +214,11 @@ pub fn decode(path: &Path, bytes: &[u8]) -> Result<ModelFile> {
             bytes.len()
         )));
     }
-    let mut body = Cursor { path, bytes: &bytes[..body_end], at: cursor.at };
+    let mut body = Cursor {
+        path,
+        bytes: &bytes[..body_end],
+        at: cursor.at,
+    };
     let model_config = body.json("model config")?;
     let training_config = body.json("training config")?;
     let count = body.u64("the tensor count")?;
@@ -191,7 +227,14 @@ pub fn decode(path: &Path, bytes: &[u8]) -> Result<ModelFile> {
         tensors.push(body.tensor(index)?);
     }
     if body.at != body_end {
-        return Err(body.error(format!("{} unexpected bytes after the last tensor", body_end - body.at)));
+        return Err(body.error(format!(
+            "{} unexpected bytes after the last tensor",
+            body_end - body.at
+        )));
     }
-    Ok(ModelFile { model_config, training_config, tensors })
+    Ok(ModelFile {
+        model_config,
+        training_config,
+        tensors,
+    })
 }

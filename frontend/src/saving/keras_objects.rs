@@ -36,11 +36,17 @@ pub fn class_and_config(value: &Value) -> Result<(&str, Map<String, Value>), Str
     let class = value
         .get("class_name")
         .and_then(Value::as_str)
-        .ok_or_else(|| format!("expected a name or a {{\"class_name\", \"config\"}} object, got {value}"))?;
+        .ok_or_else(|| {
+            format!("expected a name or a {{\"class_name\", \"config\"}} object, got {value}")
+        })?;
     let config = match value.get("config") {
         None | Some(Value::Null) => Map::new(),
         Some(Value::Object(map)) => map.clone(),
-        Some(other) => return Err(format!("`config` of {class} must be an object, got {other}")),
+        Some(other) => {
+            return Err(format!(
+                "`config` of {class} must be an object, got {other}"
+            ));
+        }
     };
     Ok((class, config))
 }
@@ -75,7 +81,9 @@ pub fn read_activation(value: &Value) -> Result<Activation, String> {
         "LeakyReLU" => Ok(Activation::LeakyRelu {
             alpha: f32_field(&config, "alpha", Activation::LEAKY_RELU_LAYER_ALPHA)?,
         }),
-        other => Err(format!("unknown activation class `{other}` (known: LeakyReLU, or a name)")),
+        other => Err(format!(
+            "unknown activation class `{other}` (known: LeakyReLU, or a name)"
+        )),
     }
 }
 
@@ -92,7 +100,11 @@ const SEEDED_CLASSES: &[(&str, Initializer)] = &[
 ];
 
 /// Keras' spelling of the fan modes and distributions.
-const FAN_MODES: &[(&str, FanMode)] = &[("fan_in", FanMode::FanIn), ("fan_out", FanMode::FanOut), ("fan_avg", FanMode::FanAvg)];
+const FAN_MODES: &[(&str, FanMode)] = &[
+    ("fan_in", FanMode::FanIn),
+    ("fan_out", FanMode::FanOut),
+    ("fan_avg", FanMode::FanAvg),
+];
 const DISTRIBUTIONS: &[(&str, Distribution)] = &[
     ("truncated_normal", Distribution::TruncatedNormal),
     ("untruncated_normal", Distribution::UntruncatedNormal),
@@ -103,31 +115,55 @@ const DISTRIBUTIONS: &[(&str, Distribution)] = &[
 
 /// Looks `key` up in a `(name, value)` table; the error lists the names.
 fn lookup<T: Copy>(table: &[(&str, T)], key: &str, what: &str) -> Result<T, String> {
-    table.iter().find(|row| row.0 == key).map(|row| row.1).ok_or_else(|| {
-        let known: Vec<&str> = table.iter().map(|row| row.0).collect();
-        format!("unknown {what} `{key}` (known: {})", known.join(", "))
-    })
+    table
+        .iter()
+        .find(|row| row.0 == key)
+        .map(|row| row.1)
+        .ok_or_else(|| {
+            let known: Vec<&str> = table.iter().map(|row| row.0).collect();
+            format!("unknown {what} `{key}` (known: {})", known.join(", "))
+        })
 }
 
 /// The name of `value` in a `(name, value)` table (first match).
 fn name_of<T: PartialEq>(table: &[(&'static str, T)], value: &T) -> &'static str {
-    table.iter().find(|row| row.1 == *value).map_or("?", |row| row.0)
+    table
+        .iter()
+        .find(|row| row.1 == *value)
+        .map_or("?", |row| row.0)
 }
 
 /// The Keras form of an initializer: `{"class_name": "GlorotUniform", "config": {"seed": null}}`.
 pub fn initializer_json(initializer: Initializer) -> Value {
     let (class, config) = match initializer {
         Initializer::Constant(value) => ("Constant", json!({"value": f32_json(value)})),
-        Initializer::RandomNormal { mean, stddev } => ("RandomNormal", json!({"mean": f32_json(mean), "stddev": f32_json(stddev), "seed": null})),
-        Initializer::RandomUniform { minval, maxval } => ("RandomUniform", json!({"minval": f32_json(minval), "maxval": f32_json(maxval), "seed": null})),
-        Initializer::TruncatedNormal { mean, stddev } => ("TruncatedNormal", json!({"mean": f32_json(mean), "stddev": f32_json(stddev), "seed": null})),
-        Initializer::VarianceScaling { scale, mode, distribution } => (
+        Initializer::RandomNormal { mean, stddev } => (
+            "RandomNormal",
+            json!({"mean": f32_json(mean), "stddev": f32_json(stddev), "seed": null}),
+        ),
+        Initializer::RandomUniform { minval, maxval } => (
+            "RandomUniform",
+            json!({"minval": f32_json(minval), "maxval": f32_json(maxval), "seed": null}),
+        ),
+        Initializer::TruncatedNormal { mean, stddev } => (
+            "TruncatedNormal",
+            json!({"mean": f32_json(mean), "stddev": f32_json(stddev), "seed": null}),
+        ),
+        Initializer::VarianceScaling {
+            scale,
+            mode,
+            distribution,
+        } => (
             "VarianceScaling",
             json!({"scale": f32_json(scale), "mode": name_of(FAN_MODES, &mode), "distribution": name_of(DISTRIBUTIONS, &distribution), "seed": null}),
         ),
-        Initializer::Orthogonal { gain } => ("Orthogonal", json!({"gain": f32_json(gain), "seed": null})),
+        Initializer::Orthogonal { gain } => {
+            ("Orthogonal", json!({"gain": f32_json(gain), "seed": null}))
+        }
         Initializer::Identity { gain } => ("Identity", json!({"gain": f32_json(gain)})),
-        Initializer::Zeros | Initializer::Ones => (name_of(SEEDED_CLASSES, &initializer), json!({})),
+        Initializer::Zeros | Initializer::Ones => {
+            (name_of(SEEDED_CLASSES, &initializer), json!({}))
+        }
         seeded => (name_of(SEEDED_CLASSES, &seeded), json!({"seed": null})),
     };
     json!({"class_name": class, "config": config})
@@ -148,20 +184,50 @@ pub fn read_initializer(value: &Value) -> Result<Initializer, String> {
     };
     Ok(match class {
         "Constant" => Initializer::Constant(f32_field(&c, "value", 0.0)?),
-        "RandomNormal" => Initializer::RandomNormal { mean: f32_field(&c, "mean", 0.0)?, stddev: f32_field(&c, "stddev", 0.05)? },
-        "RandomUniform" => Initializer::RandomUniform { minval: f32_field(&c, "minval", -0.05)?, maxval: f32_field(&c, "maxval", 0.05)? },
-        "TruncatedNormal" => Initializer::TruncatedNormal { mean: f32_field(&c, "mean", 0.0)?, stddev: f32_field(&c, "stddev", 0.05)? },
+        "RandomNormal" => Initializer::RandomNormal {
+            mean: f32_field(&c, "mean", 0.0)?,
+            stddev: f32_field(&c, "stddev", 0.05)?,
+        },
+        "RandomUniform" => Initializer::RandomUniform {
+            minval: f32_field(&c, "minval", -0.05)?,
+            maxval: f32_field(&c, "maxval", 0.05)?,
+        },
+        "TruncatedNormal" => Initializer::TruncatedNormal {
+            mean: f32_field(&c, "mean", 0.0)?,
+            stddev: f32_field(&c, "stddev", 0.05)?,
+        },
         "VarianceScaling" => Initializer::VarianceScaling {
             scale: f32_field(&c, "scale", 1.0)?,
             mode: lookup(FAN_MODES, &text("mode", "fan_in")?, "VarianceScaling mode")?,
-            distribution: lookup(DISTRIBUTIONS, &text("distribution", "truncated_normal")?, "VarianceScaling distribution")?,
+            distribution: lookup(
+                DISTRIBUTIONS,
+                &text("distribution", "truncated_normal")?,
+                "VarianceScaling distribution",
+            )?,
         },
-        "Orthogonal" => Initializer::Orthogonal { gain: f32_field(&c, "gain", 1.0)? },
-        "Identity" => Initializer::Identity { gain: f32_field(&c, "gain", 1.0)? },
+        "Orthogonal" => Initializer::Orthogonal {
+            gain: f32_field(&c, "gain", 1.0)?,
+        },
+        "Identity" => Initializer::Identity {
+            gain: f32_field(&c, "gain", 1.0)?,
+        },
         other => {
             let mut known: Vec<&str> = SEEDED_CLASSES.iter().map(|row| row.0).collect();
-            known.extend(["Constant", "RandomNormal", "RandomUniform", "TruncatedNormal", "VarianceScaling", "Orthogonal", "Identity"]);
-            lookup(SEEDED_CLASSES, other, "initializer class").map_err(|_| format!("unknown initializer class `{other}` (known: {})", known.join(", ")))?
+            known.extend([
+                "Constant",
+                "RandomNormal",
+                "RandomUniform",
+                "TruncatedNormal",
+                "VarianceScaling",
+                "Orthogonal",
+                "Identity",
+            ]);
+            lookup(SEEDED_CLASSES, other, "initializer class").map_err(|_| {
+                format!(
+                    "unknown initializer class `{other}` (known: {})",
+                    known.join(", ")
+                )
+            })?
         }
     })
 }
@@ -172,7 +238,9 @@ pub fn regularizer_json(regularizer: Option<Regularizer>) -> Value {
         None => Value::Null,
         Some(Regularizer::L1(l1)) => json!({"class_name": "L1", "config": {"l1": f32_json(l1)}}),
         Some(Regularizer::L2(l2)) => json!({"class_name": "L2", "config": {"l2": f32_json(l2)}}),
-        Some(Regularizer::L1L2 { l1, l2 }) => json!({"class_name": "L1L2", "config": {"l1": f32_json(l1), "l2": f32_json(l2)}}),
+        Some(Regularizer::L1L2 { l1, l2 }) => {
+            json!({"class_name": "L1L2", "config": {"l1": f32_json(l1), "l2": f32_json(l2)}})
+        }
     }
 }
 
@@ -188,9 +256,19 @@ pub fn read_regularizer(value: &Value) -> Result<Option<Regularizer>, String> {
         "L1" | "l1" => Regularizer::L1(f32_field(&c, "l1", DEFAULT)?),
         "L2" | "l2" => Regularizer::L2(f32_field(&c, "l2", DEFAULT)?),
         // The `L1L2` class defaults to 0 for both terms, the `l1_l2` function to 0.01.
-        "L1L2" => Regularizer::L1L2 { l1: f32_field(&c, "l1", 0.0)?, l2: f32_field(&c, "l2", 0.0)? },
-        "l1_l2" => Regularizer::L1L2 { l1: DEFAULT, l2: DEFAULT },
-        other => return Err(format!("unknown regularizer `{other}` (known: L1, L2, L1L2)")),
+        "L1L2" => Regularizer::L1L2 {
+            l1: f32_field(&c, "l1", 0.0)?,
+            l2: f32_field(&c, "l2", 0.0)?,
+        },
+        "l1_l2" => Regularizer::L1L2 {
+            l1: DEFAULT,
+            l2: DEFAULT,
+        },
+        other => {
+            return Err(format!(
+                "unknown regularizer `{other}` (known: L1, L2, L1L2)"
+            ));
+        }
     }))
 }
 
@@ -216,7 +294,9 @@ impl ConfigField for bool {
         Value::Bool(*self)
     }
     fn from_json(value: &Value) -> Result<Self, String> {
-        value.as_bool().ok_or_else(|| format!("expected true or false, got {value}"))
+        value
+            .as_bool()
+            .ok_or_else(|| format!("expected true or false, got {value}"))
     }
 }
 
@@ -225,13 +305,22 @@ impl ConfigField for Option<f32> {
         self.map_or(Value::Null, f32_json)
     }
     fn from_json(value: &Value) -> Result<Self, String> {
-        if value.is_null() { Ok(None) } else { read_f32(value).map(Some) }
+        if value.is_null() {
+            Ok(None)
+        } else {
+            read_f32(value).map(Some)
+        }
     }
 }
 
 /// Field `key` of the config object of the optimizer, loss or metric `class`, or `default`
 /// when absent (a `null` reads as absent, except for optional fields where it means "off").
-pub fn read_config_field<T: ConfigField>(config: &Value, class: &str, key: &str, default: T) -> crate::Result<T> {
+pub fn read_config_field<T: ConfigField>(
+    config: &Value,
+    class: &str,
+    key: &str,
+    default: T,
+) -> crate::Result<T> {
     match config.get(key) {
         None => Ok(default),
         Some(Value::Null) => T::from_json(&Value::Null).or(Ok(default)),

@@ -17,12 +17,18 @@ use crate::saving::training_config::{training_config_from_json, training_config_
 
 /// `error` as a problem of the file at `path`.
 fn in_file(path: &Path, error: Error) -> Error {
-    Error::ModelFile { path: path.to_path_buf(), msg: error.to_string() }
+    Error::ModelFile {
+        path: path.to_path_buf(),
+        msg: error.to_string(),
+    }
 }
 
 /// Reads and decodes the file at `path`.
 fn read_model_file(path: &Path) -> Result<ModelFile> {
-    let bytes = std::fs::read(path).map_err(|source| Error::Io { path: path.to_path_buf(), source })?;
+    let bytes = std::fs::read(path).map_err(|source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
     decode(path, &bytes)
 }
 
@@ -34,10 +40,17 @@ impl Sequential {
     pub fn save(&mut self, path: impl AsRef<Path>) -> Result<()> {
         let path = path.as_ref();
         let tensors = self.weights()?.into_iter().collect();
-        let compiled = self.compiled.as_ref().expect("weights() succeeded, so the model is compiled");
+        let compiled = self
+            .compiled
+            .as_ref()
+            .expect("weights() succeeded, so the model is compiled");
         let (optimizer, loss, metrics) = compiled.components();
         let training_config = training_config_json(optimizer, loss, metrics)?;
-        let file = ModelFile { model_config: self.to_config(), training_config, tensors };
+        let file = ModelFile {
+            model_config: self.to_config(),
+            training_config,
+            tensors,
+        };
         write_atomically(path, &encode(&file))
     }
 
@@ -48,16 +61,24 @@ impl Sequential {
     pub fn load(path: impl AsRef<Path>) -> Result<Sequential> {
         let path = path.as_ref();
         let file = read_model_file(path)?;
-        let mut model = Sequential::from_config(&file.model_config).map_err(|e| in_file(path, e))?;
+        let mut model =
+            Sequential::from_config(&file.model_config).map_err(|e| in_file(path, e))?;
         if file.training_config.is_null() {
             return Err(Error::ModelFile {
                 path: path.to_path_buf(),
                 msg: "holds weights only (written by save_weights): build and compile the model, then call load_weights".into(),
             });
         }
-        let config = training_config_from_json(&file.training_config).map_err(|e| in_file(path, e))?;
-        model.compile(config.optimizer, config.loss, config.metrics).map_err(|e| in_file(path, e))?;
-        let expected: BTreeMap<String, Shape> = model.weights()?.into_iter().map(|(name, t)| (name, t.shape)).collect();
+        let config =
+            training_config_from_json(&file.training_config).map_err(|e| in_file(path, e))?;
+        model
+            .compile(config.optimizer, config.loss, config.metrics)
+            .map_err(|e| in_file(path, e))?;
+        let expected: BTreeMap<String, Shape> = model
+            .weights()?
+            .into_iter()
+            .map(|(name, t)| (name, t.shape))
+            .collect();
         let tensors = checked_tensors(path, file.tensors, &expected, |_| false)?;
         model.compiled_mut()?.restore(tensors);
         Ok(model)
@@ -76,7 +97,11 @@ impl Sequential {
                 (name, value)
             })
             .collect();
-        let file = ModelFile { model_config: self.to_config(), training_config: Value::Null, tensors };
+        let file = ModelFile {
+            model_config: self.to_config(),
+            training_config: Value::Null,
+            tensors,
+        };
         write_atomically(path, &encode(&file))
     }
 
@@ -87,8 +112,15 @@ impl Sequential {
         let path = path.as_ref();
         self.compiled_mut()?;
         let file = read_model_file(path)?;
-        let expected: BTreeMap<String, Shape> = self.param_specs()?.into_iter().map(|(name, spec)| (name, spec.shape)).collect();
-        let is_optimizer_state = |name: &str| name.starts_with("optimizer/") || expected.keys().any(|w| name.starts_with(&format!("{w}/")));
+        let expected: BTreeMap<String, Shape> = self
+            .param_specs()?
+            .into_iter()
+            .map(|(name, spec)| (name, spec.shape))
+            .collect();
+        let is_optimizer_state = |name: &str| {
+            name.starts_with("optimizer/")
+                || expected.keys().any(|w| name.starts_with(&format!("{w}/")))
+        };
         let tensors = checked_tensors(path, file.tensors, &expected, is_optimizer_state)?;
         self.compiled_mut()?.restore(tensors);
         Ok(())
@@ -97,8 +129,16 @@ impl Sequential {
 
 /// The tensors of a file that the model expects, checked: no duplicates, every expected name
 /// present with its shape, and no other name unless `skip` accepts it (then it is dropped).
-fn checked_tensors(path: &Path, tensors: Vec<(String, Tensor)>, expected: &BTreeMap<String, Shape>, skip: impl Fn(&str) -> bool) -> Result<Vec<(String, Tensor)>> {
-    let error = |msg: String| Error::ModelFile { path: path.to_path_buf(), msg };
+fn checked_tensors(
+    path: &Path,
+    tensors: Vec<(String, Tensor)>,
+    expected: &BTreeMap<String, Shape>,
+    skip: impl Fn(&str) -> bool,
+) -> Result<Vec<(String, Tensor)>> {
+    let error = |msg: String| Error::ModelFile {
+        path: path.to_path_buf(),
+        msg,
+    };
     let mut seen = HashSet::new();
     let mut kept = Vec::with_capacity(expected.len());
     for (name, tensor) in tensors {
@@ -107,13 +147,24 @@ fn checked_tensors(path: &Path, tensors: Vec<(String, Tensor)>, expected: &BTree
         }
         match expected.get(&name) {
             Some(shape) if *shape == tensor.shape => kept.push((name, tensor)),
-            Some(shape) => return Err(error(format!("tensor `{name}` has shape {}, the model's architecture needs {shape}", tensor.shape))),
+            Some(shape) => {
+                return Err(error(format!(
+                    "tensor `{name}` has shape {}, the model's architecture needs {shape}",
+                    tensor.shape
+                )));
+            }
             None if skip(&name) => {}
-            None => return Err(error(format!("tensor `{name}` is not a parameter of the model"))),
+            None => {
+                return Err(error(format!(
+                    "tensor `{name}` is not a parameter of the model"
+                )));
+            }
         }
     }
     if let Some(missing) = expected.keys().find(|name| !seen.contains(*name)) {
-        return Err(error(format!("the model's parameter `{missing}` is missing from the file")));
+        return Err(error(format!(
+            "the model's parameter `{missing}` is missing from the file"
+        )));
     }
     Ok(kept)
 }
