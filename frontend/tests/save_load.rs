@@ -766,3 +766,49 @@ fn every_training_component_round_trips() {
         }
     }
 }
+
+#[test]
+fn crc32_matches_the_standard_check_value() {
+    // The CRC-32/ISO-HDLC check value (zlib, gzip, PNG).
+    assert_eq!(crc32(b"123456789"), 0xCBF4_3926);
+    assert_eq!(crc32(b""), 0);
+}
+
+#[test]
+fn model_config_forms_and_errors() {
+    // Keras 2 may leave the InputLayer out and put batch_input_shape on the first layer.
+    let implicit_input = json!({"class_name": "Sequential", "config": {"name": "s", "layers": [
+        {"class_name": "Dense", "config": {"name": "d", "units": 2, "batch_input_shape": [null, 5]}},
+    ]}});
+    let implicit = Sequential::from_config(&implicit_input).unwrap();
+    assert_eq!(implicit.input_shape().unwrap(), Shape::from([5]));
+    assert_eq!(implicit.count_params().unwrap(), 5 * 2 + 2);
+    // Round trip of a whole model config, seed included.
+    let m = model(21);
+    let again = Sequential::from_config(&m.to_config()).unwrap();
+    assert_eq!(again.to_config(), m.to_config());
+    assert_eq!(again.seed(), 21);
+
+    let functional = json!({"class_name": "Functional", "config": {"name": "f", "layers": []}});
+    let err = Sequential::from_config(&functional)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("only Sequential") && err.contains("Functional"),
+        "{err}"
+    );
+    let no_layers = json!({"class_name": "Sequential", "config": {"name": "s"}});
+    let err = Sequential::from_config(&no_layers).unwrap_err().to_string();
+    assert!(err.contains("`layers`"), "{err}");
+    let duplicate = json!({"class_name": "Sequential", "config": {"name": "s", "layers": [
+        {"class_name": "InputLayer", "config": {"name": "in", "batch_input_shape": [null, 3]}},
+        {"class_name": "Dense", "config": {"name": "d", "units": 2}},
+        {"class_name": "Dense", "config": {"name": "d", "units": 2}},
+    ]}});
+    let err = Sequential::from_config(&duplicate)
+        .unwrap()
+        .count_params()
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("two layers are named `d`"), "{err}");
+}
