@@ -7,6 +7,7 @@
 //! - [`model`]: [`Sequential`] — summary, compile, fit, evaluate, predict.
 //! - [`callbacks`]: training hooks (EarlyStopping, ReduceLROnPlateau, ...); [`progress`]:
 //!   what `fit` prints (Keras' `verbose` modes).
+//! - [`saving`]: `save` / `load` of a whole model in one checksummed file, Keras-style configs.
 //! - [`prelude`]: `use kiln::prelude::*;` for model scripts.
 //! - [`optimizers`], [`losses`], [`metrics`]: IR builders that emit a training step's update,
 //!   objective and reported metrics into its graph.
@@ -24,7 +25,10 @@ pub mod optimizers;
 pub mod prelude;
 pub mod progress;
 pub mod regularizers;
+pub mod saving;
 
 pub use datasets::Dataset;
 pub use error::{Error, Result};
+/// The tensor and shape types `predict` takes and returns (from the IR core).
+pub use ir::{Shape, Tensor};
 pub use model::Sequential;

@@ -4,16 +4,23 @@
 //! input shape (no batch axis) to its output shape, lists the parameters it needs, and lowers
 //! itself to IR ops given the graph node of its batched input and its parameter nodes.
 //! Shapes are per example, like Keras' `(None, ...)` with the `None` left out.
+//!
+//! Every layer also writes its Keras config ([`Layer::config`]) and is rebuilt from one by
+//! the registry ([`layer_from_config`]); [`config`] says how a new layer takes part.
 
 mod activation_layer;
+pub mod config;
 mod dense;
 mod flatten;
 mod input;
+pub mod registry;
 
 pub use activation_layer::ActivationLayer;
+pub use config::{ConfigReader, layer_config};
 pub use dense::Dense;
 pub use flatten::Flatten;
 pub use input::Input;
+pub use registry::{layer_from_config, layer_from_json, layer_to_json};
 
 use std::fmt;
 
@@ -75,6 +82,11 @@ pub trait Layer: fmt::Debug + Send + Sync {
 
     /// Append this layer's computation on the batched input `x` to `g`; returns its output.
     fn build(&self, g: &mut Graph, x: NodeId, ctx: LayerContext<'_>) -> Result<NodeId>;
+
+    /// The layer's Keras config: the inner `"config"` object, with Keras 2's field names
+    /// (usually `layer_config(self, json!({...}))`, see [`config`]). Together with
+    /// [`Layer::class_name`] it rebuilds the layer through [`layer_from_config`].
+    fn config(&self) -> serde_json::Value;
 
     /// The prefix of auto-generated names: the class name in snake case (`dense`, `max_pooling2d`).
     fn name_prefix(&self) -> String {

@@ -329,6 +329,19 @@ impl Compiled {
         Ok(())
     }
 
+    /// The optimizer, loss and metrics the model was compiled with.
+    pub(crate) fn components(&self) -> (&dyn Optimizer, &dyn Loss, &[Box<dyn Metric>]) {
+        (self.optimizer.as_ref(), self.loss.as_ref(), &self.metrics)
+    }
+
+    /// Replace parameter values by name (weights and optimizer state, already checked against
+    /// the store's names and shapes); every executable reloads them on its next run.
+    pub(crate) fn restore(&mut self, values: impl IntoIterator<Item = (String, Tensor)>) {
+        self.sync();
+        self.store.extend(values);
+        self.active = None;
+    }
+
     /// Copy the active runner's updated parameters into the store.
     fn sync(&mut self) {
         if let Some(key) = self.active {
