@@ -19,11 +19,13 @@
 //! ```
 
 mod early_stopping;
+mod model_checkpoint;
 mod monitor;
 mod reduce_lr_on_plateau;
 mod terminate_on_nan;
 
 pub use early_stopping::EarlyStopping;
+pub use model_checkpoint::ModelCheckpoint;
 pub use monitor::Mode;
 pub use reduce_lr_on_plateau::ReduceLROnPlateau;
 pub use terminate_on_nan::TerminateOnNaN;
