@@ -23,6 +23,8 @@ pub mod dataset;
 pub mod idx;
 pub mod idx_dataset;
 pub mod mnist;
+#[cfg(feature = "ndarray")]
+mod ndarray_support;
 mod permutation;
 
 pub use batches::{Batch, Batches};
