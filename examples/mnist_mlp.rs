@@ -64,7 +64,7 @@ fn save_and_reload(model: &mut Sequential, test: &Dataset, path: &Path) -> kiln:
         })?;
     }
     model.save(path)?;
-    let mut reloaded = Sequential::load(path)?;
+    let reloaded = Sequential::load(path)?;
     let mut dims = vec![test.len()];
     dims.extend_from_slice(test.feature_shape());
     let features = Tensor {
