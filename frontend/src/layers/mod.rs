@@ -40,13 +40,16 @@ pub struct ParamSpec {
 }
 
 /// What a layer gets when it lowers itself: its parameter nodes (in the order of
-/// [`Layer::params`]) and whether the graph is a training graph.
+/// [`Layer::params`]), whether the graph is a training graph, and a seed for its randomness.
 #[derive(Debug, Clone, Copy)]
 pub struct LayerContext<'a> {
     /// The layer's parameter nodes, in the order its `params` listed them.
     pub params: &'a [NodeId],
     /// Whether this is the training graph (layers like Dropout behave differently).
     pub training: bool,
+    /// A seed for layers that draw random numbers (Dropout), derived from the model's seed
+    /// and the layer's position: the same model seed gives the same draws.
+    pub seed: u64,
 }
 
 /// One Keras layer.

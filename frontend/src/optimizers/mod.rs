@@ -77,9 +77,17 @@ impl StateBuilder {
         Ok(node)
     }
 
-    /// The scalar global `optimizer/<name>` starting at `fill`.
+    /// The scalar global `optimizer/<name>` starting at `fill`. A layer that reads it in the
+    /// forward pass (Dropout seeds its mask with [`ITERATIONS`]) may have added that scalar
+    /// param already; it is then reused.
     pub fn global(&mut self, g: &mut Graph, name: &str, fill: f32) -> Result<NodeId, Error> {
-        self.create(g, format!("optimizer/{name}"), Shape::scalar(), fill)
+        let name = format!("optimizer/{name}");
+        let existing = g.find_leaf(&name).filter(|&n| matches!(g.op(n), Op::Param { .. }) && g.shape(n).rank() == 0);
+        if let Some(node) = existing {
+            self.initial.push((name, Tensor::full(Shape::scalar(), fill)));
+            return Ok(node);
+        }
+        self.create(g, name, Shape::scalar(), fill)
     }
 
     /// The slot `<param name>/<slot>` of `param`'s shape, starting at `fill`.
