@@ -6,14 +6,32 @@
 //! Shapes are per example, like Keras' `(None, ...)` with the `None` left out.
 
 mod activation_layer;
+mod activation_layers;
+mod batch_normalization;
+mod conv2d;
 mod dense;
+mod dropout;
 mod flatten;
+mod global_pooling;
 mod input;
+mod pooling;
+mod reshape;
+mod zero_padding;
 
 pub use activation_layer::ActivationLayer;
+pub use activation_layers::{ELU, ElementwiseRule, LeakyReLU, ReLU, Softmax};
+pub use batch_normalization::BatchNormalization;
+pub use conv2d::{Conv2D, Padding, Size2D};
 pub use dense::Dense;
+pub use dropout::Dropout;
 pub use flatten::Flatten;
+pub use global_pooling::{GlobalAveragePooling2D, GlobalMaxPooling2D, GlobalPooling2D};
 pub use input::Input;
+pub use pooling::{
+    Average, AveragePooling2D, AvgPool2D, Max, MaxPool2D, MaxPooling2D, Pooling2D, PoolingKind,
+};
+pub use reshape::Reshape;
+pub use zero_padding::ZeroPadding2D;
 
 use std::fmt;
 
