@@ -77,12 +77,14 @@ impl StateBuilder {
         Ok(node)
     }
 
-    /// The scalar global `optimizer/<name>` starting at `fill`. A layer that reads it in the
-    /// forward pass (Dropout seeds its mask with [`ITERATIONS`]) may have added that scalar
-    /// param already; it is then reused.
+    /// The scalar global `optimizer/<name>` starting at `fill`. A layer that reads the step
+    /// counter in the forward pass (Dropout seeds its mask with it) may have added the scalar
+    /// [`ITERATIONS`] param already; while nothing updates it yet, it is reused.
     pub fn global(&mut self, g: &mut Graph, name: &str, fill: f32) -> Result<NodeId, Error> {
         let name = format!("optimizer/{name}");
-        let existing = g.find_leaf(&name).filter(|&n| matches!(g.op(n), Op::Param { .. }) && g.shape(n).rank() == 0);
+        let existing = (name == ITERATIONS).then(|| g.find_leaf(&name)).flatten().filter(|&n| {
+            matches!(g.op(n), Op::Param { .. }) && g.shape(n).rank() == 0 && !g.updates.iter().any(|&(p, _)| p == n)
+        });
         if let Some(node) = existing {
             self.initial.push((name, Tensor::full(Shape::scalar(), fill)));
             return Ok(node);
