@@ -66,6 +66,12 @@ fn tf_axis(input: usize, window: usize, stride: usize, same: bool) -> (usize, us
     }
 }
 
+/// The in-bounds taps of one output position: `(tap_y, tap_x, in_y, in_x)`.
+type Taps = Vec<(usize, usize, usize, usize)>;
+
+/// One pooling case: the layer, its reference window, max (else average), output shape.
+type PoolCase = (Box<dyn Layer>, Window, bool, [usize; 3]);
+
 struct Window {
     size: [usize; 2],
     strides: [usize; 2],
@@ -74,13 +80,8 @@ struct Window {
 }
 
 impl Window {
-    /// Output dims and, per output position, the in-bounds input positions of its taps as
-    /// `(tap_y, tap_x, in_y, in_x)`.
-    fn taps(
-        &self,
-        h: usize,
-        w: usize,
-    ) -> (usize, usize, impl Fn(usize, usize) -> Vec<(usize, usize, usize, usize)>) {
+    /// Output dims and, per output position, the in-bounds input positions of its taps.
+    fn taps(&self, h: usize, w: usize) -> (usize, usize, impl Fn(usize, usize) -> Taps) {
         let extent = |a: usize| (self.size[a] - 1) * self.dilation[a] + 1;
         let (pad_h, oh) = tf_axis(h, extent(0), self.strides[0], self.same);
         let (pad_w, ow) = tf_axis(w, extent(1), self.strides[1], self.same);
@@ -111,8 +112,8 @@ fn conv_reference(x: &Tensor, kernel: &Tensor, bias: &[f32], window: &Window) ->
     for n in 0..d[0] {
         for oy in 0..oh {
             for ox in 0..ow {
-                for o in 0..cout {
-                    let mut sum = bias[o];
+                for (o, &b) in bias.iter().enumerate().take(cout) {
+                    let mut sum = b;
                     for &(ky, kx, iy, ix) in &taps(oy, ox) {
                         for c in 0..cin {
                             let k = ((ky * window.size[1] + kx) * cin + c) * cout + o;
@@ -246,7 +247,7 @@ fn conv_activation_and_no_bias() {
 #[test]
 fn pooling_matches_the_reference() {
     let x = tensor(&[2, 5, 5, 3], 4);
-    let cases: [(Box<dyn Layer>, Window, bool, [usize; 3]); 3] = [
+    let cases: [PoolCase; 3] = [
         (
             Box::new(MaxPool2D::default()),
             Window {
@@ -289,7 +290,12 @@ fn pooling_matches_the_reference() {
             .unwrap();
         assert_eq!(model.output_shape().unwrap().dims(), want_out, "{class}");
         let got = model.predict(&x, 2).unwrap();
-        assert_close(&got.data, &pool_reference(&x, &window, max), TOLERANCE, class);
+        assert_close(
+            &got.data,
+            &pool_reference(&x, &window, max),
+            TOLERANCE,
+            class,
+        );
     }
 }
 
@@ -379,7 +385,12 @@ fn activation_layers_match_their_formulas() {
     let cases: [(Box<dyn Layer>, Reference); 5] = [
         (Box::new(ReLU::new()), |v| v.max(0.0)),
         (
-            Box::new(ReLU::new().max_value(3.0).negative_slope(0.1).threshold(1.0)),
+            Box::new(
+                ReLU::new()
+                    .max_value(3.0)
+                    .negative_slope(0.1)
+                    .threshold(1.0),
+            ),
             |v| {
                 if v >= 3.0 {
                     3.0
@@ -455,12 +466,19 @@ fn dropout_training(rate: f32, x: &Tensor, iterations: f32, seed: u64) -> Vec<f3
         ("x".to_string(), x.clone()),
         (ITERATIONS.to_string(), Tensor::scalar(iterations)),
     ]);
-    ir::interp::run(&g, &bindings).unwrap().outputs[0].1.data.clone()
+    ir::interp::run(&g, &bindings).unwrap().outputs[0]
+        .1
+        .data
+        .clone()
 }
 
 #[test]
 fn dropout_zeroes_about_rate_and_scales_the_rest_while_training() {
-    let x = Tensor::new([100, 100], values(10_000, 11).iter().map(|v| v + 2.0).collect()).unwrap();
+    let x = Tensor::new(
+        [100, 100],
+        values(10_000, 11).iter().map(|v| v + 2.0).collect(),
+    )
+    .unwrap();
     let rate = 0.3;
     let step0 = dropout_training(rate, &x, 0.0, 7);
     let dropped = step0.iter().filter(|&&v| v == 0.0).count() as f32 / 10_000.0;
@@ -472,7 +490,11 @@ fn dropout_zeroes_about_rate_and_scales_the_rest_while_training() {
             "kept {v} became {got}"
         );
     }
-    assert_eq!(step0, dropout_training(rate, &x, 0.0, 7), "same step, same mask");
+    assert_eq!(
+        step0,
+        dropout_training(rate, &x, 0.0, 7),
+        "same step, same mask"
+    );
     let step1 = dropout_training(rate, &x, 1.0, 7);
     let other_layer = dropout_training(rate, &x, 0.0, 8);
     for other in [&step1, &other_layer] {
@@ -495,7 +517,10 @@ fn dropout_is_the_identity_in_predict() {
         .summary()
         .unwrap_err()
         .to_string();
-    assert!(err.contains("dropout (Dropout)") && err.contains("[0, 1)"), "{err}");
+    assert!(
+        err.contains("dropout (Dropout)") && err.contains("[0, 1)"),
+        "{err}"
+    );
 }
 
 /// Per-feature mean and biased variance of `[n, f]` rows.
@@ -552,7 +577,10 @@ fn batch_normalization_uses_batch_stats_in_training_and_moving_stats_after() {
     let trained = normalise(&mean, &var);
     let want_loss = trained.iter().map(|v| v * v).sum::<f32>() / (n * f) as f32;
     let loss = history.get("loss").unwrap()[0];
-    assert!((loss - want_loss).abs() < 1e-4, "loss {loss} want {want_loss}");
+    assert!(
+        (loss - want_loss).abs() < 1e-4,
+        "loss {loss} want {want_loss}"
+    );
     // The moving statistics moved by Keras' formula (momentum 0.99, from 0 and 1).
     let weights = model.weights().unwrap();
     let want_mean: Vec<f32> = mean.iter().map(|m| 0.01 * m).collect();
@@ -563,7 +591,12 @@ fn batch_normalization_uses_batch_stats_in_training_and_moving_stats_after() {
     assert_close(moved_var, &want_var, 1e-5, "moving_variance");
     // Inference normalises by the moving statistics.
     let got = model.predict(&x, n).unwrap();
-    assert_close(&got.data, &normalise(moved_mean, moved_var), TOLERANCE, "inference");
+    assert_close(
+        &got.data,
+        &normalise(moved_mean, moved_var),
+        TOLERANCE,
+        "inference",
+    );
 }
 
 #[test]
@@ -668,7 +701,8 @@ fn a_small_cnn_learns_bars() {
 
 #[test]
 fn definition_errors_name_the_layer_and_the_shapes() {
-    let cases: [(Box<dyn Layer>, &[usize], &[&str]); 7] = [
+    type ErrorCase = (Box<dyn Layer>, &'static [usize], &'static [&'static str]);
+    let cases: [ErrorCase; 7] = [
         (
             Box::new(Conv2D::new(4, 3)),
             &[10, 10],
@@ -692,7 +726,10 @@ fn definition_errors_name_the_layer_and_the_shapes() {
         (
             Box::new(GlobalAveragePooling2D::new()),
             &[4, 4],
-            &["global_average_pooling2d (GlobalAveragePooling2D)", "(None, 4, 4)"],
+            &[
+                "global_average_pooling2d (GlobalAveragePooling2D)",
+                "(None, 4, 4)",
+            ],
         ),
         (
             Box::new(Reshape::new([4, -1, -1])),

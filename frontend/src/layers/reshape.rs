@@ -86,7 +86,7 @@ impl Layer for Reshape {
             .map(|&d| d.max(0) as usize)
             .collect();
         if let Some(&axis) = unknown.first() {
-            if total % known != 0 {
+            if !total.is_multiple_of(known) {
                 return Err(fail(&format!(
                     "{total} elements do not divide into axes of {known}"
                 )));
