@@ -49,4 +49,4 @@ pub use aot::emit_object;
 pub use error::CodegenError;
 pub use jit::compile;
 pub use parallel::kiln_parallel_for;
-pub use runtime::{Executable, Leaf, State};
+pub use runtime::{Executable, Leaf, State, Workspace};

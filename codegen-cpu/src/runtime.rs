@@ -1,6 +1,7 @@
 //! Running a compiled step: [`Executable`] (immutable compiled code, shareable across
-//! threads), [`State`] (one caller's parameter buffers and scratch arena), input checks,
-//! and the copy-back of outputs and parameter updates.
+//! threads), [`State`] (one caller's parameter buffers and scratch arena), [`Workspace`]
+//! (one caller's arena for a step run on borrowed read-only parameters), input checks, and
+//! the copy-back of outputs and parameter updates.
 
 use ir::{Graph, MemoryPlan, Op, Shape, Storage, Tensor};
 
@@ -31,6 +32,8 @@ pub struct Executable {
     outputs: Vec<(String, Loc, Shape)>,
     /// `(param index, where its new value is)` for updates not computed in place.
     copied_updates: Vec<(usize, Loc)>,
+    /// Whether the graph updates any parameter (in place or by copy-back).
+    updates_params: bool,
 }
 
 /// One caller's run-time buffers: parameters (kept across steps) and the scratch arena.
@@ -59,6 +62,14 @@ impl State {
     }
 }
 
+/// One caller's scratch buffers for [`Executable::run_read_only`]: the arena and the
+/// kernels' scratch, without parameter buffers (those are borrowed for each call).
+#[derive(Debug, Clone)]
+pub struct Workspace {
+    arena: Vec<f32>,
+    scratch: Vec<f32>,
+}
+
 fn leaves(graph: &Graph, want_input: bool) -> Vec<Leaf> {
     graph
         .node_ids()
@@ -66,6 +77,36 @@ fn leaves(graph: &Graph, want_input: bool) -> Vec<Leaf> {
             Op::Input { name, shape } if want_input => Some(Leaf { name: name.clone(), shape: shape.clone() }),
             Op::Param { name, shape } if !want_input => Some(Leaf { name: name.clone(), shape: shape.clone() }),
             _ => None,
+        })
+        .collect()
+}
+
+/// Order `given` by `leaves`: every leaf bound exactly once, with its shape's length, and
+/// no unknown name. `kind` names the leaves in errors (`input`, `parameter`); `error`
+/// builds the error for a leaf name and message.
+fn check_leaves<'a>(
+    kind: &str,
+    leaves: &[Leaf],
+    given: &[(&str, &'a [f32])],
+    error: impl Fn(String, String) -> CodegenError,
+) -> Result<Vec<&'a [f32]>> {
+    if let Some((name, _)) = given.iter().find(|(n, _)| !leaves.iter().any(|l| l.name == *n)) {
+        let known: Vec<&str> = leaves.iter().map(|l| l.name.as_str()).collect();
+        return Err(error(name.to_string(), format!("not among the {kind}s of this graph ({known:?})")));
+    }
+    leaves
+        .iter()
+        .map(|leaf| {
+            let fail = |msg: String| error(leaf.name.clone(), msg);
+            let mut matches = given.iter().filter(|(n, _)| *n == leaf.name);
+            let (_, data) = matches.next().ok_or_else(|| fail(format!("missing (expected shape {})", leaf.shape)))?;
+            if matches.next().is_some() {
+                return Err(fail("given more than once".into()));
+            }
+            if data.len() != leaf.shape.numel() {
+                return Err(fail(format!("expected shape {} ({} values), got {} values", leaf.shape, leaf.shape.numel(), data.len())));
+            }
+            Ok(*data)
         })
         .collect()
 }
@@ -97,6 +138,7 @@ impl Executable {
             consts,
             outputs,
             copied_updates,
+            updates_params: !graph.updates.is_empty(),
         })
     }
 
@@ -119,64 +161,111 @@ impl Executable {
         }
     }
 
+    /// Whether running this step writes any parameter (a training step's updates). Steps
+    /// that do not may run on borrowed parameters with [`Executable::run_read_only`].
+    pub fn updates_params(&self) -> bool {
+        self.updates_params
+    }
+
+    /// Fresh scratch buffers for [`Executable::run_read_only`].
+    pub fn new_workspace(&self) -> Workspace {
+        Workspace { arena: vec![0.0; self.arena_len], scratch: vec![0.0; self.scratch_len] }
+    }
+
     /// Run one step: check `inputs` (every graph input exactly once, of the right length),
     /// run the compiled code, copy non-in-place parameter updates into `state`, and return
     /// the named outputs.
     pub fn run(&self, state: &mut State, inputs: &[(&str, &[f32])]) -> Result<Vec<(String, Tensor)>> {
         let ordered = self.check_inputs(inputs)?;
         self.check_state(state)?;
-        let mut table: Vec<*mut f32> = Vec::with_capacity(1 + self.inputs.len() + self.params.len());
-        table.push(state.arena.as_mut_ptr());
-        // Compiled code never writes an input slot (the plan check forbids computed values
-        // stored as inputs), so handing out the caller's shared slices is sound.
-        table.extend(ordered.iter().map(|s| s.as_ptr() as *mut f32));
-        table.extend(state.params.iter_mut().map(|(_, v)| v.as_mut_ptr()));
-        table.push(state.scratch.as_mut_ptr());
-        // SAFETY: every slot holds a buffer of the length the graph and plan promise (checked
-        // above), and all offsets in the compiled code come from the checked plan.
-        unsafe { (self.step)(table.as_ptr()) };
-        let read = |state: &State, loc: Loc, len: usize| -> Vec<f32> {
-            let buf: &[f32] = match loc.space {
-                Space::Const(j) => &self.consts[j],
-                Space::Table(0) => &state.arena,
-                Space::Table(slot) if slot <= self.inputs.len() => ordered[slot - 1],
-                Space::Table(slot) => &state.params[slot - 1 - self.inputs.len()].1,
-            };
-            buf[loc.offset..loc.offset + len].to_vec()
-        };
-        let outputs = self
-            .outputs
-            .iter()
-            .map(|(name, loc, shape)| (name.clone(), Tensor { shape: shape.clone(), data: read(state, *loc, shape.numel()) }))
-            .collect();
+        let params: Vec<*mut f32> = state.params.iter_mut().map(|(_, v)| v.as_mut_ptr()).collect();
+        // SAFETY: the state's buffers have the lengths this executable's graph and plan
+        // promise (checked above), and `params` points into buffers `state` owns mutably.
+        unsafe { self.call(&mut state.arena, &mut state.scratch, &ordered, params) };
+        let views: Vec<&[f32]> = state.params.iter().map(|(_, v)| v.as_slice()).collect();
+        let outputs = self.read_outputs(&state.arena, &ordered, &views);
         let updates: Vec<(usize, Vec<f32>)> =
-            self.copied_updates.iter().map(|&(p, loc)| (p, read(state, loc, state.params[p].1.len()))).collect();
+            self.copied_updates.iter().map(|&(p, loc)| (p, self.read(loc, views[p].len(), &state.arena, &ordered, &views))).collect();
         for (p, value) in updates {
             state.params[p].1.copy_from_slice(&value);
         }
         Ok(outputs)
     }
 
-    fn check_inputs<'a>(&self, given: &[(&str, &'a [f32])]) -> Result<Vec<&'a [f32]>> {
-        if let Some((name, _)) = given.iter().find(|(n, _)| !self.inputs.iter().any(|l| l.name == *n)) {
-            let known: Vec<&str> = self.inputs.iter().map(|l| l.name.as_str()).collect();
-            return Err(CodegenError::Input { name: name.to_string(), msg: format!("not an input of this graph (inputs: {known:?})") });
+    /// Run a step that updates no parameter (an inference graph) on parameters borrowed
+    /// read-only, by name like the inputs, with this caller's `workspace`. Many threads may
+    /// run one executable at once on the same parameter slices, each with its own
+    /// workspace. A step that updates parameters is refused: it needs a [`State`].
+    pub fn run_read_only(
+        &self,
+        workspace: &mut Workspace,
+        params: &[(&str, &[f32])],
+        inputs: &[(&str, &[f32])],
+    ) -> Result<Vec<(String, Tensor)>> {
+        if self.updates_params {
+            return Err(CodegenError::Param {
+                name: "-".into(),
+                msg: "this step updates parameters, so it cannot run on read-only ones".into(),
+            });
         }
-        self.inputs
+        let ordered = self.check_inputs(inputs)?;
+        let views = check_leaves("parameter", &self.params, params, |name, msg| CodegenError::Param { name, msg })?;
+        if workspace.arena.len() != self.arena_len || workspace.scratch.len() != self.scratch_len {
+            return Err(CodegenError::Param {
+                name: "-".into(),
+                msg: "the workspace was not made by this executable's new_workspace".into(),
+            });
+        }
+        // Compiled code of a graph without updates never writes a parameter slot (the plan
+        // check allows parameter storage only for `Param` leaves and update values), so
+        // handing out the caller's shared slices is sound, as for inputs.
+        let pointers = views.iter().map(|s| s.as_ptr() as *mut f32).collect();
+        // SAFETY: every buffer has the length the graph and plan promise (checked above).
+        unsafe { self.call(&mut workspace.arena, &mut workspace.scratch, &ordered, pointers) };
+        Ok(self.read_outputs(&workspace.arena, &ordered, &views))
+    }
+
+    /// Run the compiled code on the slot table `[arena, inputs.., params.., scratch]`.
+    ///
+    /// # Safety
+    /// Every buffer must have the length the graph and plan promise; parameter pointers
+    /// must be writable when the step updates parameters.
+    unsafe fn call(&self, arena: &mut [f32], scratch: &mut [f32], inputs: &[&[f32]], params: Vec<*mut f32>) {
+        let mut table: Vec<*mut f32> = Vec::with_capacity(2 + inputs.len() + params.len());
+        table.push(arena.as_mut_ptr());
+        // Compiled code never writes an input slot (the plan check forbids computed values
+        // stored as inputs), so handing out the caller's shared slices is sound.
+        table.extend(inputs.iter().map(|s| s.as_ptr() as *mut f32));
+        table.extend(params);
+        table.push(scratch.as_mut_ptr());
+        // SAFETY: the caller guarantees the buffer lengths; all offsets in the compiled code
+        // come from the checked plan.
+        unsafe { (self.step)(table.as_ptr()) };
+    }
+
+    /// The named outputs, read from where the plan put them.
+    fn read_outputs(&self, arena: &[f32], inputs: &[&[f32]], params: &[&[f32]]) -> Vec<(String, Tensor)> {
+        self.outputs
             .iter()
-            .map(|leaf| {
-                let fail = |msg: String| CodegenError::Input { name: leaf.name.clone(), msg };
-                let mut matches = given.iter().filter(|(n, _)| *n == leaf.name);
-                let (_, data) = matches.next().ok_or_else(|| fail(format!("missing (expected shape {})", leaf.shape)))?;
-                if matches.next().is_some() {
-                    return Err(fail("given more than once".into()));
-                }
-                if data.len() != leaf.shape.numel() {
-                    return Err(fail(format!("expected shape {} ({} values), got {} values", leaf.shape, leaf.shape.numel(), data.len())));
-                }
-                Ok(*data)
+            .map(|(name, loc, shape)| {
+                (name.clone(), Tensor { shape: shape.clone(), data: self.read(*loc, shape.numel(), arena, inputs, params) })
             })
             .collect()
+    }
+
+    /// `len` values at `loc`.
+    fn read(&self, loc: Loc, len: usize, arena: &[f32], inputs: &[&[f32]], params: &[&[f32]]) -> Vec<f32> {
+        let buf: &[f32] = match loc.space {
+            Space::Const(j) => &self.consts[j],
+            Space::Table(0) => arena,
+            Space::Table(slot) if slot <= inputs.len() => inputs[slot - 1],
+            Space::Table(slot) => params[slot - 1 - inputs.len()],
+        };
+        buf[loc.offset..loc.offset + len].to_vec()
+    }
+
+    fn check_inputs<'a>(&self, given: &[(&str, &'a [f32])]) -> Result<Vec<&'a [f32]>> {
+        check_leaves("input", &self.inputs, given, |name, msg| CodegenError::Input { name, msg })
     }
 
     fn check_state(&self, state: &State) -> Result<()> {

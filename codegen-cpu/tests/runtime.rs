@@ -128,3 +128,42 @@ fn leaves_and_aliases_can_be_outputs() {
     let err = compile(&g, &plan).err().expect("rejected");
     assert!(err.to_string().contains("only a reshape may alias"), "{err}");
 }
+
+#[test]
+fn read_only_runs_share_borrowed_params_across_threads() {
+    // The inference half of `scaled`: `y = x * w + 1`, no update.
+    let mut g = Graph::new();
+    let x = g.input("x", [2, 3]);
+    let w = g.param("w", [2, 3]);
+    let one = g.scalar(1.0);
+    let xw = g.binary(BinaryOp::Mul, x, w).unwrap();
+    let y = g.binary(BinaryOp::Add, xw, one).unwrap();
+    g.add_output("y", y).unwrap();
+    let exe = compile(&g, &MemoryPlan::naive(&g)).unwrap();
+    assert!(!exe.updates_params());
+    let weights = [1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0];
+    let err = exe.run_read_only(&mut exe.new_workspace(), &[], &[("x", &[0.0; 6])]).unwrap_err();
+    assert!(matches!(&err, CodegenError::Param { name, msg } if name == "w" && msg.contains("missing")), "{err}");
+    let err = exe.run_read_only(&mut exe.new_workspace(), &[("w", &weights[..2])], &[("x", &[0.0; 6])]).unwrap_err();
+    assert!(err.to_string().contains("2 values"), "{err}");
+    std::thread::scope(|s| {
+        for t in 0..4 {
+            let (exe, weights) = (&exe, &weights);
+            s.spawn(move || {
+                let mut workspace = exe.new_workspace();
+                for step in 0..50 {
+                    let x = [(t * 100 + step) as f32; 6];
+                    let out = exe.run_read_only(&mut workspace, &[("w", weights)], &[("x", &x)]).unwrap();
+                    let want: Vec<f32> = weights.iter().map(|w| x[0] * w + 1.0).collect();
+                    assert_eq!(out[0].1.data, want);
+                }
+            });
+        }
+    });
+    // A training step writes its parameters, so it needs a State.
+    let train = scaled();
+    let exe = compile(&train, &MemoryPlan::naive(&train)).unwrap();
+    assert!(exe.updates_params());
+    let err = exe.run_read_only(&mut exe.new_workspace(), &[("w", &weights)], &[("x", &[0.0; 6])]).unwrap_err();
+    assert!(err.to_string().contains("updates parameters"), "{err}");
+}

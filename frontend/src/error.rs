@@ -117,6 +117,35 @@ pub enum Error {
         /// What is wrong.
         msg: String,
     },
+    /// A file could not be written (a missing or read-only directory, a full disk).
+    #[error("cannot write {}: {source}", path.display())]
+    WriteFile {
+        /// The file.
+        path: PathBuf,
+        /// The operating-system error.
+        source: std::io::Error,
+    },
+    /// A saved model file is damaged, foreign, or does not fit the model it is loaded into.
+    #[error("{}: {msg}", path.display())]
+    ModelFile {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        msg: String,
+    },
+    /// A Keras-style config (layer, optimizer, loss, metric) has a missing, mistyped or
+    /// unsupported field.
+    #[error("config of {owner} ({class}): field `{field}`: {msg}")]
+    Config {
+        /// The layer's name, or the component's role (`optimizer`, `loss`, `metric`).
+        owner: String,
+        /// Its class name.
+        class: String,
+        /// The field at fault.
+        field: String,
+        /// What is wrong.
+        msg: String,
+    },
     /// An error from the IR core (graph building, shape inference, verification).
     #[error(transparent)]
     Ir(#[from] ir::IrError),

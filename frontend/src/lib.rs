@@ -5,11 +5,15 @@
 //! - [`error`]: the crate's [`Error`] type; every public function returns [`Result`].
 //! - [`layers`], [`activations`], [`initializers`], [`regularizers`]: Keras' building blocks.
 //! - [`model`]: [`Sequential`] — summary, compile, fit, evaluate, predict.
+//! - [`callbacks`]: training hooks (EarlyStopping, ReduceLROnPlateau, ...); [`progress`]:
+//!   what `fit` prints (Keras' `verbose` modes).
+//! - [`saving`]: `save` / `load` of a whole model in one checksummed file, Keras-style configs.
 //! - [`prelude`]: `use kiln::prelude::*;` for model scripts.
 //! - [`optimizers`], [`losses`], [`metrics`]: IR builders that emit a training step's update,
 //!   objective and reported metrics into its graph.
 
 pub mod activations;
+pub mod callbacks;
 pub mod datasets;
 pub mod error;
 pub mod initializers;
@@ -19,8 +23,12 @@ pub mod metrics;
 pub mod model;
 pub mod optimizers;
 pub mod prelude;
+pub mod progress;
 pub mod regularizers;
+pub mod saving;
 
 pub use datasets::Dataset;
 pub use error::{Error, Result};
+/// The tensor and shape types `predict` takes and returns (from the IR core).
+pub use ir::{Shape, Tensor};
 pub use model::Sequential;

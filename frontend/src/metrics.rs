@@ -19,6 +19,12 @@ pub trait Metric: Send + Sync + std::fmt::Debug {
     /// Adds the metric of `predictions` against `labels`; returns a scalar node, the mean
     /// over the batch.
     fn build(&self, g: &mut Graph, predictions: NodeId, labels: NodeId) -> Result<NodeId, Error>;
+
+    /// Its hyper-parameters under Keras' names (`{"threshold": 0.5}`); metrics that have any
+    /// override this. Saved models rebuild the metric from its name and this.
+    fn config(&self) -> serde_json::Value {
+        serde_json::json!({})
+    }
 }
 
 /// Keras `"accuracy"`: categorical, sparse categorical or binary accuracy, chosen from the
@@ -123,6 +129,10 @@ impl Metric for SparseCategoricalAccuracy {
 impl Metric for BinaryAccuracy {
     fn name(&self) -> &str {
         "binary_accuracy"
+    }
+
+    fn config(&self) -> serde_json::Value {
+        serde_json::json!({ "threshold": crate::saving::keras_objects::f32_json(self.threshold) })
     }
 
     fn build(&self, g: &mut Graph, predictions: NodeId, labels: NodeId) -> Result<NodeId, Error> {

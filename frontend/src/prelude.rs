@@ -1,6 +1,7 @@
 //! `use kiln::prelude::*;` brings in what a typical model definition and training script needs.
 
 pub use crate::activations::Activation;
+pub use crate::callbacks::Callback;
 pub use crate::datasets::Dataset;
 pub use crate::error::{Error, Result};
 pub use crate::initializers::Initializer;
@@ -10,5 +11,6 @@ pub use crate::layers::{
     MaxPooling2D, Padding, ReLU, Reshape, Softmax, ZeroPadding2D,
 };
 pub use crate::model::{Evaluation, FitOptions, History, Sequential};
+pub use crate::progress::Verbosity;
 pub use crate::regularizers::Regularizer;
 pub use crate::sequential;

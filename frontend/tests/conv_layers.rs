@@ -339,7 +339,7 @@ fn global_pooling_reduces_height_and_width() {
 fn zero_padding_and_reshape_move_values_exactly() {
     let x = tensor(&[2, 2, 3, 2], 6);
     let d = x.shape.dims().to_vec();
-    let mut model = single_layer_model(&[2, 3, 2], ZeroPadding2D::explicit([[1, 0], [2, 1]]));
+    let model = single_layer_model(&[2, 3, 2], ZeroPadding2D::explicit([[1, 0], [2, 1]]));
     let got = model.predict(&x, 2).unwrap();
     assert_eq!(got.shape.dims(), [2, 3, 6, 2]);
     let out = got.shape.dims().to_vec();
@@ -365,7 +365,7 @@ fn zero_padding_and_reshape_move_values_exactly() {
             .dims(),
         [4, 5, 2]
     );
-    let mut model = single_layer_model(&[2, 3, 2], Reshape::new([3, -1]));
+    let model = single_layer_model(&[2, 3, 2], Reshape::new([3, -1]));
     assert_eq!(model.output_shape().unwrap().dims(), [3, 4]);
     let got = model.predict(&x, 2).unwrap();
     assert_eq!(got.shape.dims(), [2, 3, 4]);
@@ -427,7 +427,7 @@ fn activation_layers_match_their_formulas() {
 fn softmax_layer_normalises_along_its_axis() {
     let x = tensor(&[2, 3, 4], 8);
     for (axis, along_rows) in [(-1, false), (1, true)] {
-        let mut model = single_layer_model(&[3, 4], Softmax::new(axis));
+        let model = single_layer_model(&[3, 4], Softmax::new(axis));
         let got = model.predict(&x, 2).unwrap();
         let mut want = vec![0.0; x.data.len()];
         for n in 0..2 {
@@ -511,7 +511,7 @@ fn dropout_zeroes_about_rate_and_scales_the_rest_while_training() {
 #[test]
 fn dropout_is_the_identity_in_predict() {
     let x = tensor(&[4, 6], 12);
-    let mut model = single_layer_model(&[6], Dropout::new(0.5));
+    let model = single_layer_model(&[6], Dropout::new(0.5));
     assert_eq!(model.predict(&x, 4).unwrap().data, x.data);
     let err = Sequential::of([Input::new([6]).into(), Dropout::new(1.0).into()])
         .summary()
@@ -753,4 +753,39 @@ fn definition_errors_name_the_layer_and_the_shapes() {
     }
     assert_eq!(Size2D::from(3), Size2D([3, 3]));
     assert!("SAME".parse::<Padding>().is_ok() && "full".parse::<Padding>().is_err());
+}
+
+#[test]
+fn every_conv_layer_config_round_trips_through_the_registry() {
+    let layers: Vec<Box<dyn Layer>> = vec![
+        Box::new(
+            Conv2D::new(4, [3, 2])
+                .strides(2)
+                .padding(Padding::Same)
+                .activation(Activation::Relu)
+                .named("c"),
+        ),
+        Box::new(MaxPool2D::new(3).strides(1).named("m")),
+        Box::new(AvgPool2D::default().named("a")),
+        Box::new(GlobalAveragePooling2D::new().keepdims(true).named("g")),
+        Box::new(GlobalMaxPooling2D::new().named("gm")),
+        Box::new(ZeroPadding2D::explicit([[1, 2], [0, 3]]).named("z")),
+        Box::new(Reshape::new([2, -1]).named("r")),
+        Box::new(Dropout::new(0.25).named("d")),
+        Box::new(BatchNormalization::new().momentum(0.9).named("b")),
+        Box::new(ReLU::new().max_value(6.0).named("relu")),
+        Box::new(LeakyReLU::default().named("l")),
+        Box::new(ELU::new(0.5).named("e")),
+        Box::new(Softmax::new(1).named("s")),
+    ];
+    for layer in layers {
+        let json = kiln::layers::layer_to_json(layer.as_ref());
+        let rebuilt = kiln::layers::layer_from_json(&json).unwrap();
+        assert_eq!(rebuilt.class_name(), layer.class_name());
+        assert_eq!(
+            kiln::layers::layer_to_json(rebuilt.as_ref()),
+            json,
+            "{json}"
+        );
+    }
 }

@@ -260,7 +260,7 @@ fn sparse_losses_train_on_class_index_labels() {
 
 #[test]
 fn predict_rejects_features_that_do_not_fit() {
-    let mut model = compiled(1);
+    let model = compiled(1);
     let err = model
         .predict(&Tensor::zeros([2, 5]), 2)
         .unwrap_err()

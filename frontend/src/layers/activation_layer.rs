@@ -1,10 +1,12 @@
 //! The `Activation` layer: applies an [`Activation`] elementwise (softmax: over the last axis).
 
 use ir::{Graph, NodeId, Shape};
+use serde_json::{Value, json};
 
 use crate::activations::Activation;
 use crate::error::Result;
-use crate::layers::{Layer, LayerContext, ParamSpec, layer_error};
+use crate::layers::{ConfigReader, Layer, LayerContext, ParamSpec, layer_config, layer_error};
+use crate::saving::keras_objects::activation_json;
 
 /// Keras' `Activation` layer, e.g. `ActivationLayer::new(Activation::Softmax)`.
 #[derive(Debug, Clone, PartialEq)]
@@ -31,6 +33,17 @@ impl ActivationLayer {
     /// The activation applied.
     pub fn activation(&self) -> Activation {
         self.activation
+    }
+
+    /// The layer a Keras `Activation` config describes (`activation` is required).
+    pub fn from_config(c: &ConfigReader) -> Result<Self> {
+        if c.get("activation").is_none() {
+            return Err(c.error("activation", "is required"));
+        }
+        Ok(
+            ActivationLayer::new(c.activation_or("activation", Activation::Linear)?)
+                .named(c.name()),
+        )
     }
 }
 
@@ -66,6 +79,13 @@ impl Layer for ActivationLayer {
 
     fn params(&self, _input: &Shape) -> Vec<ParamSpec> {
         Vec::new()
+    }
+
+    fn config(&self) -> Value {
+        layer_config(
+            self,
+            json!({"activation": activation_json(self.activation)}),
+        )
     }
 
     fn build(&self, g: &mut Graph, x: NodeId, _ctx: LayerContext<'_>) -> Result<NodeId> {

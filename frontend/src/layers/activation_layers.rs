@@ -3,13 +3,17 @@
 //! [`ElementwiseRule`]; one blanket impl makes every rule a shape-preserving [`Layer`].
 
 use ir::{BinaryOp, Graph, NodeId, Op, ReduceOp, Shape, UnaryOp};
+use serde_json::{Value, json};
 
 use crate::activations::Activation;
 use crate::error::Result;
-use crate::layers::{Layer, LayerContext, ParamSpec, keras_shape, layer_error};
+use crate::layers::{
+    ConfigReader, Layer, LayerContext, ParamSpec, keras_shape, layer_config, layer_error,
+};
+use crate::saving::keras_objects::f32_json;
 
 /// A parameter-free, shape-preserving activation layer: its class, checks and lowering.
-pub trait ElementwiseRule: std::fmt::Debug {
+pub trait ElementwiseRule: std::fmt::Debug + Send + Sync {
     /// Keras' class name.
     const CLASS: &'static str;
 
@@ -21,6 +25,9 @@ pub trait ElementwiseRule: std::fmt::Debug {
 
     /// Why the configuration cannot apply to a per-example `input`, if it cannot.
     fn check(&self, input: &Shape) -> std::result::Result<(), String>;
+
+    /// The layer's own Keras config fields.
+    fn fields(&self) -> Value;
 
     /// Append the activation of the batched `x`.
     fn lower(&self, g: &mut Graph, x: NodeId) -> ir::error::Result<NodeId>;
@@ -46,6 +53,10 @@ impl<R: ElementwiseRule> Layer for R {
 
     fn params(&self, _input: &Shape) -> Vec<ParamSpec> {
         Vec::new()
+    }
+
+    fn config(&self) -> Value {
+        layer_config(self, self.fields())
     }
 
     fn build(&self, g: &mut Graph, x: NodeId, _ctx: LayerContext<'_>) -> Result<NodeId> {
@@ -89,6 +100,20 @@ impl ReLU {
         Self::default()
     }
 
+    /// The layer a Keras `ReLU` config describes.
+    pub fn from_config(c: &ConfigReader) -> Result<Self> {
+        let max_value = match c.get("max_value") {
+            None => None,
+            Some(_) => Some(c.f32_or("max_value", 0.0)?),
+        };
+        Ok(ReLU {
+            max_value,
+            negative_slope: c.f32_or("negative_slope", 0.0)?,
+            threshold: c.f32_or("threshold", 0.0)?,
+            name: Some(c.name().to_string()),
+        })
+    }
+
     /// Cap the output at `max_value` (>= 0).
     pub fn max_value(mut self, max_value: f32) -> Self {
         self.max_value = Some(max_value);
@@ -123,6 +148,14 @@ impl ElementwiseRule for ReLU {
 
     fn current_name(&self) -> Option<&str> {
         self.name.as_deref()
+    }
+
+    fn fields(&self) -> Value {
+        json!({
+            "max_value": self.max_value.map(f32_json),
+            "negative_slope": f32_json(self.negative_slope),
+            "threshold": f32_json(self.threshold),
+        })
     }
 
     fn check(&self, _input: &Shape) -> std::result::Result<(), String> {
@@ -170,6 +203,11 @@ impl LeakyReLU {
         LeakyReLU { alpha, name: None }
     }
 
+    /// The layer a Keras 2 `LeakyReLU` config describes.
+    pub fn from_config(c: &ConfigReader) -> Result<Self> {
+        Ok(LeakyReLU::new(c.f32_or("alpha", Activation::LEAKY_RELU_LAYER_ALPHA)?).named(c.name()))
+    }
+
     /// The same layer with an explicit name.
     pub fn named(mut self, name: impl Into<String>) -> Self {
         self.name = Some(name.into());
@@ -186,6 +224,10 @@ impl ElementwiseRule for LeakyReLU {
 
     fn current_name(&self) -> Option<&str> {
         self.name.as_deref()
+    }
+
+    fn fields(&self) -> Value {
+        json!({"alpha": f32_json(self.alpha)})
     }
 
     fn check(&self, _input: &Shape) -> std::result::Result<(), String> {
@@ -222,6 +264,11 @@ impl ELU {
         ELU { alpha, name: None }
     }
 
+    /// The layer a Keras `ELU` config describes.
+    pub fn from_config(c: &ConfigReader) -> Result<Self> {
+        Ok(ELU::new(c.f32_or("alpha", 1.0)?).named(c.name()))
+    }
+
     /// The same layer with an explicit name.
     pub fn named(mut self, name: impl Into<String>) -> Self {
         self.name = Some(name.into());
@@ -238,6 +285,10 @@ impl ElementwiseRule for ELU {
 
     fn current_name(&self) -> Option<&str> {
         self.name.as_deref()
+    }
+
+    fn fields(&self) -> Value {
+        json!({"alpha": f32_json(self.alpha)})
     }
 
     fn check(&self, _input: &Shape) -> std::result::Result<(), String> {
@@ -272,6 +323,16 @@ impl Softmax {
         Softmax { axis, name: None }
     }
 
+    /// The layer a Keras `Softmax` config describes (one integer axis).
+    pub fn from_config(c: &ConfigReader) -> Result<Self> {
+        let axis = match c.get("axis") {
+            None => Some(-1),
+            Some(v) => v.as_i64(),
+        }
+        .ok_or_else(|| c.error("axis", "must be one integer"))?;
+        Ok(Softmax::new(axis).named(c.name()))
+    }
+
     /// The same layer with an explicit name.
     pub fn named(mut self, name: impl Into<String>) -> Self {
         self.name = Some(name.into());
@@ -299,6 +360,10 @@ impl ElementwiseRule for Softmax {
 
     fn current_name(&self) -> Option<&str> {
         self.name.as_deref()
+    }
+
+    fn fields(&self) -> Value {
+        json!({"axis": self.axis})
     }
 
     fn check(&self, input: &Shape) -> std::result::Result<(), String> {

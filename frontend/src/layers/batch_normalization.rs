@@ -10,11 +10,15 @@
 //! Inference: the same formula with the moving statistics.
 
 use ir::{BinaryOp, Graph, NodeId, ReduceOp, Shape, UnaryOp};
+use serde_json::{Value, json};
 
 use crate::error::Result;
 use crate::initializers::Initializer;
-use crate::layers::{Layer, LayerContext, ParamSpec, keras_shape, layer_error};
+use crate::layers::{
+    ConfigReader, Layer, LayerContext, ParamSpec, keras_shape, layer_config, layer_error,
+};
 use crate::regularizers::Regularizer;
+use crate::saving::keras_objects::{f32_json, initializer_json, regularizer_json};
 
 /// Keras' `BatchNormalization` with its defaults: axis -1, momentum 0.99, epsilon 1e-3,
 /// `center` (β, zeros) and `scale` (γ, ones) on, moving mean zeros and moving variance ones.
@@ -127,6 +131,35 @@ impl BatchNormalization {
         self
     }
 
+    /// The layer a Keras `BatchNormalization` config describes (`axis` an integer or a
+    /// one-element list, as Keras writes it once built).
+    pub fn from_config(c: &ConfigReader) -> Result<Self> {
+        c.require_null(&["beta_constraint", "gamma_constraint"])?;
+        let axis = match c.get("axis") {
+            None => Some(-1),
+            Some(Value::Array(items)) if items.len() == 1 => items[0].as_i64(),
+            Some(v) => v.as_i64(),
+        }
+        .ok_or_else(|| c.error("axis", "must be one integer"))?;
+        let d = BatchNormalization::default();
+        Ok(BatchNormalization {
+            axis,
+            momentum: c.f32_or("momentum", d.momentum)?,
+            epsilon: c.f32_or("epsilon", d.epsilon)?,
+            center: c.bool_or("center", true)?,
+            scale: c.bool_or("scale", true)?,
+            beta_initializer: c.initializer_or("beta_initializer", d.beta_initializer)?,
+            gamma_initializer: c.initializer_or("gamma_initializer", d.gamma_initializer)?,
+            moving_mean_initializer: c
+                .initializer_or("moving_mean_initializer", d.moving_mean_initializer)?,
+            moving_variance_initializer: c
+                .initializer_or("moving_variance_initializer", d.moving_variance_initializer)?,
+            beta_regularizer: c.regularizer("beta_regularizer")?,
+            gamma_regularizer: c.regularizer("gamma_regularizer")?,
+            name: Some(c.name().to_string()),
+        })
+    }
+
     /// The same layer with an explicit name.
     pub fn named(mut self, name: impl Into<String>) -> Self {
         self.name = Some(name.into());
@@ -237,6 +270,27 @@ impl Layer for BatchNormalization {
             None,
         ));
         params
+    }
+
+    fn config(&self) -> Value {
+        layer_config(
+            self,
+            json!({
+                "axis": self.axis,
+                "momentum": f32_json(self.momentum),
+                "epsilon": f32_json(self.epsilon),
+                "center": self.center,
+                "scale": self.scale,
+                "beta_initializer": initializer_json(self.beta_initializer),
+                "gamma_initializer": initializer_json(self.gamma_initializer),
+                "moving_mean_initializer": initializer_json(self.moving_mean_initializer),
+                "moving_variance_initializer": initializer_json(self.moving_variance_initializer),
+                "beta_regularizer": regularizer_json(self.beta_regularizer),
+                "gamma_regularizer": regularizer_json(self.gamma_regularizer),
+                "beta_constraint": null,
+                "gamma_constraint": null,
+            }),
+        )
     }
 
     fn build(&self, g: &mut Graph, x: NodeId, ctx: LayerContext<'_>) -> Result<NodeId> {

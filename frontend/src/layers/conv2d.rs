@@ -4,12 +4,16 @@
 use std::str::FromStr;
 
 use ir::{BinaryOp, Conv2dAttrs, Graph, NodeId, Op, Shape};
+use serde_json::{Value, json};
 
 use crate::activations::Activation;
 use crate::error::{Error, Result};
 use crate::initializers::Initializer;
-use crate::layers::{Layer, LayerContext, ParamSpec, keras_shape, layer_error};
+use crate::layers::{
+    ConfigReader, Layer, LayerContext, ParamSpec, keras_shape, layer_config, layer_error,
+};
 use crate::regularizers::Regularizer;
+use crate::saving::keras_objects::{activation_json, initializer_json, regularizer_json};
 
 /// A (height, width) pair: Keras accepts an int for both or a tuple. `3.into()` is `3×3`,
 /// `[2, 3].into()` and `(2, 3).into()` are `2×3`.
@@ -78,6 +82,13 @@ impl FromStr for Padding {
             }),
         }
     }
+}
+
+/// The `padding` field of a layer config (`"valid"` when absent).
+pub(crate) fn read_padding(c: &ConfigReader) -> Result<Padding> {
+    c.str_or("padding", "valid")?
+        .parse()
+        .map_err(|e: Error| c.error("padding", e.to_string()))
 }
 
 /// The `(height, width, channels)` of a per-example image shape; any other rank is an error
@@ -245,6 +256,34 @@ impl Conv2D {
         self.filters
     }
 
+    /// The layer a Keras `Conv2D` config describes (Keras' defaults for missing fields).
+    pub fn from_config(c: &ConfigReader) -> Result<Self> {
+        c.require_null(&[
+            "activity_regularizer",
+            "kernel_constraint",
+            "bias_constraint",
+        ])?;
+        c.require_str("data_format", "channels_last")?;
+        if c.usize_pair_or("groups", [1, 1])? != [1, 1] {
+            return Err(c.error("groups", "only 1 group is supported"));
+        }
+        Ok(Conv2D {
+            filters: c.usize("filters")?,
+            kernel_size: Size2D(c.usize_pair_or("kernel_size", [0, 0])?),
+            strides: Size2D(c.usize_pair_or("strides", [1, 1])?),
+            padding: read_padding(c)?,
+            dilation_rate: Size2D(c.usize_pair_or("dilation_rate", [1, 1])?),
+            activation: c.activation_or("activation", Activation::Linear)?,
+            use_bias: c.bool_or("use_bias", true)?,
+            kernel_initializer: c
+                .initializer_or("kernel_initializer", Initializer::GlorotUniform)?,
+            bias_initializer: c.initializer_or("bias_initializer", Initializer::Zeros)?,
+            kernel_regularizer: c.regularizer("kernel_regularizer")?,
+            bias_regularizer: c.regularizer("bias_regularizer")?,
+            name: Some(c.name().to_string()),
+        })
+    }
+
     /// The IR attributes of this convolution.
     fn attrs(&self) -> Conv2dAttrs {
         Conv2dAttrs {
@@ -321,6 +360,30 @@ impl Layer for Conv2D {
             });
         }
         params
+    }
+
+    fn config(&self) -> Value {
+        layer_config(
+            self,
+            json!({
+                "filters": self.filters,
+                "kernel_size": self.kernel_size.0,
+                "strides": self.strides.0,
+                "padding": self.padding.keras_name(),
+                "data_format": "channels_last",
+                "dilation_rate": self.dilation_rate.0,
+                "groups": 1,
+                "activation": activation_json(self.activation),
+                "use_bias": self.use_bias,
+                "kernel_initializer": initializer_json(self.kernel_initializer),
+                "bias_initializer": initializer_json(self.bias_initializer),
+                "kernel_regularizer": regularizer_json(self.kernel_regularizer),
+                "bias_regularizer": regularizer_json(self.bias_regularizer),
+                "activity_regularizer": null,
+                "kernel_constraint": null,
+                "bias_constraint": null,
+            }),
+        )
     }
 
     fn build(&self, g: &mut Graph, x: NodeId, ctx: LayerContext<'_>) -> Result<NodeId> {

@@ -1,12 +1,16 @@
 //! The `Dense` layer: `activation(x · kernel + bias)`.
 
 use ir::{BinaryOp, Graph, NodeId, Shape};
+use serde_json::{Value, json};
 
 use crate::activations::Activation;
 use crate::error::Result;
 use crate::initializers::Initializer;
-use crate::layers::{Layer, LayerContext, ParamSpec, keras_shape, layer_error};
+use crate::layers::{
+    ConfigReader, Layer, LayerContext, ParamSpec, keras_shape, layer_config, layer_error,
+};
 use crate::regularizers::Regularizer;
+use crate::saving::keras_objects::{activation_json, initializer_json, regularizer_json};
 
 /// A fully connected layer with Keras' defaults: linear activation, bias on,
 /// `glorot_uniform` kernel, `zeros` bias, no regularizers. Its input must be 1-D per example
@@ -84,6 +88,26 @@ impl Dense {
     pub fn units(&self) -> usize {
         self.units
     }
+
+    /// The layer a Keras `Dense` config describes (Keras' defaults for missing fields).
+    pub fn from_config(c: &ConfigReader) -> Result<Self> {
+        c.require_null(&[
+            "activity_regularizer",
+            "kernel_constraint",
+            "bias_constraint",
+        ])?;
+        Ok(Dense {
+            units: c.usize("units")?,
+            activation: c.activation_or("activation", Activation::Linear)?,
+            use_bias: c.bool_or("use_bias", true)?,
+            kernel_initializer: c
+                .initializer_or("kernel_initializer", Initializer::GlorotUniform)?,
+            bias_initializer: c.initializer_or("bias_initializer", Initializer::Zeros)?,
+            kernel_regularizer: c.regularizer("kernel_regularizer")?,
+            bias_regularizer: c.regularizer("bias_regularizer")?,
+            name: Some(c.name().to_string()),
+        })
+    }
 }
 
 impl Layer for Dense {
@@ -133,6 +157,24 @@ impl Layer for Dense {
             });
         }
         params
+    }
+
+    fn config(&self) -> Value {
+        layer_config(
+            self,
+            json!({
+                "units": self.units,
+                "activation": activation_json(self.activation),
+                "use_bias": self.use_bias,
+                "kernel_initializer": initializer_json(self.kernel_initializer),
+                "bias_initializer": initializer_json(self.bias_initializer),
+                "kernel_regularizer": regularizer_json(self.kernel_regularizer),
+                "bias_regularizer": regularizer_json(self.bias_regularizer),
+                "activity_regularizer": null,
+                "kernel_constraint": null,
+                "bias_constraint": null,
+            }),
+        )
     }
 
     fn build(&self, g: &mut Graph, x: NodeId, ctx: LayerContext<'_>) -> Result<NodeId> {

@@ -7,10 +7,12 @@
 //! offset is below 2²³ so `iterations + offset` stays an exact f32 integer for 2²³ steps.
 
 use ir::{BinaryOp, Graph, NodeId, Op, Shape};
+use serde_json::{Value, json};
 
 use crate::error::Result;
-use crate::layers::{Layer, LayerContext, ParamSpec, layer_error};
+use crate::layers::{ConfigReader, Layer, LayerContext, ParamSpec, layer_config, layer_error};
 use crate::optimizers::ITERATIONS;
+use crate::saving::keras_objects::f32_json;
 
 /// Keras' `Dropout(rate)`: while training, zeroes each element with probability `rate` and
 /// scales the rest by `1 / (1 - rate)`; in evaluate and predict it passes its input through.
@@ -24,6 +26,16 @@ impl Dropout {
     /// Dropout of a `rate` fraction of the units, `0 <= rate < 1`.
     pub fn new(rate: f32) -> Self {
         Dropout { rate, name: None }
+    }
+
+    /// The layer a Keras `Dropout` config describes (no `noise_shape`; a Keras `seed` is
+    /// ignored: masks follow the model's seed).
+    pub fn from_config(c: &ConfigReader) -> Result<Self> {
+        c.require_null(&["noise_shape"])?;
+        Ok(Dropout {
+            rate: c.f32_or("rate", f32::NAN)?,
+            name: Some(c.name().to_string()),
+        })
     }
 
     /// The same layer with an explicit name.
@@ -72,6 +84,13 @@ impl Layer for Dropout {
 
     fn params(&self, _input: &Shape) -> Vec<ParamSpec> {
         Vec::new()
+    }
+
+    fn config(&self) -> Value {
+        layer_config(
+            self,
+            json!({"rate": f32_json(self.rate), "noise_shape": null, "seed": null}),
+        )
     }
 
     fn build(&self, g: &mut Graph, x: NodeId, ctx: LayerContext<'_>) -> Result<NodeId> {

@@ -1,9 +1,10 @@
 //! The `Flatten` layer: one axis per example (a reshape).
 
 use ir::{Graph, NodeId, Shape};
+use serde_json::{Value, json};
 
 use crate::error::Result;
-use crate::layers::{Layer, LayerContext, ParamSpec, layer_error};
+use crate::layers::{ConfigReader, Layer, LayerContext, ParamSpec, layer_config, layer_error};
 
 /// Flattens each example to one axis: `(None, 28, 28, 1)` → `(None, 784)`.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -21,6 +22,12 @@ impl Flatten {
     pub fn named(mut self, name: impl Into<String>) -> Self {
         self.name = Some(name.into());
         self
+    }
+
+    /// The layer a Keras `Flatten` config describes (`data_format` must be `channels_last`).
+    pub fn from_config(c: &ConfigReader) -> Result<Self> {
+        c.require_str("data_format", "channels_last")?;
+        Ok(Flatten::new().named(c.name()))
     }
 }
 
@@ -49,6 +56,10 @@ impl Layer for Flatten {
 
     fn params(&self, _input: &Shape) -> Vec<ParamSpec> {
         Vec::new()
+    }
+
+    fn config(&self) -> Value {
+        layer_config(self, json!({"data_format": "channels_last"}))
     }
 
     fn build(&self, g: &mut Graph, x: NodeId, _ctx: LayerContext<'_>) -> Result<NodeId> {

@@ -4,11 +4,12 @@
 use std::marker::PhantomData;
 
 use ir::{Graph, NodeId, Shape};
+use serde_json::{Value, json};
 
 use crate::error::Result;
 use crate::layers::conv2d::image_dims;
 use crate::layers::pooling::{Average, Max, PoolingKind};
-use crate::layers::{Layer, LayerContext, ParamSpec};
+use crate::layers::{ConfigReader, Layer, LayerContext, ParamSpec, layer_config};
 
 /// Reduces each channel of an image to one value: `(None, h, w, c)` → `(None, c)`, or
 /// `(None, 1, 1, c)` with `keepdims`.
@@ -46,6 +47,16 @@ impl<K: PoolingKind> GlobalPooling2D<K> {
         self
     }
 
+    /// The layer a Keras global pooling config describes.
+    pub fn from_config(c: &ConfigReader) -> Result<Self> {
+        c.require_str("data_format", "channels_last")?;
+        Ok(GlobalPooling2D {
+            keepdims: c.bool_or("keepdims", false)?,
+            name: Some(c.name().to_string()),
+            kind: PhantomData,
+        })
+    }
+
     /// The same layer with an explicit name.
     pub fn named(mut self, name: impl Into<String>) -> Self {
         self.name = Some(name.into());
@@ -77,6 +88,13 @@ impl<K: PoolingKind> Layer for GlobalPooling2D<K> {
 
     fn params(&self, _input: &Shape) -> Vec<ParamSpec> {
         Vec::new()
+    }
+
+    fn config(&self) -> Value {
+        layer_config(
+            self,
+            json!({"data_format": "channels_last", "keepdims": self.keepdims}),
+        )
     }
 
     fn build(&self, g: &mut Graph, x: NodeId, _ctx: LayerContext<'_>) -> Result<NodeId> {

@@ -4,10 +4,14 @@
 //! input shape (no batch axis) to its output shape, lists the parameters it needs, and lowers
 //! itself to IR ops given the graph node of its batched input and its parameter nodes.
 //! Shapes are per example, like Keras' `(None, ...)` with the `None` left out.
+//!
+//! Every layer also writes its Keras config ([`Layer::config`]) and is rebuilt from one by
+//! the registry ([`layer_from_config`]); [`config`] says how a new layer takes part.
 
 mod activation_layer;
 mod activation_layers;
 mod batch_normalization;
+pub mod config;
 mod conv2d;
 mod dense;
 mod dropout;
@@ -15,12 +19,14 @@ mod flatten;
 mod global_pooling;
 mod input;
 mod pooling;
+pub mod registry;
 mod reshape;
 mod zero_padding;
 
 pub use activation_layer::ActivationLayer;
 pub use activation_layers::{ELU, ElementwiseRule, LeakyReLU, ReLU, Softmax};
 pub use batch_normalization::BatchNormalization;
+pub use config::{ConfigReader, layer_config};
 pub use conv2d::{Conv2D, Padding, Size2D};
 pub use dense::Dense;
 pub use dropout::Dropout;
@@ -30,6 +36,7 @@ pub use input::Input;
 pub use pooling::{
     Average, AveragePooling2D, AvgPool2D, Max, MaxPool2D, MaxPooling2D, Pooling2D, PoolingKind,
 };
+pub use registry::{layer_from_config, layer_from_json, layer_to_json};
 pub use reshape::Reshape;
 pub use zero_padding::ZeroPadding2D;
 
@@ -71,7 +78,7 @@ pub struct LayerContext<'a> {
 }
 
 /// One Keras layer.
-pub trait Layer: fmt::Debug {
+pub trait Layer: fmt::Debug + Send + Sync {
     /// Keras' class name (`"Dense"`, `"Flatten"`), shown by the model summary.
     fn class_name(&self) -> &'static str;
 
@@ -96,6 +103,11 @@ pub trait Layer: fmt::Debug {
 
     /// Append this layer's computation on the batched input `x` to `g`; returns its output.
     fn build(&self, g: &mut Graph, x: NodeId, ctx: LayerContext<'_>) -> Result<NodeId>;
+
+    /// The layer's Keras config: the inner `"config"` object, with Keras 2's field names
+    /// (usually `layer_config(self, json!({...}))`, see [`config`]). Together with
+    /// [`Layer::class_name`] it rebuilds the layer through [`layer_from_config`].
+    fn config(&self) -> serde_json::Value;
 
     /// The prefix of auto-generated names: the class name in snake case (`dense`, `max_pooling2d`).
     fn name_prefix(&self) -> String {

@@ -5,10 +5,13 @@
 use std::marker::PhantomData;
 
 use ir::{Graph, NodeId, Op, Pool2dAttrs, PoolKind, ReduceOp, Shape};
+use serde_json::{Value, json};
 
 use crate::error::Result;
-use crate::layers::conv2d::{Padding, Size2D, check_positive, image_dims, window_output};
-use crate::layers::{Layer, LayerContext, ParamSpec};
+use crate::layers::conv2d::{
+    Padding, Size2D, check_positive, image_dims, read_padding, window_output,
+};
+use crate::layers::{ConfigReader, Layer, LayerContext, ParamSpec, layer_config};
 
 /// What a pooling layer takes from its window: the maximum or the mean.
 pub trait PoolingKind: std::fmt::Debug + Clone + PartialEq + Send + Sync + 'static {
@@ -100,6 +103,19 @@ impl<K: PoolingKind> Pooling2D<K> {
         self
     }
 
+    /// The layer a Keras pooling config describes (Keras' defaults for missing fields).
+    pub fn from_config(c: &ConfigReader) -> Result<Self> {
+        c.require_str("data_format", "channels_last")?;
+        let pool_size = Size2D(c.usize_pair_or("pool_size", [2, 2])?);
+        Ok(Pooling2D {
+            pool_size,
+            strides: Some(Size2D(c.usize_pair_or("strides", pool_size.0)?)),
+            padding: read_padding(c)?,
+            name: Some(c.name().to_string()),
+            kind: PhantomData,
+        })
+    }
+
     /// The strides in use.
     fn effective_strides(&self) -> Size2D {
         self.strides.unwrap_or(self.pool_size)
@@ -145,6 +161,18 @@ impl<K: PoolingKind> Layer for Pooling2D<K> {
 
     fn params(&self, _input: &Shape) -> Vec<ParamSpec> {
         Vec::new()
+    }
+
+    fn config(&self) -> Value {
+        layer_config(
+            self,
+            json!({
+                "pool_size": self.pool_size.0,
+                "padding": self.padding.keras_name(),
+                "strides": self.effective_strides().0,
+                "data_format": "channels_last",
+            }),
+        )
     }
 
     fn build(&self, g: &mut Graph, x: NodeId, _ctx: LayerContext<'_>) -> Result<NodeId> {

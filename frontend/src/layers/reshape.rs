@@ -2,9 +2,12 @@
 //! `-1`, inferred).
 
 use ir::{Graph, NodeId, Shape};
+use serde_json::{Value, json};
 
 use crate::error::Result;
-use crate::layers::{Layer, LayerContext, ParamSpec, keras_shape, layer_error};
+use crate::layers::{
+    ConfigReader, Layer, LayerContext, ParamSpec, keras_shape, layer_config, layer_error,
+};
 
 /// Reshapes each example to `target_shape`; one entry may be `-1`, computed from the rest.
 /// `Reshape::new([7, 7, -1])` on `(None, 49)` gives `(None, 7, 7, 1)`.
@@ -21,6 +24,24 @@ impl Reshape {
             target_shape: target_shape.into_iter().collect(),
             name: None,
         }
+    }
+
+    /// The layer a Keras `Reshape` config describes (`target_shape` a list of integers).
+    pub fn from_config(c: &ConfigReader) -> Result<Self> {
+        let target = c
+            .get("target_shape")
+            .and_then(Value::as_array)
+            .and_then(|items| {
+                items
+                    .iter()
+                    .map(Value::as_i64)
+                    .collect::<Option<Vec<i64>>>()
+            })
+            .ok_or_else(|| c.error("target_shape", "must be a list of integers"))?;
+        Ok(Reshape {
+            target_shape: target,
+            name: Some(c.name().to_string()),
+        })
     }
 
     /// The same layer with an explicit name.
@@ -102,6 +123,10 @@ impl Layer for Reshape {
 
     fn params(&self, _input: &Shape) -> Vec<ParamSpec> {
         Vec::new()
+    }
+
+    fn config(&self) -> Value {
+        layer_config(self, json!({"target_shape": self.target_shape}))
     }
 
     fn build(&self, g: &mut Graph, x: NodeId, _ctx: LayerContext<'_>) -> Result<NodeId> {

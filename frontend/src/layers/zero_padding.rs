@@ -1,10 +1,11 @@
 //! The `ZeroPadding2D` layer: rows and columns of zeros around each image.
 
 use ir::{Graph, NodeId, Op, Shape};
+use serde_json::{Value, json};
 
 use crate::error::Result;
 use crate::layers::conv2d::{Size2D, image_dims};
-use crate::layers::{Layer, LayerContext, ParamSpec};
+use crate::layers::{ConfigReader, Layer, LayerContext, ParamSpec, layer_config};
 
 /// Pads images with zeros: `(None, h, w, c)` → `(None, top + h + bottom, left + w + right, c)`.
 /// Keras' default pads one row/column on every side.
@@ -37,6 +38,33 @@ impl ZeroPadding2D {
         }
     }
 
+    /// The layer a Keras `ZeroPadding2D` config describes: `padding` as an int, a pair, or
+    /// `[[top, bottom], [left, right]]`.
+    pub fn from_config(c: &ConfigReader) -> Result<Self> {
+        c.require_str("data_format", "channels_last")?;
+        let nested = c.get("padding").and_then(Value::as_array).and_then(|rows| {
+            let pair = |v: &Value| -> Option<[usize; 2]> {
+                let items = v.as_array()?;
+                Some([
+                    items.first()?.as_u64()? as usize,
+                    items.get(1)?.as_u64()? as usize,
+                ])
+            };
+            Some([pair(rows.first()?)?, pair(rows.get(1)?)?])
+        });
+        let padding = match nested {
+            Some(explicit) => explicit,
+            None => {
+                let [h, w] = c.usize_pair_or("padding", [1, 1])?;
+                [[h, h], [w, w]]
+            }
+        };
+        Ok(ZeroPadding2D {
+            padding,
+            name: Some(c.name().to_string()),
+        })
+    }
+
     /// The same layer with an explicit name.
     pub fn named(mut self, name: impl Into<String>) -> Self {
         self.name = Some(name.into());
@@ -65,6 +93,13 @@ impl Layer for ZeroPadding2D {
 
     fn params(&self, _input: &Shape) -> Vec<ParamSpec> {
         Vec::new()
+    }
+
+    fn config(&self) -> Value {
+        layer_config(
+            self,
+            json!({"padding": self.padding, "data_format": "channels_last"}),
+        )
     }
 
     fn build(&self, g: &mut Graph, x: NodeId, _ctx: LayerContext<'_>) -> Result<NodeId> {

@@ -50,6 +50,10 @@ impl Loss for CategoricalCrossentropy {
         "categorical_crossentropy"
     }
 
+    fn config(&self) -> serde_json::Value {
+        serde_json::json!({ "from_logits": self.from_logits })
+    }
+
     fn build(&self, g: &mut Graph, predictions: NodeId, labels: NodeId) -> Result<NodeId, Error> {
         check_same_shape(g, self.name(), predictions, labels)?;
         if self.from_logits {
@@ -91,6 +95,10 @@ impl BinaryCrossentropy {
 impl Loss for BinaryCrossentropy {
     fn name(&self) -> &str {
         "binary_crossentropy"
+    }
+
+    fn config(&self) -> serde_json::Value {
+        serde_json::json!({ "from_logits": self.from_logits })
     }
 
     fn build(&self, g: &mut Graph, predictions: NodeId, labels: NodeId) -> Result<NodeId, Error> {

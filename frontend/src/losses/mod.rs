@@ -32,6 +32,12 @@ pub trait Loss: Send + Sync + std::fmt::Debug {
     /// Adds the loss of `predictions` against `labels`; returns a scalar node, the mean over
     /// the batch.
     fn build(&self, g: &mut Graph, predictions: NodeId, labels: NodeId) -> Result<NodeId, Error>;
+
+    /// Its hyper-parameters under Keras' names (`{"from_logits": true}`); losses that have
+    /// any override this. Saved models rebuild the loss from its name and this.
+    fn config(&self) -> serde_json::Value {
+        serde_json::json!({})
+    }
 }
 
 /// How the per-element terms are combined along the last axis.

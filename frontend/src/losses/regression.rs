@@ -66,6 +66,10 @@ impl Loss for Huber {
         "huber_loss"
     }
 
+    fn config(&self) -> serde_json::Value {
+        serde_json::json!({ "delta": crate::saving::keras_objects::f32_json(self.delta) })
+    }
+
     fn build(&self, g: &mut Graph, predictions: NodeId, labels: NodeId) -> Result<NodeId, Error> {
         if !(self.delta.is_finite() && self.delta > 0.0) {
             return Err(config_error(self.name(), format!("delta must be finite and > 0, got {}", self.delta)));

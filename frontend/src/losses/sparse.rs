@@ -36,6 +36,10 @@ impl Loss for SparseCategoricalCrossentropy {
         "sparse_categorical_crossentropy"
     }
 
+    fn config(&self) -> serde_json::Value {
+        serde_json::json!({ "from_logits": self.from_logits })
+    }
+
     fn build(&self, g: &mut Graph, predictions: NodeId, labels: NodeId) -> Result<NodeId, Error> {
         let one_hot = one_hot(g, self.name(), predictions, labels)?;
         let logits = if self.from_logits {

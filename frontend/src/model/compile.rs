@@ -9,8 +9,9 @@
 //! Graphs are static-shaped, so each is compiled for a concrete batch size the first time
 //! `fit`/`evaluate`/`predict` needs it (a partial last batch gets its own executable) and
 //! cached. `compile` itself builds all three graphs once to report every model error up
-//! front. All executables share one parameter store: switching between them copies the
-//! parameters by name (weights only, plus optimizer state between train steps).
+//! front. Train and eval executables share one parameter store: switching between them
+//! copies the parameters by name (weights only, plus optimizer state between train steps).
+//! Predict executables run on the current parameters borrowed read-only (see `predict`).
 //!
 //! Labels are fed as given by the dataset: one-hot rows shaped like the output, or class
 //! indices for the sparse losses. `compile` keeps the first per-example label shape the loss
@@ -24,6 +25,7 @@ use crate::error::{Error, Result};
 use crate::losses::Loss;
 use crate::metrics::Metric;
 use crate::model::Sequential;
+use crate::model::predict::Predictors;
 use crate::model::runner::Runner;
 use crate::model::sequential::LABELS_INPUT;
 use crate::optimizers::Optimizer;
@@ -53,6 +55,8 @@ pub(crate) struct Compiled {
     /// Latest value of every parameter, except those the active runner has since updated.
     store: BTreeMap<String, Tensor>,
     active: Option<(Role, usize)>,
+    /// Predict executables by batch size, shared by concurrent `predict` calls.
+    pub(crate) predictors: Predictors,
 }
 
 impl std::fmt::Debug for Compiled {
@@ -118,6 +122,7 @@ impl Sequential {
             runners: HashMap::new(),
             store,
             active: None,
+            predictors: Predictors::default(),
         };
         let mut seen = vec![LOSS_OUTPUT.to_string()];
         for metric in &compiled.metrics {
@@ -188,7 +193,7 @@ impl Sequential {
 
     /// One of the three graphs for `batch` examples, and the optimizer's initial state values
     /// (train graph only).
-    fn build_graph(
+    pub(crate) fn build_graph(
         &self,
         compiled: &Compiled,
         role: Role,
@@ -280,6 +285,63 @@ impl Sequential {
 }
 
 impl Compiled {
+    /// The current value of parameter `name`: the active runner's if it updates it, else
+    /// the store's.
+    pub(crate) fn current(&self, name: &str) -> Option<&[f32]> {
+        let active = self.active.map(|key| &self.runners[&key]);
+        match active.filter(|runner| runner.updates(name)) {
+            Some(runner) => runner.param(name),
+            None => self.store.get(name).map(|t| t.data.as_slice()),
+        }
+    }
+
+    /// The names and shapes of every parameter (weights and optimizer state).
+    pub(crate) fn param_shapes(&self) -> impl Iterator<Item = (&str, &Shape)> {
+        self.store.iter().map(|(name, t)| (name.as_str(), &t.shape))
+    }
+
+    /// Overwrite parameter `name` (which must exist, with `value`'s shape) in the store and
+    /// in the active runner, so the next step uses it without recompiling.
+    pub(crate) fn set_param(&mut self, name: &str, value: &Tensor) -> Result<()> {
+        let fail = |msg: String| Error::Model {
+            model: self.model_name.clone(),
+            msg,
+        };
+        let slot = self
+            .store
+            .get_mut(name)
+            .ok_or_else(|| fail(format!("has no parameter `{name}`")))?;
+        if slot.shape != value.shape || value.data.len() != value.shape.numel() {
+            return Err(fail(format!(
+                "parameter `{name}` has shape {}, got a tensor of shape {} with {} values",
+                slot.shape,
+                value.shape,
+                value.data.len()
+            )));
+        }
+        slot.data.copy_from_slice(&value.data);
+        if let Some(key) = self.active {
+            self.runners
+                .get_mut(&key)
+                .expect("the active runner exists")
+                .set_param(name, &value.data)?;
+        }
+        Ok(())
+    }
+
+    /// The optimizer, loss and metrics the model was compiled with.
+    pub(crate) fn components(&self) -> (&dyn Optimizer, &dyn Loss, &[Box<dyn Metric>]) {
+        (self.optimizer.as_ref(), self.loss.as_ref(), &self.metrics)
+    }
+
+    /// Replace parameter values by name (weights and optimizer state, already checked against
+    /// the store's names and shapes); every executable reloads them on its next run.
+    pub(crate) fn restore(&mut self, values: impl IntoIterator<Item = (String, Tensor)>) {
+        self.sync();
+        self.store.extend(values);
+        self.active = None;
+    }
+
     /// Copy the active runner's updated parameters into the store.
     fn sync(&mut self) {
         if let Some(key) = self.active {

@@ -1,19 +1,25 @@
 //! [`Sequential::fit`]: mini-batch training epochs with Keras' options (shuffle each epoch,
-//! validation split or data, per-epoch progress line) returning a [`History`].
+//! validation split or data, [`Verbosity`], callbacks) returning a [`History`].
 //!
 //! Batches are `batch_size` examples; a smaller last batch is included (as in Keras) and
 //! runs on an executable compiled for its size. Epoch values are means over the examples
-//! (each batch weighted by its size). Shuffling is a seeded permutation per epoch, so the
-//! same model seed gives the same training curve.
+//! (each batch weighted by its size); after each batch the callbacks and the progress bar
+//! see the running means. Shuffling is a seeded permutation per epoch, so the same model
+//! seed gives the same training curve. A callback may stop training after any batch or
+//! epoch; the epoch it stops in still ends (validated, recorded, `on_epoch_end`).
 
 use std::time::Instant;
 
+use ir::Tensor;
+
+use crate::callbacks::{Callback, Logs, Training};
 use crate::datasets::Dataset;
 use crate::error::{Error, Result};
 use crate::model::Sequential;
 use crate::model::compile::{LOSS_OUTPUT, Role};
-use crate::model::history::{History, epoch_line};
+use crate::model::history::History;
 use crate::model::sequential::{FEATURES_INPUT, LABELS_INPUT};
+use crate::progress::{Progress, Verbosity};
 
 /// Where validation values come from.
 #[derive(Debug, Clone, Copy, Default)]
@@ -29,8 +35,7 @@ pub enum Validation<'a> {
 }
 
 /// Options of [`Sequential::fit_with`]; defaults follow Keras: shuffle each epoch, no
-/// validation, verbose.
-#[derive(Debug, Clone, Copy)]
+/// validation, a progress bar ([`Verbosity::ProgressBar`]), no callbacks.
 pub struct FitOptions<'a> {
     /// Number of passes over the training data.
     pub epochs: usize,
@@ -40,8 +45,23 @@ pub struct FitOptions<'a> {
     pub shuffle: bool,
     /// Validation after each epoch.
     pub validation: Validation<'a>,
-    /// Print one line per epoch.
-    pub verbose: bool,
+    /// What to print.
+    pub verbose: Verbosity,
+    /// Hooks run during training, in order.
+    pub callbacks: Vec<Box<dyn Callback + 'a>>,
+}
+
+impl std::fmt::Debug for FitOptions<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FitOptions")
+            .field("epochs", &self.epochs)
+            .field("batch_size", &self.batch_size)
+            .field("shuffle", &self.shuffle)
+            .field("validation", &self.validation)
+            .field("verbose", &self.verbose)
+            .field("callbacks", &self.callbacks.len())
+            .finish()
+    }
 }
 
 impl<'a> FitOptions<'a> {
@@ -52,7 +72,8 @@ impl<'a> FitOptions<'a> {
             batch_size,
             shuffle: true,
             validation: Validation::None,
-            verbose: true,
+            verbose: Verbosity::default(),
+            callbacks: Vec::new(),
         }
     }
 
@@ -74,9 +95,25 @@ impl<'a> FitOptions<'a> {
         self
     }
 
-    /// Whether to print a line per epoch.
-    pub fn verbose(mut self, verbose: bool) -> Self {
-        self.verbose = verbose;
+    /// What to print: Keras' `0` (nothing), `1` (progress bar) or `2` (a line per epoch),
+    /// a [`Verbosity`], or a `bool` (`true` is `1`).
+    pub fn verbose(mut self, verbose: impl Into<Verbosity>) -> Self {
+        self.verbose = verbose.into();
+        self
+    }
+
+    /// Add a callback; pass `&mut callback` to read its state after `fit`.
+    pub fn callback(mut self, callback: impl Callback + 'a) -> Self {
+        self.callbacks.push(Box::new(callback));
+        self
+    }
+
+    /// Add several callbacks, in order.
+    pub fn callbacks(
+        mut self,
+        callbacks: impl IntoIterator<Item = Box<dyn Callback + 'a>>,
+    ) -> Self {
+        self.callbacks.extend(callbacks);
         self
     }
 }
@@ -111,6 +148,106 @@ impl<'a> Rows<'a> {
             ..*self
         }
     }
+}
+
+/// The `(start, end)` example ranges of the batches of `len` examples.
+fn batches(len: usize, batch_size: usize) -> impl Iterator<Item = (usize, usize)> {
+    (0..len)
+        .step_by(batch_size)
+        .map(move |start| (start, (start + batch_size).min(len)))
+}
+
+/// Buffers that gather one batch's examples when they are visited in a permuted order.
+#[derive(Debug, Default)]
+struct Gather {
+    features: Vec<f32>,
+    labels: Vec<f32>,
+}
+
+impl Gather {
+    /// The features and labels of examples `start..end` of `rows`, or of the examples
+    /// `order[start..end]` when an order is given.
+    fn batch<'s>(
+        &'s mut self,
+        rows: Rows<'s>,
+        order: Option<&[usize]>,
+        start: usize,
+        end: usize,
+    ) -> (&'s [f32], &'s [f32]) {
+        let Some(order) = order else {
+            let r = rows.range(start, end);
+            return (r.features, r.labels);
+        };
+        self.features.clear();
+        self.labels.clear();
+        for &i in &order[start..end] {
+            let r = rows.range(i, i + 1);
+            self.features.extend_from_slice(r.features);
+            self.labels.extend_from_slice(r.labels);
+        }
+        (&self.features, &self.labels)
+    }
+}
+
+/// Example-weighted running means of the loss and each metric over a pass.
+#[derive(Debug)]
+struct Means {
+    keys: Vec<String>,
+    sums: Vec<f64>,
+    examples: usize,
+}
+
+impl Means {
+    fn new(keys: Vec<String>) -> Self {
+        Means {
+            sums: vec![0.0; keys.len()],
+            keys,
+            examples: 0,
+        }
+    }
+
+    /// Add one batch of `n` examples; `Err(key)` names a missing output.
+    fn add(&mut self, outputs: &[(String, Tensor)], n: usize) -> Result<(), String> {
+        for (key, sum) in self.keys.iter().zip(self.sums.iter_mut()) {
+            let value = outputs
+                .iter()
+                .find(|(name, _)| name == key)
+                .map(|(_, t)| t.data[0])
+                .ok_or_else(|| key.clone())?;
+            *sum += value as f64 * n as f64;
+        }
+        self.examples += n;
+        Ok(())
+    }
+
+    /// The means so far.
+    fn logs(&self) -> Logs {
+        let examples = self.examples.max(1) as f64;
+        self.keys
+            .iter()
+            .zip(&self.sums)
+            .map(|(k, s)| (k.clone(), (s / examples) as f32))
+            .collect::<Vec<_>>()
+            .into()
+    }
+}
+
+fn check_batch_size(batch_size: usize) -> Result<()> {
+    if batch_size == 0 {
+        return Err(Error::InvalidArgument {
+            name: "batch_size",
+            msg: "must be at least 1".into(),
+        });
+    }
+    Ok(())
+}
+
+/// Run `hook` on every callback, in order, stopping at the first error.
+fn notify<'a>(
+    callbacks: &mut [Box<dyn Callback + 'a>],
+    mut hook: impl FnMut(&mut (dyn Callback + 'a)) -> Result<()>,
+) -> Result<()> {
+    callbacks.iter_mut().try_for_each(|c| hook(c.as_mut()))
 }
 
 /// A seeded Fisher–Yates permutation of `0..n` from the counter-based generator.
@@ -152,81 +289,59 @@ impl Sequential {
         Ok(())
     }
 
-    /// One pass of `role` (train or eval) over `rows` in `order` (or in sequence); returns
-    /// the example-weighted mean of the loss and each metric, loss first.
+    /// The loss and metric names a step reports, loss first.
+    fn step_keys(&self) -> Vec<String> {
+        let mut keys = vec![LOSS_OUTPUT.to_string()];
+        keys.extend(self.metric_names());
+        keys
+    }
+
+    /// Run `role`'s step on one batch of `n` examples and add its values to `means`.
+    fn run_step(
+        &mut self,
+        role: Role,
+        features: &[f32],
+        labels: &[f32],
+        n: usize,
+        means: &mut Means,
+    ) -> Result<()> {
+        let outputs = self
+            .runner(role, n)?
+            .run(&[(FEATURES_INPUT, features), (LABELS_INPUT, labels)])?;
+        means.add(&outputs, n).map_err(|key| {
+            self.model_error(format!("the compiled step returned no `{key}` output"))
+        })
+    }
+
+    /// One pass of `role` over `rows` in order; the example-weighted mean of the loss and
+    /// each metric, loss first.
     pub(crate) fn run_pass(
         &mut self,
         role: Role,
         rows: Rows<'_>,
-        order: Option<&[usize]>,
         batch_size: usize,
-    ) -> Result<Vec<(String, f32)>> {
-        if batch_size == 0 {
-            return Err(Error::InvalidArgument {
-                name: "batch_size",
-                msg: "must be at least 1".into(),
-            });
+    ) -> Result<Logs> {
+        check_batch_size(batch_size)?;
+        let mut means = Means::new(self.step_keys());
+        for (start, end) in batches(rows.len, batch_size) {
+            let r = rows.range(start, end);
+            self.run_step(role, r.features, r.labels, end - start, &mut means)?;
         }
-        let mut keys = vec![LOSS_OUTPUT.to_string()];
-        keys.extend(self.metric_names());
-        let mut sums = vec![0f64; keys.len()];
-        let (mut feature_buf, mut label_buf) = (Vec::new(), Vec::new());
-        for start in (0..rows.len).step_by(batch_size) {
-            let end = (start + batch_size).min(rows.len);
-            let (features, labels): (&[f32], &[f32]) = match order {
-                None => {
-                    let r = rows.range(start, end);
-                    (r.features, r.labels)
-                }
-                Some(order) => {
-                    feature_buf.clear();
-                    label_buf.clear();
-                    for &i in &order[start..end] {
-                        let r = rows.range(i, i + 1);
-                        feature_buf.extend_from_slice(r.features);
-                        label_buf.extend_from_slice(r.labels);
-                    }
-                    (&feature_buf, &label_buf)
-                }
-            };
-            let outputs = self
-                .runner(role, end - start)?
-                .run(&[(FEATURES_INPUT, features), (LABELS_INPUT, labels)])?;
-            for (key, sum) in keys.iter().zip(sums.iter_mut()) {
-                let value = outputs
-                    .iter()
-                    .find(|(name, _)| name == key)
-                    .map(|(_, t)| t.data[0])
-                    .ok_or_else(|| {
-                        self.model_error(format!("the compiled step returned no `{key}` output"))
-                    })?;
-                *sum += value as f64 * (end - start) as f64;
-            }
-        }
-        Ok(keys
-            .into_iter()
-            .zip(sums)
-            .map(|(k, s)| (k, (s / rows.len as f64) as f32))
-            .collect())
+        Ok(means.logs())
     }
 
-    /// Train for `epochs` epochs of `batch_size` with Keras' defaults (shuffled, no
-    /// validation, a line per epoch). See [`Sequential::fit_with`].
-    pub fn fit(&mut self, dataset: &Dataset, epochs: usize, batch_size: usize) -> Result<History> {
-        self.fit_with(dataset, FitOptions::new(epochs, batch_size))
-    }
-
-    /// Train with explicit [`FitOptions`]. Returns the per-epoch [`History`]: `loss`, each
-    /// metric, and `val_loss`/`val_<metric>` when validating.
-    pub fn fit_with(&mut self, dataset: &Dataset, options: FitOptions<'_>) -> Result<History> {
-        self.compiled_mut()?;
-        self.check_dataset(dataset, "training")?;
+    /// The training rows and the validation rows, if any.
+    fn split<'d>(
+        &self,
+        dataset: &'d Dataset,
+        validation: Validation<'d>,
+    ) -> Result<(Rows<'d>, Option<Rows<'d>>)> {
         let all = Rows::of(dataset);
-        let (train, validation) = match options.validation {
-            Validation::None => (all, None),
+        match validation {
+            Validation::None => Ok((all, None)),
             Validation::Data(data) => {
                 self.check_dataset(data, "validation")?;
-                (all, Some(Rows::of(data)))
+                Ok((all, Some(Rows::of(data))))
             }
             Validation::Split(fraction) => {
                 if !(0.0..1.0).contains(&fraction) {
@@ -242,27 +357,85 @@ impl Sequential {
                         msg: format!("{fraction} of {} examples leaves an empty part", all.len),
                     });
                 }
-                (all.range(0, split_at), Some(all.range(split_at, all.len)))
+                Ok((all.range(0, split_at), Some(all.range(split_at, all.len))))
             }
-        };
+        }
+    }
+
+    /// Train for `epochs` epochs of `batch_size` with Keras' defaults (shuffled, no
+    /// validation, progress bar). See [`Sequential::fit_with`].
+    pub fn fit(&mut self, dataset: &Dataset, epochs: usize, batch_size: usize) -> Result<History> {
+        self.fit_with(dataset, FitOptions::new(epochs, batch_size))
+    }
+
+    /// Train with explicit [`FitOptions`]. Returns the per-epoch [`History`]: `loss`, each
+    /// metric, and `val_loss`/`val_<metric>` when validating.
+    pub fn fit_with(&mut self, dataset: &Dataset, options: FitOptions<'_>) -> Result<History> {
+        self.compiled_mut()?;
+        self.check_dataset(dataset, "training")?;
+        let FitOptions {
+            epochs,
+            batch_size,
+            shuffle,
+            validation,
+            verbose,
+            mut callbacks,
+        } = options;
+        check_batch_size(batch_size)?;
+        let (train, validation) = self.split(dataset, validation)?;
+        let keys = self.step_keys();
+        let seed = self.seed;
+        let steps = train.len.div_ceil(batch_size);
+        let progress = Progress::new(verbose, epochs, steps);
+        let mut training = Training::new(self, progress, epochs, steps);
         let mut history = History::default();
-        for epoch in 0..options.epochs {
+        let mut gather = Gather::default();
+        notify(&mut callbacks, |c| c.on_train_begin(&mut training))?;
+        for epoch in 0..epochs {
+            notify(&mut callbacks, |c| c.on_epoch_begin(epoch, &mut training))?;
+            training.progress().epoch_begin(epoch);
             let started = Instant::now();
-            let order = options
-                .shuffle
-                .then(|| permutation(train.len, self.seed.wrapping_add(epoch as u64 + 1)));
-            let mut values =
-                self.run_pass(Role::Train, train, order.as_deref(), options.batch_size)?;
+            let order =
+                shuffle.then(|| permutation(train.len, seed.wrapping_add(epoch as u64 + 1)));
+            let mut means = Means::new(keys.clone());
+            for (batch, (start, end)) in batches(train.len, batch_size).enumerate() {
+                let (features, labels) = gather.batch(train, order.as_deref(), start, end);
+                training.model().run_step(
+                    Role::Train,
+                    features,
+                    labels,
+                    end - start,
+                    &mut means,
+                )?;
+                let logs = means.logs();
+                training.progress().batch_end(batch, &logs);
+                notify(&mut callbacks, |c| {
+                    c.on_batch_end(batch, &logs, &mut training)
+                })?;
+                if training.stop_requested() {
+                    break;
+                }
+            }
+            let mut logs = means.logs();
             if let Some(validation) = validation {
-                let val = self.run_pass(Role::Eval, validation, None, options.batch_size)?;
-                values.extend(val.into_iter().map(|(k, v)| (format!("val_{k}"), v)));
+                let values = training
+                    .model()
+                    .run_pass(Role::Eval, validation, batch_size)?;
+                for (key, value) in values.iter() {
+                    logs.push(format!("val_{key}"), value);
+                }
             }
             let seconds = started.elapsed().as_secs_f64();
-            if options.verbose {
-                println!("{}", epoch_line(epoch, options.epochs, seconds, &values));
+            training.progress().epoch_end(epoch, seconds, &logs);
+            history.record(&logs, seconds);
+            notify(&mut callbacks, |c| {
+                c.on_epoch_end(epoch, &logs, &mut training)
+            })?;
+            if training.stop_requested() {
+                break;
             }
-            history.record(&values, seconds);
         }
+        notify(&mut callbacks, |c| c.on_train_end(&mut training))?;
         Ok(history)
     }
 }

@@ -2,6 +2,8 @@
 
 use std::collections::BTreeMap;
 
+use crate::callbacks::Logs;
+
 /// Per-epoch training record, like Keras' `History.history`: a series per key (`loss`,
 /// each metric name, and `val_`-prefixed ones when validating), one value per epoch.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -24,24 +26,10 @@ impl History {
     }
 
     /// Append one epoch's values in the given order.
-    pub(crate) fn record(&mut self, values: &[(String, f32)], seconds: f64) {
-        for (key, value) in values {
-            self.history.entry(key.clone()).or_default().push(*value);
+    pub(crate) fn record(&mut self, logs: &Logs, seconds: f64) {
+        for (key, value) in logs.iter() {
+            self.history.entry(key.to_string()).or_default().push(value);
         }
         self.epoch_seconds.push(seconds);
     }
-}
-
-/// Keras' per-epoch line: `Epoch 1/10 - 3.2s - loss: 0.2345 - accuracy: 0.9312`.
-pub(crate) fn epoch_line(
-    epoch: usize,
-    epochs: usize,
-    seconds: f64,
-    values: &[(String, f32)],
-) -> String {
-    let mut line = format!("Epoch {}/{epochs} - {seconds:.1}s", epoch + 1);
-    for (key, value) in values {
-        line.push_str(&format!(" - {key}: {value:.4}"));
-    }
-    line
 }

@@ -1,12 +1,15 @@
-//! Models: [`Sequential`] — definition, summary, compile, fit, evaluate, predict.
+//! Models: [`Sequential`] — definition, summary, compile, fit, evaluate, thread-safe
+//! predict, and reading or setting weights and the learning rate between steps.
 
 mod compile;
 mod evaluate;
 mod fit;
 mod history;
+mod predict;
 mod runner;
 mod sequential;
 mod summary;
+mod weights;
 
 pub use compile::{LOSS_OUTPUT, PREDICTIONS_OUTPUT};
 pub use evaluate::Evaluation;

@@ -1,5 +1,6 @@
 //! [`Runner`]: one graph compiled by the CPU backend plus its runtime state, and the
-//! by-name parameter copies that let train, eval and predict executables share weights.
+//! by-name parameter copies that let train and eval executables share weights;
+//! [`compile_executable`], the optimise-plan-compile path every executable takes.
 
 use std::collections::BTreeMap;
 
@@ -33,12 +34,18 @@ fn param_name(graph: &Graph, id: ir::NodeId) -> String {
     }
 }
 
+/// Optimise, plan and compile `graph`; returns the executable and the optimised graph.
+pub(crate) fn compile_executable(graph: &Graph) -> Result<(codegen_cpu::Executable, Graph)> {
+    let optimized = passes::pipeline::optimize(graph)?;
+    let plan = passes::memory_plan::plan(&optimized)?;
+    let executable = codegen_cpu::compile(&optimized, &plan)?;
+    Ok((executable, optimized))
+}
+
 impl Runner {
     /// Optimise, plan and compile `graph`.
     pub fn compile(graph: &Graph) -> Result<Runner> {
-        let optimized = passes::pipeline::optimize(graph)?;
-        let plan = passes::memory_plan::plan(&optimized)?;
-        let executable = codegen_cpu::compile(&optimized, &plan)?;
+        let (executable, optimized) = compile_executable(graph)?;
         let state = executable.new_state();
         let params = optimized
             .params()
@@ -78,6 +85,24 @@ impl Runner {
                 slot.data.copy_from_slice(value);
             }
         }
+    }
+
+    /// The value of parameter `name` in this runner's state, if its graph reads it.
+    pub fn param(&self, name: &str) -> Option<&[f32]> {
+        self.state.param(name)
+    }
+
+    /// Whether running this graph changes parameter `name`.
+    pub fn updates(&self, name: &str) -> bool {
+        self.updated.iter().any(|n| n == name)
+    }
+
+    /// Overwrite parameter `name` in this runner's state if its graph reads it.
+    pub fn set_param(&mut self, name: &str, value: &[f32]) -> Result<()> {
+        if self.params.iter().any(|n| n == name) {
+            self.state.set_param(name, value)?;
+        }
+        Ok(())
     }
 
     /// Execute once on named inputs; returns the named outputs.

@@ -49,6 +49,10 @@ pub trait Optimizer: Send + Sync + std::fmt::Debug {
     /// like [`ITERATIONS`] and [`LEARNING_RATE`]) and one graph update per param and state.
     /// Returns the initial value of every state param it created.
     fn build_update(&self, g: &mut Graph, params: &[NodeId], grads: &[NodeId]) -> Result<Vec<(String, Tensor)>, Error>;
+
+    /// Keras' inner optimizer config: `name`, `learning_rate` (the initial one), every
+    /// hyper-parameter and the clipping options, enough to rebuild the optimizer.
+    fn config(&self) -> serde_json::Value;
 }
 
 /// The per-step scalars every rule may use.
@@ -223,6 +227,22 @@ macro_rules! optimizer {
                 self.clipping.global_clipnorm = Some(value);
                 self
             }
+
+            /// The optimizer a Keras optimizer config describes; missing fields take Keras'
+            /// defaults, keys Kiln does not use are ignored.
+            pub fn from_config(config: &serde_json::Value) -> Result<Self, $crate::Error> {
+                use $crate::saving::keras_objects::read_config_field as field;
+                let d = Self::default();
+                Ok(Self {
+                    learning_rate: field(config, $keras, "learning_rate", d.learning_rate)?,
+                    $( $field: field(config, $keras, stringify!($field), d.$field)?, )*
+                    clipping: $crate::optimizers::GradientClipping {
+                        clipvalue: field(config, $keras, "clipvalue", d.clipping.clipvalue)?,
+                        clipnorm: field(config, $keras, "clipnorm", d.clipping.clipnorm)?,
+                        global_clipnorm: field(config, $keras, "global_clipnorm", d.clipping.global_clipnorm)?,
+                    },
+                })
+            }
         }
 
         impl $crate::optimizers::Optimizer for $ty {
@@ -237,6 +257,18 @@ macro_rules! optimizer {
                 grads: &[ir::NodeId],
             ) -> Result<Vec<(String, ir::Tensor)>, $crate::Error> {
                 $crate::optimizers::build_with_rule(self, $keras, self.learning_rate, &self.clipping, g, params, grads)
+            }
+
+            fn config(&self) -> serde_json::Value {
+                use $crate::saving::keras_objects::ConfigField;
+                serde_json::json!({
+                    "name": $keras,
+                    "learning_rate": self.learning_rate.to_json(),
+                    $( stringify!($field): self.$field.to_json(), )*
+                    "clipvalue": self.clipping.clipvalue.to_json(),
+                    "clipnorm": self.clipping.clipnorm.to_json(),
+                    "global_clipnorm": self.clipping.global_clipnorm.to_json(),
+                })
             }
         }
     };

@@ -1,0 +1,93 @@
+//! The layer registry: one table from Keras class name to constructor, used to rebuild
+//! layers from `{"class_name": ..., "config": {...}}` entries (Kiln files and Keras'
+//! `model_config`).
+//!
+//! To register a layer, give it `from_config` (see [`crate::layers::config`]) and add one row
+//! to `LAYERS`.
+
+use serde_json::{Value, json};
+
+use crate::error::{Error, Result};
+use crate::layers::{
+    ActivationLayer, AveragePooling2D, BatchNormalization, ConfigReader, Conv2D, Dense, Dropout,
+    ELU, Flatten, GlobalAveragePooling2D, GlobalMaxPooling2D, Input, Layer, LeakyReLU,
+    MaxPooling2D, ReLU, Reshape, Softmax, ZeroPadding2D,
+};
+
+/// Builds a layer from its config reader.
+type FromConfig = fn(&ConfigReader) -> Result<Box<dyn Layer>>;
+
+/// Every layer Kiln can rebuild, by Keras class name.
+const LAYERS: &[(&str, FromConfig)] = &[
+    ("InputLayer", |c| Ok(Box::new(Input::from_config(c)?))),
+    ("Dense", |c| Ok(Box::new(Dense::from_config(c)?))),
+    ("Flatten", |c| Ok(Box::new(Flatten::from_config(c)?))),
+    ("Activation", |c| {
+        Ok(Box::new(ActivationLayer::from_config(c)?))
+    }),
+    ("Conv2D", |c| Ok(Box::new(Conv2D::from_config(c)?))),
+    ("MaxPooling2D", |c| Ok(Box::new(MaxPooling2D::from_config(c)?))),
+    ("AveragePooling2D", |c| {
+        Ok(Box::new(AveragePooling2D::from_config(c)?))
+    }),
+    ("GlobalAveragePooling2D", |c| {
+        Ok(Box::new(GlobalAveragePooling2D::from_config(c)?))
+    }),
+    ("GlobalMaxPooling2D", |c| {
+        Ok(Box::new(GlobalMaxPooling2D::from_config(c)?))
+    }),
+    ("ZeroPadding2D", |c| Ok(Box::new(ZeroPadding2D::from_config(c)?))),
+    ("Reshape", |c| Ok(Box::new(Reshape::from_config(c)?))),
+    ("Dropout", |c| Ok(Box::new(Dropout::from_config(c)?))),
+    ("BatchNormalization", |c| {
+        Ok(Box::new(BatchNormalization::from_config(c)?))
+    }),
+    ("ReLU", |c| Ok(Box::new(ReLU::from_config(c)?))),
+    ("LeakyReLU", |c| Ok(Box::new(LeakyReLU::from_config(c)?))),
+    ("ELU", |c| Ok(Box::new(ELU::from_config(c)?))),
+    ("Softmax", |c| Ok(Box::new(Softmax::from_config(c)?))),
+];
+
+/// The Keras class names the registry knows.
+pub fn known_layer_classes() -> Vec<&'static str> {
+    LAYERS.iter().map(|row| row.0).collect()
+}
+
+/// A layer of class `class_name` from its inner `config` object. An unknown class, or a
+/// missing, mistyped or unsupported field, is an [`Error::Config`] naming the layer, its
+/// class and the field.
+pub fn layer_from_config(class_name: &str, config: &Value) -> Result<Box<dyn Layer>> {
+    let reader = ConfigReader::new(class_name, config)?;
+    let (_, build) = LAYERS
+        .iter()
+        .find(|row| row.0 == class_name)
+        .ok_or_else(|| {
+            reader.error(
+                "class_name",
+                format!(
+                    "unknown layer class (known: {})",
+                    known_layer_classes().join(", ")
+                ),
+            )
+        })?;
+    build(&reader)
+}
+
+/// A layer as Keras writes it in a model config: `{"class_name": ..., "config": {...}}`.
+pub fn layer_to_json(layer: &dyn Layer) -> Value {
+    json!({"class_name": layer.class_name(), "config": layer.config()})
+}
+
+/// A layer from a `{"class_name": ..., "config": {...}}` entry.
+pub fn layer_from_json(entry: &Value) -> Result<Box<dyn Layer>> {
+    let class = entry
+        .get("class_name")
+        .and_then(Value::as_str)
+        .ok_or_else(|| Error::Config {
+            owner: "layer".into(),
+            class: "?".into(),
+            field: "class_name".into(),
+            msg: format!("a layer entry needs a string class_name, got {entry}"),
+        })?;
+    layer_from_config(class, entry.get("config").unwrap_or(&Value::Null))
+}

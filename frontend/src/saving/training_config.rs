@@ -1,0 +1,301 @@
+//! The compile configuration in Keras' `training_config` form: `optimizer_config`
+//! (`{"class_name": "Adam", "config": {...}}`), `loss` and `metrics`, written from a compiled
+//! model and read back into the optimizer, loss and metrics to recompile with.
+//!
+//! Three tables map Keras names to constructors; an unknown name is an [`Error::Config`].
+//! Reading accepts Keras 2's forms too: `Custom>SGD` optimizer classes, a loss given as a
+//! name, and metrics nested in lists or wrapped in `MeanMetricWrapper` objects.
+
+use ir::{Graph, NodeId, Tensor};
+use serde_json::{Value, json};
+
+use crate::error::{Error, Result};
+use crate::losses::{self, Loss};
+use crate::metrics::{self, Metric};
+use crate::optimizers::{self, Optimizer};
+use crate::saving::keras_objects::{class_and_config, read_config_field};
+
+/// Builds a component from its inner config object.
+type FromConfig<T> = fn(&Value) -> Result<T>;
+
+/// A loss or metric table row: Keras function name, Keras class name, constructor.
+type NamedRow<T> = (&'static str, &'static str, FromConfig<T>);
+
+/// Every optimizer, by Keras class name.
+const OPTIMIZERS: &[(&str, FromConfig<Box<dyn Optimizer>>)] = &[
+    ("SGD", |c| Ok(Box::new(optimizers::SGD::from_config(c)?))),
+    ("Adam", |c| Ok(Box::new(optimizers::Adam::from_config(c)?))),
+    ("Adamax", |c| {
+        Ok(Box::new(optimizers::Adamax::from_config(c)?))
+    }),
+    ("Nadam", |c| {
+        Ok(Box::new(optimizers::Nadam::from_config(c)?))
+    }),
+    ("RMSprop", |c| {
+        Ok(Box::new(optimizers::RMSProp::from_config(c)?))
+    }),
+    ("Adagrad", |c| {
+        Ok(Box::new(optimizers::AdaGrad::from_config(c)?))
+    }),
+    ("Adadelta", |c| {
+        Ok(Box::new(optimizers::AdaDelta::from_config(c)?))
+    }),
+];
+
+/// Every loss: Keras function name (what `Loss::name` returns), class name, constructor.
+const LOSSES: &[NamedRow<Box<dyn Loss>>] = &[
+    (
+        "softmax_cross_entropy_with_logits",
+        "SoftmaxCrossEntropyWithLogits",
+        |_| Ok(Box::new(losses::SoftmaxCrossEntropyWithLogits)),
+    ),
+    ("categorical_crossentropy", "CategoricalCrossentropy", |c| {
+        Ok(Box::new(losses::CategoricalCrossentropy {
+            from_logits: read_config_field(c, "CategoricalCrossentropy", "from_logits", false)?,
+        }))
+    }),
+    ("binary_crossentropy", "BinaryCrossentropy", |c| {
+        Ok(Box::new(losses::BinaryCrossentropy {
+            from_logits: read_config_field(c, "BinaryCrossentropy", "from_logits", false)?,
+        }))
+    }),
+    (
+        "sparse_categorical_crossentropy",
+        "SparseCategoricalCrossentropy",
+        |c| {
+            Ok(Box::new(losses::SparseCategoricalCrossentropy {
+                from_logits: read_config_field(
+                    c,
+                    "SparseCategoricalCrossentropy",
+                    "from_logits",
+                    false,
+                )?,
+            }))
+        },
+    ),
+    ("mean_squared_error", "MeanSquaredError", |_| {
+        Ok(Box::new(losses::MeanSquaredError))
+    }),
+    ("mean_absolute_error", "MeanAbsoluteError", |_| {
+        Ok(Box::new(losses::MeanAbsoluteError))
+    }),
+    ("huber_loss", "Huber", |c| {
+        Ok(Box::new(losses::Huber {
+            delta: read_config_field(c, "Huber", "delta", 1.0)?,
+        }))
+    }),
+];
+
+/// Every metric: Keras name (what `Metric::name` returns), class name, constructor.
+const METRICS: &[NamedRow<Box<dyn Metric>>] = &[
+    ("accuracy", "Accuracy", |_| Ok(Box::new(metrics::Accuracy))),
+    ("categorical_accuracy", "CategoricalAccuracy", |_| {
+        Ok(Box::new(metrics::CategoricalAccuracy))
+    }),
+    (
+        "sparse_categorical_accuracy",
+        "SparseCategoricalAccuracy",
+        |_| Ok(Box::new(metrics::SparseCategoricalAccuracy)),
+    ),
+    ("binary_accuracy", "BinaryAccuracy", |c| {
+        Ok(Box::new(metrics::BinaryAccuracy {
+            threshold: read_config_field(c, "BinaryAccuracy", "threshold", 0.5)?,
+        }))
+    }),
+    ("mae", "MeanAbsoluteError", |_| {
+        Ok(Box::new(metrics::MeanAbsoluteError))
+    }),
+    ("mse", "MeanSquaredError", |_| {
+        Ok(Box::new(metrics::MeanSquaredError))
+    }),
+];
+
+/// What a model was compiled with, rebuilt from a `training_config`.
+#[derive(Debug)]
+pub struct TrainingConfig {
+    /// The optimizer, with its initial hyper-parameters.
+    pub optimizer: Box<dyn Optimizer>,
+    /// The loss.
+    pub loss: Box<dyn Loss>,
+    /// The metrics, in order.
+    pub metrics: Vec<Box<dyn Metric>>,
+}
+
+/// An error about `field` of the training config's `owner` (`optimizer`, `loss`, `metric`).
+fn config_error(owner: &str, class: &str, field: &str, msg: impl Into<String>) -> Error {
+    Error::Config {
+        owner: owner.into(),
+        class: class.into(),
+        field: field.into(),
+        msg: msg.into(),
+    }
+}
+
+/// `{"class_name": class, "config": {"name": name, ...config}}`.
+fn component_json(class: &str, name: &str, config: Value) -> Value {
+    let mut inner = serde_json::Map::new();
+    inner.insert("name".into(), json!(name));
+    if let Value::Object(fields) = config {
+        inner.extend(fields);
+    }
+    json!({"class_name": class, "config": inner})
+}
+
+/// The class name `name` has in a `(name, class, constructor)` table.
+fn class_of<T>(table: &[NamedRow<T>], name: &str) -> Option<&'static str> {
+    table.iter().find(|row| row.0 == name).map(|row| row.1)
+}
+
+/// The `training_config` of a model compiled with these components. A loss or metric that
+/// no table knows is an error: it could not be rebuilt on load.
+pub fn training_config_json(
+    optimizer: &dyn Optimizer,
+    loss: &dyn Loss,
+    metrics: &[Box<dyn Metric>],
+) -> Result<Value> {
+    let loss_class = class_of(LOSSES, loss.name()).ok_or_else(|| {
+        config_error(
+            "loss",
+            loss.name(),
+            "class_name",
+            "this loss cannot be saved: it has no entry in the loss table",
+        )
+    })?;
+    let metrics = metrics
+        .iter()
+        .map(|m| {
+            let class = class_of(METRICS, m.name()).ok_or_else(|| {
+                config_error(
+                    "metric",
+                    m.name(),
+                    "class_name",
+                    "this metric cannot be saved: it has no entry in the metric table",
+                )
+            })?;
+            Ok(component_json(class, m.name(), m.config()))
+        })
+        .collect::<Result<Vec<Value>>>()?;
+    Ok(json!({
+        "loss": component_json(loss_class, loss.name(), loss.config()),
+        "metrics": metrics,
+        "weighted_metrics": null,
+        "loss_weights": null,
+        "optimizer_config": {"class_name": optimizer.name(), "config": optimizer.config()},
+    }))
+}
+
+/// Splits a component given as a name or a `{"class_name", "config"}` object.
+fn name_or_object(owner: &str, value: &Value) -> Result<(String, Value)> {
+    match value {
+        Value::String(name) => Ok((name.clone(), json!({}))),
+        other => {
+            let (class, config) = class_and_config(other)
+                .map_err(|msg| config_error(owner, "?", "class_name", msg))?;
+            Ok((class.to_string(), Value::Object(config)))
+        }
+    }
+}
+
+/// Finds a loss or metric by function name, class name, or (for wrappers such as
+/// `MeanMetricWrapper`) the `fn`/`name` inside the config.
+fn find_component<T>(owner: &str, table: &[NamedRow<T>], value: &Value) -> Result<T> {
+    let (class, config) = name_or_object(owner, value)?;
+    let candidates = [
+        Some(class.as_str()),
+        config.get("name").and_then(Value::as_str),
+        config.get("fn").and_then(Value::as_str),
+    ];
+    let row = candidates
+        .into_iter()
+        .flatten()
+        .find_map(|key| table.iter().find(|row| row.0 == key || row.1 == key))
+        .ok_or_else(|| {
+            let known: Vec<&str> = table.iter().map(|row| row.0).collect();
+            config_error(
+                owner,
+                &class,
+                "class_name",
+                format!("unknown {owner} (known: {})", known.join(", ")),
+            )
+        })?;
+    (row.2)(&config)
+}
+
+/// Rebuilds the optimizer, loss and metrics from a `training_config` object.
+pub fn training_config_from_json(config: &Value) -> Result<TrainingConfig> {
+    let optimizer_entry = config
+        .get("optimizer_config")
+        .ok_or_else(|| config_error("optimizer", "?", "optimizer_config", "is missing"))?;
+    let (class, optimizer_config) = name_or_object("optimizer", optimizer_entry)?;
+    let class = class.strip_prefix("Custom>").unwrap_or(&class);
+    let (_, build) = OPTIMIZERS
+        .iter()
+        .find(|row| row.0.eq_ignore_ascii_case(class))
+        .ok_or_else(|| {
+            let known: Vec<&str> = OPTIMIZERS.iter().map(|row| row.0).collect();
+            config_error(
+                "optimizer",
+                class,
+                "class_name",
+                format!("unknown optimizer (known: {})", known.join(", ")),
+            )
+        })?;
+    let optimizer = build(&optimizer_config)?;
+    let loss = find_component("loss", LOSSES, config.get("loss").unwrap_or(&Value::Null))?;
+    let mut metrics = Vec::new();
+    let mut pending: Vec<&Value> = match config.get("metrics") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(items)) => items.iter().rev().collect(),
+        Some(other) => {
+            return Err(config_error(
+                "metric",
+                "?",
+                "metrics",
+                format!("must be a list, got {other}"),
+            ));
+        }
+    };
+    // Keras 2 nests the metrics of each output in a list of their own.
+    while let Some(item) = pending.pop() {
+        match item {
+            Value::Array(inner) => pending.extend(inner.iter().rev()),
+            single => metrics.push(find_component("metric", METRICS, single)?),
+        }
+    }
+    Ok(TrainingConfig {
+        optimizer,
+        loss,
+        metrics,
+    })
+}
+
+/// Lets a rebuilt `Box<dyn Optimizer>` be passed to `compile`.
+impl Optimizer for Box<dyn Optimizer> {
+    fn name(&self) -> &str {
+        self.as_ref().name()
+    }
+    fn build_update(
+        &self,
+        g: &mut Graph,
+        params: &[NodeId],
+        grads: &[NodeId],
+    ) -> Result<Vec<(String, Tensor)>> {
+        self.as_ref().build_update(g, params, grads)
+    }
+    fn config(&self) -> Value {
+        self.as_ref().config()
+    }
+}
+
+/// Lets a rebuilt `Box<dyn Loss>` be passed to `compile`.
+impl Loss for Box<dyn Loss> {
+    fn name(&self) -> &str {
+        self.as_ref().name()
+    }
+    fn build(&self, g: &mut Graph, predictions: NodeId, labels: NodeId) -> Result<NodeId> {
+        self.as_ref().build(g, predictions, labels)
+    }
+    fn config(&self) -> Value {
+        self.as_ref().config()
+    }
+}
