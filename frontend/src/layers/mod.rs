@@ -9,18 +9,36 @@
 //! the registry ([`layer_from_config`]); [`config`] says how a new layer takes part.
 
 mod activation_layer;
+mod activation_layers;
+mod batch_normalization;
 pub mod config;
+mod conv2d;
 mod dense;
+mod dropout;
 mod flatten;
+mod global_pooling;
 mod input;
+mod pooling;
 pub mod registry;
+mod reshape;
+mod zero_padding;
 
 pub use activation_layer::ActivationLayer;
+pub use activation_layers::{ELU, ElementwiseRule, LeakyReLU, ReLU, Softmax};
+pub use batch_normalization::BatchNormalization;
 pub use config::{ConfigReader, layer_config};
+pub use conv2d::{Conv2D, Padding, Size2D};
 pub use dense::Dense;
+pub use dropout::Dropout;
 pub use flatten::Flatten;
+pub use global_pooling::{GlobalAveragePooling2D, GlobalMaxPooling2D, GlobalPooling2D};
 pub use input::Input;
+pub use pooling::{
+    Average, AveragePooling2D, AvgPool2D, Max, MaxPool2D, MaxPooling2D, Pooling2D, PoolingKind,
+};
 pub use registry::{layer_from_config, layer_from_json, layer_to_json};
+pub use reshape::Reshape;
+pub use zero_padding::ZeroPadding2D;
 
 use std::fmt;
 
@@ -47,13 +65,16 @@ pub struct ParamSpec {
 }
 
 /// What a layer gets when it lowers itself: its parameter nodes (in the order of
-/// [`Layer::params`]) and whether the graph is a training graph.
+/// [`Layer::params`]), whether the graph is a training graph, and a seed for its randomness.
 #[derive(Debug, Clone, Copy)]
 pub struct LayerContext<'a> {
     /// The layer's parameter nodes, in the order its `params` listed them.
     pub params: &'a [NodeId],
     /// Whether this is the training graph (layers like Dropout behave differently).
     pub training: bool,
+    /// A seed for layers that draw random numbers (Dropout), derived from the model's seed
+    /// and the layer's position: the same model seed gives the same draws.
+    pub seed: u64,
 }
 
 /// One Keras layer.

@@ -8,7 +8,11 @@
 use serde_json::{Value, json};
 
 use crate::error::{Error, Result};
-use crate::layers::{ActivationLayer, ConfigReader, Dense, Flatten, Input, Layer};
+use crate::layers::{
+    ActivationLayer, AveragePooling2D, BatchNormalization, ConfigReader, Conv2D, Dense, Dropout,
+    ELU, Flatten, GlobalAveragePooling2D, GlobalMaxPooling2D, Input, Layer, LeakyReLU,
+    MaxPooling2D, ReLU, Reshape, Softmax, ZeroPadding2D,
+};
 
 /// Builds a layer from its config reader.
 type FromConfig = fn(&ConfigReader) -> Result<Box<dyn Layer>>;
@@ -21,6 +25,27 @@ const LAYERS: &[(&str, FromConfig)] = &[
     ("Activation", |c| {
         Ok(Box::new(ActivationLayer::from_config(c)?))
     }),
+    ("Conv2D", |c| Ok(Box::new(Conv2D::from_config(c)?))),
+    ("MaxPooling2D", |c| Ok(Box::new(MaxPooling2D::from_config(c)?))),
+    ("AveragePooling2D", |c| {
+        Ok(Box::new(AveragePooling2D::from_config(c)?))
+    }),
+    ("GlobalAveragePooling2D", |c| {
+        Ok(Box::new(GlobalAveragePooling2D::from_config(c)?))
+    }),
+    ("GlobalMaxPooling2D", |c| {
+        Ok(Box::new(GlobalMaxPooling2D::from_config(c)?))
+    }),
+    ("ZeroPadding2D", |c| Ok(Box::new(ZeroPadding2D::from_config(c)?))),
+    ("Reshape", |c| Ok(Box::new(Reshape::from_config(c)?))),
+    ("Dropout", |c| Ok(Box::new(Dropout::from_config(c)?))),
+    ("BatchNormalization", |c| {
+        Ok(Box::new(BatchNormalization::from_config(c)?))
+    }),
+    ("ReLU", |c| Ok(Box::new(ReLU::from_config(c)?))),
+    ("LeakyReLU", |c| Ok(Box::new(LeakyReLU::from_config(c)?))),
+    ("ELU", |c| Ok(Box::new(ELU::from_config(c)?))),
+    ("Softmax", |c| Ok(Box::new(Softmax::from_config(c)?))),
 ];
 
 /// The Keras class names the registry knows.

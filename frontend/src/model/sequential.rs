@@ -241,7 +241,7 @@ impl Sequential {
         dims.extend_from_slice(shapes[0].input.dims());
         let mut x = graph.input(FEATURES_INPUT, Shape::new(dims));
         let mut params = Vec::new();
-        for (layer, s) in self.layers.iter().zip(shapes) {
+        for (position, (layer, s)) in self.layers.iter().zip(shapes).enumerate() {
             let layer_name = layer.name().unwrap_or_default().to_string();
             let nodes: Vec<NodeId> = s
                 .params
@@ -262,6 +262,7 @@ impl Sequential {
                 LayerContext {
                     params: &nodes,
                     training,
+                    seed: self.seed ^ (position as u64 + 1).wrapping_mul(0xd1b5_4a32_d192_ed03),
                 },
             )?;
         }

@@ -81,9 +81,19 @@ impl StateBuilder {
         Ok(node)
     }
 
-    /// The scalar global `optimizer/<name>` starting at `fill`.
+    /// The scalar global `optimizer/<name>` starting at `fill`. A layer that reads the step
+    /// counter in the forward pass (Dropout seeds its mask with it) may have added the scalar
+    /// [`ITERATIONS`] param already; while nothing updates it yet, it is reused.
     pub fn global(&mut self, g: &mut Graph, name: &str, fill: f32) -> Result<NodeId, Error> {
-        self.create(g, format!("optimizer/{name}"), Shape::scalar(), fill)
+        let name = format!("optimizer/{name}");
+        let existing = (name == ITERATIONS).then(|| g.find_leaf(&name)).flatten().filter(|&n| {
+            matches!(g.op(n), Op::Param { .. }) && g.shape(n).rank() == 0 && !g.updates.iter().any(|&(p, _)| p == n)
+        });
+        if let Some(node) = existing {
+            self.initial.push((name, Tensor::full(Shape::scalar(), fill)));
+            return Ok(node);
+        }
+        self.create(g, name, Shape::scalar(), fill)
     }
 
     /// The slot `<param name>/<slot>` of `param`'s shape, starting at `fill`.

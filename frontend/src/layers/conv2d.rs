@@ -1,0 +1,406 @@
+//! The `Conv2D` layer (NHWC images, HWIO kernels) and what windowed layers share: the
+//! [`Size2D`] argument, Keras' [`Padding`] names, and the image-shape checks.
+
+use std::str::FromStr;
+
+use ir::{BinaryOp, Conv2dAttrs, Graph, NodeId, Op, Shape};
+use serde_json::{Value, json};
+
+use crate::activations::Activation;
+use crate::error::{Error, Result};
+use crate::initializers::Initializer;
+use crate::layers::{
+    ConfigReader, Layer, LayerContext, ParamSpec, keras_shape, layer_config, layer_error,
+};
+use crate::regularizers::Regularizer;
+use crate::saving::keras_objects::{activation_json, initializer_json, regularizer_json};
+
+/// A (height, width) pair: Keras accepts an int for both or a tuple. `3.into()` is `3×3`,
+/// `[2, 3].into()` and `(2, 3).into()` are `2×3`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Size2D(pub [usize; 2]);
+
+impl From<usize> for Size2D {
+    fn from(both: usize) -> Self {
+        Size2D([both, both])
+    }
+}
+
+impl From<[usize; 2]> for Size2D {
+    fn from(pair: [usize; 2]) -> Self {
+        Size2D(pair)
+    }
+}
+
+impl From<(usize, usize)> for Size2D {
+    fn from((h, w): (usize, usize)) -> Self {
+        Size2D([h, w])
+    }
+}
+
+/// Keras' padding of a windowed layer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Padding {
+    /// `"valid"`: no padding; windows that do not fit are dropped.
+    #[default]
+    Valid,
+    /// `"same"` with TensorFlow's rule: output size `ceil(in / stride)`, the odd padding
+    /// row/column at the bottom/right.
+    Same,
+}
+
+impl Padding {
+    /// The Keras name (`"valid"`, `"same"`).
+    pub fn keras_name(self) -> &'static str {
+        match self {
+            Padding::Valid => "valid",
+            Padding::Same => "same",
+        }
+    }
+
+    /// The IR padding.
+    pub fn to_ir(self) -> ir::Padding {
+        match self {
+            Padding::Valid => ir::Padding::Valid,
+            Padding::Same => ir::Padding::Same,
+        }
+    }
+}
+
+impl FromStr for Padding {
+    type Err = Error;
+
+    /// `"valid"` or `"same"` (any case, like Keras).
+    fn from_str(name: &str) -> Result<Self> {
+        match name.to_ascii_lowercase().as_str() {
+            "valid" => Ok(Padding::Valid),
+            "same" => Ok(Padding::Same),
+            _ => Err(Error::UnknownName {
+                kind: "padding",
+                name: name.to_string(),
+                known: "valid, same".into(),
+            }),
+        }
+    }
+}
+
+/// The `padding` field of a layer config (`"valid"` when absent).
+pub(crate) fn read_padding(c: &ConfigReader) -> Result<Padding> {
+    c.str_or("padding", "valid")?
+        .parse()
+        .map_err(|e: Error| c.error("padding", e.to_string()))
+}
+
+/// The `(height, width, channels)` of a per-example image shape; any other rank is an error
+/// naming `layer` and the shape.
+pub(crate) fn image_dims(layer: &(impl Layer + ?Sized), input: &Shape) -> Result<[usize; 3]> {
+    match *input.dims() {
+        [h, w, c] => Ok([h, w, c]),
+        _ => Err(layer_error(
+            layer,
+            format!(
+                "expects a 3-D input per example (height, width, channels), got {}",
+                keras_shape(input)
+            ),
+        )),
+    }
+}
+
+/// Checks that every entry of a (height, width) argument is at least 1.
+pub(crate) fn check_positive(
+    layer: &(impl Layer + ?Sized),
+    what: &str,
+    size: Size2D,
+) -> Result<()> {
+    if size.0.contains(&0) {
+        return Err(layer_error(
+            layer,
+            format!("{what} must be at least 1, got {:?}", size.0),
+        ));
+    }
+    Ok(())
+}
+
+/// The output `(height, width)` of a window of `window` (already dilated) moved by `strides`
+/// over `[h, w]` with `padding`; an error naming `layer` when the window does not fit.
+pub(crate) fn window_output(
+    layer: &(impl Layer + ?Sized),
+    input: &Shape,
+    window: [usize; 2],
+    strides: [usize; 2],
+    padding: Padding,
+) -> Result<[usize; 2]> {
+    let [h, w, _] = image_dims(layer, input)?;
+    let resolve = |axis: usize, size: usize| {
+        padding
+            .to_ir()
+            .resolve(axis, size, window[axis], strides[axis])
+            .map(|a| a.out)
+    };
+    match (resolve(0, h), resolve(1, w)) {
+        (Some(oh), Some(ow)) if oh > 0 && ow > 0 => Ok([oh, ow]),
+        _ => Err(layer_error(
+            layer,
+            format!(
+                "a {}x{} window with strides {:?} and {} padding does not fit the input {}",
+                window[0],
+                window[1],
+                strides,
+                padding.keras_name(),
+                keras_shape(input)
+            ),
+        )),
+    }
+}
+
+/// Keras' 2-D convolution with its defaults: strides 1, `valid` padding, no dilation,
+/// linear activation, bias on, `glorot_uniform` kernel, `zeros` bias, no regularizers.
+/// Input `(None, h, w, c)`, kernel `[kh, kw, c, filters]`, output `(None, oh, ow, filters)`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Conv2D {
+    filters: usize,
+    kernel_size: Size2D,
+    strides: Size2D,
+    padding: Padding,
+    dilation_rate: Size2D,
+    activation: Activation,
+    use_bias: bool,
+    kernel_initializer: Initializer,
+    bias_initializer: Initializer,
+    kernel_regularizer: Option<Regularizer>,
+    bias_regularizer: Option<Regularizer>,
+    name: Option<String>,
+}
+
+impl Conv2D {
+    /// `filters` output channels from a `kernel_size` window (`3` or `[3, 5]`).
+    pub fn new(filters: usize, kernel_size: impl Into<Size2D>) -> Self {
+        Conv2D {
+            filters,
+            kernel_size: kernel_size.into(),
+            strides: Size2D([1, 1]),
+            padding: Padding::Valid,
+            dilation_rate: Size2D([1, 1]),
+            activation: Activation::Linear,
+            use_bias: true,
+            kernel_initializer: Initializer::GlorotUniform,
+            bias_initializer: Initializer::Zeros,
+            kernel_regularizer: None,
+            bias_regularizer: None,
+            name: None,
+        }
+    }
+
+    /// Set the strides (default 1).
+    pub fn strides(mut self, strides: impl Into<Size2D>) -> Self {
+        self.strides = strides.into();
+        self
+    }
+
+    /// Set the padding (default `valid`).
+    pub fn padding(mut self, padding: Padding) -> Self {
+        self.padding = padding;
+        self
+    }
+
+    /// Set the dilation rate (default 1; more than 1 needs strides of 1, as in Keras).
+    pub fn dilation_rate(mut self, dilation: impl Into<Size2D>) -> Self {
+        self.dilation_rate = dilation.into();
+        self
+    }
+
+    /// Set the activation (default linear).
+    pub fn activation(mut self, activation: Activation) -> Self {
+        self.activation = activation;
+        self
+    }
+
+    /// Whether to add a bias (default true).
+    pub fn use_bias(mut self, use_bias: bool) -> Self {
+        self.use_bias = use_bias;
+        self
+    }
+
+    /// Set the kernel initializer (default `glorot_uniform`).
+    pub fn kernel_initializer(mut self, initializer: Initializer) -> Self {
+        self.kernel_initializer = initializer;
+        self
+    }
+
+    /// Set the bias initializer (default `zeros`).
+    pub fn bias_initializer(mut self, initializer: Initializer) -> Self {
+        self.bias_initializer = initializer;
+        self
+    }
+
+    /// Penalise the kernel (default none).
+    pub fn kernel_regularizer(mut self, regularizer: Regularizer) -> Self {
+        self.kernel_regularizer = Some(regularizer);
+        self
+    }
+
+    /// Penalise the bias (default none).
+    pub fn bias_regularizer(mut self, regularizer: Regularizer) -> Self {
+        self.bias_regularizer = Some(regularizer);
+        self
+    }
+
+    /// The same layer with an explicit name.
+    pub fn named(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// Number of output channels.
+    pub fn filters(&self) -> usize {
+        self.filters
+    }
+
+    /// The layer a Keras `Conv2D` config describes (Keras' defaults for missing fields).
+    pub fn from_config(c: &ConfigReader) -> Result<Self> {
+        c.require_null(&[
+            "activity_regularizer",
+            "kernel_constraint",
+            "bias_constraint",
+        ])?;
+        c.require_str("data_format", "channels_last")?;
+        if c.usize_pair_or("groups", [1, 1])? != [1, 1] {
+            return Err(c.error("groups", "only 1 group is supported"));
+        }
+        Ok(Conv2D {
+            filters: c.usize("filters")?,
+            kernel_size: Size2D(c.usize_pair_or("kernel_size", [0, 0])?),
+            strides: Size2D(c.usize_pair_or("strides", [1, 1])?),
+            padding: read_padding(c)?,
+            dilation_rate: Size2D(c.usize_pair_or("dilation_rate", [1, 1])?),
+            activation: c.activation_or("activation", Activation::Linear)?,
+            use_bias: c.bool_or("use_bias", true)?,
+            kernel_initializer: c
+                .initializer_or("kernel_initializer", Initializer::GlorotUniform)?,
+            bias_initializer: c.initializer_or("bias_initializer", Initializer::Zeros)?,
+            kernel_regularizer: c.regularizer("kernel_regularizer")?,
+            bias_regularizer: c.regularizer("bias_regularizer")?,
+            name: Some(c.name().to_string()),
+        })
+    }
+
+    /// The IR attributes of this convolution.
+    fn attrs(&self) -> Conv2dAttrs {
+        Conv2dAttrs {
+            strides: self.strides.0,
+            dilation: self.dilation_rate.0,
+            padding: self.padding.to_ir(),
+        }
+    }
+
+    /// The kernel's extent once dilated: `(k - 1)·d + 1` per axis.
+    fn dilated_kernel(&self) -> [usize; 2] {
+        let [kh, kw] = self.kernel_size.0;
+        let [dh, dw] = self.dilation_rate.0;
+        [(kh - 1) * dh + 1, (kw - 1) * dw + 1]
+    }
+}
+
+impl Layer for Conv2D {
+    fn class_name(&self) -> &'static str {
+        "Conv2D"
+    }
+
+    fn name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+
+    fn set_name(&mut self, name: String) {
+        self.name = Some(name);
+    }
+
+    fn output_shape(&self, input: &Shape) -> Result<Shape> {
+        if self.filters == 0 {
+            return Err(layer_error(self, "filters must be at least 1"));
+        }
+        check_positive(self, "kernel_size", self.kernel_size)?;
+        check_positive(self, "strides", self.strides)?;
+        check_positive(self, "dilation_rate", self.dilation_rate)?;
+        if self.strides.0.iter().any(|&s| s > 1) && self.dilation_rate.0.iter().any(|&d| d > 1) {
+            return Err(layer_error(
+                self,
+                format!(
+                    "strides {:?} > 1 cannot be combined with dilation_rate {:?} > 1",
+                    self.strides.0, self.dilation_rate.0
+                ),
+            ));
+        }
+        let [oh, ow] = window_output(
+            self,
+            input,
+            self.dilated_kernel(),
+            self.strides.0,
+            self.padding,
+        )?;
+        Ok(Shape::from([oh, ow, self.filters]))
+    }
+
+    fn params(&self, input: &Shape) -> Vec<ParamSpec> {
+        let channels = input.dims().last().copied().unwrap_or(0);
+        let [kh, kw] = self.kernel_size.0;
+        let mut params = vec![ParamSpec {
+            name: "kernel",
+            shape: Shape::from([kh, kw, channels, self.filters]),
+            initializer: self.kernel_initializer,
+            trainable: true,
+            regularizer: self.kernel_regularizer,
+        }];
+        if self.use_bias {
+            params.push(ParamSpec {
+                name: "bias",
+                shape: Shape::from([self.filters]),
+                initializer: self.bias_initializer,
+                trainable: true,
+                regularizer: self.bias_regularizer,
+            });
+        }
+        params
+    }
+
+    fn config(&self) -> Value {
+        layer_config(
+            self,
+            json!({
+                "filters": self.filters,
+                "kernel_size": self.kernel_size.0,
+                "strides": self.strides.0,
+                "padding": self.padding.keras_name(),
+                "data_format": "channels_last",
+                "dilation_rate": self.dilation_rate.0,
+                "groups": 1,
+                "activation": activation_json(self.activation),
+                "use_bias": self.use_bias,
+                "kernel_initializer": initializer_json(self.kernel_initializer),
+                "bias_initializer": initializer_json(self.bias_initializer),
+                "kernel_regularizer": regularizer_json(self.kernel_regularizer),
+                "bias_regularizer": regularizer_json(self.bias_regularizer),
+                "activity_regularizer": null,
+                "kernel_constraint": null,
+                "bias_constraint": null,
+            }),
+        )
+    }
+
+    fn build(&self, g: &mut Graph, x: NodeId, ctx: LayerContext<'_>) -> Result<NodeId> {
+        let expected = if self.use_bias { 2 } else { 1 };
+        if ctx.params.len() != expected {
+            return Err(layer_error(
+                self,
+                format!(
+                    "given {} parameter nodes, needs {expected}",
+                    ctx.params.len()
+                ),
+            ));
+        }
+        let mut y = g.add(Op::Conv2d(self.attrs()), &[x, ctx.params[0]])?;
+        if self.use_bias {
+            y = g.binary(BinaryOp::Add, y, ctx.params[1])?;
+        }
+        self.activation.build(g, y)
+    }
+}
