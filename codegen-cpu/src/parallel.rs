@@ -6,9 +6,7 @@
 //! for a short while ([`WORKER_SPIN`]) watching for the next kernel before it sleeps on a
 //! condition variable, and the caller spins while the last chunks finish: most kernels then
 //! start and end without a system call. Sleepers are counted, so nobody signals a
-//! condition variable that nobody waits on. On an oversubscribed host a worker can be
-//! descheduled while it holds a chunk and stall the step; after such a late chunk the pool
-//! runs a batch of kernels serially before it tries threads again.
+//! condition variable that nobody waits on.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard, OnceLock};
@@ -20,17 +18,11 @@ use crate::abi::KernelFn;
 /// How long an idle worker watches for the next kernel before it sleeps: long enough to
 /// cover the short serial kernels between two parallel ones, short because on a loaded
 /// host a spinning thread takes CPU time from its own process's other threads (the
-/// scheduler shares time per process group). Measured on the 2-core host under load: 200 us
-/// spins raised the median step time by 20-40%, 0-50 us were within noise of each other.
+/// scheduler shares time per process group). Measured on the 2-core host (MLP step): idle,
+/// 50 and 200 us give the same step time; under load, 200 us tended to be slower (noisy).
 const WORKER_SPIN: Duration = Duration::from_micros(50);
 /// How long the caller waits for the other threads' last chunks before it sleeps.
 const CALLER_SPIN: Duration = Duration::from_micros(50);
-
-/// A caller that waited this long for another thread's chunk concludes that the host is
-/// oversubscribed (the worker was descheduled while holding a chunk) ...
-const LATE_WAIT: Duration = Duration::from_micros(200);
-/// ... and runs this many following kernels on its own thread before it tries again.
-const SERIAL_AFTER_LATE: u64 = 256;
 
 /// One kernel's chunks being handed out.
 #[derive(Clone, Copy)]
@@ -61,8 +53,6 @@ struct Pool {
     remaining: AtomicU64,
     /// Held by the one caller that owns the pool during a `kiln_parallel_for`.
     entry: Mutex<()>,
-    /// Kernels still to run serially after a late worker (see [`LATE_WAIT`]).
-    serial_left: AtomicU64,
     n_workers: usize,
 }
 
@@ -77,7 +67,6 @@ fn pool() -> &'static Pool {
             epoch: AtomicU64::new(0),
             remaining: AtomicU64::new(0),
             entry: Mutex::new(()),
-            serial_left: AtomicU64::new(0),
             n_workers,
         }));
         for i in 0..n_workers {
@@ -163,29 +152,18 @@ impl Pool {
         }
     }
 
-    /// Wait until every chunk of the current job has finished; a wait of [`LATE_WAIT`] or
-    /// more turns the pool serial for the next [`SERIAL_AFTER_LATE`] kernels.
+    /// Wait until every chunk of the current job has finished.
     fn wait_finished(&self) {
         let done = || self.remaining.load(Ordering::Acquire) == 0;
         if spin_until(CALLER_SPIN, done) {
             return;
         }
-        let start = Instant::now();
         let mut shared = self.lock();
         while !done() {
             shared.caller_sleeping = true;
             shared = self.finished.wait(shared).unwrap_or_else(|e| e.into_inner());
         }
         shared.caller_sleeping = false;
-        if start.elapsed() + CALLER_SPIN >= LATE_WAIT {
-            self.serial_left.store(SERIAL_AFTER_LATE, Ordering::Relaxed);
-        }
-    }
-
-    /// Whether this kernel runs on the calling thread only because a worker was late.
-    fn backing_off(&self) -> bool {
-        let left = self.serial_left.load(Ordering::Relaxed);
-        left > 0 && self.serial_left.compare_exchange(left, left - 1, Ordering::Relaxed, Ordering::Relaxed).is_ok()
     }
 }
 
@@ -205,7 +183,7 @@ pub unsafe extern "C" fn kiln_parallel_for(kernel: KernelFn, table: *const u8, n
             unsafe { kernel(table, chunk) };
         }
     };
-    if pool.n_workers == 0 || n_chunks <= 1 || pool.backing_off() {
+    if pool.n_workers == 0 || n_chunks <= 1 {
         return serial();
     }
     let Ok(_entry) = pool.entry.try_lock() else { return serial() };
