@@ -4,8 +4,8 @@
 mod common;
 
 use codegen_cpu::{CodegenError, Executable, compile, emit_object};
-use cranelift_object::object::{Object, ObjectSymbol};
 use common::{assert_close, values};
+use cranelift_object::object::{Object, ObjectSymbol};
 use ir::{BinaryOp, Graph, MemoryPlan, Storage, UnaryOp};
 
 /// `y = x * w + 1`; `w` is updated to `w - x` (a training-step-like graph).
