@@ -59,6 +59,47 @@ fn fused_matmul_runs_its_epilogue_over_the_product() {
     assert_close("fused matmul", &out[0].1.data, &want, 1e-5, 1e-6);
 }
 
+#[test]
+fn products_split_across_threads_run_their_epilogue_on_every_part() {
+    // Over 2 MFLOP each, so they are split into one chunk per thread (on a multi-core
+    // host): along the rows of C when m >= n, else along its columns. The epilogue reads a
+    // bias row, a column and a full matrix: relu(c + bias[j]) * col[i] + extra[i, j].
+    let epilogue = Program {
+        instrs: vec![
+            Instr::Input(0),
+            Instr::Input(1),
+            Instr::Binary(BinaryOp::Add, 0, 1),
+            Instr::Unary(UnaryOp::Relu, 2),
+            Instr::Input(2),
+            Instr::Binary(BinaryOp::Mul, 3, 4),
+            Instr::Input(3),
+            Instr::Binary(BinaryOp::Add, 5, 6),
+        ],
+    };
+    for (m, k, n, ta, tb) in [(100, 120, 90, false, false), (40, 200, 141, true, false), (97, 131, 83, false, true)] {
+        let mut g = Graph::new();
+        let a = g.input("a", if ta { [k, m] } else { [m, k] });
+        let b = g.input("b", if tb { [n, k] } else { [k, n] });
+        let bias = g.input("bias", [n]);
+        let col = g.input("col", [m, 1]);
+        let extra = g.input("extra", [m, n]);
+        let op = Op::Fused(FusedOp::MatMul { transpose_a: ta, transpose_b: tb, epilogue: epilogue.clone() });
+        let y = g.add(op, &[a, b, bias, col, extra]).unwrap();
+        g.add_output("y", y).unwrap();
+        let (av, bv) = (values(m * k, 40, -1.0, 1.0), values(k * n, 41, -1.0, 1.0));
+        let (biasv, colv, extrav) = (values(n, 42, -1.0, 1.0), values(m, 43, -1.0, 1.0), values(m * n, 44, -1.0, 1.0));
+        let out = run(&g, &[("a", &av), ("b", &bv), ("bias", &biasv), ("col", &colv), ("extra", &extrav)]);
+        let a_rm = if ta { transpose_ref(&av, k, m) } else { av.clone() };
+        let b_rm = if tb { transpose_ref(&bv, n, k) } else { bv.clone() };
+        let want: Vec<f32> = matmul_ref(&a_rm, &b_rm, m, k, n)
+            .iter()
+            .enumerate()
+            .map(|(ij, v)| (v + biasv[ij % n]).max(0.0) * colv[ij / n] + extrav[ij])
+            .collect();
+        assert_close(&format!("split {m}x{k}x{n} ta={ta} tb={tb}"), &out[0].1.data, &want, 1e-4, 1e-4);
+    }
+}
+
 /// Direct convolution (TF semantics) with its input and filter gradients.
 fn conv_ref(x: &[f32], xd: [usize; 4], w: &[f32], wd: [usize; 4], attrs: &Conv2dAttrs, dy: &[f32]) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
     let [n, h, wi, c] = xd;

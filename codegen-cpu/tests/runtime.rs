@@ -4,8 +4,9 @@
 mod common;
 
 use codegen_cpu::{CodegenError, Executable, compile, emit_object};
+use common::{assert_close, values};
 use cranelift_object::object::{Object, ObjectSymbol};
-use ir::{BinaryOp, Graph, MemoryPlan, Storage};
+use ir::{BinaryOp, Graph, MemoryPlan, Storage, UnaryOp};
 
 /// `y = x * w + 1`; `w` is updated to `w - x` (a training-step-like graph).
 fn scaled() -> Graph {
@@ -88,6 +89,38 @@ fn executables_are_shared_across_threads() {
                 let x = [t as f32; 6];
                 let out = exe.run(&mut state, &[("x", &x)]).unwrap();
                 assert_eq!(out[0].1.data, vec![1.0; 6]);
+            });
+        }
+    });
+}
+
+#[test]
+fn parallel_kernels_from_many_threads_at_once_stay_correct() {
+    // A product large enough to be split across threads and an elementwise kernel large
+    // enough to be chunked, run concurrently: one caller owns the worker pool at a time, the
+    // others run their chunks themselves; every result must match the reference.
+    let (m, k, n) = (64, 128, 160);
+    let mut g = Graph::new();
+    let a = g.input("a", [m, k]);
+    let b = g.input("b", [k, n]);
+    let u = g.input("u", [200, 100]);
+    let c = g.matmul(a, b, false, false).unwrap();
+    let e = g.unary(UnaryOp::Square, u).unwrap();
+    g.add_output("c", c).unwrap();
+    g.add_output("e", e).unwrap();
+    let exe = compile(&g, &MemoryPlan::naive(&g)).unwrap();
+    let (av, bv, uv) = (values(m * k, 50, -1.0, 1.0), values(k * n, 51, -1.0, 1.0), values(20_000, 52, -2.0, 2.0));
+    let c_want: Vec<f32> = (0..m * n).map(|ij| (0..k).map(|l| av[ij / n * k + l] * bv[l * n + ij % n]).sum()).collect();
+    let e_want: Vec<f32> = uv.iter().map(|v| v * v).collect();
+    std::thread::scope(|s| {
+        for _ in 0..4 {
+            s.spawn(|| {
+                let mut state = exe.new_state();
+                for _ in 0..20 {
+                    let out = exe.run(&mut state, &[("a", &av), ("b", &bv), ("u", &uv)]).unwrap();
+                    assert_close("c", &out[0].1.data, &c_want, 1e-5, 1e-5);
+                    assert_close("e", &out[1].1.data, &e_want, 0.0, 0.0);
+                }
             });
         }
     });

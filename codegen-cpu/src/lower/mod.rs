@@ -20,8 +20,10 @@ use cranelift_codegen::ir::types::{F32, F32X4, I32, I32X4, I64};
 use cranelift_codegen::ir::{InstBuilder, MemFlagsData, Type, Value};
 use cranelift_frontend::{FunctionBuilder, Variable};
 
-/// Kernels with at least this many output elements are split into chunks for the pool.
-pub(crate) const PARALLEL_MIN_ELEMENTS: usize = 1 << 15;
+/// Kernels with at least this many output elements are split into chunks for the pool
+/// (with the pool's spinning workers, chunking the MLP's 300x100 Adam updates and its
+/// [100, 300] activations too made its step about 2% faster than from 32k elements).
+pub(crate) const PARALLEL_MIN_ELEMENTS: usize = 1 << 14;
 /// The most chunks one kernel is split into.
 pub(crate) const MAX_CHUNKS: usize = 8;
 
