@@ -13,6 +13,7 @@
 //!   objective and reported metrics into its graph.
 
 pub mod activations;
+mod builder;
 pub mod callbacks;
 pub mod datasets;
 pub mod error;

@@ -12,6 +12,7 @@
 use ir::{BinaryOp, Graph, NodeId, ReduceOp, Shape, UnaryOp};
 use serde_json::{Value, json};
 
+use crate::builder::builder_setters;
 use crate::error::Result;
 use crate::initializers::Initializer;
 use crate::layers::{
@@ -65,70 +66,29 @@ impl BatchNormalization {
         Self::default()
     }
 
-    /// The feature axis, counting the batch axis as 0 like Keras (default -1, the last).
-    pub fn axis(mut self, axis: i64) -> Self {
-        self.axis = axis;
-        self
-    }
-
-    /// Decay of the moving statistics (default 0.99).
-    pub fn momentum(mut self, momentum: f32) -> Self {
-        self.momentum = momentum;
-        self
-    }
-
-    /// Added to the variance before the square root (default 1e-3).
-    pub fn epsilon(mut self, epsilon: f32) -> Self {
-        self.epsilon = epsilon;
-        self
-    }
-
-    /// Whether to add the learned offset β (default true).
-    pub fn center(mut self, center: bool) -> Self {
-        self.center = center;
-        self
-    }
-
-    /// Whether to multiply by the learned scale γ (default true).
-    pub fn scale(mut self, scale: bool) -> Self {
-        self.scale = scale;
-        self
-    }
-
-    /// Set β's initializer (default zeros).
-    pub fn beta_initializer(mut self, initializer: Initializer) -> Self {
-        self.beta_initializer = initializer;
-        self
-    }
-
-    /// Set γ's initializer (default ones).
-    pub fn gamma_initializer(mut self, initializer: Initializer) -> Self {
-        self.gamma_initializer = initializer;
-        self
-    }
-
-    /// Set the moving mean's initializer (default zeros).
-    pub fn moving_mean_initializer(mut self, initializer: Initializer) -> Self {
-        self.moving_mean_initializer = initializer;
-        self
-    }
-
-    /// Set the moving variance's initializer (default ones).
-    pub fn moving_variance_initializer(mut self, initializer: Initializer) -> Self {
-        self.moving_variance_initializer = initializer;
-        self
-    }
-
-    /// Penalise β (default none).
-    pub fn beta_regularizer(mut self, regularizer: Regularizer) -> Self {
-        self.beta_regularizer = Some(regularizer);
-        self
-    }
-
-    /// Penalise γ (default none).
-    pub fn gamma_regularizer(mut self, regularizer: Regularizer) -> Self {
-        self.gamma_regularizer = Some(regularizer);
-        self
+    builder_setters! {
+        /// The feature axis, counting the batch axis as 0 like Keras (default -1, the last).
+        axis(axis: i64);
+        /// Decay of the moving statistics (default 0.99).
+        momentum(momentum: f32);
+        /// Added to the variance before the square root (default 1e-3).
+        epsilon(epsilon: f32);
+        /// Whether to add the learned offset β (default true).
+        center(center: bool);
+        /// Whether to multiply by the learned scale γ (default true).
+        scale(scale: bool);
+        /// Set β's initializer (default zeros).
+        beta_initializer(beta_initializer: Initializer);
+        /// Set γ's initializer (default ones).
+        gamma_initializer(gamma_initializer: Initializer);
+        /// Set the moving mean's initializer (default zeros).
+        moving_mean_initializer(moving_mean_initializer: Initializer);
+        /// Set the moving variance's initializer (default ones).
+        moving_variance_initializer(moving_variance_initializer: Initializer);
+        /// Penalise β (default none).
+        beta_regularizer(beta_regularizer: Regularizer) => Some;
+        /// Penalise γ (default none).
+        gamma_regularizer(gamma_regularizer: Regularizer) => Some;
     }
 
     /// The layer a Keras `BatchNormalization` config describes (`axis` an integer or a

@@ -3,17 +3,14 @@
 
 use std::str::FromStr;
 
-use ir::{BinaryOp, Conv2dAttrs, Graph, NodeId, Op, Shape};
+use ir::{Conv2dAttrs, Graph, NodeId, Op, Shape};
 use serde_json::{Value, json};
 
-use crate::activations::Activation;
 use crate::error::{Error, Result};
-use crate::initializers::Initializer;
+use crate::layers::kernel_options::{KernelOptions, kernel_option_setters};
 use crate::layers::{
     ConfigReader, Layer, LayerContext, ParamSpec, keras_shape, layer_config, layer_error,
 };
-use crate::regularizers::Regularizer;
-use crate::saving::keras_objects::{activation_json, initializer_json, regularizer_json};
 
 /// A (height, width) pair: Keras accepts an int for both or a tuple. `3.into()` is `3×3`,
 /// `[2, 3].into()` and `(2, 3).into()` are `2×3`.
@@ -163,12 +160,7 @@ pub struct Conv2D {
     strides: Size2D,
     padding: Padding,
     dilation_rate: Size2D,
-    activation: Activation,
-    use_bias: bool,
-    kernel_initializer: Initializer,
-    bias_initializer: Initializer,
-    kernel_regularizer: Option<Regularizer>,
-    bias_regularizer: Option<Regularizer>,
+    options: KernelOptions,
     name: Option<String>,
 }
 
@@ -181,12 +173,7 @@ impl Conv2D {
             strides: Size2D([1, 1]),
             padding: Padding::Valid,
             dilation_rate: Size2D([1, 1]),
-            activation: Activation::Linear,
-            use_bias: true,
-            kernel_initializer: Initializer::GlorotUniform,
-            bias_initializer: Initializer::Zeros,
-            kernel_regularizer: None,
-            bias_regularizer: None,
+            options: KernelOptions::default(),
             name: None,
         }
     }
@@ -209,41 +196,7 @@ impl Conv2D {
         self
     }
 
-    /// Set the activation (default linear).
-    pub fn activation(mut self, activation: Activation) -> Self {
-        self.activation = activation;
-        self
-    }
-
-    /// Whether to add a bias (default true).
-    pub fn use_bias(mut self, use_bias: bool) -> Self {
-        self.use_bias = use_bias;
-        self
-    }
-
-    /// Set the kernel initializer (default `glorot_uniform`).
-    pub fn kernel_initializer(mut self, initializer: Initializer) -> Self {
-        self.kernel_initializer = initializer;
-        self
-    }
-
-    /// Set the bias initializer (default `zeros`).
-    pub fn bias_initializer(mut self, initializer: Initializer) -> Self {
-        self.bias_initializer = initializer;
-        self
-    }
-
-    /// Penalise the kernel (default none).
-    pub fn kernel_regularizer(mut self, regularizer: Regularizer) -> Self {
-        self.kernel_regularizer = Some(regularizer);
-        self
-    }
-
-    /// Penalise the bias (default none).
-    pub fn bias_regularizer(mut self, regularizer: Regularizer) -> Self {
-        self.bias_regularizer = Some(regularizer);
-        self
-    }
+    kernel_option_setters!();
 
     /// The same layer with an explicit name.
     pub fn named(mut self, name: impl Into<String>) -> Self {
@@ -258,11 +211,7 @@ impl Conv2D {
 
     /// The layer a Keras `Conv2D` config describes (Keras' defaults for missing fields).
     pub fn from_config(c: &ConfigReader) -> Result<Self> {
-        c.require_null(&[
-            "activity_regularizer",
-            "kernel_constraint",
-            "bias_constraint",
-        ])?;
+        c.require_null(&KernelOptions::UNSUPPORTED)?;
         c.require_str("data_format", "channels_last")?;
         if c.usize_pair_or("groups", [1, 1])? != [1, 1] {
             return Err(c.error("groups", "only 1 group is supported"));
@@ -273,13 +222,7 @@ impl Conv2D {
             strides: Size2D(c.usize_pair_or("strides", [1, 1])?),
             padding: read_padding(c)?,
             dilation_rate: Size2D(c.usize_pair_or("dilation_rate", [1, 1])?),
-            activation: c.activation_or("activation", Activation::Linear)?,
-            use_bias: c.bool_or("use_bias", true)?,
-            kernel_initializer: c
-                .initializer_or("kernel_initializer", Initializer::GlorotUniform)?,
-            bias_initializer: c.initializer_or("bias_initializer", Initializer::Zeros)?,
-            kernel_regularizer: c.regularizer("kernel_regularizer")?,
-            bias_regularizer: c.regularizer("bias_regularizer")?,
+            options: KernelOptions::from_config(c)?,
             name: Some(c.name().to_string()),
         })
     }
@@ -343,29 +286,14 @@ impl Layer for Conv2D {
     fn params(&self, input: &Shape) -> Vec<ParamSpec> {
         let channels = input.dims().last().copied().unwrap_or(0);
         let [kh, kw] = self.kernel_size.0;
-        let mut params = vec![ParamSpec {
-            name: "kernel",
-            shape: Shape::from([kh, kw, channels, self.filters]),
-            initializer: self.kernel_initializer,
-            trainable: true,
-            regularizer: self.kernel_regularizer,
-        }];
-        if self.use_bias {
-            params.push(ParamSpec {
-                name: "bias",
-                shape: Shape::from([self.filters]),
-                initializer: self.bias_initializer,
-                trainable: true,
-                regularizer: self.bias_regularizer,
-            });
-        }
-        params
+        self.options
+            .params(Shape::from([kh, kw, channels, self.filters]), self.filters)
     }
 
     fn config(&self) -> Value {
         layer_config(
             self,
-            json!({
+            self.options.with_config_fields(json!({
                 "filters": self.filters,
                 "kernel_size": self.kernel_size.0,
                 "strides": self.strides.0,
@@ -373,34 +301,13 @@ impl Layer for Conv2D {
                 "data_format": "channels_last",
                 "dilation_rate": self.dilation_rate.0,
                 "groups": 1,
-                "activation": activation_json(self.activation),
-                "use_bias": self.use_bias,
-                "kernel_initializer": initializer_json(self.kernel_initializer),
-                "bias_initializer": initializer_json(self.bias_initializer),
-                "kernel_regularizer": regularizer_json(self.kernel_regularizer),
-                "bias_regularizer": regularizer_json(self.bias_regularizer),
-                "activity_regularizer": null,
-                "kernel_constraint": null,
-                "bias_constraint": null,
-            }),
+            })),
         )
     }
 
     fn build(&self, g: &mut Graph, x: NodeId, ctx: LayerContext<'_>) -> Result<NodeId> {
-        let expected = if self.use_bias { 2 } else { 1 };
-        if ctx.params.len() != expected {
-            return Err(layer_error(
-                self,
-                format!(
-                    "given {} parameter nodes, needs {expected}",
-                    ctx.params.len()
-                ),
-            ));
-        }
-        let mut y = g.add(Op::Conv2d(self.attrs()), &[x, ctx.params[0]])?;
-        if self.use_bias {
-            y = g.binary(BinaryOp::Add, y, ctx.params[1])?;
-        }
-        self.activation.build(g, y)
+        self.options.build(self, g, x, ctx, |g, x, kernel| {
+            Ok(g.add(Op::Conv2d(self.attrs()), &[x, kernel])?)
+        })
     }
 }

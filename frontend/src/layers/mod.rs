@@ -18,6 +18,7 @@ mod dropout;
 mod flatten;
 mod global_pooling;
 mod input;
+mod kernel_options;
 mod pooling;
 pub mod registry;
 mod reshape;
