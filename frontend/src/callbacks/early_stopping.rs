@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use ir::Tensor;
 
-use crate::callbacks::monitor::{Mode, Monitor};
+use crate::callbacks::monitor::{Mode, Monitor, monitor_setters};
 use crate::callbacks::{Callback, Logs, Training};
 use crate::error::Result;
 
@@ -50,23 +50,7 @@ impl EarlyStopping {
         }
     }
 
-    /// The logged quantity to watch.
-    pub fn monitor(mut self, key: &str) -> Self {
-        self.monitor.key = key.to_string();
-        self
-    }
-
-    /// The smallest change that counts as an improvement.
-    pub fn min_delta(mut self, min_delta: f32) -> Self {
-        self.monitor.min_delta = min_delta;
-        self
-    }
-
-    /// Whether the quantity should fall or rise.
-    pub fn mode(mut self, mode: Mode) -> Self {
-        self.monitor.mode = mode;
-        self
-    }
+    monitor_setters!(monitor, min_delta, mode);
 
     /// Epochs without improvement before stopping.
     pub fn patience(mut self, patience: usize) -> Self {

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use crate::callbacks::monitor::{Mode, Monitor};
+use crate::callbacks::monitor::{Mode, Monitor, monitor_setters};
 use crate::callbacks::{Callback, Logs, Training};
 use crate::error::Result;
 
@@ -34,17 +34,7 @@ impl ModelCheckpoint {
         }
     }
 
-    /// The logged quantity `save_best_only` compares.
-    pub fn monitor(mut self, key: &str) -> Self {
-        self.monitor.key = key.to_string();
-        self
-    }
-
-    /// Whether the quantity should fall or rise.
-    pub fn mode(mut self, mode: Mode) -> Self {
-        self.monitor.mode = mode;
-        self
-    }
+    monitor_setters!(monitor, mode);
 
     /// Save only epochs that improve the monitored quantity.
     pub fn save_best_only(mut self, best_only: bool) -> Self {

@@ -16,6 +16,35 @@ pub enum Mode {
     Max,
 }
 
+/// The public `monitor`, `mode` and `min_delta` setters of a callback whose [`Monitor`] is
+/// its `monitor` field: `monitor_setters!(monitor, mode, min_delta)` inside its `impl` block
+/// generates the named ones.
+macro_rules! monitor_setters {
+    ($($setter:ident),+) => {
+        $($crate::callbacks::monitor::monitor_setters!(@ $setter);)+
+    };
+    (@monitor) => {
+        $crate::builder::builder_setters! {
+            /// The logged quantity to watch.
+            monitor(monitor.key: &str) => String::from;
+        }
+    };
+    (@mode) => {
+        $crate::builder::builder_setters! {
+            /// Whether the quantity should fall or rise.
+            mode(monitor.mode: $crate::callbacks::monitor::Mode);
+        }
+    };
+    (@min_delta) => {
+        $crate::builder::builder_setters! {
+            /// The smallest change that counts as an improvement.
+            min_delta(monitor.min_delta: f32);
+        }
+    };
+}
+
+pub(crate) use monitor_setters;
+
 /// One logged quantity and what counts as an improvement of it.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Monitor {

@@ -3,7 +3,7 @@
 //! floor). The rate is the `optimizer/learning_rate` param, changed between epochs
 //! without recompiling.
 
-use crate::callbacks::monitor::{Mode, Monitor};
+use crate::callbacks::monitor::{Mode, Monitor, monitor_setters};
 use crate::callbacks::{Callback, Logs, Training};
 use crate::error::{Error, Result};
 
@@ -48,11 +48,7 @@ impl ReduceLROnPlateau {
         }
     }
 
-    /// The logged quantity to watch.
-    pub fn monitor(mut self, key: &str) -> Self {
-        self.monitor.key = key.to_string();
-        self
-    }
+    monitor_setters!(monitor, mode, min_delta);
 
     /// The factor the learning rate is multiplied by; must be in `[0, 1)` (checked when
     /// training begins).
@@ -64,18 +60,6 @@ impl ReduceLROnPlateau {
     /// Epochs without improvement before reducing.
     pub fn patience(mut self, patience: usize) -> Self {
         self.patience = patience;
-        self
-    }
-
-    /// Whether the quantity should fall or rise.
-    pub fn mode(mut self, mode: Mode) -> Self {
-        self.monitor.mode = mode;
-        self
-    }
-
-    /// The smallest change that counts as an improvement.
-    pub fn min_delta(mut self, min_delta: f32) -> Self {
-        self.monitor.min_delta = min_delta;
         self
     }
 
