@@ -12,42 +12,12 @@ use kiln::metrics::Accuracy;
 use kiln::optimizers::{Adam, SGD};
 use kiln::prelude::*;
 
-const FEATURES: usize = 4;
-const CLASSES: usize = 3;
+mod common;
 
-/// `n` examples in [-1, 1)^4 labelled one-hot by the argmax of a fixed linear map.
-fn synthetic(n: usize, seed: u32) -> Dataset {
-    let x: Vec<f32> = (0..n * FEATURES)
-        .map(|i| 2.0 * ir::random::uniform(seed, i as u32) - 1.0)
-        .collect();
-    let teacher = [
-        [1.0, -0.5, 0.2],
-        [-0.7, 1.0, 0.3],
-        [0.4, 0.6, -1.0],
-        [0.1, -0.9, 0.8],
-    ];
-    let mut y = vec![0.0; n * CLASSES];
-    for b in 0..n {
-        let score = |c: usize| {
-            (0..FEATURES)
-                .map(|f| x[b * FEATURES + f] * teacher[f][c])
-                .sum::<f32>()
-        };
-        let best = (0..CLASSES)
-            .max_by(|&i, &j| score(i).total_cmp(&score(j)))
-            .unwrap();
-        y[b * CLASSES + best] = 1.0;
-    }
-    Dataset::new(x, &[n, FEATURES], y, &[n, CLASSES]).unwrap()
-}
+use common::{relu_classifier, synthetic};
 
 fn model() -> Sequential {
-    Sequential::of([
-        Input::new([FEATURES]).into(),
-        Dense::new(8).activation(Activation::Relu).into(),
-        Dense::new(CLASSES).into(),
-    ])
-    .with_seed(5)
+    relu_classifier(8, 5)
 }
 
 fn classifier(learning_rate: f32) -> Sequential {
