@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use ir::Tensor;
 
+use crate::builder::builder_setters;
 use crate::callbacks::monitor::{Mode, Monitor, monitor_setters};
 use crate::callbacks::{Callback, Logs, Training};
 use crate::error::Result;
@@ -52,28 +53,15 @@ impl EarlyStopping {
 
     monitor_setters!(monitor, min_delta, mode);
 
-    /// Epochs without improvement before stopping.
-    pub fn patience(mut self, patience: usize) -> Self {
-        self.patience = patience;
-        self
-    }
-
-    /// A value the quantity must improve on for the patience count to restart.
-    pub fn baseline(mut self, baseline: f32) -> Self {
-        self.baseline = Some(baseline);
-        self
-    }
-
-    /// Whether to put back the best epoch's layer weights when training ends.
-    pub fn restore_best_weights(mut self, restore: bool) -> Self {
-        self.restore_best_weights = restore;
-        self
-    }
-
-    /// Whether to print when stopping and restoring.
-    pub fn verbose(mut self, verbose: bool) -> Self {
-        self.verbose = verbose;
-        self
+    builder_setters! {
+        /// Epochs without improvement before stopping.
+        patience(patience: usize);
+        /// A value the quantity must improve on for the patience count to restart.
+        baseline(baseline: f32) => Some;
+        /// Whether to put back the best epoch's layer weights when training ends.
+        restore_best_weights(restore_best_weights: bool);
+        /// Whether to print when stopping and restoring.
+        verbose(verbose: bool);
     }
 
     /// The epoch (0-based) at whose end training was stopped, if it was.

@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+use crate::builder::builder_setters;
 use crate::callbacks::monitor::{Mode, Monitor, monitor_setters};
 use crate::callbacks::{Callback, Logs, Training};
 use crate::error::Result;
@@ -36,16 +37,11 @@ impl ModelCheckpoint {
 
     monitor_setters!(monitor, mode);
 
-    /// Save only epochs that improve the monitored quantity.
-    pub fn save_best_only(mut self, best_only: bool) -> Self {
-        self.save_best_only = best_only;
-        self
-    }
-
-    /// Whether to print each save.
-    pub fn verbose(mut self, verbose: bool) -> Self {
-        self.verbose = verbose;
-        self
+    builder_setters! {
+        /// Save only epochs that improve the monitored quantity.
+        save_best_only(save_best_only: bool);
+        /// Whether to print each save.
+        verbose(verbose: bool);
     }
 
     /// The files written during the last `fit`, in order.

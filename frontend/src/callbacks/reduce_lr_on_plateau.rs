@@ -3,6 +3,7 @@
 //! floor). The rate is the `optimizer/learning_rate` param, changed between epochs
 //! without recompiling.
 
+use crate::builder::builder_setters;
 use crate::callbacks::monitor::{Mode, Monitor, monitor_setters};
 use crate::callbacks::{Callback, Logs, Training};
 use crate::error::{Error, Result};
@@ -50,35 +51,18 @@ impl ReduceLROnPlateau {
 
     monitor_setters!(monitor, mode, min_delta);
 
-    /// The factor the learning rate is multiplied by; must be in `[0, 1)` (checked when
-    /// training begins).
-    pub fn factor(mut self, factor: f32) -> Self {
-        self.factor = factor;
-        self
-    }
-
-    /// Epochs without improvement before reducing.
-    pub fn patience(mut self, patience: usize) -> Self {
-        self.patience = patience;
-        self
-    }
-
-    /// Epochs to wait after a reduction before counting non-improving epochs again.
-    pub fn cooldown(mut self, cooldown: usize) -> Self {
-        self.cooldown = cooldown;
-        self
-    }
-
-    /// The learning rate is never reduced below this.
-    pub fn min_lr(mut self, min_lr: f32) -> Self {
-        self.min_lr = min_lr;
-        self
-    }
-
-    /// Whether to print each reduction.
-    pub fn verbose(mut self, verbose: bool) -> Self {
-        self.verbose = verbose;
-        self
+    builder_setters! {
+        /// The factor the learning rate is multiplied by; must be in `[0, 1)` (checked when
+        /// training begins).
+        factor(factor: f32);
+        /// Epochs without improvement before reducing.
+        patience(patience: usize);
+        /// Epochs to wait after a reduction before counting non-improving epochs again.
+        cooldown(cooldown: usize);
+        /// The learning rate is never reduced below this.
+        min_lr(min_lr: f32);
+        /// Whether to print each reduction.
+        verbose(verbose: bool);
     }
 
     /// Every reduction of the last `fit`: `(epoch, new learning rate)`, epochs 0-based.
