@@ -6,6 +6,7 @@ use std::str::FromStr;
 use ir::{Conv2dAttrs, Graph, NodeId, Op, Shape};
 use serde_json::{Value, json};
 
+use crate::builder::builder_setters;
 use crate::error::{Error, Result};
 use crate::layers::kernel_options::{KernelOptions, kernel_option_setters};
 use crate::layers::{
@@ -178,22 +179,13 @@ impl Conv2D {
         }
     }
 
-    /// Set the strides (default 1).
-    pub fn strides(mut self, strides: impl Into<Size2D>) -> Self {
-        self.strides = strides.into();
-        self
-    }
-
-    /// Set the padding (default `valid`).
-    pub fn padding(mut self, padding: Padding) -> Self {
-        self.padding = padding;
-        self
-    }
-
-    /// Set the dilation rate (default 1; more than 1 needs strides of 1, as in Keras).
-    pub fn dilation_rate(mut self, dilation: impl Into<Size2D>) -> Self {
-        self.dilation_rate = dilation.into();
-        self
+    builder_setters! {
+        /// Set the strides (default 1).
+        strides(strides: impl Into<Size2D>) => Into::into;
+        /// Set the padding (default `valid`).
+        padding(padding: Padding);
+        /// Set the dilation rate (default 1; more than 1 needs strides of 1, as in Keras).
+        dilation_rate(dilation_rate: impl Into<Size2D>) => Into::into;
     }
 
     kernel_option_setters!();
