@@ -5,7 +5,7 @@
 /// (possibly nested) field it sets with the value's type, and optionally a function the
 /// value passes through first (`Some`, `String::from`):
 ///
-/// ```ignore
+/// ```text
 /// builder_setters! {
 ///     /// Penalise the kernel (default none).
 ///     kernel_regularizer(options.kernel_regularizer: Regularizer) => Some;
