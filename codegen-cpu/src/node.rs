@@ -74,7 +74,13 @@ pub(crate) fn lower<M: Module>(l: &mut Lowerer<'_, M>, id: NodeId) -> Result<()>
             l.kernel(id, &pool_locs, &[], |k, b, _| pool::forward(k, attrs, b[0], shapes[0], b[1]))?;
             epilogue_kernel(l, id, epilogue, &locs, &shapes, 1)
         }
-        Op::MatMul { .. } | Op::Conv2d(_) | Op::Conv2dBackpropInput { .. } | Op::Conv2dBackpropFilter { .. } => {
+        Op::MatMul { .. }
+        | Op::Conv2d(_)
+        | Op::Conv2dBackpropInput { .. }
+        | Op::Conv2dBackpropFilter { .. }
+        | Op::DepthwiseConv2d(_)
+        | Op::DepthwiseConv2dBackpropInput { .. }
+        | Op::DepthwiseConv2dBackpropFilter { .. } => {
             contraction::lower(l, id, &locs, &shapes)
         }
         Op::Fused(FusedOp::MatMul { .. }) if contraction::epilogue_in_kernel(out_shape) => contraction::lower(l, id, &locs, &shapes),

@@ -146,6 +146,17 @@ fn c_abi_entry_point_computes_the_product() {
     let want = reference(1.0, &MatRef::row_major(&a, m, k), &MatRef::row_major(&b, k, n), 0.0, &MatRef::row_major(&a, m, k));
     assert_close(&c, &want, k, "kiln_sgemm");
     let names: Vec<&str> = symbols().iter().map(|(name, _)| *name).collect();
-    assert_eq!(names, ["kiln_sgemm", "kiln_conv2d", "kiln_conv2d_backprop_input", "kiln_conv2d_backprop_filter"]);
+    assert_eq!(
+        names,
+        [
+            "kiln_sgemm",
+            "kiln_conv2d",
+            "kiln_conv2d_backprop_input",
+            "kiln_conv2d_backprop_filter",
+            "kiln_depthwise_conv2d",
+            "kiln_depthwise_conv2d_backprop_input",
+            "kiln_depthwise_conv2d_backprop_filter",
+        ]
+    );
     assert!(symbols().iter().all(|(_, addr)| !addr.is_null()));
 }

@@ -100,6 +100,23 @@ fn every_primitive_op_kind_matches_the_interpreter() {
             Op::Conv2dBackpropFilter { attrs: conv, filter_shape: s(&[3, 2, 3, 4]) },
             vec![s(&[2, 7, 6, 3]), s(&[2, 4, 6, 4])],
         ),
+        // Depthwise, multiplier 2: 3 input channels, 6 output channels.
+        ("depthwise_conv2d".into(), Op::DepthwiseConv2d(conv), vec![s(&[2, 7, 6, 3]), s(&[3, 2, 3, 2])]),
+        (
+            "depthwise_conv2d_backprop_input".into(),
+            Op::DepthwiseConv2dBackpropInput { attrs: conv, input_shape: s(&[2, 7, 6, 3]) },
+            vec![s(&[2, 4, 6, 6]), s(&[3, 2, 3, 2])],
+        ),
+        (
+            "depthwise_conv2d_backprop_filter".into(),
+            Op::DepthwiseConv2dBackpropFilter { attrs: conv, filter_shape: s(&[3, 2, 3, 2]) },
+            vec![s(&[2, 7, 6, 3]), s(&[2, 4, 6, 6])],
+        ),
+        (
+            "depthwise_conv2d multiplier 1 valid".into(),
+            Op::DepthwiseConv2d(Conv2dAttrs { strides: [1, 1], dilation: [1, 1], padding: Padding::Valid }),
+            vec![s(&[1, 5, 5, 4]), s(&[3, 3, 4, 1])],
+        ),
         ("max_pool".into(), Op::Pool2d(pool), vec![s(&[2, 7, 6, 3])]),
         ("avg_pool".into(), Op::Pool2d(avg), vec![s(&[2, 7, 6, 3])]),
         ("max_pool_grad".into(), Op::Pool2dGrad(pool), vec![s(&[2, 7, 6, 3]), s(&[2, 4, 3, 3])]),

@@ -6,9 +6,9 @@ pub use crate::datasets::Dataset;
 pub use crate::error::{Error, Result};
 pub use crate::initializers::Initializer;
 pub use crate::layers::{
-    ActivationLayer, AveragePooling2D, AvgPool2D, BatchNormalization, Conv2D, Dense, Dropout, ELU,
+    ActivationLayer, AveragePooling2D, AvgPool2D, BatchNormalization, Conv2D, Dense, DepthwiseConv2D, Dropout, ELU,
     Flatten, GlobalAveragePooling2D, GlobalMaxPooling2D, Input, Layer, LeakyReLU, MaxPool2D,
-    MaxPooling2D, Padding, ReLU, Reshape, Softmax, ZeroPadding2D,
+    MaxPooling2D, Padding, ReLU, Reshape, SeparableConv2D, Softmax, ZeroPadding2D,
 };
 pub use crate::model::{Evaluation, FitOptions, History, Sequential};
 pub use crate::progress::Verbosity;

@@ -20,6 +20,9 @@ pub fn op_name(op: &Op) -> String {
         Op::Conv2d(_) => "conv2d".into(),
         Op::Conv2dBackpropInput { .. } => "conv2d_backprop_input".into(),
         Op::Conv2dBackpropFilter { .. } => "conv2d_backprop_filter".into(),
+        Op::DepthwiseConv2d(_) => "depthwise_conv2d".into(),
+        Op::DepthwiseConv2dBackpropInput { .. } => "depthwise_conv2d_backprop_input".into(),
+        Op::DepthwiseConv2dBackpropFilter { .. } => "depthwise_conv2d_backprop_filter".into(),
         Op::Pool2d(_) => "pool2d".into(),
         Op::Pool2dGrad(_) => "pool2d_grad".into(),
         Op::Reshape(_) => "reshape".into(),
@@ -90,6 +93,26 @@ pub fn infer_shape(op: &Op, shapes: &[&Shape]) -> Result<Shape> {
         Op::Conv2dBackpropFilter { attrs, filter_shape } => {
             arity(2)?;
             let out = conv2d_shape(shapes[0], filter_shape, attrs).map_err(&fail)?;
+            if &out != shapes[1] {
+                return Err(fail(format!("dy must have the forward output shape {out}")));
+            }
+            Ok(filter_shape.clone())
+        }
+        Op::DepthwiseConv2d(attrs) => {
+            arity(2)?;
+            depthwise_conv2d_shape(shapes[0], shapes[1], attrs).map_err(fail)
+        }
+        Op::DepthwiseConv2dBackpropInput { attrs, input_shape } => {
+            arity(2)?;
+            let out = depthwise_conv2d_shape(input_shape, shapes[1], attrs).map_err(&fail)?;
+            if &out != shapes[0] {
+                return Err(fail(format!("dy must have the forward output shape {out}")));
+            }
+            Ok(input_shape.clone())
+        }
+        Op::DepthwiseConv2dBackpropFilter { attrs, filter_shape } => {
+            arity(2)?;
+            let out = depthwise_conv2d_shape(shapes[0], filter_shape, attrs).map_err(&fail)?;
             if &out != shapes[1] {
                 return Err(fail(format!("dy must have the forward output shape {out}")));
             }
@@ -247,6 +270,18 @@ pub fn conv2d_shape(x: &Shape, w: &Shape, attrs: &Conv2dAttrs) -> Result<Shape, 
             .out;
     }
     Ok(Shape(vec![x.0[0], out[0], out[1], w.0[3]]))
+}
+
+/// Result shape of a depthwise convolution: input `[n, h, w, c]`, filter `[kh, kw, c, m]`,
+/// result `[n, oh, ow, c * m]`.
+pub fn depthwise_conv2d_shape(x: &Shape, w: &Shape, attrs: &Conv2dAttrs) -> Result<Shape, String> {
+    if x.rank() != 4 || w.rank() != 4 {
+        return Err("input must be [n, h, w, c] and filter [kh, kw, c, multiplier]".into());
+    }
+    let out_channels = w.0[2].checked_mul(w.0[3]).ok_or("the filter's channel count overflows")?;
+    let mut out = conv2d_shape(x, &Shape(vec![w.0[0], w.0[1], w.0[2], out_channels]), attrs)?;
+    out.0[3] = out_channels;
+    Ok(out)
 }
 
 /// Result shape of a pooling op.

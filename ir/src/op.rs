@@ -73,6 +73,26 @@ pub enum Op {
         /// The forward filter's shape `[kh, kw, c, o]`.
         filter_shape: Shape,
     },
+    /// Depthwise 2-D convolution: each input channel is convolved with its own
+    /// `depth_multiplier` filters. Operands: input `[n, h, w, c]`, filter `[kh, kw, c, m]`.
+    /// Result `[n, oh, ow, c * m]`, output channel `ci * m + mi` from input channel `ci`.
+    DepthwiseConv2d(Conv2dAttrs),
+    /// Gradient of `DepthwiseConv2d` with respect to its input. Operands: `dy`
+    /// `[n, oh, ow, c * m]`, filter `[kh, kw, c, m]`. Result: the input's shape, given here.
+    DepthwiseConv2dBackpropInput {
+        /// The forward convolution's attributes.
+        attrs: Conv2dAttrs,
+        /// The forward input's shape `[n, h, w, c]`.
+        input_shape: Shape,
+    },
+    /// Gradient of `DepthwiseConv2d` with respect to its filter. Operands: input
+    /// `[n, h, w, c]`, `dy` `[n, oh, ow, c * m]`. Result: the filter's shape, given here.
+    DepthwiseConv2dBackpropFilter {
+        /// The forward convolution's attributes.
+        attrs: Conv2dAttrs,
+        /// The forward filter's shape `[kh, kw, c, m]`.
+        filter_shape: Shape,
+    },
     /// Max or average pooling. Operands: input `[n, h, w, c]`. Result `[n, oh, ow, c]`.
     Pool2d(Pool2dAttrs),
     /// Gradient of `Pool2d` with respect to its input. Operands: forward input `x`, `dy`.

@@ -285,29 +285,59 @@ fn conv_variants() -> Vec<(&'static str, Conv2dAttrs)> {
     ]
 }
 
+/// A convolution op and its two backprops as constructors, with a filter shape to test at.
+struct ConvFamily {
+    name: &'static str,
+    filter: [usize; 4],
+    forward: fn(Conv2dAttrs) -> Op,
+    backprop_input: fn(Conv2dAttrs, Shape) -> Op,
+    backprop_filter: fn(Conv2dAttrs, Shape) -> Op,
+}
+
+const CONV_FAMILIES: [ConvFamily; 2] = [
+    ConvFamily {
+        name: "conv2d",
+        filter: [3, 2, 2, 3],
+        forward: Op::Conv2d,
+        backprop_input: |attrs, input_shape| Op::Conv2dBackpropInput { attrs, input_shape },
+        backprop_filter: |attrs, filter_shape| Op::Conv2dBackpropFilter { attrs, filter_shape },
+    },
+    // Depthwise with multiplier 2: 2 input channels, 4 output channels.
+    ConvFamily {
+        name: "depthwise_conv2d",
+        filter: [3, 2, 2, 2],
+        forward: Op::DepthwiseConv2d,
+        backprop_input: |attrs, input_shape| Op::DepthwiseConv2dBackpropInput { attrs, input_shape },
+        backprop_filter: |attrs, filter_shape| Op::DepthwiseConv2dBackpropFilter { attrs, filter_shape },
+    },
+];
+
 #[test]
-fn conv2d_and_its_backprops() {
+fn convolutions_and_their_backprops() {
     let mut cases = Vec::new();
-    for (name, attrs) in conv_variants() {
-        let (xs, ws) = (Shape::from([2, 5, 5, 2]), Shape::from([3, 2, 2, 3]));
-        let ys = ir::infer::conv2d_shape(&xs, &ws, &attrs).unwrap();
-        let (xs1, ws1) = (xs.clone(), ws.clone());
-        cases.push(case(format!("conv2d {name}"), move |c| {
-            let x = c.input(xs1.clone(), Init::Uniform(-1.0, 1.0));
-            let w = c.input(ws1.clone(), Init::Uniform(-1.0, 1.0));
-            c.op(Op::Conv2d(attrs), &[x, w])
-        }));
-        let (xs2, ws2, ys2) = (xs.clone(), ws.clone(), ys.clone());
-        cases.push(case(format!("conv2d_backprop_input {name}"), move |c| {
-            let dy = c.input(ys2.clone(), Init::Uniform(-1.0, 1.0));
-            let w = c.input(ws2.clone(), Init::Uniform(-1.0, 1.0));
-            c.op(Op::Conv2dBackpropInput { attrs, input_shape: xs2.clone() }, &[dy, w])
-        }));
-        cases.push(case(format!("conv2d_backprop_filter {name}"), move |c| {
-            let x = c.input(xs.clone(), Init::Uniform(-1.0, 1.0));
-            let dy = c.input(ys.clone(), Init::Uniform(-1.0, 1.0));
-            c.op(Op::Conv2dBackpropFilter { attrs, filter_shape: ws.clone() }, &[x, dy])
-        }));
+    for family in &CONV_FAMILIES {
+        let (forward, backprop_input, backprop_filter) = (family.forward, family.backprop_input, family.backprop_filter);
+        for (name, attrs) in conv_variants() {
+            let (xs, ws) = (Shape::from([2, 5, 5, 2]), Shape::from(family.filter));
+            let ys = ir::infer::infer_shape(&forward(attrs), &[&xs, &ws]).unwrap();
+            let (xs1, ws1) = (xs.clone(), ws.clone());
+            cases.push(case(format!("{} {name}", family.name), move |c| {
+                let x = c.input(xs1.clone(), Init::Uniform(-1.0, 1.0));
+                let w = c.input(ws1.clone(), Init::Uniform(-1.0, 1.0));
+                c.op(forward(attrs), &[x, w])
+            }));
+            let (xs2, ws2, ys2) = (xs.clone(), ws.clone(), ys.clone());
+            cases.push(case(format!("{}_backprop_input {name}", family.name), move |c| {
+                let dy = c.input(ys2.clone(), Init::Uniform(-1.0, 1.0));
+                let w = c.input(ws2.clone(), Init::Uniform(-1.0, 1.0));
+                c.op(backprop_input(attrs, xs2.clone()), &[dy, w])
+            }));
+            cases.push(case(format!("{}_backprop_filter {name}", family.name), move |c| {
+                let x = c.input(xs.clone(), Init::Uniform(-1.0, 1.0));
+                let dy = c.input(ys.clone(), Init::Uniform(-1.0, 1.0));
+                c.op(backprop_filter(attrs, ws.clone()), &[x, dy])
+            }));
+        }
     }
     run_all(&cases);
 }
@@ -433,6 +463,18 @@ fn double_backward_through_the_rules() {
                 c,
                 move |c, x| {
                     let y = c.op(Op::Conv2d(conv), &[x[0], x[1]]);
+                    c.op(Op::Unary(UnaryOp::Square), &[y])
+                },
+                2,
+            )
+        }),
+        case("d2 depthwise_conv2d", move |c| {
+            c.input([1, 4, 4, 2], Init::Uniform(-1.0, 1.0));
+            c.input([2, 2, 2, 3], Init::Uniform(-1.0, 1.0));
+            double_backward(
+                c,
+                move |c, x| {
+                    let y = c.op(Op::DepthwiseConv2d(conv), &[x[0], x[1]]);
                     c.op(Op::Unary(UnaryOp::Square), &[y])
                 },
                 2,

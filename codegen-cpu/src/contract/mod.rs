@@ -1,5 +1,5 @@
 //! Tuned contraction kernels that Cranelift-emitted code calls by symbol: `sgemm` and the
-//! three 2-D convolution passes lowered onto it.
+//! three 2-D convolution passes lowered onto it, plus direct-loop depthwise convolution.
 //!
 //! Cranelift's x86-64 backend only has 128-bit vectors, so contractions run here, on the
 //! `gemm` crate's runtime-detected AVX-512/AVX2 microkernels, instead of in generated code.
@@ -10,6 +10,7 @@
 
 pub mod conv;
 pub mod conv_geometry;
+pub mod depthwise;
 pub mod error;
 pub mod sgemm;
 pub mod view;
@@ -19,6 +20,10 @@ pub use conv::{
     conv2d_backprop_input, conv2d_raw, kiln_conv2d, kiln_conv2d_backprop_filter, kiln_conv2d_backprop_input,
 };
 pub use conv_geometry::{Conv2dGeometry, Conv2dSizes};
+pub use depthwise::{
+    DepthwiseArgs, depthwise_conv2d, depthwise_conv2d_raw, depthwise_sizes, kiln_depthwise_conv2d,
+    kiln_depthwise_conv2d_backprop_filter, kiln_depthwise_conv2d_backprop_input,
+};
 pub use error::ContractError;
 pub use sgemm::{PARALLEL_MIN_FLOPS, SgemmArgs, kiln_sgemm, sgemm, sgemm_raw};
 pub use view::{MatMut, MatRef};
@@ -30,5 +35,8 @@ pub fn symbols() -> Vec<(&'static str, *const u8)> {
         ("kiln_conv2d", kiln_conv2d as *const u8),
         ("kiln_conv2d_backprop_input", kiln_conv2d_backprop_input as *const u8),
         ("kiln_conv2d_backprop_filter", kiln_conv2d_backprop_filter as *const u8),
+        ("kiln_depthwise_conv2d", kiln_depthwise_conv2d as *const u8),
+        ("kiln_depthwise_conv2d_backprop_input", kiln_depthwise_conv2d_backprop_input as *const u8),
+        ("kiln_depthwise_conv2d_backprop_filter", kiln_depthwise_conv2d_backprop_filter as *const u8),
     ]
 }

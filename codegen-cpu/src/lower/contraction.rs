@@ -16,7 +16,7 @@ use cranelift_module::Module;
 use ir::{Conv2dAttrs, FusedOp, NodeId, Op, Program, Shape};
 
 use crate::abi::Loc;
-use crate::contract::{Conv2dArgs, Conv2dGeometry, SgemmArgs};
+use crate::contract::{Conv2dArgs, Conv2dGeometry, DepthwiseArgs, SgemmArgs};
 use crate::error::{CodegenError, Result};
 use crate::lower::elementwise::InnerRow;
 use crate::lower::nest::broadcast_strides;
@@ -35,7 +35,7 @@ pub(crate) fn symbols() -> Vec<(&'static str, *const u8)> {
 
 /// The 8-byte words of a plain `#[repr(C)]` argument struct.
 ///
-/// Only used on `SgemmArgs` and `Conv2dArgs`, whose fields are all 8 bytes wide except
+/// Only used on `SgemmArgs`, `Conv2dArgs` and `DepthwiseArgs`, whose fields are all 8 bytes wide except
 /// `SgemmArgs`' two adjacent `f32`s, so neither has padding bytes.
 fn words<T: Copy>(value: &T) -> Vec<u64> {
     const { assert!(size_of::<T>().is_multiple_of(8)) };
@@ -90,6 +90,12 @@ pub(crate) fn lower<M: Module>(l: &mut Lowerer<'_, M>, id: NodeId, locs: &[Loc],
         let dims = |s: &Shape| <[usize; 4]>::try_from(s.dims()).map_err(|_| unsupported(l, id, "convolution operands must be rank 4"));
         Conv2dGeometry::resolve(dims(x)?, dims(w)?, attrs).map_err(|e| unsupported(l, id, &e.to_string()))
     };
+    let depthwise = |attrs: &Conv2dAttrs, x: &Shape, w: &Shape| -> Result<(Conv2dGeometry, usize)> {
+        let d = w.dims();
+        let dense = d.get(2).zip(d.get(3)).and_then(|(c, m)| c.checked_mul(*m)).map(|cm| Shape::from([d[0], d[1], d[2], cm]));
+        let dense = dense.filter(|_| d.len() == 4).ok_or_else(|| unsupported(l, id, "depthwise filter must be rank 4"))?;
+        Ok((conv(attrs, x, &dense)?, d[3]))
+    };
     match graph.op(id) {
         Op::MatMul { transpose_a, transpose_b } | Op::Fused(FusedOp::MatMul { transpose_a, transpose_b, .. }) => {
             let f = l.import("kiln_sgemm", &[l.module.target_config().pointer_type()])?;
@@ -112,6 +118,19 @@ pub(crate) fn lower<M: Module>(l: &mut Lowerer<'_, M>, id: NodeId, locs: &[Loc],
             let g = conv(attrs, shapes[0], filter_shape)?;
             // x = operand 0, dy = operand 1, dw = result.
             call_conv(l, id, "kiln_conv2d_backprop_filter", g, [0, 2, 1], &locs)
+        }
+        // Depthwise: the geometry's filter is the dense-equivalent `[kh, kw, c, c * m]`.
+        Op::DepthwiseConv2d(attrs) => {
+            let (g, m) = depthwise(attrs, shapes[0], shapes[1])?;
+            call_depthwise(l, id, "kiln_depthwise_conv2d", g, m, [0, 1, 2], &locs)
+        }
+        Op::DepthwiseConv2dBackpropInput { attrs, input_shape } => {
+            let (g, m) = depthwise(attrs, input_shape, shapes[1])?;
+            call_depthwise(l, id, "kiln_depthwise_conv2d_backprop_input", g, m, [2, 1, 0], &locs)
+        }
+        Op::DepthwiseConv2dBackpropFilter { attrs, filter_shape } => {
+            let (g, m) = depthwise(attrs, shapes[0], filter_shape)?;
+            call_depthwise(l, id, "kiln_depthwise_conv2d_backprop_filter", g, m, [0, 2, 1], &locs)
         }
         other => Err(CodegenError::Unsupported { node: id.to_string(), op: ir::infer::op_name(other), msg: "not a contraction".into() }),
     }
@@ -276,15 +295,9 @@ fn call_conv<M: Module>(
     order: [usize; 3],
     locs: &[Loc; 3],
 ) -> Result<()> {
-    let ptr = l.module.target_config().pointer_type();
-    let mut sig_ret = l.module.make_signature();
-    sig_ret.params.push(cranelift_codegen::ir::AbiParam::new(ptr));
-    sig_ret.returns.push(cranelift_codegen::ir::AbiParam::new(I32));
-    let f = l.module.declare_function(symbol, cranelift_module::Linkage::Import, &sig_ret)?;
     let scratch_len = g.scratch_len();
     l.need_scratch(scratch_len);
     let scratch = l.scratch_loc();
-    let all = [locs[0], locs[1], locs[2], scratch];
     let template = Conv2dArgs {
         geometry: g,
         x: std::ptr::null_mut(),
@@ -294,14 +307,40 @@ fn call_conv<M: Module>(
         scratch_len,
         threads: threads(),
     };
-    let template = words(&template);
-    l.kernel(id, &all, &[f], |k, b, f| {
-        let args = stack_struct(k, &template);
-        let fields = [offset_of!(Conv2dArgs, x), offset_of!(Conv2dArgs, w), offset_of!(Conv2dArgs, y)];
-        for (field, &which) in fields.into_iter().zip(&order) {
-            put(k, args, field, b[which]);
+    let fields = [offset_of!(Conv2dArgs, x), offset_of!(Conv2dArgs, w), offset_of!(Conv2dArgs, y), offset_of!(Conv2dArgs, scratch)];
+    let all = [locs[order[0]], locs[order[1]], locs[order[2]], scratch];
+    call_with_args(l, id, symbol, &words(&template), &fields, &all)
+}
+
+/// A depthwise convolution pass: `order` maps (x, w, y) of [`DepthwiseArgs`] to indices of `locs`.
+fn call_depthwise<M: Module>(
+    l: &mut Lowerer<'_, M>,
+    id: NodeId,
+    symbol: &str,
+    g: Conv2dGeometry,
+    multiplier: usize,
+    order: [usize; 3],
+    locs: &[Loc; 3],
+) -> Result<()> {
+    let template = DepthwiseArgs { geometry: g, multiplier, x: std::ptr::null_mut(), w: std::ptr::null_mut(), y: std::ptr::null_mut() };
+    let fields = [offset_of!(DepthwiseArgs, x), offset_of!(DepthwiseArgs, w), offset_of!(DepthwiseArgs, y)];
+    let all = [locs[order[0]], locs[order[1]], locs[order[2]]];
+    call_with_args(l, id, symbol, &words(&template), &fields, &all)
+}
+
+/// A kernel that fills an argument struct from `template`, stores the buffer of `locs[i]`
+/// at byte offset `fields[i]`, and calls `symbol` with the struct's address.
+fn call_with_args<M: Module>(l: &mut Lowerer<'_, M>, id: NodeId, symbol: &str, template: &[u64], fields: &[usize], locs: &[Loc]) -> Result<()> {
+    let ptr = l.module.target_config().pointer_type();
+    let mut sig_ret = l.module.make_signature();
+    sig_ret.params.push(cranelift_codegen::ir::AbiParam::new(ptr));
+    sig_ret.returns.push(cranelift_codegen::ir::AbiParam::new(I32));
+    let f = l.module.declare_function(symbol, cranelift_module::Linkage::Import, &sig_ret)?;
+    l.kernel(id, locs, &[f], |k, b, f| {
+        let args = stack_struct(k, template);
+        for (i, &field) in fields.iter().enumerate() {
+            put(k, args, field, b[i]);
         }
-        put(k, args, offset_of!(Conv2dArgs, scratch), b[3]);
         k.b.ins().call(f[0], &[args]);
     })
 }

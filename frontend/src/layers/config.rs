@@ -139,6 +139,11 @@ impl<'a> ConfigReader<'a> {
         read_usize(value).map_err(|msg| self.error(field, msg))
     }
 
+    /// A non-negative integer, `default` when absent.
+    pub fn usize_or(&self, field: &str, default: usize) -> Result<usize> {
+        self.read_or(field, default, read_usize)
+    }
+
     /// A boolean, `default` when absent.
     pub fn bool_or(&self, field: &str, default: bool) -> Result<bool> {
         self.read_or(field, default, |v| {

@@ -22,6 +22,7 @@ mod kernel_options;
 mod pooling;
 pub mod registry;
 mod reshape;
+mod separable_conv2d;
 mod zero_padding;
 
 pub use activation_layer::ActivationLayer;
@@ -39,6 +40,7 @@ pub use pooling::{
 };
 pub use registry::{layer_from_config, layer_from_json, layer_to_json};
 pub use reshape::Reshape;
+pub use separable_conv2d::{DepthwiseConv2D, SeparableConv2D};
 pub use zero_padding::ZeroPadding2D;
 
 use std::fmt;
@@ -180,6 +182,8 @@ mod tests {
             ("Flatten", "flatten"),
             ("MaxPooling2D", "max_pooling2d"),
             ("Conv2D", "conv2d"),
+            ("DepthwiseConv2D", "depthwise_conv2d"),
+            ("SeparableConv2D", "separable_conv2d"),
             ("AveragePooling2D", "average_pooling2d"),
             ("InputLayer", "input_layer"),
             ("LeakyReLU", "leaky_re_lu"),

@@ -9,7 +9,8 @@ use serde_json::{Value, json};
 
 use crate::error::{Error, Result};
 use crate::layers::{
-    ActivationLayer, AveragePooling2D, BatchNormalization, ConfigReader, Conv2D, Dense, Dropout,
+    ActivationLayer, AveragePooling2D, BatchNormalization, ConfigReader, Conv2D, Dense,
+    DepthwiseConv2D, Dropout, SeparableConv2D,
     ELU, Flatten, GlobalAveragePooling2D, GlobalMaxPooling2D, Input, Layer, LeakyReLU,
     MaxPooling2D, ReLU, Reshape, Softmax, ZeroPadding2D,
 };
@@ -26,6 +27,12 @@ const LAYERS: &[(&str, FromConfig)] = &[
         Ok(Box::new(ActivationLayer::from_config(c)?))
     }),
     ("Conv2D", |c| Ok(Box::new(Conv2D::from_config(c)?))),
+    ("DepthwiseConv2D", |c| {
+        Ok(Box::new(DepthwiseConv2D::from_config(c)?))
+    }),
+    ("SeparableConv2D", |c| {
+        Ok(Box::new(SeparableConv2D::from_config(c)?))
+    }),
     ("MaxPooling2D", |c| Ok(Box::new(MaxPooling2D::from_config(c)?))),
     ("AveragePooling2D", |c| {
         Ok(Box::new(AveragePooling2D::from_config(c)?))

@@ -8,6 +8,7 @@
 //! backprops are exact adjoints of their forward ops; fused ops reuse the primitive code.
 
 mod contraction;
+mod depthwise;
 mod elementwise;
 mod fused;
 mod index;
@@ -105,6 +106,13 @@ pub fn eval_op(op: &Op, args: &[&Tensor]) -> Result<Tensor> {
         Op::Conv2d(attrs) => contraction::conv2d(args[0], args[1], attrs, &out),
         Op::Conv2dBackpropInput { attrs, input_shape } => contraction::conv2d_backprop_input(args[0], args[1], attrs, input_shape),
         Op::Conv2dBackpropFilter { attrs, filter_shape } => contraction::conv2d_backprop_filter(args[0], args[1], attrs, filter_shape),
+        Op::DepthwiseConv2d(attrs) => depthwise::depthwise_conv2d(args[0], args[1], attrs, &out),
+        Op::DepthwiseConv2dBackpropInput { attrs, input_shape } => {
+            depthwise::depthwise_conv2d_backprop_input(args[0], args[1], attrs, input_shape)
+        }
+        Op::DepthwiseConv2dBackpropFilter { attrs, filter_shape } => {
+            depthwise::depthwise_conv2d_backprop_filter(args[0], args[1], attrs, filter_shape)
+        }
         Op::Pool2d(attrs) => pool::pool2d(args[0], attrs, &out),
         Op::Pool2dGrad(attrs) => pool::pool2d_grad(args[0], args[1], attrs),
         Op::Reshape(_) => movement::reshape(args[0], &out),

@@ -115,12 +115,12 @@ pub(super) fn encode(op: &Op) -> OpSyntax<'_> {
             push_flag(&mut attrs, "transpose_a", *transpose_a);
             push_flag(&mut attrs, "transpose_b", *transpose_b);
         }
-        Op::Conv2d(c) => push_conv(&mut attrs, c),
-        Op::Conv2dBackpropInput { attrs: c, input_shape } => {
+        Op::Conv2d(c) | Op::DepthwiseConv2d(c) => push_conv(&mut attrs, c),
+        Op::Conv2dBackpropInput { attrs: c, input_shape } | Op::DepthwiseConv2dBackpropInput { attrs: c, input_shape } => {
             push_conv(&mut attrs, c);
             attrs.push(("input_shape", ints(&input_shape.0)));
         }
-        Op::Conv2dBackpropFilter { attrs: c, filter_shape } => {
+        Op::Conv2dBackpropFilter { attrs: c, filter_shape } | Op::DepthwiseConv2dBackpropFilter { attrs: c, filter_shape } => {
             push_conv(&mut attrs, c);
             attrs.push(("filter_shape", ints(&filter_shape.0)));
         }
@@ -311,6 +311,13 @@ fn decode_op(name: &str, a: &mut Attrs, program: &mut Option<Program>) -> Result
         "conv2d" => Op::Conv2d(a.conv()?),
         "conv2d_backprop_input" => Op::Conv2dBackpropInput { attrs: a.conv()?, input_shape: a.shape("input_shape")? },
         "conv2d_backprop_filter" => Op::Conv2dBackpropFilter { attrs: a.conv()?, filter_shape: a.shape("filter_shape")? },
+        "depthwise_conv2d" => Op::DepthwiseConv2d(a.conv()?),
+        "depthwise_conv2d_backprop_input" => {
+            Op::DepthwiseConv2dBackpropInput { attrs: a.conv()?, input_shape: a.shape("input_shape")? }
+        }
+        "depthwise_conv2d_backprop_filter" => {
+            Op::DepthwiseConv2dBackpropFilter { attrs: a.conv()?, filter_shape: a.shape("filter_shape")? }
+        }
         "pool2d" => Op::Pool2d(a.pool()?),
         "pool2d_grad" => Op::Pool2dGrad(a.pool()?),
         "reshape" => Op::Reshape(a.shape("shape")?),

@@ -40,11 +40,14 @@ pub fn op_kind(op: &Op) -> usize {
         Op::Fused(FusedOp::Conv2d { .. }) => 22,
         Op::Fused(FusedOp::Pool2d { .. }) => 23,
         Op::Fused(FusedOp::Reduce { .. }) => 24,
+        Op::DepthwiseConv2d(_) => 25,
+        Op::DepthwiseConv2dBackpropInput { .. } => 26,
+        Op::DepthwiseConv2dBackpropFilter { .. } => 27,
     }
 }
 
 /// The number of kinds [`op_kind`] distinguishes.
-pub const N_OP_KINDS: usize = 25;
+pub const N_OP_KINDS: usize = 28;
 
 fn conv(strides: [usize; 2], dilation: [usize; 2], padding: Padding) -> Conv2dAttrs {
     Conv2dAttrs { strides, dilation, padding }
@@ -111,6 +114,13 @@ pub fn every_op_graph() -> Graph {
     g.add(Op::Conv2dBackpropInput { attrs: valid, input_shape: Shape::from([1, 5, 5, 2]) }, &[dy, filter]).unwrap();
     let dfilter = g.add(Op::Conv2dBackpropFilter { attrs: valid, filter_shape: Shape::from([3, 3, 2, 4]) }, &[img, dy]).unwrap();
 
+    // Depthwise filter [3, 3, 2, 2]: 2 channels, multiplier 2, so 4 output channels.
+    let dw_filter = g.param("depthwise", [3, 3, 2, 2]);
+    let dw_y = g.add(Op::DepthwiseConv2d(valid), &[img, dw_filter]).unwrap();
+    g.add(Op::DepthwiseConv2d(conv([2, 1], [1, 2], Padding::Explicit([0, 1, 1, 0]))), &[img, dw_filter]).unwrap();
+    g.add(Op::DepthwiseConv2dBackpropInput { attrs: valid, input_shape: Shape::from([1, 5, 5, 2]) }, &[dw_y, dw_filter]).unwrap();
+    g.add(Op::DepthwiseConv2dBackpropFilter { attrs: valid, filter_shape: Shape::from([3, 3, 2, 2]) }, &[img, dw_y]).unwrap();
+
     let max_pool = pool(PoolKind::Max, [2, 2], [2, 2], Padding::Valid);
     let pooled = g.add(Op::Pool2d(max_pool), &[img]).unwrap();
     g.add(Op::Pool2d(pool(PoolKind::Avg, [3, 3], [1, 1], Padding::Same)), &[img]).unwrap();
@@ -161,7 +171,12 @@ pub fn assert_covers_everything(g: &Graph) {
         kinds.insert(op_kind(op));
         names.insert(ir::infer::op_name(op));
         let (conv_attrs, pool_attrs, program) = match op {
-            Op::Conv2d(c) | Op::Conv2dBackpropInput { attrs: c, .. } | Op::Conv2dBackpropFilter { attrs: c, .. } => (Some(c), None, None),
+            Op::Conv2d(c)
+            | Op::Conv2dBackpropInput { attrs: c, .. }
+            | Op::Conv2dBackpropFilter { attrs: c, .. }
+            | Op::DepthwiseConv2d(c)
+            | Op::DepthwiseConv2dBackpropInput { attrs: c, .. }
+            | Op::DepthwiseConv2dBackpropFilter { attrs: c, .. } => (Some(c), None, None),
             Op::Pool2d(p) | Op::Pool2dGrad(p) => (None, Some(p), None),
             Op::Fused(FusedOp::Conv2d { attrs, epilogue }) => (Some(attrs), None, Some(epilogue)),
             Op::Fused(FusedOp::Pool2d { attrs, epilogue }) => (None, Some(attrs), Some(epilogue)),

@@ -77,7 +77,7 @@ fn conv_dilation_spreads_the_taps() {
 }
 
 /// The attribute sets the adjoint and brute-force checks run over.
-fn attr_cases() -> Vec<Conv2dAttrs> {
+pub(crate) fn attr_cases() -> Vec<Conv2dAttrs> {
     let c = |s, d, padding| Conv2dAttrs { strides: [s, s], dilation: [d, d], padding };
     vec![
         c(1, 1, Padding::Valid),
@@ -91,7 +91,7 @@ fn attr_cases() -> Vec<Conv2dAttrs> {
 }
 
 /// Direct formula with signed coordinates, independent of the interpreter's window walker.
-fn brute_force_conv(x: &Tensor, w: &Tensor, attrs: &Conv2dAttrs, out: &Shape) -> Vec<f32> {
+pub(crate) fn brute_force_conv(x: &Tensor, w: &Tensor, attrs: &Conv2dAttrs, out: &Shape) -> Vec<f32> {
     let [n, h, wd, c] = [x.shape.0[0], x.shape.0[1], x.shape.0[2], x.shape.0[3]];
     let [kh, kw, _, o] = [w.shape.0[0], w.shape.0[1], w.shape.0[2], w.shape.0[3]];
     let [oh, ow] = [out.0[1], out.0[2]];

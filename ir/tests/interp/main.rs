@@ -2,6 +2,7 @@
 //! references, adjoint identities and finite differences.
 
 mod contraction;
+mod depthwise;
 mod elementwise;
 mod fused;
 mod movement;

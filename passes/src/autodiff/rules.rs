@@ -15,7 +15,7 @@
 //!   are piecewise constant: no gradient.
 
 use ir::infer::op_name;
-use ir::{BinaryOp, Graph, NodeId, Op, Pool2dAttrs, PoolKind, ReduceOp, Shape, Tensor, UnaryOp};
+use ir::{BinaryOp, Conv2dAttrs, Graph, NodeId, Op, Pool2dAttrs, PoolKind, ReduceOp, Shape, Tensor, UnaryOp};
 
 use super::emit::{Emit, Res, zeros};
 use crate::error::PassError;
@@ -57,24 +57,16 @@ pub(crate) fn operand_grad(g: &mut Graph, site: &Site, i: usize) -> Res<Option<N
         }
         Op::Reduce { op, axes, keep_dims } => reduce_grad(g, *op, axes, *keep_dims, x, y, dy)?,
         Op::MatMul { transpose_a, transpose_b } => Some(matmul_grad(g, *transpose_a, *transpose_b, ops[0], ops[1], dy, i)?),
-        // y = conv(x, w) is bilinear, and the two backprop ops are its adjoints:
-        // dx = conv_backprop_input(dy, w), dw = conv_backprop_filter(x, dy).
-        Op::Conv2d(attrs) => Some(match i {
-            0 => g.add(Op::Conv2dBackpropInput { attrs: *attrs, input_shape: x_shape }, &[dy, ops[1]])?,
-            _ => g.add(Op::Conv2dBackpropFilter { attrs: *attrs, filter_shape: x_shape }, &[ops[0], dy])?,
-        }),
-        // z = bpi(d, w) with <dz, bpi(d, w)> = <conv(dz, w), d> = <bpf(dz, d), w>:
-        // dd = conv(dz, w), dw = conv_backprop_filter(dz, d).
-        Op::Conv2dBackpropInput { attrs, .. } => Some(match i {
-            0 => g.add(Op::Conv2d(*attrs), &[dy, ops[1]])?,
-            _ => g.add(Op::Conv2dBackpropFilter { attrs: *attrs, filter_shape: x_shape }, &[dy, ops[0]])?,
-        }),
-        // z = bpf(x, d) with <dz, bpf(x, d)> = <conv(x, dz), d> = <bpi(d, dz), x>:
-        // dx = conv_backprop_input(d, dz), dd = conv(x, dz).
-        Op::Conv2dBackpropFilter { attrs, .. } => Some(match i {
-            0 => g.add(Op::Conv2dBackpropInput { attrs: *attrs, input_shape: x_shape }, &[ops[1], dy])?,
-            _ => g.add(Op::Conv2d(*attrs), &[ops[0], dy])?,
-        }),
+        Op::Conv2d(attrs) => Some(conv_grad(g, &DENSE_CONV, ConvRole::Forward, *attrs, ops, dy, i, x_shape)?),
+        Op::Conv2dBackpropInput { attrs, .. } => Some(conv_grad(g, &DENSE_CONV, ConvRole::BackpropInput, *attrs, ops, dy, i, x_shape)?),
+        Op::Conv2dBackpropFilter { attrs, .. } => Some(conv_grad(g, &DENSE_CONV, ConvRole::BackpropFilter, *attrs, ops, dy, i, x_shape)?),
+        Op::DepthwiseConv2d(attrs) => Some(conv_grad(g, &DEPTHWISE_CONV, ConvRole::Forward, *attrs, ops, dy, i, x_shape)?),
+        Op::DepthwiseConv2dBackpropInput { attrs, .. } => {
+            Some(conv_grad(g, &DEPTHWISE_CONV, ConvRole::BackpropInput, *attrs, ops, dy, i, x_shape)?)
+        }
+        Op::DepthwiseConv2dBackpropFilter { attrs, .. } => {
+            Some(conv_grad(g, &DEPTHWISE_CONV, ConvRole::BackpropFilter, *attrs, ops, dy, i, x_shape)?)
+        }
         // y = pool(x): dx = pool2d_grad(x, dy) (max: to the window's first maximum;
         // avg: spread over the window's non-padding elements).
         Op::Pool2d(attrs) => Some(g.add(Op::Pool2dGrad(*attrs), &[x, dy])?),
@@ -124,6 +116,58 @@ pub(crate) fn operand_grad(g: &mut Graph, site: &Site, i: usize) -> Res<Option<N
         }
     };
     Ok(res)
+}
+
+/// A convolution and its two adjoints, as op constructors: dense and depthwise convolution
+/// share one gradient rule.
+struct ConvFamily {
+    /// `conv(x, w)`.
+    forward: fn(Conv2dAttrs) -> Op,
+    /// `backprop_input(dy, w)`, given the forward input's shape.
+    backprop_input: fn(Conv2dAttrs, Shape) -> Op,
+    /// `backprop_filter(x, dy)`, given the forward filter's shape.
+    backprop_filter: fn(Conv2dAttrs, Shape) -> Op,
+}
+
+const DENSE_CONV: ConvFamily = ConvFamily {
+    forward: Op::Conv2d,
+    backprop_input: |attrs, input_shape| Op::Conv2dBackpropInput { attrs, input_shape },
+    backprop_filter: |attrs, filter_shape| Op::Conv2dBackpropFilter { attrs, filter_shape },
+};
+
+const DEPTHWISE_CONV: ConvFamily = ConvFamily {
+    forward: Op::DepthwiseConv2d,
+    backprop_input: |attrs, input_shape| Op::DepthwiseConv2dBackpropInput { attrs, input_shape },
+    backprop_filter: |attrs, filter_shape| Op::DepthwiseConv2dBackpropFilter { attrs, filter_shape },
+};
+
+/// Which member of a [`ConvFamily`] is being differentiated.
+#[derive(Clone, Copy)]
+enum ConvRole {
+    Forward,
+    BackpropInput,
+    BackpropFilter,
+}
+
+/// The gradient with respect to operand `i` (shape `x_shape`) of one member of a convolution
+/// family. `conv` is bilinear and the backprops are its adjoints, so every gradient is
+/// another member of the family.
+#[allow(clippy::too_many_arguments)]
+fn conv_grad(g: &mut Graph, f: &ConvFamily, role: ConvRole, attrs: Conv2dAttrs, ops: &[NodeId], dy: NodeId, i: usize, x_shape: Shape) -> Res<NodeId> {
+    let (op, args) = match (role, i) {
+        // y = conv(x, w): dx = backprop_input(dy, w), dw = backprop_filter(x, dy).
+        (ConvRole::Forward, 0) => ((f.backprop_input)(attrs, x_shape), [dy, ops[1]]),
+        (ConvRole::Forward, _) => ((f.backprop_filter)(attrs, x_shape), [ops[0], dy]),
+        // z = bpi(d, w) with <dz, bpi(d, w)> = <conv(dz, w), d> = <bpf(dz, d), w>:
+        // dd = conv(dz, w), dw = backprop_filter(dz, d).
+        (ConvRole::BackpropInput, 0) => ((f.forward)(attrs), [dy, ops[1]]),
+        (ConvRole::BackpropInput, _) => ((f.backprop_filter)(attrs, x_shape), [dy, ops[0]]),
+        // z = bpf(x, d) with <dz, bpf(x, d)> = <conv(x, dz), d> = <bpi(d, dz), x>:
+        // dx = backprop_input(d, dz), dd = conv(x, dz).
+        (ConvRole::BackpropFilter, 0) => ((f.backprop_input)(attrs, x_shape), [ops[1], dy]),
+        (ConvRole::BackpropFilter, _) => ((f.forward)(attrs), [ops[0], dy]),
+    };
+    Ok(g.add(op, &args)?)
 }
 
 /// `dx` for `y = u(x)`, as `dy * u'(x)` written with `x` or `y`.
