@@ -4,7 +4,7 @@
 //! `datasets/fashion-mnist`, trains Input(28,28,1) → Conv2D(32, 3, relu) →
 //! BatchNormalization → MaxPool2D → Conv2D(64, 3, relu) → BatchNormalization → MaxPool2D →
 //! Flatten → Dropout(0.3) → Dense(128, relu) → Dropout(0.5) → Dense(10) with Adam and
-//! softmax cross-entropy on logits for 5 epochs of batch 100, and prints the summary, one
+//! softmax cross-entropy on logits for 8 epochs of batch 100, and prints the summary, one
 //! line per epoch, the mean seconds per epoch and the test accuracy.
 
 use std::path::PathBuf;
@@ -14,7 +14,7 @@ use kiln::metrics::Accuracy;
 use kiln::optimizers::Adam;
 use kiln::prelude::*;
 
-const EPOCHS: usize = 5;
+const EPOCHS: usize = 8;
 const BATCH_SIZE: usize = 100;
 
 /// `datasets/fashion-mnist` from the working directory, else beside this crate in the repository.
