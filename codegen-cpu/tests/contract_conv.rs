@@ -99,6 +99,8 @@ fn cases() -> Vec<Case> {
     cases.push(([2, 4, 5, 2], [4, 5, 2, 3], [1, 1], [1, 1], Padding::Valid));
     // Deep enough (depth 4104 > 2^20 / 256) that blocks are 256 rows: 288 rows span two.
     cases.push(([2, 12, 12, 456], [3, 3, 456, 2], [1, 1], [1, 1], Padding::Same));
+    // MNIST-like single-channel images: 8*26*26 rows of depth 9 fill im2col in two chunks.
+    cases.push(([8, 28, 28, 1], [3, 3, 1, 4], [1, 1], [1, 1], Padding::Valid));
     cases
 }
 
