@@ -7,7 +7,6 @@
 //! softmax cross-entropy on logits for 8 epochs of batch 100, and prints the summary, one
 //! line per epoch, the mean seconds per epoch and the test accuracy.
 
-use std::path::PathBuf;
 
 use kiln::losses::SoftmaxCrossEntropyWithLogits;
 use kiln::metrics::Accuracy;
@@ -16,16 +15,6 @@ use kiln::prelude::*;
 
 const EPOCHS: usize = 8;
 const BATCH_SIZE: usize = 100;
-
-/// `datasets/fashion-mnist` from the working directory, else beside this crate in the repository.
-fn fashion_mnist_dir() -> PathBuf {
-    let local = PathBuf::from("datasets/fashion-mnist");
-    if local.is_dir() {
-        local
-    } else {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../datasets/fashion-mnist")
-    }
-}
 
 fn main() -> kiln::Result<()> {
     let mut model = sequential![
@@ -43,7 +32,7 @@ fn main() -> kiln::Result<()> {
         Dense::new(10),
     ];
 
-    let (train, test) = kiln::datasets::fashion_mnist::load(fashion_mnist_dir())?;
+    let (train, test) = kiln::datasets::fashion_mnist::load(kiln_examples::dataset_dir("fashion-mnist"))?;
 
     model.compile(Adam::default(), SoftmaxCrossEntropyWithLogits, [Accuracy])?;
     print!("{}", model.summary()?);

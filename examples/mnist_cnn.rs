@@ -6,7 +6,6 @@
 //! epochs of batch 100, and prints the summary, one line per epoch, the mean seconds per
 //! epoch and the test accuracy.
 
-use std::path::PathBuf;
 
 use kiln::losses::SoftmaxCrossEntropyWithLogits;
 use kiln::metrics::Accuracy;
@@ -15,16 +14,6 @@ use kiln::prelude::*;
 
 const EPOCHS: usize = 5;
 const BATCH_SIZE: usize = 100;
-
-/// `datasets/mnist` from the working directory, else beside this crate in the repository.
-fn mnist_dir() -> PathBuf {
-    let local = PathBuf::from("datasets/mnist");
-    if local.is_dir() {
-        local
-    } else {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../datasets/mnist")
-    }
-}
 
 fn main() -> kiln::Result<()> {
     let mut model = sequential![
@@ -38,7 +27,7 @@ fn main() -> kiln::Result<()> {
         Dense::new(10),
     ];
 
-    let (train, test) = kiln::datasets::mnist::load(mnist_dir())?;
+    let (train, test) = kiln::datasets::mnist::load(kiln_examples::dataset_dir("mnist"))?;
 
     model.compile(Adam::default(), SoftmaxCrossEntropyWithLogits, [Accuracy])?;
     print!("{}", model.summary()?);

@@ -7,7 +7,7 @@
 //! saves the model to `target/models/mnist_mlp.kiln`, loads it back and checks that the
 //! reloaded model's test-set predictions are bit-identical.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use kiln::losses::SoftmaxCrossEntropyWithLogits;
 use kiln::metrics::Accuracy;
@@ -18,16 +18,6 @@ use kiln::{Shape, Tensor};
 const EPOCHS: usize = 10;
 const BATCH_SIZE: usize = 100;
 
-/// `datasets/mnist` from the working directory, else beside this crate in the repository.
-fn mnist_dir() -> PathBuf {
-    let local = PathBuf::from("datasets/mnist");
-    if local.is_dir() {
-        local
-    } else {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../datasets/mnist")
-    }
-}
-
 fn main() -> kiln::Result<()> {
     let mut model = Sequential::of([
         Input::new([28, 28, 1]).into(),
@@ -37,7 +27,7 @@ fn main() -> kiln::Result<()> {
         Dense::new(10).into(),
     ]);
 
-    let (train, test) = kiln::datasets::mnist::load(mnist_dir())?;
+    let (train, test) = kiln::datasets::mnist::load(kiln_examples::dataset_dir("mnist"))?;
     let (train, validation) = train.split(0.95)?;
 
     model.compile(Adam::default(), SoftmaxCrossEntropyWithLogits, [Accuracy])?;

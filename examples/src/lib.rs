@@ -1,1 +1,10 @@
-//! Examples live in `examples/`; this library is empty.
+//! What the examples in `examples/` share: finding the datasets shipped with the repository.
+
+use std::path::PathBuf;
+
+/// `datasets/<name>` from the working directory (a user running an example from the
+/// repository root), else the same folder beside this crate in the repository.
+pub fn dataset_dir(name: &str) -> PathBuf {
+    let local = PathBuf::from("datasets").join(name);
+    if local.is_dir() { local } else { PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../datasets").join(name) }
+}
