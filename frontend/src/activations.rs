@@ -136,11 +136,7 @@ const TABLE: &[(&str, Activation, Builder)] = &[
             let Activation::LeakyRelu { alpha } = *act else {
                 unreachable!("the leaky_relu row is only used for LeakyRelu")
             };
-            // max(x, alpha x) is leaky ReLU for 0 <= alpha <= 1; select covers any alpha.
-            let zero = g.scalar(0.0);
-            let positive = g.binary(BinaryOp::Gt, x, zero)?;
-            let scaled = with_const(g, BinaryOp::Mul, x, alpha)?;
-            g.add(ir::Op::Select, &[positive, x, scaled])
+            leaky_relu(g, x, alpha)
         },
     ),
 ];
@@ -161,9 +157,18 @@ fn shifted_exp_sum(g: &mut Graph, x: NodeId) -> ir::error::Result<(NodeId, NodeI
     Ok((shifted, sum))
 }
 
+/// `x > 0 ? x : alpha x`. (`max(x, alpha x)` only works for `0 <= alpha <= 1`; select
+/// covers any alpha.) Shared by the `leaky_relu` activation and the `LeakyReLU` layer.
+pub(crate) fn leaky_relu(g: &mut Graph, x: NodeId, alpha: f32) -> ir::error::Result<NodeId> {
+    let zero = g.scalar(0.0);
+    let positive = g.binary(BinaryOp::Gt, x, zero)?;
+    let scaled = with_const(g, BinaryOp::Mul, x, alpha)?;
+    g.add(ir::Op::Select, &[positive, x, scaled])
+}
+
 /// `x > 0 ? x : alpha (e^min(x,0) - 1)`; the `min` keeps the unused branch finite, so its
-/// gradient is never `0 · inf`.
-fn elu(g: &mut Graph, x: NodeId, alpha: f32) -> ir::error::Result<NodeId> {
+/// gradient is never `0 · inf`. Shared by the `elu` activation and the `ELU` layer.
+pub(crate) fn elu(g: &mut Graph, x: NodeId, alpha: f32) -> ir::error::Result<NodeId> {
     let zero = g.scalar(0.0);
     let positive = g.binary(BinaryOp::Gt, x, zero)?;
     let negative_part = g.binary(BinaryOp::Min, x, zero)?;

@@ -239,9 +239,7 @@ impl ElementwiseRule for LeakyReLU {
     }
 
     fn lower(&self, g: &mut Graph, x: NodeId) -> ir::error::Result<NodeId> {
-        let positive = with_scalar(g, BinaryOp::Gt, x, 0.0)?;
-        let scaled = with_scalar(g, BinaryOp::Mul, x, self.alpha)?;
-        select(g, positive, x, scaled)
+        crate::activations::leaky_relu(g, x, self.alpha)
     }
 }
 
@@ -296,10 +294,7 @@ impl ElementwiseRule for ELU {
     }
 
     fn lower(&self, g: &mut Graph, x: NodeId) -> ir::error::Result<NodeId> {
-        let positive = with_scalar(g, BinaryOp::Gt, x, 0.0)?;
-        let decay = g.unary(UnaryOp::Expm1, x)?;
-        let scaled = with_scalar(g, BinaryOp::Mul, decay, self.alpha)?;
-        select(g, positive, x, scaled)
+        crate::activations::elu(g, x, self.alpha)
     }
 }
 
