@@ -107,6 +107,46 @@ pub trait Layer: fmt::Debug + Send + Sync {
     /// Append this layer's computation on the batched input `x` to `g`; returns its output.
     fn build(&self, g: &mut Graph, x: NodeId, ctx: LayerContext<'_>) -> Result<NodeId>;
 
+    /// Number of inputs the layer takes: `Some(1)` for ordinary layers, `None` for layers
+    /// that take any number from two up (merge layers such as `Add`). A model calls the
+    /// `*_many` methods below; single-input layers only implement the one-input forms.
+    fn arity(&self) -> Option<usize> {
+        Some(1)
+    }
+
+    /// The per-example output shape for several per-example `inputs` (one per inbound
+    /// tensor). Defaults to [`Layer::output_shape`] for exactly one input.
+    fn output_shape_many(&self, inputs: &[Shape]) -> Result<Shape> {
+        match inputs {
+            [one] => self.output_shape(one),
+            _ => Err(layer_error(
+                self,
+                format!("takes one input, got {}", inputs.len()),
+            )),
+        }
+    }
+
+    /// The parameters for several per-example `inputs` (validated by
+    /// [`Layer::output_shape_many`]). Defaults to [`Layer::params`] of the single input.
+    fn params_many(&self, inputs: &[Shape]) -> Vec<ParamSpec> {
+        match inputs {
+            [one] => self.params(one),
+            _ => Vec::new(),
+        }
+    }
+
+    /// Append the computation on several batched inputs `xs`. Defaults to [`Layer::build`]
+    /// for exactly one input.
+    fn build_many(&self, g: &mut Graph, xs: &[NodeId], ctx: LayerContext<'_>) -> Result<NodeId> {
+        match xs {
+            [one] => self.build(g, *one, ctx),
+            _ => Err(layer_error(
+                self,
+                format!("takes one input, got {}", xs.len()),
+            )),
+        }
+    }
+
     /// The layer's Keras config: the inner `"config"` object, with Keras 2's field names
     /// (usually `layer_config(self, json!({...}))`, see [`config`]). Together with
     /// [`Layer::class_name`] it rebuilds the layer through [`layer_from_config`].
