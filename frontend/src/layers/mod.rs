@@ -19,6 +19,7 @@ mod flatten;
 mod global_pooling;
 mod input;
 mod kernel_options;
+mod merge;
 mod pooling;
 pub mod registry;
 mod reshape;
@@ -35,8 +36,13 @@ pub use dropout::Dropout;
 pub use flatten::Flatten;
 pub use global_pooling::{GlobalAveragePooling2D, GlobalMaxPooling2D, GlobalPooling2D};
 pub use input::Input;
+pub use merge::{
+    Add, Average, ConcatAxis, Concatenate, Difference, ElementwiseFold, Greatest, Least, Maximum,
+    Mean, Merge, MergeKind, Minimum, Multiply, Product, Subtract, Sum,
+};
 pub use pooling::{
-    Average, AveragePooling2D, AvgPool2D, Max, MaxPool2D, MaxPooling2D, Pooling2D, PoolingKind,
+    Average as AveragePoolingKind, AveragePooling2D, AvgPool2D, Max as MaxPoolingKind, MaxPool2D,
+    MaxPooling2D, Pooling2D, PoolingKind,
 };
 pub use registry::{layer_from_config, layer_from_json, layer_to_json};
 pub use reshape::Reshape;

@@ -9,10 +9,10 @@ use serde_json::{Value, json};
 
 use crate::error::{Error, Result};
 use crate::layers::{
-    ActivationLayer, AveragePooling2D, BatchNormalization, ConfigReader, Conv2D, Dense,
-    DepthwiseConv2D, Dropout, SeparableConv2D,
-    ELU, Flatten, GlobalAveragePooling2D, GlobalMaxPooling2D, Input, Layer, LeakyReLU,
-    MaxPooling2D, ReLU, Reshape, Softmax, ZeroPadding2D,
+    ActivationLayer, Add, Average, AveragePooling2D, BatchNormalization, Concatenate,
+    ConfigReader, Conv2D, Dense, DepthwiseConv2D, Dropout, ELU, Flatten, GlobalAveragePooling2D,
+    GlobalMaxPooling2D, Input, Layer, LeakyReLU, MaxPooling2D, Maximum, Minimum, Multiply, ReLU,
+    Reshape, SeparableConv2D, Softmax, Subtract, ZeroPadding2D,
 };
 
 /// Builds a layer from its config reader.
@@ -53,6 +53,13 @@ const LAYERS: &[(&str, FromConfig)] = &[
     ("LeakyReLU", |c| Ok(Box::new(LeakyReLU::from_config(c)?))),
     ("ELU", |c| Ok(Box::new(ELU::from_config(c)?))),
     ("Softmax", |c| Ok(Box::new(Softmax::from_config(c)?))),
+    ("Add", |c| Ok(Box::new(Add::from_config(c)?))),
+    ("Subtract", |c| Ok(Box::new(Subtract::from_config(c)?))),
+    ("Multiply", |c| Ok(Box::new(Multiply::from_config(c)?))),
+    ("Average", |c| Ok(Box::new(Average::from_config(c)?))),
+    ("Maximum", |c| Ok(Box::new(Maximum::from_config(c)?))),
+    ("Minimum", |c| Ok(Box::new(Minimum::from_config(c)?))),
+    ("Concatenate", |c| Ok(Box::new(Concatenate::from_config(c)?))),
 ];
 
 /// The Keras class names the registry knows.
