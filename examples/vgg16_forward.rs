@@ -1,0 +1,67 @@
+//! VGG16 inference speed: builds Keras' VGG16 from the config Keras wrote
+//! (`tf_keras.applications.VGG16(weights=None).to_json()`), fills it with random weights
+//! (Keras' initializers), and times one 224×224 image through it.
+//!
+//! `cargo run --release --example vgg16_forward` — prints the parameter count, the time to
+//! compile the model and its batch-1 predictor, and the median forward time over
+//! [`RUNS`] runs.
+
+use std::time::Instant;
+
+use kiln::layers::{Layer, layer_from_json};
+use kiln::losses::MeanSquaredError;
+use kiln::metrics::Accuracy;
+use kiln::optimizers::SGD;
+use kiln::prelude::*;
+use serde_json::Value;
+
+/// Keras' VGG16 architecture (no weights), as `model.to_json()` writes it.
+const VGG16_CONFIG: &str =
+    include_str!("../frontend/tests/fixtures/keras/architectures/vgg16_config.json");
+/// Timed forward passes after the first (which compiles the predictor).
+const RUNS: usize = 5;
+
+fn main() -> kiln::Result<()> {
+    let config: Value = serde_json::from_str(VGG16_CONFIG).expect("the VGG16 config is JSON");
+    let entries = config["config"]["layers"]
+        .as_array()
+        .expect("a Keras model config lists its layers");
+    let layers = entries
+        .iter()
+        .map(layer_from_json)
+        .collect::<kiln::Result<Vec<Box<dyn Layer>>>>()?;
+    let mut model = Sequential::of(layers).named("vgg16");
+    println!("VGG16: {} parameters", model.count_params()?);
+
+    let start = Instant::now();
+    model.compile(SGD::default(), MeanSquaredError, [] as [Accuracy; 0])?;
+    let input_shape = model.input_shape()?;
+    let image: Vec<f32> = (0..input_shape.numel())
+        .map(|i| ((i * 7919) % 256) as f32 / 255.0)
+        .collect();
+    let first = model.predict_one(&image)?;
+    let compile_seconds = start.elapsed().as_secs_f64();
+    println!("compile + initialise + first forward: {compile_seconds:.2} s");
+
+    let mut times: Vec<f64> = (0..RUNS)
+        .map(|_| {
+            let start = Instant::now();
+            let out = model.predict_one(&image)?;
+            assert_eq!(out.len(), first.len());
+            Ok(start.elapsed().as_secs_f64())
+        })
+        .collect::<kiln::Result<_>>()?;
+    times.sort_by(f64::total_cmp);
+    let median = times[RUNS / 2];
+    let top = first
+        .iter()
+        .enumerate()
+        .max_by(|a, b| a.1.total_cmp(b.1))
+        .map_or(0, |(class, _)| class);
+    println!(
+        "forward, batch 1, 224x224: median {:.1} ms over {RUNS} runs (top class {top}, p = {:.4})",
+        median * 1e3,
+        first[top]
+    );
+    Ok(())
+}
