@@ -10,12 +10,12 @@
 //! Layers come in `layer_names` order and weights in each layer's `weight_names` order,
 //! never in the order the HDF5 groups happen to be stored; `optimizer_weights` and
 //! `top_level_model_weights` are skipped. [`KerasFile::write`] writes the Keras 2 layout
-//! ([`write`] lists where its attribute types differ from h5py's).
+//! ([`mod@write`] lists where its attribute types differ from h5py's).
 //! [`normalize_model_config`] turns a Keras 3 `model_config` into the Keras 2 form the
 //! rest of Kiln reads.
 //!
 //! Files are untrusted input: every malformation is an [`Error::ModelFile`](crate::Error::ModelFile)
-//! naming the file (and the layer and dataset at fault), never a panic ([`guard`]).
+//! naming the file (and the layer and dataset at fault), never a panic (the HDF5 parser runs behind a panic boundary).
 
 mod guard;
 mod json_ascii;
