@@ -1,0 +1,34 @@
+//! Kiln's GPU backend: a fused, memory-planned [`ir::Graph`] becomes a sequence of WGSL
+//! compute kernels run by wgpu (Vulkan; Metal and DX12 on their platforms).
+//!
+//! ```text
+//! generate(graph, plan)        -> Vec<Kernel>   (WGSL text, bindings, grids; no GPU needed)
+//! Gpu::new()                   -> Gpu           (adapter + device)
+//! gpu.compile(graph, plan)     -> GpuExecutable (validated pipelines, constants uploaded)
+//! exe.new_state()              -> GpuState      (parameters and arena in device memory)
+//! exe.run(&mut state, inputs)  -> outputs       (one submission per step)
+//! ```
+//!
+//! Map: `wgsl` generates the kernels from a few templates (`elementwise`, `gemm`,
+//! `window`, `reduce`) sharing one scalar op table (`wgsl::scalar`); [`kernel`] describes
+//! what a kernel binds and where values live; [`validate`] checks WGSL with naga; `device`
+//! finds an adapter; `runtime` owns buffers and pipelines and runs steps.
+//!
+//! The execution model is the one [`ir::MemoryPlan::validate`] describes: each value
+//! lives in the arena, an input, a parameter or a constant buffer; kernels run in node
+//! order; copied parameter updates and output read-backs follow the last kernel. Parameters
+//! stay in device memory across runs; only the requested outputs come back.
+
+mod device;
+pub mod error;
+pub mod kernel;
+mod runtime;
+pub mod validate;
+mod wgsl;
+
+pub use device::Gpu;
+pub use error::GpuError;
+pub use runtime::{GpuExecutable, GpuState, Leaf};
+pub use kernel::{Binding, Kernel, Loc, Space};
+pub use validate::validate;
+pub use wgsl::generate;
