@@ -246,3 +246,53 @@ pub fn fused_kinds(graph: &Graph) -> Vec<&'static str> {
     kinds.dedup();
     kinds
 }
+
+/// The GPU every test of one binary shares, or `None` when `KILN_GPU_TESTS=skip` (for
+/// machines without a Vulkan driver). No adapter otherwise fails the test with the error
+/// that says how to install one.
+pub fn gpu() -> Option<&'static codegen_gpu::Gpu> {
+    static GPU: std::sync::OnceLock<codegen_gpu::Gpu> = std::sync::OnceLock::new();
+    if std::env::var("KILN_GPU_TESTS").is_ok_and(|v| v == "skip") {
+        eprintln!("KILN_GPU_TESTS=skip: not running GPU tests");
+        return None;
+    }
+    Some(GPU.get_or_init(|| {
+        // Mesa warns without a runtime dir; give it a private one.
+        if std::env::var_os("XDG_RUNTIME_DIR").is_none() {
+            let dir = std::env::temp_dir().join(format!("kiln-xdg-{}", std::process::id()));
+            std::fs::create_dir_all(&dir).expect("temp dir is writable");
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).expect("own temp dir");
+            }
+            // SAFETY: set once, inside the OnceLock initialiser, before any GPU code of this
+            // process reads the environment.
+            unsafe { std::env::set_var("XDG_RUNTIME_DIR", &dir) };
+        }
+        codegen_gpu::Gpu::new().unwrap_or_else(|e| panic!("{e}"))
+    }))
+}
+
+/// Run `graph` under `plan` on the GPU for `steps` steps from `bindings` (params set
+/// once, inputs every step); the outputs of each step and the final params.
+pub fn run_gpu(
+    gpu: &codegen_gpu::Gpu,
+    graph: &Graph,
+    plan: &ir::MemoryPlan,
+    bindings: &Bindings,
+    steps: usize,
+) -> Result<(Vec<Vec<(String, Tensor)>>, Vec<(String, Vec<f32>)>), codegen_gpu::GpuError> {
+    let exe = gpu.compile(graph, plan)?;
+    let mut state = exe.new_state()?;
+    for p in exe.params() {
+        state.set_param(&p.name, &bindings[&p.name].data)?;
+    }
+    let inputs: Vec<(&str, &[f32])> = exe.inputs().iter().map(|l| (l.name.as_str(), bindings[&l.name].data.as_slice())).collect();
+    let mut outputs = Vec::new();
+    for _ in 0..steps {
+        outputs.push(exe.run(&mut state, &inputs)?);
+    }
+    let params = exe.params().iter().map(|p| Ok((p.name.clone(), state.param(&p.name)?))).collect::<Result<_, codegen_gpu::GpuError>>()?;
+    Ok((outputs, params))
+}
