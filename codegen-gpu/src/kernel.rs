@@ -86,3 +86,24 @@ pub fn resolve_read(graph: &Graph, plan: &MemoryPlan, reader: NodeId, id: NodeId
     resolve(graph, plan, id)?
         .ok_or_else(|| GpuError::Plan { node: reader.to_string(), msg: format!("reads {id}, which the plan never materialises") })
 }
+
+/// Check that every arena slot of `plan` holds its node's element count and lies inside
+/// the arena, so no kernel reads or writes past a value. (Alignment is not needed here:
+/// GPU copies only need whole f32s, so the unaligned [`MemoryPlan::naive`] plan is fine.)
+pub fn check_slots(graph: &Graph, plan: &MemoryPlan) -> Result<()> {
+    if plan.storage.len() != graph.len() {
+        return Err(GpuError::Plan { node: "plan".into(), msg: format!("has {} storages for {} nodes", plan.storage.len(), graph.len()) });
+    }
+    for id in graph.node_ids() {
+        if let Storage::Arena { offset, len } = plan.of(id) {
+            let numel = graph.shape(id).numel();
+            if len != numel || offset.checked_add(len).is_none_or(|end| end > plan.arena_len) {
+                return Err(GpuError::Plan {
+                    node: id.to_string(),
+                    msg: format!("arena slot {offset}..{} for {numel} values does not fit an arena of {}", offset + len, plan.arena_len),
+                });
+            }
+        }
+    }
+    Ok(())
+}

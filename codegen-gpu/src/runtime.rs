@@ -92,6 +92,7 @@ impl Gpu {
     /// Compile `graph` under `plan`: generate and validate every kernel, create its
     /// pipeline inside an error scope, upload the constants.
     pub fn compile(&self, graph: &Graph, plan: &MemoryPlan) -> Result<GpuExecutable> {
+        crate::kernel::check_slots(graph, plan)?;
         let kernels = crate::wgsl::generate(graph, plan)?;
         let device = &self.inner.device;
         let max_bindings = self.inner.limits.max_storage_buffers_per_shader_stage as usize;

@@ -8,11 +8,13 @@ mod common;
 
 use ir::MemoryPlan;
 
-#[test]
-fn every_node_kind_agrees_with_the_interpreter() {
+/// The catalogue cases whose names start with one of `prefixes` (each test takes a share,
+/// so the harness runs them in parallel).
+fn check(prefixes: &[&str]) {
     let Some(gpu) = common::gpu() else { return };
     let mut failures = Vec::new();
-    let cases = common::catalogue();
+    let cases: Vec<common::Case> = common::catalogue().into_iter().filter(|c| prefixes.iter().any(|p| c.name.starts_with(p))).collect();
+    assert!(!cases.is_empty(), "no cases start with {prefixes:?}");
     for case in &cases {
         let bindings = common::bindings(&case.graph, case.lo, case.hi);
         let want = ir::interp::run(&case.graph, &bindings).unwrap();
@@ -33,4 +35,45 @@ fn every_node_kind_agrees_with_the_interpreter() {
         }
     }
     assert!(failures.is_empty(), "{} of {} cases failed:\n{}", failures.len(), cases.len(), failures.join("\n"));
+}
+
+#[test]
+fn elementwise_ops_agree() {
+    check(&["unary_", "binary_", "compare_", "select"]);
+}
+
+#[test]
+fn reductions_agree() {
+    check(&["reduce_"]);
+}
+
+#[test]
+fn matmuls_and_convolutions_agree() {
+    check(&["matmul_", "conv2d_"]);
+}
+
+#[test]
+fn depthwise_convolutions_and_pooling_agree() {
+    check(&["depthwise_", "pool_"]);
+}
+
+#[test]
+fn movement_ops_and_random_numbers_agree() {
+    check(&["reshape", "transpose", "broadcast", "slice", "concat", "pad", "random_"]);
+}
+
+#[test]
+fn fused_ops_agree() {
+    check(&["fused_"]);
+}
+
+#[test]
+fn the_tests_cover_the_whole_catalogue() {
+    let prefixes = [
+        "unary_", "binary_", "compare_", "select", "reduce_", "matmul_", "conv2d_", "depthwise_", "pool_", "reshape", "transpose", "broadcast",
+        "slice", "concat", "pad", "random_", "fused_",
+    ];
+    for case in common::catalogue() {
+        assert!(prefixes.iter().any(|p| case.name.starts_with(p)), "no test runs {}", case.name);
+    }
 }
