@@ -18,6 +18,14 @@
 //! lives in the arena, an input, a parameter or a constant buffer; kernels run in node
 //! order; copied parameter updates and output read-backs follow the last kernel. Parameters
 //! stay in device memory across runs; only the requested outputs come back.
+//!
+//! # Testing
+//!
+//! The GPU tests run everywhere `cargo test` runs, on Mesa's lavapipe (a Vulkan driver on
+//! the CPU: `apt-get install mesa-vulkan-drivers libvulkan1` on Debian/Ubuntu). A machine
+//! without any Vulkan driver fails them with [`GpuError::NoAdapter`], which says how to
+//! install one; set `KILN_GPU_TESTS=skip` to skip them there instead. The WGSL generation
+//! tests (naga validation, snapshots; `BLESS=1` rewrites the snapshots) need no GPU.
 
 mod device;
 pub mod error;

@@ -274,6 +274,9 @@ pub fn gpu() -> Option<&'static codegen_gpu::Gpu> {
     }))
 }
 
+/// The outputs of every step, and the parameters after the last.
+pub type GpuRun = (Vec<Vec<(String, Tensor)>>, Vec<(String, Vec<f32>)>);
+
 /// Run `graph` under `plan` on the GPU for `steps` steps from `bindings` (params set
 /// once, inputs every step); the outputs of each step and the final params.
 pub fn run_gpu(
@@ -282,7 +285,7 @@ pub fn run_gpu(
     plan: &ir::MemoryPlan,
     bindings: &Bindings,
     steps: usize,
-) -> Result<(Vec<Vec<(String, Tensor)>>, Vec<(String, Vec<f32>)>), codegen_gpu::GpuError> {
+) -> Result<GpuRun, codegen_gpu::GpuError> {
     let exe = gpu.compile(graph, plan)?;
     let mut state = exe.new_state()?;
     for p in exe.params() {
