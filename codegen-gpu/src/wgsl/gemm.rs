@@ -1,5 +1,6 @@
 //! The one matrix-product template: a tiled, register-blocked GEMM. Each invocation
-//! accumulates a 4x4 block of the result in registers; a workgroup of 8x8 invocations
+//! accumulates a 4x4 block of the result in registers (rows and columns strided by 8, so
+//! neighbouring invocations read neighbouring columns); a workgroup of 8x8 invocations
 //! covers a 32x32 tile; workgroup z is the batch. Operands are read through two loader
 //! functions `load_a(z, m, k)` and `load_b(z, k, n)`, so the matmul and the three
 //! convolutions (implicit GEMM: the loaders compute the im2col index on the fly and read 0
@@ -44,38 +45,39 @@ fn template(m: &mut Module, dims: Dims, load_a: &str, load_b: &str, epilogue: &P
     let main = format!(
         "@compute @workgroup_size({GROUP}, {GROUP})
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {{
-    let row0 = (wg.y * {GROUP}u + lid.y) * {BLOCK}u;
-    let col0 = (wg.x * {GROUP}u + lid.x) * {BLOCK}u;
+    // Invocation (x, y) owns rows y, y + 8, y + 16, y + 24 and the same columns of the
+    // workgroup's 32x32 tile, so neighbouring invocations read neighbouring columns.
+    let row0 = wg.y * {TILE}u + lid.y;
+    let col0 = wg.x * {TILE}u + lid.x;
     if (row0 >= M || col0 >= N) {{ return; }}
     let z = wg.z;
     // Rows and columns past the edge repeat the last one; their results are not stored.
-    let r1 = min(row0 + 1u, M - 1u);
-    let r2 = min(row0 + 2u, M - 1u);
-    let r3 = min(row0 + 3u, M - 1u);
-    let c1 = min(col0 + 1u, N - 1u);
-    let c2 = min(col0 + 2u, N - 1u);
-    let c3 = min(col0 + 3u, N - 1u);
+    let r = vec4<u32>(row0, min(row0 + {GROUP}u, M - 1u), min(row0 + {G2}u, M - 1u), min(row0 + {G3}u, M - 1u));
+    let c = vec4<u32>(col0, min(col0 + {GROUP}u, N - 1u), min(col0 + {G2}u, N - 1u), min(col0 + {G3}u, N - 1u));
     var acc0 = vec4<f32>(0.0);
     var acc1 = vec4<f32>(0.0);
     var acc2 = vec4<f32>(0.0);
     var acc3 = vec4<f32>(0.0);
     for (var k = 0u; k < K; k++) {{
-        let bv = vec4<f32>(load_b(z, k, col0), load_b(z, k, c1), load_b(z, k, c2), load_b(z, k, c3));
-        acc0 = fma(vec4<f32>(load_a(z, row0, k)), bv, acc0);
-        acc1 = fma(vec4<f32>(load_a(z, r1, k)), bv, acc1);
-        acc2 = fma(vec4<f32>(load_a(z, r2, k)), bv, acc2);
-        acc3 = fma(vec4<f32>(load_a(z, r3, k)), bv, acc3);
+        let bv = vec4<f32>(load_b(z, k, c.x), load_b(z, k, c.y), load_b(z, k, c.z), load_b(z, k, c.w));
+        acc0 = fma(vec4<f32>(load_a(z, r.x, k)), bv, acc0);
+        acc1 = fma(vec4<f32>(load_a(z, r.y, k)), bv, acc1);
+        acc2 = fma(vec4<f32>(load_a(z, r.z, k)), bv, acc2);
+        acc3 = fma(vec4<f32>(load_a(z, r.w, k)), bv, acc3);
     }}
     for (var j = 0u; j < {BLOCK}u; j++) {{
-        let col = col0 + j;
+        let col = col0 + j * {GROUP}u;
         if (col >= N) {{ break; }}
         store(z, row0, col, acc0[j]);
-        if (row0 + 1u < M) {{ store(z, row0 + 1u, col, acc1[j]); }}
-        if (row0 + 2u < M) {{ store(z, row0 + 2u, col, acc2[j]); }}
-        if (row0 + 3u < M) {{ store(z, row0 + 3u, col, acc3[j]); }}
+        if (row0 + {GROUP}u < M) {{ store(z, row0 + {GROUP}u, col, acc1[j]); }}
+        if (row0 + {G2}u < M) {{ store(z, row0 + {G2}u, col, acc2[j]); }}
+        if (row0 + {G3}u < M) {{ store(z, row0 + {G3}u, col, acc3[j]); }}
     }}
 }}
-"
+",
+        TILE = BLOCK * GROUP,
+        G2 = 2 * GROUP,
+        G3 = 3 * GROUP,
     );
     Ok((main, [groups_x.max(1) as u32, groups_y.max(1) as u32, dims.batch.max(1) as u32]))
 }

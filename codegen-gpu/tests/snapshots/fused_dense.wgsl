@@ -29,35 +29,33 @@ fn store(z: u32, row: u32, col: u32, acc: f32) {
 
 @compute @workgroup_size(8, 8)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-    let row0 = (wg.y * 8u + lid.y) * 4u;
-    let col0 = (wg.x * 8u + lid.x) * 4u;
+    // Invocation (x, y) owns rows y, y + 8, y + 16, y + 24 and the same columns of the
+    // workgroup's 32x32 tile, so neighbouring invocations read neighbouring columns.
+    let row0 = wg.y * 32u + lid.y;
+    let col0 = wg.x * 32u + lid.x;
     if (row0 >= M || col0 >= N) { return; }
     let z = wg.z;
     // Rows and columns past the edge repeat the last one; their results are not stored.
-    let r1 = min(row0 + 1u, M - 1u);
-    let r2 = min(row0 + 2u, M - 1u);
-    let r3 = min(row0 + 3u, M - 1u);
-    let c1 = min(col0 + 1u, N - 1u);
-    let c2 = min(col0 + 2u, N - 1u);
-    let c3 = min(col0 + 3u, N - 1u);
+    let r = vec4<u32>(row0, min(row0 + 8u, M - 1u), min(row0 + 16u, M - 1u), min(row0 + 24u, M - 1u));
+    let c = vec4<u32>(col0, min(col0 + 8u, N - 1u), min(col0 + 16u, N - 1u), min(col0 + 24u, N - 1u));
     var acc0 = vec4<f32>(0.0);
     var acc1 = vec4<f32>(0.0);
     var acc2 = vec4<f32>(0.0);
     var acc3 = vec4<f32>(0.0);
     for (var k = 0u; k < K; k++) {
-        let bv = vec4<f32>(load_b(z, k, col0), load_b(z, k, c1), load_b(z, k, c2), load_b(z, k, c3));
-        acc0 = fma(vec4<f32>(load_a(z, row0, k)), bv, acc0);
-        acc1 = fma(vec4<f32>(load_a(z, r1, k)), bv, acc1);
-        acc2 = fma(vec4<f32>(load_a(z, r2, k)), bv, acc2);
-        acc3 = fma(vec4<f32>(load_a(z, r3, k)), bv, acc3);
+        let bv = vec4<f32>(load_b(z, k, c.x), load_b(z, k, c.y), load_b(z, k, c.z), load_b(z, k, c.w));
+        acc0 = fma(vec4<f32>(load_a(z, r.x, k)), bv, acc0);
+        acc1 = fma(vec4<f32>(load_a(z, r.y, k)), bv, acc1);
+        acc2 = fma(vec4<f32>(load_a(z, r.z, k)), bv, acc2);
+        acc3 = fma(vec4<f32>(load_a(z, r.w, k)), bv, acc3);
     }
     for (var j = 0u; j < 4u; j++) {
-        let col = col0 + j;
+        let col = col0 + j * 8u;
         if (col >= N) { break; }
         store(z, row0, col, acc0[j]);
-        if (row0 + 1u < M) { store(z, row0 + 1u, col, acc1[j]); }
-        if (row0 + 2u < M) { store(z, row0 + 2u, col, acc2[j]); }
-        if (row0 + 3u < M) { store(z, row0 + 3u, col, acc3[j]); }
+        if (row0 + 8u < M) { store(z, row0 + 8u, col, acc1[j]); }
+        if (row0 + 16u < M) { store(z, row0 + 16u, col, acc2[j]); }
+        if (row0 + 24u < M) { store(z, row0 + 24u, col, acc3[j]); }
     }
 }
 
