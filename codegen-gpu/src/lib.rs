@@ -11,7 +11,7 @@
 //!
 //! Map: `wgsl` generates the kernels from a few templates (`elementwise`, `gemm`,
 //! `window`, `reduce`) sharing one scalar op table (`wgsl::scalar`); [`kernel`] describes
-//! what a kernel binds and where values live; [`validate`] checks WGSL with naga; `device`
+//! what a kernel binds and where values live; [`validate()`] checks WGSL with naga; `device`
 //! finds an adapter; `runtime` owns buffers and pipelines and runs steps.
 //!
 //! The execution model is the one [`ir::MemoryPlan::validate`] describes: each value
@@ -31,7 +31,7 @@ mod device;
 pub mod error;
 pub mod kernel;
 mod runtime;
-pub mod validate;
+mod validate;
 mod wgsl;
 
 pub use device::Gpu;

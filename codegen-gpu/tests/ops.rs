@@ -77,3 +77,29 @@ fn the_tests_cover_the_whole_catalogue() {
         assert!(prefixes.iter().any(|p| case.name.starts_with(p)), "no test runs {}", case.name);
     }
 }
+
+#[test]
+fn grids_past_the_per_axis_workgroup_limit_fold_into_y() {
+    let Some(gpu) = common::gpu() else { return };
+    // 64 * 65535 elements fill the x axis of a flat kernel; one reduction workgroup per
+    // output fills it at 65535 outputs.
+    let n = 64 * 65535 + 100;
+    let mut g = ir::Graph::new();
+    let x = g.input("x", [n]);
+    let y = g.unary(ir::UnaryOp::Neg, x).unwrap();
+    let rows = 65535 + 50;
+    let head = g.add(ir::Op::Slice { starts: vec![0], ends: vec![2 * rows] }, &[x]).unwrap();
+    let pairs = g.reshape(head, [rows, 2]).unwrap();
+    let sums = g.reduce(ir::ReduceOp::Sum, pairs, &[1], false).unwrap();
+    g.add_output("y", y).unwrap();
+    g.add_output("sums", sums).unwrap();
+    let data: Vec<f32> = (0..n).map(|i| (i % 1000) as f32).collect();
+    let exe = gpu.compile(&g, &passes::memory_plan::plan(&g).unwrap()).unwrap();
+    assert!(exe.kernels().filter(|k| k.workgroups[1] > 1).count() == 2, "the flat and the reduction kernels fold their grids");
+    let mut state = exe.new_state().unwrap();
+    let out = exe.run(&mut state, &[("x", &data)]).unwrap();
+    let neg: Vec<f32> = data.iter().map(|v| -v).collect();
+    let pair_sums: Vec<f32> = data[..2 * rows].chunks(2).map(|p| p[0] + p[1]).collect();
+    common::assert_close("neg", &out[0].1.data, &neg, 0.0);
+    common::assert_close("pair sums", &out[1].1.data, &pair_sums, 0.0);
+}
