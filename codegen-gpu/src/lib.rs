@@ -9,6 +9,24 @@
 //! exe.run(&mut state, inputs)  -> outputs       (one submission per step)
 //! ```
 //!
+//! ```no_run
+//! use ir::{BinaryOp, Graph, MemoryPlan, UnaryOp};
+//!
+//! let mut g = Graph::new();
+//! let x = g.input("x", [2, 3]);
+//! let b = g.param("b", [3]);
+//! let y = g.binary(BinaryOp::Add, x, b).unwrap();
+//! let y = g.unary(UnaryOp::Relu, y).unwrap();
+//! g.add_output("y", y).unwrap();
+//!
+//! let gpu = codegen_gpu::Gpu::new().unwrap(); // fails clearly without a Vulkan driver
+//! let exe = gpu.compile(&g, &MemoryPlan::naive(&g)).unwrap();
+//! let mut state = exe.new_state().unwrap(); // parameters start at zero, on the device
+//! state.set_param("b", &[1.0, -1.0, 0.5]).unwrap();
+//! let out = exe.run(&mut state, &[("x", &[1.0, 2.0, 3.0, -4.0, 0.0, 1.0])]).unwrap();
+//! assert_eq!(out[0].1.data, [2.0, 1.0, 3.5, 0.0, 0.0, 1.5]);
+//! ```
+//!
 //! Map: `wgsl` generates the kernels from a few templates (`elementwise`, `gemm`,
 //! `window`, `reduce`) sharing one scalar op table (`wgsl::scalar`); [`kernel`] describes
 //! what a kernel binds and where values live; [`validate()`] checks WGSL with naga; `device`
