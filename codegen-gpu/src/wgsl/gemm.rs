@@ -1,7 +1,7 @@
 //! The one matrix-product template: a tiled, register-blocked GEMM. Each invocation
-//! accumulates a 4x4 block of the result in registers (rows and columns strided by 8, so
+//! accumulates an 8x4 block of the result in registers (rows and columns strided by 8, so
 //! neighbouring invocations read neighbouring columns); a workgroup of 8x8 invocations
-//! covers a 32x32 tile; workgroup z is the batch. Operands are read through two loader
+//! covers a 64x32 tile; workgroup z is the batch. Operands are read through two loader
 //! functions `load_a(z, m, k)` and `load_b(z, k, n)`, so the matmul and the three
 //! convolutions (implicit GEMM: the loaders compute the im2col index on the fly and read 0
 //! in the padding) are loaders into this template, and the epilogue runs at the store.
@@ -12,8 +12,10 @@ use super::Module;
 use super::layout::{Axis, window_axes};
 use crate::error::Result;
 
-/// Rows and columns of the result block one invocation computes.
+/// Columns of the result block one invocation computes (one `vec4` per row).
 const BLOCK: usize = 4;
+/// Rows of the result block one invocation computes.
+const ROWS: usize = 8;
 /// Invocations per workgroup along each axis.
 const GROUP: usize = 8;
 
@@ -29,7 +31,7 @@ struct Dims {
 /// (extra inputs are operands `first_extra..`), and the blocked main loop.
 fn template(m: &mut Module, dims: Dims, load_a: &str, load_b: &str, epilogue: &Program, first_extra: usize) -> Result<(String, [u32; 3])> {
     let groups_x = dims.n.div_ceil(BLOCK * GROUP);
-    let groups_y = dims.m.div_ceil(BLOCK * GROUP);
+    let groups_y = dims.m.div_ceil(ROWS * GROUP);
     if groups_x > 65535 || groups_y > 65535 || dims.batch > 65535 {
         return Err(m.unsupported(&format!("a {}x{}x{} product over {} batches exceeds the dispatch limits", dims.m, dims.n, dims.k, dims.batch)));
     }
@@ -42,43 +44,7 @@ fn template(m: &mut Module, dims: Dims, load_a: &str, load_b: &str, epilogue: &P
          fn load_b(z: u32, k: u32, n: u32) -> f32 {{\n{load_b}}}\n\n\
          fn store(z: u32, row: u32, col: u32, acc: f32) {{\n    let o = (z * M + row) * N + col;\n{epi}    {obuf}[{obase}u + o] = {result};\n}}\n"
     ));
-    let main = format!(
-        "@compute @workgroup_size({GROUP}, {GROUP})
-fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {{
-    // Invocation (x, y) owns rows y, y + 8, y + 16, y + 24 and the same columns of the
-    // workgroup's 32x32 tile, so neighbouring invocations read neighbouring columns.
-    let row0 = wg.y * {TILE}u + lid.y;
-    let col0 = wg.x * {TILE}u + lid.x;
-    if (row0 >= M || col0 >= N) {{ return; }}
-    let z = wg.z;
-    // Rows and columns past the edge repeat the last one; their results are not stored.
-    let r = vec4<u32>(row0, min(row0 + {GROUP}u, M - 1u), min(row0 + {G2}u, M - 1u), min(row0 + {G3}u, M - 1u));
-    let c = vec4<u32>(col0, min(col0 + {GROUP}u, N - 1u), min(col0 + {G2}u, N - 1u), min(col0 + {G3}u, N - 1u));
-    var acc0 = vec4<f32>(0.0);
-    var acc1 = vec4<f32>(0.0);
-    var acc2 = vec4<f32>(0.0);
-    var acc3 = vec4<f32>(0.0);
-    for (var k = 0u; k < K; k++) {{
-        let bv = vec4<f32>(load_b(z, k, c.x), load_b(z, k, c.y), load_b(z, k, c.z), load_b(z, k, c.w));
-        acc0 = fma(vec4<f32>(load_a(z, r.x, k)), bv, acc0);
-        acc1 = fma(vec4<f32>(load_a(z, r.y, k)), bv, acc1);
-        acc2 = fma(vec4<f32>(load_a(z, r.z, k)), bv, acc2);
-        acc3 = fma(vec4<f32>(load_a(z, r.w, k)), bv, acc3);
-    }}
-    for (var j = 0u; j < {BLOCK}u; j++) {{
-        let col = col0 + j * {GROUP}u;
-        if (col >= N) {{ break; }}
-        store(z, row0, col, acc0[j]);
-        if (row0 + {GROUP}u < M) {{ store(z, row0 + {GROUP}u, col, acc1[j]); }}
-        if (row0 + {G2}u < M) {{ store(z, row0 + {G2}u, col, acc2[j]); }}
-        if (row0 + {G3}u < M) {{ store(z, row0 + {G3}u, col, acc3[j]); }}
-    }}
-}}
-",
-        TILE = BLOCK * GROUP,
-        G2 = 2 * GROUP,
-        G3 = 3 * GROUP,
-    );
+    let main = gemm_main();
     Ok((main, [groups_x.max(1) as u32, groups_y.max(1) as u32, dims.batch.max(1) as u32]))
 }
 
@@ -200,4 +166,32 @@ pub(super) fn conv2d_backprop_filter(m: &mut Module, attrs: &Conv2dAttrs) -> Res
     let load_b = format!("    return {dybuf}[{dybase}u + k * N + n];\n");
     let dims = Dims { batch: 1, m: f.dims()[0] * f.dims()[1] * c, n: o, k: batch * h.output * w.output };
     template(m, dims, &load_a, &load_b, &Program::identity(), 2)
+}
+
+/// The blocked main loop: invocation `(x, y)` owns rows `y + 8i` (`i < ROWS`) and
+/// columns `x + 8j` (`j < BLOCK`) of its workgroup's tile, so neighbouring invocations
+/// read neighbouring columns; rows and columns past the edge repeat the last one and are
+/// not stored.
+fn gemm_main() -> String {
+    let mut text = format!(
+        "@compute @workgroup_size({GROUP}, {GROUP})\nfn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {{\n    let row0 = wg.y * {}u + lid.y;\n    let col0 = wg.x * {}u + lid.x;\n    if (row0 >= M || col0 >= N) {{ return; }}\n    let z = wg.z;\n",
+        ROWS * GROUP,
+        BLOCK * GROUP
+    );
+    let cols: Vec<String> = (0..BLOCK).map(|j| if j == 0 { "col0".into() } else { format!("min(col0 + {}u, N - 1u)", j * GROUP) }).collect();
+    text.push_str(&format!("    let c = vec4<u32>({});\n", cols.join(", ")));
+    for i in 0..ROWS {
+        let row = if i == 0 { "row0".to_string() } else { format!("min(row0 + {}u, M - 1u)", i * GROUP) };
+        text.push_str(&format!("    let r{i} = {row};\n    var acc{i} = vec4<f32>(0.0);\n"));
+    }
+    text.push_str("    for (var k = 0u; k < K; k++) {\n        let bv = vec4<f32>(load_b(z, k, c.x), load_b(z, k, c.y), load_b(z, k, c.z), load_b(z, k, c.w));\n");
+    for i in 0..ROWS {
+        text.push_str(&format!("        acc{i} = fma(vec4<f32>(load_a(z, r{i}, k)), bv, acc{i});\n"));
+    }
+    text.push_str(&format!("    }}\n    for (var j = 0u; j < {BLOCK}u; j++) {{\n        let col = col0 + j * {GROUP}u;\n        if (col >= N) {{ break; }}\n        store(z, row0, col, acc0[j]);\n"));
+    for i in 1..ROWS {
+        text.push_str(&format!("        if (row0 + {o}u < M) {{ store(z, row0 + {o}u, col, acc{i}[j]); }}\n", o = i * GROUP));
+    }
+    text.push_str("    }\n}\n");
+    text
 }

@@ -29,25 +29,37 @@ fn store(z: u32, row: u32, col: u32, acc: f32) {
 
 @compute @workgroup_size(8, 8)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-    // Invocation (x, y) owns rows y, y + 8, y + 16, y + 24 and the same columns of the
-    // workgroup's 32x32 tile, so neighbouring invocations read neighbouring columns.
-    let row0 = wg.y * 32u + lid.y;
+    let row0 = wg.y * 64u + lid.y;
     let col0 = wg.x * 32u + lid.x;
     if (row0 >= M || col0 >= N) { return; }
     let z = wg.z;
-    // Rows and columns past the edge repeat the last one; their results are not stored.
-    let r = vec4<u32>(row0, min(row0 + 8u, M - 1u), min(row0 + 16u, M - 1u), min(row0 + 24u, M - 1u));
     let c = vec4<u32>(col0, min(col0 + 8u, N - 1u), min(col0 + 16u, N - 1u), min(col0 + 24u, N - 1u));
+    let r0 = row0;
     var acc0 = vec4<f32>(0.0);
+    let r1 = min(row0 + 8u, M - 1u);
     var acc1 = vec4<f32>(0.0);
+    let r2 = min(row0 + 16u, M - 1u);
     var acc2 = vec4<f32>(0.0);
+    let r3 = min(row0 + 24u, M - 1u);
     var acc3 = vec4<f32>(0.0);
+    let r4 = min(row0 + 32u, M - 1u);
+    var acc4 = vec4<f32>(0.0);
+    let r5 = min(row0 + 40u, M - 1u);
+    var acc5 = vec4<f32>(0.0);
+    let r6 = min(row0 + 48u, M - 1u);
+    var acc6 = vec4<f32>(0.0);
+    let r7 = min(row0 + 56u, M - 1u);
+    var acc7 = vec4<f32>(0.0);
     for (var k = 0u; k < K; k++) {
         let bv = vec4<f32>(load_b(z, k, c.x), load_b(z, k, c.y), load_b(z, k, c.z), load_b(z, k, c.w));
-        acc0 = fma(vec4<f32>(load_a(z, r.x, k)), bv, acc0);
-        acc1 = fma(vec4<f32>(load_a(z, r.y, k)), bv, acc1);
-        acc2 = fma(vec4<f32>(load_a(z, r.z, k)), bv, acc2);
-        acc3 = fma(vec4<f32>(load_a(z, r.w, k)), bv, acc3);
+        acc0 = fma(vec4<f32>(load_a(z, r0, k)), bv, acc0);
+        acc1 = fma(vec4<f32>(load_a(z, r1, k)), bv, acc1);
+        acc2 = fma(vec4<f32>(load_a(z, r2, k)), bv, acc2);
+        acc3 = fma(vec4<f32>(load_a(z, r3, k)), bv, acc3);
+        acc4 = fma(vec4<f32>(load_a(z, r4, k)), bv, acc4);
+        acc5 = fma(vec4<f32>(load_a(z, r5, k)), bv, acc5);
+        acc6 = fma(vec4<f32>(load_a(z, r6, k)), bv, acc6);
+        acc7 = fma(vec4<f32>(load_a(z, r7, k)), bv, acc7);
     }
     for (var j = 0u; j < 4u; j++) {
         let col = col0 + j * 8u;
@@ -56,6 +68,10 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
         if (row0 + 8u < M) { store(z, row0 + 8u, col, acc1[j]); }
         if (row0 + 16u < M) { store(z, row0 + 16u, col, acc2[j]); }
         if (row0 + 24u < M) { store(z, row0 + 24u, col, acc3[j]); }
+        if (row0 + 32u < M) { store(z, row0 + 32u, col, acc4[j]); }
+        if (row0 + 40u < M) { store(z, row0 + 40u, col, acc5[j]); }
+        if (row0 + 48u < M) { store(z, row0 + 48u, col, acc6[j]); }
+        if (row0 + 56u < M) { store(z, row0 + 56u, col, acc7[j]); }
     }
 }
 
