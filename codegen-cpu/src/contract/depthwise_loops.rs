@@ -197,20 +197,27 @@ fn tap<F: MulAdd>(acc: &mut [f32], xs: &[f32], other: &[f32], c0: usize, m: usiz
     }
 }
 
-/// Calls `block(c0, acc)` for each block of `WIDTH` channels of `0..n` and once for the
-/// shorter tail, `acc` zeroed; a full block's accumulator has a constant length.
-#[inline(always)]
-fn channel_blocks<const WIDTH: usize>(n: usize, mut block: impl FnMut(usize, &mut [f32])) {
-    let mut c0 = 0;
-    while c0 + WIDTH <= n {
-        let mut acc = [0.0f32; WIDTH];
-        block(c0, &mut acc);
-        c0 += WIDTH;
-    }
-    if c0 < n {
-        let mut acc = [0.0f32; WIDTH];
-        block(c0, &mut acc[..n - c0]);
-    }
+/// Runs `block(acc)` for each block of [`WIDE`] channels of `0..n` (and the shorter tail)
+/// on a zeroed accumulator, then stores it at `out[c0 ..]`. A macro rather than a closure:
+/// a closure is a function of its own, compiled without the caller's instruction set.
+macro_rules! wide_blocks {
+    ($n:expr, $out:expr, |$c0:ident, $acc:ident| $body:block) => {{
+        let n = $n;
+        let mut $c0 = 0;
+        while $c0 < n {
+            let width = WIDE.min(n - $c0);
+            let mut full = [0.0f32; WIDE];
+            if width == WIDE {
+                let $acc: &mut [f32; WIDE] = &mut full;
+                $body
+            } else {
+                let $acc: &mut [f32] = &mut full[..width];
+                $body
+            }
+            $out[$c0..$c0 + width].copy_from_slice(&full[..width]);
+            $c0 += width;
+        }
+    }};
 }
 
 /// Forward over output row `unit = n * out_h + oh`: every pixel's every channel.
@@ -225,7 +232,7 @@ unsafe fn forward_row<F: MulAdd>(job: &DepthwiseJob<'_>, x: &[f32], w: &[f32], u
     let y = unsafe { std::slice::from_raw_parts_mut(job.y.add(unit * g.out_w * cm), g.out_w * cm) };
     for ow in 0..g.out_w {
         let y_pixel = &mut y[ow * cm..(ow + 1) * cm];
-        channel_blocks::<WIDE>(cm, |c0, acc| {
+        wide_blocks!(cm, y_pixel, |c0, acc| {
             for kh in 0..g.kernel_h {
                 let Some(ih) = (oh * g.stride_h + kh * g.dilation_h).checked_sub(g.pad_top).filter(|&i| i < g.in_h) else { continue };
                 for kw in 0..g.kernel_w {
@@ -234,10 +241,9 @@ unsafe fn forward_row<F: MulAdd>(job: &DepthwiseJob<'_>, x: &[f32], w: &[f32], u
                     };
                     let at = ((n * g.in_h + ih) * g.in_w + iw) * g.in_c;
                     let w_at = (kh * g.kernel_w + kw) * cm;
-                    tap::<F>(acc, &x[at..at + g.in_c], &w[w_at..w_at + cm], c0, m);
+                    tap::<F>(&mut acc[..], &x[at..at + g.in_c], &w[w_at..w_at + cm], c0, m);
                 }
             }
-            y_pixel[c0..c0 + acc.len()].copy_from_slice(acc);
         });
     }
 }
@@ -255,7 +261,7 @@ unsafe fn backprop_input_row<F: MulAdd>(job: &DepthwiseJob<'_>, w: &[f32], dy: &
     let dx = unsafe { std::slice::from_raw_parts_mut(job.x.add(unit * g.in_w * c), g.in_w * c) };
     for iw in 0..g.in_w {
         let dx_pixel = &mut dx[iw * c..(iw + 1) * c];
-        channel_blocks::<WIDE>(c, |c0, acc| {
+        wide_blocks!(c, dx_pixel, |c0, acc| {
             for kh in 0..g.kernel_h {
                 let Some(oh) = output_of(ih, g.out_h, g.stride_h, kh * g.dilation_h, g.pad_top) else { continue };
                 for kw in 0..g.kernel_w {
@@ -263,16 +269,16 @@ unsafe fn backprop_input_row<F: MulAdd>(job: &DepthwiseJob<'_>, w: &[f32], dy: &
                     let at = ((n * g.out_h + oh) * g.out_w + ow) * cm;
                     let (dy_pixel, w_tap) = (&dy[at..at + cm], &w[(kh * g.kernel_w + kw) * cm..][..cm]);
                     if m == 1 {
-                        tap::<F>(acc, dy_pixel, w_tap, c0, 1);
+                        tap::<F>(&mut acc[..], dy_pixel, w_tap, c0, 1);
                     } else {
                         for (i, a) in acc.iter_mut().enumerate() {
-                            let k0 = (c0 + i) * m;
-                            *a = (k0..k0 + m).fold(*a, |s, k| F::mul_add(s, dy_pixel[k], w_tap[k]));
+                            for k in (c0 + i) * m..(c0 + i + 1) * m {
+                                *a = F::mul_add(*a, dy_pixel[k], w_tap[k]);
+                            }
                         }
                     }
                 }
             }
-            dx_pixel[c0..c0 + acc.len()].copy_from_slice(acc);
         });
     }
 }
@@ -310,34 +316,17 @@ unsafe fn backprop_filter_unit<F: MulAdd>(job: &DepthwiseJob<'_>, x: &[f32], dy:
                 let x_row = &x[(n * g.in_h + ih) * g.in_w * c..][..g.in_w * c];
                 let dy_row = &dy[(n * g.out_h + oh) * g.out_w * cm..][..g.out_w * cm];
                 for kw in 0..g.kernel_w {
-                    let offset = kw * g.dilation_w;
-                    let ows = outputs_reading(g.in_w, g.out_w, g.stride_w, offset, g.pad_left);
+                    let offset = (kw * g.dilation_w) as isize;
+                    let ows = outputs_reading(g.in_w, g.out_w, g.stride_w, kw * g.dilation_w, g.pad_left);
                     let sum = sum_at(kh, kw);
                     let mut even = [0.0f32; NARROW];
                     let mut odd = [0.0f32; NARROW];
-                    let sweep = |even: &mut [f32], odd: &mut [f32]| {
-                        let pixel = |ow: usize| {
-                            let iw = ow * g.stride_w + offset - g.pad_left;
-                            (&x_row[iw * c..(iw + 1) * c], &dy_row[ow * cm..(ow + 1) * cm])
-                        };
-                        let mut ow = ows.start;
-                        while ow + 1 < ows.end {
-                            let (xa, da) = pixel(ow);
-                            let (xb, db) = pixel(ow + 1);
-                            tap::<F>(even, xa, da, c0, m);
-                            tap::<F>(odd, xb, db, c0, m);
-                            ow += 2;
-                        }
-                        if ow < ows.end {
-                            let (xa, da) = pixel(ow);
-                            tap::<F>(even, xa, da, c0, m);
-                        }
-                    };
+                    let row = Row { x: x_row, dy: dy_row, c, cm, c0, m, stride: g.stride_w, offset: offset - g.pad_left as isize };
                     // A full block sweeps with constant-length accumulators.
                     if width == NARROW {
-                        sweep(&mut even, &mut odd);
+                        sweep::<F, NARROW>(&row, ows, &mut even, &mut odd);
                     } else {
-                        sweep(&mut even[..width], &mut odd[..width]);
+                        sweep::<F, 0>(&row, ows, &mut even[..width], &mut odd[..width]);
                     }
                     for ((s, e), o) in sum.iter_mut().zip(even.iter()).zip(odd.iter()) {
                         *s += e + o;
@@ -345,5 +334,37 @@ unsafe fn backprop_filter_unit<F: MulAdd>(job: &DepthwiseJob<'_>, x: &[f32], dy:
                 }
             }
         }
+    }
+}
+
+/// One output row's gradient and the input row one filter row reads, for [`sweep`]:
+/// output pixel `ow` reads input pixel `ow * stride + offset`.
+struct Row<'a> {
+    x: &'a [f32],
+    dy: &'a [f32],
+    c: usize,
+    cm: usize,
+    c0: usize,
+    m: usize,
+    stride: usize,
+    offset: isize,
+}
+
+/// Accumulates `x * dy` over output pixels `ows` of `row` into `even` and `odd` (alternate
+/// pixels). `LEN` is the accumulators' length when constant (0: use the slices' length).
+#[inline(always)]
+fn sweep<F: MulAdd, const LEN: usize>(row: &Row<'_>, ows: Range<usize>, even: &mut [f32], odd: &mut [f32]) {
+    let (even, odd) = if LEN > 0 { (&mut even[..LEN], &mut odd[..LEN]) } else { (even, odd) };
+    let x_at = |ow: usize| (ow * row.stride).wrapping_add_signed(row.offset) * row.c;
+    let mut ow = ows.start;
+    while ow + 1 < ows.end {
+        let (xa, xb) = (x_at(ow), x_at(ow + 1));
+        tap::<F>(even, &row.x[xa..xa + row.c], &row.dy[ow * row.cm..(ow + 1) * row.cm], row.c0, row.m);
+        tap::<F>(odd, &row.x[xb..xb + row.c], &row.dy[(ow + 1) * row.cm..(ow + 2) * row.cm], row.c0, row.m);
+        ow += 2;
+    }
+    if ow < ows.end {
+        let xa = x_at(ow);
+        tap::<F>(even, &row.x[xa..xa + row.c], &row.dy[ow * row.cm..(ow + 1) * row.cm], row.c0, row.m);
     }
 }
