@@ -65,7 +65,11 @@ impl Draws {
             Init::AwayFromZero => (0..n)
                 .map(|_| {
                     let magnitude = 0.2 + 1.3 * self.next();
-                    if self.next() < 0.5 { -magnitude } else { magnitude }
+                    if self.next() < 0.5 {
+                        -magnitude
+                    } else {
+                        magnitude
+                    }
                 })
                 .collect(),
             Init::Fractional => (0..n)
@@ -131,10 +135,9 @@ struct Built {
 }
 
 fn build(case: &Case) -> Built {
-    let seed = case
-        .name
-        .bytes()
-        .fold(0x811c_9dc5_u32, |h, b| (h ^ b as u32).wrapping_mul(0x0100_0193));
+    let seed = case.name.bytes().fold(0x811c_9dc5_u32, |h, b| {
+        (h ^ b as u32).wrapping_mul(0x0100_0193)
+    });
     let mut draws = Draws { seed, index: 0 };
     let per_example = Shape::new(case.input[1..].to_vec());
     let out_shape = case
@@ -145,7 +148,10 @@ fn build(case: &Case) -> Built {
     let mut graph = Graph::new();
     let input_shape = Shape::new(case.input.clone());
     let x = graph.input("x", input_shape.clone());
-    let mut wrt = vec![Leaf { name: "x".into(), node: x }];
+    let mut wrt = vec![Leaf {
+        name: "x".into(),
+        node: x,
+    }];
     let mut fixed = HashMap::new();
     let specs = case.layer.params(&per_example);
     let mut param_nodes = Vec::new();
@@ -210,7 +216,10 @@ fn build(case: &Case) -> Built {
             };
         }
     }
-    panic!("{}: no draw kept the ReLU inputs {KINK_MARGIN} away from 0", case.name);
+    panic!(
+        "{}: no draw kept the ReLU inputs {KINK_MARGIN} away from 0",
+        case.name
+    );
 }
 
 /// The smallest `|input|` of any ReLU node in `graph` (infinite when there is none).
@@ -219,7 +228,12 @@ fn relu_margin(graph: &Graph, values: &Bindings) -> f32 {
     graph
         .node_ids()
         .filter(|&id| matches!(graph.op(id), Op::Unary(UnaryOp::Relu)))
-        .flat_map(|id| all[graph.operands(id)[0].index()].data.iter().map(|v| v.abs()))
+        .flat_map(|id| {
+            all[graph.operands(id)[0].index()]
+                .data
+                .iter()
+                .map(|v| v.abs())
+        })
         .fold(f32::INFINITY, f32::min)
 }
 
@@ -246,7 +260,11 @@ fn mismatches(case: &Case) -> Vec<String> {
     for (leaf, &dx) in built.wrt.iter().zip(&grads) {
         let got = &analytic[dx.index()];
         let base = &built.values[&leaf.name];
-        assert_eq!(got.shape, base.shape, "{}: gradient shape of {}", case.name, leaf.name);
+        assert_eq!(
+            got.shape, base.shape,
+            "{}: gradient shape of {}",
+            case.name, leaf.name
+        );
         let mut values = built.values.clone();
         for k in 0..base.data.len() {
             let at = |delta: f32, values: &mut Bindings| {
@@ -310,7 +328,9 @@ fn conv2d_gradients_match_finite_differences() {
         case(
             "conv same tanh",
             &[2, 4, 4, 2],
-            Conv2D::new(2, 3).padding(Padding::Same).activation(Activation::Tanh),
+            Conv2D::new(2, 3)
+                .padding(Padding::Same)
+                .activation(Activation::Tanh),
             u,
         ),
         case(
@@ -341,12 +361,7 @@ fn depthwise_and_separable_gradients_match_finite_differences() {
                 .use_bias(false),
             u,
         ),
-        case(
-            "separable",
-            &[2, 5, 5, 2],
-            SeparableConv2D::new(3, 3),
-            u,
-        ),
+        case("separable", &[2, 5, 5, 2], SeparableConv2D::new(3, 3), u),
         case(
             "separable same multiplier 2 tanh",
             &[1, 6, 6, 2],
@@ -390,7 +405,12 @@ fn pooling_gradients_match_finite_differences() {
             AvgPool2D::new([3, 2]).strides(1),
             u,
         ),
-        case("global average", &[2, 3, 4, 3], GlobalAveragePooling2D::new(), u),
+        case(
+            "global average",
+            &[2, 3, 4, 3],
+            GlobalAveragePooling2D::new(),
+            u,
+        ),
         case(
             "global max keepdims",
             &[2, 3, 4, 3],
@@ -404,14 +424,25 @@ fn pooling_gradients_match_finite_differences() {
 fn batch_normalization_and_dropout_gradients_match_finite_differences() {
     let u = Init::Uniform(-1.0, 1.0);
     check_all(vec![
-        case("batchnorm training", &[4, 3, 3, 2], BatchNormalization::new(), u),
+        case(
+            "batchnorm training",
+            &[4, 3, 3, 2],
+            BatchNormalization::new(),
+            u,
+        ),
         case(
             "batchnorm training axis 1 no scale",
             &[3, 4, 2],
             BatchNormalization::new().axis(1).scale(false),
             u,
         ),
-        case("batchnorm inference", &[2, 3, 3, 2], BatchNormalization::new(), u).inference(),
+        case(
+            "batchnorm inference",
+            &[2, 3, 3, 2],
+            BatchNormalization::new(),
+            u,
+        )
+        .inference(),
         case("dropout training", &[2, 4, 4, 2], Dropout::new(0.4), u),
         case("dropout inference", &[2, 6], Dropout::new(0.4), u).inference(),
     ]);
@@ -426,7 +457,10 @@ fn activation_layer_gradients_match_finite_differences() {
         case(
             "relu capped with slope and threshold",
             &[2, 3, 4],
-            ReLU::new().max_value(2.0).negative_slope(0.1).threshold(1.0),
+            ReLU::new()
+                .max_value(2.0)
+                .negative_slope(0.1)
+                .threshold(1.0),
             Fractional,
         ),
         case("leaky relu", &[2, 3, 4], LeakyReLU::new(0.3), AwayFromZero),
@@ -434,10 +468,30 @@ fn activation_layer_gradients_match_finite_differences() {
         case("elu alpha 0.5", &[2, 3, 4], ELU::new(0.5), AwayFromZero),
         case("softmax last axis", &[2, 3, 4], Softmax::new(-1), u),
         case("softmax axis 1", &[2, 3, 4], Softmax::new(1), u),
-        case("activation tanh", &[2, 5], ActivationLayer::new(Activation::Tanh), u),
-        case("activation softmax", &[2, 5], ActivationLayer::new(Activation::Softmax), u),
-        case("activation swish", &[2, 5], ActivationLayer::new(Activation::Swish), u),
-        case("activation relu6", &[2, 5], ActivationLayer::new(Activation::Relu6), Fractional),
+        case(
+            "activation tanh",
+            &[2, 5],
+            ActivationLayer::new(Activation::Tanh),
+            u,
+        ),
+        case(
+            "activation softmax",
+            &[2, 5],
+            ActivationLayer::new(Activation::Softmax),
+            u,
+        ),
+        case(
+            "activation swish",
+            &[2, 5],
+            ActivationLayer::new(Activation::Swish),
+            u,
+        ),
+        case(
+            "activation relu6",
+            &[2, 5],
+            ActivationLayer::new(Activation::Relu6),
+            Fractional,
+        ),
     ]);
 }
 
@@ -460,7 +514,12 @@ fn dense_and_shape_layer_gradients_match_finite_differences() {
             ZeroPadding2D::explicit([[1, 2], [0, 3]]),
             u,
         ),
-        case("zero padding symmetric", &[1, 2, 3, 1], ZeroPadding2D::new(1), u),
+        case(
+            "zero padding symmetric",
+            &[1, 2, 3, 1],
+            ZeroPadding2D::new(1),
+            u,
+        ),
     ]);
 }
 
