@@ -9,6 +9,7 @@
 //! - [`callbacks`]: training hooks (EarlyStopping, ReduceLROnPlateau, ...); [`progress`]:
 //!   what `fit` prints (Keras' `verbose` modes).
 //! - [`saving`]: `save` / `load` of a whole model in one checksummed file, Keras-style configs.
+//! - [`tensor_file`]: tensors in JSON files (the Keras fixtures' format, `kiln predict`'s input/output).
 //! - [`prelude`]: `use kiln::prelude::*;` for model scripts.
 //! - [`optimizers`], [`losses`], [`metrics`]: IR builders that emit a training step's update,
 //!   objective and reported metrics into its graph.
@@ -28,6 +29,7 @@ pub mod prelude;
 pub mod progress;
 pub mod regularizers;
 pub mod saving;
+pub mod tensor_file;
 
 pub use datasets::Dataset;
 pub use error::{Error, Result};
