@@ -13,7 +13,11 @@ fn dims(shape: &Value) -> Vec<usize> {
         Some(Value::Array(inner)) => inner,
         _ => shape.as_array().expect("a shape list"),
     };
-    shape.iter().skip(1).map(|d| d.as_u64().unwrap() as usize).collect()
+    shape
+        .iter()
+        .skip(1)
+        .map(|d| d.as_u64().unwrap() as usize)
+        .collect()
 }
 
 /// Builds `name` from its config and checks it against the index and Keras' summary.
@@ -28,11 +32,22 @@ fn check(name: &str, config: &str, summary: &str) {
         let label = layer.name().unwrap();
         assert_eq!(label, w["name"], "{name}: layer order");
         assert_eq!(layer.class_name(), w["class_name"], "{name}/{label}");
-        assert_eq!(s.output.dims(), dims(&w["output_shape"]), "{name}/{label}: output shape");
+        assert_eq!(
+            s.output.dims(),
+            dims(&w["output_shape"]),
+            "{name}/{label}: output shape"
+        );
         let params: usize = s.params.iter().map(|p| p.shape.numel()).sum();
-        assert_eq!(params as u64, w["params"].as_u64().unwrap(), "{name}/{label}: params");
+        assert_eq!(
+            params as u64,
+            w["params"].as_u64().unwrap(),
+            "{name}/{label}: params"
+        );
     }
-    assert_eq!(model.count_params().unwrap() as u64, want["total_params"].as_u64().unwrap());
+    assert_eq!(
+        model.count_params().unwrap() as u64,
+        want["total_params"].as_u64().unwrap()
+    );
     assert_eq!(
         model.count_trainable_params().unwrap() as u64,
         want["trainable_params"].as_u64().unwrap()
@@ -41,13 +56,23 @@ fn check(name: &str, config: &str, summary: &str) {
         model.count_non_trainable_params().unwrap() as u64,
         want["non_trainable_params"].as_u64().unwrap()
     );
-    assert_eq!(model.input_shape().unwrap().dims(), dims(&want["input_shape"]));
-    assert_eq!(model.output_shape().unwrap().dims(), dims(&want["output_shape"]));
+    assert_eq!(
+        model.input_shape().unwrap().dims(),
+        dims(&want["input_shape"])
+    );
+    assert_eq!(
+        model.output_shape().unwrap().dims(),
+        dims(&want["output_shape"])
+    );
     let got = model.summary_with_line_length(110).unwrap();
     for (i, (g, w)) in got.lines().zip(summary.lines()).enumerate() {
         assert_eq!(g, w, "{name}: summary line {}", i + 1);
     }
-    assert_eq!(got.lines().count(), summary.lines().count(), "{name}: summary lines");
+    assert_eq!(
+        got.lines().count(),
+        summary.lines().count(),
+        "{name}: summary lines"
+    );
 }
 
 #[test]

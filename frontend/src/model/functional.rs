@@ -24,8 +24,8 @@ use ir::{Shape, Tensor};
 
 use crate::error::{Error, Result};
 use crate::layers::{Input, Layer};
-use crate::model::topology::{DEFAULT_SEED, ModelKind, check_arity, unique_name};
 use crate::model::Model;
+use crate::model::topology::{DEFAULT_SEED, ModelKind, check_arity, unique_name};
 
 /// Distinguishes builders, so a tensor of one cannot be used in another.
 static NEXT_BUILDER: AtomicU64 = AtomicU64::new(1);
@@ -262,7 +262,10 @@ impl Model {
         let refs = |indices: &[usize]| {
             indices
                 .iter()
-                .map(|&layer| TensorRef { builder: f.id, layer })
+                .map(|&layer| TensorRef {
+                    builder: f.id,
+                    layer,
+                })
                 .collect()
         };
         let (inputs, outputs) = (refs(&self.inputs), refs(&self.outputs));
@@ -290,4 +293,3 @@ impl Model {
         f.build(&inputs, &[y])
     }
 }
-

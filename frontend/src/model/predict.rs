@@ -147,7 +147,12 @@ impl Model {
 
     /// Outputs of `n` examples laid out row after row in each input's values, in batches;
     /// one row-major buffer per model output.
-    fn predict_rows(&self, inputs: &[&[f32]], n: usize, batch_size: usize) -> Result<Vec<Vec<f32>>> {
+    fn predict_rows(
+        &self,
+        inputs: &[&[f32]],
+        n: usize,
+        batch_size: usize,
+    ) -> Result<Vec<Vec<f32>>> {
         if self.compiled.is_none() {
             self.stored_weights()?;
         }

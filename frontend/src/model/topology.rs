@@ -329,7 +329,11 @@ impl Model {
     /// The per-example shape of every model input, in order.
     pub fn input_shapes(&self) -> Result<Vec<Shape>> {
         let shapes = self.layer_shapes()?;
-        Ok(self.inputs.iter().map(|&i| shapes[i].output.clone()).collect())
+        Ok(self
+            .inputs
+            .iter()
+            .map(|&i| shapes[i].output.clone())
+            .collect())
     }
 
     /// Validate the model and return each layer's shapes and parameters, in layer order.
@@ -352,10 +356,9 @@ impl Model {
                 vec![self.input_shape_of(i)?]
             } else {
                 if layer.input_shape().is_some() {
-                    return Err(self.model_error(format!(
-                        "{} must be the first layer",
-                        layer.label()
-                    )));
+                    return Err(
+                        self.model_error(format!("{} must be the first layer", layer.label()))
+                    );
                 }
                 check_arity(layer.as_ref(), inbound.len())?;
                 inbound.iter().map(|&j| out[j].output.clone()).collect()
@@ -388,10 +391,9 @@ impl Model {
         let shapes = self.output_shapes()?;
         match <[Shape; 1]>::try_from(shapes) {
             Ok([one]) => Ok(one),
-            Err(shapes) => Err(self.model_error(format!(
-                "has {} outputs; use output_shapes",
-                shapes.len()
-            ))),
+            Err(shapes) => {
+                Err(self.model_error(format!("has {} outputs; use output_shapes", shapes.len())))
+            }
         }
     }
 
@@ -470,10 +472,7 @@ impl Model {
         for (k, &i) in self.inputs.iter().enumerate() {
             let mut dims = vec![batch];
             dims.extend_from_slice(shapes[i].output.dims());
-            nodes[i] = Some(graph.input(
-                features_input(k, self.inputs.len()),
-                Shape::new(dims),
-            ));
+            nodes[i] = Some(graph.input(features_input(k, self.inputs.len()), Shape::new(dims)));
         }
         let mut params = Vec::new();
         for (position, (layer, s)) in self.layers.iter().zip(shapes).enumerate() {

@@ -67,7 +67,11 @@ impl Model {
     pub fn weight(&self, name: &str) -> Result<Tensor> {
         let missing = || self.model_error(format!("has no parameter `{name}`"));
         let Some(compiled) = &self.compiled else {
-            return self.stored_weights()?.get(name).cloned().ok_or_else(missing);
+            return self
+                .stored_weights()?
+                .get(name)
+                .cloned()
+                .ok_or_else(missing);
         };
         let shape = compiled
             .param_shapes()

@@ -58,7 +58,9 @@ impl Model {
                 } else {
                     json!([inbound])
                 };
-                let object = entry.as_object_mut().expect("layer_to_json gives an object");
+                let object = entry
+                    .as_object_mut()
+                    .expect("layer_to_json gives an object");
                 object.insert("name".into(), json!(name));
                 object.insert("inbound_nodes".into(), nodes);
             }
@@ -142,7 +144,9 @@ impl Model {
         let entries = inner
             .get("layers")
             .and_then(Value::as_array)
-            .ok_or_else(|| model_config_error(class, "layers", "must be a list of layer entries"))?;
+            .ok_or_else(|| {
+                model_config_error(class, "layers", "must be a list of layer entries")
+            })?;
         let mut model = match kind {
             ModelKind::Sequential => sequential_from_entries(entries)?,
             ModelKind::Functional => functional_from_entries(inner, entries)?,
@@ -183,7 +187,13 @@ fn sequential_from_entries(entries: &[Value]) -> Result<Model> {
 /// The layer names a Keras 2 or Keras 3 `inbound_nodes` value refers to, in order. Only
 /// one node per layer (no shared layers), and each reference must be `[name, 0, 0]`.
 fn inbound_names(layer: &str, nodes: &Value) -> Result<Vec<String>> {
-    let error = |msg: String| model_config_error("Functional", "inbound_nodes", format!("layer `{layer}`: {msg}"));
+    let error = |msg: String| {
+        model_config_error(
+            "Functional",
+            "inbound_nodes",
+            format!("layer `{layer}`: {msg}"),
+        )
+    };
     let nodes = match nodes {
         Value::Null => return Ok(Vec::new()),
         Value::Array(nodes) => nodes,
@@ -204,7 +214,9 @@ fn inbound_names(layer: &str, nodes: &Value) -> Result<Vec<String>> {
         // Keras 2: [[name, node_index, tensor_index, kwargs], ...]
         Value::Array(items) => refs.extend(items.iter().cloned()),
         // Keras 3: {"args": [...], "kwargs": {...}}, tensors carry `keras_history`.
-        Value::Object(call) => collect_histories(call.get("args").unwrap_or(&Value::Null), &mut refs),
+        Value::Object(call) => {
+            collect_histories(call.get("args").unwrap_or(&Value::Null), &mut refs)
+        }
         other => return Err(error(format!("unexpected node {other}"))),
     }
     refs.iter()
@@ -212,11 +224,15 @@ fn inbound_names(layer: &str, nodes: &Value) -> Result<Vec<String>> {
             let parts = r.as_array().filter(|p| p.len() >= 3);
             let name = parts.and_then(|p| p[0].as_str());
             match (name, parts) {
-                (Some(name), Some(p)) if p[1] == json!(0) && p[2] == json!(0) => Ok(name.to_string()),
+                (Some(name), Some(p)) if p[1] == json!(0) && p[2] == json!(0) => {
+                    Ok(name.to_string())
+                }
                 (Some(_), Some(_)) => Err(error(format!(
                     "refers to {r}; only the first output of a layer's only call is supported"
                 ))),
-                _ => Err(error(format!("expected [layer_name, node_index, tensor_index, ...], got {r}"))),
+                _ => Err(error(format!(
+                    "expected [layer_name, node_index, tensor_index, ...], got {r}"
+                ))),
             }
         })
         .collect()
@@ -266,7 +282,10 @@ fn functional_from_entries(inner: &Value, entries: &[Value]) -> Result<Model> {
     for entry in entries {
         let layer = layer_from_json(entry)?;
         let name = layer.name().unwrap_or_default().to_string();
-        inbound_by_name.push(inbound_names(&name, entry.get("inbound_nodes").unwrap_or(&Value::Null))?);
+        inbound_by_name.push(inbound_names(
+            &name,
+            entry.get("inbound_nodes").unwrap_or(&Value::Null),
+        )?);
         layers.push(layer);
     }
     let mut index: HashMap<String, usize> = HashMap::new();
@@ -282,7 +301,11 @@ fn functional_from_entries(inner: &Value, entries: &[Value]) -> Result<Model> {
     }
     let lookup = |name: &str, field: &str| {
         index.get(name).copied().ok_or_else(|| {
-            model_config_error("Functional", field, format!("refers to unknown layer `{name}`"))
+            model_config_error(
+                "Functional",
+                field,
+                format!("refers to unknown layer `{name}`"),
+            )
         })
     };
     let inbound: Vec<Vec<usize>> = inbound_by_name
@@ -309,7 +332,9 @@ fn functional_from_entries(inner: &Value, entries: &[Value]) -> Result<Model> {
         }
     }
     if order.len() != layers.len() {
-        let stuck = (0..layers.len()).find(|i| !order.contains(i)).expect("some layer is left");
+        let stuck = (0..layers.len())
+            .find(|i| !order.contains(i))
+            .expect("some layer is left");
         return Err(model_config_error(
             "Functional",
             "inbound_nodes",
@@ -353,7 +378,10 @@ fn functional_from_entries(inner: &Value, entries: &[Value]) -> Result<Model> {
             return Err(model_config_error(
                 "Functional",
                 "input_layers",
-                format!("`{}` is not an InputLayer", model.layers[i].name().unwrap_or_default()),
+                format!(
+                    "`{}` is not an InputLayer",
+                    model.layers[i].name().unwrap_or_default()
+                ),
             ));
         }
     }
