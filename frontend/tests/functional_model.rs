@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use kiln::losses::SoftmaxCrossEntropyWithLogits;
-use kiln::model::ModelKind;
+use kiln::model::{DEFAULT_SEED, ModelKind};
 use kiln::optimizers::{Adam, SGD};
 use kiln::prelude::*;
 use kiln::{Model, Shape, Tensor};
@@ -505,4 +505,20 @@ fn functional_models_save_and_load() {
         bits(&model.layer_weights().unwrap())
     );
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn edge_cases_of_cutting_and_growing() {
+    // A model cut at its input passes the features through.
+    let model = common::relu_classifier(4, 1);
+    let input_only = model.truncated("input").unwrap();
+    let x = features(3, FEATURES, 12);
+    assert_eq!(input_only.predict(&x, 2).unwrap().data, x.data);
+    // An empty stack grows layer by layer, like Keras' add.
+    let mut grown = Sequential::of([]);
+    grown.add(Input::new([FEATURES])).unwrap();
+    grown.add(Dense::new(4).activation(Activation::Relu)).unwrap();
+    grown.add(Dense::new(CLASSES)).unwrap();
+    let same = common::relu_classifier(4, DEFAULT_SEED);
+    assert_eq!(bits(&grown.layer_weights().unwrap()), bits(&same.layer_weights().unwrap()));
 }
