@@ -453,6 +453,12 @@ fn functional_configs_round_trip_with_frozen_layers() {
         "input_layers": ["in", 0, 0], "output_layers": ["d", 0, 0]}});
     let k3 = Model::from_config(&keras3).unwrap();
     assert_eq!(k3.input_names(), ["in"]);
+    assert!(k3.is_trainable("d").unwrap());
+    let mut all_frozen = keras3.clone();
+    all_frozen["config"]["trainable"] = serde_json::json!(false);
+    let all_frozen = Model::from_config(&all_frozen).unwrap();
+    assert!(!all_frozen.is_trainable("d").unwrap());
+    assert_eq!(all_frozen.count_trainable_params().unwrap(), 0);
     assert_eq!(k3.output_shape().unwrap(), Shape::from([2]));
     let shared = serde_json::json!({"class_name": "Functional", "config": {"name": "s",
         "layers": [{"class_name": "Dense", "name": "d", "config": {"name": "d", "units": 2},

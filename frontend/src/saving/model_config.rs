@@ -8,7 +8,8 @@
 //!   ...]}}`. Reading also takes Keras 3's `inbound_nodes` (`[{"args": [...], "kwargs":
 //!   {}}]`, tensors carrying `keras_history`) and a flat `[name, 0, 0]` input/output list.
 //!
-//! A frozen layer's config says `"trainable": false`. Kiln adds `"seed"` (ignored by Keras)
+//! A frozen layer's config says `"trainable": false` (a model config saying so freezes
+//! every layer, as Keras' `model.trainable = False` does). Kiln adds `"seed"` (ignored by Keras)
 //! so a reloaded model shuffles and initialises as the saved one did.
 
 use std::collections::{BTreeSet, HashMap};
@@ -152,6 +153,14 @@ impl Model {
             ModelKind::Functional => functional_from_entries(inner, entries)?,
         };
         model.frozen = frozen_layers(entries);
+        if inner.get("trainable") == Some(&json!(false)) {
+            // Keras' `model.trainable = False` freezes every layer.
+            model.frozen = model
+                .layers
+                .iter()
+                .filter_map(|l| l.name().map(str::to_string))
+                .collect();
+        }
         Ok(model.named(name).with_seed(seed))
     }
 }
