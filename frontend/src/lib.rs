@@ -8,6 +8,7 @@
 //!   ([`Functional`]) — summary, compile, fit, evaluate, predict, frozen layers, transfer.
 //! - [`callbacks`]: training hooks (EarlyStopping, ReduceLROnPlateau, ...); [`progress`]:
 //!   what `fit` prints (Keras' `verbose` modes).
+//! - [`keras`]: Keras `.h5` files (configs and weights) read and written as data.
 //! - [`saving`]: `save` / `load` of a whole model in one checksummed file, Keras-style configs.
 //! - [`tensor_file`]: tensors in JSON files (the Keras fixtures' format, `kiln predict`'s input/output).
 //! - [`prelude`]: `use kiln::prelude::*;` for model scripts.
@@ -20,6 +21,7 @@ pub mod callbacks;
 pub mod datasets;
 pub mod error;
 pub mod initializers;
+pub mod keras;
 pub mod layers;
 pub mod losses;
 pub mod metrics;
