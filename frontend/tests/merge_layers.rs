@@ -2,7 +2,9 @@
 //! `Concatenate`) lowered straight into an IR graph with `build_many` and run on the
 //! reference interpreter: values against hand-computed or plain-Rust references (tolerance
 //! 1e-6), Keras' shape rules and their errors, config round trips, and gradients from
-//! `passes::autodiff::grad` against central finite differences.
+//! `passes::autodiff::grad` against central finite differences. Last, all seven in one
+//! functional model of three inputs, compiled for the CPU and run through `predict_many`
+//! against a plain-Rust forward pass (tolerance 1e-5), with its summary's merge rows.
 //!
 //! Gradient check: loss = sum(output * fixed random weights); `eps = 1e-3`, and an analytic
 //! value `a` matches a numeric `n` when `|a - n| <= 3e-3 + 1e-2 * max(|a|, |n|)` (f32).
@@ -11,11 +13,12 @@ use std::collections::HashMap;
 
 use ir::interp::{Bindings, eval};
 use ir::{BinaryOp, Graph, NodeId, ReduceOp, Shape, Tensor};
-use kiln::Error;
 use kiln::layers::{
-    Add, Average, Concatenate, Layer, LayerContext, Maximum, Minimum, Multiply, Subtract,
+    Add, Average, Concatenate, Input, Layer, LayerContext, Maximum, Minimum, Multiply, Subtract,
     layer_from_json, layer_to_json,
 };
+use kiln::model::Functional;
+use kiln::{Error, Model};
 use passes::autodiff::grad;
 use serde_json::json;
 
@@ -431,4 +434,81 @@ fn gradients_match_finite_differences() {
     );
     let data = vec![values(12, 43), values(6, 44)];
     check_gradients(&Concatenate::with_axis(1), &[&[2, 2, 3], &[2, 1, 3]], &data);
+}
+
+/// Three inputs a (2, 3), b (2, 3), c (3,) → Concatenate(axis=1) of Add(a, c),
+/// Subtract(a, b), Average(a, b, c), Multiply(b, c), Maximum(a, b, c), Minimum(a, b, c):
+/// per example (12, 3).
+fn all_merges_model() -> Model {
+    let mut f = Functional::builder("merges");
+    let a = f.input(Input::new([2, 3]).named("a"));
+    let b = f.input(Input::new([2, 3]).named("b"));
+    let c = f.input(Input::new([3]).named("c"));
+    let merged = [
+        f.apply_many(Add::new(), &[a, c]),
+        f.apply_many(Subtract::new(), &[a, b]),
+        f.apply_many(Average::new(), &[a, b, c]),
+        f.apply_many(Multiply::new(), &[b, c]),
+        f.apply_many(Maximum::new(), &[a, b, c]),
+        f.apply_many(Minimum::new(), &[a, b, c]),
+    ]
+    .into_iter()
+    .collect::<kiln::Result<Vec<_>>>()
+    .unwrap();
+    let out = f.apply_many(Concatenate::with_axis(1), &merged).unwrap();
+    f.build(&[a, b, c], &[out]).unwrap()
+}
+
+#[test]
+fn a_compiled_model_of_every_merge_matches_the_reference() {
+    let model = all_merges_model();
+    assert_eq!(model.output_shape().unwrap(), Shape::from([12, 3]));
+    assert_eq!(model.count_params().unwrap(), 0);
+    let summary = model.summary().unwrap();
+    for row in [
+        "add (Add)",
+        "subtract (Subtract)",
+        "concatenate (Concatenate)",
+    ] {
+        assert!(summary.contains(row), "{row} missing from\n{summary}");
+    }
+
+    let n = 3;
+    let a = values(n * 6, 50);
+    let b = values(n * 6, 51);
+    let c = values(n * 3, 52);
+    let tensor = |dims: &[usize], data: &[f32]| Tensor::new(dims, data.to_vec()).unwrap();
+    let got = model
+        .predict_many(
+            &[
+                &tensor(&[n, 2, 3], &a),
+                &tensor(&[n, 2, 3], &b),
+                &tensor(&[n, 3], &c),
+            ],
+            2,
+        )
+        .unwrap();
+    assert_eq!(got[0].shape, Shape::from([n, 12, 3]));
+
+    // Each example: six (2, 3) blocks stacked along the first per-example axis.
+    let mut want = Vec::new();
+    for e in 0..n {
+        let (a, b, c) = (
+            &a[e * 6..e * 6 + 6],
+            &b[e * 6..e * 6 + 6],
+            &c[e * 3..e * 3 + 3],
+        );
+        let rules: [fn(f32, f32, f32) -> f32; 6] = [
+            |a, _, c| a + c,
+            |a, b, _| a - b,
+            |a, b, c| (a + b + c) / 3.0,
+            |_, b, c| b * c,
+            |a, b, c| a.max(b).max(c),
+            |a, b, c| a.min(b).min(c),
+        ];
+        for rule in rules {
+            want.extend((0..6).map(|k| rule(a[k], b[k], c[k % 3])));
+        }
+    }
+    assert_close(&got[0].data, &want, 1e-5, "merges model");
 }
