@@ -2,8 +2,10 @@
 //! step function.
 //!
 //! ```text
-//! compile(graph, plan)      -> Executable   (JIT; run it with a State per caller)
-//! emit_object(graph, plan)  -> object bytes (AOT; link with the kernels' static library)
+//! compile(graph, plan)                 -> Executable (JIT; run it with a State per caller)
+//! emit_object(graph, plan, symbol)     -> object bytes (one step, raw table convention)
+//! emit_model(name, entries, params, _) -> AotModel: <name>.o + <name>.h (+ .weights), a C
+//!                                         API linked with libkiln_cpu_runtime.a (see aot)
 //! ```
 //!
 //! ```
