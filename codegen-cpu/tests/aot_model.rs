@@ -238,6 +238,34 @@ fn aarch64_objects_are_valid_elf_with_the_c_api() {
 }
 
 #[test]
+fn every_elementwise_op_and_reduction_lowers_for_aarch64() {
+    let mut g = Graph::new();
+    let x = g.input("x", [4, 8]);
+    let y = g.param("y", [4, 8]);
+    for (i, op) in UnaryOp::ALL.into_iter().enumerate() {
+        let v = g.unary(op, x).unwrap();
+        g.add_output(format!("u{i}"), v).unwrap();
+    }
+    for (i, op) in BinaryOp::ALL.into_iter().enumerate() {
+        let v = g.binary(op, x, y).unwrap();
+        g.add_output(format!("b{i}"), v).unwrap();
+    }
+    for (i, op) in [ReduceOp::Sum, ReduceOp::Mean, ReduceOp::Max, ReduceOp::Min].into_iter().enumerate() {
+        for (j, axes) in [&[0][..], &[1], &[0, 1]].into_iter().enumerate() {
+            let v = g.reduce(op, x, axes, false).unwrap();
+            g.add_output(format!("r{i}_{j}"), v).unwrap();
+        }
+    }
+    let (g, plan) = optimized(&g);
+    let y0 = Tensor::zeros([4, 8]);
+    let options = AotOptions { target: Some("aarch64-unknown-linux-gnu".into()), weights: WeightStorage::External };
+    let model = emit_model("ops", &[AotEntry { name: "run", graph: &g, plan: &plan }], &[("y", &y0)], &options).unwrap();
+    let file = object::File::parse(&model.object[..]).unwrap();
+    assert_eq!(file.architecture(), object::Architecture::Aarch64);
+    assert!(file.symbols().any(|s| s.name() == Ok("ops_run") && s.is_definition()));
+}
+
+#[test]
 fn bad_specifications_are_refused_naming_the_culprit() {
     let (ig, ip) = optimized(&infer_graph());
     let owned = params();

@@ -46,7 +46,18 @@ fn finish(module: ObjectModule) -> Result<Vec<u8>> {
 
 /// The object of a checked model: each entry's step (local, `<model>__<entry>_step`), the
 /// model description and the exported wrappers.
+///
+/// The lowering is tested on the host's backend; another target's backend may lack an
+/// instruction form it uses and panic, which becomes a [`CodegenError::Target`] error.
 pub(crate) fn emit_model_object(spec: &Spec, options: &AotOptions) -> Result<Vec<u8>> {
+    let Some(triple) = options.target.as_deref() else { return model_object(spec, options) };
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| model_object(spec, options))).unwrap_or_else(|panic| {
+        let msg = panic.downcast_ref::<String>().map(String::as_str).or_else(|| panic.downcast_ref::<&str>().copied()).unwrap_or("");
+        Err(CodegenError::Target { triple: triple.to_string(), msg: format!("the backend cannot lower this model: {msg}") })
+    })
+}
+
+fn model_object(spec: &Spec, options: &AotOptions) -> Result<Vec<u8>> {
     let mut module = object_module(model_isa(options.target.as_deref())?, spec.name)?;
     let lowered = spec
         .entries
