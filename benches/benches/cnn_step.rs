@@ -14,7 +14,7 @@ use kiln::optimizers::Adam;
 use kiln::prelude::*;
 
 const BATCH: usize = 100;
-const STEPS: usize = 10;
+const STEPS: usize = 100;
 const CLASSES: usize = 10;
 
 fn mnist_cnn() -> kiln::Result<Sequential> {
@@ -52,6 +52,7 @@ fn cnn_step(c: &mut Criterion) {
     let mut group = c.benchmark_group("mnist_cnn_train_b100");
     group.throughput(Throughput::Elements((BATCH * STEPS) as u64));
     group.sample_size(10);
+    group.measurement_time(std::time::Duration::from_secs(30));
     group.bench_function(format!("{STEPS}_steps"), |b| b.iter(|| black_box(epoch(&mut model))));
     group.finish();
 }

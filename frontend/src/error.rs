@@ -133,6 +133,15 @@ pub enum Error {
         /// What is wrong with it.
         msg: String,
     },
+    /// A tensor file (the JSON tensor format of [`crate::tensor_file`]) is malformed or does
+    /// not match the data it points to.
+    #[error("{}: {msg}", path.display())]
+    TensorFile {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        msg: String,
+    },
     /// A Keras-style config (layer, optimizer, loss, metric) has a missing, mistyped or
     /// unsupported field.
     #[error("config of {owner} ({class}): field `{field}`: {msg}")]

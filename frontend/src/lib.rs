@@ -7,7 +7,9 @@
 //! - [`model`]: [`Sequential`] — summary, compile, fit, evaluate, predict.
 //! - [`callbacks`]: training hooks (EarlyStopping, ReduceLROnPlateau, ...); [`progress`]:
 //!   what `fit` prints (Keras' `verbose` modes).
+//! - [`keras`]: Keras `.h5` files (configs and weights) read and written as data.
 //! - [`saving`]: `save` / `load` of a whole model in one checksummed file, Keras-style configs.
+//! - [`tensor_file`]: tensors in JSON files (the Keras fixtures' format, `kiln predict`'s input/output).
 //! - [`prelude`]: `use kiln::prelude::*;` for model scripts.
 //! - [`optimizers`], [`losses`], [`metrics`]: IR builders that emit a training step's update,
 //!   objective and reported metrics into its graph.
@@ -18,6 +20,7 @@ pub mod callbacks;
 pub mod datasets;
 pub mod error;
 pub mod initializers;
+pub mod keras;
 pub mod layers;
 pub mod losses;
 pub mod metrics;
@@ -27,6 +30,7 @@ pub mod prelude;
 pub mod progress;
 pub mod regularizers;
 pub mod saving;
+pub mod tensor_file;
 
 pub use datasets::Dataset;
 pub use error::{Error, Result};
