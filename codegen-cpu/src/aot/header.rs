@@ -19,6 +19,26 @@ fn dims(shape: &Shape) -> String {
     format!("{{{}}}", d.join(", "))
 }
 
+/// `s` as a C string literal: quotes, backslashes and bytes outside printable ASCII escaped
+/// (octal).
+fn c_string(s: &str) -> String {
+    let mut out = String::from("\"");
+    for b in s.bytes() {
+        match b {
+            b'"' | b'\\' => out.extend(['\\', b as char]),
+            0x20..=0x7e => out.push(b as char),
+            _ => out.push_str(&format!("\\{b:03o}")),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// `s` made safe inside a C block comment.
+fn in_comment(s: &str) -> String {
+    s.replace("*/", "* /")
+}
+
 /// The leading dimension of an entry's first input: its batch size.
 fn batch(inputs: &[Io]) -> Option<usize> {
     inputs.first().and_then(|io| io.shape.dims().first().copied())
@@ -51,7 +71,7 @@ pub(crate) fn render(spec: &Spec, options: &AotOptions) -> String {
         }
         for (kind, ios) in [("input ", &e.inputs), ("output", &e.outputs)] {
             for io in ios.iter() {
-                let _ = writeln!(h, " *     {kind} {:<12} shape {} ({} floats) `{}`", io.c_name, io.shape, io.shape.numel(), io.name);
+                let _ = writeln!(h, " *     {kind} {:<12} shape {} ({} floats) `{}`", io.c_name, io.shape, io.shape.numel(), in_comment(&io.name));
             }
         }
         if !e.graph.updates.is_empty() {
@@ -60,7 +80,7 @@ pub(crate) fn render(spec: &Spec, options: &AotOptions) -> String {
     }
     let _ = writeln!(h, " *\n * Parameters (weights and optimizer state), by index, for {m}_get_weights and\n * {m}_set_weights ({m}_param_index finds one by name):");
     for (i, (name, t)) in spec.params.iter().enumerate() {
-        let _ = writeln!(h, " *   {i:>3}  {name:<24} shape {} ({} floats)", t.shape, t.data.len());
+        let _ = writeln!(h, " *   {i:>3}  {:<24} shape {} ({} floats)", in_comment(name), t.shape, t.data.len());
     }
     let storage = match options.weights {
         WeightStorage::Embedded => "embedded in the object ({m}_create(NULL) uses them)",
@@ -87,7 +107,7 @@ pub(crate) fn render(spec: &Spec, options: &AotOptions) -> String {
     }
     let _ = writeln!(h, "\n#define {up}_N_PARAMS {}\n#define {up}_WEIGHTS_LEN {total}", spec.params.len());
     let _ = writeln!(h, "#define {up}_WEIGHTS_EMBEDDED {}", u8::from(options.weights == WeightStorage::Embedded));
-    let names: Vec<String> = spec.params.iter().map(|(n, _)| format!("{n:?}")).collect();
+    let names: Vec<String> = spec.params.iter().map(|(n, _)| c_string(n)).collect();
     let lens: Vec<String> = spec.params.iter().map(|(_, t)| t.data.len().to_string()).collect();
     let _ = writeln!(h, "#define {up}_PARAM_NAMES {{{}}}\n#define {up}_PARAM_LENS {{{}}}", names.join(", "), lens.join(", "));
     let mut taken: Vec<String> = Vec::new();
@@ -110,4 +130,16 @@ pub(crate) fn render(spec: &Spec, options: &AotOptions) -> String {
     }
     let _ = writeln!(h, "\n#ifdef __cplusplus\n}}\n#endif\n\n#endif /* {up}_H */");
     h
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{c_string, in_comment};
+
+    #[test]
+    fn names_are_escaped_for_c() {
+        assert_eq!(c_string("dense/kernel"), "\"dense/kernel\"");
+        assert_eq!(c_string("a\"b\\c\né"), "\"a\\\"b\\\\c\\012\\303\\251\"");
+        assert_eq!(in_comment("x*/y"), "x* /y");
+    }
 }

@@ -87,6 +87,13 @@ pub fn emit_model(name: &str, entries: &[AotEntry], params: &[(&str, &Tensor)], 
     let spec = spec::check(name, entries, params)?;
     let object = object::emit_model_object(&spec, options)?;
     let header = header::render(&spec, options);
-    let weights = params.iter().flat_map(|(_, t)| t.data.iter().flat_map(|v| v.to_le_bytes())).collect();
+    let weights = weights_image(params);
     Ok(AotModel { name: name.to_string(), object, header, weights, storage: options.weights })
+}
+
+/// The weights file of `params` (in the order given, which must be the model's): every
+/// parameter's values as raw little-endian f32s, no header — what `<model>_create(path)`
+/// reads.
+pub fn weights_image(params: &[(&str, &Tensor)]) -> Vec<u8> {
+    params.iter().flat_map(|(_, t)| t.data.iter().flat_map(|v| v.to_le_bytes())).collect()
 }
