@@ -151,6 +151,35 @@ fn every_primitive_op_kind_matches_the_interpreter() {
     }
 }
 
+/// Depthwise convolution passes over geometries that reach every path of the kernel: stride
+/// 2 over odd sizes, dilation, multipliers above 1, same and valid padding, channel counts
+/// with full vector blocks and tails, and sizes large enough to be split over the pool.
+#[test]
+fn depthwise_passes_match_the_interpreter_across_geometries() {
+    let attrs = |strides, dilation, padding| Conv2dAttrs { strides, dilation, padding };
+    let cases = [
+        // (what, attrs, input [n, h, w, c], filter [kh, kw, c, m])
+        ("stride 2 odd same", attrs([2, 2], [1, 1], Padding::Same), [2, 9, 11, 70], [3, 3, 70, 1]),
+        ("stride 2 odd valid", attrs([2, 2], [1, 1], Padding::Valid), [1, 7, 5, 6], [3, 3, 6, 1]),
+        ("dilation 2 same", attrs([1, 1], [2, 2], Padding::Same), [2, 8, 9, 33], [3, 3, 33, 1]),
+        ("multiplier 3 valid", attrs([1, 2], [1, 1], Padding::Valid), [2, 6, 7, 5], [2, 3, 5, 3]),
+        ("multiplier 2 big same", attrs([1, 1], [1, 1], Padding::Same), [2, 10, 12, 40], [3, 3, 40, 2]),
+        ("5x5 stride 1 same", attrs([1, 1], [1, 1], Padding::Same), [1, 6, 6, 16], [5, 5, 16, 1]),
+    ];
+    for (i, (what, a, x, w)) in cases.into_iter().enumerate() {
+        let (xs, ws) = (Shape::from(x), Shape::from(w));
+        let y = ir::infer::depthwise_conv2d_shape(&xs, &ws, &a).unwrap();
+        let passes = [
+            ("forward", Op::DepthwiseConv2d(a), vec![xs.clone(), ws.clone()]),
+            ("backprop-input", Op::DepthwiseConv2dBackpropInput { attrs: a, input_shape: xs.clone() }, vec![y.clone(), ws.clone()]),
+            ("backprop-filter", Op::DepthwiseConv2dBackpropFilter { attrs: a, filter_shape: ws.clone() }, vec![xs.clone(), y.clone()]),
+        ];
+        for (pass, op, shapes) in passes {
+            check(&format!("depthwise {what} {pass}"), &single(op, &shapes), 300 + i as u32, 1, REL, ABS);
+        }
+    }
+}
+
 /// A random graph of primitive elementwise ops (with broadcasting) that fusion merges.
 fn random_elementwise_graph(seed: u32) -> Graph {
     let pick = |i: u32, n: usize| (ir::random::uniform(seed, i) * n as f32) as usize % n;

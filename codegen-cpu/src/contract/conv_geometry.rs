@@ -196,3 +196,11 @@ impl Conv2dGeometry {
         }
     }
 }
+
+/// The output index `o` whose tap at `offset` (kernel index times dilation) reads input
+/// index `i` along one axis (`o * stride + offset - pad == i`), if there is one.
+#[inline(always)]
+pub(crate) fn output_of(i: usize, n_out: usize, stride: usize, offset: usize, pad: usize) -> Option<usize> {
+    let t = (i + pad).checked_sub(offset)?;
+    (t % stride == 0 && t / stride < n_out).then_some(t / stride)
+}

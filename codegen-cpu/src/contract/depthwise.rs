@@ -1,18 +1,21 @@
-//! Depthwise 2-D convolution forward, backprop-input and backprop-filter as direct loops.
+//! Depthwise 2-D convolution forward, backprop-input and backprop-filter as direct loops
+//! (in [`super::depthwise_loops`]), split over the worker pool.
 //!
 //! Depthwise convolution has no shared contraction dimension across channels, so it is a
-//! poor GEMM; each output pixel instead walks its window taps ([`Conv2dGeometry::for_each_tap`])
-//! and runs a contiguous loop over the `in_c * multiplier` channels of the tap. The
+//! poor GEMM; each output pixel instead walks its window taps and runs a contiguous,
+//! vectorised loop over the `in_c * multiplier` channels of the tap. The
 //! geometry is a [`Conv2dGeometry`] with `out_c = in_c * multiplier`; the filter is
 //! `[kernel_h, kernel_w, in_c, multiplier]` and output channel `ci * multiplier + mi`
 //! reads input channel `ci`.
 
 use super::conv::{ConvPass, KILN_INVALID_GEOMETRY, KILN_OK, KILN_SCRATCH_TOO_SMALL};
 use super::conv_geometry::Conv2dGeometry;
+use super::depthwise_loops::{DepthwiseJob, FilterUnits, run_units};
 use super::error::ContractError;
+use crate::parallel::kiln_parallel_for;
 
 /// Arguments of the `kiln_depthwise_conv2d*` entry points: the 15 geometry words, the
-/// multiplier, then the three tensor pointers, each pointer-sized.
+/// multiplier, the three tensor pointers and the thread count, each pointer-sized.
 ///
 /// Which tensor is written depends on the pass (see [`ConvPass`]); the others are only read.
 #[repr(C)]
@@ -28,6 +31,8 @@ pub struct DepthwiseArgs {
     pub w: *mut f32,
     /// Output `[batch, out_h, out_w, in_c * multiplier]` (or its gradient `dy`).
     pub y: *mut f32,
+    /// Threads to split the pass over (on the worker pool); 1 runs it on the caller.
+    pub threads: usize,
 }
 
 /// Element counts of a depthwise geometry: `(x, w, y)`, after validating it.
@@ -87,69 +92,61 @@ entry_point!(
 /// other thread accesses it during the call.
 pub unsafe fn depthwise_conv2d_raw(pass: ConvPass, args: &DepthwiseArgs) -> Result<(), ContractError> {
     let g = &args.geometry;
-    let [nx, nw, ny] = depthwise_sizes(g, args.multiplier)?;
-    let (c, m, cm) = (g.in_c, args.multiplier, g.out_c);
-    let rows = g.batch * g.out_h * g.out_w;
-    // SAFETY: every slice below spans exactly the validated element count of its tensor;
-    // only the written one is made mutable, and the caller guarantees it is unaliased.
-    unsafe {
-        let view = |p: *mut f32, n: usize| if n == 0 { &[][..] } else { std::slice::from_raw_parts(p, n) };
-        let view_mut = |p: *mut f32, n: usize| if n == 0 { &mut [][..] } else { std::slice::from_raw_parts_mut(p, n) };
-        match pass {
-            ConvPass::Forward => {
-                let (x, w, y) = (view(args.x, nx), view(args.w, nw), view_mut(args.y, ny));
-                y.fill(0.0);
-                for row in 0..rows {
-                    let y_row = &mut y[row * cm..(row + 1) * cm];
-                    g.for_each_tap(row, |column, source| {
-                        let Some(offset) = source else { return };
-                        let w_tap = &w[column * m..column * m + cm];
-                        for (ci, &xv) in x[offset..offset + c].iter().enumerate() {
-                            for k in ci * m..(ci + 1) * m {
-                                y_row[k] += xv * w_tap[k];
-                            }
-                        }
-                    });
-                }
-            }
-            ConvPass::BackpropInput => {
-                let (dx, w, dy) = (view_mut(args.x, nx), view(args.w, nw), view(args.y, ny));
-                dx.fill(0.0);
-                for row in 0..rows {
-                    let dy_row = &dy[row * cm..(row + 1) * cm];
-                    g.for_each_tap(row, |column, source| {
-                        let Some(offset) = source else { return };
-                        let w_tap = &w[column * m..column * m + cm];
-                        for (ci, d) in dx[offset..offset + c].iter_mut().enumerate() {
-                            *d += (ci * m..(ci + 1) * m).map(|k| dy_row[k] * w_tap[k]).sum::<f32>();
-                        }
-                    });
-                }
-            }
-            ConvPass::BackpropFilter => {
-                let (x, dw, dy) = (view(args.x, nx), view_mut(args.w, nw), view(args.y, ny));
-                dw.fill(0.0);
-                for row in 0..rows {
-                    let dy_row = &dy[row * cm..(row + 1) * cm];
-                    g.for_each_tap(row, |column, source| {
-                        let Some(offset) = source else { return };
-                        let dw_tap = &mut dw[column * m..column * m + cm];
-                        for (ci, &xv) in x[offset..offset + c].iter().enumerate() {
-                            for k in ci * m..(ci + 1) * m {
-                                dw_tap[k] += xv * dy_row[k];
-                            }
-                        }
-                    });
-                }
-            }
-        }
+    let sizes = depthwise_sizes(g, args.multiplier)?;
+    let threads = args.threads.max(1);
+    let job = DepthwiseJob {
+        pass,
+        g,
+        multiplier: args.multiplier,
+        x: args.x,
+        w: args.w,
+        y: args.y,
+        sizes,
+        filter_units: FilterUnits::new(g, threads),
+    };
+    let units = job.units();
+    let chunks = if threads <= 1 || job.work() < PARALLEL_MIN_WORK { 1 } else { units.min(2 * threads) };
+    if chunks <= 1 {
+        // SAFETY: the caller's contract; this thread runs every unit.
+        unsafe { run_units(&job, 0..units) };
+        return Ok(());
     }
+    let split = SplitJob { job: &job, units, chunks };
+    // SAFETY: chunks run disjoint unit ranges, which write disjoint elements; `split`
+    // outlives the call, which returns when every chunk has finished.
+    unsafe { kiln_parallel_for(split_chunk, (&raw const split).cast(), chunks as u64) };
     Ok(())
+}
+
+/// Fewest multiply-adds a pass must have to be split over the worker pool: below this,
+/// handing work to another thread costs more than doing it.
+const PARALLEL_MIN_WORK: usize = 64 * 1024;
+
+/// A pass cut into `chunks` contiguous ranges of its `units`.
+struct SplitJob<'a> {
+    job: &'a DepthwiseJob<'a>,
+    units: usize,
+    chunks: usize,
+}
+
+/// Runs chunk `chunk` of the [`SplitJob`] at `table`.
+///
+/// # Safety
+/// `table` points to a live `SplitJob` under `depthwise_conv2d_raw`'s contract; no two
+/// concurrent calls get the same chunk.
+unsafe extern "C" fn split_chunk(table: *const u8, chunk: u64) {
+    // SAFETY: the caller's contract.
+    let split = unsafe { &*table.cast::<SplitJob<'_>>() };
+    let chunk = chunk as usize;
+    let (lo, hi) = (chunk * split.units / split.chunks, (chunk + 1) * split.units / split.chunks);
+    // SAFETY: unit ranges of distinct chunks are disjoint.
+    unsafe { run_units(split.job, lo..hi) };
 }
 
 /// Checked depthwise convolution pass over slices: `x`, `w`, `y` are the input, filter and
 /// output (or, per [`ConvPass`], their gradients); only the tensor the pass writes is
-/// overwritten. Every length is checked against the geometry first.
+/// overwritten. Every length is checked against the geometry first. `threads` as in
+/// [`DepthwiseArgs::threads`].
 pub fn depthwise_conv2d(
     pass: ConvPass,
     g: &Conv2dGeometry,
@@ -157,6 +154,7 @@ pub fn depthwise_conv2d(
     x: &mut [f32],
     w: &mut [f32],
     y: &mut [f32],
+    threads: usize,
 ) -> Result<(), ContractError> {
     let needed = depthwise_sizes(g, multiplier)?;
     let names = match pass {
@@ -169,7 +167,7 @@ pub fn depthwise_conv2d(
             return Err(ContractError::OperandTooShort { operand, needed, len });
         }
     }
-    let args = DepthwiseArgs { geometry: *g, multiplier, x: x.as_mut_ptr(), w: w.as_mut_ptr(), y: y.as_mut_ptr() };
+    let args = DepthwiseArgs { geometry: *g, multiplier, x: x.as_mut_ptr(), w: w.as_mut_ptr(), y: y.as_mut_ptr(), threads };
     // SAFETY: lengths checked above; the three slices are distinct exclusive borrows.
     unsafe { depthwise_conv2d_raw(pass, &args) }
 }

@@ -11,6 +11,7 @@
 pub mod conv;
 pub mod conv_geometry;
 pub mod depthwise;
+mod depthwise_loops;
 pub mod error;
 pub mod sgemm;
 pub mod view;

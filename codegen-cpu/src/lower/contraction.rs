@@ -322,7 +322,14 @@ fn call_depthwise<M: Module>(
     order: [usize; 3],
     locs: &[Loc; 3],
 ) -> Result<()> {
-    let template = DepthwiseArgs { geometry: g, multiplier, x: std::ptr::null_mut(), w: std::ptr::null_mut(), y: std::ptr::null_mut() };
+    let template = DepthwiseArgs {
+        geometry: g,
+        multiplier,
+        x: std::ptr::null_mut(),
+        w: std::ptr::null_mut(),
+        y: std::ptr::null_mut(),
+        threads: threads(),
+    };
     let fields = [offset_of!(DepthwiseArgs, x), offset_of!(DepthwiseArgs, w), offset_of!(DepthwiseArgs, y)];
     let all = [locs[order[0]], locs[order[1]], locs[order[2]]];
     call_with_args(l, id, symbol, &words(&template), &fields, &all)

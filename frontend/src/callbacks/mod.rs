@@ -19,12 +19,14 @@
 //! ```
 
 mod early_stopping;
+mod learning_rate_scheduler;
 mod model_checkpoint;
 mod monitor;
 mod reduce_lr_on_plateau;
 mod terminate_on_nan;
 
 pub use early_stopping::EarlyStopping;
+pub use learning_rate_scheduler::LearningRateScheduler;
 pub use model_checkpoint::ModelCheckpoint;
 pub use monitor::Mode;
 pub use reduce_lr_on_plateau::ReduceLROnPlateau;

@@ -1,0 +1,111 @@
+//! Reductions with an elementwise prologue: one workgroup per result element. Its
+//! invocations stride over the reduced elements (each evaluating the prologue on the
+//! operands broadcast to the pre-reduction shape), then combine their partial results in
+//! a workgroup-memory tree. Argmax carries the index and keeps the first maximum.
+
+use ir::{Program, ReduceOp, Shape};
+
+use super::Module;
+use super::layout::{coords, grid, offset};
+use super::scalar;
+use crate::error::Result;
+
+/// Invocations per workgroup (and partial results combined by the tree).
+const GROUP: usize = 64;
+
+/// `op` over `axes` of `prologue(operands...)` evaluated over `input_shape`.
+pub(super) fn reduce(m: &mut Module, op: ReduceOp, axes: &[usize], input_shape: &Shape, prologue: &Program) -> Result<(String, [u32; 3])> {
+    if program_inputs(prologue) > m.n_operands() {
+        return Err(m.unsupported(&format!("the prologue reads {} inputs but the node has {} operands", prologue.n_inputs(), m.n_operands())));
+    }
+    if op == ReduceOp::ArgMax && axes.len() != 1 {
+        return Err(m.unsupported("argmax reduces exactly one axis"));
+    }
+    let dims = input_shape.dims();
+    let kept: Vec<usize> = (0..dims.len()).filter(|a| !axes.contains(a)).map(|a| dims[a]).collect();
+    let reduced: Vec<usize> = axes.iter().map(|&a| dims[a]).collect();
+    let (n_out, n_red) = (kept.iter().product::<usize>(), reduced.iter().product::<usize>());
+    let (obuf, obase) = m.output()?;
+
+    let mut reads = Vec::new();
+    for k in 0..m.n_operands() {
+        let (buf, base) = m.operand(k)?;
+        let strides = m.operand_shape(k).broadcast_strides(input_shape);
+        reads.push(format!("{buf}[{}]", offset(base, &strides, "c")));
+    }
+    let indent = "        ";
+    let mut element = coords(&reduced, "r", "q", indent);
+    let (mut kept_at, mut red_at) = (0, 0);
+    for a in 0..dims.len() {
+        let source = if axes.contains(&a) {
+            red_at += 1;
+            format!("q{}", red_at - 1)
+        } else {
+            kept_at += 1;
+            format!("k{}", kept_at - 1)
+        };
+        element.push_str(&format!("{indent}let c{a} = {source};\n"));
+    }
+    let (stmts, value) = scalar::program(prologue, "r", indent, &mut m.helpers, |n| reads[n].clone());
+    element.push_str(&stmts);
+
+    let none = "0xffffffffu";
+    let (init, step, merge, result) = match op {
+        ReduceOp::Sum | ReduceOp::Mean => (
+            "0.0".to_string(),
+            format!("acc += {value};"),
+            "part[lid] += part[lid + s];".to_string(),
+            if op == ReduceOp::Mean { format!("part[0] / {}", scalar::literal(n_red as f32)) } else { "part[0]".into() },
+        ),
+        ReduceOp::Max => ("bitcast<f32>(0xff800000u)".into(), format!("acc = max(acc, {value});"), "part[lid] = max(part[lid], part[lid + s]);".into(), "part[0]".into()),
+        ReduceOp::Min => ("bitcast<f32>(0x7f800000u)".into(), format!("acc = min(acc, {value});"), "part[lid] = min(part[lid], part[lid + s]);".into(), "part[0]".into()),
+        ReduceOp::ArgMax => (
+            "0.0".into(),
+            format!("let v = {value};\n{indent}if (at == {none} || v > acc) {{ acc = v; at = r; }}"),
+            format!(
+                "let ov = part[lid + s];\n            let oi = part_at[lid + s];\n            if (oi != {none} && (part_at[lid] == {none} || ov > part[lid] || (ov == part[lid] && oi < part_at[lid]))) {{ part[lid] = ov; part_at[lid] = oi; }}"
+            ),
+            format!("select(f32(part_at[0]), 0.0, part_at[0] == {none})"),
+        ),
+    };
+    let argmax = op == ReduceOp::ArgMax;
+    m.decls.push_str(&format!("var<workgroup> part: array<f32, {GROUP}>;\n"));
+    if argmax {
+        m.decls.push_str(&format!("var<workgroup> part_at: array<u32, {GROUP}>;\n"));
+    }
+    let main = format!(
+        "@compute @workgroup_size({GROUP})
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {{
+    let o = wg.y * nwg.x + wg.x;
+    let in_range = o < {n_out}u;
+{kept_coords}    var acc = {init};
+{at_decl}    if (in_range) {{
+        for (var r = lid; r < {n_red}u; r += {GROUP}u) {{
+{element}{indent}{step}
+        }}
+    }}
+    part[lid] = acc;
+{at_store}    workgroupBarrier();
+    for (var s = {half}u; s > 0u; s >>= 1u) {{
+        if (lid < s) {{
+            {merge}
+        }}
+        workgroupBarrier();
+    }}
+    if (in_range && lid == 0u) {{
+        {obuf}[{obase}u + o] = {result};
+    }}
+}}
+",
+        kept_coords = coords(&kept, "o", "k", "    "),
+        at_decl = if argmax { format!("    var at = {none};\n") } else { String::new() },
+        at_store = if argmax { "    part_at[lid] = at;\n" } else { "" },
+        half = GROUP / 2,
+    );
+    Ok((main, grid(n_out)))
+}
+
+/// The number of operands a prologue reads.
+fn program_inputs(p: &Program) -> usize {
+    p.n_inputs()
+}
