@@ -38,7 +38,6 @@
 
 pub mod abi;
 pub mod aot;
-pub mod contract;
 pub mod error;
 mod jit;
 mod lower;
@@ -49,7 +48,7 @@ mod runtime;
 pub use aot::{AotEntry, AotModel, AotOptions, WeightStorage, emit_model, emit_object};
 pub use error::CodegenError;
 pub use jit::compile;
-pub use kiln_cpu_runtime::kiln_parallel_for;
+pub use kiln_cpu_runtime::{contract, kiln_parallel_for};
 /// The worker pool lives in the runtime crate (`kiln-cpu-runtime`), which C programs link.
 pub(crate) use kiln_cpu_runtime::parallel;
 pub use runtime::{Executable, Leaf, State, Workspace};

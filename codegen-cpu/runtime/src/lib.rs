@@ -5,11 +5,14 @@
 //!
 //! - [`parallel`]: the worker pool behind `kiln_parallel_for`, which compiled steps call to
 //!   run a kernel's chunks on several threads.
+//! - [`contract`]: the tuned contraction kernels (`kiln_sgemm`, `kiln_conv2d*`,
+//!   `kiln_depthwise_conv2d*`) that compiled steps call for matmuls and convolutions.
 //! - [`aot`]: model instances of ahead-of-time compiled objects — the `kiln_aot_*` functions
 //!   that an object's exported `<model>_create`, `<model>_infer`, ... wrappers call, and the
 //!   `#[repr(C)]` model description those objects embed.
 
 pub mod aot;
+pub mod contract;
 pub mod parallel;
 
 pub use parallel::kiln_parallel_for;
