@@ -24,7 +24,11 @@ fn mlp_infer(batch: usize, sizes: &[usize]) -> Graph {
         let b = g.param(format!("b{i}"), [pair[1]]);
         let z = g.matmul(h, w, false, false).unwrap();
         let z = g.binary(BinaryOp::Add, z, b).unwrap();
-        h = if i + 2 < sizes.len() { g.unary(UnaryOp::Relu, z).unwrap() } else { z };
+        h = if i + 2 < sizes.len() {
+            g.unary(UnaryOp::Relu, z).unwrap()
+        } else {
+            z
+        };
     }
     g.add_output("logits", h).unwrap();
     g
@@ -37,11 +41,21 @@ fn prepare(g: &Graph) -> (Graph, MemoryPlan) {
 }
 
 fn write_f32(path: &Path, data: &[f32]) {
-    std::fs::write(path, data.iter().flat_map(|v| v.to_le_bytes()).collect::<Vec<u8>>()).unwrap();
+    std::fs::write(
+        path,
+        data.iter()
+            .flat_map(|v| v.to_le_bytes())
+            .collect::<Vec<u8>>(),
+    )
+    .unwrap();
 }
 
 fn read_f32(path: &Path) -> Vec<f32> {
-    std::fs::read(path).unwrap().chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect()
+    std::fs::read(path)
+        .unwrap()
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect()
 }
 
 const MAIN_C: &str = r#"
@@ -80,13 +94,42 @@ fn aot_mlp_inference_and_adam_steps_equal_the_jit() {
     let (tg, tp) = prepare(&train_graph);
     let (ig, ip) = prepare(&mlp_infer(BATCH, &SIZES));
     let initial = initial_params(&train_graph, &optimizer_state, 3);
-    let names: Vec<String> = tg.params().into_iter().map(|p| match tg.op(p) { ir::Op::Param { name, .. } => name.clone(), _ => unreachable!() }).collect();
+    let names: Vec<String> = tg
+        .params()
+        .into_iter()
+        .map(|p| match tg.op(p) {
+            ir::Op::Param { name, .. } => name.clone(),
+            _ => unreachable!(),
+        })
+        .collect();
     let params: Vec<(&str, &Tensor)> = names.iter().map(|n| (n.as_str(), &initial[n])).collect();
-    let entries = [AotEntry { name: "infer", graph: &ig, plan: &ip }, AotEntry { name: "train_step", graph: &tg, plan: &tp }];
-    let model = emit_model("mlp", &entries, &params, &AotOptions { target: None, weights: WeightStorage::Embedded }).unwrap();
+    let entries = [
+        AotEntry {
+            name: "infer",
+            graph: &ig,
+            plan: &ip,
+        },
+        AotEntry {
+            name: "train_step",
+            graph: &tg,
+            plan: &tp,
+        },
+    ];
+    let model = emit_model(
+        "mlp",
+        &entries,
+        &params,
+        &AotOptions {
+            target: None,
+            weights: WeightStorage::Embedded,
+        },
+    )
+    .unwrap();
 
     let x = synthetic_batch(BATCH, SIZES[0], SIZES[2], 50).0;
-    let batches: Vec<(Tensor, Tensor)> = (0..STEPS as u32).map(|s| synthetic_batch(BATCH, SIZES[0], SIZES[2], 60 + s)).collect();
+    let batches: Vec<(Tensor, Tensor)> = (0..STEPS as u32)
+        .map(|s| synthetic_batch(BATCH, SIZES[0], SIZES[2], 60 + s))
+        .collect();
 
     // The JIT: the same graphs, plans and initial values, parameters shared by name.
     let infer_exe = codegen_cpu::compile(&ig, &ip).unwrap();
@@ -98,42 +141,118 @@ fn aot_mlp_inference_and_adam_steps_equal_the_jit() {
     let mut infer_state = infer_exe.new_state();
     let mut logits = |state: &codegen_cpu::State| {
         for leaf in infer_exe.params() {
-            infer_state.set_param(&leaf.name, state.param(&leaf.name).unwrap()).unwrap();
+            infer_state
+                .set_param(&leaf.name, state.param(&leaf.name).unwrap())
+                .unwrap();
         }
-        infer_exe.run(&mut infer_state, &[("x", &x.data)]).unwrap()[0].1.data.clone()
+        infer_exe.run(&mut infer_state, &[("x", &x.data)]).unwrap()[0]
+            .1
+            .data
+            .clone()
     };
     let logits0 = logits(&state);
-    let losses: Vec<f32> =
-        batches.iter().map(|(bx, by)| train_exe.run(&mut state, &[("x", &bx.data), ("y", &by.data)]).unwrap()[0].1.data[0]).collect();
+    let losses: Vec<f32> = batches
+        .iter()
+        .map(|(bx, by)| {
+            train_exe
+                .run(&mut state, &[("x", &bx.data), ("y", &by.data)])
+                .unwrap()[0]
+                .1
+                .data[0]
+        })
+        .collect();
     let logits1 = logits(&state);
-    assert!(losses[STEPS - 1] < losses[0], "the JIT's loss falls: {losses:?}");
+    assert!(
+        losses[STEPS - 1] < losses[0],
+        "the JIT's loss falls: {losses:?}"
+    );
 
     // The C program.
     let dir = std::env::temp_dir().join(format!("kiln-aot-mlp-{}", std::process::id()));
     let runtime = codegen_cpu::aot::runtime_library().unwrap();
     model.write(&dir, Some(&runtime)).unwrap();
-    std::fs::write(dir.join("main.c"), format!("#define STEPS {STEPS}\n{MAIN_C}")).unwrap();
+    std::fs::write(
+        dir.join("main.c"),
+        format!("#define STEPS {STEPS}\n{MAIN_C}"),
+    )
+    .unwrap();
     write_f32(&dir.join("x.bin"), &x.data);
-    write_f32(&dir.join("tx.bin"), &batches.iter().flat_map(|(bx, _)| bx.data.clone()).collect::<Vec<_>>());
-    write_f32(&dir.join("ty.bin"), &batches.iter().flat_map(|(_, by)| by.data.clone()).collect::<Vec<_>>());
+    write_f32(
+        &dir.join("tx.bin"),
+        &batches
+            .iter()
+            .flat_map(|(bx, _)| bx.data.clone())
+            .collect::<Vec<_>>(),
+    );
+    write_f32(
+        &dir.join("ty.bin"),
+        &batches
+            .iter()
+            .flat_map(|(_, by)| by.data.clone())
+            .collect::<Vec<_>>(),
+    );
     let cc = Command::new("cc")
         .current_dir(&dir)
-        .args(["-std=c99", "-Wall", "-Werror", "main.c", "mlp.o", "libkiln_cpu_runtime.a", "-lpthread", "-ldl", "-lm", "-o", "main"])
+        .args([
+            "-std=c99",
+            "-Wall",
+            "-Werror",
+            "main.c",
+            "mlp.o",
+            "libkiln_cpu_runtime.a",
+            "-lpthread",
+            "-ldl",
+            "-lm",
+            "-o",
+            "main",
+        ])
         .output()
         .expect("a C compiler (`cc`)");
-    assert!(cc.status.success(), "cc: {}", String::from_utf8_lossy(&cc.stderr));
-    let run = Command::new(dir.join("main")).current_dir(&dir).output().unwrap();
-    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    assert!(
+        cc.status.success(),
+        "cc: {}",
+        String::from_utf8_lossy(&cc.stderr)
+    );
+    let run = Command::new(dir.join("main"))
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
 
     let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
-    assert_eq!(bits(&read_f32(&dir.join("logits0.bin"))), bits(&logits0), "logits before training");
-    assert_eq!(bits(&read_f32(&dir.join("losses.bin"))), bits(&losses), "Adam steps' losses");
-    assert_eq!(bits(&read_f32(&dir.join("logits1.bin"))), bits(&logits1), "logits after training");
+    assert_eq!(
+        bits(&read_f32(&dir.join("logits0.bin"))),
+        bits(&logits0),
+        "logits before training"
+    );
+    assert_eq!(
+        bits(&read_f32(&dir.join("losses.bin"))),
+        bits(&losses),
+        "Adam steps' losses"
+    );
+    assert_eq!(
+        bits(&read_f32(&dir.join("logits1.bin"))),
+        bits(&logits1),
+        "logits after training"
+    );
     std::fs::remove_dir_all(&dir).ok();
 
     // The same model for AArch64: an ELF object for EM_AARCH64 that calls the matmul kernel.
-    let arm = AotOptions { target: Some("aarch64-unknown-linux-gnu".into()), weights: WeightStorage::External };
+    let arm = AotOptions {
+        target: Some("aarch64-unknown-linux-gnu".into()),
+        weights: WeightStorage::External,
+    };
     let object = emit_model("mlp", &entries, &params, &arm).unwrap().object;
-    assert_eq!((&object[..4], u16::from_le_bytes([object[18], object[19]])), (&b"\x7fELF"[..], 183));
-    assert!(object.windows(10).any(|w| w == b"kiln_sgemm"), "the object imports kiln_sgemm");
+    assert_eq!(
+        (&object[..4], u16::from_le_bytes([object[18], object[19]])),
+        (&b"\x7fELF"[..], 183)
+    );
+    assert!(
+        object.windows(10).any(|w| w == b"kiln_sgemm"),
+        "the object imports kiln_sgemm"
+    );
 }

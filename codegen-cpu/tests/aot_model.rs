@@ -75,7 +75,9 @@ fn optimized(g: &Graph) -> (Graph, MemoryPlan) {
 }
 
 fn data(n: usize, seed: u32) -> Vec<f32> {
-    (0..n as u32).map(|i| 2.0 * ir::random::uniform(seed, i) - 1.0).collect()
+    (0..n as u32)
+        .map(|i| 2.0 * ir::random::uniform(seed, i) - 1.0)
+        .collect()
 }
 
 fn params() -> Vec<(&'static str, Tensor)> {
@@ -130,7 +132,13 @@ struct Expected {
 }
 
 /// What the JIT computes for `MAIN_C`'s sequence of calls.
-fn jit_reference(infer: (&Graph, &MemoryPlan), train: (&Graph, &MemoryPlan), x: &[f32], tx: &[f32], labels: &[f32]) -> Expected {
+fn jit_reference(
+    infer: (&Graph, &MemoryPlan),
+    train: (&Graph, &MemoryPlan),
+    x: &[f32],
+    tx: &[f32],
+    labels: &[f32],
+) -> Expected {
     let infer_exe = codegen_cpu::compile(infer.0, infer.1).unwrap();
     let train_exe = codegen_cpu::compile(train.0, train.1).unwrap();
     let mut state = train_exe.new_state();
@@ -142,13 +150,32 @@ fn jit_reference(infer: (&Graph, &MemoryPlan), train: (&Graph, &MemoryPlan), x: 
         for p in ["w", "b"] {
             infer_state.set_param(p, state.param(p).unwrap()).unwrap();
         }
-        infer_exe.run(&mut infer_state, &[("x", x)]).unwrap()[0].1.data.clone()
+        infer_exe.run(&mut infer_state, &[("x", x)]).unwrap()[0]
+            .1
+            .data
+            .clone()
     };
     let score0 = score(&state);
-    let losses = (0..STEPS).map(|_| train_exe.run(&mut state, &[("x", tx), ("labels", labels)]).unwrap()[0].1.data[0]).collect();
+    let losses = (0..STEPS)
+        .map(|_| {
+            train_exe
+                .run(&mut state, &[("x", tx), ("labels", labels)])
+                .unwrap()[0]
+                .1
+                .data[0]
+        })
+        .collect();
     let score1 = score(&state);
-    let params = params().iter().map(|(n, _)| state.param(n).unwrap().to_vec()).collect();
-    Expected { score0, losses, score1, params }
+    let params = params()
+        .iter()
+        .map(|(n, _)| state.param(n).unwrap().to_vec())
+        .collect();
+    Expected {
+        score0,
+        losses,
+        score1,
+        params,
+    }
 }
 
 fn compile_toy(
@@ -160,37 +187,103 @@ fn compile_toy(
     let (tg, tp) = prepare(&train_graph());
     let owned = params();
     let refs: Vec<(&str, &Tensor)> = owned.iter().map(|(n, t)| (*n, t)).collect();
-    let entries = [AotEntry { name: "infer", graph: &ig, plan: &ip }, AotEntry { name: "train_step", graph: &tg, plan: &tp }];
-    let model = emit_model("toy", &entries, &refs, &AotOptions { target: None, weights: storage }).unwrap();
-    assert!(model.header.contains("int toy_train_step(toy_t *model, const float *x, const float *labels, float *loss);"), "{}", model.header);
-    assert!(model.header.contains("#define TOY_INFER_BATCH 4"), "{}", model.header);
+    let entries = [
+        AotEntry {
+            name: "infer",
+            graph: &ig,
+            plan: &ip,
+        },
+        AotEntry {
+            name: "train_step",
+            graph: &tg,
+            plan: &tp,
+        },
+    ];
+    let model = emit_model(
+        "toy",
+        &entries,
+        &refs,
+        &AotOptions {
+            target: None,
+            weights: storage,
+        },
+    )
+    .unwrap();
+    assert!(
+        model.header.contains(
+            "int toy_train_step(toy_t *model, const float *x, const float *labels, float *loss);"
+        ),
+        "{}",
+        model.header
+    );
+    assert!(
+        model.header.contains("#define TOY_INFER_BATCH 4"),
+        "{}",
+        model.header
+    );
     let dir = aot::scratch_dir(test);
     let main_c = format!("{}#define STEPS {STEPS}\n{MAIN_C}", aot::C_PRELUDE);
     let exe = aot::build(&dir, &model, &main_c);
-    let (x, tx, labels) = (data(BATCH * FEATURES, 10), data(BATCH * FEATURES, 11), data(BATCH * FEATURES, 12));
+    let (x, tx, labels) = (
+        data(BATCH * FEATURES, 10),
+        data(BATCH * FEATURES, 11),
+        data(BATCH * FEATURES, 12),
+    );
     aot::write_f32(&dir.join("x.bin"), &x);
     aot::write_f32(&dir.join("tx.bin"), &tx);
     aot::write_f32(&dir.join("labels.bin"), &labels);
-    (dir, exe, jit_reference((&ig, &ip), (&tg, &tp), &x, &tx, &labels))
+    (
+        dir,
+        exe,
+        jit_reference((&ig, &ip), (&tg, &tp), &x, &tx, &labels),
+    )
 }
 
 fn check_outputs(dir: &std::path::Path, want: &Expected) {
     let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
-    assert_eq!(bits(&aot::read_f32(&dir.join("score0.bin"))), bits(&want.score0), "inference before training");
-    assert_eq!(bits(&aot::read_f32(&dir.join("losses.bin"))), bits(&want.losses), "training losses");
-    assert!(want.losses[STEPS - 1] < want.losses[0], "training lowers the loss: {:?}", want.losses);
-    assert_eq!(bits(&aot::read_f32(&dir.join("score1.bin"))), bits(&want.score1), "inference after training");
+    assert_eq!(
+        bits(&aot::read_f32(&dir.join("score0.bin"))),
+        bits(&want.score0),
+        "inference before training"
+    );
+    assert_eq!(
+        bits(&aot::read_f32(&dir.join("losses.bin"))),
+        bits(&want.losses),
+        "training losses"
+    );
+    assert!(
+        want.losses[STEPS - 1] < want.losses[0],
+        "training lowers the loss: {:?}",
+        want.losses
+    );
+    assert_eq!(
+        bits(&aot::read_f32(&dir.join("score1.bin"))),
+        bits(&want.score1),
+        "inference after training"
+    );
     for (i, p) in want.params.iter().enumerate() {
-        assert_eq!(bits(&aot::read_f32(&dir.join(format!("param{i}.bin")))), bits(p), "parameter {i}");
+        assert_eq!(
+            bits(&aot::read_f32(&dir.join(format!("param{i}.bin")))),
+            bits(p),
+            "parameter {i}"
+        );
     }
-    assert_eq!(want.params[2], [STEPS as f32], "the step counter counted every step");
+    assert_eq!(
+        want.params[2],
+        [STEPS as f32],
+        "the step counter counted every step"
+    );
 }
 
 #[test]
 fn c_program_with_embedded_weights_matches_the_jit_bit_for_bit() {
     let (dir, exe, want) = compile_toy(WeightStorage::Embedded, optimized, "embedded");
     let out = aot::run(&dir, &exe, &[]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     check_outputs(&dir, &want);
     std::fs::remove_dir_all(&dir).ok();
 }
@@ -199,12 +292,21 @@ fn c_program_with_embedded_weights_matches_the_jit_bit_for_bit() {
 fn c_program_with_external_weights_reads_the_weights_file_and_copies_updates_back() {
     let (dir, exe, want) = compile_toy(WeightStorage::External, naive, "external");
     let refused = aot::run(&dir, &exe, &[]);
-    assert!(!refused.status.success() && String::from_utf8_lossy(&refused.stderr).contains("not embedded"));
+    assert!(
+        !refused.status.success()
+            && String::from_utf8_lossy(&refused.stderr).contains("not embedded")
+    );
     std::fs::write(dir.join("short.weights"), [0u8; 8]).unwrap();
     let short = aot::run(&dir, &exe, &["short.weights"]);
-    assert!(!short.status.success() && String::from_utf8_lossy(&short.stderr).contains("holds 8 bytes"));
+    assert!(
+        !short.status.success() && String::from_utf8_lossy(&short.stderr).contains("holds 8 bytes")
+    );
     let out = aot::run(&dir, &exe, &["toy.weights"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     check_outputs(&dir, &want);
     std::fs::remove_dir_all(&dir).ok();
 }
@@ -215,22 +317,58 @@ fn aarch64_objects_are_valid_elf_with_the_c_api() {
     let (tg, tp) = optimized(&train_graph());
     let owned = params();
     let refs: Vec<(&str, &Tensor)> = owned.iter().map(|(n, t)| (*n, t)).collect();
-    let entries = [AotEntry { name: "infer", graph: &ig, plan: &ip }, AotEntry { name: "train_step", graph: &tg, plan: &tp }];
-    let options = AotOptions { target: Some("aarch64-unknown-linux-gnu".into()), weights: WeightStorage::Embedded };
+    let entries = [
+        AotEntry {
+            name: "infer",
+            graph: &ig,
+            plan: &ip,
+        },
+        AotEntry {
+            name: "train_step",
+            graph: &tg,
+            plan: &tp,
+        },
+    ];
+    let options = AotOptions {
+        target: Some("aarch64-unknown-linux-gnu".into()),
+        weights: WeightStorage::Embedded,
+    };
     let model = emit_model("toy", &entries, &refs, &options).unwrap();
     let bytes = &model.object;
     assert_eq!(&bytes[..4], b"\x7fELF", "ELF magic");
     assert_eq!(bytes[4], 2, "ELFCLASS64");
     assert_eq!(bytes[5], 1, "little endian");
-    assert_eq!(u16::from_le_bytes([bytes[18], bytes[19]]), 183, "e_machine EM_AARCH64");
+    assert_eq!(
+        u16::from_le_bytes([bytes[18], bytes[19]]),
+        183,
+        "e_machine EM_AARCH64"
+    );
     let file = object::File::parse(&bytes[..]).unwrap();
     assert_eq!(file.architecture(), object::Architecture::Aarch64);
-    let defined: Vec<&str> =
-        file.symbols().filter(|s| s.is_definition() && s.is_global()).filter_map(|s| s.name().ok()).collect();
-    for f in ["create", "destroy", "infer", "train_step", "get_weights", "set_weights", "param_index"] {
-        assert!(defined.contains(&format!("toy_{f}").as_str()), "toy_{f} exported: {defined:?}");
+    let defined: Vec<&str> = file
+        .symbols()
+        .filter(|s| s.is_definition() && s.is_global())
+        .filter_map(|s| s.name().ok())
+        .collect();
+    for f in [
+        "create",
+        "destroy",
+        "infer",
+        "train_step",
+        "get_weights",
+        "set_weights",
+        "param_index",
+    ] {
+        assert!(
+            defined.contains(&format!("toy_{f}").as_str()),
+            "toy_{f} exported: {defined:?}"
+        );
     }
-    let imports: Vec<&str> = file.symbols().filter(|s| s.is_undefined()).filter_map(|s| s.name().ok()).collect();
+    let imports: Vec<&str> = file
+        .symbols()
+        .filter(|s| s.is_undefined())
+        .filter_map(|s| s.name().ok())
+        .collect();
     for f in ["kiln_aot_create", "kiln_aot_run", "kiln_parallel_for"] {
         assert!(imports.contains(&f), "{f} imported: {imports:?}");
     }
@@ -250,7 +388,10 @@ fn every_elementwise_op_and_reduction_lowers_for_aarch64() {
         let v = g.binary(op, x, y).unwrap();
         g.add_output(format!("b{i}"), v).unwrap();
     }
-    for (i, op) in [ReduceOp::Sum, ReduceOp::Mean, ReduceOp::Max, ReduceOp::Min].into_iter().enumerate() {
+    for (i, op) in [ReduceOp::Sum, ReduceOp::Mean, ReduceOp::Max, ReduceOp::Min]
+        .into_iter()
+        .enumerate()
+    {
         for (j, axes) in [&[0][..], &[1], &[0, 1]].into_iter().enumerate() {
             let v = g.reduce(op, x, axes, false).unwrap();
             g.add_output(format!("r{i}_{j}"), v).unwrap();
@@ -258,11 +399,27 @@ fn every_elementwise_op_and_reduction_lowers_for_aarch64() {
     }
     let (g, plan) = optimized(&g);
     let y0 = Tensor::zeros([4, 8]);
-    let options = AotOptions { target: Some("aarch64-unknown-linux-gnu".into()), weights: WeightStorage::External };
-    let model = emit_model("ops", &[AotEntry { name: "run", graph: &g, plan: &plan }], &[("y", &y0)], &options).unwrap();
+    let options = AotOptions {
+        target: Some("aarch64-unknown-linux-gnu".into()),
+        weights: WeightStorage::External,
+    };
+    let model = emit_model(
+        "ops",
+        &[AotEntry {
+            name: "run",
+            graph: &g,
+            plan: &plan,
+        }],
+        &[("y", &y0)],
+        &options,
+    )
+    .unwrap();
     let file = object::File::parse(&model.object[..]).unwrap();
     assert_eq!(file.architecture(), object::Architecture::Aarch64);
-    assert!(file.symbols().any(|s| s.name() == Ok("ops_run") && s.is_definition()));
+    assert!(
+        file.symbols()
+            .any(|s| s.name() == Ok("ops_run") && s.is_definition())
+    );
 }
 
 #[test]
@@ -270,16 +427,30 @@ fn bad_specifications_are_refused_naming_the_culprit() {
     let (ig, ip) = optimized(&infer_graph());
     let owned = params();
     let all: Vec<(&str, &Tensor)> = owned.iter().map(|(n, t)| (*n, t)).collect();
-    let entry = [AotEntry { name: "infer", graph: &ig, plan: &ip }];
+    let entry = [AotEntry {
+        name: "infer",
+        graph: &ig,
+        plan: &ip,
+    }];
     let opts = AotOptions::default();
     let err = |r: Result<codegen_cpu::AotModel, CodegenError>| r.unwrap_err().to_string();
     assert!(err(emit_model("my-model", &entry, &all, &opts)).contains("model `my-model`"));
     assert!(err(emit_model("toy", &entry, &all[..1], &opts)).contains("parameter `b`"));
     let wrong = Tensor::new([2], vec![0.0; 2]).unwrap();
     let mismatched = [all[0], ("b", &wrong)];
-    assert!(err(emit_model("toy", &entry, &mismatched, &opts)).contains("parameter `b` is [3] in the graph but [2]"));
-    let clash = [AotEntry { name: "create", graph: &ig, plan: &ip }];
+    assert!(
+        err(emit_model("toy", &entry, &mismatched, &opts))
+            .contains("parameter `b` is [3] in the graph but [2]")
+    );
+    let clash = [AotEntry {
+        name: "create",
+        graph: &ig,
+        plan: &ip,
+    }];
     assert!(err(emit_model("toy", &clash, &all, &opts)).contains("entry `create`"));
-    let target = AotOptions { target: Some("not-a-target".into()), ..AotOptions::default() };
+    let target = AotOptions {
+        target: Some("not-a-target".into()),
+        ..AotOptions::default()
+    };
     assert!(err(emit_model("toy", &entry, &all, &target)).contains("target `not-a-target`"));
 }

@@ -59,20 +59,36 @@ struct Emitter<'m, M: Module> {
 impl<M: Module> Emitter<'_, M> {
     /// Define a read-only local data object holding `bytes` (aligned to 16).
     fn bytes(&mut self, what: &str, bytes: Vec<u8>) -> Result<DataId> {
-        self.define(what, Words { bytes, ..Words::default() })
+        self.define(
+            what,
+            Words {
+                bytes,
+                ..Words::default()
+            },
+        )
     }
 
     /// Define `w` as a read-only local data object; `None` (a null pointer) when empty.
     fn words(&mut self, what: &str, w: Words) -> Result<Option<DataId>> {
-        if w.bytes.is_empty() { Ok(None) } else { self.define(what, w).map(Some) }
+        if w.bytes.is_empty() {
+            Ok(None)
+        } else {
+            self.define(what, w).map(Some)
+        }
     }
 
     fn define(&mut self, what: &str, w: Words) -> Result<DataId> {
         let name = format!("{}_{what}{}", self.prefix, self.count);
         self.count += 1;
-        let id = self.module.declare_data(&name, Linkage::Local, false, false)?;
+        let id = self
+            .module
+            .declare_data(&name, Linkage::Local, false, false)?;
         let mut desc = DataDescription::new();
-        desc.define(if w.bytes.is_empty() { vec![0u8; 8].into() } else { w.bytes.into() });
+        desc.define(if w.bytes.is_empty() {
+            vec![0u8; 8].into()
+        } else {
+            w.bytes.into()
+        });
         desc.set_align(16);
         for (offset, f) in w.funcs {
             let f = self.module.declare_func_in_data(f, &mut desc);
@@ -88,34 +104,68 @@ impl<M: Module> Emitter<'_, M> {
 }
 
 /// Append the `ValueDesc` of node `id`'s value (whose storage must exist) to `w`.
-fn value(w: &mut Words, graph: &Graph, plan: &MemoryPlan, lowered: &LoweredStep, id: NodeId) -> Result<()> {
-    let loc = abi::resolve(graph, plan, id)?
-        .ok_or_else(|| CodegenError::Plan { node: id.to_string(), msg: "an output or update value has no storage".into() })?;
+fn value(
+    w: &mut Words,
+    graph: &Graph,
+    plan: &MemoryPlan,
+    lowered: &LoweredStep,
+    id: NodeId,
+) -> Result<()> {
+    let loc = abi::resolve(graph, plan, id)?.ok_or_else(|| CodegenError::Plan {
+        node: id.to_string(),
+        msg: "an output or update value has no storage".into(),
+    })?;
     let len = graph.shape(id).numel() as u64;
     match loc.space {
-        Space::Table(slot) => w.int(slot as u64).int(loc.offset as u64).int(len).data(None),
-        Space::Const(j) => w.int(CONST_SLOT).int(loc.offset as u64).int(len).data(Some(lowered.consts[j])),
+        Space::Table(slot) => w
+            .int(slot as u64)
+            .int(loc.offset as u64)
+            .int(len)
+            .data(None),
+        Space::Const(j) => w
+            .int(CONST_SLOT)
+            .int(loc.offset as u64)
+            .int(len)
+            .data(Some(lowered.consts[j])),
     };
     Ok(())
 }
 
 /// Define the model description of `spec` (whose entries were lowered to `lowered`, in
 /// order) in `module`; `embed` puts the parameters' initial values in the object.
-pub(crate) fn define<M: Module>(module: &mut M, spec: &Spec, lowered: &[LoweredStep], embed: bool) -> Result<DataId> {
-    let mut e = Emitter { module, prefix: format!("{}__desc", spec.name), count: 0 };
+pub(crate) fn define<M: Module>(
+    module: &mut M,
+    spec: &Spec,
+    lowered: &[LoweredStep],
+    embed: bool,
+) -> Result<DataId> {
+    let mut e = Emitter {
+        module,
+        prefix: format!("{}__desc", spec.name),
+        count: 0,
+    };
     let mut params = Words::default();
     for (name, value) in &spec.params {
         let mut cname = name.as_bytes().to_vec();
         if cname.contains(&0) {
-            return Err(CodegenError::Aot { what: format!("parameter `{name}`"), msg: "a name with a NUL character".into() });
+            return Err(CodegenError::Aot {
+                what: format!("parameter `{name}`"),
+                msg: "a name with a NUL character".into(),
+            });
         }
         cname.push(0);
         let name_data = e.bytes("name", cname)?;
         let init = match embed {
-            true => Some(e.bytes("weights", value.data.iter().flat_map(|v| v.to_le_bytes()).collect())?),
+            true => Some(e.bytes(
+                "weights",
+                value.data.iter().flat_map(|v| v.to_le_bytes()).collect(),
+            )?),
             false => None,
         };
-        params.data(Some(name_data)).int(value.data.len() as u64).data(init);
+        params
+            .data(Some(name_data))
+            .int(value.data.len() as u64)
+            .data(init);
     }
     let mut entries = Words::default();
     for (entry, low) in spec.entries.iter().zip(lowered) {
@@ -136,7 +186,10 @@ pub(crate) fn define<M: Module>(module: &mut M, spec: &Spec, lowered: &[LoweredS
         let mut updates = Words::default();
         let mut n_updates = 0;
         for &(param, new) in &g.updates {
-            let index = graph_params.iter().position(|&p| p == param).expect("updates name params (checked by Graph::add_update)");
+            let index = graph_params
+                .iter()
+                .position(|&p| p == param)
+                .expect("updates name params (checked by Graph::add_update)");
             if plan.of(new) != Storage::InPlace(index) {
                 updates.int(index as u64);
                 value(&mut updates, g, plan, low, new)?;
@@ -161,7 +214,10 @@ pub(crate) fn define<M: Module>(module: &mut M, spec: &Spec, lowered: &[LoweredS
     let params = e.words("params", params)?;
     let entries = e.words("entries", entries)?;
     let mut model = Words::default();
-    model.int(DESC_VERSION).array(spec.params.len(), params).array(spec.entries.len(), entries);
+    model
+        .int(DESC_VERSION)
+        .array(spec.params.len(), params)
+        .array(spec.entries.len(), entries);
     debug_assert_eq!(model.bytes.len(), 8 * WORDS.model);
     e.define("model", model)
 }

@@ -17,7 +17,10 @@ pub const RUNTIME_LIB_NAME: &str = "libkiln_cpu_runtime.a";
 pub const RUNTIME_LIB_ENV: &str = "KILN_CPU_RUNTIME_LIB";
 
 fn io_error(path: &Path, e: impl std::fmt::Display) -> CodegenError {
-    CodegenError::Io { path: path.display().to_string(), msg: e.to_string() }
+    CodegenError::Io {
+        path: path.display().to_string(),
+        msg: e.to_string(),
+    }
 }
 
 /// The host's runtime static library: the file [`RUNTIME_LIB_ENV`] names, else
@@ -26,7 +29,14 @@ fn io_error(path: &Path, e: impl std::fmt::Display) -> CodegenError {
 pub fn runtime_library() -> Result<PathBuf> {
     if let Some(path) = std::env::var_os(RUNTIME_LIB_ENV) {
         let path = PathBuf::from(path);
-        return if path.is_file() { Ok(path) } else { Err(io_error(&path, format!("named by {RUNTIME_LIB_ENV} but not a file"))) };
+        return if path.is_file() {
+            Ok(path)
+        } else {
+            Err(io_error(
+                &path,
+                format!("named by {RUNTIME_LIB_ENV} but not a file"),
+            ))
+        };
     }
     let exe = std::env::current_exe().map_err(|e| io_error(Path::new("current executable"), e))?;
     let mut dirs = Vec::new();
@@ -38,16 +48,26 @@ pub fn runtime_library() -> Result<PathBuf> {
         if dir.join(RUNTIME_LIB_NAME).is_file() {
             return Ok(dir.join(RUNTIME_LIB_NAME));
         }
-        let hashed = std::fs::read_dir(dir).into_iter().flatten().flatten().filter_map(|entry| {
-            let name = entry.file_name().into_string().ok()?;
-            let modified = entry.metadata().and_then(|m| m.modified()).ok()?;
-            (name.starts_with("libkiln_cpu_runtime-") && name.ends_with(".a")).then(|| (modified, entry.path()))
-        });
+        let hashed = std::fs::read_dir(dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|entry| {
+                let name = entry.file_name().into_string().ok()?;
+                let modified = entry.metadata().and_then(|m| m.modified()).ok()?;
+                (name.starts_with("libkiln_cpu_runtime-") && name.ends_with(".a"))
+                    .then(|| (modified, entry.path()))
+            });
         if let Some((_, path)) = hashed.max() {
             return Ok(path);
         }
     }
-    Err(io_error(&exe, format!("no {RUNTIME_LIB_NAME} beside this executable (searched {dirs:?}); set {RUNTIME_LIB_ENV}")))
+    Err(io_error(
+        &exe,
+        format!(
+            "no {RUNTIME_LIB_NAME} beside this executable (searched {dirs:?}); set {RUNTIME_LIB_ENV}"
+        ),
+    ))
 }
 
 impl AotModel {
@@ -57,8 +77,10 @@ impl AotModel {
     /// paths written.
     pub fn write(&self, dir: &Path, runtime: Option<&Path>) -> Result<Vec<PathBuf>> {
         std::fs::create_dir_all(dir).map_err(|e| io_error(dir, e))?;
-        let mut files: Vec<(PathBuf, &[u8])> =
-            vec![(dir.join(format!("{}.o", self.name)), &self.object), (dir.join(format!("{}.h", self.name)), self.header.as_bytes())];
+        let mut files: Vec<(PathBuf, &[u8])> = vec![
+            (dir.join(format!("{}.o", self.name)), &self.object),
+            (dir.join(format!("{}.h", self.name)), self.header.as_bytes()),
+        ];
         if self.storage == WeightStorage::External {
             files.push((dir.join(format!("{}.weights", self.name)), &self.weights));
         }

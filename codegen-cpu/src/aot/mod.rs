@@ -83,17 +83,31 @@ pub struct AotModel {
 /// parameters `params` (name and initial value, in the order the C API indexes them and
 /// the weights file stores them; every entry's graph parameters must be among them, of
 /// the same shape) into an object, a header and a weights image.
-pub fn emit_model(name: &str, entries: &[AotEntry], params: &[(&str, &Tensor)], options: &AotOptions) -> Result<AotModel> {
+pub fn emit_model(
+    name: &str,
+    entries: &[AotEntry],
+    params: &[(&str, &Tensor)],
+    options: &AotOptions,
+) -> Result<AotModel> {
     let spec = spec::check(name, entries, params)?;
     let object = object::emit_model_object(&spec, options)?;
     let header = header::render(&spec, options);
     let weights = weights_image(params);
-    Ok(AotModel { name: name.to_string(), object, header, weights, storage: options.weights })
+    Ok(AotModel {
+        name: name.to_string(),
+        object,
+        header,
+        weights,
+        storage: options.weights,
+    })
 }
 
 /// The weights file of `params` (in the order given, which must be the model's): every
 /// parameter's values as raw little-endian f32s, no header — what `<model>_create(path)`
 /// reads.
 pub fn weights_image(params: &[(&str, &Tensor)]) -> Vec<u8> {
-    params.iter().flat_map(|(_, t)| t.data.iter().flat_map(|v| v.to_le_bytes())).collect()
+    params
+        .iter()
+        .flat_map(|(_, t)| t.data.iter().flat_map(|v| v.to_le_bytes()))
+        .collect()
 }

@@ -29,19 +29,30 @@ pub fn emit_object(graph: &Graph, plan: &MemoryPlan, symbol: &str) -> Result<Vec
 fn model_isa(target: Option<&str>) -> Result<OwnedTargetIsa> {
     let isa = target_isa(target, true)?;
     let triple = isa.triple();
-    let supported = triple.pointer_width() == Ok(PointerWidth::U64) && triple.endianness() == Ok(Endianness::Little);
+    let supported = triple.pointer_width() == Ok(PointerWidth::U64)
+        && triple.endianness() == Ok(Endianness::Little);
     if !supported {
-        return Err(CodegenError::Target { triple: triple.to_string(), msg: "only 64-bit little-endian targets are supported".into() });
+        return Err(CodegenError::Target {
+            triple: triple.to_string(),
+            msg: "only 64-bit little-endian targets are supported".into(),
+        });
     }
     Ok(isa)
 }
 
 fn object_module(isa: OwnedTargetIsa, name: &str) -> Result<ObjectModule> {
-    Ok(ObjectModule::new(ObjectBuilder::new(isa, format!("{name}.o"), default_libcall_names())?))
+    Ok(ObjectModule::new(ObjectBuilder::new(
+        isa,
+        format!("{name}.o"),
+        default_libcall_names(),
+    )?))
 }
 
 fn finish(module: ObjectModule) -> Result<Vec<u8>> {
-    module.finish().emit().map_err(|e| CodegenError::Cranelift(e.to_string()))
+    module
+        .finish()
+        .emit()
+        .map_err(|e| CodegenError::Cranelift(e.to_string()))
 }
 
 /// The object of a checked model: each entry's step (local, `<model>__<entry>_step`), the
@@ -50,11 +61,21 @@ fn finish(module: ObjectModule) -> Result<Vec<u8>> {
 /// The lowering is tested on the host's backend; another target's backend may lack an
 /// instruction form it uses and panic, which becomes a [`CodegenError::Target`] error.
 pub(crate) fn emit_model_object(spec: &Spec, options: &AotOptions) -> Result<Vec<u8>> {
-    let Some(triple) = options.target.as_deref() else { return model_object(spec, options) };
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| model_object(spec, options))).unwrap_or_else(|panic| {
-        let msg = panic.downcast_ref::<String>().map(String::as_str).or_else(|| panic.downcast_ref::<&str>().copied()).unwrap_or("");
-        Err(CodegenError::Target { triple: triple.to_string(), msg: format!("the backend cannot lower this model: {msg}") })
-    })
+    let Some(triple) = options.target.as_deref() else {
+        return model_object(spec, options);
+    };
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| model_object(spec, options)))
+        .unwrap_or_else(|panic| {
+            let msg = panic
+                .downcast_ref::<String>()
+                .map(String::as_str)
+                .or_else(|| panic.downcast_ref::<&str>().copied())
+                .unwrap_or("");
+            Err(CodegenError::Target {
+                triple: triple.to_string(),
+                msg: format!("the backend cannot lower this model: {msg}"),
+            })
+        })
 }
 
 fn model_object(spec: &Spec, options: &AotOptions) -> Result<Vec<u8>> {
@@ -62,9 +83,22 @@ fn model_object(spec: &Spec, options: &AotOptions) -> Result<Vec<u8>> {
     let lowered = spec
         .entries
         .iter()
-        .map(|e| lower_graph(&mut module, e.graph, e.plan, &format!("{}__{}_step", spec.name, e.name), Linkage::Local))
+        .map(|e| {
+            lower_graph(
+                &mut module,
+                e.graph,
+                e.plan,
+                &format!("{}__{}_step", spec.name, e.name),
+                Linkage::Local,
+            )
+        })
         .collect::<Result<Vec<_>>>()?;
-    let desc = desc::define(&mut module, spec, &lowered, options.weights == WeightStorage::Embedded)?;
+    let desc = desc::define(
+        &mut module,
+        spec,
+        &lowered,
+        options.weights == WeightStorage::Embedded,
+    )?;
     wrappers::define(&mut module, spec, desc)?;
     finish(module)
 }

@@ -13,7 +13,9 @@
 
 use cranelift_codegen::Context;
 use cranelift_codegen::ir::types::{I32, I64};
-use cranelift_codegen::ir::{AbiParam, InstBuilder, StackSlotData, StackSlotKind, Type, UserFuncName};
+use cranelift_codegen::ir::{
+    AbiParam, InstBuilder, StackSlotData, StackSlotKind, Type, UserFuncName,
+};
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
 use cranelift_module::{DataId, Linkage, Module};
 
@@ -53,15 +55,48 @@ pub(crate) fn define<M: Module>(module: &mut M, spec: &Spec, desc: DataId) -> Re
         prefix,
     };
     let mut all = vec![
-        w("create", vec![ptr], Some(ptr), "kiln_aot_create", Prefix::Desc),
+        w(
+            "create",
+            vec![ptr],
+            Some(ptr),
+            "kiln_aot_create",
+            Prefix::Desc,
+        ),
         w("destroy", vec![ptr], None, "kiln_aot_destroy", Prefix::None),
-        w("get_weights", vec![ptr, I64, ptr], Some(I32), "kiln_aot_get_weights", Prefix::None),
-        w("set_weights", vec![ptr, I64, ptr], Some(I32), "kiln_aot_set_weights", Prefix::None),
-        w("param_index", vec![ptr], Some(I64), "kiln_aot_param_index", Prefix::Desc),
+        w(
+            "get_weights",
+            vec![ptr, I64, ptr],
+            Some(I32),
+            "kiln_aot_get_weights",
+            Prefix::None,
+        ),
+        w(
+            "set_weights",
+            vec![ptr, I64, ptr],
+            Some(I32),
+            "kiln_aot_set_weights",
+            Prefix::None,
+        ),
+        w(
+            "param_index",
+            vec![ptr],
+            Some(I64),
+            "kiln_aot_param_index",
+            Prefix::Desc,
+        ),
     ];
     for (index, e) in spec.entries.iter().enumerate() {
         let n = e.inputs.len() + e.outputs.len();
-        all.push(w(e.name, vec![ptr; 1 + n], Some(I32), "kiln_aot_run", Prefix::Entry { index: index as u64, n }));
+        all.push(w(
+            e.name,
+            vec![ptr; 1 + n],
+            Some(I32),
+            "kiln_aot_run",
+            Prefix::Entry {
+                index: index as u64,
+                n,
+            },
+        ));
     }
     let mut ctx = module.make_context();
     let mut fctx = FunctionBuilderContext::new();
@@ -71,10 +106,17 @@ pub(crate) fn define<M: Module>(module: &mut M, spec: &Spec, desc: DataId) -> Re
     Ok(())
 }
 
-fn define_one<M: Module>(module: &mut M, ctx: &mut Context, fctx: &mut FunctionBuilderContext, w: &Wrapper, desc: DataId) -> Result<()> {
+fn define_one<M: Module>(
+    module: &mut M,
+    ctx: &mut Context,
+    fctx: &mut FunctionBuilderContext,
+    w: &Wrapper,
+    desc: DataId,
+) -> Result<()> {
     let ptr = module.target_config().pointer_type();
     let mut sig = module.make_signature();
-    sig.params.extend(w.params.iter().map(|&t| AbiParam::new(t)));
+    sig.params
+        .extend(w.params.iter().map(|&t| AbiParam::new(t)));
     sig.returns.extend(w.ret.map(AbiParam::new));
     let mut callee_sig = module.make_signature();
     let callee_params: Vec<Type> = match w.prefix {
@@ -82,7 +124,9 @@ fn define_one<M: Module>(module: &mut M, ctx: &mut Context, fctx: &mut FunctionB
         Prefix::Desc => [ptr].into_iter().chain(w.params.iter().copied()).collect(),
         Prefix::Entry { .. } => vec![ptr, I64, ptr],
     };
-    callee_sig.params.extend(callee_params.into_iter().map(AbiParam::new));
+    callee_sig
+        .params
+        .extend(callee_params.into_iter().map(AbiParam::new));
     callee_sig.returns.extend(w.ret.map(AbiParam::new));
     let callee = module.declare_function(w.callee, Linkage::Import, &callee_sig)?;
     let id = module.declare_function(&w.export, Linkage::Export, &sig)?;
@@ -98,12 +142,20 @@ fn define_one<M: Module>(module: &mut M, ctx: &mut Context, fctx: &mut FunctionB
     let args = b.block_params(entry).to_vec();
     let call_args = match w.prefix {
         Prefix::None => args,
-        Prefix::Desc => [b.ins().symbol_value(ptr, desc)].into_iter().chain(args).collect(),
+        Prefix::Desc => [b.ins().symbol_value(ptr, desc)]
+            .into_iter()
+            .chain(args)
+            .collect(),
         Prefix::Entry { index, n } => {
             let bytes = (n.max(1) * ptr.bytes() as usize) as u32;
-            let slot = b.create_sized_stack_slot(StackSlotData::new(StackSlotKind::ExplicitSlot, bytes, 3));
+            let slot = b.create_sized_stack_slot(StackSlotData::new(
+                StackSlotKind::ExplicitSlot,
+                bytes,
+                3,
+            ));
             for (k, &a) in args[1..].iter().enumerate() {
-                b.ins().stack_store(ptr, a, slot, (k * ptr.bytes() as usize) as i32);
+                b.ins()
+                    .stack_store(ptr, a, slot, (k * ptr.bytes() as usize) as i32);
             }
             let array = b.ins().stack_addr(ptr, slot, 0);
             let index = b.ins().iconst(I64, index as i64);
@@ -115,7 +167,9 @@ fn define_one<M: Module>(module: &mut M, ctx: &mut Context, fctx: &mut FunctionB
     b.ins().return_(&results);
     b.seal_all_blocks();
     b.finalize(cfg);
-    module.define_function(id, ctx).map_err(|e| CodegenError::Cranelift(format!("wrapper {}: {e:?}", w.export)))?;
+    module
+        .define_function(id, ctx)
+        .map_err(|e| CodegenError::Cranelift(format!("wrapper {}: {e:?}", w.export)))?;
     module.clear_context(ctx);
     Ok(())
 }

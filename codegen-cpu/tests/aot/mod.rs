@@ -22,27 +22,52 @@ pub fn build(dir: &Path, model: &codegen_cpu::AotModel, main_c: &str) -> PathBuf
     std::fs::write(dir.join("main.c"), main_c).unwrap();
     let out = Command::new("cc")
         .current_dir(dir)
-        .args(["-std=c99", "-Wall", "-Werror", "main.c", &format!("{}.o", model.name), "libkiln_cpu_runtime.a"])
+        .args([
+            "-std=c99",
+            "-Wall",
+            "-Werror",
+            "main.c",
+            &format!("{}.o", model.name),
+            "libkiln_cpu_runtime.a",
+        ])
         .args(["-lpthread", "-ldl", "-lm", "-o", "main"])
         .output()
         .expect("a C compiler (`cc`) is needed to link the object");
-    assert!(out.status.success(), "cc failed:\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "cc failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     dir.join("main")
 }
 
 /// Run `exe` in `dir` with `args`; its stderr on failure.
 pub fn run(dir: &Path, exe: &Path, args: &[&str]) -> std::process::Output {
-    Command::new(exe).current_dir(dir).args(args).output().unwrap()
+    Command::new(exe)
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .unwrap()
 }
 
 /// Write raw little-endian f32s.
 pub fn write_f32(path: &Path, data: &[f32]) {
-    std::fs::write(path, data.iter().flat_map(|v| v.to_le_bytes()).collect::<Vec<u8>>()).unwrap();
+    std::fs::write(
+        path,
+        data.iter()
+            .flat_map(|v| v.to_le_bytes())
+            .collect::<Vec<u8>>(),
+    )
+    .unwrap();
 }
 
 /// Read raw little-endian f32s.
 pub fn read_f32(path: &Path) -> Vec<f32> {
-    std::fs::read(path).unwrap().chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect()
+    std::fs::read(path)
+        .unwrap()
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect()
 }
 
 /// The C helpers every test program uses: read and write raw f32 files, die on error.

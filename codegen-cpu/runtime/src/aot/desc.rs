@@ -98,7 +98,13 @@ pub struct UpdateDesc {
 }
 
 /// Size in 8-byte words of each description struct, for the emitter.
-pub const WORDS: DescWords = DescWords { model: 5, param: 3, entry: 11, value: 4, update: 5 };
+pub const WORDS: DescWords = DescWords {
+    model: 5,
+    param: 3,
+    entry: 11,
+    value: 4,
+    update: 5,
+};
 
 /// Sizes in words of the description structs (see [`WORDS`]).
 #[derive(Debug, Clone, Copy)]

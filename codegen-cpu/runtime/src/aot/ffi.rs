@@ -27,20 +27,34 @@ fn status(result: Result<(), AotError>) -> i32 {
 /// `desc` must be the model description of a Kiln object; `weights_path` NULL or a
 /// NUL-terminated path.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn kiln_aot_create(desc: *const ModelDesc, weights_path: *const c_char) -> *mut Instance {
+pub unsafe extern "C" fn kiln_aot_create(
+    desc: *const ModelDesc,
+    weights_path: *const c_char,
+) -> *mut Instance {
     // SAFETY: the caller's contract.
-    let Some(desc) = (unsafe { desc.as_ref() }) else { return report(AotError::Desc("NULL".into()), std::ptr::null_mut()) };
+    let Some(desc) = (unsafe { desc.as_ref() }) else {
+        return report(AotError::Desc("NULL".into()), std::ptr::null_mut());
+    };
     let made = if weights_path.is_null() {
         // SAFETY: the caller's contract: `desc` is a Kiln model description.
         unsafe { Instance::new(desc, None) }
     } else {
         // SAFETY: the caller's contract: a NUL-terminated path.
-        let path = unsafe { CStr::from_ptr(weights_path) }.to_string_lossy().into_owned();
+        let path = unsafe { CStr::from_ptr(weights_path) }
+            .to_string_lossy()
+            .into_owned();
         // SAFETY: as above.
-        let total: u64 = unsafe { desc::array(desc.params, desc.n_params) }.iter().map(|p| p.len).sum();
-        read_weights_file(Path::new(&path), total as usize).and_then(|w| unsafe { Instance::new(desc, Some(&w)) })
+        let total: u64 = unsafe { desc::array(desc.params, desc.n_params) }
+            .iter()
+            .map(|p| p.len)
+            .sum();
+        read_weights_file(Path::new(&path), total as usize)
+            .and_then(|w| unsafe { Instance::new(desc, Some(&w)) })
     };
-    made.map_or_else(|e| report(e, std::ptr::null_mut()), |inst| Box::into_raw(Box::new(inst)))
+    made.map_or_else(
+        |e| report(e, std::ptr::null_mut()),
+        |inst| Box::into_raw(Box::new(inst)),
+    )
 }
 
 /// Free an instance made by [`kiln_aot_create`] (NULL is ignored).
@@ -62,9 +76,15 @@ pub unsafe extern "C" fn kiln_aot_destroy(inst: *mut Instance) {
 /// `inst` must be a live instance not used by another thread during the call; `args` must
 /// hold one pointer per input and output, each to a buffer of the stated length.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn kiln_aot_run(inst: *mut Instance, entry: u64, args: *const *mut f32) -> i32 {
+pub unsafe extern "C" fn kiln_aot_run(
+    inst: *mut Instance,
+    entry: u64,
+    args: *const *mut f32,
+) -> i32 {
     // SAFETY: the caller's contract.
-    let Some(inst) = (unsafe { inst.as_mut() }) else { return report(AotError::Call("NULL instance".into()), -1) };
+    let Some(inst) = (unsafe { inst.as_mut() }) else {
+        return report(AotError::Call("NULL instance".into()), -1);
+    };
     let (in_lens, out_lens) = match inst.io_lens(entry as usize) {
         Ok(lens) => lens,
         Err(e) => return report(e, -1),
@@ -75,7 +95,11 @@ pub unsafe extern "C" fn kiln_aot_run(inst: *mut Instance, entry: u64, args: *co
         return report(AotError::Call("a NULL input or output buffer".into()), -1);
     }
     // SAFETY: the caller's contract: each buffer holds its stated length.
-    let inputs: Vec<&[f32]> = args.iter().zip(&in_lens).map(|(&p, &n)| unsafe { std::slice::from_raw_parts(p.cast_const(), n) }).collect();
+    let inputs: Vec<&[f32]> = args
+        .iter()
+        .zip(&in_lens)
+        .map(|(&p, &n)| unsafe { std::slice::from_raw_parts(p.cast_const(), n) })
+        .collect();
     let mut outputs: Vec<&mut [f32]> =
         // SAFETY: as above; outputs are the caller's writable buffers.
         args[in_lens.len()..].iter().zip(&out_lens).map(|(&p, &n)| unsafe { std::slice::from_raw_parts_mut(p, n) }).collect();
@@ -87,9 +111,15 @@ pub unsafe extern "C" fn kiln_aot_run(inst: *mut Instance, entry: u64, args: *co
 /// # Safety
 /// `inst` must be a live instance; `dst` must hold the parameter's length.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn kiln_aot_get_weights(inst: *const Instance, index: u64, dst: *mut f32) -> i32 {
+pub unsafe extern "C" fn kiln_aot_get_weights(
+    inst: *const Instance,
+    index: u64,
+    dst: *mut f32,
+) -> i32 {
     // SAFETY: the caller's contract.
-    let Some(inst) = (unsafe { inst.as_ref() }) else { return report(AotError::Call("NULL instance".into()), -1) };
+    let Some(inst) = (unsafe { inst.as_ref() }) else {
+        return report(AotError::Call("NULL instance".into()), -1);
+    };
     status(inst.param(index as usize).and_then(|values| {
         if dst.is_null() {
             return Err(AotError::Call("NULL destination".into()));
@@ -105,9 +135,15 @@ pub unsafe extern "C" fn kiln_aot_get_weights(inst: *const Instance, index: u64,
 /// # Safety
 /// `inst` must be a live instance; `src` must hold the parameter's length.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn kiln_aot_set_weights(inst: *mut Instance, index: u64, src: *const f32) -> i32 {
+pub unsafe extern "C" fn kiln_aot_set_weights(
+    inst: *mut Instance,
+    index: u64,
+    src: *const f32,
+) -> i32 {
     // SAFETY: the caller's contract.
-    let Some(inst) = (unsafe { inst.as_mut() }) else { return report(AotError::Call("NULL instance".into()), -1) };
+    let Some(inst) = (unsafe { inst.as_mut() }) else {
+        return report(AotError::Call("NULL instance".into()), -1);
+    };
     let len = match inst.param(index as usize) {
         Ok(values) => values.len(),
         Err(e) => return report(e, -1),
@@ -127,9 +163,19 @@ pub unsafe extern "C" fn kiln_aot_set_weights(inst: *mut Instance, index: u64, s
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn kiln_aot_param_index(desc: *const ModelDesc, name: *const c_char) -> i64 {
     // SAFETY: the caller's contract.
-    let (Some(desc), false) = (unsafe { desc.as_ref() }, name.is_null()) else { return -1 };
+    let (Some(desc), false) = (unsafe { desc.as_ref() }, name.is_null()) else {
+        return -1;
+    };
     // SAFETY: the caller's contract.
-    let (params, wanted) = unsafe { (desc::array(desc.params, desc.n_params), CStr::from_ptr(name)) };
+    let (params, wanted) = unsafe {
+        (
+            desc::array(desc.params, desc.n_params),
+            CStr::from_ptr(name),
+        )
+    };
     // SAFETY: parameter names are NUL-terminated strings of the object.
-    params.iter().position(|p| !p.name.is_null() && unsafe { CStr::from_ptr(p.name) } == wanted).map_or(-1, |i| i as i64)
+    params
+        .iter()
+        .position(|p| !p.name.is_null() && unsafe { CStr::from_ptr(p.name) } == wanted)
+        .map_or(-1, |i| i as i64)
 }

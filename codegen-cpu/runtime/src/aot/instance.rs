@@ -36,7 +36,11 @@ pub enum AotError {
 #[derive(Debug, Clone, Copy)]
 enum Value {
     /// `len` f32s at `offset` in table slot `slot`.
-    Table { slot: usize, offset: usize, len: usize },
+    Table {
+        slot: usize,
+        offset: usize,
+        len: usize,
+    },
     /// A constant embedded in the object.
     Const(&'static [f32]),
 }
@@ -82,7 +86,10 @@ impl Value {
 ///
 /// # Safety
 /// A constant's `data` must point to `len` f32s that live for the program's lifetime.
-unsafe fn value(v: &ValueDesc, slot_len: impl Fn(usize) -> Option<usize>) -> Result<Value, AotError> {
+unsafe fn value(
+    v: &ValueDesc,
+    slot_len: impl Fn(usize) -> Option<usize>,
+) -> Result<Value, AotError> {
     let len = v.len as usize;
     if v.slot == CONST_SLOT {
         if v.data.is_null() && len > 0 {
@@ -93,19 +100,33 @@ unsafe fn value(v: &ValueDesc, slot_len: impl Fn(usize) -> Option<usize>) -> Res
     }
     let (slot, offset) = (v.slot as usize, v.offset as usize);
     match slot_len(slot) {
-        Some(n) if offset.checked_add(len).is_some_and(|end| end <= n) => Ok(Value::Table { slot, offset, len }),
-        _ => fail(format!("a value of {len} f32s at offset {offset} does not fit in table slot {slot}")),
+        Some(n) if offset.checked_add(len).is_some_and(|end| end <= n) => {
+            Ok(Value::Table { slot, offset, len })
+        }
+        _ => fail(format!(
+            "a value of {len} f32s at offset {offset} does not fit in table slot {slot}"
+        )),
     }
 }
 
 /// Little-endian f32s from a weights file of exactly `expected` values.
 pub fn read_weights_file(path: &Path, expected: usize) -> Result<Vec<f32>, AotError> {
-    let err = |msg: String| AotError::Weights { path: path.display().to_string(), msg };
+    let err = |msg: String| AotError::Weights {
+        path: path.display().to_string(),
+        msg,
+    };
     let bytes = std::fs::read(path).map_err(|e| err(e.to_string()))?;
     if bytes.len() != expected * 4 {
-        return Err(err(format!("holds {} bytes, expected {} ({expected} little-endian f32s)", bytes.len(), expected * 4)));
+        return Err(err(format!(
+            "holds {} bytes, expected {} ({expected} little-endian f32s)",
+            bytes.len(),
+            expected * 4
+        )));
     }
-    Ok(bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect())
+    Ok(bytes
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect())
 }
 
 impl Instance {
@@ -117,9 +138,15 @@ impl Instance {
     /// `desc` must be a model description emitted by Kiln's ahead-of-time compiler (every
     /// pointer valid for the counts beside it, for the program's lifetime, and every step
     /// function honouring the buffer sizes the description states).
-    pub unsafe fn new(desc: &'static ModelDesc, weights: Option<&[f32]>) -> Result<Instance, AotError> {
+    pub unsafe fn new(
+        desc: &'static ModelDesc,
+        weights: Option<&[f32]>,
+    ) -> Result<Instance, AotError> {
         if desc.version != DESC_VERSION {
-            return fail(format!("layout version {}, this runtime reads version {DESC_VERSION}", desc.version));
+            return fail(format!(
+                "layout version {}, this runtime reads version {DESC_VERSION}",
+                desc.version
+            ));
         }
         // SAFETY: the caller's contract (pointers valid for their counts).
         let params = unsafe { desc::array(desc.params, desc.n_params) };
@@ -129,14 +156,21 @@ impl Instance {
                 return fail("a parameter without a name");
             }
             // SAFETY: names are NUL-terminated strings of the object.
-            names.push(unsafe { std::ffi::CStr::from_ptr(p.name) }.to_string_lossy().into_owned());
+            names.push(
+                unsafe { std::ffi::CStr::from_ptr(p.name) }
+                    .to_string_lossy()
+                    .into_owned(),
+            );
         }
         let lens: Vec<usize> = params.iter().map(|p| p.len as usize).collect();
         let values = match weights {
             Some(all) => {
                 let total: usize = lens.iter().sum();
                 if all.len() != total {
-                    return Err(AotError::Call(format!("{} weight values given, the model has {total}", all.len())));
+                    return Err(AotError::Call(format!(
+                        "{} weight values given, the model has {total}",
+                        all.len()
+                    )));
                 }
                 let mut rest = all;
                 lens.iter()
@@ -157,11 +191,19 @@ impl Instance {
                 .collect::<Result<_, _>>()?,
         };
         // SAFETY: the caller's contract.
-        let entries: Vec<Entry> =
-            unsafe { desc::array(desc.entries, desc.n_entries) }.iter().map(|e| unsafe { Self::entry(e, &lens) }).collect::<Result<_, _>>()?;
+        let entries: Vec<Entry> = unsafe { desc::array(desc.entries, desc.n_entries) }
+            .iter()
+            .map(|e| unsafe { Self::entry(e, &lens) })
+            .collect::<Result<_, _>>()?;
         let arena_len = entries.iter().map(|e| e.arena_len).max().unwrap_or(0);
         let scratch_len = entries.iter().map(|e| e.scratch_len).max().unwrap_or(0);
-        Ok(Instance { names, params: values, entries, arena: vec![0.0; arena_len], scratch: vec![0.0; scratch_len] })
+        Ok(Instance {
+            names,
+            params: values,
+            entries,
+            arena: vec![0.0; arena_len],
+            scratch: vec![0.0; scratch_len],
+        })
     }
 
     /// Check and copy one entry description; `lens` are the model parameters' lengths.
@@ -172,15 +214,23 @@ impl Instance {
         // SAFETY: the caller's contract.
         let (input_lens, param_map, outputs, updates) = unsafe {
             (
-                desc::array(e.input_lens, e.n_inputs).iter().map(|&n| n as usize).collect::<Vec<_>>(),
-                desc::array(e.param_map, e.n_params).iter().map(|&n| n as usize).collect::<Vec<_>>(),
+                desc::array(e.input_lens, e.n_inputs)
+                    .iter()
+                    .map(|&n| n as usize)
+                    .collect::<Vec<_>>(),
+                desc::array(e.param_map, e.n_params)
+                    .iter()
+                    .map(|&n| n as usize)
+                    .collect::<Vec<_>>(),
                 desc::array(e.outputs, e.n_outputs),
                 desc::array(e.updates, e.n_updates),
             )
         };
         for (k, &p) in param_map.iter().enumerate() {
             if p >= lens.len() || param_map[..k].contains(&p) {
-                return fail(format!("step parameter {k} maps to model parameter {p}, out of range or taken twice"));
+                return fail(format!(
+                    "step parameter {k} maps to model parameter {p}, out of range or taken twice"
+                ));
             }
         }
         let (arena_len, n_inputs) = (e.arena_len as usize, input_lens.len());
@@ -190,18 +240,32 @@ impl Instance {
             s => param_map.get(s - 1 - n_inputs).map(|&p| lens[p]),
         };
         // SAFETY: the caller's contract (constants live as long as the object).
-        let outputs = outputs.iter().map(|v| unsafe { value(v, slot_len) }).collect::<Result<Vec<_>, _>>()?;
+        let outputs = outputs
+            .iter()
+            .map(|v| unsafe { value(v, slot_len) })
+            .collect::<Result<Vec<_>, _>>()?;
         let mut copied = Vec::with_capacity(updates.len());
         for u in updates {
             let param = u.param as usize;
             // SAFETY: as above.
             let v = unsafe { value(&u.value, slot_len) }?;
             if param_map.get(param).is_none_or(|&p| lens[p] != v.len()) {
-                return fail(format!("an update of {} values for step parameter {param}, which does not hold that many", v.len()));
+                return fail(format!(
+                    "an update of {} values for step parameter {param}, which does not hold that many",
+                    v.len()
+                ));
             }
             copied.push((param, v));
         }
-        Ok(Entry { step: e.step, input_lens, param_map, outputs, updates: copied, arena_len, scratch_len: e.scratch_len as usize })
+        Ok(Entry {
+            step: e.step,
+            input_lens,
+            param_map,
+            outputs,
+            updates: copied,
+            arena_len,
+            scratch_len: e.scratch_len as usize,
+        })
     }
 
     /// The number of parameters.
@@ -216,15 +280,25 @@ impl Instance {
 
     /// Parameter `index`'s current values.
     pub fn param(&self, index: usize) -> Result<&[f32], AotError> {
-        self.params.get(index).map(Vec::as_slice).ok_or_else(|| AotError::Call(format!("no parameter {index}")))
+        self.params
+            .get(index)
+            .map(Vec::as_slice)
+            .ok_or_else(|| AotError::Call(format!("no parameter {index}")))
     }
 
     /// Replace parameter `index`'s values (`values` must have its length).
     pub fn set_param(&mut self, index: usize, values: &[f32]) -> Result<(), AotError> {
         let n = self.params.len();
-        let p = self.params.get_mut(index).ok_or_else(|| AotError::Call(format!("no parameter {index} (the model has {n})")))?;
+        let p = self
+            .params
+            .get_mut(index)
+            .ok_or_else(|| AotError::Call(format!("no parameter {index} (the model has {n})")))?;
         if p.len() != values.len() {
-            return Err(AotError::Call(format!("parameter {index} holds {} values, got {}", p.len(), values.len())));
+            return Err(AotError::Call(format!(
+                "parameter {index} holds {} values, got {}",
+                p.len(),
+                values.len()
+            )));
         }
         p.copy_from_slice(values);
         Ok(())
@@ -232,13 +306,24 @@ impl Instance {
 
     /// The lengths of entry `entry`'s inputs and outputs.
     pub fn io_lens(&self, entry: usize) -> Result<(Vec<usize>, Vec<usize>), AotError> {
-        let e = self.entries.get(entry).ok_or_else(|| AotError::Call(format!("no entry point {entry}")))?;
-        Ok((e.input_lens.clone(), e.outputs.iter().map(Value::len).collect()))
+        let e = self
+            .entries
+            .get(entry)
+            .ok_or_else(|| AotError::Call(format!("no entry point {entry}")))?;
+        Ok((
+            e.input_lens.clone(),
+            e.outputs.iter().map(Value::len).collect(),
+        ))
     }
 
     /// Run entry point `entry` on `inputs`, writing its outputs into `outputs` and applying
     /// its parameter updates. Every buffer must have the length [`Instance::io_lens`] says.
-    pub fn run(&mut self, entry: usize, inputs: &[&[f32]], outputs: &mut [&mut [f32]]) -> Result<(), AotError> {
+    pub fn run(
+        &mut self,
+        entry: usize,
+        inputs: &[&[f32]],
+        outputs: &mut [&mut [f32]],
+    ) -> Result<(), AotError> {
         let (in_lens, out_lens) = self.io_lens(entry)?;
         let given_in: Vec<usize> = inputs.iter().map(|s| s.len()).collect();
         let given_out: Vec<usize> = outputs.iter().map(|s| s.len()).collect();
@@ -247,7 +332,13 @@ impl Instance {
                 "entry {entry} takes inputs of {in_lens:?} and outputs of {out_lens:?} values, got {given_in:?} and {given_out:?}"
             )));
         }
-        let Instance { params, entries, arena, scratch, .. } = self;
+        let Instance {
+            params,
+            entries,
+            arena,
+            scratch,
+            ..
+        } = self;
         let e = &entries[entry];
         let mut table: Vec<*mut f32> = Vec::with_capacity(2 + inputs.len() + e.param_map.len());
         table.push(arena.as_mut_ptr());
@@ -256,7 +347,9 @@ impl Instance {
         {
             let mut by_index: Vec<Option<&mut Vec<f32>>> = params.iter_mut().map(Some).collect();
             for &p in &e.param_map {
-                let buf = by_index[p].take().expect("param_map has no duplicates (checked when the instance was made)");
+                let buf = by_index[p]
+                    .take()
+                    .expect("param_map has no duplicates (checked when the instance was made)");
                 table.push(buf.as_mut_ptr());
             }
         }
@@ -282,7 +375,11 @@ impl Instance {
             out.copy_from_slice(&read(v));
         }
         // Read every update before writing any: one update's value may be another's parameter.
-        let updates: Vec<(usize, Vec<f32>)> = e.updates.iter().map(|&(p, v)| (e.param_map[p], read(v))).collect();
+        let updates: Vec<(usize, Vec<f32>)> = e
+            .updates
+            .iter()
+            .map(|&(p, v)| (e.param_map[p], read(v)))
+            .collect();
         for (p, values) in updates {
             params[p].copy_from_slice(&values);
         }
