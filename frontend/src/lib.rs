@@ -4,7 +4,8 @@
 //! - [`datasets`]: in-memory [`datasets::Dataset`]s, the IDX reader, MNIST / Fashion-MNIST loaders.
 //! - [`error`]: the crate's [`Error`] type; every public function returns [`Result`].
 //! - [`layers`], [`activations`], [`initializers`], [`regularizers`]: Keras' building blocks.
-//! - [`model`]: [`Sequential`] — summary, compile, fit, evaluate, predict.
+//! - [`model`]: [`Model`] — built as a [`Sequential`] stack or with the functional API
+//!   ([`Functional`]) — summary, compile, fit, evaluate, predict, frozen layers, transfer.
 //! - [`callbacks`]: training hooks (EarlyStopping, ReduceLROnPlateau, ...); [`progress`]:
 //!   what `fit` prints (Keras' `verbose` modes).
 //! - [`keras`]: Keras `.h5` files (configs and weights) read and written as data.
@@ -36,4 +37,4 @@ pub use datasets::Dataset;
 pub use error::{Error, Result};
 /// The tensor and shape types `predict` takes and returns (from the IR core).
 pub use ir::{Shape, Tensor};
-pub use model::Sequential;
+pub use model::{Functional, Model, Sequential, TensorRef};

@@ -10,7 +10,7 @@ pub use crate::layers::{
     Flatten, GlobalAveragePooling2D, GlobalMaxPooling2D, Input, Layer, LeakyReLU, MaxPool2D,
     MaxPooling2D, Padding, ReLU, Reshape, SeparableConv2D, Softmax, ZeroPadding2D,
 };
-pub use crate::model::{Evaluation, FitOptions, History, Sequential};
+pub use crate::model::{Evaluation, FitOptions, Functional, History, Model, Sequential, TensorRef};
 pub use crate::progress::Verbosity;
 pub use crate::regularizers::Regularizer;
 pub use crate::sequential;

@@ -119,10 +119,14 @@ fn predict_one_checks_its_input() {
         err.contains("5 feature values") && err.contains("[6]"),
         "{err}"
     );
+    // An uncompiled model predicts with its initial weights (as Keras allows).
     let uncompiled = Sequential::of([Input::new([FEATURES]).into(), Dense::new(2).into()]);
-    let err = uncompiled
-        .predict_one(&[0.0; FEATURES])
-        .unwrap_err()
-        .to_string();
-    assert!(err.contains("not compiled"), "{err}");
+    let x: Vec<f32> = (0..FEATURES).map(|i| i as f32 * 0.25 - 0.5).collect();
+    let got = uncompiled.predict_one(&x).unwrap();
+    let weights = uncompiled.layer_weights().unwrap();
+    let (kernel, bias) = (&weights["dense/kernel"].data, &weights["dense/bias"].data);
+    for (j, value) in got.iter().enumerate() {
+        let want: f32 = bias[j] + (0..FEATURES).map(|i| x[i] * kernel[i * 2 + j]).sum::<f32>();
+        assert!((value - want).abs() <= 1e-5, "output {j}: {value} vs {want}");
+    }
 }

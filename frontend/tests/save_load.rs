@@ -667,7 +667,7 @@ fn bad_layer_configs_name_layer_class_and_field() {
     );
     let frozen = layer_from_config(
         "Dense",
-        &json!({"name": "d", "units": 2, "trainable": false}),
+        &json!({"name": "d", "units": 2, "trainable": "no"}),
     )
     .unwrap_err();
     assert!(frozen.to_string().contains("`trainable`"), "{frozen}");
@@ -764,14 +764,19 @@ fn model_config_forms_and_errors() {
     assert_eq!(again.to_config(), m.to_config());
     assert_eq!(again.seed(), 21);
 
+    let subclassed = json!({"class_name": "MyModel", "config": {"name": "f", "layers": []}});
+    let err = Sequential::from_config(&subclassed)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("only Sequential and Functional") && err.contains("MyModel"),
+        "{err}"
+    );
     let functional = json!({"class_name": "Functional", "config": {"name": "f", "layers": []}});
     let err = Sequential::from_config(&functional)
         .unwrap_err()
         .to_string();
-    assert!(
-        err.contains("only Sequential") && err.contains("Functional"),
-        "{err}"
-    );
+    assert!(err.contains("input_layers"), "{err}");
     let no_layers = json!({"class_name": "Sequential", "config": {"name": "s"}});
     let err = Sequential::from_config(&no_layers).unwrap_err().to_string();
     assert!(err.contains("`layers`"), "{err}");

@@ -21,7 +21,8 @@ use crate::regularizers::Regularizer;
 use crate::saving::keras_objects::{read_activation, read_f32, read_initializer, read_regularizer};
 
 /// The inner `config` object of `layer`: `name`, `trainable`, `dtype`, then `fields` (an
-/// object) in order.
+/// object) in order. `trainable` is written `true`; a model writes `false` for the layers
+/// it froze.
 pub fn layer_config(layer: &(impl Layer + ?Sized), fields: Value) -> Value {
     let mut config = Map::new();
     config.insert("name".into(), json!(layer.name().unwrap_or_default()));
@@ -45,7 +46,8 @@ pub struct ConfigReader<'a> {
 
 impl<'a> ConfigReader<'a> {
     /// A reader for the `config` of a layer of class `class`. It must be an object with a
-    /// string `name`, and its `dtype` (if given) must be float32 and `trainable` true.
+    /// string `name`, its `dtype` (if given) must be float32 and `trainable` (if given) a
+    /// boolean; the model reads `trainable: false` to freeze the layer.
     pub fn new(class: &'a str, config: &'a Value) -> Result<Self> {
         let unnamed = |field: &str, msg: String| Error::Config {
             owner: "layer".into(),
@@ -73,12 +75,7 @@ impl<'a> ConfigReader<'a> {
             name,
             config: map,
         };
-        if !reader.bool_or("trainable", true)? {
-            return Err(reader.error(
-                "trainable",
-                "frozen layers (trainable = false) are not supported",
-            ));
-        }
+        reader.bool_or("trainable", true)?;
         if let Some(dtype) = reader.get("dtype") {
             // Keras 2 writes "float32"; Keras 3 may write a DTypePolicy object.
             let name = dtype

@@ -1,4 +1,4 @@
-//! [`Sequential::compile`]: validate the model, build its train / eval / predict graphs, and
+//! [`Model::compile`]: validate the model, build its train / eval / predict graphs, and
 //! keep what is needed to compile them per batch size.
 //!
 //! - train step: forward + loss (+ regularizer penalties) + metrics + gradients + optimizer
@@ -9,7 +9,9 @@
 //! Graphs are static-shaped, so each is compiled for a concrete batch size the first time
 //! `fit`/`evaluate`/`predict` needs it (a partial last batch gets its own executable) and
 //! cached. `compile` itself builds all three graphs once to report every model error up
-//! front. Train and eval executables share one parameter store: switching between them
+//! front. Layers frozen at compile time get no gradient and no update (and a frozen
+//! BatchNormalization normalises with its moving statistics, as in Keras 2); changing
+//! trainability afterwards takes effect at the next `compile`. Train and eval executables share one parameter store: switching between them
 //! copies the parameters by name (weights only, plus optimizer state between train steps).
 //! Predict executables run on the current parameters borrowed read-only (see `predict`).
 //!
@@ -17,17 +19,17 @@
 //! indices for the sparse losses. `compile` keeps the first per-example label shape the loss
 //! accepts, trying the output's shape, then `[]`, then `[1]`.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::OnceLock;
 
 use ir::{BinaryOp, Graph, NodeId, Shape, Tensor};
 
 use crate::error::{Error, Result};
 use crate::losses::Loss;
 use crate::metrics::Metric;
-use crate::model::Sequential;
-use crate::model::predict::Predictors;
+use crate::model::Model;
 use crate::model::runner::Runner;
-use crate::model::sequential::LABELS_INPUT;
+use crate::model::topology::LABELS_INPUT;
 use crate::optimizers::Optimizer;
 
 /// Name of the loss output of the train and eval graphs.
@@ -35,12 +37,11 @@ pub const LOSS_OUTPUT: &str = "loss";
 /// Name of the output of the predict graph.
 pub const PREDICTIONS_OUTPUT: &str = "predictions";
 
-/// Which of the three graphs.
+/// The train or the eval graph (predict graphs need no compile, see `predict`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) enum Role {
     Train,
     Eval,
-    Predict,
 }
 
 /// A compiled model's training configuration, executables and parameter store.
@@ -55,8 +56,8 @@ pub(crate) struct Compiled {
     /// Latest value of every parameter, except those the active runner has since updated.
     store: BTreeMap<String, Tensor>,
     active: Option<(Role, usize)>,
-    /// Predict executables by batch size, shared by concurrent `predict` calls.
-    pub(crate) predictors: Predictors,
+    /// The layers frozen when the model was compiled (the train graph leaves them alone).
+    frozen: BTreeSet<String>,
 }
 
 impl std::fmt::Debug for Compiled {
@@ -82,11 +83,13 @@ impl<M: Metric + 'static> From<M> for Box<dyn Metric> {
     }
 }
 
-impl Sequential {
+impl Model {
     /// Prepare the model for training: validate it (shape errors name the layer), check that
     /// the loss and metrics apply to its output, build the train, eval and predict graphs,
-    /// and initialise the parameters from the model's seed (weights already trained by an
-    /// earlier `compile` are kept; optimizer state starts afresh).
+    /// and start from the model's current weights (initial, set, loaded or trained by an
+    /// earlier `compile`; optimizer state starts afresh). The layers frozen now
+    /// ([`Model::set_trainable`]) stay unchanged by training. Models with several inputs or
+    /// outputs cannot be compiled (the loss takes one output and `fit` one features tensor).
     ///
     /// ```
     /// # fn main() -> kiln::Result<()> {
@@ -104,15 +107,8 @@ impl Sequential {
         loss: impl Loss + 'static,
         metrics: impl IntoIterator<Item = M>,
     ) -> Result<()> {
-        let mut store: BTreeMap<String, Tensor> = self.initial_weights()?.into_iter().collect();
-        if let Some(old) = self.compiled.as_mut() {
-            old.sync();
-            for (name, value) in store.iter_mut() {
-                if let Some(trained) = old.store.get(name).filter(|t| t.shape == value.shape) {
-                    *value = trained.clone();
-                }
-            }
-        }
+        self.require_single_io("compile")?;
+        let store = self.layer_weights()?;
         let mut compiled = Compiled {
             model_name: self.name.clone(),
             label_shape: Shape::scalar(),
@@ -122,7 +118,7 @@ impl Sequential {
             runners: HashMap::new(),
             store,
             active: None,
-            predictors: Predictors::default(),
+            frozen: self.frozen.clone(),
         };
         let mut seen = vec![LOSS_OUTPUT.to_string()];
         for metric in &compiled.metrics {
@@ -143,6 +139,7 @@ impl Sequential {
                         compiled.store.entry(name).or_insert(value);
                     }
                     self.compiled = Some(compiled);
+                    self.weights = OnceLock::new();
                     return Ok(());
                 }
                 Err(e) => {
@@ -156,13 +153,14 @@ impl Sequential {
     /// Build all three graphs for one example; returns the optimizer's initial state.
     fn validate_graphs(&self, compiled: &Compiled) -> Result<Vec<(String, Tensor)>> {
         let mut initial_state = Vec::new();
-        for role in [Role::Train, Role::Eval, Role::Predict] {
+        for role in [Role::Train, Role::Eval] {
             initial_state.extend(self.build_graph(compiled, role, 1)?.1);
         }
+        self.build_predict_graph(1)?;
         Ok(initial_state)
     }
 
-    /// Whether [`Sequential::compile`] has run.
+    /// Whether [`Model::compile`] has run.
     pub fn is_compiled(&self) -> bool {
         self.compiled.is_some()
     }
@@ -175,14 +173,6 @@ impl Sequential {
             .collect()
     }
 
-    /// The current value of every parameter (weights, and optimizer state once training ran),
-    /// by name (`dense/kernel`, ...).
-    pub fn weights(&mut self) -> Result<BTreeMap<String, Tensor>> {
-        let compiled = self.compiled_mut()?;
-        compiled.sync();
-        Ok(compiled.store.clone())
-    }
-
     pub(crate) fn compiled_mut(&mut self) -> Result<&mut Compiled> {
         let name = self.name.clone();
         self.compiled.as_mut().ok_or(Error::Model {
@@ -191,24 +181,21 @@ impl Sequential {
         })
     }
 
-    /// One of the three graphs for `batch` examples, and the optimizer's initial state values
-    /// (train graph only).
+    /// The train or eval graph for `batch` examples, and the optimizer's initial state
+    /// values (train graph only).
     pub(crate) fn build_graph(
         &self,
         compiled: &Compiled,
         role: Role,
         batch: usize,
     ) -> Result<(Graph, Vec<(String, Tensor)>)> {
-        let forward = self.build_forward(batch, role == Role::Train)?;
+        let forward = self.build_forward(batch, role == Role::Train, &compiled.frozen)?;
+        let output = forward.outputs[0];
         let mut g = forward.graph;
-        if role == Role::Predict {
-            g.add_output(PREDICTIONS_OUTPUT, forward.output)?;
-            return Ok((g, Vec::new()));
-        }
         let mut label_dims = vec![batch];
         label_dims.extend_from_slice(compiled.label_shape.dims());
         let labels = g.input(LABELS_INPUT, Shape::new(label_dims));
-        let mut loss = compiled.loss.build(&mut g, forward.output, labels)?;
+        let mut loss = compiled.loss.build(&mut g, output, labels)?;
         if !g.shape(loss).dims().is_empty() {
             return Err(self.model_error(format!(
                 "the loss must be a scalar, got shape {}",
@@ -228,7 +215,7 @@ impl Sequential {
             .metrics
             .iter()
             .map(|m| {
-                let node = m.build(&mut g, forward.output, labels)?;
+                let node = m.build(&mut g, output, labels)?;
                 if g.shape(node).rank() != 0 {
                     return Err(self.model_error(format!(
                         "metric `{}` must be a scalar, got shape {}",
@@ -340,6 +327,12 @@ impl Compiled {
         self.sync();
         self.store.extend(values);
         self.active = None;
+    }
+
+    /// The store, brought up to date with the active runner.
+    pub(crate) fn synced_store(&mut self) -> &BTreeMap<String, Tensor> {
+        self.sync();
+        &self.store
     }
 
     /// Copy the active runner's updated parameters into the store.

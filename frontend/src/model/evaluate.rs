@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use crate::datasets::Dataset;
 use crate::error::Result;
-use crate::model::Sequential;
+use crate::model::Model;
 use crate::model::compile::{LOSS_OUTPUT, Role};
 use crate::model::fit::Rows;
 
@@ -18,9 +18,11 @@ pub struct Evaluation {
     pub metrics: BTreeMap<String, f32>,
 }
 
-impl Sequential {
-    /// The loss and metrics over `dataset`, in batches of `batch_size`.
+impl Model {
+    /// The loss and metrics over `dataset`, in batches of `batch_size` (models with one
+    /// input and one output only, like `fit`).
     pub fn evaluate(&mut self, dataset: &Dataset, batch_size: usize) -> Result<Evaluation> {
+        self.require_single_io("evaluate")?;
         self.compiled_mut()?;
         self.check_dataset(dataset, "evaluation")?;
         let values = self.run_pass(Role::Eval, Rows::of(dataset), batch_size)?;

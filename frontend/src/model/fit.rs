@@ -15,10 +15,10 @@ use ir::Tensor;
 use crate::callbacks::{Callback, Logs, Training};
 use crate::datasets::Dataset;
 use crate::error::{Error, Result};
-use crate::model::Sequential;
+use crate::model::Model;
 use crate::model::compile::{LOSS_OUTPUT, Role};
 use crate::model::history::History;
-use crate::model::sequential::{FEATURES_INPUT, LABELS_INPUT};
+use crate::model::topology::{FEATURES_INPUT, LABELS_INPUT};
 use crate::progress::{Progress, Verbosity};
 
 /// Where validation values come from.
@@ -263,7 +263,7 @@ fn permutation(n: usize, seed: u64) -> Vec<usize> {
     order
 }
 
-impl Sequential {
+impl Model {
     /// Check that a dataset's example shapes match the model's input and output.
     pub(crate) fn check_dataset(&self, dataset: &Dataset, what: &str) -> Result<()> {
         let input = self.input_shape()?;
@@ -370,7 +370,11 @@ impl Sequential {
 
     /// Train with explicit [`FitOptions`]. Returns the per-epoch [`History`]: `loss`, each
     /// metric, and `val_loss`/`val_<metric>` when validating.
+    ///
+    /// A [`Dataset`] holds one features tensor and one labels tensor, so only models with
+    /// one input and one output can be trained; others get an error saying so.
     pub fn fit_with(&mut self, dataset: &Dataset, options: FitOptions<'_>) -> Result<History> {
+        self.require_single_io("fit")?;
         self.compiled_mut()?;
         self.check_dataset(dataset, "training")?;
         let FitOptions {

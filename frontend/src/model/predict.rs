@@ -1,23 +1,24 @@
-//! Thread-safe prediction: [`Sequential::predict`] and [`Sequential::predict_one`] take
-//! `&self`, so several threads may predict with one compiled model at once.
+//! Thread-safe prediction: [`Model::predict`], [`Model::predict_one`] and
+//! [`Model::predict_many`] take `&self`, so several threads may predict with one model at
+//! once, compiled or not (an uncompiled model predicts with its initial or set weights).
 //!
 //! Each batch size gets a predict executable, compiled on first use and shared (the
 //! compiled code is immutable). A call runs it on the model's current parameters borrowed
 //! read-only — no copy of the weights — with its own freshly allocated arena
 //! (`codegen_cpu::Workspace`), so concurrent calls share nothing mutable.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use ir::{Shape, Tensor};
+use ir::{Graph, Shape, Tensor};
 
 use crate::error::{Error, Result};
-use crate::model::Sequential;
-use crate::model::compile::{PREDICTIONS_OUTPUT, Role};
+use crate::model::Model;
+use crate::model::compile::PREDICTIONS_OUTPUT;
 use crate::model::runner::compile_executable;
-use crate::model::sequential::FEATURES_INPUT;
+use crate::model::topology::features_input;
 
-/// The predict executables of a compiled model, by batch size.
+/// The predict executables of a model, by batch size.
 #[derive(Default)]
 pub(crate) struct Predictors {
     by_batch: Mutex<HashMap<usize, Arc<codegen_cpu::Executable>>>,
@@ -34,53 +35,102 @@ impl std::fmt::Debug for Predictors {
     }
 }
 
-impl Sequential {
+/// The graph output of model output `k` of `count`: `predictions` for a one-output model,
+/// else `predictions_k`.
+fn predictions_output(k: usize, count: usize) -> String {
+    if count == 1 {
+        PREDICTIONS_OUTPUT.to_string()
+    } else {
+        format!("{PREDICTIONS_OUTPUT}_{k}")
+    }
+}
+
+/// `[n, d1, d2]` for a per-example shape `[d1, d2]`.
+fn batched(shape: &Shape) -> String {
+    let dims: Vec<String> = shape.dims().iter().map(|d| d.to_string()).collect();
+    format!("[n, {}]", dims.join(", "))
+}
+
+impl Model {
     /// The model's outputs for `features` (`[n, ...input shape]`), computed in batches of
-    /// `batch_size`; shape `[n, ...output shape]`. Safe to call from several threads at once.
+    /// `batch_size`; shape `[n, ...output shape]`. For a model with one input and one
+    /// output (else see [`Model::predict_many`]). Safe to call from several threads at once.
     pub fn predict(&self, features: &Tensor, batch_size: usize) -> Result<Tensor> {
+        self.require_single_io("predict")?;
+        Ok(self
+            .predict_many(&[features], batch_size)?
+            .pop()
+            .expect("one output"))
+    }
+
+    /// The model's outputs (one tensor per model output, in order) for one tensor per model
+    /// input (`[n, ...that input's shape]`, the same `n` for all), in batches of
+    /// `batch_size`. Safe to call from several threads at once.
+    pub fn predict_many(&self, inputs: &[&Tensor], batch_size: usize) -> Result<Vec<Tensor>> {
         if batch_size == 0 {
             return Err(Error::InvalidArgument {
                 name: "batch_size",
                 msg: "must be at least 1".into(),
             });
         }
-        let input = self.input_shape()?;
-        let dims = features.shape.dims();
-        if dims.is_empty() || dims[1..] != *input.dims() {
+        let input_shapes = self.input_shapes()?;
+        if inputs.len() != input_shapes.len() {
             return Err(self.model_error(format!(
-                "predict features have shape {} but the model takes [n, {}]",
-                features.shape,
-                input
-                    .dims()
-                    .iter()
-                    .map(|d| d.to_string())
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                "predict got {} input tensors but the model has {} inputs ({})",
+                inputs.len(),
+                input_shapes.len(),
+                self.input_names().join(", ")
             )));
         }
-        if features.data.len() != features.shape.numel() {
-            return Err(Error::InvalidArgument {
-                name: "features",
-                msg: format!(
-                    "{} values for shape {}",
-                    features.data.len(),
-                    features.shape
-                ),
-            });
+        let mut n = None;
+        for (features, shape) in inputs.iter().zip(&input_shapes) {
+            let dims = features.shape.dims();
+            if dims.is_empty() || dims[1..] != *shape.dims() {
+                return Err(self.model_error(format!(
+                    "predict features have shape {} but the model takes {}",
+                    features.shape,
+                    batched(shape)
+                )));
+            }
+            if features.data.len() != features.shape.numel() {
+                return Err(Error::InvalidArgument {
+                    name: "features",
+                    msg: format!(
+                        "{} values for shape {}",
+                        features.data.len(),
+                        features.shape
+                    ),
+                });
+            }
+            if *n.get_or_insert(dims[0]) != dims[0] {
+                return Err(self.model_error(format!(
+                    "predict inputs hold different numbers of examples: {} and {}",
+                    n.unwrap_or_default(),
+                    dims[0]
+                )));
+            }
         }
-        let n = dims[0];
-        let data = self.predict_rows(&features.data, n, batch_size)?;
-        let mut shape = vec![n];
-        shape.extend_from_slice(self.output_shape()?.dims());
-        Ok(Tensor {
-            shape: Shape::new(shape),
-            data,
-        })
+        let n = n.unwrap_or_default();
+        let rows: Vec<&[f32]> = inputs.iter().map(|t| t.data.as_slice()).collect();
+        let data = self.predict_rows(&rows, n, batch_size)?;
+        Ok(data
+            .into_iter()
+            .zip(self.output_shapes()?)
+            .map(|(data, shape)| {
+                let mut dims = vec![n];
+                dims.extend_from_slice(shape.dims());
+                Tensor {
+                    shape: Shape::new(dims),
+                    data,
+                }
+            })
+            .collect())
     }
 
     /// The model's output for one example given as its flat feature values (the input
     /// shape's element count, row-major). Safe to call from several threads at once.
     pub fn predict_one(&self, features: &[f32]) -> Result<Vec<f32>> {
+        self.require_single_io("predict_one")?;
         let input = self.input_shape()?;
         if features.len() != input.numel() {
             return Err(self.model_error(format!(
@@ -89,17 +139,31 @@ impl Sequential {
                 input.numel()
             )));
         }
-        self.predict_rows(features, 1, 1)
+        Ok(self
+            .predict_rows(&[features], 1, 1)?
+            .pop()
+            .expect("one output"))
     }
 
-    /// Outputs of `n` examples laid out row after row in `features`, in batches.
-    fn predict_rows(&self, features: &[f32], n: usize, batch_size: usize) -> Result<Vec<f32>> {
-        let compiled = self
-            .compiled
-            .as_ref()
-            .ok_or_else(|| self.model_error("is not compiled; call compile first"))?;
-        let in_size = features.len() / n.max(1);
-        let mut data = Vec::new();
+    /// Outputs of `n` examples laid out row after row in each input's values, in batches;
+    /// one row-major buffer per model output.
+    fn predict_rows(
+        &self,
+        inputs: &[&[f32]],
+        n: usize,
+        batch_size: usize,
+    ) -> Result<Vec<Vec<f32>>> {
+        if self.compiled.is_none() {
+            self.stored_weights()?;
+        }
+        let sizes: Vec<usize> = inputs.iter().map(|x| x.len() / n.max(1)).collect();
+        let names: Vec<String> = (0..inputs.len())
+            .map(|k| features_input(k, inputs.len()))
+            .collect();
+        let output_names: Vec<String> = (0..self.outputs.len())
+            .map(|k| predictions_output(k, self.outputs.len()))
+            .collect();
+        let mut data = vec![Vec::new(); self.outputs.len()];
         let mut current: Option<(usize, Arc<codegen_cpu::Executable>, codegen_cpu::Workspace)> =
             None;
         for start in (0..n).step_by(batch_size) {
@@ -117,7 +181,7 @@ impl Sequential {
                 .params()
                 .iter()
                 .map(|leaf| {
-                    let value = compiled.current(&leaf.name).ok_or_else(|| {
+                    let value = self.param_value(&leaf.name).ok_or_else(|| {
                         self.model_error(format!(
                             "the predict graph reads parameter `{}`, which has no value",
                             leaf.name
@@ -126,28 +190,38 @@ impl Sequential {
                     Ok((leaf.name.as_str(), value))
                 })
                 .collect::<Result<Vec<_>>>()?;
-            let batch = &features[start * in_size..end * in_size];
-            let outputs =
-                executable.run_read_only(workspace, &params, &[(FEATURES_INPUT, batch)])?;
-            let predictions = outputs
-                .into_iter()
-                .find(|(name, _)| name == PREDICTIONS_OUTPUT)
-                .ok_or_else(|| {
-                    self.model_error("the compiled predictor returned no predictions")
+            let feeds: Vec<(&str, &[f32])> = names
+                .iter()
+                .zip(inputs.iter().zip(&sizes))
+                .map(|(name, (x, size))| (name.as_str(), &x[start * size..end * size]))
+                .collect();
+            let outputs = executable.run_read_only(workspace, &params, &feeds)?;
+            for (name, buffer) in output_names.iter().zip(data.iter_mut()) {
+                let (_, values) = outputs.iter().find(|(n, _)| n == name).ok_or_else(|| {
+                    self.model_error(format!("the compiled predictor returned no `{name}`"))
                 })?;
-            data.extend_from_slice(&predictions.1.data);
+                buffer.extend_from_slice(&values.data);
+            }
         }
         Ok(data)
     }
 
+    /// The predict graph for `batch` examples: the forward graph in inference mode with
+    /// one output per model output.
+    pub(crate) fn build_predict_graph(&self, batch: usize) -> Result<Graph> {
+        let forward = self.build_forward(batch, false, &BTreeSet::new())?;
+        let mut graph = forward.graph;
+        let count = forward.outputs.len();
+        for (k, node) in forward.outputs.into_iter().enumerate() {
+            graph.add_output(predictions_output(k, count), node)?;
+        }
+        Ok(graph)
+    }
+
     /// The predict executable for `batch` examples, compiled on first use.
     fn predictor(&self, batch: usize) -> Result<Arc<codegen_cpu::Executable>> {
-        let compiled = self
-            .compiled
-            .as_ref()
-            .ok_or_else(|| self.model_error("is not compiled; call compile first"))?;
         // Held while compiling, so concurrent first calls compile once.
-        let mut by_batch = compiled
+        let mut by_batch = self
             .predictors
             .by_batch
             .lock()
@@ -155,9 +229,14 @@ impl Sequential {
         if let Some(executable) = by_batch.get(&batch) {
             return Ok(Arc::clone(executable));
         }
-        let (graph, _) = self.build_graph(compiled, Role::Predict, batch)?;
+        let graph = self.build_predict_graph(batch)?;
         let executable = Arc::new(compile_executable(&graph)?.0);
         by_batch.insert(batch, Arc::clone(&executable));
         Ok(executable)
+    }
+
+    /// Forget the predict executables (after the layers changed).
+    pub(crate) fn clear_predictors(&mut self) {
+        self.predictors = Predictors::default();
     }
 }

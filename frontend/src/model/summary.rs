@@ -1,36 +1,47 @@
-//! [`Sequential::summary`]: the model table in Keras' exact text format.
+//! [`Model::summary`]: the model table in Keras' (2.13+) exact text format.
 //!
-//! Keras (2.13+) prints rows 65 characters wide with columns ending at 29, 55 and 65; a field
+//! A sequential model, and a functional one whose layers form a chain, print
+//! "sequential-like" rows (layer, output shape, parameter count; 65 characters wide by
+//! default, columns ending at 45%, 85% and 100% of the width). Other functional models add
+//! a "Connected to" column (98 wide by default, columns at 30%, 60%, 70%, 100%). A field
 //! too long for its column wraps onto continuation lines (cut at the column width, or just
-//! after a `),`-style separator). Each layer row is followed by a blank row; the `Input`
-//! layer of a sequential model is not listed. Sizes count 4 bytes per parameter.
+//! after a `),`-style separator). Each layer row is followed by a blank row. A sequential
+//! model does not list its `Input`; a functional one does, its shape printed as a list
+//! (`[(None, 28, 28, 1)]`). Trainable counts leave out frozen layers and moving
+//! statistics. Sizes count 4 bytes per parameter.
 
 use crate::error::Result;
 use crate::layers::keras_shape;
-use crate::model::Sequential;
+use crate::model::Model;
+use crate::model::topology::ModelKind;
 
-/// Total width of the table.
-const LINE_LENGTH: usize = 65;
-/// Where each column ends.
-const POSITIONS: [usize; 3] = [29, 55, 65];
+/// Default width of a sequential-like table.
+const SEQUENTIAL_LINE_LENGTH: usize = 65;
+/// Default width of a table with the "Connected to" column.
+const FUNCTIONAL_LINE_LENGTH: usize = 98;
+/// Where the columns of a sequential-like table end, as fractions of the width.
+const SEQUENTIAL_POSITIONS: [f64; 3] = [0.45, 0.85, 1.0];
+/// Where the columns of a table with connections end.
+const FUNCTIONAL_POSITIONS: [f64; 4] = [0.3, 0.6, 0.7, 1.0];
 
-/// One table row, wrapped over as many lines as its longest field needs.
-fn print_row(fields: [&str; 3], out: &mut String) {
+/// One table row, wrapped over as many lines as its longest field needs; `positions` are
+/// where the columns end.
+fn print_row(fields: &[&str], positions: &[usize], out: &mut String) {
     let mut left: Vec<Vec<char>> = fields.iter().map(|f| f.chars().collect()).collect();
     while left.iter().any(|f| !f.is_empty()) {
         let mut line: Vec<char> = Vec::new();
-        for col in 0..POSITIONS.len() {
-            let start = if col == 0 { 0 } else { POSITIONS[col - 1] };
-            let last = col == POSITIONS.len() - 1;
+        for col in 0..positions.len() {
+            let start = if col == 0 { 0 } else { positions[col - 1] };
+            let last = col == positions.len() - 1;
             let space = if last { 0 } else { 2 };
-            let mut cutoff = POSITIONS[col] - start - space - usize::from(!last);
+            let mut cutoff = (positions[col] - start).saturating_sub(space + usize::from(!last));
             let fit: String = left[col].iter().take(cutoff).collect();
             if let Some(cut) = ["),", "},", "],", "',"]
                 .iter()
                 .filter_map(|sep| fit.find(sep).map(|i| i + sep.len()))
                 .min()
             {
-                cutoff = cut;
+                cutoff = fit[..cut].chars().count();
             }
             cutoff = cutoff.min(left[col].len());
             if col == 0 {
@@ -38,7 +49,7 @@ fn print_row(fields: [&str; 3], out: &mut String) {
             }
             line.extend(left[col].drain(..cutoff));
             line.extend(std::iter::repeat_n(' ', space));
-            let pad = POSITIONS[col].saturating_sub(line.len());
+            let pad = positions[col].saturating_sub(line.len());
             line.extend(std::iter::repeat_n(' ', pad));
         }
         out.extend(line);
@@ -59,59 +70,120 @@ fn readable_size(bytes: f64) -> String {
     format!("{size:.2} {}", units[units.len() - 1])
 }
 
-impl Sequential {
-    /// The model table in Keras' format (`Model: "name"`, one row per layer with its output
-    /// shape and parameter count, totals with sizes). Fails like [`Sequential::compile`] when
-    /// the model is malformed.
-    pub fn summary(&self) -> Result<String> {
-        let shapes = self.layer_shapes()?;
-        let mut out = format!("Model: \"{}\"\n", self.name);
-        out.push_str(&"_".repeat(LINE_LENGTH));
-        out.push('\n');
-        print_row(["Layer (type)", "Output Shape", "Param #"], &mut out);
-        out.push_str(&"=".repeat(LINE_LENGTH));
-        out.push('\n');
-        let (mut trainable, mut frozen) = (0usize, 0usize);
-        for (layer, s) in self
-            .layers
-            .iter()
-            .zip(&shapes)
-            .filter(|(l, _)| l.input_shape().is_none())
-        {
-            let count: usize = s.params.iter().map(|p| p.shape.numel()).sum();
-            for p in &s.params {
-                *(if p.trainable {
-                    &mut trainable
-                } else {
-                    &mut frozen
-                }) += p.shape.numel();
+/// Python's `str` of a list of strings: `['a[0][0]', 'b[0][0]']`.
+fn python_list(items: &[String]) -> String {
+    let quoted: Vec<String> = items.iter().map(|s| format!("'{s}'")).collect();
+    format!("[{}]", quoted.join(", "))
+}
+
+impl Model {
+    /// Whether Keras prints this model without the "Connected to" column: a sequential
+    /// model, or a functional chain (one input, one output, every layer fed by one layer
+    /// and feeding at most one).
+    fn is_sequential_like(&self) -> bool {
+        if self.kind == ModelKind::Sequential {
+            return true;
+        }
+        let mut consumers = vec![0usize; self.layers.len()];
+        for from in &self.inbound {
+            for &j in from {
+                consumers[j] += 1;
             }
+        }
+        self.inputs.len() == 1
+            && self.outputs.len() == 1
+            && self.inbound.iter().all(|from| from.len() <= 1)
+            && consumers.iter().all(|&c| c <= 1)
+    }
+
+    /// The model table in Keras' format at Keras' default width (`Model: "name"`, one row
+    /// per layer with its output shape and parameter count — and its inbound layers for a
+    /// branching functional model — then totals with sizes). Fails like
+    /// [`Model::compile`] when the model is malformed.
+    pub fn summary(&self) -> Result<String> {
+        let width = if self.is_sequential_like() {
+            SEQUENTIAL_LINE_LENGTH
+        } else {
+            FUNCTIONAL_LINE_LENGTH
+        };
+        self.summary_with_line_length(width)
+    }
+
+    /// [`Model::summary`] `line_length` characters wide (Keras' `line_length`).
+    pub fn summary_with_line_length(&self, line_length: usize) -> Result<String> {
+        let shapes = self.layer_shapes()?;
+        let specs = self.param_specs()?;
+        let sequential_like = self.is_sequential_like();
+        let fractions: &[f64] = if sequential_like {
+            &SEQUENTIAL_POSITIONS
+        } else {
+            &FUNCTIONAL_POSITIONS
+        };
+        let positions: Vec<usize> = fractions
+            .iter()
+            .map(|p| (line_length as f64 * p) as usize)
+            .collect();
+        let mut header = vec!["Layer (type)", "Output Shape", "Param #"];
+        if !sequential_like {
+            header.push("Connected to");
+        }
+        let mut out = format!("Model: \"{}\"\n", self.name);
+        out.push_str(&"_".repeat(line_length));
+        out.push('\n');
+        print_row(&header, &positions, &mut out);
+        out.push_str(&"=".repeat(line_length));
+        out.push('\n');
+        for (i, (layer, s)) in self.layers.iter().zip(&shapes).enumerate() {
+            let is_input = self.inbound[i].is_empty();
+            if is_input && self.kind == ModelKind::Sequential {
+                continue;
+            }
+            let count: usize = s.params.iter().map(|p| p.shape.numel()).sum();
             let label = format!(
                 "{} ({})",
                 layer.name().unwrap_or_default(),
                 layer.class_name()
             );
-            print_row(
-                [&label, &keras_shape(&s.output), &count.to_string()],
-                &mut out,
+            let shape = if is_input {
+                format!("[{}]", keras_shape(&s.output))
+            } else {
+                keras_shape(&s.output)
+            };
+            let count = count.to_string();
+            let connections = python_list(
+                &self
+                    .inbound_layers(i)
+                    .iter()
+                    .map(|name| format!("{name}[0][0]"))
+                    .collect::<Vec<_>>(),
             );
-            out.push_str(&" ".repeat(LINE_LENGTH));
+            let mut fields = vec![label.as_str(), shape.as_str(), count.as_str()];
+            if !sequential_like {
+                fields.push(&connections);
+            }
+            print_row(&fields, &positions, &mut out);
+            out.push_str(&" ".repeat(line_length));
             out.push('\n');
         }
-        out.push_str(&"=".repeat(LINE_LENGTH));
+        out.push_str(&"=".repeat(line_length));
         out.push('\n');
-        let total = trainable + frozen;
+        let total: usize = specs.iter().map(|(_, p)| p.shape.numel()).sum();
+        let trainable: usize = specs
+            .iter()
+            .filter(|(_, p)| p.trainable)
+            .map(|(_, p)| p.shape.numel())
+            .sum();
         for (what, count) in [
             ("Total", total),
             ("Trainable", trainable),
-            ("Non-trainable", frozen),
+            ("Non-trainable", total - trainable),
         ] {
             out.push_str(&format!(
                 "{what} params: {count} ({})\n",
                 readable_size(count as f64 * 4.0)
             ));
         }
-        out.push_str(&"_".repeat(LINE_LENGTH));
+        out.push_str(&"_".repeat(line_length));
         out.push('\n');
         Ok(out)
     }
@@ -132,7 +204,8 @@ mod tests {
     fn long_names_wrap_at_the_column() {
         let mut out = String::new();
         print_row(
-            ["max_pooling2d (MaxPooling2D)", "(None, 14, 14, 8)", "0"],
+            &["max_pooling2d (MaxPooling2D)", "(None, 14, 14, 8)", "0"],
+            &[29, 55, 65],
             &mut out,
         );
         let lines: Vec<&str> = out.lines().collect();
@@ -144,5 +217,14 @@ mod tests {
             )
         );
         assert_eq!(lines[1], format!("{:<65}", " D)"));
+    }
+
+    #[test]
+    fn connections_print_as_a_python_list() {
+        assert_eq!(python_list(&[]), "[]");
+        assert_eq!(
+            python_list(&["a[0][0]".into(), "b[0][0]".into()]),
+            "['a[0][0]', 'b[0][0]']"
+        );
     }
 }

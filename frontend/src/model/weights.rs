@@ -1,32 +1,83 @@
-//! Reading and writing a compiled model's parameters between steps, without recompiling:
-//! the layers' weights (what Keras' `get_weights`/`set_weights` move) and the optimizer's
-//! learning rate (the `optimizer/learning_rate` param every optimizer reads).
+//! A model's parameters, compiled or not: the layers' weights (what Keras' `get_weights` /
+//! `set_weights` move) and, once compiled, the optimizer's state and learning rate (the
+//! `optimizer/learning_rate` param every optimizer reads).
+//!
+//! Before `compile` the weights live in the model, initialised on first use from the
+//! layers' initializers and the model's seed; `compile` moves them into the compiled
+//! state, where training updates them.
 
 use std::collections::BTreeMap;
+use std::sync::OnceLock;
 
 use ir::{Shape, Tensor};
 
 use crate::error::{Error, Result};
-use crate::model::Sequential;
+use crate::model::Model;
 use crate::model::compile::Compiled;
 use crate::optimizers::LEARNING_RATE;
 
-impl Sequential {
-    fn compiled_ref(&self) -> Result<&Compiled> {
+impl Model {
+    pub(crate) fn compiled_ref(&self) -> Result<&Compiled> {
         self.compiled
             .as_ref()
             .ok_or_else(|| self.model_error("is not compiled; call compile first"))
     }
 
-    /// The current value of parameter `name` (a layer weight such as `dense/kernel`, or
-    /// optimizer state such as `optimizer/learning_rate`).
+    /// The weights of an uncompiled model, initialised on first use.
+    pub(crate) fn stored_weights(&self) -> Result<&BTreeMap<String, Tensor>> {
+        if let Some(weights) = self.weights.get() {
+            return Ok(weights);
+        }
+        let initial = self.initial_weights_keeping(&BTreeMap::new())?;
+        Ok(self.weights.get_or_init(|| initial))
+    }
+
+    /// After the layers changed: keep the stored weights that still fit, initialise the
+    /// others (a new layer's parameter `k` gets the value a fresh model would give it).
+    pub(crate) fn refit_weights(&mut self) -> Result<()> {
+        let old = self.weights.take().unwrap_or_default();
+        let fitted = self.initial_weights_keeping(&old);
+        match fitted {
+            Ok(weights) => {
+                self.weights = OnceLock::from(weights);
+                Ok(())
+            }
+            Err(e) => {
+                self.weights = OnceLock::from(old);
+                Err(e)
+            }
+        }
+    }
+
+    /// The current value of parameter `name` as a slice: from the compiled state, or the
+    /// model's own weights (which must already be initialised) when not compiled.
+    pub(crate) fn param_value(&self, name: &str) -> Option<&[f32]> {
+        match &self.compiled {
+            Some(compiled) => compiled.current(name),
+            None => self
+                .weights
+                .get()
+                .and_then(|w| w.get(name))
+                .map(|t| t.data.as_slice()),
+        }
+    }
+
+    /// The current value of parameter `name`: a layer weight such as `dense/kernel`, or,
+    /// once compiled, optimizer state such as `optimizer/learning_rate`.
     pub fn weight(&self, name: &str) -> Result<Tensor> {
-        let compiled = self.compiled_ref()?;
+        let missing = || self.model_error(format!("has no parameter `{name}`"));
+        let Some(compiled) = &self.compiled else {
+            return self
+                .stored_weights()?
+                .get(name)
+                .cloned()
+                .ok_or_else(missing);
+        };
         let shape = compiled
             .param_shapes()
             .find(|(n, _)| *n == name)
             .map(|(_, shape)| shape.clone())
-            .ok_or_else(|| self.model_error(format!("has no parameter `{name}`")))?;
+            .ok_or_else(missing)?;
         let data = compiled
             .current(name)
             .expect("every parameter has a value")
@@ -34,27 +85,44 @@ impl Sequential {
         Ok(Tensor { shape, data })
     }
 
+    /// The current value of every parameter by name: the layer weights, plus the optimizer
+    /// state once compiled.
+    pub fn weights(&mut self) -> Result<BTreeMap<String, Tensor>> {
+        match self.compiled.as_mut() {
+            Some(compiled) => Ok(compiled.synced_store().clone()),
+            None => Ok(self.stored_weights()?.clone()),
+        }
+    }
+
     /// The layers' weights by name (`dense/kernel`, `dense/bias`, ...), without optimizer
-    /// state: what Keras' `get_weights` returns.
+    /// state: what Keras' `get_weights` returns. Works compiled or not.
     pub fn layer_weights(&self) -> Result<BTreeMap<String, Tensor>> {
-        self.compiled_ref()?;
         self.param_specs()?
             .into_iter()
             .map(|(name, _)| Ok((name.clone(), self.weight(&name)?)))
             .collect()
     }
 
-    /// Overwrite the given parameters (any subset of [`Sequential::weights`], by name); the
-    /// next step uses them. Each name must be a parameter of the compiled model and each
-    /// tensor must have its shape; nothing is written unless all fit.
+    /// Overwrite the given parameters (any subset of [`Model::weights`], by name); the next
+    /// step or prediction uses them. Each name must be a parameter of the model and each
+    /// tensor must have its shape; nothing is written unless all fit. Works compiled or not.
     pub fn set_weights(&mut self, weights: &BTreeMap<String, Tensor>) -> Result<()> {
-        let compiled = self.compiled_ref()?;
-        let shapes: BTreeMap<&str, &Shape> = compiled.param_shapes().collect();
+        let shapes: BTreeMap<String, Shape> = match &self.compiled {
+            Some(compiled) => compiled
+                .param_shapes()
+                .map(|(n, s)| (n.to_string(), s.clone()))
+                .collect(),
+            None => self
+                .stored_weights()?
+                .iter()
+                .map(|(n, t)| (n.clone(), t.shape.clone()))
+                .collect(),
+        };
         for (name, value) in weights {
             let shape = shapes
-                .get(name.as_str())
+                .get(name)
                 .ok_or_else(|| self.model_error(format!("has no parameter `{name}`")))?;
-            if value.shape != **shape || value.data.len() != shape.numel() {
+            if value.shape != *shape || value.data.len() != shape.numel() {
                 return Err(self.model_error(format!(
                     "parameter `{name}` has shape {shape}, got a tensor of shape {} with {} values",
                     value.shape,
@@ -62,15 +130,25 @@ impl Sequential {
                 )));
             }
         }
-        let compiled = self.compiled_mut()?;
-        for (name, value) in weights {
-            compiled.set_param(name, value)?;
+        match self.compiled.as_mut() {
+            Some(compiled) => {
+                for (name, value) in weights {
+                    compiled.set_param(name, value)?;
+                }
+            }
+            None => {
+                let stored = self.weights.get_mut().expect("initialised above");
+                for (name, value) in weights {
+                    stored.insert(name.clone(), value.clone());
+                }
+            }
         }
         Ok(())
     }
 
-    /// The optimizer's current learning rate.
+    /// The optimizer's current learning rate (the model must be compiled).
     pub fn learning_rate(&self) -> Result<f32> {
+        self.compiled_ref()?;
         Ok(self.weight(LEARNING_RATE)?.data[0])
     }
 

@@ -1,63 +1,132 @@
-//! A [`Sequential`] model as Keras' model config JSON and back:
-//! `{"class_name": "Sequential", "config": {"name": ..., "layers": [{"class_name": ...,
-//! "config": {...}}, ...]}}`. Kiln adds `"seed"` (ignored by Keras) so a reloaded model
-//! shuffles and initialises as the saved one did.
+//! A [`Model`] as Keras' model config JSON and back.
+//!
+//! - Sequential: `{"class_name": "Sequential", "config": {"name": ..., "layers":
+//!   [{"class_name": ..., "config": {...}}, ...]}}`;
+//! - Functional (Keras 2's form): `{"class_name": "Functional", "config": {"name": ...,
+//!   "layers": [{"class_name", "config", "name", "inbound_nodes": [[[name, 0, 0, {}],
+//!   ...]]}, ...], "input_layers": [[name, 0, 0], ...], "output_layers": [[name, 0, 0],
+//!   ...]}}`. Reading also takes Keras 3's `inbound_nodes` (`[{"args": [...], "kwargs":
+//!   {}}]`, tensors carrying `keras_history`) and a flat `[name, 0, 0]` input/output list.
+//!
+//! A frozen layer's config says `"trainable": false` (a model config saying so freezes
+//! every layer, as Keras' `model.trainable = False` does). Kiln adds `"seed"` (ignored by Keras)
+//! so a reloaded model shuffles and initialises as the saved one did.
+
+use std::collections::{BTreeSet, HashMap};
 
 use serde_json::{Value, json};
 
 use crate::error::{Error, Result};
 use crate::layers::{Layer, layer_from_config, layer_from_json, layer_to_json};
-use crate::model::{DEFAULT_SEED, Sequential};
+use crate::model::{DEFAULT_SEED, Model, ModelKind};
 
 /// An error about the model config as a whole.
-fn model_config_error(field: &str, msg: impl Into<String>) -> Error {
+fn model_config_error(class: &str, field: &str, msg: impl Into<String>) -> Error {
     Error::Config {
         owner: "model".into(),
-        class: "Sequential".into(),
+        class: class.into(),
         field: field.into(),
         msg: msg.into(),
     }
 }
 
-impl Sequential {
-    /// The model's Keras config, every layer (the `InputLayer` first) by its class and config.
+/// Keras' `[name, node_index, tensor_index]` reference to a layer's (only) output.
+fn tensor_ref(name: &str) -> Value {
+    json!([name, 0, 0])
+}
+
+impl Model {
+    /// The model's Keras config: every layer by its class and config (the `InputLayer`
+    /// first), and for a functional model each layer's inbound layers and the model's
+    /// input and output layers.
     pub fn to_config(&self) -> Value {
-        let layers: Vec<Value> = self
-            .layers
-            .iter()
-            .map(|l| layer_to_json(l.as_ref()))
-            .collect();
-        json!({
-            "class_name": "Sequential",
-            "config": {"name": self.name, "layers": layers, "seed": self.seed},
-        })
+        let entries = self.layers.iter().enumerate().map(|(i, layer)| {
+            let mut entry = layer_to_json(layer.as_ref());
+            let name = layer.name().unwrap_or_default();
+            if self.frozen.contains(name)
+                && let Some(config) = entry.get_mut("config").and_then(Value::as_object_mut)
+            {
+                config.insert("trainable".into(), json!(false));
+            }
+            if self.kind == ModelKind::Functional {
+                let inbound: Vec<Value> = self
+                    .inbound_layers(i)
+                    .into_iter()
+                    .map(|from| json!([from, 0, 0, {}]))
+                    .collect();
+                let nodes = if inbound.is_empty() {
+                    json!([])
+                } else {
+                    json!([inbound])
+                };
+                let object = entry
+                    .as_object_mut()
+                    .expect("layer_to_json gives an object");
+                object.insert("name".into(), json!(name));
+                object.insert("inbound_nodes".into(), nodes);
+            }
+            entry
+        });
+        let layers: Vec<Value> = entries.collect();
+        match self.kind {
+            ModelKind::Sequential => json!({
+                "class_name": "Sequential",
+                "config": {"name": self.name, "layers": layers, "seed": self.seed},
+            }),
+            ModelKind::Functional => {
+                let refs = |names: Vec<&str>| -> Vec<Value> {
+                    names.into_iter().map(tensor_ref).collect()
+                };
+                json!({
+                    "class_name": "Functional",
+                    "config": {
+                        "name": self.name,
+                        "layers": layers,
+                        "input_layers": refs(self.input_names()),
+                        "output_layers": refs(self.output_names()),
+                        "seed": self.seed,
+                    },
+                })
+            }
+        }
     }
 
-    /// A model from a Keras `Sequential` config (layers rebuilt through the layer registry).
-    /// As in Keras 2, the input may be given as `batch_input_shape` on the first layer instead
-    /// of an `InputLayer`. Errors name the layer, its class and the field at fault.
-    pub fn from_config(config: &Value) -> Result<Sequential> {
+    /// A model from a Keras `Sequential` or `Functional` config (layers rebuilt through the
+    /// layer registry). As in Keras 2, a sequential model's input may be given as
+    /// `batch_input_shape` on the first layer instead of an `InputLayer`. Errors name the
+    /// layer, its class and the field at fault.
+    pub fn from_config(config: &Value) -> Result<Model> {
         let class = config
             .get("class_name")
             .and_then(Value::as_str)
             .unwrap_or_default();
-        if class != "Sequential" {
-            return Err(model_config_error(
-                "class_name",
-                format!(
-                    "only Sequential models are supported, got {:?}",
-                    config.get("class_name").unwrap_or(&Value::Null)
-                ),
-            ));
-        }
+        let kind = match class {
+            "Sequential" => ModelKind::Sequential,
+            "Functional" | "Model" => ModelKind::Functional,
+            _ => {
+                return Err(model_config_error(
+                    "Sequential",
+                    "class_name",
+                    format!(
+                        "only Sequential and Functional models are supported, got {:?}",
+                        config.get("class_name").unwrap_or(&Value::Null)
+                    ),
+                ));
+            }
+        };
         let inner = config
             .get("config")
-            .ok_or_else(|| model_config_error("config", "is missing"))?;
+            .ok_or_else(|| model_config_error(class, "config", "is missing"))?;
+        let default_name = match kind {
+            ModelKind::Sequential => "sequential",
+            ModelKind::Functional => "model",
+        };
         let name = match inner.get("name") {
-            None | Some(Value::Null) => "sequential".to_string(),
+            None | Some(Value::Null) => default_name.to_string(),
             Some(Value::String(name)) => name.clone(),
             Some(other) => {
                 return Err(model_config_error(
+                    class,
                     "name",
                     format!("must be a string, got {other}"),
                 ));
@@ -67,6 +136,7 @@ impl Sequential {
             None | Some(Value::Null) => DEFAULT_SEED,
             Some(value) => value.as_u64().ok_or_else(|| {
                 model_config_error(
+                    class,
                     "seed",
                     format!("must be a non-negative integer, got {value}"),
                 )
@@ -75,20 +145,254 @@ impl Sequential {
         let entries = inner
             .get("layers")
             .and_then(Value::as_array)
-            .ok_or_else(|| model_config_error("layers", "must be a list of layer entries"))?;
-        let mut layers: Vec<Box<dyn Layer>> = Vec::with_capacity(entries.len() + 1);
-        if let Some(first) = entries.first()
-            && first.get("class_name").and_then(Value::as_str) != Some("InputLayer")
-            && let Some(shape) = first.pointer("/config/batch_input_shape")
-        {
-            layers.push(layer_from_config(
-                "InputLayer",
-                &json!({"name": "input_1", "batch_input_shape": shape}),
-            )?);
+            .ok_or_else(|| {
+                model_config_error(class, "layers", "must be a list of layer entries")
+            })?;
+        let mut model = match kind {
+            ModelKind::Sequential => sequential_from_entries(entries)?,
+            ModelKind::Functional => functional_from_entries(inner, entries)?,
+        };
+        model.frozen = frozen_layers(entries);
+        if inner.get("trainable") == Some(&json!(false)) {
+            // Keras' `model.trainable = False` freezes every layer.
+            model.frozen = model
+                .layers
+                .iter()
+                .filter_map(|l| l.name().map(str::to_string))
+                .collect();
         }
-        for entry in entries {
-            layers.push(layer_from_json(entry)?);
-        }
-        Ok(Sequential::of(layers).named(name).with_seed(seed))
+        Ok(model.named(name).with_seed(seed))
     }
+}
+
+/// The names of the layers whose config says `"trainable": false`.
+fn frozen_layers(entries: &[Value]) -> BTreeSet<String> {
+    entries
+        .iter()
+        .filter(|e| e.pointer("/config/trainable") == Some(&json!(false)))
+        .filter_map(|e| e.pointer("/config/name").and_then(Value::as_str))
+        .map(str::to_string)
+        .collect()
+}
+
+/// The layers of a `Sequential` config.
+fn sequential_from_entries(entries: &[Value]) -> Result<Model> {
+    let mut layers: Vec<Box<dyn Layer>> = Vec::with_capacity(entries.len() + 1);
+    if let Some(first) = entries.first()
+        && first.get("class_name").and_then(Value::as_str) != Some("InputLayer")
+        && let Some(shape) = first.pointer("/config/batch_input_shape")
+    {
+        layers.push(layer_from_config(
+            "InputLayer",
+            &json!({"name": "input_1", "batch_input_shape": shape}),
+        )?);
+    }
+    for entry in entries {
+        layers.push(layer_from_json(entry)?);
+    }
+    Ok(Model::of(layers))
+}
+
+/// The layer names a Keras 2 or Keras 3 `inbound_nodes` value refers to, in order. Only
+/// one node per layer (no shared layers), and each reference must be `[name, 0, 0]`.
+fn inbound_names(layer: &str, nodes: &Value) -> Result<Vec<String>> {
+    let error = |msg: String| {
+        model_config_error(
+            "Functional",
+            "inbound_nodes",
+            format!("layer `{layer}`: {msg}"),
+        )
+    };
+    let nodes = match nodes {
+        Value::Null => return Ok(Vec::new()),
+        Value::Array(nodes) => nodes,
+        other => return Err(error(format!("must be a list, got {other}"))),
+    };
+    let node = match nodes.as_slice() {
+        [] => return Ok(Vec::new()),
+        [node] => node,
+        _ => {
+            return Err(error(format!(
+                "is called {} times; shared layers are not supported",
+                nodes.len()
+            )));
+        }
+    };
+    let mut refs = Vec::new();
+    match node {
+        // Keras 2: [[name, node_index, tensor_index, kwargs], ...]
+        Value::Array(items) => refs.extend(items.iter().cloned()),
+        // Keras 3: {"args": [...], "kwargs": {...}}, tensors carry `keras_history`.
+        Value::Object(call) => {
+            collect_histories(call.get("args").unwrap_or(&Value::Null), &mut refs)
+        }
+        other => return Err(error(format!("unexpected node {other}"))),
+    }
+    refs.iter()
+        .map(|r| {
+            let parts = r.as_array().filter(|p| p.len() >= 3);
+            let name = parts.and_then(|p| p[0].as_str());
+            match (name, parts) {
+                (Some(name), Some(p)) if p[1] == json!(0) && p[2] == json!(0) => {
+                    Ok(name.to_string())
+                }
+                (Some(_), Some(_)) => Err(error(format!(
+                    "refers to {r}; only the first output of a layer's only call is supported"
+                ))),
+                _ => Err(error(format!(
+                    "expected [layer_name, node_index, tensor_index, ...], got {r}"
+                ))),
+            }
+        })
+        .collect()
+}
+
+/// Every `keras_history` triple inside a Keras 3 call's `args`, in order.
+fn collect_histories(value: &Value, out: &mut Vec<Value>) {
+    match value {
+        Value::Array(items) => items.iter().for_each(|v| collect_histories(v, out)),
+        Value::Object(map) => match map.get("config").and_then(|c| c.get("keras_history")) {
+            Some(history) => out.push(history.clone()),
+            None => map.values().for_each(|v| collect_histories(v, out)),
+        },
+        _ => {}
+    }
+}
+
+/// The layer names of `input_layers` / `output_layers`: a list of `[name, 0, 0]`, or one
+/// such triple (Keras 3).
+fn io_names(inner: &Value, field: &str) -> Result<Vec<String>> {
+    let error = |msg: String| model_config_error("Functional", field, msg);
+    let value = inner
+        .get(field)
+        .and_then(Value::as_array)
+        .ok_or_else(|| error("must be a list of [layer_name, 0, 0]".into()))?;
+    let triples: Vec<&Value> = if value.first().is_some_and(Value::is_string) {
+        vec![inner.get(field).expect("read above")]
+    } else {
+        value.iter().collect()
+    };
+    triples
+        .into_iter()
+        .map(|t| {
+            t.get(0)
+                .and_then(Value::as_str)
+                .map(str::to_string)
+                .ok_or_else(|| error(format!("expected [layer_name, 0, 0], got {t}")))
+        })
+        .collect()
+}
+
+/// The layers, connections, inputs and outputs of a `Functional` config, in a topological
+/// order that keeps the config's order where it already is one (Keras lists layers so).
+fn functional_from_entries(inner: &Value, entries: &[Value]) -> Result<Model> {
+    let mut layers = Vec::with_capacity(entries.len());
+    let mut inbound_by_name = Vec::with_capacity(entries.len());
+    for entry in entries {
+        let layer = layer_from_json(entry)?;
+        let name = layer.name().unwrap_or_default().to_string();
+        inbound_by_name.push(inbound_names(
+            &name,
+            entry.get("inbound_nodes").unwrap_or(&Value::Null),
+        )?);
+        layers.push(layer);
+    }
+    let mut index: HashMap<String, usize> = HashMap::new();
+    for (i, layer) in layers.iter().enumerate() {
+        let name = layer.name().unwrap_or_default();
+        if index.insert(name.to_string(), i).is_some() {
+            return Err(model_config_error(
+                "Functional",
+                "layers",
+                format!("two layers are named `{name}`"),
+            ));
+        }
+    }
+    let lookup = |name: &str, field: &str| {
+        index.get(name).copied().ok_or_else(|| {
+            model_config_error(
+                "Functional",
+                field,
+                format!("refers to unknown layer `{name}`"),
+            )
+        })
+    };
+    let inbound: Vec<Vec<usize>> = inbound_by_name
+        .iter()
+        .map(|names| names.iter().map(|n| lookup(n, "inbound_nodes")).collect())
+        .collect::<Result<_>>()?;
+    // Kahn's algorithm, always taking the earliest ready layer.
+    let mut remaining: Vec<usize> = inbound.iter().map(Vec::len).collect();
+    let mut consumers = vec![Vec::new(); layers.len()];
+    for (i, from) in inbound.iter().enumerate() {
+        for &j in from {
+            consumers[j].push(i);
+        }
+    }
+    let mut ready: BTreeSet<usize> = (0..layers.len()).filter(|&i| remaining[i] == 0).collect();
+    let mut order = Vec::with_capacity(layers.len());
+    while let Some(i) = ready.pop_first() {
+        order.push(i);
+        for &c in &consumers[i] {
+            remaining[c] -= 1;
+            if remaining[c] == 0 {
+                ready.insert(c);
+            }
+        }
+    }
+    if order.len() != layers.len() {
+        let stuck = (0..layers.len())
+            .find(|i| !order.contains(i))
+            .expect("some layer is left");
+        return Err(model_config_error(
+            "Functional",
+            "inbound_nodes",
+            format!(
+                "the layers form a cycle through `{}`",
+                layers[stuck].name().unwrap_or_default()
+            ),
+        ));
+    }
+    let mut position = vec![0; layers.len()];
+    for (p, &i) in order.iter().enumerate() {
+        position[i] = p;
+    }
+    let inputs = io_names(inner, "input_layers")?
+        .iter()
+        .map(|n| lookup(n, "input_layers").map(|i| position[i]))
+        .collect::<Result<Vec<_>>>()?;
+    let outputs = io_names(inner, "output_layers")?
+        .iter()
+        .map(|n| lookup(n, "output_layers").map(|i| position[i]))
+        .collect::<Result<Vec<_>>>()?;
+    let mut slots: Vec<Option<Box<dyn Layer>>> = layers.into_iter().map(Some).collect();
+    let ordered: Vec<Box<dyn Layer>> = order
+        .iter()
+        .map(|&i| slots[i].take().expect("each layer once"))
+        .collect();
+    let ordered_inbound = order
+        .iter()
+        .map(|&i| inbound[i].iter().map(|&j| position[j]).collect())
+        .collect();
+    let model = Model::from_parts(
+        String::new(),
+        ModelKind::Functional,
+        ordered,
+        ordered_inbound,
+        inputs,
+        outputs,
+    );
+    for &i in &model.inputs {
+        if !model.inbound[i].is_empty() || model.layers[i].input_shape().is_none() {
+            return Err(model_config_error(
+                "Functional",
+                "input_layers",
+                format!(
+                    "`{}` is not an InputLayer",
+                    model.layers[i].name().unwrap_or_default()
+                ),
+            ));
+        }
+    }
+    Ok(model)
 }

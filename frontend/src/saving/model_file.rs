@@ -10,7 +10,7 @@ use ir::{Shape, Tensor};
 use serde_json::Value;
 
 use crate::error::{Error, Result};
-use crate::model::Sequential;
+use crate::model::{Model, Sequential};
 use crate::saving::atomic::write_atomically;
 use crate::saving::container::{ModelFile, decode, encode};
 use crate::saving::training_config::{training_config_from_json, training_config_json};
@@ -32,13 +32,14 @@ fn read_model_file(path: &Path) -> Result<ModelFile> {
     decode(path, &bytes)
 }
 
-impl Sequential {
+impl Model {
     /// Writes the whole model to `path` in one file: its config, its compile configuration,
     /// every weight and optimizer-state tensor (including `optimizer/iterations` and
     /// `optimizer/learning_rate`) and a checksum. The file is replaced atomically: on any
     /// failure `path` keeps its old contents (or stays absent). The model must be compiled.
     pub fn save(&mut self, path: impl AsRef<Path>) -> Result<()> {
         let path = path.as_ref();
+        self.compiled_ref()?;
         let tensors = self.weights()?.into_iter().collect();
         let compiled = self
             .compiled
@@ -85,15 +86,15 @@ impl Sequential {
     }
 
     /// Writes the layer weights (no optimizer state, no compile configuration) to `path`,
-    /// atomically, with the model config for reference. The model must be compiled.
+    /// atomically, with the model config for reference. Works compiled or not.
     pub fn save_weights(&mut self, path: impl AsRef<Path>) -> Result<()> {
         let path = path.as_ref();
-        let weights = self.weights()?;
+        let mut weights = self.layer_weights()?;
         let tensors = self
             .param_specs()?
             .into_iter()
             .map(|(name, _)| {
-                let value = weights[&name].clone();
+                let value = weights.remove(&name).expect("every parameter has a weight");
                 (name, value)
             })
             .collect();
@@ -107,10 +108,9 @@ impl Sequential {
 
     /// Replaces the layer weights with those in `path` (written by `save_weights` or `save`),
     /// keeping the optimizer state. Every layer weight must be in the file with its shape;
-    /// the optimizer state of a full save is skipped. The model must be compiled.
+    /// the optimizer state of a full save is skipped. Works compiled or not.
     pub fn load_weights(&mut self, path: impl AsRef<Path>) -> Result<()> {
         let path = path.as_ref();
-        self.compiled_mut()?;
         let file = read_model_file(path)?;
         let expected: BTreeMap<String, Shape> = self
             .param_specs()?
@@ -122,7 +122,10 @@ impl Sequential {
                 || expected.keys().any(|w| name.starts_with(&format!("{w}/")))
         };
         let tensors = checked_tensors(path, file.tensors, &expected, is_optimizer_state)?;
-        self.compiled_mut()?.restore(tensors);
+        match self.compiled.as_mut() {
+            Some(compiled) => compiled.restore(tensors),
+            None => self.set_weights(&tensors.into_iter().collect())?,
+        }
         Ok(())
     }
 }

@@ -1,0 +1,295 @@
+//! [`Functional`]: building a [`Model`] as a graph of layers (Keras' functional API).
+//!
+//! ```
+//! # fn main() -> kiln::Result<()> {
+//! use kiln::prelude::*;
+//! let mut f = Functional::builder("two_heads");
+//! let x = f.input(Input::new([8]));
+//! let h = f.apply(Dense::new(16).activation(Activation::Relu), x)?;
+//! let a = f.apply(Dense::new(3), h)?;
+//! let b = f.apply(Dense::new(1), h)?;
+//! let model = f.build(&[x], &[a, b])?;
+//! assert_eq!(model.output_names(), ["dense_1", "dense_2"]);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! Every layer is applied once (shared layers are not supported); shapes are checked as
+//! layers are applied, so an error names the layer at fault.
+
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use ir::{Shape, Tensor};
+
+use crate::error::{Error, Result};
+use crate::layers::{Input, Layer};
+use crate::model::Model;
+use crate::model::topology::{DEFAULT_SEED, ModelKind, check_arity, unique_name};
+
+/// Distinguishes builders, so a tensor of one cannot be used in another.
+static NEXT_BUILDER: AtomicU64 = AtomicU64::new(1);
+
+/// The output of a layer applied in a [`Functional`] builder (Keras' symbolic tensor).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TensorRef {
+    builder: u64,
+    layer: usize,
+}
+
+/// A model under construction with the functional API: declare inputs, apply layers to
+/// earlier outputs, then [`Functional::build`] a [`Model`] from chosen inputs and outputs.
+#[derive(Debug)]
+pub struct Functional {
+    id: u64,
+    name: String,
+    seed: u64,
+    layers: Vec<Box<dyn Layer>>,
+    inbound: Vec<Vec<usize>>,
+    /// Per-example output shape of each layer.
+    shapes: Vec<Shape>,
+    /// Weights carried over from a model (`Model::into_builder`).
+    weights: BTreeMap<String, Tensor>,
+    /// Frozen layers carried over.
+    frozen: BTreeSet<String>,
+}
+
+impl Functional {
+    /// An empty builder for a model called `name`.
+    pub fn builder(name: impl Into<String>) -> Self {
+        Functional {
+            id: NEXT_BUILDER.fetch_add(1, Ordering::Relaxed),
+            name: name.into(),
+            seed: DEFAULT_SEED,
+            layers: Vec::new(),
+            inbound: Vec::new(),
+            shapes: Vec::new(),
+            weights: BTreeMap::new(),
+            frozen: BTreeSet::new(),
+        }
+    }
+
+    /// The seed the built model uses (weight initialisation, shuffling).
+    pub fn with_seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+
+    /// The per-example shape of `tensor`.
+    pub fn shape(&self, tensor: TensorRef) -> Result<&Shape> {
+        let layer = self.check(tensor)?;
+        Ok(&self.shapes[layer])
+    }
+
+    /// Declare a model input. An unnamed input gets `input`, `input_1`, ...; a duplicate
+    /// name is reported by [`Functional::build`].
+    pub fn input(&mut self, input: Input) -> TensorRef {
+        let mut layer: Box<dyn Layer> = Box::new(input);
+        self.name_layer(layer.as_mut());
+        let shape = layer.input_shape().cloned().expect("an Input has a shape");
+        self.push(layer, Vec::new(), shape)
+    }
+
+    /// Apply a one-input layer to `x`; returns its output. Shape errors name the layer.
+    pub fn apply(&mut self, layer: impl Into<Box<dyn Layer>>, x: TensorRef) -> Result<TensorRef> {
+        self.apply_many(layer, &[x])
+    }
+
+    /// Apply a layer to several inputs (merge layers such as `Add`); returns its output.
+    pub fn apply_many(
+        &mut self,
+        layer: impl Into<Box<dyn Layer>>,
+        xs: &[TensorRef],
+    ) -> Result<TensorRef> {
+        let mut layer = layer.into();
+        self.name_layer(layer.as_mut());
+        if layer.input_shape().is_some() {
+            return Err(Error::Layer {
+                layer: layer.label(),
+                msg: "an Input is declared with Functional::input, not applied".into(),
+            });
+        }
+        let inbound = xs
+            .iter()
+            .map(|&x| self.check(x))
+            .collect::<Result<Vec<usize>>>()?;
+        check_arity(layer.as_ref(), inbound.len())?;
+        let inputs: Vec<Shape> = inbound.iter().map(|&j| self.shapes[j].clone()).collect();
+        let output = layer.output_shape_many(&inputs)?;
+        Ok(self.push(layer, inbound, output))
+    }
+
+    /// A chain of one-input layers applied in turn, starting from `x`.
+    pub fn apply_all(
+        &mut self,
+        layers: impl IntoIterator<Item = Box<dyn Layer>>,
+        x: TensorRef,
+    ) -> Result<TensorRef> {
+        layers
+            .into_iter()
+            .try_fold(x, |x, layer| self.apply(layer, x))
+    }
+
+    /// The model from `inputs` (each declared with [`Functional::input`]) to `outputs`.
+    /// Only the layers the outputs depend on are kept, in the order they were applied;
+    /// every input they depend on must be among `inputs`. Weights carried over from a
+    /// model keep their values; other layers get initial weights.
+    pub fn build(self, inputs: &[TensorRef], outputs: &[TensorRef]) -> Result<Model> {
+        let error = |msg: String| Error::Model {
+            model: self.name.clone(),
+            msg,
+        };
+        if inputs.is_empty() || outputs.is_empty() {
+            return Err(error("needs at least one input and one output".into()));
+        }
+        let inputs = inputs
+            .iter()
+            .map(|&x| self.check(x))
+            .collect::<Result<Vec<usize>>>()?;
+        let outputs = outputs
+            .iter()
+            .map(|&x| self.check(x))
+            .collect::<Result<Vec<usize>>>()?;
+        let mut seen = HashSet::new();
+        for &i in &inputs {
+            let layer = &self.layers[i];
+            if !self.inbound[i].is_empty() {
+                return Err(error(format!(
+                    "model inputs must be Input layers, got {}",
+                    layer.label()
+                )));
+            }
+            if !seen.insert(i) {
+                return Err(error(format!("input {} is given twice", layer.label())));
+            }
+        }
+        let mut keep = vec![false; self.layers.len()];
+        let mut stack: Vec<usize> = outputs.clone();
+        stack.extend(&inputs);
+        while let Some(i) = stack.pop() {
+            if !std::mem::replace(&mut keep[i], true) {
+                stack.extend(&self.inbound[i]);
+            }
+        }
+        if let Some(missing) = (0..self.layers.len())
+            .find(|&i| keep[i] && self.inbound[i].is_empty() && !inputs.contains(&i))
+        {
+            return Err(error(format!(
+                "the outputs depend on input {}, which is not among the model's inputs",
+                self.layers[missing].label()
+            )));
+        }
+        let mut new_index = vec![usize::MAX; self.layers.len()];
+        let mut layers = Vec::new();
+        let mut inbound = Vec::new();
+        for (i, (layer, from)) in self.layers.into_iter().zip(self.inbound).enumerate() {
+            if keep[i] {
+                new_index[i] = layers.len();
+                layers.push(layer);
+                inbound.push(from.iter().map(|&j| new_index[j]).collect());
+            }
+        }
+        let mut model = Model::from_parts(
+            self.name,
+            ModelKind::Functional,
+            layers,
+            inbound,
+            inputs.iter().map(|&i| new_index[i]).collect(),
+            outputs.iter().map(|&i| new_index[i]).collect(),
+        )
+        .with_seed(self.seed);
+        model.layer_shapes()?;
+        model.frozen = self
+            .frozen
+            .into_iter()
+            .filter(|name| model.layer_index(name).is_some())
+            .collect();
+        if !self.weights.is_empty() {
+            model.weights = self.weights.into();
+            model.refit_weights()?;
+        }
+        Ok(model)
+    }
+
+    /// Which layer `tensor` is the output of, checking it comes from this builder.
+    fn check(&self, tensor: TensorRef) -> Result<usize> {
+        if tensor.builder != self.id || tensor.layer >= self.layers.len() {
+            return Err(Error::Model {
+                model: self.name.clone(),
+                msg: "got a tensor from another Functional builder".into(),
+            });
+        }
+        Ok(tensor.layer)
+    }
+
+    /// Give an unnamed layer the first free Keras-style name.
+    fn name_layer(&self, layer: &mut dyn Layer) {
+        if layer.name().is_none() {
+            let taken: HashSet<String> = self
+                .layers
+                .iter()
+                .filter_map(|l| l.name().map(str::to_string))
+                .collect();
+            layer.set_name(unique_name(&layer.name_prefix(), &taken));
+        }
+    }
+
+    fn push(&mut self, layer: Box<dyn Layer>, inbound: Vec<usize>, shape: Shape) -> TensorRef {
+        self.layers.push(layer);
+        self.inbound.push(inbound);
+        self.shapes.push(shape);
+        TensorRef {
+            builder: self.id,
+            layer: self.layers.len() - 1,
+        }
+    }
+}
+
+impl Model {
+    /// A functional builder holding this model's layers, connections, current weights and
+    /// frozen layers, with the model's inputs and outputs as tensors: apply new layers to
+    /// the outputs and `build` to extend the model (transfer learning). Returns
+    /// `(builder, inputs, outputs)`.
+    pub fn into_builder(mut self) -> Result<(Functional, Vec<TensorRef>, Vec<TensorRef>)> {
+        let shapes = self.layer_shapes()?;
+        let weights = self.layer_weights()?;
+        let mut f = Functional::builder(std::mem::take(&mut self.name)).with_seed(self.seed);
+        f.weights = weights;
+        f.frozen = std::mem::take(&mut self.frozen);
+        f.layers = std::mem::take(&mut self.layers);
+        f.inbound = std::mem::take(&mut self.inbound);
+        f.shapes = shapes.into_iter().map(|s| s.output).collect();
+        let refs = |indices: &[usize]| {
+            indices
+                .iter()
+                .map(|&layer| TensorRef {
+                    builder: f.id,
+                    layer,
+                })
+                .collect()
+        };
+        let (inputs, outputs) = (refs(&self.inputs), refs(&self.outputs));
+        Ok((f, inputs, outputs))
+    }
+
+    /// This model with `layers` applied in turn to its output (a model with one output),
+    /// keeping every current weight; new layers get initial weights. A sequential model
+    /// stays sequential.
+    pub fn extend(mut self, layers: impl IntoIterator<Item = Box<dyn Layer>>) -> Result<Model> {
+        if self.kind == ModelKind::Sequential {
+            for layer in layers {
+                self.add(layer)?;
+            }
+            return Ok(self);
+        }
+        if self.outputs.len() != 1 {
+            return Err(self.model_error(format!(
+                "has {} outputs; extend one with into_builder",
+                self.outputs.len()
+            )));
+        }
+        let (mut f, inputs, outputs) = self.into_builder()?;
+        let y = f.apply_all(layers, outputs[0])?;
+        f.build(&inputs, &[y])
+    }
+}

@@ -1,0 +1,44 @@
+//! Frozen layers: [`Model::set_trainable`] and what it changes. A frozen layer's
+//! parameters become non-trainable (no gradient, no optimizer update); a frozen
+//! BatchNormalization also runs in inference mode during training, as in Keras 2. Like
+//! Keras, a change takes effect at the next [`Model::compile`]; the summary and the
+//! parameter counts show it at once.
+
+use crate::error::Result;
+use crate::model::Model;
+
+impl Model {
+    /// Freeze (`false`) or unfreeze (`true`) the layer called `layer`. Takes effect for
+    /// training at the next `compile`. An unknown name is an error listing the layers.
+    pub fn set_trainable(&mut self, layer: &str, trainable: bool) -> Result<()> {
+        self.require_layer(layer)?;
+        if trainable {
+            self.frozen.remove(layer);
+        } else {
+            self.frozen.insert(layer.to_string());
+        }
+        Ok(())
+    }
+
+    /// Whether the layer called `layer` is trainable (not frozen).
+    pub fn is_trainable(&self, layer: &str) -> Result<bool> {
+        self.require_layer(layer)?;
+        Ok(!self.frozen.contains(layer))
+    }
+
+    /// Number of parameter elements training updates (Keras' "Trainable params").
+    pub fn count_trainable_params(&self) -> Result<usize> {
+        Ok(self
+            .param_specs()?
+            .iter()
+            .filter(|(_, spec)| spec.trainable)
+            .map(|(_, spec)| spec.shape.numel())
+            .sum())
+    }
+
+    /// Number of parameter elements training leaves to the layers themselves or leaves
+    /// alone (moving statistics, frozen layers): Keras' "Non-trainable params".
+    pub fn count_non_trainable_params(&self) -> Result<usize> {
+        Ok(self.count_params()? - self.count_trainable_params()?)
+    }
+}
