@@ -18,11 +18,7 @@ use ir::{Graph, MemoryPlan, NodeId, Op, Storage};
 
 use crate::error::{CodegenError, Result};
 
-/// The type of a compiled step function.
-pub type StepFn = unsafe extern "C" fn(table: *const *mut f32);
-
-/// The type of a kernel function (what `kiln_parallel_for` calls).
-pub type KernelFn = unsafe extern "C" fn(table: *const u8, chunk: u64);
+pub use kiln_cpu_runtime::{KernelFn, StepFn};
 
 /// The runtime symbol the step calls to run a kernel's chunks on the worker pool.
 pub const PARALLEL_FOR_SYMBOL: &str = "kiln_parallel_for";

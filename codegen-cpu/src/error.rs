@@ -29,6 +29,31 @@ pub enum CodegenError {
     /// The host machine is not supported by Cranelift.
     #[error("host not supported: {0}")]
     Host(String),
+    /// The target triple is malformed or not supported by this build.
+    #[error("target `{triple}`: {msg}")]
+    Target {
+        /// The triple as given.
+        triple: String,
+        /// What is wrong.
+        msg: String,
+    },
+    /// An ahead-of-time model specification is inconsistent (a name that is no C
+    /// identifier, a parameter missing from the weights, a weight of the wrong shape, ...).
+    #[error("ahead-of-time model: {what}: {msg}")]
+    Aot {
+        /// The model, entry point or parameter at fault.
+        what: String,
+        /// What is wrong.
+        msg: String,
+    },
+    /// Writing or finding a compiled model's files failed.
+    #[error("{path}: {msg}")]
+    Io {
+        /// The file or directory.
+        path: String,
+        /// What went wrong.
+        msg: String,
+    },
     /// An input was missing, unknown, or of the wrong length.
     #[error("input `{name}`: {msg}")]
     Input {

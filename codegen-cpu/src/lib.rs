@@ -2,8 +2,10 @@
 //! step function.
 //!
 //! ```text
-//! compile(graph, plan)      -> Executable   (JIT; run it with a State per caller)
-//! emit_object(graph, plan)  -> object bytes (AOT; link with the kernels' static library)
+//! compile(graph, plan)                 -> Executable (JIT; run it with a State per caller)
+//! emit_object(graph, plan, symbol)     -> object bytes (one step, raw table convention)
+//! emit_model(name, entries, params, _) -> AotModel: <name>.o + <name>.h (+ .weights), a C
+//!                                         API linked with libkiln_cpu_runtime.a (see aot)
 //! ```
 //!
 //! ```
@@ -28,25 +30,25 @@
 //! `node` to `lower::{elementwise, reduce, pool, movement, random, contraction}`;
 //! `lower::program` is the elementwise op table and `lower::math` the vectorised
 //! transcendentals; [`contract`] holds the tuned matmul/conv kernels the code calls;
-//! `parallel` is the worker pool behind `kiln_parallel_for`; `runtime` runs steps.
+//! `kiln_parallel_for` (the worker pool) lives in the `kiln-cpu-runtime` crate; `runtime` runs steps.
 //!
 //! Architecture invariant: compiled code never reads or writes out of bounds — every
 //! offset comes from the checked memory plan and static shapes, and [`Executable::run`]
 //! checks every input's length before any compiled code runs.
 
 pub mod abi;
-mod aot;
-pub mod contract;
+pub mod aot;
 pub mod error;
 mod jit;
 mod lower;
 mod module;
 mod node;
-mod parallel;
 mod runtime;
 
-pub use aot::emit_object;
+pub use aot::{AotEntry, AotModel, AotOptions, WeightStorage, emit_model, emit_object};
 pub use error::CodegenError;
 pub use jit::compile;
-pub use parallel::kiln_parallel_for;
+pub use kiln_cpu_runtime::{contract, kiln_parallel_for};
+/// The worker pool lives in the runtime crate (`kiln-cpu-runtime`), which C programs link.
+pub(crate) use kiln_cpu_runtime::parallel;
 pub use runtime::{Executable, Leaf, State, Workspace};

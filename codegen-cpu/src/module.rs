@@ -20,6 +20,12 @@ use crate::node;
 
 /// The host ISA with its native features (AVX, FMA, ...), position independent or not.
 pub(crate) fn host_isa(pic: bool) -> Result<OwnedTargetIsa> {
+    target_isa(None, pic)
+}
+
+/// The ISA for target triple `triple` (its baseline features), or the host's with its
+/// native features when `None`.
+pub(crate) fn target_isa(triple: Option<&str>, pic: bool) -> Result<OwnedTargetIsa> {
     let mut flags = settings::builder();
     let set = |f: &mut settings::Builder, k: &str, v: &str| f.set(k, v).map_err(|e| CodegenError::Cranelift(format!("setting {k}: {e}")));
     // Measured on the elementwise, reduction and movement kernels: "speed" and "none" are
@@ -27,7 +33,14 @@ pub(crate) fn host_isa(pic: bool) -> Result<OwnedTargetIsa> {
     set(&mut flags, "opt_level", "speed")?;
     set(&mut flags, "is_pic", if pic { "true" } else { "false" })?;
     set(&mut flags, "use_colocated_libcalls", "false")?;
-    let isa = cranelift_native::builder().map_err(|e| CodegenError::Host(e.to_string()))?;
+    let isa = match triple {
+        None => cranelift_native::builder().map_err(|e| CodegenError::Host(e.to_string()))?,
+        Some(name) => {
+            let fail = |msg: String| CodegenError::Target { triple: name.to_string(), msg };
+            let parsed: target_lexicon::Triple = name.parse().map_err(|e| fail(format!("not a target triple: {e}")))?;
+            cranelift_codegen::isa::lookup(parsed).map_err(|e| fail(e.to_string()))?
+        }
+    };
     isa.finish(settings::Flags::new(flags)).map_err(|e| CodegenError::Host(e.to_string()))
 }
 
@@ -45,12 +58,14 @@ pub(crate) struct Lowerer<'m, M: Module> {
     pub plan: &'m MemoryPlan,
 }
 
-/// What lowering produced: the step function and the scratch it needs.
+/// What lowering produced: the step function, the scratch it needs and its constants.
 pub(crate) struct LoweredStep {
     /// The step function.
     pub step: FuncId,
     /// Elements of convolution scratch (the last table slot).
     pub scratch_len: usize,
+    /// The data object of each `Const` node, in node order (`Space::Const(n)`).
+    pub consts: Vec<DataId>,
 }
 
 /// Lower `graph` under `plan` into `module`; the step function is called `step_name`.
@@ -79,7 +94,7 @@ pub(crate) fn lower_graph<M: Module>(
         node::lower(&mut l, id)?;
     }
     let step = l.define_step(step_name, linkage)?;
-    Ok(LoweredStep { step, scratch_len: l.scratch_len })
+    Ok(LoweredStep { step, scratch_len: l.scratch_len, consts: l.consts })
 }
 
 impl<M: Module> Lowerer<'_, M> {

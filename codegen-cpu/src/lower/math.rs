@@ -159,9 +159,11 @@ fn special_log_cases(k: &mut Kernel, x: Value, r: Value) -> Value {
     let is_zero = k.b.ins().fcmp(FloatCC::Equal, x, zero);
     let neg_inf = k.splat(f32::NEG_INFINITY);
     let r = k.blend(is_zero, neg_inf, r);
-    let bad = k.b.ins().fcmp(FloatCC::UnorderedOrLessThan, x, zero);
+    // `x >= 0` is false for negatives and NaN; one ordered compare, which every backend
+    // has (AArch64's vector compares lack the unordered-or-less-than form).
+    let in_domain = k.b.ins().fcmp(FloatCC::GreaterThanOrEqual, x, zero);
     let nan = k.splat(f32::NAN);
-    k.blend(bad, nan, r)
+    k.blend(in_domain, r, nan)
 }
 
 fn k_i(k: &mut Kernel, v: u32) -> Value {

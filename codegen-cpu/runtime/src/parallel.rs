@@ -13,7 +13,7 @@ use std::sync::{Condvar, Mutex, MutexGuard, OnceLock};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::abi::KernelFn;
+use crate::KernelFn;
 
 /// How long an idle worker watches for the next kernel before it sleeps: long enough to
 /// cover the short serial kernels between two parallel ones, short because on a loaded
