@@ -122,6 +122,16 @@ impl Model {
     /// Loads the Keras 2 or Keras 3 `.h5` model file at `path` (what `model.save("m.h5")`
     /// writes): architecture, weights and, when Kiln supports it, the compile configuration.
     /// [`load_model`] also says whether and why not the model was compiled.
+    ///
+    /// ```
+    /// # fn main() -> kiln::Result<()> {
+    /// let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/keras/mlp.h5");
+    /// let model = kiln::Model::load_keras(path)?;
+    /// assert_eq!(model.count_params()?, 784 * 300 + 300 + 300 * 100 + 100 + 100 * 10 + 10);
+    /// assert!(model.is_compiled()); // SGD with momentum, from the file's training_config
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn load_keras(path: impl AsRef<Path>) -> Result<Model> {
         Ok(load_model(path)?.model)
     }
