@@ -186,7 +186,7 @@ fn keras3_sequential_loads_keras_weights_exactly() {
 }
 
 #[test]
-fn keras3_functional_loads_or_names_its_unsupported_layer() {
+fn keras3_functional_loads_and_round_trips_or_names_its_unsupported_layer() {
     let path = fixture("keras3/k3_functional.h5");
     let dump = keras3_dump("keras3/k3_functional_weights.json");
     if known_layer_classes().contains(&"Add") {
@@ -198,6 +198,14 @@ fn keras3_functional_loads_or_names_its_unsupported_layer() {
             .load_keras_weights(fixture("keras3/k3_functional_weights_only.h5"))
             .unwrap();
         assert_eq!(again.layer_weights().unwrap(), before);
+        // A functional model with an Add round-trips through save_keras bit for bit.
+        let dir = scratch_dir("functional_add");
+        let copy = dir.join("k3_functional_copy.h5");
+        model.save_keras(&copy).unwrap();
+        let reloaded = Model::load_keras(&copy).unwrap();
+        let x = Tensor::new([3, 4], (0..12).map(|i| (i as f32 * 0.61).cos()).collect()).unwrap();
+        assert_same_predictions(&model, &reloaded, &x);
+        let _ = std::fs::remove_dir_all(dir);
     } else {
         let msg = file_error(Model::load_keras(&path), &path);
         assert!(msg.contains("add") && msg.contains("Add"), "{msg}");
