@@ -1,7 +1,9 @@
 //! Keras HDF5 (`.h5`) files as data: the model and training configs and every layer's
 //! weights, read from and written to the layout Keras saves.
 //!
-//! This is a data layer only — it builds no model. [`KerasFile::read`] accepts:
+//! [`KerasFile`] is the data layer; [`model_io`] builds models from it
+//! ([`crate::Model::load_keras`]) and writes them ([`crate::Model::save_keras`]).
+//! [`KerasFile::read`] accepts:
 //! - whole-model files from Keras 2 (`model.save("m.h5")`) and Keras 3 (the same call, its
 //!   legacy HDF5 format): weights under the `/model_weights` group;
 //! - weights-only files from `model.save_weights("w.h5")` (Keras 2 layout): `layer_names`
@@ -19,12 +21,14 @@
 
 mod guard;
 mod json_ascii;
+pub mod model_io;
 pub mod normalize;
 pub mod read;
 pub mod write;
 
 use serde_json::Value;
 
+pub use model_io::{CompileStatus, LoadedKeras, load_model};
 pub use normalize::normalize_model_config;
 
 /// The contents of a Keras `.h5` file.

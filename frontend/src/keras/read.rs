@@ -56,6 +56,19 @@ impl KerasFile {
         without_panics(path, || {
             let file = hdf5_pure::File::from_bytes(bytes)
                 .map_err(|e| file_error(path, format!("cannot open as HDF5: {e}")))?;
+            let superblock = file.superblock();
+            let end = superblock
+                .base_address
+                .get()
+                .saturating_add(superblock.eof_address);
+            if end > file_len {
+                return Err(file_error(
+                    path,
+                    format!(
+                        "truncated: the file has {file_len} bytes, its HDF5 superblock says {end}"
+                    ),
+                ));
+            }
             FileReader { path, file_len }.read(&file)
         })
     }

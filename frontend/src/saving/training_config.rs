@@ -4,7 +4,7 @@
 //!
 //! Three tables map Keras names to constructors; an unknown name is an [`Error::Config`].
 //! Reading accepts Keras 2's forms too: `Custom>SGD` optimizer classes, a loss given as a
-//! name, and metrics nested in lists or wrapped in `MeanMetricWrapper` objects.
+//! name (or Keras' short `mse` / `mae`), and metrics nested in lists or wrapped in `MeanMetricWrapper` objects.
 
 use ir::{Graph, NodeId, Tensor};
 use serde_json::{Value, json};
@@ -84,6 +84,13 @@ const LOSSES: &[NamedRow<Box<dyn Loss>>] = &[
             delta: read_config_field(c, "Huber", "delta", 1.0)?,
         }))
     }),
+];
+
+/// Short loss names Keras accepts in `compile(loss=...)` and stores as given (Keras 3 keeps
+/// `"mse"` in its `training_config`), with the function name each stands for.
+const LOSS_ALIASES: &[(&str, &str)] = &[
+    ("mse", "mean_squared_error"),
+    ("mae", "mean_absolute_error"),
 ];
 
 /// Every metric: Keras name (what `Metric::name` returns), class name, constructor.
@@ -241,7 +248,16 @@ pub fn training_config_from_json(config: &Value) -> Result<TrainingConfig> {
             )
         })?;
     let optimizer = build(&optimizer_config)?;
-    let loss = find_component("loss", LOSSES, config.get("loss").unwrap_or(&Value::Null))?;
+    let loss_entry = config.get("loss").unwrap_or(&Value::Null);
+    let loss_entry = match loss_entry.as_str().and_then(|name| {
+        LOSS_ALIASES
+            .iter()
+            .find(|(alias, _)| alias.eq_ignore_ascii_case(name))
+    }) {
+        Some((_, name)) => &Value::from(*name),
+        None => loss_entry,
+    };
+    let loss = find_component("loss", LOSSES, loss_entry)?;
     let mut metrics = Vec::new();
     let mut pending: Vec<&Value> = match config.get("metrics") {
         None | Some(Value::Null) => Vec::new(),

@@ -1,0 +1,296 @@
+//! Whole models to and from Keras `.h5` files: [`Model::load_keras`] /
+//! [`load_model`] (the config normalised and built, the weights put on the layers, the
+//! model compiled from its `training_config` where Kiln supports every part of it),
+//! [`Model::load_keras_weights`] (weights only) and [`Model::save_keras`] (the Keras 2
+//! layout `tf.keras` `load_model` reads).
+//!
+//! Weights are matched layer by layer by name. Within a layer, a stored weight whose last
+//! name component (without `:0`) is a parameter name of the layer goes to that parameter
+//! (Keras 2 `dense/kernel:0`, Keras 3 `sequential/dense/kernel`); otherwise the weights
+//! go to the parameters in `weight_names` order. Keras and Kiln lay weights out alike: a
+//! Dense kernel is `(in, out)`, a Conv2D kernel `(kh, kw, in, out)`; every shape is
+//! checked. Optimizer state stored in a file (`optimizer_weights`) is not restored: a
+//! model compiled on load starts its optimizer afresh.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use ir::Tensor;
+
+use super::{KerasFile, LayerWeights, normalize_model_config};
+use crate::error::{Error, Result};
+use crate::model::{Model, ModelKind};
+use crate::saving::training_config::{training_config_from_json, training_config_json};
+
+/// The `keras_version` [`Model::save_keras`] writes: a Keras 2 version, so Keras reads the
+/// weights without its Keras-1 conversions.
+pub const SAVED_KERAS_VERSION: &str = "2.21.0";
+
+/// The `backend` [`Model::save_keras`] writes (the layouts Kiln uses are TensorFlow's).
+pub const SAVED_BACKEND: &str = "tensorflow";
+
+/// What happened to a file's `training_config` when its model was loaded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CompileStatus {
+    /// The file has no `training_config` (saved uncompiled, as Keras' `compile=False`).
+    NotSaved,
+    /// The model was compiled with the file's optimizer, loss and metrics.
+    Compiled,
+    /// The file's `training_config` names something Kiln cannot compile (the message says
+    /// what); the model is loaded uncompiled, ready to `compile` by hand.
+    Unsupported(String),
+}
+
+/// A model loaded from a Keras file, with what the file said about it.
+#[derive(Debug)]
+pub struct LoadedKeras {
+    /// The model, with the file's weights; compiled when [`LoadedKeras::compile`] says so.
+    pub model: Model,
+    /// Whether the model was compiled from the file's `training_config`, and why not.
+    pub compile: CompileStatus,
+    /// The file's `keras_version` attribute, when present.
+    pub keras_version: Option<String>,
+}
+
+/// Reads the Keras `.h5` file at `path` as a whole model: see [`LoadedKeras::from_file`].
+/// Errors name the file (and the layer, weight and shapes at fault).
+pub fn load_model(path: impl AsRef<Path>) -> Result<LoadedKeras> {
+    let path = path.as_ref();
+    let file = KerasFile::read_model(path)?;
+    LoadedKeras::from_file(&file, path)
+}
+
+impl LoadedKeras {
+    /// The model `file` holds: its `model_config` normalised to Keras 2's form and built
+    /// through the layer registry, its weights put on the layers (every layer with
+    /// parameters must find all of them in the file with their shapes), then compiled from
+    /// the `training_config` if the file has one and Kiln supports every part of it —
+    /// otherwise [`CompileStatus::Unsupported`] says why, and the model loads uncompiled.
+    /// `source` (the file's path) names the file in errors.
+    pub fn from_file(file: &KerasFile, source: impl AsRef<Path>) -> Result<LoadedKeras> {
+        let source = source.as_ref();
+        let config = file.model_config.as_ref().ok_or_else(|| {
+            file_error(
+                source,
+                "holds weights only (no model_config): build the model, then call load_keras_weights",
+            )
+        })?;
+        let mut model = normalize_model_config(config)
+            .and_then(|config| Model::from_config(&config))
+            .map_err(|e| file_error(source, e.to_string()))?;
+        model.put_keras_weights(&file.layers, source)?;
+        let compile = match &file.training_config {
+            None => CompileStatus::NotSaved,
+            Some(training) => match compile_from(&mut model, training) {
+                Ok(()) => CompileStatus::Compiled,
+                Err(reason) => CompileStatus::Unsupported(reason.to_string()),
+            },
+        };
+        Ok(LoadedKeras {
+            model,
+            compile,
+            keras_version: file.keras_version.clone(),
+        })
+    }
+}
+
+/// Compiles `model` as `training` (a Keras `training_config`) says.
+fn compile_from(model: &mut Model, training: &serde_json::Value) -> Result<()> {
+    let config = training_config_from_json(training)?;
+    model.compile(config.optimizer, config.loss, config.metrics)
+}
+
+/// An [`Error::ModelFile`] about `path`.
+fn file_error(path: &Path, msg: impl Into<String>) -> Error {
+    Error::ModelFile {
+        path: path.to_path_buf(),
+        msg: msg.into(),
+    }
+}
+
+/// The parameter name a stored weight name ends in: `dense/kernel:0` and
+/// `sequential/dense/kernel` both give `kernel`.
+fn base_name(stored: &str) -> &str {
+    let last = stored.rsplit('/').next().unwrap_or(stored);
+    match last.rsplit_once(':') {
+        Some((base, index)) if index.chars().all(|c| c.is_ascii_digit()) => base,
+        _ => last,
+    }
+}
+
+impl Model {
+    /// Loads the Keras 2 or Keras 3 `.h5` model file at `path` (what `model.save("m.h5")`
+    /// writes): architecture, weights and, when Kiln supports it, the compile configuration.
+    /// [`load_model`] also says whether and why not the model was compiled.
+    ///
+    /// ```
+    /// # fn main() -> kiln::Result<()> {
+    /// let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/keras/mlp.h5");
+    /// let model = kiln::Model::load_keras(path)?;
+    /// assert_eq!(model.count_params()?, 784 * 300 + 300 + 300 * 100 + 100 + 100 * 10 + 10);
+    /// assert!(model.is_compiled()); // SGD with momentum, from the file's training_config
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn load_keras(path: impl AsRef<Path>) -> Result<Model> {
+        Ok(load_model(path)?.model)
+    }
+
+    /// The model in an already-read Keras file; `source` names it in errors. See
+    /// [`LoadedKeras::from_file`].
+    pub fn from_keras_file(file: &KerasFile, source: impl AsRef<Path>) -> Result<Model> {
+        Ok(LoadedKeras::from_file(file, source)?.model)
+    }
+
+    /// Replaces the layer weights with those in the Keras `.h5` file at `path` (a
+    /// `save_weights` file or a whole-model file), matched by layer name. Every layer with
+    /// parameters must be in the file with all its weights and their shapes, and every
+    /// layer with weights in the file must be in the model; nothing changes unless all fit.
+    /// Works compiled or not (optimizer state is kept).
+    pub fn load_keras_weights(&mut self, path: impl AsRef<Path>) -> Result<()> {
+        let path = path.as_ref();
+        let file = KerasFile::read(path)?;
+        self.put_keras_weights(&file.layers, path)
+    }
+
+    /// Writes the model to `path` as a Keras 2 `.h5` file (atomically): its config, its
+    /// `training_config` when compiled, and every layer's weights named as Keras 2 names
+    /// them (`dense/kernel:0`). `layer_names` leaves out the `InputLayer` of a sequential
+    /// model and keeps it for a functional one, as Keras does.
+    pub fn save_keras(&self, path: impl AsRef<Path>) -> Result<()> {
+        let path = path.as_ref();
+        let training_config = match &self.compiled {
+            Some(compiled) => {
+                let (optimizer, loss, metrics) = compiled.components();
+                Some(training_config_json(optimizer, loss, metrics)?)
+            }
+            None => None,
+        };
+        let file = KerasFile {
+            keras_version: Some(SAVED_KERAS_VERSION.into()),
+            backend: Some(SAVED_BACKEND.into()),
+            model_config: Some(self.to_config()),
+            training_config,
+            layers: self.keras_layer_weights()?,
+        };
+        file.write(path)
+    }
+
+    /// Every layer's weights in the Keras 2 naming, in model order.
+    fn keras_layer_weights(&self) -> Result<Vec<LayerWeights>> {
+        let shapes = self.layer_shapes()?;
+        let mut layers = Vec::with_capacity(self.layers.len());
+        for (layer, shapes) in self.layers.iter().zip(shapes) {
+            let name = layer.name().unwrap_or_default();
+            if self.kind == ModelKind::Sequential && layer.class_name() == "InputLayer" {
+                continue;
+            }
+            let weights = shapes
+                .params
+                .iter()
+                .map(|p| {
+                    let value = self.weight(&format!("{name}/{}", p.name))?;
+                    Ok((format!("{name}/{}:0", p.name), value))
+                })
+                .collect::<Result<Vec<_>>>()?;
+            layers.push(LayerWeights {
+                layer: name.to_string(),
+                weights,
+            });
+        }
+        Ok(layers)
+    }
+
+    /// Puts the weights of a Keras file's layers (`source` names the file in errors) on
+    /// this model's layers, checking names, counts and shapes first.
+    fn put_keras_weights(&mut self, stored: &[LayerWeights], source: &Path) -> Result<()> {
+        let shapes = self
+            .layer_shapes()
+            .map_err(|e| file_error(source, e.to_string()))?;
+        let mut values: BTreeMap<String, Tensor> = BTreeMap::new();
+        let mut used: BTreeSet<&str> = BTreeSet::new();
+        for (layer, shapes) in self.layers.iter().zip(&shapes) {
+            let name = layer.name().unwrap_or_default();
+            let class = layer.class_name();
+            let params = &shapes.params;
+            if params.is_empty() {
+                continue;
+            }
+            used.insert(name);
+            let weights = &stored
+                .iter()
+                .find(|l| l.layer == name)
+                .ok_or_else(|| {
+                    file_error(
+                        source,
+                        format!(
+                            "layer `{name}` ({class}) has {} weights, but the file has no layer `{name}`",
+                            params.len()
+                        ),
+                    )
+                })?
+                .weights;
+            if weights.len() != params.len() {
+                let stored_names: Vec<&str> = weights.iter().map(|(n, _)| n.as_str()).collect();
+                let wanted: Vec<&str> = params.iter().map(|p| p.name).collect();
+                return Err(file_error(
+                    source,
+                    format!(
+                        "layer `{name}` ({class}) has {} weights ({}), the file has {} ({})",
+                        params.len(),
+                        wanted.join(", "),
+                        weights.len(),
+                        stored_names.join(", ")
+                    ),
+                ));
+            }
+            let by_name = weights
+                .iter()
+                .all(|(n, _)| params.iter().any(|p| p.name == base_name(n)));
+            for (k, (stored_name, value)) in weights.iter().enumerate() {
+                let param = if by_name {
+                    params
+                        .iter()
+                        .find(|p| p.name == base_name(stored_name))
+                        .expect("checked above")
+                } else {
+                    &params[k]
+                };
+                let key = format!("{name}/{}", param.name);
+                if value.shape != param.shape {
+                    return Err(file_error(
+                        source,
+                        format!(
+                            "layer `{name}` ({class}): weight `{stored_name}` has shape {} in the file, the model's `{}` needs {}",
+                            value.shape, param.name, param.shape
+                        ),
+                    ));
+                }
+                if values.insert(key, value.clone()).is_some() {
+                    return Err(file_error(
+                        source,
+                        format!(
+                            "layer `{name}` ({class}): weight `{}` is stored twice",
+                            param.name
+                        ),
+                    ));
+                }
+            }
+        }
+        if let Some(extra) = stored
+            .iter()
+            .find(|l| !l.weights.is_empty() && !used.contains(l.layer.as_str()))
+        {
+            return Err(file_error(
+                source,
+                format!(
+                    "the file has {} weights for layer `{}`, which the model does not have or which has no weights in the model",
+                    extra.weights.len(),
+                    extra.layer
+                ),
+            ));
+        }
+        self.set_weights(&values)
+            .map_err(|e| file_error(source, e.to_string()))
+    }
+}

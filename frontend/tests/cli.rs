@@ -1,0 +1,146 @@
+//! The `kiln` binary run on the Keras fixtures: `summary` prints Keras' summary, `predict`
+//! writes Keras' predictions (within the fixture's tolerance), `convert` goes .h5 → Kiln →
+//! .h5 with bit-identical predictions, and bad input exits non-zero with a message on
+//! stderr naming the file.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use kiln::tensor_file::read_tensor;
+
+/// A fixture file under `frontend/tests/fixtures`.
+fn fixture(relative: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(relative)
+}
+
+/// A fresh empty directory for one test's files.
+fn scratch_dir(test: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("kiln-cli-{}-{test}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Runs `kiln` with `args`.
+fn kiln(args: &[&Path]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_kiln"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+/// Runs `kiln` and requires success; returns stdout.
+fn kiln_ok(args: &[&Path]) -> String {
+    let out = kiln(args);
+    assert!(
+        out.status.success(),
+        "kiln {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn summary_of_a_keras_file_is_keras_summary() {
+    for name in ["mlp", "cnn"] {
+        let got = kiln_ok(&[Path::new("summary"), &fixture(&format!("keras/{name}.h5"))]);
+        let want = std::fs::read_to_string(fixture(&format!("keras/{name}_summary.txt"))).unwrap();
+        assert_eq!(got.trim_end(), want.trim_end(), "{name}");
+    }
+}
+
+#[test]
+fn predict_writes_keras_predictions() {
+    let dir = scratch_dir("predict");
+    let out = dir.join("out.json");
+    kiln_ok(&[
+        Path::new("predict"),
+        Path::new("--model"),
+        &fixture("keras/mlp.h5"),
+        Path::new("--input"),
+        &fixture("keras/mlp_input.json"),
+        Path::new("--output"),
+        &out,
+    ]);
+    let got = read_tensor(&out).unwrap();
+    let want = read_tensor(fixture("keras/mlp_output.json")).unwrap();
+    assert_eq!(got.shape, want.shape);
+    // The fixture's tolerance (index.json): atol 1e-4, rtol 1e-4.
+    for (g, w) in got.data.iter().zip(&want.data) {
+        assert!((g - w).abs() <= 1e-4 + 1e-4 * w.abs(), "{g} vs {w}");
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// `kiln predict` of `model` on the cnn fixture input, as written.
+fn predict_cnn(model: &Path, dir: &Path, name: &str) -> Vec<u32> {
+    let out = dir.join(name);
+    kiln_ok(&[
+        Path::new("predict"),
+        Path::new("--model"),
+        model,
+        Path::new("--input"),
+        &fixture("keras/cnn_input.json"),
+        Path::new("--output"),
+        &out,
+    ]);
+    read_tensor(&out)
+        .unwrap()
+        .data
+        .iter()
+        .map(|v| v.to_bits())
+        .collect()
+}
+
+#[test]
+fn convert_to_kiln_and_back_keeps_predictions_bit_for_bit() {
+    let dir = scratch_dir("convert");
+    let keras = fixture("keras/cnn.h5");
+    let kiln_file = dir.join("cnn.kiln");
+    let back = dir.join("cnn_back.h5");
+    kiln_ok(&[Path::new("convert"), &keras, &kiln_file]);
+    assert!(std::fs::read(&kiln_file).unwrap().starts_with(b"KILN"));
+    kiln_ok(&[Path::new("convert"), &kiln_file, &back]);
+    assert!(
+        std::fs::read(&back)
+            .unwrap()
+            .starts_with(b"\x89HDF\r\n\x1a\n")
+    );
+    let want = predict_cnn(&keras, &dir, "a.json");
+    assert_eq!(predict_cnn(&kiln_file, &dir, "b.json"), want);
+    assert_eq!(predict_cnn(&back, &dir, "c.json"), want);
+    // An uncompiled Keras model (no training_config) converts too.
+    let uncompiled = dir.join("activations.kiln");
+    kiln_ok(&[
+        Path::new("convert"),
+        &fixture("keras/activations.h5"),
+        &uncompiled,
+    ]);
+    let summary = kiln_ok(&[Path::new("summary"), &uncompiled]);
+    assert!(summary.contains("dense_11"), "{summary}");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn bad_input_exits_non_zero_naming_the_file() {
+    let dir = scratch_dir("bad");
+    let text = dir.join("model.h5");
+    std::fs::write(&text, "not a model").unwrap();
+    let truncated = dir.join("truncated.h5");
+    let bytes = std::fs::read(fixture("keras/cnn.h5")).unwrap();
+    std::fs::write(&truncated, &bytes[..bytes.len() / 3]).unwrap();
+    let missing = dir.join("missing.h5");
+    for file in [&text, &truncated, &missing] {
+        let out = kiln(&[Path::new("summary"), file]);
+        assert!(!out.status.success());
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(&*file.to_string_lossy()), "{stderr}");
+        assert!(out.stdout.is_empty());
+    }
+    let out = kiln(&[Path::new("frobnicate")]);
+    assert!(!out.status.success());
+    assert!(!out.stderr.is_empty());
+    let _ = std::fs::remove_dir_all(dir);
+}
