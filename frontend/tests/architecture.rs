@@ -8,10 +8,11 @@ use std::process::Command;
 const ALLOWED: &[(&str, &[&str])] = &[
     ("kiln-ir", &[]),
     ("kiln-passes", &["kiln-ir"]),
-    ("kiln-codegen-cpu", &["kiln-ir"]),
+    ("kiln-cpu-runtime", &["kiln-ir"]),
+    ("kiln-codegen-cpu", &["kiln-ir", "kiln-cpu-runtime"]),
     ("kiln-codegen-gpu", &["kiln-ir"]),
-    ("kiln", &["kiln-ir", "kiln-passes", "kiln-codegen-cpu", "kiln-codegen-gpu"]),
-    ("kiln-benches", &["kiln-ir", "kiln-passes", "kiln-codegen-cpu", "kiln-codegen-gpu", "kiln"]),
+    ("kiln", &["kiln-ir", "kiln-passes", "kiln-codegen-cpu", "kiln-cpu-runtime", "kiln-codegen-gpu"]),
+    ("kiln-benches", &["kiln-ir", "kiln-passes", "kiln-codegen-cpu", "kiln-cpu-runtime", "kiln-codegen-gpu", "kiln"]),
     ("kiln-examples", &["kiln"]),
 ];
 
