@@ -28,7 +28,7 @@
 use std::collections::HashSet;
 
 use crate::error::{IrError, Result};
-use crate::fused::{FusedOp, Instr, Program};
+use crate::fused::{Instr, Program};
 use crate::graph::{Graph, NodeId};
 use crate::infer::infer_shape;
 use crate::op::Op;
@@ -63,13 +63,12 @@ fn verify_node(graph: &Graph, id: NodeId) -> Result<()> {
         return Err(fail(id, format!("stored shape {} but inference gives {inferred}", graph.shape(id))));
     }
     if let Op::Fused(f) = op {
-        let (program, n_inputs) = match f {
-            FusedOp::Elementwise(p) => (p, operands.len()),
-            FusedOp::MatMul { epilogue, .. } | FusedOp::Conv2d { epilogue, .. } => (epilogue, operands.len().saturating_sub(1)),
-            FusedOp::Pool2d { epilogue, .. } => (epilogue, operands.len()),
-            FusedOp::Reduce { prologue, .. } => (prologue, operands.len()),
+        // An epilogue reads the anchor's result and the operands after the anchor's own.
+        let n_inputs = match f.anchored_epilogue() {
+            Some(k) => operands.len().saturating_sub(k.arity) + 1,
+            None => operands.len(),
         };
-        verify_program(program, n_inputs).map_err(|msg| fail(id, format!("{}: {msg}", f.name())))?;
+        verify_program(f.program(), n_inputs).map_err(|msg| fail(id, format!("{}: {msg}", f.name())))?;
     }
     Ok(())
 }
