@@ -14,9 +14,10 @@
 //!    set by [`Graph::add`], so this cannot break through the public API either.*
 //! 4. **Fused programs are well formed**: each program is non-empty; each register reads
 //!    only earlier registers; each `in i` is below the number of inputs the kernel gives its
-//!    program (all operands for `fused.elementwise`/`fused.reduce`/`fused.pool2d`, all
-//!    operands but the first, plus the anchor's result as input 0, for `fused.matmul` and
-//!    `fused.conv2d`). *[`Graph::add`] checks input ranges but not register order, nor an
+//!    program (all operands for `fused.elementwise`/`fused.reduce`; for the epilogue kernels
+//!    `fused.matmul`, `fused.conv2d`, `fused.depthwise_conv2d`, `fused.pool2d`, the anchor's
+//!    result as input 0 and the operands after the anchor's own, see
+//!    [`crate::FusedOp::anchored_epilogue`]). *[`Graph::add`] checks input ranges but not register order, nor an
 //!    empty elementwise program.*
 //! 5. **Leaf names are unique**: no two `input`/`param` nodes share a name (inputs and
 //!    params share one namespace, as [`Graph::find_leaf`] looks both up).
