@@ -84,7 +84,7 @@ pub(crate) fn lower<M: Module>(l: &mut Lowerer<'_, M>, id: NodeId) -> Result<()>
             contraction::lower(l, id, &locs, &shapes)
         }
         Op::Fused(FusedOp::MatMul { .. }) if contraction::epilogue_in_kernel(out_shape) => contraction::lower(l, id, &locs, &shapes),
-        Op::Fused(FusedOp::MatMul { epilogue, .. } | FusedOp::Conv2d { epilogue, .. }) => {
+        Op::Fused(FusedOp::MatMul { epilogue, .. } | FusedOp::Conv2d { epilogue, .. } | FusedOp::DepthwiseConv2d { epilogue, .. }) => {
             contraction::lower(l, id, &[locs[0], locs[1], out], &shapes[..2])?;
             epilogue_kernel(l, id, epilogue, &locs, &shapes, 2)
         }

@@ -306,3 +306,35 @@ fn cnn_training_graph() -> Graph {
 fn autodiff_cnn_training_steps_match_the_interpreter() {
     check("cnn training", &cnn_training_graph(), 11, 3, 1e-4, 1e-5);
 }
+
+/// A separable conv block: depthwise (multiplier 2) + bias + relu6-like clamp, then a
+/// pointwise 1x1 conv + bias + tanh.
+fn separable_block_graph() -> Graph {
+    let mut g = Graph::new();
+    let x = g.input("x", [2, 9, 7, 5]);
+    let dw = g.param("dw", [3, 3, 5, 2]);
+    let db = g.param("db", [10]);
+    let pw = g.param("pw", [1, 1, 10, 4]);
+    let pb = g.param("pb", [4]);
+    let attrs = Conv2dAttrs { strides: [2, 1], dilation: [1, 1], padding: Padding::Same };
+    let d = g.add(Op::DepthwiseConv2d(attrs), &[x, dw]).unwrap();
+    let d = g.binary(BinaryOp::Add, d, db).unwrap();
+    let d = g.unary(UnaryOp::Relu, d).unwrap();
+    let six = g.scalar(6.0);
+    let d = g.binary(BinaryOp::Min, d, six).unwrap();
+    let pointwise = Conv2dAttrs { strides: [1, 1], dilation: [1, 1], padding: Padding::Valid };
+    let p = g.add(Op::Conv2d(pointwise), &[d, pw]).unwrap();
+    let p = g.binary(BinaryOp::Add, p, pb).unwrap();
+    let y = g.unary(UnaryOp::Tanh, p).unwrap();
+    g.add_output("y", y).unwrap();
+    g
+}
+
+#[test]
+fn separable_conv_block_fuses_its_depthwise_epilogue_and_matches_the_interpreter() {
+    let g = separable_block_graph();
+    let optimized = passes::pipeline::optimize(&g).unwrap();
+    let fused: Vec<&str> = optimized.node_ids().filter_map(|id| if let Op::Fused(f) = optimized.op(id) { Some(f.name()) } else { None }).collect();
+    assert_eq!(fused, ["fused.depthwise_conv2d", "fused.conv2d"], "{}", ir::text::print(&optimized));
+    check("separable conv block", &g, 13, 1, 1e-4, 1e-5);
+}

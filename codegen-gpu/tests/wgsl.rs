@@ -34,7 +34,7 @@ fn the_catalogue_covers_every_fused_kind() {
     let mut kinds: Vec<&str> = common::catalogue().iter().flat_map(|c| common::fused_kinds(&c.graph)).collect();
     kinds.sort();
     kinds.dedup();
-    assert_eq!(kinds, ["fused.conv2d", "fused.elementwise", "fused.matmul", "fused.pool2d", "fused.reduce"]);
+    assert_eq!(kinds, ["fused.conv2d", "fused.depthwise_conv2d", "fused.elementwise", "fused.matmul", "fused.pool2d", "fused.reduce"]);
 }
 
 #[test]

@@ -4,7 +4,7 @@
 //! reduction, a pooling) plus an elementwise [`Program`] run on its inputs or its result,
 //! so intermediate tensors never reach memory.
 
-use crate::op::{BinaryOp, Conv2dAttrs, Pool2dAttrs, ReduceOp, UnaryOp};
+use crate::op::{BinaryOp, Conv2dAttrs, Op, Pool2dAttrs, ReduceOp, UnaryOp};
 use crate::shape::Shape;
 
 /// A register in a [`Program`]: the index of an earlier instruction.
@@ -104,6 +104,14 @@ pub enum FusedOp {
         /// Applied to each result element.
         epilogue: Program,
     },
+    /// `epilogue(depthwise_conv2d(x, w), extra...)`. Operands: input, filter `[kh, kw, c, m]`,
+    /// then the epilogue's extra inputs, numbered as for `MatMul`.
+    DepthwiseConv2d {
+        /// The convolution.
+        attrs: Conv2dAttrs,
+        /// Applied to each result element.
+        epilogue: Program,
+    },
     /// `epilogue(pool2d(x), extra...)`. Operands: input, then the epilogue's extra inputs
     /// (program input 0 is the pooled value; input `i >= 1` is operand `i`).
     Pool2d {
@@ -135,8 +143,52 @@ impl FusedOp {
             FusedOp::Elementwise(_) => "fused.elementwise",
             FusedOp::MatMul { .. } => "fused.matmul",
             FusedOp::Conv2d { .. } => "fused.conv2d",
+            FusedOp::DepthwiseConv2d { .. } => "fused.depthwise_conv2d",
             FusedOp::Pool2d { .. } => "fused.pool2d",
             FusedOp::Reduce { .. } => "fused.reduce",
         }
+    }
+}
+
+/// A fused kernel of the form `epilogue(anchor(operands[..arity]), operands[arity..]...)`:
+/// the primitive op it computes first and the program run on each of its result elements
+/// (program input 0 is the anchor's element, input `i >= 1` is operand `arity + i - 1`).
+/// Every backend can evaluate such a kernel as the unfused anchor followed by the epilogue.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AnchoredEpilogue<'a> {
+    /// The primitive anchor op (never itself fused).
+    pub anchor: Op,
+    /// How many of the kernel's leading operands are the anchor's.
+    pub arity: usize,
+    /// Applied to each anchor result element.
+    pub epilogue: &'a Program,
+}
+
+impl FusedOp {
+    /// The kernel's elementwise program: its body, epilogue or prologue.
+    pub fn program(&self) -> &Program {
+        match self {
+            FusedOp::Elementwise(p)
+            | FusedOp::MatMul { epilogue: p, .. }
+            | FusedOp::Conv2d { epilogue: p, .. }
+            | FusedOp::DepthwiseConv2d { epilogue: p, .. }
+            | FusedOp::Pool2d { epilogue: p, .. }
+            | FusedOp::Reduce { prologue: p, .. } => p,
+        }
+    }
+
+    /// The anchor and epilogue of a kernel with an epilogue (fused matmul, convolutions and
+    /// pooling); `None` for elementwise kernels and reductions.
+    pub fn anchored_epilogue(&self) -> Option<AnchoredEpilogue<'_>> {
+        let (anchor, arity, epilogue) = match self {
+            FusedOp::MatMul { transpose_a, transpose_b, epilogue } => {
+                (Op::MatMul { transpose_a: *transpose_a, transpose_b: *transpose_b }, 2, epilogue)
+            }
+            FusedOp::Conv2d { attrs, epilogue } => (Op::Conv2d(*attrs), 2, epilogue),
+            FusedOp::DepthwiseConv2d { attrs, epilogue } => (Op::DepthwiseConv2d(*attrs), 2, epilogue),
+            FusedOp::Pool2d { attrs, epilogue } => (Op::Pool2d(*attrs), 1, epilogue),
+            FusedOp::Elementwise(_) | FusedOp::Reduce { .. } => return None,
+        };
+        Some(AnchoredEpilogue { anchor, arity, epilogue })
     }
 }

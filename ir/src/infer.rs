@@ -315,25 +315,16 @@ fn infer_fused(f: &FusedOp, shapes: &[&Shape]) -> Result<Shape, String> {
             }
             broadcast_all(shapes).ok_or_else(|| "shapes do not broadcast".to_string())
         }
-        FusedOp::MatMul { transpose_a, transpose_b, epilogue } => {
-            need(2)?;
-            let out = matmul_shape(shapes[0], shapes[1], *transpose_a, *transpose_b)?;
-            check_extra(&out, &shapes[2..])?;
-            check_program(epilogue, shapes.len() - 1)?;
-            Ok(out)
-        }
-        FusedOp::Conv2d { attrs, epilogue } => {
-            need(2)?;
-            let out = conv2d_shape(shapes[0], shapes[1], attrs)?;
-            check_extra(&out, &shapes[2..])?;
-            check_program(epilogue, shapes.len() - 1)?;
-            Ok(out)
-        }
-        FusedOp::Pool2d { attrs, epilogue } => {
-            need(1)?;
-            let out = pool2d_shape(shapes[0], attrs)?;
-            check_extra(&out, &shapes[1..])?;
-            check_program(epilogue, shapes.len())?;
+        FusedOp::MatMul { .. } | FusedOp::Conv2d { .. } | FusedOp::DepthwiseConv2d { .. } | FusedOp::Pool2d { .. } => {
+            let k = f.anchored_epilogue().ok_or("an epilogue kernel without an anchor")?;
+            need(k.arity)?;
+            // The anchor's own shape rules, its error message without the op prefix.
+            let out = infer_shape(&k.anchor, &shapes[..k.arity]).map_err(|e| match e {
+                IrError::Shape { msg, .. } => msg,
+                other => other.to_string(),
+            })?;
+            check_extra(&out, &shapes[k.arity..])?;
+            check_program(k.epilogue, shapes.len() - k.arity + 1)?;
             Ok(out)
         }
         FusedOp::Reduce { op, axes, keep_dims, input_shape, prologue } => {

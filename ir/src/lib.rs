@@ -28,7 +28,7 @@ pub mod text;
 pub mod verify;
 
 pub use error::IrError;
-pub use fused::{FusedOp, Instr, Program};
+pub use fused::{AnchoredEpilogue, FusedOp, Instr, Program};
 pub use graph::{Graph, Node, NodeId};
 pub use memory_plan::{MemoryPlan, Storage};
 pub use op::{BinaryOp, Conv2dAttrs, Op, Padding, Pool2dAttrs, PoolKind, ReduceOp, UnaryOp};

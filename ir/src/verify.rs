@@ -14,9 +14,10 @@
 //!    set by [`Graph::add`], so this cannot break through the public API either.*
 //! 4. **Fused programs are well formed**: each program is non-empty; each register reads
 //!    only earlier registers; each `in i` is below the number of inputs the kernel gives its
-//!    program (all operands for `fused.elementwise`/`fused.reduce`/`fused.pool2d`, all
-//!    operands but the first, plus the anchor's result as input 0, for `fused.matmul` and
-//!    `fused.conv2d`). *[`Graph::add`] checks input ranges but not register order, nor an
+//!    program (all operands for `fused.elementwise`/`fused.reduce`; for the epilogue kernels
+//!    `fused.matmul`, `fused.conv2d`, `fused.depthwise_conv2d`, `fused.pool2d`, the anchor's
+//!    result as input 0 and the operands after the anchor's own, see
+//!    [`crate::FusedOp::anchored_epilogue`]). *[`Graph::add`] checks input ranges but not register order, nor an
 //!    empty elementwise program.*
 //! 5. **Leaf names are unique**: no two `input`/`param` nodes share a name (inputs and
 //!    params share one namespace, as [`Graph::find_leaf`] looks both up).
@@ -28,7 +29,7 @@
 use std::collections::HashSet;
 
 use crate::error::{IrError, Result};
-use crate::fused::{FusedOp, Instr, Program};
+use crate::fused::{Instr, Program};
 use crate::graph::{Graph, NodeId};
 use crate::infer::infer_shape;
 use crate::op::Op;
@@ -63,13 +64,12 @@ fn verify_node(graph: &Graph, id: NodeId) -> Result<()> {
         return Err(fail(id, format!("stored shape {} but inference gives {inferred}", graph.shape(id))));
     }
     if let Op::Fused(f) = op {
-        let (program, n_inputs) = match f {
-            FusedOp::Elementwise(p) => (p, operands.len()),
-            FusedOp::MatMul { epilogue, .. } | FusedOp::Conv2d { epilogue, .. } => (epilogue, operands.len().saturating_sub(1)),
-            FusedOp::Pool2d { epilogue, .. } => (epilogue, operands.len()),
-            FusedOp::Reduce { prologue, .. } => (prologue, operands.len()),
+        // An epilogue reads the anchor's result and the operands after the anchor's own.
+        let n_inputs = match f.anchored_epilogue() {
+            Some(k) => operands.len().saturating_sub(k.arity) + 1,
+            None => operands.len(),
         };
-        verify_program(program, n_inputs).map_err(|msg| fail(id, format!("{}: {msg}", f.name())))?;
+        verify_program(f.program(), n_inputs).map_err(|msg| fail(id, format!("{}: {msg}", f.name())))?;
     }
     Ok(())
 }

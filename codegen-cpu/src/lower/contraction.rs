@@ -120,7 +120,7 @@ pub(crate) fn lower<M: Module>(l: &mut Lowerer<'_, M>, id: NodeId, locs: &[Loc],
             call_conv(l, id, "kiln_conv2d_backprop_filter", g, [0, 2, 1], &locs)
         }
         // Depthwise: the geometry's filter is the dense-equivalent `[kh, kw, c, c * m]`.
-        Op::DepthwiseConv2d(attrs) => {
+        Op::DepthwiseConv2d(attrs) | Op::Fused(FusedOp::DepthwiseConv2d { attrs, .. }) => {
             let (g, m) = depthwise(attrs, shapes[0], shapes[1])?;
             call_depthwise(l, id, "kiln_depthwise_conv2d", g, m, [0, 1, 2], &locs)
         }

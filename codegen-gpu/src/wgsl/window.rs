@@ -1,5 +1,5 @@
 //! Windowed kernels that are not matrix products: pooling (with epilogue), its gradient,
-//! and the depthwise convolution with its two backprops. One invocation per result
+//! and the depthwise convolution (with epilogue) and its two backprops. One invocation per result
 //! element walks the window taps that touch it; padding cells are skipped, as in the
 //! reference interpreter, and the gradients gather over the taps that read their element.
 
@@ -106,8 +106,8 @@ pub(super) fn pool_grad(m: &mut Module, attrs: &Pool2dAttrs) -> Result<(String, 
 }
 
 /// Depthwise convolution: output channel `ci * mult + mi` sums input channel `ci` over the
-/// window with filter column `(ci, mi)`.
-pub(super) fn depthwise(m: &mut Module, attrs: &Conv2dAttrs) -> Result<(String, [u32; 3])> {
+/// window with filter column `(ci, mi)`, then `epilogue` (extra inputs are operands 2..).
+pub(super) fn depthwise(m: &mut Module, attrs: &Conv2dAttrs, epilogue: &Program) -> Result<(String, [u32; 3])> {
     let (x, f, out) = (m.operand_shape(0), m.operand_shape(1), m.shape().clone());
     let [h, w] = axes(m, &x, [f.dims()[0], f.dims()[1]], attrs.strides, attrs.dilation, attrs.padding)?;
     let (c, mult) = (f.dims()[2], f.dims()[3]);
@@ -121,7 +121,9 @@ pub(super) fn depthwise(m: &mut Module, attrs: &Conv2dAttrs) -> Result<(String, 
     let mut body = coords(out.dims(), "i", "c", "    ");
     body.push_str("    var acc = 0.0;\n");
     body.push_str(&forward_taps(&h, &w, "c1", "c2", &inner, "    "));
-    body.push_str(&format!("    {obuf}[{obase}u + i] = acc;\n"));
+    let (epi, result) = m.epilogue(epilogue, 2, "acc", "i", "    ")?;
+    body.push_str(&epi);
+    body.push_str(&format!("    {obuf}[{obase}u + i] = {result};\n"));
     Ok(flat_main(out.numel(), &body))
 }
 

@@ -220,6 +220,21 @@ fn fused_cases() -> Vec<Case> {
     let y = g.binary(BinaryOp::Mul, p, s).unwrap();
     g.add_output("y", y).unwrap();
     cases.push(case("fused_conv_pool", optimized(&g), -1.0, 1.0, CONTRACTION_TOL));
+    // Separable conv: depthwise (multiplier 2) + bias + relu, then pointwise conv + bias:
+    // fused depthwise_conv2d and fused conv2d.
+    let mut g = Graph::new();
+    let x = g.input("x", [2, 7, 6, 3]);
+    let dw = g.param("dw", [3, 3, 3, 2]);
+    let db = g.param("db", [6]);
+    let pw = g.param("pw", [1, 1, 6, 4]);
+    let pb = g.param("pb", [4]);
+    let z = g.add(Op::DepthwiseConv2d(conv([2, 1], [1, 1], Padding::Same)), &[x, dw]).unwrap();
+    let z = g.binary(BinaryOp::Add, z, db).unwrap();
+    let z = g.unary(UnaryOp::Relu, z).unwrap();
+    let z = g.add(Op::Conv2d(conv([1, 1], [1, 1], Padding::Valid)), &[z, pw]).unwrap();
+    let y = g.binary(BinaryOp::Add, z, pb).unwrap();
+    g.add_output("y", y).unwrap();
+    cases.push(case("fused_separable_conv", optimized(&g), -1.0, 1.0, CONTRACTION_TOL));
     // Elementwise chain and a reduction with a prologue: a mean squared error.
     let mut g = Graph::new();
     let a = g.input("a", [6, 11]);

@@ -2,7 +2,7 @@
 //! (the same code as the unfused op) followed or preceded by [`Program::eval`] at every
 //! element, so fused and unfused graphs agree by construction.
 
-use super::{contraction, elementwise, pool, reduce};
+use super::{contraction, depthwise, elementwise, pool, reduce};
 use crate::fused::{FusedOp, Program};
 use crate::shape::Shape;
 use crate::tensor::Tensor;
@@ -17,6 +17,10 @@ pub(crate) fn eval_fused(op: &FusedOp, args: &[&Tensor], out: &Shape) -> Tensor 
         }
         FusedOp::Conv2d { attrs, epilogue } => {
             let anchor = contraction::conv2d(args[0], args[1], attrs, out);
+            apply_epilogue(anchor, epilogue, &args[2..])
+        }
+        FusedOp::DepthwiseConv2d { attrs, epilogue } => {
+            let anchor = depthwise::depthwise_conv2d(args[0], args[1], attrs, out);
             apply_epilogue(anchor, epilogue, &args[2..])
         }
         FusedOp::Pool2d { attrs, epilogue } => {

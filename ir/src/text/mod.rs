@@ -30,13 +30,15 @@
 //! - `%name = OP %a, %b, ... ATTRS [{ PROGRAM }] [: [dims]]` for every other op. `OP` is
 //!   [`crate::infer::op_name`]: a unary or binary op's `name()`, `select`, `reduce.<op>`,
 //!   `matmul`, `conv2d`, `conv2d_backprop_input`, `conv2d_backprop_filter`, `pool2d`,
+//!   `depthwise_conv2d`, `depthwise_conv2d_backprop_input`, `depthwise_conv2d_backprop_filter`,
 //!   `pool2d_grad`, `reshape`, `transpose`, `broadcast`, `slice`, `concat`, `pad`,
-//!   `random_uniform`, `fused.elementwise`, `fused.matmul`, `fused.conv2d`, `fused.pool2d`,
-//!   `fused.reduce`. Each attribute is `key` (a flag that is true; absent means false),
+//!   `random_uniform`, `fused.elementwise`, `fused.matmul`, `fused.conv2d`,
+//!   `fused.depthwise_conv2d`, `fused.pool2d`, `fused.reduce`. Each attribute is `key` (a flag that is true; absent means false),
 //!   `key=atom` or `key=[a, b, ...]`:
 //!   - `reduce.<op>`: `axes=[..]`, flag `keep_dims`;
 //!   - `matmul`, `fused.matmul`: flags `transpose_a`, `transpose_b`;
-//!   - conv ops (`conv2d`, `conv2d_backprop_*`, `fused.conv2d`): `strides=[h, w]`,
+//!   - conv ops (`conv2d`, `depthwise_conv2d`, their `*_backprop_*`, `fused.conv2d`,
+//!     `fused.depthwise_conv2d`): `strides=[h, w]`,
 //!     `dilation=[h, w]`, `padding=valid|same|[top, bottom, left, right]`, plus
 //!     `input_shape=[..]` / `filter_shape=[..]` for the two gradients;
 //!   - pool ops (`pool2d`, `pool2d_grad`, `fused.pool2d`): `kind=max|avg`, `window=[h, w]`,

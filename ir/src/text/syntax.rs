@@ -144,7 +144,7 @@ pub(super) fn encode(op: &Op) -> OpSyntax<'_> {
                 push_flag(&mut attrs, "transpose_b", *transpose_b);
                 program = Some(epilogue);
             }
-            FusedOp::Conv2d { attrs: c, epilogue } => {
+            FusedOp::Conv2d { attrs: c, epilogue } | FusedOp::DepthwiseConv2d { attrs: c, epilogue } => {
                 push_conv(&mut attrs, c);
                 program = Some(epilogue);
             }
@@ -334,6 +334,7 @@ fn decode_op(name: &str, a: &mut Attrs, program: &mut Option<Program>) -> Result
             epilogue: take_program()?,
         }),
         "fused.conv2d" => Op::Fused(FusedOp::Conv2d { attrs: a.conv()?, epilogue: take_program()? }),
+        "fused.depthwise_conv2d" => Op::Fused(FusedOp::DepthwiseConv2d { attrs: a.conv()?, epilogue: take_program()? }),
         "fused.pool2d" => Op::Fused(FusedOp::Pool2d { attrs: a.pool()?, epilogue: take_program()? }),
         "fused.reduce" => Op::Fused(FusedOp::Reduce {
             op: a.reduce_op()?,

@@ -43,11 +43,12 @@ pub fn op_kind(op: &Op) -> usize {
         Op::DepthwiseConv2d(_) => 25,
         Op::DepthwiseConv2dBackpropInput { .. } => 26,
         Op::DepthwiseConv2dBackpropFilter { .. } => 27,
+        Op::Fused(FusedOp::DepthwiseConv2d { .. }) => 28,
     }
 }
 
 /// The number of kinds [`op_kind`] distinguishes.
-pub const N_OP_KINDS: usize = 28;
+pub const N_OP_KINDS: usize = 29;
 
 fn conv(strides: [usize; 2], dilation: [usize; 2], padding: Padding) -> Conv2dAttrs {
     Conv2dAttrs { strides, dilation, padding }
@@ -141,6 +142,8 @@ pub fn every_op_graph() -> Graph {
     let relu = Program { instrs: vec![Instr::Input(0), Instr::Unary(UnaryOp::Relu, 0)] };
     g.add(Op::Fused(FusedOp::Conv2d { attrs: conv([2, 2], [1, 1], Padding::Same), epilogue: relu }), &[img, filter]).unwrap();
     let scale = Program { instrs: vec![Instr::Input(0), Instr::Input(1), Instr::Binary(BinaryOp::Mul, 0, 1)] };
+    let dw_fused = FusedOp::DepthwiseConv2d { attrs: conv([1, 2], [2, 1], Padding::Same), epilogue: scale.clone() };
+    g.add(Op::Fused(dw_fused), &[img, dw_filter, half]).unwrap();
     let avg = pool(PoolKind::Avg, [2, 2], [2, 2], Padding::Explicit([0, 1, 0, 1]));
     g.add(Op::Fused(FusedOp::Pool2d { attrs: avg, epilogue: scale }), &[img, half]).unwrap();
     let square = Program { instrs: vec![Instr::Input(0), Instr::Unary(UnaryOp::Square, 0)] };
@@ -178,7 +181,7 @@ pub fn assert_covers_everything(g: &Graph) {
             | Op::DepthwiseConv2dBackpropInput { attrs: c, .. }
             | Op::DepthwiseConv2dBackpropFilter { attrs: c, .. } => (Some(c), None, None),
             Op::Pool2d(p) | Op::Pool2dGrad(p) => (None, Some(p), None),
-            Op::Fused(FusedOp::Conv2d { attrs, epilogue }) => (Some(attrs), None, Some(epilogue)),
+            Op::Fused(FusedOp::Conv2d { attrs, epilogue } | FusedOp::DepthwiseConv2d { attrs, epilogue }) => (Some(attrs), None, Some(epilogue)),
             Op::Fused(FusedOp::Pool2d { attrs, epilogue }) => (None, Some(attrs), Some(epilogue)),
             Op::Fused(FusedOp::Elementwise(p) | FusedOp::MatMul { epilogue: p, .. } | FusedOp::Reduce { prologue: p, .. }) => (None, None, Some(p)),
             _ => (None, None, None),
@@ -231,13 +234,7 @@ fn op_bits(op: &Op) -> String {
 }
 
 fn fused_program(f: &FusedOp) -> &Program {
-    match f {
-        FusedOp::Elementwise(p)
-        | FusedOp::MatMul { epilogue: p, .. }
-        | FusedOp::Conv2d { epilogue: p, .. }
-        | FusedOp::Pool2d { epilogue: p, .. }
-        | FusedOp::Reduce { prologue: p, .. } => p,
-    }
+    f.program()
 }
 
 /// Panics unless `a` and `b` are the same graph node by node (ops, floats bit for bit,

@@ -52,6 +52,14 @@ fn conv_and_pool_epilogues_agree_with_unfused() {
     let fused = apply_ok(Op::Fused(FusedOp::Conv2d { attrs, epilogue: bias_relu() }), &[x.clone(), w, bias.clone()]);
     assert_eq!(fused, unfused);
 
+    // Depthwise with channel multiplier 2: 3 input channels, 6 output channels.
+    let dw = random([3, 3, 3, 2], 5, -1.0, 1.0);
+    let dw_bias = random([6], 6, -0.5, 0.5);
+    let conv = apply_ok(Op::DepthwiseConv2d(attrs), &[x.clone(), dw.clone()]);
+    let unfused = apply_ok(Op::Unary(UnaryOp::Relu), &[apply_ok(Op::Binary(BinaryOp::Add), &[conv, dw_bias.clone()])]);
+    let fused = apply_ok(Op::Fused(FusedOp::DepthwiseConv2d { attrs, epilogue: bias_relu() }), &[x.clone(), dw, dw_bias]);
+    assert_eq!(fused, unfused);
+
     let p = Pool2dAttrs { kind: PoolKind::Avg, window: [2, 2], strides: [2, 2], padding: Padding::Same };
     let pooled = apply_ok(Op::Pool2d(p), std::slice::from_ref(&x));
     let shift = random([3], 4, -0.5, 0.5);

@@ -1,6 +1,7 @@
 //! Epilogue rules: a matmul or convolution followed by elementwise ops (bias add,
-//! activation, scaling) becomes one [`FusedOp::MatMul`] / [`FusedOp::Conv2d`] that applies
-//! the elementwise group to each result element before storing it.
+//! activation, scaling) becomes one [`FusedOp::MatMul`] / [`FusedOp::Conv2d`] /
+//! [`FusedOp::DepthwiseConv2d`] that applies the elementwise group to each result element
+//! before storing it.
 //!
 //! Guarantees: fires only when every use of the anchor (the matmul/conv) is inside one
 //! elementwise group ([`super::elementwise::Groups::consuming_group`]) and that group's root
@@ -29,6 +30,12 @@ pub fn matmul(groups: &Groups, id: NodeId) -> Option<Fusion> {
 pub fn conv2d(groups: &Groups, id: NodeId) -> Option<Fusion> {
     let Op::Conv2d(attrs) = *groups.graph().op(id) else { return None };
     with_epilogue(groups, id, |epilogue| FusedOp::Conv2d { attrs, epilogue })
+}
+
+/// `depthwise_conv2d` + elementwise epilogue.
+pub fn depthwise_conv2d(groups: &Groups, id: NodeId) -> Option<Fusion> {
+    let Op::DepthwiseConv2d(attrs) = *groups.graph().op(id) else { return None };
+    with_epilogue(groups, id, |epilogue| FusedOp::DepthwiseConv2d { attrs, epilogue })
 }
 
 /// The fusion of `anchor` with the elementwise group consuming it, if there is one that

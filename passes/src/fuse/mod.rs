@@ -46,9 +46,10 @@ pub struct Fusion {
 pub type Rule = fn(&Groups, NodeId) -> Option<Fusion>;
 
 /// The rules, in priority order.
-pub const RULES: [(&str, Rule); 5] = [
+pub const RULES: [(&str, Rule); 6] = [
     ("matmul_epilogue", epilogue::matmul),
     ("conv2d_epilogue", epilogue::conv2d),
+    ("depthwise_conv2d_epilogue", epilogue::depthwise_conv2d),
     ("pool2d_epilogue", pool::pool2d),
     ("reduce_prologue", reduce::prologue),
     ("elementwise", elementwise::chain),

@@ -211,6 +211,30 @@ fn conv_and_pool_take_epilogues() {
 }
 
 #[test]
+fn depthwise_conv_takes_bias_and_activation_but_not_when_needed_elsewhere() {
+    let mut g = Graph::new();
+    let x = g.input("x", [1, 6, 6, 2]);
+    let w = g.param("w", [3, 3, 2, 3]);
+    let b = g.param("b", [6]);
+    let attrs = Conv2dAttrs { strides: [2, 2], dilation: [1, 1], padding: Padding::Same };
+    let conv = g.add(Op::DepthwiseConv2d(attrs), &[x, w]).unwrap();
+    let biased = g.binary(BinaryOp::Add, conv, b).unwrap();
+    let y = g.unary(UnaryOp::Relu, biased).unwrap();
+    g.add_output("y", y).unwrap();
+    let out = fuse_checked(&g);
+    let y = out.output("y").unwrap();
+    let Op::Fused(FusedOp::DepthwiseConv2d { attrs: fused_attrs, epilogue }) = out.op(y) else { panic!("{:?}", out.op(y)) };
+    assert_eq!(*fused_attrs, attrs);
+    assert_eq!(epilogue.instrs, [Instr::Input(0), Instr::Input(1), Instr::Binary(BinaryOp::Add, 0, 1), Instr::Unary(UnaryOp::Relu, 2)]);
+    assert_eq!(operand_names(&out, y), ["x", "w", "b"]);
+
+    // The raw convolution is also an output: it stays a plain depthwise_conv2d.
+    g.add_output("conv", conv).unwrap();
+    let out = fuse_checked(&g);
+    assert!(matches!(out.op(out.output("conv").unwrap()), Op::DepthwiseConv2d(_)));
+}
+
+#[test]
 fn update_values_fuse_and_updates_are_kept() {
     let mut g = Graph::new();
     let w = g.param("w", [5]);
