@@ -26,7 +26,7 @@ pub enum Device {
 
 impl std::fmt::Display for Device {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
+        f.pad(match self {
             Device::Cpu => "cpu",
             Device::Gpu => "gpu",
             Device::Auto => "auto",
