@@ -49,10 +49,14 @@ fn option(flag: &str, default: usize) -> kiln::Result<usize> {
     let args: Vec<String> = std::env::args().collect();
     match args.iter().position(|a| a == flag) {
         None => Ok(default),
-        Some(i) => args.get(i + 1).and_then(|v| v.parse().ok()).filter(|&n| n > 0).ok_or_else(|| Error::InvalidArgument {
-            name: "steps",
-            msg: format!("{flag} takes a positive number of steps"),
-        }),
+        Some(i) => args
+            .get(i + 1)
+            .and_then(|v| v.parse().ok())
+            .filter(|&n| n > 0)
+            .ok_or_else(|| Error::InvalidArgument {
+                name: "steps",
+                msg: format!("{flag} takes a positive number of steps"),
+            }),
     }
 }
 
@@ -73,10 +77,23 @@ fn first(data: &Dataset, n: usize) -> kiln::Result<Dataset> {
 
 /// Seconds for `steps` training steps of `build()` on `device`, after one warm-up step;
 /// also the device's name.
-fn time_steps(build: fn() -> Sequential, device: Device, data: &Dataset, steps: usize) -> kiln::Result<(String, f64)> {
+fn time_steps(
+    build: fn() -> Sequential,
+    device: Device,
+    data: &Dataset,
+    steps: usize,
+) -> kiln::Result<(String, f64)> {
     let mut model = build();
-    model.compile_on(device, Adam::default(), SoftmaxCrossEntropyWithLogits, [Accuracy])?;
-    model.fit_with(&first(data, BATCH_SIZE)?, FitOptions::new(1, BATCH_SIZE).verbose(0))?;
+    model.compile_on(
+        device,
+        Adam::default(),
+        SoftmaxCrossEntropyWithLogits,
+        [Accuracy],
+    )?;
+    model.fit_with(
+        &first(data, BATCH_SIZE)?,
+        FitOptions::new(1, BATCH_SIZE).verbose(0),
+    )?;
     let timed = first(data, steps * BATCH_SIZE)?;
     let started = Instant::now();
     model.fit_with(&timed, FitOptions::new(1, BATCH_SIZE).verbose(0))?;
@@ -103,7 +120,11 @@ fn main() -> kiln::Result<()> {
     let epoch = train.len().div_ceil(BATCH_SIZE);
     let mlp_steps = option("--steps", epoch)?.min(epoch);
     let cnn_steps = option("--cnn-steps", 100)?.min(epoch);
-    let what = if mlp_steps == epoch { "MLP 784-300-100-10, 1 epoch".to_string() } else { "MLP 784-300-100-10".to_string() };
+    let what = if mlp_steps == epoch {
+        "MLP 784-300-100-10, 1 epoch".to_string()
+    } else {
+        "MLP 784-300-100-10".to_string()
+    };
     report(&what, mlp, &train, mlp_steps);
     if !std::env::args().any(|a| a == "--no-cnn") {
         report("mnist_cnn", cnn, &train, cnn_steps);

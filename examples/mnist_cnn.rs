@@ -40,7 +40,11 @@ fn main() -> kiln::Result<()> {
     let (train, test) = kiln::datasets::mnist::load(kiln_examples::dataset_dir("mnist"))?;
 
     let adam = Adam::default().learning_rate(INITIAL_LEARNING_RATE);
-    let device = if std::env::args().any(|a| a == "--gpu") { Device::Gpu } else { Device::Cpu };
+    let device = if std::env::args().any(|a| a == "--gpu") {
+        Device::Gpu
+    } else {
+        Device::Cpu
+    };
     model.compile_on(device, adam, SoftmaxCrossEntropyWithLogits, [Accuracy])?;
     println!("Device: {}", model.device_name());
     print!("{}", model.summary()?);

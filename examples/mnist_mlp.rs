@@ -33,8 +33,17 @@ fn main() -> kiln::Result<()> {
     let (train, test) = kiln::datasets::mnist::load(kiln_examples::dataset_dir("mnist"))?;
     let (train, validation) = train.split(0.95)?;
 
-    let device = if std::env::args().any(|a| a == "--gpu") { Device::Gpu } else { Device::Cpu };
-    model.compile_on(device, Adam::default(), SoftmaxCrossEntropyWithLogits, [Accuracy])?;
+    let device = if std::env::args().any(|a| a == "--gpu") {
+        Device::Gpu
+    } else {
+        Device::Cpu
+    };
+    model.compile_on(
+        device,
+        Adam::default(),
+        SoftmaxCrossEntropyWithLogits,
+        [Accuracy],
+    )?;
     println!("Device: {}", model.device_name());
     print!("{}", model.summary()?);
     let history = model.fit(&train, EPOCHS, BATCH_SIZE)?;
@@ -69,19 +78,25 @@ fn save_and_reload(model: &mut Sequential, test: &Dataset, path: &Path) -> kiln:
     let before = model.predict(&features, BATCH_SIZE)?;
     let after = reloaded.predict(&features, BATCH_SIZE)?;
     // Across devices the summation order differs: equal up to rounding.
-    let tolerance = if model.device() == Device::Cpu { 0.0 } else { 1e-4 };
+    let tolerance = if model.device() == Device::Cpu {
+        0.0
+    } else {
+        1e-4
+    };
     let identical = before.shape == after.shape
-        && before
-            .data
-            .iter()
-            .zip(&after.data)
-            .all(|(a, b)| a.to_bits() == b.to_bits() || (a - b).abs() <= tolerance * a.abs().max(b.abs()).max(1.0));
+        && before.data.iter().zip(&after.data).all(|(a, b)| {
+            a.to_bits() == b.to_bits() || (a - b).abs() <= tolerance * a.abs().max(b.abs()).max(1.0)
+        });
     let bytes = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
     println!(
         "Saved to {} ({bytes} bytes); reloaded predictions on {} test images identical{}: {identical}",
         path.display(),
         test.len(),
-        if tolerance > 0.0 { " (up to rounding)" } else { "" }
+        if tolerance > 0.0 {
+            " (up to rounding)"
+        } else {
+            ""
+        }
     );
     if !identical {
         return Err(Error::Model {

@@ -74,7 +74,9 @@ impl Backend {
 /// is retried by the next call, so installing a driver needs no restart of a long session).
 pub(crate) fn shared_gpu() -> Result<Gpu> {
     static GPU: Mutex<Option<Gpu>> = Mutex::new(None);
-    let mut slot = GPU.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut slot = GPU
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     if let Some(gpu) = slot.as_ref() {
         return Ok(gpu.clone());
     }

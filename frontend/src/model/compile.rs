@@ -330,7 +330,10 @@ impl Compiled {
         let active = self.active.map(|key| &self.runners[&key]);
         match active.filter(|runner| runner.updates(name)) {
             Some(runner) => runner.param(name),
-            None => Ok(self.store.get(name).map(|t| Cow::Borrowed(t.data.as_slice()))),
+            None => Ok(self
+                .store
+                .get(name)
+                .map(|t| Cow::Borrowed(t.data.as_slice()))),
         }
     }
 

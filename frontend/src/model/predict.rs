@@ -215,7 +215,8 @@ impl Model {
             match predictor.as_ref() {
                 Predictor::Cpu(executable) => {
                     let mut workspace = executable.new_workspace();
-                    let values = self.predict_params(executable.params().iter().map(|l| &l.name))?;
+                    let values =
+                        self.predict_params(executable.params().iter().map(|l| &l.name))?;
                     let params: Vec<(&str, &[f32])> =
                         values.iter().map(|(n, v)| (*n, v.as_ref())).collect();
                     for start in starts {
