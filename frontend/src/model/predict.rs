@@ -28,10 +28,13 @@ use crate::model::topology::features_input;
 /// A compiled predict graph for one batch size.
 enum Predictor {
     /// Immutable code, run by many threads at once, each with its own workspace.
-    Cpu(codegen_cpu::Executable),
+    Cpu(Box<codegen_cpu::Executable>),
     /// One executable and its device state; callers take turns.
-    Gpu(Mutex<(codegen_gpu::GpuExecutable, codegen_gpu::GpuState)>),
+    Gpu(Box<Mutex<(codegen_gpu::GpuExecutable, codegen_gpu::GpuState)>>),
 }
+
+/// Parameter values by name, borrowed or read back from a device.
+type ParamValues<'a> = Vec<(&'a str, Cow<'a, [f32]>)>;
 
 /// The predict executables of a model, by device and batch size.
 #[derive(Default)]
@@ -260,7 +263,7 @@ impl Model {
     fn predict_params<'a>(
         &'a self,
         names: impl Iterator<Item = &'a String>,
-    ) -> Result<Vec<(&'a str, Cow<'a, [f32]>)>> {
+    ) -> Result<ParamValues<'a>> {
         names
             .map(|name| {
                 let value = self.param_value(name)?.ok_or_else(|| {
@@ -292,11 +295,11 @@ impl Model {
         }
         let (graph, plan) = optimize_and_plan(&self.build_predict_graph(batch)?)?;
         let predictor = Arc::new(match backend {
-            Backend::Cpu => Predictor::Cpu(codegen_cpu::compile(&graph, &plan)?),
+            Backend::Cpu => Predictor::Cpu(Box::new(codegen_cpu::compile(&graph, &plan)?)),
             Backend::Gpu(gpu) => {
                 let executable = gpu.compile(&graph, &plan)?;
                 let state = executable.new_state()?;
-                Predictor::Gpu(Mutex::new((executable, state)))
+                Predictor::Gpu(Box::new(Mutex::new((executable, state))))
             }
         });
         by_batch.insert(key, Arc::clone(&predictor));

@@ -17,12 +17,12 @@ use crate::error::{Error, Result};
 /// A compiled executable and its state, on one backend.
 enum Engine {
     Cpu {
-        executable: codegen_cpu::Executable,
+        executable: Box<codegen_cpu::Executable>,
         state: codegen_cpu::State,
     },
     Gpu {
-        executable: codegen_gpu::GpuExecutable,
-        state: codegen_gpu::GpuState,
+        executable: Box<codegen_gpu::GpuExecutable>,
+        state: Box<codegen_gpu::GpuState>,
     },
 }
 
@@ -80,13 +80,13 @@ impl Runner {
         let (optimized, plan) = optimize_and_plan(graph)?;
         let engine = match backend {
             Backend::Cpu => {
-                let executable = codegen_cpu::compile(&optimized, &plan)?;
+                let executable = Box::new(codegen_cpu::compile(&optimized, &plan)?);
                 let state = executable.new_state();
                 Engine::Cpu { executable, state }
             }
             Backend::Gpu(gpu) => {
-                let executable = gpu.compile(&optimized, &plan)?;
-                let state = executable.new_state()?;
+                let executable = Box::new(gpu.compile(&optimized, &plan)?);
+                let state = Box::new(executable.new_state()?);
                 Engine::Gpu { executable, state }
             }
         };
