@@ -190,6 +190,10 @@ pub enum Error {
     /// The CPU backend could not compile or run a model graph.
     #[error(transparent)]
     Codegen(#[from] codegen_cpu::CodegenError),
+    /// The GPU backend could not find a GPU, compile a model graph or run it (a missing
+    /// adapter says how to install a Vulkan driver).
+    #[error(transparent)]
+    Gpu(#[from] codegen_gpu::GpuError),
 }
 
 /// Result alias for this crate.

@@ -2,6 +2,7 @@
 //!
 //! The user-facing crate. Modules:
 //! - [`datasets`]: in-memory [`datasets::Dataset`]s, the IDX reader, MNIST / Fashion-MNIST loaders.
+//! - [`device`]: [`Device`] — compile a model for the CPU or the GPU (`Model::compile_on`).
 //! - [`error`]: the crate's [`Error`] type; every public function returns [`Result`].
 //! - [`layers`], [`activations`], [`initializers`], [`regularizers`]: Keras' building blocks.
 //! - [`model`]: [`Model`] — built as a [`Sequential`] stack or with the functional API
@@ -19,6 +20,7 @@ pub mod activations;
 mod builder;
 pub mod callbacks;
 pub mod datasets;
+pub mod device;
 pub mod error;
 pub mod initializers;
 pub mod keras;
@@ -34,6 +36,7 @@ pub mod saving;
 pub mod tensor_file;
 
 pub use datasets::Dataset;
+pub use device::Device;
 pub use error::{Error, Result};
 /// The tensor and shape types `predict` takes and returns (from the IR core).
 pub use ir::{Shape, Tensor};

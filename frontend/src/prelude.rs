@@ -3,6 +3,7 @@
 pub use crate::activations::Activation;
 pub use crate::callbacks::Callback;
 pub use crate::datasets::Dataset;
+pub use crate::device::Device;
 pub use crate::error::{Error, Result};
 pub use crate::initializers::Initializer;
 pub use crate::layers::{

@@ -15,15 +15,21 @@
 //! copies the parameters by name (weights only, plus optimizer state between train steps).
 //! Predict executables run on the current parameters borrowed read-only (see `predict`).
 //!
+//! [`Model::compile_on`] chooses the [`Device`]: every train and eval executable of the
+//! model then runs there (and so does `predict`); on the GPU the parameters stay in device
+//! memory between steps and are read back only when the weights are asked for.
+//!
 //! Labels are fed as given by the dataset: one-hot rows shaped like the output, or class
 //! indices for the sparse losses. `compile` keeps the first per-example label shape the loss
 //! accepts, trying the output's shape, then `[]`, then `[1]`.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::OnceLock;
 
 use ir::{BinaryOp, Graph, NodeId, Shape, Tensor};
 
+use crate::device::{Backend, Device};
 use crate::error::{Error, Result};
 use crate::losses::Loss;
 use crate::metrics::Metric;
@@ -47,6 +53,8 @@ pub(crate) enum Role {
 /// A compiled model's training configuration, executables and parameter store.
 pub(crate) struct Compiled {
     model_name: String,
+    /// Where the executables run.
+    pub(crate) backend: Backend,
     /// Per-example label shape the loss takes (one-hot `[classes]` or class index `[]`).
     pub(crate) label_shape: Shape,
     optimizer: Box<dyn Optimizer>,
@@ -71,6 +79,7 @@ impl std::fmt::Debug for Compiled {
                     .map(|m| m.name().to_string())
                     .collect::<Vec<_>>(),
             )
+            .field("device", &self.backend.device())
             .field("executables", &self.runners.keys().collect::<Vec<_>>())
             .field("active", &self.active)
             .finish_non_exhaustive()
@@ -107,10 +116,38 @@ impl Model {
         loss: impl Loss + 'static,
         metrics: impl IntoIterator<Item = M>,
     ) -> Result<()> {
+        self.compile_on(Device::Cpu, optimizer, loss, metrics)
+    }
+
+    /// [`Model::compile`] for `device`: fit, evaluate and predict then run there.
+    /// `Device::Gpu` fails without a GPU adapter, with an error saying how to install a
+    /// Vulkan driver; `Device::Auto` takes the GPU when there is one, else the CPU
+    /// ([`Model::device`] says which). The GPU (adapter and device) is created on first use
+    /// and shared by every model of the process.
+    ///
+    /// ```
+    /// # fn main() -> kiln::Result<()> {
+    /// use kiln::prelude::*;
+    /// use kiln::{losses::SoftmaxCrossEntropyWithLogits, metrics::Accuracy, optimizers::Adam};
+    /// let mut model = Sequential::of([Input::new([4]).into(), Dense::new(3).into()]);
+    /// model.compile_on(Device::Cpu, Adam::default(), SoftmaxCrossEntropyWithLogits, [Accuracy])?;
+    /// assert_eq!(model.device(), Device::Cpu);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn compile_on<M: Into<Box<dyn Metric>>>(
+        &mut self,
+        device: Device,
+        optimizer: impl Optimizer + 'static,
+        loss: impl Loss + 'static,
+        metrics: impl IntoIterator<Item = M>,
+    ) -> Result<()> {
         self.require_single_io("compile")?;
+        let backend = Backend::resolve(device)?;
         let store = self.layer_weights()?;
         let mut compiled = Compiled {
             model_name: self.name.clone(),
+            backend,
             label_shape: Shape::scalar(),
             optimizer: Box::new(optimizer),
             loss: Box::new(loss),
@@ -158,6 +195,21 @@ impl Model {
         }
         self.build_predict_graph(1)?;
         Ok(initial_state)
+    }
+
+    /// The device the model runs on: the one chosen at [`Model::compile_on`] (`Auto`
+    /// resolved to `Cpu` or `Gpu`), `Cpu` when not compiled.
+    pub fn device(&self) -> Device {
+        self.compiled
+            .as_ref()
+            .map_or(Device::Cpu, |c| c.backend.device())
+    }
+
+    /// What [`Model::device`] is, in words: `cpu`, or `gpu: <adapter> (<api>)`.
+    pub fn device_name(&self) -> String {
+        self.compiled
+            .as_ref()
+            .map_or_else(|| Backend::Cpu.describe(), |c| c.backend.describe())
     }
 
     /// Whether [`Model::compile`] has run.
@@ -255,7 +307,7 @@ impl Model {
             .ok_or_else(|| self.model_error("is not compiled; call compile first"))?;
         if !compiled.runners.contains_key(&(role, batch)) {
             let (graph, initial_state) = self.build_graph(compiled, role, batch)?;
-            let runner = Runner::compile(&graph)?;
+            let runner = Runner::compile(&graph, &compiled.backend)?;
             let compiled = self.compiled.as_mut().expect("checked above");
             for (name, value) in initial_state {
                 compiled.store.entry(name).or_insert(value);
@@ -272,13 +324,16 @@ impl Model {
 }
 
 impl Compiled {
-    /// The current value of parameter `name`: the active runner's if it updates it, else
-    /// the store's.
-    pub(crate) fn current(&self, name: &str) -> Option<&[f32]> {
+    /// The current value of parameter `name`: the active runner's if it updates it (read
+    /// back from the device on the GPU), else the store's.
+    pub(crate) fn current(&self, name: &str) -> Result<Option<Cow<'_, [f32]>>> {
         let active = self.active.map(|key| &self.runners[&key]);
         match active.filter(|runner| runner.updates(name)) {
             Some(runner) => runner.param(name),
-            None => self.store.get(name).map(|t| t.data.as_slice()),
+            None => Ok(self
+                .store
+                .get(name)
+                .map(|t| Cow::Borrowed(t.data.as_slice()))),
         }
     }
 
@@ -323,23 +378,29 @@ impl Compiled {
 
     /// Replace parameter values by name (weights and optimizer state, already checked against
     /// the store's names and shapes); every executable reloads them on its next run.
-    pub(crate) fn restore(&mut self, values: impl IntoIterator<Item = (String, Tensor)>) {
-        self.sync();
+    pub(crate) fn restore(
+        &mut self,
+        values: impl IntoIterator<Item = (String, Tensor)>,
+    ) -> Result<()> {
+        self.sync()?;
         self.store.extend(values);
         self.active = None;
+        Ok(())
     }
 
     /// The store, brought up to date with the active runner.
-    pub(crate) fn synced_store(&mut self) -> &BTreeMap<String, Tensor> {
-        self.sync();
-        &self.store
+    pub(crate) fn synced_store(&mut self) -> Result<&BTreeMap<String, Tensor>> {
+        self.sync()?;
+        Ok(&self.store)
     }
 
-    /// Copy the active runner's updated parameters into the store.
-    fn sync(&mut self) {
+    /// Copy the active runner's updated parameters into the store (a read-back from the
+    /// device on the GPU).
+    fn sync(&mut self) -> Result<()> {
         if let Some(key) = self.active {
-            self.runners[&key].save(&mut self.store);
+            self.runners[&key].save(&mut self.store)?;
         }
+        Ok(())
     }
 
     /// Make `key` the active runner, handing the parameters over by name.
@@ -347,7 +408,7 @@ impl Compiled {
         if self.active == Some(key) {
             return Ok(());
         }
-        self.sync();
+        self.sync()?;
         self.active = None;
         self.runners
             .get_mut(&key)

@@ -6,28 +6,46 @@
 //! compiled code is immutable). A call runs it on the model's current parameters borrowed
 //! read-only — no copy of the weights — with its own freshly allocated arena
 //! (`codegen_cpu::Workspace`), so concurrent calls share nothing mutable.
+//!
+//! A model compiled for the GPU ([`crate::Device::Gpu`]) predicts on the GPU: each batch
+//! size has one device state behind a mutex, so concurrent calls take turns (a call holds
+//! it for all its batches of that size). Each call uploads the current parameters once per
+//! batch size, then reads back only the predictions.
 
+use std::borrow::Cow;
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use ir::{Graph, Shape, Tensor};
 
+use crate::device::{Backend, Device};
 use crate::error::{Error, Result};
 use crate::model::Model;
 use crate::model::compile::PREDICTIONS_OUTPUT;
-use crate::model::runner::compile_executable;
+use crate::model::runner::optimize_and_plan;
 use crate::model::topology::features_input;
 
-/// The predict executables of a model, by batch size.
+/// A compiled predict graph for one batch size.
+enum Predictor {
+    /// Immutable code, run by many threads at once, each with its own workspace.
+    Cpu(Box<codegen_cpu::Executable>),
+    /// One executable and its device state; callers take turns.
+    Gpu(Box<Mutex<(codegen_gpu::GpuExecutable, codegen_gpu::GpuState)>>),
+}
+
+/// Parameter values by name, borrowed or read back from a device.
+type ParamValues<'a> = Vec<(&'a str, Cow<'a, [f32]>)>;
+
+/// The predict executables of a model, by device and batch size.
 #[derive(Default)]
 pub(crate) struct Predictors {
-    by_batch: Mutex<HashMap<usize, Arc<codegen_cpu::Executable>>>,
+    by_batch: Mutex<HashMap<(Device, usize), Arc<Predictor>>>,
 }
 
 impl std::fmt::Debug for Predictors {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let by_batch = self.by_batch.lock().unwrap_or_else(PoisonError::into_inner);
-        let mut batches: Vec<usize> = by_batch.keys().copied().collect();
+        let mut batches: Vec<(Device, usize)> = by_batch.keys().copied().collect();
         batches.sort_unstable();
         f.debug_struct("Predictors")
             .field("batch_sizes", &batches)
@@ -43,6 +61,20 @@ fn predictions_output(k: usize, count: usize) -> String {
     } else {
         format!("{PREDICTIONS_OUTPUT}_{k}")
     }
+}
+
+/// The batches of `n` examples in runs of one size: `(size, first, end)` covers examples
+/// `first..end` in batches of `size` (the full batches, then the partial last one).
+fn segments(n: usize, batch_size: usize) -> Vec<(usize, usize, usize)> {
+    let full = n / batch_size * batch_size;
+    let mut runs = Vec::new();
+    if full > 0 {
+        runs.push((batch_size, 0, full));
+    }
+    if n > full {
+        runs.push((n - full, full, n));
+    }
+    runs
 }
 
 /// `[n, d1, d2]` for a per-example shape `[d1, d2]`.
@@ -164,43 +196,52 @@ impl Model {
             .map(|k| predictions_output(k, self.outputs.len()))
             .collect();
         let mut data = vec![Vec::new(); self.outputs.len()];
-        let mut current: Option<(usize, Arc<codegen_cpu::Executable>, codegen_cpu::Workspace)> =
-            None;
-        for start in (0..n).step_by(batch_size) {
-            let end = (start + batch_size).min(n);
-            if current
-                .as_ref()
-                .is_none_or(|(batch, ..)| *batch != end - start)
-            {
-                let executable = self.predictor(end - start)?;
-                let workspace = executable.new_workspace();
-                current = Some((end - start, executable, workspace));
-            }
-            let (_, executable, workspace) = current.as_mut().expect("set above");
-            let params = executable
-                .params()
-                .iter()
-                .map(|leaf| {
-                    let value = self.param_value(&leaf.name).ok_or_else(|| {
-                        self.model_error(format!(
-                            "the predict graph reads parameter `{}`, which has no value",
-                            leaf.name
-                        ))
-                    })?;
-                    Ok((leaf.name.as_str(), value))
-                })
-                .collect::<Result<Vec<_>>>()?;
-            let feeds: Vec<(&str, &[f32])> = names
+        let feeds = |start: usize, end: usize| -> Vec<(&str, &[f32])> {
+            names
                 .iter()
                 .zip(inputs.iter().zip(&sizes))
                 .map(|(name, (x, size))| (name.as_str(), &x[start * size..end * size]))
-                .collect();
-            let outputs = executable.run_read_only(workspace, &params, &feeds)?;
+                .collect()
+        };
+        let mut collect = |outputs: Vec<(String, Tensor)>| -> Result<()> {
             for (name, buffer) in output_names.iter().zip(data.iter_mut()) {
                 let (_, values) = outputs.iter().find(|(n, _)| n == name).ok_or_else(|| {
                     self.model_error(format!("the compiled predictor returned no `{name}`"))
                 })?;
                 buffer.extend_from_slice(&values.data);
+            }
+            Ok(())
+        };
+        for (size, first, last) in segments(n, batch_size) {
+            let predictor = self.predictor(size)?;
+            let starts = (first..last).step_by(size);
+            match predictor.as_ref() {
+                Predictor::Cpu(executable) => {
+                    let mut workspace = executable.new_workspace();
+                    let values =
+                        self.predict_params(executable.params().iter().map(|l| &l.name))?;
+                    let params: Vec<(&str, &[f32])> =
+                        values.iter().map(|(n, v)| (*n, v.as_ref())).collect();
+                    for start in starts {
+                        collect(executable.run_read_only(
+                            &mut workspace,
+                            &params,
+                            &feeds(start, start + size),
+                        )?)?;
+                    }
+                }
+                Predictor::Gpu(slot) => {
+                    let mut guard = slot.lock().unwrap_or_else(PoisonError::into_inner);
+                    let (executable, state) = &mut *guard;
+                    for (name, value) in
+                        self.predict_params(executable.params().iter().map(|l| &l.name))?
+                    {
+                        state.set_param(name, &value)?;
+                    }
+                    for start in starts {
+                        collect(executable.run(state, &feeds(start, start + size))?)?;
+                    }
+                }
             }
         }
         Ok(data)
@@ -218,21 +259,51 @@ impl Model {
         Ok(graph)
     }
 
-    /// The predict executable for `batch` examples, compiled on first use.
-    fn predictor(&self, batch: usize) -> Result<Arc<codegen_cpu::Executable>> {
+    /// The current values of the parameters `names` a predict graph reads.
+    fn predict_params<'a>(
+        &'a self,
+        names: impl Iterator<Item = &'a String>,
+    ) -> Result<ParamValues<'a>> {
+        names
+            .map(|name| {
+                let value = self.param_value(name)?.ok_or_else(|| {
+                    self.model_error(format!(
+                        "the predict graph reads parameter `{name}`, which has no value"
+                    ))
+                })?;
+                Ok((name.as_str(), value))
+            })
+            .collect()
+    }
+
+    /// The predict executable for `batch` examples on the model's device, compiled on
+    /// first use.
+    fn predictor(&self, batch: usize) -> Result<Arc<Predictor>> {
+        let backend = self
+            .compiled
+            .as_ref()
+            .map_or(Backend::Cpu, |c| c.backend.clone());
+        let key = (backend.device(), batch);
         // Held while compiling, so concurrent first calls compile once.
         let mut by_batch = self
             .predictors
             .by_batch
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        if let Some(executable) = by_batch.get(&batch) {
-            return Ok(Arc::clone(executable));
+        if let Some(predictor) = by_batch.get(&key) {
+            return Ok(Arc::clone(predictor));
         }
-        let graph = self.build_predict_graph(batch)?;
-        let executable = Arc::new(compile_executable(&graph)?.0);
-        by_batch.insert(batch, Arc::clone(&executable));
-        Ok(executable)
+        let (graph, plan) = optimize_and_plan(&self.build_predict_graph(batch)?)?;
+        let predictor = Arc::new(match backend {
+            Backend::Cpu => Predictor::Cpu(Box::new(codegen_cpu::compile(&graph, &plan)?)),
+            Backend::Gpu(gpu) => {
+                let executable = gpu.compile(&graph, &plan)?;
+                let state = executable.new_state()?;
+                Predictor::Gpu(Box::new(Mutex::new((executable, state))))
+            }
+        });
+        by_batch.insert(key, Arc::clone(&predictor));
+        Ok(predictor)
     }
 
     /// Forget the predict executables (after the layers changed).

@@ -6,6 +6,7 @@
 //! layers' initializers and the model's seed; `compile` moves them into the compiled
 //! state, where training updates them.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
@@ -51,14 +52,15 @@ impl Model {
 
     /// The current value of parameter `name` as a slice: from the compiled state, or the
     /// model's own weights (which must already be initialised) when not compiled.
-    pub(crate) fn param_value(&self, name: &str) -> Option<&[f32]> {
+    /// On a GPU-compiled model a parameter the last step updated is read back from the device.
+    pub(crate) fn param_value(&self, name: &str) -> Result<Option<Cow<'_, [f32]>>> {
         match &self.compiled {
             Some(compiled) => compiled.current(name),
-            None => self
+            None => Ok(self
                 .weights
                 .get()
                 .and_then(|w| w.get(name))
-                .map(|t| t.data.as_slice()),
+                .map(|t| Cow::Borrowed(t.data.as_slice()))),
         }
     }
 
@@ -79,9 +81,9 @@ impl Model {
             .map(|(_, shape)| shape.clone())
             .ok_or_else(missing)?;
         let data = compiled
-            .current(name)
+            .current(name)?
             .expect("every parameter has a value")
-            .to_vec();
+            .into_owned();
         Ok(Tensor { shape, data })
     }
 
@@ -89,7 +91,7 @@ impl Model {
     /// state once compiled.
     pub fn weights(&mut self) -> Result<BTreeMap<String, Tensor>> {
         match self.compiled.as_mut() {
-            Some(compiled) => Ok(compiled.synced_store().clone()),
+            Some(compiled) => Ok(compiled.synced_store()?.clone()),
             None => Ok(self.stored_weights()?.clone()),
         }
     }

@@ -81,7 +81,7 @@ impl Model {
             .map(|(name, t)| (name, t.shape))
             .collect();
         let tensors = checked_tensors(path, file.tensors, &expected, |_| false)?;
-        model.compiled_mut()?.restore(tensors);
+        model.compiled_mut()?.restore(tensors)?;
         Ok(model)
     }
 
@@ -123,7 +123,7 @@ impl Model {
         };
         let tensors = checked_tensors(path, file.tensors, &expected, is_optimizer_state)?;
         match self.compiled.as_mut() {
-            Some(compiled) => compiled.restore(tensors),
+            Some(compiled) => compiled.restore(tensors)?,
             None => self.set_weights(&tensors.into_iter().collect())?,
         }
         Ok(())
