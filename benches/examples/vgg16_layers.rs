@@ -2,7 +2,7 @@
 //! calls (`kiln_conv2d`'s core and `sgemm`), so a slow forward pass can be traced to its
 //! layer kind: each distinct conv geometry and the Dense layers (matrix-vector products).
 //!
-//! `cargo run --release --example vgg16_layers` — prints, per layer kind and thread count,
+//! `cargo run --release -p kiln-benches --example vgg16_layers` — prints, per layer kind and thread count,
 //! the median time over a few runs, its GFLOP/s, and the total over VGG16's layers.
 
 use std::time::Instant;
