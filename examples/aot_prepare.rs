@@ -39,7 +39,11 @@ fn head(data: &Dataset, n: usize) -> kiln::Result<Dataset> {
 }
 
 fn main() -> kiln::Result<()> {
-    let out = PathBuf::from(std::env::args().nth(1).unwrap_or_else(|| "target/aot_c".into()));
+    let out = PathBuf::from(
+        std::env::args()
+            .nth(1)
+            .unwrap_or_else(|| "target/aot_c".into()),
+    );
     std::fs::create_dir_all(&out).map_err(|source| kiln::Error::Io {
         path: out.clone(),
         source,
