@@ -114,6 +114,21 @@ fn param_names(graph: &Graph) -> Vec<String> {
 
 /// Compile `model` ahead of time as `options` say and write its files; returns their paths.
 /// See [`compile_with_report`] for timings.
+///
+/// ```no_run
+/// # fn main() -> kiln::Result<()> {
+/// use kiln::aot::{AotCompileOptions, AotEntries, compile};
+/// use kiln::prelude::*;
+/// let model = Sequential::of([Input::new([4]).into(), Dense::new(3).into()]);
+/// let mut options = AotCompileOptions::new("tiny", "out");
+/// options.entries = AotEntries::Infer;
+/// options.batch = 8;
+/// // out/tiny.o, out/tiny.h, out/libkiln_cpu_runtime.a:
+/// // cc main.c out/tiny.o out/libkiln_cpu_runtime.a -lpthread -ldl -lm
+/// let files = compile(&model, &options)?;
+/// # Ok(())
+/// # }
+/// ```
 pub fn compile(model: &Model, options: &AotCompileOptions) -> Result<Vec<PathBuf>> {
     Ok(compile_with_report(model, options)?.files)
 }
