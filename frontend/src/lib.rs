@@ -1,6 +1,7 @@
 //! Kiln: a Keras-style deep-learning framework that compiles whole training steps to native code.
 //!
 //! The user-facing crate. Modules:
+//! - [`aot`]: ahead-of-time compilation of a model into an object file with a C header.
 //! - [`datasets`]: in-memory [`datasets::Dataset`]s, the IDX reader, MNIST / Fashion-MNIST loaders.
 //! - [`device`]: [`Device`] — compile a model for the CPU or the GPU (`Model::compile_on`).
 //! - [`error`]: the crate's [`Error`] type; every public function returns [`Result`].
@@ -17,6 +18,7 @@
 //!   objective and reported metrics into its graph.
 
 pub mod activations;
+pub mod aot;
 mod builder;
 pub mod callbacks;
 pub mod datasets;

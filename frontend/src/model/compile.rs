@@ -299,6 +299,16 @@ impl Model {
         Ok((g, initial_state))
     }
 
+    /// The train-step graph for `batch` examples (what `fit` runs) and the optimizer's
+    /// initial state values, for ahead-of-time compilation; an error if not compiled.
+    pub(crate) fn train_step_graph(&self, batch: usize) -> Result<(Graph, Vec<(String, Tensor)>)> {
+        let compiled = self
+            .compiled
+            .as_ref()
+            .ok_or_else(|| self.model_error("is not compiled; call compile first"))?;
+        self.build_graph(compiled, Role::Train, batch)
+    }
+
     /// The runner for `(role, batch)`, compiled on first use, holding the latest parameters.
     pub(crate) fn runner(&mut self, role: Role, batch: usize) -> Result<&mut Runner> {
         let compiled = self

@@ -3,7 +3,9 @@
 //! - `kiln summary <model>` prints the model's summary;
 //! - `kiln predict --model <file> --input <in.json> --output <out.json>` runs the model on a
 //!   tensor file ([`kiln::tensor_file`]) and writes the predictions as one;
-//! - `kiln convert <in> <out>` rewrites a Keras `.h5` model as a Kiln model file or back.
+//! - `kiln convert <in> <out>` rewrites a Keras `.h5` model as a Kiln model file or back;
+//! - `kiln compile <model> -o <dir>` compiles a model ahead of time into an object file, a C
+//!   header and (for the host) the runtime library to link with ([`kiln::aot`]).
 //!
 //! A model file is recognised by its first bytes (HDF5 for Keras, `KILN` for Kiln's own
 //! format); see [`model_files`]. Errors go to stderr and the exit status is 1.
@@ -13,7 +15,8 @@ mod model_files;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{Parser, Subcommand, ValueEnum};
+use kiln::aot::{AotCompileOptions, AotEntries, WeightStorage, compile_with_report};
 use kiln::tensor_file::{Encoding, read_tensor, write_tensor};
 
 use model_files::{load_model, save_model};
@@ -59,6 +62,67 @@ enum Command {
         /// The file to write.
         output: PathBuf,
     },
+    /// Compile a model ahead of time: `<name>.o`, `<name>.h` (the C API, shapes, link line),
+    /// `<name>.weights` with external weights, and for the host `libkiln_cpu_runtime.a`.
+    Compile {
+        /// A Keras .h5 file or a Kiln model file (a compiled one for the train entry).
+        model: PathBuf,
+        /// The output directory (created if needed).
+        #[arg(short, long)]
+        output: PathBuf,
+        /// The entry points: `infer`, `train` (the training step) or `both`.
+        #[arg(long, value_enum, default_value_t = EntryArg::Infer)]
+        entry: EntryArg,
+        /// Examples per call.
+        #[arg(long, default_value_t = 1)]
+        batch: usize,
+        /// Target triple (default: this host with its CPU features).
+        #[arg(long)]
+        target: Option<String>,
+        /// Weights embedded in the object or written to `<name>.weights`.
+        #[arg(long, value_enum, default_value_t = WeightsArg::Embedded)]
+        weights: WeightsArg,
+        /// The C name of the model (default: the file's stem made a C identifier).
+        #[arg(long)]
+        name: Option<String>,
+    },
+}
+
+/// `--entry` values.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum EntryArg {
+    /// The inference entry `<name>_infer`.
+    Infer,
+    /// The training step `<name>_train_step`.
+    Train,
+    /// Both entries.
+    Both,
+}
+
+/// `--weights` values.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum WeightsArg {
+    /// In the object file.
+    Embedded,
+    /// In `<name>.weights`, read by `<name>_create(path)`.
+    External,
+}
+
+/// The default C name for the model in `path`: its file stem, other characters made `_`.
+fn c_name_of(path: &std::path::Path) -> String {
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let name: String = stem
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect();
+    if name.chars().next().is_none_or(|c| c.is_ascii_digit()) {
+        format!("m_{name}")
+    } else {
+        name
+    }
 }
 
 /// Runs one command.
@@ -81,6 +145,44 @@ fn run(cli: Cli) -> kiln::Result<()> {
         Command::Convert { input, output } => {
             let mut model = load_model(&input)?;
             save_model(&mut model, &output)?;
+        }
+        Command::Compile {
+            model: path,
+            output,
+            entry,
+            batch,
+            target,
+            weights,
+            name,
+        } => {
+            let model = load_model(&path)?;
+            let options = AotCompileOptions {
+                name: name.unwrap_or_else(|| c_name_of(&path)),
+                out_dir: output,
+                entries: match entry {
+                    EntryArg::Infer => AotEntries::Infer,
+                    EntryArg::Train => AotEntries::Train,
+                    EntryArg::Both => AotEntries::Both,
+                },
+                batch,
+                target,
+                weights: match weights {
+                    WeightsArg::Embedded => WeightStorage::Embedded,
+                    WeightsArg::External => WeightStorage::External,
+                },
+            };
+            let report = compile_with_report(&model, &options)?;
+            for file in &report.files {
+                println!("wrote {}", file.display());
+            }
+            println!(
+                "graphs {:.3}s, code {:.3}s",
+                report.graphs_time.as_secs_f64(),
+                report.emit_time.as_secs_f64()
+            );
+            if let Some(note) = report.note {
+                println!("note: {note}");
+            }
         }
     }
     Ok(())
