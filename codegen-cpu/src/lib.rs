@@ -51,4 +51,5 @@ pub use jit::compile;
 pub use kiln_cpu_runtime::{contract, kiln_parallel_for};
 /// The worker pool lives in the runtime crate (`kiln-cpu-runtime`), which C programs link.
 pub(crate) use kiln_cpu_runtime::parallel;
-pub use runtime::{Executable, Leaf, State, Workspace};
+pub use ir::Leaf;
+pub use runtime::{Executable, State, Workspace};

@@ -3,20 +3,12 @@
 //! (one caller's arena for a step run on borrowed read-only parameters), input checks, and
 //! the copy-back of outputs and parameter updates.
 
-use ir::{Graph, MemoryPlan, Op, Shape, Storage, Tensor};
+use ir::{Graph, Leaf, MemoryPlan, Op, Shape, Storage, Tensor};
 
 use crate::abi::{self, Loc, Space, StepFn};
 use crate::error::{CodegenError, Result};
 use crate::jit::JitCode;
 
-/// A named leaf of the graph (an input or a parameter) and its shape.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Leaf {
-    /// The name the caller binds it by.
-    pub name: String,
-    /// Its shape.
-    pub shape: Shape,
-}
 
 /// A compiled training or inference step. Immutable and `Send + Sync`: many threads may
 /// run it at once, each with its own [`State`].
@@ -70,46 +62,7 @@ pub struct Workspace {
     scratch: Vec<f32>,
 }
 
-fn leaves(graph: &Graph, want_input: bool) -> Vec<Leaf> {
-    graph
-        .node_ids()
-        .filter_map(|id| match graph.op(id) {
-            Op::Input { name, shape } if want_input => Some(Leaf { name: name.clone(), shape: shape.clone() }),
-            Op::Param { name, shape } if !want_input => Some(Leaf { name: name.clone(), shape: shape.clone() }),
-            _ => None,
-        })
-        .collect()
-}
 
-/// Order `given` by `leaves`: every leaf bound exactly once, with its shape's length, and
-/// no unknown name. `kind` names the leaves in errors (`input`, `parameter`); `error`
-/// builds the error for a leaf name and message.
-fn check_leaves<'a>(
-    kind: &str,
-    leaves: &[Leaf],
-    given: &[(&str, &'a [f32])],
-    error: impl Fn(String, String) -> CodegenError,
-) -> Result<Vec<&'a [f32]>> {
-    if let Some((name, _)) = given.iter().find(|(n, _)| !leaves.iter().any(|l| l.name == *n)) {
-        let known: Vec<&str> = leaves.iter().map(|l| l.name.as_str()).collect();
-        return Err(error(name.to_string(), format!("not among the {kind}s of this graph ({known:?})")));
-    }
-    leaves
-        .iter()
-        .map(|leaf| {
-            let fail = |msg: String| error(leaf.name.clone(), msg);
-            let mut matches = given.iter().filter(|(n, _)| *n == leaf.name);
-            let (_, data) = matches.next().ok_or_else(|| fail(format!("missing (expected shape {})", leaf.shape)))?;
-            if matches.next().is_some() {
-                return Err(fail("given more than once".into()));
-            }
-            if data.len() != leaf.shape.numel() {
-                return Err(fail(format!("expected shape {} ({} values), got {} values", leaf.shape, leaf.shape.numel(), data.len())));
-            }
-            Ok(*data)
-        })
-        .collect()
-}
 
 impl Executable {
     pub(crate) fn new(code: JitCode, step: StepFn, scratch_len: usize, graph: &Graph, plan: &MemoryPlan) -> Result<Executable> {
@@ -131,8 +84,8 @@ impl Executable {
         Ok(Executable {
             _code: code,
             step,
-            inputs: leaves(graph, true),
-            params: leaves(graph, false),
+            inputs: Leaf::inputs_of(graph),
+            params: Leaf::params_of(graph),
             arena_len: plan.arena_len,
             scratch_len,
             consts,
@@ -209,7 +162,7 @@ impl Executable {
             });
         }
         let ordered = self.check_inputs(inputs)?;
-        let views = check_leaves("parameter", &self.params, params, |name, msg| CodegenError::Param { name, msg })?;
+        let views = ir::leaf::bind_leaves("parameter", &self.params, params, |name, msg| CodegenError::Param { name, msg })?;
         if workspace.arena.len() != self.arena_len || workspace.scratch.len() != self.scratch_len {
             return Err(CodegenError::Param {
                 name: "-".into(),
@@ -265,7 +218,7 @@ impl Executable {
     }
 
     fn check_inputs<'a>(&self, given: &[(&str, &'a [f32])]) -> Result<Vec<&'a [f32]>> {
-        check_leaves("input", &self.inputs, given, |name, msg| CodegenError::Input { name, msg })
+        ir::leaf::bind_leaves("input", &self.inputs, given, |name, msg| CodegenError::Input { name, msg })
     }
 
     fn check_state(&self, state: &State) -> Result<()> {

@@ -54,7 +54,8 @@ mod wgsl;
 
 pub use device::Gpu;
 pub use error::GpuError;
-pub use runtime::{GpuExecutable, GpuState, Leaf};
+pub use ir::Leaf;
+pub use runtime::{GpuExecutable, GpuState};
 pub use kernel::{Binding, Kernel, Loc, Space};
 pub use validate::validate;
 pub use wgsl::generate;

@@ -8,21 +8,13 @@
 //! updates into their parameters (through a staging buffer when a source is itself a
 //! parameter, so the copies act as if simultaneous), then map and read only the outputs.
 
-use ir::{Graph, MemoryPlan, Op, Shape, Storage, Tensor};
+use ir::{Graph, Leaf, MemoryPlan, Op, Shape, Storage, Tensor};
 
 use crate::device::Gpu;
 use crate::error::{GpuError, Result};
 use crate::kernel::{Kernel, Loc, Space, resolve};
 use crate::validate::validate;
 
-/// A named leaf of the graph (an input or a parameter) and its shape.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Leaf {
-    /// The name the caller binds it by.
-    pub name: String,
-    /// Its shape.
-    pub shape: Shape,
-}
 
 /// One kernel, ready to dispatch.
 struct Pipeline {
@@ -66,16 +58,6 @@ pub struct GpuState {
 
 const F32: u64 = std::mem::size_of::<f32>() as u64;
 
-fn leaves(graph: &Graph, want_input: bool) -> Vec<Leaf> {
-    graph
-        .node_ids()
-        .filter_map(|id| match graph.op(id) {
-            Op::Input { name, shape } if want_input => Some(Leaf { name: name.clone(), shape: shape.clone() }),
-            Op::Param { name, shape } if !want_input => Some(Leaf { name: name.clone(), shape: shape.clone() }),
-            _ => None,
-        })
-        .collect()
-}
 
 impl Gpu {
     /// A device buffer of `len` f32 values (at least one, so it can be bound), refused
@@ -168,8 +150,8 @@ impl Gpu {
         }
         Ok(GpuExecutable {
             gpu: self.clone(),
-            inputs: leaves(graph, true),
-            params: leaves(graph, false),
+            inputs: Leaf::inputs_of(graph),
+            params: Leaf::params_of(graph),
             arena_len: plan.arena_len,
             consts,
             pipelines,
@@ -244,7 +226,7 @@ impl GpuExecutable {
     /// upload them, run every kernel and the parameter updates in one submission, and read
     /// back the named outputs.
     pub fn run(&self, state: &mut GpuState, inputs: &[(&str, &[f32])]) -> Result<Vec<(String, Tensor)>> {
-        let ordered = check_leaves("input", &self.inputs, inputs, |name, msg| GpuError::Input { name, msg })?;
+        let ordered = ir::leaf::bind_leaves("input", &self.inputs, inputs, |name, msg| GpuError::Input { name, msg })?;
         if state.bind_groups.len() != self.pipelines.len() || state.inputs.len() != self.inputs.len() || state.params.len() != self.params.len() {
             return Err(GpuError::Param { name: "-".into(), msg: "the state was not made by this executable's new_state".into() });
         }
@@ -381,26 +363,3 @@ impl GpuState {
     }
 }
 
-/// Order `given` by `leaves`: every leaf bound exactly once, with its shape's length, and
-/// no unknown name.
-fn check_leaves<'a>(kind: &str, leaves: &[Leaf], given: &[(&str, &'a [f32])], error: impl Fn(String, String) -> GpuError) -> Result<Vec<&'a [f32]>> {
-    if let Some((name, _)) = given.iter().find(|(n, _)| !leaves.iter().any(|l| l.name == *n)) {
-        let known: Vec<&str> = leaves.iter().map(|l| l.name.as_str()).collect();
-        return Err(error(name.to_string(), format!("not among the {kind}s of this graph ({known:?})")));
-    }
-    leaves
-        .iter()
-        .map(|leaf| {
-            let fail = |msg: String| error(leaf.name.clone(), msg);
-            let mut matches = given.iter().filter(|(n, _)| *n == leaf.name);
-            let (_, data) = matches.next().ok_or_else(|| fail(format!("missing (expected shape {})", leaf.shape)))?;
-            if matches.next().is_some() {
-                return Err(fail("given more than once".into()));
-            }
-            if data.len() != leaf.shape.numel() {
-                return Err(fail(format!("expected shape {} ({} values), got {} values", leaf.shape, leaf.shape.numel(), data.len())));
-            }
-            Ok(*data)
-        })
-        .collect()
-}
