@@ -6,7 +6,7 @@ use std::fmt::Write;
 
 use ir::Shape;
 
-use super::spec::{Io, Spec, c_identifier};
+use super::spec::{Entry, Io, Spec, c_identifier};
 use super::{AotOptions, RUNTIME_LIB_NAME, WeightStorage};
 
 /// The command that links a C program with a model (`{m}` is the model's name).
@@ -37,6 +37,17 @@ fn c_string(s: &str) -> String {
 /// `s` made safe inside a C block comment.
 fn in_comment(s: &str) -> String {
     s.replace("*/", "* /")
+}
+
+/// An entry point's C parameters after the model pointer: its inputs as `const float *`,
+/// then its outputs as `float *`.
+fn c_arguments(entry: &Entry<'_>) -> Vec<String> {
+    entry
+        .inputs
+        .iter()
+        .map(|io| format!("const float *{}", io.c_name))
+        .chain(entry.outputs.iter().map(|io| format!("float *{}", io.c_name)))
+        .collect()
 }
 
 /// The leading dimension of an entry's first input: its batch size.
@@ -82,12 +93,7 @@ pub(crate) fn render(spec: &Spec, options: &AotOptions) -> String {
         " *\n * Entry points (shapes, and so batch sizes, are fixed at compile time; arrays are\n * dense row-major float32):"
     );
     for e in &spec.entries {
-        let args: Vec<String> = e
-            .inputs
-            .iter()
-            .map(|io| format!("const float *{}", io.c_name))
-            .chain(e.outputs.iter().map(|io| format!("float *{}", io.c_name)))
-            .collect();
+        let args = c_arguments(e);
         let _ = writeln!(
             h,
             " *   int {m}_{}({m}_t *model, {});",
@@ -174,12 +180,7 @@ pub(crate) fn render(spec: &Spec, options: &AotOptions) -> String {
         "int64_t {m}_param_index(const char *name); /* -1 when there is none */"
     );
     for e in &spec.entries {
-        let args: Vec<String> = e
-            .inputs
-            .iter()
-            .map(|io| format!("const float *{}", io.c_name))
-            .chain(e.outputs.iter().map(|io| format!("float *{}", io.c_name)))
-            .collect();
+        let args = c_arguments(e);
         let _ = writeln!(h, "int {m}_{}({m}_t *model, {});", e.name, args.join(", "));
     }
     let _ = writeln!(
