@@ -7,7 +7,6 @@
 //! softmax cross-entropy on logits for 8 epochs of batch 100, and prints the summary, one
 //! line per epoch, the mean seconds per epoch and the test accuracy.
 
-
 use kiln::losses::SoftmaxCrossEntropyWithLogits;
 use kiln::metrics::Accuracy;
 use kiln::optimizers::Adam;
@@ -32,7 +31,8 @@ fn main() -> kiln::Result<()> {
         Dense::new(10),
     ];
 
-    let (train, test) = kiln::datasets::fashion_mnist::load(kiln_examples::dataset_dir("fashion-mnist"))?;
+    let (train, test) =
+        kiln::datasets::fashion_mnist::load(kiln_examples::dataset_dir("fashion-mnist"))?;
 
     model.compile(Adam::default(), SoftmaxCrossEntropyWithLogits, [Accuracy])?;
     print!("{}", model.summary()?);

@@ -34,7 +34,9 @@ fn mnist_cnn() -> kiln::Result<Sequential> {
 
 /// `n` images of deterministic pseudo-random pixels in [0, 1) with one-hot labels.
 fn synthetic_images(n: usize) -> kiln::Result<Dataset> {
-    let pixels: Vec<f32> = (0..n * 28 * 28).map(|i| ir::random::uniform(5, i as u32)).collect();
+    let pixels: Vec<f32> = (0..n * 28 * 28)
+        .map(|i| ir::random::uniform(5, i as u32))
+        .collect();
     let mut labels = vec![0.0; n * CLASSES];
     for (i, row) in labels.chunks_mut(CLASSES).enumerate() {
         row[(i * 7) % CLASSES] = 1.0;
@@ -46,14 +48,18 @@ fn cnn_step(c: &mut Criterion) {
     let mut model = mnist_cnn().expect("mnist_cnn compiles");
     let data = synthetic_images(BATCH * STEPS).expect("synthetic dataset");
     let epoch = |model: &mut Sequential| {
-        model.fit_with(&data, FitOptions::new(1, BATCH).shuffle(false).verbose(0)).expect("training epoch")
+        model
+            .fit_with(&data, FitOptions::new(1, BATCH).shuffle(false).verbose(0))
+            .expect("training epoch")
     };
     epoch(&mut model); // compiles the step outside the measurement
     let mut group = c.benchmark_group("mnist_cnn_train_b100");
     group.throughput(Throughput::Elements((BATCH * STEPS) as u64));
     group.sample_size(10);
     group.measurement_time(std::time::Duration::from_secs(30));
-    group.bench_function(format!("{STEPS}_steps"), |b| b.iter(|| black_box(epoch(&mut model))));
+    group.bench_function(format!("{STEPS}_steps"), |b| {
+        b.iter(|| black_box(epoch(&mut model)))
+    });
     group.finish();
 }
 

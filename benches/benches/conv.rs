@@ -5,27 +5,37 @@
 //! 2 * multiply-adds "elements", so criterion's elem/s reads as flop/s.
 
 use codegen_cpu::contract::{
-    Conv2dGeometry, ConvPass, conv2d, conv2d_backprop_filter, conv2d_backprop_input, depthwise_conv2d,
+    Conv2dGeometry, ConvPass, conv2d, conv2d_backprop_filter, conv2d_backprop_input,
+    depthwise_conv2d,
 };
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use ir::{Conv2dAttrs, Padding};
 
 fn filled(len: usize) -> Vec<f32> {
-    (0..len).map(|i| ((i * 7919) % 1000) as f32 / 1000.0 - 0.5).collect()
+    (0..len)
+        .map(|i| ((i * 7919) % 1000) as f32 / 1000.0 - 0.5)
+        .collect()
 }
 
 fn attrs(padding: Padding) -> Conv2dAttrs {
-    Conv2dAttrs { strides: [1, 1], dilation: [1, 1], padding }
+    Conv2dAttrs {
+        strides: [1, 1],
+        dilation: [1, 1],
+        padding,
+    }
 }
 
 fn vgg(c: &mut Criterion) {
-    let g = Conv2dGeometry::resolve([1, 56, 56, 128], [3, 3, 128, 128], &attrs(Padding::Same)).expect("valid VGG layer");
+    let g = Conv2dGeometry::resolve([1, 56, 56, 128], [3, 3, 128, 128], &attrs(Padding::Same))
+        .expect("valid VGG layer");
     let sizes = g.sizes().expect("valid VGG layer");
     let (x, w, dy) = (filled(sizes.x), filled(sizes.w), filled(sizes.y));
     let (mut y, mut dx, mut dw) = (vec![0.0; sizes.y], vec![0.0; sizes.x], vec![0.0; sizes.w]);
     let mut scratch = vec![0.0; g.scratch_len()];
     let mut group = c.benchmark_group("conv_vgg_56x56x128_3x3");
-    group.throughput(Throughput::Elements((2 * sizes.rows * sizes.depth * g.out_c) as u64));
+    group.throughput(Throughput::Elements(
+        (2 * sizes.rows * sizes.depth * g.out_c) as u64,
+    ));
     group.sample_size(10);
     for threads in [1, 2] {
         group.bench_function(format!("forward_{threads}t"), |b| {
@@ -42,13 +52,16 @@ fn vgg(c: &mut Criterion) {
 }
 
 fn mnist_backprop_input(c: &mut Criterion) {
-    let g = Conv2dGeometry::resolve([100, 13, 13, 32], [3, 3, 32, 64], &attrs(Padding::Valid)).expect("valid mnist layer");
+    let g = Conv2dGeometry::resolve([100, 13, 13, 32], [3, 3, 32, 64], &attrs(Padding::Valid))
+        .expect("valid mnist layer");
     let sizes = g.sizes().expect("valid mnist layer");
     let (w, dy) = (filled(sizes.w), filled(sizes.y));
     let mut dx = vec![0.0; sizes.x];
     let mut scratch = vec![0.0; g.scratch_len()];
     let mut group = c.benchmark_group("conv_mnist_b100_13x13x32_64_3x3_valid");
-    group.throughput(Throughput::Elements((2 * sizes.rows * sizes.depth * g.out_c) as u64));
+    group.throughput(Throughput::Elements(
+        (2 * sizes.rows * sizes.depth * g.out_c) as u64,
+    ));
     group.sample_size(10);
     for threads in [1, 2] {
         group.bench_function(format!("backprop_input_{threads}t"), |b| {
@@ -59,7 +72,8 @@ fn mnist_backprop_input(c: &mut Criterion) {
 }
 
 fn depthwise(c: &mut Criterion) {
-    let g = Conv2dGeometry::resolve([8, 56, 56, 128], [3, 3, 128, 128], &attrs(Padding::Same)).expect("valid MobileNet layer");
+    let g = Conv2dGeometry::resolve([8, 56, 56, 128], [3, 3, 128, 128], &attrs(Padding::Same))
+        .expect("valid MobileNet layer");
     let sizes = g.sizes().expect("valid MobileNet layer");
     // Inputs stay fixed (each pass reads two tensors and overwrites its own third one), so
     // no value drifts into denormals or infinities across iterations.
@@ -70,13 +84,37 @@ fn depthwise(c: &mut Criterion) {
     group.sample_size(10);
     for threads in [1, 2] {
         group.bench_function(format!("forward_{threads}t"), |b| {
-            b.iter(|| depthwise_conv2d(ConvPass::Forward, &g, 1, &mut x, &mut w, &mut y, threads).unwrap())
+            b.iter(|| {
+                depthwise_conv2d(ConvPass::Forward, &g, 1, &mut x, &mut w, &mut y, threads).unwrap()
+            })
         });
         group.bench_function(format!("backprop_input_{threads}t"), |b| {
-            b.iter(|| depthwise_conv2d(ConvPass::BackpropInput, &g, 1, &mut dx, &mut w, &mut dy, threads).unwrap())
+            b.iter(|| {
+                depthwise_conv2d(
+                    ConvPass::BackpropInput,
+                    &g,
+                    1,
+                    &mut dx,
+                    &mut w,
+                    &mut dy,
+                    threads,
+                )
+                .unwrap()
+            })
         });
         group.bench_function(format!("backprop_filter_{threads}t"), |b| {
-            b.iter(|| depthwise_conv2d(ConvPass::BackpropFilter, &g, 1, &mut x, &mut dw, &mut dy, threads).unwrap())
+            b.iter(|| {
+                depthwise_conv2d(
+                    ConvPass::BackpropFilter,
+                    &g,
+                    1,
+                    &mut x,
+                    &mut dw,
+                    &mut dy,
+                    threads,
+                )
+                .unwrap()
+            })
         });
     }
     group.finish();

@@ -6,7 +6,9 @@ use codegen_cpu::contract::{MatMut, MatRef, sgemm};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
 fn filled(len: usize) -> Vec<f32> {
-    (0..len).map(|i| ((i * 7919) % 1000) as f32 / 1000.0 - 0.5).collect()
+    (0..len)
+        .map(|i| ((i * 7919) % 1000) as f32 / 1000.0 - 0.5)
+        .collect()
 }
 
 fn bench_shape(c: &mut Criterion, name: &str, (m, k, n): (usize, usize, usize)) {
@@ -17,8 +19,15 @@ fn bench_shape(c: &mut Criterion, name: &str, (m, k, n): (usize, usize, usize)) 
     for threads in [1, 2] {
         group.bench_function(format!("{threads}t"), |bench| {
             bench.iter(|| {
-                sgemm(1.0, MatRef::row_major(&a, m, k), MatRef::row_major(&b, k, n), 0.0, MatMut::row_major(&mut out, m, n), threads)
-                    .unwrap()
+                sgemm(
+                    1.0,
+                    MatRef::row_major(&a, m, k),
+                    MatRef::row_major(&b, k, n),
+                    0.0,
+                    MatMut::row_major(&mut out, m, n),
+                    threads,
+                )
+                .unwrap()
             })
         });
     }

@@ -15,7 +15,11 @@ const SIZES: [usize; 4] = [784, 300, 100, 10];
 const BATCH: usize = 100;
 
 fn compile(graph: &Graph, optimize: bool) -> codegen_cpu::Executable {
-    let graph = if optimize { passes::pipeline::optimize(graph).unwrap() } else { graph.clone() };
+    let graph = if optimize {
+        passes::pipeline::optimize(graph).unwrap()
+    } else {
+        graph.clone()
+    };
     let plan = passes::memory_plan::plan(&graph).unwrap();
     codegen_cpu::compile(&graph, &plan).unwrap()
 }
@@ -35,10 +39,17 @@ fn mlp_step(c: &mut Criterion) {
     let mut group = c.benchmark_group("mlp_train_step_b100");
     group.throughput(Throughput::Elements(flops as u64));
     group.bench_function("kiln_fused", |b| {
-        b.iter(|| black_box(exe.run(&mut state, &[("x", &x.data), ("y", &y.data)]).unwrap()))
+        b.iter(|| {
+            black_box(
+                exe.run(&mut state, &[("x", &x.data), ("y", &y.data)])
+                    .unwrap(),
+            )
+        })
     });
     group.finish();
-    c.bench_function("mlp_train_step_b100/jit_compile", |b| b.iter(|| black_box(compile(&graph, true))));
+    c.bench_function("mlp_train_step_b100/jit_compile", |b| {
+        b.iter(|| black_box(compile(&graph, true)))
+    });
 }
 
 fn dense_layer(c: &mut Criterion) {
@@ -50,13 +61,17 @@ fn dense_layer(c: &mut Criterion) {
     let z = g.binary(BinaryOp::Add, z, bias).unwrap();
     let h = g.unary(UnaryOp::Relu, z).unwrap();
     g.add_output("h", h).unwrap();
-    let input: Vec<f32> = (0..BATCH * 784).map(|i| ir::random::uniform(3, i as u32)).collect();
+    let input: Vec<f32> = (0..BATCH * 784)
+        .map(|i| ir::random::uniform(3, i as u32))
+        .collect();
     let mut group = c.benchmark_group("dense_bias_relu_100x784x300");
     group.throughput(Throughput::Elements((2 * BATCH * 784 * 300) as u64));
     for (name, optimize) in [("fused", true), ("unfused", false)] {
         let exe = compile(&g, optimize);
         let mut state = exe.new_state();
-        group.bench_function(name, |b| b.iter(|| black_box(exe.run(&mut state, &[("x", &input)]).unwrap())));
+        group.bench_function(name, |b| {
+            b.iter(|| black_box(exe.run(&mut state, &[("x", &input)]).unwrap()))
+        });
     }
     group.finish();
 }

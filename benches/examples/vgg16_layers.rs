@@ -30,7 +30,9 @@ const CONV5: (usize, usize, usize, usize) = (14, 512, 512, 3);
 const DENSES: [(usize, usize); 3] = [(25088, 4096), (4096, 4096), (4096, 1000)];
 
 fn filled(len: usize) -> Vec<f32> {
-    (0..len).map(|i| ((i * 7919) % 1000) as f32 / 1000.0 - 0.5).collect()
+    (0..len)
+        .map(|i| ((i * 7919) % 1000) as f32 / 1000.0 - 0.5)
+        .collect()
 }
 
 /// Median seconds of `RUNS` calls of `f` after one warm-up call.
@@ -48,24 +50,42 @@ fn median(mut f: impl FnMut()) -> f64 {
 }
 
 fn report(name: &str, threads: usize, seconds: f64, flops: f64, count: usize) -> f64 {
-    println!("{name:<34} {threads}t  {:8.2} ms  {:6.1} GFLOP/s  x{count} = {:7.1} ms", seconds * 1e3, flops / seconds / 1e9, seconds * 1e3 * count as f64);
+    println!(
+        "{name:<34} {threads}t  {:8.2} ms  {:6.1} GFLOP/s  x{count} = {:7.1} ms",
+        seconds * 1e3,
+        flops / seconds / 1e9,
+        seconds * 1e3 * count as f64
+    );
     seconds * count as f64
 }
 
 fn main() {
-    let threads: Vec<usize> = std::env::args().nth(1).map_or(vec![1, 2], |t| vec![t.parse().expect("thread count")]);
+    let threads: Vec<usize> = std::env::args()
+        .nth(1)
+        .map_or(vec![1, 2], |t| vec![t.parse().expect("thread count")]);
     for &t in &threads {
         let mut total = 0.0;
         for (side, cin, cout, count) in CONVS.into_iter().chain([CONV5]) {
-            let attrs = Conv2dAttrs { strides: [1, 1], dilation: [1, 1], padding: Padding::Same };
-            let g = Conv2dGeometry::resolve([1, side, side, cin], [3, 3, cin, cout], &attrs).expect("valid VGG layer");
+            let attrs = Conv2dAttrs {
+                strides: [1, 1],
+                dilation: [1, 1],
+                padding: Padding::Same,
+            };
+            let g = Conv2dGeometry::resolve([1, side, side, cin], [3, 3, cin, cout], &attrs)
+                .expect("valid VGG layer");
             let sizes = g.sizes().expect("valid VGG layer");
             let (x, w) = (filled(sizes.x), filled(sizes.w));
             let mut y = vec![0.0; sizes.y];
             let mut scratch = vec![0.0; g.scratch_len()];
             let s = median(|| conv2d(&g, &x, &w, &mut y, &mut scratch, t).expect("conv runs"));
             let flops = (2 * sizes.rows * sizes.depth * cout) as f64;
-            total += report(&format!("conv {side}x{side}x{cin}->{cout}"), t, s, flops, count);
+            total += report(
+                &format!("conv {side}x{side}x{cin}->{cout}"),
+                t,
+                s,
+                flops,
+                count,
+            );
         }
         for (k, n) in DENSES {
             let (a, b) = (filled(k), filled(k * n));
@@ -74,8 +94,17 @@ fn main() {
                 let (a, b) = (MatRef::row_major(&a, 1, k), MatRef::row_major(&b, k, n));
                 sgemm(1.0, a, b, 0.0, MatMut::row_major(&mut c, 1, n), t).expect("sgemm runs")
             });
-            total += report(&format!("dense 1x{k} * {k}x{n}"), t, s, (2 * k * n) as f64, 1);
+            total += report(
+                &format!("dense 1x{k} * {k}x{n}"),
+                t,
+                s,
+                (2 * k * n) as f64,
+                1,
+            );
         }
-        println!("total over VGG16's contractions on {t} thread(s): {:.1} ms", total * 1e3);
+        println!(
+            "total over VGG16's contractions on {t} thread(s): {:.1} ms",
+            total * 1e3
+        );
     }
 }

@@ -34,7 +34,10 @@ fn compiled_mlp_step_matches_the_interpreter_and_updates_in_place() {
         .iter()
         .filter(|(_, v)| matches!(plan.of(*v), ir::Storage::InPlace(_)))
         .count();
-    assert!(in_place >= 2 * 3 * 3, "weights, biases and both Adam moments update in place, got {in_place}");
+    assert!(
+        in_place >= 2 * 3 * 3,
+        "weights, biases and both Adam moments update in place, got {in_place}"
+    );
 
     let mut state = exe.new_state();
     let mut reference: HashMap<String, Tensor> = initial_params(&graph, &optimizer_state, 1);
@@ -47,14 +50,26 @@ fn compiled_mlp_step_matches_the_interpreter_and_updates_in_place() {
         bindings.insert("x".into(), x.clone());
         bindings.insert("y".into(), y.clone());
         let want = interp::run(&graph, &bindings).unwrap();
-        let got = exe.run(&mut state, &[("x", &x.data), ("y", &y.data)]).unwrap();
+        let got = exe
+            .run(&mut state, &[("x", &x.data), ("y", &y.data)])
+            .unwrap();
         let want_loss = want.outputs[0].1.data[0];
         let got_loss = got.iter().find(|(n, _)| n == "loss").unwrap().1.data[0];
-        assert!(close(got_loss, want_loss, TOLERANCE), "step {step}: loss {got_loss} vs interpreter {want_loss}");
+        assert!(
+            close(got_loss, want_loss, TOLERANCE),
+            "step {step}: loss {got_loss} vs interpreter {want_loss}"
+        );
         for (name, value) in want.updates {
             let compiled = state.param(&name).unwrap();
-            let worst = compiled.iter().zip(&value.data).map(|(a, b)| (a - b).abs() / (1.0 + b.abs())).fold(0.0, f32::max);
-            assert!(worst <= TOLERANCE, "step {step}: param {name} differs by {worst}");
+            let worst = compiled
+                .iter()
+                .zip(&value.data)
+                .map(|(a, b)| (a - b).abs() / (1.0 + b.abs()))
+                .fold(0.0, f32::max);
+            assert!(
+                worst <= TOLERANCE,
+                "step {step}: param {name} differs by {worst}"
+            );
             reference.insert(name, value);
         }
     }
@@ -70,18 +85,25 @@ fn compiled_mlp_learns_a_synthetic_task() {
     for (name, value) in initial_params(&graph, &optimizer_state, 7) {
         state.set_param(&name, &value.data).unwrap();
     }
-    let batches: Vec<(Tensor, Tensor)> = (0..8).map(|i| synthetic_batch(batch, sizes[0], sizes[3], i)).collect();
+    let batches: Vec<(Tensor, Tensor)> = (0..8)
+        .map(|i| synthetic_batch(batch, sizes[0], sizes[3], i))
+        .collect();
     let mut epoch_losses = Vec::new();
     for _epoch in 0..30 {
         let mut total = 0.0;
         for (x, y) in &batches {
-            let out = exe.run(&mut state, &[("x", &x.data), ("y", &y.data)]).unwrap();
+            let out = exe
+                .run(&mut state, &[("x", &x.data), ("y", &y.data)])
+                .unwrap();
             total += out[0].1.data[0];
         }
         epoch_losses.push(total / batches.len() as f32);
     }
     let (first, last) = (epoch_losses[0], *epoch_losses.last().unwrap());
-    assert!(last < 0.25 * first, "loss should fall by 4x: {epoch_losses:?}");
+    assert!(
+        last < 0.25 * first,
+        "loss should fall by 4x: {epoch_losses:?}"
+    );
 }
 
 #[test]
@@ -90,7 +112,13 @@ fn wrong_input_length_is_an_error_before_any_kernel_runs() {
     let (exe, _, _) = compile(&graph);
     let mut state = exe.new_state();
     let before = state.param("w0").unwrap().to_vec();
-    let err = exe.run(&mut state, &[("x", &[0.0; 31]), ("y", &[0.0; 8])]).unwrap_err().to_string();
-    assert!(err.contains('x') && err.contains("32") && err.contains("31"), "{err}");
+    let err = exe
+        .run(&mut state, &[("x", &[0.0; 31]), ("y", &[0.0; 8])])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains('x') && err.contains("32") && err.contains("31"),
+        "{err}"
+    );
     assert_eq!(state.param("w0").unwrap(), &before[..], "nothing ran");
 }

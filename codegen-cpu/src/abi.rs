@@ -52,14 +52,29 @@ pub(crate) fn scratch_slot(n_inputs: usize, n_params: usize) -> usize {
 /// Where `node`'s value lives, following aliases; `None` when it is never materialised.
 pub(crate) fn resolve(graph: &Graph, plan: &MemoryPlan, node: NodeId) -> Result<Option<Loc>> {
     let n_inputs = graph.inputs().len();
-    let fail = |msg: String| CodegenError::Plan { node: node.to_string(), msg };
-    let storage = *plan.storage.get(node.index()).ok_or_else(|| fail("no storage entry".into()))?;
+    let fail = |msg: String| CodegenError::Plan {
+        node: node.to_string(),
+        msg,
+    };
+    let storage = *plan
+        .storage
+        .get(node.index())
+        .ok_or_else(|| fail("no storage entry".into()))?;
     let numel = graph.shape(node).numel();
     let loc = match storage {
         Storage::None => return Ok(None),
-        Storage::Input(n) => Loc { space: Space::Table(1 + n), offset: 0 },
-        Storage::Param(n) | Storage::InPlace(n) => Loc { space: Space::Table(param_slot(n_inputs, n)), offset: 0 },
-        Storage::Const(n) => Loc { space: Space::Const(n), offset: 0 },
+        Storage::Input(n) => Loc {
+            space: Space::Table(1 + n),
+            offset: 0,
+        },
+        Storage::Param(n) | Storage::InPlace(n) => Loc {
+            space: Space::Table(param_slot(n_inputs, n)),
+            offset: 0,
+        },
+        Storage::Const(n) => Loc {
+            space: Space::Const(n),
+            offset: 0,
+        },
         Storage::Arena { offset, len } => {
             if len < numel || offset + len > plan.arena_len {
                 return Err(fail(format!(
@@ -67,16 +82,23 @@ pub(crate) fn resolve(graph: &Graph, plan: &MemoryPlan, node: NodeId) -> Result<
                     plan.arena_len
                 )));
             }
-            Loc { space: Space::Table(0), offset }
+            Loc {
+                space: Space::Table(0),
+                offset,
+            }
         }
         Storage::Alias(target) => {
             if target.index() >= node.index() {
-                return Err(fail(format!("aliases {target}, which is not an earlier node")));
+                return Err(fail(format!(
+                    "aliases {target}, which is not an earlier node"
+                )));
             }
             if graph.shape(target).numel() != numel {
                 return Err(fail(format!("aliases {target} of a different size")));
             }
-            return resolve(graph, plan, target)?.map(Some).ok_or_else(|| fail(format!("aliases {target}, which has no storage")));
+            return resolve(graph, plan, target)?
+                .map(Some)
+                .ok_or_else(|| fail(format!("aliases {target}, which has no storage")));
         }
     };
     Ok(Some(loc))
@@ -86,15 +108,32 @@ pub(crate) fn resolve(graph: &Graph, plan: &MemoryPlan, node: NodeId) -> Result<
 /// index in range, computed values never written into an input or a constant.
 pub(crate) fn check_plan(graph: &Graph, plan: &MemoryPlan) -> Result<()> {
     if plan.storage.len() != graph.len() {
-        return Err(CodegenError::Plan { node: "-".into(), msg: format!("{} entries for {} nodes", plan.storage.len(), graph.len()) });
+        return Err(CodegenError::Plan {
+            node: "-".into(),
+            msg: format!("{} entries for {} nodes", plan.storage.len(), graph.len()),
+        });
     }
     let (n_inputs, n_params) = (graph.inputs().len(), graph.params().len());
-    let n_consts = graph.node_ids().filter(|&n| matches!(graph.op(n), Op::Const(_))).count();
+    let n_consts = graph
+        .node_ids()
+        .filter(|&n| matches!(graph.op(n), Op::Const(_)))
+        .count();
     let ordinal = |id: NodeId| {
-        graph.node_ids().filter(|&n| n < id && std::mem::discriminant(graph.op(n)) == std::mem::discriminant(graph.op(id))).count()
+        graph
+            .node_ids()
+            .filter(|&n| {
+                n < id
+                    && std::mem::discriminant(graph.op(n)) == std::mem::discriminant(graph.op(id))
+            })
+            .count()
     };
     for id in graph.node_ids() {
-        let fail = |msg: &str| Err(CodegenError::Plan { node: id.to_string(), msg: msg.into() });
+        let fail = |msg: &str| {
+            Err(CodegenError::Plan {
+                node: id.to_string(),
+                msg: msg.into(),
+            })
+        };
         let storage = plan.of(id);
         let leaf_ok = match (graph.op(id), storage) {
             (Op::Input { .. }, Storage::Input(n)) => n < n_inputs && n == ordinal(id),

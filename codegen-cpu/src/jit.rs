@@ -34,9 +34,17 @@ pub fn compile(graph: &Graph, plan: &MemoryPlan) -> Result<Executable> {
     }
     let mut module = JITModule::new(builder);
     let lowered = lower_graph(&mut module, graph, plan, "kiln_step", Linkage::Export)?;
-    module.finalize_definitions().map_err(|e| CodegenError::Cranelift(format!("{e:?}")))?;
+    module
+        .finalize_definitions()
+        .map_err(|e| CodegenError::Cranelift(format!("{e:?}")))?;
     let code = module.get_finalized_function(lowered.step);
     // SAFETY: `step` was defined with the `StepFn` signature by `lower_graph`.
     let step: StepFn = unsafe { std::mem::transmute::<*const u8, StepFn>(code) };
-    Executable::new(JitCode(ManuallyDrop::new(module)), step, lowered.scratch_len, graph, plan)
+    Executable::new(
+        JitCode(ManuallyDrop::new(module)),
+        step,
+        lowered.scratch_len,
+        graph,
+        plan,
+    )
 }

@@ -47,9 +47,9 @@ mod runtime;
 
 pub use aot::{AotEntry, AotModel, AotOptions, WeightStorage, emit_model, emit_object};
 pub use error::CodegenError;
+pub use ir::Leaf;
 pub use jit::compile;
-pub use kiln_cpu_runtime::{contract, kiln_parallel_for};
 /// The worker pool lives in the runtime crate (`kiln-cpu-runtime`), which C programs link.
 pub(crate) use kiln_cpu_runtime::parallel;
-pub use ir::Leaf;
+pub use kiln_cpu_runtime::{contract, kiln_parallel_for};
 pub use runtime::{Executable, State, Workspace};

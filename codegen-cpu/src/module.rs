@@ -27,7 +27,10 @@ pub(crate) fn host_isa(pic: bool) -> Result<OwnedTargetIsa> {
 /// native features when `None`.
 pub(crate) fn target_isa(triple: Option<&str>, pic: bool) -> Result<OwnedTargetIsa> {
     let mut flags = settings::builder();
-    let set = |f: &mut settings::Builder, k: &str, v: &str| f.set(k, v).map_err(|e| CodegenError::Cranelift(format!("setting {k}: {e}")));
+    let set = |f: &mut settings::Builder, k: &str, v: &str| {
+        f.set(k, v)
+            .map_err(|e| CodegenError::Cranelift(format!("setting {k}: {e}")))
+    };
     // Measured on the elementwise, reduction and movement kernels: "speed" and "none" are
     // within noise of each other; "speed" shares the splatted constants.
     set(&mut flags, "opt_level", "speed")?;
@@ -36,12 +39,18 @@ pub(crate) fn target_isa(triple: Option<&str>, pic: bool) -> Result<OwnedTargetI
     let isa = match triple {
         None => cranelift_native::builder().map_err(|e| CodegenError::Host(e.to_string()))?,
         Some(name) => {
-            let fail = |msg: String| CodegenError::Target { triple: name.to_string(), msg };
-            let parsed: target_lexicon::Triple = name.parse().map_err(|e| fail(format!("not a target triple: {e}")))?;
+            let fail = |msg: String| CodegenError::Target {
+                triple: name.to_string(),
+                msg,
+            };
+            let parsed: target_lexicon::Triple = name
+                .parse()
+                .map_err(|e| fail(format!("not a target triple: {e}")))?;
             cranelift_codegen::isa::lookup(parsed).map_err(|e| fail(e.to_string()))?
         }
     };
-    isa.finish(settings::Flags::new(flags)).map_err(|e| CodegenError::Host(e.to_string()))
+    isa.finish(settings::Flags::new(flags))
+        .map_err(|e| CodegenError::Host(e.to_string()))
 }
 
 /// Shared state while lowering one graph.
@@ -94,7 +103,11 @@ pub(crate) fn lower_graph<M: Module>(
         node::lower(&mut l, id)?;
     }
     let step = l.define_step(step_name, linkage)?;
-    Ok(LoweredStep { step, scratch_len: l.scratch_len, consts: l.consts })
+    Ok(LoweredStep {
+        step,
+        scratch_len: l.scratch_len,
+        consts: l.consts,
+    })
 }
 
 impl<M: Module> Lowerer<'_, M> {
@@ -106,10 +119,16 @@ impl<M: Module> Lowerer<'_, M> {
         for id in self.graph.node_ids() {
             if let Op::Const(t) = self.graph.op(id) {
                 let name = format!("{}_const{}", self.prefix, self.consts.len());
-                let data = self.module.declare_data(&name, Linkage::Local, false, false)?;
+                let data = self
+                    .module
+                    .declare_data(&name, Linkage::Local, false, false)?;
                 let mut desc = DataDescription::new();
                 let bytes: Vec<u8> = t.data.iter().flat_map(|v| v.to_le_bytes()).collect();
-                desc.define(if bytes.is_empty() { vec![0u8; 4].into() } else { bytes.into() });
+                desc.define(if bytes.is_empty() {
+                    vec![0u8; 4].into()
+                } else {
+                    bytes.into()
+                });
                 desc.set_align(16);
                 self.module.define_data(data, &desc)?;
                 self.consts.push(data);
@@ -125,13 +144,21 @@ impl<M: Module> Lowerer<'_, M> {
 
     /// The scratch buffer's location.
     pub fn scratch_loc(&self) -> Loc {
-        Loc { space: Space::Table(abi::scratch_slot(self.graph.inputs().len(), self.graph.params().len())), offset: 0 }
+        Loc {
+            space: Space::Table(abi::scratch_slot(
+                self.graph.inputs().len(),
+                self.graph.params().len(),
+            )),
+            offset: 0,
+        }
     }
 
     /// Where `id`'s value lives; an error naming `user` when it is never materialised.
     pub fn loc(&self, id: NodeId, user: NodeId) -> Result<Loc> {
-        abi::resolve(self.graph, self.plan, id)?
-            .ok_or_else(|| CodegenError::Plan { node: user.to_string(), msg: format!("operand {id} has no storage") })
+        abi::resolve(self.graph, self.plan, id)?.ok_or_else(|| CodegenError::Plan {
+            node: user.to_string(),
+            msg: format!("operand {id} has no storage"),
+        })
     }
 
     /// Declare an imported function (a runtime or contraction symbol) with parameters of
@@ -159,8 +186,15 @@ impl<M: Module> Lowerer<'_, M> {
         let fid = self.module.declare_function(&name, Linkage::Local, &sig)?;
         self.ctx.func.signature = sig;
         self.ctx.func.name = UserFuncName::user(0, fid.as_u32());
-        let refs: Vec<FuncRef> = imports.iter().map(|&f| self.module.declare_func_in_func(f, &mut self.ctx.func)).collect();
-        let gvs: Vec<_> = self.consts.iter().map(|&d| self.module.declare_data_in_func(d, &mut self.ctx.func)).collect();
+        let refs: Vec<FuncRef> = imports
+            .iter()
+            .map(|&f| self.module.declare_func_in_func(f, &mut self.ctx.func))
+            .collect();
+        let gvs: Vec<_> = self
+            .consts
+            .iter()
+            .map(|&d| self.module.declare_data_in_func(d, &mut self.ctx.func))
+            .collect();
         let cfg = self.module.target_config();
         let mut b = FunctionBuilder::new(&mut self.ctx.func, &mut self.fctx);
         let entry = b.create_block();
@@ -171,19 +205,35 @@ impl<M: Module> Lowerer<'_, M> {
             .iter()
             .map(|loc| {
                 let base = match loc.space {
-                    Space::Table(slot) => b.ins().load(ptr, mem(), table, (slot * ptr.bytes() as usize) as i32),
+                    Space::Table(slot) => {
+                        b.ins()
+                            .load(ptr, mem(), table, (slot * ptr.bytes() as usize) as i32)
+                    }
                     Space::Const(j) => b.ins().symbol_value(ptr, gvs[j]),
                 };
-                if loc.offset == 0 { base } else { b.ins().iadd_imm_u(base, (loc.offset * 4) as i64) }
+                if loc.offset == 0 {
+                    base
+                } else {
+                    b.ins().iadd_imm_u(base, (loc.offset * 4) as i64)
+                }
             })
             .collect();
-        let mut k = Kernel { b, ptr, chunk, n_chunks: 1 };
+        let mut k = Kernel {
+            b,
+            ptr,
+            chunk,
+            n_chunks: 1,
+        };
         body(&mut k, &bases, &refs);
-        let Kernel { mut b, n_chunks, .. } = k;
+        let Kernel {
+            mut b, n_chunks, ..
+        } = k;
         b.ins().return_(&[]);
         b.seal_all_blocks();
         b.finalize(cfg);
-        self.module.define_function(fid, &mut self.ctx).map_err(|e| CodegenError::Cranelift(format!("kernel for node {id}: {e:?}")))?;
+        self.module
+            .define_function(fid, &mut self.ctx)
+            .map_err(|e| CodegenError::Cranelift(format!("kernel for node {id}: {e:?}")))?;
         self.module.clear_context(&mut self.ctx);
         self.kernels.push((fid, n_chunks));
         Ok(())
@@ -197,9 +247,14 @@ impl<M: Module> Lowerer<'_, M> {
         let step = self.module.declare_function(name, linkage, &sig)?;
         self.ctx.func.signature = sig;
         self.ctx.func.name = UserFuncName::user(0, step.as_u32());
-        let pf = self.module.declare_func_in_func(parallel_for, &mut self.ctx.func);
-        let refs: Vec<(FuncRef, usize)> =
-            self.kernels.iter().map(|&(f, n)| (self.module.declare_func_in_func(f, &mut self.ctx.func), n)).collect();
+        let pf = self
+            .module
+            .declare_func_in_func(parallel_for, &mut self.ctx.func);
+        let refs: Vec<(FuncRef, usize)> = self
+            .kernels
+            .iter()
+            .map(|&(f, n)| (self.module.declare_func_in_func(f, &mut self.ctx.func), n))
+            .collect();
         let cfg = self.module.target_config();
         let mut b = FunctionBuilder::new(&mut self.ctx.func, &mut self.fctx);
         let entry = b.create_block();
@@ -219,7 +274,9 @@ impl<M: Module> Lowerer<'_, M> {
         b.ins().return_(&[]);
         b.seal_all_blocks();
         b.finalize(cfg);
-        self.module.define_function(step, &mut self.ctx).map_err(|e| CodegenError::Cranelift(format!("step function: {e:?}")))?;
+        self.module
+            .define_function(step, &mut self.ctx)
+            .map_err(|e| CodegenError::Cranelift(format!("step function: {e:?}")))?;
         self.module.clear_context(&mut self.ctx);
         Ok(step)
     }

@@ -15,9 +15,14 @@ pub(crate) fn lower<M: Module>(l: &mut Lowerer<'_, M>, id: NodeId) -> Result<()>
     if matches!(op, Op::Input { .. } | Op::Param { .. } | Op::Const(_)) {
         return Ok(());
     }
-    let Some(out) = crate::abi::resolve(graph, l.plan, id)? else { return Ok(()) };
+    let Some(out) = crate::abi::resolve(graph, l.plan, id)? else {
+        return Ok(());
+    };
     let operands = graph.operands(id);
-    let mut locs = operands.iter().map(|&o| l.loc(o, id)).collect::<Result<Vec<_>>>()?;
+    let mut locs = operands
+        .iter()
+        .map(|&o| l.loc(o, id))
+        .collect::<Result<Vec<_>>>()?;
     if matches!(op, Op::Reshape(_)) && locs[0] == out {
         return Ok(());
     }
@@ -29,7 +34,9 @@ pub(crate) fn lower<M: Module>(l: &mut Lowerer<'_, M>, id: NodeId) -> Result<()>
     };
     locs.push(out);
     let n = operands.len();
-    let single_op_program = |instr: Instr, arity: usize| Program { instrs: (0..arity).map(Instr::Input).chain([instr]).collect() };
+    let single_op_program = |instr: Instr, arity: usize| Program {
+        instrs: (0..arity).map(Instr::Input).chain([instr]).collect(),
+    };
     let program = match op {
         Op::Unary(u) => Some(single_op_program(Instr::Unary(*u, 0), 1)),
         Op::Binary(b) => Some(single_op_program(Instr::Binary(*b, 0, 1), 2)),
@@ -47,31 +54,61 @@ pub(crate) fn lower<M: Module>(l: &mut Lowerer<'_, M>, id: NodeId) -> Result<()>
     match op {
         Op::Reduce { op: r, axes, .. } => {
             let identity = Program::identity();
-            let red = reduce::Reduction { op: *r, axes, prologue: &identity, input_shape: shapes[0] };
-            l.kernel(id, &locs, &[], |k, b, _| reduce::lower(k, &red, &[(b[0], shapes[0])], b[1]))
+            let red = reduce::Reduction {
+                op: *r,
+                axes,
+                prologue: &identity,
+                input_shape: shapes[0],
+            };
+            l.kernel(id, &locs, &[], |k, b, _| {
+                reduce::lower(k, &red, &[(b[0], shapes[0])], b[1])
+            })
         }
-        Op::Fused(FusedOp::Reduce { op: r, axes, input_shape, prologue, .. }) => {
-            let red = reduce::Reduction { op: *r, axes, prologue, input_shape };
+        Op::Fused(FusedOp::Reduce {
+            op: r,
+            axes,
+            input_shape,
+            prologue,
+            ..
+        }) => {
+            let red = reduce::Reduction {
+                op: *r,
+                axes,
+                prologue,
+                input_shape,
+            };
             l.kernel(id, &locs, &[], |k, b, _| {
                 let ins: Vec<_> = (0..n).map(|j| (b[j], shapes[j])).collect();
                 reduce::lower(k, &red, &ins, b[n]);
             })
         }
-        Op::Transpose(perm) => l.kernel(id, &locs, &[], |k, b, _| movement::transpose(k, perm, b[0], shapes[0], b[1], out_shape)),
-        Op::Slice { starts, .. } => l.kernel(id, &locs, &[], |k, b, _| movement::slice(k, starts, b[0], shapes[0], b[1], out_shape)),
+        Op::Transpose(perm) => l.kernel(id, &locs, &[], |k, b, _| {
+            movement::transpose(k, perm, b[0], shapes[0], b[1], out_shape)
+        }),
+        Op::Slice { starts, .. } => l.kernel(id, &locs, &[], |k, b, _| {
+            movement::slice(k, starts, b[0], shapes[0], b[1], out_shape)
+        }),
         Op::Concat { axis } => l.kernel(id, &locs, &[], |k, b, _| {
             let ins: Vec<_> = (0..n).map(|j| (b[j], shapes[j])).collect();
             movement::concat(k, *axis, &ins, b[n], out_shape);
         }),
-        Op::Pad { before, value, .. } => {
-            l.kernel(id, &locs, &[], |k, b, _| movement::pad(k, before, *value, b[0], shapes[0], b[1], out_shape))
-        }
-        Op::RandomUniform(shape) => l.kernel(id, &locs, &[], |k, b, _| random::lower(k, b[0], b[1], shape.numel())),
-        Op::Pool2d(attrs) => l.kernel(id, &locs, &[], |k, b, _| pool::forward(k, attrs, b[0], shapes[0], b[1])),
-        Op::Pool2dGrad(attrs) => l.kernel(id, &locs, &[], |k, b, _| pool::backward(k, attrs, b[0], shapes[0], b[1], b[2])),
+        Op::Pad { before, value, .. } => l.kernel(id, &locs, &[], |k, b, _| {
+            movement::pad(k, before, *value, b[0], shapes[0], b[1], out_shape)
+        }),
+        Op::RandomUniform(shape) => l.kernel(id, &locs, &[], |k, b, _| {
+            random::lower(k, b[0], b[1], shape.numel())
+        }),
+        Op::Pool2d(attrs) => l.kernel(id, &locs, &[], |k, b, _| {
+            pool::forward(k, attrs, b[0], shapes[0], b[1])
+        }),
+        Op::Pool2dGrad(attrs) => l.kernel(id, &locs, &[], |k, b, _| {
+            pool::backward(k, attrs, b[0], shapes[0], b[1], b[2])
+        }),
         Op::Fused(FusedOp::Pool2d { attrs, epilogue }) => {
             let pool_locs = [locs[0], out];
-            l.kernel(id, &pool_locs, &[], |k, b, _| pool::forward(k, attrs, b[0], shapes[0], b[1]))?;
+            l.kernel(id, &pool_locs, &[], |k, b, _| {
+                pool::forward(k, attrs, b[0], shapes[0], b[1])
+            })?;
             epilogue_kernel(l, id, epilogue, &locs, &shapes, 1)
         }
         Op::MatMul { .. }
@@ -80,15 +117,23 @@ pub(crate) fn lower<M: Module>(l: &mut Lowerer<'_, M>, id: NodeId) -> Result<()>
         | Op::Conv2dBackpropFilter { .. }
         | Op::DepthwiseConv2d(_)
         | Op::DepthwiseConv2dBackpropInput { .. }
-        | Op::DepthwiseConv2dBackpropFilter { .. } => {
+        | Op::DepthwiseConv2dBackpropFilter { .. } => contraction::lower(l, id, &locs, &shapes),
+        Op::Fused(FusedOp::MatMul { .. }) if contraction::epilogue_in_kernel(out_shape) => {
             contraction::lower(l, id, &locs, &shapes)
         }
-        Op::Fused(FusedOp::MatMul { .. }) if contraction::epilogue_in_kernel(out_shape) => contraction::lower(l, id, &locs, &shapes),
-        Op::Fused(FusedOp::MatMul { epilogue, .. } | FusedOp::Conv2d { epilogue, .. } | FusedOp::DepthwiseConv2d { epilogue, .. }) => {
+        Op::Fused(
+            FusedOp::MatMul { epilogue, .. }
+            | FusedOp::Conv2d { epilogue, .. }
+            | FusedOp::DepthwiseConv2d { epilogue, .. },
+        ) => {
             contraction::lower(l, id, &[locs[0], locs[1], out], &shapes[..2])?;
             epilogue_kernel(l, id, epilogue, &locs, &shapes, 2)
         }
-        other => Err(CodegenError::Unsupported { node: id.to_string(), op: ir::infer::op_name(other), msg: "no lowering".into() }),
+        other => Err(CodegenError::Unsupported {
+            node: id.to_string(),
+            op: ir::infer::op_name(other),
+            msg: "no lowering".into(),
+        }),
     }
 }
 

@@ -9,7 +9,6 @@ use crate::abi::{self, Loc, Space, StepFn};
 use crate::error::{CodegenError, Result};
 use crate::jit::JitCode;
 
-
 /// A compiled training or inference step. Immutable and `Send + Sync`: many threads may
 /// run it at once, each with its own [`State`].
 pub struct Executable {
@@ -39,15 +38,29 @@ pub struct State {
 impl State {
     /// The current value of parameter `name`.
     pub fn param(&self, name: &str) -> Option<&[f32]> {
-        self.params.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_slice())
+        self.params
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_slice())
     }
 
     /// Replace the value of parameter `name`; the length must match its shape.
     pub fn set_param(&mut self, name: &str, value: &[f32]) -> Result<()> {
-        let fail = |msg: String| CodegenError::Param { name: name.into(), msg };
-        let (_, buf) = self.params.iter_mut().find(|(n, _)| n == name).ok_or_else(|| fail("no such parameter".into()))?;
+        let fail = |msg: String| CodegenError::Param {
+            name: name.into(),
+            msg,
+        };
+        let (_, buf) = self
+            .params
+            .iter_mut()
+            .find(|(n, _)| n == name)
+            .ok_or_else(|| fail("no such parameter".into()))?;
         if buf.len() != value.len() {
-            return Err(fail(format!("holds {} values, got {}", buf.len(), value.len())));
+            return Err(fail(format!(
+                "holds {} values, got {}",
+                buf.len(),
+                value.len()
+            )));
         }
         buf.copy_from_slice(value);
         Ok(())
@@ -62,21 +75,42 @@ pub struct Workspace {
     scratch: Vec<f32>,
 }
 
-
-
 impl Executable {
-    pub(crate) fn new(code: JitCode, step: StepFn, scratch_len: usize, graph: &Graph, plan: &MemoryPlan) -> Result<Executable> {
-        let consts = graph.node_ids().filter_map(|id| if let Op::Const(t) = graph.op(id) { Some(t.data.clone()) } else { None }).collect();
+    pub(crate) fn new(
+        code: JitCode,
+        step: StepFn,
+        scratch_len: usize,
+        graph: &Graph,
+        plan: &MemoryPlan,
+    ) -> Result<Executable> {
+        let consts = graph
+            .node_ids()
+            .filter_map(|id| {
+                if let Op::Const(t) = graph.op(id) {
+                    Some(t.data.clone())
+                } else {
+                    None
+                }
+            })
+            .collect();
         let stored = |id| {
-            abi::resolve(graph, plan, id)?
-                .ok_or_else(|| CodegenError::Plan { node: id.to_string(), msg: "an output or update value has no storage".into() })
+            abi::resolve(graph, plan, id)?.ok_or_else(|| CodegenError::Plan {
+                node: id.to_string(),
+                msg: "an output or update value has no storage".into(),
+            })
         };
-        let outputs =
-            graph.outputs.iter().map(|(name, id)| Ok((name.clone(), stored(*id)?, graph.shape(*id).clone()))).collect::<Result<_>>()?;
+        let outputs = graph
+            .outputs
+            .iter()
+            .map(|(name, id)| Ok((name.clone(), stored(*id)?, graph.shape(*id).clone())))
+            .collect::<Result<_>>()?;
         let params = graph.params();
         let mut copied_updates = Vec::new();
         for &(param, value) in &graph.updates {
-            let index = params.iter().position(|&p| p == param).expect("updates name params (checked by Graph::add_update)");
+            let index = params
+                .iter()
+                .position(|&p| p == param)
+                .expect("updates name params (checked by Graph::add_update)");
             if plan.of(value) != Storage::InPlace(index) {
                 copied_updates.push((index, stored(value)?));
             }
@@ -108,7 +142,11 @@ impl Executable {
     /// Fresh buffers: every parameter zero, and the arena.
     pub fn new_state(&self) -> State {
         State {
-            params: self.params.iter().map(|p| (p.name.clone(), vec![0.0; p.shape.numel()])).collect(),
+            params: self
+                .params
+                .iter()
+                .map(|p| (p.name.clone(), vec![0.0; p.shape.numel()]))
+                .collect(),
             arena: vec![0.0; self.arena_len],
             scratch: vec![0.0; self.scratch_len],
         }
@@ -122,23 +160,42 @@ impl Executable {
 
     /// Fresh scratch buffers for [`Executable::run_read_only`].
     pub fn new_workspace(&self) -> Workspace {
-        Workspace { arena: vec![0.0; self.arena_len], scratch: vec![0.0; self.scratch_len] }
+        Workspace {
+            arena: vec![0.0; self.arena_len],
+            scratch: vec![0.0; self.scratch_len],
+        }
     }
 
     /// Run one step: check `inputs` (every graph input exactly once, of the right length),
     /// run the compiled code, copy non-in-place parameter updates into `state`, and return
     /// the named outputs.
-    pub fn run(&self, state: &mut State, inputs: &[(&str, &[f32])]) -> Result<Vec<(String, Tensor)>> {
+    pub fn run(
+        &self,
+        state: &mut State,
+        inputs: &[(&str, &[f32])],
+    ) -> Result<Vec<(String, Tensor)>> {
         let ordered = self.check_inputs(inputs)?;
         self.check_state(state)?;
-        let params: Vec<*mut f32> = state.params.iter_mut().map(|(_, v)| v.as_mut_ptr()).collect();
+        let params: Vec<*mut f32> = state
+            .params
+            .iter_mut()
+            .map(|(_, v)| v.as_mut_ptr())
+            .collect();
         // SAFETY: the state's buffers have the lengths this executable's graph and plan
         // promise (checked above), and `params` points into buffers `state` owns mutably.
         unsafe { self.call(&mut state.arena, &mut state.scratch, &ordered, params) };
         let views: Vec<&[f32]> = state.params.iter().map(|(_, v)| v.as_slice()).collect();
         let outputs = self.read_outputs(&state.arena, &ordered, &views);
-        let updates: Vec<(usize, Vec<f32>)> =
-            self.copied_updates.iter().map(|&(p, loc)| (p, self.read(loc, views[p].len(), &state.arena, &ordered, &views))).collect();
+        let updates: Vec<(usize, Vec<f32>)> = self
+            .copied_updates
+            .iter()
+            .map(|&(p, loc)| {
+                (
+                    p,
+                    self.read(loc, views[p].len(), &state.arena, &ordered, &views),
+                )
+            })
+            .collect();
         for (p, value) in updates {
             state.params[p].1.copy_from_slice(&value);
         }
@@ -162,7 +219,9 @@ impl Executable {
             });
         }
         let ordered = self.check_inputs(inputs)?;
-        let views = ir::leaf::bind_leaves("parameter", &self.params, params, |name, msg| CodegenError::Param { name, msg })?;
+        let views = ir::leaf::bind_leaves("parameter", &self.params, params, |name, msg| {
+            CodegenError::Param { name, msg }
+        })?;
         if workspace.arena.len() != self.arena_len || workspace.scratch.len() != self.scratch_len {
             return Err(CodegenError::Param {
                 name: "-".into(),
@@ -174,7 +233,14 @@ impl Executable {
         // handing out the caller's shared slices is sound, as for inputs.
         let pointers = views.iter().map(|s| s.as_ptr() as *mut f32).collect();
         // SAFETY: every buffer has the length the graph and plan promise (checked above).
-        unsafe { self.call(&mut workspace.arena, &mut workspace.scratch, &ordered, pointers) };
+        unsafe {
+            self.call(
+                &mut workspace.arena,
+                &mut workspace.scratch,
+                &ordered,
+                pointers,
+            )
+        };
         Ok(self.read_outputs(&workspace.arena, &ordered, &views))
     }
 
@@ -183,7 +249,13 @@ impl Executable {
     /// # Safety
     /// Every buffer must have the length the graph and plan promise; parameter pointers
     /// must be writable when the step updates parameters.
-    unsafe fn call(&self, arena: &mut [f32], scratch: &mut [f32], inputs: &[&[f32]], params: Vec<*mut f32>) {
+    unsafe fn call(
+        &self,
+        arena: &mut [f32],
+        scratch: &mut [f32],
+        inputs: &[&[f32]],
+        params: Vec<*mut f32>,
+    ) {
         let mut table: Vec<*mut f32> = Vec::with_capacity(2 + inputs.len() + params.len());
         table.push(arena.as_mut_ptr());
         // Compiled code never writes an input slot (the plan check forbids computed values
@@ -197,17 +269,35 @@ impl Executable {
     }
 
     /// The named outputs, read from where the plan put them.
-    fn read_outputs(&self, arena: &[f32], inputs: &[&[f32]], params: &[&[f32]]) -> Vec<(String, Tensor)> {
+    fn read_outputs(
+        &self,
+        arena: &[f32],
+        inputs: &[&[f32]],
+        params: &[&[f32]],
+    ) -> Vec<(String, Tensor)> {
         self.outputs
             .iter()
             .map(|(name, loc, shape)| {
-                (name.clone(), Tensor { shape: shape.clone(), data: self.read(*loc, shape.numel(), arena, inputs, params) })
+                (
+                    name.clone(),
+                    Tensor {
+                        shape: shape.clone(),
+                        data: self.read(*loc, shape.numel(), arena, inputs, params),
+                    },
+                )
             })
             .collect()
     }
 
     /// `len` values at `loc`.
-    fn read(&self, loc: Loc, len: usize, arena: &[f32], inputs: &[&[f32]], params: &[&[f32]]) -> Vec<f32> {
+    fn read(
+        &self,
+        loc: Loc,
+        len: usize,
+        arena: &[f32],
+        inputs: &[&[f32]],
+        params: &[&[f32]],
+    ) -> Vec<f32> {
         let buf: &[f32] = match loc.space {
             Space::Const(j) => &self.consts[j],
             Space::Table(0) => arena,
@@ -218,18 +308,27 @@ impl Executable {
     }
 
     fn check_inputs<'a>(&self, given: &[(&str, &'a [f32])]) -> Result<Vec<&'a [f32]>> {
-        ir::leaf::bind_leaves("input", &self.inputs, given, |name, msg| CodegenError::Input { name, msg })
+        ir::leaf::bind_leaves("input", &self.inputs, given, |name, msg| {
+            CodegenError::Input { name, msg }
+        })
     }
 
     fn check_state(&self, state: &State) -> Result<()> {
         let fits = state.arena.len() == self.arena_len
             && state.scratch.len() == self.scratch_len
             && state.params.len() == self.params.len()
-            && state.params.iter().zip(&self.params).all(|((n, v), l)| *n == l.name && v.len() == l.shape.numel());
+            && state
+                .params
+                .iter()
+                .zip(&self.params)
+                .all(|((n, v), l)| *n == l.name && v.len() == l.shape.numel());
         if fits {
             Ok(())
         } else {
-            Err(CodegenError::Param { name: "-".into(), msg: "the state was not made by this executable's new_state".into() })
+            Err(CodegenError::Param {
+                name: "-".into(),
+                msg: "the state was not made by this executable's new_state".into(),
+            })
         }
     }
 }

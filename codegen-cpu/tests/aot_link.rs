@@ -33,14 +33,23 @@ fn emitted_object_links_with_c_and_runs() {
     let y = g.unary(UnaryOp::Tanh, xw).unwrap();
     g.add_output("y", y).unwrap();
     let plan = MemoryPlan::naive(&g);
-    let ir::Storage::Arena { offset, .. } = plan.of(y) else { panic!("naive plans put results in the arena") };
+    let ir::Storage::Arena { offset, .. } = plan.of(y) else {
+        panic!("naive plans put results in the arena")
+    };
     let dir = std::env::temp_dir().join(format!("kiln-aot-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("model.o"), codegen_cpu::emit_object(&g, &plan, "model_step").unwrap()).unwrap();
+    std::fs::write(
+        dir.join("model.o"),
+        codegen_cpu::emit_object(&g, &plan, "model_step").unwrap(),
+    )
+    .unwrap();
     std::fs::write(dir.join("main.c"), MAIN_C).unwrap();
     let exe = dir.join("main");
     let status = Command::new("cc")
-        .args([format!("-DARENA_LEN={}", plan.arena_len), format!("-DOUT_OFFSET={offset}")])
+        .args([
+            format!("-DARENA_LEN={}", plan.arena_len),
+            format!("-DOUT_OFFSET={offset}"),
+        ])
         .arg(dir.join("main.c"))
         .arg(dir.join("model.o"))
         .arg("-o")
@@ -49,8 +58,15 @@ fn emitted_object_links_with_c_and_runs() {
         .expect("a C compiler (`cc`) is needed to link the object");
     assert!(status.success(), "linking failed");
     let out = Command::new(&exe).output().unwrap();
-    let got: Vec<f32> = String::from_utf8(out.stdout).unwrap().lines().map(|l| l.parse().unwrap()).collect();
-    let (xs, ws) = ([1.0f32, -2.0, 3.0, -4.0, 5.0, -6.0], [0.5f32, 0.5, 0.5, 2.0, 2.0, 2.0]);
+    let got: Vec<f32> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| l.parse().unwrap())
+        .collect();
+    let (xs, ws) = (
+        [1.0f32, -2.0, 3.0, -4.0, 5.0, -6.0],
+        [0.5f32, 0.5, 0.5, 2.0, 2.0, 2.0],
+    );
     let want: Vec<f32> = xs.iter().zip(&ws).map(|(a, b)| (a * b).tanh()).collect();
     for (g, w) in got.iter().zip(&want) {
         assert!((g - w).abs() <= 1e-6, "got {got:?}, want {want:?}");

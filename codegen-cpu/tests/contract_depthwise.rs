@@ -2,11 +2,17 @@
 //! and 2 threads (the split must not change the result beyond summation order), and clear
 //! errors for short slices and a geometry whose output channels are not `in_c * multiplier`.
 
-use codegen_cpu::contract::{ContractError, Conv2dGeometry, ConvPass, depthwise_conv2d, depthwise_sizes};
+use codegen_cpu::contract::{
+    ContractError, Conv2dGeometry, ConvPass, depthwise_conv2d, depthwise_sizes,
+};
 use ir::{Conv2dAttrs, Padding};
 
 fn geometry(c: usize, m: usize) -> Conv2dGeometry {
-    let attrs = Conv2dAttrs { strides: [1, 1], dilation: [1, 1], padding: Padding::Valid };
+    let attrs = Conv2dAttrs {
+        strides: [1, 1],
+        dilation: [1, 1],
+        padding: Padding::Valid,
+    };
     Conv2dGeometry::resolve([1, 2, 2, c], [2, 1, c, c * m], &attrs).unwrap()
 }
 
@@ -18,9 +24,27 @@ fn forward_hand_case() {
     // w[ky, 0, c, m]: ky 0 = [[1, 2], [3, 4]], ky 1 = [[5, 6], [7, 8]].
     let mut w = vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0];
     let mut y = vec![f32::NAN; 8];
-    depthwise_conv2d(ConvPass::Forward, &geometry(2, 2), 2, &mut x, &mut w, &mut y, 1).unwrap();
+    depthwise_conv2d(
+        ConvPass::Forward,
+        &geometry(2, 2),
+        2,
+        &mut x,
+        &mut w,
+        &mut y,
+        1,
+    )
+    .unwrap();
     // Pixel (0, 0): c0 taps 1, 3; c1 taps 10, 30.
-    let want = [1.0 + 15.0, 2.0 + 18.0, 30.0 + 210.0, 40.0 + 240.0, 2.0 + 20.0, 4.0 + 24.0, 60.0 + 280.0, 80.0 + 320.0];
+    let want = [
+        1.0 + 15.0,
+        2.0 + 18.0,
+        30.0 + 210.0,
+        40.0 + 240.0,
+        2.0 + 20.0,
+        4.0 + 24.0,
+        60.0 + 280.0,
+        80.0 + 320.0,
+    ];
     assert_eq!(y, want);
 }
 
@@ -28,16 +52,29 @@ fn forward_hand_case() {
 fn short_slices_and_bad_multipliers_are_errors() {
     let g = geometry(2, 2);
     let (mut x, mut w, mut y) = (vec![0.0; 8], vec![0.0; 7], vec![0.0; 8]);
-    let err = depthwise_conv2d(ConvPass::BackpropFilter, &g, 2, &mut x, &mut w, &mut y, 2).unwrap_err();
-    assert_eq!(err, ContractError::OperandTooShort { operand: "dw", needed: 8, len: 7 });
+    let err =
+        depthwise_conv2d(ConvPass::BackpropFilter, &g, 2, &mut x, &mut w, &mut y, 2).unwrap_err();
+    assert_eq!(
+        err,
+        ContractError::OperandTooShort {
+            operand: "dw",
+            needed: 8,
+            len: 7
+        }
+    );
     let mut w = vec![0.0; 8];
     let err = depthwise_conv2d(ConvPass::Forward, &g, 3, &mut x, &mut w, &mut y, 2).unwrap_err();
-    assert!(matches!(err, ContractError::InvalidGeometry(ref m) if m.contains("multiplier 3")), "{err}");
+    assert!(
+        matches!(err, ContractError::InvalidGeometry(ref m) if m.contains("multiplier 3")),
+        "{err}"
+    );
 }
 
 /// Deterministic values in `[-1, 1)`.
 fn values(len: usize, seed: usize) -> Vec<f32> {
-    (0..len).map(|i| ((i * 7919 + seed * 104_729) % 2000) as f32 / 1000.0 - 1.0).collect()
+    (0..len)
+        .map(|i| ((i * 7919 + seed * 104_729) % 2000) as f32 / 1000.0 - 1.0)
+        .collect()
 }
 
 /// Calls `f(x_index, w_index, y_index)` for every multiply-add of the depthwise convolution.
@@ -47,15 +84,21 @@ fn for_each_product(g: &Conv2dGeometry, m: usize, mut f: impl FnMut(usize, usize
             for ow in 0..g.out_w {
                 for kh in 0..g.kernel_h {
                     for kw in 0..g.kernel_w {
-                        let ih = (oh * g.stride_h + kh * g.dilation_h) as isize - g.pad_top as isize;
-                        let iw = (ow * g.stride_w + kw * g.dilation_w) as isize - g.pad_left as isize;
+                        let ih =
+                            (oh * g.stride_h + kh * g.dilation_h) as isize - g.pad_top as isize;
+                        let iw =
+                            (ow * g.stride_w + kw * g.dilation_w) as isize - g.pad_left as isize;
                         if ih < 0 || iw < 0 || ih as usize >= g.in_h || iw as usize >= g.in_w {
                             continue;
                         }
                         let x_pixel = ((n * g.in_h + ih as usize) * g.in_w + iw as usize) * g.in_c;
                         let y_pixel = ((n * g.out_h + oh) * g.out_w + ow) * g.out_c;
                         for k in 0..g.out_c {
-                            f(x_pixel + k / m, (kh * g.kernel_w + kw) * g.out_c + k, y_pixel + k);
+                            f(
+                                x_pixel + k / m,
+                                (kh * g.kernel_w + kw) * g.out_c + k,
+                                y_pixel + k,
+                            );
                         }
                     }
                 }
@@ -69,13 +112,20 @@ fn for_each_product(g: &Conv2dGeometry, m: usize, mut f: impl FnMut(usize, usize
 fn assert_close(got: &[f32], want: &[f64], what: &str) {
     assert_eq!(got.len(), want.len(), "{what}: length");
     for (i, (&g, &w)) in got.iter().zip(want).enumerate() {
-        assert!((g as f64 - w).abs() <= 1e-5 * (w.abs() + 1.0), "{what}: element {i}: got {g}, want {w}");
+        assert!(
+            (g as f64 - w).abs() <= 1e-5 * (w.abs() + 1.0),
+            "{what}: element {i}: got {g}, want {w}"
+        );
     }
 }
 
 #[test]
 fn every_pass_matches_naive_loops_on_one_and_two_threads() {
-    let attrs = |strides, dilation, padding| Conv2dAttrs { strides, dilation, padding };
+    let attrs = |strides, dilation, padding| Conv2dAttrs {
+        strides,
+        dilation,
+        padding,
+    };
     let cases = [
         (attrs([1, 1], [1, 1], Padding::Same), [2, 12, 13, 72], 1),
         (attrs([2, 2], [1, 1], Padding::Same), [3, 9, 7, 40], 1),
@@ -100,10 +150,28 @@ fn every_pass_matches_naive_loops_on_one_and_two_threads() {
             depthwise_conv2d(ConvPass::Forward, &g, m, &mut xc, &mut wc, &mut yc, threads).unwrap();
             assert_close(&yc, &y_want, &what("forward"));
             let (mut dx, mut dyc) = (vec![f32::NAN; sx], dy.clone());
-            depthwise_conv2d(ConvPass::BackpropInput, &g, m, &mut dx, &mut wc, &mut dyc, threads).unwrap();
+            depthwise_conv2d(
+                ConvPass::BackpropInput,
+                &g,
+                m,
+                &mut dx,
+                &mut wc,
+                &mut dyc,
+                threads,
+            )
+            .unwrap();
             assert_close(&dx, &dx_want, &what("backprop-input"));
             let mut dw = vec![f32::NAN; sw];
-            depthwise_conv2d(ConvPass::BackpropFilter, &g, m, &mut xc, &mut dw, &mut dyc, threads).unwrap();
+            depthwise_conv2d(
+                ConvPass::BackpropFilter,
+                &g,
+                m,
+                &mut xc,
+                &mut dw,
+                &mut dyc,
+                threads,
+            )
+            .unwrap();
             assert_close(&dw, &dw_want, &what("backprop-filter"));
         }
     }

@@ -13,7 +13,10 @@ mod common;
 use codegen_cpu::compile;
 use common::{assert_close, values};
 use ir::interp::{self, Bindings};
-use ir::{BinaryOp, Conv2dAttrs, Graph, MemoryPlan, NodeId, Op, Padding, Pool2dAttrs, PoolKind, ReduceOp, Shape, Tensor, UnaryOp};
+use ir::{
+    BinaryOp, Conv2dAttrs, Graph, MemoryPlan, NodeId, Op, Padding, Pool2dAttrs, PoolKind, ReduceOp,
+    Shape, Tensor, UnaryOp,
+};
 
 const REL: f32 = 2e-5;
 const ABS: f32 = 1e-5;
@@ -23,9 +26,14 @@ fn bindings(graph: &Graph, seed: u32) -> Bindings {
     graph
         .node_ids()
         .filter_map(|id| match graph.op(id) {
-            Op::Input { name, shape } | Op::Param { name, shape } => {
-                Some((name.clone(), Tensor::new(shape.clone(), values(shape.numel(), seed + id.index() as u32, -2.0, 2.0)).unwrap()))
-            }
+            Op::Input { name, shape } | Op::Param { name, shape } => Some((
+                name.clone(),
+                Tensor::new(
+                    shape.clone(),
+                    values(shape.numel(), seed + id.index() as u32, -2.0, 2.0),
+                )
+                .unwrap(),
+            )),
             _ => None,
         })
         .collect()
@@ -33,7 +41,15 @@ fn bindings(graph: &Graph, seed: u32) -> Bindings {
 
 /// Compile `graph` under `plan`, run `steps` steps from `b`, and compare outputs and
 /// parameters with the interpreter after every step.
-fn compare_steps(what: &str, graph: &Graph, plan: &MemoryPlan, b: &Bindings, steps: usize, rel: f32, abs: f32) {
+fn compare_steps(
+    what: &str,
+    graph: &Graph,
+    plan: &MemoryPlan,
+    b: &Bindings,
+    steps: usize,
+    rel: f32,
+    abs: f32,
+) {
     let exe = compile(graph, plan).unwrap_or_else(|e| panic!("{what}: {e}"));
     let mut state = exe.new_state();
     for leaf in exe.params() {
@@ -41,15 +57,33 @@ fn compare_steps(what: &str, graph: &Graph, plan: &MemoryPlan, b: &Bindings, ste
     }
     let mut reference = b.clone();
     for step in 0..steps {
-        let inputs: Vec<(&str, &[f32])> = exe.inputs().iter().map(|l| (l.name.as_str(), b[&l.name].data.as_slice())).collect();
-        let got = exe.run(&mut state, &inputs).unwrap_or_else(|e| panic!("{what}: {e}"));
+        let inputs: Vec<(&str, &[f32])> = exe
+            .inputs()
+            .iter()
+            .map(|l| (l.name.as_str(), b[&l.name].data.as_slice()))
+            .collect();
+        let got = exe
+            .run(&mut state, &inputs)
+            .unwrap_or_else(|e| panic!("{what}: {e}"));
         let want = interp::run(graph, &reference).unwrap();
         for ((name, g), (_, w)) in got.iter().zip(&want.outputs) {
             assert_eq!(g.shape, w.shape, "{what}: output {name}");
-            assert_close(&format!("{what} step {step} output {name}"), &g.data, &w.data, rel, abs);
+            assert_close(
+                &format!("{what} step {step} output {name}"),
+                &g.data,
+                &w.data,
+                rel,
+                abs,
+            );
         }
         for (name, value) in want.updates {
-            assert_close(&format!("{what} step {step} param {name}"), state.param(&name).unwrap(), &value.data, rel, abs);
+            assert_close(
+                &format!("{what} step {step} param {name}"),
+                state.param(&name).unwrap(),
+                &value.data,
+                rel,
+                abs,
+            );
             reference.insert(name, value);
         }
     }
@@ -58,16 +92,36 @@ fn compare_steps(what: &str, graph: &Graph, plan: &MemoryPlan, b: &Bindings, ste
 /// Compare under the naive plan, then after the optimization pipeline under the real plan.
 fn check(what: &str, graph: &Graph, seed: u32, steps: usize, rel: f32, abs: f32) {
     let b = bindings(graph, seed);
-    compare_steps(&format!("{what} (naive)"), graph, &MemoryPlan::naive(graph), &b, steps, rel, abs);
+    compare_steps(
+        &format!("{what} (naive)"),
+        graph,
+        &MemoryPlan::naive(graph),
+        &b,
+        steps,
+        rel,
+        abs,
+    );
     let optimized = passes::pipeline::optimize(graph).unwrap_or_else(|e| panic!("{what}: {e}"));
     let plan = passes::memory_plan::plan(&optimized).unwrap_or_else(|e| panic!("{what}: {e}"));
-    compare_steps(&format!("{what} (optimized)"), &optimized, &plan, &b, steps, rel, abs);
+    compare_steps(
+        &format!("{what} (optimized)"),
+        &optimized,
+        &plan,
+        &b,
+        steps,
+        rel,
+        abs,
+    );
 }
 
 /// A graph with one node of `op` over inputs of `shapes`, its result the output `y`.
 fn single(op: Op, shapes: &[Shape]) -> Graph {
     let mut g = Graph::new();
-    let ins: Vec<NodeId> = shapes.iter().enumerate().map(|(i, s)| g.input(format!("in{i}"), s.clone())).collect();
+    let ins: Vec<NodeId> = shapes
+        .iter()
+        .enumerate()
+        .map(|(i, s)| g.input(format!("in{i}"), s.clone()))
+        .collect();
     let y = g.add(op, &ins).unwrap();
     g.add_output("y", y).unwrap();
     g
@@ -76,9 +130,21 @@ fn single(op: Op, shapes: &[Shape]) -> Graph {
 #[test]
 fn every_primitive_op_kind_matches_the_interpreter() {
     let s = |d: &[usize]| Shape::new(d.to_vec());
-    let conv = Conv2dAttrs { strides: [2, 1], dilation: [1, 2], padding: Padding::Same };
-    let pool = Pool2dAttrs { kind: PoolKind::Max, window: [3, 2], strides: [2, 2], padding: Padding::Same };
-    let avg = Pool2dAttrs { kind: PoolKind::Avg, ..pool };
+    let conv = Conv2dAttrs {
+        strides: [2, 1],
+        dilation: [1, 2],
+        padding: Padding::Same,
+    };
+    let pool = Pool2dAttrs {
+        kind: PoolKind::Max,
+        window: [3, 2],
+        strides: [2, 2],
+        padding: Padding::Same,
+    };
+    let avg = Pool2dAttrs {
+        kind: PoolKind::Avg,
+        ..pool
+    };
     let mut cases: Vec<(String, Op, Vec<Shape>)> = vec![];
     for u in UnaryOp::ALL {
         cases.push((u.name().into(), Op::Unary(u), vec![s(&[3, 5])]));
@@ -87,54 +153,148 @@ fn every_primitive_op_kind_matches_the_interpreter() {
         cases.push((b.name().into(), Op::Binary(b), vec![s(&[3, 5]), s(&[5])]));
     }
     cases.extend([
-        ("select".into(), Op::Select, vec![s(&[3, 1]), s(&[3, 5]), s(&[])]),
-        ("matmul".into(), Op::MatMul { transpose_a: true, transpose_b: false }, vec![s(&[2, 4, 3]), s(&[2, 4, 5])]),
-        ("conv2d".into(), Op::Conv2d(conv), vec![s(&[2, 7, 6, 3]), s(&[3, 2, 3, 4])]),
+        (
+            "select".into(),
+            Op::Select,
+            vec![s(&[3, 1]), s(&[3, 5]), s(&[])],
+        ),
+        (
+            "matmul".into(),
+            Op::MatMul {
+                transpose_a: true,
+                transpose_b: false,
+            },
+            vec![s(&[2, 4, 3]), s(&[2, 4, 5])],
+        ),
+        (
+            "conv2d".into(),
+            Op::Conv2d(conv),
+            vec![s(&[2, 7, 6, 3]), s(&[3, 2, 3, 4])],
+        ),
         (
             "conv2d_backprop_input".into(),
-            Op::Conv2dBackpropInput { attrs: conv, input_shape: s(&[2, 7, 6, 3]) },
+            Op::Conv2dBackpropInput {
+                attrs: conv,
+                input_shape: s(&[2, 7, 6, 3]),
+            },
             vec![s(&[2, 4, 6, 4]), s(&[3, 2, 3, 4])],
         ),
         (
             "conv2d_backprop_filter".into(),
-            Op::Conv2dBackpropFilter { attrs: conv, filter_shape: s(&[3, 2, 3, 4]) },
+            Op::Conv2dBackpropFilter {
+                attrs: conv,
+                filter_shape: s(&[3, 2, 3, 4]),
+            },
             vec![s(&[2, 7, 6, 3]), s(&[2, 4, 6, 4])],
         ),
         // Depthwise, multiplier 2: 3 input channels, 6 output channels.
-        ("depthwise_conv2d".into(), Op::DepthwiseConv2d(conv), vec![s(&[2, 7, 6, 3]), s(&[3, 2, 3, 2])]),
+        (
+            "depthwise_conv2d".into(),
+            Op::DepthwiseConv2d(conv),
+            vec![s(&[2, 7, 6, 3]), s(&[3, 2, 3, 2])],
+        ),
         (
             "depthwise_conv2d_backprop_input".into(),
-            Op::DepthwiseConv2dBackpropInput { attrs: conv, input_shape: s(&[2, 7, 6, 3]) },
+            Op::DepthwiseConv2dBackpropInput {
+                attrs: conv,
+                input_shape: s(&[2, 7, 6, 3]),
+            },
             vec![s(&[2, 4, 6, 6]), s(&[3, 2, 3, 2])],
         ),
         (
             "depthwise_conv2d_backprop_filter".into(),
-            Op::DepthwiseConv2dBackpropFilter { attrs: conv, filter_shape: s(&[3, 2, 3, 2]) },
+            Op::DepthwiseConv2dBackpropFilter {
+                attrs: conv,
+                filter_shape: s(&[3, 2, 3, 2]),
+            },
             vec![s(&[2, 7, 6, 3]), s(&[2, 4, 6, 6])],
         ),
         (
             "depthwise_conv2d multiplier 1 valid".into(),
-            Op::DepthwiseConv2d(Conv2dAttrs { strides: [1, 1], dilation: [1, 1], padding: Padding::Valid }),
+            Op::DepthwiseConv2d(Conv2dAttrs {
+                strides: [1, 1],
+                dilation: [1, 1],
+                padding: Padding::Valid,
+            }),
             vec![s(&[1, 5, 5, 4]), s(&[3, 3, 4, 1])],
         ),
         ("max_pool".into(), Op::Pool2d(pool), vec![s(&[2, 7, 6, 3])]),
         ("avg_pool".into(), Op::Pool2d(avg), vec![s(&[2, 7, 6, 3])]),
-        ("max_pool_grad".into(), Op::Pool2dGrad(pool), vec![s(&[2, 7, 6, 3]), s(&[2, 4, 3, 3])]),
-        ("avg_pool_grad".into(), Op::Pool2dGrad(avg), vec![s(&[2, 7, 6, 3]), s(&[2, 4, 3, 3])]),
-        ("reshape".into(), Op::Reshape(s(&[6, 5])), vec![s(&[2, 3, 5])]),
-        ("transpose".into(), Op::Transpose(vec![1, 2, 0]), vec![s(&[2, 3, 5])]),
-        ("broadcast".into(), Op::Broadcast(s(&[4, 3, 5])), vec![s(&[3, 1])]),
-        ("slice".into(), Op::Slice { starts: vec![1, 0, 2], ends: vec![2, 3, 5] }, vec![s(&[2, 3, 5])]),
-        ("concat".into(), Op::Concat { axis: 2 }, vec![s(&[2, 3, 5]), s(&[2, 3, 1]), s(&[2, 3, 2])]),
-        ("pad".into(), Op::Pad { before: vec![0, 2, 1], after: vec![1, 0, 3], value: 0.5 }, vec![s(&[2, 3, 5])]),
-        ("random_uniform".into(), Op::RandomUniform(s(&[7, 9])), vec![s(&[])]),
+        (
+            "max_pool_grad".into(),
+            Op::Pool2dGrad(pool),
+            vec![s(&[2, 7, 6, 3]), s(&[2, 4, 3, 3])],
+        ),
+        (
+            "avg_pool_grad".into(),
+            Op::Pool2dGrad(avg),
+            vec![s(&[2, 7, 6, 3]), s(&[2, 4, 3, 3])],
+        ),
+        (
+            "reshape".into(),
+            Op::Reshape(s(&[6, 5])),
+            vec![s(&[2, 3, 5])],
+        ),
+        (
+            "transpose".into(),
+            Op::Transpose(vec![1, 2, 0]),
+            vec![s(&[2, 3, 5])],
+        ),
+        (
+            "broadcast".into(),
+            Op::Broadcast(s(&[4, 3, 5])),
+            vec![s(&[3, 1])],
+        ),
+        (
+            "slice".into(),
+            Op::Slice {
+                starts: vec![1, 0, 2],
+                ends: vec![2, 3, 5],
+            },
+            vec![s(&[2, 3, 5])],
+        ),
+        (
+            "concat".into(),
+            Op::Concat { axis: 2 },
+            vec![s(&[2, 3, 5]), s(&[2, 3, 1]), s(&[2, 3, 2])],
+        ),
+        (
+            "pad".into(),
+            Op::Pad {
+                before: vec![0, 2, 1],
+                after: vec![1, 0, 3],
+                value: 0.5,
+            },
+            vec![s(&[2, 3, 5])],
+        ),
+        (
+            "random_uniform".into(),
+            Op::RandomUniform(s(&[7, 9])),
+            vec![s(&[])],
+        ),
     ]);
     for op in [ReduceOp::Sum, ReduceOp::Mean, ReduceOp::Max, ReduceOp::Min] {
         for axes in [vec![0], vec![2], vec![0, 2], vec![0, 1, 2]] {
-            cases.push((format!("reduce.{} {axes:?}", op.name()), Op::Reduce { op, axes, keep_dims: true }, vec![s(&[2, 3, 5])]));
+            cases.push((
+                format!("reduce.{} {axes:?}", op.name()),
+                Op::Reduce {
+                    op,
+                    axes,
+                    keep_dims: true,
+                },
+                vec![s(&[2, 3, 5])],
+            ));
         }
     }
-    cases.push(("reduce.argmax".into(), Op::Reduce { op: ReduceOp::ArgMax, axes: vec![1], keep_dims: false }, vec![s(&[2, 3, 5])]));
+    cases.push((
+        "reduce.argmax".into(),
+        Op::Reduce {
+            op: ReduceOp::ArgMax,
+            axes: vec![1],
+            keep_dims: false,
+        },
+        vec![s(&[2, 3, 5])],
+    ));
     for (i, (name, op, shapes)) in cases.into_iter().enumerate() {
         // pow needs a positive base to stay real; log-like ops see negatives and give NaN on
         // both sides.
@@ -156,26 +316,85 @@ fn every_primitive_op_kind_matches_the_interpreter() {
 /// with full vector blocks and tails, and sizes large enough to be split over the pool.
 #[test]
 fn depthwise_passes_match_the_interpreter_across_geometries() {
-    let attrs = |strides, dilation, padding| Conv2dAttrs { strides, dilation, padding };
+    let attrs = |strides, dilation, padding| Conv2dAttrs {
+        strides,
+        dilation,
+        padding,
+    };
     let cases = [
         // (what, attrs, input [n, h, w, c], filter [kh, kw, c, m])
-        ("stride 2 odd same", attrs([2, 2], [1, 1], Padding::Same), [2, 9, 11, 70], [3, 3, 70, 1]),
-        ("stride 2 odd valid", attrs([2, 2], [1, 1], Padding::Valid), [1, 7, 5, 6], [3, 3, 6, 1]),
-        ("dilation 2 same", attrs([1, 1], [2, 2], Padding::Same), [2, 8, 9, 33], [3, 3, 33, 1]),
-        ("multiplier 3 valid", attrs([1, 2], [1, 1], Padding::Valid), [2, 6, 7, 5], [2, 3, 5, 3]),
-        ("multiplier 2 big same", attrs([1, 1], [1, 1], Padding::Same), [2, 10, 12, 40], [3, 3, 40, 2]),
-        ("5x5 stride 1 same", attrs([1, 1], [1, 1], Padding::Same), [1, 6, 6, 16], [5, 5, 16, 1]),
+        (
+            "stride 2 odd same",
+            attrs([2, 2], [1, 1], Padding::Same),
+            [2, 9, 11, 70],
+            [3, 3, 70, 1],
+        ),
+        (
+            "stride 2 odd valid",
+            attrs([2, 2], [1, 1], Padding::Valid),
+            [1, 7, 5, 6],
+            [3, 3, 6, 1],
+        ),
+        (
+            "dilation 2 same",
+            attrs([1, 1], [2, 2], Padding::Same),
+            [2, 8, 9, 33],
+            [3, 3, 33, 1],
+        ),
+        (
+            "multiplier 3 valid",
+            attrs([1, 2], [1, 1], Padding::Valid),
+            [2, 6, 7, 5],
+            [2, 3, 5, 3],
+        ),
+        (
+            "multiplier 2 big same",
+            attrs([1, 1], [1, 1], Padding::Same),
+            [2, 10, 12, 40],
+            [3, 3, 40, 2],
+        ),
+        (
+            "5x5 stride 1 same",
+            attrs([1, 1], [1, 1], Padding::Same),
+            [1, 6, 6, 16],
+            [5, 5, 16, 1],
+        ),
     ];
     for (i, (what, a, x, w)) in cases.into_iter().enumerate() {
         let (xs, ws) = (Shape::from(x), Shape::from(w));
         let y = ir::infer::depthwise_conv2d_shape(&xs, &ws, &a).unwrap();
         let passes = [
-            ("forward", Op::DepthwiseConv2d(a), vec![xs.clone(), ws.clone()]),
-            ("backprop-input", Op::DepthwiseConv2dBackpropInput { attrs: a, input_shape: xs.clone() }, vec![y.clone(), ws.clone()]),
-            ("backprop-filter", Op::DepthwiseConv2dBackpropFilter { attrs: a, filter_shape: ws.clone() }, vec![xs.clone(), y.clone()]),
+            (
+                "forward",
+                Op::DepthwiseConv2d(a),
+                vec![xs.clone(), ws.clone()],
+            ),
+            (
+                "backprop-input",
+                Op::DepthwiseConv2dBackpropInput {
+                    attrs: a,
+                    input_shape: xs.clone(),
+                },
+                vec![y.clone(), ws.clone()],
+            ),
+            (
+                "backprop-filter",
+                Op::DepthwiseConv2dBackpropFilter {
+                    attrs: a,
+                    filter_shape: ws.clone(),
+                },
+                vec![xs.clone(), y.clone()],
+            ),
         ];
         for (pass, op, shapes) in passes {
-            check(&format!("depthwise {what} {pass}"), &single(op, &shapes), 300 + i as u32, 1, REL, ABS);
+            check(
+                &format!("depthwise {what} {pass}"),
+                &single(op, &shapes),
+                300 + i as u32,
+                1,
+                REL,
+                ABS,
+            );
         }
     }
 }
@@ -184,9 +403,17 @@ fn depthwise_passes_match_the_interpreter_across_geometries() {
 fn random_elementwise_graph(seed: u32) -> Graph {
     let pick = |i: u32, n: usize| (ir::random::uniform(seed, i) * n as f32) as usize % n;
     let mut g = Graph::new();
-    let mut nodes = vec![g.input("a", [4, 6]), g.input("b", [6]), g.input("c", [4, 1]), g.scalar(0.5)];
+    let mut nodes = vec![
+        g.input("a", [4, 6]),
+        g.input("b", [6]),
+        g.input("c", [4, 1]),
+        g.scalar(0.5),
+    ];
     for step in 0..10u32 {
-        let (x, y) = (nodes[pick(step * 4, nodes.len())], nodes[pick(step * 4 + 1, nodes.len())]);
+        let (x, y) = (
+            nodes[pick(step * 4, nodes.len())],
+            nodes[pick(step * 4 + 1, nodes.len())],
+        );
         let node = match pick(step * 4 + 2, 3) {
             0 => {
                 // keep transcendental inputs tame: tanh first squashes to [-1, 1]
@@ -204,7 +431,14 @@ fn random_elementwise_graph(seed: u32) -> Graph {
                 g.unary(u, t).unwrap()
             }
             1 => {
-                let b = [BinaryOp::Add, BinaryOp::Sub, BinaryOp::Mul, BinaryOp::Max, BinaryOp::Min, BinaryOp::Gt][pick(step * 4 + 3, 6)];
+                let b = [
+                    BinaryOp::Add,
+                    BinaryOp::Sub,
+                    BinaryOp::Mul,
+                    BinaryOp::Max,
+                    BinaryOp::Min,
+                    BinaryOp::Gt,
+                ][pick(step * 4 + 3, 6)];
                 g.binary(b, x, y).unwrap()
             }
             _ => {
@@ -223,7 +457,14 @@ fn random_elementwise_graph(seed: u32) -> Graph {
 #[test]
 fn random_elementwise_graphs_match_the_interpreter() {
     for seed in 0..30 {
-        check(&format!("random graph {seed}"), &random_elementwise_graph(seed), seed, 1, 1e-4, 1e-5);
+        check(
+            &format!("random graph {seed}"),
+            &random_elementwise_graph(seed),
+            seed,
+            1,
+            1e-4,
+            1e-5,
+        );
     }
 }
 
@@ -279,11 +520,20 @@ fn cnn_training_graph() -> Graph {
     let k = g.param("k", [3, 3, 2, 4]);
     let kb = g.param("kb", [4]);
     let w = g.param("w", [64, 3]);
-    let conv = Conv2dAttrs { strides: [1, 1], dilation: [1, 1], padding: Padding::Same };
+    let conv = Conv2dAttrs {
+        strides: [1, 1],
+        dilation: [1, 1],
+        padding: Padding::Same,
+    };
     let c = g.add(Op::Conv2d(conv), &[x, k]).unwrap();
     let c = g.binary(BinaryOp::Add, c, kb).unwrap();
     let c = g.unary(UnaryOp::Relu, c).unwrap();
-    let pool = Pool2dAttrs { kind: PoolKind::Max, window: [2, 2], strides: [2, 2], padding: Padding::Valid };
+    let pool = Pool2dAttrs {
+        kind: PoolKind::Max,
+        window: [2, 2],
+        strides: [2, 2],
+        padding: Padding::Valid,
+    };
     let p = g.add(Op::Pool2d(pool), &[c]).unwrap();
     let flat = g.reshape(p, [2, 64]).unwrap();
     let y = g.matmul(flat, w, false, false).unwrap();
@@ -316,13 +566,21 @@ fn separable_block_graph() -> Graph {
     let db = g.param("db", [10]);
     let pw = g.param("pw", [1, 1, 10, 4]);
     let pb = g.param("pb", [4]);
-    let attrs = Conv2dAttrs { strides: [2, 1], dilation: [1, 1], padding: Padding::Same };
+    let attrs = Conv2dAttrs {
+        strides: [2, 1],
+        dilation: [1, 1],
+        padding: Padding::Same,
+    };
     let d = g.add(Op::DepthwiseConv2d(attrs), &[x, dw]).unwrap();
     let d = g.binary(BinaryOp::Add, d, db).unwrap();
     let d = g.unary(UnaryOp::Relu, d).unwrap();
     let six = g.scalar(6.0);
     let d = g.binary(BinaryOp::Min, d, six).unwrap();
-    let pointwise = Conv2dAttrs { strides: [1, 1], dilation: [1, 1], padding: Padding::Valid };
+    let pointwise = Conv2dAttrs {
+        strides: [1, 1],
+        dilation: [1, 1],
+        padding: Padding::Valid,
+    };
     let p = g.add(Op::Conv2d(pointwise), &[d, pw]).unwrap();
     let p = g.binary(BinaryOp::Add, p, pb).unwrap();
     let y = g.unary(UnaryOp::Tanh, p).unwrap();
@@ -334,7 +592,21 @@ fn separable_block_graph() -> Graph {
 fn separable_conv_block_fuses_its_depthwise_epilogue_and_matches_the_interpreter() {
     let g = separable_block_graph();
     let optimized = passes::pipeline::optimize(&g).unwrap();
-    let fused: Vec<&str> = optimized.node_ids().filter_map(|id| if let Op::Fused(f) = optimized.op(id) { Some(f.name()) } else { None }).collect();
-    assert_eq!(fused, ["fused.depthwise_conv2d", "fused.conv2d"], "{}", ir::text::print(&optimized));
+    let fused: Vec<&str> = optimized
+        .node_ids()
+        .filter_map(|id| {
+            if let Op::Fused(f) = optimized.op(id) {
+                Some(f.name())
+            } else {
+                None
+            }
+        })
+        .collect();
+    assert_eq!(
+        fused,
+        ["fused.depthwise_conv2d", "fused.conv2d"],
+        "{}",
+        ir::text::print(&optimized)
+    );
     check("separable conv block", &g, 13, 1, 1e-4, 1e-5);
 }

@@ -4,19 +4,33 @@
 mod common;
 
 use common::{assert_close, run, values};
-use ir::{BinaryOp, FusedOp, Graph, Instr, Op, Padding, Pool2dAttrs, PoolKind, Program, ReduceOp, Shape, UnaryOp};
+use ir::{
+    BinaryOp, FusedOp, Graph, Instr, Op, Padding, Pool2dAttrs, PoolKind, Program, ReduceOp, Shape,
+    UnaryOp,
+};
 
 /// Reference reduction over `axes` of a row-major tensor.
 fn reduce_ref(op: ReduceOp, x: &[f32], shape: &[usize], axes: &[usize]) -> Vec<f32> {
     let s = Shape::new(shape.to_vec());
-    let out_dims: Vec<usize> = (0..shape.len()).map(|a| if axes.contains(&a) { 1 } else { shape[a] }).collect();
+    let out_dims: Vec<usize> = (0..shape.len())
+        .map(|a| if axes.contains(&a) { 1 } else { shape[a] })
+        .collect();
     let out_shape = Shape::new(out_dims.clone());
     let n_out = out_shape.numel();
     let mut acc: Vec<Vec<(usize, f32)>> = vec![Vec::new(); n_out];
     for (flat, &v) in x.iter().enumerate() {
-        let idx: Vec<usize> = s.strides().iter().zip(shape).map(|(&st, &d)| flat / st % d).collect();
-        let o: usize =
-            idx.iter().zip(out_shape.strides()).enumerate().map(|(a, (&i, st))| if axes.contains(&a) { 0 } else { i * st }).sum();
+        let idx: Vec<usize> = s
+            .strides()
+            .iter()
+            .zip(shape)
+            .map(|(&st, &d)| flat / st % d)
+            .collect();
+        let o: usize = idx
+            .iter()
+            .zip(out_shape.strides())
+            .enumerate()
+            .map(|(a, (&i, st))| if axes.contains(&a) { 0 } else { i * st })
+            .sum();
         let along = if axes.len() == 1 { idx[axes[0]] } else { 0 };
         acc[o].push((along, v));
     }
@@ -27,7 +41,11 @@ fn reduce_ref(op: ReduceOp, x: &[f32], shape: &[usize], axes: &[usize]) -> Vec<f
             ReduceOp::Max => vals.iter().fold(f32::NEG_INFINITY, |m, p| m.max(p.1)),
             ReduceOp::Min => vals.iter().fold(f32::INFINITY, |m, p| m.min(p.1)),
             ReduceOp::ArgMax => {
-                vals.iter().fold((0, f32::NEG_INFINITY), |(bi, bv), &(i, v)| if v > bv { (i, v) } else { (bi, bv) }).0 as f32
+                vals.iter()
+                    .fold((0, f32::NEG_INFINITY), |(bi, bv), &(i, v)| {
+                        if v > bv { (i, v) } else { (bi, bv) }
+                    })
+                    .0 as f32
             }
         })
         .collect()
@@ -38,7 +56,13 @@ fn reductions_over_any_axes_match_the_reference() {
     let shape = [3, 4, 5];
     let x = values(60, 11, -2.0, 2.0);
     let axes_sets: [&[usize]; 6] = [&[0], &[1], &[2], &[0, 2], &[1, 2], &[0, 1, 2]];
-    for op in [ReduceOp::Sum, ReduceOp::Mean, ReduceOp::Max, ReduceOp::Min, ReduceOp::ArgMax] {
+    for op in [
+        ReduceOp::Sum,
+        ReduceOp::Mean,
+        ReduceOp::Max,
+        ReduceOp::Min,
+        ReduceOp::ArgMax,
+    ] {
         for axes in axes_sets {
             if op == ReduceOp::ArgMax && axes.len() != 1 {
                 continue;
@@ -50,7 +74,13 @@ fn reductions_over_any_axes_match_the_reference() {
                 g.add_output("y", y).unwrap();
                 let out = run(&g, &[("x", &x)]);
                 let want = reduce_ref(op, &x, &shape, axes);
-                assert_close(&format!("{op:?} {axes:?}"), &out[0].1.data, &want, 1e-6, 1e-6);
+                assert_close(
+                    &format!("{op:?} {axes:?}"),
+                    &out[0].1.data,
+                    &want,
+                    1e-6,
+                    1e-6,
+                );
             }
         }
     }
@@ -59,8 +89,14 @@ fn reductions_over_any_axes_match_the_reference() {
 #[test]
 fn fused_reduce_runs_its_prologue_per_element() {
     // sum over axis 1 of (x - b)^2 with b broadcast along rows.
-    let prologue =
-        Program { instrs: vec![Instr::Input(0), Instr::Input(1), Instr::Binary(BinaryOp::Sub, 0, 1), Instr::Unary(UnaryOp::Square, 2)] };
+    let prologue = Program {
+        instrs: vec![
+            Instr::Input(0),
+            Instr::Input(1),
+            Instr::Binary(BinaryOp::Sub, 0, 1),
+            Instr::Unary(UnaryOp::Square, 2),
+        ],
+    };
     let mut g = Graph::new();
     let x = g.input("x", [4, 6]);
     let b = g.input("b", [4, 1]);
@@ -71,16 +107,26 @@ fn fused_reduce_runs_its_prologue_per_element() {
         input_shape: Shape::from([4, 6]),
         prologue: prologue.clone(),
     };
-    let cols = FusedOp::Reduce { op: ReduceOp::Mean, axes: vec![0], keep_dims: true, input_shape: Shape::from([4, 6]), prologue };
+    let cols = FusedOp::Reduce {
+        op: ReduceOp::Mean,
+        axes: vec![0],
+        keep_dims: true,
+        input_shape: Shape::from([4, 6]),
+        prologue,
+    };
     let y = g.add(Op::Fused(rows), &[x, b]).unwrap();
     let z = g.add(Op::Fused(cols), &[x, b]).unwrap();
     g.add_output("y", y).unwrap();
     g.add_output("z", z).unwrap();
     let (xv, bv) = (values(24, 12, -1.0, 1.0), values(4, 13, -1.0, 1.0));
     let out = run(&g, &[("x", &xv), ("b", &bv)]);
-    let want: Vec<f32> = (0..4).map(|r| (0..6).map(|c| (xv[r * 6 + c] - bv[r]).powi(2)).sum()).collect();
+    let want: Vec<f32> = (0..4)
+        .map(|r| (0..6).map(|c| (xv[r * 6 + c] - bv[r]).powi(2)).sum())
+        .collect();
     assert_close("fused row reduce", &out[0].1.data, &want, 1e-6, 1e-6);
-    let want: Vec<f32> = (0..6).map(|c| (0..4).map(|r| (xv[r * 6 + c] - bv[r]).powi(2)).sum::<f32>() / 4.0).collect();
+    let want: Vec<f32> = (0..6)
+        .map(|c| (0..4).map(|r| (xv[r * 6 + c] - bv[r]).powi(2)).sum::<f32>() / 4.0)
+        .collect();
     assert_close("fused column reduce", &out[1].1.data, &want, 1e-6, 1e-6);
 }
 
@@ -90,11 +136,38 @@ fn movement_ops_match_index_arithmetic() {
     let mut g = Graph::new();
     let xi = g.input("x", [2, 3, 4]);
     let t = g.add(Op::Transpose(vec![2, 0, 1]), &[xi]).unwrap();
-    let s = g.add(Op::Slice { starts: vec![0, 1, 1], ends: vec![2, 3, 4] }, &[xi]).unwrap();
-    let rows = g.add(Op::Slice { starts: vec![0, 1, 0], ends: vec![2, 3, 4] }, &[xi]).unwrap();
+    let s = g
+        .add(
+            Op::Slice {
+                starts: vec![0, 1, 1],
+                ends: vec![2, 3, 4],
+            },
+            &[xi],
+        )
+        .unwrap();
+    let rows = g
+        .add(
+            Op::Slice {
+                starts: vec![0, 1, 0],
+                ends: vec![2, 3, 4],
+            },
+            &[xi],
+        )
+        .unwrap();
     let c = g.add(Op::Concat { axis: 1 }, &[xi, rows]).unwrap();
-    let p = g.add(Op::Pad { before: vec![1, 0, 2], after: vec![0, 1, 0], value: -5.0 }, &[xi]).unwrap();
-    let b = g.add(Op::Broadcast(Shape::from([2, 2, 3, 4])), &[xi]).unwrap();
+    let p = g
+        .add(
+            Op::Pad {
+                before: vec![1, 0, 2],
+                after: vec![0, 1, 0],
+                value: -5.0,
+            },
+            &[xi],
+        )
+        .unwrap();
+    let b = g
+        .add(Op::Broadcast(Shape::from([2, 2, 3, 4])), &[xi])
+        .unwrap();
     let r = g.reshape(xi, [6, 4]).unwrap();
     for (name, id) in [("t", t), ("s", s), ("c", c), ("p", p), ("b", b), ("r", r)] {
         g.add_output(name, id).unwrap();
@@ -152,8 +225,14 @@ fn movement_ops_match_index_arithmetic() {
 /// Reference pooling (TF semantics) and its gradient, straight from the definitions.
 fn pool_ref(attrs: &Pool2dAttrs, x: &[f32], d: [usize; 4], dy: &[f32]) -> (Vec<f32>, Vec<f32>) {
     let [n, h, w, c] = d;
-    let rows = attrs.padding.resolve(0, h, attrs.window[0], attrs.strides[0]).unwrap();
-    let cols = attrs.padding.resolve(1, w, attrs.window[1], attrs.strides[1]).unwrap();
+    let rows = attrs
+        .padding
+        .resolve(0, h, attrs.window[0], attrs.strides[0])
+        .unwrap();
+    let cols = attrs
+        .padding
+        .resolve(1, w, attrs.window[1], attrs.strides[1])
+        .unwrap();
     let (oh, ow) = (rows.out, cols.out);
     let mut y = vec![0.0; n * oh * ow * c];
     let mut dx = vec![0.0; x.len()];
@@ -189,7 +268,8 @@ fn pool_ref(attrs: &Pool2dAttrs, x: &[f32], d: [usize; 4], dy: &[f32]) -> (Vec<f
                             dx[best] += dy[o];
                         }
                         PoolKind::Avg => {
-                            y[o] = window.iter().map(|&at| x[at]).sum::<f32>() / window.len() as f32;
+                            y[o] =
+                                window.iter().map(|&at| x[at]).sum::<f32>() / window.len() as f32;
                             for &at in &window {
                                 dx[at] += dy[o] / window.len() as f32;
                             }
@@ -213,14 +293,29 @@ fn pooling_and_its_gradient_follow_tf_semantics() {
             ([3, 2], [1, 1], Padding::Same),
             ([2, 3], [2, 1], Padding::Explicit([1, 0, 0, 2])),
         ] {
-            let attrs = Pool2dAttrs { kind, window, strides, padding };
+            let attrs = Pool2dAttrs {
+                kind,
+                window,
+                strides,
+                padding,
+            };
             let mut g = Graph::new();
             let xi = g.input("x", d);
             let y = g.add(Op::Pool2d(attrs), &[xi]).unwrap();
             let dyi = g.input("dy", g.shape(y).clone());
             let dx = g.add(Op::Pool2dGrad(attrs), &[xi, dyi]).unwrap();
-            let relu = Program { instrs: vec![Instr::Input(0), Instr::Unary(UnaryOp::Relu, 0)] };
-            let fused = g.add(Op::Fused(FusedOp::Pool2d { attrs, epilogue: relu }), &[xi]).unwrap();
+            let relu = Program {
+                instrs: vec![Instr::Input(0), Instr::Unary(UnaryOp::Relu, 0)],
+            };
+            let fused = g
+                .add(
+                    Op::Fused(FusedOp::Pool2d {
+                        attrs,
+                        epilogue: relu,
+                    }),
+                    &[xi],
+                )
+                .unwrap();
             g.add_output("y", y).unwrap();
             g.add_output("dx", dx).unwrap();
             g.add_output("fused", fused).unwrap();
@@ -229,9 +324,21 @@ fn pooling_and_its_gradient_follow_tf_semantics() {
             let (y_want, dx_want) = pool_ref(&attrs, &x, d, &dy);
             let what = format!("{kind:?} {window:?} {strides:?} {padding:?}");
             assert_close(&what, &out[0].1.data, &y_want, 1e-6, 1e-7);
-            assert_close(&format!("grad {what}"), &out[1].1.data, &dx_want, 1e-5, 1e-6);
+            assert_close(
+                &format!("grad {what}"),
+                &out[1].1.data,
+                &dx_want,
+                1e-5,
+                1e-6,
+            );
             let relu_want: Vec<f32> = y_want.iter().map(|v| v.max(0.0)).collect();
-            assert_close(&format!("fused {what}"), &out[2].1.data, &relu_want, 1e-6, 1e-7);
+            assert_close(
+                &format!("fused {what}"),
+                &out[2].1.data,
+                &relu_want,
+                1e-6,
+                1e-7,
+            );
         }
     }
 }
@@ -244,7 +351,9 @@ fn random_uniform_is_bit_identical_to_the_ir_generator() {
         let r = g.add(Op::RandomUniform(Shape::from([1000])), &[s]).unwrap();
         g.add_output("r", r).unwrap();
         let out = run(&g, &[("seed", &[seed])]);
-        let want: Vec<f32> = (0..1000).map(|i| ir::random::uniform(ir::random::seed_from_f32(seed), i)).collect();
+        let want: Vec<f32> = (0..1000)
+            .map(|i| ir::random::uniform(ir::random::seed_from_f32(seed), i))
+            .collect();
         assert_eq!(out[0].1.data, want, "seed {seed}");
     }
 }

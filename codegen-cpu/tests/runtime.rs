@@ -34,11 +34,21 @@ fn inputs_are_checked_before_running() {
         "{err}"
     );
     let err = exe.run(&mut state, &[]).unwrap_err();
-    assert!(matches!(&err, CodegenError::Input { name, msg } if name == "x" && msg.contains("missing")), "{err}");
+    assert!(
+        matches!(&err, CodegenError::Input { name, msg } if name == "x" && msg.contains("missing")),
+        "{err}"
+    );
     let ok = [1.0f32; 6];
     let err = exe.run(&mut state, &[("x", &ok), ("z", &ok)]).unwrap_err();
-    assert!(matches!(&err, CodegenError::Input { name, .. } if name == "z"), "{err}");
-    assert_eq!(state.param("w").unwrap(), &[0.0; 6], "a failed run leaves the state alone");
+    assert!(
+        matches!(&err, CodegenError::Input { name, .. } if name == "z"),
+        "{err}"
+    );
+    assert_eq!(
+        state.param("w").unwrap(),
+        &[0.0; 6],
+        "a failed run leaves the state alone"
+    );
     let err = state.set_param("w", &[1.0; 2]).unwrap_err();
     assert!(err.to_string().contains("holds 6 values, got 2"), "{err}");
 }
@@ -53,7 +63,9 @@ fn updates_are_copied_back_or_computed_in_place() {
     for plan in [naive, in_place] {
         let exe = compile(&g, &plan).unwrap();
         let mut state = exe.new_state();
-        state.set_param("w", &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0]).unwrap();
+        state
+            .set_param("w", &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0])
+            .unwrap();
         let x = [0.5f32; 6];
         for step in 0..2 {
             let out = exe.run(&mut state, &[("x", &x)]).unwrap();
@@ -109,15 +121,27 @@ fn parallel_kernels_from_many_threads_at_once_stay_correct() {
     g.add_output("c", c).unwrap();
     g.add_output("e", e).unwrap();
     let exe = compile(&g, &MemoryPlan::naive(&g)).unwrap();
-    let (av, bv, uv) = (values(m * k, 50, -1.0, 1.0), values(k * n, 51, -1.0, 1.0), values(20_000, 52, -2.0, 2.0));
-    let c_want: Vec<f32> = (0..m * n).map(|ij| (0..k).map(|l| av[ij / n * k + l] * bv[l * n + ij % n]).sum()).collect();
+    let (av, bv, uv) = (
+        values(m * k, 50, -1.0, 1.0),
+        values(k * n, 51, -1.0, 1.0),
+        values(20_000, 52, -2.0, 2.0),
+    );
+    let c_want: Vec<f32> = (0..m * n)
+        .map(|ij| {
+            (0..k)
+                .map(|l| av[ij / n * k + l] * bv[l * n + ij % n])
+                .sum()
+        })
+        .collect();
     let e_want: Vec<f32> = uv.iter().map(|v| v * v).collect();
     std::thread::scope(|s| {
         for _ in 0..4 {
             s.spawn(|| {
                 let mut state = exe.new_state();
                 for _ in 0..20 {
-                    let out = exe.run(&mut state, &[("a", &av), ("b", &bv), ("u", &uv)]).unwrap();
+                    let out = exe
+                        .run(&mut state, &[("a", &av), ("b", &bv), ("u", &uv)])
+                        .unwrap();
                     assert_close("c", &out[0].1.data, &c_want, 1e-5, 1e-5);
                     assert_close("e", &out[1].1.data, &e_want, 0.0, 0.0);
                 }
@@ -131,9 +155,16 @@ fn object_emission_exports_the_step_symbol() {
     let g = scaled();
     let bytes = emit_object(&g, &MemoryPlan::naive(&g), "mlp_step").unwrap();
     let file = cranelift_object::object::File::parse(&*bytes).unwrap();
-    let step = file.symbols().find(|s| s.name() == Ok("mlp_step")).expect("step symbol present");
+    let step = file
+        .symbols()
+        .find(|s| s.name() == Ok("mlp_step"))
+        .expect("step symbol present");
     assert!(step.is_definition() && step.is_global());
-    let imports: Vec<&str> = file.symbols().filter(|s| s.is_undefined()).filter_map(|s| s.name().ok()).collect();
+    let imports: Vec<&str> = file
+        .symbols()
+        .filter(|s| s.is_undefined())
+        .filter_map(|s| s.name().ok())
+        .collect();
     assert!(imports.contains(&"kiln_parallel_for"), "{imports:?}");
 }
 
@@ -149,7 +180,9 @@ fn leaves_and_aliases_can_be_outputs() {
     let mut plan = MemoryPlan::naive(&g);
     plan.storage[flat.index()] = Storage::Alias(x);
     let exe = compile(&g, &plan).unwrap();
-    let out = exe.run(&mut exe.new_state(), &[("x", &[1.0, 2.0, 3.0, 4.0])]).unwrap();
+    let out = exe
+        .run(&mut exe.new_state(), &[("x", &[1.0, 2.0, 3.0, 4.0])])
+        .unwrap();
     assert_eq!(out[0].1.data, [1.0, 2.0, 3.0, 4.0]);
     assert_eq!(out[1].1.data, [1.0, 2.0, 3.0]);
     assert_eq!(out[2].1.data, [1.0, 2.0, 3.0, 4.0]);
@@ -159,7 +192,10 @@ fn leaves_and_aliases_can_be_outputs() {
     let mut plan = MemoryPlan::naive(&g);
     plan.storage[y.index()] = Storage::Alias(x);
     let err = compile(&g, &plan).err().expect("rejected");
-    assert!(err.to_string().contains("only a reshape may alias"), "{err}");
+    assert!(
+        err.to_string().contains("only a reshape may alias"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -175,9 +211,20 @@ fn read_only_runs_share_borrowed_params_across_threads() {
     let exe = compile(&g, &MemoryPlan::naive(&g)).unwrap();
     assert!(!exe.updates_params());
     let weights = [1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0];
-    let err = exe.run_read_only(&mut exe.new_workspace(), &[], &[("x", &[0.0; 6])]).unwrap_err();
-    assert!(matches!(&err, CodegenError::Param { name, msg } if name == "w" && msg.contains("missing")), "{err}");
-    let err = exe.run_read_only(&mut exe.new_workspace(), &[("w", &weights[..2])], &[("x", &[0.0; 6])]).unwrap_err();
+    let err = exe
+        .run_read_only(&mut exe.new_workspace(), &[], &[("x", &[0.0; 6])])
+        .unwrap_err();
+    assert!(
+        matches!(&err, CodegenError::Param { name, msg } if name == "w" && msg.contains("missing")),
+        "{err}"
+    );
+    let err = exe
+        .run_read_only(
+            &mut exe.new_workspace(),
+            &[("w", &weights[..2])],
+            &[("x", &[0.0; 6])],
+        )
+        .unwrap_err();
     assert!(err.to_string().contains("2 values"), "{err}");
     std::thread::scope(|s| {
         for t in 0..4 {
@@ -186,7 +233,9 @@ fn read_only_runs_share_borrowed_params_across_threads() {
                 let mut workspace = exe.new_workspace();
                 for step in 0..50 {
                     let x = [(t * 100 + step) as f32; 6];
-                    let out = exe.run_read_only(&mut workspace, &[("w", weights)], &[("x", &x)]).unwrap();
+                    let out = exe
+                        .run_read_only(&mut workspace, &[("w", weights)], &[("x", &x)])
+                        .unwrap();
                     let want: Vec<f32> = weights.iter().map(|w| x[0] * w + 1.0).collect();
                     assert_eq!(out[0].1.data, want);
                 }
@@ -197,6 +246,12 @@ fn read_only_runs_share_borrowed_params_across_threads() {
     let train = scaled();
     let exe = compile(&train, &MemoryPlan::naive(&train)).unwrap();
     assert!(exe.updates_params());
-    let err = exe.run_read_only(&mut exe.new_workspace(), &[("w", &weights)], &[("x", &[0.0; 6])]).unwrap_err();
+    let err = exe
+        .run_read_only(
+            &mut exe.new_workspace(),
+            &[("w", &weights)],
+            &[("x", &[0.0; 6])],
+        )
+        .unwrap_err();
     assert!(err.to_string().contains("updates parameters"), "{err}");
 }

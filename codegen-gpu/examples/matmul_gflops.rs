@@ -14,10 +14,16 @@ const CHAIN: usize = 8;
 const REPEATS: usize = 5;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let n: usize = std::env::args().nth(1).map(|a| a.parse()).transpose()?.unwrap_or(256);
+    let n: usize = std::env::args()
+        .nth(1)
+        .map(|a| a.parse())
+        .transpose()?
+        .unwrap_or(256);
     let gpu = Gpu::new()?;
     println!("adapter: {}", gpu.adapter_name());
-    let data: Vec<f32> = (0..n * n).map(|i| ir::random::uniform(1, i as u32) * (2.0 / n as f32)).collect();
+    let data: Vec<f32> = (0..n * n)
+        .map(|i| ir::random::uniform(1, i as u32) * (2.0 / n as f32))
+        .collect();
 
     for (label, chain, read_all) in [("chain", CHAIN, false), ("single", 1, true)] {
         let mut g = Graph::new();
@@ -27,7 +33,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         for _ in 0..chain {
             y = g.matmul(y, w, false, false)?;
         }
-        let out = if read_all { y } else { g.reduce(ReduceOp::Sum, y, &[0, 1], false)? };
+        let out = if read_all {
+            y
+        } else {
+            g.reduce(ReduceOp::Sum, y, &[0, 1], false)?
+        };
         g.add_output("y", out)?;
         let exe = gpu.compile(&g, &MemoryPlan::naive(&g))?;
         let mut state = exe.new_state()?;
@@ -39,7 +49,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         let seconds = start.elapsed().as_secs_f64() / REPEATS as f64;
         let flops = 2.0 * (n * n * n * chain) as f64;
-        println!("{label}: {chain} x {n}x{n}x{n} matmul in {:.2} ms per step: {:.2} GFLOP/s", seconds * 1e3, flops / seconds / 1e9);
+        println!(
+            "{label}: {chain} x {n}x{n}x{n} matmul in {:.2} ms per step: {:.2} GFLOP/s",
+            seconds * 1e3,
+            flops / seconds / 1e9
+        );
     }
     Ok(())
 }

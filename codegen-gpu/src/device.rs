@@ -22,7 +22,11 @@ pub(crate) struct Inner {
 
 impl std::fmt::Debug for Gpu {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Gpu({} on {:?})", self.inner.info.name, self.inner.info.backend)
+        write!(
+            f,
+            "Gpu({} on {:?})",
+            self.inner.info.name, self.inner.info.backend
+        )
     }
 }
 
@@ -43,12 +47,14 @@ impl Gpu {
     /// on their platforms), with the adapter's own limits. Fails with
     /// [`GpuError::NoAdapter`], saying how to install a driver, when there is none.
     pub fn new() -> Result<Gpu> {
-        let instance = wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
+        let instance =
+            wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
         let options = wgpu::RequestAdapterOptions {
             power_preference: wgpu::PowerPreference::HighPerformance,
             ..Default::default()
         };
-        let adapter = block_on(instance.request_adapter(&options)).map_err(|e| GpuError::NoAdapter(e.to_string()))?;
+        let adapter = block_on(instance.request_adapter(&options))
+            .map_err(|e| GpuError::NoAdapter(e.to_string()))?;
         let limits = adapter.limits();
         let descriptor = wgpu::DeviceDescriptor {
             label: Some("kiln"),
@@ -56,8 +62,16 @@ impl Gpu {
             required_limits: limits.clone(),
             ..Default::default()
         };
-        let (device, queue) = block_on(adapter.request_device(&descriptor)).map_err(|e| GpuError::Device(e.to_string()))?;
-        Ok(Gpu { inner: Arc::new(Inner { device, queue, info: adapter.get_info(), limits }) })
+        let (device, queue) = block_on(adapter.request_device(&descriptor))
+            .map_err(|e| GpuError::Device(e.to_string()))?;
+        Ok(Gpu {
+            inner: Arc::new(Inner {
+                device,
+                queue,
+                info: adapter.get_info(),
+                limits,
+            }),
+        })
     }
 
     /// The adapter's name and backend, e.g. `llvmpipe (LLVM 15.0.6) (Vulkan)`.
@@ -67,13 +81,19 @@ impl Gpu {
 
     /// The largest buffer, in bytes, a kernel can bind.
     pub fn max_binding_bytes(&self) -> u64 {
-        self.inner.limits.max_storage_buffer_binding_size.min(self.inner.limits.max_buffer_size)
+        self.inner
+            .limits
+            .max_storage_buffer_binding_size
+            .min(self.inner.limits.max_buffer_size)
     }
 
     /// Run `f` inside a validation error scope: a device error becomes [`GpuError::Device`]
     /// naming `what`, instead of the default panic.
     pub(crate) fn checked<T>(&self, what: &str, f: impl FnOnce() -> T) -> Result<T> {
-        let scope = self.inner.device.push_error_scope(wgpu::ErrorFilter::Validation);
+        let scope = self
+            .inner
+            .device
+            .push_error_scope(wgpu::ErrorFilter::Validation);
         let value = f();
         match block_on(scope.pop()) {
             None => Ok(value),

@@ -43,7 +43,9 @@ pub enum GpuError {
     #[error("GPU device: {0}")]
     Device(String),
     /// A buffer is larger than the device can bind.
-    #[error("buffer {buffer} needs {bytes} bytes, but the device binds at most {limit} bytes per storage buffer")]
+    #[error(
+        "buffer {buffer} needs {bytes} bytes, but the device binds at most {limit} bytes per storage buffer"
+    )]
     BufferTooLarge {
         /// Which buffer (arena, an input, a parameter, a constant).
         buffer: String,

@@ -58,10 +58,18 @@ pub struct Kernel {
 pub fn resolve(graph: &Graph, plan: &MemoryPlan, mut id: NodeId) -> Result<Option<Loc>> {
     let mut hops = 0;
     loop {
-        let storage = plan.storage.get(id.index()).copied().ok_or_else(|| GpuError::Plan {
-            node: id.to_string(),
-            msg: format!("the plan has {} storages for a graph of {} nodes", plan.storage.len(), graph.len()),
-        })?;
+        let storage = plan
+            .storage
+            .get(id.index())
+            .copied()
+            .ok_or_else(|| GpuError::Plan {
+                node: id.to_string(),
+                msg: format!(
+                    "the plan has {} storages for a graph of {} nodes",
+                    plan.storage.len(),
+                    graph.len()
+                ),
+            })?;
         let loc = |space, offset| Ok(Some(Loc { space, offset }));
         return match storage {
             Storage::Input(k) => loc(Space::Input(k), 0),
@@ -72,7 +80,10 @@ pub fn resolve(graph: &Graph, plan: &MemoryPlan, mut id: NodeId) -> Result<Optio
             Storage::Alias(target) => {
                 hops += 1;
                 if target >= id || hops > graph.len() {
-                    return Err(GpuError::Plan { node: id.to_string(), msg: format!("aliases {target}, which is not an earlier node") });
+                    return Err(GpuError::Plan {
+                        node: id.to_string(),
+                        msg: format!("aliases {target}, which is not an earlier node"),
+                    });
                 }
                 id = target;
                 continue;
@@ -83,8 +94,10 @@ pub fn resolve(graph: &Graph, plan: &MemoryPlan, mut id: NodeId) -> Result<Optio
 
 /// Like [`resolve`], but a value that is never materialised is an error naming `reader`.
 pub fn resolve_read(graph: &Graph, plan: &MemoryPlan, reader: NodeId, id: NodeId) -> Result<Loc> {
-    resolve(graph, plan, id)?
-        .ok_or_else(|| GpuError::Plan { node: reader.to_string(), msg: format!("reads {id}, which the plan never materialises") })
+    resolve(graph, plan, id)?.ok_or_else(|| GpuError::Plan {
+        node: reader.to_string(),
+        msg: format!("reads {id}, which the plan never materialises"),
+    })
 }
 
 /// Check that every arena slot of `plan` holds its node's element count and lies inside
@@ -92,15 +105,30 @@ pub fn resolve_read(graph: &Graph, plan: &MemoryPlan, reader: NodeId, id: NodeId
 /// GPU copies only need whole f32s, so the unaligned [`MemoryPlan::naive`] plan is fine.)
 pub fn check_slots(graph: &Graph, plan: &MemoryPlan) -> Result<()> {
     if plan.storage.len() != graph.len() {
-        return Err(GpuError::Plan { node: "plan".into(), msg: format!("has {} storages for {} nodes", plan.storage.len(), graph.len()) });
+        return Err(GpuError::Plan {
+            node: "plan".into(),
+            msg: format!(
+                "has {} storages for {} nodes",
+                plan.storage.len(),
+                graph.len()
+            ),
+        });
     }
     for id in graph.node_ids() {
         if let Storage::Arena { offset, len } = plan.of(id) {
             let numel = graph.shape(id).numel();
-            if len != numel || offset.checked_add(len).is_none_or(|end| end > plan.arena_len) {
+            if len != numel
+                || offset
+                    .checked_add(len)
+                    .is_none_or(|end| end > plan.arena_len)
+            {
                 return Err(GpuError::Plan {
                     node: id.to_string(),
-                    msg: format!("arena slot {offset}..{} for {numel} values does not fit an arena of {}", offset + len, plan.arena_len),
+                    msg: format!(
+                        "arena slot {offset}..{} for {numel} values does not fit an arena of {}",
+                        offset + len,
+                        plan.arena_len
+                    ),
                 });
             }
         }

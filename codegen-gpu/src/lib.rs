@@ -55,7 +55,7 @@ mod wgsl;
 pub use device::Gpu;
 pub use error::GpuError;
 pub use ir::Leaf;
-pub use runtime::{GpuExecutable, GpuState};
 pub use kernel::{Binding, Kernel, Loc, Space};
+pub use runtime::{GpuExecutable, GpuState};
 pub use validate::validate;
 pub use wgsl::generate;

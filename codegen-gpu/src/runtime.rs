@@ -15,7 +15,6 @@ use crate::error::{GpuError, Result};
 use crate::kernel::{Kernel, Loc, Space, resolve};
 use crate::validate::validate;
 
-
 /// One kernel, ready to dispatch.
 struct Pipeline {
     kernel: Kernel,
@@ -58,17 +57,30 @@ pub struct GpuState {
 
 const F32: u64 = std::mem::size_of::<f32>() as u64;
 
-
 impl Gpu {
     /// A device buffer of `len` f32 values (at least one, so it can be bound), refused
     /// when larger than the device binds.
-    pub(crate) fn buffer(&self, name: &str, len: usize, usage: wgpu::BufferUsages) -> Result<wgpu::Buffer> {
+    pub(crate) fn buffer(
+        &self,
+        name: &str,
+        len: usize,
+        usage: wgpu::BufferUsages,
+    ) -> Result<wgpu::Buffer> {
         let bytes = len.max(1) as u64 * F32;
         let limit = self.max_binding_bytes();
         if bytes > limit {
-            return Err(GpuError::BufferTooLarge { buffer: name.to_string(), bytes, limit });
+            return Err(GpuError::BufferTooLarge {
+                buffer: name.to_string(),
+                bytes,
+                limit,
+            });
         }
-        Ok(self.inner.device.create_buffer(&wgpu::BufferDescriptor { label: Some(name), size: bytes, usage, mapped_at_creation: false }))
+        Ok(self.inner.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some(name),
+            size: bytes,
+            usage,
+            mapped_at_creation: false,
+        }))
     }
 
     /// Compile `graph` under `plan`: generate and validate every kernel, create its
@@ -85,7 +97,10 @@ impl Gpu {
                 return Err(GpuError::Unsupported {
                     node: kernel.node.to_string(),
                     op: kernel.label.clone(),
-                    msg: format!("binds {} buffers, the device allows {max_bindings}", kernel.bindings.len()),
+                    msg: format!(
+                        "binds {} buffers, the device allows {max_bindings}",
+                        kernel.bindings.len()
+                    ),
                 });
             }
             let (pipeline, layout) = self.checked(&kernel.label, || {
@@ -101,19 +116,25 @@ impl Gpu {
                         binding: i as u32,
                         visibility: wgpu::ShaderStages::COMPUTE,
                         ty: wgpu::BindingType::Buffer {
-                            ty: wgpu::BufferBindingType::Storage { read_only: !b.writable },
+                            ty: wgpu::BufferBindingType::Storage {
+                                read_only: !b.writable,
+                            },
                             has_dynamic_offset: false,
                             min_binding_size: None,
                         },
                         count: None,
                     })
                     .collect();
-                let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor { label: Some(&kernel.label), entries: &entries });
-                let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+                let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
                     label: Some(&kernel.label),
-                    bind_group_layouts: &[Some(&layout)],
-                    immediate_size: 0,
+                    entries: &entries,
                 });
+                let pipeline_layout =
+                    device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+                        label: Some(&kernel.label),
+                        bind_group_layouts: &[Some(&layout)],
+                        immediate_size: 0,
+                    });
                 let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
                     label: Some(&kernel.label),
                     layout: Some(&pipeline_layout),
@@ -124,28 +145,50 @@ impl Gpu {
                 });
                 (pipeline, layout)
             })?;
-            pipelines.push(Pipeline { kernel, pipeline, layout });
+            pipelines.push(Pipeline {
+                kernel,
+                pipeline,
+                layout,
+            });
         }
 
-        let usage = wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC | wgpu::BufferUsages::COPY_DST;
+        let usage = wgpu::BufferUsages::STORAGE
+            | wgpu::BufferUsages::COPY_SRC
+            | wgpu::BufferUsages::COPY_DST;
         let mut consts = Vec::new();
         for id in graph.node_ids() {
             if let Op::Const(t) = graph.op(id) {
                 let buffer = self.buffer(&format!("constant {id}"), t.data.len(), usage)?;
-                self.inner.queue.write_buffer(&buffer, 0, bytemuck::cast_slice(&t.data));
+                self.inner
+                    .queue
+                    .write_buffer(&buffer, 0, bytemuck::cast_slice(&t.data));
                 consts.push(buffer);
             }
         }
         let stored = |id| {
-            resolve(graph, plan, id)?.ok_or_else(|| GpuError::Plan { node: id.to_string(), msg: "an output or update value has no storage".into() })
+            resolve(graph, plan, id)?.ok_or_else(|| GpuError::Plan {
+                node: id.to_string(),
+                msg: "an output or update value has no storage".into(),
+            })
         };
-        let outputs = graph.outputs.iter().map(|(name, id)| Ok((name.clone(), stored(*id)?, graph.shape(*id).clone()))).collect::<Result<_>>()?;
+        let outputs = graph
+            .outputs
+            .iter()
+            .map(|(name, id)| Ok((name.clone(), stored(*id)?, graph.shape(*id).clone())))
+            .collect::<Result<_>>()?;
         let params = graph.params();
         let mut copied_updates = Vec::new();
         for &(param, value) in &graph.updates {
-            let index = params.iter().position(|&p| p == param).expect("updates name params (checked by Graph::add_update)");
+            let index = params
+                .iter()
+                .position(|&p| p == param)
+                .expect("updates name params (checked by Graph::add_update)");
             if plan.of(value) != Storage::InPlace(index) {
-                copied_updates.push(CopiedUpdate { param: index, from: stored(value)?, len: graph.shape(value).numel() });
+                copied_updates.push(CopiedUpdate {
+                    param: index,
+                    from: stored(value)?,
+                    len: graph.shape(value).numel(),
+                });
             }
         }
         Ok(GpuExecutable {
@@ -181,23 +224,55 @@ impl GpuExecutable {
     /// and the bind groups of every kernel.
     pub fn new_state(&self) -> Result<GpuState> {
         let gpu = &self.gpu;
-        let usage = wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC | wgpu::BufferUsages::COPY_DST;
+        let usage = wgpu::BufferUsages::STORAGE
+            | wgpu::BufferUsages::COPY_SRC
+            | wgpu::BufferUsages::COPY_DST;
         let params = self
             .params
             .iter()
-            .map(|p| Ok((p.name.clone(), gpu.buffer(&format!("parameter `{}`", p.name), p.shape.numel(), usage)?, p.shape.numel())))
+            .map(|p| {
+                Ok((
+                    p.name.clone(),
+                    gpu.buffer(&format!("parameter `{}`", p.name), p.shape.numel(), usage)?,
+                    p.shape.numel(),
+                ))
+            })
             .collect::<Result<Vec<_>>>()?;
-        let inputs = self.inputs.iter().map(|l| gpu.buffer(&format!("input `{}`", l.name), l.shape.numel(), usage)).collect::<Result<Vec<_>>>()?;
+        let inputs = self
+            .inputs
+            .iter()
+            .map(|l| gpu.buffer(&format!("input `{}`", l.name), l.shape.numel(), usage))
+            .collect::<Result<Vec<_>>>()?;
         let arena = gpu.buffer("arena", self.arena_len, usage)?;
-        let readback_len = self.outputs.iter().map(|(_, _, s)| s.numel()).sum::<usize>().max(self.params.iter().map(|p| p.shape.numel()).max().unwrap_or(0));
+        let readback_len = self
+            .outputs
+            .iter()
+            .map(|(_, _, s)| s.numel())
+            .sum::<usize>()
+            .max(
+                self.params
+                    .iter()
+                    .map(|p| p.shape.numel())
+                    .max()
+                    .unwrap_or(0),
+            );
         let readback = gpu.inner.device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("read-back"),
             size: readback_len.max(1) as u64 * F32,
             usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
             mapped_at_creation: false,
         });
-        let staged: usize = self.copied_updates.iter().filter(|u| matches!(u.from.space, Space::Param(_))).map(|u| u.len).sum();
-        let update_staging = if staged > 0 { Some(gpu.buffer("update staging", staged, usage)?) } else { None };
+        let staged: usize = self
+            .copied_updates
+            .iter()
+            .filter(|u| matches!(u.from.space, Space::Param(_)))
+            .map(|u| u.len)
+            .sum();
+        let update_staging = if staged > 0 {
+            Some(gpu.buffer("update staging", staged, usage)?)
+        } else {
+            None
+        };
         let space = |s: Space| match s {
             Space::Arena => &arena,
             Space::Input(k) => &inputs[k],
@@ -213,27 +288,58 @@ impl GpuExecutable {
                         .bindings
                         .iter()
                         .enumerate()
-                        .map(|(i, b)| wgpu::BindGroupEntry { binding: i as u32, resource: space(b.space).as_entire_binding() })
+                        .map(|(i, b)| wgpu::BindGroupEntry {
+                            binding: i as u32,
+                            resource: space(b.space).as_entire_binding(),
+                        })
                         .collect();
-                    gpu.inner.device.create_bind_group(&wgpu::BindGroupDescriptor { label: Some(&p.kernel.label), layout: &p.layout, entries: &entries })
+                    gpu.inner
+                        .device
+                        .create_bind_group(&wgpu::BindGroupDescriptor {
+                            label: Some(&p.kernel.label),
+                            layout: &p.layout,
+                            entries: &entries,
+                        })
                 })
                 .collect()
         })?;
-        Ok(GpuState { gpu: gpu.clone(), params, inputs, arena, readback, readback_len, update_staging, bind_groups })
+        Ok(GpuState {
+            gpu: gpu.clone(),
+            params,
+            inputs,
+            arena,
+            readback,
+            readback_len,
+            update_staging,
+            bind_groups,
+        })
     }
 
     /// Run one step: check `inputs` (every graph input exactly once, of the right length),
     /// upload them, run every kernel and the parameter updates in one submission, and read
     /// back the named outputs.
-    pub fn run(&self, state: &mut GpuState, inputs: &[(&str, &[f32])]) -> Result<Vec<(String, Tensor)>> {
-        let ordered = ir::leaf::bind_leaves("input", &self.inputs, inputs, |name, msg| GpuError::Input { name, msg })?;
-        if state.bind_groups.len() != self.pipelines.len() || state.inputs.len() != self.inputs.len() || state.params.len() != self.params.len() {
-            return Err(GpuError::Param { name: "-".into(), msg: "the state was not made by this executable's new_state".into() });
+    pub fn run(
+        &self,
+        state: &mut GpuState,
+        inputs: &[(&str, &[f32])],
+    ) -> Result<Vec<(String, Tensor)>> {
+        let ordered = ir::leaf::bind_leaves("input", &self.inputs, inputs, |name, msg| {
+            GpuError::Input { name, msg }
+        })?;
+        if state.bind_groups.len() != self.pipelines.len()
+            || state.inputs.len() != self.inputs.len()
+            || state.params.len() != self.params.len()
+        {
+            return Err(GpuError::Param {
+                name: "-".into(),
+                msg: "the state was not made by this executable's new_state".into(),
+            });
         }
         let gpu = &self.gpu.inner;
         for (buffer, data) in state.inputs.iter().zip(&ordered) {
             if !data.is_empty() {
-                gpu.queue.write_buffer(buffer, 0, bytemuck::cast_slice(data));
+                gpu.queue
+                    .write_buffer(buffer, 0, bytemuck::cast_slice(data));
             }
         }
         let space = |s: Space| match s {
@@ -243,9 +349,16 @@ impl GpuExecutable {
             Space::Const(k) => &self.consts[k],
         };
         self.gpu.checked("step submission", || {
-            let mut encoder = gpu.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("kiln step") });
+            let mut encoder = gpu
+                .device
+                .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                    label: Some("kiln step"),
+                });
             {
-                let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some("kiln kernels"), timestamp_writes: None });
+                let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                    label: Some("kiln kernels"),
+                    timestamp_writes: None,
+                });
                 for (p, group) in self.pipelines.iter().zip(&state.bind_groups) {
                     let [x, y, z] = p.kernel.workgroups;
                     pass.set_pipeline(&p.pipeline);
@@ -257,7 +370,13 @@ impl GpuExecutable {
             for (_, loc, shape) in &self.outputs {
                 let n = shape.numel() as u64;
                 if n > 0 {
-                    encoder.copy_buffer_to_buffer(space(loc.space), loc.offset as u64 * F32, &state.readback, at * F32, n * F32);
+                    encoder.copy_buffer_to_buffer(
+                        space(loc.space),
+                        loc.offset as u64 * F32,
+                        &state.readback,
+                        at * F32,
+                        n * F32,
+                    );
                 }
                 at += n;
             }
@@ -269,7 +388,13 @@ impl GpuExecutable {
                 let n = u.len as u64;
                 if let (Space::Param(_), Some(staging)) = (u.from.space, &state.update_staging) {
                     if n > 0 {
-                        encoder.copy_buffer_to_buffer(space(u.from.space), u.from.offset as u64 * F32, staging, at * F32, n * F32);
+                        encoder.copy_buffer_to_buffer(
+                            space(u.from.space),
+                            u.from.offset as u64 * F32,
+                            staging,
+                            at * F32,
+                            n * F32,
+                        );
                     }
                     staged.push((u.param, staging, at, n));
                     at += n;
@@ -277,12 +402,24 @@ impl GpuExecutable {
             }
             for u in &self.copied_updates {
                 if !matches!(u.from.space, Space::Param(_)) && u.len > 0 {
-                    encoder.copy_buffer_to_buffer(space(u.from.space), u.from.offset as u64 * F32, &state.params[u.param].1, 0, u.len as u64 * F32);
+                    encoder.copy_buffer_to_buffer(
+                        space(u.from.space),
+                        u.from.offset as u64 * F32,
+                        &state.params[u.param].1,
+                        0,
+                        u.len as u64 * F32,
+                    );
                 }
             }
             for (param, staging, at, n) in staged {
                 if n > 0 {
-                    encoder.copy_buffer_to_buffer(staging, at * F32, &state.params[param].1, 0, n * F32);
+                    encoder.copy_buffer_to_buffer(
+                        staging,
+                        at * F32,
+                        &state.params[param].1,
+                        0,
+                        n * F32,
+                    );
                 }
             }
             gpu.queue.submit([encoder.finish()]);
@@ -295,7 +432,13 @@ impl GpuExecutable {
             .map(|(name, _, shape)| {
                 let n = shape.numel();
                 at += n;
-                (name.clone(), Tensor { shape: shape.clone(), data: values[at - n..at].to_vec() })
+                (
+                    name.clone(),
+                    Tensor {
+                        shape: shape.clone(),
+                        data: values[at - n..at].to_vec(),
+                    },
+                )
             })
             .collect())
     }
@@ -307,7 +450,10 @@ impl GpuState {
             .iter()
             .find(|(n, _, _)| n == name)
             .map(|(_, b, len)| (b, *len))
-            .ok_or_else(|| GpuError::Param { name: name.into(), msg: "no such parameter".into() })
+            .ok_or_else(|| GpuError::Param {
+                name: name.into(),
+                msg: "no such parameter".into(),
+            })
     }
 
     /// Replace the value of parameter `name` (uploaded before the next step); the length
@@ -315,10 +461,16 @@ impl GpuState {
     pub fn set_param(&mut self, name: &str, value: &[f32]) -> Result<()> {
         let (buffer, len) = self.param_buffer(name)?;
         if len != value.len() {
-            return Err(GpuError::Param { name: name.into(), msg: format!("holds {len} values, got {}", value.len()) });
+            return Err(GpuError::Param {
+                name: name.into(),
+                msg: format!("holds {len} values, got {}", value.len()),
+            });
         }
         if len > 0 {
-            self.gpu.inner.queue.write_buffer(buffer, 0, bytemuck::cast_slice(value));
+            self.gpu
+                .inner
+                .queue
+                .write_buffer(buffer, 0, bytemuck::cast_slice(value));
         }
         Ok(())
     }
@@ -328,7 +480,11 @@ impl GpuState {
         let (buffer, len) = self.param_buffer(name)?;
         let gpu = &self.gpu.inner;
         self.gpu.checked("parameter read-back", || {
-            let mut encoder = gpu.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("kiln read param") });
+            let mut encoder = gpu
+                .device
+                .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                    label: Some("kiln read param"),
+                });
             if len > 0 {
                 encoder.copy_buffer_to_buffer(buffer, 0, &self.readback, 0, len as u64 * F32);
             }
@@ -349,17 +505,20 @@ impl GpuState {
         slice.map_async(wgpu::MapMode::Read, move |r| {
             let _ = send.send(r);
         });
-        gpu.device.poll(wgpu::PollType::wait_indefinitely()).map_err(|e| GpuError::Device(format!("waiting for the step: {e}")))?;
+        gpu.device
+            .poll(wgpu::PollType::wait_indefinitely())
+            .map_err(|e| GpuError::Device(format!("waiting for the step: {e}")))?;
         receive
             .recv()
             .map_err(|_| GpuError::Device("the read-back mapping was dropped".into()))?
             .map_err(|e| GpuError::Device(format!("mapping the read-back buffer: {e}")))?;
         let values = {
-            let view = slice.get_mapped_range().map_err(|e| GpuError::Device(format!("reading the read-back buffer: {e}")))?;
+            let view = slice
+                .get_mapped_range()
+                .map_err(|e| GpuError::Device(format!("reading the read-back buffer: {e}")))?;
             bytemuck::cast_slice::<u8, f32>(&view).to_vec()
         };
         self.readback.unmap();
         Ok(values)
     }
 }
-

@@ -9,8 +9,12 @@ use crate::kernel::Kernel;
 
 /// Parse and validate `kernel`'s WGSL.
 pub fn validate(kernel: &Kernel) -> Result<()> {
-    let invalid = |msg: String| GpuError::InvalidShader { kernel: kernel.label.clone(), msg };
-    let module = naga::front::wgsl::parse_str(&kernel.wgsl).map_err(|e| invalid(e.emit_to_string(&kernel.wgsl)))?;
+    let invalid = |msg: String| GpuError::InvalidShader {
+        kernel: kernel.label.clone(),
+        msg,
+    };
+    let module = naga::front::wgsl::parse_str(&kernel.wgsl)
+        .map_err(|e| invalid(e.emit_to_string(&kernel.wgsl)))?;
     Validator::new(ValidationFlags::all(), Capabilities::empty())
         .validate(&module)
         .map_err(|e| invalid(e.emit_to_string(&kernel.wgsl)))?;

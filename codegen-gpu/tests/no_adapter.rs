@@ -11,5 +11,8 @@ fn no_adapter_says_how_to_install_a_driver() {
     let err = Gpu::new().expect_err("the GL backend is not built, so no adapter exists");
     assert!(matches!(err, GpuError::NoAdapter(_)), "{err}");
     let text = err.to_string();
-    assert!(text.contains("mesa-vulkan-drivers") && text.contains("KILN_GPU_TESTS=skip"), "{text}");
+    assert!(
+        text.contains("mesa-vulkan-drivers") && text.contains("KILN_GPU_TESTS=skip"),
+        "{text}"
+    );
 }

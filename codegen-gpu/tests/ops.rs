@@ -13,12 +13,18 @@ use ir::MemoryPlan;
 fn check(prefixes: &[&str]) {
     let Some(gpu) = common::gpu() else { return };
     let mut failures = Vec::new();
-    let cases: Vec<common::Case> = common::catalogue().into_iter().filter(|c| prefixes.iter().any(|p| c.name.starts_with(p))).collect();
+    let cases: Vec<common::Case> = common::catalogue()
+        .into_iter()
+        .filter(|c| prefixes.iter().any(|p| c.name.starts_with(p)))
+        .collect();
     assert!(!cases.is_empty(), "no cases start with {prefixes:?}");
     for case in &cases {
         let bindings = common::bindings(&case.graph, case.lo, case.hi);
         let want = ir::interp::run(&case.graph, &bindings).unwrap();
-        for (plan_name, plan) in [("naive", MemoryPlan::naive(&case.graph)), ("planned", passes::memory_plan::plan(&case.graph).unwrap())] {
+        for (plan_name, plan) in [
+            ("naive", MemoryPlan::naive(&case.graph)),
+            ("planned", passes::memory_plan::plan(&case.graph).unwrap()),
+        ] {
             let got = match common::run_gpu(gpu, &case.graph, &plan, &bindings, 1) {
                 Ok((outputs, _)) => outputs.into_iter().next().unwrap(),
                 Err(e) => {
@@ -28,13 +34,21 @@ fn check(prefixes: &[&str]) {
             };
             for ((name, g), (_, w)) in got.iter().zip(&want.outputs) {
                 let what = format!("{} ({plan_name}) output {name}", case.name);
-                if let Err(msg) = std::panic::catch_unwind(|| common::assert_close(&what, &g.data, &w.data, case.tol)) {
+                if let Err(msg) = std::panic::catch_unwind(|| {
+                    common::assert_close(&what, &g.data, &w.data, case.tol)
+                }) {
                     failures.push(msg.downcast_ref::<String>().cloned().unwrap_or(what));
                 }
             }
         }
     }
-    assert!(failures.is_empty(), "{} of {} cases failed:\n{}", failures.len(), cases.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases failed:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]
@@ -59,7 +73,15 @@ fn depthwise_convolutions_and_pooling_agree() {
 
 #[test]
 fn movement_ops_and_random_numbers_agree() {
-    check(&["reshape", "transpose", "broadcast", "slice", "concat", "pad", "random_"]);
+    check(&[
+        "reshape",
+        "transpose",
+        "broadcast",
+        "slice",
+        "concat",
+        "pad",
+        "random_",
+    ]);
 }
 
 #[test]
@@ -70,11 +92,30 @@ fn fused_ops_agree() {
 #[test]
 fn the_tests_cover_the_whole_catalogue() {
     let prefixes = [
-        "unary_", "binary_", "compare_", "select", "reduce_", "matmul_", "conv2d_", "depthwise_", "pool_", "reshape", "transpose", "broadcast",
-        "slice", "concat", "pad", "random_", "fused_",
+        "unary_",
+        "binary_",
+        "compare_",
+        "select",
+        "reduce_",
+        "matmul_",
+        "conv2d_",
+        "depthwise_",
+        "pool_",
+        "reshape",
+        "transpose",
+        "broadcast",
+        "slice",
+        "concat",
+        "pad",
+        "random_",
+        "fused_",
     ];
     for case in common::catalogue() {
-        assert!(prefixes.iter().any(|p| case.name.starts_with(p)), "no test runs {}", case.name);
+        assert!(
+            prefixes.iter().any(|p| case.name.starts_with(p)),
+            "no test runs {}",
+            case.name
+        );
     }
 }
 
@@ -88,14 +129,27 @@ fn grids_past_the_per_axis_workgroup_limit_fold_into_y() {
     let x = g.input("x", [n]);
     let y = g.unary(ir::UnaryOp::Neg, x).unwrap();
     let rows = 65535 + 50;
-    let head = g.add(ir::Op::Slice { starts: vec![0], ends: vec![2 * rows] }, &[x]).unwrap();
+    let head = g
+        .add(
+            ir::Op::Slice {
+                starts: vec![0],
+                ends: vec![2 * rows],
+            },
+            &[x],
+        )
+        .unwrap();
     let pairs = g.reshape(head, [rows, 2]).unwrap();
     let sums = g.reduce(ir::ReduceOp::Sum, pairs, &[1], false).unwrap();
     g.add_output("y", y).unwrap();
     g.add_output("sums", sums).unwrap();
     let data: Vec<f32> = (0..n).map(|i| (i % 1000) as f32).collect();
-    let exe = gpu.compile(&g, &passes::memory_plan::plan(&g).unwrap()).unwrap();
-    assert!(exe.kernels().filter(|k| k.workgroups[1] > 1).count() == 2, "the flat and the reduction kernels fold their grids");
+    let exe = gpu
+        .compile(&g, &passes::memory_plan::plan(&g).unwrap())
+        .unwrap();
+    assert!(
+        exe.kernels().filter(|k| k.workgroups[1] > 1).count() == 2,
+        "the flat and the reduction kernels fold their grids"
+    );
     let mut state = exe.new_state().unwrap();
     let out = exe.run(&mut state, &[("x", &data)]).unwrap();
     let neg: Vec<f32> = data.iter().map(|v| -v).collect();

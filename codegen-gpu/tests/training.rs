@@ -8,7 +8,9 @@ mod common;
 use std::collections::HashMap;
 
 use ir::interp::Bindings;
-use ir::{BinaryOp, Conv2dAttrs, Graph, NodeId, Op, Padding, PoolKind, Pool2dAttrs, Tensor, UnaryOp};
+use ir::{
+    BinaryOp, Conv2dAttrs, Graph, NodeId, Op, Padding, Pool2dAttrs, PoolKind, Tensor, UnaryOp,
+};
 use kiln::losses::{Loss, SoftmaxCrossEntropyWithLogits};
 use kiln::optimizers::{Adam, Optimizer};
 
@@ -18,10 +20,19 @@ const STEP_TOL: f32 = 1e-3;
 
 /// Append softmax cross-entropy, autodiff and Adam to a forward graph; returns the step
 /// graph and the optimizer's initial state.
-fn training_step(mut g: Graph, logits: NodeId, labels: NodeId, params: &[NodeId]) -> (Graph, Vec<(String, Tensor)>) {
-    let loss = SoftmaxCrossEntropyWithLogits.build(&mut g, logits, labels).unwrap();
+fn training_step(
+    mut g: Graph,
+    logits: NodeId,
+    labels: NodeId,
+    params: &[NodeId],
+) -> (Graph, Vec<(String, Tensor)>) {
+    let loss = SoftmaxCrossEntropyWithLogits
+        .build(&mut g, logits, labels)
+        .unwrap();
     let (mut g, grads) = passes::autodiff::grad(&g, loss, params).unwrap();
-    let state = Adam::default().build_update(&mut g, params, &grads).unwrap();
+    let state = Adam::default()
+        .build_update(&mut g, params, &grads)
+        .unwrap();
     g.add_output("loss", loss).unwrap();
     (g, state)
 }
@@ -32,7 +43,11 @@ fn initial(g: &Graph, state: &[(String, Tensor)]) -> Bindings {
     if let Some(y) = b.get_mut("y") {
         let classes = *y.shape.dims().last().unwrap();
         for (i, v) in y.data.iter_mut().enumerate() {
-            *v = if (i / classes + i % classes) % classes == 0 { 1.0 } else { 0.0 };
+            *v = if (i / classes + i % classes) % classes == 0 {
+                1.0
+            } else {
+                0.0
+            };
         }
     }
     b.extend(state.iter().cloned());
@@ -44,23 +59,42 @@ fn check(name: &str, g: &Graph, bindings: Bindings, steps: usize) {
     let Some(gpu) = common::gpu() else { return };
     let optimized = passes::pipeline::optimize(g).unwrap();
     let plan = passes::memory_plan::plan(&optimized).unwrap();
-    let (gpu_outputs, gpu_params) = common::run_gpu(gpu, &optimized, &plan, &bindings, steps).unwrap_or_else(|e| panic!("{name}: {e}"));
+    let (gpu_outputs, gpu_params) = common::run_gpu(gpu, &optimized, &plan, &bindings, steps)
+        .unwrap_or_else(|e| panic!("{name}: {e}"));
 
     let mut reference = bindings.clone();
     let mut losses = Vec::new();
     for _ in 0..steps {
         let step = ir::interp::run(g, &reference).unwrap();
-        losses.push(step.outputs.iter().find(|(n, _)| n == "loss").unwrap().1.data[0]);
+        losses.push(
+            step.outputs
+                .iter()
+                .find(|(n, _)| n == "loss")
+                .unwrap()
+                .1
+                .data[0],
+        );
         reference.extend(step.updates);
     }
     for (step, (want, got)) in losses.iter().zip(&gpu_outputs).enumerate() {
         let got = got.iter().find(|(n, _)| n == "loss").unwrap().1.data[0];
-        assert!(common::close(got, *want, STEP_TOL), "{name}: step {step} loss {got}, expected {want}");
+        assert!(
+            common::close(got, *want, STEP_TOL),
+            "{name}: step {step} loss {got}, expected {want}"
+        );
     }
-    assert!(losses[steps - 1] < losses[0], "{name}: the loss does not fall ({losses:?})");
+    assert!(
+        losses[steps - 1] < losses[0],
+        "{name}: the loss does not fall ({losses:?})"
+    );
     let params: HashMap<String, Vec<f32>> = gpu_params.into_iter().collect();
     for (name_p, value) in &params {
-        common::assert_close(&format!("{name}: param {name_p}"), value, &reference[name_p].data, STEP_TOL);
+        common::assert_close(
+            &format!("{name}: param {name_p}"),
+            value,
+            &reference[name_p].data,
+            STEP_TOL,
+        );
     }
 }
 
@@ -78,7 +112,11 @@ fn mlp_adam_steps_match_the_interpreter() {
         params.extend([w, b]);
         let z = g.matmul(h, w, false, false).unwrap();
         let z = g.binary(BinaryOp::Add, z, b).unwrap();
-        h = if i + 2 < sizes.len() { g.unary(UnaryOp::Relu, z).unwrap() } else { z };
+        h = if i + 2 < sizes.len() {
+            g.unary(UnaryOp::Relu, z).unwrap()
+        } else {
+            z
+        };
     }
     let (g, state) = training_step(g, h, y, &params);
     let bindings = initial(&g, &state);
@@ -93,11 +131,20 @@ fn conv_net_adam_steps_match_the_interpreter() {
     let y = g.input("y", [batch, classes]);
     let k = g.param("k", [3, 3, 2, 4]);
     let kb = g.param("kb", [4]);
-    let conv = Conv2dAttrs { strides: [1, 1], dilation: [1, 1], padding: Padding::Same };
+    let conv = Conv2dAttrs {
+        strides: [1, 1],
+        dilation: [1, 1],
+        padding: Padding::Same,
+    };
     let z = g.add(Op::Conv2d(conv), &[x, k]).unwrap();
     let z = g.binary(BinaryOp::Add, z, kb).unwrap();
     let z = g.unary(UnaryOp::Relu, z).unwrap();
-    let pool = Pool2dAttrs { kind: PoolKind::Max, window: [2, 2], strides: [2, 2], padding: Padding::Valid };
+    let pool = Pool2dAttrs {
+        kind: PoolKind::Max,
+        window: [2, 2],
+        strides: [2, 2],
+        padding: Padding::Valid,
+    };
     let p = g.add(Op::Pool2d(pool), &[z]).unwrap();
     let flat = g.reshape(p, [batch, 4 * 4 * 4]).unwrap();
     let w = g.param("w", [64, classes]);

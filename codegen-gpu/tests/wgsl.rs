@@ -15,8 +15,12 @@ fn every_kernel_of_every_node_kind_validates() {
     let mut kernels = 0;
     for case in common::catalogue() {
         // The naive plan computes every node (a reshape is a copy); the real one aliases.
-        for (naive, plan) in [(true, MemoryPlan::naive(&case.graph)), (false, passes::memory_plan::plan(&case.graph).unwrap())] {
-            let generated = generate(&case.graph, &plan).unwrap_or_else(|e| panic!("{}: {e}", case.name));
+        for (naive, plan) in [
+            (true, MemoryPlan::naive(&case.graph)),
+            (false, passes::memory_plan::plan(&case.graph).unwrap()),
+        ] {
+            let generated =
+                generate(&case.graph, &plan).unwrap_or_else(|e| panic!("{}: {e}", case.name));
             assert!(!naive || !generated.is_empty(), "{}: no kernels", case.name);
             for kernel in &generated {
                 if let Err(e) = validate(kernel) {
@@ -31,10 +35,23 @@ fn every_kernel_of_every_node_kind_validates() {
 
 #[test]
 fn the_catalogue_covers_every_fused_kind() {
-    let mut kinds: Vec<&str> = common::catalogue().iter().flat_map(|c| common::fused_kinds(&c.graph)).collect();
+    let mut kinds: Vec<&str> = common::catalogue()
+        .iter()
+        .flat_map(|c| common::fused_kinds(&c.graph))
+        .collect();
     kinds.sort();
     kinds.dedup();
-    assert_eq!(kinds, ["fused.conv2d", "fused.depthwise_conv2d", "fused.elementwise", "fused.matmul", "fused.pool2d", "fused.reduce"]);
+    assert_eq!(
+        kinds,
+        [
+            "fused.conv2d",
+            "fused.depthwise_conv2d",
+            "fused.elementwise",
+            "fused.matmul",
+            "fused.pool2d",
+            "fused.reduce"
+        ]
+    );
 }
 
 #[test]
@@ -43,11 +60,23 @@ fn wgsl_text_matches_the_snapshots() {
     let bless = std::env::var("BLESS").is_ok_and(|v| v == "1");
     let mut failures = Vec::new();
     for case in common::catalogue() {
-        if !["fused_dense", "fused_elementwise_reduce", "pool_grad_max_2x2", "transpose", "random_uniform"].contains(&case.name.as_str()) {
+        if ![
+            "fused_dense",
+            "fused_elementwise_reduce",
+            "pool_grad_max_2x2",
+            "transpose",
+            "random_uniform",
+        ]
+        .contains(&case.name.as_str())
+        {
             continue;
         }
         let plan = passes::memory_plan::plan(&case.graph).unwrap();
-        let text: String = generate(&case.graph, &plan).unwrap().iter().map(|k| format!("{}\n", k.wgsl)).collect();
+        let text: String = generate(&case.graph, &plan)
+            .unwrap()
+            .iter()
+            .map(|k| format!("{}\n", k.wgsl))
+            .collect();
         let path = dir.join(format!("{}.wgsl", case.name));
         if bless {
             std::fs::write(&path, &text).unwrap();
@@ -55,7 +84,11 @@ fn wgsl_text_matches_the_snapshots() {
         }
         let expected = std::fs::read_to_string(&path).unwrap_or_default();
         if expected != text {
-            let first = expected.lines().zip(text.lines()).position(|(a, b)| a != b).unwrap_or(expected.lines().count().min(text.lines().count()));
+            let first = expected
+                .lines()
+                .zip(text.lines())
+                .position(|(a, b)| a != b)
+                .unwrap_or(expected.lines().count().min(text.lines().count()));
             failures.push(format!(
                 "{}: differs from line {} (expected {:?}, got {:?})",
                 path.display(),
@@ -65,5 +98,9 @@ fn wgsl_text_matches_the_snapshots() {
             ));
         }
     }
-    assert!(failures.is_empty(), "snapshot mismatches (BLESS=1 rewrites them):\n{}", failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "snapshot mismatches (BLESS=1 rewrites them):\n{}",
+        failures.join("\n")
+    );
 }

@@ -6,5 +6,11 @@ use std::path::PathBuf;
 /// repository root), else the same folder beside this crate in the repository.
 pub fn dataset_dir(name: &str) -> PathBuf {
     let local = PathBuf::from("datasets").join(name);
-    if local.is_dir() { local } else { PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../datasets").join(name) }
+    if local.is_dir() {
+        local
+    } else {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../datasets")
+            .join(name)
+    }
 }

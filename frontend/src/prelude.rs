@@ -7,9 +7,10 @@ pub use crate::device::Device;
 pub use crate::error::{Error, Result};
 pub use crate::initializers::Initializer;
 pub use crate::layers::{
-    ActivationLayer, AveragePooling2D, AvgPool2D, BatchNormalization, Conv2D, Dense, DepthwiseConv2D, Dropout, ELU,
-    Flatten, GlobalAveragePooling2D, GlobalMaxPooling2D, Input, Layer, LeakyReLU, MaxPool2D,
-    MaxPooling2D, Padding, ReLU, Reshape, SeparableConv2D, Softmax, ZeroPadding2D,
+    ActivationLayer, AveragePooling2D, AvgPool2D, BatchNormalization, Conv2D, Dense,
+    DepthwiseConv2D, Dropout, ELU, Flatten, GlobalAveragePooling2D, GlobalMaxPooling2D, Input,
+    Layer, LeakyReLU, MaxPool2D, MaxPooling2D, Padding, ReLU, Reshape, SeparableConv2D, Softmax,
+    ZeroPadding2D,
 };
 pub use crate::model::{Evaluation, FitOptions, Functional, History, Model, Sequential, TensorRef};
 pub use crate::progress::Verbosity;

@@ -65,7 +65,10 @@ pub fn tensor_from_json(path: &Path, value: &Value) -> Result<Tensor> {
         other => {
             return Err(bad(
                 path,
-                format!("dtype must be \"float32\", got {}", display(other.map(|s| json!(s)))),
+                format!(
+                    "dtype must be \"float32\", got {}",
+                    display(other.map(|s| json!(s)))
+                ),
             ));
         }
     }
@@ -73,7 +76,9 @@ pub fn tensor_from_json(path: &Path, value: &Value) -> Result<Tensor> {
     let data = match (object.get("data"), object.get("file")) {
         (Some(data), None) => read_inline(path, data)?,
         (None, Some(Value::String(file))) => read_binary(path, object, file)?,
-        (None, Some(other)) => return Err(bad(path, format!("`file` must be a string, got {other}"))),
+        (None, Some(other)) => {
+            return Err(bad(path, format!("`file` must be a string, got {other}")));
+        }
         (Some(_), Some(_)) => return Err(bad(path, "give either `data` or `file`, not both")),
         (None, None) => return Err(bad(path, "needs a `data` array or a `file` name")),
     };
@@ -102,9 +107,12 @@ fn read_shape(path: &Path, object: &Map<String, Value>) -> Result<Shape> {
     let dims = dims
         .iter()
         .map(|d| {
-            d.as_u64()
-                .map(|d| d as usize)
-                .ok_or_else(|| bad(path, format!("shape entries must be whole numbers >= 0, got {d}")))
+            d.as_u64().map(|d| d as usize).ok_or_else(|| {
+                bad(
+                    path,
+                    format!("shape entries must be whole numbers >= 0, got {d}"),
+                )
+            })
         })
         .collect::<Result<Vec<usize>>>()?;
     Ok(Shape::new(dims))
@@ -143,7 +151,10 @@ fn read_binary(path: &Path, object: &Map<String, Value>, file: &str) -> Result<V
     if bytes.len() % 4 != 0 {
         return Err(bad(
             &bin,
-            format!("holds {} bytes, not a whole number of f32 values", bytes.len()),
+            format!(
+                "holds {} bytes, not a whole number of f32 values",
+                bytes.len()
+            ),
         ));
     }
     Ok(bytes
@@ -168,7 +179,11 @@ pub fn write_tensor(path: impl AsRef<Path>, tensor: &Tensor, encoding: Encoding)
     let dims = tensor.shape.dims();
     let json = match encoding {
         Encoding::Inline => {
-            let data: Vec<Value> = tensor.data.iter().map(|&v| f32_json(v, path)).collect::<Result<_>>()?;
+            let data: Vec<Value> = tensor
+                .data
+                .iter()
+                .map(|&v| f32_json(v, path))
+                .collect::<Result<_>>()?;
             json!({"dtype": "float32", "shape": dims, "data": data})
         }
         Encoding::Binary => {
@@ -202,7 +217,8 @@ mod tests {
     use super::*;
 
     fn temp_dir(tag: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("kiln-tensor-file-{tag}-{}", std::process::id()));
+        let dir =
+            std::env::temp_dir().join(format!("kiln-tensor-file-{tag}-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         dir
     }
@@ -210,8 +226,15 @@ mod tests {
     #[test]
     fn both_encodings_round_trip_exactly() {
         let dir = temp_dir("round");
-        let t = Tensor::new([2, 3], vec![0.1, -2.5e-8, 3.0, f32::MAX, f32::MIN_POSITIVE, -0.0]).unwrap();
-        for (name, encoding) in [("inline.json", Encoding::Inline), ("bin.json", Encoding::Binary)] {
+        let t = Tensor::new(
+            [2, 3],
+            vec![0.1, -2.5e-8, 3.0, f32::MAX, f32::MIN_POSITIVE, -0.0],
+        )
+        .unwrap();
+        for (name, encoding) in [
+            ("inline.json", Encoding::Inline),
+            ("bin.json", Encoding::Binary),
+        ] {
             write_tensor(dir.join(name), &t, encoding).unwrap();
             let back = read_tensor(dir.join(name)).unwrap();
             assert_eq!(back.shape, t.shape);
@@ -226,12 +249,30 @@ mod tests {
         let dir = temp_dir("bad");
         let cases = [
             ("{", "not valid JSON"),
-            (r#"{"dtype":"float64","shape":[1],"data":[1]}"#, "dtype must be \"float32\""),
-            (r#"{"dtype":"float32","shape":[2],"data":[1]}"#, "needs 2 values, found 1"),
-            (r#"{"dtype":"float32","shape":[-1],"data":[1]}"#, "whole numbers"),
-            (r#"{"dtype":"float32","shape":[1],"data":["a"]}"#, "data[0] is not a number"),
-            (r#"{"dtype":"float32","shape":[1]}"#, "needs a `data` array or a `file`"),
-            (r#"{"dtype":"float32","shape":[1],"file":"missing.bin"}"#, "missing.bin"),
+            (
+                r#"{"dtype":"float64","shape":[1],"data":[1]}"#,
+                "dtype must be \"float32\"",
+            ),
+            (
+                r#"{"dtype":"float32","shape":[2],"data":[1]}"#,
+                "needs 2 values, found 1",
+            ),
+            (
+                r#"{"dtype":"float32","shape":[-1],"data":[1]}"#,
+                "whole numbers",
+            ),
+            (
+                r#"{"dtype":"float32","shape":[1],"data":["a"]}"#,
+                "data[0] is not a number",
+            ),
+            (
+                r#"{"dtype":"float32","shape":[1]}"#,
+                "needs a `data` array or a `file`",
+            ),
+            (
+                r#"{"dtype":"float32","shape":[1],"file":"missing.bin"}"#,
+                "missing.bin",
+            ),
         ];
         for (i, (text, want)) in cases.iter().enumerate() {
             let path = dir.join(format!("case{i}.json"));
@@ -240,7 +281,11 @@ mod tests {
             assert!(err.contains(want), "case {i}: {err}");
         }
         std::fs::write(dir.join("short.bin"), [0u8; 6]).unwrap();
-        std::fs::write(dir.join("short.json"), r#"{"dtype":"float32","shape":[2],"file":"short.bin"}"#).unwrap();
+        std::fs::write(
+            dir.join("short.json"),
+            r#"{"dtype":"float32","shape":[2],"file":"short.bin"}"#,
+        )
+        .unwrap();
         let err = read_tensor(dir.join("short.json")).unwrap_err().to_string();
         assert!(err.contains("6 bytes"), "{err}");
         std::fs::remove_dir_all(&dir).ok();

@@ -11,22 +11,54 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("kiln-cpu-runtime", &["kiln-ir"]),
     ("kiln-codegen-cpu", &["kiln-ir", "kiln-cpu-runtime"]),
     ("kiln-codegen-gpu", &["kiln-ir"]),
-    ("kiln", &["kiln-ir", "kiln-passes", "kiln-codegen-cpu", "kiln-cpu-runtime", "kiln-codegen-gpu"]),
-    ("kiln-benches", &["kiln-ir", "kiln-passes", "kiln-codegen-cpu", "kiln-cpu-runtime", "kiln-codegen-gpu", "kiln"]),
+    (
+        "kiln",
+        &[
+            "kiln-ir",
+            "kiln-passes",
+            "kiln-codegen-cpu",
+            "kiln-cpu-runtime",
+            "kiln-codegen-gpu",
+        ],
+    ),
+    (
+        "kiln-benches",
+        &[
+            "kiln-ir",
+            "kiln-passes",
+            "kiln-codegen-cpu",
+            "kiln-cpu-runtime",
+            "kiln-codegen-gpu",
+            "kiln",
+        ],
+    ),
     ("kiln-examples", &["kiln"]),
 ];
 
 fn internal_edges() -> BTreeMap<String, Vec<String>> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let out = Command::new(cargo)
-        .args(["metadata", "--format-version", "1", "--no-deps", "--offline"])
+        .args([
+            "metadata",
+            "--format-version",
+            "1",
+            "--no-deps",
+            "--offline",
+        ])
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
         .expect("cargo metadata runs");
-    assert!(out.status.success(), "cargo metadata failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "cargo metadata failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let meta: serde_json::Value = serde_json::from_slice(&out.stdout).expect("metadata is JSON");
     let packages = meta["packages"].as_array().expect("packages array");
-    let names: Vec<String> = packages.iter().map(|p| p["name"].as_str().unwrap().to_string()).collect();
+    let names: Vec<String> = packages
+        .iter()
+        .map(|p| p["name"].as_str().unwrap().to_string())
+        .collect();
     packages
         .iter()
         .map(|p| {
@@ -50,11 +82,21 @@ fn internal_dependencies_flow_one_way() {
         let allowed = ALLOWED
             .iter()
             .find(|(name, _)| name == krate)
-            .unwrap_or_else(|| panic!("crate {krate} is not in the layering table; add it to ARCHITECTURE.md and here"))
+            .unwrap_or_else(|| {
+                panic!(
+                    "crate {krate} is not in the layering table; add it to ARCHITECTURE.md and here"
+                )
+            })
             .1;
         for dep in deps {
-            assert!(allowed.contains(&dep.as_str()), "forbidden dependency edge {krate} -> {dep}");
+            assert!(
+                allowed.contains(&dep.as_str()),
+                "forbidden dependency edge {krate} -> {dep}"
+            );
         }
     }
-    assert!(edges.contains_key("kiln-ir") && edges["kiln-ir"].is_empty(), "ir depends on no internal crate");
+    assert!(
+        edges.contains_key("kiln-ir") && edges["kiln-ir"].is_empty(),
+        "ir depends on no internal crate"
+    );
 }

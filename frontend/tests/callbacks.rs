@@ -6,7 +6,9 @@
 use std::collections::BTreeMap;
 
 use ir::Tensor;
-use kiln::callbacks::{EarlyStopping, Logs, Mode, ModelCheckpoint, ReduceLROnPlateau, TerminateOnNaN, Training};
+use kiln::callbacks::{
+    EarlyStopping, Logs, Mode, ModelCheckpoint, ReduceLROnPlateau, TerminateOnNaN, Training,
+};
 use kiln::losses::{MeanSquaredError, SoftmaxCrossEntropyWithLogits};
 use kiln::metrics::Accuracy;
 use kiln::optimizers::{Adam, SGD};
@@ -473,22 +475,39 @@ fn model_checkpoint_saves_each_epoch_or_only_improvements_and_the_files_load() {
     std::fs::create_dir_all(&dir).unwrap();
     let (train, validation) = (synthetic(48, 2), synthetic(32, 9));
 
-    let pattern = dir.join("every-{epoch}.kiln").to_string_lossy().into_owned();
+    let pattern = dir
+        .join("every-{epoch}.kiln")
+        .to_string_lossy()
+        .into_owned();
     let mut every = ModelCheckpoint::new(pattern);
     let mut model = classifier(0.05);
-    let options = FitOptions::new(3, 8).verbose(0).validation_data(&validation).callback(&mut every);
+    let options = FitOptions::new(3, 8)
+        .verbose(0)
+        .validation_data(&validation)
+        .callback(&mut every);
     model.fit_with(&train, options).unwrap();
-    let names: Vec<String> =
-        every.saved().iter().map(|p| p.file_name().unwrap().to_string_lossy().into_owned()).collect();
+    let names: Vec<String> = every
+        .saved()
+        .iter()
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
     assert_eq!(names, ["every-1.kiln", "every-2.kiln", "every-3.kiln"]);
     // The last checkpoint is the model as training left it.
     let reloaded = Sequential::load(&every.saved()[2]).unwrap();
-    assert_eq!(bits(&reloaded.layer_weights().unwrap()), bits(&model.layer_weights().unwrap()));
+    assert_eq!(
+        bits(&reloaded.layer_weights().unwrap()),
+        bits(&model.layer_weights().unwrap())
+    );
 
     let pattern = dir.join("best-{epoch}.kiln").to_string_lossy().into_owned();
-    let mut best = ModelCheckpoint::new(pattern).monitor("val_loss").save_best_only(true);
+    let mut best = ModelCheckpoint::new(pattern)
+        .monitor("val_loss")
+        .save_best_only(true);
     let mut model = classifier(0.05);
-    let options = FitOptions::new(12, 8).verbose(0).validation_data(&validation).callback(&mut best);
+    let options = FitOptions::new(12, 8)
+        .verbose(0)
+        .validation_data(&validation)
+        .callback(&mut best);
     let history = model.fit_with(&train, options).unwrap();
     let series = history.get("val_loss").unwrap();
     let improving: Vec<usize> = (0..series.len())

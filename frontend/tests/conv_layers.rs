@@ -800,11 +800,19 @@ fn elu_layer_gradients_stay_finite_for_large_inputs() {
         ELU::new(1.0),
         Dense::new(1).kernel_initializer(Initializer::Ones),
     ];
-    model.compile(SGD::default(), MeanSquaredError, [] as [Accuracy; 0]).unwrap();
+    model
+        .compile(SGD::default(), MeanSquaredError, [] as [Accuracy; 0])
+        .unwrap();
     let data = Dataset::new(vec![100.0, 100.0], &[1, 2], vec![0.0], &[1, 1]).unwrap();
-    let history = model.fit_with(&data, FitOptions::new(1, 1).verbose(0)).unwrap();
+    let history = model
+        .fit_with(&data, FitOptions::new(1, 1).verbose(0))
+        .unwrap();
     assert!(history.get("loss").unwrap()[0].is_finite());
     for (name, w) in model.layer_weights().unwrap() {
-        assert!(w.data.iter().all(|v| v.is_finite()), "{name} became non-finite: {:?}", w.data);
+        assert!(
+            w.data.iter().all(|v| v.is_finite()),
+            "{name} became non-finite: {:?}",
+            w.data
+        );
     }
 }

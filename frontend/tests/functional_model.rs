@@ -523,8 +523,13 @@ fn edge_cases_of_cutting_and_growing() {
     // An empty stack grows layer by layer, like Keras' add.
     let mut grown = Sequential::of([]);
     grown.add(Input::new([FEATURES])).unwrap();
-    grown.add(Dense::new(4).activation(Activation::Relu)).unwrap();
+    grown
+        .add(Dense::new(4).activation(Activation::Relu))
+        .unwrap();
     grown.add(Dense::new(CLASSES)).unwrap();
     let same = common::relu_classifier(4, DEFAULT_SEED);
-    assert_eq!(bits(&grown.layer_weights().unwrap()), bits(&same.layer_weights().unwrap()));
+    assert_eq!(
+        bits(&grown.layer_weights().unwrap()),
+        bits(&same.layer_weights().unwrap())
+    );
 }

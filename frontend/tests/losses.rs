@@ -421,9 +421,15 @@ fn check_gradient(loss: &dyn Loss, p: (&[usize], &[f32]), y: (&[usize], &[f32]))
     let pn = g.input("p", p.0);
     let yn = g.input("y", y.0);
     let out = loss.build(&mut g, pn, yn).unwrap();
-    let (mut g, grads) = passes::autodiff::grad(&g, out, &[pn]).expect("the loss is differentiable");
+    let (mut g, grads) =
+        passes::autodiff::grad(&g, out, &[pn]).expect("the loss is differentiable");
     g.add_output("grad", grads[0]).unwrap();
-    let bind = |values: &[f32]| HashMap::from([("p".to_string(), Tensor::new(p.0, values.to_vec()).unwrap()), ("y".to_string(), Tensor::new(y.0, y.1.to_vec()).unwrap())]);
+    let bind = |values: &[f32]| {
+        HashMap::from([
+            ("p".to_string(), Tensor::new(p.0, values.to_vec()).unwrap()),
+            ("y".to_string(), Tensor::new(y.0, y.1.to_vec()).unwrap()),
+        ])
+    };
     let analytic = run(&g, &bind(p.1)).unwrap().outputs[0].1.data.clone();
     let h = 1e-3;
     for i in 0..p.1.len() {
@@ -433,7 +439,12 @@ fn check_gradient(loss: &dyn Loss, p: (&[usize], &[f32]), y: (&[usize], &[f32]))
             loss_value(loss, (p.0, &v), y)
         };
         let numeric = (shifted(h) - shifted(-h)) / (2.0 * h);
-        assert!((analytic[i] - numeric).abs() <= 2e-3 * (1.0 + numeric.abs()), "{} d/dp[{i}]: autodiff {} vs finite differences {numeric}", loss.name(), analytic[i]);
+        assert!(
+            (analytic[i] - numeric).abs() <= 2e-3 * (1.0 + numeric.abs()),
+            "{} d/dp[{i}]: autodiff {} vs finite differences {numeric}",
+            loss.name(),
+            analytic[i]
+        );
     }
 }
 
@@ -443,12 +454,36 @@ fn loss_gradients_match_finite_differences() {
     // No logit of exactly 0: there the stable sigmoid cross-entropy's relu and |z| kinks give a
     // zero subgradient (as in TF) instead of sigmoid(0) - y.
     let logits = [2.0, -1.0, 0.5, 1.0, 0.25, -3.0];
-    check_gradient(&SoftmaxCrossEntropyWithLogits, (SHAPE, &logits), (SHAPE, &ONE_HOT));
-    check_gradient(&CategoricalCrossentropy::new(), (SHAPE, &probs), (SHAPE, &ONE_HOT));
-    check_gradient(&SparseCategoricalCrossentropy::new().from_logits(true), (SHAPE, &logits), (&[2], &[2.0, 0.0]));
-    check_gradient(&SparseCategoricalCrossentropy::new(), (SHAPE, &probs), (&[2, 1], &[2.0, 0.0]));
-    check_gradient(&BinaryCrossentropy::new(), (SHAPE, &probs), (SHAPE, &ONE_HOT));
-    check_gradient(&BinaryCrossentropy::new().from_logits(true), (SHAPE, &logits), (SHAPE, &ONE_HOT));
+    check_gradient(
+        &SoftmaxCrossEntropyWithLogits,
+        (SHAPE, &logits),
+        (SHAPE, &ONE_HOT),
+    );
+    check_gradient(
+        &CategoricalCrossentropy::new(),
+        (SHAPE, &probs),
+        (SHAPE, &ONE_HOT),
+    );
+    check_gradient(
+        &SparseCategoricalCrossentropy::new().from_logits(true),
+        (SHAPE, &logits),
+        (&[2], &[2.0, 0.0]),
+    );
+    check_gradient(
+        &SparseCategoricalCrossentropy::new(),
+        (SHAPE, &probs),
+        (&[2, 1], &[2.0, 0.0]),
+    );
+    check_gradient(
+        &BinaryCrossentropy::new(),
+        (SHAPE, &probs),
+        (SHAPE, &ONE_HOT),
+    );
+    check_gradient(
+        &BinaryCrossentropy::new().from_logits(true),
+        (SHAPE, &logits),
+        (SHAPE, &ONE_HOT),
+    );
     // Away from the kinks of |e| and of Huber's switch at |e| = delta.
     check_gradient(&MeanSquaredError, (SHAPE, &logits), (SHAPE, &probs));
     check_gradient(&MeanAbsoluteError, (SHAPE, &logits), (SHAPE, &probs));

@@ -7,7 +7,9 @@ use std::collections::HashMap;
 use ir::interp::{Bindings, run};
 use ir::{Graph, Tensor};
 use kiln::Error;
-use kiln::optimizers::{AdaDelta, AdaGrad, Adam, Adamax, GradientClipping, Nadam, Optimizer, RMSProp, SGD};
+use kiln::optimizers::{
+    AdaDelta, AdaGrad, Adam, Adamax, GradientClipping, Nadam, Optimizer, RMSProp, SGD,
+};
 
 /// Absolute plus relative tolerance of every comparison.
 const TOL: f32 = 1e-6;
@@ -19,17 +21,29 @@ const GRADS: [[f32; 3]; 2] = [[0.1, -0.2, 0.3], [0.4, 0.0, -0.6]];
 fn close(got: &[f32], want: &[f32], what: &str) {
     assert_eq!(got.len(), want.len(), "{what}: length");
     for (i, (&a, &b)) in got.iter().zip(want).enumerate() {
-        assert!((a - b).abs() <= TOL + TOL * 10.0 * b.abs(), "{what}[{i}]: got {a}, want {b} (all: {got:?} vs {want:?})");
+        assert!(
+            (a - b).abs() <= TOL + TOL * 10.0 * b.abs(),
+            "{what}[{i}]: got {a}, want {b} (all: {got:?} vs {want:?})"
+        );
     }
 }
 
 /// A training graph over named params (shapes from `values`) whose gradients are inputs
 /// `<name>/grad`; the optimizer's update is built in. Returns the graph and the bindings
 /// holding params and initial optimizer state.
-fn training_graph(opt: &dyn Optimizer, values: &[(&str, Vec<f32>)]) -> Result<(Graph, Bindings), Error> {
+fn training_graph(
+    opt: &dyn Optimizer,
+    values: &[(&str, Vec<f32>)],
+) -> Result<(Graph, Bindings), Error> {
     let mut g = Graph::new();
-    let params: Vec<_> = values.iter().map(|(name, v)| g.param(*name, [v.len()])).collect();
-    let grads: Vec<_> = values.iter().map(|(name, v)| g.input(format!("{name}/grad"), [v.len()])).collect();
+    let params: Vec<_> = values
+        .iter()
+        .map(|(name, v)| g.param(*name, [v.len()]))
+        .collect();
+    let grads: Vec<_> = values
+        .iter()
+        .map(|(name, v)| g.input(format!("{name}/grad"), [v.len()]))
+        .collect();
     let state = opt.build_update(&mut g, &params, &grads)?;
     let mut bindings: Bindings = HashMap::new();
     for (name, v) in values {
@@ -42,7 +56,10 @@ fn training_graph(opt: &dyn Optimizer, values: &[(&str, Vec<f32>)]) -> Result<(G
 /// One step: bind the gradients, run, and write every update back into `bindings`.
 fn step(g: &Graph, bindings: &mut Bindings, grads: &[(&str, &[f32])]) {
     for (name, grad) in grads {
-        bindings.insert(format!("{name}/grad"), Tensor::new([grad.len()], grad.to_vec()).unwrap());
+        bindings.insert(
+            format!("{name}/grad"),
+            Tensor::new([grad.len()], grad.to_vec()).unwrap(),
+        );
     }
     let eval = run(g, bindings).expect("the training graph runs");
     for (name, value) in eval.updates {
@@ -63,7 +80,10 @@ fn two_steps(opt: &dyn Optimizer) -> [Vec<f32>; 2] {
 }
 
 /// Runs a per-element reference rule `update(w, g, t, state) -> w` over two steps.
-fn reference<const S: usize>(init: [f32; S], mut update: impl FnMut(f32, f32, f32, &mut [f32; S]) -> f32) -> [Vec<f32>; 2] {
+fn reference<const S: usize>(
+    init: [f32; S],
+    mut update: impl FnMut(f32, f32, f32, &mut [f32; S]) -> f32,
+) -> [Vec<f32>; 2] {
     let mut w = W0.to_vec();
     let mut state = vec![init; w.len()];
     let mut after = [Vec::new(), Vec::new()];
@@ -87,7 +107,10 @@ fn check(opt: &dyn Optimizer, want: [Vec<f32>; 2]) {
 #[test]
 fn sgd_plain_momentum_and_nesterov() {
     let lr = 0.1;
-    check(&SGD::new().learning_rate(lr), reference([], |w, g, _, _: &mut [f32; 0]| w - lr * g));
+    check(
+        &SGD::new().learning_rate(lr),
+        reference([], |w, g, _, _: &mut [f32; 0]| w - lr * g),
+    );
     check(
         &SGD::new().learning_rate(lr).momentum(0.9),
         reference([0.0], |w, g, _, [v]| {
@@ -118,8 +141,15 @@ fn adam_reference(lr: f32, amsgrad: bool) -> [Vec<f32>; 2] {
 #[test]
 fn adam_and_amsgrad() {
     check(&Adam::new().learning_rate(0.1), adam_reference(0.1, false));
-    check(&Adam::new().learning_rate(0.1).amsgrad(true), adam_reference(0.1, true));
-    assert_ne!(adam_reference(0.1, true)[1], adam_reference(0.1, false)[1], "the data tells AMSGrad apart");
+    check(
+        &Adam::new().learning_rate(0.1).amsgrad(true),
+        adam_reference(0.1, true),
+    );
+    assert_ne!(
+        adam_reference(0.1, true)[1],
+        adam_reference(0.1, false)[1],
+        "the data tells AMSGrad apart"
+    );
     check(&Adam::default(), adam_reference(0.001, false));
 }
 
@@ -152,7 +182,10 @@ fn rmsprop_plain_momentum_and_centered() {
         }),
     );
     check(
-        &RMSProp::new().learning_rate(lr).centered(true).momentum(0.5),
+        &RMSProp::new()
+            .learning_rate(lr)
+            .centered(true)
+            .momentum(0.5),
         reference([0.0, 0.0, 0.0], |w, g, _, [s, a, mom]| {
             *s = rho * *s + (1.0 - rho) * g * g;
             *a = rho * *a + (1.0 - rho) * g;
@@ -226,23 +259,81 @@ fn nadam_with_momentum_cache() {
 
 #[test]
 fn keras_defaults_and_names() {
-    assert_eq!((SGD::new().learning_rate, SGD::new().momentum, SGD::new().nesterov), (0.01, 0.0, false));
+    assert_eq!(
+        (
+            SGD::new().learning_rate,
+            SGD::new().momentum,
+            SGD::new().nesterov
+        ),
+        (0.01, 0.0, false)
+    );
     let adam = Adam::new();
-    assert_eq!((adam.learning_rate, adam.beta_1, adam.beta_2, adam.epsilon, adam.amsgrad), (0.001, 0.9, 0.999, 1e-7, false));
+    assert_eq!(
+        (
+            adam.learning_rate,
+            adam.beta_1,
+            adam.beta_2,
+            adam.epsilon,
+            adam.amsgrad
+        ),
+        (0.001, 0.9, 0.999, 1e-7, false)
+    );
     let rms = RMSProp::new();
-    assert_eq!((rms.learning_rate, rms.rho, rms.momentum, rms.epsilon, rms.centered), (0.001, 0.9, 0.0, 1e-7, false));
+    assert_eq!(
+        (
+            rms.learning_rate,
+            rms.rho,
+            rms.momentum,
+            rms.epsilon,
+            rms.centered
+        ),
+        (0.001, 0.9, 0.0, 1e-7, false)
+    );
     let ada = AdaGrad::new();
-    assert_eq!((ada.learning_rate, ada.initial_accumulator_value, ada.epsilon), (0.001, 0.1, 1e-7));
+    assert_eq!(
+        (
+            ada.learning_rate,
+            ada.initial_accumulator_value,
+            ada.epsilon
+        ),
+        (0.001, 0.1, 1e-7)
+    );
     let delta = AdaDelta::new();
-    assert_eq!((delta.learning_rate, delta.rho, delta.epsilon), (0.001, 0.95, 1e-7));
+    assert_eq!(
+        (delta.learning_rate, delta.rho, delta.epsilon),
+        (0.001, 0.95, 1e-7)
+    );
     let max = Adamax::new();
-    assert_eq!((max.learning_rate, max.beta_1, max.beta_2, max.epsilon), (0.001, 0.9, 0.999, 1e-7));
+    assert_eq!(
+        (max.learning_rate, max.beta_1, max.beta_2, max.epsilon),
+        (0.001, 0.9, 0.999, 1e-7)
+    );
     let nadam = Nadam::new();
-    assert_eq!((nadam.learning_rate, nadam.beta_1, nadam.beta_2, nadam.epsilon), (0.001, 0.9, 0.999, 1e-7));
-    let all: [Box<dyn Optimizer>; 7] =
-        [Box::new(SGD::new()), Box::new(Adam::new()), Box::new(RMSProp::new()), Box::new(AdaGrad::new()), Box::new(AdaDelta::new()), Box::new(Adamax::new()), Box::new(Nadam::new())];
+    assert_eq!(
+        (
+            nadam.learning_rate,
+            nadam.beta_1,
+            nadam.beta_2,
+            nadam.epsilon
+        ),
+        (0.001, 0.9, 0.999, 1e-7)
+    );
+    let all: [Box<dyn Optimizer>; 7] = [
+        Box::new(SGD::new()),
+        Box::new(Adam::new()),
+        Box::new(RMSProp::new()),
+        Box::new(AdaGrad::new()),
+        Box::new(AdaDelta::new()),
+        Box::new(Adamax::new()),
+        Box::new(Nadam::new()),
+    ];
     let names: Vec<&str> = all.iter().map(|o| o.name()).collect();
-    assert_eq!(names, ["SGD", "Adam", "RMSprop", "Adagrad", "Adadelta", "Adamax", "Nadam"]);
+    assert_eq!(
+        names,
+        [
+            "SGD", "Adam", "RMSprop", "Adagrad", "Adadelta", "Adamax", "Nadam"
+        ]
+    );
 }
 
 #[test]
@@ -250,21 +341,41 @@ fn state_params_are_named_and_initialised() {
     let mut g = Graph::new();
     let w = g.param("w0", [2, 3]);
     let grad = g.input("dw0", [2, 3]);
-    let state = Adam::new().amsgrad(true).build_update(&mut g, &[w], &[grad]).unwrap();
+    let state = Adam::new()
+        .amsgrad(true)
+        .build_update(&mut g, &[w], &[grad])
+        .unwrap();
     let names: Vec<&str> = state.iter().map(|(n, _)| n.as_str()).collect();
-    assert_eq!(names, ["optimizer/learning_rate", "optimizer/iterations", "w0/m", "w0/v", "w0/vhat"]);
+    assert_eq!(
+        names,
+        [
+            "optimizer/learning_rate",
+            "optimizer/iterations",
+            "w0/m",
+            "w0/v",
+            "w0/vhat"
+        ]
+    );
     assert_eq!(state[0].1, Tensor::scalar(0.001));
     assert_eq!(state[1].1, Tensor::scalar(0.0));
     assert_eq!(state[2].1, Tensor::zeros([2, 3]));
     // One update per param and state param.
     assert_eq!(g.updates.len(), 5);
-    let accumulator = AdaGrad::new().build_update(&mut Graph::new(), &[], &[]).unwrap();
+    let accumulator = AdaGrad::new()
+        .build_update(&mut Graph::new(), &[], &[])
+        .unwrap();
     assert_eq!(accumulator.len(), 2, "no params: only the globals");
     let mut g = Graph::new();
     let w = g.param("w", [2]);
     let grad = g.input("dw", [2]);
-    let state = AdaGrad::new().initial_accumulator_value(0.25).build_update(&mut g, &[w], &[grad]).unwrap();
-    assert_eq!(state[2], ("w/accumulator".to_string(), Tensor::full([2], 0.25)));
+    let state = AdaGrad::new()
+        .initial_accumulator_value(0.25)
+        .build_update(&mut g, &[w], &[grad])
+        .unwrap();
+    assert_eq!(
+        state[2],
+        ("w/accumulator".to_string(), Tensor::full([2], 0.25))
+    );
 }
 
 #[test]
@@ -272,12 +383,24 @@ fn learning_rate_param_changes_take_effect_without_rebuilding() {
     let (g, mut bindings) = training_graph(&SGD::new(), &[("w", W0.to_vec())]).unwrap();
     step(&g, &mut bindings, &[("w", &GRADS[0])]);
     let after_first = bindings["w"].data.clone();
-    close(&after_first, &[0.5 - 0.01 * 0.1, -1.0 + 0.01 * 0.2, 2.0 - 0.01 * 0.3], "lr 0.01");
+    close(
+        &after_first,
+        &[0.5 - 0.01 * 0.1, -1.0 + 0.01 * 0.2, 2.0 - 0.01 * 0.3],
+        "lr 0.01",
+    );
     bindings.insert("optimizer/learning_rate".into(), Tensor::scalar(0.5));
     step(&g, &mut bindings, &[("w", &GRADS[1])]);
-    let want: Vec<f32> = after_first.iter().zip(GRADS[1]).map(|(w, g)| w - 0.5 * g).collect();
+    let want: Vec<f32> = after_first
+        .iter()
+        .zip(GRADS[1])
+        .map(|(w, g)| w - 0.5 * g)
+        .collect();
     close(&bindings["w"].data, &want, "lr 0.5");
-    assert_eq!(bindings["optimizer/learning_rate"].data, vec![0.5], "the optimizer never updates the learning rate itself");
+    assert_eq!(
+        bindings["optimizer/learning_rate"].data,
+        vec![0.5],
+        "the optimizer never updates the learning rate itself"
+    );
 }
 
 /// `g · c / max(‖g‖, c)`.
@@ -286,7 +409,12 @@ fn clip_by_norm(g: &[f32], c: f32, norm: f32) -> Vec<f32> {
 }
 
 fn norm(tensors: &[&[f32]]) -> f32 {
-    tensors.iter().flat_map(|t| t.iter()).map(|x| x * x).sum::<f32>().sqrt()
+    tensors
+        .iter()
+        .flat_map(|t| t.iter())
+        .map(|x| x * x)
+        .sum::<f32>()
+        .sqrt()
 }
 
 #[test]
@@ -295,7 +423,8 @@ fn clipping_by_value_norm_and_global_norm() {
     let (a, b): (&[f32], &[f32]) = (&[3.0, -4.0], &[0.5, 0.2]);
     let sgd = || SGD::new().learning_rate(lr);
     let run_once = |opt: SGD| {
-        let (g, mut bindings) = training_graph(&opt, &[("a", vec![0.0; 2]), ("b", vec![0.0; 2])]).unwrap();
+        let (g, mut bindings) =
+            training_graph(&opt, &[("a", vec![0.0; 2]), ("b", vec![0.0; 2])]).unwrap();
         step(&g, &mut bindings, &[("a", a), ("b", b)]);
         // With lr 1 from zero weights, each weight is minus its clipped gradient.
         let neg = |v: &Tensor| v.data.iter().map(|x| -x).collect::<Vec<f32>>();
@@ -305,7 +434,11 @@ fn clipping_by_value_norm_and_global_norm() {
     close(&ca, &[1.0, -1.0], "clipvalue a");
     close(&cb, b, "clipvalue b (inside the range)");
     let (ca, cb) = run_once(sgd().clipnorm(1.0));
-    close(&ca, &clip_by_norm(a, 1.0, norm(&[a])), "clipnorm a (norm 5)");
+    close(
+        &ca,
+        &clip_by_norm(a, 1.0, norm(&[a])),
+        "clipnorm a (norm 5)",
+    );
     close(&cb, b, "clipnorm b (norm below 1: unchanged)");
     let (ca, cb) = run_once(sgd().global_clipnorm(2.0));
     let global = norm(&[a, b]);
@@ -313,7 +446,11 @@ fn clipping_by_value_norm_and_global_norm() {
     close(&cb, &clip_by_norm(b, 2.0, global), "global_clipnorm b");
     // Value first, then norm: [1, -1] has norm √2 > 1.
     let (ca, _) = run_once(sgd().clipvalue(1.0).clipnorm(1.0));
-    close(&ca, &clip_by_norm(&[1.0, -1.0], 1.0, 2f32.sqrt()), "clipvalue then clipnorm");
+    close(
+        &ca,
+        &clip_by_norm(&[1.0, -1.0], 1.0, 2f32.sqrt()),
+        "clipvalue then clipnorm",
+    );
     // A zero gradient stays zero (no division by its zero norm).
     let (g, mut bindings) = training_graph(&sgd().clipnorm(1.0), &[("z", vec![1.0, 2.0])]).unwrap();
     step(&g, &mut bindings, &[("z", &[0.0, 0.0])]);
@@ -323,10 +460,18 @@ fn clipping_by_value_norm_and_global_norm() {
 #[test]
 fn clipping_applies_to_stateful_optimizers() {
     let clipped: Vec<f32> = GRADS[0].iter().map(|g| g.clamp(-0.15, 0.15)).collect();
-    let (g, mut bindings) = training_graph(&Adam::new().learning_rate(0.1).clipvalue(0.15), &[("w", W0.to_vec())]).unwrap();
+    let (g, mut bindings) = training_graph(
+        &Adam::new().learning_rate(0.1).clipvalue(0.15),
+        &[("w", W0.to_vec())],
+    )
+    .unwrap();
     step(&g, &mut bindings, &[("w", &GRADS[0])]);
     let want: Vec<f32> = clipped.iter().map(|g| 0.1 * g).collect();
-    close(&bindings["w/m"].data, &want, "Adam's first moment sees the clipped gradient");
+    close(
+        &bindings["w/m"].data,
+        &want,
+        "Adam's first moment sees the clipped gradient",
+    );
 }
 
 #[test]
@@ -337,25 +482,77 @@ fn bad_configurations_are_errors() {
     let wrong = g.input("wrong", [3]);
     let expect_err = |result: Result<Vec<(String, Tensor)>, Error>, needle: &str| {
         let err = result.expect_err("must fail").to_string();
-        assert!(err.contains(needle), "error `{err}` should mention `{needle}`");
+        assert!(
+            err.contains(needle),
+            "error `{err}` should mention `{needle}`"
+        );
     };
-    expect_err(Adam::new().build_update(&mut g.clone(), &[w], &[]), "1 params but 0 gradients");
-    expect_err(Adam::new().build_update(&mut g.clone(), &[w], &[wrong]), "shape [3]");
-    expect_err(Adam::new().build_update(&mut g.clone(), &[dw], &[dw]), "not a param");
-    expect_err(Adam::new().beta_1(1.5).build_update(&mut g.clone(), &[w], &[dw]), "beta_1");
-    expect_err(RMSProp::new().epsilon(-1.0).build_update(&mut g.clone(), &[w], &[dw]), "epsilon");
-    expect_err(SGD::new().learning_rate(f32::NAN).build_update(&mut g.clone(), &[w], &[dw]), "learning_rate");
-    expect_err(SGD::new().clipnorm(1.0).global_clipnorm(1.0).build_update(&mut g.clone(), &[w], &[dw]), "at most one");
-    expect_err(SGD::new().clipvalue(0.0).build_update(&mut g.clone(), &[w], &[dw]), "clipvalue");
-    expect_err(AdaGrad::new().initial_accumulator_value(-0.1).build_update(&mut g.clone(), &[w], &[dw]), "initial_accumulator_value");
+    expect_err(
+        Adam::new().build_update(&mut g.clone(), &[w], &[]),
+        "1 params but 0 gradients",
+    );
+    expect_err(
+        Adam::new().build_update(&mut g.clone(), &[w], &[wrong]),
+        "shape [3]",
+    );
+    expect_err(
+        Adam::new().build_update(&mut g.clone(), &[dw], &[dw]),
+        "not a param",
+    );
+    expect_err(
+        Adam::new()
+            .beta_1(1.5)
+            .build_update(&mut g.clone(), &[w], &[dw]),
+        "beta_1",
+    );
+    expect_err(
+        RMSProp::new()
+            .epsilon(-1.0)
+            .build_update(&mut g.clone(), &[w], &[dw]),
+        "epsilon",
+    );
+    expect_err(
+        SGD::new()
+            .learning_rate(f32::NAN)
+            .build_update(&mut g.clone(), &[w], &[dw]),
+        "learning_rate",
+    );
+    expect_err(
+        SGD::new()
+            .clipnorm(1.0)
+            .global_clipnorm(1.0)
+            .build_update(&mut g.clone(), &[w], &[dw]),
+        "at most one",
+    );
+    expect_err(
+        SGD::new()
+            .clipvalue(0.0)
+            .build_update(&mut g.clone(), &[w], &[dw]),
+        "clipvalue",
+    );
+    expect_err(
+        AdaGrad::new()
+            .initial_accumulator_value(-0.1)
+            .build_update(&mut g.clone(), &[w], &[dw]),
+        "initial_accumulator_value",
+    );
     // Building twice into one graph would create a second `optimizer/iterations`.
     let mut twice = g.clone();
     Adam::new().build_update(&mut twice, &[], &[]).unwrap();
-    expect_err(Adam::new().build_update(&mut twice, &[], &[]), "optimizer/learning_rate");
-    let checks = GradientClipping { clipnorm: Some(1.0), global_clipnorm: Some(2.0), ..Default::default() };
+    expect_err(
+        Adam::new().build_update(&mut twice, &[], &[]),
+        "optimizer/learning_rate",
+    );
+    let checks = GradientClipping {
+        clipnorm: Some(1.0),
+        global_clipnorm: Some(2.0),
+        ..Default::default()
+    };
     assert!(checks.validate("test").is_err());
     // A failed validation leaves the graph untouched.
     let mut untouched = g.clone();
-    let _ = Adam::new().beta_2(-1.0).build_update(&mut untouched, &[w], &[dw]);
+    let _ = Adam::new()
+        .beta_2(-1.0)
+        .build_update(&mut untouched, &[w], &[dw]);
     assert_eq!(untouched.len(), g.len());
 }

@@ -127,6 +127,9 @@ fn predict_one_checks_its_input() {
     let (kernel, bias) = (&weights["dense/kernel"].data, &weights["dense/bias"].data);
     for (j, value) in got.iter().enumerate() {
         let want: f32 = bias[j] + (0..FEATURES).map(|i| x[i] * kernel[i * 2 + j]).sum::<f32>();
-        assert!((value - want).abs() <= 1e-5, "output {j}: {value} vs {want}");
+        assert!(
+            (value - want).abs() <= 1e-5,
+            "output {j}: {value} vs {want}"
+        );
     }
 }

@@ -37,7 +37,9 @@ pub struct Program {
 impl Program {
     /// The identity program on input 0 (an epilogue that does nothing).
     pub fn identity() -> Self {
-        Program { instrs: vec![Instr::Input(0)] }
+        Program {
+            instrs: vec![Instr::Input(0)],
+        }
     }
 
     /// Whether this is exactly [`Program::identity`].
@@ -181,14 +183,29 @@ impl FusedOp {
     /// pooling); `None` for elementwise kernels and reductions.
     pub fn anchored_epilogue(&self) -> Option<AnchoredEpilogue<'_>> {
         let (anchor, arity, epilogue) = match self {
-            FusedOp::MatMul { transpose_a, transpose_b, epilogue } => {
-                (Op::MatMul { transpose_a: *transpose_a, transpose_b: *transpose_b }, 2, epilogue)
-            }
+            FusedOp::MatMul {
+                transpose_a,
+                transpose_b,
+                epilogue,
+            } => (
+                Op::MatMul {
+                    transpose_a: *transpose_a,
+                    transpose_b: *transpose_b,
+                },
+                2,
+                epilogue,
+            ),
             FusedOp::Conv2d { attrs, epilogue } => (Op::Conv2d(*attrs), 2, epilogue),
-            FusedOp::DepthwiseConv2d { attrs, epilogue } => (Op::DepthwiseConv2d(*attrs), 2, epilogue),
+            FusedOp::DepthwiseConv2d { attrs, epilogue } => {
+                (Op::DepthwiseConv2d(*attrs), 2, epilogue)
+            }
             FusedOp::Pool2d { attrs, epilogue } => (Op::Pool2d(*attrs), 1, epilogue),
             FusedOp::Elementwise(_) | FusedOp::Reduce { .. } => return None,
         };
-        Some(AnchoredEpilogue { anchor, arity, epilogue })
+        Some(AnchoredEpilogue {
+            anchor,
+            arity,
+            epilogue,
+        })
     }
 }

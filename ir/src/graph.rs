@@ -74,7 +74,10 @@ impl Graph {
         for &o in operands {
             self.check(o)?;
         }
-        let shapes: Vec<&Shape> = operands.iter().map(|&o| &self.dag[o.petgraph()].shape).collect();
+        let shapes: Vec<&Shape> = operands
+            .iter()
+            .map(|&o| &self.dag[o.petgraph()].shape)
+            .collect();
         let shape = infer_shape(&op, &shapes)?;
         let id = NodeId(self.dag.add_node(Node { op, shape }).index() as u32);
         for (slot, &o) in operands.iter().enumerate() {
@@ -84,7 +87,11 @@ impl Graph {
     }
 
     fn check(&self, id: NodeId) -> Result<()> {
-        if id.index() < self.len() { Ok(()) } else { Err(IrError::UnknownNode(id.to_string())) }
+        if id.index() < self.len() {
+            Ok(())
+        } else {
+            Err(IrError::UnknownNode(id.to_string()))
+        }
     }
 
     /// Number of nodes.
@@ -149,19 +156,29 @@ impl Graph {
 
     /// The output called `name`.
     pub fn output(&self, name: &str) -> Option<NodeId> {
-        self.outputs.iter().find(|(n, _)| n == name).map(|&(_, id)| id)
+        self.outputs
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|&(_, id)| id)
     }
 
     /// Declare that `param` takes the value of `value` after each execution.
     pub fn add_update(&mut self, param: NodeId, value: NodeId) -> Result<()> {
         self.check(param)?;
         self.check(value)?;
-        let bad = |msg: String| IrError::Verify { node: param.to_string(), msg };
+        let bad = |msg: String| IrError::Verify {
+            node: param.to_string(),
+            msg,
+        };
         if !matches!(self.op(param), Op::Param { .. }) {
             return Err(bad("only a param can be updated".into()));
         }
         if self.shape(param) != self.shape(value) {
-            return Err(bad(format!("update value {value} has shape {} but the param has {}", self.shape(value), self.shape(param))));
+            return Err(bad(format!(
+                "update value {value} has shape {} but the param has {}",
+                self.shape(value),
+                self.shape(param)
+            )));
         }
         if self.updates.iter().any(|&(p, _)| p == param) {
             return Err(bad("param updated twice".into()));
@@ -172,12 +189,16 @@ impl Graph {
 
     /// `Input` nodes in order.
     pub fn inputs(&self) -> Vec<NodeId> {
-        self.node_ids().filter(|&n| matches!(self.op(n), Op::Input { .. })).collect()
+        self.node_ids()
+            .filter(|&n| matches!(self.op(n), Op::Input { .. }))
+            .collect()
     }
 
     /// `Param` nodes in order.
     pub fn params(&self) -> Vec<NodeId> {
-        self.node_ids().filter(|&n| matches!(self.op(n), Op::Param { .. })).collect()
+        self.node_ids()
+            .filter(|&n| matches!(self.op(n), Op::Param { .. }))
+            .collect()
     }
 
     /// The `Input` or `Param` node called `name`.
@@ -189,17 +210,32 @@ impl Graph {
 
     /// Add an `Input` leaf.
     pub fn input(&mut self, name: impl Into<String>, shape: impl Into<Shape>) -> NodeId {
-        self.add(Op::Input { name: name.into(), shape: shape.into() }, &[]).expect("leaves always infer")
+        self.add(
+            Op::Input {
+                name: name.into(),
+                shape: shape.into(),
+            },
+            &[],
+        )
+        .expect("leaves always infer")
     }
 
     /// Add a `Param` leaf.
     pub fn param(&mut self, name: impl Into<String>, shape: impl Into<Shape>) -> NodeId {
-        self.add(Op::Param { name: name.into(), shape: shape.into() }, &[]).expect("leaves always infer")
+        self.add(
+            Op::Param {
+                name: name.into(),
+                shape: shape.into(),
+            },
+            &[],
+        )
+        .expect("leaves always infer")
     }
 
     /// Add a constant.
     pub fn constant(&mut self, value: Tensor) -> NodeId {
-        self.add(Op::Const(value), &[]).expect("leaves always infer")
+        self.add(Op::Const(value), &[])
+            .expect("leaves always infer")
     }
 
     /// Add a scalar constant.
@@ -218,13 +254,38 @@ impl Graph {
     }
 
     /// Add a (possibly transposed) matmul.
-    pub fn matmul(&mut self, a: NodeId, b: NodeId, transpose_a: bool, transpose_b: bool) -> Result<NodeId> {
-        self.add(Op::MatMul { transpose_a, transpose_b }, &[a, b])
+    pub fn matmul(
+        &mut self,
+        a: NodeId,
+        b: NodeId,
+        transpose_a: bool,
+        transpose_b: bool,
+    ) -> Result<NodeId> {
+        self.add(
+            Op::MatMul {
+                transpose_a,
+                transpose_b,
+            },
+            &[a, b],
+        )
     }
 
     /// Add a reduction.
-    pub fn reduce(&mut self, op: ReduceOp, x: NodeId, axes: &[usize], keep_dims: bool) -> Result<NodeId> {
-        self.add(Op::Reduce { op, axes: axes.to_vec(), keep_dims }, &[x])
+    pub fn reduce(
+        &mut self,
+        op: ReduceOp,
+        x: NodeId,
+        axes: &[usize],
+        keep_dims: bool,
+    ) -> Result<NodeId> {
+        self.add(
+            Op::Reduce {
+                op,
+                axes: axes.to_vec(),
+                keep_dims,
+            },
+            &[x],
+        )
     }
 
     /// Add a reshape.

@@ -40,11 +40,19 @@ pub fn op_name(op: &Op) -> String {
 pub fn infer_shape(op: &Op, shapes: &[&Shape]) -> Result<Shape> {
     let fail = |msg: String| IrError::Shape {
         op: op_name(op),
-        operands: shapes.iter().map(|s| s.to_string()).collect::<Vec<_>>().join(", "),
+        operands: shapes
+            .iter()
+            .map(|s| s.to_string())
+            .collect::<Vec<_>>()
+            .join(", "),
         msg,
     };
     let arity = |n: usize| -> Result<()> {
-        if shapes.len() == n { Ok(()) } else { Err(fail(format!("expects {n} operands, got {}", shapes.len()))) }
+        if shapes.len() == n {
+            Ok(())
+        } else {
+            Err(fail(format!("expects {n} operands, got {}", shapes.len())))
+        }
     };
     match op {
         Op::Input { shape, .. } | Op::Param { shape, .. } => {
@@ -54,7 +62,11 @@ pub fn infer_shape(op: &Op, shapes: &[&Shape]) -> Result<Shape> {
         Op::Const(t) => {
             arity(0)?;
             if t.data.len() != t.shape.numel() {
-                return Err(fail(format!("constant of shape {} holds {} values", t.shape, t.data.len())));
+                return Err(fail(format!(
+                    "constant of shape {} holds {} values",
+                    t.shape,
+                    t.data.len()
+                )));
             }
             Ok(t.shape.clone())
         }
@@ -64,17 +76,25 @@ pub fn infer_shape(op: &Op, shapes: &[&Shape]) -> Result<Shape> {
         }
         Op::Binary(_) => {
             arity(2)?;
-            Shape::broadcast(shapes[0], shapes[1]).ok_or_else(|| fail("shapes do not broadcast".into()))
+            Shape::broadcast(shapes[0], shapes[1])
+                .ok_or_else(|| fail("shapes do not broadcast".into()))
         }
         Op::Select => {
             arity(3)?;
             broadcast_all(shapes).ok_or_else(|| fail("shapes do not broadcast".into()))
         }
-        Op::Reduce { op: r, axes, keep_dims } => {
+        Op::Reduce {
+            op: r,
+            axes,
+            keep_dims,
+        } => {
             arity(1)?;
             reduce_shape(shapes[0], *r, axes, *keep_dims).map_err(fail)
         }
-        Op::MatMul { transpose_a, transpose_b } => {
+        Op::MatMul {
+            transpose_a,
+            transpose_b,
+        } => {
             arity(2)?;
             matmul_shape(shapes[0], shapes[1], *transpose_a, *transpose_b).map_err(fail)
         }
@@ -90,7 +110,10 @@ pub fn infer_shape(op: &Op, shapes: &[&Shape]) -> Result<Shape> {
             }
             Ok(input_shape.clone())
         }
-        Op::Conv2dBackpropFilter { attrs, filter_shape } => {
+        Op::Conv2dBackpropFilter {
+            attrs,
+            filter_shape,
+        } => {
             arity(2)?;
             let out = conv2d_shape(shapes[0], filter_shape, attrs).map_err(&fail)?;
             if &out != shapes[1] {
@@ -110,7 +133,10 @@ pub fn infer_shape(op: &Op, shapes: &[&Shape]) -> Result<Shape> {
             }
             Ok(input_shape.clone())
         }
-        Op::DepthwiseConv2dBackpropFilter { attrs, filter_shape } => {
+        Op::DepthwiseConv2dBackpropFilter {
+            attrs,
+            filter_shape,
+        } => {
             arity(2)?;
             let out = depthwise_conv2d_shape(shapes[0], filter_shape, attrs).map_err(&fail)?;
             if &out != shapes[1] {
@@ -133,15 +159,24 @@ pub fn infer_shape(op: &Op, shapes: &[&Shape]) -> Result<Shape> {
         Op::Reshape(target) => {
             arity(1)?;
             if target.numel() != shapes[0].numel() {
-                return Err(fail(format!("cannot reshape {} elements to {target}", shapes[0].numel())));
+                return Err(fail(format!(
+                    "cannot reshape {} elements to {target}",
+                    shapes[0].numel()
+                )));
             }
             Ok(target.clone())
         }
         Op::Transpose(perm) => {
             arity(1)?;
             let mut seen = vec![false; perm.len()];
-            if perm.len() != shapes[0].rank() || perm.iter().any(|&p| p >= perm.len() || std::mem::replace(&mut seen[p], true)) {
-                return Err(fail(format!("{perm:?} is not a permutation of the operand's axes")));
+            if perm.len() != shapes[0].rank()
+                || perm
+                    .iter()
+                    .any(|&p| p >= perm.len() || std::mem::replace(&mut seen[p], true))
+            {
+                return Err(fail(format!(
+                    "{perm:?} is not a permutation of the operand's axes"
+                )));
             }
             Ok(Shape(perm.iter().map(|&p| shapes[0].0[p]).collect()))
         }
@@ -161,7 +196,10 @@ pub fn infer_shape(op: &Op, shapes: &[&Shape]) -> Result<Shape> {
             let mut dims = Vec::with_capacity(s.rank());
             for i in 0..s.rank() {
                 if starts[i] > ends[i] || ends[i] > s.0[i] {
-                    return Err(fail(format!("axis {i}: range {}..{} outside 0..{}", starts[i], ends[i], s.0[i])));
+                    return Err(fail(format!(
+                        "axis {i}: range {}..{} outside 0..{}",
+                        starts[i], ends[i], s.0[i]
+                    )));
                 }
                 dims.push(ends[i] - starts[i]);
             }
@@ -178,11 +216,14 @@ pub fn infer_shape(op: &Op, shapes: &[&Shape]) -> Result<Shape> {
             let mut dims = first.0.clone();
             dims[*axis] = 0;
             for s in shapes {
-                let same_rest = s.rank() == first.rank() && (0..s.rank()).all(|i| i == *axis || s.0[i] == first.0[i]);
+                let same_rest = s.rank() == first.rank()
+                    && (0..s.rank()).all(|i| i == *axis || s.0[i] == first.0[i]);
                 if !same_rest {
                     return Err(fail(format!("all axes but {axis} must be equal")));
                 }
-                dims[*axis] = dims[*axis].checked_add(s.0[*axis]).ok_or_else(|| fail("joined size overflows".into()))?;
+                dims[*axis] = dims[*axis]
+                    .checked_add(s.0[*axis])
+                    .ok_or_else(|| fail("joined size overflows".into()))?;
             }
             Ok(Shape(dims))
         }
@@ -192,8 +233,11 @@ pub fn infer_shape(op: &Op, shapes: &[&Shape]) -> Result<Shape> {
             if before.len() != s.rank() || after.len() != s.rank() {
                 return Err(fail("before/after need one entry per axis".into()));
             }
-            let dims = (0..s.rank()).map(|i| s.0[i].checked_add(before[i])?.checked_add(after[i])).collect::<Option<Vec<_>>>();
-            dims.map(Shape).ok_or_else(|| fail("padded size overflows".into()))
+            let dims = (0..s.rank())
+                .map(|i| s.0[i].checked_add(before[i])?.checked_add(after[i]))
+                .collect::<Option<Vec<_>>>();
+            dims.map(Shape)
+                .ok_or_else(|| fail("padded size overflows".into()))
         }
         Op::RandomUniform(shape) => {
             arity(1)?;
@@ -207,13 +251,23 @@ pub fn infer_shape(op: &Op, shapes: &[&Shape]) -> Result<Shape> {
 }
 
 fn broadcast_all(shapes: &[&Shape]) -> Option<Shape> {
-    shapes.iter().try_fold(Shape::scalar(), |acc, s| Shape::broadcast(&acc, s))
+    shapes
+        .iter()
+        .try_fold(Shape::scalar(), |acc, s| Shape::broadcast(&acc, s))
 }
 
 /// Result shape of a reduction.
-pub fn reduce_shape(x: &Shape, op: ReduceOp, axes: &[usize], keep_dims: bool) -> Result<Shape, String> {
+pub fn reduce_shape(
+    x: &Shape,
+    op: ReduceOp,
+    axes: &[usize],
+    keep_dims: bool,
+) -> Result<Shape, String> {
     if axes.windows(2).any(|w| w[0] >= w[1]) || axes.iter().any(|&a| a >= x.rank()) {
-        return Err(format!("axes {axes:?} must be strictly increasing and below rank {}", x.rank()));
+        return Err(format!(
+            "axes {axes:?} must be strictly increasing and below rank {}",
+            x.rank()
+        ));
     }
     if op == ReduceOp::ArgMax && axes.len() != 1 {
         return Err("argmax reduces exactly one axis".into());
@@ -240,8 +294,16 @@ pub fn matmul_shape(a: &Shape, b: &Shape, ta: bool, tb: bool) -> Result<Shape, S
     if a.0[..r - 2] != b.0[..r - 2] {
         return Err("batch axes differ".into());
     }
-    let (m, ka) = if ta { (a.0[r - 1], a.0[r - 2]) } else { (a.0[r - 2], a.0[r - 1]) };
-    let (kb, n) = if tb { (b.0[r - 1], b.0[r - 2]) } else { (b.0[r - 2], b.0[r - 1]) };
+    let (m, ka) = if ta {
+        (a.0[r - 1], a.0[r - 2])
+    } else {
+        (a.0[r - 2], a.0[r - 1])
+    };
+    let (kb, n) = if tb {
+        (b.0[r - 1], b.0[r - 2])
+    } else {
+        (b.0[r - 2], b.0[r - 1])
+    };
     if ka != kb {
         return Err(format!("contraction sizes differ: {ka} vs {kb}"));
     }
@@ -256,17 +318,32 @@ pub fn conv2d_shape(x: &Shape, w: &Shape, attrs: &Conv2dAttrs) -> Result<Shape, 
         return Err("input must be [n, h, w, c] and filter [kh, kw, c, o]".into());
     }
     if x.0[3] != w.0[2] {
-        return Err(format!("input has {} channels but the filter expects {}", x.0[3], w.0[2]));
+        return Err(format!(
+            "input has {} channels but the filter expects {}",
+            x.0[3], w.0[2]
+        ));
     }
     if attrs.dilation.contains(&0) {
         return Err("dilation must be >= 1".into());
     }
     let mut out = [0; 2];
     for axis in 0..2 {
-        let window = w.0[axis].checked_sub(1).and_then(|k| k.checked_mul(attrs.dilation[axis])).map(|k| k + 1);
+        let window = w.0[axis]
+            .checked_sub(1)
+            .and_then(|k| k.checked_mul(attrs.dilation[axis]))
+            .map(|k| k + 1);
         out[axis] = window
-            .and_then(|window| attrs.padding.resolve(axis, x.0[1 + axis], window, attrs.strides[axis]))
-            .ok_or_else(|| format!("the {}x{} filter does not fit the {}x{} input", w.0[0], w.0[1], x.0[1], x.0[2]))?
+            .and_then(|window| {
+                attrs
+                    .padding
+                    .resolve(axis, x.0[1 + axis], window, attrs.strides[axis])
+            })
+            .ok_or_else(|| {
+                format!(
+                    "the {}x{} filter does not fit the {}x{} input",
+                    w.0[0], w.0[1], x.0[1], x.0[2]
+                )
+            })?
             .out;
     }
     Ok(Shape(vec![x.0[0], out[0], out[1], w.0[3]]))
@@ -278,7 +355,9 @@ pub fn depthwise_conv2d_shape(x: &Shape, w: &Shape, attrs: &Conv2dAttrs) -> Resu
     if x.rank() != 4 || w.rank() != 4 {
         return Err("input must be [n, h, w, c] and filter [kh, kw, c, multiplier]".into());
     }
-    let out_channels = w.0[2].checked_mul(w.0[3]).ok_or("the filter's channel count overflows")?;
+    let out_channels = w.0[2]
+        .checked_mul(w.0[3])
+        .ok_or("the filter's channel count overflows")?;
     let mut out = conv2d_shape(x, &Shape(vec![w.0[0], w.0[1], w.0[2], out_channels]), attrs)?;
     out.0[3] = out_channels;
     Ok(out)
@@ -294,14 +373,25 @@ pub fn pool2d_shape(x: &Shape, attrs: &Pool2dAttrs) -> Result<Shape, String> {
         out[axis] = attrs
             .padding
             .resolve(axis, x.0[1 + axis], attrs.window[axis], attrs.strides[axis])
-            .ok_or_else(|| format!("the {:?} window does not fit the {}x{} input", attrs.window, x.0[1], x.0[2]))?
+            .ok_or_else(|| {
+                format!(
+                    "the {:?} window does not fit the {}x{} input",
+                    attrs.window, x.0[1], x.0[2]
+                )
+            })?
             .out;
     }
     Ok(Shape(vec![x.0[0], out[0], out[1], x.0[3]]))
 }
 
 fn infer_fused(f: &FusedOp, shapes: &[&Shape]) -> Result<Shape, String> {
-    let need = |n: usize| if shapes.len() >= n { Ok(()) } else { Err(format!("expects at least {n} operands")) };
+    let need = |n: usize| {
+        if shapes.len() >= n {
+            Ok(())
+        } else {
+            Err(format!("expects at least {n} operands"))
+        }
+    };
     let check_extra = |out: &Shape, extra: &[&Shape]| -> Result<(), String> {
         match extra.iter().find(|s| !s.broadcasts_to(out)) {
             Some(s) => Err(format!("epilogue operand {s} does not broadcast to {out}")),
@@ -315,8 +405,13 @@ fn infer_fused(f: &FusedOp, shapes: &[&Shape]) -> Result<Shape, String> {
             }
             broadcast_all(shapes).ok_or_else(|| "shapes do not broadcast".to_string())
         }
-        FusedOp::MatMul { .. } | FusedOp::Conv2d { .. } | FusedOp::DepthwiseConv2d { .. } | FusedOp::Pool2d { .. } => {
-            let k = f.anchored_epilogue().ok_or("an epilogue kernel without an anchor")?;
+        FusedOp::MatMul { .. }
+        | FusedOp::Conv2d { .. }
+        | FusedOp::DepthwiseConv2d { .. }
+        | FusedOp::Pool2d { .. } => {
+            let k = f
+                .anchored_epilogue()
+                .ok_or("an epilogue kernel without an anchor")?;
             need(k.arity)?;
             // The anchor's own shape rules, its error message without the op prefix.
             let out = infer_shape(&k.anchor, &shapes[..k.arity]).map_err(|e| match e {
@@ -327,7 +422,13 @@ fn infer_fused(f: &FusedOp, shapes: &[&Shape]) -> Result<Shape, String> {
             check_program(k.epilogue, shapes.len() - k.arity + 1)?;
             Ok(out)
         }
-        FusedOp::Reduce { op, axes, keep_dims, input_shape, prologue } => {
+        FusedOp::Reduce {
+            op,
+            axes,
+            keep_dims,
+            input_shape,
+            prologue,
+        } => {
             check_extra(input_shape, shapes)?;
             check_program(prologue, shapes.len())?;
             reduce_shape(input_shape, *op, axes, *keep_dims)
@@ -340,7 +441,10 @@ fn check_program(p: &crate::fused::Program, n_inputs: usize) -> Result<(), Strin
         return Err("empty program".into());
     }
     if p.n_inputs() > n_inputs {
-        return Err(format!("program reads input {} but the kernel has {n_inputs}", p.n_inputs() - 1));
+        return Err(format!(
+            "program reads input {} but the kernel has {n_inputs}",
+            p.n_inputs() - 1
+        ));
     }
     Ok(())
 }
@@ -357,13 +461,25 @@ mod tests {
         let a = g.input("a", [2, 3]);
         let b = g.input("b", [4, 5]);
         let err = g.matmul(a, b, false, false).unwrap_err().to_string();
-        assert!(err.contains("matmul") && err.contains("[2, 3], [4, 5]") && err.contains("3 vs 4"), "{err}");
+        assert!(
+            err.contains("matmul") && err.contains("[2, 3], [4, 5]") && err.contains("3 vs 4"),
+            "{err}"
+        );
     }
 
     #[test]
     fn conv_same_stride_two_on_odd_input() {
-        let attrs = Conv2dAttrs { strides: [2, 2], dilation: [1, 1], padding: Padding::Same };
-        let s = conv2d_shape(&Shape::from([1, 7, 7, 3]), &Shape::from([3, 3, 3, 8]), &attrs).unwrap();
+        let attrs = Conv2dAttrs {
+            strides: [2, 2],
+            dilation: [1, 1],
+            padding: Padding::Same,
+        };
+        let s = conv2d_shape(
+            &Shape::from([1, 7, 7, 3]),
+            &Shape::from([3, 3, 3, 8]),
+            &attrs,
+        )
+        .unwrap();
         assert_eq!(s, Shape::from([1, 4, 4, 8]));
     }
 }

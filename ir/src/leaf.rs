@@ -33,7 +33,10 @@ pub fn bind_leaves<'a, E>(
     given: &[(&str, &'a [f32])],
     error: impl Fn(String, String) -> E,
 ) -> Result<Vec<&'a [f32]>, E> {
-    if let Some((name, _)) = given.iter().find(|(n, _)| !leaves.iter().any(|l| l.name == *n)) {
+    if let Some((name, _)) = given
+        .iter()
+        .find(|(n, _)| !leaves.iter().any(|l| l.name == *n))
+    {
         let known: Vec<&str> = leaves.iter().map(|l| l.name.as_str()).collect();
         return Err(error(
             name.to_string(),
@@ -80,8 +83,14 @@ fn leaves_of(graph: &Graph, want_input: bool) -> Vec<Leaf> {
     graph
         .node_ids()
         .filter_map(|id| match graph.op(id) {
-            Op::Input { name, shape } if want_input => Some(Leaf { name: name.clone(), shape: shape.clone() }),
-            Op::Param { name, shape } if !want_input => Some(Leaf { name: name.clone(), shape: shape.clone() }),
+            Op::Input { name, shape } if want_input => Some(Leaf {
+                name: name.clone(),
+                shape: shape.clone(),
+            }),
+            Op::Param { name, shape } if !want_input => Some(Leaf {
+                name: name.clone(),
+                shape: shape.clone(),
+            }),
             _ => None,
         })
         .collect()

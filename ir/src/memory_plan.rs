@@ -73,7 +73,10 @@ impl MemoryPlan {
                     _ => {
                         let len = graph.shape(id).numel();
                         arena_len += len;
-                        Storage::Arena { offset: arena_len - len, len }
+                        Storage::Arena {
+                            offset: arena_len - len,
+                            len,
+                        }
                     }
                 }
             })
@@ -95,7 +98,10 @@ pub const ARENA_ALIGN: usize = 16;
 pub fn is_elementwise(op: &crate::op::Op) -> bool {
     use crate::fused::FusedOp;
     use crate::op::Op;
-    matches!(op, Op::Unary(_) | Op::Binary(_) | Op::Select | Op::Fused(FusedOp::Elementwise(_)))
+    matches!(
+        op,
+        Op::Unary(_) | Op::Binary(_) | Op::Select | Op::Fused(FusedOp::Elementwise(_))
+    )
 }
 
 /// The memory a value lives in, after following aliases.
@@ -159,11 +165,18 @@ impl MemoryPlan {
     /// Errors are [`IrError::Verify`] naming the node at fault.
     pub fn validate(&self, graph: &crate::graph::Graph) -> Result<(), IrError> {
         use crate::op::Op;
-        let fail = |node: NodeId, msg: String| IrError::Verify { node: node.to_string(), msg };
+        let fail = |node: NodeId, msg: String| IrError::Verify {
+            node: node.to_string(),
+            msg,
+        };
         if self.storage.len() != graph.len() {
             return Err(IrError::Verify {
                 node: "plan".into(),
-                msg: format!("has {} storages for {} nodes", self.storage.len(), graph.len()),
+                msg: format!(
+                    "has {} storages for {} nodes",
+                    self.storage.len(),
+                    graph.len()
+                ),
             });
         }
         let params = graph.params();
@@ -182,15 +195,26 @@ impl MemoryPlan {
             };
             match (expected_leaf, storage) {
                 (Some(want), got) if want != got => {
-                    return Err(fail(id, format!("leaf has storage {got:?}, expected {want:?}")));
+                    return Err(fail(
+                        id,
+                        format!("leaf has storage {got:?}, expected {want:?}"),
+                    ));
                 }
                 (Some(_), _) => {}
                 (None, Storage::Input(_) | Storage::Param(_) | Storage::Const(_)) => {
-                    return Err(fail(id, format!("computed node has leaf storage {storage:?}")));
+                    return Err(fail(
+                        id,
+                        format!("computed node has leaf storage {storage:?}"),
+                    ));
                 }
                 (None, Storage::Alias(target)) => {
                     if !matches!(graph.op(id), Op::Reshape(_)) || graph.operands(id) != [target] {
-                        return Err(fail(id, format!("only a reshape may alias, and only its operand (got alias of {target})")));
+                        return Err(fail(
+                            id,
+                            format!(
+                                "only a reshape may alias, and only its operand (got alias of {target})"
+                            ),
+                        ));
                     }
                     if graph.shape(target).numel() != graph.shape(id).numel() {
                         return Err(fail(id, format!("aliases {target} of a different size")));
@@ -198,20 +222,42 @@ impl MemoryPlan {
                 }
                 (None, Storage::InPlace(k)) => {
                     let param = params.get(k).copied();
-                    if !graph.updates.iter().any(|&(p, v)| Some(p) == param && v == id) {
-                        return Err(fail(id, format!("is in place in param buffer {k} but is not that param's update value")));
+                    if !graph
+                        .updates
+                        .iter()
+                        .any(|&(p, v)| Some(p) == param && v == id)
+                    {
+                        return Err(fail(
+                            id,
+                            format!(
+                                "is in place in param buffer {k} but is not that param's update value"
+                            ),
+                        ));
                     }
                 }
                 (None, Storage::Arena { offset, len }) => {
                     let numel = graph.shape(id).numel();
                     if len != numel {
-                        return Err(fail(id, format!("arena slot holds {len} elements, the value has {numel}")));
+                        return Err(fail(
+                            id,
+                            format!("arena slot holds {len} elements, the value has {numel}"),
+                        ));
                     }
                     if len > 0 && offset % ARENA_ALIGN != 0 {
-                        return Err(fail(id, format!("arena offset {offset} is not a multiple of {ARENA_ALIGN}")));
+                        return Err(fail(
+                            id,
+                            format!("arena offset {offset} is not a multiple of {ARENA_ALIGN}"),
+                        ));
                     }
                     if offset + len > self.arena_len {
-                        return Err(fail(id, format!("arena slot {offset}..{} exceeds the arena ({})", offset + len, self.arena_len)));
+                        return Err(fail(
+                            id,
+                            format!(
+                                "arena slot {offset}..{} exceeds the arena ({})",
+                                offset + len,
+                                self.arena_len
+                            ),
+                        ));
                     }
                 }
                 (None, Storage::None) => {}
@@ -225,7 +271,10 @@ impl MemoryPlan {
         let mut read = |reader: NodeId, value: NodeId, at: usize| -> Result<(), IrError> {
             let owner = self.owner(value);
             if self.of(owner) == Storage::None {
-                return Err(fail(reader, format!("reads {value}, which is never computed")));
+                return Err(fail(
+                    reader,
+                    format!("reads {value}, which is never computed"),
+                ));
             }
             let slot = &mut last_read[owner.index()];
             *slot = Some(slot.map_or(at, |s| s.max(at)));
@@ -233,7 +282,10 @@ impl MemoryPlan {
         };
         let is_kernel = |id: NodeId| {
             !matches!(self.of(id), Storage::None | Storage::Alias(_))
-                && !matches!(graph.op(id), Op::Input { .. } | Op::Param { .. } | Op::Const(_))
+                && !matches!(
+                    graph.op(id),
+                    Op::Input { .. } | Op::Param { .. } | Op::Const(_)
+                )
         };
         for id in graph.node_ids() {
             if is_kernel(id) {
@@ -248,18 +300,26 @@ impl MemoryPlan {
             if let Storage::Alias(target) = self.of(id)
                 && self.of(self.owner(target)) == Storage::None
             {
-                return Err(fail(id, format!("aliases {target}, which is never computed")));
+                return Err(fail(
+                    id,
+                    format!("aliases {target}, which is never computed"),
+                ));
             }
         }
         for (name, value) in &graph.outputs {
-            read(*value, *value, end).map_err(|_| fail(*value, format!("output `{name}` is never computed")))?;
+            read(*value, *value, end)
+                .map_err(|_| fail(*value, format!("output `{name}` is never computed")))?;
         }
         for &(param, value) in &graph.updates {
-            read(value, value, end).map_err(|_| fail(value, format!("update value of {param} is never computed")))?;
+            read(value, value, end)
+                .map_err(|_| fail(value, format!("update value of {param} is never computed")))?;
         }
 
         // Simulate the writes in execution order.
-        let mut live: Vec<NodeId> = graph.node_ids().filter(|&id| !is_kernel(id) && self.region(id).is_some()).collect();
+        let mut live: Vec<NodeId> = graph
+            .node_ids()
+            .filter(|&id| !is_kernel(id) && self.region(id).is_some())
+            .collect();
         for id in graph.node_ids().filter(|&id| is_kernel(id)) {
             let step = id.index();
             live.retain(|v| last_read[v.index()].is_some_and(|r| r >= step));
@@ -273,7 +333,9 @@ impl MemoryPlan {
                 let same_index_reads = is_elementwise(graph.op(id))
                     && held == written
                     && graph.operands(id).into_iter().all(|o| {
-                        let r = self.region(self.owner(o)).expect("operands are materialised");
+                        let r = self
+                            .region(self.owner(o))
+                            .expect("operands are materialised");
                         !r.overlaps(written) || (r == written && graph.shape(o) == graph.shape(id))
                     });
                 if !(dies_here && same_index_reads) {
@@ -282,7 +344,10 @@ impl MemoryPlan {
                         Some(r) => format!("%{r}"),
                         None => "never".to_string(),
                     };
-                    return Err(fail(id, format!("writes {written:?}, overwriting {value} (read until {until})")));
+                    return Err(fail(
+                        id,
+                        format!("writes {written:?}, overwriting {value} (read until {until})"),
+                    ));
                 }
             }
             live.push(id);

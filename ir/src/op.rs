@@ -243,7 +243,13 @@ pub struct WindowAxis {
 impl Padding {
     /// Resolve one spatial axis (`axis` 0 = H, 1 = W) for input size `input`, window
     /// `window` (already dilated), and `stride`. `None` when the window does not fit.
-    pub fn resolve(self, axis: usize, input: usize, window: usize, stride: usize) -> Option<WindowAxis> {
+    pub fn resolve(
+        self,
+        axis: usize,
+        input: usize,
+        window: usize,
+        stride: usize,
+    ) -> Option<WindowAxis> {
         if stride == 0 || window == 0 {
             return None;
         }
@@ -251,7 +257,11 @@ impl Padding {
             Padding::Valid => (0, 0),
             Padding::Same => {
                 let out = input.div_ceil(stride);
-                let total = out.checked_sub(1)?.checked_mul(stride)?.checked_add(window)?.saturating_sub(input);
+                let total = out
+                    .checked_sub(1)?
+                    .checked_mul(stride)?
+                    .checked_add(window)?
+                    .saturating_sub(input);
                 (total / 2, total - total / 2)
             }
             Padding::Explicit(p) => (p[axis * 2], p[axis * 2 + 1]),
@@ -260,7 +270,11 @@ impl Padding {
         if padded < window {
             return None;
         }
-        Some(WindowAxis { pad_before, pad_after, out: (padded - window) / stride + 1 })
+        Some(WindowAxis {
+            pad_before,
+            pad_after,
+            out: (padded - window) / stride + 1,
+        })
     }
 }
 
@@ -300,9 +314,22 @@ pub struct Pool2dAttrs {
 impl UnaryOp {
     /// Every unary op, for table-driven tests and parsers.
     pub const ALL: [UnaryOp; 16] = [
-        UnaryOp::Neg, UnaryOp::Abs, UnaryOp::Sign, UnaryOp::Exp, UnaryOp::Expm1, UnaryOp::Log,
-        UnaryOp::Log1p, UnaryOp::Sqrt, UnaryOp::Rsqrt, UnaryOp::Recip, UnaryOp::Square,
-        UnaryOp::Relu, UnaryOp::Sigmoid, UnaryOp::Tanh, UnaryOp::Erf, UnaryOp::Floor,
+        UnaryOp::Neg,
+        UnaryOp::Abs,
+        UnaryOp::Sign,
+        UnaryOp::Exp,
+        UnaryOp::Expm1,
+        UnaryOp::Log,
+        UnaryOp::Log1p,
+        UnaryOp::Sqrt,
+        UnaryOp::Rsqrt,
+        UnaryOp::Recip,
+        UnaryOp::Square,
+        UnaryOp::Relu,
+        UnaryOp::Sigmoid,
+        UnaryOp::Tanh,
+        UnaryOp::Erf,
+        UnaryOp::Floor,
     ];
 
     /// The op's name in the text form.
@@ -361,8 +388,18 @@ impl UnaryOp {
 impl BinaryOp {
     /// Every binary op, for table-driven tests and parsers.
     pub const ALL: [BinaryOp; 13] = [
-        BinaryOp::Add, BinaryOp::Sub, BinaryOp::Mul, BinaryOp::Div, BinaryOp::Max, BinaryOp::Min,
-        BinaryOp::Pow, BinaryOp::Eq, BinaryOp::Ne, BinaryOp::Lt, BinaryOp::Le, BinaryOp::Gt,
+        BinaryOp::Add,
+        BinaryOp::Sub,
+        BinaryOp::Mul,
+        BinaryOp::Div,
+        BinaryOp::Max,
+        BinaryOp::Min,
+        BinaryOp::Pow,
+        BinaryOp::Eq,
+        BinaryOp::Ne,
+        BinaryOp::Lt,
+        BinaryOp::Le,
+        BinaryOp::Gt,
         BinaryOp::Ge,
     ];
 
@@ -476,8 +513,19 @@ mod tests {
 
     #[test]
     fn erf_matches_known_values() {
-        for (x, want) in [(0.0, 0.0), (0.5, 0.520_499_9), (1.0, 0.842_700_8), (2.0, 0.995_322_3), (3.0, 0.999_977_9), (-1.0, -0.842_700_8)] {
-            assert!((erf(x) - want).abs() < 1e-6, "erf({x}) = {} want {want}", erf(x));
+        for (x, want) in [
+            (0.0, 0.0),
+            (0.5, 0.520_499_9),
+            (1.0, 0.842_700_8),
+            (2.0, 0.995_322_3),
+            (3.0, 0.999_977_9),
+            (-1.0, -0.842_700_8),
+        ] {
+            assert!(
+                (erf(x) - want).abs() < 1e-6,
+                "erf({x}) = {} want {want}",
+                erf(x)
+            );
         }
     }
 }

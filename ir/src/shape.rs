@@ -122,7 +122,10 @@ mod tests {
         let b = Shape::broadcast(&Shape::from([3, 1, 5]), &Shape::from([4, 1])).unwrap();
         assert_eq!(b, Shape::from([3, 4, 5]));
         assert!(Shape::broadcast(&Shape::from([3]), &Shape::from([4])).is_none());
-        assert_eq!(Shape::from([1, 5]).broadcast_strides(&Shape::from([2, 3, 5])), vec![0, 0, 1]);
+        assert_eq!(
+            Shape::from([1, 5]).broadcast_strides(&Shape::from([2, 3, 5])),
+            vec![0, 0, 1]
+        );
     }
 
     #[test]

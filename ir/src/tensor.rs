@@ -20,7 +20,10 @@ impl Tensor {
 
     /// A rank-0 tensor.
     pub fn scalar(value: f32) -> Self {
-        Tensor { shape: Shape::scalar(), data: vec![value] }
+        Tensor {
+            shape: Shape::scalar(),
+            data: vec![value],
+        }
     }
 
     /// A tensor of zeros.

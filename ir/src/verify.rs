@@ -46,14 +46,20 @@ pub fn verify(graph: &Graph) -> Result<()> {
 }
 
 fn fail(node: impl ToString, msg: impl Into<String>) -> IrError {
-    IrError::Verify { node: node.to_string(), msg: msg.into() }
+    IrError::Verify {
+        node: node.to_string(),
+        msg: msg.into(),
+    }
 }
 
 fn verify_node(graph: &Graph, id: NodeId) -> Result<()> {
     let op = graph.op(id);
     let operands = graph.operands(id);
     if let Some(late) = operands.iter().find(|o| o.index() >= id.index()) {
-        return Err(fail(id, format!("operand {late} does not precede its user")));
+        return Err(fail(
+            id,
+            format!("operand {late} does not precede its user"),
+        ));
     }
     if matches!(op, Op::Input { .. } | Op::Param { .. } | Op::Const(_)) && !operands.is_empty() {
         return Err(fail(id, format!("a leaf has {} operands", operands.len())));
@@ -61,7 +67,13 @@ fn verify_node(graph: &Graph, id: NodeId) -> Result<()> {
     let shapes: Vec<&Shape> = operands.iter().map(|&o| graph.shape(o)).collect();
     let inferred = infer_shape(op, &shapes).map_err(|e| fail(id, e.to_string()))?;
     if &inferred != graph.shape(id) {
-        return Err(fail(id, format!("stored shape {} but inference gives {inferred}", graph.shape(id))));
+        return Err(fail(
+            id,
+            format!(
+                "stored shape {} but inference gives {inferred}",
+                graph.shape(id)
+            ),
+        ));
     }
     if let Op::Fused(f) = op {
         // An epilogue reads the anchor's result and the operands after the anchor's own.
@@ -69,7 +81,8 @@ fn verify_node(graph: &Graph, id: NodeId) -> Result<()> {
             Some(k) => operands.len().saturating_sub(k.arity) + 1,
             None => operands.len(),
         };
-        verify_program(f.program(), n_inputs).map_err(|msg| fail(id, format!("{}: {msg}", f.name())))?;
+        verify_program(f.program(), n_inputs)
+            .map_err(|msg| fail(id, format!("{}: {msg}", f.name())))?;
     }
     Ok(())
 }
@@ -82,7 +95,9 @@ fn verify_program(program: &Program, n_inputs: usize) -> Result<(), String> {
     for (i, instr) in program.instrs.iter().enumerate() {
         let reads: &[usize] = match instr {
             Instr::Input(n) if *n >= n_inputs => {
-                return Err(format!("r{i} reads input {n} but the program has {n_inputs} inputs"));
+                return Err(format!(
+                    "r{i} reads input {n} but the program has {n_inputs} inputs"
+                ));
             }
             Instr::Input(_) | Instr::Const(_) => &[],
             Instr::Unary(_, a) => &[*a],
@@ -116,7 +131,10 @@ fn verify_outputs(graph: &Graph) -> Result<()> {
     let mut seen = HashSet::new();
     for (name, id) in &graph.outputs {
         if !exists(graph, *id) {
-            return Err(fail(id, format!("output {name:?} names a node that is not in the graph")));
+            return Err(fail(
+                id,
+                format!("output {name:?} names a node that is not in the graph"),
+            ));
         }
         if !seen.insert(name.as_str()) {
             return Err(fail(id, format!("output name {name:?} is used twice")));
@@ -130,14 +148,24 @@ fn verify_updates(graph: &Graph) -> Result<()> {
     for &(param, value) in &graph.updates {
         for node in [param, value] {
             if !exists(graph, node) {
-                return Err(fail(node, format!("update {param} = {value} names a node that is not in the graph")));
+                return Err(fail(
+                    node,
+                    format!("update {param} = {value} names a node that is not in the graph"),
+                ));
             }
         }
         if !matches!(graph.op(param), Op::Param { .. }) {
             return Err(fail(param, "update target is not a param"));
         }
         if graph.shape(param) != graph.shape(value) {
-            return Err(fail(param, format!("update value {value} has shape {} but the param has {}", graph.shape(value), graph.shape(param))));
+            return Err(fail(
+                param,
+                format!(
+                    "update value {value} has shape {} but the param has {}",
+                    graph.shape(value),
+                    graph.shape(param)
+                ),
+            ));
         }
         if !updated.insert(param) {
             return Err(fail(param, "param updated twice"));
@@ -153,8 +181,17 @@ mod tests {
 
     #[test]
     fn program_inputs_must_be_in_range() {
-        let p = Program { instrs: vec![Instr::Input(0), Instr::Input(2), Instr::Unary(UnaryOp::Neg, 1)] };
+        let p = Program {
+            instrs: vec![
+                Instr::Input(0),
+                Instr::Input(2),
+                Instr::Unary(UnaryOp::Neg, 1),
+            ],
+        };
         assert_eq!(verify_program(&p, 3), Ok(()));
-        assert_eq!(verify_program(&p, 2), Err("r1 reads input 2 but the program has 2 inputs".to_string()));
+        assert_eq!(
+            verify_program(&p, 2),
+            Err("r1 reads input 2 but the program has 2 inputs".to_string())
+        );
     }
 }

@@ -21,7 +21,11 @@ fn every_op_kind_round_trips() {
     assert_covers_everything(&g);
     let text = assert_round_trips(&g);
     assert_eq!(g.to_string(), text, "Display is print");
-    assert_eq!(text.lines().count(), g.len() + g.outputs.len() + g.updates.len() + 2, "one line per statement");
+    assert_eq!(
+        text.lines().count(),
+        g.len() + g.outputs.len() + g.updates.len() + 2,
+        "one line per statement"
+    );
 }
 
 #[test]
@@ -33,8 +37,16 @@ fn printed_form_is_readable_and_stable() {
     let m = g.matmul(x, w, false, true).unwrap();
     let s = g.binary(ir::BinaryOp::Add, m, c).unwrap();
     let r = g.reduce(ir::ReduceOp::Sum, s, &[1], true).unwrap();
-    let program = Program { instrs: vec![Instr::Input(0), Instr::Const(1.5), Instr::Unary(ir::UnaryOp::Relu, 0), Instr::Binary(ir::BinaryOp::Add, 1, 2)] };
-    g.add(Op::Fused(FusedOp::Elementwise(program)), &[s]).unwrap();
+    let program = Program {
+        instrs: vec![
+            Instr::Input(0),
+            Instr::Const(1.5),
+            Instr::Unary(ir::UnaryOp::Relu, 0),
+            Instr::Binary(ir::BinaryOp::Add, 1, 2),
+        ],
+    };
+    g.add(Op::Fused(FusedOp::Elementwise(program)), &[s])
+        .unwrap();
     g.add_output("loss", r).unwrap();
     let expected = r#"graph {
   %0 = input "x" [2, 3]
@@ -53,8 +65,23 @@ fn printed_form_is_readable_and_stable() {
 
 #[test]
 fn float_edge_cases_round_trip_bit_exactly() {
-    let odd_nans = [f32::from_bits(0x7fc0_0001), f32::from_bits(0xffc0_0000), f32::from_bits(0x7f80_0001)];
-    let mut values = vec![0.0, -0.0, 0.1, -1.0 / 3.0, 1e-45, -1e-45, f32::MIN_POSITIVE, f32::MAX, f32::MIN, f32::EPSILON];
+    let odd_nans = [
+        f32::from_bits(0x7fc0_0001),
+        f32::from_bits(0xffc0_0000),
+        f32::from_bits(0x7f80_0001),
+    ];
+    let mut values = vec![
+        0.0,
+        -0.0,
+        0.1,
+        -1.0 / 3.0,
+        1e-45,
+        -1e-45,
+        f32::MIN_POSITIVE,
+        f32::MAX,
+        f32::MIN,
+        f32::EPSILON,
+    ];
     values.extend([f32::INFINITY, f32::NEG_INFINITY, f32::NAN]);
     values.extend(odd_nans);
     let mut g = Graph::new();
@@ -62,17 +89,45 @@ fn float_edge_cases_round_trip_bit_exactly() {
     for &v in &values {
         g.scalar(v);
         g.constant(Tensor::full([2, 2], v));
-        g.add(Op::Pad { before: vec![1], after: vec![0], value: v }, &[all]).unwrap();
-        let program = Program { instrs: vec![Instr::Input(0), Instr::Const(v), Instr::Binary(ir::BinaryOp::Max, 0, 1)] };
-        g.add(Op::Fused(FusedOp::Elementwise(program)), &[all]).unwrap();
+        g.add(
+            Op::Pad {
+                before: vec![1],
+                after: vec![0],
+                value: v,
+            },
+            &[all],
+        )
+        .unwrap();
+        let program = Program {
+            instrs: vec![
+                Instr::Input(0),
+                Instr::Const(v),
+                Instr::Binary(ir::BinaryOp::Max, 0, 1),
+            ],
+        };
+        g.add(Op::Fused(FusedOp::Elementwise(program)), &[all])
+            .unwrap();
     }
     let text = assert_round_trips(&g);
-    assert!(text.contains("0x7fc00001") && text.contains("0xffc00000") && text.contains("0x7f800001"), "{text}");
-    assert!(text.contains("const [] NaN") && text.contains("const [] -inf") && text.contains("const [2, 2] splat 1e-45"), "{text}");
+    assert!(
+        text.contains("0x7fc00001") && text.contains("0xffc00000") && text.contains("0x7f800001"),
+        "{text}"
+    );
+    assert!(
+        text.contains("const [] NaN")
+            && text.contains("const [] -inf")
+            && text.contains("const [2, 2] splat 1e-45"),
+        "{text}"
+    );
     // The bits survive, not just the printed text.
     let parsed = parse(&text).unwrap();
-    let Op::Const(t) = parsed.op(all) else { panic!("node 0 is the constant") };
-    assert_eq!(t.data.iter().map(|v| v.to_bits()).collect::<Vec<_>>(), values.iter().map(|v| v.to_bits()).collect::<Vec<_>>());
+    let Op::Const(t) = parsed.op(all) else {
+        panic!("node 0 is the constant")
+    };
+    assert_eq!(
+        t.data.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+        values.iter().map(|v| v.to_bits()).collect::<Vec<_>>()
+    );
 }
 
 #[test]

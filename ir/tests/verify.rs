@@ -54,7 +54,11 @@ fn outputs_must_exist_and_have_unique_names() {
     assert_verify_error(&g, "%0", "output name \"y\" is used twice");
     let (mut g, _) = small();
     g.outputs.push(("ghost".into(), ir::NodeId::from_index(99)));
-    assert_verify_error(&g, "%99", "output \"ghost\" names a node that is not in the graph");
+    assert_verify_error(
+        &g,
+        "%99",
+        "output \"ghost\" names a node that is not in the graph",
+    );
 }
 
 #[test]
@@ -66,7 +70,11 @@ fn updates_must_target_params_once_with_equal_shapes() {
     let (mut g, [_, w2, _]) = small();
     let narrow = g.input("n", [3]);
     g.updates.push((w2, narrow));
-    assert_verify_error(&g, "%1", "update value %3 has shape [3] but the param has [2, 3]");
+    assert_verify_error(
+        &g,
+        "%1",
+        "update value %3 has shape [3] but the param has [2, 3]",
+    );
 
     let (mut g, _) = small();
     g.add_update(w, y).unwrap();
@@ -75,7 +83,11 @@ fn updates_must_target_params_once_with_equal_shapes() {
 
     let (mut g, _) = small();
     g.updates.push((w, ir::NodeId::from_index(42)));
-    assert_verify_error(&g, "%42", "update %1 = %42 names a node that is not in the graph");
+    assert_verify_error(
+        &g,
+        "%42",
+        "update %1 = %42 names a node that is not in the graph",
+    );
 }
 
 #[test]
@@ -83,21 +95,37 @@ fn fused_programs_must_be_well_formed() {
     // Graph::add accepts both of these (it checks input ranges, not register order or an
     // empty elementwise program); the verifier does not.
     let (mut g, [x, ..]) = small();
-    let forward = Program { instrs: vec![Instr::Unary(UnaryOp::Relu, 1), Instr::Input(0)] };
-    g.add(Op::Fused(FusedOp::Elementwise(forward)), &[x]).unwrap();
-    assert_verify_error(&g, "%3", "fused.elementwise: r0 reads r1, which is not an earlier register");
+    let forward = Program {
+        instrs: vec![Instr::Unary(UnaryOp::Relu, 1), Instr::Input(0)],
+    };
+    g.add(Op::Fused(FusedOp::Elementwise(forward)), &[x])
+        .unwrap();
+    assert_verify_error(
+        &g,
+        "%3",
+        "fused.elementwise: r0 reads r1, which is not an earlier register",
+    );
 
     let (mut g, [x, ..]) = small();
-    let self_read = Program { instrs: vec![Instr::Input(0), Instr::Binary(ir::BinaryOp::Add, 0, 1)] };
-    g.add(Op::Fused(FusedOp::Elementwise(self_read)), &[x]).unwrap();
+    let self_read = Program {
+        instrs: vec![Instr::Input(0), Instr::Binary(ir::BinaryOp::Add, 0, 1)],
+    };
+    g.add(Op::Fused(FusedOp::Elementwise(self_read)), &[x])
+        .unwrap();
     assert_verify_error(&g, "%3", "r1 reads r1");
 
     let (mut g, [x, ..]) = small();
-    g.add(Op::Fused(FusedOp::Elementwise(Program::default())), &[x]).unwrap();
+    g.add(Op::Fused(FusedOp::Elementwise(Program::default())), &[x])
+        .unwrap();
     assert_verify_error(&g, "%3", "fused.elementwise: empty program");
 
     // Out-of-range inputs never get that far: shape inference refuses them.
     let (mut g, [x, ..]) = small();
-    let reads_input_3 = Program { instrs: vec![Instr::Input(3)] };
-    assert!(matches!(g.add(Op::Fused(FusedOp::Elementwise(reads_input_3)), &[x]), Err(IrError::Shape { .. })));
+    let reads_input_3 = Program {
+        instrs: vec![Instr::Input(3)],
+    };
+    assert!(matches!(
+        g.add(Op::Fused(FusedOp::Elementwise(reads_input_3)), &[x]),
+        Err(IrError::Shape { .. })
+    ));
 }

@@ -39,11 +39,15 @@ pub fn optimize(graph: &Graph) -> Result<Graph, PassError> {
 /// Run `passes` in order on `graph`, verifying (and optionally dumping) after each.
 pub fn run(graph: &Graph, passes: &[(&'static str, Pass)]) -> Result<Graph, PassError> {
     let dump = std::env::var(DUMP_ENV).ok();
-    ir::verify::verify(graph).map_err(|source| PassError::AfterPass { pass: "input", source })?;
+    ir::verify::verify(graph).map_err(|source| PassError::AfterPass {
+        pass: "input",
+        source,
+    })?;
     let mut current = graph.clone();
     for &(name, pass) in passes {
         current = pass(&current)?;
-        ir::verify::verify(&current).map_err(|source| PassError::AfterPass { pass: name, source })?;
+        ir::verify::verify(&current)
+            .map_err(|source| PassError::AfterPass { pass: name, source })?;
         if dumps_after(dump.as_deref(), name) {
             eprintln!("; after {name}\n{}", ir::text::print(&current));
         }
@@ -84,9 +88,18 @@ mod tests {
         // x, w, b, the folded 0.5 is inlined, and one fused matmul.
         assert_eq!(out.len(), 4, "{}", ir::text::print(&out));
         let y = out.output("y").unwrap();
-        let Op::Fused(FusedOp::MatMul { epilogue, .. }) = out.op(y) else { panic!("{}", ir::text::print(&out)) };
+        let Op::Fused(FusedOp::MatMul { epilogue, .. }) = out.op(y) else {
+            panic!("{}", ir::text::print(&out))
+        };
         // add bias, relu (merged by CSE), add, mul by the inlined constant.
-        assert_eq!(epilogue.instrs.iter().filter(|i| !matches!(i, ir::Instr::Input(_) | ir::Instr::Const(_))).count(), 4);
+        assert_eq!(
+            epilogue
+                .instrs
+                .iter()
+                .filter(|i| !matches!(i, ir::Instr::Input(_) | ir::Instr::Const(_)))
+                .count(),
+            4
+        );
     }
 
     /// A conv net's whole training step (forward, MSE loss, autodiff backward, SGD updates).
@@ -98,11 +111,20 @@ mod tests {
         let bc = g.param("bc", [4]);
         let wd = g.param("wd", [36, 3]);
         let bd = g.param("bd", [3]);
-        let conv_attrs = ir::Conv2dAttrs { strides: [1, 1], dilation: [1, 1], padding: ir::Padding::Same };
+        let conv_attrs = ir::Conv2dAttrs {
+            strides: [1, 1],
+            dilation: [1, 1],
+            padding: ir::Padding::Same,
+        };
         let conv = g.add(Op::Conv2d(conv_attrs), &[x, wc]).unwrap();
         let conv = g.binary(BinaryOp::Add, conv, bc).unwrap();
         let act = g.unary(UnaryOp::Relu, conv).unwrap();
-        let pool_attrs = ir::Pool2dAttrs { kind: ir::PoolKind::Avg, window: [2, 2], strides: [2, 2], padding: ir::Padding::Valid };
+        let pool_attrs = ir::Pool2dAttrs {
+            kind: ir::PoolKind::Avg,
+            window: [2, 2],
+            strides: [2, 2],
+            padding: ir::Padding::Valid,
+        };
         let pooled = g.add(Op::Pool2d(pool_attrs), &[act]).unwrap();
         let flat = g.reshape(pooled, [2, 36]).unwrap();
         let dense = g.matmul(flat, wd, false, false).unwrap();
@@ -127,25 +149,49 @@ mod tests {
         let g = conv_training_step();
         let out = optimize(&g).unwrap();
         assert!(out.len() < g.len(), "{} -> {} nodes", g.len(), out.len());
-        let fused = |kind: &str| out.node_ids().filter(|&n| matches!(out.op(n), Op::Fused(f) if f.name() == kind)).count();
+        let fused = |kind: &str| {
+            out.node_ids()
+                .filter(|&n| matches!(out.op(n), Op::Fused(f) if f.name() == kind))
+                .count()
+        };
         assert_eq!(fused("fused.conv2d"), 1, "{}", ir::text::print(&out));
-        assert!(fused("fused.reduce") >= 1 && fused("fused.elementwise") >= 4, "{}", ir::text::print(&out));
+        assert!(
+            fused("fused.reduce") >= 1 && fused("fused.elementwise") >= 4,
+            "{}",
+            ir::text::print(&out)
+        );
 
         let mut bindings = ir::interp::Bindings::new();
         for (k, id) in g.node_ids().enumerate() {
             if let Op::Input { name, shape } | Op::Param { name, shape } = g.op(id) {
-                let data = (0..shape.numel() as u32).map(|i| ir::random::uniform(k as u32, i) - 0.5).collect();
-                bindings.insert(name.clone(), ir::Tensor { shape: shape.clone(), data });
+                let data = (0..shape.numel() as u32)
+                    .map(|i| ir::random::uniform(k as u32, i) - 0.5)
+                    .collect();
+                bindings.insert(
+                    name.clone(),
+                    ir::Tensor {
+                        shape: shape.clone(),
+                        data,
+                    },
+                );
             }
         }
         let want = ir::interp::run(&g, &bindings).unwrap();
         let got = ir::interp::run(&out, &bindings).unwrap();
         assert_eq!(want.outputs.len() + want.updates.len(), 5);
         // The passes never reorder arithmetic, so a relative 1e-6 is ample (it is exact here).
-        for ((name, a), (_, b)) in want.outputs.iter().chain(&want.updates).zip(got.outputs.iter().chain(&got.updates)) {
+        for ((name, a), (_, b)) in want
+            .outputs
+            .iter()
+            .chain(&want.updates)
+            .zip(got.outputs.iter().chain(&got.updates))
+        {
             assert_eq!(a.shape, b.shape, "{name}");
             for (x, y) in a.data.iter().zip(&b.data) {
-                assert!((x - y).abs() <= 1e-6 * x.abs().max(1.0), "{name}: {x} vs {y}");
+                assert!(
+                    (x - y).abs() <= 1e-6 * x.abs().max(1.0),
+                    "{name}: {x} vs {y}"
+                );
             }
         }
     }
@@ -162,13 +208,17 @@ mod tests {
     fn a_broken_pass_is_named() {
         fn drops_outputs(g: &Graph) -> Result<Graph, PassError> {
             let mut out = g.clone();
-            out.outputs.push(("dangling".into(), ir::NodeId::from_index(g.len() + 5)));
+            out.outputs
+                .push(("dangling".into(), ir::NodeId::from_index(g.len() + 5)));
             Ok(out)
         }
         let mut g = Graph::new();
         let x = g.input("x", [1]);
         g.add_output("x", x).unwrap();
         let err = run(&g, &[("dce", simplify::dce), ("broken", drops_outputs)]).unwrap_err();
-        assert!(matches!(err, PassError::AfterPass { pass: "broken", .. }), "{err}");
+        assert!(
+            matches!(err, PassError::AfterPass { pass: "broken", .. }),
+            "{err}"
+        );
     }
 }

@@ -19,7 +19,11 @@ pub struct Rebuild<'a> {
 impl<'a> Rebuild<'a> {
     /// Start an empty rebuild of `old`.
     pub fn new(old: &'a Graph) -> Self {
-        Rebuild { old, new: Graph::new(), map: vec![None; old.len()] }
+        Rebuild {
+            old,
+            new: Graph::new(),
+            map: vec![None; old.len()],
+        }
     }
 
     /// The graph being rebuilt.
@@ -39,7 +43,8 @@ impl<'a> Rebuild<'a> {
 
     /// The new id of old node `id`; an error naming the node when it was not mapped.
     pub fn mapped(&self, id: NodeId) -> Result<NodeId, PassError> {
-        self.get(id).ok_or_else(|| PassError::Unmapped(id.to_string()))
+        self.get(id)
+            .ok_or_else(|| PassError::Unmapped(id.to_string()))
     }
 
     /// Declare that old node `old` is represented by new node `new`.
@@ -49,7 +54,10 @@ impl<'a> Rebuild<'a> {
 
     /// Append `op` to the new graph with the new ids of the old operands `operands`.
     pub fn add(&mut self, op: Op, operands: &[NodeId]) -> Result<NodeId, PassError> {
-        let operands = operands.iter().map(|&o| self.mapped(o)).collect::<Result<Vec<_>, _>>()?;
+        let operands = operands
+            .iter()
+            .map(|&o| self.mapped(o))
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(self.new.add(op, &operands)?)
     }
 

@@ -54,13 +54,23 @@ fn filetests() {
         }
     }
     assert!(count > 0, "no filetests found under {}", root.display());
-    assert!(failures.is_empty(), "{} of {count} filetests failed:\n\n{}", failures.len(), failures.join("\n\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {count} filetests failed:\n\n{}",
+        failures.len(),
+        failures.join("\n\n")
+    );
 }
 
 /// The `.ir` files of `dir`, sorted (none when the directory does not exist).
 fn ir_files(dir: &Path) -> Vec<PathBuf> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map(|entries| entries.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|e| e == "ir")).collect())
+        .map(|entries| {
+            entries
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|e| e == "ir"))
+                .collect()
+        })
         .unwrap_or_default();
     files.sort();
     files
@@ -84,7 +94,10 @@ fn run_file(path: &Path, pass: Pass, bless: bool) -> Result<(), String> {
         }
         std::fs::write(path, blessed).map_err(|e| e.to_string())?;
     } else if expected.trim_end() != actual.trim_end() {
-        return Err(format!("output differs from the expectation (- expected, + actual; BLESS=1 rewrites):\n{}", diff(&expected, &actual)));
+        return Err(format!(
+            "output differs from the expectation (- expected, + actual; BLESS=1 rewrites):\n{}",
+            diff(&expected, &actual)
+        ));
     }
     Ok(())
 }
@@ -95,7 +108,11 @@ fn split_expectation(text: &str) -> (&str, String) {
         None => (text, String::new()),
         Some(at) => {
             let block = &text[at + 1 + EXPECTED_MARKER.len()..];
-            let lines: Vec<&str> = block.lines().filter_map(|l| l.strip_prefix(';')).map(|l| l.strip_prefix(' ').unwrap_or(l)).collect();
+            let lines: Vec<&str> = block
+                .lines()
+                .filter_map(|l| l.strip_prefix(';'))
+                .map(|l| l.strip_prefix(' ').unwrap_or(l))
+                .collect();
             (&text[..at], lines.join("\n"))
         }
     }
@@ -125,16 +142,28 @@ fn diff(expected: &str, actual: &str) -> String {
 
 /// The value of a `; key: value` directive line, if the file has one.
 fn directive<'t>(text: &'t str, key: &str) -> Option<&'t str> {
-    text.lines().find_map(|l| l.strip_prefix(';').map(str::trim).and_then(|l| l.strip_prefix(key)).and_then(|l| l.strip_prefix(':')).map(str::trim))
+    text.lines().find_map(|l| {
+        l.strip_prefix(';')
+            .map(str::trim)
+            .and_then(|l| l.strip_prefix(key))
+            .and_then(|l| l.strip_prefix(':'))
+            .map(str::trim)
+    })
 }
 
 /// Interpret `before` and `after` on the same bindings and compare every output and update.
 fn check_same_values(text: &str, before: &Graph, after: &Graph) -> Result<(), String> {
-    let tol: f32 = directive(text, "tolerance").map_or(Ok(DEFAULT_TOLERANCE), str::parse).map_err(|e| format!("bad tolerance: {e}"))?;
+    let tol: f32 = directive(text, "tolerance")
+        .map_or(Ok(DEFAULT_TOLERANCE), str::parse)
+        .map_err(|e| format!("bad tolerance: {e}"))?;
     let (lo, hi) = match directive(text, "range") {
         None => (-2.0, 2.0),
         Some(r) => {
-            let v: Vec<f32> = r.split_whitespace().map(str::parse).collect::<Result<_, _>>().map_err(|e| format!("bad range: {e}"))?;
+            let v: Vec<f32> = r
+                .split_whitespace()
+                .map(str::parse)
+                .collect::<Result<_, _>>()
+                .map_err(|e| format!("bad range: {e}"))?;
             match v[..] {
                 [lo, hi] => (lo, hi),
                 _ => return Err(format!("range needs two numbers, got {r:?}")),
@@ -142,8 +171,10 @@ fn check_same_values(text: &str, before: &Graph, after: &Graph) -> Result<(), St
         }
     };
     let bindings = random_bindings(before, lo, hi);
-    let want = ir::interp::run(before, &bindings).map_err(|e| format!("interpreting the input: {e}"))?;
-    let got = ir::interp::run(after, &bindings).map_err(|e| format!("interpreting the output: {e}"))?;
+    let want =
+        ir::interp::run(before, &bindings).map_err(|e| format!("interpreting the input: {e}"))?;
+    let got =
+        ir::interp::run(after, &bindings).map_err(|e| format!("interpreting the output: {e}"))?;
     compare(&want, &got, tol)
 }
 
@@ -152,27 +183,54 @@ fn random_bindings(graph: &Graph, lo: f32, hi: f32) -> Bindings {
     let mut bindings = Bindings::new();
     for id in graph.node_ids() {
         if let Op::Input { name, shape } | Op::Param { name, shape } = graph.op(id) {
-            let seed = name.bytes().fold(17u32, |h, b| h.wrapping_mul(31).wrapping_add(b as u32));
-            let data = (0..shape.numel() as u32).map(|i| lo + (hi - lo) * ir::random::uniform(seed, i)).collect();
-            bindings.insert(name.clone(), Tensor { shape: shape.clone(), data });
+            let seed = name
+                .bytes()
+                .fold(17u32, |h, b| h.wrapping_mul(31).wrapping_add(b as u32));
+            let data = (0..shape.numel() as u32)
+                .map(|i| lo + (hi - lo) * ir::random::uniform(seed, i))
+                .collect();
+            bindings.insert(
+                name.clone(),
+                Tensor {
+                    shape: shape.clone(),
+                    data,
+                },
+            );
         }
     }
     bindings
 }
 
 fn compare(want: &Evaluation, got: &Evaluation, tol: f32) -> Result<(), String> {
-    let pairs = [("output", &want.outputs, &got.outputs), ("update", &want.updates, &got.updates)];
+    let pairs = [
+        ("output", &want.outputs, &got.outputs),
+        ("update", &want.updates, &got.updates),
+    ];
     for (kind, want, got) in pairs {
         if want.len() != got.len() {
-            return Err(format!("{} {kind}s before the pass, {} after", want.len(), got.len()));
+            return Err(format!(
+                "{} {kind}s before the pass, {} after",
+                want.len(),
+                got.len()
+            ));
         }
         for ((name, w), (got_name, g)) in want.iter().zip(got) {
             if name != got_name || w.shape != g.shape {
-                return Err(format!("{kind} {name} {} became {got_name} {}", w.shape, g.shape));
+                return Err(format!(
+                    "{kind} {name} {} became {got_name} {}",
+                    w.shape, g.shape
+                ));
             }
-            let close = |a: f32, b: f32| (a.is_nan() && b.is_nan()) || a == b || (a - b).abs() <= tol * 1f32.max(a.abs()).max(b.abs());
+            let close = |a: f32, b: f32| {
+                (a.is_nan() && b.is_nan())
+                    || a == b
+                    || (a - b).abs() <= tol * 1f32.max(a.abs()).max(b.abs())
+            };
             if let Some(i) = (0..w.data.len()).find(|&i| !close(w.data[i], g.data[i])) {
-                return Err(format!("{kind} {name}[{i}]: {} before the pass, {} after (tolerance {tol})", w.data[i], g.data[i]));
+                return Err(format!(
+                    "{kind} {name}[{i}]: {} before the pass, {} after (tolerance {tol})",
+                    w.data[i], g.data[i]
+                ));
             }
         }
     }

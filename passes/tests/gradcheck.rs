@@ -42,7 +42,10 @@ struct Lcg(u64);
 
 impl Lcg {
     fn next_f32(&mut self) -> f32 {
-        self.0 = self.0.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        self.0 = self
+            .0
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
         (self.0 >> 40) as f32 / (1u64 << 24) as f32
     }
 
@@ -61,9 +64,13 @@ impl Lcg {
                     if self.next_f32() < 0.5 { -m } else { m }
                 })
                 .collect(),
-            Init::Fractional => (0..n).map(|_| self.below(5) as f32 - 2.0 + 0.2 + 0.6 * self.next_f32()).collect(),
+            Init::Fractional => (0..n)
+                .map(|_| self.below(5) as f32 - 2.0 + 0.2 + 0.6 * self.next_f32())
+                .collect(),
             Init::Spaced(offset) => {
-                let mut v: Vec<f32> = (0..n).map(|k| offset + 0.1 * (k as f32 - (n / 2) as f32)).collect();
+                let mut v: Vec<f32> = (0..n)
+                    .map(|k| offset + 0.1 * (k as f32 - (n / 2) as f32))
+                    .collect();
                 for i in (1..n).rev() {
                     v.swap(i, self.below(i + 1));
                 }
@@ -111,21 +118,37 @@ struct Case {
 }
 
 fn case(name: impl Into<String>, build: impl Fn(&mut Ctx) -> NodeId + 'static) -> Case {
-    Case { name: name.into(), build: Box::new(build) }
+    Case {
+        name: name.into(),
+        build: Box::new(build),
+    }
 }
 
 /// Build the case, take the gradient, and compare against finite differences.
 fn check(case: &Case) {
-    let seed = case.name.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ b as u64).wrapping_mul(0x100_0000_01b3));
-    let mut ctx = Ctx { g: Graph::new(), wrt: Vec::new(), values: HashMap::new(), rng: Lcg(seed) };
+    let seed = case.name.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ b as u64).wrapping_mul(0x100_0000_01b3)
+    });
+    let mut ctx = Ctx {
+        g: Graph::new(),
+        wrt: Vec::new(),
+        values: HashMap::new(),
+        rng: Lcg(seed),
+    };
     let out = (case.build)(&mut ctx);
     let weights = ctx.constant(ctx.g.shape(out).clone(), Init::Uniform(-1.0, 1.0));
     let weighted = ctx.op(Op::Binary(BinaryOp::Mul), &[out, weights]);
     let axes: Vec<usize> = (0..ctx.g.shape(out).rank()).collect();
-    let loss = if axes.is_empty() { weighted } else { ctx.g.reduce(ReduceOp::Sum, weighted, &axes, false).unwrap() };
+    let loss = if axes.is_empty() {
+        weighted
+    } else {
+        ctx.g.reduce(ReduceOp::Sum, weighted, &axes, false).unwrap()
+    };
 
-    let (gg, grads) = grad(&ctx.g, loss, &ctx.wrt).unwrap_or_else(|e| panic!("{}: grad failed: {e}", case.name));
-    let analytic = eval(&gg, &ctx.values).unwrap_or_else(|e| panic!("{}: evaluating the gradient graph: {e}", case.name));
+    let (gg, grads) =
+        grad(&ctx.g, loss, &ctx.wrt).unwrap_or_else(|e| panic!("{}: grad failed: {e}", case.name));
+    let analytic = eval(&gg, &ctx.values)
+        .unwrap_or_else(|e| panic!("{}: evaluating the gradient graph: {e}", case.name));
 
     let loss_at = |values: &Bindings| eval(&ctx.g, values).unwrap()[loss.index()].data[0];
     for (&x, &dx) in ctx.wrt.iter().zip(&grads) {
@@ -134,7 +157,12 @@ fn check(case: &Case) {
             _ => unreachable!("wrt nodes are inputs"),
         };
         let got = &analytic[dx.index()];
-        assert_eq!(got.shape, *ctx.g.shape(x), "{}: gradient shape of {name}", case.name);
+        assert_eq!(
+            got.shape,
+            *ctx.g.shape(x),
+            "{}: gradient shape of {name}",
+            case.name
+        );
         let mut values = ctx.values.clone();
         for k in 0..got.data.len() {
             let base = ctx.values[&name].data[k];
@@ -201,7 +229,8 @@ fn binary_inits(b: BinaryOp) -> (Init, Init) {
 #[test]
 fn every_binary_op_with_broadcasting() {
     // Same shapes, `b` broadcast along the rows, and both operands broadcast.
-    let layouts: [(&[usize], &[usize]); 3] = [(&[2, 3], &[2, 3]), (&[2, 3], &[3]), (&[2, 1], &[1, 3])];
+    let layouts: [(&[usize], &[usize]); 3] =
+        [(&[2, 3], &[2, 3]), (&[2, 3], &[3]), (&[2, 1], &[1, 3])];
     let mut cases = Vec::new();
     for &b in &BinaryOp::ALL {
         for (sa, sb) in layouts {
@@ -225,7 +254,8 @@ fn every_binary_op_with_broadcasting() {
 fn select_routes_by_condition() {
     run_all(&[
         case("select", |c| {
-            let cond = c.g.constant(Tensor::new([2, 3], vec![1.0, 0.0, 0.0, 1.0, 1.0, 0.0]).unwrap());
+            let cond =
+                c.g.constant(Tensor::new([2, 3], vec![1.0, 0.0, 0.0, 1.0, 1.0, 0.0]).unwrap());
             let a = c.input([2, 3], Init::Uniform(-1.0, 1.0));
             let b = c.input([3], Init::Uniform(-1.0, 1.0));
             c.op(Op::Select, &[cond, a, b])
@@ -242,14 +272,26 @@ fn select_routes_by_condition() {
 #[test]
 fn every_reduction() {
     let mut cases = Vec::new();
-    for op in [ReduceOp::Sum, ReduceOp::Mean, ReduceOp::Max, ReduceOp::Min, ReduceOp::ArgMax] {
-        let variants: &[(&[usize], bool)] =
-            if op == ReduceOp::ArgMax { &[(&[1], false), (&[2], true)] } else { &[(&[1], false), (&[0, 2], true), (&[0, 1, 2], false)] };
+    for op in [
+        ReduceOp::Sum,
+        ReduceOp::Mean,
+        ReduceOp::Max,
+        ReduceOp::Min,
+        ReduceOp::ArgMax,
+    ] {
+        let variants: &[(&[usize], bool)] = if op == ReduceOp::ArgMax {
+            &[(&[1], false), (&[2], true)]
+        } else {
+            &[(&[1], false), (&[0, 2], true), (&[0, 1, 2], false)]
+        };
         for &(axes, keep) in variants {
-            cases.push(case(format!("reduce.{} {axes:?} keep={keep}", op.name()), move |c| {
-                let x = c.input([2, 3, 4], Init::Spaced(0.0));
-                c.g.reduce(op, x, axes, keep).unwrap()
-            }));
+            cases.push(case(
+                format!("reduce.{} {axes:?} keep={keep}", op.name()),
+                move |c| {
+                    let x = c.input([2, 3, 4], Init::Spaced(0.0));
+                    c.g.reduce(op, x, axes, keep).unwrap()
+                },
+            ));
         }
     }
     run_all(&cases);
@@ -266,11 +308,14 @@ fn matmul_all_transposes_and_batches() {
                 sa.extend(if ta { [k, m] } else { [m, k] });
                 let mut sb = batch.clone();
                 sb.extend(if tb { [n, k] } else { [k, n] });
-                cases.push(case(format!("matmul batch={batch:?} ta={ta} tb={tb}"), move |c| {
-                    let a = c.input(sa.as_slice(), Init::Uniform(-1.0, 1.0));
-                    let b = c.input(sb.as_slice(), Init::Uniform(-1.0, 1.0));
-                    c.g.matmul(a, b, ta, tb).unwrap()
-                }));
+                cases.push(case(
+                    format!("matmul batch={batch:?} ta={ta} tb={tb}"),
+                    move |c| {
+                        let a = c.input(sa.as_slice(), Init::Uniform(-1.0, 1.0));
+                        let b = c.input(sb.as_slice(), Init::Uniform(-1.0, 1.0));
+                        c.g.matmul(a, b, ta, tb).unwrap()
+                    },
+                ));
             }
         }
     }
@@ -279,9 +324,30 @@ fn matmul_all_transposes_and_batches() {
 
 fn conv_variants() -> Vec<(&'static str, Conv2dAttrs)> {
     vec![
-        ("valid", Conv2dAttrs { strides: [1, 1], dilation: [1, 1], padding: Padding::Valid }),
-        ("same stride 2", Conv2dAttrs { strides: [2, 2], dilation: [1, 1], padding: Padding::Same }),
-        ("explicit dilated", Conv2dAttrs { strides: [1, 2], dilation: [2, 1], padding: Padding::Explicit([1, 0, 0, 2]) }),
+        (
+            "valid",
+            Conv2dAttrs {
+                strides: [1, 1],
+                dilation: [1, 1],
+                padding: Padding::Valid,
+            },
+        ),
+        (
+            "same stride 2",
+            Conv2dAttrs {
+                strides: [2, 2],
+                dilation: [1, 1],
+                padding: Padding::Same,
+            },
+        ),
+        (
+            "explicit dilated",
+            Conv2dAttrs {
+                strides: [1, 2],
+                dilation: [2, 1],
+                padding: Padding::Explicit([1, 0, 0, 2]),
+            },
+        ),
     ]
 }
 
@@ -300,15 +366,24 @@ const CONV_FAMILIES: [ConvFamily; 2] = [
         filter: [3, 2, 2, 3],
         forward: Op::Conv2d,
         backprop_input: |attrs, input_shape| Op::Conv2dBackpropInput { attrs, input_shape },
-        backprop_filter: |attrs, filter_shape| Op::Conv2dBackpropFilter { attrs, filter_shape },
+        backprop_filter: |attrs, filter_shape| Op::Conv2dBackpropFilter {
+            attrs,
+            filter_shape,
+        },
     },
     // Depthwise with multiplier 2: 2 input channels, 4 output channels.
     ConvFamily {
         name: "depthwise_conv2d",
         filter: [3, 2, 2, 2],
         forward: Op::DepthwiseConv2d,
-        backprop_input: |attrs, input_shape| Op::DepthwiseConv2dBackpropInput { attrs, input_shape },
-        backprop_filter: |attrs, filter_shape| Op::DepthwiseConv2dBackpropFilter { attrs, filter_shape },
+        backprop_input: |attrs, input_shape| Op::DepthwiseConv2dBackpropInput {
+            attrs,
+            input_shape,
+        },
+        backprop_filter: |attrs, filter_shape| Op::DepthwiseConv2dBackpropFilter {
+            attrs,
+            filter_shape,
+        },
     },
 ];
 
@@ -316,7 +391,11 @@ const CONV_FAMILIES: [ConvFamily; 2] = [
 fn convolutions_and_their_backprops() {
     let mut cases = Vec::new();
     for family in &CONV_FAMILIES {
-        let (forward, backprop_input, backprop_filter) = (family.forward, family.backprop_input, family.backprop_filter);
+        let (forward, backprop_input, backprop_filter) = (
+            family.forward,
+            family.backprop_input,
+            family.backprop_filter,
+        );
         for (name, attrs) in conv_variants() {
             let (xs, ws) = (Shape::from([2, 5, 5, 2]), Shape::from(family.filter));
             let ys = ir::infer::infer_shape(&forward(attrs), &[&xs, &ws]).unwrap();
@@ -327,16 +406,22 @@ fn convolutions_and_their_backprops() {
                 c.op(forward(attrs), &[x, w])
             }));
             let (xs2, ws2, ys2) = (xs.clone(), ws.clone(), ys.clone());
-            cases.push(case(format!("{}_backprop_input {name}", family.name), move |c| {
-                let dy = c.input(ys2.clone(), Init::Uniform(-1.0, 1.0));
-                let w = c.input(ws2.clone(), Init::Uniform(-1.0, 1.0));
-                c.op(backprop_input(attrs, xs2.clone()), &[dy, w])
-            }));
-            cases.push(case(format!("{}_backprop_filter {name}", family.name), move |c| {
-                let x = c.input(xs.clone(), Init::Uniform(-1.0, 1.0));
-                let dy = c.input(ys.clone(), Init::Uniform(-1.0, 1.0));
-                c.op(backprop_filter(attrs, ws.clone()), &[x, dy])
-            }));
+            cases.push(case(
+                format!("{}_backprop_input {name}", family.name),
+                move |c| {
+                    let dy = c.input(ys2.clone(), Init::Uniform(-1.0, 1.0));
+                    let w = c.input(ws2.clone(), Init::Uniform(-1.0, 1.0));
+                    c.op(backprop_input(attrs, xs2.clone()), &[dy, w])
+                },
+            ));
+            cases.push(case(
+                format!("{}_backprop_filter {name}", family.name),
+                move |c| {
+                    let x = c.input(xs.clone(), Init::Uniform(-1.0, 1.0));
+                    let dy = c.input(ys.clone(), Init::Uniform(-1.0, 1.0));
+                    c.op(backprop_filter(attrs, ws.clone()), &[x, dy])
+                },
+            ));
         }
     }
     run_all(&cases);
@@ -344,20 +429,55 @@ fn convolutions_and_their_backprops() {
 
 #[test]
 fn pooling_and_pool_grad() {
-    let max = Pool2dAttrs { kind: PoolKind::Max, window: [2, 2], strides: [2, 2], padding: Padding::Valid };
-    let max_same = Pool2dAttrs { kind: PoolKind::Max, window: [3, 3], strides: [2, 2], padding: Padding::Same };
-    let avg = Pool2dAttrs { kind: PoolKind::Avg, window: [3, 3], strides: [2, 2], padding: Padding::Same };
-    let avg_valid = Pool2dAttrs { kind: PoolKind::Avg, window: [2, 3], strides: [1, 2], padding: Padding::Valid };
+    let max = Pool2dAttrs {
+        kind: PoolKind::Max,
+        window: [2, 2],
+        strides: [2, 2],
+        padding: Padding::Valid,
+    };
+    let max_same = Pool2dAttrs {
+        kind: PoolKind::Max,
+        window: [3, 3],
+        strides: [2, 2],
+        padding: Padding::Same,
+    };
+    let avg = Pool2dAttrs {
+        kind: PoolKind::Avg,
+        window: [3, 3],
+        strides: [2, 2],
+        padding: Padding::Same,
+    };
+    let avg_valid = Pool2dAttrs {
+        kind: PoolKind::Avg,
+        window: [2, 3],
+        strides: [1, 2],
+        padding: Padding::Valid,
+    };
     let mut cases = Vec::new();
-    for (name, attrs) in [("max valid", max), ("max same", max_same), ("avg same", avg), ("avg valid", avg_valid)] {
+    for (name, attrs) in [
+        ("max valid", max),
+        ("max same", max_same),
+        ("avg same", avg),
+        ("avg valid", avg_valid),
+    ] {
         cases.push(case(format!("pool2d {name}"), move |c| {
             let x = c.input([2, 5, 5, 2], Init::Spaced(0.0));
             c.op(Op::Pool2d(attrs), &[x])
         }));
     }
     // Max pooling's pool2d_grad is differentiable in dy for non-overlapping windows.
-    let max_same_tiled = Pool2dAttrs { kind: PoolKind::Max, window: [2, 2], strides: [2, 3], padding: Padding::Same };
-    for (name, attrs) in [("avg same", avg), ("avg valid", avg_valid), ("max valid", max), ("max same tiled", max_same_tiled)] {
+    let max_same_tiled = Pool2dAttrs {
+        kind: PoolKind::Max,
+        window: [2, 2],
+        strides: [2, 3],
+        padding: Padding::Same,
+    };
+    for (name, attrs) in [
+        ("avg same", avg),
+        ("avg valid", avg_valid),
+        ("max valid", max),
+        ("max same tiled", max_same_tiled),
+    ] {
         cases.push(case(format!("pool2d_grad {name}"), move |c| {
             let x = c.input([2, 5, 5, 2], Init::Spaced(0.0));
             let ys = ir::infer::pool2d_shape(c.g.shape(x), &attrs).unwrap();
@@ -385,7 +505,13 @@ fn data_movement_ops() {
         }),
         case("slice", |c| {
             let x = c.input([4, 5], Init::Uniform(-1.0, 1.0));
-            c.op(Op::Slice { starts: vec![1, 0], ends: vec![3, 4] }, &[x])
+            c.op(
+                Op::Slice {
+                    starts: vec![1, 0],
+                    ends: vec![3, 4],
+                },
+                &[x],
+            )
         }),
         case("concat", |c| {
             let a = c.input([2, 1, 3], Init::Uniform(-1.0, 1.0));
@@ -399,7 +525,14 @@ fn data_movement_ops() {
         }),
         case("pad", |c| {
             let x = c.input([2, 3], Init::Uniform(-1.0, 1.0));
-            c.op(Op::Pad { before: vec![1, 0], after: vec![2, 1], value: 0.5 }, &[x])
+            c.op(
+                Op::Pad {
+                    before: vec![1, 0],
+                    after: vec![2, 1],
+                    value: 0.5,
+                },
+                &[x],
+            )
         }),
         case("random_uniform seed", |c| {
             let seed = c.input(Shape::scalar(), Init::Uniform(5.3, 5.7));
@@ -411,7 +544,11 @@ fn data_movement_ops() {
 }
 
 /// `sum(grad_x(sum(inner(x) * w)) * w2)`: the gradient graph differentiated again.
-fn double_backward(c: &mut Ctx, inner: impl Fn(&mut Ctx, &[NodeId]) -> NodeId, n_inputs: usize) -> NodeId {
+fn double_backward(
+    c: &mut Ctx,
+    inner: impl Fn(&mut Ctx, &[NodeId]) -> NodeId,
+    n_inputs: usize,
+) -> NodeId {
     let out = inner(c, &c.wrt.clone()[c.wrt.len() - n_inputs..]);
     let w = c.constant(c.g.shape(out).clone(), Init::Uniform(-1.0, 1.0));
     let weighted = c.op(Op::Binary(BinaryOp::Mul), &[out, w]);
@@ -423,15 +560,23 @@ fn double_backward(c: &mut Ctx, inner: impl Fn(&mut Ctx, &[NodeId]) -> NodeId, n
         .iter()
         .map(|&d| {
             let rank = c.g.shape(d).rank();
-            c.g.reduce(ReduceOp::Sum, d, &(0..rank).collect::<Vec<_>>(), false).unwrap()
+            c.g.reduce(ReduceOp::Sum, d, &(0..rank).collect::<Vec<_>>(), false)
+                .unwrap()
         })
         .collect();
-    parts.into_iter().reduce(|a, b| c.op(Op::Binary(BinaryOp::Add), &[a, b])).unwrap()
+    parts
+        .into_iter()
+        .reduce(|a, b| c.op(Op::Binary(BinaryOp::Add), &[a, b]))
+        .unwrap()
 }
 
 #[test]
 fn double_backward_through_the_rules() {
-    let conv = Conv2dAttrs { strides: [2, 1], dilation: [1, 1], padding: Padding::Same };
+    let conv = Conv2dAttrs {
+        strides: [2, 1],
+        dilation: [1, 1],
+        padding: Padding::Same,
+    };
     run_all(&[
         case("d2 tanh*x", |c| {
             c.input([2, 3], Init::Uniform(-1.0, 1.0));
@@ -485,7 +630,12 @@ fn double_backward_through_the_rules() {
             double_backward(
                 c,
                 |c, x| {
-                    let pool = Pool2dAttrs { kind: PoolKind::Max, window: [2, 3], strides: [2, 3], padding: Padding::Valid };
+                    let pool = Pool2dAttrs {
+                        kind: PoolKind::Max,
+                        window: [2, 3],
+                        strides: [2, 3],
+                        padding: Padding::Valid,
+                    };
                     let p = c.op(Op::Pool2d(pool), &[x[0]]);
                     c.op(Op::Unary(UnaryOp::Square), &[p])
                 },
@@ -531,7 +681,11 @@ fn softmax_cross_entropy(c: &mut Ctx, logits: NodeId, labels: &[usize]) -> NodeI
 fn dense(c: &mut Ctx, x: NodeId, w: NodeId, b: NodeId, relu: bool) -> NodeId {
     let m = c.g.matmul(x, w, false, false).unwrap();
     let y = c.op(Op::Binary(BinaryOp::Add), &[m, b]);
-    if relu { c.op(Op::Unary(UnaryOp::Relu), &[y]) } else { y }
+    if relu {
+        c.op(Op::Unary(UnaryOp::Relu), &[y])
+    } else {
+        y
+    }
 }
 
 #[test]
@@ -559,10 +713,22 @@ fn conv_pool_net() {
                 let fb = c.input([4], Init::Uniform(-0.1, 0.1));
                 let w = c.input([36, 3], Init::Uniform(-0.5, 0.5));
                 let b = c.input([3], Init::Uniform(-0.1, 0.1));
-                let conv = c.op(Op::Conv2d(Conv2dAttrs { strides: [1, 1], dilation: [1, 1], padding: Padding::Same }), &[x, f]);
+                let conv = c.op(
+                    Op::Conv2d(Conv2dAttrs {
+                        strides: [1, 1],
+                        dilation: [1, 1],
+                        padding: Padding::Same,
+                    }),
+                    &[x, f],
+                );
                 let biased = c.op(Op::Binary(BinaryOp::Add), &[conv, fb]);
                 let act = c.op(Op::Unary(UnaryOp::Tanh), &[biased]);
-                let pool = Pool2dAttrs { kind, window: [2, 2], strides: [2, 2], padding: Padding::Valid };
+                let pool = Pool2dAttrs {
+                    kind,
+                    window: [2, 2],
+                    strides: [2, 2],
+                    padding: Padding::Valid,
+                };
                 let pooled = c.op(Op::Pool2d(pool), &[act]);
                 let flat = c.g.reshape(pooled, [2, 36]).unwrap();
                 let logits = dense(c, flat, w, b, false);
@@ -590,8 +756,14 @@ fn ties_follow_the_documented_convention() {
     let both = g.binary(BinaryOp::Add, mx, mn).unwrap();
     let loss = g.reduce(ReduceOp::Sum, both, &[0], false).unwrap();
     let values: Bindings = [
-        ("a".to_string(), Tensor::new([4], vec![1.0, 2.0, 3.0, 0.0]).unwrap()),
-        ("b".to_string(), Tensor::new([4], vec![1.0, 0.0, 5.0, 0.0]).unwrap()),
+        (
+            "a".to_string(),
+            Tensor::new([4], vec![1.0, 2.0, 3.0, 0.0]).unwrap(),
+        ),
+        (
+            "b".to_string(),
+            Tensor::new([4], vec![1.0, 0.0, 5.0, 0.0]).unwrap(),
+        ),
     ]
     .into();
     // Binary max/min: a tie sends the whole gradient to `a` (both max and min: 2 to `a`).
@@ -604,7 +776,11 @@ fn ties_follow_the_documented_convention() {
     let x = g.input("x", [2, 3]);
     let m = g.reduce(ReduceOp::Max, x, &[1], false).unwrap();
     let loss = g.reduce(ReduceOp::Sum, m, &[0], false).unwrap();
-    let values: Bindings = [("x".to_string(), Tensor::new([2, 3], vec![4.0, 1.0, 4.0, 7.0, 7.0, 7.0]).unwrap())].into();
+    let values: Bindings = [(
+        "x".to_string(),
+        Tensor::new([2, 3], vec![4.0, 1.0, 4.0, 7.0, 7.0, 7.0]).unwrap(),
+    )]
+    .into();
     let d = gradient_values(&g, loss, &[x], &values);
     let third = 1.0 / 3.0;
     assert_eq!(d[0].data, vec![0.5, 0.0, 0.5, third, third, third]);
@@ -617,9 +793,11 @@ fn pow_base_gradient_is_zero_where_the_base_is_not_positive() {
     let b = g.input("b", [2]);
     let p = g.binary(BinaryOp::Pow, a, b).unwrap();
     let loss = g.reduce(ReduceOp::Sum, p, &[0], false).unwrap();
-    let values: Bindings =
-        [("a".to_string(), Tensor::new([2], vec![-2.0, 0.0]).unwrap()), ("b".to_string(), Tensor::new([2], vec![2.0, 3.0]).unwrap())]
-            .into();
+    let values: Bindings = [
+        ("a".to_string(), Tensor::new([2], vec![-2.0, 0.0]).unwrap()),
+        ("b".to_string(), Tensor::new([2], vec![2.0, 3.0]).unwrap()),
+    ]
+    .into();
     let d = gradient_values(&g, loss, &[a, b], &values);
     // d/da of a^b = b a^(b-1): 2 * -2 = -4, 3 * 0 = 0; d/db is taken as 0 for a <= 0.
     assert_eq!(d[0].data, vec![-4.0, 0.0]);
@@ -628,20 +806,32 @@ fn pow_base_gradient_is_zero_where_the_base_is_not_positive() {
 
 #[test]
 fn max_pool_double_backward_with_overlapping_windows_is_a_clear_error() {
-    let attrs = Pool2dAttrs { kind: PoolKind::Max, window: [3, 3], strides: [2, 2], padding: Padding::Valid };
+    let attrs = Pool2dAttrs {
+        kind: PoolKind::Max,
+        window: [3, 3],
+        strides: [2, 2],
+        padding: Padding::Valid,
+    };
     let mut g = Graph::new();
     let x = g.input("x", [1, 5, 5, 1]);
     let dy = g.input("dy", [1, 2, 2, 1]);
     let pg = g.add(Op::Pool2dGrad(attrs), &[x, dy]).unwrap();
     let loss = g.reduce(ReduceOp::Sum, pg, &[0, 1, 2, 3], false).unwrap();
     let err = grad(&g, loss, &[dy]).unwrap_err();
-    assert!(matches!(&err, PassError::Autodiff(m) if m.contains(&pg.to_string()) && m.contains("non-overlapping")), "{err}");
+    assert!(
+        matches!(&err, PassError::Autodiff(m) if m.contains(&pg.to_string()) && m.contains("non-overlapping")),
+        "{err}"
+    );
     // With respect to `x` alone it is piecewise constant: a zero gradient, no error.
     let d = gradient_values(
         &g,
         loss,
         &[x],
-        &[("x".to_string(), Tensor::zeros([1, 5, 5, 1])), ("dy".to_string(), Tensor::zeros([1, 2, 2, 1]))].into(),
+        &[
+            ("x".to_string(), Tensor::zeros([1, 5, 5, 1])),
+            ("dy".to_string(), Tensor::zeros([1, 2, 2, 1])),
+        ]
+        .into(),
     );
     assert!(d[0].data.iter().all(|&v| v == 0.0));
 }

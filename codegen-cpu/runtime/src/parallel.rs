@@ -59,9 +59,15 @@ struct Pool {
 fn pool() -> &'static Pool {
     static POOL: OnceLock<&'static Pool> = OnceLock::new();
     POOL.get_or_init(|| {
-        let n_workers = thread::available_parallelism().map_or(1, |n| n.get()).saturating_sub(1);
+        let n_workers = thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .saturating_sub(1);
         let pool: &'static Pool = Box::leak(Box::new(Pool {
-            shared: Mutex::new(Shared { job: None, sleeping_workers: 0, caller_sleeping: false }),
+            shared: Mutex::new(Shared {
+                job: None,
+                sleeping_workers: 0,
+                caller_sleeping: false,
+            }),
             work: Condvar::new(),
             finished: Condvar::new(),
             epoch: AtomicU64::new(0),
@@ -71,7 +77,9 @@ fn pool() -> &'static Pool {
         }));
         for i in 0..n_workers {
             // A worker that cannot be spawned just leaves more chunks to the caller.
-            let _ = thread::Builder::new().name(format!("kiln-worker-{i}")).spawn(move || pool.worker());
+            let _ = thread::Builder::new()
+                .name(format!("kiln-worker-{i}"))
+                .spawn(move || pool.worker());
         }
         pool
     })
@@ -161,7 +169,10 @@ impl Pool {
         let mut shared = self.lock();
         while !done() {
             shared.caller_sleeping = true;
-            shared = self.finished.wait(shared).unwrap_or_else(|e| e.into_inner());
+            shared = self
+                .finished
+                .wait(shared)
+                .unwrap_or_else(|e| e.into_inner());
         }
         shared.caller_sleeping = false;
     }
@@ -186,8 +197,15 @@ pub unsafe extern "C" fn kiln_parallel_for(kernel: KernelFn, table: *const u8, n
     if pool.n_workers == 0 || n_chunks <= 1 {
         return serial();
     }
-    let Ok(_entry) = pool.entry.try_lock() else { return serial() };
-    pool.publish(Job { kernel, table: table as usize, n_chunks, next: 0 });
+    let Ok(_entry) = pool.entry.try_lock() else {
+        return serial();
+    };
+    pool.publish(Job {
+        kernel,
+        table: table as usize,
+        n_chunks,
+        next: 0,
+    });
     pool.run_chunks();
     pool.wait_finished();
 }

@@ -46,7 +46,12 @@ fn c_arguments(entry: &Entry<'_>) -> Vec<String> {
         .inputs
         .iter()
         .map(|io| format!("const float *{}", io.c_name))
-        .chain(entry.outputs.iter().map(|io| format!("float *{}", io.c_name)))
+        .chain(
+            entry
+                .outputs
+                .iter()
+                .map(|io| format!("float *{}", io.c_name)),
+        )
         .collect()
 }
 

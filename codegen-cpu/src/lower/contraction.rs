@@ -41,13 +41,21 @@ fn words<T: Copy>(value: &T) -> Vec<u64> {
     const { assert!(size_of::<T>().is_multiple_of(8)) };
     // SAFETY: `T` is one of the padding-free argument structs (see above), so all its
     // `size_of::<T>()` bytes are initialised; the read is within the value.
-    let bytes = unsafe { std::slice::from_raw_parts(value as *const T as *const u8, size_of::<T>()) };
-    bytes.chunks_exact(8).map(|c| u64::from_le_bytes(c.try_into().expect("8-byte chunk"))).collect()
+    let bytes =
+        unsafe { std::slice::from_raw_parts(value as *const T as *const u8, size_of::<T>()) };
+    bytes
+        .chunks_exact(8)
+        .map(|c| u64::from_le_bytes(c.try_into().expect("8-byte chunk")))
+        .collect()
 }
 
 /// A stack slot holding `template`'s words; returns the slot's address.
 fn stack_struct(k: &mut Kernel, template: &[u64]) -> Value {
-    let slot = k.b.create_sized_stack_slot(StackSlotData::new(StackSlotKind::ExplicitSlot, (template.len() * 8) as u32, 4));
+    let slot = k.b.create_sized_stack_slot(StackSlotData::new(
+        StackSlotKind::ExplicitSlot,
+        (template.len() * 8) as u32,
+        4,
+    ));
     for (i, &w) in template.iter().enumerate() {
         let v = k.b.ins().iconst(I64, w as i64);
         k.b.ins().stack_store(k.ptr, v, slot, (i * 8) as i32);
@@ -70,39 +78,89 @@ pub(crate) fn epilogue_in_kernel(out: &Shape) -> bool {
 /// `locs`; `shapes` are the operands' shapes. A fused matmul whose epilogue runs in its
 /// kernel ([`epilogue_in_kernel`]) gets all its operands, the epilogue's extra ones after
 /// the first two.
-pub(crate) fn lower<M: Module>(l: &mut Lowerer<'_, M>, id: NodeId, locs: &[Loc], shapes: &[&Shape]) -> Result<()> {
+pub(crate) fn lower<M: Module>(
+    l: &mut Lowerer<'_, M>,
+    id: NodeId,
+    locs: &[Loc],
+    shapes: &[&Shape],
+) -> Result<()> {
     let graph = l.graph;
     let out_shape = graph.shape(id);
-    if let Op::Fused(FusedOp::MatMul { transpose_a, transpose_b, epilogue }) = graph.op(id)
+    if let Op::Fused(FusedOp::MatMul {
+        transpose_a,
+        transpose_b,
+        epilogue,
+    }) = graph.op(id)
         && epilogue_in_kernel(out_shape)
     {
         let f = l.import("kiln_sgemm", &[l.module.target_config().pointer_type()])?;
         let (ta, tb) = (*transpose_a, *transpose_b);
         let n = shapes.len();
         return l.kernel(id, locs, &[f], |k, b, f| {
-            let ep = Epilogue { program: epilogue, extras: (2..n).map(|j| (b[j], shapes[j])).collect() };
+            let ep = Epilogue {
+                program: epilogue,
+                extras: (2..n).map(|j| (b[j], shapes[j])).collect(),
+            };
             let ep = (!epilogue.is_identity()).then_some(&ep);
-            matmul(k, f[0], (b[0], shapes[0], ta), (b[1], shapes[1], tb), (b[n], out_shape), ep)
+            matmul(
+                k,
+                f[0],
+                (b[0], shapes[0], ta),
+                (b[1], shapes[1], tb),
+                (b[n], out_shape),
+                ep,
+            )
         });
     }
-    let (locs, shapes) = ([locs[0], locs[1], locs[locs.len() - 1]], [shapes[0], shapes[1]]);
+    let (locs, shapes) = (
+        [locs[0], locs[1], locs[locs.len() - 1]],
+        [shapes[0], shapes[1]],
+    );
     let conv = |attrs: &Conv2dAttrs, x: &Shape, w: &Shape| -> Result<Conv2dGeometry> {
-        let dims = |s: &Shape| <[usize; 4]>::try_from(s.dims()).map_err(|_| unsupported(l, id, "convolution operands must be rank 4"));
-        Conv2dGeometry::resolve(dims(x)?, dims(w)?, attrs).map_err(|e| unsupported(l, id, &e.to_string()))
+        let dims = |s: &Shape| {
+            <[usize; 4]>::try_from(s.dims())
+                .map_err(|_| unsupported(l, id, "convolution operands must be rank 4"))
+        };
+        Conv2dGeometry::resolve(dims(x)?, dims(w)?, attrs)
+            .map_err(|e| unsupported(l, id, &e.to_string()))
     };
-    let depthwise = |attrs: &Conv2dAttrs, x: &Shape, w: &Shape| -> Result<(Conv2dGeometry, usize)> {
-        let d = w.dims();
-        let dense = d.get(2).zip(d.get(3)).and_then(|(c, m)| c.checked_mul(*m)).map(|cm| Shape::from([d[0], d[1], d[2], cm]));
-        let dense = dense.filter(|_| d.len() == 4).ok_or_else(|| unsupported(l, id, "depthwise filter must be rank 4"))?;
-        Ok((conv(attrs, x, &dense)?, d[3]))
-    };
+    let depthwise =
+        |attrs: &Conv2dAttrs, x: &Shape, w: &Shape| -> Result<(Conv2dGeometry, usize)> {
+            let d = w.dims();
+            let dense = d
+                .get(2)
+                .zip(d.get(3))
+                .and_then(|(c, m)| c.checked_mul(*m))
+                .map(|cm| Shape::from([d[0], d[1], d[2], cm]));
+            let dense = dense
+                .filter(|_| d.len() == 4)
+                .ok_or_else(|| unsupported(l, id, "depthwise filter must be rank 4"))?;
+            Ok((conv(attrs, x, &dense)?, d[3]))
+        };
     match graph.op(id) {
-        Op::MatMul { transpose_a, transpose_b } | Op::Fused(FusedOp::MatMul { transpose_a, transpose_b, .. }) => {
+        Op::MatMul {
+            transpose_a,
+            transpose_b,
+        }
+        | Op::Fused(FusedOp::MatMul {
+            transpose_a,
+            transpose_b,
+            ..
+        }) => {
             let f = l.import("kiln_sgemm", &[l.module.target_config().pointer_type()])?;
             let (ta, tb) = (*transpose_a, *transpose_b);
             let (sa, sb) = (shapes[0].clone(), shapes[1].clone());
             let out = out_shape.clone();
-            l.kernel(id, &locs, &[f], |k, b, f| matmul(k, f[0], (b[0], &sa, ta), (b[1], &sb, tb), (b[2], &out), None))
+            l.kernel(id, &locs, &[f], |k, b, f| {
+                matmul(
+                    k,
+                    f[0],
+                    (b[0], &sa, ta),
+                    (b[1], &sb, tb),
+                    (b[2], &out),
+                    None,
+                )
+            })
         }
         Op::Conv2d(attrs) | Op::Fused(FusedOp::Conv2d { attrs, .. }) => {
             let g = conv(attrs, shapes[0], shapes[1])?;
@@ -114,7 +172,10 @@ pub(crate) fn lower<M: Module>(l: &mut Lowerer<'_, M>, id: NodeId, locs: &[Loc],
             // dy = operand 0, w = operand 1, dx = result.
             call_conv(l, id, "kiln_conv2d_backprop_input", g, [2, 1, 0], &locs)
         }
-        Op::Conv2dBackpropFilter { attrs, filter_shape } => {
+        Op::Conv2dBackpropFilter {
+            attrs,
+            filter_shape,
+        } => {
             let g = conv(attrs, shapes[0], filter_shape)?;
             // x = operand 0, dy = operand 1, dw = result.
             call_conv(l, id, "kiln_conv2d_backprop_filter", g, [0, 2, 1], &locs)
@@ -126,18 +187,45 @@ pub(crate) fn lower<M: Module>(l: &mut Lowerer<'_, M>, id: NodeId, locs: &[Loc],
         }
         Op::DepthwiseConv2dBackpropInput { attrs, input_shape } => {
             let (g, m) = depthwise(attrs, input_shape, shapes[1])?;
-            call_depthwise(l, id, "kiln_depthwise_conv2d_backprop_input", g, m, [2, 1, 0], &locs)
+            call_depthwise(
+                l,
+                id,
+                "kiln_depthwise_conv2d_backprop_input",
+                g,
+                m,
+                [2, 1, 0],
+                &locs,
+            )
         }
-        Op::DepthwiseConv2dBackpropFilter { attrs, filter_shape } => {
+        Op::DepthwiseConv2dBackpropFilter {
+            attrs,
+            filter_shape,
+        } => {
             let (g, m) = depthwise(attrs, shapes[0], filter_shape)?;
-            call_depthwise(l, id, "kiln_depthwise_conv2d_backprop_filter", g, m, [0, 2, 1], &locs)
+            call_depthwise(
+                l,
+                id,
+                "kiln_depthwise_conv2d_backprop_filter",
+                g,
+                m,
+                [0, 2, 1],
+                &locs,
+            )
         }
-        other => Err(CodegenError::Unsupported { node: id.to_string(), op: ir::infer::op_name(other), msg: "not a contraction".into() }),
+        other => Err(CodegenError::Unsupported {
+            node: id.to_string(),
+            op: ir::infer::op_name(other),
+            msg: "not a contraction".into(),
+        }),
     }
 }
 
 fn unsupported<M: Module>(l: &Lowerer<'_, M>, id: NodeId, msg: &str) -> CodegenError {
-    CodegenError::Unsupported { node: id.to_string(), op: ir::infer::op_name(l.graph.op(id)), msg: msg.into() }
+    CodegenError::Unsupported {
+        node: id.to_string(),
+        op: ir::infer::op_name(l.graph.op(id)),
+        msg: msg.into(),
+    }
 }
 
 /// A rank-2 matmul's epilogue, run by each chunk over the part of the result it produced
@@ -165,7 +253,11 @@ const SPLIT_ALIGN: usize = 16;
 /// products (see [`SPLIT_MIN_FLOPS`]), split along the longer side of `C` so that each
 /// chunk is one `kiln_sgemm` call on one thread.
 fn split(m: usize, n: usize, k: usize, threads: usize) -> (usize, SplitAxis) {
-    let axis = if m >= n { SplitAxis::Rows } else { SplitAxis::Cols };
+    let axis = if m >= n {
+        SplitAxis::Rows
+    } else {
+        SplitAxis::Cols
+    };
     let len = m.max(n);
     let flops = 2usize.saturating_mul(m).saturating_mul(n).saturating_mul(k);
     if flops < SPLIT_MIN_FLOPS {
@@ -236,9 +328,17 @@ fn matmul(
         let next = k.b.ins().iadd_imm_s(k.chunk, 1);
         let hi = split_point(k, next, len);
         let extent = k.b.ins().isub(hi, lo);
-        let field = if axis == SplitAxis::Rows { offset_of!(SgemmArgs, m) } else { offset_of!(SgemmArgs, n) };
+        let field = if axis == SplitAxis::Rows {
+            offset_of!(SgemmArgs, m)
+        } else {
+            offset_of!(SgemmArgs, n)
+        };
         put(k, args, field, extent);
-        if axis == SplitAxis::Rows { ((lo, hi), full_cols) } else { (full_rows, (lo, hi)) }
+        if axis == SplitAxis::Rows {
+            ((lo, hi), full_cols)
+        } else {
+            (full_rows, (lo, hi))
+        }
     };
     // Element offsets of this chunk's first A, B and C elements within one matrix.
     let a_off = k.b.ins().imul_imm_s(r0, a_rs as i64);
@@ -266,7 +366,13 @@ fn matmul(
 }
 
 /// Run `ep` in place over rows `[r0, r1)` and columns `[c0, c1)` of the rank-2 result `c`.
-fn epilogue_rect(k: &mut Kernel, ep: &Epilogue, c: (Value, &Shape), (r0, r1): (Value, Value), (c0, c1): (Value, Value)) {
+fn epilogue_rect(
+    k: &mut Kernel,
+    ep: &Epilogue,
+    c: (Value, &Shape),
+    (r0, r1): (Value, Value),
+    (c0, c1): (Value, Value),
+) {
     let n = c.1.dims()[1] as i64;
     // Operand 0 is the result written, operand 1 the result read (program input 0).
     let mut bases = vec![c.0, c.0];
@@ -278,7 +384,11 @@ fn epilogue_rect(k: &mut Kernel, ep: &Epilogue, c: (Value, &Shape), (r0, r1): (V
         row_strides.push(s[0]);
         col_strides.push(s[1]);
     }
-    let row = InnerRow { program: ep.program, bases: &bases, strides: &col_strides };
+    let row = InnerRow {
+        program: ep.program,
+        bases: &bases,
+        strides: &col_strides,
+    };
     k.for_range(r0, r1, 1, |k, i| {
         let zero = k.int(0);
         let offsets: Vec<Value> = row_strides.iter().map(|&s| k.mul_add(i, s, zero)).collect();
@@ -307,7 +417,12 @@ fn call_conv<M: Module>(
         scratch_len,
         threads: threads(),
     };
-    let fields = [offset_of!(Conv2dArgs, x), offset_of!(Conv2dArgs, w), offset_of!(Conv2dArgs, y), offset_of!(Conv2dArgs, scratch)];
+    let fields = [
+        offset_of!(Conv2dArgs, x),
+        offset_of!(Conv2dArgs, w),
+        offset_of!(Conv2dArgs, y),
+        offset_of!(Conv2dArgs, scratch),
+    ];
     let all = [locs[order[0]], locs[order[1]], locs[order[2]], scratch];
     call_with_args(l, id, symbol, &words(&template), &fields, &all)
 }
@@ -330,19 +445,36 @@ fn call_depthwise<M: Module>(
         y: std::ptr::null_mut(),
         threads: threads(),
     };
-    let fields = [offset_of!(DepthwiseArgs, x), offset_of!(DepthwiseArgs, w), offset_of!(DepthwiseArgs, y)];
+    let fields = [
+        offset_of!(DepthwiseArgs, x),
+        offset_of!(DepthwiseArgs, w),
+        offset_of!(DepthwiseArgs, y),
+    ];
     let all = [locs[order[0]], locs[order[1]], locs[order[2]]];
     call_with_args(l, id, symbol, &words(&template), &fields, &all)
 }
 
 /// A kernel that fills an argument struct from `template`, stores the buffer of `locs[i]`
 /// at byte offset `fields[i]`, and calls `symbol` with the struct's address.
-fn call_with_args<M: Module>(l: &mut Lowerer<'_, M>, id: NodeId, symbol: &str, template: &[u64], fields: &[usize], locs: &[Loc]) -> Result<()> {
+fn call_with_args<M: Module>(
+    l: &mut Lowerer<'_, M>,
+    id: NodeId,
+    symbol: &str,
+    template: &[u64],
+    fields: &[usize],
+    locs: &[Loc],
+) -> Result<()> {
     let ptr = l.module.target_config().pointer_type();
     let mut sig_ret = l.module.make_signature();
-    sig_ret.params.push(cranelift_codegen::ir::AbiParam::new(ptr));
-    sig_ret.returns.push(cranelift_codegen::ir::AbiParam::new(I32));
-    let f = l.module.declare_function(symbol, cranelift_module::Linkage::Import, &sig_ret)?;
+    sig_ret
+        .params
+        .push(cranelift_codegen::ir::AbiParam::new(ptr));
+    sig_ret
+        .returns
+        .push(cranelift_codegen::ir::AbiParam::new(I32));
+    let f = l
+        .module
+        .declare_function(symbol, cranelift_module::Linkage::Import, &sig_ret)?;
     l.kernel(id, locs, &[f], |k, b, f| {
         let args = stack_struct(k, template);
         for (i, &field) in fields.iter().enumerate() {

@@ -17,7 +17,13 @@ use super::{Kernel, program::emit_program};
 
 /// Emit `out[i] = program(inputs[0][i], inputs[1][i], ...)` for every index `i` of
 /// `out_shape`, each input (a base pointer and its shape) broadcast to `out_shape`.
-pub(crate) fn lower(k: &mut Kernel, program: &Program, inputs: &[(Value, &Shape)], out: Value, out_shape: &Shape) {
+pub(crate) fn lower(
+    k: &mut Kernel,
+    program: &Program,
+    inputs: &[(Value, &Shape)],
+    out: Value,
+    out_shape: &Shape,
+) {
     let dims = out_shape.dims();
     let mut strides = vec![row_major(dims)];
     strides.extend(inputs.iter().map(|(_, s)| broadcast_strides(s, out_shape)));
@@ -28,7 +34,11 @@ pub(crate) fn lower(k: &mut Kernel, program: &Program, inputs: &[(Value, &Shape)
     let zero = k.int(0);
     let offsets = vec![zero; bases.len()];
     let numel = out_shape.numel();
-    let row = InnerRow { program, bases: &bases, strides: &inner_strides };
+    let row = InnerRow {
+        program,
+        bases: &bases,
+        strides: &inner_strides,
+    };
     if outer.dims.is_empty() {
         k.chunks(inner / 4096, numel);
         let (lo, hi) = k.chunk_range(inner);
@@ -63,7 +73,9 @@ impl InnerRow<'_> {
             })
             .collect();
         let tail_start = k.for_range(lo, hi, 4, |k, i| {
-            let ins: Vec<Value> = (1..self.bases.len()).map(|j| fixed[j - 1].unwrap_or_else(|| self.read4(k, j, offsets[j], i))).collect();
+            let ins: Vec<Value> = (1..self.bases.len())
+                .map(|j| fixed[j - 1].unwrap_or_else(|| self.read4(k, j, offsets[j], i)))
+                .collect();
             let v = emit_program(k, self.program, &ins);
             let at = k.b.ins().iadd(offsets[0], i);
             k.store(v, self.bases[0], at);

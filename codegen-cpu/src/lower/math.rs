@@ -65,7 +65,18 @@ fn exp_parts(k: &mut Kernel, x: Value) -> (Value, Value, Value, Value) {
     let r = k.b.ins().fma(nf, c_hi, x);
     let c_lo = k.splat(-LN2_LO);
     let r = k.b.ins().fma(nf, c_lo, r);
-    let q = horner(k, r, &[1.0 / 2.0, 1.0 / 6.0, 1.0 / 24.0, 1.0 / 120.0, 1.0 / 720.0, 1.0 / 5040.0]);
+    let q = horner(
+        k,
+        r,
+        &[
+            1.0 / 2.0,
+            1.0 / 6.0,
+            1.0 / 24.0,
+            1.0 / 120.0,
+            1.0 / 720.0,
+            1.0 / 5040.0,
+        ],
+    );
     let r2 = k.b.ins().fmul(r, r);
     let p = k.b.ins().fma(r2, q, r);
     let n = k.b.ins().fcvt_to_sint_sat(I32X4, nf);
@@ -94,7 +105,10 @@ pub(crate) fn expm1(k: &mut Kernel, x: Value) -> Value {
 }
 
 /// Natural logarithm.
-#[allow(clippy::excessive_precision, reason = "the Cephes coefficients as published")]
+#[allow(
+    clippy::excessive_precision,
+    reason = "the Cephes coefficients as published"
+)]
 pub(crate) fn log(k: &mut Kernel, x: Value) -> Value {
     let min_normal = k.splat(f32::MIN_POSITIVE);
     let small = k.b.ins().fcmp(FloatCC::LessThan, x, min_normal);
@@ -214,14 +228,32 @@ pub(crate) fn erf(k: &mut Kernel, x: Value) -> Value {
     let series = horner(
         k,
         z,
-        &[std::f32::consts::FRAC_2_SQRT_PI, -0.376_126_39, 0.112_837_92, -0.026_866_17, 0.005_223_977_6, -8.548_327e-4, 1.205_533_3e-4],
+        &[
+            std::f32::consts::FRAC_2_SQRT_PI,
+            -0.376_126_39,
+            0.112_837_92,
+            -0.026_866_17,
+            0.005_223_977_6,
+            -8.548_327e-4,
+            1.205_533_3e-4,
+        ],
     );
     let small = k.b.ins().fmul(x, series);
     // Large |x|: 1 - t P(t) e^(-x^2), t = 1 / (1 + p |x|).
     let (one, p) = (k.splat(1.0), k.splat(0.327_591_1));
     let d = k.b.ins().fma(p, ax, one);
     let t = k.b.ins().fdiv(one, d);
-    let poly = horner(k, t, &[0.254_829_6, -0.284_496_74, 1.421_413_8, -1.453_152_1, 1.061_405_4]);
+    let poly = horner(
+        k,
+        t,
+        &[
+            0.254_829_6,
+            -0.284_496_74,
+            1.421_413_8,
+            -1.453_152_1,
+            1.061_405_4,
+        ],
+    );
     let tp = k.b.ins().fmul(t, poly);
     let nz = k.b.ins().fneg(z);
     let g = exp(k, nz);

@@ -43,7 +43,11 @@ impl<'a> Kernel<'a> {
     /// Decide how many chunks a kernel whose outermost parallel loop has `outer` iterations
     /// and which produces `work` elements is split into.
     pub fn chunks(&mut self, outer: usize, work: usize) -> usize {
-        let n = if work >= PARALLEL_MIN_ELEMENTS { outer.clamp(1, MAX_CHUNKS) } else { 1 };
+        let n = if work >= PARALLEL_MIN_ELEMENTS {
+            outer.clamp(1, MAX_CHUNKS)
+        } else {
+            1
+        };
         self.n_chunks = n;
         n
     }
@@ -117,7 +121,13 @@ impl<'a> Kernel<'a> {
 
     /// Emit `for i in (lo..hi).step_by(step) while i + step <= hi { body(i) }` and return
     /// the first `i` not run (where a tail loop starts).
-    pub fn for_range(&mut self, lo: Value, hi: Value, step: i64, body: impl FnOnce(&mut Self, Value)) -> Value {
+    pub fn for_range(
+        &mut self,
+        lo: Value,
+        hi: Value,
+        step: i64,
+        body: impl FnOnce(&mut Self, Value),
+    ) -> Value {
         let header = self.b.create_block();
         let body_block = self.b.create_block();
         let exit = self.b.create_block();
@@ -161,7 +171,11 @@ impl<'a> Kernel<'a> {
     /// Lane-wise `mask ? a : b` for an `i32x4` mask (all-ones lanes select `a`).
     pub fn blend(&mut self, mask: Value, a: Value, b: Value) -> Value {
         let ty = self.b.func.dfg.value_type(a);
-        let m = if self.b.func.dfg.value_type(mask) == ty { mask } else { self.cast(ty, mask) };
+        let m = if self.b.func.dfg.value_type(mask) == ty {
+            mask
+        } else {
+            self.cast(ty, mask)
+        };
         self.b.ins().bitselect(m, a, b)
     }
 }

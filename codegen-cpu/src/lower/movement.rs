@@ -54,42 +54,108 @@ pub(crate) fn fill(k: &mut Kernel, dst: Value, len: usize, value: f32) {
 }
 
 /// `out = transpose(x, perm)`.
-pub(crate) fn transpose(k: &mut Kernel, perm: &[usize], x: Value, x_shape: &Shape, out: Value, out_shape: &Shape) {
+pub(crate) fn transpose(
+    k: &mut Kernel,
+    perm: &[usize],
+    x: Value,
+    x_shape: &Shape,
+    out: Value,
+    out_shape: &Shape,
+) {
     let xs = row_major(x_shape.dims());
-    let src = View { base: x, offset: 0, strides: perm.iter().map(|&p| xs[p]).collect() };
-    let dst = View { base: out, offset: 0, strides: row_major(out_shape.dims()) };
-    k.chunks(out_shape.dims().first().copied().unwrap_or(1), out_shape.numel());
+    let src = View {
+        base: x,
+        offset: 0,
+        strides: perm.iter().map(|&p| xs[p]).collect(),
+    };
+    let dst = View {
+        base: out,
+        offset: 0,
+        strides: row_major(out_shape.dims()),
+    };
+    k.chunks(
+        out_shape.dims().first().copied().unwrap_or(1),
+        out_shape.numel(),
+    );
     copy(k, out_shape.dims(), &dst, &src, true);
 }
 
 /// `out = x[starts..]` (the extent is `out_shape`).
-pub(crate) fn slice(k: &mut Kernel, starts: &[usize], x: Value, x_shape: &Shape, out: Value, out_shape: &Shape) {
+pub(crate) fn slice(
+    k: &mut Kernel,
+    starts: &[usize],
+    x: Value,
+    x_shape: &Shape,
+    out: Value,
+    out_shape: &Shape,
+) {
     let xs = row_major(x_shape.dims());
     let offset = starts.iter().zip(&xs).map(|(&s, &st)| s as i64 * st).sum();
-    let src = View { base: x, offset, strides: xs };
-    let dst = View { base: out, offset: 0, strides: row_major(out_shape.dims()) };
-    k.chunks(out_shape.dims().first().copied().unwrap_or(1), out_shape.numel());
+    let src = View {
+        base: x,
+        offset,
+        strides: xs,
+    };
+    let dst = View {
+        base: out,
+        offset: 0,
+        strides: row_major(out_shape.dims()),
+    };
+    k.chunks(
+        out_shape.dims().first().copied().unwrap_or(1),
+        out_shape.numel(),
+    );
     copy(k, out_shape.dims(), &dst, &src, true);
 }
 
 /// `out = concat(inputs, axis)`.
-pub(crate) fn concat(k: &mut Kernel, axis: usize, inputs: &[(Value, &Shape)], out: Value, out_shape: &Shape) {
+pub(crate) fn concat(
+    k: &mut Kernel,
+    axis: usize,
+    inputs: &[(Value, &Shape)],
+    out: Value,
+    out_shape: &Shape,
+) {
     let os = row_major(out_shape.dims());
     let mut start = 0;
     for &(x, shape) in inputs {
-        let src = View { base: x, offset: 0, strides: row_major(shape.dims()) };
-        let dst = View { base: out, offset: start as i64 * os[axis], strides: os.clone() };
+        let src = View {
+            base: x,
+            offset: 0,
+            strides: row_major(shape.dims()),
+        };
+        let dst = View {
+            base: out,
+            offset: start as i64 * os[axis],
+            strides: os.clone(),
+        };
         copy(k, shape.dims(), &dst, &src, false);
         start += shape.dims()[axis];
     }
 }
 
 /// `out = pad(x, before, after, value)` (the extent is `out_shape`).
-pub(crate) fn pad(k: &mut Kernel, before: &[usize], value: f32, x: Value, x_shape: &Shape, out: Value, out_shape: &Shape) {
+pub(crate) fn pad(
+    k: &mut Kernel,
+    before: &[usize],
+    value: f32,
+    x: Value,
+    x_shape: &Shape,
+    out: Value,
+    out_shape: &Shape,
+) {
     fill(k, out, out_shape.numel(), value);
     let os = row_major(out_shape.dims());
     let offset = before.iter().zip(&os).map(|(&b, &st)| b as i64 * st).sum();
-    let src = View { base: x, offset: 0, strides: row_major(x_shape.dims()) };
-    let dst = View { base: out, offset, strides: os };
+    let src = View {
+        base: x,
+        offset: 0,
+        strides: row_major(x_shape.dims()),
+    };
+    let dst = View {
+        base: out,
+        offset,
+        strides: os,
+    };
     copy(k, x_shape.dims(), &dst, &src, false);
 }

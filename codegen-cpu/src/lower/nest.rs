@@ -22,13 +22,19 @@ impl Nest {
         let keep: Vec<usize> = (0..dims.len()).filter(|&d| dims[d] != 1).collect();
         let mut nest = Nest {
             dims: keep.iter().map(|&d| dims[d]).collect(),
-            strides: strides.iter().map(|s| keep.iter().map(|&d| s[d]).collect()).collect(),
+            strides: strides
+                .iter()
+                .map(|s| keep.iter().map(|&d| s[d]).collect())
+                .collect(),
         };
         let mut level = nest.dims.len();
         while level > 1 {
             level -= 1;
             let (outer, inner) = (level - 1, level);
-            let mergeable = nest.strides.iter().all(|s| s[outer] == s[inner] * nest.dims[inner] as i64);
+            let mergeable = nest
+                .strides
+                .iter()
+                .all(|s| s[outer] == s[inner] * nest.dims[inner] as i64);
             if mergeable {
                 nest.dims[inner] *= nest.dims[outer];
                 nest.dims.remove(outer);
@@ -46,7 +52,10 @@ impl Nest {
         match self.dims.len() {
             0 => (self.clone(), 1, vec![0; self.strides.len()]),
             n => (
-                Nest { dims: self.dims[..n - 1].to_vec(), strides: self.strides.iter().map(|s| s[..n - 1].to_vec()).collect() },
+                Nest {
+                    dims: self.dims[..n - 1].to_vec(),
+                    strides: self.strides.iter().map(|s| s[..n - 1].to_vec()).collect(),
+                },
                 self.dims[n - 1],
                 self.strides.iter().map(|s| s[n - 1]).collect(),
             ),
@@ -56,12 +65,20 @@ impl Nest {
 
 /// Row-major strides of `dims` as `i64`.
 pub(crate) fn row_major(dims: &[usize]) -> Vec<i64> {
-    ir::Shape::new(dims.to_vec()).strides().into_iter().map(|s| s as i64).collect()
+    ir::Shape::new(dims.to_vec())
+        .strides()
+        .into_iter()
+        .map(|s| s as i64)
+        .collect()
 }
 
 /// Strides for reading a tensor of `shape` broadcast to `target`.
 pub(crate) fn broadcast_strides(shape: &ir::Shape, target: &ir::Shape) -> Vec<i64> {
-    shape.broadcast_strides(target).into_iter().map(|s| s as i64).collect()
+    shape
+        .broadcast_strides(target)
+        .into_iter()
+        .map(|s| s as i64)
+        .collect()
 }
 
 /// The innermost body of a nest: `(kernel, operand offsets, loop variables)`.
@@ -70,19 +87,41 @@ pub(crate) type Body<'a> = dyn FnMut(&mut Kernel, &[Value], &[Value]) + 'a;
 /// Emit the nest. `offsets` are the operands' starting element offsets (`i64` values);
 /// `body` runs once per innermost iteration with the current offsets and loop variables.
 /// With `chunked`, the outermost level covers only this call's chunk.
-pub(crate) fn emit(k: &mut Kernel, nest: &Nest, offsets: Vec<Value>, chunked: bool, body: &mut Body<'_>) {
+pub(crate) fn emit(
+    k: &mut Kernel,
+    nest: &Nest,
+    offsets: Vec<Value>,
+    chunked: bool,
+    body: &mut Body<'_>,
+) {
     let mut ivs = Vec::with_capacity(nest.dims.len());
     level(k, nest, 0, offsets, &mut ivs, chunked, body);
 }
 
-fn level(k: &mut Kernel, nest: &Nest, depth: usize, offsets: Vec<Value>, ivs: &mut Vec<Value>, chunked: bool, body: &mut Body<'_>) {
+fn level(
+    k: &mut Kernel,
+    nest: &Nest,
+    depth: usize,
+    offsets: Vec<Value>,
+    ivs: &mut Vec<Value>,
+    chunked: bool,
+    body: &mut Body<'_>,
+) {
     if depth == nest.dims.len() {
         body(k, &offsets, ivs);
         return;
     }
-    let (lo, hi) = if depth == 0 && chunked { k.chunk_range(nest.dims[0]) } else { (k.int(0), k.int(nest.dims[depth] as i64)) };
+    let (lo, hi) = if depth == 0 && chunked {
+        k.chunk_range(nest.dims[0])
+    } else {
+        (k.int(0), k.int(nest.dims[depth] as i64))
+    };
     k.for_range(lo, hi, 1, |k, iv| {
-        let inner: Vec<Value> = offsets.iter().zip(&nest.strides).map(|(&o, s)| k.mul_add(iv, s[depth], o)).collect();
+        let inner: Vec<Value> = offsets
+            .iter()
+            .zip(&nest.strides)
+            .map(|(&o, s)| k.mul_add(iv, s[depth], o))
+            .collect();
         ivs.push(iv);
         level(k, nest, depth + 1, inner, ivs, chunked, body);
         ivs.pop();

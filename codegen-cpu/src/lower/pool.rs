@@ -31,21 +31,45 @@ struct Geometry {
 impl Geometry {
     fn new(attrs: &Pool2dAttrs, x: &Shape) -> Option<Geometry> {
         let d = x.dims();
-        let rows = attrs.padding.resolve(0, d[1], attrs.window[0], attrs.strides[0])?;
-        let cols = attrs.padding.resolve(1, d[2], attrs.window[1], attrs.strides[1])?;
-        Some(Geometry { n: d[0], h: d[1], w: d[2], c: d[3], oh: rows.out, ow: cols.out, rows, cols, attrs: *attrs })
+        let rows = attrs
+            .padding
+            .resolve(0, d[1], attrs.window[0], attrs.strides[0])?;
+        let cols = attrs
+            .padding
+            .resolve(1, d[2], attrs.window[1], attrs.strides[1])?;
+        Some(Geometry {
+            n: d[0],
+            h: d[1],
+            w: d[2],
+            c: d[3],
+            oh: rows.out,
+            ow: cols.out,
+            rows,
+            cols,
+            attrs: *attrs,
+        })
     }
 
     /// The output pixels `(oh, ow)` of one image, with offsets into the output (operand 0;
     /// channel 0 of the pixel) and the input (operand 1; the image's start).
     fn pixel_nest(&self) -> Nest {
         let c = self.c as i64;
-        Nest { dims: vec![self.oh, self.ow], strides: vec![vec![self.ow as i64 * c, c], vec![0, 0]] }
+        Nest {
+            dims: vec![self.oh, self.ow],
+            strides: vec![vec![self.ow as i64 * c, c], vec![0, 0]],
+        }
     }
 
     /// Visit the window of output `(oh, ow)`: `visit(k, valid, index)` with `index` the
     /// element offset (clamped in bounds) relative to `base` (the image/channel offset).
-    fn window(&self, k: &mut Kernel, oh: Value, ow: Value, base: Value, visit: &mut dyn FnMut(&mut Kernel, Value, Value)) {
+    fn window(
+        &self,
+        k: &mut Kernel,
+        oh: Value,
+        ow: Value,
+        base: Value,
+        visit: &mut dyn FnMut(&mut Kernel, Value, Value),
+    ) {
         let [wh, ww] = self.attrs.window;
         let [sh, sw] = self.attrs.strides;
         let (h, w, c) = (self.h as i64, self.w as i64, self.c as i64);
@@ -79,15 +103,25 @@ fn geometry(attrs: &Pool2dAttrs, x: &Shape) -> Geometry {
 pub(crate) fn forward(k: &mut Kernel, attrs: &Pool2dAttrs, x: Value, x_shape: &Shape, out: Value) {
     let g = geometry(attrs, x_shape);
     k.chunks(g.n, g.n * g.oh * g.ow * g.c);
-    let image = Nest { dims: vec![g.n], strides: vec![vec![(g.oh * g.ow * g.c) as i64], vec![(g.h * g.w * g.c) as i64]] };
+    let image = Nest {
+        dims: vec![g.n],
+        strides: vec![
+            vec![(g.oh * g.ow * g.c) as i64],
+            vec![(g.h * g.w * g.c) as i64],
+        ],
+    };
     let zero = k.int(0);
     let oc = g.c as i64;
     let pixels = g.pixel_nest();
     nest::emit(k, &image, vec![zero, zero], true, &mut |k, img, _| {
         nest::emit(k, &pixels, img.to_vec(), false, &mut |k, offs, ivs| {
             let (lo, hi) = (k.int(0), k.int(oc));
-            let tail = k.for_range(lo, hi, 4, |k, c| pool_lanes(k, &g, x, out, offs, ivs, c, true));
-            k.for_range(tail, hi, 1, |k, c| pool_lanes(k, &g, x, out, offs, ivs, c, false));
+            let tail = k.for_range(lo, hi, 4, |k, c| {
+                pool_lanes(k, &g, x, out, offs, ivs, c, true)
+            });
+            k.for_range(tail, hi, 1, |k, c| {
+                pool_lanes(k, &g, x, out, offs, ivs, c, false)
+            });
         });
     });
 }
@@ -95,10 +129,26 @@ pub(crate) fn forward(k: &mut Kernel, attrs: &Pool2dAttrs, x: Value, x_shape: &S
 /// Pool channels `c..c+4` (`wide`) or channel `c` alone of output pixel `ivs = [oh, ow]`;
 /// `offs` are the pixel's output offset and its image's input offset. Scalar channels run
 /// in lane 0 of the same vector code.
-#[allow(clippy::too_many_arguments, reason = "one call site pair; the values are the loop state")]
-fn pool_lanes(k: &mut Kernel, g: &Geometry, x: Value, out: Value, offs: &[Value], ivs: &[Value], c: Value, wide: bool) {
+#[allow(
+    clippy::too_many_arguments,
+    reason = "one call site pair; the values are the loop state"
+)]
+fn pool_lanes(
+    k: &mut Kernel,
+    g: &Geometry,
+    x: Value,
+    out: Value,
+    offs: &[Value],
+    ivs: &[Value],
+    c: Value,
+    wide: bool,
+) {
     let kind = g.attrs.kind;
-    let init = k.splat(if kind == PoolKind::Max { f32::NEG_INFINITY } else { 0.0 });
+    let init = k.splat(if kind == PoolKind::Max {
+        f32::NEG_INFINITY
+    } else {
+        0.0
+    });
     let acc = k.var(F32X4, init);
     let zero_f = k.f32(0.0);
     let count = k.var(F32, zero_f);
@@ -152,11 +202,21 @@ fn add_valid(k: &mut Kernel, count: Variable, valid: Value) {
 /// `dx = pool2d_grad(x, dy)`: max pooling routes each gradient to the first maximum of its
 /// window; average pooling spreads it over the window's non-padding elements. Four
 /// channels at a time, like [`forward`]; each image's `dx` is zeroed by its own chunk.
-pub(crate) fn backward(k: &mut Kernel, attrs: &Pool2dAttrs, x: Value, x_shape: &Shape, dy: Value, dx: Value) {
+pub(crate) fn backward(
+    k: &mut Kernel,
+    attrs: &Pool2dAttrs,
+    x: Value,
+    x_shape: &Shape,
+    dy: Value,
+    dx: Value,
+) {
     let g = geometry(attrs, x_shape);
     let image_len = g.h * g.w * g.c;
     k.chunks(g.n, g.n * g.oh * g.ow * g.c);
-    let image = Nest { dims: vec![g.n], strides: vec![vec![(g.oh * g.ow * g.c) as i64], vec![image_len as i64]] };
+    let image = Nest {
+        dims: vec![g.n],
+        strides: vec![vec![(g.oh * g.ow * g.c) as i64], vec![image_len as i64]],
+    };
     let zero = k.int(0);
     let oc = g.c as i64;
     let pixels = g.pixel_nest();
@@ -165,7 +225,14 @@ pub(crate) fn backward(k: &mut Kernel, attrs: &Pool2dAttrs, x: Value, x_shape: &
         fill(k, dx_image, image_len, 0.0);
         nest::emit(k, &pixels, img.to_vec(), false, &mut |k, offs, ivs| {
             let (lo, hi) = (k.int(0), k.int(oc));
-            let lanes = Lanes { g: &g, x, dy, dx, offs, ivs };
+            let lanes = Lanes {
+                g: &g,
+                x,
+                dy,
+                dx,
+                offs,
+                ivs,
+            };
             let tail = k.for_range(lo, hi, 4, |k, c| lanes.grad(k, c, true));
             k.for_range(tail, hi, 1, |k, c| lanes.grad(k, c, false));
         });
@@ -204,16 +271,22 @@ impl Lanes<'_> {
     }
 
     /// Visit the window with a running window-position counter (an f32).
-    fn window(&self, k: &mut Kernel, base: Value, visit: &mut dyn FnMut(&mut Kernel, Value, Value, Value)) {
+    fn window(
+        &self,
+        k: &mut Kernel,
+        base: Value,
+        visit: &mut dyn FnMut(&mut Kernel, Value, Value, Value),
+    ) {
         let zero = k.f32(0.0);
         let position = k.var(F32, zero);
-        self.g.window(k, self.ivs[0], self.ivs[1], base, &mut |k, valid, at| {
-            let p = k.b.use_var(position);
-            visit(k, valid, at, p);
-            let one = k.f32(1.0);
-            let next = k.b.ins().fadd(p, one);
-            k.b.def_var(position, next);
-        });
+        self.g
+            .window(k, self.ivs[0], self.ivs[1], base, &mut |k, valid, at| {
+                let p = k.b.use_var(position);
+                visit(k, valid, at, p);
+                let one = k.f32(1.0);
+                let next = k.b.ins().fadd(p, one);
+                k.b.def_var(position, next);
+            });
     }
 
     fn grad(&self, k: &mut Kernel, c: Value, wide: bool) {
@@ -244,7 +317,10 @@ impl Lanes<'_> {
             PoolKind::Avg => {
                 let zero_f = k.f32(0.0);
                 let count = k.var(F32, zero_f);
-                self.g.window(k, self.ivs[0], self.ivs[1], base, &mut |k, valid, _| add_valid(k, count, valid));
+                self.g
+                    .window(k, self.ivs[0], self.ivs[1], base, &mut |k, valid, _| {
+                        add_valid(k, count, valid)
+                    });
                 let n = k.b.use_var(count);
                 let n4 = k.b.ins().splat(F32X4, n);
                 Share::Even(k.b.ins().fdiv(grad, n4))

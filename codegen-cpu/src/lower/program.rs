@@ -21,7 +21,9 @@ pub(crate) fn emit_program(k: &mut Kernel, program: &Program, inputs: &[Value]) 
         };
         regs.push(v);
     }
-    *regs.last().expect("programs are non-empty (checked by shape inference)")
+    *regs
+        .last()
+        .expect("programs are non-empty (checked by shape inference)")
 }
 
 /// `cond != 0 ? a : b` (NaN conditions count as true, like `!=`).

@@ -9,7 +9,11 @@ use super::Kernel;
 /// One round of the lowbias32 mixer on an `i32` value.
 fn mix32(k: &mut Kernel, x: Value) -> Value {
     let mut x = x;
-    for (shift, mul) in [(16, Some(0x7feb_352d_u32)), (15, Some(0x846c_a68b)), (16, None)] {
+    for (shift, mul) in [
+        (16, Some(0x7feb_352d_u32)),
+        (15, Some(0x846c_a68b)),
+        (16, None),
+    ] {
         let s = k.b.ins().ushr_imm_u(x, shift);
         x = k.b.ins().bxor(x, s);
         if let Some(m) = mul {

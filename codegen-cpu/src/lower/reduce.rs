@@ -34,7 +34,10 @@ pub(crate) fn lower(k: &mut Kernel, r: &Reduction, inputs: &[(Value, &Shape)], o
     let pick = |s: &[i64], axes: &[usize]| axes.iter().map(|&a| s[a]).collect::<Vec<i64>>();
     let kept_dims: Vec<usize> = kept.iter().map(|&a| dims[a]).collect();
     let red_dims: Vec<usize> = r.axes.iter().map(|&a| dims[a]).collect();
-    let in_strides: Vec<Vec<i64>> = inputs.iter().map(|(_, s)| broadcast_strides(s, r.input_shape)).collect();
+    let in_strides: Vec<Vec<i64>> = inputs
+        .iter()
+        .map(|(_, s)| broadcast_strides(s, r.input_shape))
+        .collect();
     let mut outer_strides = vec![row_major(&kept_dims)];
     outer_strides.extend(in_strides.iter().map(|s| pick(s, &kept)));
     let mut inner_strides = vec![vec![0; red_dims.len()]];
@@ -42,25 +45,42 @@ pub(crate) fn lower(k: &mut Kernel, r: &Reduction, inputs: &[(Value, &Shape)], o
     let outer = Nest::coalesced(&kept_dims, outer_strides);
     // argmax needs its axis' loop variable, so its (single-level) nest is not coalesced.
     let inner = if r.op == ReduceOp::ArgMax {
-        Nest { dims: red_dims.clone(), strides: inner_strides }
+        Nest {
+            dims: red_dims.clone(),
+            strides: inner_strides,
+        }
     } else {
         Nest::coalesced(&red_dims, inner_strides)
     };
     let n_reduced: usize = red_dims.iter().product();
     if let Some(combine) = column_combiner(r.op) {
         let (kept_outer, row, row_strides) = outer.split_inner();
-        if !kept.is_empty() && *kept.last().expect("non-empty") == dims.len() - 1 && row_strides.iter().all(|&s| s == 0 || s == 1) {
-            let columns = Columns { kept_outer: &kept_outer, row, row_strides: &row_strides, reduced: &inner, n_reduced };
+        if !kept.is_empty()
+            && *kept.last().expect("non-empty") == dims.len() - 1
+            && row_strides.iter().all(|&s| s == 0 || s == 1)
+        {
+            let columns = Columns {
+                kept_outer: &kept_outer,
+                row,
+                row_strides: &row_strides,
+                reduced: &inner,
+                n_reduced,
+            };
             return lower_columns(k, r, combine, inputs, out, &columns);
         }
     }
     if let Some(combine) = column_combiner(r.op) {
-        let contiguous_rows = inner.strides[1..].iter().all(|s| matches!(s.last(), Some(0 | 1)));
+        let contiguous_rows = inner.strides[1..]
+            .iter()
+            .all(|s| matches!(s.last(), Some(0 | 1)));
         if !inner.dims.is_empty() && contiguous_rows {
             return lower_rows(k, r, combine, inputs, out, (&outer, &inner), n_reduced);
         }
     }
-    k.chunks(outer.dims.first().copied().unwrap_or(1), r.input_shape.numel());
+    k.chunks(
+        outer.dims.first().copied().unwrap_or(1),
+        r.input_shape.numel(),
+    );
     let zero = k.int(0);
     let offsets = vec![zero; inputs.len() + 1];
     let bases: Vec<Value> = inputs.iter().map(|&(b, _)| b).collect();
@@ -94,7 +114,10 @@ pub(crate) fn lower(k: &mut Kernel, r: &Reduction, inputs: &[(Value, &Shape)], o
                 ReduceOp::Max | ReduceOp::ArgMax => {
                     let gt = k.b.ins().fcmp(FloatCC::GreaterThan, v, a);
                     if r.op == ReduceOp::ArgMax {
-                        let iv = ivs.first().copied().unwrap_or_else(|| k.b.ins().iconst(I64, 0));
+                        let iv = ivs
+                            .first()
+                            .copied()
+                            .unwrap_or_else(|| k.b.ins().iconst(I64, 0));
                         let ivf = k.b.ins().fcvt_from_sint(F32, iv);
                         let old = k.b.use_var(best_idx);
                         let idx = k.b.ins().select(gt, ivf, old);
@@ -146,16 +169,33 @@ struct Columns<'a> {
 /// Reductions that keep the innermost (contiguous) axis — column sums, bias gradients of
 /// NHWC tensors — run as vectorised rows: the result row is filled with the identity, then
 /// each reduced position folds a whole input row into it, four lanes at a time.
-fn lower_columns(k: &mut Kernel, r: &Reduction, combine: BinaryOp, inputs: &[(Value, &Shape)], out: Value, c: &Columns) {
-    let Columns { kept_outer, row, row_strides, reduced, n_reduced } = *c;
+fn lower_columns(
+    k: &mut Kernel,
+    r: &Reduction,
+    combine: BinaryOp,
+    inputs: &[(Value, &Shape)],
+    out: Value,
+    c: &Columns,
+) {
+    let Columns {
+        kept_outer,
+        row,
+        row_strides,
+        reduced,
+        n_reduced,
+    } = *c;
     let identity = match r.op {
         ReduceOp::Max => f32::NEG_INFINITY,
         ReduceOp::Min => f32::INFINITY,
         _ => 0.0,
     };
-    let fill = Program { instrs: vec![Instr::Const(identity)] };
+    let fill = Program {
+        instrs: vec![Instr::Const(identity)],
+    };
     // The fold: input 0 is the accumulator (the result row), inputs 1.. feed the prologue.
-    let mut fold = Program { instrs: vec![Instr::Input(0)] };
+    let mut fold = Program {
+        instrs: vec![Instr::Input(0)],
+    };
     let shift = 1;
     for instr in &r.prologue.instrs {
         let moved = |reg: usize| reg + shift;
@@ -169,29 +209,64 @@ fn lower_columns(k: &mut Kernel, r: &Reduction, combine: BinaryOp, inputs: &[(Va
     }
     let value = fold.instrs.len() - 1;
     fold.instrs.push(Instr::Binary(combine, 0, value));
-    let scale = Program { instrs: vec![Instr::Input(0), Instr::Const(1.0 / n_reduced as f32), Instr::Binary(BinaryOp::Mul, 0, 1)] };
+    let scale = Program {
+        instrs: vec![
+            Instr::Input(0),
+            Instr::Const(1.0 / n_reduced as f32),
+            Instr::Binary(BinaryOp::Mul, 0, 1),
+        ],
+    };
     let mut bases = vec![out, out];
     bases.extend(inputs.iter().map(|&(b, _)| b));
     // Operand strides along the row: result 1, accumulator 1, inputs as given.
     let mut strides = vec![1, 1];
     strides.extend_from_slice(&row_strides[1..]);
     // Offsets per operand: the accumulator walks with the result (operand 0 of the nests).
-    let widen = |offs: &[Value]| -> Vec<Value> { [offs[0], offs[0]].into_iter().chain(offs[1..].iter().copied()).collect() };
-    k.chunks(kept_outer.dims.first().copied().unwrap_or(1), r.input_shape.numel());
+    let widen = |offs: &[Value]| -> Vec<Value> {
+        [offs[0], offs[0]]
+            .into_iter()
+            .chain(offs[1..].iter().copied())
+            .collect()
+    };
+    k.chunks(
+        kept_outer.dims.first().copied().unwrap_or(1),
+        r.input_shape.numel(),
+    );
     let zero = k.int(0);
     let chunked = !kept_outer.dims.is_empty();
-    nest::emit(k, kept_outer, vec![zero; inputs.len() + 1], chunked, &mut |k, offs, _| {
-        let (lo, hi) = (k.int(0), k.int(row as i64));
-        InnerRow { program: &fill, bases: &bases[..1], strides: &strides[..1] }.emit(k, &offs[..1], lo, hi);
-        nest::emit(k, reduced, offs.to_vec(), false, &mut |k, roffs, _| {
+    nest::emit(
+        k,
+        kept_outer,
+        vec![zero; inputs.len() + 1],
+        chunked,
+        &mut |k, offs, _| {
             let (lo, hi) = (k.int(0), k.int(row as i64));
-            InnerRow { program: &fold, bases: &bases, strides: &strides }.emit(k, &widen(roffs), lo, hi);
-        });
-        if r.op == ReduceOp::Mean {
-            let (lo, hi) = (k.int(0), k.int(row as i64));
-            InnerRow { program: &scale, bases: &bases[..2], strides: &strides[..2] }.emit(k, &[offs[0], offs[0]], lo, hi);
-        }
-    });
+            InnerRow {
+                program: &fill,
+                bases: &bases[..1],
+                strides: &strides[..1],
+            }
+            .emit(k, &offs[..1], lo, hi);
+            nest::emit(k, reduced, offs.to_vec(), false, &mut |k, roffs, _| {
+                let (lo, hi) = (k.int(0), k.int(row as i64));
+                InnerRow {
+                    program: &fold,
+                    bases: &bases,
+                    strides: &strides,
+                }
+                .emit(k, &widen(roffs), lo, hi);
+            });
+            if r.op == ReduceOp::Mean {
+                let (lo, hi) = (k.int(0), k.int(row as i64));
+                InnerRow {
+                    program: &scale,
+                    bases: &bases[..2],
+                    strides: &strides[..2],
+                }
+                .emit(k, &[offs[0], offs[0]], lo, hi);
+            }
+        },
+    );
 }
 
 /// The identity element of a folding reduction.
@@ -217,72 +292,81 @@ fn lower_rows(
 ) {
     let (outer, inner) = nests;
     let (inner_outer, row, row_strides) = inner.split_inner();
-    k.chunks(outer.dims.first().copied().unwrap_or(1), r.input_shape.numel());
+    k.chunks(
+        outer.dims.first().copied().unwrap_or(1),
+        r.input_shape.numel(),
+    );
     let zero = k.int(0);
     let bases: Vec<Value> = inputs.iter().map(|&(b, _)| b).collect();
     let chunked = !outer.dims.is_empty();
-    nest::emit(k, outer, vec![zero; inputs.len() + 1], chunked, &mut |k, offs, _| {
-        let init = k.splat(identity(r.op));
-        let acc = k.var(F32X4, init);
-        nest::emit(k, &inner_outer, offs.to_vec(), false, &mut |k, roffs, _| {
-            let fixed: Vec<Option<Value>> = (0..bases.len())
-                .map(|j| {
-                    (row_strides[j + 1] == 0).then(|| {
-                        let v = k.load(bases[j], roffs[j + 1]);
-                        k.b.ins().splat(F32X4, v)
-                    })
-                })
-                .collect();
-            let (lo, hi) = (k.int(0), k.int(row as i64));
-            let tail = k.for_range(lo, hi, 4, |k, i| {
-                let ins: Vec<Value> = (0..bases.len())
+    nest::emit(
+        k,
+        outer,
+        vec![zero; inputs.len() + 1],
+        chunked,
+        &mut |k, offs, _| {
+            let init = k.splat(identity(r.op));
+            let acc = k.var(F32X4, init);
+            nest::emit(k, &inner_outer, offs.to_vec(), false, &mut |k, roffs, _| {
+                let fixed: Vec<Option<Value>> = (0..bases.len())
                     .map(|j| {
-                        fixed[j].unwrap_or_else(|| {
-                            let at = k.b.ins().iadd(roffs[j + 1], i);
-                            k.load4(bases[j], at)
-                        })
-                    })
-                    .collect();
-                let v = emit_program(k, r.prologue, &ins);
-                let a = k.b.use_var(acc);
-                let folded = binary(k, combine, a, v);
-                k.b.def_var(acc, folded);
-            });
-            k.for_range(tail, hi, 1, |k, i| {
-                let ins: Vec<Value> = (0..bases.len())
-                    .map(|j| {
-                        fixed[j].unwrap_or_else(|| {
-                            let at = k.b.ins().iadd(roffs[j + 1], i);
-                            let v = k.load(bases[j], at);
+                        (row_strides[j + 1] == 0).then(|| {
+                            let v = k.load(bases[j], roffs[j + 1]);
                             k.b.ins().splat(F32X4, v)
                         })
                     })
                     .collect();
-                let v = emit_program(k, r.prologue, &ins);
-                // Only lane 0 takes the tail element; the other lanes see the identity.
-                let lane = k.b.ins().extractlane(v, 0);
-                let neutral = k.splat(identity(r.op));
-                let v = k.b.ins().insertlane(neutral, lane, 0);
-                let a = k.b.use_var(acc);
-                let folded = binary(k, combine, a, v);
-                k.b.def_var(acc, folded);
+                let (lo, hi) = (k.int(0), k.int(row as i64));
+                let tail = k.for_range(lo, hi, 4, |k, i| {
+                    let ins: Vec<Value> = (0..bases.len())
+                        .map(|j| {
+                            fixed[j].unwrap_or_else(|| {
+                                let at = k.b.ins().iadd(roffs[j + 1], i);
+                                k.load4(bases[j], at)
+                            })
+                        })
+                        .collect();
+                    let v = emit_program(k, r.prologue, &ins);
+                    let a = k.b.use_var(acc);
+                    let folded = binary(k, combine, a, v);
+                    k.b.def_var(acc, folded);
+                });
+                k.for_range(tail, hi, 1, |k, i| {
+                    let ins: Vec<Value> = (0..bases.len())
+                        .map(|j| {
+                            fixed[j].unwrap_or_else(|| {
+                                let at = k.b.ins().iadd(roffs[j + 1], i);
+                                let v = k.load(bases[j], at);
+                                k.b.ins().splat(F32X4, v)
+                            })
+                        })
+                        .collect();
+                    let v = emit_program(k, r.prologue, &ins);
+                    // Only lane 0 takes the tail element; the other lanes see the identity.
+                    let lane = k.b.ins().extractlane(v, 0);
+                    let neutral = k.splat(identity(r.op));
+                    let v = k.b.ins().insertlane(neutral, lane, 0);
+                    let a = k.b.use_var(acc);
+                    let folded = binary(k, combine, a, v);
+                    k.b.def_var(acc, folded);
+                });
             });
-        });
-        let a = k.b.use_var(acc);
-        let mut total = {
-            let l0 = k.b.ins().extractlane(a, 0);
-            k.b.ins().splat(F32X4, l0)
-        };
-        for lane in 1..4u8 {
-            let l = k.b.ins().extractlane(a, lane);
-            let l = k.b.ins().splat(F32X4, l);
-            total = binary(k, combine, total, l);
-        }
-        if r.op == ReduceOp::Mean {
-            let n = k.splat(n_reduced as f32);
-            total = k.b.ins().fdiv(total, n);
-        }
-        let result = k.b.ins().extractlane(total, 0);
-        k.store(result, out, offs[0]);
-    });
+            let a = k.b.use_var(acc);
+            let mut total = {
+                let l0 = k.b.ins().extractlane(a, 0);
+                k.b.ins().splat(F32X4, l0)
+            };
+            for lane in 1..4u8 {
+                let l = k.b.ins().extractlane(a, lane);
+                let l = k.b.ins().splat(F32X4, l);
+                total = binary(k, combine, total, l);
+            }
+            if r.op == ReduceOp::Mean {
+                let n = k.splat(n_reduced as f32);
+                total = k.b.ins().fdiv(total, n);
+            }
+            let result = k.b.ins().extractlane(total, 0);
+            k.store(result, out, offs[0]);
+        },
+    );
 }

@@ -8,7 +8,9 @@ use ir::{Graph, MemoryPlan, Tensor};
 
 /// Deterministic pseudo-random values in `[lo, hi)`.
 pub fn values(n: usize, seed: u32, lo: f32, hi: f32) -> Vec<f32> {
-    (0..n as u32).map(|i| lo + (hi - lo) * ir::random::uniform(seed, i)).collect()
+    (0..n as u32)
+        .map(|i| lo + (hi - lo) * ir::random::uniform(seed, i))
+        .collect()
 }
 
 /// Compile with the naive plan and run once; outputs by name.

@@ -29,15 +29,30 @@ struct Dims {
 
 /// The GEMM module: constants, the given loader bodies, the store with the epilogue
 /// (extra inputs are operands `first_extra..`), and the blocked main loop.
-fn template(m: &mut Module, dims: Dims, load_a: &str, load_b: &str, epilogue: &Program, first_extra: usize) -> Result<(String, [u32; 3])> {
+fn template(
+    m: &mut Module,
+    dims: Dims,
+    load_a: &str,
+    load_b: &str,
+    epilogue: &Program,
+    first_extra: usize,
+) -> Result<(String, [u32; 3])> {
     let groups_x = dims.n.div_ceil(BLOCK * GROUP);
     let groups_y = dims.m.div_ceil(ROWS * GROUP);
     if groups_x > 65535 || groups_y > 65535 || dims.batch > 65535 {
-        return Err(m.unsupported(&format!("a {}x{}x{} product over {} batches exceeds the dispatch limits", dims.m, dims.n, dims.k, dims.batch)));
+        return Err(m.unsupported(&format!(
+            "a {}x{}x{} product over {} batches exceeds the dispatch limits",
+            dims.m, dims.n, dims.k, dims.batch
+        )));
     }
     let (obuf, obase) = m.output()?;
     let (epi, result) = m.epilogue(epilogue, first_extra, "acc", "o", "    ")?;
-    let Dims { m: rows, n: cols, k: depth, .. } = dims;
+    let Dims {
+        m: rows,
+        n: cols,
+        k: depth,
+        ..
+    } = dims;
     m.decls.push_str(&format!(
         "const M: u32 = {rows}u;\nconst N: u32 = {cols}u;\nconst K: u32 = {depth}u;\n\n\
          fn load_a(z: u32, m: u32, k: u32) -> f32 {{\n{load_a}}}\n\n\
@@ -45,11 +60,23 @@ fn template(m: &mut Module, dims: Dims, load_a: &str, load_b: &str, epilogue: &P
          fn store(z: u32, row: u32, col: u32, acc: f32) {{\n    let o = (z * M + row) * N + col;\n{epi}    {obuf}[{obase}u + o] = {result};\n}}\n"
     ));
     let main = gemm_main();
-    Ok((main, [groups_x.max(1) as u32, groups_y.max(1) as u32, dims.batch.max(1) as u32]))
+    Ok((
+        main,
+        [
+            groups_x.max(1) as u32,
+            groups_y.max(1) as u32,
+            dims.batch.max(1) as u32,
+        ],
+    ))
 }
 
 /// Batched `[.., m, k] x [.., k, n]` with optional transposes, then `epilogue`.
-pub(super) fn matmul(m: &mut Module, transpose_a: bool, transpose_b: bool, epilogue: &Program) -> Result<(String, [u32; 3])> {
+pub(super) fn matmul(
+    m: &mut Module,
+    transpose_a: bool,
+    transpose_b: bool,
+    epilogue: &Program,
+) -> Result<(String, [u32; 3])> {
     let out = m.shape().clone();
     let rank = out.rank();
     if rank < 2 {
@@ -57,15 +84,39 @@ pub(super) fn matmul(m: &mut Module, transpose_a: bool, transpose_b: bool, epilo
     }
     let (rows, cols) = (out.dims()[rank - 2], out.dims()[rank - 1]);
     let a_shape = m.operand_shape(0);
-    let depth = if transpose_a { a_shape.dims()[rank - 2] } else { a_shape.dims()[rank - 1] };
+    let depth = if transpose_a {
+        a_shape.dims()[rank - 2]
+    } else {
+        a_shape.dims()[rank - 1]
+    };
     let (abuf, abase) = m.operand(0)?;
     let (bbuf, bbase) = m.operand(1)?;
-    let a_at = if transpose_a { "k * M + m" } else { "m * K + k" };
-    let b_at = if transpose_b { "n * K + k" } else { "k * N + n" };
+    let a_at = if transpose_a {
+        "k * M + m"
+    } else {
+        "m * K + k"
+    };
+    let b_at = if transpose_b {
+        "n * K + k"
+    } else {
+        "k * N + n"
+    };
     let load_a = format!("    return {abuf}[{abase}u + z * (M * K) + {a_at}];\n");
     let load_b = format!("    return {bbuf}[{bbase}u + z * (K * N) + {b_at}];\n");
     let batch = out.dims()[..rank - 2].iter().product();
-    template(m, Dims { batch, m: rows, n: cols, k: depth }, &load_a, &load_b, epilogue, 2)
+    template(
+        m,
+        Dims {
+            batch,
+            m: rows,
+            n: cols,
+            k: depth,
+        },
+        &load_a,
+        &load_b,
+        epilogue,
+        2,
+    )
 }
 
 /// Statements splitting `flat` into `names` (outermost first) of a box of `dims`.
@@ -90,14 +141,29 @@ fn tap_in_input(h: &Axis, w: &Axis) -> String {
 }
 
 /// The window of a convolution whose input has shape `input` and filter `filter`.
-fn conv_axes(m: &Module, input: &ir::Shape, filter: &ir::Shape, attrs: &Conv2dAttrs) -> Result<[Axis; 2]> {
-    window_axes(input, [filter.dims()[0], filter.dims()[1]], attrs.strides, attrs.dilation, attrs.padding)
-        .ok_or_else(|| m.unsupported("the convolution window does not fit its input"))
+fn conv_axes(
+    m: &Module,
+    input: &ir::Shape,
+    filter: &ir::Shape,
+    attrs: &Conv2dAttrs,
+) -> Result<[Axis; 2]> {
+    window_axes(
+        input,
+        [filter.dims()[0], filter.dims()[1]],
+        attrs.strides,
+        attrs.dilation,
+        attrs.padding,
+    )
+    .ok_or_else(|| m.unsupported("the convolution window does not fit its input"))
 }
 
 /// Conv2d as an implicit GEMM: rows are output positions `(n, oy, ox)`, columns output
 /// channels, the contraction runs over `(ky, kx, c)` (the HWIO filter is already `[K, O]`).
-pub(super) fn conv2d(m: &mut Module, attrs: &Conv2dAttrs, epilogue: &Program) -> Result<(String, [u32; 3])> {
+pub(super) fn conv2d(
+    m: &mut Module,
+    attrs: &Conv2dAttrs,
+    epilogue: &Program,
+) -> Result<(String, [u32; 3])> {
     let (x, f) = (m.operand_shape(0), m.operand_shape(1));
     let [h, w] = conv_axes(m, &x, &f, attrs)?;
     let (batch, c, o) = (x.dims()[0], x.dims()[3], f.dims()[3]);
@@ -112,14 +178,22 @@ pub(super) fn conv2d(m: &mut Module, attrs: &Conv2dAttrs, epilogue: &Program) ->
         w.input
     );
     let load_b = format!("    return {fbuf}[{fbase}u + k * N + n];\n");
-    let dims = Dims { batch: 1, m: batch * h.output * w.output, n: o, k: f.dims()[0] * f.dims()[1] * c };
+    let dims = Dims {
+        batch: 1,
+        m: batch * h.output * w.output,
+        n: o,
+        k: f.dims()[0] * f.dims()[1] * c,
+    };
     template(m, dims, &load_a, &load_b, epilogue, 2)
 }
 
 /// The input gradient as an implicit GEMM: rows are input positions `(n, iy, ix)`,
 /// columns input channels, the contraction runs over `(ky, kx, o)`; a tap contributes when
 /// it lands on a strided output position.
-pub(super) fn conv2d_backprop_input(m: &mut Module, attrs: &Conv2dAttrs) -> Result<(String, [u32; 3])> {
+pub(super) fn conv2d_backprop_input(
+    m: &mut Module,
+    attrs: &Conv2dAttrs,
+) -> Result<(String, [u32; 3])> {
     let (f, x) = (m.operand_shape(1), m.shape().clone());
     let [h, w] = conv_axes(m, &x, &f, attrs)?;
     let (batch, c, o) = (x.dims()[0], x.dims()[3], f.dims()[3]);
@@ -142,14 +216,24 @@ pub(super) fn conv2d_backprop_input(m: &mut Module, attrs: &Conv2dAttrs) -> Resu
         h.output,
         w.output
     );
-    let load_b = format!("    let oc = k % {o}u;\n    let tap = k / {o}u;\n    return {fbuf}[{fbase}u + (tap * {c}u + n) * {o}u + oc];\n");
-    let dims = Dims { batch: 1, m: batch * h.input * w.input, n: c, k: f.dims()[0] * f.dims()[1] * o };
+    let load_b = format!(
+        "    let oc = k % {o}u;\n    let tap = k / {o}u;\n    return {fbuf}[{fbase}u + (tap * {c}u + n) * {o}u + oc];\n"
+    );
+    let dims = Dims {
+        batch: 1,
+        m: batch * h.input * w.input,
+        n: c,
+        k: f.dims()[0] * f.dims()[1] * o,
+    };
     template(m, dims, &load_a, &load_b, &Program::identity(), 2)
 }
 
 /// The filter gradient as a GEMM: rows are filter rows `(ky, kx, c)`, columns output
 /// channels, the contraction runs over output positions `(n, oy, ox)`.
-pub(super) fn conv2d_backprop_filter(m: &mut Module, attrs: &Conv2dAttrs) -> Result<(String, [u32; 3])> {
+pub(super) fn conv2d_backprop_filter(
+    m: &mut Module,
+    attrs: &Conv2dAttrs,
+) -> Result<(String, [u32; 3])> {
     let (x, f) = (m.operand_shape(0), m.shape().clone());
     let [h, w] = conv_axes(m, &x, &f, attrs)?;
     let (batch, c, o) = (x.dims()[0], x.dims()[3], f.dims()[3]);
@@ -164,7 +248,12 @@ pub(super) fn conv2d_backprop_filter(m: &mut Module, attrs: &Conv2dAttrs) -> Res
         w.input
     );
     let load_b = format!("    return {dybuf}[{dybase}u + k * N + n];\n");
-    let dims = Dims { batch: 1, m: f.dims()[0] * f.dims()[1] * c, n: o, k: batch * h.output * w.output };
+    let dims = Dims {
+        batch: 1,
+        m: f.dims()[0] * f.dims()[1] * c,
+        n: o,
+        k: batch * h.output * w.output,
+    };
     template(m, dims, &load_a, &load_b, &Program::identity(), 2)
 }
 
@@ -178,19 +267,38 @@ fn gemm_main() -> String {
         ROWS * GROUP,
         BLOCK * GROUP
     );
-    let cols: Vec<String> = (0..BLOCK).map(|j| if j == 0 { "col0".into() } else { format!("min(col0 + {}u, N - 1u)", j * GROUP) }).collect();
+    let cols: Vec<String> = (0..BLOCK)
+        .map(|j| {
+            if j == 0 {
+                "col0".into()
+            } else {
+                format!("min(col0 + {}u, N - 1u)", j * GROUP)
+            }
+        })
+        .collect();
     text.push_str(&format!("    let c = vec4<u32>({});\n", cols.join(", ")));
     for i in 0..ROWS {
-        let row = if i == 0 { "row0".to_string() } else { format!("min(row0 + {}u, M - 1u)", i * GROUP) };
-        text.push_str(&format!("    let r{i} = {row};\n    var acc{i} = vec4<f32>(0.0);\n"));
+        let row = if i == 0 {
+            "row0".to_string()
+        } else {
+            format!("min(row0 + {}u, M - 1u)", i * GROUP)
+        };
+        text.push_str(&format!(
+            "    let r{i} = {row};\n    var acc{i} = vec4<f32>(0.0);\n"
+        ));
     }
     text.push_str("    for (var k = 0u; k < K; k++) {\n        let bv = vec4<f32>(load_b(z, k, c.x), load_b(z, k, c.y), load_b(z, k, c.z), load_b(z, k, c.w));\n");
     for i in 0..ROWS {
-        text.push_str(&format!("        acc{i} = fma(vec4<f32>(load_a(z, r{i}, k)), bv, acc{i});\n"));
+        text.push_str(&format!(
+            "        acc{i} = fma(vec4<f32>(load_a(z, r{i}, k)), bv, acc{i});\n"
+        ));
     }
     text.push_str(&format!("    }}\n    for (var j = 0u; j < {BLOCK}u; j++) {{\n        let col = col0 + j * {GROUP}u;\n        if (col >= N) {{ break; }}\n        store(z, row0, col, acc0[j]);\n"));
     for i in 1..ROWS {
-        text.push_str(&format!("        if (row0 + {o}u < M) {{ store(z, row0 + {o}u, col, acc{i}[j]); }}\n", o = i * GROUP));
+        text.push_str(&format!(
+            "        if (row0 + {o}u < M) {{ store(z, row0 + {o}u, col, acc{i}[j]); }}\n",
+            o = i * GROUP
+        ));
     }
     text.push_str("    }\n}\n");
     text

@@ -16,7 +16,11 @@ pub(crate) fn grid(groups: usize) -> [u32; 3] {
     if groups <= MAX_GROUPS_PER_AXIS {
         [groups as u32, 1, 1]
     } else {
-        [MAX_GROUPS_PER_AXIS as u32, groups.div_ceil(MAX_GROUPS_PER_AXIS) as u32, 1]
+        [
+            MAX_GROUPS_PER_AXIS as u32,
+            groups.div_ceil(MAX_GROUPS_PER_AXIS) as u32,
+            1,
+        ]
     }
 }
 
@@ -37,7 +41,11 @@ pub(crate) fn coords(dims: &[usize], flat: &str, prefix: &str, indent: &str) -> 
         let value = if d == 1 {
             "0u".to_string()
         } else if k == 0 {
-            if s == 1 { flat.to_string() } else { format!("{flat} / {s}u") }
+            if s == 1 {
+                flat.to_string()
+            } else {
+                format!("{flat} / {s}u")
+            }
         } else if s == 1 {
             format!("{flat} % {d}u")
         } else {
@@ -54,7 +62,13 @@ pub(crate) fn offset(base: usize, strides: &[usize], prefix: &str) -> String {
         .iter()
         .enumerate()
         .filter(|&(_, &s)| s != 0)
-        .map(|(k, &s)| if s == 1 { format!("{prefix}{k}") } else { format!("{prefix}{k} * {s}u") })
+        .map(|(k, &s)| {
+            if s == 1 {
+                format!("{prefix}{k}")
+            } else {
+                format!("{prefix}{k} * {s}u")
+            }
+        })
         .collect();
     if base != 0 || terms.is_empty() {
         terms.insert(0, format!("{base}u"));
@@ -76,11 +90,24 @@ pub(crate) struct Axis {
 
 /// The H and W axes of a window of `window` cells over an NHWC input `input`; `None` when
 /// it does not fit (shape inference has rejected such graphs).
-pub(crate) fn window_axes(input: &Shape, window: [usize; 2], strides: [usize; 2], dilation: [usize; 2], padding: Padding) -> Option<[Axis; 2]> {
+pub(crate) fn window_axes(
+    input: &Shape,
+    window: [usize; 2],
+    strides: [usize; 2],
+    dilation: [usize; 2],
+    padding: Padding,
+) -> Option<[Axis; 2]> {
     let axis = |a: usize| {
         let extent = window[a].checked_sub(1)? * dilation[a] + 1;
         let r = padding.resolve(a, input.dims()[1 + a], extent, strides[a])?;
-        Some(Axis { input: input.dims()[1 + a], output: r.out, window: window[a], stride: strides[a], dilation: dilation[a], pad: r.pad_before })
+        Some(Axis {
+            input: input.dims()[1 + a],
+            output: r.out,
+            window: window[a],
+            stride: strides[a],
+            dilation: dilation[a],
+            pad: r.pad_before,
+        })
     };
     Some([axis(0)?, axis(1)?])
 }
@@ -91,7 +118,10 @@ mod tests {
 
     #[test]
     fn coordinates_and_offsets_skip_trivial_terms() {
-        assert_eq!(coords(&[2, 1, 3], "i", "c", ""), "let c0 = i / 3u;\nlet c1 = 0u;\nlet c2 = i % 3u;\n");
+        assert_eq!(
+            coords(&[2, 1, 3], "i", "c", ""),
+            "let c0 = i / 3u;\nlet c1 = 0u;\nlet c2 = i % 3u;\n"
+        );
         assert_eq!(offset(4, &[0, 0, 1], "c"), "4u + c2");
         assert_eq!(offset(0, &[0, 0], "c"), "0u");
         assert_eq!(grid(70000), [65535, 2, 1]);

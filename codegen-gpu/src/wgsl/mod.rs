@@ -27,12 +27,21 @@ use scalar::Helper;
 /// (views) and nodes the plan never materialises get no kernel.
 pub fn generate(graph: &Graph, plan: &MemoryPlan) -> Result<Vec<Kernel>> {
     if plan.storage.len() != graph.len() {
-        return Err(GpuError::Plan { node: "plan".into(), msg: format!("has {} storages for {} nodes", plan.storage.len(), graph.len()) });
+        return Err(GpuError::Plan {
+            node: "plan".into(),
+            msg: format!(
+                "has {} storages for {} nodes",
+                plan.storage.len(),
+                graph.len()
+            ),
+        });
     }
     let mut kernels = Vec::new();
     for id in graph.node_ids() {
-        if matches!(graph.op(id), Op::Input { .. } | Op::Param { .. } | Op::Const(_))
-            || matches!(plan.of(id), Storage::None | Storage::Alias(_))
+        if matches!(
+            graph.op(id),
+            Op::Input { .. } | Op::Param { .. } | Op::Const(_)
+        ) || matches!(plan.of(id), Storage::None | Storage::Alias(_))
         {
             continue;
         }
@@ -49,23 +58,43 @@ fn node_kernel(graph: &Graph, plan: &MemoryPlan, id: NodeId) -> Result<Kernel> {
     use ir::Instr::{Binary, Input, Select, Unary};
     let (main, workgroups) = match op {
         Op::Unary(u) => elementwise::program(&mut m, &one(vec![Input(0), Unary(*u, 0)]))?,
-        Op::Binary(b) => elementwise::program(&mut m, &one(vec![Input(0), Input(1), Binary(*b, 0, 1)]))?,
-        Op::Select => elementwise::program(&mut m, &one(vec![Input(0), Input(1), Input(2), Select(0, 1, 2)]))?,
+        Op::Binary(b) => {
+            elementwise::program(&mut m, &one(vec![Input(0), Input(1), Binary(*b, 0, 1)]))?
+        }
+        Op::Select => elementwise::program(
+            &mut m,
+            &one(vec![Input(0), Input(1), Input(2), Select(0, 1, 2)]),
+        )?,
         Op::Fused(FusedOp::Elementwise(p)) => elementwise::program(&mut m, p)?,
-        Op::Reshape(_) | Op::Transpose(_) | Op::Broadcast(_) | Op::Slice { .. } => elementwise::movement(&mut m)?,
+        Op::Reshape(_) | Op::Transpose(_) | Op::Broadcast(_) | Op::Slice { .. } => {
+            elementwise::movement(&mut m)?
+        }
         Op::Concat { axis } => elementwise::concat(&mut m, *axis)?,
         Op::Pad { before, value, .. } => elementwise::pad(&mut m, before, *value)?,
         Op::RandomUniform(_) => elementwise::random(&mut m)?,
-        Op::MatMul { transpose_a, transpose_b } => gemm::matmul(&mut m, *transpose_a, *transpose_b, &Program::identity())?,
-        Op::Fused(FusedOp::MatMul { transpose_a, transpose_b, epilogue }) => gemm::matmul(&mut m, *transpose_a, *transpose_b, epilogue)?,
+        Op::MatMul {
+            transpose_a,
+            transpose_b,
+        } => gemm::matmul(&mut m, *transpose_a, *transpose_b, &Program::identity())?,
+        Op::Fused(FusedOp::MatMul {
+            transpose_a,
+            transpose_b,
+            epilogue,
+        }) => gemm::matmul(&mut m, *transpose_a, *transpose_b, epilogue)?,
         Op::Conv2d(attrs) => gemm::conv2d(&mut m, attrs, &Program::identity())?,
         Op::Fused(FusedOp::Conv2d { attrs, epilogue }) => gemm::conv2d(&mut m, attrs, epilogue)?,
         Op::Conv2dBackpropInput { attrs, .. } => gemm::conv2d_backprop_input(&mut m, attrs)?,
         Op::Conv2dBackpropFilter { attrs, .. } => gemm::conv2d_backprop_filter(&mut m, attrs)?,
         Op::DepthwiseConv2d(attrs) => window::depthwise(&mut m, attrs, &Program::identity())?,
-        Op::Fused(FusedOp::DepthwiseConv2d { attrs, epilogue }) => window::depthwise(&mut m, attrs, epilogue)?,
-        Op::DepthwiseConv2dBackpropInput { attrs, .. } => window::depthwise_backprop_input(&mut m, attrs)?,
-        Op::DepthwiseConv2dBackpropFilter { attrs, .. } => window::depthwise_backprop_filter(&mut m, attrs)?,
+        Op::Fused(FusedOp::DepthwiseConv2d { attrs, epilogue }) => {
+            window::depthwise(&mut m, attrs, epilogue)?
+        }
+        Op::DepthwiseConv2dBackpropInput { attrs, .. } => {
+            window::depthwise_backprop_input(&mut m, attrs)?
+        }
+        Op::DepthwiseConv2dBackpropFilter { attrs, .. } => {
+            window::depthwise_backprop_filter(&mut m, attrs)?
+        }
         Op::Pool2d(attrs) => window::pool(&mut m, attrs, &Program::identity())?,
         Op::Fused(FusedOp::Pool2d { attrs, epilogue }) => window::pool(&mut m, attrs, epilogue)?,
         Op::Pool2dGrad(attrs) => window::pool_grad(&mut m, attrs)?,
@@ -73,8 +102,16 @@ fn node_kernel(graph: &Graph, plan: &MemoryPlan, id: NodeId) -> Result<Kernel> {
             let input_shape = graph.shape(graph.operands(id)[0]).clone();
             reduce::reduce(&mut m, *op, axes, &input_shape, &Program::identity())?
         }
-        Op::Fused(FusedOp::Reduce { op, axes, input_shape, prologue, .. }) => reduce::reduce(&mut m, *op, axes, input_shape, prologue)?,
-        Op::Input { .. } | Op::Param { .. } | Op::Const(_) => return Err(m.unsupported("a leaf has no kernel")),
+        Op::Fused(FusedOp::Reduce {
+            op,
+            axes,
+            input_shape,
+            prologue,
+            ..
+        }) => reduce::reduce(&mut m, *op, axes, input_shape, prologue)?,
+        Op::Input { .. } | Op::Param { .. } | Op::Const(_) => {
+            return Err(m.unsupported("a leaf has no kernel"));
+        }
     };
     Ok(m.finish(&main, workgroups))
 }
@@ -92,7 +129,14 @@ pub(crate) struct Module<'g> {
 
 impl<'g> Module<'g> {
     fn new(graph: &'g Graph, plan: &'g MemoryPlan, node: NodeId) -> Result<Self> {
-        let mut m = Module { graph, plan, node, bindings: Vec::new(), helpers: BTreeSet::new(), decls: String::new() };
+        let mut m = Module {
+            graph,
+            plan,
+            node,
+            bindings: Vec::new(),
+            helpers: BTreeSet::new(),
+            decls: String::new(),
+        };
         // The result's buffer is bound first, read_write; operands in the same buffer share it.
         let out = m.output_loc()?;
         m.bind(out.space, true);
@@ -100,8 +144,10 @@ impl<'g> Module<'g> {
     }
 
     fn output_loc(&self) -> Result<Loc> {
-        resolve(self.graph, self.plan, self.node)?
-            .ok_or_else(|| GpuError::Plan { node: self.node.to_string(), msg: "a computed node has no storage".into() })
+        resolve(self.graph, self.plan, self.node)?.ok_or_else(|| GpuError::Plan {
+            node: self.node.to_string(),
+            msg: "a computed node has no storage".into(),
+        })
     }
 
     /// The binding name of `space`, binding it on first use.
@@ -128,7 +174,12 @@ impl<'g> Module<'g> {
     /// Operand `k`'s buffer name and offset.
     pub fn operand(&mut self, k: usize) -> Result<(String, usize)> {
         let operands = self.graph.operands(self.node);
-        let id = *operands.get(k).ok_or_else(|| self.unsupported(&format!("has {} operands, needs operand {k}", operands.len())))?;
+        let id = *operands.get(k).ok_or_else(|| {
+            self.unsupported(&format!(
+                "has {} operands, needs operand {k}",
+                operands.len()
+            ))
+        })?;
         let loc = resolve_read(self.graph, self.plan, self.node, id)?;
         Ok((self.bind(loc.space, false), loc.offset))
     }
@@ -150,18 +201,33 @@ impl<'g> Module<'g> {
 
     /// An error naming this node and op.
     pub fn unsupported(&self, msg: &str) -> GpuError {
-        GpuError::Unsupported { node: self.node.to_string(), op: op_name(self.graph.op(self.node)).to_string(), msg: msg.to_string() }
+        GpuError::Unsupported {
+            node: self.node.to_string(),
+            op: op_name(self.graph.op(self.node)).to_string(),
+            msg: msg.to_string(),
+        }
     }
 
     /// Statements reading operands `first..` as the extra inputs of an epilogue (program
     /// input `i >= 1` is operand `first + i - 1`), each broadcast to the result shape at the
     /// result's flat index `flat`. Returns the statements and the epilogue applied to `acc`.
-    pub fn epilogue(&mut self, program: &Program, first: usize, acc: &str, flat: &str, indent: &str) -> Result<(String, String)> {
+    pub fn epilogue(
+        &mut self,
+        program: &Program,
+        first: usize,
+        acc: &str,
+        flat: &str,
+        indent: &str,
+    ) -> Result<(String, String)> {
         if program.is_identity() {
             return Ok((String::new(), acc.to_string()));
         }
         if program.n_inputs() > 1 + self.n_operands().saturating_sub(first) {
-            return Err(self.unsupported(&format!("the epilogue reads {} inputs but the node has {} extra operands", program.n_inputs(), self.n_operands().saturating_sub(first))));
+            return Err(self.unsupported(&format!(
+                "the epilogue reads {} inputs but the node has {} extra operands",
+                program.n_inputs(),
+                self.n_operands().saturating_sub(first)
+            )));
         }
         let out_shape = self.shape().clone();
         let mut reads = vec![acc.to_string()];
@@ -171,7 +237,9 @@ impl<'g> Module<'g> {
             let strides = self.operand_shape(k).broadcast_strides(&out_shape);
             reads.push(format!("{buf}[{}]", layout::offset(base, &strides, "e")));
         }
-        let (body, result) = scalar::program(program, "p", indent, &mut self.helpers, |n| reads[n].clone());
+        let (body, result) = scalar::program(program, "p", indent, &mut self.helpers, |n| {
+            reads[n].clone()
+        });
         stmts.push_str(&body);
         Ok((stmts, result))
     }
@@ -181,7 +249,9 @@ impl<'g> Module<'g> {
         let mut wgsl = format!("// {label} -> {}\n", self.shape());
         for (i, b) in self.bindings.iter().enumerate() {
             let access = if b.writable { "read_write" } else { "read" };
-            wgsl.push_str(&format!("@group(0) @binding({i}) var<storage, {access}> b{i}: array<f32>;\n"));
+            wgsl.push_str(&format!(
+                "@group(0) @binding({i}) var<storage, {access}> b{i}: array<f32>;\n"
+            ));
         }
         for h in &self.helpers {
             wgsl.push('\n');
@@ -193,6 +263,12 @@ impl<'g> Module<'g> {
         }
         wgsl.push('\n');
         wgsl.push_str(main);
-        Kernel { node: self.node, label, wgsl, bindings: self.bindings, workgroups }
+        Kernel {
+            node: self.node,
+            label,
+            wgsl,
+            bindings: self.bindings,
+            workgroups,
+        }
     }
 }

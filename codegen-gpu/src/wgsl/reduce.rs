@@ -14,17 +14,33 @@ use crate::error::Result;
 const GROUP: usize = 64;
 
 /// `op` over `axes` of `prologue(operands...)` evaluated over `input_shape`.
-pub(super) fn reduce(m: &mut Module, op: ReduceOp, axes: &[usize], input_shape: &Shape, prologue: &Program) -> Result<(String, [u32; 3])> {
+pub(super) fn reduce(
+    m: &mut Module,
+    op: ReduceOp,
+    axes: &[usize],
+    input_shape: &Shape,
+    prologue: &Program,
+) -> Result<(String, [u32; 3])> {
     if program_inputs(prologue) > m.n_operands() {
-        return Err(m.unsupported(&format!("the prologue reads {} inputs but the node has {} operands", prologue.n_inputs(), m.n_operands())));
+        return Err(m.unsupported(&format!(
+            "the prologue reads {} inputs but the node has {} operands",
+            prologue.n_inputs(),
+            m.n_operands()
+        )));
     }
     if op == ReduceOp::ArgMax && axes.len() != 1 {
         return Err(m.unsupported("argmax reduces exactly one axis"));
     }
     let dims = input_shape.dims();
-    let kept: Vec<usize> = (0..dims.len()).filter(|a| !axes.contains(a)).map(|a| dims[a]).collect();
+    let kept: Vec<usize> = (0..dims.len())
+        .filter(|a| !axes.contains(a))
+        .map(|a| dims[a])
+        .collect();
     let reduced: Vec<usize> = axes.iter().map(|&a| dims[a]).collect();
-    let (n_out, n_red) = (kept.iter().product::<usize>(), reduced.iter().product::<usize>());
+    let (n_out, n_red) = (
+        kept.iter().product::<usize>(),
+        reduced.iter().product::<usize>(),
+    );
     let (obuf, obase) = m.output()?;
 
     let mut reads = Vec::new();
@@ -46,7 +62,8 @@ pub(super) fn reduce(m: &mut Module, op: ReduceOp, axes: &[usize], input_shape: 
         };
         element.push_str(&format!("{indent}let c{a} = {source};\n"));
     }
-    let (stmts, value) = scalar::program(prologue, "r", indent, &mut m.helpers, |n| reads[n].clone());
+    let (stmts, value) =
+        scalar::program(prologue, "r", indent, &mut m.helpers, |n| reads[n].clone());
     element.push_str(&stmts);
 
     let none = "0xffffffffu";
@@ -55,13 +72,29 @@ pub(super) fn reduce(m: &mut Module, op: ReduceOp, axes: &[usize], input_shape: 
             "0.0".to_string(),
             format!("acc += {value};"),
             "part[lid] += part[lid + s];".to_string(),
-            if op == ReduceOp::Mean { format!("part[0] / {}", scalar::literal(n_red as f32)) } else { "part[0]".into() },
+            if op == ReduceOp::Mean {
+                format!("part[0] / {}", scalar::literal(n_red as f32))
+            } else {
+                "part[0]".into()
+            },
         ),
-        ReduceOp::Max => ("bitcast<f32>(0xff800000u)".into(), format!("acc = max(acc, {value});"), "part[lid] = max(part[lid], part[lid + s]);".into(), "part[0]".into()),
-        ReduceOp::Min => ("bitcast<f32>(0x7f800000u)".into(), format!("acc = min(acc, {value});"), "part[lid] = min(part[lid], part[lid + s]);".into(), "part[0]".into()),
+        ReduceOp::Max => (
+            "bitcast<f32>(0xff800000u)".into(),
+            format!("acc = max(acc, {value});"),
+            "part[lid] = max(part[lid], part[lid + s]);".into(),
+            "part[0]".into(),
+        ),
+        ReduceOp::Min => (
+            "bitcast<f32>(0x7f800000u)".into(),
+            format!("acc = min(acc, {value});"),
+            "part[lid] = min(part[lid], part[lid + s]);".into(),
+            "part[0]".into(),
+        ),
         ReduceOp::ArgMax => (
             "0.0".into(),
-            format!("let v = {value};\n{indent}if (at == {none} || v > acc) {{ acc = v; at = r; }}"),
+            format!(
+                "let v = {value};\n{indent}if (at == {none} || v > acc) {{ acc = v; at = r; }}"
+            ),
             format!(
                 "let ov = part[lid + s];\n            let oi = part_at[lid + s];\n            if (oi != {none} && (part_at[lid] == {none} || ov > part[lid] || (ov == part[lid] && oi < part_at[lid]))) {{ part[lid] = ov; part_at[lid] = oi; }}"
             ),
@@ -69,9 +102,11 @@ pub(super) fn reduce(m: &mut Module, op: ReduceOp, axes: &[usize], input_shape: 
         ),
     };
     let argmax = op == ReduceOp::ArgMax;
-    m.decls.push_str(&format!("var<workgroup> part: array<f32, {GROUP}>;\n"));
+    m.decls
+        .push_str(&format!("var<workgroup> part: array<f32, {GROUP}>;\n"));
     if argmax {
-        m.decls.push_str(&format!("var<workgroup> part_at: array<u32, {GROUP}>;\n"));
+        m.decls
+            .push_str(&format!("var<workgroup> part_at: array<u32, {GROUP}>;\n"));
     }
     let main = format!(
         "@compute @workgroup_size({GROUP})

@@ -38,7 +38,9 @@ impl Helper {
             Helper::Pow => {
                 "fn k_pow(a: f32, b: f32) -> f32 {\n    if (b == 0.0) { return 1.0; }\n    let r = pow(abs(a), b);\n    if (a < 0.0 && b == floor(b)) {\n        if (floor(b * 0.5) * 2.0 != b) { return -r; }\n        return r;\n    }\n    if (a < 0.0) { return bitcast<f32>(0x7fc00000u); }\n    return r;\n}\n"
             }
-            Helper::Tanh => "fn k_tanh(x: f32) -> f32 {\n    return tanh(clamp(x, -15.0, 15.0));\n}\n",
+            Helper::Tanh => {
+                "fn k_tanh(x: f32) -> f32 {\n    return tanh(clamp(x, -15.0, 15.0));\n}\n"
+            }
             // ir::random: lowbias32 of the index xor the hashed seed, top 24 bits.
             Helper::Random => {
                 "fn k_mix32(v: u32) -> u32 {\n    var x = v;\n    x ^= x >> 16u;\n    x *= 0x7feb352du;\n    x ^= x >> 15u;\n    x *= 0x846ca68bu;\n    x ^= x >> 16u;\n    return x;\n}\n\nfn k_uniform(seed: u32, index: u32) -> f32 {\n    let bits = k_mix32(index ^ k_mix32(seed + 0x9e3779b9u));\n    return f32(bits >> 8u) * (1.0 / 16777216.0);\n}\n"
@@ -51,7 +53,11 @@ impl Helper {
 pub(crate) fn literal(v: f32) -> String {
     if v.is_finite() {
         let text = format!("{v:?}");
-        if v.is_sign_negative() { format!("({text}f)") } else { format!("{text}f") }
+        if v.is_sign_negative() {
+            format!("({text}f)")
+        } else {
+            format!("{text}f")
+        }
     } else {
         format!("bitcast<f32>({:#010x}u)", v.to_bits())
     }

@@ -3,15 +3,23 @@
 //! element walks the window taps that touch it; padding cells are skipped, as in the
 //! reference interpreter, and the gradients gather over the taps that read their element.
 
-use ir::{Conv2dAttrs, PoolKind, Pool2dAttrs, Program, Shape};
+use ir::{Conv2dAttrs, Pool2dAttrs, PoolKind, Program, Shape};
 
 use super::Module;
 use super::layout::{Axis, coords, flat_main, window_axes};
 use crate::error::Result;
 
 /// The window of `module`'s op over an input of shape `input`.
-fn axes(m: &Module, input: &Shape, window: [usize; 2], strides: [usize; 2], dilation: [usize; 2], padding: ir::Padding) -> Result<[Axis; 2]> {
-    window_axes(input, window, strides, dilation, padding).ok_or_else(|| m.unsupported("the window does not fit its input"))
+fn axes(
+    m: &Module,
+    input: &Shape,
+    window: [usize; 2],
+    strides: [usize; 2],
+    dilation: [usize; 2],
+    padding: ir::Padding,
+) -> Result<[Axis; 2]> {
+    window_axes(input, window, strides, dilation, padding)
+        .ok_or_else(|| m.unsupported("the window does not fit its input"))
 }
 
 /// A forward walk: `for ky, kx` over the window of output `(oy, ox)`, binding `iy`, `ix`
@@ -19,8 +27,16 @@ fn axes(m: &Module, input: &Shape, window: [usize; 2], strides: [usize; 2], dila
 fn forward_taps(h: &Axis, w: &Axis, oy: &str, ox: &str, inner: &str, indent: &str) -> String {
     format!(
         "{indent}for (var ky = 0u; ky < {kh}u; ky++) {{\n{indent}    let sy = i32({oy} * {sh}u + ky * {dh}u) - {ph};\n{indent}    if (sy < 0 || sy >= {ih}) {{ continue; }}\n{indent}    let iy = u32(sy);\n{indent}    for (var kx = 0u; kx < {kw}u; kx++) {{\n{indent}        let sx = i32({ox} * {sw}u + kx * {dw}u) - {pw};\n{indent}        if (sx < 0 || sx >= {iw}) {{ continue; }}\n{indent}        let ix = u32(sx);\n{inner}{indent}    }}\n{indent}}}\n",
-        kh = h.window, sh = h.stride, dh = h.dilation, ph = h.pad, ih = h.input,
-        kw = w.window, sw = w.stride, dw = w.dilation, pw = w.pad, iw = w.input,
+        kh = h.window,
+        sh = h.stride,
+        dh = h.dilation,
+        ph = h.pad,
+        ih = h.input,
+        kw = w.window,
+        sw = w.stride,
+        dw = w.dilation,
+        pw = w.pad,
+        iw = w.input,
     )
 }
 
@@ -29,23 +45,40 @@ fn forward_taps(h: &Axis, w: &Axis, oy: &str, ox: &str, inner: &str, indent: &st
 fn backward_taps(h: &Axis, w: &Axis, iy: &str, ix: &str, inner: &str, indent: &str) -> String {
     format!(
         "{indent}for (var ky = 0u; ky < {kh}u; ky++) {{\n{indent}    let ty = i32({iy} + {ph}u) - i32(ky * {dh}u);\n{indent}    if (ty < 0 || ty % {sh} != 0 || ty / {sh} >= {oh}) {{ continue; }}\n{indent}    let oy = u32(ty / {sh});\n{indent}    for (var kx = 0u; kx < {kw}u; kx++) {{\n{indent}        let tx = i32({ix} + {pw}u) - i32(kx * {dw}u);\n{indent}        if (tx < 0 || tx % {sw} != 0 || tx / {sw} >= {ow}) {{ continue; }}\n{indent}        let ox = u32(tx / {sw});\n{inner}{indent}    }}\n{indent}}}\n",
-        kh = h.window, sh = h.stride, dh = h.dilation, ph = h.pad, oh = h.output,
-        kw = w.window, sw = w.stride, dw = w.dilation, pw = w.pad, ow = w.output,
+        kh = h.window,
+        sh = h.stride,
+        dh = h.dilation,
+        ph = h.pad,
+        oh = h.output,
+        kw = w.window,
+        sw = w.stride,
+        dw = w.dilation,
+        pw = w.pad,
+        ow = w.output,
     )
 }
 
 /// Max or average pooling, then `epilogue` (extra inputs are operands 1..).
-pub(super) fn pool(m: &mut Module, attrs: &Pool2dAttrs, epilogue: &Program) -> Result<(String, [u32; 3])> {
+pub(super) fn pool(
+    m: &mut Module,
+    attrs: &Pool2dAttrs,
+    epilogue: &Program,
+) -> Result<(String, [u32; 3])> {
     let (x, out) = (m.operand_shape(0), m.shape().clone());
     let [h, w] = axes(m, &x, attrs.window, attrs.strides, [1, 1], attrs.padding)?;
     let c = x.dims()[3];
     let (obuf, obase) = m.output()?;
     let (xbuf, xbase) = m.operand(0)?;
-    let read = format!("{xbuf}[{xbase}u + ((c0 * {}u + iy) * {}u + ix) * {c}u + c3]", h.input, w.input);
+    let read = format!(
+        "{xbuf}[{xbase}u + ((c0 * {}u + iy) * {}u + ix) * {c}u + c3]",
+        h.input, w.input
+    );
     let (init, step, finish) = match attrs.kind {
         PoolKind::Max => (
             "    var best = bitcast<f32>(0xff800000u);\n    var found = false;\n",
-            format!("            let v = {read};\n            if (!found || v > best) {{ best = v; found = true; }}\n"),
+            format!(
+                "            let v = {read};\n            if (!found || v > best) {{ best = v; found = true; }}\n"
+            ),
             "    let acc = best;\n",
         ),
         PoolKind::Avg => (
@@ -81,7 +114,10 @@ pub(super) fn pool_grad(m: &mut Module, attrs: &Pool2dAttrs) -> Result<(String, 
                 h.input, w.input, w.input
             );
             (
-                format!("            if (window_source(c0, oy, ox, c3) == c1 * {}u + c2) {{ acc += g; }}\n", w.input),
+                format!(
+                    "            if (window_source(c0, oy, ox, c3) == c1 * {}u + c2) {{ acc += g; }}\n",
+                    w.input
+                ),
                 format!(
                     "fn window_source(nb: u32, oy: u32, ox: u32, ch: u32) -> u32 {{\n    var best = 0.0;\n    var src = 0xffffffffu;\n{}    return src;\n}}\n",
                     forward_taps(&h, &w, "oy", "ox", &inner, "    ")
@@ -97,7 +133,10 @@ pub(super) fn pool_grad(m: &mut Module, attrs: &Pool2dAttrs) -> Result<(String, 
         ),
     };
     m.decls.push_str(&helper);
-    let inner = format!("            let g = {dybuf}[{dybase}u + ((c0 * {}u + oy) * {}u + ox) * {c}u + c3];\n{step}", h.output, w.output);
+    let inner = format!(
+        "            let g = {dybuf}[{dybase}u + ((c0 * {}u + oy) * {}u + ox) * {c}u + c3];\n{step}",
+        h.output, w.output
+    );
     let mut body = coords(x.dims(), "i", "c", "    ");
     body.push_str("    var acc = 0.0;\n");
     body.push_str(&backward_taps(&h, &w, "c1", "c2", &inner, "    "));
@@ -107,16 +146,30 @@ pub(super) fn pool_grad(m: &mut Module, attrs: &Pool2dAttrs) -> Result<(String, 
 
 /// Depthwise convolution: output channel `ci * mult + mi` sums input channel `ci` over the
 /// window with filter column `(ci, mi)`, then `epilogue` (extra inputs are operands 2..).
-pub(super) fn depthwise(m: &mut Module, attrs: &Conv2dAttrs, epilogue: &Program) -> Result<(String, [u32; 3])> {
+pub(super) fn depthwise(
+    m: &mut Module,
+    attrs: &Conv2dAttrs,
+    epilogue: &Program,
+) -> Result<(String, [u32; 3])> {
     let (x, f, out) = (m.operand_shape(0), m.operand_shape(1), m.shape().clone());
-    let [h, w] = axes(m, &x, [f.dims()[0], f.dims()[1]], attrs.strides, attrs.dilation, attrs.padding)?;
+    let [h, w] = axes(
+        m,
+        &x,
+        [f.dims()[0], f.dims()[1]],
+        attrs.strides,
+        attrs.dilation,
+        attrs.padding,
+    )?;
     let (c, mult) = (f.dims()[2], f.dims()[3]);
     let (obuf, obase) = m.output()?;
     let (xbuf, xbase) = m.operand(0)?;
     let (fbuf, fbase) = m.operand(1)?;
     let inner = format!(
         "            acc += {xbuf}[{xbase}u + ((c0 * {}u + iy) * {}u + ix) * {c}u + c3 / {mult}u] * {fbuf}[{fbase}u + (ky * {}u + kx) * {}u + c3];\n",
-        h.input, w.input, w.window, c * mult
+        h.input,
+        w.input,
+        w.window,
+        c * mult
     );
     let mut body = coords(out.dims(), "i", "c", "    ");
     body.push_str("    var acc = 0.0;\n");
@@ -129,16 +182,29 @@ pub(super) fn depthwise(m: &mut Module, attrs: &Conv2dAttrs, epilogue: &Program)
 
 /// The depthwise convolution's input gradient: each input element gathers over the taps
 /// that read it and the channel's `mult` filters.
-pub(super) fn depthwise_backprop_input(m: &mut Module, attrs: &Conv2dAttrs) -> Result<(String, [u32; 3])> {
+pub(super) fn depthwise_backprop_input(
+    m: &mut Module,
+    attrs: &Conv2dAttrs,
+) -> Result<(String, [u32; 3])> {
     let (f, x) = (m.operand_shape(1), m.shape().clone());
-    let [h, w] = axes(m, &x, [f.dims()[0], f.dims()[1]], attrs.strides, attrs.dilation, attrs.padding)?;
+    let [h, w] = axes(
+        m,
+        &x,
+        [f.dims()[0], f.dims()[1]],
+        attrs.strides,
+        attrs.dilation,
+        attrs.padding,
+    )?;
     let (c, mult) = (f.dims()[2], f.dims()[3]);
     let (obuf, obase) = m.output()?;
     let (dybuf, dybase) = m.operand(0)?;
     let (fbuf, fbase) = m.operand(1)?;
     let inner = format!(
         "            for (var mi = 0u; mi < {mult}u; mi++) {{\n                let k = c3 * {mult}u + mi;\n                acc += {dybuf}[{dybase}u + ((c0 * {}u + oy) * {}u + ox) * {cm}u + k] * {fbuf}[{fbase}u + (ky * {}u + kx) * {cm}u + k];\n            }}\n",
-        h.output, w.output, w.window, cm = c * mult
+        h.output,
+        w.output,
+        w.window,
+        cm = c * mult
     );
     let mut body = coords(x.dims(), "i", "c", "    ");
     body.push_str("    var acc = 0.0;\n");
@@ -149,9 +215,19 @@ pub(super) fn depthwise_backprop_input(m: &mut Module, attrs: &Conv2dAttrs) -> R
 
 /// The depthwise convolution's filter gradient: each filter element sums over the batch
 /// and the output positions whose tap lands inside the input.
-pub(super) fn depthwise_backprop_filter(m: &mut Module, attrs: &Conv2dAttrs) -> Result<(String, [u32; 3])> {
+pub(super) fn depthwise_backprop_filter(
+    m: &mut Module,
+    attrs: &Conv2dAttrs,
+) -> Result<(String, [u32; 3])> {
     let (x, f) = (m.operand_shape(0), m.shape().clone());
-    let [h, w] = axes(m, &x, [f.dims()[0], f.dims()[1]], attrs.strides, attrs.dilation, attrs.padding)?;
+    let [h, w] = axes(
+        m,
+        &x,
+        [f.dims()[0], f.dims()[1]],
+        attrs.strides,
+        attrs.dilation,
+        attrs.padding,
+    )?;
     let (batch, c, mult) = (x.dims()[0], f.dims()[2], f.dims()[3]);
     let (obuf, obase) = m.output()?;
     let (xbuf, xbase) = m.operand(0)?;

@@ -17,7 +17,10 @@ impl Dataset {
     /// let data = kiln::Dataset::from_ndarray(&images, &labels).unwrap();
     /// assert_eq!((data.len(), data.feature_shape()), (8, &[28, 28, 1][..]));
     /// ```
-    pub fn from_ndarray<S, T, D, E>(features: &ArrayBase<S, D>, labels: &ArrayBase<T, E>) -> Result<Dataset>
+    pub fn from_ndarray<S, T, D, E>(
+        features: &ArrayBase<S, D>,
+        labels: &ArrayBase<T, E>,
+    ) -> Result<Dataset>
     where
         S: Data<Elem = f32>,
         T: Data<Elem = f32>,
@@ -25,7 +28,12 @@ impl Dataset {
         E: Dimension,
     {
         // `iter` walks in logical (row-major) order whatever the memory layout.
-        Dataset::new(features.iter().copied().collect(), features.shape(), labels.iter().copied().collect(), labels.shape())
+        Dataset::new(
+            features.iter().copied().collect(),
+            features.shape(),
+            labels.iter().copied().collect(),
+            labels.shape(),
+        )
     }
 }
 

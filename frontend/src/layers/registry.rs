@@ -9,8 +9,8 @@ use serde_json::{Value, json};
 
 use crate::error::{Error, Result};
 use crate::layers::{
-    ActivationLayer, Add, Average, AveragePooling2D, BatchNormalization, Concatenate,
-    ConfigReader, Conv2D, Dense, DepthwiseConv2D, Dropout, ELU, Flatten, GlobalAveragePooling2D,
+    ActivationLayer, Add, Average, AveragePooling2D, BatchNormalization, Concatenate, ConfigReader,
+    Conv2D, Dense, DepthwiseConv2D, Dropout, ELU, Flatten, GlobalAveragePooling2D,
     GlobalMaxPooling2D, Input, Layer, LeakyReLU, MaxPooling2D, Maximum, Minimum, Multiply, ReLU,
     Reshape, SeparableConv2D, Softmax, Subtract, ZeroPadding2D,
 };
@@ -33,7 +33,9 @@ const LAYERS: &[(&str, FromConfig)] = &[
     ("SeparableConv2D", |c| {
         Ok(Box::new(SeparableConv2D::from_config(c)?))
     }),
-    ("MaxPooling2D", |c| Ok(Box::new(MaxPooling2D::from_config(c)?))),
+    ("MaxPooling2D", |c| {
+        Ok(Box::new(MaxPooling2D::from_config(c)?))
+    }),
     ("AveragePooling2D", |c| {
         Ok(Box::new(AveragePooling2D::from_config(c)?))
     }),
@@ -43,7 +45,9 @@ const LAYERS: &[(&str, FromConfig)] = &[
     ("GlobalMaxPooling2D", |c| {
         Ok(Box::new(GlobalMaxPooling2D::from_config(c)?))
     }),
-    ("ZeroPadding2D", |c| Ok(Box::new(ZeroPadding2D::from_config(c)?))),
+    ("ZeroPadding2D", |c| {
+        Ok(Box::new(ZeroPadding2D::from_config(c)?))
+    }),
     ("Reshape", |c| Ok(Box::new(Reshape::from_config(c)?))),
     ("Dropout", |c| Ok(Box::new(Dropout::from_config(c)?))),
     ("BatchNormalization", |c| {
@@ -59,7 +63,9 @@ const LAYERS: &[(&str, FromConfig)] = &[
     ("Average", |c| Ok(Box::new(Average::from_config(c)?))),
     ("Maximum", |c| Ok(Box::new(Maximum::from_config(c)?))),
     ("Minimum", |c| Ok(Box::new(Minimum::from_config(c)?))),
-    ("Concatenate", |c| Ok(Box::new(Concatenate::from_config(c)?))),
+    ("Concatenate", |c| {
+        Ok(Box::new(Concatenate::from_config(c)?))
+    }),
 ];
 
 /// The Keras class names the registry knows.

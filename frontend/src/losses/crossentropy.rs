@@ -4,7 +4,10 @@
 
 use ir::{BinaryOp, Graph, NodeId, ReduceOp, UnaryOp};
 
-use super::{EPSILON, LastAxis, Loss, batch_mean, check_same_shape, clip_probabilities, softmax_cross_entropy};
+use super::{
+    EPSILON, LastAxis, Loss, batch_mean, check_same_shape, clip_probabilities,
+    softmax_cross_entropy,
+};
 use crate::Error;
 
 /// Softmax cross-entropy of logits `[batch, classes]` against one-hot (or soft) labels of the
@@ -103,13 +106,21 @@ impl Loss for BinaryCrossentropy {
 
     fn build(&self, g: &mut Graph, predictions: NodeId, labels: NodeId) -> Result<NodeId, Error> {
         check_same_shape(g, self.name(), predictions, labels)?;
-        let per_element = if self.from_logits { logit_terms(g, predictions, labels)? } else { probability_terms(g, predictions, labels)? };
+        let per_element = if self.from_logits {
+            logit_terms(g, predictions, labels)?
+        } else {
+            probability_terms(g, predictions, labels)?
+        };
         batch_mean(g, per_element, LastAxis::Mean)
     }
 }
 
 /// `-(y·log(p + ε) + (1-y)·log(1 - p + ε))` with `p` clipped to `[ε, 1-ε]`.
-fn probability_terms(g: &mut Graph, probabilities: NodeId, labels: NodeId) -> Result<NodeId, Error> {
+fn probability_terms(
+    g: &mut Graph,
+    probabilities: NodeId,
+    labels: NodeId,
+) -> Result<NodeId, Error> {
     let (one, epsilon) = (g.scalar(1.0), g.scalar(EPSILON));
     let p = clip_probabilities(g, probabilities)?;
     let p_shifted = g.binary(BinaryOp::Add, p, epsilon)?;

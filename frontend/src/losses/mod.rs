@@ -12,7 +12,9 @@ mod sparse;
 
 pub(crate) use sparse::index_column;
 
-pub use crossentropy::{BinaryCrossentropy, CategoricalCrossentropy, SoftmaxCrossEntropyWithLogits};
+pub use crossentropy::{
+    BinaryCrossentropy, CategoricalCrossentropy, SoftmaxCrossEntropyWithLogits,
+};
 pub use regression::{Huber, MeanAbsoluteError, MeanSquaredError};
 pub use sparse::SparseCategoricalCrossentropy;
 
@@ -51,7 +53,11 @@ pub(crate) enum LastAxis {
 
 /// Reduces `per_element` over its last axis with `how`, then takes the mean of the rest: a
 /// scalar. A rank-0 input is returned as it is.
-pub(crate) fn batch_mean(g: &mut Graph, per_element: NodeId, how: LastAxis) -> Result<NodeId, Error> {
+pub(crate) fn batch_mean(
+    g: &mut Graph,
+    per_element: NodeId,
+    how: LastAxis,
+) -> Result<NodeId, Error> {
     let rank = g.shape(per_element).rank();
     if rank == 0 {
         return Ok(per_element);
@@ -74,19 +80,36 @@ pub(crate) fn mean_all(g: &mut Graph, x: NodeId) -> Result<NodeId, Error> {
 }
 
 /// Fails unless `predictions` and `labels` have the same shape of rank >= 1.
-pub(crate) fn check_same_shape(g: &Graph, owner: &str, predictions: NodeId, labels: NodeId) -> Result<(), Error> {
+pub(crate) fn check_same_shape(
+    g: &Graph,
+    owner: &str,
+    predictions: NodeId,
+    labels: NodeId,
+) -> Result<(), Error> {
     check_node(g, owner, predictions)?;
     check_node(g, owner, labels)?;
     let (p, l) = (g.shape(predictions), g.shape(labels));
     if p != l || p.rank() == 0 {
-        return Err(config_error(owner, format!("predictions {predictions} of shape {p} and labels {labels} of shape {l} must have the same shape of rank >= 1")));
+        return Err(config_error(
+            owner,
+            format!(
+                "predictions {predictions} of shape {p} and labels {labels} of shape {l} must have the same shape of rank >= 1"
+            ),
+        ));
     }
     Ok(())
 }
 
 /// Fails when `node` is not in `g`.
 pub(crate) fn check_node(g: &Graph, owner: &str, node: NodeId) -> Result<(), Error> {
-    if node.index() < g.len() { Ok(()) } else { Err(config_error(owner, format!("node {node} is not in the graph"))) }
+    if node.index() < g.len() {
+        Ok(())
+    } else {
+        Err(config_error(
+            owner,
+            format!("node {node} is not in the graph"),
+        ))
+    }
 }
 
 /// `log_softmax(logits)` over the last axis, stabilised by subtracting the row maximum.
@@ -101,7 +124,11 @@ pub(crate) fn log_softmax(g: &mut Graph, logits: NodeId) -> Result<NodeId, Error
 }
 
 /// `-sum(labels · log_softmax(logits))` over the last axis, averaged over the batch.
-pub(crate) fn softmax_cross_entropy(g: &mut Graph, logits: NodeId, labels: NodeId) -> Result<NodeId, Error> {
+pub(crate) fn softmax_cross_entropy(
+    g: &mut Graph,
+    logits: NodeId,
+    labels: NodeId,
+) -> Result<NodeId, Error> {
     let log_probs = log_softmax(g, logits)?;
     let picked = g.binary(BinaryOp::Mul, labels, log_probs)?;
     let negated = g.unary(UnaryOp::Neg, picked)?;

@@ -72,7 +72,10 @@ impl Loss for Huber {
 
     fn build(&self, g: &mut Graph, predictions: NodeId, labels: NodeId) -> Result<NodeId, Error> {
         if !(self.delta.is_finite() && self.delta > 0.0) {
-            return Err(config_error(self.name(), format!("delta must be finite and > 0, got {}", self.delta)));
+            return Err(config_error(
+                self.name(),
+                format!("delta must be finite and > 0, got {}", self.delta),
+            ));
         }
         check_same_shape(g, self.name(), predictions, labels)?;
         let error = g.binary(BinaryOp::Sub, predictions, labels)?;
@@ -90,7 +93,13 @@ impl Loss for Huber {
 }
 
 /// `mean(f(p - y))` over the last axis, then the batch.
-fn elementwise_error(g: &mut Graph, owner: &str, predictions: NodeId, labels: NodeId, f: UnaryOp) -> Result<NodeId, Error> {
+fn elementwise_error(
+    g: &mut Graph,
+    owner: &str,
+    predictions: NodeId,
+    labels: NodeId,
+    f: UnaryOp,
+) -> Result<NodeId, Error> {
     check_same_shape(g, owner, predictions, labels)?;
     let error = g.binary(BinaryOp::Sub, predictions, labels)?;
     let per_element = g.unary(f, error)?;

@@ -54,16 +54,33 @@ impl Loss for SparseCategoricalCrossentropy {
 
 /// The one-hot form of class-index `labels` matching `predictions` `[.., classes]`: labels
 /// must be shaped like `predictions` without its last axis, or with it as 1.
-pub(crate) fn one_hot(g: &mut Graph, owner: &str, predictions: NodeId, labels: NodeId) -> Result<NodeId, Error> {
+pub(crate) fn one_hot(
+    g: &mut Graph,
+    owner: &str,
+    predictions: NodeId,
+    labels: NodeId,
+) -> Result<NodeId, Error> {
     let column = index_column(g, owner, predictions, labels)?;
-    let classes = *g.shape(predictions).dims().last().expect("index_column checked the rank");
-    let iota = Tensor { shape: Shape::from([classes]), data: (0..classes).map(|c| c as f32).collect() };
+    let classes = *g
+        .shape(predictions)
+        .dims()
+        .last()
+        .expect("index_column checked the rank");
+    let iota = Tensor {
+        shape: Shape::from([classes]),
+        data: (0..classes).map(|c| c as f32).collect(),
+    };
     let iota = g.constant(iota);
     Ok(g.binary(BinaryOp::Eq, column, iota)?)
 }
 
 /// Class-index `labels` reshaped to `[.., 1]` to line up with `predictions` `[.., classes]`.
-pub(crate) fn index_column(g: &mut Graph, owner: &str, predictions: NodeId, labels: NodeId) -> Result<NodeId, Error> {
+pub(crate) fn index_column(
+    g: &mut Graph,
+    owner: &str,
+    predictions: NodeId,
+    labels: NodeId,
+) -> Result<NodeId, Error> {
     check_node(g, owner, predictions)?;
     check_node(g, owner, labels)?;
     let (p, l) = (g.shape(predictions).clone(), g.shape(labels).clone());
@@ -71,11 +88,16 @@ pub(crate) fn index_column(g: &mut Graph, owner: &str, predictions: NodeId, labe
     if let Some(last) = column.last_mut() {
         *last = 1;
     }
-    let fits = p.rank() >= 1 && (l.dims() == &p.dims()[..p.rank() - 1] || l.dims() == column.as_slice());
+    let fits =
+        p.rank() >= 1 && (l.dims() == &p.dims()[..p.rank() - 1] || l.dims() == column.as_slice());
     if !fits {
         return Err(config_error(
             owner,
-            format!("labels {labels} of shape {l} must hold class indices for predictions {predictions} of shape {p} (shape {} or {})", Shape::new(&p.dims()[..p.rank().saturating_sub(1)]), Shape::new(column)),
+            format!(
+                "labels {labels} of shape {l} must hold class indices for predictions {predictions} of shape {p} (shape {} or {})",
+                Shape::new(&p.dims()[..p.rank().saturating_sub(1)]),
+                Shape::new(column)
+            ),
         ));
     }
     if l.dims() == column.as_slice() {

@@ -3,7 +3,9 @@
 
 use ir::{BinaryOp, Graph, NodeId, UnaryOp};
 
-use super::{StateBuilder, StepScalars, UpdateRule, check_epsilon, check_unit, moving_average, optimizer};
+use super::{
+    StateBuilder, StepScalars, UpdateRule, check_epsilon, check_unit, moving_average, optimizer,
+};
 use crate::Error;
 
 optimizer! {
@@ -22,8 +24,19 @@ impl UpdateRule for AdaDelta {
         check_epsilon("Adadelta", self.epsilon)
     }
 
-    fn emit(&self, g: &mut Graph, state: &mut StateBuilder, step: StepScalars, params: &[NodeId], grads: &[NodeId]) -> Result<(), Error> {
-        let (rho, one_minus_rho, epsilon) = (g.scalar(self.rho), g.scalar(1.0 - self.rho), g.scalar(self.epsilon));
+    fn emit(
+        &self,
+        g: &mut Graph,
+        state: &mut StateBuilder,
+        step: StepScalars,
+        params: &[NodeId],
+        grads: &[NodeId],
+    ) -> Result<(), Error> {
+        let (rho, one_minus_rho, epsilon) = (
+            g.scalar(self.rho),
+            g.scalar(1.0 - self.rho),
+            g.scalar(self.epsilon),
+        );
         for (&p, &grad) in params.iter().zip(grads) {
             let accum_grad = state.slot(g, p, "accum_grad", 0.0)?;
             let accum_var = state.slot(g, p, "accum_var", 0.0)?;

@@ -20,12 +20,22 @@ impl UpdateRule for AdaGrad {
     fn validate(&self) -> Result<(), Error> {
         let initial = self.initial_accumulator_value;
         if !(initial.is_finite() && initial >= 0.0) {
-            return Err(config_error("Adagrad", format!("initial_accumulator_value must be finite and >= 0, got {initial}")));
+            return Err(config_error(
+                "Adagrad",
+                format!("initial_accumulator_value must be finite and >= 0, got {initial}"),
+            ));
         }
         check_epsilon("Adagrad", self.epsilon)
     }
 
-    fn emit(&self, g: &mut Graph, state: &mut StateBuilder, step: StepScalars, params: &[NodeId], grads: &[NodeId]) -> Result<(), Error> {
+    fn emit(
+        &self,
+        g: &mut Graph,
+        state: &mut StateBuilder,
+        step: StepScalars,
+        params: &[NodeId],
+        grads: &[NodeId],
+    ) -> Result<(), Error> {
         let epsilon = g.scalar(self.epsilon);
         for (&p, &grad) in params.iter().zip(grads) {
             let accumulator = state.slot(g, p, "accumulator", self.initial_accumulator_value)?;

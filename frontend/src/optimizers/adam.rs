@@ -4,7 +4,10 @@
 
 use ir::{BinaryOp, Graph, NodeId, UnaryOp};
 
-use super::{StateBuilder, StepScalars, UpdateRule, check_epsilon, check_unit, moving_average, one_minus_power, optimizer};
+use super::{
+    StateBuilder, StepScalars, UpdateRule, check_epsilon, check_unit, moving_average,
+    one_minus_power, optimizer,
+};
 use crate::Error;
 
 optimizer! {
@@ -28,10 +31,18 @@ impl UpdateRule for Adam {
         check_epsilon("Adam", self.epsilon)
     }
 
-    fn emit(&self, g: &mut Graph, state: &mut StateBuilder, step: StepScalars, params: &[NodeId], grads: &[NodeId]) -> Result<(), Error> {
+    fn emit(
+        &self,
+        g: &mut Graph,
+        state: &mut StateBuilder,
+        step: StepScalars,
+        params: &[NodeId],
+        grads: &[NodeId],
+    ) -> Result<(), Error> {
         let lr_t = bias_corrected_rate(g, step, self.beta_1, self.beta_2)?;
         let (beta_1, beta_2) = (g.scalar(self.beta_1), g.scalar(self.beta_2));
-        let (one_minus_beta_1, one_minus_beta_2) = (g.scalar(1.0 - self.beta_1), g.scalar(1.0 - self.beta_2));
+        let (one_minus_beta_1, one_minus_beta_2) =
+            (g.scalar(1.0 - self.beta_1), g.scalar(1.0 - self.beta_2));
         let epsilon = g.scalar(self.epsilon);
         for (&p, &grad) in params.iter().zip(grads) {
             let m = state.slot(g, p, "m", 0.0)?;
@@ -61,7 +72,12 @@ impl UpdateRule for Adam {
 }
 
 /// `lr · √(1-β₂ᵗ) / (1-β₁ᵗ)`, Adam's bias-corrected step size.
-fn bias_corrected_rate(g: &mut Graph, step: StepScalars, beta_1: f32, beta_2: f32) -> Result<NodeId, Error> {
+fn bias_corrected_rate(
+    g: &mut Graph,
+    step: StepScalars,
+    beta_1: f32,
+    beta_2: f32,
+) -> Result<NodeId, Error> {
     let one = g.scalar(1.0);
     let correction_1 = one_minus_power(g, one, beta_1, step.step)?;
     let correction_2 = one_minus_power(g, one, beta_2, step.step)?;

@@ -3,7 +3,10 @@
 
 use ir::{BinaryOp, Graph, NodeId, UnaryOp};
 
-use super::{StateBuilder, StepScalars, UpdateRule, check_epsilon, check_unit, moving_average, one_minus_power, optimizer};
+use super::{
+    StateBuilder, StepScalars, UpdateRule, check_epsilon, check_unit, moving_average,
+    one_minus_power, optimizer,
+};
 use crate::Error;
 
 optimizer! {
@@ -25,7 +28,14 @@ impl UpdateRule for Adamax {
         check_epsilon("Adamax", self.epsilon)
     }
 
-    fn emit(&self, g: &mut Graph, state: &mut StateBuilder, step: StepScalars, params: &[NodeId], grads: &[NodeId]) -> Result<(), Error> {
+    fn emit(
+        &self,
+        g: &mut Graph,
+        state: &mut StateBuilder,
+        step: StepScalars,
+        params: &[NodeId],
+        grads: &[NodeId],
+    ) -> Result<(), Error> {
         let one = g.scalar(1.0);
         let correction = one_minus_power(g, one, self.beta_1, step.step)?;
         let lr_t = g.binary(BinaryOp::Div, step.learning_rate, correction)?;

@@ -26,16 +26,26 @@ impl GradientClipping {
     /// Rejects non-positive thresholds and `clipnorm` together with `global_clipnorm` (as
     /// Keras does).
     pub fn validate(&self, optimizer: &str) -> Result<(), Error> {
-        let options = [("clipvalue", self.clipvalue), ("clipnorm", self.clipnorm), ("global_clipnorm", self.global_clipnorm)];
+        let options = [
+            ("clipvalue", self.clipvalue),
+            ("clipnorm", self.clipnorm),
+            ("global_clipnorm", self.global_clipnorm),
+        ];
         for (name, value) in options {
             if let Some(v) = value
                 && !(v.is_finite() && v > 0.0)
             {
-                return Err(config_error(optimizer, format!("{name} must be finite and > 0, got {v}")));
+                return Err(config_error(
+                    optimizer,
+                    format!("{name} must be finite and > 0, got {v}"),
+                ));
             }
         }
         if self.clipnorm.is_some() && self.global_clipnorm.is_some() {
-            return Err(config_error(optimizer, "set at most one of clipnorm and global_clipnorm"));
+            return Err(config_error(
+                optimizer,
+                "set at most one of clipnorm and global_clipnorm",
+            ));
         }
         Ok(())
     }

@@ -48,7 +48,12 @@ pub trait Optimizer: Send + Sync + std::fmt::Debug {
     /// Adds optimizer-state params (named `"<param name>/<slot>"`, e.g. `"w0/m"`, plus globals
     /// like [`ITERATIONS`] and [`LEARNING_RATE`]) and one graph update per param and state.
     /// Returns the initial value of every state param it created.
-    fn build_update(&self, g: &mut Graph, params: &[NodeId], grads: &[NodeId]) -> Result<Vec<(String, Tensor)>, Error>;
+    fn build_update(
+        &self,
+        g: &mut Graph,
+        params: &[NodeId],
+        grads: &[NodeId],
+    ) -> Result<Vec<(String, Tensor)>, Error>;
 
     /// Keras' inner optimizer config: `name`, `learning_rate` (the initial one), every
     /// hyper-parameter and the clipping options, enough to rebuild the optimizer.
@@ -72,9 +77,18 @@ pub(crate) struct StateBuilder {
 
 impl StateBuilder {
     /// A new state param `name` of `shape` starting at `fill`; fails if the name is taken.
-    fn create(&mut self, g: &mut Graph, name: String, shape: Shape, fill: f32) -> Result<NodeId, Error> {
+    fn create(
+        &mut self,
+        g: &mut Graph,
+        name: String,
+        shape: Shape,
+        fill: f32,
+    ) -> Result<NodeId, Error> {
         if g.find_leaf(&name).is_some() {
-            return Err(config_error("optimizer", format!("the graph already has a leaf named `{name}`")));
+            return Err(config_error(
+                "optimizer",
+                format!("the graph already has a leaf named `{name}`"),
+            ));
         }
         let node = g.param(name.clone(), shape.clone());
         self.initial.push((name, Tensor::full(shape, fill)));
@@ -86,18 +100,30 @@ impl StateBuilder {
     /// [`ITERATIONS`] param already; while nothing updates it yet, it is reused.
     pub fn global(&mut self, g: &mut Graph, name: &str, fill: f32) -> Result<NodeId, Error> {
         let name = format!("optimizer/{name}");
-        let existing = (name == ITERATIONS).then(|| g.find_leaf(&name)).flatten().filter(|&n| {
-            matches!(g.op(n), Op::Param { .. }) && g.shape(n).rank() == 0 && !g.updates.iter().any(|&(p, _)| p == n)
-        });
+        let existing = (name == ITERATIONS)
+            .then(|| g.find_leaf(&name))
+            .flatten()
+            .filter(|&n| {
+                matches!(g.op(n), Op::Param { .. })
+                    && g.shape(n).rank() == 0
+                    && !g.updates.iter().any(|&(p, _)| p == n)
+            });
         if let Some(node) = existing {
-            self.initial.push((name, Tensor::full(Shape::scalar(), fill)));
+            self.initial
+                .push((name, Tensor::full(Shape::scalar(), fill)));
             return Ok(node);
         }
         self.create(g, name, Shape::scalar(), fill)
     }
 
     /// The slot `<param name>/<slot>` of `param`'s shape, starting at `fill`.
-    pub fn slot(&mut self, g: &mut Graph, param: NodeId, slot: &str, fill: f32) -> Result<NodeId, Error> {
+    pub fn slot(
+        &mut self,
+        g: &mut Graph,
+        param: NodeId,
+        slot: &str,
+        fill: f32,
+    ) -> Result<NodeId, Error> {
         let name = param_name(g, param)?;
         let shape = g.shape(param).clone();
         self.create(g, format!("{name}/{slot}"), shape, fill)
@@ -111,7 +137,14 @@ pub(crate) trait UpdateRule {
     fn validate(&self) -> Result<(), Error>;
 
     /// Emit the updates of all `params` (each with its gradient in `grads`).
-    fn emit(&self, g: &mut Graph, state: &mut StateBuilder, step: StepScalars, params: &[NodeId], grads: &[NodeId]) -> Result<(), Error>;
+    fn emit(
+        &self,
+        g: &mut Graph,
+        state: &mut StateBuilder,
+        step: StepScalars,
+        params: &[NodeId],
+        grads: &[NodeId],
+    ) -> Result<(), Error>;
 }
 
 /// The shared driver: validates the inputs, creates the learning-rate and iteration params,
@@ -126,18 +159,34 @@ pub(crate) fn build_with_rule(
     grads: &[NodeId],
 ) -> Result<Vec<(String, Tensor)>, Error> {
     if params.len() != grads.len() {
-        return Err(config_error(optimizer, format!("{} params but {} gradients", params.len(), grads.len())));
+        return Err(config_error(
+            optimizer,
+            format!("{} params but {} gradients", params.len(), grads.len()),
+        ));
     }
     if !learning_rate.is_finite() || learning_rate < 0.0 {
-        return Err(config_error(optimizer, format!("learning_rate must be finite and >= 0, got {learning_rate}")));
+        return Err(config_error(
+            optimizer,
+            format!("learning_rate must be finite and >= 0, got {learning_rate}"),
+        ));
     }
     rule.validate()?;
     clipping.validate(optimizer)?;
     for (&p, &grad) in params.iter().zip(grads) {
         param_name(g, p)?;
         if grad.index() >= g.len() || g.shape(grad) != g.shape(p) {
-            let got = if grad.index() < g.len() { g.shape(grad).to_string() } else { "no node".into() };
-            return Err(config_error(optimizer, format!("gradient {grad} of param {p} has shape {got}, the param {}", g.shape(p))));
+            let got = if grad.index() < g.len() {
+                g.shape(grad).to_string()
+            } else {
+                "no node".into()
+            };
+            return Err(config_error(
+                optimizer,
+                format!(
+                    "gradient {grad} of param {p} has shape {got}, the param {}",
+                    g.shape(p)
+                ),
+            ));
         }
     }
     let grads = clipping.apply(g, grads)?;
@@ -147,7 +196,16 @@ pub(crate) fn build_with_rule(
     let one = g.scalar(1.0);
     let step = g.binary(BinaryOp::Add, iterations, one)?;
     g.add_update(iterations, step)?;
-    rule.emit(g, &mut state, StepScalars { learning_rate: lr, step }, params, &grads)?;
+    rule.emit(
+        g,
+        &mut state,
+        StepScalars {
+            learning_rate: lr,
+            step,
+        },
+        params,
+        &grads,
+    )?;
     Ok(state.initial)
 }
 
@@ -155,14 +213,23 @@ pub(crate) fn build_with_rule(
 pub(crate) fn param_name(g: &Graph, param: NodeId) -> Result<String, Error> {
     match (param.index() < g.len()).then(|| g.op(param)) {
         Some(Op::Param { name, .. }) => Ok(name.clone()),
-        Some(other) => Err(config_error("optimizer", format!("node {param} is a {other:?}, not a param"))),
-        None => Err(config_error("optimizer", format!("node {param} is not in the graph"))),
+        Some(other) => Err(config_error(
+            "optimizer",
+            format!("node {param} is a {other:?}, not a param"),
+        )),
+        None => Err(config_error(
+            "optimizer",
+            format!("node {param} is not in the graph"),
+        )),
     }
 }
 
 /// A configuration error of the optimizer, loss or metric called `owner`.
 pub(crate) fn config_error(owner: &str, msg: impl std::fmt::Display) -> Error {
-    Error::TrainingGraph { component: owner.to_string(), msg: msg.to_string() }
+    Error::TrainingGraph {
+        component: owner.to_string(),
+        msg: msg.to_string(),
+    }
 }
 
 /// Defines an optimizer struct with Keras-default hyper-parameters, `Default`, `new`, one
@@ -280,7 +347,10 @@ pub(crate) fn check_unit(owner: &str, what: &str, value: f32) -> Result<(), Erro
     if (0.0..=1.0).contains(&value) {
         Ok(())
     } else {
-        Err(config_error(owner, format!("{what} must lie in [0, 1], got {value}")))
+        Err(config_error(
+            owner,
+            format!("{what} must lie in [0, 1], got {value}"),
+        ))
     }
 }
 
@@ -289,19 +359,33 @@ pub(crate) fn check_epsilon(owner: &str, value: f32) -> Result<(), Error> {
     if value.is_finite() && value >= 0.0 {
         Ok(())
     } else {
-        Err(config_error(owner, format!("epsilon must be finite and >= 0, got {value}")))
+        Err(config_error(
+            owner,
+            format!("epsilon must be finite and >= 0, got {value}"),
+        ))
     }
 }
 
 /// `1 - base^t`.
-pub(crate) fn one_minus_power(g: &mut Graph, one: NodeId, base: f32, t: NodeId) -> Result<NodeId, Error> {
+pub(crate) fn one_minus_power(
+    g: &mut Graph,
+    one: NodeId,
+    base: f32,
+    t: NodeId,
+) -> Result<NodeId, Error> {
     let base = g.scalar(base);
     let power = g.binary(BinaryOp::Pow, base, t)?;
     Ok(g.binary(BinaryOp::Sub, one, power)?)
 }
 
 /// `decay·old + keep·new` (an exponential moving average with `keep = 1 - decay`).
-pub(crate) fn moving_average(g: &mut Graph, decay: NodeId, keep: NodeId, old: NodeId, new: NodeId) -> Result<NodeId, Error> {
+pub(crate) fn moving_average(
+    g: &mut Graph,
+    decay: NodeId,
+    keep: NodeId,
+    old: NodeId,
+    new: NodeId,
+) -> Result<NodeId, Error> {
     let kept = g.binary(BinaryOp::Mul, decay, old)?;
     let added = g.binary(BinaryOp::Mul, keep, new)?;
     Ok(g.binary(BinaryOp::Add, kept, added)?)

@@ -6,7 +6,10 @@
 
 use ir::{BinaryOp, Graph, NodeId, UnaryOp};
 
-use super::{StateBuilder, StepScalars, UpdateRule, check_epsilon, check_unit, moving_average, one_minus_power, optimizer};
+use super::{
+    StateBuilder, StepScalars, UpdateRule, check_epsilon, check_unit, moving_average,
+    one_minus_power, optimizer,
+};
 use crate::Error;
 
 /// Base of the momentum schedule's decay.
@@ -33,7 +36,14 @@ impl UpdateRule for Nadam {
         check_epsilon("Nadam", self.epsilon)
     }
 
-    fn emit(&self, g: &mut Graph, state: &mut StateBuilder, step: StepScalars, params: &[NodeId], grads: &[NodeId]) -> Result<(), Error> {
+    fn emit(
+        &self,
+        g: &mut Graph,
+        state: &mut StateBuilder,
+        step: StepScalars,
+        params: &[NodeId],
+        grads: &[NodeId],
+    ) -> Result<(), Error> {
         let one = g.scalar(1.0);
         let mu_t = self.momentum_at(g, step.step)?;
         let next_step = g.binary(BinaryOp::Add, step.step, one)?;
@@ -75,7 +85,12 @@ impl UpdateRule for Nadam {
 impl Nadam {
     /// `β₁(1 - ½·0.96^(0.004·t))`.
     fn momentum_at(&self, g: &mut Graph, t: NodeId) -> Result<NodeId, Error> {
-        let (base, decay, half, beta_1) = (g.scalar(SCHEDULE_BASE), g.scalar(SCHEDULE_DECAY), g.scalar(0.5), g.scalar(self.beta_1));
+        let (base, decay, half, beta_1) = (
+            g.scalar(SCHEDULE_BASE),
+            g.scalar(SCHEDULE_DECAY),
+            g.scalar(0.5),
+            g.scalar(self.beta_1),
+        );
         let one = g.scalar(1.0);
         let exponent = g.binary(BinaryOp::Mul, decay, t)?;
         let power = g.binary(BinaryOp::Pow, base, exponent)?;

@@ -5,7 +5,9 @@
 
 use ir::{BinaryOp, Graph, NodeId, UnaryOp};
 
-use super::{StateBuilder, StepScalars, UpdateRule, check_epsilon, check_unit, moving_average, optimizer};
+use super::{
+    StateBuilder, StepScalars, UpdateRule, check_epsilon, check_unit, moving_average, optimizer,
+};
 use crate::Error;
 
 optimizer! {
@@ -29,7 +31,14 @@ impl UpdateRule for RMSProp {
         check_epsilon("RMSprop", self.epsilon)
     }
 
-    fn emit(&self, g: &mut Graph, state: &mut StateBuilder, step: StepScalars, params: &[NodeId], grads: &[NodeId]) -> Result<(), Error> {
+    fn emit(
+        &self,
+        g: &mut Graph,
+        state: &mut StateBuilder,
+        step: StepScalars,
+        params: &[NodeId],
+        grads: &[NodeId],
+    ) -> Result<(), Error> {
         let (rho, one_minus_rho) = (g.scalar(self.rho), g.scalar(1.0 - self.rho));
         let (momentum, epsilon) = (g.scalar(self.momentum), g.scalar(self.epsilon));
         for (&p, &grad) in params.iter().zip(grads) {

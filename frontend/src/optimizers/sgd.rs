@@ -23,7 +23,14 @@ impl UpdateRule for SGD {
         check_unit("SGD", "momentum", self.momentum)
     }
 
-    fn emit(&self, g: &mut Graph, state: &mut StateBuilder, step: StepScalars, params: &[NodeId], grads: &[NodeId]) -> Result<(), Error> {
+    fn emit(
+        &self,
+        g: &mut Graph,
+        state: &mut StateBuilder,
+        step: StepScalars,
+        params: &[NodeId],
+        grads: &[NodeId],
+    ) -> Result<(), Error> {
         let momentum = g.scalar(self.momentum);
         for (&p, &grad) in params.iter().zip(grads) {
             let lr_grad = g.binary(BinaryOp::Mul, step.learning_rate, grad)?;

@@ -12,10 +12,20 @@ use crate::tensor::Tensor;
 
 /// `[.., m, k] x [.., k, n] -> [.., m, n]` after the optional transposes of the last two
 /// axes; `out` is the inferred result shape.
-pub(crate) fn matmul(a: &Tensor, b: &Tensor, transpose_a: bool, transpose_b: bool, out: &Shape) -> Tensor {
+pub(crate) fn matmul(
+    a: &Tensor,
+    b: &Tensor,
+    transpose_a: bool,
+    transpose_b: bool,
+    out: &Shape,
+) -> Tensor {
     let rank = out.rank();
     let (m, n) = (out.0[rank - 2], out.0[rank - 1]);
-    let k = if transpose_a { a.shape.0[rank - 2] } else { a.shape.0[rank - 1] };
+    let k = if transpose_a {
+        a.shape.0[rank - 2]
+    } else {
+        a.shape.0[rank - 1]
+    };
     let batch: usize = out.0[..rank - 2].iter().product();
     // Steps between consecutive rows and columns of the logical (untransposed) operands.
     let (a_row, a_col) = if transpose_a { (1, m) } else { (k, 1) };
@@ -34,13 +44,22 @@ pub(crate) fn matmul(a: &Tensor, b: &Tensor, transpose_a: bool, transpose_b: boo
             }
         }
     }
-    Tensor { shape: out.clone(), data }
+    Tensor {
+        shape: out.clone(),
+        data,
+    }
 }
 
 /// The window a convolution of `input` by `filter_shape` walks.
 fn conv_window(input: &Shape, filter: &Shape, attrs: &Conv2dAttrs) -> Window2d {
-    Window2d::new(input, [filter.0[0], filter.0[1]], attrs.strides, attrs.dilation, attrs.padding)
-        .expect("shape inference accepted this convolution")
+    Window2d::new(
+        input,
+        [filter.0[0], filter.0[1]],
+        attrs.strides,
+        attrs.dilation,
+        attrs.padding,
+    )
+    .expect("shape inference accepted this convolution")
 }
 
 /// `y[n, oy, ox, o] = Σ_{ky, kx, c} x[n, oy*sh + ky*dh - pt, ox*sw + kx*dw - pl, c] * w[ky, kx, c, o]`,
@@ -59,12 +78,20 @@ pub(crate) fn conv2d(x: &Tensor, w: &Tensor, attrs: &Conv2dAttrs, out: &Shape) -
             }
         }
     });
-    Tensor { shape: out.clone(), data: y }
+    Tensor {
+        shape: out.clone(),
+        data: y,
+    }
 }
 
 /// `dx[n, iy, ix, c] = Σ dy[n, oy, ox, o] * w[ky, kx, c, o]` over the taps that read
 /// `x[n, iy, ix, c]`: the adjoint of [`conv2d`] in its input.
-pub(crate) fn conv2d_backprop_input(dy: &Tensor, w: &Tensor, attrs: &Conv2dAttrs, input_shape: &Shape) -> Tensor {
+pub(crate) fn conv2d_backprop_input(
+    dy: &Tensor,
+    w: &Tensor,
+    attrs: &Conv2dAttrs,
+    input_shape: &Shape,
+) -> Tensor {
     let win = conv_window(input_shape, &w.shape, attrs);
     let (c, o) = (w.shape.0[2], w.shape.0[3]);
     let mut dx = vec![0.0; input_shape.numel()];
@@ -75,12 +102,20 @@ pub(crate) fn conv2d_backprop_input(dy: &Tensor, w: &Tensor, attrs: &Conv2dAttrs
             dx[t.in_pos * c + ci] += dy_row.iter().zip(w_row).map(|(d, wv)| d * wv).sum::<f32>();
         }
     });
-    Tensor { shape: input_shape.clone(), data: dx }
+    Tensor {
+        shape: input_shape.clone(),
+        data: dx,
+    }
 }
 
 /// `dw[ky, kx, c, o] = Σ_{n, oy, ox} x[n, iy, ix, c] * dy[n, oy, ox, o]` over the taps of
 /// window cell `(ky, kx)`: the adjoint of [`conv2d`] in its filter.
-pub(crate) fn conv2d_backprop_filter(x: &Tensor, dy: &Tensor, attrs: &Conv2dAttrs, filter_shape: &Shape) -> Tensor {
+pub(crate) fn conv2d_backprop_filter(
+    x: &Tensor,
+    dy: &Tensor,
+    attrs: &Conv2dAttrs,
+    filter_shape: &Shape,
+) -> Tensor {
     let win = conv_window(&x.shape, filter_shape, attrs);
     let (c, o) = (filter_shape.0[2], filter_shape.0[3]);
     let mut dw = vec![0.0; filter_shape.numel()];
@@ -94,5 +129,8 @@ pub(crate) fn conv2d_backprop_filter(x: &Tensor, dy: &Tensor, attrs: &Conv2dAttr
             }
         }
     });
-    Tensor { shape: filter_shape.clone(), data: dw }
+    Tensor {
+        shape: filter_shape.clone(),
+        data: dw,
+    }
 }

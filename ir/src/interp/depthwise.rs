@@ -11,8 +11,14 @@ use crate::tensor::Tensor;
 
 /// The window a depthwise convolution of `input` by `filter` walks.
 fn window(input: &Shape, filter: &Shape, attrs: &Conv2dAttrs) -> Window2d {
-    Window2d::new(input, [filter.0[0], filter.0[1]], attrs.strides, attrs.dilation, attrs.padding)
-        .expect("shape inference accepted this convolution")
+    Window2d::new(
+        input,
+        [filter.0[0], filter.0[1]],
+        attrs.strides,
+        attrs.dilation,
+        attrs.padding,
+    )
+    .expect("shape inference accepted this convolution")
 }
 
 /// `y[n, oy, ox, ci*m + mi] = Σ_{ky, kx} x[n, iy, ix, ci] * w[ky, kx, ci, mi]`, padding
@@ -29,12 +35,20 @@ pub(crate) fn depthwise_conv2d(x: &Tensor, w: &Tensor, attrs: &Conv2dAttrs, out:
             *yv += x_row[k / m] * wv;
         }
     });
-    Tensor { shape: out.clone(), data: y }
+    Tensor {
+        shape: out.clone(),
+        data: y,
+    }
 }
 
 /// `dx[n, iy, ix, ci] = Σ dy[n, oy, ox, ci*m + mi] * w[ky, kx, ci, mi]` over the taps that
 /// read `x[n, iy, ix, ci]`: the adjoint of [`depthwise_conv2d`] in its input.
-pub(crate) fn depthwise_conv2d_backprop_input(dy: &Tensor, w: &Tensor, attrs: &Conv2dAttrs, input_shape: &Shape) -> Tensor {
+pub(crate) fn depthwise_conv2d_backprop_input(
+    dy: &Tensor,
+    w: &Tensor,
+    attrs: &Conv2dAttrs,
+    input_shape: &Shape,
+) -> Tensor {
     let win = window(input_shape, &w.shape, attrs);
     let (c, m) = (w.shape.0[2], w.shape.0[3]);
     let mut dx = vec![0.0; input_shape.numel()];
@@ -45,12 +59,20 @@ pub(crate) fn depthwise_conv2d_backprop_input(dy: &Tensor, w: &Tensor, attrs: &C
             dx[t.in_pos * c + k / m] += d * wv;
         }
     });
-    Tensor { shape: input_shape.clone(), data: dx }
+    Tensor {
+        shape: input_shape.clone(),
+        data: dx,
+    }
 }
 
 /// `dw[ky, kx, ci, mi] = Σ_{n, oy, ox} x[n, iy, ix, ci] * dy[n, oy, ox, ci*m + mi]` over the
 /// taps of window cell `(ky, kx)`: the adjoint of [`depthwise_conv2d`] in its filter.
-pub(crate) fn depthwise_conv2d_backprop_filter(x: &Tensor, dy: &Tensor, attrs: &Conv2dAttrs, filter_shape: &Shape) -> Tensor {
+pub(crate) fn depthwise_conv2d_backprop_filter(
+    x: &Tensor,
+    dy: &Tensor,
+    attrs: &Conv2dAttrs,
+    filter_shape: &Shape,
+) -> Tensor {
     let win = window(&x.shape, filter_shape, attrs);
     let (c, m) = (filter_shape.0[2], filter_shape.0[3]);
     let mut dw = vec![0.0; filter_shape.numel()];
@@ -62,5 +84,8 @@ pub(crate) fn depthwise_conv2d_backprop_filter(x: &Tensor, dy: &Tensor, attrs: &
             *dwv += x_row[k / m] * d;
         }
     });
-    Tensor { shape: filter_shape.clone(), data: dw }
+    Tensor {
+        shape: filter_shape.clone(),
+        data: dw,
+    }
 }

@@ -11,7 +11,10 @@ use crate::tensor::Tensor;
 /// `f` applied at every index of `out`, reading each input broadcast to `out` (numpy rules;
 /// the caller's shape inference guarantees every input broadcasts).
 pub(crate) fn map_broadcast(out: &Shape, inputs: &[&Tensor], f: impl Fn(&[f32]) -> f32) -> Tensor {
-    let views: Vec<View> = inputs.iter().map(|t| View::broadcast(&t.shape, out)).collect();
+    let views: Vec<View> = inputs
+        .iter()
+        .map(|t| View::broadcast(&t.shape, out))
+        .collect();
     let mut data = Vec::with_capacity(out.numel());
     let mut scalars = vec![0.0; inputs.len()];
     for_each_index(out.dims(), &views, |_, offsets| {
@@ -20,7 +23,10 @@ pub(crate) fn map_broadcast(out: &Shape, inputs: &[&Tensor], f: impl Fn(&[f32]) 
         }
         data.push(f(&scalars));
     });
-    Tensor { shape: out.clone(), data }
+    Tensor {
+        shape: out.clone(),
+        data,
+    }
 }
 
 /// `program` over `inputs`, each broadcast to `out`.
@@ -36,6 +42,11 @@ pub(crate) fn select(cond: f32, a: f32, b: f32) -> f32 {
 /// Uniform `[0, 1)` numbers of `shape`: element `i` is `random::uniform(seed, i)`.
 pub(crate) fn random_uniform(shape: &Shape, seed: &Tensor) -> Tensor {
     let seed = random::seed_from_f32(seed.data[0]);
-    let data = (0..shape.numel()).map(|i| random::uniform(seed, i as u32)).collect();
-    Tensor { shape: shape.clone(), data }
+    let data = (0..shape.numel())
+        .map(|i| random::uniform(seed, i as u32))
+        .collect();
+    Tensor {
+        shape: shape.clone(),
+        data,
+    }
 }

@@ -11,7 +11,11 @@ use crate::tensor::Tensor;
 pub(crate) fn eval_fused(op: &FusedOp, args: &[&Tensor], out: &Shape) -> Tensor {
     match op {
         FusedOp::Elementwise(program) => elementwise::program(out, program, args),
-        FusedOp::MatMul { transpose_a, transpose_b, epilogue } => {
+        FusedOp::MatMul {
+            transpose_a,
+            transpose_b,
+            epilogue,
+        } => {
             let anchor = contraction::matmul(args[0], args[1], *transpose_a, *transpose_b, out);
             apply_epilogue(anchor, epilogue, &args[2..])
         }
@@ -27,7 +31,13 @@ pub(crate) fn eval_fused(op: &FusedOp, args: &[&Tensor], out: &Shape) -> Tensor 
             let anchor = pool::pool2d(args[0], attrs, out);
             apply_epilogue(anchor, epilogue, &args[1..])
         }
-        FusedOp::Reduce { op, axes, input_shape, prologue, .. } => {
+        FusedOp::Reduce {
+            op,
+            axes,
+            input_shape,
+            prologue,
+            ..
+        } => {
             let pre = elementwise::program(input_shape, prologue, args);
             reduce::reduce(&pre, *op, axes, out)
         }
@@ -40,6 +50,8 @@ fn apply_epilogue(anchor: Tensor, epilogue: &Program, extra: &[&Tensor]) -> Tens
     if epilogue.is_identity() {
         return anchor;
     }
-    let inputs: Vec<&Tensor> = std::iter::once(&anchor).chain(extra.iter().copied()).collect();
+    let inputs: Vec<&Tensor> = std::iter::once(&anchor)
+        .chain(extra.iter().copied())
+        .collect();
     elementwise::program(&anchor.shape, epilogue, &inputs)
 }

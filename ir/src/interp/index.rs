@@ -17,20 +17,30 @@ pub(crate) struct View {
 impl View {
     /// The tensor itself, walked over its own shape.
     pub fn contiguous(shape: &Shape) -> Self {
-        View { offset: 0, strides: shape.strides() }
+        View {
+            offset: 0,
+            strides: shape.strides(),
+        }
     }
 
     /// A tensor of shape `from` read as if broadcast to `to` (numpy rules; checked by the
     /// caller's shape inference).
     pub fn broadcast(from: &Shape, to: &Shape) -> Self {
-        View { offset: 0, strides: from.broadcast_strides(to) }
+        View {
+            offset: 0,
+            strides: from.broadcast_strides(to),
+        }
     }
 }
 
 /// Visit every index of the box `dims` in row-major order, passing the index and, for each
 /// of `views`, the data offset of that index. A box with an empty axis visits nothing; a
 /// rank-0 box visits once.
-pub(crate) fn for_each_index(dims: &[usize], views: &[View], mut visit: impl FnMut(&[usize], &[usize])) {
+pub(crate) fn for_each_index(
+    dims: &[usize],
+    views: &[View],
+    mut visit: impl FnMut(&[usize], &[usize]),
+) {
     if dims.contains(&0) {
         return;
     }
@@ -63,7 +73,9 @@ pub(crate) fn for_each_index(dims: &[usize], views: &[View], mut visit: impl FnM
 /// The elements of `data` seen through `view` over the box `dims`, in row-major order.
 pub(crate) fn gather(data: &[f32], dims: &[usize], view: &View) -> Vec<f32> {
     let mut out = Vec::with_capacity(dims.iter().product());
-    for_each_index(dims, std::slice::from_ref(view), |_, offsets| out.push(data[offsets[0]]));
+    for_each_index(dims, std::slice::from_ref(view), |_, offsets| {
+        out.push(data[offsets[0]])
+    });
     out
 }
 
@@ -71,7 +83,9 @@ pub(crate) fn gather(data: &[f32], dims: &[usize], view: &View) -> Vec<f32> {
 pub(crate) fn scatter(src: &[f32], dims: &[usize], dst: &mut [f32], view: &View) {
     let mut next = src.iter();
     for_each_index(dims, std::slice::from_ref(view), |_, offsets| {
-        dst[offsets[0]] = *next.next().expect("src holds one value per index of the box");
+        dst[offsets[0]] = *next
+            .next()
+            .expect("src holds one value per index of the box");
     });
 }
 
@@ -82,8 +96,19 @@ mod tests {
     #[test]
     fn walks_row_major_with_every_views_offset() {
         let mut seen = Vec::new();
-        let views = [View { offset: 0, strides: vec![3, 1] }, View { offset: 10, strides: vec![0, 2] }];
-        for_each_index(&[2, 3], &views, |index, offsets| seen.push((index.to_vec(), offsets.to_vec())));
+        let views = [
+            View {
+                offset: 0,
+                strides: vec![3, 1],
+            },
+            View {
+                offset: 10,
+                strides: vec![0, 2],
+            },
+        ];
+        for_each_index(&[2, 3], &views, |index, offsets| {
+            seen.push((index.to_vec(), offsets.to_vec()))
+        });
         let want: Vec<(Vec<usize>, Vec<usize>)> = (0..2)
             .flat_map(|i| (0..3).map(move |j| (vec![i, j], vec![3 * i + j, 10 + 2 * j])))
             .collect();

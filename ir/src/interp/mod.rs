@@ -47,10 +47,17 @@ pub fn eval(graph: &Graph, bindings: &Bindings) -> Result<Vec<Tensor>> {
     for id in graph.node_ids() {
         let node = graph.node(id);
         let value = match &node.op {
-            Op::Input { name, shape } | Op::Param { name, shape } => bound_value(id, &node.op, name, shape, bindings)?,
+            Op::Input { name, shape } | Op::Param { name, shape } => {
+                bound_value(id, &node.op, name, shape, bindings)?
+            }
             op => {
-                let args: Vec<&Tensor> = graph.operands(id).iter().map(|o| &values[o.index()]).collect();
-                eval_op(op, &args).map_err(|e| IrError::Interp(format!("node {id} ({}): {e}", op_name(op))))?
+                let args: Vec<&Tensor> = graph
+                    .operands(id)
+                    .iter()
+                    .map(|o| &values[o.index()])
+                    .collect();
+                eval_op(op, &args)
+                    .map_err(|e| IrError::Interp(format!("node {id} ({}): {e}", op_name(op))))?
             }
         };
         if value.shape != node.shape {
@@ -69,14 +76,23 @@ pub fn eval(graph: &Graph, bindings: &Bindings) -> Result<Vec<Tensor>> {
 /// The graph's named outputs and the new values of its updated parameters.
 pub fn run(graph: &Graph, bindings: &Bindings) -> Result<Evaluation> {
     let values = eval(graph, bindings)?;
-    let outputs = graph.outputs.iter().map(|(name, id)| (name.clone(), values[id.index()].clone())).collect();
+    let outputs = graph
+        .outputs
+        .iter()
+        .map(|(name, id)| (name.clone(), values[id.index()].clone()))
+        .collect();
     let updates = graph
         .updates
         .iter()
         .map(|&(param, value)| {
             let name = match graph.op(param) {
                 Op::Param { name, .. } => name.clone(),
-                other => return Err(IrError::Interp(format!("update target {param} is a {}, not a param", op_name(other)))),
+                other => {
+                    return Err(IrError::Interp(format!(
+                        "update target {param} is a {}, not a param",
+                        op_name(other)
+                    )));
+                }
             };
             Ok((name, values[value.index()].clone()))
         })
@@ -89,30 +105,47 @@ pub fn run(graph: &Graph, bindings: &Bindings) -> Result<Evaluation> {
 /// not fit the op (the error names the op and the shapes).
 pub fn eval_op(op: &Op, args: &[&Tensor]) -> Result<Tensor> {
     if let Some(bad) = args.iter().find(|t| t.data.len() != t.shape.numel()) {
-        return Err(IrError::Interp(format!("operand of shape {} holds {} values", bad.shape, bad.data.len())));
+        return Err(IrError::Interp(format!(
+            "operand of shape {} holds {} values",
+            bad.shape,
+            bad.data.len()
+        )));
     }
     let shapes: Vec<&Shape> = args.iter().map(|t| &t.shape).collect();
     let out = infer_shape(op, &shapes)?;
     let value = match op {
         Op::Input { name, .. } | Op::Param { name, .. } => {
-            return Err(IrError::Interp(format!("`{name}` is a leaf whose value comes from the bindings")));
+            return Err(IrError::Interp(format!(
+                "`{name}` is a leaf whose value comes from the bindings"
+            )));
         }
         Op::Const(t) => t.clone(),
         Op::Unary(u) => elementwise::map_broadcast(&out, args, |v| u.eval(v[0])),
         Op::Binary(b) => elementwise::map_broadcast(&out, args, |v| b.eval(v[0], v[1])),
-        Op::Select => elementwise::map_broadcast(&out, args, |v| elementwise::select(v[0], v[1], v[2])),
+        Op::Select => {
+            elementwise::map_broadcast(&out, args, |v| elementwise::select(v[0], v[1], v[2]))
+        }
         Op::Reduce { op, axes, .. } => reduce::reduce(args[0], *op, axes, &out),
-        Op::MatMul { transpose_a, transpose_b } => contraction::matmul(args[0], args[1], *transpose_a, *transpose_b, &out),
+        Op::MatMul {
+            transpose_a,
+            transpose_b,
+        } => contraction::matmul(args[0], args[1], *transpose_a, *transpose_b, &out),
         Op::Conv2d(attrs) => contraction::conv2d(args[0], args[1], attrs, &out),
-        Op::Conv2dBackpropInput { attrs, input_shape } => contraction::conv2d_backprop_input(args[0], args[1], attrs, input_shape),
-        Op::Conv2dBackpropFilter { attrs, filter_shape } => contraction::conv2d_backprop_filter(args[0], args[1], attrs, filter_shape),
+        Op::Conv2dBackpropInput { attrs, input_shape } => {
+            contraction::conv2d_backprop_input(args[0], args[1], attrs, input_shape)
+        }
+        Op::Conv2dBackpropFilter {
+            attrs,
+            filter_shape,
+        } => contraction::conv2d_backprop_filter(args[0], args[1], attrs, filter_shape),
         Op::DepthwiseConv2d(attrs) => depthwise::depthwise_conv2d(args[0], args[1], attrs, &out),
         Op::DepthwiseConv2dBackpropInput { attrs, input_shape } => {
             depthwise::depthwise_conv2d_backprop_input(args[0], args[1], attrs, input_shape)
         }
-        Op::DepthwiseConv2dBackpropFilter { attrs, filter_shape } => {
-            depthwise::depthwise_conv2d_backprop_filter(args[0], args[1], attrs, filter_shape)
-        }
+        Op::DepthwiseConv2dBackpropFilter {
+            attrs,
+            filter_shape,
+        } => depthwise::depthwise_conv2d_backprop_filter(args[0], args[1], attrs, filter_shape),
         Op::Pool2d(attrs) => pool::pool2d(args[0], attrs, &out),
         Op::Pool2dGrad(attrs) => pool::pool2d_grad(args[0], args[1], attrs),
         Op::Reshape(_) => movement::reshape(args[0], &out),
@@ -128,11 +161,19 @@ pub fn eval_op(op: &Op, args: &[&Tensor]) -> Result<Tensor> {
 }
 
 /// The bound value of leaf `id` called `name`, checked against its declared `shape`.
-fn bound_value(id: NodeId, op: &Op, name: &str, shape: &Shape, bindings: &Bindings) -> Result<Tensor> {
+fn bound_value(
+    id: NodeId,
+    op: &Op,
+    name: &str,
+    shape: &Shape,
+    bindings: &Bindings,
+) -> Result<Tensor> {
     let kind = op_name(op);
-    let value = bindings
-        .get(name)
-        .ok_or_else(|| IrError::Interp(format!("node {id} ({kind} `{name}` of shape {shape}) has no binding")))?;
+    let value = bindings.get(name).ok_or_else(|| {
+        IrError::Interp(format!(
+            "node {id} ({kind} `{name}` of shape {shape}) has no binding"
+        ))
+    })?;
     if &value.shape != shape || value.data.len() != shape.numel() {
         return Err(IrError::Interp(format!(
             "node {id} ({kind} `{name}`) expects shape {shape} but is bound to shape {} with {} values",

@@ -14,7 +14,8 @@ use crate::tensor::Tensor;
 
 /// The window a pooling of an input of shape `x` walks.
 fn pool_window(x: &Shape, attrs: &Pool2dAttrs) -> Window2d {
-    Window2d::new(x, attrs.window, attrs.strides, [1, 1], attrs.padding).expect("shape inference accepted this pooling")
+    Window2d::new(x, attrs.window, attrs.strides, [1, 1], attrs.padding)
+        .expect("shape inference accepted this pooling")
 }
 
 /// Per output element, the window's maximum and the flat input index it was read from
@@ -57,10 +58,22 @@ pub(crate) fn pool2d(x: &Tensor, attrs: &Pool2dAttrs, out: &Shape) -> Tensor {
                 }
             });
             let counts = window_counts(&win);
-            sums.iter().enumerate().map(|(o, s)| if counts[o / c] == 0 { 0.0 } else { s / counts[o / c] as f32 }).collect()
+            sums.iter()
+                .enumerate()
+                .map(|(o, s)| {
+                    if counts[o / c] == 0 {
+                        0.0
+                    } else {
+                        s / counts[o / c] as f32
+                    }
+                })
+                .collect()
         }
     };
-    Tensor { shape: out.clone(), data }
+    Tensor {
+        shape: out.clone(),
+        data,
+    }
 }
 
 /// The gradient of [`pool2d`] with respect to `x`, given the output gradient `dy`.
@@ -85,5 +98,8 @@ pub(crate) fn pool2d_grad(x: &Tensor, dy: &Tensor, attrs: &Pool2dAttrs) -> Tenso
             });
         }
     }
-    Tensor { shape: x.shape.clone(), data: dx }
+    Tensor {
+        shape: x.shape.clone(),
+        data: dx,
+    }
 }

@@ -14,7 +14,11 @@ use crate::tensor::Tensor;
 pub(crate) fn reduce(x: &Tensor, op: ReduceOp, axes: &[usize], out: &Shape) -> Tensor {
     // Walk the input; the output view repeats (stride 0) along reduced axes. The output's
     // layout is the same with or without keep_dims.
-    let kept = Shape((0..x.shape.rank()).map(|i| if axes.contains(&i) { 1 } else { x.shape.0[i] }).collect());
+    let kept = Shape(
+        (0..x.shape.rank())
+            .map(|i| if axes.contains(&i) { 1 } else { x.shape.0[i] })
+            .collect(),
+    );
     let mut out_view = View::contiguous(&kept);
     for &axis in axes {
         out_view.strides[axis] = 0;
@@ -28,7 +32,14 @@ pub(crate) fn reduce(x: &Tensor, op: ReduceOp, axes: &[usize], out: &Shape) -> T
     };
     let mut data = vec![init; out.numel()];
     // For argmax: the best value seen so far per output element.
-    let mut best = vec![f32::NEG_INFINITY; if op == ReduceOp::ArgMax { out.numel() } else { 0 }];
+    let mut best = vec![
+        f32::NEG_INFINITY;
+        if op == ReduceOp::ArgMax {
+            out.numel()
+        } else {
+            0
+        }
+    ];
     for_each_index(x.shape.dims(), &views, |index, offsets| {
         let (v, o) = (x.data[offsets[0]], offsets[1]);
         match op {
@@ -49,5 +60,8 @@ pub(crate) fn reduce(x: &Tensor, op: ReduceOp, axes: &[usize], out: &Shape) -> T
             *v /= count as f32;
         }
     }
-    Tensor { shape: out.clone(), data }
+    Tensor {
+        shape: out.clone(),
+        data,
+    }
 }

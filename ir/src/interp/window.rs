@@ -41,7 +41,13 @@ pub(crate) struct Tap {
 impl Window2d {
     /// Resolve the window over an input of shape `[n, h, w, c]`; `None` when it does not fit
     /// (shape inference has already rejected such ops).
-    pub fn new(input: &Shape, window: [usize; 2], strides: [usize; 2], dilation: [usize; 2], padding: Padding) -> Option<Self> {
+    pub fn new(
+        input: &Shape,
+        window: [usize; 2],
+        strides: [usize; 2],
+        dilation: [usize; 2],
+        padding: Padding,
+    ) -> Option<Self> {
         let mut output = [0; 2];
         let mut pad_before = [0; 2];
         for axis in 0..2 {
@@ -50,7 +56,15 @@ impl Window2d {
             output[axis] = resolved.out;
             pad_before[axis] = resolved.pad_before;
         }
-        Some(Window2d { batch: input.0[0], input: [input.0[1], input.0[2]], output, window, strides, dilation, pad_before })
+        Some(Window2d {
+            batch: input.0[0],
+            input: [input.0[1], input.0[2]],
+            output,
+            window,
+            strides,
+            dilation,
+            pad_before,
+        })
     }
 
     /// Number of output positions (`n * oh * ow`).
@@ -69,10 +83,18 @@ impl Window2d {
                 for ox in 0..ow {
                     let out_pos = (n * oh + oy) * ow + ox;
                     for ky in 0..kh {
-                        let Some(iy) = self.input_coord(0, oy, ky).filter(|&iy| iy < h) else { continue };
+                        let Some(iy) = self.input_coord(0, oy, ky).filter(|&iy| iy < h) else {
+                            continue;
+                        };
                         for kx in 0..kw {
-                            let Some(ix) = self.input_coord(1, ox, kx).filter(|&ix| ix < w) else { continue };
-                            visit(Tap { out_pos, in_pos: (n * h + iy) * w + ix, tap: ky * kw + kx });
+                            let Some(ix) = self.input_coord(1, ox, kx).filter(|&ix| ix < w) else {
+                                continue;
+                            };
+                            visit(Tap {
+                                out_pos,
+                                in_pos: (n * h + iy) * w + ix,
+                                tap: ky * kw + kx,
+                            });
                         }
                     }
                 }
@@ -94,22 +116,49 @@ mod tests {
     #[test]
     fn taps_skip_padding_and_follow_row_major_window_order() {
         // 3x3 input, 2x2 window, stride 2, SAME: 2x2 output, padding only after.
-        let win = Window2d::new(&Shape::from([1, 3, 3, 1]), [2, 2], [2, 2], [1, 1], Padding::Same).unwrap();
+        let win = Window2d::new(
+            &Shape::from([1, 3, 3, 1]),
+            [2, 2],
+            [2, 2],
+            [1, 1],
+            Padding::Same,
+        )
+        .unwrap();
         assert_eq!((win.output, win.pad_before), ([2, 2], [0, 0]));
         let mut taps = Vec::new();
         win.for_each_tap(|t| taps.push((t.out_pos, t.in_pos, t.tap)));
-        let want = vec![(0, 0, 0), (0, 1, 1), (0, 3, 2), (0, 4, 3), (1, 2, 0), (1, 5, 2), (2, 6, 0), (2, 7, 1), (3, 8, 0)];
+        let want = vec![
+            (0, 0, 0),
+            (0, 1, 1),
+            (0, 3, 2),
+            (0, 4, 3),
+            (1, 2, 0),
+            (1, 5, 2),
+            (2, 6, 0),
+            (2, 7, 1),
+            (3, 8, 0),
+        ];
         assert_eq!(taps, want);
     }
 
     #[test]
     fn dilated_taps_with_padding_before() {
         // 1x4 input, 1x2 window at dilation 2, explicit left padding 1: output 2 wide.
-        let win = Window2d::new(&Shape::from([1, 1, 4, 1]), [1, 2], [1, 1], [1, 2], Padding::Explicit([0, 0, 1, 0])).unwrap();
+        let win = Window2d::new(
+            &Shape::from([1, 1, 4, 1]),
+            [1, 2],
+            [1, 1],
+            [1, 2],
+            Padding::Explicit([0, 0, 1, 0]),
+        )
+        .unwrap();
         assert_eq!(win.output, [1, 3]);
         let mut taps = Vec::new();
         win.for_each_tap(|t| taps.push((t.out_pos, t.in_pos, t.tap)));
         // ox = 0 reads padded columns 0 (padding) and 2 (input 1); ox = 1 reads inputs 0, 2; ox = 2 inputs 1, 3.
-        assert_eq!(taps, vec![(0, 1, 1), (1, 0, 0), (1, 2, 1), (2, 1, 0), (2, 3, 1)]);
+        assert_eq!(
+            taps,
+            vec![(0, 1, 1), (1, 0, 0), (1, 2, 1), (2, 1, 0), (2, 3, 1)]
+        );
     }
 }

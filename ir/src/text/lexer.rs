@@ -64,7 +64,9 @@ pub(super) fn lex(text: &str) -> Result<Vec<Token>> {
     let mut tokens = Vec::new();
     let mut line = 1;
     let mut chars = text.chars().peekable();
-    let take_while = |chars: &mut std::iter::Peekable<std::str::Chars<'_>>, first: Option<char>, pred: fn(char) -> bool| {
+    let take_while = |chars: &mut std::iter::Peekable<std::str::Chars<'_>>,
+                      first: Option<char>,
+                      pred: fn(char) -> bool| {
         let mut s: String = first.into_iter().collect();
         while let Some(&c) = chars.peek().filter(|&&c| pred(c)) {
             s.push(c);
@@ -75,7 +77,10 @@ pub(super) fn lex(text: &str) -> Result<Vec<Token>> {
     while let Some(c) = chars.next() {
         let tok = match c {
             '\n' => {
-                tokens.push(Token { tok: Tok::Newline, line });
+                tokens.push(Token {
+                    tok: Tok::Newline,
+                    line,
+                });
                 line += 1;
                 continue;
             }
@@ -88,24 +93,40 @@ pub(super) fn lex(text: &str) -> Result<Vec<Token>> {
             '%' => {
                 let name = take_while(&mut chars, None, |c| c.is_ascii_alphanumeric() || c == '_');
                 if name.is_empty() {
-                    return Err(IrError::Parse { line, msg: "`%` must be followed by a node name like `%3`".into() });
+                    return Err(IrError::Parse {
+                        line,
+                        msg: "`%` must be followed by a node name like `%3`".into(),
+                    });
                 }
                 Tok::Node(name)
             }
             '"' => Tok::Str(lex_string(&mut chars, line)?),
             c if is_word_start(c) => Tok::Word(take_while(&mut chars, Some(c), is_word_char)),
-            c if c.is_ascii_digit() || c == '-' || c == '+' => Tok::Num(take_while(&mut chars, Some(c), is_num_char)),
-            c => return Err(IrError::Parse { line, msg: format!("unexpected character {c:?}") }),
+            c if c.is_ascii_digit() || c == '-' || c == '+' => {
+                Tok::Num(take_while(&mut chars, Some(c), is_num_char))
+            }
+            c => {
+                return Err(IrError::Parse {
+                    line,
+                    msg: format!("unexpected character {c:?}"),
+                });
+            }
         };
         tokens.push(Token { tok, line });
     }
-    tokens.push(Token { tok: Tok::Eof, line });
+    tokens.push(Token {
+        tok: Tok::Eof,
+        line,
+    });
     Ok(tokens)
 }
 
 /// The body of a string literal after its opening quote, up to and including the closing one.
 fn lex_string(chars: &mut std::iter::Peekable<std::str::Chars<'_>>, line: usize) -> Result<String> {
-    let bad = |msg: &str| IrError::Parse { line, msg: msg.into() };
+    let bad = |msg: &str| IrError::Parse {
+        line,
+        msg: msg.into(),
+    };
     let mut s = String::new();
     loop {
         match chars.next() {
@@ -131,7 +152,11 @@ fn lex_string(chars: &mut std::iter::Peekable<std::str::Chars<'_>>, line: usize)
                     let c = u32::from_str_radix(&hex, 16).ok().and_then(char::from_u32);
                     s.push(c.ok_or_else(|| bad(&format!("bad unicode escape `\\u{{{hex}}}`")))?);
                 }
-                _ => return Err(bad("unknown escape in string (use \\\" \\\\ \\n \\r \\t \\u{..})")),
+                _ => {
+                    return Err(bad(
+                        "unknown escape in string (use \\\" \\\\ \\n \\r \\t \\u{..})",
+                    ));
+                }
             },
             Some(c) => s.push(c),
         }

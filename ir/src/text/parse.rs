@@ -10,7 +10,9 @@ use crate::shape::Shape;
 use crate::tensor::Tensor;
 
 use super::lexer::{Tok, Token, lex};
-use super::syntax::{AttrValue, Attrs, binary_named, checked_shape, decode, parse_f32, parse_usize, unary_named};
+use super::syntax::{
+    AttrValue, Attrs, binary_named, checked_shape, decode, parse_f32, parse_usize, unary_named,
+};
 
 /// The most elements a `splat` constant may expand to (4 GiB of f32), so a short text
 /// cannot ask for an allocation that aborts the process.
@@ -18,7 +20,12 @@ const MAX_SPLAT_ELEMENTS: usize = 1 << 30;
 
 /// Parse the text form (see the [module docs](super) for the grammar and what is checked).
 pub fn parse(text: &str) -> Result<Graph> {
-    let mut p = Parser { toks: lex(text)?, pos: 0, names: HashMap::new(), graph: Graph::new() };
+    let mut p = Parser {
+        toks: lex(text)?,
+        pos: 0,
+        names: HashMap::new(),
+        graph: Graph::new(),
+    };
     p.graph_body()?;
     Ok(p.graph)
 }
@@ -32,7 +39,10 @@ struct Parser {
 }
 
 fn error(line: usize, msg: impl Into<String>) -> IrError {
-    IrError::Parse { line, msg: msg.into() }
+    IrError::Parse {
+        line,
+        msg: msg.into(),
+    }
 }
 
 impl Parser {
@@ -54,7 +64,10 @@ impl Parser {
 
     /// An error at the current token: "expected {what}, found {token}".
     fn expected(&self, what: &str) -> IrError {
-        error(self.line(), format!("expected {what}, found {}", self.peek().describe()))
+        error(
+            self.line(),
+            format!("expected {what}, found {}", self.peek().describe()),
+        )
     }
 
     fn eat_punct(&mut self, c: char) -> bool {
@@ -66,7 +79,11 @@ impl Parser {
     }
 
     fn punct(&mut self, c: char) -> Result<()> {
-        if self.eat_punct(c) { Ok(()) } else { Err(self.expected(&format!("`{c}`"))) }
+        if self.eat_punct(c) {
+            Ok(())
+        } else {
+            Err(self.expected(&format!("`{c}`")))
+        }
     }
 
     fn word(&mut self, what: &str) -> Result<String> {
@@ -88,7 +105,10 @@ impl Parser {
     fn graph_body(&mut self) -> Result<()> {
         self.skip_newlines();
         if self.word("`graph`")? != "graph" {
-            return Err(error(self.toks[self.pos - 1].line, "the text must start with `graph {`"));
+            return Err(error(
+                self.toks[self.pos - 1].line,
+                "the text must start with `graph {`",
+            ));
         }
         self.punct('{')?;
         loop {
@@ -119,12 +139,18 @@ impl Parser {
     fn operand(&mut self) -> Result<NodeId> {
         let line = self.line();
         match self.next().tok {
-            Tok::Node(name) => self
-                .names
-                .get(&name)
-                .copied()
-                .ok_or_else(|| error(line, format!("unknown operand `%{name}` (operands must be defined on earlier lines)"))),
-            other => Err(error(line, format!("expected an operand like `%3`, found {}", other.describe()))),
+            Tok::Node(name) => self.names.get(&name).copied().ok_or_else(|| {
+                error(
+                    line,
+                    format!(
+                        "unknown operand `%{name}` (operands must be defined on earlier lines)"
+                    ),
+                )
+            }),
+            other => Err(error(
+                line,
+                format!("expected an operand like `%3`, found {}", other.describe()),
+            )),
         }
     }
 
@@ -140,10 +166,28 @@ impl Parser {
             "input" | "param" => {
                 let leaf_name = match self.next().tok {
                     Tok::Str(s) => s,
-                    other => return Err(error(line, format!("`{op_name}` needs a quoted name, found {}", other.describe()))),
+                    other => {
+                        return Err(error(
+                            line,
+                            format!(
+                                "`{op_name}` needs a quoted name, found {}",
+                                other.describe()
+                            ),
+                        ));
+                    }
                 };
                 let shape = self.shape()?;
-                let op = if op_name == "input" { Op::Input { name: leaf_name, shape } } else { Op::Param { name: leaf_name, shape } };
+                let op = if op_name == "input" {
+                    Op::Input {
+                        name: leaf_name,
+                        shape,
+                    }
+                } else {
+                    Op::Param {
+                        name: leaf_name,
+                        shape,
+                    }
+                };
                 (op, Vec::new())
             }
             "const" => (Op::Const(self.const_value()?), Vec::new()),
@@ -156,14 +200,34 @@ impl Parser {
                     }
                 }
                 let attrs = self.attrs()?;
-                let program = if *self.peek() == Tok::Punct('{') { Some(self.program()?) } else { None };
-                (decode(&op_name, attrs, program).map_err(|msg| error(line, msg))?, operands)
+                let program = if *self.peek() == Tok::Punct('{') {
+                    Some(self.program()?)
+                } else {
+                    None
+                };
+                (
+                    decode(&op_name, attrs, program).map_err(|msg| error(line, msg))?,
+                    operands,
+                )
             }
         };
-        let printed = if self.eat_punct(':') { Some(self.shape()?) } else { None };
-        let id = self.graph.add(op, &operands).map_err(|e| error(line, e.to_string()))?;
+        let printed = if self.eat_punct(':') {
+            Some(self.shape()?)
+        } else {
+            None
+        };
+        let id = self
+            .graph
+            .add(op, &operands)
+            .map_err(|e| error(line, e.to_string()))?;
         if let Some(printed) = printed.filter(|s| s != self.graph.shape(id)) {
-            return Err(error(line, format!("`%{name}` is written with shape {printed} but inference gives {}", self.graph.shape(id))));
+            return Err(error(
+                line,
+                format!(
+                    "`%{name}` is written with shape {printed} but inference gives {}",
+                    self.graph.shape(id)
+                ),
+            ));
         }
         self.names.insert(name, id);
         Ok(())
@@ -174,7 +238,12 @@ impl Parser {
         self.next();
         let name = match self.next().tok {
             Tok::Str(s) => s,
-            other => return Err(error(line, format!("`output` needs a quoted name, found {}", other.describe()))),
+            other => {
+                return Err(error(
+                    line,
+                    format!("`output` needs a quoted name, found {}", other.describe()),
+                ));
+            }
         };
         self.punct('=')?;
         let id = self.operand()?;
@@ -187,7 +256,9 @@ impl Parser {
         let param = self.operand()?;
         self.punct('=')?;
         let value = self.operand()?;
-        self.graph.add_update(param, value).map_err(|e| error(line, e.to_string()))
+        self.graph
+            .add_update(param, value)
+            .map_err(|e| error(line, e.to_string()))
     }
 
     /// A number or word, as written.
@@ -223,7 +294,11 @@ impl Parser {
             return Err(self.expected("a shape like `[2, 3]`"));
         }
         let dims = self.atom_list("a dimension")?;
-        let dims = dims.iter().map(|d| parse_usize(d)).collect::<Result<Vec<_>, _>>().map_err(|e| error(line, e))?;
+        let dims = dims
+            .iter()
+            .map(|d| parse_usize(d))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| error(line, e))?;
         checked_shape(dims).map_err(|e| error(line, e))
     }
 
@@ -231,21 +306,40 @@ impl Parser {
     fn const_value(&mut self) -> Result<Tensor> {
         let line = self.line();
         let shape = self.shape()?;
-        let floats = |items: &[String]| items.iter().map(|v| parse_f32(v)).collect::<Result<Vec<f32>, _>>().map_err(|e| error(line, e));
+        let floats = |items: &[String]| {
+            items
+                .iter()
+                .map(|v| parse_f32(v))
+                .collect::<Result<Vec<f32>, _>>()
+                .map_err(|e| error(line, e))
+        };
         let data = match self.peek().clone() {
             Tok::Punct('[') => floats(&self.atom_list("a float")?)?,
             Tok::Word(w) if w == "splat" => {
                 self.next();
                 let value = floats(&[self.atom("a float after `splat`")?])?[0];
                 if shape.numel() > MAX_SPLAT_ELEMENTS {
-                    return Err(error(line, format!("`splat` of shape {shape} is over the limit of {MAX_SPLAT_ELEMENTS} elements")));
+                    return Err(error(
+                        line,
+                        format!(
+                            "`splat` of shape {shape} is over the limit of {MAX_SPLAT_ELEMENTS} elements"
+                        ),
+                    ));
                 }
                 vec![value; shape.numel()]
             }
             _ => floats(&[self.atom("the constant's value")?])?,
         };
-        Tensor::new(shape.clone(), data.clone())
-            .ok_or_else(|| error(line, format!("a constant of shape {shape} needs {} values, got {}", shape.numel(), data.len())))
+        Tensor::new(shape.clone(), data.clone()).ok_or_else(|| {
+            error(
+                line,
+                format!(
+                    "a constant of shape {shape} needs {} values, got {}",
+                    shape.numel(),
+                    data.len()
+                ),
+            )
+        })
     }
 
     /// `key`, `key=atom` or `key=[atom, ...]`, repeated.
@@ -271,14 +365,23 @@ impl Parser {
         self.punct('{')?;
         self.skip_newlines();
         if *self.peek() == Tok::Punct('}') {
-            return Err(error(self.line(), "a program needs at least one instruction"));
+            return Err(error(
+                self.line(),
+                "a program needs at least one instruction",
+            ));
         }
         let mut instrs = Vec::new();
         loop {
             let line = self.line();
             let reg = self.word("a register like `r0`")?;
             if reg != format!("r{}", instrs.len()) {
-                return Err(error(line, format!("expected register `r{}` here, found `{reg}` (registers are numbered in order)", instrs.len())));
+                return Err(error(
+                    line,
+                    format!(
+                        "expected register `r{}` here, found `{reg}` (registers are numbered in order)",
+                        instrs.len()
+                    ),
+                ));
             }
             self.punct('=')?;
             let op = self.word("an instruction")?;
@@ -302,12 +405,20 @@ impl Parser {
             let name = p.word("a register like `r0`")?;
             match name.strip_prefix('r').and_then(|n| n.parse::<usize>().ok()) {
                 Some(n) if n < defining => Ok(n),
-                Some(_) => Err(error(line, format!("`r{defining}` reads `{name}`, which is not defined before it"))),
-                None => Err(error(line, format!("expected a register like `r0`, found `{name}`"))),
+                Some(_) => Err(error(
+                    line,
+                    format!("`r{defining}` reads `{name}`, which is not defined before it"),
+                )),
+                None => Err(error(
+                    line,
+                    format!("expected a register like `r0`, found `{name}`"),
+                )),
             }
         };
         Ok(match op {
-            "in" => Instr::Input(parse_usize(&self.atom("an input index")?).map_err(|e| error(line, e))?),
+            "in" => Instr::Input(
+                parse_usize(&self.atom("an input index")?).map_err(|e| error(line, e))?,
+            ),
             "const" => Instr::Const(parse_f32(&self.atom("a float")?).map_err(|e| error(line, e))?),
             "select" => Instr::Select(reg(self)?, reg(self)?, reg(self)?),
             _ => {
@@ -316,7 +427,12 @@ impl Parser {
                 } else if let Some(b) = binary_named(op) {
                     Instr::Binary(b, reg(self)?, reg(self)?)
                 } else {
-                    return Err(error(line, format!("unknown instruction `{op}` (expected `in`, `const`, `select`, a unary or a binary op)")));
+                    return Err(error(
+                        line,
+                        format!(
+                            "unknown instruction `{op}` (expected `in`, `const`, `select`, a unary or a binary op)"
+                        ),
+                    ));
                 }
             }
         })

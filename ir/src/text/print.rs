@@ -25,7 +25,8 @@ pub fn print(graph: &Graph) -> String {
             op => {
                 let syntax = encode(op);
                 out.push_str(&syntax.name);
-                let operands: Vec<String> = graph.operands(id).iter().map(ToString::to_string).collect();
+                let operands: Vec<String> =
+                    graph.operands(id).iter().map(ToString::to_string).collect();
                 if !operands.is_empty() {
                     let _ = write!(out, " {}", operands.join(", "));
                 }
@@ -59,9 +60,17 @@ pub fn print(graph: &Graph) -> String {
 fn const_data(t: &Tensor) -> String {
     match t.data.as_slice() {
         [v] if t.shape.rank() == 0 => format_f32(*v),
-        [first, rest @ ..] if !rest.is_empty() && rest.iter().all(|v| v.to_bits() == first.to_bits()) => {
+        [first, rest @ ..]
+            if !rest.is_empty() && rest.iter().all(|v| v.to_bits() == first.to_bits()) =>
+        {
             format!("splat {}", format_f32(*first))
         }
-        data => format!("[{}]", data.iter().map(|v| format_f32(*v)).collect::<Vec<_>>().join(", ")),
+        data => format!(
+            "[{}]",
+            data.iter()
+                .map(|v| format_f32(*v))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
     }
 }

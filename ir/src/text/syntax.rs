@@ -8,7 +8,13 @@ use crate::op::{BinaryOp, Conv2dAttrs, Op, Padding, Pool2dAttrs, PoolKind, Reduc
 use crate::shape::Shape;
 
 /// Every reduction, in declaration order.
-pub(super) const REDUCE_OPS: [ReduceOp; 5] = [ReduceOp::Sum, ReduceOp::Mean, ReduceOp::Max, ReduceOp::Min, ReduceOp::ArgMax];
+pub(super) const REDUCE_OPS: [ReduceOp; 5] = [
+    ReduceOp::Sum,
+    ReduceOp::Mean,
+    ReduceOp::Max,
+    ReduceOp::Min,
+    ReduceOp::ArgMax,
+];
 
 /// An attribute's value as written.
 #[derive(Debug, Clone, PartialEq)]
@@ -35,14 +41,24 @@ pub(super) struct OpSyntax<'a> {
 /// form (`0.5`, `1e-45`, `-0.0`, `inf`, `-inf`, `NaN`), except that a NaN other than the
 /// canonical one is written as its bit pattern, `0x7fc00001`.
 pub(super) fn format_f32(x: f32) -> String {
-    if x.is_nan() && x.to_bits() != f32::NAN.to_bits() { format!("0x{:08x}", x.to_bits()) } else { format!("{x:?}") }
+    if x.is_nan() && x.to_bits() != f32::NAN.to_bits() {
+        format!("0x{:08x}", x.to_bits())
+    } else {
+        format!("{x:?}")
+    }
 }
 
 /// The inverse of [`format_f32`]; also accepts any decimal Rust's `f32` parser takes.
 pub(super) fn parse_f32(text: &str) -> Result<f32, String> {
-    let bad = || format!("`{text}` is not a float (write e.g. `1.5`, `-2e-3`, `inf`, `NaN` or bits `0x7fc00001`)");
+    let bad = || {
+        format!(
+            "`{text}` is not a float (write e.g. `1.5`, `-2e-3`, `inf`, `NaN` or bits `0x7fc00001`)"
+        )
+    };
     if let Some(hex) = text.strip_prefix("0x") {
-        return u32::from_str_radix(hex, 16).map(f32::from_bits).map_err(|_| bad());
+        return u32::from_str_radix(hex, 16)
+            .map(f32::from_bits)
+            .map_err(|_| bad());
     }
     let x: f32 = text.parse().map_err(|_| bad())?;
     Ok(if x.is_nan() { f32::NAN } else { x })
@@ -58,7 +74,8 @@ pub(super) fn checked_shape(dims: Vec<usize>) -> Result<Shape, String> {
 
 /// A non-negative integer.
 pub(super) fn parse_usize(text: &str) -> Result<usize, String> {
-    text.parse().map_err(|_| format!("`{text}` is not a non-negative integer"))
+    text.parse()
+        .map_err(|_| format!("`{text}` is not a non-negative integer"))
 }
 
 fn ints(values: &[usize]) -> AttrValue {
@@ -107,44 +124,74 @@ pub(super) fn encode(op: &Op) -> OpSyntax<'_> {
     match op {
         Op::Input { .. } | Op::Param { .. } | Op::Const(_) => {}
         Op::Unary(_) | Op::Binary(_) | Op::Select => {}
-        Op::Reduce { axes, keep_dims, .. } => {
+        Op::Reduce {
+            axes, keep_dims, ..
+        } => {
             attrs.push(("axes", ints(axes)));
             push_flag(&mut attrs, "keep_dims", *keep_dims);
         }
-        Op::MatMul { transpose_a, transpose_b } => {
+        Op::MatMul {
+            transpose_a,
+            transpose_b,
+        } => {
             push_flag(&mut attrs, "transpose_a", *transpose_a);
             push_flag(&mut attrs, "transpose_b", *transpose_b);
         }
         Op::Conv2d(c) | Op::DepthwiseConv2d(c) => push_conv(&mut attrs, c),
-        Op::Conv2dBackpropInput { attrs: c, input_shape } | Op::DepthwiseConv2dBackpropInput { attrs: c, input_shape } => {
+        Op::Conv2dBackpropInput {
+            attrs: c,
+            input_shape,
+        }
+        | Op::DepthwiseConv2dBackpropInput {
+            attrs: c,
+            input_shape,
+        } => {
             push_conv(&mut attrs, c);
             attrs.push(("input_shape", ints(&input_shape.0)));
         }
-        Op::Conv2dBackpropFilter { attrs: c, filter_shape } | Op::DepthwiseConv2dBackpropFilter { attrs: c, filter_shape } => {
+        Op::Conv2dBackpropFilter {
+            attrs: c,
+            filter_shape,
+        }
+        | Op::DepthwiseConv2dBackpropFilter {
+            attrs: c,
+            filter_shape,
+        } => {
             push_conv(&mut attrs, c);
             attrs.push(("filter_shape", ints(&filter_shape.0)));
         }
         Op::Pool2d(p) | Op::Pool2dGrad(p) => push_pool(&mut attrs, p),
-        Op::Reshape(s) | Op::Broadcast(s) | Op::RandomUniform(s) => attrs.push(("shape", ints(&s.0))),
+        Op::Reshape(s) | Op::Broadcast(s) | Op::RandomUniform(s) => {
+            attrs.push(("shape", ints(&s.0)))
+        }
         Op::Transpose(perm) => attrs.push(("perm", ints(perm))),
         Op::Slice { starts, ends } => {
             attrs.push(("starts", ints(starts)));
             attrs.push(("ends", ints(ends)));
         }
         Op::Concat { axis } => attrs.push(("axis", AttrValue::Atom(axis.to_string()))),
-        Op::Pad { before, after, value } => {
+        Op::Pad {
+            before,
+            after,
+            value,
+        } => {
             attrs.push(("before", ints(before)));
             attrs.push(("after", ints(after)));
             attrs.push(("value", AttrValue::Atom(format_f32(*value))));
         }
         Op::Fused(f) => match f {
             FusedOp::Elementwise(p) => program = Some(p),
-            FusedOp::MatMul { transpose_a, transpose_b, epilogue } => {
+            FusedOp::MatMul {
+                transpose_a,
+                transpose_b,
+                epilogue,
+            } => {
                 push_flag(&mut attrs, "transpose_a", *transpose_a);
                 push_flag(&mut attrs, "transpose_b", *transpose_b);
                 program = Some(epilogue);
             }
-            FusedOp::Conv2d { attrs: c, epilogue } | FusedOp::DepthwiseConv2d { attrs: c, epilogue } => {
+            FusedOp::Conv2d { attrs: c, epilogue }
+            | FusedOp::DepthwiseConv2d { attrs: c, epilogue } => {
                 push_conv(&mut attrs, c);
                 program = Some(epilogue);
             }
@@ -152,7 +199,13 @@ pub(super) fn encode(op: &Op) -> OpSyntax<'_> {
                 push_pool(&mut attrs, p);
                 program = Some(epilogue);
             }
-            FusedOp::Reduce { op, axes, keep_dims, input_shape, prologue } => {
+            FusedOp::Reduce {
+                op,
+                axes,
+                keep_dims,
+                input_shape,
+                prologue,
+            } => {
                 attrs.push(("op", AttrValue::Atom(op.name().into())));
                 attrs.push(("axes", ints(axes)));
                 push_flag(&mut attrs, "keep_dims", *keep_dims);
@@ -161,7 +214,11 @@ pub(super) fn encode(op: &Op) -> OpSyntax<'_> {
             }
         },
     }
-    OpSyntax { name: op_name(op), attrs, program }
+    OpSyntax {
+        name: op_name(op),
+        attrs,
+        program,
+    }
 }
 
 /// Attributes as parsed, consumed by [`decode`]'s typed getters; any left unread is unknown.
@@ -189,7 +246,9 @@ impl Attrs {
     fn atom(&mut self, key: &str) -> Result<String, String> {
         match self.take(key) {
             Some(AttrValue::Atom(a)) => Ok(a.clone()),
-            Some(_) => Err(format!("attribute `{key}` needs a single value like `{key}=1`")),
+            Some(_) => Err(format!(
+                "attribute `{key}` needs a single value like `{key}=1`"
+            )),
             None => Err(format!("missing attribute `{key}`")),
         }
     }
@@ -204,10 +263,14 @@ impl Attrs {
 
     fn ints(&mut self, key: &str) -> Result<Vec<usize>, String> {
         match self.take(key) {
-            Some(AttrValue::List(items)) => {
-                items.iter().map(|i| parse_usize(i)).collect::<Result<_, _>>().map_err(|e| format!("attribute `{key}`: {e}"))
-            }
-            Some(_) => Err(format!("attribute `{key}` needs a list like `{key}=[1, 2]`")),
+            Some(AttrValue::List(items)) => items
+                .iter()
+                .map(|i| parse_usize(i))
+                .collect::<Result<_, _>>()
+                .map_err(|e| format!("attribute `{key}`: {e}")),
+            Some(_) => Err(format!(
+                "attribute `{key}` needs a list like `{key}=[1, 2]`"
+            )),
             None => Err(format!("missing attribute `{key}`")),
         }
     }
@@ -222,7 +285,9 @@ impl Attrs {
 
     fn fixed<const N: usize>(&mut self, key: &str) -> Result<[usize; N], String> {
         let v = self.ints(key)?;
-        v.try_into().map_err(|v: Vec<usize>| format!("attribute `{key}` needs {N} entries, got {}", v.len()))
+        v.try_into().map_err(|v: Vec<usize>| {
+            format!("attribute `{key}` needs {N} entries, got {}", v.len())
+        })
     }
 
     fn shape(&mut self, key: &str) -> Result<Shape, String> {
@@ -230,18 +295,27 @@ impl Attrs {
     }
 
     fn padding(&mut self, key: &str) -> Result<Padding, String> {
-        if matches!(self.entries.iter().find(|(k, _, _)| k == key), Some((_, AttrValue::List(_), _))) {
+        if matches!(
+            self.entries.iter().find(|(k, _, _)| k == key),
+            Some((_, AttrValue::List(_), _))
+        ) {
             return self.fixed::<4>(key).map(Padding::Explicit);
         }
         match self.atom(key)?.as_str() {
             "valid" => Ok(Padding::Valid),
             "same" => Ok(Padding::Same),
-            other => Err(format!("attribute `{key}`: `{other}` is not `valid`, `same` or `[top, bottom, left, right]`")),
+            other => Err(format!(
+                "attribute `{key}`: `{other}` is not `valid`, `same` or `[top, bottom, left, right]`"
+            )),
         }
     }
 
     fn conv(&mut self) -> Result<Conv2dAttrs, String> {
-        Ok(Conv2dAttrs { strides: self.fixed("strides")?, dilation: self.fixed("dilation")?, padding: self.padding("padding")? })
+        Ok(Conv2dAttrs {
+            strides: self.fixed("strides")?,
+            dilation: self.fixed("dilation")?,
+            padding: self.padding("padding")?,
+        })
     }
 
     fn pool(&mut self) -> Result<Pool2dAttrs, String> {
@@ -250,7 +324,12 @@ impl Attrs {
             "avg" => PoolKind::Avg,
             other => return Err(format!("attribute `kind`: `{other}` is not `max` or `avg`")),
         };
-        Ok(Pool2dAttrs { kind, window: self.fixed("window")?, strides: self.fixed("strides")?, padding: self.padding("padding")? })
+        Ok(Pool2dAttrs {
+            kind,
+            window: self.fixed("window")?,
+            strides: self.fixed("strides")?,
+            padding: self.padding("padding")?,
+        })
     }
 
     fn reduce_op(&mut self) -> Result<ReduceOp, String> {
@@ -293,7 +372,11 @@ pub(super) fn decode(name: &str, mut attrs: Attrs, program: Option<Program>) -> 
 }
 
 fn decode_op(name: &str, a: &mut Attrs, program: &mut Option<Program>) -> Result<Op, String> {
-    let mut take_program = || program.take().ok_or_else(|| "needs a `{ ... }` program".to_string());
+    let mut take_program = || {
+        program
+            .take()
+            .ok_or_else(|| "needs a `{ ... }` program".to_string())
+    };
     if let Some(u) = unary_named(name) {
         return Ok(Op::Unary(u));
     }
@@ -302,30 +385,54 @@ fn decode_op(name: &str, a: &mut Attrs, program: &mut Option<Program>) -> Result
     }
     if let Some(r) = name.strip_prefix("reduce.") {
         let op = reduce_op_named(r).ok_or_else(|| format!("unknown reduction `{r}`"))?;
-        return Ok(Op::Reduce { op, axes: a.ints("axes")?, keep_dims: a.flag("keep_dims")? });
+        return Ok(Op::Reduce {
+            op,
+            axes: a.ints("axes")?,
+            keep_dims: a.flag("keep_dims")?,
+        });
     }
     Ok(match name {
         "input" | "param" | "const" => return Err("misplaced leaf syntax".into()),
         "select" => Op::Select,
-        "matmul" => Op::MatMul { transpose_a: a.flag("transpose_a")?, transpose_b: a.flag("transpose_b")? },
+        "matmul" => Op::MatMul {
+            transpose_a: a.flag("transpose_a")?,
+            transpose_b: a.flag("transpose_b")?,
+        },
         "conv2d" => Op::Conv2d(a.conv()?),
-        "conv2d_backprop_input" => Op::Conv2dBackpropInput { attrs: a.conv()?, input_shape: a.shape("input_shape")? },
-        "conv2d_backprop_filter" => Op::Conv2dBackpropFilter { attrs: a.conv()?, filter_shape: a.shape("filter_shape")? },
+        "conv2d_backprop_input" => Op::Conv2dBackpropInput {
+            attrs: a.conv()?,
+            input_shape: a.shape("input_shape")?,
+        },
+        "conv2d_backprop_filter" => Op::Conv2dBackpropFilter {
+            attrs: a.conv()?,
+            filter_shape: a.shape("filter_shape")?,
+        },
         "depthwise_conv2d" => Op::DepthwiseConv2d(a.conv()?),
-        "depthwise_conv2d_backprop_input" => {
-            Op::DepthwiseConv2dBackpropInput { attrs: a.conv()?, input_shape: a.shape("input_shape")? }
-        }
-        "depthwise_conv2d_backprop_filter" => {
-            Op::DepthwiseConv2dBackpropFilter { attrs: a.conv()?, filter_shape: a.shape("filter_shape")? }
-        }
+        "depthwise_conv2d_backprop_input" => Op::DepthwiseConv2dBackpropInput {
+            attrs: a.conv()?,
+            input_shape: a.shape("input_shape")?,
+        },
+        "depthwise_conv2d_backprop_filter" => Op::DepthwiseConv2dBackpropFilter {
+            attrs: a.conv()?,
+            filter_shape: a.shape("filter_shape")?,
+        },
         "pool2d" => Op::Pool2d(a.pool()?),
         "pool2d_grad" => Op::Pool2dGrad(a.pool()?),
         "reshape" => Op::Reshape(a.shape("shape")?),
         "transpose" => Op::Transpose(a.ints("perm")?),
         "broadcast" => Op::Broadcast(a.shape("shape")?),
-        "slice" => Op::Slice { starts: a.ints("starts")?, ends: a.ints("ends")? },
-        "concat" => Op::Concat { axis: a.int("axis")? },
-        "pad" => Op::Pad { before: a.ints("before")?, after: a.ints("after")?, value: a.float("value")? },
+        "slice" => Op::Slice {
+            starts: a.ints("starts")?,
+            ends: a.ints("ends")?,
+        },
+        "concat" => Op::Concat {
+            axis: a.int("axis")?,
+        },
+        "pad" => Op::Pad {
+            before: a.ints("before")?,
+            after: a.ints("after")?,
+            value: a.float("value")?,
+        },
         "random_uniform" => Op::RandomUniform(a.shape("shape")?),
         "fused.elementwise" => Op::Fused(FusedOp::Elementwise(take_program()?)),
         "fused.matmul" => Op::Fused(FusedOp::MatMul {
@@ -333,9 +440,18 @@ fn decode_op(name: &str, a: &mut Attrs, program: &mut Option<Program>) -> Result
             transpose_b: a.flag("transpose_b")?,
             epilogue: take_program()?,
         }),
-        "fused.conv2d" => Op::Fused(FusedOp::Conv2d { attrs: a.conv()?, epilogue: take_program()? }),
-        "fused.depthwise_conv2d" => Op::Fused(FusedOp::DepthwiseConv2d { attrs: a.conv()?, epilogue: take_program()? }),
-        "fused.pool2d" => Op::Fused(FusedOp::Pool2d { attrs: a.pool()?, epilogue: take_program()? }),
+        "fused.conv2d" => Op::Fused(FusedOp::Conv2d {
+            attrs: a.conv()?,
+            epilogue: take_program()?,
+        }),
+        "fused.depthwise_conv2d" => Op::Fused(FusedOp::DepthwiseConv2d {
+            attrs: a.conv()?,
+            epilogue: take_program()?,
+        }),
+        "fused.pool2d" => Op::Fused(FusedOp::Pool2d {
+            attrs: a.pool()?,
+            epilogue: take_program()?,
+        }),
         "fused.reduce" => Op::Fused(FusedOp::Reduce {
             op: a.reduce_op()?,
             axes: a.ints("axes")?,
@@ -374,7 +490,19 @@ mod tests {
     #[test]
     fn floats_round_trip_bit_exactly() {
         let odd_nan = f32::from_bits(0xffc0_0001);
-        for x in [0.0, -0.0, 0.1, 1.0 / 3.0, f32::MAX, f32::MIN_POSITIVE, 1e-45, f32::INFINITY, f32::NEG_INFINITY, f32::NAN, odd_nan] {
+        for x in [
+            0.0,
+            -0.0,
+            0.1,
+            1.0 / 3.0,
+            f32::MAX,
+            f32::MIN_POSITIVE,
+            1e-45,
+            f32::INFINITY,
+            f32::NEG_INFINITY,
+            f32::NAN,
+            odd_nan,
+        ] {
             let text = format_f32(x);
             assert_eq!(parse_f32(&text).unwrap().to_bits(), x.to_bits(), "{text}");
         }

@@ -9,7 +9,13 @@ use ir::op::{Conv2dAttrs, Padding, Pool2dAttrs, PoolKind, ReduceOp};
 use ir::{BinaryOp, FusedOp, Graph, Instr, Op, Program, Shape, Tensor, UnaryOp};
 
 /// Every reduction.
-pub const REDUCE_OPS: [ReduceOp; 5] = [ReduceOp::Sum, ReduceOp::Mean, ReduceOp::Max, ReduceOp::Min, ReduceOp::ArgMax];
+pub const REDUCE_OPS: [ReduceOp; 5] = [
+    ReduceOp::Sum,
+    ReduceOp::Mean,
+    ReduceOp::Max,
+    ReduceOp::Min,
+    ReduceOp::ArgMax,
+];
 
 /// A distinct index per op kind, fused kinds included. Exhaustive on purpose: a new variant
 /// does not compile here until the coverage graph is taught about it.
@@ -51,11 +57,20 @@ pub fn op_kind(op: &Op) -> usize {
 pub const N_OP_KINDS: usize = 29;
 
 fn conv(strides: [usize; 2], dilation: [usize; 2], padding: Padding) -> Conv2dAttrs {
-    Conv2dAttrs { strides, dilation, padding }
+    Conv2dAttrs {
+        strides,
+        dilation,
+        padding,
+    }
 }
 
 fn pool(kind: PoolKind, window: [usize; 2], strides: [usize; 2], padding: Padding) -> Pool2dAttrs {
-    Pool2dAttrs { kind, window, strides, padding }
+    Pool2dAttrs {
+        kind,
+        window,
+        strides,
+        padding,
+    }
 }
 
 /// A program reading inputs 0 and 1 that applies every unary op in a chain, then folds in
@@ -84,7 +99,20 @@ pub fn every_op_graph() -> Graph {
     let half = g.scalar(0.5);
     let bias = g.constant(Tensor::new([3], vec![0.1, -0.0, 3e-7]).unwrap());
     let _zeros = g.constant(Tensor::zeros([2, 2]));
-    let _edge = g.constant(Tensor::new([6], vec![f32::INFINITY, f32::NEG_INFINITY, 1e-45, f32::MAX, f32::MIN_POSITIVE, -1.0 / 3.0]).unwrap());
+    let _edge = g.constant(
+        Tensor::new(
+            [6],
+            vec![
+                f32::INFINITY,
+                f32::NEG_INFINITY,
+                1e-45,
+                f32::MAX,
+                f32::MIN_POSITIVE,
+                -1.0 / 3.0,
+            ],
+        )
+        .unwrap(),
+    );
     let _empty = g.constant(Tensor::zeros([0, 3]));
 
     for u in UnaryOp::ALL {
@@ -110,50 +138,193 @@ pub fn every_op_graph() -> Graph {
 
     let valid = conv([1, 1], [1, 1], Padding::Valid);
     let dy = g.add(Op::Conv2d(valid), &[img, filter]).unwrap();
-    g.add(Op::Conv2d(conv([2, 2], [1, 1], Padding::Same)), &[img, filter]).unwrap();
-    g.add(Op::Conv2d(conv([1, 2], [2, 1], Padding::Explicit([1, 0, 2, 1]))), &[img, filter]).unwrap();
-    g.add(Op::Conv2dBackpropInput { attrs: valid, input_shape: Shape::from([1, 5, 5, 2]) }, &[dy, filter]).unwrap();
-    let dfilter = g.add(Op::Conv2dBackpropFilter { attrs: valid, filter_shape: Shape::from([3, 3, 2, 4]) }, &[img, dy]).unwrap();
+    g.add(
+        Op::Conv2d(conv([2, 2], [1, 1], Padding::Same)),
+        &[img, filter],
+    )
+    .unwrap();
+    g.add(
+        Op::Conv2d(conv([1, 2], [2, 1], Padding::Explicit([1, 0, 2, 1]))),
+        &[img, filter],
+    )
+    .unwrap();
+    g.add(
+        Op::Conv2dBackpropInput {
+            attrs: valid,
+            input_shape: Shape::from([1, 5, 5, 2]),
+        },
+        &[dy, filter],
+    )
+    .unwrap();
+    let dfilter = g
+        .add(
+            Op::Conv2dBackpropFilter {
+                attrs: valid,
+                filter_shape: Shape::from([3, 3, 2, 4]),
+            },
+            &[img, dy],
+        )
+        .unwrap();
 
     // Depthwise filter [3, 3, 2, 2]: 2 channels, multiplier 2, so 4 output channels.
     let dw_filter = g.param("depthwise", [3, 3, 2, 2]);
-    let dw_y = g.add(Op::DepthwiseConv2d(valid), &[img, dw_filter]).unwrap();
-    g.add(Op::DepthwiseConv2d(conv([2, 1], [1, 2], Padding::Explicit([0, 1, 1, 0]))), &[img, dw_filter]).unwrap();
-    g.add(Op::DepthwiseConv2dBackpropInput { attrs: valid, input_shape: Shape::from([1, 5, 5, 2]) }, &[dw_y, dw_filter]).unwrap();
-    g.add(Op::DepthwiseConv2dBackpropFilter { attrs: valid, filter_shape: Shape::from([3, 3, 2, 2]) }, &[img, dw_y]).unwrap();
+    let dw_y = g
+        .add(Op::DepthwiseConv2d(valid), &[img, dw_filter])
+        .unwrap();
+    g.add(
+        Op::DepthwiseConv2d(conv([2, 1], [1, 2], Padding::Explicit([0, 1, 1, 0]))),
+        &[img, dw_filter],
+    )
+    .unwrap();
+    g.add(
+        Op::DepthwiseConv2dBackpropInput {
+            attrs: valid,
+            input_shape: Shape::from([1, 5, 5, 2]),
+        },
+        &[dw_y, dw_filter],
+    )
+    .unwrap();
+    g.add(
+        Op::DepthwiseConv2dBackpropFilter {
+            attrs: valid,
+            filter_shape: Shape::from([3, 3, 2, 2]),
+        },
+        &[img, dw_y],
+    )
+    .unwrap();
 
     let max_pool = pool(PoolKind::Max, [2, 2], [2, 2], Padding::Valid);
     let pooled = g.add(Op::Pool2d(max_pool), &[img]).unwrap();
-    g.add(Op::Pool2d(pool(PoolKind::Avg, [3, 3], [1, 1], Padding::Same)), &[img]).unwrap();
+    g.add(
+        Op::Pool2d(pool(PoolKind::Avg, [3, 3], [1, 1], Padding::Same)),
+        &[img],
+    )
+    .unwrap();
     g.add(Op::Pool2dGrad(max_pool), &[img, pooled]).unwrap();
 
     g.reshape(x, [4, 2]).unwrap();
     g.add(Op::Broadcast(Shape::from([3, 2, 4])), &[x]).unwrap();
-    g.add(Op::Slice { starts: vec![0, 1], ends: vec![2, 3] }, &[x]).unwrap();
+    g.add(
+        Op::Slice {
+            starts: vec![0, 1],
+            ends: vec![2, 3],
+        },
+        &[x],
+    )
+    .unwrap();
     g.add(Op::Concat { axis: 1 }, &[x, x, x]).unwrap();
     g.add(Op::Concat { axis: 0 }, &[x]).unwrap();
-    g.add(Op::Pad { before: vec![1, 0], after: vec![0, 2], value: f32::NEG_INFINITY }, &[x]).unwrap();
-    g.add(Op::RandomUniform(Shape::from([3, 3])), &[half]).unwrap();
+    g.add(
+        Op::Pad {
+            before: vec![1, 0],
+            after: vec![0, 2],
+            value: f32::NEG_INFINITY,
+        },
+        &[x],
+    )
+    .unwrap();
+    g.add(Op::RandomUniform(Shape::from([3, 3])), &[half])
+        .unwrap();
 
-    g.add(Op::Fused(FusedOp::Elementwise(every_scalar_op_program())), &[x, half]).unwrap();
-    let epilogue = Program { instrs: vec![Instr::Input(0), Instr::Input(1), Instr::Binary(BinaryOp::Add, 0, 1), Instr::Unary(UnaryOp::Tanh, 2)] };
-    let logits = g.add(Op::Fused(FusedOp::MatMul { transpose_a: false, transpose_b: true, epilogue }), &[x, wt, bias]).unwrap();
-    g.add(Op::Fused(FusedOp::MatMul { transpose_a: true, transpose_b: false, epilogue: Program::identity() }), &[xt, w]).unwrap();
-    let relu = Program { instrs: vec![Instr::Input(0), Instr::Unary(UnaryOp::Relu, 0)] };
-    g.add(Op::Fused(FusedOp::Conv2d { attrs: conv([2, 2], [1, 1], Padding::Same), epilogue: relu }), &[img, filter]).unwrap();
-    let scale = Program { instrs: vec![Instr::Input(0), Instr::Input(1), Instr::Binary(BinaryOp::Mul, 0, 1)] };
-    let dw_fused = FusedOp::DepthwiseConv2d { attrs: conv([1, 2], [2, 1], Padding::Same), epilogue: scale.clone() };
+    g.add(
+        Op::Fused(FusedOp::Elementwise(every_scalar_op_program())),
+        &[x, half],
+    )
+    .unwrap();
+    let epilogue = Program {
+        instrs: vec![
+            Instr::Input(0),
+            Instr::Input(1),
+            Instr::Binary(BinaryOp::Add, 0, 1),
+            Instr::Unary(UnaryOp::Tanh, 2),
+        ],
+    };
+    let logits = g
+        .add(
+            Op::Fused(FusedOp::MatMul {
+                transpose_a: false,
+                transpose_b: true,
+                epilogue,
+            }),
+            &[x, wt, bias],
+        )
+        .unwrap();
+    g.add(
+        Op::Fused(FusedOp::MatMul {
+            transpose_a: true,
+            transpose_b: false,
+            epilogue: Program::identity(),
+        }),
+        &[xt, w],
+    )
+    .unwrap();
+    let relu = Program {
+        instrs: vec![Instr::Input(0), Instr::Unary(UnaryOp::Relu, 0)],
+    };
+    g.add(
+        Op::Fused(FusedOp::Conv2d {
+            attrs: conv([2, 2], [1, 1], Padding::Same),
+            epilogue: relu,
+        }),
+        &[img, filter],
+    )
+    .unwrap();
+    let scale = Program {
+        instrs: vec![
+            Instr::Input(0),
+            Instr::Input(1),
+            Instr::Binary(BinaryOp::Mul, 0, 1),
+        ],
+    };
+    let dw_fused = FusedOp::DepthwiseConv2d {
+        attrs: conv([1, 2], [2, 1], Padding::Same),
+        epilogue: scale.clone(),
+    };
     g.add(Op::Fused(dw_fused), &[img, dw_filter, half]).unwrap();
-    let avg = pool(PoolKind::Avg, [2, 2], [2, 2], Padding::Explicit([0, 1, 0, 1]));
-    g.add(Op::Fused(FusedOp::Pool2d { attrs: avg, epilogue: scale }), &[img, half]).unwrap();
-    let square = Program { instrs: vec![Instr::Input(0), Instr::Unary(UnaryOp::Square, 0)] };
-    let prologue_reduce = FusedOp::Reduce { op: ReduceOp::Mean, axes: vec![0], keep_dims: true, input_shape: Shape::from([2, 4]), prologue: square };
+    let avg = pool(
+        PoolKind::Avg,
+        [2, 2],
+        [2, 2],
+        Padding::Explicit([0, 1, 0, 1]),
+    );
+    g.add(
+        Op::Fused(FusedOp::Pool2d {
+            attrs: avg,
+            epilogue: scale,
+        }),
+        &[img, half],
+    )
+    .unwrap();
+    let square = Program {
+        instrs: vec![Instr::Input(0), Instr::Unary(UnaryOp::Square, 0)],
+    };
+    let prologue_reduce = FusedOp::Reduce {
+        op: ReduceOp::Mean,
+        axes: vec![0],
+        keep_dims: true,
+        input_shape: Shape::from([2, 4]),
+        prologue: square,
+    };
     g.add(Op::Fused(prologue_reduce), &[x]).unwrap();
-    let argmax = FusedOp::Reduce { op: ReduceOp::ArgMax, axes: vec![1], keep_dims: false, input_shape: Shape::from([2, 4]), prologue: Program::identity() };
+    let argmax = FusedOp::Reduce {
+        op: ReduceOp::ArgMax,
+        axes: vec![1],
+        keep_dims: false,
+        input_shape: Shape::from([2, 4]),
+        prologue: Program::identity(),
+    };
     g.add(Op::Fused(argmax), &[x]).unwrap();
 
     let step = g.binary(BinaryOp::Mul, mm, half).unwrap();
-    let new_w = g.add(Op::Slice { starts: vec![0, 0], ends: vec![2, 3] }, &[step]).unwrap();
+    let new_w = g
+        .add(
+            Op::Slice {
+                starts: vec![0, 0],
+                ends: vec![2, 3],
+            },
+            &[step],
+        )
+        .unwrap();
     let new_w = g.add(Op::Concat { axis: 0 }, &[new_w, new_w]).unwrap();
     g.add_output("loss", loss).unwrap();
     g.add_output("logits", logits).unwrap();
@@ -181,9 +352,15 @@ pub fn assert_covers_everything(g: &Graph) {
             | Op::DepthwiseConv2dBackpropInput { attrs: c, .. }
             | Op::DepthwiseConv2dBackpropFilter { attrs: c, .. } => (Some(c), None, None),
             Op::Pool2d(p) | Op::Pool2dGrad(p) => (None, Some(p), None),
-            Op::Fused(FusedOp::Conv2d { attrs, epilogue } | FusedOp::DepthwiseConv2d { attrs, epilogue }) => (Some(attrs), None, Some(epilogue)),
+            Op::Fused(
+                FusedOp::Conv2d { attrs, epilogue } | FusedOp::DepthwiseConv2d { attrs, epilogue },
+            ) => (Some(attrs), None, Some(epilogue)),
             Op::Fused(FusedOp::Pool2d { attrs, epilogue }) => (None, Some(attrs), Some(epilogue)),
-            Op::Fused(FusedOp::Elementwise(p) | FusedOp::MatMul { epilogue: p, .. } | FusedOp::Reduce { prologue: p, .. }) => (None, None, Some(p)),
+            Op::Fused(
+                FusedOp::Elementwise(p)
+                | FusedOp::MatMul { epilogue: p, .. }
+                | FusedOp::Reduce { prologue: p, .. },
+            ) => (None, None, Some(p)),
             _ => (None, None, None),
         };
         if let Some(c) = conv_attrs {
@@ -203,13 +380,22 @@ pub fn assert_covers_everything(g: &Graph) {
     }
     assert_eq!(kinds.len(), N_OP_KINDS, "op kinds covered: {kinds:?}");
     for u in UnaryOp::ALL {
-        assert!(names.contains(u.name()) && names.contains(&format!("program {}", u.name())), "{u:?} missing");
+        assert!(
+            names.contains(u.name()) && names.contains(&format!("program {}", u.name())),
+            "{u:?} missing"
+        );
     }
     for b in BinaryOp::ALL {
-        assert!(names.contains(b.name()) && names.contains(&format!("program {}", b.name())), "{b:?} missing");
+        assert!(
+            names.contains(b.name()) && names.contains(&format!("program {}", b.name())),
+            "{b:?} missing"
+        );
     }
     for r in REDUCE_OPS {
-        assert!(names.contains(&format!("reduce.{}", r.name())), "{r:?} missing");
+        assert!(
+            names.contains(&format!("reduce.{}", r.name())),
+            "{r:?} missing"
+        );
     }
     assert_eq!(paddings.len(), 3, "padding forms covered");
     assert_eq!(pool_kinds.len(), 2, "pool kinds covered");
@@ -218,8 +404,16 @@ pub fn assert_covers_everything(g: &Graph) {
 /// An op with every float replaced by its bits, so NaNs compare equal to themselves.
 fn op_bits(op: &Op) -> String {
     match op {
-        Op::Const(t) => format!("const {} {:?}", t.shape, t.data.iter().map(|v| v.to_bits()).collect::<Vec<_>>()),
-        Op::Pad { before, after, value } => format!("pad {before:?} {after:?} {}", value.to_bits()),
+        Op::Const(t) => format!(
+            "const {} {:?}",
+            t.shape,
+            t.data.iter().map(|v| v.to_bits()).collect::<Vec<_>>()
+        ),
+        Op::Pad {
+            before,
+            after,
+            value,
+        } => format!("pad {before:?} {after:?} {}", value.to_bits()),
         Op::Fused(f) => {
             let mut text = format!("{f:?}");
             for instr in &fused_program(f).instrs {

@@ -25,9 +25,18 @@ fn depthwise_hand_case_orders_outputs_channel_major() {
     // 1x2x2 input with 2 channels, 1x1 filter, multiplier 2: y[.., ci*2 + mi] = x[.., ci] * w[ci, mi].
     let x = t([1, 1, 2, 2], vec![1.0, 2.0, 3.0, 4.0]);
     let w = t([1, 1, 2, 2], vec![10.0, 100.0, -1.0, 0.5]);
-    let attrs = Conv2dAttrs { strides: [1, 1], dilation: [1, 1], padding: Padding::Valid };
+    let attrs = Conv2dAttrs {
+        strides: [1, 1],
+        dilation: [1, 1],
+        padding: Padding::Valid,
+    };
     let got = apply_ok(Op::DepthwiseConv2d(attrs), &[x, w]);
-    assert_close(&got, &[1, 1, 2, 4], &[10.0, 100.0, -2.0, 1.0, 30.0, 300.0, -4.0, 2.0], 0.0);
+    assert_close(
+        &got,
+        &[1, 1, 2, 4],
+        &[10.0, 100.0, -2.0, 1.0, 30.0, 300.0, -4.0, 2.0],
+        0.0,
+    );
 }
 
 #[test]
@@ -53,22 +62,62 @@ fn depthwise_backprops_are_exact_adjoints() {
         let w = random([3, 2, 3, 2], seed + 1, -1.0, 1.0);
         let y = apply_ok(Op::DepthwiseConv2d(attrs), &[x.clone(), w.clone()]);
         let dy = random(y.shape.clone(), seed + 2, -1.0, 1.0);
-        let dx = apply_ok(Op::DepthwiseConv2dBackpropInput { attrs, input_shape: x.shape.clone() }, &[dy.clone(), w.clone()]);
-        let dw = apply_ok(Op::DepthwiseConv2dBackpropFilter { attrs, filter_shape: w.shape.clone() }, &[x.clone(), dy.clone()]);
+        let dx = apply_ok(
+            Op::DepthwiseConv2dBackpropInput {
+                attrs,
+                input_shape: x.shape.clone(),
+            },
+            &[dy.clone(), w.clone()],
+        );
+        let dw = apply_ok(
+            Op::DepthwiseConv2dBackpropFilter {
+                attrs,
+                filter_shape: w.shape.clone(),
+            },
+            &[x.clone(), dy.clone()],
+        );
         let (forward, via_input, via_filter) = (dot(&y, &dy), dot(&x, &dx), dot(&w, &dw));
         let tol = 1e-4 * forward.abs().max(1.0);
-        assert!((forward - via_input).abs() < tol, "case {i}: <y,dy> {forward} vs <x,dx> {via_input}");
-        assert!((forward - via_filter).abs() < tol, "case {i}: <y,dy> {forward} vs <w,dw> {via_filter}");
+        assert!(
+            (forward - via_input).abs() < tol,
+            "case {i}: <y,dy> {forward} vs <x,dx> {via_input}"
+        );
+        assert!(
+            (forward - via_filter).abs() < tol,
+            "case {i}: <y,dy> {forward} vs <w,dw> {via_filter}"
+        );
     }
 }
 
 #[test]
 fn depthwise_rejects_a_channel_mismatch_by_name() {
-    let attrs = Conv2dAttrs { strides: [1, 1], dilation: [1, 1], padding: Padding::Valid };
-    let err = apply(Op::DepthwiseConv2d(attrs), &[Tensor::zeros([1, 4, 4, 3]), Tensor::zeros([2, 2, 2, 1])]).unwrap_err();
+    let attrs = Conv2dAttrs {
+        strides: [1, 1],
+        dilation: [1, 1],
+        padding: Padding::Valid,
+    };
+    let err = apply(
+        Op::DepthwiseConv2d(attrs),
+        &[Tensor::zeros([1, 4, 4, 3]), Tensor::zeros([2, 2, 2, 1])],
+    )
+    .unwrap_err();
     let text = err.to_string();
-    assert!(text.contains("depthwise_conv2d") && text.contains("3 channels"), "{text}");
+    assert!(
+        text.contains("depthwise_conv2d") && text.contains("3 channels"),
+        "{text}"
+    );
     let dy = Tensor::zeros(Shape::from([1, 3, 3, 5]));
-    let err = apply(Op::DepthwiseConv2dBackpropInput { attrs, input_shape: Shape::from([1, 4, 4, 3]) }, &[dy, Tensor::zeros([2, 2, 3, 1])]).unwrap_err();
-    assert!(err.to_string().contains("forward output shape [1, 3, 3, 3]"), "{err}");
+    let err = apply(
+        Op::DepthwiseConv2dBackpropInput {
+            attrs,
+            input_shape: Shape::from([1, 4, 4, 3]),
+        },
+        &[dy, Tensor::zeros([2, 2, 3, 1])],
+    )
+    .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("forward output shape [1, 3, 3, 3]"),
+        "{err}"
+    );
 }

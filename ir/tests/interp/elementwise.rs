@@ -15,11 +15,26 @@ fn unary_ops_match_hand_values() {
         (UnaryOp::Exp, [0.135_335_28, 1.0, 1.284_025_4, 54.598_15]),
     ];
     for (op, want) in cases {
-        assert_close(&apply_ok(Op::Unary(op), std::slice::from_ref(&x)), &[4], &want, 1e-5);
+        assert_close(
+            &apply_ok(Op::Unary(op), std::slice::from_ref(&x)),
+            &[4],
+            &want,
+            1e-5,
+        );
     }
     let pos = t([2, 2], vec![0.25, 1.0, 4.0, 16.0]);
-    assert_close(&apply_ok(Op::Unary(UnaryOp::Sqrt), std::slice::from_ref(&pos)), &[2, 2], &[0.5, 1.0, 2.0, 4.0], 1e-6);
-    assert_close(&apply_ok(Op::Unary(UnaryOp::Rsqrt), &[pos]), &[2, 2], &[2.0, 1.0, 0.5, 0.25], 1e-6);
+    assert_close(
+        &apply_ok(Op::Unary(UnaryOp::Sqrt), std::slice::from_ref(&pos)),
+        &[2, 2],
+        &[0.5, 1.0, 2.0, 4.0],
+        1e-6,
+    );
+    assert_close(
+        &apply_ok(Op::Unary(UnaryOp::Rsqrt), &[pos]),
+        &[2, 2],
+        &[2.0, 1.0, 0.5, 0.25],
+        1e-6,
+    );
 }
 
 #[test]
@@ -41,10 +56,30 @@ fn binary_broadcasts_like_numpy() {
 fn binary_scalar_and_comparisons() {
     let a = t([3], vec![1.0, 2.0, 3.0]);
     let two = t(Shape::scalar(), vec![2.0]);
-    assert_close(&apply_ok(Op::Binary(BinaryOp::Ge), &[a.clone(), two.clone()]), &[3], &[0.0, 1.0, 1.0], 0.0);
-    assert_close(&apply_ok(Op::Binary(BinaryOp::Pow), &[two.clone(), a.clone()]), &[3], &[2.0, 4.0, 8.0], 0.0);
-    assert_close(&apply_ok(Op::Binary(BinaryOp::Div), &[a.clone(), two]), &[3], &[0.5, 1.0, 1.5], 0.0);
-    assert_close(&apply_ok(Op::Binary(BinaryOp::Max), &[a, t([1], vec![2.5])]), &[3], &[2.5, 2.5, 3.0], 0.0);
+    assert_close(
+        &apply_ok(Op::Binary(BinaryOp::Ge), &[a.clone(), two.clone()]),
+        &[3],
+        &[0.0, 1.0, 1.0],
+        0.0,
+    );
+    assert_close(
+        &apply_ok(Op::Binary(BinaryOp::Pow), &[two.clone(), a.clone()]),
+        &[3],
+        &[2.0, 4.0, 8.0],
+        0.0,
+    );
+    assert_close(
+        &apply_ok(Op::Binary(BinaryOp::Div), &[a.clone(), two]),
+        &[3],
+        &[0.5, 1.0, 1.5],
+        0.0,
+    );
+    assert_close(
+        &apply_ok(Op::Binary(BinaryOp::Max), &[a, t([1], vec![2.5])]),
+        &[3],
+        &[2.5, 2.5, 3.0],
+        0.0,
+    );
 }
 
 #[test]
@@ -53,16 +88,27 @@ fn select_broadcasts_all_three_operands() {
     let cond = t([2, 1], vec![1.0, 0.0]);
     let a = t([3], vec![1.0, 2.0, 3.0]);
     let b = t(Shape::scalar(), vec![-1.0]);
-    assert_close(&apply_ok(Op::Select, &[cond, a, b]), &[2, 3], &[1.0, 2.0, 3.0, -1.0, -1.0, -1.0], 0.0);
+    assert_close(
+        &apply_ok(Op::Select, &[cond, a, b]),
+        &[2, 3],
+        &[1.0, 2.0, 3.0, -1.0, -1.0, -1.0],
+        0.0,
+    );
     // Any non-zero condition (even negative or NaN) is true.
     let cond = t([3], vec![-0.5, f32::NAN, 0.0]);
-    let got = apply_ok(Op::Select, &[cond, t([3], vec![7.0; 3]), t([3], vec![9.0; 3])]);
+    let got = apply_ok(
+        Op::Select,
+        &[cond, t([3], vec![7.0; 3]), t([3], vec![9.0; 3])],
+    );
     assert_close(&got, &[3], &[7.0, 7.0, 9.0], 0.0);
 }
 
 #[test]
 fn random_uniform_is_the_counter_generator_at_the_truncated_seed() {
-    let got = apply_ok(Op::RandomUniform(Shape::from([2, 3])), &[t(Shape::scalar(), vec![3.7])]);
+    let got = apply_ok(
+        Op::RandomUniform(Shape::from([2, 3])),
+        &[t(Shape::scalar(), vec![3.7])],
+    );
     let want: Vec<f32> = (0..6).map(|i| ir::random::uniform(3, i)).collect();
     assert_close(&got, &[2, 3], &want, 0.0);
     assert!(got.data.iter().all(|v| (0.0..1.0).contains(v)));

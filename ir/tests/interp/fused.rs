@@ -6,7 +6,14 @@ use ir::{BinaryOp, Conv2dAttrs, Op, Padding, Pool2dAttrs, PoolKind, ReduceOp, Sh
 
 /// `relu(in0 + in1)`.
 fn bias_relu() -> Program {
-    Program { instrs: vec![Instr::Input(0), Instr::Input(1), Instr::Binary(BinaryOp::Add, 0, 1), Instr::Unary(UnaryOp::Relu, 2)] }
+    Program {
+        instrs: vec![
+            Instr::Input(0),
+            Instr::Input(1),
+            Instr::Binary(BinaryOp::Add, 0, 1),
+            Instr::Unary(UnaryOp::Relu, 2),
+        ],
+    }
 }
 
 #[test]
@@ -24,7 +31,11 @@ fn elementwise_program_with_broadcast_inputs() {
             Instr::Select(2, 5, 6),
         ],
     };
-    let args = [t([2, 1], vec![1.0, -1.0]), t([2], vec![3.0, 4.0]), t(Shape::scalar(), vec![9.0])];
+    let args = [
+        t([2, 1], vec![1.0, -1.0]),
+        t([2], vec![3.0, 4.0]),
+        t(Shape::scalar(), vec![9.0]),
+    ];
     let got = apply_ok(Op::Fused(FusedOp::Elementwise(p)), &args);
     assert_close(&got, &[2, 2], &[6.0, 8.0, 9.0, 9.0], 0.0);
 }
@@ -35,45 +46,123 @@ fn matmul_with_bias_relu_epilogue() {
     let b = t([2, 2], vec![1.0, -1.0, 1.0, -1.0]);
     let bias = t([2], vec![0.5, 10.0]);
     // a x b = [[3, -3], [7, -7]]; + bias = [[3.5, 7], [7.5, 3]]; relu keeps all.
-    let op = FusedOp::MatMul { transpose_a: false, transpose_b: false, epilogue: bias_relu() };
-    assert_close(&apply_ok(Op::Fused(op), &[a.clone(), b.clone(), bias]), &[2, 2], &[3.5, 7.0, 7.5, 3.0], 0.0);
-    let op = FusedOp::MatMul { transpose_a: false, transpose_b: false, epilogue: bias_relu() };
-    assert_close(&apply_ok(Op::Fused(op), &[a, b, t([2], vec![-4.0, 0.0])]), &[2, 2], &[0.0, 0.0, 3.0, 0.0], 0.0);
+    let op = FusedOp::MatMul {
+        transpose_a: false,
+        transpose_b: false,
+        epilogue: bias_relu(),
+    };
+    assert_close(
+        &apply_ok(Op::Fused(op), &[a.clone(), b.clone(), bias]),
+        &[2, 2],
+        &[3.5, 7.0, 7.5, 3.0],
+        0.0,
+    );
+    let op = FusedOp::MatMul {
+        transpose_a: false,
+        transpose_b: false,
+        epilogue: bias_relu(),
+    };
+    assert_close(
+        &apply_ok(Op::Fused(op), &[a, b, t([2], vec![-4.0, 0.0])]),
+        &[2, 2],
+        &[0.0, 0.0, 3.0, 0.0],
+        0.0,
+    );
 }
 
 #[test]
 fn conv_and_pool_epilogues_agree_with_unfused() {
-    let attrs = Conv2dAttrs { strides: [2, 1], dilation: [1, 1], padding: Padding::Same };
+    let attrs = Conv2dAttrs {
+        strides: [2, 1],
+        dilation: [1, 1],
+        padding: Padding::Same,
+    };
     let x = random([2, 5, 4, 3], 1, -1.0, 1.0);
     let w = random([3, 3, 3, 2], 2, -1.0, 1.0);
     let bias = random([2], 3, -0.5, 0.5);
     let conv = apply_ok(Op::Conv2d(attrs), &[x.clone(), w.clone()]);
-    let unfused = apply_ok(Op::Unary(UnaryOp::Relu), &[apply_ok(Op::Binary(BinaryOp::Add), &[conv, bias.clone()])]);
-    let fused = apply_ok(Op::Fused(FusedOp::Conv2d { attrs, epilogue: bias_relu() }), &[x.clone(), w, bias.clone()]);
+    let unfused = apply_ok(
+        Op::Unary(UnaryOp::Relu),
+        &[apply_ok(Op::Binary(BinaryOp::Add), &[conv, bias.clone()])],
+    );
+    let fused = apply_ok(
+        Op::Fused(FusedOp::Conv2d {
+            attrs,
+            epilogue: bias_relu(),
+        }),
+        &[x.clone(), w, bias.clone()],
+    );
     assert_eq!(fused, unfused);
 
     // Depthwise with channel multiplier 2: 3 input channels, 6 output channels.
     let dw = random([3, 3, 3, 2], 5, -1.0, 1.0);
     let dw_bias = random([6], 6, -0.5, 0.5);
     let conv = apply_ok(Op::DepthwiseConv2d(attrs), &[x.clone(), dw.clone()]);
-    let unfused = apply_ok(Op::Unary(UnaryOp::Relu), &[apply_ok(Op::Binary(BinaryOp::Add), &[conv, dw_bias.clone()])]);
-    let fused = apply_ok(Op::Fused(FusedOp::DepthwiseConv2d { attrs, epilogue: bias_relu() }), &[x.clone(), dw, dw_bias]);
+    let unfused = apply_ok(
+        Op::Unary(UnaryOp::Relu),
+        &[apply_ok(
+            Op::Binary(BinaryOp::Add),
+            &[conv, dw_bias.clone()],
+        )],
+    );
+    let fused = apply_ok(
+        Op::Fused(FusedOp::DepthwiseConv2d {
+            attrs,
+            epilogue: bias_relu(),
+        }),
+        &[x.clone(), dw, dw_bias],
+    );
     assert_eq!(fused, unfused);
 
-    let p = Pool2dAttrs { kind: PoolKind::Avg, window: [2, 2], strides: [2, 2], padding: Padding::Same };
+    let p = Pool2dAttrs {
+        kind: PoolKind::Avg,
+        window: [2, 2],
+        strides: [2, 2],
+        padding: Padding::Same,
+    };
     let pooled = apply_ok(Op::Pool2d(p), std::slice::from_ref(&x));
     let shift = random([3], 4, -0.5, 0.5);
-    let unfused = apply_ok(Op::Unary(UnaryOp::Relu), &[apply_ok(Op::Binary(BinaryOp::Add), &[pooled, shift.clone()])]);
-    let fused = apply_ok(Op::Fused(FusedOp::Pool2d { attrs: p, epilogue: bias_relu() }), &[x, shift]);
+    let unfused = apply_ok(
+        Op::Unary(UnaryOp::Relu),
+        &[apply_ok(
+            Op::Binary(BinaryOp::Add),
+            &[pooled, shift.clone()],
+        )],
+    );
+    let fused = apply_ok(
+        Op::Fused(FusedOp::Pool2d {
+            attrs: p,
+            epilogue: bias_relu(),
+        }),
+        &[x, shift],
+    );
     assert_eq!(fused, unfused);
 }
 
 #[test]
 fn reduce_with_prologue_is_sum_of_squared_differences() {
     // sum over axis 1 of (in0 - in1)^2, in1 broadcast from [2, 1].
-    let p = Program { instrs: vec![Instr::Input(0), Instr::Input(1), Instr::Binary(BinaryOp::Sub, 0, 1), Instr::Unary(UnaryOp::Square, 2)] };
-    let op = FusedOp::Reduce { op: ReduceOp::Sum, axes: vec![1], keep_dims: true, input_shape: Shape::from([2, 3]), prologue: p };
+    let p = Program {
+        instrs: vec![
+            Instr::Input(0),
+            Instr::Input(1),
+            Instr::Binary(BinaryOp::Sub, 0, 1),
+            Instr::Unary(UnaryOp::Square, 2),
+        ],
+    };
+    let op = FusedOp::Reduce {
+        op: ReduceOp::Sum,
+        axes: vec![1],
+        keep_dims: true,
+        input_shape: Shape::from([2, 3]),
+        prologue: p,
+    };
     let x = t([2, 3], vec![1.0, 2.0, 3.0, 4.0, 6.0, 8.0]);
     let mean = t([2, 1], vec![2.0, 6.0]);
-    assert_close(&apply_ok(Op::Fused(op), &[x, mean]), &[2, 1], &[2.0, 8.0], 0.0);
+    assert_close(
+        &apply_ok(Op::Fused(op), &[x, mean]),
+        &[2, 1],
+        &[2.0, 8.0],
+        0.0,
+    );
 }

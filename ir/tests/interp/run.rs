@@ -24,7 +24,10 @@ fn sgd_graph() -> Graph {
 
 fn sgd_bindings() -> Bindings {
     Bindings::from([
-        ("x".to_string(), t([2, 3], vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0])),
+        (
+            "x".to_string(),
+            t([2, 3], vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0]),
+        ),
         ("w".to_string(), t([3, 1], vec![1.0, 0.0, -1.0])),
     ])
 }
@@ -59,8 +62,16 @@ fn missing_binding_names_the_node() {
     let mut bindings = sgd_bindings();
     bindings.remove("w");
     let err = run(&sgd_graph(), &bindings).unwrap_err();
-    let IrError::Interp(msg) = &err else { panic!("wrong error kind: {err:?}") };
-    assert!(msg.contains("%1") && msg.contains("`w`") && msg.contains("[3, 1]") && msg.contains("no binding"), "{msg}");
+    let IrError::Interp(msg) = &err else {
+        panic!("wrong error kind: {err:?}")
+    };
+    assert!(
+        msg.contains("%1")
+            && msg.contains("`w`")
+            && msg.contains("[3, 1]")
+            && msg.contains("no binding"),
+        "{msg}"
+    );
 }
 
 #[test]
@@ -68,19 +79,50 @@ fn wrong_binding_shape_names_both_shapes() {
     let mut bindings = sgd_bindings();
     bindings.insert("x".into(), t([3, 2], vec![0.0; 6]));
     let err = run(&sgd_graph(), &bindings).unwrap_err();
-    let IrError::Interp(msg) = &err else { panic!("wrong error kind: {err:?}") };
-    assert!(msg.contains("%0") && msg.contains("`x`") && msg.contains("[2, 3]") && msg.contains("[3, 2]"), "{msg}");
+    let IrError::Interp(msg) = &err else {
+        panic!("wrong error kind: {err:?}")
+    };
+    assert!(
+        msg.contains("%0")
+            && msg.contains("`x`")
+            && msg.contains("[2, 3]")
+            && msg.contains("[3, 2]"),
+        "{msg}"
+    );
     // Data that does not fill the declared shape is rejected too.
-    bindings.insert("x".into(), ir::Tensor { shape: Shape::from([2, 3]), data: vec![0.0; 5] });
-    assert!(matches!(run(&sgd_graph(), &bindings), Err(IrError::Interp(_))));
+    bindings.insert(
+        "x".into(),
+        ir::Tensor {
+            shape: Shape::from([2, 3]),
+            data: vec![0.0; 5],
+        },
+    );
+    assert!(matches!(
+        run(&sgd_graph(), &bindings),
+        Err(IrError::Interp(_))
+    ));
 }
 
 #[test]
 fn eval_op_rejects_misfit_operands_and_unbound_leaves() {
-    let err = eval_op(&Op::MatMul { transpose_a: false, transpose_b: false }, &[&t([2, 3], vec![0.0; 6]), &t([2, 3], vec![0.0; 6])]).unwrap_err();
+    let err = eval_op(
+        &Op::MatMul {
+            transpose_a: false,
+            transpose_b: false,
+        },
+        &[&t([2, 3], vec![0.0; 6]), &t([2, 3], vec![0.0; 6])],
+    )
+    .unwrap_err();
     assert!(err.to_string().contains("[2, 3], [2, 3]"), "{err}");
-    let leaf = Op::Input { name: "x".into(), shape: Shape::from([1]) };
+    let leaf = Op::Input {
+        name: "x".into(),
+        shape: Shape::from([1]),
+    };
     assert!(matches!(eval_op(&leaf, &[]), Err(IrError::Interp(_))));
-    let ok = eval_op(&Op::Binary(BinaryOp::Add), &[&t([1], vec![1.0]), &t([1], vec![2.0])]).unwrap();
+    let ok = eval_op(
+        &Op::Binary(BinaryOp::Add),
+        &[&t([1], vec![1.0]), &t([1], vec![2.0])],
+    )
+    .unwrap();
     assert_close(&ok, &[1], &[3.0], 0.0);
 }

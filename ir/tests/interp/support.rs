@@ -11,7 +11,9 @@ pub fn t(shape: impl Into<Shape>, data: Vec<f32>) -> Tensor {
 /// Deterministic uniform values in `[lo, hi)` from `ir::random::uniform`.
 pub fn random(shape: impl Into<Shape>, seed: u32, lo: f32, hi: f32) -> Tensor {
     let shape = shape.into();
-    let data = (0..shape.numel()).map(|i| lo + (hi - lo) * ir::random::uniform(seed, i as u32)).collect();
+    let data = (0..shape.numel())
+        .map(|i| lo + (hi - lo) * ir::random::uniform(seed, i as u32))
+        .collect();
     Tensor { shape, data }
 }
 
@@ -43,12 +45,20 @@ pub fn assert_close(got: &Tensor, shape: &[usize], want: &[f32], tol: f32) {
     assert_eq!(got.shape.dims(), shape, "shape");
     assert_eq!(got.data.len(), want.len(), "length");
     for (i, (g, w)) in got.data.iter().zip(want).enumerate() {
-        assert!(g == w || (g - w).abs() <= tol, "element {i}: got {g}, want {w} (tol {tol})\n got {:?}", got.data);
+        assert!(
+            g == w || (g - w).abs() <= tol,
+            "element {i}: got {g}, want {w} (tol {tol})\n got {:?}",
+            got.data
+        );
     }
 }
 
 /// `<a, b>` accumulated in f64.
 pub fn dot(a: &Tensor, b: &Tensor) -> f64 {
     assert_eq!(a.shape, b.shape);
-    a.data.iter().zip(&b.data).map(|(x, y)| *x as f64 * *y as f64).sum()
+    a.data
+        .iter()
+        .zip(&b.data)
+        .map(|(x, y)| *x as f64 * *y as f64)
+        .sum()
 }

@@ -88,10 +88,14 @@ impl Emit for Graph {
             return Ok(grad);
         }
         if !target.broadcasts_to(&have) {
-            return Err(PassError::Autodiff(format!("cannot reduce a gradient of shape {have} to operand shape {target}")));
+            return Err(PassError::Autodiff(format!(
+                "cannot reduce a gradient of shape {have} to operand shape {target}"
+            )));
         }
         let lead = have.rank() - target.rank();
-        let axes: Vec<usize> = (0..have.rank()).filter(|&i| i < lead || (target.0[i - lead] == 1 && have.0[i] != 1)).collect();
+        let axes: Vec<usize> = (0..have.rank())
+            .filter(|&i| i < lead || (target.0[i - lead] == 1 && have.0[i] != 1))
+            .collect();
         let summed = self.sum(grad, &axes, false)?;
         self.reshape_to(summed, target)
     }

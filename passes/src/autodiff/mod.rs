@@ -35,16 +35,24 @@ use rules::{Site, operand_grad, zero_grad};
 /// path from `wrt` to the loss, or the one unsupported case: the gradient of a max-pooling
 /// `pool2d_grad` with respect to its `dy` (double backward through max pooling) when the
 /// pooling windows overlap.
-pub fn grad(graph: &Graph, loss: NodeId, wrt: &[NodeId]) -> Result<(Graph, Vec<NodeId>), PassError> {
+pub fn grad(
+    graph: &Graph,
+    loss: NodeId,
+    wrt: &[NodeId],
+) -> Result<(Graph, Vec<NodeId>), PassError> {
     let n = graph.len();
     for &id in wrt.iter().chain([&loss]) {
         if id.index() >= n {
-            return Err(PassError::Autodiff(format!("node {id} is not in the graph ({n} nodes)")));
+            return Err(PassError::Autodiff(format!(
+                "node {id} is not in the graph ({n} nodes)"
+            )));
         }
     }
     let loss_shape = graph.shape(loss).clone();
     if loss_shape.numel() != 1 {
-        return Err(PassError::Autodiff(format!("the loss {loss} must have exactly one element, but has shape {loss_shape}")));
+        return Err(PassError::Autodiff(format!(
+            "the loss {loss} must have exactly one element, but has shape {loss_shape}"
+        )));
     }
 
     let on_path = nodes_on_path(graph, loss, wrt);
@@ -55,17 +63,26 @@ pub fn grad(graph: &Graph, loss: NodeId, wrt: &[NodeId]) -> Result<(Graph, Vec<N
     }
 
     for id in (0..=loss.index()).rev().map(NodeId::from_index) {
-        let Some(dy) = adjoint[id.index()] else { continue };
+        let Some(dy) = adjoint[id.index()] else {
+            continue;
+        };
         let operands = graph.operands(id);
         if !operands.iter().any(|o| on_path[o.index()]) {
             continue;
         }
-        let site = Site { node: id, op: graph.op(id).clone(), operands, dy };
+        let site = Site {
+            node: id,
+            op: graph.op(id).clone(),
+            operands,
+            dy,
+        };
         for (i, &x) in site.operands.iter().enumerate() {
             if !on_path[x.index()] {
                 continue;
             }
-            let Some(dx) = operand_grad(&mut g, &site, i)? else { continue };
+            let Some(dx) = operand_grad(&mut g, &site, i)? else {
+                continue;
+            };
             if g.shape(dx) != graph.shape(x) {
                 return Err(PassError::Autodiff(format!(
                     "rule for node {id} produced a gradient of shape {} for operand {x} of shape {}",
@@ -80,7 +97,10 @@ pub fn grad(graph: &Graph, loss: NodeId, wrt: &[NodeId]) -> Result<(Graph, Vec<N
         }
     }
 
-    let grads = wrt.iter().map(|&x| adjoint[x.index()].unwrap_or_else(|| zero_grad(&mut g, x))).collect();
+    let grads = wrt
+        .iter()
+        .map(|&x| adjoint[x.index()].unwrap_or_else(|| zero_grad(&mut g, x)))
+        .collect();
     Ok((g, grads))
 }
 

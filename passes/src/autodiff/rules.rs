@@ -15,7 +15,10 @@
 //!   are piecewise constant: no gradient.
 
 use ir::infer::op_name;
-use ir::{BinaryOp, Conv2dAttrs, Graph, NodeId, Op, Pool2dAttrs, PoolKind, ReduceOp, Shape, Tensor, UnaryOp};
+use ir::{
+    BinaryOp, Conv2dAttrs, Graph, NodeId, Op, Pool2dAttrs, PoolKind, ReduceOp, Shape, Tensor,
+    UnaryOp,
+};
 
 use super::emit::{Emit, Res, zeros};
 use crate::error::PassError;
@@ -55,18 +58,83 @@ pub(crate) fn operand_grad(g: &mut Graph, site: &Site, i: usize) -> Res<Option<N
             };
             Some(g.reduce_to(full, &x_shape)?)
         }
-        Op::Reduce { op, axes, keep_dims } => reduce_grad(g, *op, axes, *keep_dims, x, y, dy)?,
-        Op::MatMul { transpose_a, transpose_b } => Some(matmul_grad(g, *transpose_a, *transpose_b, ops[0], ops[1], dy, i)?),
-        Op::Conv2d(attrs) => Some(conv_grad(g, &DENSE_CONV, ConvRole::Forward, *attrs, ops, dy, i, x_shape)?),
-        Op::Conv2dBackpropInput { attrs, .. } => Some(conv_grad(g, &DENSE_CONV, ConvRole::BackpropInput, *attrs, ops, dy, i, x_shape)?),
-        Op::Conv2dBackpropFilter { attrs, .. } => Some(conv_grad(g, &DENSE_CONV, ConvRole::BackpropFilter, *attrs, ops, dy, i, x_shape)?),
-        Op::DepthwiseConv2d(attrs) => Some(conv_grad(g, &DEPTHWISE_CONV, ConvRole::Forward, *attrs, ops, dy, i, x_shape)?),
-        Op::DepthwiseConv2dBackpropInput { attrs, .. } => {
-            Some(conv_grad(g, &DEPTHWISE_CONV, ConvRole::BackpropInput, *attrs, ops, dy, i, x_shape)?)
-        }
-        Op::DepthwiseConv2dBackpropFilter { attrs, .. } => {
-            Some(conv_grad(g, &DEPTHWISE_CONV, ConvRole::BackpropFilter, *attrs, ops, dy, i, x_shape)?)
-        }
+        Op::Reduce {
+            op,
+            axes,
+            keep_dims,
+        } => reduce_grad(g, *op, axes, *keep_dims, x, y, dy)?,
+        Op::MatMul {
+            transpose_a,
+            transpose_b,
+        } => Some(matmul_grad(
+            g,
+            *transpose_a,
+            *transpose_b,
+            ops[0],
+            ops[1],
+            dy,
+            i,
+        )?),
+        Op::Conv2d(attrs) => Some(conv_grad(
+            g,
+            &DENSE_CONV,
+            ConvRole::Forward,
+            *attrs,
+            ops,
+            dy,
+            i,
+            x_shape,
+        )?),
+        Op::Conv2dBackpropInput { attrs, .. } => Some(conv_grad(
+            g,
+            &DENSE_CONV,
+            ConvRole::BackpropInput,
+            *attrs,
+            ops,
+            dy,
+            i,
+            x_shape,
+        )?),
+        Op::Conv2dBackpropFilter { attrs, .. } => Some(conv_grad(
+            g,
+            &DENSE_CONV,
+            ConvRole::BackpropFilter,
+            *attrs,
+            ops,
+            dy,
+            i,
+            x_shape,
+        )?),
+        Op::DepthwiseConv2d(attrs) => Some(conv_grad(
+            g,
+            &DEPTHWISE_CONV,
+            ConvRole::Forward,
+            *attrs,
+            ops,
+            dy,
+            i,
+            x_shape,
+        )?),
+        Op::DepthwiseConv2dBackpropInput { attrs, .. } => Some(conv_grad(
+            g,
+            &DEPTHWISE_CONV,
+            ConvRole::BackpropInput,
+            *attrs,
+            ops,
+            dy,
+            i,
+            x_shape,
+        )?),
+        Op::DepthwiseConv2dBackpropFilter { attrs, .. } => Some(conv_grad(
+            g,
+            &DEPTHWISE_CONV,
+            ConvRole::BackpropFilter,
+            *attrs,
+            ops,
+            dy,
+            i,
+            x_shape,
+        )?),
         // y = pool(x): dx = pool2d_grad(x, dy) (max: to the window's first maximum;
         // avg: spread over the window's non-padding elements).
         Op::Pool2d(attrs) => Some(g.add(Op::Pool2dGrad(*attrs), &[x, dy])?),
@@ -93,7 +161,14 @@ pub(crate) fn operand_grad(g: &mut Graph, site: &Site, i: usize) -> Res<Option<N
         // y = x[starts..ends]: dx = pad(dy, starts, dims - ends, 0).
         Op::Slice { starts, ends } => {
             let after = x_shape.0.iter().zip(ends).map(|(d, e)| d - e).collect();
-            Some(g.add(Op::Pad { before: starts.clone(), after, value: 0.0 }, &[dy])?)
+            Some(g.add(
+                Op::Pad {
+                    before: starts.clone(),
+                    after,
+                    value: 0.0,
+                },
+                &[dy],
+            )?)
         }
         // y = concat(x_0, .., x_n): dx_i = dy[offset_i .. offset_i + len_i] along the axis.
         Op::Concat { axis } => {
@@ -107,12 +182,21 @@ pub(crate) fn operand_grad(g: &mut Graph, site: &Site, i: usize) -> Res<Option<N
         // y = pad(x, before, after): dx = dy[before .. before + dims].
         Op::Pad { before, .. } => {
             let ends = before.iter().zip(&x_shape.0).map(|(b, d)| b + d).collect();
-            Some(g.add(Op::Slice { starts: before.clone(), ends }, &[dy])?)
+            Some(g.add(
+                Op::Slice {
+                    starts: before.clone(),
+                    ends,
+                },
+                &[dy],
+            )?)
         }
         // y = uniform(seed): piecewise constant in the seed.
         Op::RandomUniform(_) => None,
         Op::Fused(_) => {
-            return Err(PassError::Autodiff(format!("node {y} ({}) is a fused op; run autodiff before fusion", op_name(&site.op))));
+            return Err(PassError::Autodiff(format!(
+                "node {y} ({}) is a fused op; run autodiff before fusion",
+                op_name(&site.op)
+            )));
         }
     };
     Ok(res)
@@ -132,13 +216,19 @@ struct ConvFamily {
 const DENSE_CONV: ConvFamily = ConvFamily {
     forward: Op::Conv2d,
     backprop_input: |attrs, input_shape| Op::Conv2dBackpropInput { attrs, input_shape },
-    backprop_filter: |attrs, filter_shape| Op::Conv2dBackpropFilter { attrs, filter_shape },
+    backprop_filter: |attrs, filter_shape| Op::Conv2dBackpropFilter {
+        attrs,
+        filter_shape,
+    },
 };
 
 const DEPTHWISE_CONV: ConvFamily = ConvFamily {
     forward: Op::DepthwiseConv2d,
     backprop_input: |attrs, input_shape| Op::DepthwiseConv2dBackpropInput { attrs, input_shape },
-    backprop_filter: |attrs, filter_shape| Op::DepthwiseConv2dBackpropFilter { attrs, filter_shape },
+    backprop_filter: |attrs, filter_shape| Op::DepthwiseConv2dBackpropFilter {
+        attrs,
+        filter_shape,
+    },
 };
 
 /// Which member of a [`ConvFamily`] is being differentiated.
@@ -153,7 +243,16 @@ enum ConvRole {
 /// family. `conv` is bilinear and the backprops are its adjoints, so every gradient is
 /// another member of the family.
 #[allow(clippy::too_many_arguments)]
-fn conv_grad(g: &mut Graph, f: &ConvFamily, role: ConvRole, attrs: Conv2dAttrs, ops: &[NodeId], dy: NodeId, i: usize, x_shape: Shape) -> Res<NodeId> {
+fn conv_grad(
+    g: &mut Graph,
+    f: &ConvFamily,
+    role: ConvRole,
+    attrs: Conv2dAttrs,
+    ops: &[NodeId],
+    dy: NodeId,
+    i: usize,
+    x_shape: Shape,
+) -> Res<NodeId> {
     let (op, args) = match (role, i) {
         // y = conv(x, w): dx = backprop_input(dy, w), dw = backprop_filter(x, dy).
         (ConvRole::Forward, 0) => ((f.backprop_input)(attrs, x_shape), [dy, ops[1]]),
@@ -255,7 +354,15 @@ fn unary_grad(g: &mut Graph, u: UnaryOp, x: NodeId, y: NodeId, dy: NodeId) -> Re
 
 /// The gradient for operand `i` of `y = op(a, b)`, still shaped like `y` (the caller sums
 /// it back to the operand's shape).
-fn binary_grad(g: &mut Graph, op: BinaryOp, a: NodeId, b: NodeId, y: NodeId, dy: NodeId, i: usize) -> Res<Option<NodeId>> {
+fn binary_grad(
+    g: &mut Graph,
+    op: BinaryOp,
+    a: NodeId,
+    b: NodeId,
+    y: NodeId,
+    dy: NodeId,
+    i: usize,
+) -> Res<Option<NodeId>> {
     use BinaryOp::*;
     let full = match (op, i) {
         // y = a + b: da = dy, db = dy
@@ -309,11 +416,30 @@ fn masked(g: &mut Graph, cmp: BinaryOp, a: NodeId, b: NodeId, dy: NodeId) -> Res
 }
 
 /// `dx` for a reduction `y = reduce(x, axes)`.
-fn reduce_grad(g: &mut Graph, op: ReduceOp, axes: &[usize], keep_dims: bool, x: NodeId, y: NodeId, dy: NodeId) -> Res<Option<NodeId>> {
+fn reduce_grad(
+    g: &mut Graph,
+    op: ReduceOp,
+    axes: &[usize],
+    keep_dims: bool,
+    x: NodeId,
+    y: NodeId,
+    dy: NodeId,
+) -> Res<Option<NodeId>> {
     let x_shape = g.shape(x).clone();
-    let kept = Shape(x_shape.0.iter().enumerate().map(|(k, &d)| if axes.contains(&k) { 1 } else { d }).collect());
+    let kept = Shape(
+        x_shape
+            .0
+            .iter()
+            .enumerate()
+            .map(|(k, &d)| if axes.contains(&k) { 1 } else { d })
+            .collect(),
+    );
     // Reinsert the reduced axes as size 1 so `dy` (and `y`) broadcast against `x`.
-    let dy_kept = if keep_dims { dy } else { g.reshape_to(dy, &kept)? };
+    let dy_kept = if keep_dims {
+        dy
+    } else {
+        g.reshape_to(dy, &kept)?
+    };
     let dx = match op {
         // y = sum_axes x: dx = broadcast(dy)
         ReduceOp::Sum => g.broadcast_to(dy_kept, &x_shape)?,
@@ -326,7 +452,11 @@ fn reduce_grad(g: &mut Graph, op: ReduceOp, axes: &[usize], keep_dims: bool, x: 
         // y = max_axes x (or min): dx = (x == y) * dy / count(x == y), the gradient split
         // evenly among the elements that attain the extremum.
         ReduceOp::Max | ReduceOp::Min => {
-            let y_kept = if keep_dims { y } else { g.reshape_to(y, &kept)? };
+            let y_kept = if keep_dims {
+                y
+            } else {
+                g.reshape_to(y, &kept)?
+            };
             let hit = g.bin(BinaryOp::Eq, x, y_kept)?;
             let count = g.sum(hit, axes, true)?;
             let share = g.div2(dy_kept, count)?;
@@ -345,7 +475,15 @@ fn reduce_grad(g: &mut Graph, op: ReduceOp, axes: &[usize], keep_dims: bool, x: 
 /// - ` ta`: dA = (dy @ B'^T)^T = B' @ dy^T = matmul(B, dy, tb, true)
 /// - `!tb`: dB = A'^T @ dy          = matmul(A, dy, !ta, false)
 /// - ` tb`: dB = (A'^T @ dy)^T = dy^T @ A' = matmul(dy, A, true, ta)
-fn matmul_grad(g: &mut Graph, ta: bool, tb: bool, a: NodeId, b: NodeId, dy: NodeId, i: usize) -> Res {
+fn matmul_grad(
+    g: &mut Graph,
+    ta: bool,
+    tb: bool,
+    a: NodeId,
+    b: NodeId,
+    dy: NodeId,
+    i: usize,
+) -> Res {
     let res = match (i, ta, tb) {
         (0, false, _) => g.matmul(dy, b, false, !tb)?,
         (0, true, _) => g.matmul(b, dy, tb, true)?,
@@ -361,7 +499,14 @@ fn matmul_grad(g: &mut Graph, ta: bool, tb: bool, a: NodeId, b: NodeId, dy: Node
 /// overlap (stride >= window on both axes), so that each element lies in at most one window
 /// and `mask` is 0/1; overlapping windows are rejected. The window sum is computed as
 /// `avg_pool(mask * dz) * (the window's non-padding element count)`.
-fn max_pool_grad_wrt_dy(g: &mut Graph, attrs: Pool2dAttrs, x: NodeId, d: NodeId, dz: NodeId, node: NodeId) -> Res {
+fn max_pool_grad_wrt_dy(
+    g: &mut Graph,
+    attrs: Pool2dAttrs,
+    x: NodeId,
+    d: NodeId,
+    dz: NodeId,
+    node: NodeId,
+) -> Res {
     if attrs.strides[0] < attrs.window[0] || attrs.strides[1] < attrs.window[1] {
         return Err(PassError::Autodiff(format!(
             "node {node} (pool2d_grad of max pooling): the gradient with respect to dy (double backward of max pooling) needs non-overlapping windows, but the window is {:?} with strides {:?}",
@@ -372,7 +517,13 @@ fn max_pool_grad_wrt_dy(g: &mut Graph, attrs: Pool2dAttrs, x: NodeId, d: NodeId,
     let ones = g.constant(Tensor::full(d_shape, 1.0));
     let mask = g.add(Op::Pool2dGrad(attrs), &[x, ones])?;
     let picked = g.mul2(mask, dz)?;
-    let mean = g.add(Op::Pool2d(Pool2dAttrs { kind: PoolKind::Avg, ..attrs }), &[picked])?;
+    let mean = g.add(
+        Op::Pool2d(Pool2dAttrs {
+            kind: PoolKind::Avg,
+            ..attrs
+        }),
+        &[picked],
+    )?;
     let counts = window_counts(g.shape(x), &attrs)?;
     let counts = g.constant(counts);
     g.mul2(mean, counts)
@@ -387,7 +538,12 @@ fn window_counts(x: &Shape, attrs: &Pool2dAttrs) -> Res<Tensor> {
         let resolved = attrs
             .padding
             .resolve(axis, input, window, stride)
-            .ok_or_else(|| PassError::Autodiff(format!("the {:?} pooling window does not fit the input {x}", attrs.window)))?;
+            .ok_or_else(|| {
+                PassError::Autodiff(format!(
+                    "the {:?} pooling window does not fit the input {x}",
+                    attrs.window
+                ))
+            })?;
         *counts = (0..resolved.out)
             .map(|o| {
                 let start = (o * stride) as isize - resolved.pad_before as isize;
@@ -397,8 +553,14 @@ fn window_counts(x: &Shape, attrs: &Pool2dAttrs) -> Res<Tensor> {
             .collect();
     }
     let [rows, cols] = per_axis;
-    let data = rows.iter().flat_map(|r| cols.iter().map(move |c| r * c)).collect();
-    Ok(Tensor { shape: Shape::from([1, rows.len(), cols.len(), 1]), data })
+    let data = rows
+        .iter()
+        .flat_map(|r| cols.iter().map(move |c| r * c))
+        .collect();
+    Ok(Tensor {
+        shape: Shape::from([1, rows.len(), cols.len(), 1]),
+        data,
+    })
 }
 
 /// A zero gradient shaped like `x` (for callers that need a node where a rule gave none).

@@ -67,11 +67,18 @@ fn only_nodes_between_wrt_and_loss_get_gradient_nodes() {
     // The side branch (c, exp, its sum) is never read by a gradient node.
     for id in out.node_ids().skip(g.len()) {
         for o in out.operands(id) {
-            assert!(![c, side, side_sum].contains(&o), "gradient node {id} reads side-branch node {o}");
+            assert!(
+                ![c, side, side_sum].contains(&o),
+                "gradient node {id} reads side-branch node {o}"
+            );
         }
     }
     // Seed, the broadcast back through sum(x): nothing for exp.
-    assert!(out.node_ids().skip(g.len()).all(|id| !matches!(out.op(id), Op::Unary(UnaryOp::Exp))));
+    assert!(
+        out.node_ids()
+            .skip(g.len())
+            .all(|id| !matches!(out.op(id), Op::Unary(UnaryOp::Exp)))
+    );
 }
 
 #[test]
@@ -91,17 +98,25 @@ fn a_non_scalar_loss_is_rejected() {
     let mut g = Graph::new();
     let x = g.input("x", [2]);
     let err = grad(&g, x, &[x]).unwrap_err();
-    assert!(matches!(&err, PassError::Autodiff(m) if m.contains("%0") && m.contains("[2]")), "{err}");
+    assert!(
+        matches!(&err, PassError::Autodiff(m) if m.contains("%0") && m.contains("[2]")),
+        "{err}"
+    );
 }
 
 #[test]
 fn a_fused_node_is_rejected_by_name() {
     let mut g = Graph::new();
     let x = g.input("x", [2]);
-    let f = g.add(Op::Fused(FusedOp::Elementwise(Program::identity())), &[x]).unwrap();
+    let f = g
+        .add(Op::Fused(FusedOp::Elementwise(Program::identity())), &[x])
+        .unwrap();
     let s = g.reduce(ReduceOp::Sum, f, &[0], false).unwrap();
     let err = grad(&g, s, &[x]).unwrap_err();
-    assert!(matches!(&err, PassError::Autodiff(m) if m.contains("%1") && m.contains("fused.elementwise")), "{err}");
+    assert!(
+        matches!(&err, PassError::Autodiff(m) if m.contains("%1") && m.contains("fused.elementwise")),
+        "{err}"
+    );
 }
 
 #[test]
@@ -109,5 +124,8 @@ fn a_foreign_node_id_is_rejected() {
     let mut g = Graph::new();
     let x = g.input("x", [1]);
     let err = grad(&g, x, &[ir::NodeId::from_index(7)]).unwrap_err();
-    assert!(matches!(&err, PassError::Autodiff(m) if m.contains("%7")), "{err}");
+    assert!(
+        matches!(&err, PassError::Autodiff(m) if m.contains("%7")),
+        "{err}"
+    );
 }

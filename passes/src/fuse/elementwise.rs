@@ -44,16 +44,31 @@ impl<'a> Groups<'a> {
     /// Partition the elementwise nodes of `graph` into groups (see the module doc).
     pub fn find(graph: &'a Graph) -> Self {
         let mut escapes = vec![false; graph.len()];
-        for id in graph.outputs.iter().map(|&(_, id)| id).chain(graph.updates.iter().map(|&(_, v)| v)) {
+        for id in graph
+            .outputs
+            .iter()
+            .map(|&(_, id)| id)
+            .chain(graph.updates.iter().map(|&(_, v)| v))
+        {
             escapes[id.index()] = true;
         }
         let mut root_of: Vec<Option<NodeId>> = vec![None; graph.len()];
         // Users come after their operands, so a reverse sweep sees every user's group first.
-        for id in graph.node_ids().rev().filter(|&id| is_elementwise(graph.op(id))) {
+        for id in graph
+            .node_ids()
+            .rev()
+            .filter(|&id| is_elementwise(graph.op(id)))
+        {
             let users = graph.users(id);
-            let shared_root = users.iter().map(|u| root_of[u.index()]).reduce(|a, b| if a == b { a } else { None }).flatten();
+            let shared_root = users
+                .iter()
+                .map(|u| root_of[u.index()])
+                .reduce(|a, b| if a == b { a } else { None })
+                .flatten();
             root_of[id.index()] = match shared_root {
-                Some(root) if !escapes[id.index()] && graph.shape(root) == graph.shape(id) => Some(root),
+                Some(root) if !escapes[id.index()] && graph.shape(root) == graph.shape(id) => {
+                    Some(root)
+                }
                 _ => Some(id),
             };
         }
@@ -63,7 +78,12 @@ impl<'a> Groups<'a> {
                 members.entry(root).or_default().push(id);
             }
         }
-        Groups { graph, root_of, members, escapes }
+        Groups {
+            graph,
+            root_of,
+            members,
+            escapes,
+        }
     }
 
     /// The graph analysed.
@@ -106,11 +126,24 @@ impl<'a> Groups<'a> {
     /// (the leaves). `first_inputs` get the first input numbers (an anchor is input 0);
     /// other leaves follow in order of first use. Constant leaves that `inline` accepts
     /// become `Instr::Const` instead of inputs.
-    pub fn program(&self, root: NodeId, first_inputs: &[NodeId], inline: Inline) -> (Program, Vec<NodeId>) {
-        let mut builder = ProgramBuilder { instrs: Vec::new(), leaves: first_inputs.to_vec(), regs: HashMap::new() };
+    pub fn program(
+        &self,
+        root: NodeId,
+        first_inputs: &[NodeId],
+        inline: Inline,
+    ) -> (Program, Vec<NodeId>) {
+        let mut builder = ProgramBuilder {
+            instrs: Vec::new(),
+            leaves: first_inputs.to_vec(),
+            regs: HashMap::new(),
+        };
         for &member in self.members(root) {
-            let operands: Vec<Reg> =
-                self.graph.operands(member).into_iter().map(|o| builder.operand(self.graph, o, inline)).collect();
+            let operands: Vec<Reg> = self
+                .graph
+                .operands(member)
+                .into_iter()
+                .map(|o| builder.operand(self.graph, o, inline))
+                .collect();
             let instr = match *self.graph.op(member) {
                 Op::Unary(u) => Instr::Unary(u, operands[0]),
                 Op::Binary(b) => Instr::Binary(b, operands[0], operands[1]),
@@ -119,7 +152,12 @@ impl<'a> Groups<'a> {
             builder.instrs.push(instr);
             builder.regs.insert(member, builder.instrs.len() - 1);
         }
-        (Program { instrs: builder.instrs }, builder.leaves)
+        (
+            Program {
+                instrs: builder.instrs,
+            },
+            builder.leaves,
+        )
     }
 }
 
@@ -138,7 +176,10 @@ pub enum Inline {
 impl Inline {
     fn accepts(self, t: &ir::Tensor) -> bool {
         match self {
-            Inline::Splat => t.data.first().is_some_and(|first| t.data.iter().all(|v| v.to_bits() == first.to_bits())),
+            Inline::Splat => t
+                .data
+                .first()
+                .is_some_and(|first| t.data.iter().all(|v| v.to_bits() == first.to_bits())),
             Inline::RankZero => t.shape.rank() == 0,
         }
     }
@@ -161,10 +202,14 @@ impl ProgramBuilder {
         let instr = match graph.op(id) {
             Op::Const(t) if inline.accepts(t) => Instr::Const(t.data[0]),
             _ => {
-                let input = self.leaves.iter().position(|&l| l == id).unwrap_or_else(|| {
-                    self.leaves.push(id);
-                    self.leaves.len() - 1
-                });
+                let input = self
+                    .leaves
+                    .iter()
+                    .position(|&l| l == id)
+                    .unwrap_or_else(|| {
+                        self.leaves.push(id);
+                        self.leaves.len() - 1
+                    });
                 Instr::Input(input)
             }
         };
@@ -183,14 +228,18 @@ pub fn chain(groups: &Groups, id: NodeId) -> Option<Fusion> {
     let graph = groups.graph();
     // The fused op's shape is its operands' broadcast: inlining a `[1, 1]` constant could
     // lower its rank, so fall back to inlining rank-0 constants only.
-    [Inline::Splat, Inline::RankZero].into_iter().find_map(|inline| {
-        let (program, leaves) = groups.program(id, &[], inline);
-        let shape = leaves.iter().try_fold(Shape::scalar(), |acc, &l| Shape::broadcast(&acc, graph.shape(l)));
-        (shape.as_ref() == Some(graph.shape(id))).then(|| Fusion {
-            root: id,
-            members: groups.members(id).to_vec(),
-            op: FusedOp::Elementwise(program),
-            operands: leaves,
+    [Inline::Splat, Inline::RankZero]
+        .into_iter()
+        .find_map(|inline| {
+            let (program, leaves) = groups.program(id, &[], inline);
+            let shape = leaves.iter().try_fold(Shape::scalar(), |acc, &l| {
+                Shape::broadcast(&acc, graph.shape(l))
+            });
+            (shape.as_ref() == Some(graph.shape(id))).then(|| Fusion {
+                root: id,
+                members: groups.members(id).to_vec(),
+                op: FusedOp::Elementwise(program),
+                operands: leaves,
+            })
         })
-    })
 }

@@ -22,26 +22,47 @@ use super::elementwise::{Groups, Inline};
 
 /// `matmul` + elementwise epilogue.
 pub fn matmul(groups: &Groups, id: NodeId) -> Option<Fusion> {
-    let Op::MatMul { transpose_a, transpose_b } = *groups.graph().op(id) else { return None };
-    with_epilogue(groups, id, |epilogue| FusedOp::MatMul { transpose_a, transpose_b, epilogue })
+    let Op::MatMul {
+        transpose_a,
+        transpose_b,
+    } = *groups.graph().op(id)
+    else {
+        return None;
+    };
+    with_epilogue(groups, id, |epilogue| FusedOp::MatMul {
+        transpose_a,
+        transpose_b,
+        epilogue,
+    })
 }
 
 /// `conv2d` + elementwise epilogue.
 pub fn conv2d(groups: &Groups, id: NodeId) -> Option<Fusion> {
-    let Op::Conv2d(attrs) = *groups.graph().op(id) else { return None };
+    let Op::Conv2d(attrs) = *groups.graph().op(id) else {
+        return None;
+    };
     with_epilogue(groups, id, |epilogue| FusedOp::Conv2d { attrs, epilogue })
 }
 
 /// `depthwise_conv2d` + elementwise epilogue.
 pub fn depthwise_conv2d(groups: &Groups, id: NodeId) -> Option<Fusion> {
-    let Op::DepthwiseConv2d(attrs) = *groups.graph().op(id) else { return None };
-    with_epilogue(groups, id, |epilogue| FusedOp::DepthwiseConv2d { attrs, epilogue })
+    let Op::DepthwiseConv2d(attrs) = *groups.graph().op(id) else {
+        return None;
+    };
+    with_epilogue(groups, id, |epilogue| FusedOp::DepthwiseConv2d {
+        attrs,
+        epilogue,
+    })
 }
 
 /// The fusion of `anchor` with the elementwise group consuming it, if there is one that
 /// keeps the anchor's shape. `build` makes the fused op from the epilogue program; the
 /// operands are the anchor's, then the epilogue's extra inputs in input order.
-pub fn with_epilogue(groups: &Groups, anchor: NodeId, build: impl FnOnce(Program) -> FusedOp) -> Option<Fusion> {
+pub fn with_epilogue(
+    groups: &Groups,
+    anchor: NodeId,
+    build: impl FnOnce(Program) -> FusedOp,
+) -> Option<Fusion> {
     let graph = groups.graph();
     let root = groups.consuming_group(anchor)?;
     if graph.shape(root) != graph.shape(anchor) {
@@ -52,5 +73,10 @@ pub fn with_epilogue(groups: &Groups, anchor: NodeId, build: impl FnOnce(Program
     operands.extend_from_slice(&leaves[1..]);
     let mut members = vec![anchor];
     members.extend_from_slice(groups.members(root));
-    Some(Fusion { root, members, op: build(epilogue), operands })
+    Some(Fusion {
+        root,
+        members,
+        op: build(epilogue),
+        operands,
+    })
 }

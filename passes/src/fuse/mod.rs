@@ -65,7 +65,9 @@ pub fn fuse(graph: &Graph) -> Result<Graph, PassError> {
             if claimed[id.index()].is_some() {
                 continue;
             }
-            let Some(fusion) = rule(&groups, id) else { continue };
+            let Some(fusion) = rule(&groups, id) else {
+                continue;
+            };
             if fusion.members.iter().all(|m| claimed[m.index()].is_none()) {
                 for m in &fusion.members {
                     claimed[m.index()] = Some(fusions.len());
@@ -87,7 +89,11 @@ pub fn fuse(graph: &Graph) -> Result<Graph, PassError> {
                     return Err(PassError::Fusion {
                         rule,
                         node: id.to_string(),
-                        msg: format!("fused shape {} differs from {}", rebuild.new_graph().shape(new), graph.shape(id)),
+                        msg: format!(
+                            "fused shape {} differs from {}",
+                            rebuild.new_graph().shape(new),
+                            graph.shape(id)
+                        ),
                     });
                 }
                 rebuild.set(id, new);

@@ -17,6 +17,8 @@ use super::epilogue::with_epilogue;
 
 /// `pool2d` + elementwise epilogue.
 pub fn pool2d(groups: &Groups, id: NodeId) -> Option<Fusion> {
-    let Op::Pool2d(attrs) = *groups.graph().op(id) else { return None };
+    let Op::Pool2d(attrs) = *groups.graph().op(id) else {
+        return None;
+    };
     with_epilogue(groups, id, |epilogue| FusedOp::Pool2d { attrs, epilogue })
 }

@@ -20,7 +20,14 @@ use super::elementwise::{Groups, Inline};
 /// Elementwise prologue + `reduce`.
 pub fn prologue(groups: &Groups, id: NodeId) -> Option<Fusion> {
     let graph = groups.graph();
-    let Op::Reduce { op, axes, keep_dims } = graph.op(id) else { return None };
+    let Op::Reduce {
+        op,
+        axes,
+        keep_dims,
+    } = graph.op(id)
+    else {
+        return None;
+    };
     let input = graph.operands(id)[0];
     if !groups.is_root(input) || !groups.used_only_by(input, id) {
         return None;
@@ -28,6 +35,17 @@ pub fn prologue(groups: &Groups, id: NodeId) -> Option<Fusion> {
     let (prologue, leaves) = groups.program(input, &[], Inline::Splat);
     let mut members = groups.members(input).to_vec();
     members.push(id);
-    let fused = FusedOp::Reduce { op: *op, axes: axes.clone(), keep_dims: *keep_dims, input_shape: graph.shape(input).clone(), prologue };
-    Some(Fusion { root: id, members, op: fused, operands: leaves })
+    let fused = FusedOp::Reduce {
+        op: *op,
+        axes: axes.clone(),
+        keep_dims: *keep_dims,
+        input_shape: graph.shape(input).clone(),
+        prologue,
+    };
+    Some(Fusion {
+        root: id,
+        members,
+        op: fused,
+        operands: leaves,
+    })
 }

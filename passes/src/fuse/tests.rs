@@ -1,6 +1,9 @@
 //! Unit tests of the fusion rules, on graphs built through the `Graph` API.
 
-use ir::{BinaryOp, Conv2dAttrs, FusedOp, Graph, Instr, NodeId, Op, Padding, Pool2dAttrs, PoolKind, ReduceOp, Shape, Tensor, UnaryOp};
+use ir::{
+    BinaryOp, Conv2dAttrs, FusedOp, Graph, Instr, NodeId, Op, Padding, Pool2dAttrs, PoolKind,
+    ReduceOp, Shape, Tensor, UnaryOp,
+};
 
 use super::fuse;
 
@@ -13,17 +16,32 @@ fn fuse_checked(g: &Graph) -> Graph {
     let mut bindings = ir::interp::Bindings::new();
     for (k, id) in g.node_ids().enumerate() {
         if let Op::Input { name, shape } | Op::Param { name, shape } = g.op(id) {
-            let data = (0..shape.numel() as u32).map(|i| 4.0 * ir::random::uniform(k as u32, i) - 2.0).collect();
-            bindings.insert(name.clone(), Tensor { shape: shape.clone(), data });
+            let data = (0..shape.numel() as u32)
+                .map(|i| 4.0 * ir::random::uniform(k as u32, i) - 2.0)
+                .collect();
+            bindings.insert(
+                name.clone(),
+                Tensor {
+                    shape: shape.clone(),
+                    data,
+                },
+            );
         }
     }
     let want = ir::interp::run(g, &bindings).unwrap();
     let got = ir::interp::run(&out, &bindings).unwrap();
-    let pairs = want.outputs.iter().chain(&want.updates).zip(got.outputs.iter().chain(&got.updates));
+    let pairs = want
+        .outputs
+        .iter()
+        .chain(&want.updates)
+        .zip(got.outputs.iter().chain(&got.updates));
     for ((name, w), (_, v)) in pairs {
         assert_eq!(w.shape, v.shape, "{name}");
         for (a, b) in w.data.iter().zip(&v.data) {
-            assert!((a.is_nan() && b.is_nan()) || (a - b).abs() <= 1e-6 * a.abs().max(b.abs()).max(1.0), "{name}: {a} vs {b}");
+            assert!(
+                (a.is_nan() && b.is_nan()) || (a - b).abs() <= 1e-6 * a.abs().max(b.abs()).max(1.0),
+                "{name}: {a} vs {b}"
+            );
         }
     }
     out
@@ -41,7 +59,9 @@ fn fused_ops(g: &Graph) -> Vec<&FusedOp> {
 
 /// How many nodes of `g` are primitive elementwise ops.
 fn primitive_elementwise(g: &Graph) -> usize {
-    g.node_ids().filter(|&n| super::elementwise::is_elementwise(g.op(n))).count()
+    g.node_ids()
+        .filter(|&n| super::elementwise::is_elementwise(g.op(n)))
+        .count()
 }
 
 fn operand_names(g: &Graph, id: NodeId) -> Vec<String> {
@@ -67,13 +87,29 @@ fn dense_layer_becomes_one_matmul_with_bias_and_relu_epilogue() {
 
     let out = fuse_checked(&g);
     let y = out.output("y").unwrap();
-    let Op::Fused(FusedOp::MatMul { transpose_a: false, transpose_b: false, epilogue }) = out.op(y) else {
+    let Op::Fused(FusedOp::MatMul {
+        transpose_a: false,
+        transpose_b: false,
+        epilogue,
+    }) = out.op(y)
+    else {
         panic!("not a fused matmul: {:?}", out.op(y))
     };
-    assert_eq!(epilogue.instrs, [Instr::Input(0), Instr::Input(1), Instr::Binary(BinaryOp::Add, 0, 1), Instr::Unary(UnaryOp::Relu, 2)]);
+    assert_eq!(
+        epilogue.instrs,
+        [
+            Instr::Input(0),
+            Instr::Input(1),
+            Instr::Binary(BinaryOp::Add, 0, 1),
+            Instr::Unary(UnaryOp::Relu, 2)
+        ]
+    );
     assert_eq!(operand_names(&out, y), ["x", "w", "b"]);
     assert_eq!(primitive_elementwise(&out), 0);
-    assert!(out.node_ids().all(|n| !matches!(out.op(n), Op::MatMul { .. })));
+    assert!(
+        out.node_ids()
+            .all(|n| !matches!(out.op(n), Op::MatMul { .. }))
+    );
 }
 
 #[test]
@@ -100,10 +136,18 @@ fn elementwise_diamond_is_one_kernel_with_shared_registers() {
     g.add_output("c", c).unwrap();
     let out = fuse_checked(&g);
     let c = out.output("c").unwrap();
-    let Op::Fused(FusedOp::Elementwise(p)) = out.op(c) else { panic!("{:?}", out.op(c)) };
+    let Op::Fused(FusedOp::Elementwise(p)) = out.op(c) else {
+        panic!("{:?}", out.op(c))
+    };
     assert_eq!(
         p.instrs,
-        [Instr::Input(0), Instr::Unary(UnaryOp::Exp, 0), Instr::Input(1), Instr::Binary(BinaryOp::Mul, 1, 2), Instr::Binary(BinaryOp::Add, 1, 3)]
+        [
+            Instr::Input(0),
+            Instr::Unary(UnaryOp::Exp, 0),
+            Instr::Input(1),
+            Instr::Binary(BinaryOp::Mul, 1, 2),
+            Instr::Binary(BinaryOp::Add, 1, 3)
+        ]
     );
     assert_eq!(operand_names(&out, c), ["x", "y"]);
 }
@@ -137,7 +181,9 @@ fn a_member_a_broadcast_would_recompute_stays_outside() {
     g.add_output("r", r).unwrap();
     let out = fuse_checked(&g);
     let r = out.output("r").unwrap();
-    let Op::Fused(FusedOp::Elementwise(p)) = out.op(r) else { panic!("{:?}", out.op(r)) };
+    let Op::Fused(FusedOp::Elementwise(p)) = out.op(r) else {
+        panic!("{:?}", out.op(r))
+    };
     assert_eq!(p.instrs.len(), 4, "add + relu only: {p:?}");
     assert_eq!(operand_names(&out, r), ["exp", "y"]);
 }
@@ -157,14 +203,25 @@ fn scalar_constants_are_inlined_unless_they_would_change_the_rank() {
     g.add_output("d", d).unwrap();
     let out = fuse_checked(&g);
     let b = out.output("b").unwrap();
-    let Op::Fused(FusedOp::Elementwise(p)) = out.op(b) else { panic!() };
+    let Op::Fused(FusedOp::Elementwise(p)) = out.op(b) else {
+        panic!()
+    };
     assert!(p.instrs.contains(&Instr::Const(0.5)));
     assert_eq!(out.operands(b).len(), 1);
     let d = out.output("d").unwrap();
     assert_eq!(out.shape(d), &Shape::from([1, 3]));
-    assert_eq!(out.operands(d).len(), 2, "the [1, 1] constant stays an operand, x is the other");
-    let Op::Fused(FusedOp::Elementwise(p)) = out.op(d) else { panic!() };
-    assert!(p.instrs.contains(&Instr::Const(0.5)), "the rank-0 constant is still inlined");
+    assert_eq!(
+        out.operands(d).len(),
+        2,
+        "the [1, 1] constant stays an operand, x is the other"
+    );
+    let Op::Fused(FusedOp::Elementwise(p)) = out.op(d) else {
+        panic!()
+    };
+    assert!(
+        p.instrs.contains(&Instr::Const(0.5)),
+        "the rank-0 constant is still inlined"
+    );
 }
 
 #[test]
@@ -178,10 +235,20 @@ fn variance_prologue_fuses_into_the_reduction() {
     g.add_output("var", var).unwrap();
     let out = fuse_checked(&g);
     let var = out.output("var").unwrap();
-    let Op::Fused(FusedOp::Reduce { op: ReduceOp::Mean, axes, keep_dims: false, input_shape, prologue }) = out.op(var) else {
+    let Op::Fused(FusedOp::Reduce {
+        op: ReduceOp::Mean,
+        axes,
+        keep_dims: false,
+        input_shape,
+        prologue,
+    }) = out.op(var)
+    else {
         panic!("{:?}", out.op(var))
     };
-    assert_eq!((axes.as_slice(), input_shape), (&[1][..], &Shape::from([4, 6])));
+    assert_eq!(
+        (axes.as_slice(), input_shape),
+        (&[1][..], &Shape::from([4, 6]))
+    );
     assert_eq!(prologue.instrs.len(), 4);
     assert_eq!(operand_names(&out, var), ["x", "reduce.mean"]);
 }
@@ -192,19 +259,37 @@ fn conv_and_pool_take_epilogues() {
     let x = g.input("x", [1, 6, 6, 2]);
     let w = g.param("w", [3, 3, 2, 4]);
     let b = g.param("b", [4]);
-    let conv_attrs = Conv2dAttrs { strides: [1, 1], dilation: [1, 1], padding: Padding::Same };
+    let conv_attrs = Conv2dAttrs {
+        strides: [1, 1],
+        dilation: [1, 1],
+        padding: Padding::Same,
+    };
     let conv = g.add(Op::Conv2d(conv_attrs), &[x, w]).unwrap();
     let biased = g.binary(BinaryOp::Add, conv, b).unwrap();
     let act = g.unary(UnaryOp::Relu, biased).unwrap();
-    let pool_attrs = Pool2dAttrs { kind: PoolKind::Avg, window: [2, 2], strides: [2, 2], padding: Padding::Valid };
+    let pool_attrs = Pool2dAttrs {
+        kind: PoolKind::Avg,
+        window: [2, 2],
+        strides: [2, 2],
+        padding: Padding::Valid,
+    };
     let pool = g.add(Op::Pool2d(pool_attrs), &[act]).unwrap();
     let scale = g.scalar(3.0);
     let y = g.binary(BinaryOp::Mul, pool, scale).unwrap();
     g.add_output("y", y).unwrap();
     let out = fuse_checked(&g);
     let y = out.output("y").unwrap();
-    let Op::Fused(FusedOp::Pool2d { epilogue, .. }) = out.op(y) else { panic!("{:?}", out.op(y)) };
-    assert_eq!(epilogue.instrs, [Instr::Input(0), Instr::Const(3.0), Instr::Binary(BinaryOp::Mul, 0, 1)]);
+    let Op::Fused(FusedOp::Pool2d { epilogue, .. }) = out.op(y) else {
+        panic!("{:?}", out.op(y))
+    };
+    assert_eq!(
+        epilogue.instrs,
+        [
+            Instr::Input(0),
+            Instr::Const(3.0),
+            Instr::Binary(BinaryOp::Mul, 0, 1)
+        ]
+    );
     let conv = out.operands(y)[0];
     assert!(matches!(out.op(conv), Op::Fused(FusedOp::Conv2d { .. })));
     assert_eq!(operand_names(&out, conv), ["x", "w", "b"]);
@@ -216,22 +301,43 @@ fn depthwise_conv_takes_bias_and_activation_but_not_when_needed_elsewhere() {
     let x = g.input("x", [1, 6, 6, 2]);
     let w = g.param("w", [3, 3, 2, 3]);
     let b = g.param("b", [6]);
-    let attrs = Conv2dAttrs { strides: [2, 2], dilation: [1, 1], padding: Padding::Same };
+    let attrs = Conv2dAttrs {
+        strides: [2, 2],
+        dilation: [1, 1],
+        padding: Padding::Same,
+    };
     let conv = g.add(Op::DepthwiseConv2d(attrs), &[x, w]).unwrap();
     let biased = g.binary(BinaryOp::Add, conv, b).unwrap();
     let y = g.unary(UnaryOp::Relu, biased).unwrap();
     g.add_output("y", y).unwrap();
     let out = fuse_checked(&g);
     let y = out.output("y").unwrap();
-    let Op::Fused(FusedOp::DepthwiseConv2d { attrs: fused_attrs, epilogue }) = out.op(y) else { panic!("{:?}", out.op(y)) };
+    let Op::Fused(FusedOp::DepthwiseConv2d {
+        attrs: fused_attrs,
+        epilogue,
+    }) = out.op(y)
+    else {
+        panic!("{:?}", out.op(y))
+    };
     assert_eq!(*fused_attrs, attrs);
-    assert_eq!(epilogue.instrs, [Instr::Input(0), Instr::Input(1), Instr::Binary(BinaryOp::Add, 0, 1), Instr::Unary(UnaryOp::Relu, 2)]);
+    assert_eq!(
+        epilogue.instrs,
+        [
+            Instr::Input(0),
+            Instr::Input(1),
+            Instr::Binary(BinaryOp::Add, 0, 1),
+            Instr::Unary(UnaryOp::Relu, 2)
+        ]
+    );
     assert_eq!(operand_names(&out, y), ["x", "w", "b"]);
 
     // The raw convolution is also an output: it stays a plain depthwise_conv2d.
     g.add_output("conv", conv).unwrap();
     let out = fuse_checked(&g);
-    assert!(matches!(out.op(out.output("conv").unwrap()), Op::DepthwiseConv2d(_)));
+    assert!(matches!(
+        out.op(out.output("conv").unwrap()),
+        Op::DepthwiseConv2d(_)
+    ));
 }
 
 #[test]
@@ -262,6 +368,24 @@ fn fusing_twice_changes_nothing() {
     g.add_output("total", total).unwrap();
     let once = fuse_checked(&g);
     let twice = fuse(&once).unwrap();
-    assert_eq!(format!("{:?}", once.node_ids().map(|n| once.node(n).clone()).collect::<Vec<_>>()), format!("{:?}", twice.node_ids().map(|n| twice.node(n).clone()).collect::<Vec<_>>()));
-    assert_eq!(fused_ops(&once).len(), 1, "swish epilogue on the matmul; the sum stays plain");
+    assert_eq!(
+        format!(
+            "{:?}",
+            once.node_ids()
+                .map(|n| once.node(n).clone())
+                .collect::<Vec<_>>()
+        ),
+        format!(
+            "{:?}",
+            twice
+                .node_ids()
+                .map(|n| twice.node(n).clone())
+                .collect::<Vec<_>>()
+        )
+    );
+    assert_eq!(
+        fused_ops(&once).len(),
+        1,
+        "swish epilogue on the matmul; the sum stays plain"
+    );
 }

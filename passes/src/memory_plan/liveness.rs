@@ -27,7 +27,12 @@ impl Liveness {
     pub(super) fn of(graph: &Graph) -> Self {
         let n = graph.len();
         let mut needed = vec![false; n];
-        let mut stack: Vec<NodeId> = graph.outputs.iter().map(|&(_, v)| v).chain(graph.updates.iter().map(|&(_, v)| v)).collect();
+        let mut stack: Vec<NodeId> = graph
+            .outputs
+            .iter()
+            .map(|&(_, v)| v)
+            .chain(graph.updates.iter().map(|&(_, v)| v))
+            .collect();
         while let Some(id) = stack.pop() {
             if !std::mem::replace(&mut needed[id.index()], true) {
                 stack.extend(graph.operands(id));
@@ -45,13 +50,24 @@ impl Liveness {
             match graph.op(id) {
                 Op::Reshape(_) => owner[id.index()] = owner[operands[0].index()],
                 op if is_leaf(op) => {}
-                _ => operands.iter().for_each(|&o| read(&mut last_read, owner[o.index()], id.index())),
+                _ => operands
+                    .iter()
+                    .for_each(|&o| read(&mut last_read, owner[o.index()], id.index())),
             }
         }
-        for &v in graph.outputs.iter().map(|(_, v)| v).chain(graph.updates.iter().map(|(_, v)| v)) {
+        for &v in graph
+            .outputs
+            .iter()
+            .map(|(_, v)| v)
+            .chain(graph.updates.iter().map(|(_, v)| v))
+        {
             read(&mut last_read, owner[v.index()], n);
         }
-        Liveness { needed, owner, last_read }
+        Liveness {
+            needed,
+            owner,
+            last_read,
+        }
     }
 
     /// Whether `id` runs a kernel: needed, not a leaf, not a reshape.
@@ -61,7 +77,15 @@ impl Liveness {
 
     /// Whether every operand of `id` whose value lives in `memory` has exactly `id`'s shape,
     /// so an elementwise kernel at `id` reads that memory only at the index it writes.
-    pub(super) fn reads_only_at_own_index(&self, graph: &Graph, id: NodeId, memory: NodeId) -> bool {
-        graph.operands(id).into_iter().all(|o| self.owner[o.index()] != memory || graph.shape(o) == graph.shape(id))
+    pub(super) fn reads_only_at_own_index(
+        &self,
+        graph: &Graph,
+        id: NodeId,
+        memory: NodeId,
+    ) -> bool {
+        graph
+            .operands(id)
+            .into_iter()
+            .all(|o| self.owner[o.index()] != memory || graph.shape(o) == graph.shape(id))
     }
 }

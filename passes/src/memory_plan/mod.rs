@@ -61,7 +61,8 @@ pub fn plan(graph: &Graph) -> Result<MemoryPlan, PassError> {
     assign_in_place_updates(graph, &live, &mut storage);
     let arena_len = assign_arena(graph, &live, &mut storage);
     let plan = MemoryPlan { storage, arena_len };
-    plan.validate(graph).map_err(|e| PassError::MemoryPlan(format!("the planned storage is invalid: {e}")))?;
+    plan.validate(graph)
+        .map_err(|e| PassError::MemoryPlan(format!("the planned storage is invalid: {e}")))?;
     Ok(plan)
 }
 
@@ -81,7 +82,10 @@ fn assign_leaves_and_aliases(graph: &Graph, live: &Liveness, storage: &mut [Stor
 fn assign_in_place_updates(graph: &Graph, live: &Liveness, storage: &mut [Storage]) {
     let params = graph.params();
     for &(param, value) in &graph.updates {
-        let n = params.iter().position(|&p| p == param).expect("updates name params");
+        let n = params
+            .iter()
+            .position(|&p| p == param)
+            .expect("updates name params");
         let at = value.index();
         let last_read = live.last_read[param.index()];
         let safe = live.is_kernel(graph, value)
@@ -90,7 +94,8 @@ fn assign_in_place_updates(graph: &Graph, live: &Liveness, storage: &mut [Storag
                 None => true,
                 Some(step) if step < at => true,
                 Some(step) if step == at => {
-                    is_elementwise(graph.op(value)) && live.reads_only_at_own_index(graph, value, param)
+                    is_elementwise(graph.op(value))
+                        && live.reads_only_at_own_index(graph, value, param)
                 }
                 Some(_) => false,
             };
@@ -126,16 +131,30 @@ fn assign_arena(graph: &Graph, live: &Liveness, storage: &mut [Storage]) -> usiz
         });
         let len = graph.shape(id).numel();
         let last_read = live.last_read[step].unwrap_or(step);
-        if let Some(block) = dying_same_shape_operand(graph, live, id).and_then(|x| blocks.iter_mut().find(|b| b.holder == x)) {
+        if let Some(block) = dying_same_shape_operand(graph, live, id)
+            .and_then(|x| blocks.iter_mut().find(|b| b.holder == x))
+        {
             block.holder = id;
             block.last_read = last_read;
-            storage[step] = Storage::Arena { offset: block.offset, len };
+            storage[step] = Storage::Arena {
+                offset: block.offset,
+                len,
+            };
             continue;
         }
         let reserved = aligned(len);
-        let offset = if reserved == 0 { 0 } else { allocator.alloc(reserved) };
+        let offset = if reserved == 0 {
+            0
+        } else {
+            allocator.alloc(reserved)
+        };
         if reserved > 0 {
-            blocks.push(Block { holder: id, last_read, offset, reserved });
+            blocks.push(Block {
+                holder: id,
+                last_read,
+                offset,
+                reserved,
+            });
         }
         storage[step] = Storage::Arena { offset, len };
     }
@@ -148,10 +167,14 @@ fn dying_same_shape_operand(graph: &Graph, live: &Liveness, id: NodeId) -> Optio
     if !is_elementwise(graph.op(id)) {
         return None;
     }
-    graph.operands(id).into_iter().map(|o| live.owner[o.index()]).find(|&memory| {
-        !is_leaf(graph.op(memory))
-            && live.last_read[memory.index()] == Some(id.index())
-            && graph.shape(memory).numel() == graph.shape(id).numel()
-            && live.reads_only_at_own_index(graph, id, memory)
-    })
+    graph
+        .operands(id)
+        .into_iter()
+        .map(|o| live.owner[o.index()])
+        .find(|&memory| {
+            !is_leaf(graph.op(memory))
+                && live.last_read[memory.index()] == Some(id.index())
+                && graph.shape(memory).numel() == graph.shape(id).numel()
+                && live.reads_only_at_own_index(graph, id, memory)
+        })
 }

@@ -21,7 +21,9 @@ fn mlp_training_step(layers: usize) -> (Graph, Vec<NodeId>) {
     let x = g.input("x", [batch, width]);
     let y = g.input("y", [batch, width]);
     let lr = g.scalar(0.1);
-    let weights: Vec<NodeId> = (0..layers).map(|i| g.param(format!("w{i}"), [width, width])).collect();
+    let weights: Vec<NodeId> = (0..layers)
+        .map(|i| g.param(format!("w{i}"), [width, width]))
+        .collect();
     let mut acts = vec![x];
     let mut pre = Vec::new();
     for &w in &weights {
@@ -60,7 +62,12 @@ fn a_training_step_reuses_most_of_the_arena_and_updates_in_place() {
     // everything else is transient. 4 layers keep about 2 blocks each alive, plus a few
     // gradient blocks — far below the naive plan's one block per node.
     assert!(p.arena_len <= 12 * block, "arena {} elements", p.arena_len);
-    assert!(p.arena_len * 3 <= naive.arena_len, "arena {} vs naive {}", p.arena_len, naive.arena_len);
+    assert!(
+        p.arena_len * 3 <= naive.arena_len,
+        "arena {} vs naive {}",
+        p.arena_len,
+        naive.arena_len
+    );
     for (n, (w, new_w)) in g.updates.iter().enumerate() {
         assert_eq!(*w, weights[n]);
         assert_eq!(p.of(*new_w), Storage::InPlace(n));
@@ -79,7 +86,10 @@ fn leaves_keep_their_own_storage_and_dead_nodes_are_not_computed() {
     g.add_output("y", y).unwrap();
     let p = plan(&g).unwrap();
     assert_eq!(p.of(c), Storage::Const(0));
-    assert_eq!((p.of(x), p.of(x2), p.of(w)), (Storage::Input(0), Storage::Input(1), Storage::Param(0)));
+    assert_eq!(
+        (p.of(x), p.of(x2), p.of(w)),
+        (Storage::Input(0), Storage::Input(1), Storage::Param(0))
+    );
     assert_eq!(p.of(dead), Storage::None);
     assert_eq!(arena(&p, y), (0, 4));
     assert_eq!(p.arena_len, 16);
@@ -108,9 +118,15 @@ fn a_reshape_aliases_its_operand_and_keeps_it_alive() {
     assert_eq!(p.of(flat2), Storage::Alias(flat));
     assert_eq!(p.of(wide), Storage::Alias(w));
     let (a_offset, _) = arena(&p, a);
-    for id in g.node_ids().filter(|id| (a.index() + 1..late.index()).contains(&id.index())) {
+    for id in g
+        .node_ids()
+        .filter(|id| (a.index() + 1..late.index()).contains(&id.index()))
+    {
         if let Storage::Arena { offset, .. } = p.of(id) {
-            assert_ne!(offset, a_offset, "{id} overwrites {a} while a reshape of it is still read");
+            assert_ne!(
+                offset, a_offset,
+                "{id} overwrites {a} while a reshape of it is still read"
+            );
         }
     }
 }
@@ -160,21 +176,30 @@ fn in_place_updates_are_refused_in_every_unsafe_case() {
             let later = g.unary(UnaryOp::Neg, w).unwrap();
             g.add_output("later", later).unwrap();
         }),
-        ("param is an output", |g, w, _| g.add_output("w", w).unwrap()),
+        ("param is an output", |g, w, _| {
+            g.add_output("w", w).unwrap()
+        }),
         ("a reshape of the param is an output", |g, w, _| {
             let view = g.reshape(w, [2, 2]).unwrap();
             g.add_output("view", view).unwrap();
         }),
-        ("old value read through a reshape after the update", |g, w, _| {
-            let view = g.reshape(w, [2, 2]).unwrap();
-            let later = g.unary(UnaryOp::Abs, view).unwrap();
-            g.add_output("later", later).unwrap();
-        }),
+        (
+            "old value read through a reshape after the update",
+            |g, w, _| {
+                let view = g.reshape(w, [2, 2]).unwrap();
+                let later = g.unary(UnaryOp::Abs, view).unwrap();
+                g.add_output("later", later).unwrap();
+            },
+        ),
     ];
     for (name, extra) in cases {
         let (g, new_w) = sgd_graph(extra);
         let p = plan(&g).unwrap();
-        assert!(matches!(p.of(new_w), Storage::Arena { .. }), "{name}: {:?}", p.of(new_w));
+        assert!(
+            matches!(p.of(new_w), Storage::Arena { .. }),
+            "{name}: {:?}",
+            p.of(new_w)
+        );
     }
 
     // A non-elementwise update reading the param: a matmul reads elements of `w` after it
@@ -211,7 +236,10 @@ fn in_place_updates_are_refused_in_every_unsafe_case() {
     let flat = g.reshape(e, [4]).unwrap();
     g.add_update(w, flat).unwrap();
     let p = plan(&g).unwrap();
-    assert_eq!((p.of(flat), p.of(e)), (Storage::Alias(e), Storage::Arena { offset: 0, len: 4 }));
+    assert_eq!(
+        (p.of(flat), p.of(e)),
+        (Storage::Alias(e), Storage::Arena { offset: 0, len: 4 })
+    );
 }
 
 #[test]
@@ -263,8 +291,16 @@ fn validate_rejects_hand_broken_plans() {
     let (node, _) = broken(&|p| p.storage[b.index()] = slot(a_at + 1000));
     assert_eq!(node, "%3");
     let (node, msg) = broken(&|p| p.storage[b.index()] = Storage::Arena { offset: 8, len: 16 });
-    assert!(node == "%3" && msg.contains("multiple of 16"), "{node}: {msg}");
-    let (node, _) = broken(&|p| p.storage[b.index()] = Storage::Arena { offset: a_at, len: 15 });
+    assert!(
+        node == "%3" && msg.contains("multiple of 16"),
+        "{node}: {msg}"
+    );
+    let (node, _) = broken(&|p| {
+        p.storage[b.index()] = Storage::Arena {
+            offset: a_at,
+            len: 15,
+        }
+    });
     assert_eq!(node, "%3");
     let (node, _) = broken(&|p| p.storage[x.index()] = Storage::Param(0));
     assert_eq!(node, "%0");
@@ -277,7 +313,10 @@ fn validate_rejects_hand_broken_plans() {
     let (node, _) = broken(&|p| p.storage[c.index()] = Storage::InPlace(0));
     assert_eq!(node, "%4");
     let (node, msg) = broken(&|p| p.storage[c.index()] = Storage::None);
-    assert!(node == "%6" && msg.contains("never computed"), "{node}: {msg}");
+    assert!(
+        node == "%6" && msg.contains("never computed"),
+        "{node}: {msg}"
+    );
     let (node, _) = broken(&|p| p.storage.pop().map(|_| ()).unwrap_or(()));
     assert_eq!(node, "plan");
 
@@ -289,5 +328,8 @@ fn validate_rejects_hand_broken_plans() {
     assert!(matches!(p.of(new_w), Storage::Arena { .. }));
     p.storage[new_w.index()] = Storage::InPlace(0);
     let (node, msg) = verify_error(p.validate(&g2));
-    assert!(node == "%6" && msg.contains("overwriting %1"), "{node}: {msg}");
+    assert!(
+        node == "%6" && msg.contains("overwriting %1"),
+        "{node}: {msg}"
+    );
 }

@@ -37,9 +37,15 @@ const IDENTITIES: [(BinaryOp, f32, Side); 4] = [
 pub fn algebraic(graph: &Graph) -> Result<Graph, PassError> {
     let mut rebuild = Rebuild::new(graph);
     for id in graph.node_ids() {
-        let operands = graph.operands(id).into_iter().map(|o| rebuild.mapped(o)).collect::<Result<Vec<_>, _>>()?;
+        let operands = graph
+            .operands(id)
+            .into_iter()
+            .map(|o| rebuild.mapped(o))
+            .collect::<Result<Vec<_>, _>>()?;
         match simplified(rebuild.new_graph(), graph.op(id), &operands) {
-            Some(same) if rebuild.new_graph().shape(same) == graph.shape(id) => rebuild.set(id, same),
+            Some(same) if rebuild.new_graph().shape(same) == graph.shape(id) => {
+                rebuild.set(id, same)
+            }
             _ => {
                 rebuild.copy(id)?;
             }
@@ -57,7 +63,8 @@ fn simplified(new: &Graph, op: &Op, operands: &[NodeId]) -> Option<NodeId> {
         },
         Op::Binary(b) => {
             let &(_, value, side) = IDENTITIES.iter().find(|(op, ..)| *op == b)?;
-            let is_identity = |n: NodeId| matches!(new.op(n), Op::Const(t) if t.data.iter().all(|&v| v == value));
+            let is_identity =
+                |n: NodeId| matches!(new.op(n), Op::Const(t) if t.data.iter().all(|&v| v == value));
             if is_identity(operands[1]) {
                 Some(operands[0])
             } else if side == Side::Either && is_identity(operands[0]) {
@@ -105,7 +112,10 @@ mod tests {
         }
         let out = algebraic(&g).unwrap();
         for name in ["w", "m", "d"] {
-            assert!(matches!(out.op(out.output(name).unwrap()), Op::Binary(_)), "{name} was dropped");
+            assert!(
+                matches!(out.op(out.output(name).unwrap()), Op::Binary(_)),
+                "{name} was dropped"
+            );
         }
     }
 }

@@ -24,7 +24,11 @@ pub const FOLD_LIMIT: usize = 4096;
 pub fn const_fold(graph: &Graph) -> Result<Graph, PassError> {
     let mut rebuild = Rebuild::new(graph);
     for id in graph.node_ids() {
-        let operands = graph.operands(id).into_iter().map(|o| rebuild.mapped(o)).collect::<Result<Vec<_>, _>>()?;
+        let operands = graph
+            .operands(id)
+            .into_iter()
+            .map(|o| rebuild.mapped(o))
+            .collect::<Result<Vec<_>, _>>()?;
         let constants: Option<Vec<&Tensor>> = operands
             .iter()
             .map(|&o| match rebuild.new_graph().op(o) {
@@ -78,7 +82,9 @@ mod tests {
         let out = const_fold(&g).unwrap();
         let y = out.output("y").unwrap();
         let folded = out.operands(y)[1];
-        let Op::Const(t) = out.op(folded) else { panic!("operand not folded: {:?}", out.op(folded)) };
+        let Op::Const(t) = out.op(folded) else {
+            panic!("operand not folded: {:?}", out.op(folded))
+        };
         assert_eq!(t.shape, Shape::from([2, 3]));
         assert_eq!(t.data, vec![-11.0, -21.0, -31.0, -12.0, -22.0, -32.0]);
     }
@@ -87,13 +93,21 @@ mod tests {
     fn large_broadcast_of_a_scalar_is_not_folded() {
         let mut g = Graph::new();
         let zero = g.scalar(0.0);
-        let big = g.add(Op::Broadcast(Shape::from([100, 100])), &[zero]).unwrap();
+        let big = g
+            .add(Op::Broadcast(Shape::from([100, 100])), &[zero])
+            .unwrap();
         let small = g.add(Op::Broadcast(Shape::from([2, 2])), &[zero]).unwrap();
         g.add_output("big", big).unwrap();
         g.add_output("small", small).unwrap();
         let out = const_fold(&g).unwrap();
-        assert!(matches!(out.op(out.output("big").unwrap()), Op::Broadcast(_)));
-        assert_eq!(out.op(out.output("small").unwrap()), &Op::Const(Tensor::full([2, 2], 0.0)));
+        assert!(matches!(
+            out.op(out.output("big").unwrap()),
+            Op::Broadcast(_)
+        ));
+        assert_eq!(
+            out.op(out.output("small").unwrap()),
+            &Op::Const(Tensor::full([2, 2], 0.0))
+        );
     }
 
     #[test]
@@ -105,6 +119,9 @@ mod tests {
         g.add_output("total", total).unwrap();
         let out = const_fold(&g).unwrap();
         // [[7, 10], [15, 22]] sums to 54.
-        assert_eq!(out.op(out.output("total").unwrap()), &Op::Const(Tensor::scalar(54.0)));
+        assert_eq!(
+            out.op(out.output("total").unwrap()),
+            &Op::Const(Tensor::scalar(54.0))
+        );
     }
 }

@@ -41,7 +41,11 @@ pub fn cse(graph: &Graph) -> Result<Graph, PassError> {
             rebuild.copy(id)?;
             continue;
         };
-        let operands = graph.operands(id).into_iter().map(|o| rebuild.mapped(o)).collect::<Result<Vec<_>, _>>()?;
+        let operands = graph
+            .operands(id)
+            .into_iter()
+            .map(|o| rebuild.mapped(o))
+            .collect::<Result<Vec<_>, _>>()?;
         let key = (op_key, operands);
         match seen.get(&key) {
             Some(&survivor) => rebuild.set(id, survivor),
@@ -59,7 +63,10 @@ pub fn cse(graph: &Graph) -> Result<Graph, PassError> {
 fn op_key(op: &Op) -> Option<OpKey> {
     match op {
         Op::Input { .. } | Op::Param { .. } => None,
-        Op::Const(t) => Some(OpKey::Const(t.shape.clone(), t.data.iter().map(|v| v.to_bits()).collect())),
+        Op::Const(t) => Some(OpKey::Const(
+            t.shape.clone(),
+            t.data.iter().map(|v| v.to_bits()).collect(),
+        )),
         other => Some(OpKey::Other(format!("{other:?}"))),
     }
 }
@@ -90,7 +97,11 @@ mod tests {
         let out = cse(&g).unwrap();
         // x, 1.0, -0.0, 0.0, exp, add, mul(-0.0), mul(0.0)
         assert_eq!(out.len(), 8);
-        assert_ne!(out.output("a"), out.output("b"), "-0.0 and 0.0 are different constants");
+        assert_ne!(
+            out.output("a"),
+            out.output("b"),
+            "-0.0 and 0.0 are different constants"
+        );
         let sum = out.output("c").unwrap();
         assert_eq!(out.operands(out.output("a").unwrap())[0], sum);
         assert_eq!(out.operands(out.output("b").unwrap())[0], sum);

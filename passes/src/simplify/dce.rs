@@ -16,7 +16,11 @@ use crate::rebuild::Rebuild;
 /// Remove every node that no output or update needs (keeping all `Input`/`Param` leaves).
 pub fn dce(graph: &Graph) -> Result<Graph, PassError> {
     let mut live = vec![false; graph.len()];
-    let roots = graph.outputs.iter().map(|&(_, id)| id).chain(graph.updates.iter().flat_map(|&(p, v)| [p, v]));
+    let roots = graph
+        .outputs
+        .iter()
+        .map(|&(_, id)| id)
+        .chain(graph.updates.iter().flat_map(|&(p, v)| [p, v]));
     for id in roots {
         live[id.index()] = true;
     }

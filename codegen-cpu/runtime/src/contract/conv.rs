@@ -112,7 +112,11 @@ pub unsafe fn conv2d_raw(pass: ConvPass, args: &Conv2dArgs) -> Result<(), Contra
     let g = &args.geometry;
     let sizes = g.sizes()?;
     if args.scratch_len < sizes.scratch {
-        return Err(ContractError::OperandTooShort { operand: "scratch", needed: sizes.scratch, len: args.scratch_len });
+        return Err(ContractError::OperandTooShort {
+            operand: "scratch",
+            needed: sizes.scratch,
+            len: args.scratch_len,
+        });
     }
     // SAFETY (all three): forwarded caller contract; sizes were validated above.
     unsafe {
@@ -128,7 +132,9 @@ pub unsafe fn conv2d_raw(pass: ConvPass, args: &Conv2dArgs) -> Result<(), Contra
 /// The output-row blocks: `(first_row, row_count)`.
 fn blocks(sizes: &Conv2dSizes) -> impl Iterator<Item = (usize, usize)> {
     let step = sizes.block_rows.max(1);
-    (0..sizes.rows).step_by(step).map(move |r0| (r0, step.min(sizes.rows - r0)))
+    (0..sizes.rows)
+        .step_by(step)
+        .map(move |r0| (r0, step.min(sizes.rows - r0)))
 }
 
 /// The im2col matrix of rows `r0 .. r0+count` (row stride `depth`): the input itself when
@@ -137,7 +143,13 @@ fn blocks(sizes: &Conv2dSizes) -> impl Iterator<Item = (usize, usize)> {
 ///
 /// # Safety
 /// `conv2d_raw`'s contract; `sizes` from `g`.
-unsafe fn im2col_block(g: &Conv2dGeometry, sizes: &Conv2dSizes, args: &Conv2dArgs, r0: usize, count: usize) -> *mut f32 {
+unsafe fn im2col_block(
+    g: &Conv2dGeometry,
+    sizes: &Conv2dSizes,
+    args: &Conv2dArgs,
+    r0: usize,
+    count: usize,
+) -> *mut f32 {
     if g.is_direct() {
         // SAFETY: row r0 of the `rows x in_c` input is in bounds.
         return unsafe { args.x.add(r0 * g.in_c) };
@@ -145,7 +157,14 @@ unsafe fn im2col_block(g: &Conv2dGeometry, sizes: &Conv2dSizes, args: &Conv2dArg
     if sizes.depth == 0 {
         return args.scratch; // an empty matrix: never dereferenced
     }
-    let job = Im2colJob { g, args, depth: sizes.depth, r0, count, chunk_rows: count.div_ceil(im2col_chunks(count, sizes.depth, args.threads)) };
+    let job = Im2colJob {
+        g,
+        args,
+        depth: sizes.depth,
+        r0,
+        count,
+        chunk_rows: count.div_ceil(im2col_chunks(count, sizes.depth, args.threads)),
+    };
     let n_chunks = count.div_ceil(job.chunk_rows);
     // SAFETY: chunks fill disjoint scratch rows of this block; `job` outlives the call.
     unsafe { kiln_parallel_for(im2col_chunk, (&raw const job).cast(), n_chunks as u64) };
@@ -284,7 +303,11 @@ unsafe fn backprop_input(g: &Conv2dGeometry, sizes: &Conv2dSizes, args: &Conv2dA
     for (r0, count) in blocks(sizes) {
         // SAFETY: every pointer below addresses rows r0..r0+count of its validated tensor.
         unsafe {
-            let dcols = if direct { args.x.add(r0 * g.in_c) } else { args.scratch };
+            let dcols = if direct {
+                args.x.add(r0 * g.in_c)
+            } else {
+                args.scratch
+            };
             // w is depth x out_c row-major; w^T is out_c x depth with strides (1, out_c).
             contract(
                 (count, depth, out_c),
@@ -308,7 +331,13 @@ unsafe fn backprop_input(g: &Conv2dGeometry, sizes: &Conv2dSizes, args: &Conv2dA
 ///
 /// # Safety
 /// `conv2d_raw`'s contract; `sizes` from `g`; the scratch holds the block's `dcols`.
-unsafe fn col2im_block(g: &Conv2dGeometry, sizes: &Conv2dSizes, args: &Conv2dArgs, r0: usize, count: usize) {
+unsafe fn col2im_block(
+    g: &Conv2dGeometry,
+    sizes: &Conv2dSizes,
+    args: &Conv2dArgs,
+    r0: usize,
+    count: usize,
+) {
     if count == 0 || sizes.depth == 0 {
         return;
     }
@@ -323,7 +352,16 @@ unsafe fn col2im_block(g: &Conv2dGeometry, sizes: &Conv2dSizes, args: &Conv2dArg
     if chunks == 0 {
         return;
     }
-    let job = Col2imJob { g, args, depth: sizes.depth, r0, count, first, units, chunks };
+    let job = Col2imJob {
+        g,
+        args,
+        depth: sizes.depth,
+        r0,
+        count,
+        first,
+        units,
+        chunks,
+    };
     // SAFETY: chunks write disjoint input rows of dx; `job` outlives the call.
     unsafe { kiln_parallel_for(col2im_chunk, (&raw const job).cast(), chunks as u64) };
 }
@@ -355,10 +393,16 @@ unsafe extern "C" fn col2im_chunk(table: *const u8, chunk: u64) {
     for unit in lo..hi {
         let (n, ih) = (unit / g.in_h, unit % g.in_h);
         for kh in 0..g.kernel_h {
-            let Some(oh) = output_of(ih, g.out_h, g.stride_h, kh * g.dilation_h, g.pad_top) else { continue };
+            let Some(oh) = output_of(ih, g.out_h, g.stride_h, kh * g.dilation_h, g.pad_top) else {
+                continue;
+            };
             for iw in 0..g.in_w {
                 for kw in 0..g.kernel_w {
-                    let Some(ow) = output_of(iw, g.out_w, g.stride_w, kw * g.dilation_w, g.pad_left) else { continue };
+                    let Some(ow) =
+                        output_of(iw, g.out_w, g.stride_w, kw * g.dilation_w, g.pad_left)
+                    else {
+                        continue;
+                    };
                     let r = (n * g.out_h + oh) * g.out_w + ow;
                     if r < job.r0 || r >= job.r0 + job.count {
                         continue;
@@ -366,7 +410,10 @@ unsafe extern "C" fn col2im_chunk(table: *const u8, chunk: u64) {
                     // SAFETY: row `r - r0` of the block's dcols and input pixel (n, ih, iw)
                     // are in bounds; only this chunk writes input row `unit`.
                     unsafe {
-                        let src = job.args.scratch.add((r - job.r0) * job.depth + (kh * g.kernel_w + kw) * g.in_c);
+                        let src = job
+                            .args
+                            .scratch
+                            .add((r - job.r0) * job.depth + (kh * g.kernel_w + kw) * g.in_c);
                         let dst = job.args.x.add(((n * g.in_h + ih) * g.in_w + iw) * g.in_c);
                         for c in 0..g.in_c {
                             *dst.add(c) += *src.add(c);
@@ -407,8 +454,25 @@ unsafe fn backprop_filter(g: &Conv2dGeometry, sizes: &Conv2dSizes, args: &Conv2d
 }
 
 /// Checked forward convolution: `y = conv(x, w)`.
-pub fn conv2d(g: &Conv2dGeometry, x: &[f32], w: &[f32], y: &mut [f32], scratch: &mut [f32], threads: usize) -> Result<(), ContractError> {
-    checked(ConvPass::Forward, g, [(x.as_ptr().cast_mut(), x.len()), (w.as_ptr().cast_mut(), w.len()), (y.as_mut_ptr(), y.len())], scratch, threads)
+pub fn conv2d(
+    g: &Conv2dGeometry,
+    x: &[f32],
+    w: &[f32],
+    y: &mut [f32],
+    scratch: &mut [f32],
+    threads: usize,
+) -> Result<(), ContractError> {
+    checked(
+        ConvPass::Forward,
+        g,
+        [
+            (x.as_ptr().cast_mut(), x.len()),
+            (w.as_ptr().cast_mut(), w.len()),
+            (y.as_mut_ptr(), y.len()),
+        ],
+        scratch,
+        threads,
+    )
 }
 
 /// Checked backprop to the input: `dx = conv^T(dy, w)` (overwrites `dx`).
@@ -420,7 +484,17 @@ pub fn conv2d_backprop_input(
     scratch: &mut [f32],
     threads: usize,
 ) -> Result<(), ContractError> {
-    checked(ConvPass::BackpropInput, g, [(dx.as_mut_ptr(), dx.len()), (w.as_ptr().cast_mut(), w.len()), (dy.as_ptr().cast_mut(), dy.len())], scratch, threads)
+    checked(
+        ConvPass::BackpropInput,
+        g,
+        [
+            (dx.as_mut_ptr(), dx.len()),
+            (w.as_ptr().cast_mut(), w.len()),
+            (dy.as_ptr().cast_mut(), dy.len()),
+        ],
+        scratch,
+        threads,
+    )
 }
 
 /// Checked backprop to the filter: `dw = sum over pixels of x-patch (outer) dy` (overwrites `dw`).
@@ -432,7 +506,17 @@ pub fn conv2d_backprop_filter(
     scratch: &mut [f32],
     threads: usize,
 ) -> Result<(), ContractError> {
-    checked(ConvPass::BackpropFilter, g, [(x.as_ptr().cast_mut(), x.len()), (dw.as_mut_ptr(), dw.len()), (dy.as_ptr().cast_mut(), dy.len())], scratch, threads)
+    checked(
+        ConvPass::BackpropFilter,
+        g,
+        [
+            (x.as_ptr().cast_mut(), x.len()),
+            (dw.as_mut_ptr(), dw.len()),
+            (dy.as_ptr().cast_mut(), dy.len()),
+        ],
+        scratch,
+        threads,
+    )
 }
 
 /// Checks every slice length against the geometry, then runs the pass. `tensors` are
@@ -451,13 +535,28 @@ fn checked(
         ConvPass::BackpropInput => ["dx", "w", "dy"],
         ConvPass::BackpropFilter => ["x", "dw", "dy"],
     };
-    for ((_, len), (name, needed)) in tensors.iter().zip(names.into_iter().zip([sizes.x, sizes.w, sizes.y])) {
+    for ((_, len), (name, needed)) in tensors
+        .iter()
+        .zip(names.into_iter().zip([sizes.x, sizes.w, sizes.y]))
+    {
         if *len < needed {
-            return Err(ContractError::OperandTooShort { operand: name, needed, len: *len });
+            return Err(ContractError::OperandTooShort {
+                operand: name,
+                needed,
+                len: *len,
+            });
         }
     }
     let [x, w, y] = tensors.map(|(p, _)| p);
-    let args = Conv2dArgs { geometry: *g, x, w, y, scratch: scratch.as_mut_ptr(), scratch_len: scratch.len(), threads };
+    let args = Conv2dArgs {
+        geometry: *g,
+        x,
+        w,
+        y,
+        scratch: scratch.as_mut_ptr(),
+        scratch_len: scratch.len(),
+        threads,
+    };
     // SAFETY: lengths checked above; the written tensor is a unique borrow distinct from the
     // others and from `scratch`; the read-only ones are never written by this pass.
     unsafe { conv2d_raw(pass, &args) }

@@ -76,13 +76,19 @@ pub struct Conv2dSizes {
 
 /// Product of `dims`, or an overflow error naming `what`.
 fn product(what: &'static str, dims: &[usize]) -> Result<usize, ContractError> {
-    dims.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d)).ok_or(ContractError::SizeOverflow { operand: what })
+    dims.iter()
+        .try_fold(1usize, |acc, &d| acc.checked_mul(d))
+        .ok_or(ContractError::SizeOverflow { operand: what })
 }
 
 impl Conv2dGeometry {
     /// Geometry of `attrs` applied to an `[batch, in_h, in_w, in_c]` input and an
     /// `[kernel_h, kernel_w, in_c, out_c]` filter, padding resolved by [`ir::Padding::resolve`].
-    pub fn resolve(input: [usize; 4], filter: [usize; 4], attrs: &Conv2dAttrs) -> Result<Self, ContractError> {
+    pub fn resolve(
+        input: [usize; 4],
+        filter: [usize; 4],
+        attrs: &Conv2dAttrs,
+    ) -> Result<Self, ContractError> {
         let [batch, in_h, in_w, in_c] = input;
         let [kernel_h, kernel_w, filter_c, out_c] = filter;
         if filter_c != in_c {
@@ -91,7 +97,9 @@ impl Conv2dGeometry {
             )));
         }
         let axis = |i: usize, size: usize, k: usize| {
-            let window = attrs.dilation[i].saturating_mul(k.saturating_sub(1)).saturating_add(1);
+            let window = attrs.dilation[i]
+                .saturating_mul(k.saturating_sub(1))
+                .saturating_add(1);
             attrs.padding.resolve(i, size, window, attrs.strides[i]).ok_or_else(|| {
                 ContractError::InvalidGeometry(format!(
                     "window {window} (stride {}) does not fit input {input:?} axis {i} with {:?}",
@@ -124,24 +132,41 @@ impl Conv2dGeometry {
     /// Validates the geometry and returns its element counts.
     pub fn sizes(&self) -> Result<Conv2dSizes, ContractError> {
         let g = self;
-        if g.stride_h == 0 || g.stride_w == 0 || g.dilation_h == 0 || g.dilation_w == 0 || g.kernel_h == 0 || g.kernel_w == 0 {
+        if g.stride_h == 0
+            || g.stride_w == 0
+            || g.dilation_h == 0
+            || g.dilation_w == 0
+            || g.kernel_h == 0
+            || g.kernel_w == 0
+        {
             return Err(ContractError::InvalidGeometry(format!(
                 "strides, dilations and kernel sizes must be >= 1: {g:?}"
             )));
         }
         // Every tap coordinate `o*stride + k*dilation` must fit in isize.
-        for (out, stride, kernel, dilation, pad) in
-            [(g.out_h, g.stride_h, g.kernel_h, g.dilation_h, g.pad_top), (g.out_w, g.stride_w, g.kernel_w, g.dilation_w, g.pad_left)]
-        {
-            let reach = out.saturating_mul(stride).checked_add((kernel - 1).saturating_mul(dilation));
+        for (out, stride, kernel, dilation, pad) in [
+            (g.out_h, g.stride_h, g.kernel_h, g.dilation_h, g.pad_top),
+            (g.out_w, g.stride_w, g.kernel_w, g.dilation_w, g.pad_left),
+        ] {
+            let reach = out
+                .saturating_mul(stride)
+                .checked_add((kernel - 1).saturating_mul(dilation));
             if reach.is_none_or(|r| r > isize::MAX as usize) || pad > isize::MAX as usize {
-                return Err(ContractError::InvalidGeometry(format!("tap coordinates overflow: {g:?}")));
+                return Err(ContractError::InvalidGeometry(format!(
+                    "tap coordinates overflow: {g:?}"
+                )));
             }
         }
         let rows = product("y", &[g.batch, g.out_h, g.out_w])?;
         let depth = product("w", &[g.kernel_h, g.kernel_w, g.in_c])?;
-        let block_rows = BLOCK_TARGET_ELEMS.checked_div(depth).map_or(rows, |fit| fit.max(BLOCK_MIN_ROWS).min(rows));
-        let scratch = if self.is_direct() { 0 } else { product("scratch", &[block_rows, depth])? };
+        let block_rows = BLOCK_TARGET_ELEMS
+            .checked_div(depth)
+            .map_or(rows, |fit| fit.max(BLOCK_MIN_ROWS).min(rows));
+        let scratch = if self.is_direct() {
+            0
+        } else {
+            product("scratch", &[block_rows, depth])?
+        };
         let sizes = Conv2dSizes {
             x: product("x", &[g.batch, g.in_h, g.in_w, g.in_c])?,
             w: product("w", &[depth, g.out_c])?,
@@ -151,8 +176,13 @@ impl Conv2dGeometry {
             block_rows,
             scratch,
         };
-        if [sizes.x, sizes.w, sizes.y, sizes.scratch].iter().any(|&n| n > isize::MAX as usize / 4) {
-            return Err(ContractError::InvalidGeometry(format!("operands exceed the address space: {g:?}")));
+        if [sizes.x, sizes.w, sizes.y, sizes.scratch]
+            .iter()
+            .any(|&n| n > isize::MAX as usize / 4)
+        {
+            return Err(ContractError::InvalidGeometry(format!(
+                "operands exceed the address space: {g:?}"
+            )));
         }
         Ok(sizes)
     }
@@ -191,7 +221,10 @@ impl Conv2dGeometry {
                 let iw = (ow * g.stride_w + kw * g.dilation_w) as isize - g.pad_left as isize;
                 let column = (kh * g.kernel_w + kw) * g.in_c;
                 let inside = row_inside && (0..g.in_w as isize).contains(&iw);
-                visit(column, inside.then(|| ((image_base + ih as usize) * g.in_w + iw as usize) * g.in_c));
+                visit(
+                    column,
+                    inside.then(|| ((image_base + ih as usize) * g.in_w + iw as usize) * g.in_c),
+                );
             }
         }
     }
@@ -200,7 +233,13 @@ impl Conv2dGeometry {
 /// The output index `o` whose tap at `offset` (kernel index times dilation) reads input
 /// index `i` along one axis (`o * stride + offset - pad == i`), if there is one.
 #[inline(always)]
-pub(crate) fn output_of(i: usize, n_out: usize, stride: usize, offset: usize, pad: usize) -> Option<usize> {
+pub(crate) fn output_of(
+    i: usize,
+    n_out: usize,
+    stride: usize,
+    offset: usize,
+    pad: usize,
+) -> Option<usize> {
     let t = (i + pad).checked_sub(offset)?;
     (t % stride == 0 && t / stride < n_out).then_some(t / stride)
 }

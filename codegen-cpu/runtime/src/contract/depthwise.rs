@@ -44,7 +44,9 @@ pub fn depthwise_sizes(g: &Conv2dGeometry, multiplier: usize) -> Result<[usize; 
             g.out_c, g.in_c
         )));
     }
-    let w = [g.kernel_h, g.kernel_w, g.out_c].iter().try_fold(1usize, |a, &d| a.checked_mul(d));
+    let w = [g.kernel_h, g.kernel_w, g.out_c]
+        .iter()
+        .try_fold(1usize, |a, &d| a.checked_mul(d));
     let w = w.ok_or(ContractError::SizeOverflow { operand: "w" })?;
     Ok([sizes.x, w, sizes.y])
 }
@@ -90,7 +92,10 @@ entry_point!(
 /// `x`, `w`, `y` point to the element counts [`depthwise_sizes`] gives, valid for reads;
 /// the tensor the pass writes is valid for writes, overlaps none of the others, and no
 /// other thread accesses it during the call.
-pub unsafe fn depthwise_conv2d_raw(pass: ConvPass, args: &DepthwiseArgs) -> Result<(), ContractError> {
+pub unsafe fn depthwise_conv2d_raw(
+    pass: ConvPass,
+    args: &DepthwiseArgs,
+) -> Result<(), ContractError> {
     let g = &args.geometry;
     let sizes = depthwise_sizes(g, args.multiplier)?;
     let threads = args.threads.max(1);
@@ -105,13 +110,21 @@ pub unsafe fn depthwise_conv2d_raw(pass: ConvPass, args: &DepthwiseArgs) -> Resu
         filter_units: FilterUnits::new(g, threads),
     };
     let units = job.units();
-    let chunks = if threads <= 1 || job.work() < PARALLEL_MIN_WORK { 1 } else { units.min(2 * threads) };
+    let chunks = if threads <= 1 || job.work() < PARALLEL_MIN_WORK {
+        1
+    } else {
+        units.min(2 * threads)
+    };
     if chunks <= 1 {
         // SAFETY: the caller's contract; this thread runs every unit.
         unsafe { run_units(&job, 0..units) };
         return Ok(());
     }
-    let split = SplitJob { job: &job, units, chunks };
+    let split = SplitJob {
+        job: &job,
+        units,
+        chunks,
+    };
     // SAFETY: chunks run disjoint unit ranges, which write disjoint elements; `split`
     // outlives the call, which returns when every chunk has finished.
     unsafe { kiln_parallel_for(split_chunk, (&raw const split).cast(), chunks as u64) };
@@ -138,7 +151,10 @@ unsafe extern "C" fn split_chunk(table: *const u8, chunk: u64) {
     // SAFETY: the caller's contract.
     let split = unsafe { &*table.cast::<SplitJob<'_>>() };
     let chunk = chunk as usize;
-    let (lo, hi) = (chunk * split.units / split.chunks, (chunk + 1) * split.units / split.chunks);
+    let (lo, hi) = (
+        chunk * split.units / split.chunks,
+        (chunk + 1) * split.units / split.chunks,
+    );
     // SAFETY: unit ranges of distinct chunks are disjoint.
     unsafe { run_units(split.job, lo..hi) };
 }
@@ -162,12 +178,27 @@ pub fn depthwise_conv2d(
         ConvPass::BackpropInput => ["dx", "w", "dy"],
         ConvPass::BackpropFilter => ["x", "dw", "dy"],
     };
-    for ((operand, needed), len) in names.into_iter().zip(needed).zip([x.len(), w.len(), y.len()]) {
+    for ((operand, needed), len) in names
+        .into_iter()
+        .zip(needed)
+        .zip([x.len(), w.len(), y.len()])
+    {
         if len < needed {
-            return Err(ContractError::OperandTooShort { operand, needed, len });
+            return Err(ContractError::OperandTooShort {
+                operand,
+                needed,
+                len,
+            });
         }
     }
-    let args = DepthwiseArgs { geometry: *g, multiplier, x: x.as_mut_ptr(), w: w.as_mut_ptr(), y: y.as_mut_ptr(), threads };
+    let args = DepthwiseArgs {
+        geometry: *g,
+        multiplier,
+        x: x.as_mut_ptr(),
+        w: w.as_mut_ptr(),
+        y: y.as_mut_ptr(),
+        threads,
+    };
     // SAFETY: lengths checked above; the three slices are distinct exclusive borrows.
     unsafe { depthwise_conv2d_raw(pass, &args) }
 }

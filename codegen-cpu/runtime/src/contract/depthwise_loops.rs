@@ -109,11 +109,14 @@ impl MulAdd for Separate {
 pub(super) unsafe fn run_units(job: &DepthwiseJob<'_>, units: Range<usize>) {
     #[cfg(target_arch = "x86_64")]
     {
-        if std::arch::is_x86_feature_detected!("avx512f") && std::arch::is_x86_feature_detected!("fma") {
+        if std::arch::is_x86_feature_detected!("avx512f")
+            && std::arch::is_x86_feature_detected!("fma")
+        {
             // SAFETY: the features are present; the caller's contract.
             return unsafe { units_avx512(job, units) };
         }
-        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+        {
             // SAFETY: as above.
             return unsafe { units_avx2(job, units) };
         }
@@ -145,7 +148,13 @@ unsafe fn units_avx2(job: &DepthwiseJob<'_>, units: Range<usize>) {
 #[inline(always)]
 unsafe fn units_any<F: MulAdd>(job: &DepthwiseJob<'_>, units: Range<usize>) {
     let [nx, nw, ny] = job.sizes;
-    let view = |p: *mut f32, n: usize| if n == 0 { &[][..] } else { unsafe { std::slice::from_raw_parts(p.cast_const(), n) } };
+    let view = |p: *mut f32, n: usize| {
+        if n == 0 {
+            &[][..]
+        } else {
+            unsafe { std::slice::from_raw_parts(p.cast_const(), n) }
+        }
+    };
     // SAFETY (each arm): the read tensors are only read by every thread; each unit's
     // written region is disjoint from every other unit's (see the module doc).
     unsafe {
@@ -174,9 +183,19 @@ unsafe fn units_any<F: MulAdd>(job: &DepthwiseJob<'_>, units: Range<usize>) {
 
 /// The outputs `o` whose taps `i = o * stride + offset - pad` fall inside `0..n_in`.
 #[inline(always)]
-fn outputs_reading(n_in: usize, n_out: usize, stride: usize, offset: usize, pad: usize) -> Range<usize> {
+fn outputs_reading(
+    n_in: usize,
+    n_out: usize,
+    stride: usize,
+    offset: usize,
+    pad: usize,
+) -> Range<usize> {
     let lo = pad.saturating_sub(offset).div_ceil(stride);
-    let hi = if n_in + pad > offset { ((n_in + pad - offset - 1) / stride + 1).min(n_out) } else { 0 };
+    let hi = if n_in + pad > offset {
+        ((n_in + pad - offset - 1) / stride + 1).min(n_out)
+    } else {
+        0
+    };
     lo.min(hi)..hi
 }
 
@@ -234,14 +253,28 @@ unsafe fn forward_row<F: MulAdd>(job: &DepthwiseJob<'_>, x: &[f32], w: &[f32], u
         let y_pixel = &mut y[ow * cm..(ow + 1) * cm];
         wide_blocks!(cm, y_pixel, |c0, acc| {
             for kh in 0..g.kernel_h {
-                let Some(ih) = (oh * g.stride_h + kh * g.dilation_h).checked_sub(g.pad_top).filter(|&i| i < g.in_h) else { continue };
+                let Some(ih) = (oh * g.stride_h + kh * g.dilation_h)
+                    .checked_sub(g.pad_top)
+                    .filter(|&i| i < g.in_h)
+                else {
+                    continue;
+                };
                 for kw in 0..g.kernel_w {
-                    let Some(iw) = (ow * g.stride_w + kw * g.dilation_w).checked_sub(g.pad_left).filter(|&i| i < g.in_w) else {
+                    let Some(iw) = (ow * g.stride_w + kw * g.dilation_w)
+                        .checked_sub(g.pad_left)
+                        .filter(|&i| i < g.in_w)
+                    else {
                         continue;
                     };
                     let at = ((n * g.in_h + ih) * g.in_w + iw) * g.in_c;
                     let w_at = (kh * g.kernel_w + kw) * cm;
-                    tap::<F>(&mut acc[..], &x[at..at + g.in_c], &w[w_at..w_at + cm], c0, m);
+                    tap::<F>(
+                        &mut acc[..],
+                        &x[at..at + g.in_c],
+                        &w[w_at..w_at + cm],
+                        c0,
+                        m,
+                    );
                 }
             }
         });
@@ -254,7 +287,12 @@ unsafe fn forward_row<F: MulAdd>(job: &DepthwiseJob<'_>, x: &[f32], w: &[f32], u
 /// # Safety
 /// [`run_units`]'s contract; `unit < batch * in_h`.
 #[inline(always)]
-unsafe fn backprop_input_row<F: MulAdd>(job: &DepthwiseJob<'_>, w: &[f32], dy: &[f32], unit: usize) {
+unsafe fn backprop_input_row<F: MulAdd>(
+    job: &DepthwiseJob<'_>,
+    w: &[f32],
+    dy: &[f32],
+    unit: usize,
+) {
     let (g, m, c, cm) = (job.g, job.multiplier, job.g.in_c, job.g.out_c);
     let (n, ih) = (unit / g.in_h, unit % g.in_h);
     // SAFETY: input row `unit` is `in_w * c` elements only this unit writes.
@@ -263,11 +301,19 @@ unsafe fn backprop_input_row<F: MulAdd>(job: &DepthwiseJob<'_>, w: &[f32], dy: &
         let dx_pixel = &mut dx[iw * c..(iw + 1) * c];
         wide_blocks!(c, dx_pixel, |c0, acc| {
             for kh in 0..g.kernel_h {
-                let Some(oh) = output_of(ih, g.out_h, g.stride_h, kh * g.dilation_h, g.pad_top) else { continue };
+                let Some(oh) = output_of(ih, g.out_h, g.stride_h, kh * g.dilation_h, g.pad_top)
+                else {
+                    continue;
+                };
                 for kw in 0..g.kernel_w {
-                    let Some(ow) = output_of(iw, g.out_w, g.stride_w, kw * g.dilation_w, g.pad_left) else { continue };
+                    let Some(ow) =
+                        output_of(iw, g.out_w, g.stride_w, kw * g.dilation_w, g.pad_left)
+                    else {
+                        continue;
+                    };
                     let at = ((n * g.out_h + oh) * g.out_w + ow) * cm;
-                    let (dy_pixel, w_tap) = (&dy[at..at + cm], &w[(kh * g.kernel_w + kw) * cm..][..cm]);
+                    let (dy_pixel, w_tap) =
+                        (&dy[at..at + cm], &w[(kh * g.kernel_w + kw) * cm..][..cm]);
                     if m == 1 {
                         tap::<F>(&mut acc[..], dy_pixel, w_tap, c0, 1);
                     } else {
@@ -291,18 +337,29 @@ unsafe fn backprop_input_row<F: MulAdd>(job: &DepthwiseJob<'_>, w: &[f32], dy: &
 /// # Safety
 /// [`run_units`]'s contract; `unit < blocks * kh_parts`.
 #[inline(always)]
-unsafe fn backprop_filter_unit<F: MulAdd>(job: &DepthwiseJob<'_>, x: &[f32], dy: &[f32], unit: usize) {
+unsafe fn backprop_filter_unit<F: MulAdd>(
+    job: &DepthwiseJob<'_>,
+    x: &[f32],
+    dy: &[f32],
+    unit: usize,
+) {
     let (g, m, c, cm) = (job.g, job.multiplier, job.g.in_c, job.g.out_c);
     let FilterUnits { kh_parts, .. } = job.filter_units;
     let (block, part) = (unit / kh_parts, unit % kh_parts);
     let c0 = block * NARROW;
     let width = NARROW.min(cm - c0);
-    let khs = if kh_parts == 1 { 0..g.kernel_h } else { part..part + 1 };
+    let khs = if kh_parts == 1 {
+        0..g.kernel_h
+    } else {
+        part..part + 1
+    };
     // This unit's sums `dw[kh, kw, c0 .. c0 + width]`, zeroed, then accumulated row by row.
     let sum_at = |kh: usize, kw: usize| {
         // SAFETY: the region is inside dw and written by this unit only; callers hold one
         // such borrow at a time.
-        unsafe { std::slice::from_raw_parts_mut(job.w.add((kh * g.kernel_w + kw) * cm + c0), width) }
+        unsafe {
+            std::slice::from_raw_parts_mut(job.w.add((kh * g.kernel_w + kw) * cm + c0), width)
+        }
     };
     for kh in khs.clone() {
         for kw in 0..g.kernel_w {
@@ -312,16 +369,31 @@ unsafe fn backprop_filter_unit<F: MulAdd>(job: &DepthwiseJob<'_>, x: &[f32], dy:
     for n in 0..g.batch {
         for oh in 0..g.out_h {
             for kh in khs.clone() {
-                let Some(ih) = (oh * g.stride_h + kh * g.dilation_h).checked_sub(g.pad_top).filter(|&i| i < g.in_h) else { continue };
+                let Some(ih) = (oh * g.stride_h + kh * g.dilation_h)
+                    .checked_sub(g.pad_top)
+                    .filter(|&i| i < g.in_h)
+                else {
+                    continue;
+                };
                 let x_row = &x[(n * g.in_h + ih) * g.in_w * c..][..g.in_w * c];
                 let dy_row = &dy[(n * g.out_h + oh) * g.out_w * cm..][..g.out_w * cm];
                 for kw in 0..g.kernel_w {
                     let offset = (kw * g.dilation_w) as isize;
-                    let ows = outputs_reading(g.in_w, g.out_w, g.stride_w, kw * g.dilation_w, g.pad_left);
+                    let ows =
+                        outputs_reading(g.in_w, g.out_w, g.stride_w, kw * g.dilation_w, g.pad_left);
                     let sum = sum_at(kh, kw);
                     let mut even = [0.0f32; NARROW];
                     let mut odd = [0.0f32; NARROW];
-                    let row = Row { x: x_row, dy: dy_row, c, cm, c0, m, stride: g.stride_w, offset: offset - g.pad_left as isize };
+                    let row = Row {
+                        x: x_row,
+                        dy: dy_row,
+                        c,
+                        cm,
+                        c0,
+                        m,
+                        stride: g.stride_w,
+                        offset: offset - g.pad_left as isize,
+                    };
                     // A full block sweeps with constant-length accumulators.
                     if width == NARROW {
                         sweep::<F, NARROW>(&row, ows, &mut even, &mut odd);
@@ -353,18 +425,45 @@ struct Row<'a> {
 /// Accumulates `x * dy` over output pixels `ows` of `row` into `even` and `odd` (alternate
 /// pixels). `LEN` is the accumulators' length when constant (0: use the slices' length).
 #[inline(always)]
-fn sweep<F: MulAdd, const LEN: usize>(row: &Row<'_>, ows: Range<usize>, even: &mut [f32], odd: &mut [f32]) {
-    let (even, odd) = if LEN > 0 { (&mut even[..LEN], &mut odd[..LEN]) } else { (even, odd) };
+fn sweep<F: MulAdd, const LEN: usize>(
+    row: &Row<'_>,
+    ows: Range<usize>,
+    even: &mut [f32],
+    odd: &mut [f32],
+) {
+    let (even, odd) = if LEN > 0 {
+        (&mut even[..LEN], &mut odd[..LEN])
+    } else {
+        (even, odd)
+    };
     let x_at = |ow: usize| (ow * row.stride).wrapping_add_signed(row.offset) * row.c;
     let mut ow = ows.start;
     while ow + 1 < ows.end {
         let (xa, xb) = (x_at(ow), x_at(ow + 1));
-        tap::<F>(even, &row.x[xa..xa + row.c], &row.dy[ow * row.cm..(ow + 1) * row.cm], row.c0, row.m);
-        tap::<F>(odd, &row.x[xb..xb + row.c], &row.dy[(ow + 1) * row.cm..(ow + 2) * row.cm], row.c0, row.m);
+        tap::<F>(
+            even,
+            &row.x[xa..xa + row.c],
+            &row.dy[ow * row.cm..(ow + 1) * row.cm],
+            row.c0,
+            row.m,
+        );
+        tap::<F>(
+            odd,
+            &row.x[xb..xb + row.c],
+            &row.dy[(ow + 1) * row.cm..(ow + 2) * row.cm],
+            row.c0,
+            row.m,
+        );
         ow += 2;
     }
     if ow < ows.end {
         let xa = x_at(ow);
-        tap::<F>(even, &row.x[xa..xa + row.c], &row.dy[ow * row.cm..(ow + 1) * row.cm], row.c0, row.m);
+        tap::<F>(
+            even,
+            &row.x[xa..xa + row.c],
+            &row.dy[ow * row.cm..(ow + 1) * row.cm],
+            row.c0,
+            row.m,
+        );
     }
 }

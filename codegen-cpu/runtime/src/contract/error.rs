@@ -6,7 +6,9 @@ use thiserror::Error;
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum ContractError {
     /// An operand's slice is shorter than its dims and strides reach.
-    #[error("operand `{operand}` needs {needed} elements for its dims and strides but its slice has {len}")]
+    #[error(
+        "operand `{operand}` needs {needed} elements for its dims and strides but its slice has {len}"
+    )]
     OperandTooShort {
         /// Which operand (`a`, `b`, `c`, `x`, `w`, `y`, `dx`, `dy`, `dw`, `scratch`).
         operand: &'static str,
@@ -16,7 +18,9 @@ pub enum ContractError {
         len: usize,
     },
     /// The output layout maps two different elements to the same address.
-    #[error("output `{operand}` layout {rows}x{cols} with strides ({row_stride}, {col_stride}) overlaps itself")]
+    #[error(
+        "output `{operand}` layout {rows}x{cols} with strides ({row_stride}, {col_stride}) overlaps itself"
+    )]
     SelfOverlappingOutput {
         /// Which operand.
         operand: &'static str,

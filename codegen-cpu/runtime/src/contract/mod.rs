@@ -17,8 +17,9 @@ pub mod sgemm;
 pub mod view;
 
 pub use conv::{
-    Conv2dArgs, ConvPass, KILN_INVALID_GEOMETRY, KILN_OK, KILN_SCRATCH_TOO_SMALL, conv2d, conv2d_backprop_filter,
-    conv2d_backprop_input, conv2d_raw, kiln_conv2d, kiln_conv2d_backprop_filter, kiln_conv2d_backprop_input,
+    Conv2dArgs, ConvPass, KILN_INVALID_GEOMETRY, KILN_OK, KILN_SCRATCH_TOO_SMALL, conv2d,
+    conv2d_backprop_filter, conv2d_backprop_input, conv2d_raw, kiln_conv2d,
+    kiln_conv2d_backprop_filter, kiln_conv2d_backprop_input,
 };
 pub use conv_geometry::{Conv2dGeometry, Conv2dSizes};
 pub use depthwise::{
@@ -34,10 +35,22 @@ pub fn symbols() -> Vec<(&'static str, *const u8)> {
     vec![
         ("kiln_sgemm", kiln_sgemm as *const u8),
         ("kiln_conv2d", kiln_conv2d as *const u8),
-        ("kiln_conv2d_backprop_input", kiln_conv2d_backprop_input as *const u8),
-        ("kiln_conv2d_backprop_filter", kiln_conv2d_backprop_filter as *const u8),
+        (
+            "kiln_conv2d_backprop_input",
+            kiln_conv2d_backprop_input as *const u8,
+        ),
+        (
+            "kiln_conv2d_backprop_filter",
+            kiln_conv2d_backprop_filter as *const u8,
+        ),
         ("kiln_depthwise_conv2d", kiln_depthwise_conv2d as *const u8),
-        ("kiln_depthwise_conv2d_backprop_input", kiln_depthwise_conv2d_backprop_input as *const u8),
-        ("kiln_depthwise_conv2d_backprop_filter", kiln_depthwise_conv2d_backprop_filter as *const u8),
+        (
+            "kiln_depthwise_conv2d_backprop_input",
+            kiln_depthwise_conv2d_backprop_input as *const u8,
+        ),
+        (
+            "kiln_depthwise_conv2d_backprop_filter",
+            kiln_depthwise_conv2d_backprop_filter as *const u8,
+        ),
     ]
 }

@@ -73,7 +73,10 @@ fn gemm_stride(stride: usize, extent: usize) -> isize {
     match isize::try_from(stride) {
         Ok(s) => s,
         Err(_) => {
-            debug_assert!(extent <= 1, "stride {stride} of an axis of extent {extent} overflows isize");
+            debug_assert!(
+                extent <= 1,
+                "stride {stride} of an axis of extent {extent} overflows isize"
+            );
             1
         }
     }
@@ -87,19 +90,35 @@ fn gemm_stride(stride: usize, extent: usize) -> isize {
 /// - `C` does not overlap `A` or `B`, and distinct `(i, j)` of `C` have distinct addresses;
 /// - no other thread accesses `C` during the call.
 pub unsafe fn sgemm_raw(args: &SgemmArgs) {
-    let SgemmArgs { m, n, k, a, b, c, alpha, beta, .. } = *args;
+    let SgemmArgs {
+        m,
+        n,
+        k,
+        a,
+        b,
+        c,
+        alpha,
+        beta,
+        ..
+    } = *args;
     if m == 0 || n == 0 {
         return;
     }
-    let (c_rs, c_cs) = (gemm_stride(args.c_row_stride, m), gemm_stride(args.c_col_stride, n));
+    let (c_rs, c_cs) = (
+        gemm_stride(args.c_row_stride, m),
+        gemm_stride(args.c_col_stride, n),
+    );
     if k == 0 || alpha == 0.0 {
         // SAFETY: the caller guarantees every C element is in bounds and exclusively ours.
         unsafe { scale_in_place(m, n, c, c_rs, c_cs, beta) };
         return;
     }
     let flops = 2usize.saturating_mul(m).saturating_mul(n).saturating_mul(k);
-    let parallelism =
-        if args.threads >= 2 && flops >= PARALLEL_MIN_FLOPS { Parallelism::Rayon(args.threads) } else { Parallelism::None };
+    let parallelism = if args.threads >= 2 && flops >= PARALLEL_MIN_FLOPS {
+        Parallelism::Rayon(args.threads)
+    } else {
+        Parallelism::None
+    };
     // The gemm crate computes dst := alpha*dst + beta*lhs*rhs, reading dst only if asked:
     // our (alpha, beta) map to its (beta, alpha).
     // SAFETY: forwarded caller contract; strides describe the same in-bounds elements.
@@ -148,7 +167,14 @@ unsafe fn scale_in_place(m: usize, n: usize, c: *mut f32, rs: isize, cs: isize, 
 ///
 /// Returns an error (and touches nothing) when the dims disagree, a view reaches past its
 /// slice, or `C`'s layout overlaps itself.
-pub fn sgemm(alpha: f32, a: MatRef<'_>, b: MatRef<'_>, beta: f32, c: MatMut<'_>, threads: usize) -> Result<(), ContractError> {
+pub fn sgemm(
+    alpha: f32,
+    a: MatRef<'_>,
+    b: MatRef<'_>,
+    beta: f32,
+    c: MatMut<'_>,
+    threads: usize,
+) -> Result<(), ContractError> {
     let (m, k, n) = (a.rows, a.cols, b.cols);
     if b.rows != k || c.rows != m || c.cols != n {
         return Err(ContractError::InvalidGeometry(format!(

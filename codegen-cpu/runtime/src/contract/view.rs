@@ -39,33 +39,65 @@ pub struct MatMut<'a> {
 impl<'a> MatRef<'a> {
     /// A dense row-major `rows x cols` view.
     pub fn row_major(data: &'a [f32], rows: usize, cols: usize) -> Self {
-        Self { data, rows, cols, row_stride: cols, col_stride: 1 }
+        Self {
+            data,
+            rows,
+            cols,
+            row_stride: cols,
+            col_stride: 1,
+        }
     }
 
     /// The transposed view (no copy).
     pub fn t(self) -> Self {
-        Self { rows: self.cols, cols: self.rows, row_stride: self.col_stride, col_stride: self.row_stride, ..self }
+        Self {
+            rows: self.cols,
+            cols: self.rows,
+            row_stride: self.col_stride,
+            col_stride: self.row_stride,
+            ..self
+        }
     }
 }
 
 impl<'a> MatMut<'a> {
     /// A dense row-major `rows x cols` view.
     pub fn row_major(data: &'a mut [f32], rows: usize, cols: usize) -> Self {
-        Self { data, rows, cols, row_stride: cols, col_stride: 1 }
+        Self {
+            data,
+            rows,
+            cols,
+            row_stride: cols,
+            col_stride: 1,
+        }
     }
 
     /// The transposed view (no copy).
     pub fn t(self) -> Self {
-        Self { rows: self.cols, cols: self.rows, row_stride: self.col_stride, col_stride: self.row_stride, ..self }
+        Self {
+            rows: self.cols,
+            cols: self.rows,
+            row_stride: self.col_stride,
+            col_stride: self.row_stride,
+            ..self
+        }
     }
 }
 
 /// Elements a `rows x cols` layout reaches (largest offset + 1; 0 when empty), `None` on overflow.
-pub(crate) fn reach(rows: usize, cols: usize, row_stride: usize, col_stride: usize) -> Option<usize> {
+pub(crate) fn reach(
+    rows: usize,
+    cols: usize,
+    row_stride: usize,
+    col_stride: usize,
+) -> Option<usize> {
     if rows == 0 || cols == 0 {
         return Some(0);
     }
-    (rows - 1).checked_mul(row_stride)?.checked_add((cols - 1).checked_mul(col_stride)?)?.checked_add(1)
+    (rows - 1)
+        .checked_mul(row_stride)?
+        .checked_add((cols - 1).checked_mul(col_stride)?)?
+        .checked_add(1)
 }
 
 /// Checks that the layout fits in `len` elements and that its offsets fit in `isize`.
@@ -77,12 +109,17 @@ pub(crate) fn check_fits(
     row_stride: usize,
     col_stride: usize,
 ) -> Result<(), ContractError> {
-    let needed = reach(rows, cols, row_stride, col_stride).ok_or(ContractError::SizeOverflow { operand })?;
+    let needed =
+        reach(rows, cols, row_stride, col_stride).ok_or(ContractError::SizeOverflow { operand })?;
     if needed > isize::MAX as usize {
         return Err(ContractError::SizeOverflow { operand });
     }
     if needed > len {
-        return Err(ContractError::OperandTooShort { operand, needed, len });
+        return Err(ContractError::OperandTooShort {
+            operand,
+            needed,
+            len,
+        });
     }
     Ok(())
 }
@@ -98,13 +135,29 @@ pub(crate) fn check_no_self_overlap(
 ) -> Result<(), ContractError> {
     let ok = match (rows > 1, cols > 1) {
         (true, true) => {
-            let (small_extent, small_stride, big_stride) =
-                if row_stride <= col_stride { (rows, row_stride, col_stride) } else { (cols, col_stride, row_stride) };
-            small_stride > 0 && small_extent.checked_mul(small_stride).is_some_and(|span| big_stride >= span)
+            let (small_extent, small_stride, big_stride) = if row_stride <= col_stride {
+                (rows, row_stride, col_stride)
+            } else {
+                (cols, col_stride, row_stride)
+            };
+            small_stride > 0
+                && small_extent
+                    .checked_mul(small_stride)
+                    .is_some_and(|span| big_stride >= span)
         }
         (true, false) => row_stride > 0,
         (false, true) => col_stride > 0,
         (false, false) => true,
     };
-    if ok { Ok(()) } else { Err(ContractError::SelfOverlappingOutput { operand, rows, cols, row_stride, col_stride }) }
+    if ok {
+        Ok(())
+    } else {
+        Err(ContractError::SelfOverlappingOutput {
+            operand,
+            rows,
+            cols,
+            row_stride,
+            col_stride,
+        })
+    }
 }

@@ -23,8 +23,14 @@ fn random_graph(seed: u32) -> Graph {
     let mut dice = Dice { seed, counter: 0 };
     let mut g = Graph::new();
     let shapes: [&[usize]; 4] = [&[4, 4], &[4], &[1, 4], &[4, 1]];
-    let mut nodes = vec![g.input("x", [4, 4]), g.input("y", [4]), g.constant(Tensor::full([1, 4], 0.5))];
-    let params: Vec<NodeId> = (0..3).map(|i| g.param(format!("p{i}"), shapes[i])).collect();
+    let mut nodes = vec![
+        g.input("x", [4, 4]),
+        g.input("y", [4]),
+        g.constant(Tensor::full([1, 4], 0.5)),
+    ];
+    let params: Vec<NodeId> = (0..3)
+        .map(|i| g.param(format!("p{i}"), shapes[i]))
+        .collect();
     nodes.extend(&params);
     let unary = [UnaryOp::Neg, UnaryOp::Abs, UnaryOp::Tanh, UnaryOp::Square];
     let binary = [BinaryOp::Add, BinaryOp::Sub, BinaryOp::Mul, BinaryOp::Max];
@@ -41,7 +47,10 @@ fn random_graph(seed: u32) -> Graph {
             _ if !pending_updates.is_empty() => {
                 // An SGD-like update of a param, somewhere in the middle of the graph.
                 let p = pending_updates.remove(dice.below(pending_updates.len()));
-                let new_p = g.binary(BinaryOp::Sub, p, a).ok().filter(|&n| g.shape(n) == g.shape(p));
+                let new_p = g
+                    .binary(BinaryOp::Sub, p, a)
+                    .ok()
+                    .filter(|&n| g.shape(n) == g.shape(p));
                 match new_p {
                     Some(n) => g.add_update(p, n).map(|()| n),
                     None => continue,
@@ -105,12 +114,23 @@ fn broadcast_index(operand: &Shape, out: &Shape, i: usize) -> usize {
 /// Run `g` under `plan`, kernel by kernel, reading and writing the machine's memory directly
 /// (so a plan that overwrites a live value gives wrong results). Returns outputs then params.
 fn execute(g: &Graph, plan: &MemoryPlan) -> Vec<Vec<u32>> {
-    let seed_data = |n: usize, salt: u32| (0..n).map(|i| uniform(salt, i as u32) * 2.0 - 1.0).collect::<Vec<f32>>();
-    let mut m = Machine { leaves: [vec![], vec![], vec![]], arena: vec![f32::NAN; plan.arena_len] };
+    let seed_data = |n: usize, salt: u32| {
+        (0..n)
+            .map(|i| uniform(salt, i as u32) * 2.0 - 1.0)
+            .collect::<Vec<f32>>()
+    };
+    let mut m = Machine {
+        leaves: [vec![], vec![], vec![]],
+        arena: vec![f32::NAN; plan.arena_len],
+    };
     for id in g.node_ids() {
         match g.op(id) {
-            Op::Input { shape, .. } => m.leaves[0].push(seed_data(shape.numel(), 100 + id.index() as u32)),
-            Op::Param { shape, .. } => m.leaves[1].push(seed_data(shape.numel(), 200 + id.index() as u32)),
+            Op::Input { shape, .. } => {
+                m.leaves[0].push(seed_data(shape.numel(), 100 + id.index() as u32))
+            }
+            Op::Param { shape, .. } => {
+                m.leaves[1].push(seed_data(shape.numel(), 200 + id.index() as u32))
+            }
             Op::Const(t) => m.leaves[2].push(t.data.clone()),
             _ => {}
         }
@@ -125,30 +145,50 @@ fn execute(g: &Graph, plan: &MemoryPlan) -> Vec<Vec<u32>> {
             let value = match g.op(id) {
                 // Under the naive plan a reshape is a copy.
                 Op::Reshape(_) => *m.cell(plan, ops[0], i),
-                Op::Unary(u) => u.eval(*m.cell(plan, ops[0], broadcast_index(g.shape(ops[0]), &out, i))),
+                Op::Unary(u) => {
+                    u.eval(*m.cell(plan, ops[0], broadcast_index(g.shape(ops[0]), &out, i)))
+                }
                 Op::Binary(b) => {
                     let x = *m.cell(plan, ops[0], broadcast_index(g.shape(ops[0]), &out, i));
                     let y = *m.cell(plan, ops[1], broadcast_index(g.shape(ops[1]), &out, i));
                     b.eval(x, y)
                 }
-                Op::MatMul { transpose_a, transpose_b } => {
+                Op::MatMul {
+                    transpose_a,
+                    transpose_b,
+                } => {
                     let (rows, cols) = (out.dims()[0], out.dims()[1]);
                     let (r, c) = (i / cols, i % cols);
-                    let (sa, sb) = (g.shape(ops[0]).dims().to_vec(), g.shape(ops[1]).dims().to_vec());
+                    let (sa, sb) = (
+                        g.shape(ops[0]).dims().to_vec(),
+                        g.shape(ops[1]).dims().to_vec(),
+                    );
                     let inner = if *transpose_a { sa[0] } else { sa[1] };
                     debug_assert!(r < rows);
                     (0..inner)
                         .map(|k| {
-                            let ai = if *transpose_a { k * sa[1] + r } else { r * sa[1] + k };
-                            let bi = if *transpose_b { c * sb[1] + k } else { k * sb[1] + c };
+                            let ai = if *transpose_a {
+                                k * sa[1] + r
+                            } else {
+                                r * sa[1] + k
+                            };
+                            let bi = if *transpose_b {
+                                c * sb[1] + k
+                            } else {
+                                k * sb[1] + c
+                            };
                             *m.cell(plan, ops[0], ai) * *m.cell(plan, ops[1], bi)
                         })
                         .sum()
                 }
-                Op::Reduce { op: ReduceOp::Sum, .. } => {
+                Op::Reduce {
+                    op: ReduceOp::Sum, ..
+                } => {
                     let dims = g.shape(ops[0]).dims().to_vec();
                     let inner: usize = dims[1..].iter().product();
-                    (0..dims[0]).map(|k| *m.cell(plan, ops[0], k * inner + i)).sum()
+                    (0..dims[0])
+                        .map(|k| *m.cell(plan, ops[0], k * inner + i))
+                        .sum()
                 }
                 other => panic!("op {other:?} not generated"),
             };
@@ -158,19 +198,34 @@ fn execute(g: &Graph, plan: &MemoryPlan) -> Vec<Vec<u32>> {
     let mut results: Vec<Vec<u32>> = g
         .outputs
         .iter()
-        .map(|&(_, v)| (0..g.shape(v).numel()).map(|i| m.cell(plan, v, i).to_bits()).collect())
+        .map(|&(_, v)| {
+            (0..g.shape(v).numel())
+                .map(|i| m.cell(plan, v, i).to_bits())
+                .collect()
+        })
         .collect();
     // End-of-step copies, all read before any is written.
     let params = g.params();
     let copies: Vec<(usize, Vec<f32>)> = g
         .updates
         .iter()
-        .map(|&(p, v)| (params.iter().position(|&q| q == p).unwrap(), (0..g.shape(v).numel()).map(|i| *m.cell(plan, v, i)).collect()))
+        .map(|&(p, v)| {
+            (
+                params.iter().position(|&q| q == p).unwrap(),
+                (0..g.shape(v).numel())
+                    .map(|i| *m.cell(plan, v, i))
+                    .collect(),
+            )
+        })
         .collect();
     for (k, data) in copies {
         m.leaves[1][k] = data;
     }
-    results.extend(m.leaves[1].iter().map(|p| p.iter().map(|x| x.to_bits()).collect()));
+    results.extend(
+        m.leaves[1]
+            .iter()
+            .map(|p| p.iter().map(|x| x.to_bits()).collect()),
+    );
     results
 }
 
@@ -183,8 +238,16 @@ fn random_graphs_plan_validate_and_compute_what_the_naive_plan_computes() {
         p.validate(&g).unwrap();
         let naive = MemoryPlan::naive(&g);
         // Tolerance 0: both runs do the same arithmetic in the same order.
-        assert_eq!(execute(&g, &p), execute(&g, &naive), "seed {seed}: results differ under the plan {p:?}");
-        in_place += p.storage.iter().filter(|s| matches!(s, Storage::InPlace(_))).count();
+        assert_eq!(
+            execute(&g, &p),
+            execute(&g, &naive),
+            "seed {seed}: results differ under the plan {p:?}"
+        );
+        in_place += p
+            .storage
+            .iter()
+            .filter(|s| matches!(s, Storage::InPlace(_)))
+            .count();
         reused += usize::from(p.arena_len < naive.arena_len);
         naive_total += naive.arena_len;
         planned_total += p.arena_len;
@@ -192,5 +255,8 @@ fn random_graphs_plan_validate_and_compute_what_the_naive_plan_computes() {
     // The generator exercises the interesting paths, not only trivial graphs.
     assert!(in_place >= 50, "only {in_place} in-place updates");
     assert!(reused >= 100, "only {reused} graphs reuse memory");
-    assert!(planned_total * 2 < naive_total, "planned {planned_total} vs naive {naive_total}");
+    assert!(
+        planned_total * 2 < naive_total,
+        "planned {planned_total} vs naive {naive_total}"
+    );
 }
