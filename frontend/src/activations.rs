@@ -16,7 +16,9 @@ use std::fmt;
 use std::str::FromStr;
 
 use ir::{BinaryOp, Graph, NodeId, ReduceOp, UnaryOp};
+use serde_json::{Value, json};
 
+use crate::config_json::{class_and_config, f32_field, f32_json};
 use crate::error::{Error, Result};
 
 /// An activation function. Keras' default for layers is [`Activation::Linear`].
@@ -226,5 +228,33 @@ impl FromStr for Activation {
 impl fmt::Display for Activation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.keras_name())
+    }
+}
+
+/// The Keras form of an activation: its name, or `{"class_name": "LeakyReLU", ...}` when the
+/// slope differs from the one the name `leaky_relu` implies.
+pub fn activation_json(activation: Activation) -> Value {
+    match activation {
+        Activation::LeakyRelu { alpha } if alpha != Activation::LEAKY_RELU_DEFAULT_ALPHA => json!({
+            "class_name": "LeakyReLU",
+            "config": {"alpha": f32_json(alpha)},
+        }),
+        other => Value::String(other.keras_name().to_string()),
+    }
+}
+
+/// Reads an activation name or a `LeakyReLU` object (Keras' layer default slope 0.3).
+pub fn read_activation(value: &Value) -> Result<Activation, String> {
+    if let Some(name) = value.as_str() {
+        return name.parse().map_err(|e: crate::error::Error| e.to_string());
+    }
+    let (class, config) = class_and_config(value)?;
+    match class {
+        "LeakyReLU" => Ok(Activation::LeakyRelu {
+            alpha: f32_field(&config, "alpha", Activation::LEAKY_RELU_LAYER_ALPHA)?,
+        }),
+        other => Err(format!(
+            "unknown activation class `{other}` (known: LeakyReLU, or a name)"
+        )),
     }
 }

@@ -196,5 +196,14 @@ pub enum Error {
     Gpu(#[from] codegen_gpu::GpuError),
 }
 
+/// An [`Error::TrainingGraph`]: the optimizer, loss or metric called `owner` cannot be added
+/// to a training graph (a bad hyper-parameter, param, gradient or label shape).
+pub(crate) fn training_graph_error(owner: &str, msg: impl std::fmt::Display) -> Error {
+    Error::TrainingGraph {
+        component: owner.to_string(),
+        msg: msg.to_string(),
+    }
+}
+
 /// Result alias for this crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -11,31 +11,49 @@
 //! - [`callbacks`]: training hooks (EarlyStopping, ReduceLROnPlateau, ...); [`progress`]:
 //!   what `fit` prints (Keras' `verbose` modes).
 //! - [`keras`]: Keras `.h5` files (configs and weights) read and written as data.
-//! - [`saving`]: `save` / `load` of a whole model in one checksummed file, Keras-style configs.
+//! - [`keras_config`]: Keras' `model_config` and `training_config` JSON, shared by the files.
+//! - [`saving`]: `save` / `load` of a whole model in one checksummed file.
+//! - [`config_json`]: the Keras-style JSON helpers every config reader and writer shares.
 //! - [`tensor_file`]: tensors in JSON files (the Keras fixtures' format, `kiln predict`'s input/output).
 //! - [`prelude`]: `use kiln::prelude::*;` for model scripts.
 //! - [`optimizers`], [`losses`], [`metrics`]: IR builders that emit a training step's update,
 //!   objective and reported metrics into its graph.
 
-pub mod activations;
-pub mod aot;
+// The modules by level, bottom to top (ARCHITECTURE.md; `tests/module_levels.rs` checks that
+// no module names one of a higher level, or another of its own level).
+// Level 0: foundations.
+mod atomic_file;
 mod builder;
-pub mod callbacks;
+pub mod config_json;
+pub mod error;
+// Level 1: the vocabulary of Keras objects, devices and data.
+pub mod activations;
 pub mod datasets;
 pub mod device;
-pub mod error;
 pub mod initializers;
-pub mod keras;
-pub mod layers;
-pub mod losses;
-pub mod metrics;
-pub mod model;
-pub mod optimizers;
-pub mod prelude;
-pub mod progress;
 pub mod regularizers;
-pub mod saving;
 pub mod tensor_file;
+// Level 2: training-graph builders.
+pub mod losses;
+pub mod optimizers;
+// Level 3: layers and metrics.
+pub mod layers;
+pub mod metrics;
+// Level 4: what `fit` reports and prints.
+pub mod progress;
+// Level 5: models.
+pub mod model;
+// Level 6: the stock callbacks.
+pub mod callbacks;
+// Level 7: Keras' JSON configs of a model and of its compile settings.
+pub mod keras_config;
+// Level 8: model files.
+pub mod keras;
+pub mod saving;
+// Level 9: ahead-of-time compilation.
+pub mod aot;
+// Level 10: the prelude.
+pub mod prelude;
 
 pub use datasets::Dataset;
 pub use device::Device;

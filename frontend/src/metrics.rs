@@ -8,7 +8,7 @@
 
 use ir::{BinaryOp, Graph, NodeId, ReduceOp};
 
-use crate::Error;
+use crate::error::Error;
 use crate::losses::{self, LastAxis, Loss, batch_mean, check_same_shape, mean_all};
 
 /// A quantity reported per batch that emits its value into the graph.
@@ -132,7 +132,7 @@ impl Metric for BinaryAccuracy {
     }
 
     fn config(&self) -> serde_json::Value {
-        serde_json::json!({ "threshold": crate::saving::keras_objects::f32_json(self.threshold) })
+        serde_json::json!({ "threshold": crate::config_json::f32_json(self.threshold) })
     }
 
     fn build(&self, g: &mut Graph, predictions: NodeId, labels: NodeId) -> Result<NodeId, Error> {

@@ -1,4 +1,5 @@
-//! What `fit` prints, as Keras' `verbose` modes: [`Verbosity::Silent`] (0),
+//! What `fit` reports: the named values of a batch or an epoch ([`Logs`]) and what it prints,
+//! as Keras' `verbose` modes: [`Verbosity::Silent`] (0),
 //! [`Verbosity::ProgressBar`] (1: a per-batch bar with batches done, loss and metrics,
 //! replaced by the epoch line when the epoch ends) and [`Verbosity::EpochLine`] (2: one
 //! line per epoch, `Epoch 1/10 - 3.2s - loss: 0.2345 - accuracy: 0.9312 - val_loss: ...`).
@@ -8,7 +9,40 @@
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::callbacks::Logs;
+/// Named values of a batch or an epoch, in order: `loss`, each metric, then `val_loss` and
+/// `val_<metric>` when validating. After a batch they are the epoch's running means.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Logs {
+    values: Vec<(String, f32)>,
+}
+
+impl Logs {
+    /// The value of `key`, if logged.
+    pub fn get(&self, key: &str) -> Option<f32> {
+        self.values.iter().find(|(k, _)| k == key).map(|(_, v)| *v)
+    }
+
+    /// `(key, value)` pairs in order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, f32)> {
+        self.values.iter().map(|(k, v)| (k.as_str(), *v))
+    }
+
+    /// The keys, in order.
+    pub fn keys(&self) -> impl Iterator<Item = &str> {
+        self.values.iter().map(|(k, _)| k.as_str())
+    }
+
+    /// Add `key` at the end.
+    pub fn push(&mut self, key: impl Into<String>, value: f32) {
+        self.values.push((key.into(), value));
+    }
+}
+
+impl From<Vec<(String, f32)>> for Logs {
+    fn from(values: Vec<(String, f32)>) -> Self {
+        Logs { values }
+    }
+}
 
 /// How much `fit` prints. Converts from Keras' integers (`0`, `1`, `2`; larger means
 /// `2`) and from a `bool` (`true` is `1`).

@@ -21,8 +21,8 @@ use std::path::{Path, PathBuf};
 use ir::{Shape, Tensor};
 use serde_json::{Map, Value, json};
 
+use crate::atomic_file::write_atomically;
 use crate::error::{Error, Result};
-use crate::saving::atomic::write_atomically;
 
 /// How [`write_tensor`] stores the values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

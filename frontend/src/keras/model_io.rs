@@ -19,8 +19,8 @@ use ir::Tensor;
 
 use super::{KerasFile, LayerWeights, normalize_model_config};
 use crate::error::{Error, Result};
+use crate::keras_config::training::{training_config_from_json, training_config_json};
 use crate::model::{Model, ModelKind};
-use crate::saving::training_config::{training_config_from_json, training_config_json};
 
 /// The `keras_version` [`Model::save_keras`] writes: a Keras 2 version, so Keras reads the
 /// weights without its Keras-1 conversions.

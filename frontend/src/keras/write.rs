@@ -31,8 +31,8 @@ use hdf5_pure::{AttrValue, FileBuilder, FinishedGroup, GroupBuilder, LibVer};
 
 use super::json_ascii::to_ascii_json;
 use super::{KerasFile, LayerWeights};
+use crate::atomic_file::write_atomically;
 use crate::error::{Error, Result};
-use crate::saving::atomic::write_atomically;
 
 impl KerasFile {
     /// Writes the file to `path` in the Keras 2 layout (see [the module docs](self)): the

@@ -4,9 +4,9 @@ use ir::{Graph, NodeId, Shape};
 use serde_json::{Value, json};
 
 use crate::activations::Activation;
+use crate::activations::activation_json;
 use crate::error::Result;
 use crate::layers::{ConfigReader, Layer, LayerContext, ParamSpec, layer_config, layer_error};
-use crate::saving::keras_objects::activation_json;
 
 /// Keras' `Activation` layer, e.g. `ActivationLayer::new(Activation::Softmax)`.
 #[derive(Debug, Clone, PartialEq)]

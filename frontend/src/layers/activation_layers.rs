@@ -6,11 +6,11 @@ use ir::{BinaryOp, Graph, NodeId, Op, ReduceOp, Shape, UnaryOp};
 use serde_json::{Value, json};
 
 use crate::activations::Activation;
+use crate::config_json::f32_json;
 use crate::error::Result;
 use crate::layers::{
     ConfigReader, Layer, LayerContext, ParamSpec, keras_shape, layer_config, layer_error,
 };
-use crate::saving::keras_objects::f32_json;
 
 /// A parameter-free, shape-preserving activation layer: its class, checks and lowering.
 pub trait ElementwiseRule: std::fmt::Debug + Send + Sync {

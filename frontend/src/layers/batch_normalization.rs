@@ -13,13 +13,15 @@ use ir::{BinaryOp, Graph, NodeId, ReduceOp, Shape, UnaryOp};
 use serde_json::{Value, json};
 
 use crate::builder::builder_setters;
+use crate::config_json::f32_json;
 use crate::error::Result;
 use crate::initializers::Initializer;
+use crate::initializers::initializer_json;
 use crate::layers::{
     ConfigReader, Layer, LayerContext, ParamSpec, keras_shape, layer_config, layer_error,
 };
 use crate::regularizers::Regularizer;
-use crate::saving::keras_objects::{f32_json, initializer_json, regularizer_json};
+use crate::regularizers::regularizer_json;
 
 /// Keras' `BatchNormalization` with its defaults: axis -1, momentum 0.99, epsilon 1e-3,
 /// `center` (β, zeros) and `scale` (γ, ones) on, moving mean zeros and moving variance ones.

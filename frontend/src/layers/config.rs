@@ -4,7 +4,7 @@
 //!
 //! How a layer takes part (see also [`crate::layers::registry`]):
 //! 1. `Layer::config` returns `layer_config(self, json!({ ...its own fields... }))`, with
-//!    Keras' field names and the `*_json` writers of [`crate::saving::keras_objects`] for
+//!    Keras' field names and the `*_json` writers of [`crate::config_json`] and the activation, initializer and regularizer modules for
 //!    activations, initializers and regularizers;
 //! 2. an inherent `fn from_config(c: &ConfigReader) -> Result<Self>` reads the same fields
 //!    (defaults = Keras' defaults) and rejects options Kiln does not implement
@@ -14,11 +14,14 @@
 use serde_json::{Map, Value, json};
 
 use crate::activations::Activation;
+use crate::activations::read_activation;
+use crate::config_json::read_f32;
 use crate::error::{Error, Result};
 use crate::initializers::Initializer;
+use crate::initializers::read_initializer;
 use crate::layers::Layer;
 use crate::regularizers::Regularizer;
-use crate::saving::keras_objects::{read_activation, read_f32, read_initializer, read_regularizer};
+use crate::regularizers::read_regularizer;
 
 /// The inner `config` object of `layer`: `name`, `trainable`, `dtype`, then `fields` (an
 /// object) in order. `trainable` is written `true`; a model writes `false` for the layers

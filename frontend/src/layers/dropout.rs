@@ -9,10 +9,10 @@
 use ir::{BinaryOp, Graph, NodeId, Op, Shape};
 use serde_json::{Value, json};
 
+use crate::config_json::f32_json;
 use crate::error::Result;
 use crate::layers::{ConfigReader, Layer, LayerContext, ParamSpec, layer_config, layer_error};
 use crate::optimizers::ITERATIONS;
-use crate::saving::keras_objects::f32_json;
 
 /// Keras' `Dropout(rate)`: while training, zeroes each element with probability `rate` and
 /// scales the rest by `1 / (1 - rate)`; in evaluate and predict it passes its input through.

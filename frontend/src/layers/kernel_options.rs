@@ -7,11 +7,13 @@ use ir::{BinaryOp, Graph, NodeId, Shape};
 use serde_json::{Value, json};
 
 use crate::activations::Activation;
+use crate::activations::activation_json;
 use crate::error::Result;
 use crate::initializers::Initializer;
+use crate::initializers::initializer_json;
 use crate::layers::{ConfigReader, Layer, LayerContext, ParamSpec, layer_error};
 use crate::regularizers::Regularizer;
-use crate::saving::keras_objects::{activation_json, initializer_json, regularizer_json};
+use crate::regularizers::regularizer_json;
 
 /// The kernel/bias options of a layer computing `activation(kernel_op(x) + bias)`, with
 /// Keras' defaults: linear activation, bias on, `glorot_uniform` kernel, `zeros` bias, no

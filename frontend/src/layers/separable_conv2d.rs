@@ -6,12 +6,14 @@ use ir::{BinaryOp, Conv2dAttrs, Graph, NodeId, Op, Shape};
 use serde_json::{Map, Value, json};
 
 use crate::activations::Activation;
+use crate::activations::activation_json;
 use crate::error::Result;
 use crate::initializers::Initializer;
+use crate::initializers::initializer_json;
 use crate::layers::conv2d::{Padding, Size2D, check_positive, read_padding, window_output};
 use crate::layers::{ConfigReader, Layer, LayerContext, ParamSpec, layer_config, layer_error};
 use crate::regularizers::Regularizer;
-use crate::saving::keras_objects::{activation_json, initializer_json, regularizer_json};
+use crate::regularizers::regularizer_json;
 
 /// The options both layers share, with Keras' defaults: strides 1, `valid` padding, depth
 /// multiplier 1, no dilation, linear activation, bias on, `glorot_uniform` depthwise

@@ -8,7 +8,7 @@ use super::{
     EPSILON, LastAxis, Loss, batch_mean, check_same_shape, clip_probabilities,
     softmax_cross_entropy,
 };
-use crate::Error;
+use crate::error::Error;
 
 /// Softmax cross-entropy of logits `[batch, classes]` against one-hot (or soft) labels of the
 /// same shape: `mean_b(-sum_c y·log_softmax(z))`, computed stably.

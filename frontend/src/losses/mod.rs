@@ -20,8 +20,8 @@ pub use sparse::SparseCategoricalCrossentropy;
 
 use ir::{BinaryOp, Graph, NodeId, ReduceOp, UnaryOp};
 
-use crate::Error;
-use crate::optimizers::config_error;
+use crate::error::Error;
+use crate::error::training_graph_error;
 
 /// Keras' `backend.epsilon()`: the clipping margin of probabilities.
 pub const EPSILON: f32 = 1e-7;
@@ -90,7 +90,7 @@ pub(crate) fn check_same_shape(
     check_node(g, owner, labels)?;
     let (p, l) = (g.shape(predictions), g.shape(labels));
     if p != l || p.rank() == 0 {
-        return Err(config_error(
+        return Err(training_graph_error(
             owner,
             format!(
                 "predictions {predictions} of shape {p} and labels {labels} of shape {l} must have the same shape of rank >= 1"
@@ -105,7 +105,7 @@ pub(crate) fn check_node(g: &Graph, owner: &str, node: NodeId) -> Result<(), Err
     if node.index() < g.len() {
         Ok(())
     } else {
-        Err(config_error(
+        Err(training_graph_error(
             owner,
             format!("node {node} is not in the graph"),
         ))

@@ -4,8 +4,8 @@
 use ir::{BinaryOp, Graph, NodeId, UnaryOp};
 
 use super::{LastAxis, Loss, batch_mean, check_same_shape};
-use crate::Error;
-use crate::optimizers::config_error;
+use crate::error::Error;
+use crate::error::training_graph_error;
 
 /// Keras `MeanSquaredError`: `mean((p - y)²)`.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -67,12 +67,12 @@ impl Loss for Huber {
     }
 
     fn config(&self) -> serde_json::Value {
-        serde_json::json!({ "delta": crate::saving::keras_objects::f32_json(self.delta) })
+        serde_json::json!({ "delta": crate::config_json::f32_json(self.delta) })
     }
 
     fn build(&self, g: &mut Graph, predictions: NodeId, labels: NodeId) -> Result<NodeId, Error> {
         if !(self.delta.is_finite() && self.delta > 0.0) {
-            return Err(config_error(
+            return Err(training_graph_error(
                 self.name(),
                 format!("delta must be finite and > 0, got {}", self.delta),
             ));

@@ -4,8 +4,8 @@
 use ir::{BinaryOp, Graph, NodeId, Shape, Tensor, UnaryOp};
 
 use super::{Loss, check_node, clip_probabilities, softmax_cross_entropy};
-use crate::Error;
-use crate::optimizers::config_error;
+use crate::error::Error;
+use crate::error::training_graph_error;
 
 /// Keras `SparseCategoricalCrossentropy`: predictions `[batch, classes]`, labels `[batch]` or
 /// `[batch, 1]` holding class indices. On probabilities Keras clips to `[ε, 1-ε]` and takes
@@ -91,7 +91,7 @@ pub(crate) fn index_column(
     let fits =
         p.rank() >= 1 && (l.dims() == &p.dims()[..p.rank() - 1] || l.dims() == column.as_slice());
     if !fits {
-        return Err(config_error(
+        return Err(training_graph_error(
             owner,
             format!(
                 "labels {labels} of shape {l} must hold class indices for predictions {predictions} of shape {p} (shape {} or {})",

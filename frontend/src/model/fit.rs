@@ -12,14 +12,14 @@ use std::time::Instant;
 
 use ir::Tensor;
 
-use crate::callbacks::{Callback, Logs, Training};
 use crate::datasets::Dataset;
 use crate::error::{Error, Result};
 use crate::model::Model;
 use crate::model::compile::{LOSS_OUTPUT, Role};
 use crate::model::history::History;
+use crate::model::hooks::{Callback, Training};
 use crate::model::topology::{FEATURES_INPUT, LABELS_INPUT};
-use crate::progress::{Progress, Verbosity};
+use crate::progress::{Logs, Progress, Verbosity};
 
 /// Where validation values come from.
 #[derive(Debug, Clone, Copy, Default)]

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::callbacks::Logs;
+use crate::progress::Logs;
 
 /// Per-epoch training record, like Keras' `History.history`: a series per key (`loss`,
 /// each metric name, and `val_`-prefixed ones when validating), one value per epoch.

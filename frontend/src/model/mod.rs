@@ -8,6 +8,7 @@ mod evaluate;
 mod fit;
 mod functional;
 mod history;
+mod hooks;
 mod predict;
 mod runner;
 mod summary;
@@ -21,6 +22,7 @@ pub use evaluate::Evaluation;
 pub use fit::{FitOptions, Validation};
 pub use functional::{Functional, TensorRef};
 pub use history::History;
+pub use hooks::{Callback, Training};
 pub use topology::{
     DEFAULT_SEED, FEATURES_INPUT, LABELS_INPUT, LayerShapes, Model, ModelKind, Sequential,
 };

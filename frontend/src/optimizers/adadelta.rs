@@ -6,7 +6,7 @@ use ir::{BinaryOp, Graph, NodeId, UnaryOp};
 use super::{
     StateBuilder, StepScalars, UpdateRule, check_epsilon, check_unit, moving_average, optimizer,
 };
-use crate::Error;
+use crate::error::Error;
 
 optimizer! {
     /// Adadelta (Keras `Adadelta`): learning rate 0.001, ρ 0.95, ε 1e-7.

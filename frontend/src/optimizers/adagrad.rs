@@ -3,8 +3,9 @@
 
 use ir::{BinaryOp, Graph, NodeId, UnaryOp};
 
-use super::{StateBuilder, StepScalars, UpdateRule, check_epsilon, config_error, optimizer};
-use crate::Error;
+use super::{StateBuilder, StepScalars, UpdateRule, check_epsilon, optimizer};
+use crate::error::Error;
+use crate::error::training_graph_error;
 
 optimizer! {
     /// Adagrad (Keras `Adagrad`): learning rate 0.001, initial accumulator 0.1, ε 1e-7.
@@ -20,7 +21,7 @@ impl UpdateRule for AdaGrad {
     fn validate(&self) -> Result<(), Error> {
         let initial = self.initial_accumulator_value;
         if !(initial.is_finite() && initial >= 0.0) {
-            return Err(config_error(
+            return Err(training_graph_error(
                 "Adagrad",
                 format!("initial_accumulator_value must be finite and >= 0, got {initial}"),
             ));

@@ -7,7 +7,7 @@ use super::{
     StateBuilder, StepScalars, UpdateRule, check_epsilon, check_unit, moving_average,
     one_minus_power, optimizer,
 };
-use crate::Error;
+use crate::error::Error;
 
 optimizer! {
     /// Adamax (Keras `Adamax`): learning rate 0.001, β₁ 0.9, β₂ 0.999, ε 1e-7.

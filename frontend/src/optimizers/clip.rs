@@ -8,8 +8,8 @@
 
 use ir::{BinaryOp, Graph, NodeId, ReduceOp, UnaryOp};
 
-use super::config_error;
-use crate::Error;
+use crate::error::Error;
+use crate::error::training_graph_error;
 
 /// Which gradient clipping an optimizer applies before its update (all off by default).
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -35,14 +35,14 @@ impl GradientClipping {
             if let Some(v) = value
                 && !(v.is_finite() && v > 0.0)
             {
-                return Err(config_error(
+                return Err(training_graph_error(
                     optimizer,
                     format!("{name} must be finite and > 0, got {v}"),
                 ));
             }
         }
         if self.clipnorm.is_some() && self.global_clipnorm.is_some() {
-            return Err(config_error(
+            return Err(training_graph_error(
                 optimizer,
                 "set at most one of clipnorm and global_clipnorm",
             ));

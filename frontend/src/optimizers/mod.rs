@@ -33,7 +33,8 @@ pub use sgd::SGD;
 
 use ir::{BinaryOp, Graph, NodeId, Op, Shape, Tensor};
 
-use crate::Error;
+use crate::error::Error;
+use crate::error::training_graph_error;
 
 /// Name of the scalar learning-rate param every optimizer creates.
 pub const LEARNING_RATE: &str = "optimizer/learning_rate";
@@ -85,7 +86,7 @@ impl StateBuilder {
         fill: f32,
     ) -> Result<NodeId, Error> {
         if g.find_leaf(&name).is_some() {
-            return Err(config_error(
+            return Err(training_graph_error(
                 "optimizer",
                 format!("the graph already has a leaf named `{name}`"),
             ));
@@ -159,13 +160,13 @@ pub(crate) fn build_with_rule(
     grads: &[NodeId],
 ) -> Result<Vec<(String, Tensor)>, Error> {
     if params.len() != grads.len() {
-        return Err(config_error(
+        return Err(training_graph_error(
             optimizer,
             format!("{} params but {} gradients", params.len(), grads.len()),
         ));
     }
     if !learning_rate.is_finite() || learning_rate < 0.0 {
-        return Err(config_error(
+        return Err(training_graph_error(
             optimizer,
             format!("learning_rate must be finite and >= 0, got {learning_rate}"),
         ));
@@ -180,7 +181,7 @@ pub(crate) fn build_with_rule(
             } else {
                 "no node".into()
             };
-            return Err(config_error(
+            return Err(training_graph_error(
                 optimizer,
                 format!(
                     "gradient {grad} of param {p} has shape {got}, the param {}",
@@ -213,22 +214,14 @@ pub(crate) fn build_with_rule(
 pub(crate) fn param_name(g: &Graph, param: NodeId) -> Result<String, Error> {
     match (param.index() < g.len()).then(|| g.op(param)) {
         Some(Op::Param { name, .. }) => Ok(name.clone()),
-        Some(other) => Err(config_error(
+        Some(other) => Err(training_graph_error(
             "optimizer",
             format!("node {param} is a {other:?}, not a param"),
         )),
-        None => Err(config_error(
+        None => Err(training_graph_error(
             "optimizer",
             format!("node {param} is not in the graph"),
         )),
-    }
-}
-
-/// A configuration error of the optimizer, loss or metric called `owner`.
-pub(crate) fn config_error(owner: &str, msg: impl std::fmt::Display) -> Error {
-    Error::TrainingGraph {
-        component: owner.to_string(),
-        msg: msg.to_string(),
     }
 }
 
@@ -297,8 +290,8 @@ macro_rules! optimizer {
 
             /// The optimizer a Keras optimizer config describes; missing fields take Keras'
             /// defaults, keys Kiln does not use are ignored.
-            pub fn from_config(config: &serde_json::Value) -> Result<Self, $crate::Error> {
-                use $crate::saving::keras_objects::read_config_field as field;
+            pub fn from_config(config: &serde_json::Value) -> Result<Self, $crate::error::Error> {
+                use $crate::config_json::read_config_field as field;
                 let d = Self::default();
                 Ok(Self {
                     learning_rate: field(config, $keras, "learning_rate", d.learning_rate)?,
@@ -322,12 +315,12 @@ macro_rules! optimizer {
                 g: &mut ir::Graph,
                 params: &[ir::NodeId],
                 grads: &[ir::NodeId],
-            ) -> Result<Vec<(String, ir::Tensor)>, $crate::Error> {
+            ) -> Result<Vec<(String, ir::Tensor)>, $crate::error::Error> {
                 $crate::optimizers::build_with_rule(self, $keras, self.learning_rate, &self.clipping, g, params, grads)
             }
 
             fn config(&self) -> serde_json::Value {
-                use $crate::saving::keras_objects::ConfigField;
+                use $crate::config_json::ConfigField;
                 serde_json::json!({
                     "name": $keras,
                     "learning_rate": self.learning_rate.to_json(),
@@ -347,7 +340,7 @@ pub(crate) fn check_unit(owner: &str, what: &str, value: f32) -> Result<(), Erro
     if (0.0..=1.0).contains(&value) {
         Ok(())
     } else {
-        Err(config_error(
+        Err(training_graph_error(
             owner,
             format!("{what} must lie in [0, 1], got {value}"),
         ))
@@ -359,7 +352,7 @@ pub(crate) fn check_epsilon(owner: &str, value: f32) -> Result<(), Error> {
     if value.is_finite() && value >= 0.0 {
         Ok(())
     } else {
-        Err(config_error(
+        Err(training_graph_error(
             owner,
             format!("epsilon must be finite and >= 0, got {value}"),
         ))

@@ -10,7 +10,7 @@ use super::{
     StateBuilder, StepScalars, UpdateRule, check_epsilon, check_unit, moving_average,
     one_minus_power, optimizer,
 };
-use crate::Error;
+use crate::error::Error;
 
 /// Base of the momentum schedule's decay.
 const SCHEDULE_BASE: f32 = 0.96;

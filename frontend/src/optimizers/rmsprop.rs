@@ -8,7 +8,7 @@ use ir::{BinaryOp, Graph, NodeId, UnaryOp};
 use super::{
     StateBuilder, StepScalars, UpdateRule, check_epsilon, check_unit, moving_average, optimizer,
 };
-use crate::Error;
+use crate::error::Error;
 
 optimizer! {
     /// RMSprop (Keras `RMSprop`): learning rate 0.001, ρ 0.9, no momentum, ε 1e-7, not centered.

@@ -5,7 +5,7 @@
 use ir::{BinaryOp, Graph, NodeId};
 
 use super::{StateBuilder, StepScalars, UpdateRule, check_unit, optimizer};
-use crate::Error;
+use crate::error::Error;
 
 optimizer! {
     /// Stochastic gradient descent (Keras `SGD`): learning rate 0.01, no momentum.

@@ -9,11 +9,11 @@ use std::path::Path;
 use ir::{Shape, Tensor};
 use serde_json::Value;
 
+use crate::atomic_file::write_atomically;
 use crate::error::{Error, Result};
+use crate::keras_config::training::{training_config_from_json, training_config_json};
 use crate::model::{Model, Sequential};
-use crate::saving::atomic::write_atomically;
 use crate::saving::container::{ModelFile, decode, encode};
-use crate::saving::training_config::{training_config_from_json, training_config_json};
 
 /// `error` as a problem of the file at `path`.
 fn in_file(path: &Path, error: Error) -> Error {

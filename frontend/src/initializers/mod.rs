@@ -8,9 +8,13 @@
 
 use std::str::FromStr;
 
+mod keras_json;
+
 use ir::{Shape, Tensor};
 
 use crate::error::{Error, Result};
+
+pub use keras_json::{initializer_json, read_initializer};
 
 /// Which fan a variance-scaling initializer divides by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

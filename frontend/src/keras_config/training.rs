@@ -9,11 +9,11 @@
 use ir::{Graph, NodeId, Tensor};
 use serde_json::{Value, json};
 
+use crate::config_json::{class_and_config, read_config_field};
 use crate::error::{Error, Result};
 use crate::losses::{self, Loss};
 use crate::metrics::{self, Metric};
 use crate::optimizers::{self, Optimizer};
-use crate::saving::keras_objects::{class_and_config, read_config_field};
 
 /// Builds a component from its inner config object.
 type FromConfig<T> = fn(&Value) -> Result<T>;

@@ -1,0 +1,11 @@
+//! Keras' two JSON documents about a model, shared by every model-file format (Kiln's own
+//! file in [`crate::saving`], Keras `.h5` in [`crate::keras`]):
+//! - [`model`]: `model_config`, the architecture ([`Model::to_config`](crate::model::Model::to_config)
+//!   / [`Model::from_config`](crate::model::Model::from_config)), layers through the layer
+//!   registry;
+//! - [`training`]: `training_config`, the optimizer, loss and metrics a model was compiled with.
+
+pub mod model;
+pub mod training;
+
+pub use training::{TrainingConfig, training_config_from_json, training_config_json};
