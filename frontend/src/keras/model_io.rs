@@ -20,6 +20,7 @@ use ir::Tensor;
 use super::{KerasFile, LayerWeights, normalize_model_config};
 use crate::error::{Error, Result};
 use crate::keras_config::training::{training_config_from_json, training_config_json};
+use crate::layers::ParamSpec;
 use crate::model::{Model, ModelKind};
 
 /// The `keras_version` [`Model::save_keras`] writes: a Keras 2 version, so Keras reads the
@@ -159,9 +160,8 @@ impl Model {
     /// model and keeps it for a functional one, as Keras does.
     pub fn save_keras(&self, path: impl AsRef<Path>) -> Result<()> {
         let path = path.as_ref();
-        let training_config = match &self.compiled {
-            Some(compiled) => {
-                let (optimizer, loss, metrics) = compiled.components();
+        let training_config = match self.training_components() {
+            Some((optimizer, loss, metrics)) => {
                 Some(training_config_json(optimizer, loss, metrics)?)
             }
             None => None,
@@ -179,10 +179,10 @@ impl Model {
     /// Every layer's weights in the Keras 2 naming, in model order.
     fn keras_layer_weights(&self) -> Result<Vec<LayerWeights>> {
         let shapes = self.layer_shapes()?;
-        let mut layers = Vec::with_capacity(self.layers.len());
-        for (layer, shapes) in self.layers.iter().zip(shapes) {
+        let mut layers = Vec::with_capacity(self.layers().len());
+        for (layer, shapes) in self.layers().iter().zip(shapes) {
             let name = layer.name().unwrap_or_default();
-            if self.kind == ModelKind::Sequential && layer.class_name() == "InputLayer" {
+            if self.kind() == ModelKind::Sequential && layer.class_name() == "InputLayer" {
                 continue;
             }
             let weights = shapes
@@ -209,73 +209,18 @@ impl Model {
             .map_err(|e| file_error(source, e.to_string()))?;
         let mut values: BTreeMap<String, Tensor> = BTreeMap::new();
         let mut used: BTreeSet<&str> = BTreeSet::new();
-        for (layer, shapes) in self.layers.iter().zip(&shapes) {
-            let name = layer.name().unwrap_or_default();
-            let class = layer.class_name();
-            let params = &shapes.params;
-            if params.is_empty() {
+        for (layer, shapes) in self.layers().iter().zip(&shapes) {
+            if shapes.params.is_empty() {
                 continue;
             }
+            let name = layer.name().unwrap_or_default();
             used.insert(name);
-            let weights = &stored
-                .iter()
-                .find(|l| l.layer == name)
-                .ok_or_else(|| {
-                    file_error(
-                        source,
-                        format!(
-                            "layer `{name}` ({class}) has {} weights, but the file has no layer `{name}`",
-                            params.len()
-                        ),
-                    )
-                })?
-                .weights;
-            if weights.len() != params.len() {
-                let stored_names: Vec<&str> = weights.iter().map(|(n, _)| n.as_str()).collect();
-                let wanted: Vec<&str> = params.iter().map(|p| p.name).collect();
-                return Err(file_error(
-                    source,
-                    format!(
-                        "layer `{name}` ({class}) has {} weights ({}), the file has {} ({})",
-                        params.len(),
-                        wanted.join(", "),
-                        weights.len(),
-                        stored_names.join(", ")
-                    ),
-                ));
-            }
-            let by_name = weights
-                .iter()
-                .all(|(n, _)| params.iter().any(|p| p.name == base_name(n)));
-            for (k, (stored_name, value)) in weights.iter().enumerate() {
-                let param = if by_name {
-                    params
-                        .iter()
-                        .find(|p| p.name == base_name(stored_name))
-                        .expect("checked above")
-                } else {
-                    &params[k]
-                };
-                let key = format!("{name}/{}", param.name);
-                if value.shape != param.shape {
-                    return Err(file_error(
-                        source,
-                        format!(
-                            "layer `{name}` ({class}): weight `{stored_name}` has shape {} in the file, the model's `{}` needs {}",
-                            value.shape, param.name, param.shape
-                        ),
-                    ));
-                }
-                if values.insert(key, value.clone()).is_some() {
-                    return Err(file_error(
-                        source,
-                        format!(
-                            "layer `{name}` ({class}): weight `{}` is stored twice",
-                            param.name
-                        ),
-                    ));
-                }
-            }
+            let found = LayerFound {
+                name,
+                class: layer.class_name(),
+                source,
+            };
+            found.take_weights(&shapes.params, stored, &mut values)?;
         }
         if let Some(extra) = stored
             .iter()
@@ -292,5 +237,91 @@ impl Model {
         }
         self.set_weights(&values)
             .map_err(|e| file_error(source, e.to_string()))
+    }
+}
+
+/// A model layer with parameters, looked up in a Keras file (`source` names the file in
+/// errors).
+struct LayerFound<'a> {
+    name: &'a str,
+    class: &'static str,
+    source: &'a Path,
+}
+
+impl LayerFound<'_> {
+    /// Put the file's weights of this layer into `values` as `layer/param`, checking their
+    /// count, names and shapes against `params`.
+    fn take_weights(
+        &self,
+        params: &[ParamSpec],
+        stored: &[LayerWeights],
+        values: &mut BTreeMap<String, Tensor>,
+    ) -> Result<()> {
+        let (name, class) = (self.name, self.class);
+        let weights = &stored
+            .iter()
+            .find(|l| l.layer == name)
+            .ok_or_else(|| {
+                self.error(format!(
+                    "layer `{name}` ({class}) has {} weights, but the file has no layer `{name}`",
+                    params.len()
+                ))
+            })?
+            .weights;
+        if weights.len() != params.len() {
+            let stored_names: Vec<&str> = weights.iter().map(|(n, _)| n.as_str()).collect();
+            let wanted: Vec<&str> = params.iter().map(|p| p.name).collect();
+            return Err(self.error(format!(
+                "layer `{name}` ({class}) has {} weights ({}), the file has {} ({})",
+                params.len(),
+                wanted.join(", "),
+                weights.len(),
+                stored_names.join(", ")
+            )));
+        }
+        let by_name = weights
+            .iter()
+            .all(|(n, _)| params.iter().any(|p| p.name == base_name(n)));
+        for (k, (stored_name, value)) in weights.iter().enumerate() {
+            let param = if by_name {
+                params
+                    .iter()
+                    .find(|p| p.name == base_name(stored_name))
+                    .expect("checked above")
+            } else {
+                &params[k]
+            };
+            self.put(param, stored_name, value, values)?;
+        }
+        Ok(())
+    }
+
+    /// Put the stored weight `stored_name` into `values` as this layer's `param`.
+    fn put(
+        &self,
+        param: &ParamSpec,
+        stored_name: &str,
+        value: &Tensor,
+        values: &mut BTreeMap<String, Tensor>,
+    ) -> Result<()> {
+        let (name, class) = (self.name, self.class);
+        if value.shape != param.shape {
+            return Err(self.error(format!(
+                "layer `{name}` ({class}): weight `{stored_name}` has shape {} in the file, the model's `{}` needs {}",
+                value.shape, param.name, param.shape
+            )));
+        }
+        let key = format!("{name}/{}", param.name);
+        if values.insert(key, value.clone()).is_some() {
+            return Err(self.error(format!(
+                "layer `{name}` ({class}): weight `{}` is stored twice",
+                param.name
+            )));
+        }
+        Ok(())
+    }
+
+    fn error(&self, msg: String) -> Error {
+        file_error(self.source, msg)
     }
 }

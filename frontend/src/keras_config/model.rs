@@ -18,6 +18,8 @@ use serde_json::{Value, json};
 
 use crate::error::{Error, Result};
 use crate::layers::{Layer, layer_from_config, layer_from_json, layer_to_json};
+use crate::model::graph::LayerGraph;
+use crate::model::graph::order::{reorder, topological_order};
 use crate::model::{DEFAULT_SEED, Model, ModelKind};
 
 /// An error about the model config as a whole.
@@ -40,15 +42,15 @@ impl Model {
     /// first), and for a functional model each layer's inbound layers and the model's
     /// input and output layers.
     pub fn to_config(&self) -> Value {
-        let entries = self.layers.iter().enumerate().map(|(i, layer)| {
+        let entries = self.layers().iter().enumerate().map(|(i, layer)| {
             let mut entry = layer_to_json(layer.as_ref());
             let name = layer.name().unwrap_or_default();
-            if self.frozen.contains(name)
+            if self.frozen_layers().contains(name)
                 && let Some(config) = entry.get_mut("config").and_then(Value::as_object_mut)
             {
                 config.insert("trainable".into(), json!(false));
             }
-            if self.kind == ModelKind::Functional {
+            if self.kind() == ModelKind::Functional {
                 let inbound: Vec<Value> = self
                     .inbound_layers(i)
                     .into_iter()
@@ -68,10 +70,10 @@ impl Model {
             entry
         });
         let layers: Vec<Value> = entries.collect();
-        match self.kind {
+        match self.kind() {
             ModelKind::Sequential => json!({
                 "class_name": "Sequential",
-                "config": {"name": self.name, "layers": layers, "seed": self.seed},
+                "config": {"name": self.name(), "layers": layers, "seed": self.seed()},
             }),
             ModelKind::Functional => {
                 let refs = |names: Vec<&str>| -> Vec<Value> {
@@ -80,11 +82,11 @@ impl Model {
                 json!({
                     "class_name": "Functional",
                     "config": {
-                        "name": self.name,
+                        "name": self.name(),
                         "layers": layers,
                         "input_layers": refs(self.input_names()),
                         "output_layers": refs(self.output_names()),
-                        "seed": self.seed,
+                        "seed": self.seed(),
                     },
                 })
             }
@@ -152,15 +154,17 @@ impl Model {
             ModelKind::Sequential => sequential_from_entries(entries)?,
             ModelKind::Functional => functional_from_entries(inner, entries)?,
         };
-        model.frozen = frozen_layers(entries);
-        if inner.get("trainable") == Some(&json!(false)) {
+        let frozen = if inner.get("trainable") == Some(&json!(false)) {
             // Keras' `model.trainable = False` freezes every layer.
-            model.frozen = model
-                .layers
+            model
+                .layers()
                 .iter()
                 .filter_map(|l| l.name().map(str::to_string))
-                .collect();
-        }
+                .collect()
+        } else {
+            frozen_layers(entries)
+        };
+        model.set_frozen_layers(frozen);
         Ok(model.named(name).with_seed(seed))
     }
 }
@@ -297,17 +301,7 @@ fn functional_from_entries(inner: &Value, entries: &[Value]) -> Result<Model> {
         )?);
         layers.push(layer);
     }
-    let mut index: HashMap<String, usize> = HashMap::new();
-    for (i, layer) in layers.iter().enumerate() {
-        let name = layer.name().unwrap_or_default();
-        if index.insert(name.to_string(), i).is_some() {
-            return Err(model_config_error(
-                "Functional",
-                "layers",
-                format!("two layers are named `{name}`"),
-            ));
-        }
-    }
+    let index = index_by_name(&layers)?;
     let lookup = |name: &str, field: &str| {
         index.get(name).copied().ok_or_else(|| {
             model_config_error(
@@ -321,78 +315,69 @@ fn functional_from_entries(inner: &Value, entries: &[Value]) -> Result<Model> {
         .iter()
         .map(|names| names.iter().map(|n| lookup(n, "inbound_nodes")).collect())
         .collect::<Result<_>>()?;
-    // Kahn's algorithm, always taking the earliest ready layer.
-    let mut remaining: Vec<usize> = inbound.iter().map(Vec::len).collect();
-    let mut consumers = vec![Vec::new(); layers.len()];
-    for (i, from) in inbound.iter().enumerate() {
-        for &j in from {
-            consumers[j].push(i);
-        }
-    }
-    let mut ready: BTreeSet<usize> = (0..layers.len()).filter(|&i| remaining[i] == 0).collect();
-    let mut order = Vec::with_capacity(layers.len());
-    while let Some(i) = ready.pop_first() {
-        order.push(i);
-        for &c in &consumers[i] {
-            remaining[c] -= 1;
-            if remaining[c] == 0 {
-                ready.insert(c);
-            }
-        }
-    }
-    if order.len() != layers.len() {
-        let stuck = (0..layers.len())
-            .find(|i| !order.contains(i))
-            .expect("some layer is left");
-        return Err(model_config_error(
+    let order = topological_order(&inbound).map_err(|stuck| {
+        model_config_error(
             "Functional",
             "inbound_nodes",
             format!(
                 "the layers form a cycle through `{}`",
                 layers[stuck].name().unwrap_or_default()
             ),
-        ));
-    }
+        )
+    })?;
     let mut position = vec![0; layers.len()];
     for (p, &i) in order.iter().enumerate() {
         position[i] = p;
     }
-    let inputs = io_names(inner, "input_layers")?
-        .iter()
-        .map(|n| lookup(n, "input_layers").map(|i| position[i]))
-        .collect::<Result<Vec<_>>>()?;
-    let outputs = io_names(inner, "output_layers")?
-        .iter()
-        .map(|n| lookup(n, "output_layers").map(|i| position[i]))
-        .collect::<Result<Vec<_>>>()?;
-    let mut slots: Vec<Option<Box<dyn Layer>>> = layers.into_iter().map(Some).collect();
-    let ordered: Vec<Box<dyn Layer>> = order
-        .iter()
-        .map(|&i| slots[i].take().expect("each layer once"))
-        .collect();
+    let io = |field: &str| -> Result<Vec<usize>> {
+        io_names(inner, field)?
+            .iter()
+            .map(|n| lookup(n, field).map(|i| position[i]))
+            .collect()
+    };
+    let (inputs, outputs) = (io("input_layers")?, io("output_layers")?);
     let ordered_inbound = order
         .iter()
         .map(|&i| inbound[i].iter().map(|&j| position[j]).collect())
         .collect();
-    let model = Model::from_parts(
+    let graph = LayerGraph::from_parts((
         String::new(),
         ModelKind::Functional,
-        ordered,
+        reorder(layers, &order),
         ordered_inbound,
         inputs,
         outputs,
-    );
-    for &i in &model.inputs {
-        if !model.inbound[i].is_empty() || model.layers[i].input_shape().is_none() {
+    ));
+    check_input_layers(&graph)?;
+    Ok(Model::from_graph(graph))
+}
+
+/// Each layer's position by name; an error if two layers share a name.
+fn index_by_name(layers: &[Box<dyn Layer>]) -> Result<HashMap<String, usize>> {
+    let mut index = HashMap::new();
+    for (i, layer) in layers.iter().enumerate() {
+        let name = layer.name().unwrap_or_default();
+        if index.insert(name.to_string(), i).is_some() {
             return Err(model_config_error(
                 "Functional",
-                "input_layers",
-                format!(
-                    "`{}` is not an InputLayer",
-                    model.layers[i].name().unwrap_or_default()
-                ),
+                "layers",
+                format!("two layers are named `{name}`"),
             ));
         }
     }
-    Ok(model)
+    Ok(index)
+}
+
+/// An error unless every model input of `graph` is an `InputLayer`.
+fn check_input_layers(graph: &LayerGraph) -> Result<()> {
+    for &i in graph.inputs() {
+        if !graph.inbound(i).is_empty() || graph.layers()[i].input_shape().is_none() {
+            return Err(model_config_error(
+                "Functional",
+                "input_layers",
+                format!("`{}` is not an InputLayer", graph.layer_name(i)),
+            ));
+        }
+    }
+    Ok(())
 }

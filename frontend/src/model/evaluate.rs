@@ -2,11 +2,11 @@
 
 use std::collections::BTreeMap;
 
+use super::Model;
+use super::fit::Rows;
+use super::training::{LOSS_OUTPUT, Role};
 use crate::datasets::Dataset;
 use crate::error::Result;
-use crate::model::Model;
-use crate::model::compile::{LOSS_OUTPUT, Role};
-use crate::model::fit::Rows;
 
 /// What [`Sequential::evaluate`] returns: the mean loss and each metric's mean, weighted by
 /// batch size (so the partial last batch counts for what it holds).
@@ -22,8 +22,8 @@ impl Model {
     /// The loss and metrics over `dataset`, in batches of `batch_size` (models with one
     /// input and one output only, like `fit`).
     pub fn evaluate(&mut self, dataset: &Dataset, batch_size: usize) -> Result<Evaluation> {
-        self.require_single_io("evaluate")?;
-        self.compiled_mut()?;
+        self.graph.require_single_io("evaluate")?;
+        self.training_state_mut()?;
         self.check_dataset(dataset, "evaluation")?;
         let values = self.run_pass(Role::Eval, Rows::of(dataset), batch_size)?;
         let loss = values.get(LOSS_OUTPUT).expect("run_pass reports the loss");

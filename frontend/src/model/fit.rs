@@ -12,13 +12,13 @@ use std::time::Instant;
 
 use ir::Tensor;
 
+use super::Model;
+use super::graph::forward::FEATURES_INPUT;
+use super::history::History;
+use super::hooks::{Callback, Training};
+use super::training::{LABELS_INPUT, LOSS_OUTPUT, Role};
 use crate::datasets::Dataset;
 use crate::error::{Error, Result};
-use crate::model::Model;
-use crate::model::compile::{LOSS_OUTPUT, Role};
-use crate::model::history::History;
-use crate::model::hooks::{Callback, Training};
-use crate::model::topology::{FEATURES_INPUT, LABELS_INPUT};
 use crate::progress::{Logs, Progress, Verbosity};
 
 /// Where validation values come from.
@@ -267,8 +267,8 @@ impl Model {
     /// Check that a dataset's example shapes match the model's input and output.
     pub(crate) fn check_dataset(&self, dataset: &Dataset, what: &str) -> Result<()> {
         let input = self.input_shape()?;
-        let labels = match &self.compiled {
-            Some(compiled) => compiled.label_shape.clone(),
+        let labels = match &self.training {
+            Some(state) => state.label_shape().clone(),
             None => self.output_shape()?,
         };
         if dataset.feature_shape() != input.dims() {
@@ -374,8 +374,8 @@ impl Model {
     /// A [`Dataset`] holds one features tensor and one labels tensor, so only models with
     /// one input and one output can be trained; others get an error saying so.
     pub fn fit_with(&mut self, dataset: &Dataset, options: FitOptions<'_>) -> Result<History> {
-        self.require_single_io("fit")?;
-        self.compiled_mut()?;
+        self.graph.require_single_io("fit")?;
+        self.training_state_mut()?;
         self.check_dataset(dataset, "training")?;
         let FitOptions {
             epochs,

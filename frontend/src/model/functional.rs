@@ -22,10 +22,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use ir::{Shape, Tensor};
 
+use super::graph::naming::name_new_layer;
+use super::graph::{LayerGraph, ModelKind, ancestors, check_arity};
+use super::{DEFAULT_SEED, Model};
 use crate::error::{Error, Result};
 use crate::layers::{Input, Layer};
-use crate::model::Model;
-use crate::model::topology::{DEFAULT_SEED, ModelKind, check_arity, unique_name};
 
 /// Distinguishes builders, so a tensor of one cannot be used in another.
 static NEXT_BUILDER: AtomicU64 = AtomicU64::new(1);
@@ -85,7 +86,7 @@ impl Functional {
     /// name is reported by [`Functional::build`].
     pub fn input(&mut self, input: Input) -> TensorRef {
         let mut layer: Box<dyn Layer> = Box::new(input);
-        self.name_layer(layer.as_mut());
+        name_new_layer(layer.as_mut(), &self.layers);
         let shape = layer.input_shape().cloned().expect("an Input has a shape");
         self.push(layer, Vec::new(), shape)
     }
@@ -102,7 +103,7 @@ impl Functional {
         xs: &[TensorRef],
     ) -> Result<TensorRef> {
         let mut layer = layer.into();
-        self.name_layer(layer.as_mut());
+        name_new_layer(layer.as_mut(), &self.layers);
         if layer.input_shape().is_some() {
             return Err(Error::Layer {
                 layer: layer.label(),
@@ -163,14 +164,7 @@ impl Functional {
                 return Err(error(format!("input {} is given twice", layer.label())));
             }
         }
-        let mut keep = vec![false; self.layers.len()];
-        let mut stack: Vec<usize> = outputs.clone();
-        stack.extend(&inputs);
-        while let Some(i) = stack.pop() {
-            if !std::mem::replace(&mut keep[i], true) {
-                stack.extend(&self.inbound[i]);
-            }
-        }
+        let keep = ancestors(&self.inbound, &[outputs.as_slice(), &inputs].concat());
         if let Some(missing) = (0..self.layers.len())
             .find(|&i| keep[i] && self.inbound[i].is_empty() && !inputs.contains(&i))
         {
@@ -189,20 +183,20 @@ impl Functional {
                 inbound.push(from.iter().map(|&j| new_index[j]).collect());
             }
         }
-        let mut model = Model::from_parts(
+        let mut model = Model::from_graph(LayerGraph::from_parts((
             self.name,
             ModelKind::Functional,
             layers,
             inbound,
             inputs.iter().map(|&i| new_index[i]).collect(),
             outputs.iter().map(|&i| new_index[i]).collect(),
-        )
+        )))
         .with_seed(self.seed);
         model.layer_shapes()?;
         model.frozen = self
             .frozen
             .into_iter()
-            .filter(|name| model.layer_index(name).is_some())
+            .filter(|name| model.graph.layer_index(name).is_some())
             .collect();
         if !self.weights.is_empty() {
             model.weights = self.weights.into();
@@ -222,18 +216,6 @@ impl Functional {
         Ok(tensor.layer)
     }
 
-    /// Give an unnamed layer the first free Keras-style name.
-    fn name_layer(&self, layer: &mut dyn Layer) {
-        if layer.name().is_none() {
-            let taken: HashSet<String> = self
-                .layers
-                .iter()
-                .filter_map(|l| l.name().map(str::to_string))
-                .collect();
-            layer.set_name(unique_name(&layer.name_prefix(), &taken));
-        }
-    }
-
     fn push(&mut self, layer: Box<dyn Layer>, inbound: Vec<usize>, shape: Shape) -> TensorRef {
         self.layers.push(layer);
         self.inbound.push(inbound);
@@ -250,14 +232,15 @@ impl Model {
     /// frozen layers, with the model's inputs and outputs as tensors: apply new layers to
     /// the outputs and `build` to extend the model (transfer learning). Returns
     /// `(builder, inputs, outputs)`.
-    pub fn into_builder(mut self) -> Result<(Functional, Vec<TensorRef>, Vec<TensorRef>)> {
+    pub fn into_builder(self) -> Result<(Functional, Vec<TensorRef>, Vec<TensorRef>)> {
         let shapes = self.layer_shapes()?;
         let weights = self.layer_weights()?;
-        let mut f = Functional::builder(std::mem::take(&mut self.name)).with_seed(self.seed);
+        let (name, _, layers, inbound, model_inputs, model_outputs) = self.graph.into_parts();
+        let mut f = Functional::builder(name).with_seed(self.seed);
         f.weights = weights;
-        f.frozen = std::mem::take(&mut self.frozen);
-        f.layers = std::mem::take(&mut self.layers);
-        f.inbound = std::mem::take(&mut self.inbound);
+        f.frozen = self.frozen;
+        f.layers = layers;
+        f.inbound = inbound;
         f.shapes = shapes.into_iter().map(|s| s.output).collect();
         let refs = |indices: &[usize]| {
             indices
@@ -268,7 +251,7 @@ impl Model {
                 })
                 .collect()
         };
-        let (inputs, outputs) = (refs(&self.inputs), refs(&self.outputs));
+        let (inputs, outputs) = (refs(&model_inputs), refs(&model_outputs));
         Ok((f, inputs, outputs))
     }
 
@@ -276,16 +259,16 @@ impl Model {
     /// keeping every current weight; new layers get initial weights. A sequential model
     /// stays sequential.
     pub fn extend(mut self, layers: impl IntoIterator<Item = Box<dyn Layer>>) -> Result<Model> {
-        if self.kind == ModelKind::Sequential {
+        if self.kind() == ModelKind::Sequential {
             for layer in layers {
                 self.add(layer)?;
             }
             return Ok(self);
         }
-        if self.outputs.len() != 1 {
+        if self.graph.outputs().len() != 1 {
             return Err(self.model_error(format!(
                 "has {} outputs; extend one with into_builder",
-                self.outputs.len()
+                self.graph.outputs().len()
             )));
         }
         let (mut f, inputs, outputs) = self.into_builder()?;

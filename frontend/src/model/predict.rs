@@ -18,12 +18,14 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use ir::{Graph, Shape, Tensor};
 
+use super::Model;
+use super::graph::forward::{ForwardOptions, features_input};
+use super::runner::optimize_and_plan;
 use crate::device::{Backend, Device};
 use crate::error::{Error, Result};
-use crate::model::Model;
-use crate::model::compile::PREDICTIONS_OUTPUT;
-use crate::model::runner::optimize_and_plan;
-use crate::model::topology::features_input;
+
+/// Name of the output of the predict graph.
+pub const PREDICTIONS_OUTPUT: &str = "predictions";
 
 /// A compiled predict graph for one batch size.
 enum Predictor {
@@ -88,7 +90,7 @@ impl Model {
     /// `batch_size`; shape `[n, ...output shape]`. For a model with one input and one
     /// output (else see [`Model::predict_many`]). Safe to call from several threads at once.
     pub fn predict(&self, features: &Tensor, batch_size: usize) -> Result<Tensor> {
-        self.require_single_io("predict")?;
+        self.graph.require_single_io("predict")?;
         Ok(self
             .predict_many(&[features], batch_size)?
             .pop()
@@ -162,7 +164,7 @@ impl Model {
     /// The model's output for one example given as its flat feature values (the input
     /// shape's element count, row-major). Safe to call from several threads at once.
     pub fn predict_one(&self, features: &[f32]) -> Result<Vec<f32>> {
-        self.require_single_io("predict_one")?;
+        self.graph.require_single_io("predict_one")?;
         let input = self.input_shape()?;
         if features.len() != input.numel() {
             return Err(self.model_error(format!(
@@ -185,17 +187,18 @@ impl Model {
         n: usize,
         batch_size: usize,
     ) -> Result<Vec<Vec<f32>>> {
-        if self.compiled.is_none() {
+        if self.training.is_none() {
             self.stored_weights()?;
         }
         let sizes: Vec<usize> = inputs.iter().map(|x| x.len() / n.max(1)).collect();
         let names: Vec<String> = (0..inputs.len())
             .map(|k| features_input(k, inputs.len()))
             .collect();
-        let output_names: Vec<String> = (0..self.outputs.len())
-            .map(|k| predictions_output(k, self.outputs.len()))
+        let output_count = self.graph.outputs().len();
+        let output_names: Vec<String> = (0..output_count)
+            .map(|k| predictions_output(k, output_count))
             .collect();
-        let mut data = vec![Vec::new(); self.outputs.len()];
+        let mut data = vec![Vec::new(); output_count];
         let feeds = |start: usize, end: usize| -> Vec<(&str, &[f32])> {
             names
                 .iter()
@@ -250,7 +253,12 @@ impl Model {
     /// The predict graph for `batch` examples: the forward graph in inference mode with
     /// one output per model output.
     pub(crate) fn build_predict_graph(&self, batch: usize) -> Result<Graph> {
-        let forward = self.build_forward(batch, false, &BTreeSet::new())?;
+        let forward = self.graph.build_forward(ForwardOptions {
+            batch,
+            training: false,
+            frozen: &BTreeSet::new(),
+            seed: self.seed,
+        })?;
         let mut graph = forward.graph;
         let count = forward.outputs.len();
         for (k, node) in forward.outputs.into_iter().enumerate() {
@@ -279,10 +287,7 @@ impl Model {
     /// The predict executable for `batch` examples on the model's device, compiled on
     /// first use.
     fn predictor(&self, batch: usize) -> Result<Arc<Predictor>> {
-        let backend = self
-            .compiled
-            .as_ref()
-            .map_or(Backend::Cpu, |c| c.backend.clone());
+        let backend = self.backend();
         let key = (backend.device(), batch);
         // Held while compiling, so concurrent first calls compile once.
         let mut by_batch = self

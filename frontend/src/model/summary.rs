@@ -10,10 +10,10 @@
 //! (`[(None, 28, 28, 1)]`). Trainable counts leave out frozen layers and moving
 //! statistics. Sizes count 4 bytes per parameter.
 
+use super::Model;
+use super::graph::{LayerGraph, LayerShapes, ModelKind};
 use crate::error::Result;
-use crate::layers::keras_shape;
-use crate::model::Model;
-use crate::model::topology::ModelKind;
+use crate::layers::{ParamSpec, keras_shape};
 
 /// Default width of a sequential-like table.
 const SEQUENTIAL_LINE_LENGTH: usize = 65;
@@ -76,32 +76,58 @@ fn python_list(items: &[String]) -> String {
     format!("[{}]", quoted.join(", "))
 }
 
-impl Model {
+impl LayerGraph {
     /// Whether Keras prints this model without the "Connected to" column: a sequential
     /// model, or a functional chain (one input, one output, every layer fed by one layer
     /// and feeding at most one).
     fn is_sequential_like(&self) -> bool {
-        if self.kind == ModelKind::Sequential {
+        if self.kind() == ModelKind::Sequential {
             return true;
         }
-        let mut consumers = vec![0usize; self.layers.len()];
-        for from in &self.inbound {
-            for &j in from {
+        let count = self.layers().len();
+        let mut consumers = vec![0usize; count];
+        for i in 0..count {
+            for &j in self.inbound(i) {
                 consumers[j] += 1;
             }
         }
-        self.inputs.len() == 1
-            && self.outputs.len() == 1
-            && self.inbound.iter().all(|from| from.len() <= 1)
+        self.inputs().len() == 1
+            && self.outputs().len() == 1
+            && (0..count).all(|i| self.inbound(i).len() <= 1)
             && consumers.iter().all(|&c| c <= 1)
     }
+}
 
+/// The layout of one summary table: its width, where its columns end, and whether it has
+/// the "Connected to" column.
+struct Table {
+    line_length: usize,
+    positions: Vec<usize>,
+    connections: bool,
+}
+
+impl Table {
+    /// A line of `c` across the table.
+    fn rule(&self, c: char, out: &mut String) {
+        out.extend(std::iter::repeat_n(c, self.line_length));
+        out.push('\n');
+    }
+
+    /// One row (wrapped) followed by a blank row.
+    fn layer_row(&self, fields: &[&str], out: &mut String) {
+        print_row(fields, &self.positions, out);
+        out.push_str(&" ".repeat(self.line_length));
+        out.push('\n');
+    }
+}
+
+impl Model {
     /// The model table in Keras' format at Keras' default width (`Model: "name"`, one row
     /// per layer with its output shape and parameter count — and its inbound layers for a
     /// branching functional model — then totals with sizes). Fails like
     /// [`Model::compile`] when the model is malformed.
     pub fn summary(&self) -> Result<String> {
-        let width = if self.is_sequential_like() {
+        let width = if self.graph.is_sequential_like() {
             SEQUENTIAL_LINE_LENGTH
         } else {
             FUNCTIONAL_LINE_LENGTH
@@ -113,79 +139,88 @@ impl Model {
     pub fn summary_with_line_length(&self, line_length: usize) -> Result<String> {
         let shapes = self.layer_shapes()?;
         let specs = self.param_specs()?;
-        let sequential_like = self.is_sequential_like();
-        let fractions: &[f64] = if sequential_like {
-            &SEQUENTIAL_POSITIONS
-        } else {
+        let connections = !self.graph.is_sequential_like();
+        let fractions: &[f64] = if connections {
             &FUNCTIONAL_POSITIONS
+        } else {
+            &SEQUENTIAL_POSITIONS
         };
-        let positions: Vec<usize> = fractions
-            .iter()
-            .map(|p| (line_length as f64 * p) as usize)
-            .collect();
+        let table = Table {
+            line_length,
+            positions: fractions
+                .iter()
+                .map(|p| (line_length as f64 * p) as usize)
+                .collect(),
+            connections,
+        };
         let mut header = vec!["Layer (type)", "Output Shape", "Param #"];
-        if !sequential_like {
+        if connections {
             header.push("Connected to");
         }
-        let mut out = format!("Model: \"{}\"\n", self.name);
-        out.push_str(&"_".repeat(line_length));
-        out.push('\n');
-        print_row(&header, &positions, &mut out);
-        out.push_str(&"=".repeat(line_length));
-        out.push('\n');
-        for (i, (layer, s)) in self.layers.iter().zip(&shapes).enumerate() {
-            let is_input = self.inbound[i].is_empty();
-            if is_input && self.kind == ModelKind::Sequential {
-                continue;
-            }
-            let count: usize = s.params.iter().map(|p| p.shape.numel()).sum();
-            let label = format!(
-                "{} ({})",
-                layer.name().unwrap_or_default(),
-                layer.class_name()
-            );
-            let shape = if is_input {
-                format!("[{}]", keras_shape(&s.output))
-            } else {
-                keras_shape(&s.output)
-            };
-            let count = count.to_string();
-            let connections = python_list(
-                &self
-                    .inbound_layers(i)
-                    .iter()
-                    .map(|name| format!("{name}[0][0]"))
-                    .collect::<Vec<_>>(),
-            );
-            let mut fields = vec![label.as_str(), shape.as_str(), count.as_str()];
-            if !sequential_like {
-                fields.push(&connections);
-            }
-            print_row(&fields, &positions, &mut out);
-            out.push_str(&" ".repeat(line_length));
-            out.push('\n');
+        let mut out = format!("Model: \"{}\"\n", self.name());
+        table.rule('_', &mut out);
+        print_row(&header, &table.positions, &mut out);
+        table.rule('=', &mut out);
+        for (i, s) in shapes.iter().enumerate() {
+            self.layer_rows(&table, i, s, &mut out);
         }
-        out.push_str(&"=".repeat(line_length));
-        out.push('\n');
-        let total: usize = specs.iter().map(|(_, p)| p.shape.numel()).sum();
-        let trainable: usize = specs
-            .iter()
-            .filter(|(_, p)| p.trainable)
-            .map(|(_, p)| p.shape.numel())
-            .sum();
-        for (what, count) in [
-            ("Total", total),
-            ("Trainable", trainable),
-            ("Non-trainable", total - trainable),
-        ] {
-            out.push_str(&format!(
-                "{what} params: {count} ({})\n",
-                readable_size(count as f64 * 4.0)
-            ));
-        }
-        out.push_str(&"_".repeat(line_length));
-        out.push('\n');
+        table.rule('=', &mut out);
+        totals(&specs, &mut out);
+        table.rule('_', &mut out);
         Ok(out)
+    }
+
+    /// The row of the layer at `index` (none for the `Input` of a sequential model).
+    fn layer_rows(&self, table: &Table, index: usize, shapes: &LayerShapes, out: &mut String) {
+        let layer = &self.graph.layers()[index];
+        let is_input = self.graph.inbound(index).is_empty();
+        if is_input && self.kind() == ModelKind::Sequential {
+            return;
+        }
+        let count: usize = shapes.params.iter().map(|p| p.shape.numel()).sum();
+        let label = format!(
+            "{} ({})",
+            layer.name().unwrap_or_default(),
+            layer.class_name()
+        );
+        let shape = if is_input {
+            format!("[{}]", keras_shape(&shapes.output))
+        } else {
+            keras_shape(&shapes.output)
+        };
+        let count = count.to_string();
+        let connections = python_list(
+            &self
+                .inbound_layers(index)
+                .iter()
+                .map(|name| format!("{name}[0][0]"))
+                .collect::<Vec<_>>(),
+        );
+        let mut fields = vec![label.as_str(), shape.as_str(), count.as_str()];
+        if table.connections {
+            fields.push(&connections);
+        }
+        table.layer_row(&fields, out);
+    }
+}
+
+/// The "Total / Trainable / Non-trainable params" lines, with sizes.
+fn totals(specs: &[(String, ParamSpec)], out: &mut String) {
+    let total: usize = specs.iter().map(|(_, p)| p.shape.numel()).sum();
+    let trainable: usize = specs
+        .iter()
+        .filter(|(_, p)| p.trainable)
+        .map(|(_, p)| p.shape.numel())
+        .sum();
+    for (what, count) in [
+        ("Total", total),
+        ("Trainable", trainable),
+        ("Non-trainable", total - trainable),
+    ] {
+        out.push_str(&format!(
+            "{what} params: {count} ({})\n",
+            readable_size(count as f64 * 4.0)
+        ));
     }
 }
 

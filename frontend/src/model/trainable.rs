@@ -4,14 +4,16 @@
 //! Keras, a change takes effect at the next [`Model::compile`]; the summary and the
 //! parameter counts show it at once.
 
+use std::collections::BTreeSet;
+
+use super::Model;
 use crate::error::Result;
-use crate::model::Model;
 
 impl Model {
     /// Freeze (`false`) or unfreeze (`true`) the layer called `layer`. Takes effect for
     /// training at the next `compile`. An unknown name is an error listing the layers.
     pub fn set_trainable(&mut self, layer: &str, trainable: bool) -> Result<()> {
-        self.require_layer(layer)?;
+        self.graph.require_layer(layer)?;
         if trainable {
             self.frozen.remove(layer);
         } else {
@@ -22,8 +24,21 @@ impl Model {
 
     /// Whether the layer called `layer` is trainable (not frozen).
     pub fn is_trainable(&self, layer: &str) -> Result<bool> {
-        self.require_layer(layer)?;
+        self.graph.require_layer(layer)?;
         Ok(!self.frozen.contains(layer))
+    }
+
+    /// The names of the frozen layers.
+    pub(crate) fn frozen_layers(&self) -> &BTreeSet<String> {
+        &self.frozen
+    }
+
+    /// Freeze exactly the layers named in `frozen` (names that are not layers are dropped).
+    pub(crate) fn set_frozen_layers(&mut self, frozen: BTreeSet<String>) {
+        self.frozen = frozen
+            .into_iter()
+            .filter(|name| self.graph.layer_index(name).is_some())
+            .collect();
     }
 
     /// Number of parameter elements training updates (Keras' "Trainable params").

@@ -12,18 +12,11 @@ use std::sync::OnceLock;
 
 use ir::{Shape, Tensor};
 
+use super::Model;
 use crate::error::{Error, Result};
-use crate::model::Model;
-use crate::model::compile::Compiled;
 use crate::optimizers::LEARNING_RATE;
 
 impl Model {
-    pub(crate) fn compiled_ref(&self) -> Result<&Compiled> {
-        self.compiled
-            .as_ref()
-            .ok_or_else(|| self.model_error("is not compiled; call compile first"))
-    }
-
     /// The weights of an uncompiled model, initialised on first use.
     pub(crate) fn stored_weights(&self) -> Result<&BTreeMap<String, Tensor>> {
         if let Some(weights) = self.weights.get() {
@@ -54,8 +47,8 @@ impl Model {
     /// model's own weights (which must already be initialised) when not compiled.
     /// On a GPU-compiled model a parameter the last step updated is read back from the device.
     pub(crate) fn param_value(&self, name: &str) -> Result<Option<Cow<'_, [f32]>>> {
-        match &self.compiled {
-            Some(compiled) => compiled.current(name),
+        match &self.training {
+            Some(state) => state.current(name),
             None => Ok(self
                 .weights
                 .get()
@@ -68,19 +61,19 @@ impl Model {
     /// once compiled, optimizer state such as `optimizer/learning_rate`.
     pub fn weight(&self, name: &str) -> Result<Tensor> {
         let missing = || self.model_error(format!("has no parameter `{name}`"));
-        let Some(compiled) = &self.compiled else {
+        let Some(state) = &self.training else {
             return self
                 .stored_weights()?
                 .get(name)
                 .cloned()
                 .ok_or_else(missing);
         };
-        let shape = compiled
+        let shape = state
             .param_shapes()
             .find(|(n, _)| *n == name)
             .map(|(_, shape)| shape.clone())
             .ok_or_else(missing)?;
-        let data = compiled
+        let data = state
             .current(name)?
             .expect("every parameter has a value")
             .into_owned();
@@ -90,8 +83,8 @@ impl Model {
     /// The current value of every parameter by name: the layer weights, plus the optimizer
     /// state once compiled.
     pub fn weights(&mut self) -> Result<BTreeMap<String, Tensor>> {
-        match self.compiled.as_mut() {
-            Some(compiled) => Ok(compiled.synced_store()?.clone()),
+        match self.training.as_mut() {
+            Some(state) => Ok(state.synced_store()?.clone()),
             None => Ok(self.stored_weights()?.clone()),
         }
     }
@@ -109,8 +102,8 @@ impl Model {
     /// step or prediction uses them. Each name must be a parameter of the model and each
     /// tensor must have its shape; nothing is written unless all fit. Works compiled or not.
     pub fn set_weights(&mut self, weights: &BTreeMap<String, Tensor>) -> Result<()> {
-        let shapes: BTreeMap<String, Shape> = match &self.compiled {
-            Some(compiled) => compiled
+        let shapes: BTreeMap<String, Shape> = match &self.training {
+            Some(state) => state
                 .param_shapes()
                 .map(|(n, s)| (n.to_string(), s.clone()))
                 .collect(),
@@ -132,10 +125,10 @@ impl Model {
                 )));
             }
         }
-        match self.compiled.as_mut() {
-            Some(compiled) => {
+        match self.training.as_mut() {
+            Some(state) => {
                 for (name, value) in weights {
-                    compiled.set_param(name, value)?;
+                    state.set_param(name, value)?;
                 }
             }
             None => {
@@ -148,9 +141,19 @@ impl Model {
         Ok(())
     }
 
+    /// Replace parameter values by name, already checked against the model's parameters:
+    /// in the training state (weights and optimizer state; every executable reloads them on
+    /// its next run) once compiled, else the layer weights.
+    pub(crate) fn restore_parameters(&mut self, values: Vec<(String, Tensor)>) -> Result<()> {
+        match self.training.as_mut() {
+            Some(state) => state.restore(values),
+            None => self.set_weights(&values.into_iter().collect()),
+        }
+    }
+
     /// The optimizer's current learning rate (the model must be compiled).
     pub fn learning_rate(&self) -> Result<f32> {
-        self.compiled_ref()?;
+        self.training_state()?;
         Ok(self.weight(LEARNING_RATE)?.data[0])
     }
 
@@ -162,7 +165,7 @@ impl Model {
                 msg: format!("must be finite and >= 0, got {learning_rate}"),
             });
         }
-        self.compiled_mut()?
+        self.training_state_mut()?
             .set_param(LEARNING_RATE, &Tensor::scalar(learning_rate))
     }
 }

@@ -39,13 +39,11 @@ impl Model {
     /// failure `path` keeps its old contents (or stays absent). The model must be compiled.
     pub fn save(&mut self, path: impl AsRef<Path>) -> Result<()> {
         let path = path.as_ref();
-        self.compiled_ref()?;
+        self.training_state()?;
         let tensors = self.weights()?.into_iter().collect();
-        let compiled = self
-            .compiled
-            .as_ref()
-            .expect("weights() succeeded, so the model is compiled");
-        let (optimizer, loss, metrics) = compiled.components();
+        let (optimizer, loss, metrics) = self
+            .training_components()
+            .expect("training_state() succeeded, so the model is compiled");
         let training_config = training_config_json(optimizer, loss, metrics)?;
         let file = ModelFile {
             model_config: self.to_config(),
@@ -81,7 +79,7 @@ impl Model {
             .map(|(name, t)| (name, t.shape))
             .collect();
         let tensors = checked_tensors(path, file.tensors, &expected, |_| false)?;
-        model.compiled_mut()?.restore(tensors)?;
+        model.restore_parameters(tensors)?;
         Ok(model)
     }
 
@@ -122,11 +120,7 @@ impl Model {
                 || expected.keys().any(|w| name.starts_with(&format!("{w}/")))
         };
         let tensors = checked_tensors(path, file.tensors, &expected, is_optimizer_state)?;
-        match self.compiled.as_mut() {
-            Some(compiled) => compiled.restore(tensors)?,
-            None => self.set_weights(&tensors.into_iter().collect())?,
-        }
-        Ok(())
+        self.restore_parameters(tensors)
     }
 }
 

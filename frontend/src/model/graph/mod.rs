@@ -1,0 +1,365 @@
+//! [`LayerGraph`]: a model's layers and how they connect — each layer's inbound layers, the
+//! model's input and output layers — kept in a topological order, and what can be read off
+//! it without weights: validation with per-layer shapes (errors name the layer), names and
+//! lookups. The forward IR graph is built in [`forward`], the order from unordered
+//! connections in [`order`], Keras-style layer names in [`naming`].
+//!
+//! Every layer is called once (one node per layer, as in a Keras model without shared
+//! layers), so a layer's output is identified by the layer itself. A layer's inbound layers
+//! come before it.
+//!
+//! This module knows nothing of weights, compilation or training: it sits below the rest of
+//! [`crate::model`].
+
+pub(crate) mod forward;
+pub(crate) mod naming;
+pub(crate) mod order;
+
+use std::collections::HashSet;
+
+use ir::Shape;
+
+use crate::error::{Error, Result};
+use crate::layers::{Layer, ParamSpec};
+
+/// How a model was defined, which decides its config form and summary layout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ModelKind {
+    /// A stack of layers (Keras' `Sequential`): each layer feeds the next.
+    Sequential,
+    /// A graph of layers built with [`crate::model::Functional`] (Keras' functional API).
+    Functional,
+}
+
+/// A layer's place in a validated model: its per-example input and output shapes and its
+/// parameters.
+#[derive(Debug, Clone)]
+pub struct LayerShapes {
+    /// Per-example input shape (the first input's for a layer with several).
+    pub input: Shape,
+    /// Per-example shape of every input, in inbound order (an `Input` lists its own).
+    pub inputs: Vec<Shape>,
+    /// Per-example output shape.
+    pub output: Shape,
+    /// Parameters the layer needs.
+    pub params: Vec<ParamSpec>,
+}
+
+/// The layers of a model and their connections, in topological order.
+#[derive(Debug)]
+pub(crate) struct LayerGraph {
+    /// The model's name (errors name it).
+    name: String,
+    kind: ModelKind,
+    layers: Vec<Box<dyn Layer>>,
+    /// For each layer, the layers whose outputs it takes, in order (empty for inputs).
+    inbound: Vec<Vec<usize>>,
+    /// The model's input layers, in order.
+    inputs: Vec<usize>,
+    /// The layers whose outputs the model returns, in order.
+    outputs: Vec<usize>,
+}
+
+/// A layer graph taken apart: `(name, kind, layers, inbound, inputs, outputs)`.
+pub(crate) type GraphParts = (
+    String,
+    ModelKind,
+    Vec<Box<dyn Layer>>,
+    Vec<Vec<usize>>,
+    Vec<usize>,
+    Vec<usize>,
+);
+
+impl LayerGraph {
+    /// A stack of `layers` (the first an `Input`) called `name`: each layer feeds the next.
+    /// Unnamed layers get Keras-style names.
+    pub fn chain(name: String, mut layers: Vec<Box<dyn Layer>>) -> Self {
+        naming::name_unnamed(&mut layers);
+        let count = layers.len();
+        let inbound = (0..count)
+            .map(|i| if i == 0 { vec![] } else { vec![i - 1] })
+            .collect();
+        LayerGraph::from_parts((
+            name,
+            ModelKind::Sequential,
+            layers,
+            inbound,
+            vec![0],
+            vec![count.saturating_sub(1)],
+        ))
+    }
+
+    /// A graph from its parts, the inbound lists already in topological order (not
+    /// validated: see [`LayerGraph::layer_shapes`]).
+    pub fn from_parts(parts: GraphParts) -> Self {
+        let (name, kind, layers, inbound, inputs, outputs) = parts;
+        LayerGraph {
+            name,
+            kind,
+            layers,
+            inbound,
+            inputs,
+            outputs,
+        }
+    }
+
+    /// The graph taken apart (see [`GraphParts`]).
+    pub fn into_parts(self) -> GraphParts {
+        (
+            self.name,
+            self.kind,
+            self.layers,
+            self.inbound,
+            self.inputs,
+            self.outputs,
+        )
+    }
+
+    /// The model's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Rename the model.
+    pub fn rename(&mut self, name: String) {
+        self.name = name;
+    }
+
+    /// Sequential or functional.
+    pub fn kind(&self) -> ModelKind {
+        self.kind
+    }
+
+    /// The layers in topological order.
+    pub fn layers(&self) -> &[Box<dyn Layer>] {
+        &self.layers
+    }
+
+    /// The positions of the layers feeding the layer at `index`, in order.
+    pub fn inbound(&self, index: usize) -> &[usize] {
+        &self.inbound[index]
+    }
+
+    /// The positions of the model's input layers, in order.
+    pub fn inputs(&self) -> &[usize] {
+        &self.inputs
+    }
+
+    /// The positions of the layers whose outputs the model returns, in order.
+    pub fn outputs(&self) -> &[usize] {
+        &self.outputs
+    }
+
+    /// The name of the layer at `index`.
+    pub fn layer_name(&self, index: usize) -> &str {
+        self.layers[index].name().unwrap_or_default()
+    }
+
+    /// The position of the layer called `name`.
+    pub fn layer_index(&self, name: &str) -> Option<usize> {
+        self.layers.iter().position(|l| l.name() == Some(name))
+    }
+
+    /// The position of the layer called `name`, or an error naming it and listing the layers.
+    pub fn require_layer(&self, name: &str) -> Result<usize> {
+        self.layer_index(name).ok_or_else(|| {
+            let names: Vec<&str> = (0..self.layers.len()).map(|i| self.layer_name(i)).collect();
+            self.error(format!(
+                "has no layer named `{name}` (layers: {})",
+                names.join(", ")
+            ))
+        })
+    }
+
+    /// An error about the model as a whole.
+    pub fn error(&self, msg: impl Into<String>) -> Error {
+        Error::Model {
+            model: self.name.clone(),
+            msg: msg.into(),
+        }
+    }
+
+    /// An error unless the model has exactly one input and one output: what `what`
+    /// (compile, fit, evaluate, predict) needs.
+    pub fn require_single_io(&self, what: &str) -> Result<()> {
+        if self.inputs.len() == 1 && self.outputs.len() == 1 {
+            return Ok(());
+        }
+        Err(self.error(format!(
+            "has {} inputs and {} outputs; {what} supports models with one input and one output (use predict_many for predictions of the others)",
+            self.inputs.len(),
+            self.outputs.len()
+        )))
+    }
+
+    /// Validate the graph and return each layer's shapes and parameters, in layer order.
+    /// Errors name the layer at fault and the shapes involved.
+    pub fn layer_shapes(&self) -> Result<Vec<LayerShapes>> {
+        if self.layers.is_empty() {
+            return Err(self.error("has no layers"));
+        }
+        let mut names = HashSet::new();
+        let mut out: Vec<LayerShapes> = Vec::with_capacity(self.layers.len());
+        for (i, layer) in self.layers.iter().enumerate() {
+            let name = layer.name().unwrap_or_default();
+            if !names.insert(name.to_string()) {
+                return Err(self.error(format!(
+                    "two layers are named `{name}`; layer names must be unique"
+                )));
+            }
+            let inputs = self.input_shapes_of(i, &out)?;
+            let output = layer.output_shape_many(&inputs)?;
+            let params = layer.params_many(&inputs);
+            out.push(LayerShapes {
+                input: inputs[0].clone(),
+                inputs,
+                output,
+                params,
+            });
+        }
+        Ok(out)
+    }
+
+    /// The per-example input shapes of the layer at `index`, given the shapes of the layers
+    /// before it: its declared shape for an input layer, else its inbound layers' outputs.
+    fn input_shapes_of(&self, index: usize, before: &[LayerShapes]) -> Result<Vec<Shape>> {
+        let layer = self.layers[index].as_ref();
+        let inbound = &self.inbound[index];
+        if inbound.is_empty() {
+            return Ok(vec![self.declared_input_shape(index)?]);
+        }
+        if layer.input_shape().is_some() {
+            return Err(self.error(format!("{} must be the first layer", layer.label())));
+        }
+        check_arity(layer, inbound.len())?;
+        Ok(inbound.iter().map(|&j| before[j].output.clone()).collect())
+    }
+
+    /// The declared shape of the input layer at `index`.
+    fn declared_input_shape(&self, index: usize) -> Result<Shape> {
+        let layer = self.layers[index].as_ref();
+        layer.input_shape().cloned().ok_or_else(|| {
+            self.error(format!(
+                "the first layer must be an Input, got {}",
+                layer.label()
+            ))
+        })
+    }
+
+    /// The per-example input shape of a one-input model (from its `Input` layer).
+    pub fn input_shape(&self) -> Result<Shape> {
+        if self.layers.is_empty() {
+            return Err(self.error("has no layers"));
+        }
+        if self.inputs.len() != 1 {
+            return Err(self.error(format!(
+                "has {} inputs; use input_shapes",
+                self.inputs.len()
+            )));
+        }
+        self.declared_input_shape(self.inputs[0])
+    }
+
+    /// The per-example shape of every model input, in order.
+    pub fn input_shapes(&self) -> Result<Vec<Shape>> {
+        self.shapes_of(&self.inputs)
+    }
+
+    /// The per-example shape of every model output, in order.
+    pub fn output_shapes(&self) -> Result<Vec<Shape>> {
+        self.shapes_of(&self.outputs)
+    }
+
+    /// The output shapes of the layers at `indices`, validating the graph.
+    fn shapes_of(&self, indices: &[usize]) -> Result<Vec<Shape>> {
+        let shapes = self.layer_shapes()?;
+        Ok(indices.iter().map(|&i| shapes[i].output.clone()).collect())
+    }
+
+    /// Append `layer` on top of a sequential stack (named Keras-style if unnamed) and
+    /// validate; on a validation error the graph is left as it was.
+    pub fn push_on_top(&mut self, mut layer: Box<dyn Layer>) -> Result<()> {
+        naming::name_new_layer(layer.as_mut(), &self.layers);
+        let last = self.layers.len().checked_sub(1);
+        self.layers.push(layer);
+        self.inbound.push(last.into_iter().collect());
+        self.outputs = vec![self.layers.len() - 1];
+        if let Err(e) = self.layer_shapes() {
+            self.layers.pop();
+            self.inbound.pop();
+            self.outputs = last.into_iter().collect();
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    /// The layers the layer at `end` depends on (itself included), in order, as a graph
+    /// whose output is `end`'s; each kept layer is copied with `copy`.
+    pub fn cut_at(
+        &self,
+        end: usize,
+        copy: impl Fn(&dyn Layer) -> Result<Box<dyn Layer>>,
+    ) -> Result<LayerGraph> {
+        let keep = self.ancestors(&[end]);
+        let mut new_index = vec![usize::MAX; self.layers.len()];
+        let mut layers = Vec::new();
+        let mut inbound = Vec::new();
+        for (i, old) in self.layers.iter().enumerate().filter(|(i, _)| keep[*i]) {
+            new_index[i] = layers.len();
+            layers.push(copy(old.as_ref())?);
+            inbound.push(self.inbound[i].iter().map(|&j| new_index[j]).collect());
+        }
+        let inputs = self
+            .inputs
+            .iter()
+            .filter(|&&i| keep[i])
+            .map(|&i| new_index[i])
+            .collect();
+        Ok(LayerGraph::from_parts((
+            self.name.clone(),
+            self.kind,
+            layers,
+            inbound,
+            inputs,
+            vec![new_index[end]],
+        )))
+    }
+
+    /// Which layers the layers at `roots` depend on, themselves included.
+    pub fn ancestors(&self, roots: &[usize]) -> Vec<bool> {
+        ancestors(&self.inbound, roots)
+    }
+}
+
+/// Which nodes of a graph given by its inbound lists the nodes `roots` depend on, themselves
+/// included.
+pub(crate) fn ancestors(inbound: &[Vec<usize>], roots: &[usize]) -> Vec<bool> {
+    let mut keep = vec![false; inbound.len()];
+    let mut stack = roots.to_vec();
+    while let Some(i) = stack.pop() {
+        if !std::mem::replace(&mut keep[i], true) {
+            stack.extend(&inbound[i]);
+        }
+    }
+    keep
+}
+
+/// An error unless `layer` takes `count` inputs.
+pub(crate) fn check_arity(layer: &dyn Layer, count: usize) -> Result<()> {
+    let fits = match layer.arity() {
+        Some(n) => n == count,
+        None => count >= 2,
+    };
+    if fits {
+        return Ok(());
+    }
+    let wants = match layer.arity() {
+        Some(1) => "one input".to_string(),
+        Some(n) => format!("{n} inputs"),
+        None => "two or more inputs".to_string(),
+    };
+    Err(Error::Layer {
+        layer: layer.label(),
+        msg: format!("takes {wants}, got {count}"),
+    })
+}

@@ -1,0 +1,248 @@
+//! [`TrainingState`]: what `compile` adds to a model — the device, the optimizer, loss and
+//! metrics, the executables compiled per role and batch size ([`Runner`]s), and the one
+//! parameter store they share (weights and optimizer state).
+//!
+//! Train and eval executables share the store: switching between them copies the
+//! parameters by name (weights only, plus optimizer state between train steps). On the GPU
+//! the parameters stay in device memory between steps and are read back only when asked
+//! for. The step graphs themselves are built in [`step`].
+
+mod step;
+
+use std::borrow::Cow;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use ir::{Shape, Tensor};
+
+pub use step::{LABELS_INPUT, LOSS_OUTPUT};
+
+use crate::device::Backend;
+use crate::error::{Error, Result};
+use crate::losses::Loss;
+use crate::metrics::Metric;
+use crate::model::graph::LayerGraph;
+use crate::model::graph::forward::ForwardOptions;
+use crate::model::runner::Runner;
+use crate::optimizers::Optimizer;
+
+/// The train or the eval graph (predict graphs belong to the model, see `predict`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum Role {
+    Train,
+    Eval,
+}
+
+/// The optimizer, loss and metrics a model is compiled with.
+pub(crate) struct Components {
+    pub optimizer: Box<dyn Optimizer>,
+    pub loss: Box<dyn Loss>,
+    pub metrics: Vec<Box<dyn Metric>>,
+}
+
+/// The optimizer, loss and metrics of a compiled model, borrowed.
+pub(crate) type ComponentRefs<'a> = (&'a dyn Optimizer, &'a dyn Loss, &'a [Box<dyn Metric>]);
+
+/// A compiled model's training configuration, executables and parameter store.
+pub(crate) struct TrainingState {
+    model_name: String,
+    /// Where the executables run.
+    backend: Backend,
+    /// Per-example label shape the loss takes (one-hot `[classes]` or class index `[]`).
+    label_shape: Shape,
+    components: Components,
+    runners: HashMap<(Role, usize), Runner>,
+    /// Latest value of every parameter, except those the active runner has since updated.
+    store: BTreeMap<String, Tensor>,
+    active: Option<(Role, usize)>,
+    /// The layers frozen when the model was compiled (the train graph leaves them alone).
+    frozen: BTreeSet<String>,
+}
+
+impl std::fmt::Debug for TrainingState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TrainingState")
+            .field("metrics", &self.metric_names())
+            .field("device", &self.backend.device())
+            .field("executables", &self.runners.keys().collect::<Vec<_>>())
+            .field("active", &self.active)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TrainingState {
+    /// A state for the model called `model_name` on `backend`, starting from the parameter
+    /// values `store` (the layer weights), with the layers in `frozen` left alone by
+    /// training. The label shape is settled by [`TrainingState::set_label_shape`].
+    pub fn new(
+        model_name: String,
+        backend: Backend,
+        components: Components,
+        store: BTreeMap<String, Tensor>,
+        frozen: BTreeSet<String>,
+    ) -> Self {
+        TrainingState {
+            model_name,
+            backend,
+            label_shape: Shape::scalar(),
+            components,
+            runners: HashMap::new(),
+            store,
+            active: None,
+            frozen,
+        }
+    }
+
+    /// Where the executables run.
+    pub fn backend(&self) -> &Backend {
+        &self.backend
+    }
+
+    /// The per-example label shape the loss takes.
+    pub fn label_shape(&self) -> &Shape {
+        &self.label_shape
+    }
+
+    /// Set the per-example label shape (before any runner is compiled).
+    pub fn set_label_shape(&mut self, shape: Shape) {
+        self.label_shape = shape;
+    }
+
+    /// The names of the metrics, in order.
+    pub fn metric_names(&self) -> Vec<String> {
+        self.components
+            .metrics
+            .iter()
+            .map(|m| m.name().to_string())
+            .collect()
+    }
+
+    /// The optimizer, loss and metrics the model was compiled with.
+    pub fn components(&self) -> ComponentRefs<'_> {
+        let c = &self.components;
+        (c.optimizer.as_ref(), c.loss.as_ref(), &c.metrics)
+    }
+
+    /// Add initial values (optimizer state) for the parameters the store lacks.
+    pub fn add_initial_state(&mut self, values: Vec<(String, Tensor)>) {
+        for (name, value) in values {
+            self.store.entry(name).or_insert(value);
+        }
+    }
+
+    /// The runner for `(role, batch)` of the model whose layers are `graph` and whose seed
+    /// is `seed`, compiled on first use and holding the latest parameters.
+    pub fn runner(
+        &mut self,
+        graph: &LayerGraph,
+        seed: u64,
+        role: Role,
+        batch: usize,
+    ) -> Result<&mut Runner> {
+        let key = (role, batch);
+        if !self.runners.contains_key(&key) {
+            let (step, initial_state) = self.step_graph(graph, seed, role, batch)?;
+            let runner = Runner::compile(&step, &self.backend)?;
+            self.add_initial_state(initial_state);
+            self.runners.insert(key, runner);
+        }
+        self.activate(key)?;
+        Ok(self.runners.get_mut(&key).expect("inserted above"))
+    }
+
+    /// The forward-graph options of `role`'s step for `batch` examples of a model seeded
+    /// with `seed`.
+    fn forward_options(&self, seed: u64, role: Role, batch: usize) -> ForwardOptions<'_> {
+        ForwardOptions {
+            batch,
+            training: role == Role::Train,
+            frozen: &self.frozen,
+            seed,
+        }
+    }
+
+    /// The current value of parameter `name`: the active runner's if it updates it (read
+    /// back from the device on the GPU), else the store's.
+    pub fn current(&self, name: &str) -> Result<Option<Cow<'_, [f32]>>> {
+        let active = self.active.map(|key| &self.runners[&key]);
+        match active.filter(|runner| runner.updates(name)) {
+            Some(runner) => runner.param(name),
+            None => Ok(self
+                .store
+                .get(name)
+                .map(|t| Cow::Borrowed(t.data.as_slice()))),
+        }
+    }
+
+    /// The names and shapes of every parameter (weights and optimizer state).
+    pub fn param_shapes(&self) -> impl Iterator<Item = (&str, &Shape)> {
+        self.store.iter().map(|(name, t)| (name.as_str(), &t.shape))
+    }
+
+    /// Overwrite parameter `name` (which must exist, with `value`'s shape) in the store and
+    /// in the active runner, so the next step uses it without recompiling.
+    pub fn set_param(&mut self, name: &str, value: &Tensor) -> Result<()> {
+        let fail = |msg: String| Error::Model {
+            model: self.model_name.clone(),
+            msg,
+        };
+        let slot = self
+            .store
+            .get_mut(name)
+            .ok_or_else(|| fail(format!("has no parameter `{name}`")))?;
+        if slot.shape != value.shape || value.data.len() != value.shape.numel() {
+            return Err(fail(format!(
+                "parameter `{name}` has shape {}, got a tensor of shape {} with {} values",
+                slot.shape,
+                value.shape,
+                value.data.len()
+            )));
+        }
+        slot.data.copy_from_slice(&value.data);
+        if let Some(key) = self.active {
+            self.runners
+                .get_mut(&key)
+                .expect("the active runner exists")
+                .set_param(name, &value.data)?;
+        }
+        Ok(())
+    }
+
+    /// Replace parameter values by name (weights and optimizer state, already checked against
+    /// the store's names and shapes); every executable reloads them on its next run.
+    pub fn restore(&mut self, values: impl IntoIterator<Item = (String, Tensor)>) -> Result<()> {
+        self.sync()?;
+        self.store.extend(values);
+        self.active = None;
+        Ok(())
+    }
+
+    /// The store, brought up to date with the active runner.
+    pub fn synced_store(&mut self) -> Result<&BTreeMap<String, Tensor>> {
+        self.sync()?;
+        Ok(&self.store)
+    }
+
+    /// Copy the active runner's updated parameters into the store (a read-back from the
+    /// device on the GPU).
+    fn sync(&mut self) -> Result<()> {
+        if let Some(key) = self.active {
+            self.runners[&key].save(&mut self.store)?;
+        }
+        Ok(())
+    }
+
+    /// Make `key` the active runner, handing the parameters over by name.
+    fn activate(&mut self, key: (Role, usize)) -> Result<()> {
+        if self.active == Some(key) {
+            return Ok(());
+        }
+        self.sync()?;
+        self.active = None;
+        self.runners
+            .get_mut(&key)
+            .expect("runner exists")
+            .load(&self.store, &self.model_name)?;
+        self.active = Some(key);
+        Ok(())
+    }
+}
