@@ -170,6 +170,10 @@ fn assert_names(err: &Error, path: &Path) {
 }
 
 #[test]
+#[allow(
+    clippy::too_many_lines,
+    reason = "one catalogue of damaged files, a few asserted lines each"
+)]
 fn broken_files_give_the_right_error_naming_the_file() {
     let dir = temp_dir("broken");
     let labels = write_gz(&dir, "labels.gz", &small_labels());

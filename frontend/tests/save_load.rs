@@ -239,6 +239,10 @@ fn altered(file: &ModelFile, change: impl FnOnce(&mut ModelFile)) -> Vec<u8> {
 }
 
 #[test]
+#[allow(
+    clippy::too_many_lines,
+    reason = "one catalogue of damaged files, a few asserted lines each"
+)]
 fn damaged_and_foreign_files_are_clear_errors() {
     let dir = scratch("damaged");
     let (_, good, file) = saved_file(&dir);

@@ -154,8 +154,7 @@ fn configs_round_trip() {
     let mut bad = json.clone();
     bad["config"]["depthwise_constraint"] = serde_json::json!({"class_name": "NonNeg"});
     let err = layer_from_json(&bad)
-        .err()
-        .expect("a constraint is unsupported")
+        .expect_err("a constraint is unsupported")
         .to_string();
     assert!(err.contains("depthwise_constraint"), "{err}");
 }
