@@ -1,4 +1,4 @@
-//! [`Sequential::evaluate`]: loss and metrics over a dataset.
+//! [`Model::evaluate`]: loss and metrics over a dataset.
 
 use std::collections::BTreeMap;
 
@@ -8,7 +8,7 @@ use super::training::{LOSS_OUTPUT, Role};
 use crate::datasets::Dataset;
 use crate::error::Result;
 
-/// What [`Sequential::evaluate`] returns: the mean loss and each metric's mean, weighted by
+/// What [`Model::evaluate`] returns: the mean loss and each metric's mean, weighted by
 /// batch size (so the partial last batch counts for what it holds).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Evaluation {

@@ -1,4 +1,4 @@
-//! [`Sequential::fit`]: mini-batch training epochs with Keras' options (shuffle each epoch,
+//! [`Model::fit`]: mini-batch training epochs with Keras' options (shuffle each epoch,
 //! validation split or data, [`Verbosity`], callbacks) returning a [`History`].
 //!
 //! Batches are `batch_size` examples; a smaller last batch is included (as in Keras) and
@@ -34,7 +34,7 @@ pub enum Validation<'a> {
     Data(&'a Dataset),
 }
 
-/// Options of [`Sequential::fit_with`]; defaults follow Keras: shuffle each epoch, no
+/// Options of [`Model::fit_with`]; defaults follow Keras: shuffle each epoch, no
 /// validation, a progress bar ([`Verbosity::ProgressBar`]), no callbacks.
 pub struct FitOptions<'a> {
     /// Number of passes over the training data.
@@ -363,7 +363,7 @@ impl Model {
     }
 
     /// Train for `epochs` epochs of `batch_size` with Keras' defaults (shuffled, no
-    /// validation, progress bar). See [`Sequential::fit_with`].
+    /// validation, progress bar). See [`Model::fit_with`].
     pub fn fit(&mut self, dataset: &Dataset, epochs: usize, batch_size: usize) -> Result<History> {
         self.fit_with(dataset, FitOptions::new(epochs, batch_size))
     }

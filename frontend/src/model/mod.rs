@@ -4,14 +4,19 @@
 //! (transfer learning), and reading or setting the learning rate between steps.
 //!
 //! A [`Model`] composes what it owns, each in its own type and file:
-//! - [`graph`]: the `LayerGraph` — layers, connections, inputs, outputs, in topological
+//! - `graph/`: the `LayerGraph` — layers, connections, inputs, outputs, in topological
 //!   order; shapes and the forward IR graph (this module's bottom level: it knows nothing of
 //!   weights or training);
 //! - the parameters before compile (initialised from the layers' initializers and the
-//!   model's seed) and the frozen layers, in this type ([`weights`], [`trainable`]);
-//! - [`training`]: the `TrainingState` that `compile` adds — optimizer, loss, metrics,
-//!   executables per role and batch size ([`runner`]), and the parameter store;
-//! - the predict executables, shared by concurrent `predict` calls ([`predict`]).
+//!   model's seed) and the frozen layers, in this type (`weights.rs`, `trainable.rs`);
+//! - `training/`: the `TrainingState` that `compile` adds — optimizer, loss, metrics,
+//!   executables per role and batch size (`runner.rs`), and the parameter store;
+//! - the predict executables, shared by concurrent `predict` calls (`predict.rs`).
+//!
+//! The methods of `Model` live with the data they touch: `topology.rs` (what the layers
+//! say), `compile.rs`, `fit.rs`, `evaluate.rs`, `predict.rs`, `summary.rs`, `functional.rs`
+//! (the builder), `transfer.rs` (cutting and extending). `hooks.rs` holds the `Callback`
+//! trait `fit` calls; the stock callbacks live above the model in [`crate::callbacks`].
 
 mod compile;
 mod evaluate;
@@ -54,7 +59,7 @@ pub const DEFAULT_SEED: u64 = 12;
 
 /// A Keras model: layers connected as a directed acyclic graph, from one or more
 /// [`crate::layers::Input`] layers to one or more outputs. Built as a stack with
-/// [`Sequential::of`] / [`sequential!`](crate::sequential) or as a graph with
+/// [`Model::of`] / [`sequential!`](crate::sequential) or as a graph with
 /// [`crate::model::Functional`].
 ///
 /// A model holds its weights from the start (initialised on first use from the layers'

@@ -1,6 +1,6 @@
-//! [`Sequential::save`] / [`Sequential::load`] (the whole model: architecture, compile
-//! configuration, weights, optimizer state) and [`Sequential::save_weights`] /
-//! [`Sequential::load_weights`] (layer weights only), in the format of
+//! [`Model::save`] / [`Model::load`] (the whole model: architecture, compile
+//! configuration, weights, optimizer state) and [`Model::save_weights`] /
+//! [`Model::load_weights`] (layer weights only), in the format of
 //! [`crate::saving::container`].
 
 use std::collections::{BTreeMap, HashSet};
@@ -53,7 +53,7 @@ impl Model {
         write_atomically(path, &encode(&file))
     }
 
-    /// Reads a model written by [`Sequential::save`]: rebuilds its layers, compiles it as it
+    /// Reads a model written by [`Model::save`]: rebuilds its layers, compiles it as it
     /// was compiled, and restores every weight and optimizer-state tensor, so predictions are
     /// bit-identical and training continues exactly as it would have. A damaged or foreign
     /// file, or one whose tensors do not fit its architecture, is an error naming the file.
