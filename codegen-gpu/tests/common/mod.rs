@@ -4,6 +4,8 @@
 
 #![allow(dead_code)]
 
+pub mod training_step;
+
 use ir::interp::Bindings;
 use ir::{
     BinaryOp, Conv2dAttrs, Graph, NodeId, Op, Padding, Pool2dAttrs, PoolKind, ReduceOp, Shape,
