@@ -541,32 +541,34 @@ pub fn fused_kinds(graph: &Graph) -> Vec<&'static str> {
     kinds
 }
 
-/// The GPU every test of one binary shares, or `None` when `KILN_GPU_TESTS=skip` (for
-/// machines without a Vulkan driver). No adapter otherwise fails the test with the error
-/// that says how to install one.
+/// The GPU every test of one binary shares, or `None` where GPU tests do not run (see
+/// [`codegen_gpu::gpu_tests_enabled`]: no adapter, or `KILN_GPU_TESTS=skip`).
 pub fn gpu() -> Option<&'static codegen_gpu::Gpu> {
-    static GPU: std::sync::OnceLock<codegen_gpu::Gpu> = std::sync::OnceLock::new();
-    if std::env::var("KILN_GPU_TESTS").is_ok_and(|v| v == "skip") {
-        eprintln!("KILN_GPU_TESTS=skip: not running GPU tests");
-        return None;
+    static GPU: std::sync::OnceLock<Option<codegen_gpu::Gpu>> = std::sync::OnceLock::new();
+    GPU.get_or_init(|| {
+        give_mesa_a_runtime_dir();
+        codegen_gpu::gpu_tests_enabled()
+            .then(|| codegen_gpu::Gpu::new().unwrap_or_else(|e| panic!("{e}")))
+    })
+    .as_ref()
+}
+
+/// Mesa warns without a runtime dir; give it a private one unless there is one.
+fn give_mesa_a_runtime_dir() {
+    if std::env::var_os("XDG_RUNTIME_DIR").is_some() {
+        return;
     }
-    Some(GPU.get_or_init(|| {
-        // Mesa warns without a runtime dir; give it a private one.
-        if std::env::var_os("XDG_RUNTIME_DIR").is_none() {
-            let dir = std::env::temp_dir().join(format!("kiln-xdg-{}", std::process::id()));
-            std::fs::create_dir_all(&dir).expect("temp dir is writable");
-            #[cfg(unix)]
-            {
-                use std::os::unix::fs::PermissionsExt;
-                std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))
-                    .expect("own temp dir");
-            }
-            // SAFETY: set once, inside the OnceLock initialiser, before any GPU code of this
-            // process reads the environment.
-            unsafe { std::env::set_var("XDG_RUNTIME_DIR", &dir) };
-        }
-        codegen_gpu::Gpu::new().unwrap_or_else(|e| panic!("{e}"))
-    }))
+    let dir = std::env::temp_dir().join(format!("kiln-xdg-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir is writable");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))
+            .expect("own temp dir");
+    }
+    // SAFETY: set once, inside the OnceLock initialiser of `gpu`, before any GPU code of this
+    // process reads the environment.
+    unsafe { std::env::set_var("XDG_RUNTIME_DIR", &dir) };
 }
 
 /// The outputs of every step, and the parameters after the last.
