@@ -2,7 +2,8 @@
 //! plan (every node its own slot) and the real one (reused slots, aliases, in-place
 //! updates). Tolerances: [`common::ELEMENTWISE_TOL`] relative for elementwise ops (exact
 //! for movement ops and random numbers), [`common::CONTRACTION_TOL`] for contractions,
-//! windows and reductions. Runs on lavapipe in CI; `KILN_GPU_TESTS=skip` skips.
+//! windows and reductions. Runs on lavapipe in CI; skipped where no GPU adapter exists
+//! (see `codegen_gpu::gpu_tests_enabled`).
 
 mod common;
 

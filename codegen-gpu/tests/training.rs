@@ -1,41 +1,20 @@
 //! Whole training steps on the GPU against the reference interpreter: an MLP and a small
-//! conv net (conv + pool + dense), each with softmax cross-entropy and Adam, optimised and
-//! memory-planned as the frontend would, run for 3 steps. The interpreter runs the
-//! unoptimised graph. Losses and final parameters agree within [`STEP_TOL`] relative.
+//! conv net (conv + pool + dense), each with softmax cross-entropy and Adam written in IR
+//! (`common::training_step`), optimised and memory-planned as the frontend would, run for 3
+//! steps. The interpreter runs the unoptimised graph. Losses and final parameters agree
+//! within [`STEP_TOL`] relative.
 
 mod common;
 
 use std::collections::HashMap;
 
+use common::training_step::softmax_cross_entropy_adam_step;
 use ir::interp::Bindings;
-use ir::{
-    BinaryOp, Conv2dAttrs, Graph, NodeId, Op, Padding, Pool2dAttrs, PoolKind, Tensor, UnaryOp,
-};
-use kiln::losses::{Loss, SoftmaxCrossEntropyWithLogits};
-use kiln::optimizers::{Adam, Optimizer};
+use ir::{BinaryOp, Conv2dAttrs, Graph, Op, Padding, Pool2dAttrs, PoolKind, Tensor, UnaryOp};
 
 /// Tolerance after three Adam steps: Adam divides by the gradient's running RMS, which
 /// amplifies summation-order differences in tiny gradients.
 const STEP_TOL: f32 = 1e-3;
-
-/// Append softmax cross-entropy, autodiff and Adam to a forward graph; returns the step
-/// graph and the optimizer's initial state.
-fn training_step(
-    mut g: Graph,
-    logits: NodeId,
-    labels: NodeId,
-    params: &[NodeId],
-) -> (Graph, Vec<(String, Tensor)>) {
-    let loss = SoftmaxCrossEntropyWithLogits
-        .build(&mut g, logits, labels)
-        .unwrap();
-    let (mut g, grads) = passes::autodiff::grad(&g, loss, params).unwrap();
-    let state = Adam::default()
-        .build_update(&mut g, params, &grads)
-        .unwrap();
-    g.add_output("loss", loss).unwrap();
-    (g, state)
-}
 
 /// Bindings: weights uniform in ±0.5, one-hot labels, the optimizer state as given.
 fn initial(g: &Graph, state: &[(String, Tensor)]) -> Bindings {
@@ -118,7 +97,7 @@ fn mlp_adam_steps_match_the_interpreter() {
             z
         };
     }
-    let (g, state) = training_step(g, h, y, &params);
+    let (g, state) = softmax_cross_entropy_adam_step(g, h, y, &params);
     let bindings = initial(&g, &state);
     check("mlp", &g, bindings, 3);
 }
@@ -151,7 +130,7 @@ fn conv_net_adam_steps_match_the_interpreter() {
     let b = g.param("b", [classes]);
     let logits = g.matmul(flat, w, false, false).unwrap();
     let logits = g.binary(BinaryOp::Add, logits, b).unwrap();
-    let (g, state) = training_step(g, logits, y, &[k, kb, w, b]);
+    let (g, state) = softmax_cross_entropy_adam_step(g, logits, y, &[k, kb, w, b]);
     let bindings = initial(&g, &state);
     check("conv net", &g, bindings, 3);
 }

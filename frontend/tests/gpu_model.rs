@@ -3,9 +3,11 @@
 //! first three Adam steps to the same losses and weights within [`STEP_TOL`]; a short GPU
 //! fit lowers the loss; evaluate and predict agree; `Device::Auto` picks the GPU.
 //!
-//! Runs on any Vulkan driver (lavapipe in CI). `KILN_GPU_TESTS=skip` skips these tests on
-//! machines without one.
+//! Runs on any Vulkan driver (lavapipe in CI). Where no GPU adapter exists the tests skip
+//! themselves (`KILN_GPU_TESTS=require` makes that a failure): see
+//! `codegen_gpu::gpu_tests_enabled`, the one rule of every GPU test.
 
+use codegen_gpu::gpu_tests_enabled;
 use kiln::Tensor;
 use kiln::callbacks::{Callback, Logs, Training};
 use kiln::losses::SoftmaxCrossEntropyWithLogits;
@@ -20,15 +22,6 @@ const STEP_TOL: f32 = 1e-3;
 const FORWARD_TOL: f32 = 1e-4;
 const CLASSES: usize = 10;
 const BATCH: usize = 8;
-
-/// Whether to run GPU tests: `false` under `KILN_GPU_TESTS=skip`.
-fn gpu_tests() -> bool {
-    let skip = std::env::var("KILN_GPU_TESTS").is_ok_and(|v| v == "skip");
-    if skip {
-        eprintln!("KILN_GPU_TESTS=skip: not running GPU tests");
-    }
-    !skip
-}
 
 /// `|a - b| <= tol * max(1, |a|, |b|)`.
 fn close(a: f32, b: f32, tol: f32) -> bool {
@@ -160,21 +153,21 @@ fn first_steps_match(build: fn() -> Sequential) {
 
 #[test]
 fn mlp_first_steps_match_the_cpu() {
-    if gpu_tests() {
+    if gpu_tests_enabled() {
         first_steps_match(mlp);
     }
 }
 
 #[test]
 fn cnn_first_steps_match_the_cpu() {
-    if gpu_tests() {
+    if gpu_tests_enabled() {
         first_steps_match(cnn);
     }
 }
 
 #[test]
 fn a_short_gpu_fit_lowers_the_loss_and_evaluate_and_predict_agree_with_the_cpu() {
-    if !gpu_tests() {
+    if !gpu_tests_enabled() {
         return;
     }
     let data = images(4 * BATCH, 2);
@@ -250,7 +243,7 @@ fn a_short_gpu_fit_lowers_the_loss_and_evaluate_and_predict_agree_with_the_cpu()
 
 #[test]
 fn auto_picks_the_gpu_when_there_is_one() {
-    if !gpu_tests() {
+    if !gpu_tests_enabled() {
         return;
     }
     let mut model = mlp();
