@@ -8,7 +8,7 @@
 //! updates into their parameters (through a staging buffer when a source is itself a
 //! parameter, so the copies act as if simultaneous), then map and read only the outputs.
 
-use ir::{Graph, Leaf, MemoryPlan, Op, Shape, Storage, Tensor};
+use ir::{Graph, Leaf, MemoryPlan, NodeId, Op, Shape, Storage, Tensor};
 
 use crate::device::Gpu;
 use crate::error::{GpuError, Result};
@@ -87,71 +87,52 @@ impl Gpu {
     /// pipeline inside an error scope, upload the constants.
     pub fn compile(&self, graph: &Graph, plan: &MemoryPlan) -> Result<GpuExecutable> {
         crate::kernel::check_slots(graph, plan)?;
-        let kernels = crate::wgsl::generate(graph, plan)?;
-        let device = &self.inner.device;
+        let pipelines = crate::wgsl::generate(graph, plan)?
+            .into_iter()
+            .map(|kernel| self.pipeline(kernel))
+            .collect::<Result<Vec<_>>>()?;
+        let consts = self.upload_constants(graph)?;
+        let outputs = output_table(graph, plan)?;
+        let copied_updates = copied_updates(graph, plan)?;
+        Ok(GpuExecutable {
+            gpu: self.clone(),
+            inputs: Leaf::inputs_of(graph),
+            params: Leaf::params_of(graph),
+            arena_len: plan.arena_len,
+            consts,
+            pipelines,
+            outputs,
+            copied_updates,
+        })
+    }
+
+    /// `kernel` validated and checked against the device's binding limit, with its pipeline
+    /// and bind group layout created inside an error scope.
+    fn pipeline(&self, kernel: Kernel) -> Result<Pipeline> {
         let max_bindings = self.inner.limits.max_storage_buffers_per_shader_stage as usize;
-        let mut pipelines = Vec::with_capacity(kernels.len());
-        for kernel in kernels {
-            validate(&kernel)?;
-            if kernel.bindings.len() > max_bindings {
-                return Err(GpuError::Unsupported {
-                    node: kernel.node.to_string(),
-                    op: kernel.label.clone(),
-                    msg: format!(
-                        "binds {} buffers, the device allows {max_bindings}",
-                        kernel.bindings.len()
-                    ),
-                });
-            }
-            let (pipeline, layout) = self.checked(&kernel.label, || {
-                let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
-                    label: Some(&kernel.label),
-                    source: wgpu::ShaderSource::Wgsl(kernel.wgsl.as_str().into()),
-                });
-                let entries: Vec<wgpu::BindGroupLayoutEntry> = kernel
-                    .bindings
-                    .iter()
-                    .enumerate()
-                    .map(|(i, b)| wgpu::BindGroupLayoutEntry {
-                        binding: i as u32,
-                        visibility: wgpu::ShaderStages::COMPUTE,
-                        ty: wgpu::BindingType::Buffer {
-                            ty: wgpu::BufferBindingType::Storage {
-                                read_only: !b.writable,
-                            },
-                            has_dynamic_offset: false,
-                            min_binding_size: None,
-                        },
-                        count: None,
-                    })
-                    .collect();
-                let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
-                    label: Some(&kernel.label),
-                    entries: &entries,
-                });
-                let pipeline_layout =
-                    device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
-                        label: Some(&kernel.label),
-                        bind_group_layouts: &[Some(&layout)],
-                        immediate_size: 0,
-                    });
-                let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-                    label: Some(&kernel.label),
-                    layout: Some(&pipeline_layout),
-                    module: &module,
-                    entry_point: Some("main"),
-                    compilation_options: Default::default(),
-                    cache: None,
-                });
-                (pipeline, layout)
-            })?;
-            pipelines.push(Pipeline {
-                kernel,
-                pipeline,
-                layout,
+        validate(&kernel)?;
+        if kernel.bindings.len() > max_bindings {
+            return Err(GpuError::Unsupported {
+                node: kernel.node.to_string(),
+                op: kernel.label.clone(),
+                msg: format!(
+                    "binds {} buffers, the device allows {max_bindings}",
+                    kernel.bindings.len()
+                ),
             });
         }
+        let (pipeline, layout) = self.checked(&kernel.label, || {
+            create_pipeline(&self.inner.device, &kernel)
+        })?;
+        Ok(Pipeline {
+            kernel,
+            pipeline,
+            layout,
+        })
+    }
 
+    /// One device buffer per `Const` node, in node order, holding its data.
+    fn upload_constants(&self, graph: &Graph) -> Result<Vec<wgpu::Buffer>> {
         let usage = wgpu::BufferUsages::STORAGE
             | wgpu::BufferUsages::COPY_SRC
             | wgpu::BufferUsages::COPY_DST;
@@ -165,43 +146,99 @@ impl Gpu {
                 consts.push(buffer);
             }
         }
-        let stored = |id| {
-            resolve(graph, plan, id)?.ok_or_else(|| GpuError::Plan {
-                node: id.to_string(),
-                msg: "an output or update value has no storage".into(),
-            })
-        };
-        let outputs = graph
-            .outputs
-            .iter()
-            .map(|(name, id)| Ok((name.clone(), stored(*id)?, graph.shape(*id).clone())))
-            .collect::<Result<_>>()?;
-        let params = graph.params();
-        let mut copied_updates = Vec::new();
-        for &(param, value) in &graph.updates {
-            let index = params
-                .iter()
-                .position(|&p| p == param)
-                .expect("updates name params (checked by Graph::add_update)");
-            if plan.of(value) != Storage::InPlace(index) {
-                copied_updates.push(CopiedUpdate {
-                    param: index,
-                    from: stored(value)?,
-                    len: graph.shape(value).numel(),
-                });
-            }
-        }
-        Ok(GpuExecutable {
-            gpu: self.clone(),
-            inputs: Leaf::inputs_of(graph),
-            params: Leaf::params_of(graph),
-            arena_len: plan.arena_len,
-            consts,
-            pipelines,
-            outputs,
-            copied_updates,
-        })
+        Ok(consts)
     }
+}
+
+/// The compute pipeline of `kernel` (entry point `main`) and the layout of its bind group:
+/// every binding a storage buffer, read-only unless the kernel writes it.
+fn create_pipeline(
+    device: &wgpu::Device,
+    kernel: &Kernel,
+) -> (wgpu::ComputePipeline, wgpu::BindGroupLayout) {
+    let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+        label: Some(&kernel.label),
+        source: wgpu::ShaderSource::Wgsl(kernel.wgsl.as_str().into()),
+    });
+    let entries: Vec<wgpu::BindGroupLayoutEntry> = kernel
+        .bindings
+        .iter()
+        .enumerate()
+        .map(|(i, b)| wgpu::BindGroupLayoutEntry {
+            binding: i as u32,
+            visibility: wgpu::ShaderStages::COMPUTE,
+            ty: wgpu::BindingType::Buffer {
+                ty: wgpu::BufferBindingType::Storage {
+                    read_only: !b.writable,
+                },
+                has_dynamic_offset: false,
+                min_binding_size: None,
+            },
+            count: None,
+        })
+        .collect();
+    let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+        label: Some(&kernel.label),
+        entries: &entries,
+    });
+    let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+        label: Some(&kernel.label),
+        bind_group_layouts: &[Some(&layout)],
+        immediate_size: 0,
+    });
+    let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+        label: Some(&kernel.label),
+        layout: Some(&pipeline_layout),
+        module: &module,
+        entry_point: Some("main"),
+        compilation_options: Default::default(),
+        cache: None,
+    });
+    (pipeline, layout)
+}
+
+/// Where the value of `id` is stored: an output or update value must have storage.
+fn stored(graph: &Graph, plan: &MemoryPlan, id: NodeId) -> Result<Loc> {
+    resolve(graph, plan, id)?.ok_or_else(|| GpuError::Plan {
+        node: id.to_string(),
+        msg: "an output or update value has no storage".into(),
+    })
+}
+
+/// The graph outputs: name, where the value lives and its shape.
+fn output_table(graph: &Graph, plan: &MemoryPlan) -> Result<Vec<(String, Loc, Shape)>> {
+    graph
+        .outputs
+        .iter()
+        .map(|(name, id)| {
+            Ok((
+                name.clone(),
+                stored(graph, plan, *id)?,
+                graph.shape(*id).clone(),
+            ))
+        })
+        .collect()
+}
+
+/// The parameter updates copied at the end of a step: every update whose value is not
+/// computed in place in its parameter's buffer.
+fn copied_updates(graph: &Graph, plan: &MemoryPlan) -> Result<Vec<CopiedUpdate>> {
+    let params = graph.params();
+    let mut copied_updates = Vec::new();
+    for &(param, value) in &graph.updates {
+        let index = params
+            .iter()
+            .position(|&p| p == param)
+            .expect("updates name params (checked by Graph::add_update)");
+        if plan.of(value) != Storage::InPlace(index) {
+            copied_updates.push(CopiedUpdate {
+                param: index,
+                from: stored(graph, plan, value)?,
+                len: graph.shape(value).numel(),
+            });
+        }
+    }
+    Ok(copied_updates)
 }
 
 impl GpuExecutable {
@@ -244,6 +281,25 @@ impl GpuExecutable {
             .map(|l| gpu.buffer(&format!("input `{}`", l.name), l.shape.numel(), usage))
             .collect::<Result<Vec<_>>>()?;
         let arena = gpu.buffer("arena", self.arena_len, usage)?;
+        let (readback, readback_len) = self.readback_buffer();
+        let update_staging = self.update_staging(usage)?;
+        let mut state = GpuState {
+            gpu: gpu.clone(),
+            params,
+            inputs,
+            arena,
+            readback,
+            readback_len,
+            update_staging,
+            bind_groups: Vec::new(),
+        };
+        state.bind_groups = self.bind_groups(&state)?;
+        Ok(state)
+    }
+
+    /// The read-back buffer and its length in values: room for all outputs of a step, or for
+    /// the largest parameter (read back alone by [`GpuState::param`]).
+    fn readback_buffer(&self) -> (wgpu::Buffer, usize) {
         let readback_len = self
             .outputs
             .iter()
@@ -256,30 +312,38 @@ impl GpuExecutable {
                     .max()
                     .unwrap_or(0),
             );
-        let readback = gpu.inner.device.create_buffer(&wgpu::BufferDescriptor {
-            label: Some("read-back"),
-            size: readback_len.max(1) as u64 * F32,
-            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-            mapped_at_creation: false,
-        });
+        let readback = self
+            .gpu
+            .inner
+            .device
+            .create_buffer(&wgpu::BufferDescriptor {
+                label: Some("read-back"),
+                size: readback_len.max(1) as u64 * F32,
+                usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+                mapped_at_creation: false,
+            });
+        (readback, readback_len)
+    }
+
+    /// The staging buffer for copied updates whose value lives in a parameter, if any does.
+    fn update_staging(&self, usage: wgpu::BufferUsages) -> Result<Option<wgpu::Buffer>> {
         let staged: usize = self
             .copied_updates
             .iter()
             .filter(|u| matches!(u.from.space, Space::Param(_)))
             .map(|u| u.len)
             .sum();
-        let update_staging = if staged > 0 {
-            Some(gpu.buffer("update staging", staged, usage)?)
+        if staged > 0 {
+            Ok(Some(self.gpu.buffer("update staging", staged, usage)?))
         } else {
-            None
-        };
-        let space = |s: Space| match s {
-            Space::Arena => &arena,
-            Space::Input(k) => &inputs[k],
-            Space::Param(k) => &params[k].1,
-            Space::Const(k) => &self.consts[k],
-        };
-        let bind_groups = gpu.checked("bind groups", || {
+            Ok(None)
+        }
+    }
+
+    /// One bind group per kernel, binding `state`'s buffers, created inside an error scope.
+    fn bind_groups(&self, state: &GpuState) -> Result<Vec<wgpu::BindGroup>> {
+        let device = &self.gpu.inner.device;
+        self.gpu.checked("bind groups", || {
             self.pipelines
                 .iter()
                 .map(|p| {
@@ -290,29 +354,27 @@ impl GpuExecutable {
                         .enumerate()
                         .map(|(i, b)| wgpu::BindGroupEntry {
                             binding: i as u32,
-                            resource: space(b.space).as_entire_binding(),
+                            resource: self.buffer_of(state, b.space).as_entire_binding(),
                         })
                         .collect();
-                    gpu.inner
-                        .device
-                        .create_bind_group(&wgpu::BindGroupDescriptor {
-                            label: Some(&p.kernel.label),
-                            layout: &p.layout,
-                            entries: &entries,
-                        })
+                    device.create_bind_group(&wgpu::BindGroupDescriptor {
+                        label: Some(&p.kernel.label),
+                        layout: &p.layout,
+                        entries: &entries,
+                    })
                 })
                 .collect()
-        })?;
-        Ok(GpuState {
-            gpu: gpu.clone(),
-            params,
-            inputs,
-            arena,
-            readback,
-            readback_len,
-            update_staging,
-            bind_groups,
         })
+    }
+
+    /// The buffer of `space`: one of `state`'s, or one of this executable's constants.
+    fn buffer_of<'a>(&'a self, state: &'a GpuState, space: Space) -> &'a wgpu::Buffer {
+        match space {
+            Space::Arena => &state.arena,
+            Space::Input(k) => &state.inputs[k],
+            Space::Param(k) => &state.params[k].1,
+            Space::Const(k) => &self.consts[k],
+        }
     }
 
     /// Run one step: check `inputs` (every graph input exactly once, of the right length),
@@ -326,6 +388,31 @@ impl GpuExecutable {
         let ordered = ir::leaf::bind_leaves("input", &self.inputs, inputs, |name, msg| {
             GpuError::Input { name, msg }
         })?;
+        self.check_state(state)?;
+        let gpu = &self.gpu.inner;
+        for (buffer, data) in state.inputs.iter().zip(&ordered) {
+            if !data.is_empty() {
+                gpu.queue
+                    .write_buffer(buffer, 0, bytemuck::cast_slice(data));
+            }
+        }
+        self.gpu.checked("step submission", || {
+            let mut encoder = gpu
+                .device
+                .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                    label: Some("kiln step"),
+                });
+            self.encode_kernels(state, &mut encoder);
+            self.encode_output_copies(state, &mut encoder);
+            self.encode_update_copies(state, &mut encoder);
+            gpu.queue.submit([encoder.finish()]);
+        })?;
+        let values = state.read_back(self.outputs.iter().map(|(_, _, s)| s.numel()).sum())?;
+        Ok(self.output_tensors(&values))
+    }
+
+    /// An error unless `state` was made by this executable's [`Self::new_state`].
+    fn check_state(&self, state: &GpuState) -> Result<()> {
         if state.bind_groups.len() != self.pipelines.len()
             || state.inputs.len() != self.inputs.len()
             || state.params.len() != self.params.len()
@@ -335,99 +422,91 @@ impl GpuExecutable {
                 msg: "the state was not made by this executable's new_state".into(),
             });
         }
-        let gpu = &self.gpu.inner;
-        for (buffer, data) in state.inputs.iter().zip(&ordered) {
-            if !data.is_empty() {
-                gpu.queue
-                    .write_buffer(buffer, 0, bytemuck::cast_slice(data));
-            }
+        Ok(())
+    }
+
+    /// One compute pass dispatching every kernel in node order.
+    fn encode_kernels(&self, state: &GpuState, encoder: &mut wgpu::CommandEncoder) {
+        let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+            label: Some("kiln kernels"),
+            timestamp_writes: None,
+        });
+        for (p, group) in self.pipelines.iter().zip(&state.bind_groups) {
+            let [x, y, z] = p.kernel.workgroups;
+            pass.set_pipeline(&p.pipeline);
+            pass.set_bind_group(0, group, &[]);
+            pass.dispatch_workgroups(x, y, z);
         }
-        let space = |s: Space| match s {
-            Space::Arena => &state.arena,
-            Space::Input(k) => &state.inputs[k],
-            Space::Param(k) => &state.params[k].1,
-            Space::Const(k) => &self.consts[k],
-        };
-        self.gpu.checked("step submission", || {
-            let mut encoder = gpu
-                .device
-                .create_command_encoder(&wgpu::CommandEncoderDescriptor {
-                    label: Some("kiln step"),
-                });
-            {
-                let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
-                    label: Some("kiln kernels"),
-                    timestamp_writes: None,
-                });
-                for (p, group) in self.pipelines.iter().zip(&state.bind_groups) {
-                    let [x, y, z] = p.kernel.workgroups;
-                    pass.set_pipeline(&p.pipeline);
-                    pass.set_bind_group(0, group, &[]);
-                    pass.dispatch_workgroups(x, y, z);
-                }
+    }
+
+    /// Copies of the outputs, one after another, into the read-back buffer.
+    fn encode_output_copies(&self, state: &GpuState, encoder: &mut wgpu::CommandEncoder) {
+        let mut at = 0;
+        for (_, loc, shape) in &self.outputs {
+            let n = shape.numel() as u64;
+            if n > 0 {
+                encoder.copy_buffer_to_buffer(
+                    self.buffer_of(state, loc.space),
+                    loc.offset as u64 * F32,
+                    &state.readback,
+                    at * F32,
+                    n * F32,
+                );
             }
-            let mut at = 0;
-            for (_, loc, shape) in &self.outputs {
-                let n = shape.numel() as u64;
+            at += n;
+        }
+    }
+
+    /// Copies of the update values into their parameters, acting as if simultaneous:
+    /// updates whose value lives in a parameter go through the staging buffer first, so
+    /// every copy reads the value from before the copies.
+    fn encode_update_copies(&self, state: &GpuState, encoder: &mut wgpu::CommandEncoder) {
+        let mut staged = Vec::new();
+        let mut at = 0u64;
+        for u in &self.copied_updates {
+            let n = u.len as u64;
+            if let (Space::Param(_), Some(staging)) = (u.from.space, &state.update_staging) {
                 if n > 0 {
                     encoder.copy_buffer_to_buffer(
-                        space(loc.space),
-                        loc.offset as u64 * F32,
-                        &state.readback,
-                        at * F32,
-                        n * F32,
-                    );
-                }
-                at += n;
-            }
-            // Updates whose value lives in a parameter go through the staging buffer first,
-            // so every copy reads the value from before the copies.
-            let mut staged = Vec::new();
-            let mut at = 0u64;
-            for u in &self.copied_updates {
-                let n = u.len as u64;
-                if let (Space::Param(_), Some(staging)) = (u.from.space, &state.update_staging) {
-                    if n > 0 {
-                        encoder.copy_buffer_to_buffer(
-                            space(u.from.space),
-                            u.from.offset as u64 * F32,
-                            staging,
-                            at * F32,
-                            n * F32,
-                        );
-                    }
-                    staged.push((u.param, staging, at, n));
-                    at += n;
-                }
-            }
-            for u in &self.copied_updates {
-                if !matches!(u.from.space, Space::Param(_)) && u.len > 0 {
-                    encoder.copy_buffer_to_buffer(
-                        space(u.from.space),
+                        self.buffer_of(state, u.from.space),
                         u.from.offset as u64 * F32,
-                        &state.params[u.param].1,
-                        0,
-                        u.len as u64 * F32,
-                    );
-                }
-            }
-            for (param, staging, at, n) in staged {
-                if n > 0 {
-                    encoder.copy_buffer_to_buffer(
                         staging,
                         at * F32,
-                        &state.params[param].1,
-                        0,
                         n * F32,
                     );
                 }
+                staged.push((u.param, staging, at, n));
+                at += n;
             }
-            gpu.queue.submit([encoder.finish()]);
-        })?;
-        let values = state.read_back(self.outputs.iter().map(|(_, _, s)| s.numel()).sum())?;
+        }
+        for u in &self.copied_updates {
+            if !matches!(u.from.space, Space::Param(_)) && u.len > 0 {
+                encoder.copy_buffer_to_buffer(
+                    self.buffer_of(state, u.from.space),
+                    u.from.offset as u64 * F32,
+                    &state.params[u.param].1,
+                    0,
+                    u.len as u64 * F32,
+                );
+            }
+        }
+        for (param, staging, at, n) in staged {
+            if n > 0 {
+                encoder.copy_buffer_to_buffer(
+                    staging,
+                    at * F32,
+                    &state.params[param].1,
+                    0,
+                    n * F32,
+                );
+            }
+        }
+    }
+
+    /// The outputs as named tensors, cut from the read-back `values` in output order.
+    fn output_tensors(&self, values: &[f32]) -> Vec<(String, Tensor)> {
         let mut at = 0;
-        Ok(self
-            .outputs
+        self.outputs
             .iter()
             .map(|(name, _, shape)| {
                 let n = shape.numel();
@@ -440,7 +519,7 @@ impl GpuExecutable {
                     },
                 )
             })
-            .collect())
+            .collect()
     }
 }
 

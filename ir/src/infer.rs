@@ -37,8 +37,38 @@ pub fn op_name(op: &Op) -> String {
 }
 
 /// Infer the result shape of `op` applied to operands of `shapes`.
+///
+/// One function per op family checks the operands and computes the shape; what it finds
+/// wrong becomes an [`IrError::Shape`] that names the op and the operand shapes.
 pub fn infer_shape(op: &Op, shapes: &[&Shape]) -> Result<Shape> {
-    let fail = |msg: String| IrError::Shape {
+    let inferred = match op {
+        Op::Input { .. } | Op::Param { .. } | Op::Const(_) | Op::RandomUniform(_) => {
+            source_shape(op, shapes)
+        }
+        Op::Unary(_) | Op::Binary(_) | Op::Select => elementwise_shape(op, shapes),
+        Op::Reduce {
+            op: reduce,
+            axes,
+            keep_dims,
+        } => expect_operands(shapes, 1)
+            .and_then(|()| reduce_shape(shapes[0], *reduce, axes, *keep_dims)),
+        Op::MatMul { .. }
+        | Op::Conv2d(_)
+        | Op::Conv2dBackpropInput { .. }
+        | Op::Conv2dBackpropFilter { .. }
+        | Op::DepthwiseConv2d(_)
+        | Op::DepthwiseConv2dBackpropInput { .. }
+        | Op::DepthwiseConv2dBackpropFilter { .. } => contraction_shape(op, shapes),
+        Op::Pool2d(_) | Op::Pool2dGrad(_) => pooling_shape(op, shapes),
+        Op::Reshape(_)
+        | Op::Transpose(_)
+        | Op::Broadcast(_)
+        | Op::Slice { .. }
+        | Op::Concat { .. }
+        | Op::Pad { .. } => movement_shape(op, shapes),
+        Op::Fused(f) => infer_fused(f, shapes),
+    };
+    inferred.map_err(|msg| IrError::Shape {
         op: op_name(op),
         operands: shapes
             .iter()
@@ -46,208 +76,248 @@ pub fn infer_shape(op: &Op, shapes: &[&Shape]) -> Result<Shape> {
             .collect::<Vec<_>>()
             .join(", "),
         msg,
-    };
-    let arity = |n: usize| -> Result<()> {
-        if shapes.len() == n {
-            Ok(())
-        } else {
-            Err(fail(format!("expects {n} operands, got {}", shapes.len())))
-        }
-    };
+    })
+}
+
+/// `Ok` when there are exactly `n` operands.
+fn expect_operands(shapes: &[&Shape], n: usize) -> Result<(), String> {
+    if shapes.len() == n {
+        Ok(())
+    } else {
+        Err(format!("expects {n} operands, got {}", shapes.len()))
+    }
+}
+
+/// Ops that make a value from their attributes alone (leaves, constants, random numbers):
+/// the shape they state, after checking it against their data or seed.
+fn source_shape(op: &Op, shapes: &[&Shape]) -> Result<Shape, String> {
     match op {
         Op::Input { shape, .. } | Op::Param { shape, .. } => {
-            arity(0)?;
+            expect_operands(shapes, 0)?;
             Ok(shape.clone())
         }
         Op::Const(t) => {
-            arity(0)?;
+            expect_operands(shapes, 0)?;
             if t.data.len() != t.shape.numel() {
-                return Err(fail(format!(
+                return Err(format!(
                     "constant of shape {} holds {} values",
                     t.shape,
                     t.data.len()
-                )));
+                ));
             }
             Ok(t.shape.clone())
         }
+        Op::RandomUniform(shape) => {
+            expect_operands(shapes, 1)?;
+            if shapes[0].numel() != 1 {
+                return Err("the seed must be a single value".into());
+            }
+            Ok(shape.clone())
+        }
+        other => unreachable!("{} is not a source op", op_name(other)),
+    }
+}
+
+/// Elementwise ops (unary, binary, select): the numpy broadcast of their operands.
+fn elementwise_shape(op: &Op, shapes: &[&Shape]) -> Result<Shape, String> {
+    match op {
         Op::Unary(_) => {
-            arity(1)?;
+            expect_operands(shapes, 1)?;
             Ok(shapes[0].clone())
         }
         Op::Binary(_) => {
-            arity(2)?;
-            Shape::broadcast(shapes[0], shapes[1])
-                .ok_or_else(|| fail("shapes do not broadcast".into()))
+            expect_operands(shapes, 2)?;
+            Shape::broadcast(shapes[0], shapes[1]).ok_or_else(|| "shapes do not broadcast".into())
         }
         Op::Select => {
-            arity(3)?;
-            broadcast_all(shapes).ok_or_else(|| fail("shapes do not broadcast".into()))
+            expect_operands(shapes, 3)?;
+            broadcast_all(shapes).ok_or_else(|| "shapes do not broadcast".into())
         }
-        Op::Reduce {
-            op: r,
-            axes,
-            keep_dims,
-        } => {
-            arity(1)?;
-            reduce_shape(shapes[0], *r, axes, *keep_dims).map_err(fail)
-        }
+        other => unreachable!("{} is not an elementwise op", op_name(other)),
+    }
+}
+
+/// Contractions (matmul, the convolutions and their backprops), all with two operands.
+fn contraction_shape(op: &Op, shapes: &[&Shape]) -> Result<Shape, String> {
+    expect_operands(shapes, 2)?;
+    let (a, b) = (shapes[0], shapes[1]);
+    match op {
         Op::MatMul {
             transpose_a,
             transpose_b,
-        } => {
-            arity(2)?;
-            matmul_shape(shapes[0], shapes[1], *transpose_a, *transpose_b).map_err(fail)
-        }
-        Op::Conv2d(attrs) => {
-            arity(2)?;
-            conv2d_shape(shapes[0], shapes[1], attrs).map_err(fail)
-        }
+        } => matmul_shape(a, b, *transpose_a, *transpose_b),
+        Op::Conv2d(attrs) => conv2d_shape(a, b, attrs),
+        Op::DepthwiseConv2d(attrs) => depthwise_conv2d_shape(a, b, attrs),
         Op::Conv2dBackpropInput { attrs, input_shape } => {
-            arity(2)?;
-            let out = conv2d_shape(input_shape, shapes[1], attrs).map_err(&fail)?;
-            if &out != shapes[0] {
-                return Err(fail(format!("dy must have the forward output shape {out}")));
-            }
-            Ok(input_shape.clone())
+            backprop_input_shape(conv2d_shape, attrs, input_shape, a, b)
         }
         Op::Conv2dBackpropFilter {
             attrs,
             filter_shape,
-        } => {
-            arity(2)?;
-            let out = conv2d_shape(shapes[0], filter_shape, attrs).map_err(&fail)?;
-            if &out != shapes[1] {
-                return Err(fail(format!("dy must have the forward output shape {out}")));
-            }
-            Ok(filter_shape.clone())
-        }
-        Op::DepthwiseConv2d(attrs) => {
-            arity(2)?;
-            depthwise_conv2d_shape(shapes[0], shapes[1], attrs).map_err(fail)
-        }
+        } => backprop_filter_shape(conv2d_shape, attrs, filter_shape, a, b),
         Op::DepthwiseConv2dBackpropInput { attrs, input_shape } => {
-            arity(2)?;
-            let out = depthwise_conv2d_shape(input_shape, shapes[1], attrs).map_err(&fail)?;
-            if &out != shapes[0] {
-                return Err(fail(format!("dy must have the forward output shape {out}")));
-            }
-            Ok(input_shape.clone())
+            backprop_input_shape(depthwise_conv2d_shape, attrs, input_shape, a, b)
         }
         Op::DepthwiseConv2dBackpropFilter {
             attrs,
             filter_shape,
-        } => {
-            arity(2)?;
-            let out = depthwise_conv2d_shape(shapes[0], filter_shape, attrs).map_err(&fail)?;
-            if &out != shapes[1] {
-                return Err(fail(format!("dy must have the forward output shape {out}")));
-            }
-            Ok(filter_shape.clone())
-        }
+        } => backprop_filter_shape(depthwise_conv2d_shape, attrs, filter_shape, a, b),
+        other => unreachable!("{} is not a contraction", op_name(other)),
+    }
+}
+
+/// The shape rule of a forward convolution: its result from input, filter and attributes.
+type ForwardConvShape = fn(&Shape, &Shape, &Conv2dAttrs) -> Result<Shape, String>;
+
+/// A convolution's gradient with respect to its input (operands `dy`, filter): the given
+/// `input_shape`, once `dy` is checked against the forward result.
+fn backprop_input_shape(
+    forward: ForwardConvShape,
+    attrs: &Conv2dAttrs,
+    input_shape: &Shape,
+    dy: &Shape,
+    filter: &Shape,
+) -> Result<Shape, String> {
+    expect_forward_output(&forward(input_shape, filter, attrs)?, dy)?;
+    Ok(input_shape.clone())
+}
+
+/// A convolution's gradient with respect to its filter (operands input, `dy`): the given
+/// `filter_shape`, once `dy` is checked against the forward result.
+fn backprop_filter_shape(
+    forward: ForwardConvShape,
+    attrs: &Conv2dAttrs,
+    filter_shape: &Shape,
+    input: &Shape,
+    dy: &Shape,
+) -> Result<Shape, String> {
+    expect_forward_output(&forward(input, filter_shape, attrs)?, dy)?;
+    Ok(filter_shape.clone())
+}
+
+/// `Ok` when a gradient op's `dy` operand has the shape of the forward op's result.
+fn expect_forward_output(forward_out: &Shape, dy: &Shape) -> Result<(), String> {
+    if forward_out == dy {
+        Ok(())
+    } else {
+        Err(format!(
+            "dy must have the forward output shape {forward_out}"
+        ))
+    }
+}
+
+/// Pooling and its gradient (operands `x`, `dy`, the result shaped like `x`).
+fn pooling_shape(op: &Op, shapes: &[&Shape]) -> Result<Shape, String> {
+    match op {
         Op::Pool2d(attrs) => {
-            arity(1)?;
-            pool2d_shape(shapes[0], attrs).map_err(fail)
+            expect_operands(shapes, 1)?;
+            pool2d_shape(shapes[0], attrs)
         }
         Op::Pool2dGrad(attrs) => {
-            arity(2)?;
-            let out = pool2d_shape(shapes[0], attrs).map_err(&fail)?;
-            if &out != shapes[1] {
-                return Err(fail(format!("dy must have the forward output shape {out}")));
-            }
+            expect_operands(shapes, 2)?;
+            expect_forward_output(&pool2d_shape(shapes[0], attrs)?, shapes[1])?;
             Ok(shapes[0].clone())
         }
-        Op::Reshape(target) => {
-            arity(1)?;
-            if target.numel() != shapes[0].numel() {
-                return Err(fail(format!(
-                    "cannot reshape {} elements to {target}",
-                    shapes[0].numel()
-                )));
-            }
-            Ok(target.clone())
-        }
-        Op::Transpose(perm) => {
-            arity(1)?;
-            let mut seen = vec![false; perm.len()];
-            if perm.len() != shapes[0].rank()
-                || perm
-                    .iter()
-                    .any(|&p| p >= perm.len() || std::mem::replace(&mut seen[p], true))
-            {
-                return Err(fail(format!(
-                    "{perm:?} is not a permutation of the operand's axes"
-                )));
-            }
-            Ok(Shape(perm.iter().map(|&p| shapes[0].0[p]).collect()))
-        }
-        Op::Broadcast(target) => {
-            arity(1)?;
-            if !shapes[0].broadcasts_to(target) {
-                return Err(fail(format!("does not broadcast to {target}")));
-            }
-            Ok(target.clone())
-        }
-        Op::Slice { starts, ends } => {
-            arity(1)?;
-            let s = shapes[0];
-            if starts.len() != s.rank() || ends.len() != s.rank() {
-                return Err(fail("starts/ends need one entry per axis".into()));
-            }
-            let mut dims = Vec::with_capacity(s.rank());
-            for i in 0..s.rank() {
-                if starts[i] > ends[i] || ends[i] > s.0[i] {
-                    return Err(fail(format!(
-                        "axis {i}: range {}..{} outside 0..{}",
-                        starts[i], ends[i], s.0[i]
-                    )));
-                }
-                dims.push(ends[i] - starts[i]);
-            }
-            Ok(Shape(dims))
-        }
-        Op::Concat { axis } => {
-            if shapes.is_empty() {
-                return Err(fail("needs at least one operand".into()));
-            }
-            let first = shapes[0];
-            if *axis >= first.rank() {
-                return Err(fail(format!("axis {axis} out of range")));
-            }
-            let mut dims = first.0.clone();
-            dims[*axis] = 0;
-            for s in shapes {
-                let same_rest = s.rank() == first.rank()
-                    && (0..s.rank()).all(|i| i == *axis || s.0[i] == first.0[i]);
-                if !same_rest {
-                    return Err(fail(format!("all axes but {axis} must be equal")));
-                }
-                dims[*axis] = dims[*axis]
-                    .checked_add(s.0[*axis])
-                    .ok_or_else(|| fail("joined size overflows".into()))?;
-            }
-            Ok(Shape(dims))
-        }
-        Op::Pad { before, after, .. } => {
-            arity(1)?;
-            let s = shapes[0];
-            if before.len() != s.rank() || after.len() != s.rank() {
-                return Err(fail("before/after need one entry per axis".into()));
-            }
-            let dims = (0..s.rank())
-                .map(|i| s.0[i].checked_add(before[i])?.checked_add(after[i]))
-                .collect::<Option<Vec<_>>>();
-            dims.map(Shape)
-                .ok_or_else(|| fail("padded size overflows".into()))
-        }
-        Op::RandomUniform(shape) => {
-            arity(1)?;
-            if shapes[0].numel() != 1 {
-                return Err(fail("the seed must be a single value".into()));
-            }
-            Ok(shape.clone())
-        }
-        Op::Fused(f) => infer_fused(f, shapes).map_err(fail),
+        other => unreachable!("{} is not a pooling op", op_name(other)),
     }
+}
+
+/// Movement ops: the same elements rearranged (reshape, transpose, broadcast, slice,
+/// concat, pad).
+fn movement_shape(op: &Op, shapes: &[&Shape]) -> Result<Shape, String> {
+    if let Op::Concat { axis } = op {
+        return concat_shape(shapes, *axis);
+    }
+    expect_operands(shapes, 1)?;
+    let x = shapes[0];
+    match op {
+        Op::Reshape(target) => {
+            if target.numel() != x.numel() {
+                return Err(format!("cannot reshape {} elements to {target}", x.numel()));
+            }
+            Ok(target.clone())
+        }
+        Op::Transpose(perm) => transpose_shape(x, perm),
+        Op::Broadcast(target) => {
+            if !x.broadcasts_to(target) {
+                return Err(format!("does not broadcast to {target}"));
+            }
+            Ok(target.clone())
+        }
+        Op::Slice { starts, ends } => slice_shape(x, starts, ends),
+        Op::Pad { before, after, .. } => pad_shape(x, before, after),
+        other => unreachable!("{} is not a movement op", op_name(other)),
+    }
+}
+
+/// Result shape of a transpose: axis `i` is `x`'s axis `perm[i]`.
+fn transpose_shape(x: &Shape, perm: &[usize]) -> Result<Shape, String> {
+    let mut seen = vec![false; perm.len()];
+    if perm.len() != x.rank()
+        || perm
+            .iter()
+            .any(|&p| p >= perm.len() || std::mem::replace(&mut seen[p], true))
+    {
+        return Err(format!(
+            "{perm:?} is not a permutation of the operand's axes"
+        ));
+    }
+    Ok(Shape(perm.iter().map(|&p| x.0[p]).collect()))
+}
+
+/// Result shape of a slice: `ends - starts` per axis, each range inside `x`.
+fn slice_shape(x: &Shape, starts: &[usize], ends: &[usize]) -> Result<Shape, String> {
+    if starts.len() != x.rank() || ends.len() != x.rank() {
+        return Err("starts/ends need one entry per axis".into());
+    }
+    let mut dims = Vec::with_capacity(x.rank());
+    for i in 0..x.rank() {
+        if starts[i] > ends[i] || ends[i] > x.0[i] {
+            return Err(format!(
+                "axis {i}: range {}..{} outside 0..{}",
+                starts[i], ends[i], x.0[i]
+            ));
+        }
+        dims.push(ends[i] - starts[i]);
+    }
+    Ok(Shape(dims))
+}
+
+/// Result shape of a concat along `axis`: the operands' sizes there summed, all other axes
+/// equal.
+fn concat_shape(shapes: &[&Shape], axis: usize) -> Result<Shape, String> {
+    if shapes.is_empty() {
+        return Err("needs at least one operand".into());
+    }
+    let first = shapes[0];
+    if axis >= first.rank() {
+        return Err(format!("axis {axis} out of range"));
+    }
+    let mut dims = first.0.clone();
+    dims[axis] = 0;
+    for s in shapes {
+        let same_rest =
+            s.rank() == first.rank() && (0..s.rank()).all(|i| i == axis || s.0[i] == first.0[i]);
+        if !same_rest {
+            return Err(format!("all axes but {axis} must be equal"));
+        }
+        dims[axis] = dims[axis]
+            .checked_add(s.0[axis])
+            .ok_or_else(|| "joined size overflows".to_string())?;
+    }
+    Ok(Shape(dims))
+}
+
+/// Result shape of a pad: `before + x + after` per axis.
+fn pad_shape(x: &Shape, before: &[usize], after: &[usize]) -> Result<Shape, String> {
+    if before.len() != x.rank() || after.len() != x.rank() {
+        return Err("before/after need one entry per axis".into());
+    }
+    let dims = (0..x.rank())
+        .map(|i| x.0[i].checked_add(before[i])?.checked_add(after[i]))
+        .collect::<Option<Vec<_>>>();
+    dims.map(Shape)
+        .ok_or_else(|| "padded size overflows".into())
 }
 
 fn broadcast_all(shapes: &[&Shape]) -> Option<Shape> {
@@ -327,12 +397,12 @@ pub fn conv2d_shape(x: &Shape, w: &Shape, attrs: &Conv2dAttrs) -> Result<Shape, 
         return Err("dilation must be >= 1".into());
     }
     let mut out = [0; 2];
-    for axis in 0..2 {
+    for (axis, out_dim) in out.iter_mut().enumerate() {
         let window = w.0[axis]
             .checked_sub(1)
             .and_then(|k| k.checked_mul(attrs.dilation[axis]))
             .map(|k| k + 1);
-        out[axis] = window
+        *out_dim = window
             .and_then(|window| {
                 attrs
                     .padding
@@ -369,8 +439,8 @@ pub fn pool2d_shape(x: &Shape, attrs: &Pool2dAttrs) -> Result<Shape, String> {
         return Err("input must be [n, h, w, c]".into());
     }
     let mut out = [0; 2];
-    for axis in 0..2 {
-        out[axis] = attrs
+    for (axis, out_dim) in out.iter_mut().enumerate() {
+        *out_dim = attrs
             .padding
             .resolve(axis, x.0[1 + axis], attrs.window[axis], attrs.strides[axis])
             .ok_or_else(|| {

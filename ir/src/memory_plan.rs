@@ -153,32 +153,47 @@ impl MemoryPlan {
     /// into its storage; after the last node, graph outputs are read and each update value is
     /// copied into its parameter's buffer (unless it already lives there as `InPlace`).
     ///
-    /// Checked, by simulating that order: one storage per node; leaves are
-    /// `Input`/`Param`/`Const` numbered in order of their kind; `Alias` only on a reshape,
-    /// pointing at its operand; `InPlace(k)` only on the update value of the `k`-th param;
-    /// arena slots have the node's element count, an offset aligned to [`ARENA_ALIGN`], and
-    /// fit in `arena_len`; everything read (operands, outputs, update values) is
-    /// materialised; and no kernel writes memory holding a value that is read later (at its
-    /// own step or after; outputs and update values are read at the end). The one exception
-    /// is an [`is_elementwise`] kernel overwriting exactly the memory of a value whose last
-    /// read is this very kernel, reading it only through operands of the kernel's own shape.
+    /// Checked, by simulating that order, one function per invariant and in this order:
+    /// 1. **One storage per node** (`check_storage_count`).
+    /// 2. **Each storage fits its node** (`check_storage_kinds`): leaves are
+    ///    `Input`/`Param`/`Const` numbered in order of their kind; `Alias` only on a reshape,
+    ///    pointing at its operand; `InPlace(k)` only on the update value of the `k`-th param;
+    ///    arena slots have the node's element count, an offset aligned to [`ARENA_ALIGN`], and
+    ///    fit in `arena_len`.
+    /// 3. **Everything read is materialised** (`check_reads`): operands, what a view
+    ///    shows, outputs and update values.
+    /// 4. **No kernel clobbers a live value** (`check_writes`): no kernel writes memory
+    ///    holding a value that is read later (at its own step or after; outputs and update
+    ///    values are read at the end). The one exception is an [`is_elementwise`] kernel
+    ///    overwriting exactly the memory of a value whose last read is this very kernel,
+    ///    reading it only through operands of the kernel's own shape.
+    ///
     /// Errors are [`IrError::Verify`] naming the node at fault.
     pub fn validate(&self, graph: &crate::graph::Graph) -> Result<(), IrError> {
-        use crate::op::Op;
-        let fail = |node: NodeId, msg: String| IrError::Verify {
-            node: node.to_string(),
-            msg,
-        };
-        if self.storage.len() != graph.len() {
-            return Err(IrError::Verify {
-                node: "plan".into(),
-                msg: format!(
-                    "has {} storages for {} nodes",
-                    self.storage.len(),
-                    graph.len()
-                ),
-            });
+        self.check_storage_count(graph)?;
+        self.check_storage_kinds(graph)?;
+        let last_read = self.check_reads(graph)?;
+        self.check_writes(graph, &last_read)
+    }
+
+    /// Invariant 1: the plan has exactly one storage per node of `graph`.
+    fn check_storage_count(&self, graph: &crate::graph::Graph) -> Result<(), IrError> {
+        if self.storage.len() == graph.len() {
+            return Ok(());
         }
+        Err(IrError::Verify {
+            node: "plan".into(),
+            msg: format!(
+                "has {} storages for {} nodes",
+                self.storage.len(),
+                graph.len()
+            ),
+        })
+    }
+
+    /// Invariant 2: every node's storage is of a kind its op allows (see [`Self::validate`]).
+    fn check_storage_kinds(&self, graph: &crate::graph::Graph) -> Result<(), IrError> {
+        use crate::op::Op;
         let params = graph.params();
         let (mut n_inputs, mut n_params, mut n_consts) = (0, 0, 0);
         for id in graph.node_ids() {
@@ -195,83 +210,82 @@ impl MemoryPlan {
             };
             match (expected_leaf, storage) {
                 (Some(want), got) if want != got => {
-                    return Err(fail(
+                    return Err(node_error(
                         id,
                         format!("leaf has storage {got:?}, expected {want:?}"),
                     ));
                 }
-                (Some(_), _) => {}
+                (Some(_), _) | (None, Storage::None) => {}
                 (None, Storage::Input(_) | Storage::Param(_) | Storage::Const(_)) => {
-                    return Err(fail(
+                    return Err(node_error(
                         id,
                         format!("computed node has leaf storage {storage:?}"),
                     ));
                 }
-                (None, Storage::Alias(target)) => {
-                    if !matches!(graph.op(id), Op::Reshape(_)) || graph.operands(id) != [target] {
-                        return Err(fail(
-                            id,
-                            format!(
-                                "only a reshape may alias, and only its operand (got alias of {target})"
-                            ),
-                        ));
-                    }
-                    if graph.shape(target).numel() != graph.shape(id).numel() {
-                        return Err(fail(id, format!("aliases {target} of a different size")));
-                    }
-                }
-                (None, Storage::InPlace(k)) => {
-                    let param = params.get(k).copied();
-                    if !graph
-                        .updates
-                        .iter()
-                        .any(|&(p, v)| Some(p) == param && v == id)
-                    {
-                        return Err(fail(
-                            id,
-                            format!(
-                                "is in place in param buffer {k} but is not that param's update value"
-                            ),
-                        ));
-                    }
-                }
+                (None, Storage::Alias(target)) => check_alias(graph, id, target)?,
+                (None, Storage::InPlace(k)) => check_in_place(graph, &params, id, k)?,
                 (None, Storage::Arena { offset, len }) => {
-                    let numel = graph.shape(id).numel();
-                    if len != numel {
-                        return Err(fail(
-                            id,
-                            format!("arena slot holds {len} elements, the value has {numel}"),
-                        ));
-                    }
-                    if len > 0 && offset % ARENA_ALIGN != 0 {
-                        return Err(fail(
-                            id,
-                            format!("arena offset {offset} is not a multiple of {ARENA_ALIGN}"),
-                        ));
-                    }
-                    if offset + len > self.arena_len {
-                        return Err(fail(
-                            id,
-                            format!(
-                                "arena slot {offset}..{} exceeds the arena ({})",
-                                offset + len,
-                                self.arena_len
-                            ),
-                        ));
-                    }
+                    self.check_arena_slot(graph, id, offset, len)?;
                 }
-                (None, Storage::None) => {}
             }
         }
+        Ok(())
+    }
 
-        // Every read must find a materialised value; record each owner's last read
-        // (`graph.len()` stands for the end of the step).
+    /// Part of invariant 2: the arena slot of `id` holds its value, is aligned to
+    /// [`ARENA_ALIGN`] and lies inside the arena.
+    fn check_arena_slot(
+        &self,
+        graph: &crate::graph::Graph,
+        id: NodeId,
+        offset: usize,
+        len: usize,
+    ) -> Result<(), IrError> {
+        let numel = graph.shape(id).numel();
+        if len != numel {
+            return Err(node_error(
+                id,
+                format!("arena slot holds {len} elements, the value has {numel}"),
+            ));
+        }
+        if len > 0 && !offset.is_multiple_of(ARENA_ALIGN) {
+            return Err(node_error(
+                id,
+                format!("arena offset {offset} is not a multiple of {ARENA_ALIGN}"),
+            ));
+        }
+        if offset + len > self.arena_len {
+            return Err(node_error(
+                id,
+                format!(
+                    "arena slot {offset}..{} exceeds the arena ({})",
+                    offset + len,
+                    self.arena_len
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Whether `id` runs a kernel: a computed node that is materialised and not a view.
+    fn is_kernel(&self, graph: &crate::graph::Graph, id: NodeId) -> bool {
+        use crate::op::Op;
+        !matches!(self.of(id), Storage::None | Storage::Alias(_))
+            && !matches!(
+                graph.op(id),
+                Op::Input { .. } | Op::Param { .. } | Op::Const(_)
+            )
+    }
+
+    /// Invariant 3: every read finds a materialised value. Returns each owner's last read,
+    /// indexed by node (`graph.len()` stands for the end of the step).
+    fn check_reads(&self, graph: &crate::graph::Graph) -> Result<Vec<Option<usize>>, IrError> {
         let end = graph.len();
         let mut last_read: Vec<Option<usize>> = vec![None; graph.len()];
         let mut read = |reader: NodeId, value: NodeId, at: usize| -> Result<(), IrError> {
             let owner = self.owner(value);
             if self.of(owner) == Storage::None {
-                return Err(fail(
+                return Err(node_error(
                     reader,
                     format!("reads {value}, which is never computed"),
                 ));
@@ -280,15 +294,8 @@ impl MemoryPlan {
             *slot = Some(slot.map_or(at, |s| s.max(at)));
             Ok(())
         };
-        let is_kernel = |id: NodeId| {
-            !matches!(self.of(id), Storage::None | Storage::Alias(_))
-                && !matches!(
-                    graph.op(id),
-                    Op::Input { .. } | Op::Param { .. } | Op::Const(_)
-                )
-        };
         for id in graph.node_ids() {
-            if is_kernel(id) {
+            if self.is_kernel(graph, id) {
                 for operand in graph.operands(id) {
                     read(id, operand, id.index())?;
                 }
@@ -300,7 +307,7 @@ impl MemoryPlan {
             if let Storage::Alias(target) = self.of(id)
                 && self.of(self.owner(target)) == Storage::None
             {
-                return Err(fail(
+                return Err(node_error(
                     id,
                     format!("aliases {target}, which is never computed"),
                 ));
@@ -308,19 +315,30 @@ impl MemoryPlan {
         }
         for (name, value) in &graph.outputs {
             read(*value, *value, end)
-                .map_err(|_| fail(*value, format!("output `{name}` is never computed")))?;
+                .map_err(|_| node_error(*value, format!("output `{name}` is never computed")))?;
         }
         for &(param, value) in &graph.updates {
-            read(value, value, end)
-                .map_err(|_| fail(value, format!("update value of {param} is never computed")))?;
+            read(value, value, end).map_err(|_| {
+                node_error(value, format!("update value of {param} is never computed"))
+            })?;
         }
+        Ok(last_read)
+    }
 
-        // Simulate the writes in execution order.
+    /// Invariant 4: simulating the kernels in execution order, none writes memory that holds
+    /// a value still to be read, except an elementwise kernel's in-step overwrite (see
+    /// [`Self::overwrites_in_step`]). `last_read` is [`Self::check_reads`]'s result.
+    fn check_writes(
+        &self,
+        graph: &crate::graph::Graph,
+        last_read: &[Option<usize>],
+    ) -> Result<(), IrError> {
+        let end = graph.len();
         let mut live: Vec<NodeId> = graph
             .node_ids()
-            .filter(|&id| !is_kernel(id) && self.region(id).is_some())
+            .filter(|&id| !self.is_kernel(graph, id) && self.region(id).is_some())
             .collect();
-        for id in graph.node_ids().filter(|&id| is_kernel(id)) {
+        for id in graph.node_ids().filter(|&id| self.is_kernel(graph, id)) {
             let step = id.index();
             live.retain(|v| last_read[v.index()].is_some_and(|r| r >= step));
             let written = self.region(id).expect("kernels have a region");
@@ -330,21 +348,13 @@ impl MemoryPlan {
                     continue;
                 }
                 let dies_here = last_read[value.index()] == Some(step);
-                let same_index_reads = is_elementwise(graph.op(id))
-                    && held == written
-                    && graph.operands(id).into_iter().all(|o| {
-                        let r = self
-                            .region(self.owner(o))
-                            .expect("operands are materialised");
-                        !r.overlaps(written) || (r == written && graph.shape(o) == graph.shape(id))
-                    });
-                if !(dies_here && same_index_reads) {
+                if !(dies_here && self.overwrites_in_step(graph, id, held, written)) {
                     let until = match last_read[value.index()] {
                         Some(r) if r == end => "the end of the step".to_string(),
                         Some(r) => format!("%{r}"),
                         None => "never".to_string(),
                     };
-                    return Err(fail(
+                    return Err(node_error(
                         id,
                         format!("writes {written:?}, overwriting {value} (read until {until})"),
                     ));
@@ -354,6 +364,74 @@ impl MemoryPlan {
         }
         Ok(())
     }
+
+    /// Whether kernel `id`, writing `written` over a value held in `held` whose last read is
+    /// this kernel, reads each element before writing it at the same flat index: an
+    /// [`is_elementwise`] kernel writing exactly that memory, reading it only through
+    /// operands of its own shape.
+    fn overwrites_in_step(
+        &self,
+        graph: &crate::graph::Graph,
+        id: NodeId,
+        held: Region,
+        written: Region,
+    ) -> bool {
+        is_elementwise(graph.op(id))
+            && held == written
+            && graph.operands(id).into_iter().all(|o| {
+                let r = self
+                    .region(self.owner(o))
+                    .expect("operands are materialised");
+                !r.overlaps(written) || (r == written && graph.shape(o) == graph.shape(id))
+            })
+    }
+}
+
+/// An [`IrError::Verify`] naming `node`.
+fn node_error(node: NodeId, msg: String) -> IrError {
+    IrError::Verify {
+        node: node.to_string(),
+        msg,
+    }
+}
+
+/// Part of invariant 2: only a reshape may alias, only its operand, of the same size.
+fn check_alias(graph: &crate::graph::Graph, id: NodeId, target: NodeId) -> Result<(), IrError> {
+    use crate::op::Op;
+    if !matches!(graph.op(id), Op::Reshape(_)) || graph.operands(id) != [target] {
+        return Err(node_error(
+            id,
+            format!("only a reshape may alias, and only its operand (got alias of {target})"),
+        ));
+    }
+    if graph.shape(target).numel() != graph.shape(id).numel() {
+        return Err(node_error(
+            id,
+            format!("aliases {target} of a different size"),
+        ));
+    }
+    Ok(())
+}
+
+/// Part of invariant 2: `InPlace(k)` only on the update value of the `k`-th param.
+fn check_in_place(
+    graph: &crate::graph::Graph,
+    params: &[NodeId],
+    id: NodeId,
+    k: usize,
+) -> Result<(), IrError> {
+    let param = params.get(k).copied();
+    if graph
+        .updates
+        .iter()
+        .any(|&(p, v)| Some(p) == param && v == id)
+    {
+        return Ok(());
+    }
+    Err(node_error(
+        id,
+        format!("is in place in param buffer {k} but is not that param's update value"),
+    ))
 }
 
 #[cfg(test)]

@@ -15,11 +15,7 @@ pub mod aot;
 pub mod contract;
 pub mod parallel;
 
-pub use parallel::kiln_parallel_for;
+pub use parallel::{KernelFn, kiln_parallel_for};
 
 /// The type of a compiled step function: it takes the table of buffer base pointers.
 pub type StepFn = unsafe extern "C" fn(table: *const *mut f32);
-
-/// The type of a kernel function (what `kiln_parallel_for` calls): chunk `chunk` of its
-/// work on the buffer table `table`.
-pub type KernelFn = unsafe extern "C" fn(table: *const u8, chunk: u64);

@@ -13,7 +13,9 @@ use std::sync::{Condvar, Mutex, MutexGuard, OnceLock};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::KernelFn;
+/// The type of a kernel function (what `kiln_parallel_for` calls): chunk `chunk` of its
+/// work on the buffer table `table`.
+pub type KernelFn = unsafe extern "C" fn(table: *const u8, chunk: u64);
 
 /// How long an idle worker watches for the next kernel before it sleeps: long enough to
 /// cover the short serial kernels between two parallel ones, short because on a loaded

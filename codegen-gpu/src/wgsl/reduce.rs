@@ -21,16 +21,7 @@ pub(super) fn reduce(
     input_shape: &Shape,
     prologue: &Program,
 ) -> Result<(String, [u32; 3])> {
-    if program_inputs(prologue) > m.n_operands() {
-        return Err(m.unsupported(&format!(
-            "the prologue reads {} inputs but the node has {} operands",
-            prologue.n_inputs(),
-            m.n_operands()
-        )));
-    }
-    if op == ReduceOp::ArgMax && axes.len() != 1 {
-        return Err(m.unsupported("argmax reduces exactly one axis"));
-    }
+    check_supported(m, op, axes, prologue)?;
     let dims = input_shape.dims();
     let kept: Vec<usize> = (0..dims.len())
         .filter(|a| !axes.contains(a))
@@ -42,72 +33,17 @@ pub(super) fn reduce(
         reduced.iter().product::<usize>(),
     );
     let (obuf, obase) = m.output()?;
-
-    let mut reads = Vec::new();
-    for k in 0..m.n_operands() {
-        let (buf, base) = m.operand(k)?;
-        let strides = m.operand_shape(k).broadcast_strides(input_shape);
-        reads.push(format!("{buf}[{}]", offset(base, &strides, "c")));
-    }
-    let indent = "        ";
-    let mut element = coords(&reduced, "r", "q", indent);
-    let (mut kept_at, mut red_at) = (0, 0);
-    for a in 0..dims.len() {
-        let source = if axes.contains(&a) {
-            red_at += 1;
-            format!("q{}", red_at - 1)
-        } else {
-            kept_at += 1;
-            format!("k{}", kept_at - 1)
-        };
-        element.push_str(&format!("{indent}let c{a} = {source};\n"));
-    }
-    let (stmts, value) =
-        scalar::program(prologue, "r", indent, &mut m.helpers, |n| reads[n].clone());
-    element.push_str(&stmts);
-
-    let none = "0xffffffffu";
-    let (init, step, merge, result) = match op {
-        ReduceOp::Sum | ReduceOp::Mean => (
-            "0.0".to_string(),
-            format!("acc += {value};"),
-            "part[lid] += part[lid + s];".to_string(),
-            if op == ReduceOp::Mean {
-                format!("part[0] / {}", scalar::literal(n_red as f32))
-            } else {
-                "part[0]".into()
-            },
-        ),
-        ReduceOp::Max => (
-            "bitcast<f32>(0xff800000u)".into(),
-            format!("acc = max(acc, {value});"),
-            "part[lid] = max(part[lid], part[lid + s]);".into(),
-            "part[0]".into(),
-        ),
-        ReduceOp::Min => (
-            "bitcast<f32>(0x7f800000u)".into(),
-            format!("acc = min(acc, {value});"),
-            "part[lid] = min(part[lid], part[lid + s]);".into(),
-            "part[0]".into(),
-        ),
-        ReduceOp::ArgMax => (
-            "0.0".into(),
-            format!(
-                "let v = {value};\n{indent}if (at == {none} || v > acc) {{ acc = v; at = r; }}"
-            ),
-            format!(
-                "let ov = part[lid + s];\n            let oi = part_at[lid + s];\n            if (oi != {none} && (part_at[lid] == {none} || ov > part[lid] || (ov == part[lid] && oi < part_at[lid]))) {{ part[lid] = ov; part_at[lid] = oi; }}"
-            ),
-            format!("select(f32(part_at[0]), 0.0, part_at[0] == {none})"),
-        ),
-    };
+    let (element, value) = reduced_element(m, axes, input_shape, &reduced, prologue)?;
+    let indent = ELEMENT_INDENT;
+    let none = NO_INDEX;
+    let Combine {
+        init,
+        step,
+        merge,
+        result,
+    } = Combine::of(op, &value, n_red);
     let argmax = op == ReduceOp::ArgMax;
-    m.decls
-        .push_str(&format!("var<workgroup> part: array<f32, {GROUP}>;\n"));
-    if argmax {
-        m.decls
-            .push_str(&format!("var<workgroup> part_at: array<u32, {GROUP}>;\n"));
-    }
+    declare_partials(m, argmax);
     let main = format!(
         "@compute @workgroup_size({GROUP})
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {{
@@ -138,6 +74,133 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
         half = GROUP / 2,
     );
     Ok((main, grid(n_out)))
+}
+
+/// Indentation of the statements that evaluate one reduced element (inside the loop).
+const ELEMENT_INDENT: &str = "        ";
+
+/// The argmax index of "no element yet".
+const NO_INDEX: &str = "0xffffffffu";
+
+/// Errors for what this template cannot reduce: a prologue reading more inputs than the node
+/// has operands, or an argmax over other than one axis.
+fn check_supported(m: &Module, op: ReduceOp, axes: &[usize], prologue: &Program) -> Result<()> {
+    if program_inputs(prologue) > m.n_operands() {
+        return Err(m.unsupported(&format!(
+            "the prologue reads {} inputs but the node has {} operands",
+            prologue.n_inputs(),
+            m.n_operands()
+        )));
+    }
+    if op == ReduceOp::ArgMax && axes.len() != 1 {
+        return Err(m.unsupported("argmax reduces exactly one axis"));
+    }
+    Ok(())
+}
+
+/// The statements that evaluate the prologue at reduced element `r` of result element `o`
+/// (coordinates `k*` kept, `q*` reduced, `c*` of the input), reading each operand broadcast
+/// to `input_shape`; and the expression of the value.
+fn reduced_element(
+    m: &mut Module,
+    axes: &[usize],
+    input_shape: &Shape,
+    reduced: &[usize],
+    prologue: &Program,
+) -> Result<(String, String)> {
+    let mut reads = Vec::new();
+    for k in 0..m.n_operands() {
+        let (buf, base) = m.operand(k)?;
+        let strides = m.operand_shape(k).broadcast_strides(input_shape);
+        reads.push(format!("{buf}[{}]", offset(base, &strides, "c")));
+    }
+    let indent = ELEMENT_INDENT;
+    let mut element = coords(reduced, "r", "q", indent);
+    let (mut kept_at, mut red_at) = (0, 0);
+    for a in 0..input_shape.rank() {
+        let source = if axes.contains(&a) {
+            red_at += 1;
+            format!("q{}", red_at - 1)
+        } else {
+            kept_at += 1;
+            format!("k{}", kept_at - 1)
+        };
+        element.push_str(&format!("{indent}let c{a} = {source};\n"));
+    }
+    let (stmts, value) =
+        scalar::program(prologue, "r", indent, &mut m.helpers, |n| reads[n].clone());
+    element.push_str(&stmts);
+    Ok((element, value))
+}
+
+/// How one reduction accumulates: WGSL for the accumulator's start value, one step folding
+/// in the element's value, one merge of partial `lid + s` into `lid`, and the result.
+struct Combine {
+    /// The accumulator's initial value.
+    init: String,
+    /// Folds the element's value into `acc` (and `at`, for argmax).
+    step: String,
+    /// Folds partial result `lid + s` into `lid` in the workgroup tree.
+    merge: String,
+    /// The result from the combined partials.
+    result: String,
+}
+
+impl Combine {
+    /// The combination for `op` of elements whose value is `value`, `n_red` of them per result.
+    fn of(op: ReduceOp, value: &str, n_red: usize) -> Combine {
+        let (indent, none) = (ELEMENT_INDENT, NO_INDEX);
+        let (init, step, merge, result) = match op {
+            ReduceOp::Sum | ReduceOp::Mean => (
+                "0.0".to_string(),
+                format!("acc += {value};"),
+                "part[lid] += part[lid + s];".to_string(),
+                if op == ReduceOp::Mean {
+                    format!("part[0] / {}", scalar::literal(n_red as f32))
+                } else {
+                    "part[0]".into()
+                },
+            ),
+            ReduceOp::Max => (
+                "bitcast<f32>(0xff800000u)".into(),
+                format!("acc = max(acc, {value});"),
+                "part[lid] = max(part[lid], part[lid + s]);".into(),
+                "part[0]".into(),
+            ),
+            ReduceOp::Min => (
+                "bitcast<f32>(0x7f800000u)".into(),
+                format!("acc = min(acc, {value});"),
+                "part[lid] = min(part[lid], part[lid + s]);".into(),
+                "part[0]".into(),
+            ),
+            ReduceOp::ArgMax => (
+                "0.0".into(),
+                format!(
+                    "let v = {value};\n{indent}if (at == {none} || v > acc) {{ acc = v; at = r; }}"
+                ),
+                format!(
+                    "let ov = part[lid + s];\n            let oi = part_at[lid + s];\n            if (oi != {none} && (part_at[lid] == {none} || ov > part[lid] || (ov == part[lid] && oi < part_at[lid]))) {{ part[lid] = ov; part_at[lid] = oi; }}"
+                ),
+                format!("select(f32(part_at[0]), 0.0, part_at[0] == {none})"),
+            ),
+        };
+        Combine {
+            init,
+            step,
+            merge,
+            result,
+        }
+    }
+}
+
+/// The workgroup arrays of partial results (and, for argmax, their indices).
+fn declare_partials(m: &mut Module, argmax: bool) {
+    m.decls
+        .push_str(&format!("var<workgroup> part: array<f32, {GROUP}>;\n"));
+    if argmax {
+        m.decls
+            .push_str(&format!("var<workgroup> part_at: array<u32, {GROUP}>;\n"));
+    }
 }
 
 /// The number of operands a prologue reads.

@@ -179,45 +179,50 @@ pub(super) fn encode(op: &Op) -> OpSyntax<'_> {
             attrs.push(("after", ints(after)));
             attrs.push(("value", AttrValue::Atom(format_f32(*value))));
         }
-        Op::Fused(f) => match f {
-            FusedOp::Elementwise(p) => program = Some(p),
-            FusedOp::MatMul {
-                transpose_a,
-                transpose_b,
-                epilogue,
-            } => {
-                push_flag(&mut attrs, "transpose_a", *transpose_a);
-                push_flag(&mut attrs, "transpose_b", *transpose_b);
-                program = Some(epilogue);
-            }
-            FusedOp::Conv2d { attrs: c, epilogue }
-            | FusedOp::DepthwiseConv2d { attrs: c, epilogue } => {
-                push_conv(&mut attrs, c);
-                program = Some(epilogue);
-            }
-            FusedOp::Pool2d { attrs: p, epilogue } => {
-                push_pool(&mut attrs, p);
-                program = Some(epilogue);
-            }
-            FusedOp::Reduce {
-                op,
-                axes,
-                keep_dims,
-                input_shape,
-                prologue,
-            } => {
-                attrs.push(("op", AttrValue::Atom(op.name().into())));
-                attrs.push(("axes", ints(axes)));
-                push_flag(&mut attrs, "keep_dims", *keep_dims);
-                attrs.push(("input_shape", ints(&input_shape.0)));
-                program = Some(prologue);
-            }
-        },
+        Op::Fused(f) => program = Some(push_fused_attrs(&mut attrs, f)),
     }
     OpSyntax {
         name: op_name(op),
         attrs,
         program,
+    }
+}
+
+/// The attributes of a fused op, in print order; returns its program.
+fn push_fused_attrs<'a>(attrs: &mut Vec<(&'static str, AttrValue)>, f: &'a FusedOp) -> &'a Program {
+    match f {
+        FusedOp::Elementwise(p) => p,
+        FusedOp::MatMul {
+            transpose_a,
+            transpose_b,
+            epilogue,
+        } => {
+            push_flag(attrs, "transpose_a", *transpose_a);
+            push_flag(attrs, "transpose_b", *transpose_b);
+            epilogue
+        }
+        FusedOp::Conv2d { attrs: c, epilogue }
+        | FusedOp::DepthwiseConv2d { attrs: c, epilogue } => {
+            push_conv(attrs, c);
+            epilogue
+        }
+        FusedOp::Pool2d { attrs: p, epilogue } => {
+            push_pool(attrs, p);
+            epilogue
+        }
+        FusedOp::Reduce {
+            op,
+            axes,
+            keep_dims,
+            input_shape,
+            prologue,
+        } => {
+            attrs.push(("op", AttrValue::Atom(op.name().into())));
+            attrs.push(("axes", ints(axes)));
+            push_flag(attrs, "keep_dims", *keep_dims);
+            attrs.push(("input_shape", ints(&input_shape.0)));
+            prologue
+        }
     }
 }
 
@@ -371,12 +376,9 @@ pub(super) fn decode(name: &str, mut attrs: Attrs, program: Option<Program>) -> 
     Ok(op)
 }
 
+/// The op called `name`: an elementwise op, a reduction, another primitive, or a fused op
+/// (see [`decode_fused`]).
 fn decode_op(name: &str, a: &mut Attrs, program: &mut Option<Program>) -> Result<Op, String> {
-    let mut take_program = || {
-        program
-            .take()
-            .ok_or_else(|| "needs a `{ ... }` program".to_string())
-    };
     if let Some(u) = unary_named(name) {
         return Ok(Op::Unary(u));
     }
@@ -390,6 +392,9 @@ fn decode_op(name: &str, a: &mut Attrs, program: &mut Option<Program>) -> Result
             axes: a.ints("axes")?,
             keep_dims: a.flag("keep_dims")?,
         });
+    }
+    if let Some(kind) = name.strip_prefix("fused.") {
+        return decode_fused(kind, a, program).map(Op::Fused);
     }
     Ok(match name {
         "input" | "param" | "const" => return Err("misplaced leaf syntax".into()),
@@ -434,31 +439,47 @@ fn decode_op(name: &str, a: &mut Attrs, program: &mut Option<Program>) -> Result
             value: a.float("value")?,
         },
         "random_uniform" => Op::RandomUniform(a.shape("shape")?),
-        "fused.elementwise" => Op::Fused(FusedOp::Elementwise(take_program()?)),
-        "fused.matmul" => Op::Fused(FusedOp::MatMul {
+        _ => return Err("unknown op".into()),
+    })
+}
+
+/// The fused op `fused.<kind>`: its attributes, then its program (taken out of `program`).
+fn decode_fused(
+    kind: &str,
+    a: &mut Attrs,
+    program: &mut Option<Program>,
+) -> Result<FusedOp, String> {
+    let mut take_program = || {
+        program
+            .take()
+            .ok_or_else(|| "needs a `{ ... }` program".to_string())
+    };
+    Ok(match kind {
+        "elementwise" => FusedOp::Elementwise(take_program()?),
+        "matmul" => FusedOp::MatMul {
             transpose_a: a.flag("transpose_a")?,
             transpose_b: a.flag("transpose_b")?,
             epilogue: take_program()?,
-        }),
-        "fused.conv2d" => Op::Fused(FusedOp::Conv2d {
+        },
+        "conv2d" => FusedOp::Conv2d {
             attrs: a.conv()?,
             epilogue: take_program()?,
-        }),
-        "fused.depthwise_conv2d" => Op::Fused(FusedOp::DepthwiseConv2d {
+        },
+        "depthwise_conv2d" => FusedOp::DepthwiseConv2d {
             attrs: a.conv()?,
             epilogue: take_program()?,
-        }),
-        "fused.pool2d" => Op::Fused(FusedOp::Pool2d {
+        },
+        "pool2d" => FusedOp::Pool2d {
             attrs: a.pool()?,
             epilogue: take_program()?,
-        }),
-        "fused.reduce" => Op::Fused(FusedOp::Reduce {
+        },
+        "reduce" => FusedOp::Reduce {
             op: a.reduce_op()?,
             axes: a.ints("axes")?,
             keep_dims: a.flag("keep_dims")?,
             input_shape: a.shape("input_shape")?,
             prologue: take_program()?,
-        }),
+        },
         _ => return Err("unknown op".into()),
     })
 }

@@ -6,7 +6,7 @@
 use std::collections::HashSet;
 
 use ir::op::{Conv2dAttrs, Padding, Pool2dAttrs, PoolKind, ReduceOp};
-use ir::{BinaryOp, FusedOp, Graph, Instr, Op, Program, Shape, Tensor, UnaryOp};
+use ir::{BinaryOp, FusedOp, Graph, Instr, NodeId, Op, Program, Shape, Tensor, UnaryOp};
 
 /// Every reduction.
 pub const REDUCE_OPS: [ReduceOp; 5] = [
@@ -88,10 +88,57 @@ fn every_scalar_op_program() -> Program {
     Program { instrs }
 }
 
+/// The leaves the op families of [`every_op_graph`] compute from.
+struct Leaves {
+    /// An input `[2, 4]`.
+    x: NodeId,
+    /// A param `[4, 3]`.
+    w: NodeId,
+    /// An NHWC input `[1, 5, 5, 2]`, its name needing quotes.
+    img: NodeId,
+    /// A conv filter param `[3, 3, 2, 4]`.
+    filter: NodeId,
+    /// The scalar constant 0.5.
+    half: NodeId,
+    /// A constant `[3]` with a negative zero.
+    bias: NodeId,
+}
+
 /// One graph holding every op kind, every unary/binary/reduce op, every padding form and
-/// pooling kind, flags both set and unset, outputs and updates.
+/// pooling kind, flags both set and unset, outputs and updates. Each op family is added by
+/// its own function, in this order.
 pub fn every_op_graph() -> Graph {
     let mut g = Graph::new();
+    let l = add_leaves(&mut g);
+    let loss = add_elementwise_and_reductions(&mut g, &l);
+    let (xt, wt, mm) = add_matmuls(&mut g, &l);
+    let dfilter = add_convolutions(&mut g, &l);
+    let dw_filter = add_depthwise_convolutions(&mut g, &l);
+    add_pooling(&mut g, &l);
+    add_movement(&mut g, &l);
+    let logits = add_fused_contractions(&mut g, &l, xt, wt, dw_filter);
+    add_fused_pooling_and_reductions(&mut g, &l);
+
+    let step = g.binary(BinaryOp::Mul, mm, l.half).unwrap();
+    let new_w = g
+        .add(
+            Op::Slice {
+                starts: vec![0, 0],
+                ends: vec![2, 3],
+            },
+            &[step],
+        )
+        .unwrap();
+    let new_w = g.add(Op::Concat { axis: 0 }, &[new_w, new_w]).unwrap();
+    g.add_output("loss", loss).unwrap();
+    g.add_output("logits", logits).unwrap();
+    g.add_update(l.w, new_w).unwrap();
+    g.add_update(l.filter, dfilter).unwrap();
+    g
+}
+
+/// Inputs, params and constants, including edge-case floats and an empty constant.
+fn add_leaves(g: &mut Graph) -> Leaves {
     let x = g.input("x", [2, 4]);
     let w = g.param("w", [4, 3]);
     let img = g.input("image \"batch\"", [1, 5, 5, 2]);
@@ -114,7 +161,20 @@ pub fn every_op_graph() -> Graph {
         .unwrap(),
     );
     let _empty = g.constant(Tensor::zeros([0, 3]));
+    Leaves {
+        x,
+        w,
+        img,
+        filter,
+        half,
+        bias,
+    }
+}
 
+/// Every unary and binary op, a select, and every reduction (`keep_dims` on and off).
+/// Returns the last reduction, the graph's `loss` output.
+fn add_elementwise_and_reductions(g: &mut Graph, l: &Leaves) -> NodeId {
+    let (x, half) = (l.x, l.half);
     for u in UnaryOp::ALL {
         g.unary(u, x).unwrap();
     }
@@ -128,14 +188,26 @@ pub fn every_op_graph() -> Graph {
         loss = g.reduce(r, x, &[1], i % 2 == 0).unwrap();
     }
     g.reduce(ReduceOp::Sum, x, &[0, 1], false).unwrap();
+    loss
+}
 
+/// Matmuls with every combination of transpose flags. Returns the transposes of `x` and
+/// `w` and the plain product.
+fn add_matmuls(g: &mut Graph, l: &Leaves) -> (NodeId, NodeId, NodeId) {
+    let (x, w) = (l.x, l.w);
     let xt = g.add(Op::Transpose(vec![1, 0]), &[x]).unwrap();
     let wt = g.add(Op::Transpose(vec![1, 0]), &[w]).unwrap();
     let mm = g.matmul(x, w, false, false).unwrap();
     g.matmul(xt, w, true, false).unwrap();
     g.matmul(x, wt, false, true).unwrap();
     g.matmul(xt, wt, true, true).unwrap();
+    (xt, wt, mm)
+}
 
+/// Convolutions with every padding form, and both backprops. Returns the filter gradient,
+/// the filter's update.
+fn add_convolutions(g: &mut Graph, l: &Leaves) -> NodeId {
+    let (img, filter) = (l.img, l.filter);
     let valid = conv([1, 1], [1, 1], Padding::Valid);
     let dy = g.add(Op::Conv2d(valid), &[img, filter]).unwrap();
     g.add(
@@ -156,16 +228,21 @@ pub fn every_op_graph() -> Graph {
         &[dy, filter],
     )
     .unwrap();
-    let dfilter = g
-        .add(
-            Op::Conv2dBackpropFilter {
-                attrs: valid,
-                filter_shape: Shape::from([3, 3, 2, 4]),
-            },
-            &[img, dy],
-        )
-        .unwrap();
+    g.add(
+        Op::Conv2dBackpropFilter {
+            attrs: valid,
+            filter_shape: Shape::from([3, 3, 2, 4]),
+        },
+        &[img, dy],
+    )
+    .unwrap()
+}
 
+/// A depthwise filter param and depthwise convolutions with both backprops. Returns the
+/// depthwise filter.
+fn add_depthwise_convolutions(g: &mut Graph, l: &Leaves) -> NodeId {
+    let img = l.img;
+    let valid = conv([1, 1], [1, 1], Padding::Valid);
     // Depthwise filter [3, 3, 2, 2]: 2 channels, multiplier 2, so 4 output channels.
     let dw_filter = g.param("depthwise", [3, 3, 2, 2]);
     let dw_y = g
@@ -192,7 +269,12 @@ pub fn every_op_graph() -> Graph {
         &[img, dw_y],
     )
     .unwrap();
+    dw_filter
+}
 
+/// Max and average pooling and a pooling gradient.
+fn add_pooling(g: &mut Graph, l: &Leaves) {
+    let img = l.img;
     let max_pool = pool(PoolKind::Max, [2, 2], [2, 2], Padding::Valid);
     let pooled = g.add(Op::Pool2d(max_pool), &[img]).unwrap();
     g.add(
@@ -201,7 +283,12 @@ pub fn every_op_graph() -> Graph {
     )
     .unwrap();
     g.add(Op::Pool2dGrad(max_pool), &[img, pooled]).unwrap();
+}
 
+/// Reshape, broadcast, slice, concat (of several operands and of one), pad, and random
+/// numbers.
+fn add_movement(g: &mut Graph, l: &Leaves) {
+    let (x, half) = (l.x, l.half);
     g.reshape(x, [4, 2]).unwrap();
     g.add(Op::Broadcast(Shape::from([3, 2, 4])), &[x]).unwrap();
     g.add(
@@ -225,7 +312,18 @@ pub fn every_op_graph() -> Graph {
     .unwrap();
     g.add(Op::RandomUniform(Shape::from([3, 3])), &[half])
         .unwrap();
+}
 
+/// A fused elementwise program with every scalar op, and fused matmuls and convolutions
+/// with epilogues. Returns the fused matmul with a bias epilogue, the `logits` output.
+fn add_fused_contractions(
+    g: &mut Graph,
+    l: &Leaves,
+    xt: NodeId,
+    wt: NodeId,
+    dw_filter: NodeId,
+) -> NodeId {
+    let (x, w, img, filter, half) = (l.x, l.w, l.img, l.filter, l.half);
     g.add(
         Op::Fused(FusedOp::Elementwise(every_scalar_op_program())),
         &[x, half],
@@ -246,7 +344,7 @@ pub fn every_op_graph() -> Graph {
                 transpose_b: true,
                 epilogue,
             }),
-            &[x, wt, bias],
+            &[x, wt, l.bias],
         )
         .unwrap();
     g.add(
@@ -269,18 +367,28 @@ pub fn every_op_graph() -> Graph {
         &[img, filter],
     )
     .unwrap();
-    let scale = Program {
+    let dw_fused = FusedOp::DepthwiseConv2d {
+        attrs: conv([1, 2], [2, 1], Padding::Same),
+        epilogue: scale_program(),
+    };
+    g.add(Op::Fused(dw_fused), &[img, dw_filter, half]).unwrap();
+    logits
+}
+
+/// A program multiplying inputs 0 and 1.
+fn scale_program() -> Program {
+    Program {
         instrs: vec![
             Instr::Input(0),
             Instr::Input(1),
             Instr::Binary(BinaryOp::Mul, 0, 1),
         ],
-    };
-    let dw_fused = FusedOp::DepthwiseConv2d {
-        attrs: conv([1, 2], [2, 1], Padding::Same),
-        epilogue: scale.clone(),
-    };
-    g.add(Op::Fused(dw_fused), &[img, dw_filter, half]).unwrap();
+    }
+}
+
+/// A fused pooling with an epilogue, and fused reductions with and without a prologue.
+fn add_fused_pooling_and_reductions(g: &mut Graph, l: &Leaves) {
+    let (x, img, half) = (l.x, l.img, l.half);
     let avg = pool(
         PoolKind::Avg,
         [2, 2],
@@ -290,7 +398,7 @@ pub fn every_op_graph() -> Graph {
     g.add(
         Op::Fused(FusedOp::Pool2d {
             attrs: avg,
-            epilogue: scale,
+            epilogue: scale_program(),
         }),
         &[img, half],
     )
@@ -314,23 +422,6 @@ pub fn every_op_graph() -> Graph {
         prologue: Program::identity(),
     };
     g.add(Op::Fused(argmax), &[x]).unwrap();
-
-    let step = g.binary(BinaryOp::Mul, mm, half).unwrap();
-    let new_w = g
-        .add(
-            Op::Slice {
-                starts: vec![0, 0],
-                ends: vec![2, 3],
-            },
-            &[step],
-        )
-        .unwrap();
-    let new_w = g.add(Op::Concat { axis: 0 }, &[new_w, new_w]).unwrap();
-    g.add_output("loss", loss).unwrap();
-    g.add_output("logits", logits).unwrap();
-    g.add_update(w, new_w).unwrap();
-    g.add_update(filter, dfilter).unwrap();
-    g
 }
 
 /// Panics (with the node) unless `g` uses every op kind, scalar op, padding form and pool

@@ -36,139 +36,141 @@ pub(crate) struct Site {
 }
 
 /// The gradient of the loss with respect to operand `i` of `site`, shaped like that operand,
-/// or `None` when no gradient flows to it.
+/// or `None` when no gradient flows to it. Dispatches to one rule function per op family.
 pub(crate) fn operand_grad(g: &mut Graph, site: &Site, i: usize) -> Res<Option<NodeId>> {
-    let (y, dy, ops) = (site.node, site.dy, &site.operands);
-    let x = ops[i];
-    let x_shape = g.shape(x).clone();
-    let res = match &site.op {
-        Op::Input { .. } | Op::Param { .. } | Op::Const(_) => None,
-        Op::Unary(u) => unary_grad(g, *u, x, y, dy)?,
-        Op::Binary(b) => match binary_grad(g, *b, ops[0], ops[1], y, dy, i)? {
-            Some(full) => Some(g.reduce_to(full, &x_shape)?),
-            None => None,
-        },
-        // y = cond ? a : b: da = cond ? dy : 0, db = cond ? 0 : dy; none to cond.
-        Op::Select => {
-            let zero = g.scalar(0.0);
-            let full = match i {
-                1 => g.select(ops[0], dy, zero)?,
-                2 => g.select(ops[0], zero, dy)?,
-                _ => return Ok(None),
-            };
-            Some(g.reduce_to(full, &x_shape)?)
-        }
+    let (y, dy, x) = (site.node, site.dy, site.operands[i]);
+    match &site.op {
+        Op::Input { .. } | Op::Param { .. } | Op::Const(_) => Ok(None),
+        Op::Unary(u) => unary_grad(g, *u, x, y, dy),
+        Op::Binary(_) | Op::Select => broadcasting_grad(g, site, i),
         Op::Reduce {
             op,
             axes,
             keep_dims,
-        } => reduce_grad(g, *op, axes, *keep_dims, x, y, dy)?,
+        } => reduce_grad(g, *op, axes, *keep_dims, x, y, dy),
+        Op::MatMul { .. }
+        | Op::Conv2d(_)
+        | Op::Conv2dBackpropInput { .. }
+        | Op::Conv2dBackpropFilter { .. }
+        | Op::DepthwiseConv2d(_)
+        | Op::DepthwiseConv2dBackpropInput { .. }
+        | Op::DepthwiseConv2dBackpropFilter { .. } => contraction_grad(g, site, i).map(Some),
+        Op::Pool2d(_) | Op::Pool2dGrad(_) => pooling_grad(g, site, i),
+        Op::Reshape(_)
+        | Op::Transpose(_)
+        | Op::Broadcast(_)
+        | Op::Slice { .. }
+        | Op::Concat { .. }
+        | Op::Pad { .. } => movement_grad(g, site, i).map(Some),
+        // y = uniform(seed): piecewise constant in the seed.
+        Op::RandomUniform(_) => Ok(None),
+        Op::Fused(_) => Err(PassError::Autodiff(format!(
+            "node {y} ({}) is a fused op; run autodiff before fusion",
+            op_name(&site.op)
+        ))),
+    }
+}
+
+/// The gradient for operand `i` of a broadcasting elementwise op (binary, select): its rule's
+/// gradient, shaped like `y`, summed back to the operand's shape.
+fn broadcasting_grad(g: &mut Graph, site: &Site, i: usize) -> Res<Option<NodeId>> {
+    let (y, dy, ops) = (site.node, site.dy, &site.operands);
+    let x_shape = g.shape(ops[i]).clone();
+    let full = match &site.op {
+        Op::Binary(b) => binary_grad(g, *b, ops[0], ops[1], y, dy, i)?,
+        Op::Select => select_grad(g, ops[0], dy, i)?,
+        other => unreachable!("{} is not a broadcasting op", op_name(other)),
+    };
+    match full {
+        Some(full) => Ok(Some(g.reduce_to(full, &x_shape)?)),
+        None => Ok(None),
+    }
+}
+
+/// The gradient for operand `i` of `y = cond ? a : b`, still shaped like `y`:
+/// `da = cond ? dy : 0`, `db = cond ? 0 : dy`; none to `cond`.
+fn select_grad(g: &mut Graph, cond: NodeId, dy: NodeId, i: usize) -> Res<Option<NodeId>> {
+    let zero = g.scalar(0.0);
+    let full = match i {
+        1 => g.select(cond, dy, zero)?,
+        2 => g.select(cond, zero, dy)?,
+        _ => return Ok(None),
+    };
+    Ok(Some(full))
+}
+
+/// The gradient for operand `i` of a contraction: a matmul, or a member of a convolution
+/// family (see [`conv_grad`]).
+fn contraction_grad(g: &mut Graph, site: &Site, i: usize) -> Res {
+    let (family, role, attrs) = match &site.op {
         Op::MatMul {
             transpose_a,
             transpose_b,
-        } => Some(matmul_grad(
-            g,
-            *transpose_a,
-            *transpose_b,
-            ops[0],
-            ops[1],
-            dy,
-            i,
-        )?),
-        Op::Conv2d(attrs) => Some(conv_grad(
-            g,
-            &DENSE_CONV,
-            ConvRole::Forward,
-            *attrs,
-            ops,
-            dy,
-            i,
-            x_shape,
-        )?),
-        Op::Conv2dBackpropInput { attrs, .. } => Some(conv_grad(
-            g,
-            &DENSE_CONV,
-            ConvRole::BackpropInput,
-            *attrs,
-            ops,
-            dy,
-            i,
-            x_shape,
-        )?),
-        Op::Conv2dBackpropFilter { attrs, .. } => Some(conv_grad(
-            g,
-            &DENSE_CONV,
-            ConvRole::BackpropFilter,
-            *attrs,
-            ops,
-            dy,
-            i,
-            x_shape,
-        )?),
-        Op::DepthwiseConv2d(attrs) => Some(conv_grad(
-            g,
-            &DEPTHWISE_CONV,
-            ConvRole::Forward,
-            *attrs,
-            ops,
-            dy,
-            i,
-            x_shape,
-        )?),
-        Op::DepthwiseConv2dBackpropInput { attrs, .. } => Some(conv_grad(
-            g,
-            &DEPTHWISE_CONV,
-            ConvRole::BackpropInput,
-            *attrs,
-            ops,
-            dy,
-            i,
-            x_shape,
-        )?),
-        Op::DepthwiseConv2dBackpropFilter { attrs, .. } => Some(conv_grad(
-            g,
-            &DEPTHWISE_CONV,
-            ConvRole::BackpropFilter,
-            *attrs,
-            ops,
-            dy,
-            i,
-            x_shape,
-        )?),
+        } => {
+            let (a, b) = (site.operands[0], site.operands[1]);
+            return matmul_grad(g, *transpose_a, *transpose_b, a, b, site.dy, i);
+        }
+        Op::Conv2d(attrs) => (&DENSE_CONV, ConvRole::Forward, attrs),
+        Op::Conv2dBackpropInput { attrs, .. } => (&DENSE_CONV, ConvRole::BackpropInput, attrs),
+        Op::Conv2dBackpropFilter { attrs, .. } => (&DENSE_CONV, ConvRole::BackpropFilter, attrs),
+        Op::DepthwiseConv2d(attrs) => (&DEPTHWISE_CONV, ConvRole::Forward, attrs),
+        Op::DepthwiseConv2dBackpropInput { attrs, .. } => {
+            (&DEPTHWISE_CONV, ConvRole::BackpropInput, attrs)
+        }
+        Op::DepthwiseConv2dBackpropFilter { attrs, .. } => {
+            (&DEPTHWISE_CONV, ConvRole::BackpropFilter, attrs)
+        }
+        other => unreachable!("{} is not a contraction", op_name(other)),
+    };
+    conv_grad(g, family, role, *attrs, site, i)
+}
+
+/// The gradient for operand `i` of a pooling op or its gradient.
+fn pooling_grad(g: &mut Graph, site: &Site, i: usize) -> Res<Option<NodeId>> {
+    let (y, dy, ops) = (site.node, site.dy, &site.operands);
+    let grad = match &site.op {
         // y = pool(x): dx = pool2d_grad(x, dy) (max: to the window's first maximum;
         // avg: spread over the window's non-padding elements).
-        Op::Pool2d(attrs) => Some(g.add(Op::Pool2dGrad(*attrs), &[x, dy])?),
+        Op::Pool2d(attrs) => g.add(Op::Pool2dGrad(*attrs), &[ops[i], dy])?,
         // z = pool2d_grad(x, d) = J(x)^T d, piecewise constant in x (no gradient to x).
         // Average pooling: J is the pooling itself, so dd = avg_pool(dz). Max pooling: see
         // `max_pool_grad_wrt_dy`.
         Op::Pool2dGrad(attrs) => match (i, attrs.kind) {
-            (0, _) => None,
-            (_, PoolKind::Avg) => Some(g.add(Op::Pool2d(*attrs), &[dy])?),
-            (_, PoolKind::Max) => Some(max_pool_grad_wrt_dy(g, *attrs, ops[0], ops[1], dy, y)?),
+            (0, _) => return Ok(None),
+            (_, PoolKind::Avg) => g.add(Op::Pool2d(*attrs), &[dy])?,
+            (_, PoolKind::Max) => max_pool_grad_wrt_dy(g, *attrs, ops[0], ops[1], dy, y)?,
         },
+        other => unreachable!("{} is not a pooling op", op_name(other)),
+    };
+    Ok(Some(grad))
+}
+
+/// The gradient for operand `i` of a movement op: the inverse movement of `dy`.
+fn movement_grad(g: &mut Graph, site: &Site, i: usize) -> Res {
+    let (dy, ops) = (site.dy, &site.operands);
+    let x_shape = g.shape(ops[i]).clone();
+    let dx = match &site.op {
         // y = reshape(x): dx = reshape(dy, shape(x)).
-        Op::Reshape(_) => Some(g.reshape_to(dy, &x_shape)?),
+        Op::Reshape(_) => g.reshape_to(dy, &x_shape)?,
         // y axis k = x axis perm[k]: dx = transpose(dy, perm^-1).
         Op::Transpose(perm) => {
             let mut inverse = vec![0; perm.len()];
             for (k, &p) in perm.iter().enumerate() {
                 inverse[p] = k;
             }
-            Some(g.add(Op::Transpose(inverse), &[dy])?)
+            g.add(Op::Transpose(inverse), &[dy])?
         }
         // y = broadcast(x): dx = sum of dy over the broadcast axes.
-        Op::Broadcast(_) => Some(g.reduce_to(dy, &x_shape)?),
+        Op::Broadcast(_) => g.reduce_to(dy, &x_shape)?,
         // y = x[starts..ends]: dx = pad(dy, starts, dims - ends, 0).
         Op::Slice { starts, ends } => {
             let after = x_shape.0.iter().zip(ends).map(|(d, e)| d - e).collect();
-            Some(g.add(
-                Op::Pad {
-                    before: starts.clone(),
-                    after,
-                    value: 0.0,
-                },
-                &[dy],
-            )?)
+            let pad = Op::Pad {
+                before: starts.clone(),
+                after,
+                value: 0.0,
+            };
+            g.add(pad, &[dy])?
         }
         // y = concat(x_0, .., x_n): dx_i = dy[offset_i .. offset_i + len_i] along the axis.
         Op::Concat { axis } => {
@@ -177,29 +179,20 @@ pub(crate) fn operand_grad(g: &mut Graph, site: &Site, i: usize) -> Res<Option<N
             starts[*axis] = offset;
             let mut ends = x_shape.0.clone();
             ends[*axis] += offset;
-            Some(g.add(Op::Slice { starts, ends }, &[dy])?)
+            g.add(Op::Slice { starts, ends }, &[dy])?
         }
         // y = pad(x, before, after): dx = dy[before .. before + dims].
         Op::Pad { before, .. } => {
             let ends = before.iter().zip(&x_shape.0).map(|(b, d)| b + d).collect();
-            Some(g.add(
-                Op::Slice {
-                    starts: before.clone(),
-                    ends,
-                },
-                &[dy],
-            )?)
+            let slice = Op::Slice {
+                starts: before.clone(),
+                ends,
+            };
+            g.add(slice, &[dy])?
         }
-        // y = uniform(seed): piecewise constant in the seed.
-        Op::RandomUniform(_) => None,
-        Op::Fused(_) => {
-            return Err(PassError::Autodiff(format!(
-                "node {y} ({}) is a fused op; run autodiff before fusion",
-                op_name(&site.op)
-            )));
-        }
+        other => unreachable!("{} is not a movement op", op_name(other)),
     };
-    Ok(res)
+    Ok(dx)
 }
 
 /// A convolution and its two adjoints, as op constructors: dense and depthwise convolution
@@ -239,20 +232,19 @@ enum ConvRole {
     BackpropFilter,
 }
 
-/// The gradient with respect to operand `i` (shape `x_shape`) of one member of a convolution
-/// family. `conv` is bilinear and the backprops are its adjoints, so every gradient is
-/// another member of the family.
-#[allow(clippy::too_many_arguments)]
+/// The gradient with respect to operand `i` of `site`, one member of a convolution family.
+/// `conv` is bilinear and the backprops are its adjoints, so every gradient is another member
+/// of the family.
 fn conv_grad(
     g: &mut Graph,
     f: &ConvFamily,
     role: ConvRole,
     attrs: Conv2dAttrs,
-    ops: &[NodeId],
-    dy: NodeId,
+    site: &Site,
     i: usize,
-    x_shape: Shape,
 ) -> Res<NodeId> {
+    let (dy, ops) = (site.dy, &site.operands);
+    let x_shape = g.shape(ops[i]).clone();
     let (op, args) = match (role, i) {
         // y = conv(x, w): dx = backprop_input(dy, w), dw = backprop_filter(x, dy).
         (ConvRole::Forward, 0) => ((f.backprop_input)(attrs, x_shape), [dy, ops[1]]),

@@ -114,119 +114,149 @@ fn broadcast_index(operand: &Shape, out: &Shape, i: usize) -> usize {
 /// Run `g` under `plan`, kernel by kernel, reading and writing the machine's memory directly
 /// (so a plan that overwrites a live value gives wrong results). Returns outputs then params.
 fn execute(g: &Graph, plan: &MemoryPlan) -> Vec<Vec<u32>> {
-    let seed_data = |n: usize, salt: u32| {
-        (0..n)
-            .map(|i| uniform(salt, i as u32) * 2.0 - 1.0)
-            .collect::<Vec<f32>>()
-    };
-    let mut m = Machine {
-        leaves: [vec![], vec![], vec![]],
-        arena: vec![f32::NAN; plan.arena_len],
-    };
-    for id in g.node_ids() {
-        match g.op(id) {
-            Op::Input { shape, .. } => {
-                m.leaves[0].push(seed_data(shape.numel(), 100 + id.index() as u32))
-            }
-            Op::Param { shape, .. } => {
-                m.leaves[1].push(seed_data(shape.numel(), 200 + id.index() as u32))
-            }
-            Op::Const(t) => m.leaves[2].push(t.data.clone()),
-            _ => {}
-        }
-    }
+    let mut m = Machine::with_leaves(g, plan);
     for id in g.node_ids() {
         if matches!(plan.of(id), Storage::None | Storage::Alias(_)) || g.operands(id).is_empty() {
             continue;
         }
-        let ops = g.operands(id);
-        let out = g.shape(id).clone();
-        for i in 0..out.numel() {
-            let value = match g.op(id) {
-                // Under the naive plan a reshape is a copy.
-                Op::Reshape(_) => *m.cell(plan, ops[0], i),
-                Op::Unary(u) => {
-                    u.eval(*m.cell(plan, ops[0], broadcast_index(g.shape(ops[0]), &out, i)))
-                }
-                Op::Binary(b) => {
-                    let x = *m.cell(plan, ops[0], broadcast_index(g.shape(ops[0]), &out, i));
-                    let y = *m.cell(plan, ops[1], broadcast_index(g.shape(ops[1]), &out, i));
-                    b.eval(x, y)
-                }
-                Op::MatMul {
-                    transpose_a,
-                    transpose_b,
-                } => {
-                    let (rows, cols) = (out.dims()[0], out.dims()[1]);
-                    let (r, c) = (i / cols, i % cols);
-                    let (sa, sb) = (
-                        g.shape(ops[0]).dims().to_vec(),
-                        g.shape(ops[1]).dims().to_vec(),
-                    );
-                    let inner = if *transpose_a { sa[0] } else { sa[1] };
-                    debug_assert!(r < rows);
-                    (0..inner)
-                        .map(|k| {
-                            let ai = if *transpose_a {
-                                k * sa[1] + r
-                            } else {
-                                r * sa[1] + k
-                            };
-                            let bi = if *transpose_b {
-                                c * sb[1] + k
-                            } else {
-                                k * sb[1] + c
-                            };
-                            *m.cell(plan, ops[0], ai) * *m.cell(plan, ops[1], bi)
-                        })
-                        .sum()
-                }
-                Op::Reduce {
-                    op: ReduceOp::Sum, ..
-                } => {
-                    let dims = g.shape(ops[0]).dims().to_vec();
-                    let inner: usize = dims[1..].iter().product();
-                    (0..dims[0])
-                        .map(|k| *m.cell(plan, ops[0], k * inner + i))
-                        .sum()
-                }
-                other => panic!("op {other:?} not generated"),
-            };
+        for i in 0..g.shape(id).numel() {
+            let value = m.compute(g, plan, id, i);
             *m.cell(plan, id, i) = value;
         }
     }
-    let mut results: Vec<Vec<u32>> = g
-        .outputs
-        .iter()
-        .map(|&(_, v)| {
-            (0..g.shape(v).numel())
-                .map(|i| m.cell(plan, v, i).to_bits())
-                .collect()
-        })
-        .collect();
-    // End-of-step copies, all read before any is written.
-    let params = g.params();
-    let copies: Vec<(usize, Vec<f32>)> = g
-        .updates
-        .iter()
-        .map(|&(p, v)| {
-            (
-                params.iter().position(|&q| q == p).unwrap(),
-                (0..g.shape(v).numel())
-                    .map(|i| *m.cell(plan, v, i))
-                    .collect(),
-            )
-        })
-        .collect();
-    for (k, data) in copies {
-        m.leaves[1][k] = data;
+    m.end_step(g, plan)
+}
+
+impl Machine {
+    /// A machine with seeded inputs and params, the graph's constants and a NaN-filled arena.
+    fn with_leaves(g: &Graph, plan: &MemoryPlan) -> Machine {
+        let seed_data = |n: usize, salt: u32| {
+            (0..n)
+                .map(|i| uniform(salt, i as u32) * 2.0 - 1.0)
+                .collect::<Vec<f32>>()
+        };
+        let mut m = Machine {
+            leaves: [vec![], vec![], vec![]],
+            arena: vec![f32::NAN; plan.arena_len],
+        };
+        for id in g.node_ids() {
+            match g.op(id) {
+                Op::Input { shape, .. } => {
+                    m.leaves[0].push(seed_data(shape.numel(), 100 + id.index() as u32))
+                }
+                Op::Param { shape, .. } => {
+                    m.leaves[1].push(seed_data(shape.numel(), 200 + id.index() as u32))
+                }
+                Op::Const(t) => m.leaves[2].push(t.data.clone()),
+                _ => {}
+            }
+        }
+        m
     }
-    results.extend(
-        m.leaves[1]
+
+    /// Element `i` of kernel `id`'s result, read from its operands' memory.
+    fn compute(&mut self, g: &Graph, plan: &MemoryPlan, id: NodeId, i: usize) -> f32 {
+        let ops = g.operands(id);
+        let out = g.shape(id);
+        match g.op(id) {
+            // Under the naive plan a reshape is a copy.
+            Op::Reshape(_) => *self.cell(plan, ops[0], i),
+            Op::Unary(u) => {
+                u.eval(*self.cell(plan, ops[0], broadcast_index(g.shape(ops[0]), out, i)))
+            }
+            Op::Binary(b) => {
+                let x = *self.cell(plan, ops[0], broadcast_index(g.shape(ops[0]), out, i));
+                let y = *self.cell(plan, ops[1], broadcast_index(g.shape(ops[1]), out, i));
+                b.eval(x, y)
+            }
+            Op::MatMul {
+                transpose_a,
+                transpose_b,
+            } => self.matmul_element(g, plan, id, [*transpose_a, *transpose_b], i),
+            Op::Reduce {
+                op: ReduceOp::Sum, ..
+            } => {
+                let dims = g.shape(ops[0]).dims().to_vec();
+                let inner: usize = dims[1..].iter().product();
+                (0..dims[0])
+                    .map(|k| *self.cell(plan, ops[0], k * inner + i))
+                    .sum()
+            }
+            other => panic!("op {other:?} not generated"),
+        }
+    }
+
+    /// Element `i` of the 2-D matmul `id`, with its `[transpose_a, transpose_b]` flags.
+    fn matmul_element(
+        &mut self,
+        g: &Graph,
+        plan: &MemoryPlan,
+        id: NodeId,
+        [transpose_a, transpose_b]: [bool; 2],
+        i: usize,
+    ) -> f32 {
+        let ops = g.operands(id);
+        let out = g.shape(id);
+        let (rows, cols) = (out.dims()[0], out.dims()[1]);
+        let (r, c) = (i / cols, i % cols);
+        let (sa, sb) = (
+            g.shape(ops[0]).dims().to_vec(),
+            g.shape(ops[1]).dims().to_vec(),
+        );
+        let inner = if transpose_a { sa[0] } else { sa[1] };
+        debug_assert!(r < rows);
+        (0..inner)
+            .map(|k| {
+                let ai = if transpose_a {
+                    k * sa[1] + r
+                } else {
+                    r * sa[1] + k
+                };
+                let bi = if transpose_b {
+                    c * sb[1] + k
+                } else {
+                    k * sb[1] + c
+                };
+                *self.cell(plan, ops[0], ai) * *self.cell(plan, ops[1], bi)
+            })
+            .sum()
+    }
+
+    /// The end of the step: read the outputs, then copy the update values into their params
+    /// (all read before any is written). Returns outputs then params, as bits.
+    fn end_step(mut self, g: &Graph, plan: &MemoryPlan) -> Vec<Vec<u32>> {
+        let mut results: Vec<Vec<u32>> = g
+            .outputs
             .iter()
-            .map(|p| p.iter().map(|x| x.to_bits()).collect()),
-    );
-    results
+            .map(|&(_, v)| {
+                (0..g.shape(v).numel())
+                    .map(|i| self.cell(plan, v, i).to_bits())
+                    .collect()
+            })
+            .collect();
+        let params = g.params();
+        let copies: Vec<(usize, Vec<f32>)> = g
+            .updates
+            .iter()
+            .map(|&(p, v)| {
+                (
+                    params.iter().position(|&q| q == p).unwrap(),
+                    (0..g.shape(v).numel())
+                        .map(|i| *self.cell(plan, v, i))
+                        .collect(),
+                )
+            })
+            .collect();
+        for (k, data) in copies {
+            self.leaves[1][k] = data;
+        }
+        results.extend(
+            self.leaves[1]
+                .iter()
+                .map(|p| p.iter().map(|x| x.to_bits()).collect()),
+        );
+        results
+    }
 }
 
 #[test]
