@@ -6,7 +6,7 @@ use ir::{FusedOp, Instr, NodeId, Op, Program, Shape};
 
 use crate::error::{CodegenError, Result};
 use crate::lower::{contraction, elementwise, movement, pool, random, reduce};
-use crate::module::Lowerer;
+use crate::lowerer::Lowerer;
 
 /// Emit the kernels of node `id` (none for leaves and values that are never stored).
 pub(crate) fn lower<M: Module>(l: &mut Lowerer<'_, M>, id: NodeId) -> Result<()> {

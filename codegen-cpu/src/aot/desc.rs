@@ -10,7 +10,7 @@ use kiln_cpu_runtime::aot::desc::{CONST_SLOT, DESC_VERSION, WORDS};
 use super::spec::Spec;
 use crate::abi::{self, Space};
 use crate::error::{CodegenError, Result};
-use crate::module::LoweredStep;
+use crate::lowerer::LoweredStep;
 
 /// One data object being built: bytes plus the relocations to write into them.
 #[derive(Default)]

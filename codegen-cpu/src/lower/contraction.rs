@@ -21,7 +21,7 @@ use crate::error::{CodegenError, Result};
 use crate::lower::elementwise::InnerRow;
 use crate::lower::nest::broadcast_strides;
 use crate::lower::{Kernel, MAX_CHUNKS};
-use crate::module::Lowerer;
+use crate::lowerer::Lowerer;
 
 /// Threads the contraction kernels may use (they split large products themselves).
 fn threads() -> usize {
