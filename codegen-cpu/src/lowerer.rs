@@ -9,10 +9,10 @@ use std::fmt::Write;
 use cranelift_codegen::Context;
 use cranelift_codegen::ir::types::I64;
 use cranelift_codegen::ir::{
-    AbiParam, FuncRef, GlobalValue, InstBuilder, Type, UserFuncName, Value,
+    AbiParam, FuncRef, Function, GlobalValue, InstBuilder, Type, UserFuncName, Value,
 };
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
-use cranelift_module::{DataDescription, DataId, FuncId, Linkage, Module};
+use cranelift_module::{DataDescription, DataId, FuncId, Linkage, Module, ModuleDeclarations};
 use ir::{Graph, MemoryPlan, NodeId, Op};
 
 use crate::abi::{self, Loc, PARALLEL_FOR_SYMBOL, Space};
@@ -252,41 +252,18 @@ impl<M: Module> Lowerer<'_, M> {
     /// Compile the function built in the context as `fid` (keeping its CLIF first when
     /// asked to), then clear the context; errors name `what`.
     fn define(&mut self, fid: FuncId, what: impl FnOnce() -> String) -> Result<()> {
-        if self.clif.is_some() {
-            let function = self.clif_function(fid);
-            self.clif.as_mut().expect("checked").push(function);
+        if let Some(kept) = &mut self.clif {
+            kept.push(clif_function(
+                self.module.declarations(),
+                &self.ctx.func,
+                fid,
+            ));
         }
         self.module
             .define_function(fid, &mut self.ctx)
             .map_err(|e| CodegenError::Cranelift(format!("{}: {e:?}", what())))?;
         self.module.clear_context(&mut self.ctx);
         Ok(())
-    }
-
-    /// The CLIF of the function in the context (`fid`), with a legend of the symbols its
-    /// `u<namespace>:<index>` names stand for.
-    fn clif_function(&self, fid: FuncId) -> ClifFunction {
-        let declarations = self.module.declarations();
-        let name = declarations.get_function_decl(fid).linkage_name(fid);
-        let mut text = format!("; u0:{} = {name}\n", fid.as_u32());
-        for user in self.ctx.func.params.user_named_funcs().values() {
-            let symbol = match user.namespace {
-                0 => {
-                    let f = FuncId::from_u32(user.index);
-                    declarations.get_function_decl(f).linkage_name(f)
-                }
-                _ => {
-                    let d = DataId::from_u32(user.index);
-                    declarations.get_data_decl(d).linkage_name(d)
-                }
-            };
-            let _ = writeln!(text, "; u{}:{} = {symbol}", user.namespace, user.index);
-        }
-        let _ = write!(text, "{}", self.ctx.func.display());
-        ClifFunction {
-            name: name.into_owned(),
-            text,
-        }
     }
 }
 
@@ -315,4 +292,29 @@ fn operand_bases(
             }
         })
         .collect()
+}
+
+/// The CLIF of `func` (defined as `fid`), with a legend of the symbols its
+/// `u<namespace>:<index>` names stand for (namespace 0 functions, 1 data objects).
+fn clif_function(declarations: &ModuleDeclarations, func: &Function, fid: FuncId) -> ClifFunction {
+    let name = declarations.get_function_decl(fid).linkage_name(fid);
+    let mut text = format!("; u0:{} = {name}\n", fid.as_u32());
+    for user in func.params.user_named_funcs().values() {
+        let symbol = match user.namespace {
+            0 => {
+                let f = FuncId::from_u32(user.index);
+                declarations.get_function_decl(f).linkage_name(f)
+            }
+            _ => {
+                let d = DataId::from_u32(user.index);
+                declarations.get_data_decl(d).linkage_name(d)
+            }
+        };
+        let _ = writeln!(text, "; u{}:{} = {symbol}", user.namespace, user.index);
+    }
+    let _ = write!(text, "{}", func.display());
+    ClifFunction {
+        name: name.into_owned(),
+        text,
+    }
 }
