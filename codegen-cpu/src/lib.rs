@@ -6,6 +6,8 @@
 //! emit_object(graph, plan, symbol)     -> object bytes (one step, raw table convention)
 //! emit_model(name, entries, params, _) -> AotModel: <name>.o + <name>.h (+ .weights), a C
 //!                                         API linked with libkiln_cpu_runtime.a (see aot)
+//! clif(graph, plan, target)            -> the CLIF of every function, before Cranelift
+//!                                         compiles it (for reading and snapshot tests)
 //! ```
 //!
 //! ```
@@ -26,11 +28,14 @@
 //! ```
 //!
 //! Map: [`abi`] is the calling convention; `module` lowers a graph into any
-//! `cranelift_module::Module` (one lowering for both paths), dispatching per node in
+//! `cranelift_module::Module` (one lowering for both paths) through a `lowerer::Lowerer`
+//! (constants, one function per kernel, the step function), dispatching per node in
 //! `node` to `lower::{elementwise, reduce, pool, movement, random, contraction}`;
 //! `lower::program` is the elementwise op table and `lower::math` the vectorised
 //! transcendentals; [`contract`] holds the tuned matmul/conv kernels the code calls;
-//! `kiln_parallel_for` (the worker pool) lives in the `kiln-cpu-runtime` crate; `runtime` runs steps.
+//! `kiln_parallel_for` (the worker pool) lives in the `kiln-cpu-runtime` crate. `isa`
+//! picks the target ISA; `jit` compiles into an [`Executable`] (`executable`: running
+//! compiled steps with a [`State`] or a [`Workspace`] per caller); `clif` shows the CLIF.
 //!
 //! Architecture invariant: compiled code never reads or writes out of bounds — every
 //! offset comes from the checked memory plan and static shapes, and [`Executable::run`]
@@ -38,18 +43,23 @@
 
 pub mod abi;
 pub mod aot;
+mod clif;
 pub mod error;
+mod executable;
+mod isa;
 mod jit;
 mod lower;
+mod lowerer;
 mod module;
 mod node;
-mod runtime;
 
 pub use aot::{AotEntry, AotModel, AotOptions, WeightStorage, emit_model, emit_object};
+pub use clif::clif;
 pub use error::CodegenError;
+pub use executable::{Executable, State, Workspace};
 pub use ir::Leaf;
 pub use jit::compile;
 /// The worker pool lives in the runtime crate (`kiln-cpu-runtime`), which C programs link.
 pub(crate) use kiln_cpu_runtime::parallel;
 pub use kiln_cpu_runtime::{contract, kiln_parallel_for};
-pub use runtime::{Executable, State, Workspace};
+pub use lowerer::ClifFunction;

@@ -235,6 +235,51 @@ fn conv_ref(
     (y, dx, dw)
 }
 
+/// A convolution of `x` (`xd`) with `w` (`wd`) under `attrs`, its input and filter
+/// gradients for the input `dy`, and the convolution again with a fused tanh epilogue: the
+/// outputs `y`, `dx`, `dw` and `fused`.
+fn conv_passes_graph(attrs: Conv2dAttrs, xd: [usize; 4], wd: [usize; 4]) -> Graph {
+    let mut g = Graph::new();
+    let x = g.input("x", xd);
+    let w = g.input("w", wd);
+    let y = g.add(Op::Conv2d(attrs), &[x, w]).unwrap();
+    let dy = g.input("dy", g.shape(y).clone());
+    let dx = g
+        .add(
+            Op::Conv2dBackpropInput {
+                attrs,
+                input_shape: Shape::from(xd),
+            },
+            &[dy, w],
+        )
+        .unwrap();
+    let dw = g
+        .add(
+            Op::Conv2dBackpropFilter {
+                attrs,
+                filter_shape: Shape::from(wd),
+            },
+            &[x, dy],
+        )
+        .unwrap();
+    let tanh = Program {
+        instrs: vec![Instr::Input(0), Instr::Unary(UnaryOp::Tanh, 0)],
+    };
+    let fused = g
+        .add(
+            Op::Fused(FusedOp::Conv2d {
+                attrs,
+                epilogue: tanh,
+            }),
+            &[x, w],
+        )
+        .unwrap();
+    for (name, id) in [("y", y), ("dx", dx), ("dw", dw), ("fused", fused)] {
+        g.add_output(name, id).unwrap();
+    }
+    g
+}
+
 #[test]
 fn conv2d_and_both_gradients_match_the_direct_loops() {
     let (xd, wd) = ([2, 6, 5, 3], [3, 2, 3, 4]);
@@ -255,44 +300,8 @@ fn conv2d_and_both_gradients_match_the_direct_loops() {
             padding: Padding::Explicit([1, 2, 0, 1]),
         },
     ] {
-        let mut g = Graph::new();
-        let x = g.input("x", xd);
-        let w = g.input("w", wd);
-        let y = g.add(Op::Conv2d(attrs), &[x, w]).unwrap();
-        let dy = g.input("dy", g.shape(y).clone());
-        let dx = g
-            .add(
-                Op::Conv2dBackpropInput {
-                    attrs,
-                    input_shape: Shape::from(xd),
-                },
-                &[dy, w],
-            )
-            .unwrap();
-        let dw = g
-            .add(
-                Op::Conv2dBackpropFilter {
-                    attrs,
-                    filter_shape: Shape::from(wd),
-                },
-                &[x, dy],
-            )
-            .unwrap();
-        let tanh = Program {
-            instrs: vec![Instr::Input(0), Instr::Unary(UnaryOp::Tanh, 0)],
-        };
-        let fused = g
-            .add(
-                Op::Fused(FusedOp::Conv2d {
-                    attrs,
-                    epilogue: tanh,
-                }),
-                &[x, w],
-            )
-            .unwrap();
-        for (name, id) in [("y", y), ("dx", dx), ("dw", dw), ("fused", fused)] {
-            g.add_output(name, id).unwrap();
-        }
+        let g = conv_passes_graph(attrs, xd, wd);
+        let y = g.output("y").unwrap();
         let (xv, wv) = (
             values(xd.iter().product(), 25, -1.0, 1.0),
             values(wd.iter().product(), 26, -1.0, 1.0),

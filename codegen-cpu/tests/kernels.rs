@@ -130,9 +130,9 @@ fn fused_reduce_runs_its_prologue_per_element() {
     assert_close("fused column reduce", &out[1].1.data, &want, 1e-6, 1e-6);
 }
 
-#[test]
-fn movement_ops_match_index_arithmetic() {
-    let x = values(24, 14, -1.0, 1.0);
+/// Transpose, slice, concat (with a slice), pad, broadcast and reshape of one `[2, 3, 4]`
+/// input `x`, as the outputs `t`, `s`, `c`, `p`, `b` and `r`.
+fn movement_graph() -> Graph {
     let mut g = Graph::new();
     let xi = g.input("x", [2, 3, 4]);
     let t = g.add(Op::Transpose(vec![2, 0, 1]), &[xi]).unwrap();
@@ -172,7 +172,12 @@ fn movement_ops_match_index_arithmetic() {
     for (name, id) in [("t", t), ("s", s), ("c", c), ("p", p), ("b", b), ("r", r)] {
         g.add_output(name, id).unwrap();
     }
-    let out = run(&g, &[("x", &x)]);
+    g
+}
+
+/// The expected outputs of [`movement_graph`] for input `x`, by index arithmetic: the op
+/// name, the output name and its values, in output order.
+fn movement_references(x: &[f32]) -> Vec<(&'static str, &'static str, Vec<f32>)> {
     let at = |i: usize, j: usize, k: usize| x[i * 12 + j * 4 + k];
     let mut t_want = vec![];
     for k in 0..4 {
@@ -212,14 +217,25 @@ fn movement_ops_match_index_arithmetic() {
             }
         }
     }
-    let b_want: Vec<f32> = x.iter().chain(&x).copied().collect();
+    let b_want: Vec<f32> = x.iter().chain(x).copied().collect();
+    vec![
+        ("transpose", "t", t_want),
+        ("slice", "s", s_want),
+        ("concat", "c", c_want),
+        ("pad", "p", p_want),
+        ("broadcast", "b", b_want),
+        ("reshape", "r", x.to_vec()),
+    ]
+}
+
+#[test]
+fn movement_ops_match_index_arithmetic() {
+    let x = values(24, 14, -1.0, 1.0);
+    let out = run(&movement_graph(), &[("x", &x)]);
     let get = |n: &str| &out.iter().find(|(m, _)| m == n).unwrap().1.data;
-    assert_close("transpose", get("t"), &t_want, 0.0, 0.0);
-    assert_close("slice", get("s"), &s_want, 0.0, 0.0);
-    assert_close("concat", get("c"), &c_want, 0.0, 0.0);
-    assert_close("pad", get("p"), &p_want, 0.0, 0.0);
-    assert_close("broadcast", get("b"), &b_want, 0.0, 0.0);
-    assert_close("reshape", get("r"), &x, 0.0, 0.0);
+    for (what, name, want) in movement_references(&x) {
+        assert_close(what, get(name), &want, 0.0, 0.0);
+    }
 }
 
 /// Reference pooling (TF semantics) and its gradient, straight from the definitions.

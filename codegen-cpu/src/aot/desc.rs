@@ -7,10 +7,10 @@ use cranelift_module::{DataDescription, DataId, FuncId, Linkage, Module};
 use ir::{Graph, MemoryPlan, NodeId, Storage};
 use kiln_cpu_runtime::aot::desc::{CONST_SLOT, DESC_VERSION, WORDS};
 
-use super::spec::Spec;
+use super::spec::{Entry, Spec};
 use crate::abi::{self, Space};
 use crate::error::{CodegenError, Result};
-use crate::module::LoweredStep;
+use crate::lowerer::LoweredStep;
 
 /// One data object being built: bytes plus the relocations to write into them.
 #[derive(Default)]
@@ -144,6 +144,27 @@ pub(crate) fn define<M: Module>(
         prefix: format!("{}__desc", spec.name),
         count: 0,
     };
+    let params = param_records(&mut e, spec, embed)?;
+    let mut entries = Words::default();
+    for (entry, low) in spec.entries.iter().zip(lowered) {
+        entry_record(&mut e, &mut entries, entry, low)?;
+    }
+    debug_assert_eq!(entries.bytes.len(), 8 * WORDS.entry * spec.entries.len());
+    debug_assert_eq!(params.bytes.len(), 8 * WORDS.param * spec.params.len());
+    let params = e.words("params", params)?;
+    let entries = e.words("entries", entries)?;
+    let mut model = Words::default();
+    model
+        .int(DESC_VERSION)
+        .array(spec.params.len(), params)
+        .array(spec.entries.len(), entries);
+    debug_assert_eq!(model.bytes.len(), 8 * WORDS.model);
+    e.define("model", model)
+}
+
+/// The `ParamDesc` of every parameter (its NUL-terminated name, its length and, when
+/// `embed`, its initial values), defining the names and values as data objects.
+fn param_records<M: Module>(e: &mut Emitter<'_, M>, spec: &Spec, embed: bool) -> Result<Words> {
     let mut params = Words::default();
     for (name, value) in &spec.params {
         let mut cname = name.as_bytes().to_vec();
@@ -167,57 +188,56 @@ pub(crate) fn define<M: Module>(
             .int(value.data.len() as u64)
             .data(init);
     }
-    let mut entries = Words::default();
-    for (entry, low) in spec.entries.iter().zip(lowered) {
-        let (g, plan) = (entry.graph, entry.plan);
-        let mut input_lens = Words::default();
-        for io in &entry.inputs {
-            input_lens.int(io.shape.numel() as u64);
-        }
-        let mut param_map = Words::default();
-        for &p in &entry.param_map {
-            param_map.int(p as u64);
-        }
-        let mut outputs = Words::default();
-        for (_, id) in &g.outputs {
-            value(&mut outputs, g, plan, low, *id)?;
-        }
-        let graph_params = g.params();
-        let mut updates = Words::default();
-        let mut n_updates = 0;
-        for &(param, new) in &g.updates {
-            let index = graph_params
-                .iter()
-                .position(|&p| p == param)
-                .expect("updates name params (checked by Graph::add_update)");
-            if plan.of(new) != Storage::InPlace(index) {
-                updates.int(index as u64);
-                value(&mut updates, g, plan, low, new)?;
-                n_updates += 1;
-            }
-        }
-        let input_lens = e.words("inputs", input_lens)?;
-        let param_map = e.words("param_map", param_map)?;
-        let outputs = e.words("outputs", outputs)?;
-        let updates = e.words("updates", updates)?;
-        entries
-            .func(low.step)
-            .int(plan.arena_len as u64)
-            .int(low.scratch_len as u64)
-            .array(entry.inputs.len(), input_lens)
-            .array(entry.param_map.len(), param_map)
-            .array(g.outputs.len(), outputs)
-            .array(n_updates, updates);
+    Ok(params)
+}
+
+/// Append the `EntryDesc` of `entry` (lowered to `low`) to `entries`: its step function,
+/// arena and scratch sizes, and its input lengths, parameter map, outputs and copied
+/// updates as data objects.
+fn entry_record<M: Module>(
+    e: &mut Emitter<'_, M>,
+    entries: &mut Words,
+    entry: &Entry,
+    low: &LoweredStep,
+) -> Result<()> {
+    let (g, plan) = (entry.graph, entry.plan);
+    let mut input_lens = Words::default();
+    for io in &entry.inputs {
+        input_lens.int(io.shape.numel() as u64);
     }
-    debug_assert_eq!(entries.bytes.len(), 8 * WORDS.entry * spec.entries.len());
-    debug_assert_eq!(params.bytes.len(), 8 * WORDS.param * spec.params.len());
-    let params = e.words("params", params)?;
-    let entries = e.words("entries", entries)?;
-    let mut model = Words::default();
-    model
-        .int(DESC_VERSION)
-        .array(spec.params.len(), params)
-        .array(spec.entries.len(), entries);
-    debug_assert_eq!(model.bytes.len(), 8 * WORDS.model);
-    e.define("model", model)
+    let mut param_map = Words::default();
+    for &p in &entry.param_map {
+        param_map.int(p as u64);
+    }
+    let mut outputs = Words::default();
+    for (_, id) in &g.outputs {
+        value(&mut outputs, g, plan, low, *id)?;
+    }
+    let graph_params = g.params();
+    let mut updates = Words::default();
+    let mut n_updates = 0;
+    for &(param, new) in &g.updates {
+        let index = graph_params
+            .iter()
+            .position(|&p| p == param)
+            .expect("updates name params (checked by Graph::add_update)");
+        if plan.of(new) != Storage::InPlace(index) {
+            updates.int(index as u64);
+            value(&mut updates, g, plan, low, new)?;
+            n_updates += 1;
+        }
+    }
+    let input_lens = e.words("inputs", input_lens)?;
+    let param_map = e.words("param_map", param_map)?;
+    let outputs = e.words("outputs", outputs)?;
+    let updates = e.words("updates", updates)?;
+    entries
+        .func(low.step)
+        .int(plan.arena_len as u64)
+        .int(low.scratch_len as u64)
+        .array(entry.inputs.len(), input_lens)
+        .array(entry.param_map.len(), param_map)
+        .array(g.outputs.len(), outputs)
+        .array(n_updates, updates);
+    Ok(())
 }

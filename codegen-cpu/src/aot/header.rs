@@ -62,16 +62,33 @@ fn batch(inputs: &[Io]) -> Option<usize> {
         .and_then(|io| io.shape.dims().first().copied())
 }
 
-/// The C header of `spec`.
+/// Floats in the weights of all parameters.
+fn weights_len(spec: &Spec) -> usize {
+    spec.params.iter().map(|(_, t)| t.data.len()).sum()
+}
+
+/// The C header of `spec`: its doc comment (overview, entry points, parameters and
+/// weights), the declarations, and the constants.
 pub(crate) fn render(spec: &Spec, options: &AotOptions) -> String {
-    let m = spec.name;
-    let up = m.to_ascii_uppercase();
     let mut h = String::new();
+    doc_overview(&mut h, spec.name, options);
+    doc_entries(&mut h, spec);
+    doc_params(&mut h, spec, options);
+    declarations(&mut h, spec);
+    param_constants(&mut h, spec, options);
+    entry_constants(&mut h, spec);
+    let up = spec.name.to_ascii_uppercase();
+    let _ = writeln!(h, "\n#ifdef __cplusplus\n}}\n#endif\n\n#endif /* {up}_H */");
+    h
+}
+
+/// The doc comment's opening: what the file is, the target, the link line, how to use the
+/// model and what the functions return.
+fn doc_overview(h: &mut String, m: &str, options: &AotOptions) {
     let target = options.target.as_deref().map_or(
         "this compiling host, with its CPU features".to_string(),
         |t| format!("{t} (baseline CPU features)"),
     );
-    let total: usize = spec.params.iter().map(|(_, t)| t.data.len()).sum();
     let _ = writeln!(
         h,
         "/* {m}.h: C API of the model `{m}`, compiled ahead of time by Kiln. Generated; do not edit."
@@ -93,6 +110,13 @@ pub(crate) fn render(spec: &Spec, options: &AotOptions) -> String {
         h,
         " * Every function returning int returns 0 on success, -1 on failure (the reason is\n * written to stderr); {m}_create returns NULL on failure."
     );
+}
+
+/// The doc comment's entry points: each one's prototype, batch size, inputs and outputs
+/// (shapes and graph names), and whether it updates parameters.
+fn doc_entries(h: &mut String, spec: &Spec) {
+    let m = spec.name;
+    let up = m.to_ascii_uppercase();
     let _ = writeln!(
         h,
         " *\n * Entry points (shapes, and so batch sizes, are fixed at compile time; arrays are\n * dense row-major float32):"
@@ -132,6 +156,13 @@ pub(crate) fn render(spec: &Spec, options: &AotOptions) -> String {
             );
         }
     }
+}
+
+/// The doc comment's end: the parameters by index, where the initial weights are, the
+/// weights file's format, and thread safety.
+fn doc_params(h: &mut String, spec: &Spec, options: &AotOptions) {
+    let m = spec.name;
+    let up = m.to_ascii_uppercase();
     let _ = writeln!(
         h,
         " *\n * Parameters (weights and optimizer state), by index, for {m}_get_weights and\n * {m}_set_weights ({m}_param_index finds one by name):"
@@ -154,12 +185,18 @@ pub(crate) fn render(spec: &Spec, options: &AotOptions) -> String {
     let _ = writeln!(
         h,
         " * Weights file ({m}.weights): every parameter's values in index order, as raw\n * little-endian float32, no header: {up}_WEIGHTS_LEN floats ({} bytes).",
-        total * 4
+        weights_len(spec) * 4
     );
     let _ = writeln!(
         h,
         " *\n * Threads: one instance runs one call at a time; separate instances may run on separate\n * threads (they share the runtime's worker pool).\n */"
     );
+}
+
+/// The include guard's opening, the instance type and every function's prototype.
+fn declarations(h: &mut String, spec: &Spec) {
+    let m = spec.name;
+    let up = m.to_ascii_uppercase();
     let _ = writeln!(
         h,
         "#ifndef {up}_H\n#define {up}_H\n\n#include <stdint.h>\n\n#ifdef __cplusplus\nextern \"C\" {{\n#endif\n"
@@ -188,10 +225,17 @@ pub(crate) fn render(spec: &Spec, options: &AotOptions) -> String {
         let args = c_arguments(e);
         let _ = writeln!(h, "int {m}_{}({m}_t *model, {});", e.name, args.join(", "));
     }
+}
+
+/// The parameter constants: count, weights length, storage, names and lengths, and one
+/// index and length macro per parameter (the first of parameters whose C names collide).
+fn param_constants(h: &mut String, spec: &Spec, options: &AotOptions) {
+    let up = spec.name.to_ascii_uppercase();
     let _ = writeln!(
         h,
-        "\n#define {up}_N_PARAMS {}\n#define {up}_WEIGHTS_LEN {total}",
-        spec.params.len()
+        "\n#define {up}_N_PARAMS {}\n#define {up}_WEIGHTS_LEN {}",
+        spec.params.len(),
+        weights_len(spec)
     );
     let _ = writeln!(
         h,
@@ -222,6 +266,12 @@ pub(crate) fn render(spec: &Spec, options: &AotOptions) -> String {
             taken.push(macro_name);
         }
     }
+}
+
+/// The entry constants: each entry's batch size and each input's and output's length and
+/// shape.
+fn entry_constants(h: &mut String, spec: &Spec) {
+    let up = spec.name.to_ascii_uppercase();
     for e in &spec.entries {
         let eu = format!("{up}_{}", e.name.to_ascii_uppercase());
         if let Some(b) = batch(&e.inputs) {
@@ -237,8 +287,6 @@ pub(crate) fn render(spec: &Spec, options: &AotOptions) -> String {
             );
         }
     }
-    let _ = writeln!(h, "\n#ifdef __cplusplus\n}}\n#endif\n\n#endif /* {up}_H */");
-    h
 }
 
 #[cfg(test)]

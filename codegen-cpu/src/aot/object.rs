@@ -14,7 +14,8 @@ use target_lexicon::{Endianness, PointerWidth};
 use super::spec::Spec;
 use super::{AotOptions, WeightStorage, desc, wrappers};
 use crate::error::{CodegenError, Result};
-use crate::module::{lower_graph, target_isa};
+use crate::isa::target_isa;
+use crate::module::lower_graph;
 
 /// Compile `graph` under `plan` into the bytes of a relocatable object file for this host
 /// whose exported function `symbol` is the step (see [`crate::abi`] for its signature).

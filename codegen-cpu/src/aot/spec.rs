@@ -2,7 +2,7 @@
 //! entry, input and output names; every graph parameter among the model's parameters with
 //! the same shape; initial values of the right length; no name used twice.
 
-use ir::{Graph, MemoryPlan, Op, Shape, Tensor};
+use ir::{Graph, MemoryPlan, NodeId, Op, Shape, Tensor};
 
 use super::AotEntry;
 use crate::error::{CodegenError, Result};
@@ -105,6 +105,21 @@ pub(crate) fn check<'a>(
     if entries.is_empty() {
         return fail(format!("model `{name}`"), "no entry point");
     }
+    check_params(params)?;
+    let checked = entries
+        .iter()
+        .enumerate()
+        .map(|(i, e)| check_entry(e, &entries[..i], params))
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Spec {
+        name,
+        entries: checked,
+        params: params.to_vec(),
+    })
+}
+
+/// Every parameter named once, with as many initial values as its shape holds.
+fn check_params(params: &[(&str, &Tensor)]) -> Result<()> {
     for (i, (p, t)) in params.iter().enumerate() {
         if params[..i].iter().any(|(q, _)| q == p) {
             return fail(format!("parameter `{p}`"), "given twice");
@@ -116,81 +131,96 @@ pub(crate) fn check<'a>(
             );
         }
     }
-    let mut checked = Vec::with_capacity(entries.len());
-    for (i, e) in entries.iter().enumerate() {
-        let what = format!("entry `{}`", e.name);
-        if !is_c_identifier(e.name)
-            || FIXED_FUNCTIONS.contains(&e.name)
-            || entries[..i].iter().any(|f| f.name == e.name)
-        {
+    Ok(())
+}
+
+/// Check entry point `e` (the entries before it are `earlier`): its name, its inputs' and
+/// outputs' C names, and its graph's parameters among the model's `params`.
+fn check_entry<'a>(
+    e: &AotEntry<'a>,
+    earlier: &[AotEntry<'a>],
+    params: &[(&str, &Tensor)],
+) -> Result<Entry<'a>> {
+    let what = format!("entry `{}`", e.name);
+    if !is_c_identifier(e.name)
+        || FIXED_FUNCTIONS.contains(&e.name)
+        || earlier.iter().any(|f| f.name == e.name)
+    {
+        return fail(
+            what,
+            format!(
+                "the name must be a C identifier, not one of {FIXED_FUNCTIONS:?}, and used once"
+            ),
+        );
+    }
+    let g = e.graph;
+    let inputs = ios(
+        e.name,
+        g.inputs().into_iter().map(|id| leaf(g, id)).collect(),
+    )?;
+    let outputs = ios(
+        e.name,
+        g.outputs
+            .iter()
+            .map(|(n, id)| (n.clone(), g.shape(*id).clone()))
+            .collect(),
+    )?;
+    if let Some(dup) = outputs
+        .iter()
+        .find(|o| inputs.iter().any(|i| i.c_name == o.c_name))
+    {
+        return fail(
+            what,
+            format!("output `{}` has the C name of an input", dup.name),
+        );
+    }
+    Ok(Entry {
+        name: e.name,
+        graph: g,
+        plan: e.plan,
+        inputs,
+        outputs,
+        param_map: param_map(&what, g, params)?,
+    })
+}
+
+/// The name and shape of leaf `id` (an input or a parameter) of `g`.
+fn leaf(g: &Graph, id: NodeId) -> (String, Shape) {
+    match g.op(id) {
+        Op::Input { name, shape } | Op::Param { name, shape } => (name.clone(), shape.clone()),
+        other => unreachable!("inputs() and params() yield leaves, got {other:?}"),
+    }
+}
+
+/// The model parameter index of each of `g`'s parameters (in `Param` node order): each
+/// must be among `params` with the same shape, and appear once; errors name `what`.
+fn param_map(what: &str, g: &Graph, params: &[(&str, &Tensor)]) -> Result<Vec<usize>> {
+    let mut param_map = Vec::new();
+    for (pname, shape) in g.params().into_iter().map(|id| leaf(g, id)) {
+        let Some(index) = params.iter().position(|(n, _)| *n == pname) else {
             return fail(
                 what,
                 format!(
-                    "the name must be a C identifier, not one of {FIXED_FUNCTIONS:?}, and used once"
+                    "parameter `{pname}` {shape} has no initial value among the model's parameters"
+                ),
+            );
+        };
+        if params[index].1.shape != shape {
+            return fail(
+                what,
+                format!(
+                    "parameter `{pname}` is {shape} in the graph but {} in the weights",
+                    params[index].1.shape
                 ),
             );
         }
-        let g = e.graph;
-        let leaf = |id| match g.op(id) {
-            Op::Input { name, shape } | Op::Param { name, shape } => (name.clone(), shape.clone()),
-            other => unreachable!("inputs() and params() yield leaves, got {other:?}"),
-        };
-        let inputs = ios(e.name, g.inputs().into_iter().map(leaf).collect())?;
-        let outputs = ios(
-            e.name,
-            g.outputs
-                .iter()
-                .map(|(n, id)| (n.clone(), g.shape(*id).clone()))
-                .collect(),
-        )?;
-        if let Some(dup) = outputs
-            .iter()
-            .find(|o| inputs.iter().any(|i| i.c_name == o.c_name))
-        {
+        if param_map.contains(&index) {
             return fail(
                 what,
-                format!("output `{}` has the C name of an input", dup.name),
+                format!("parameter `{pname}` appears twice in the graph"),
             );
         }
-        let mut param_map = Vec::new();
-        for (pname, shape) in g.params().into_iter().map(leaf) {
-            let Some(index) = params.iter().position(|(n, _)| *n == pname) else {
-                return fail(
-                    what,
-                    format!(
-                        "parameter `{pname}` {shape} has no initial value among the model's parameters"
-                    ),
-                );
-            };
-            if params[index].1.shape != shape {
-                return fail(
-                    what,
-                    format!(
-                        "parameter `{pname}` is {shape} in the graph but {} in the weights",
-                        params[index].1.shape
-                    ),
-                );
-            }
-            if param_map.contains(&index) {
-                return fail(
-                    what,
-                    format!("parameter `{pname}` appears twice in the graph"),
-                );
-            }
-            param_map.push(index);
-        }
-        checked.push(Entry {
-            name: e.name,
-            graph: g,
-            plan: e.plan,
-            inputs,
-            outputs,
-            param_map,
-        });
+        param_map.push(index);
     }
-    Ok(Spec {
-        name,
-        entries: checked,
-        params: params.to_vec(),
-    })
+    Ok(param_map)
 }

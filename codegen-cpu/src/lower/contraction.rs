@@ -11,8 +11,8 @@ use std::mem::{offset_of, size_of};
 
 use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::types::{I32, I64};
-use cranelift_codegen::ir::{InstBuilder, StackSlotData, StackSlotKind, Value};
-use cranelift_module::Module;
+use cranelift_codegen::ir::{FuncRef, InstBuilder, StackSlotData, StackSlotKind, Value};
+use cranelift_module::{FuncId, Module};
 use ir::{Conv2dAttrs, FusedOp, NodeId, Op, Program, Shape};
 
 use crate::abi::Loc;
@@ -21,7 +21,7 @@ use crate::error::{CodegenError, Result};
 use crate::lower::elementwise::InnerRow;
 use crate::lower::nest::broadcast_strides;
 use crate::lower::{Kernel, MAX_CHUNKS};
-use crate::module::Lowerer;
+use crate::lowerer::Lowerer;
 
 /// Threads the contraction kernels may use (they split large products themselves).
 fn threads() -> usize {
@@ -85,59 +85,22 @@ pub(crate) fn lower<M: Module>(
     shapes: &[&Shape],
 ) -> Result<()> {
     let graph = l.graph;
-    let out_shape = graph.shape(id);
+    let op = graph.op(id);
     if let Op::Fused(FusedOp::MatMul {
         transpose_a,
         transpose_b,
         epilogue,
-    }) = graph.op(id)
-        && epilogue_in_kernel(out_shape)
+    }) = op
+        && epilogue_in_kernel(graph.shape(id))
     {
-        let f = l.import("kiln_sgemm", &[l.module.target_config().pointer_type()])?;
-        let (ta, tb) = (*transpose_a, *transpose_b);
-        let n = shapes.len();
-        return l.kernel(id, locs, &[f], |k, b, f| {
-            let ep = Epilogue {
-                program: epilogue,
-                extras: (2..n).map(|j| (b[j], shapes[j])).collect(),
-            };
-            let ep = (!epilogue.is_identity()).then_some(&ep);
-            matmul(
-                k,
-                f[0],
-                (b[0], shapes[0], ta),
-                (b[1], shapes[1], tb),
-                (b[n], out_shape),
-                ep,
-            )
-        });
+        let transposes = (*transpose_a, *transpose_b);
+        return matmul_with_epilogue(l, id, transposes, epilogue, locs, shapes);
     }
     let (locs, shapes) = (
         [locs[0], locs[1], locs[locs.len() - 1]],
         [shapes[0], shapes[1]],
     );
-    let conv = |attrs: &Conv2dAttrs, x: &Shape, w: &Shape| -> Result<Conv2dGeometry> {
-        let dims = |s: &Shape| {
-            <[usize; 4]>::try_from(s.dims())
-                .map_err(|_| unsupported(l, id, "convolution operands must be rank 4"))
-        };
-        Conv2dGeometry::resolve(dims(x)?, dims(w)?, attrs)
-            .map_err(|e| unsupported(l, id, &e.to_string()))
-    };
-    let depthwise =
-        |attrs: &Conv2dAttrs, x: &Shape, w: &Shape| -> Result<(Conv2dGeometry, usize)> {
-            let d = w.dims();
-            let dense = d
-                .get(2)
-                .zip(d.get(3))
-                .and_then(|(c, m)| c.checked_mul(*m))
-                .map(|cm| Shape::from([d[0], d[1], d[2], cm]));
-            let dense = dense
-                .filter(|_| d.len() == 4)
-                .ok_or_else(|| unsupported(l, id, "depthwise filter must be rank 4"))?;
-            Ok((conv(attrs, x, &dense)?, d[3]))
-        };
-    match graph.op(id) {
+    match op {
         Op::MatMul {
             transpose_a,
             transpose_b,
@@ -146,80 +109,197 @@ pub(crate) fn lower<M: Module>(
             transpose_a,
             transpose_b,
             ..
-        }) => {
-            let f = l.import("kiln_sgemm", &[l.module.target_config().pointer_type()])?;
-            let (ta, tb) = (*transpose_a, *transpose_b);
-            let (sa, sb) = (shapes[0].clone(), shapes[1].clone());
-            let out = out_shape.clone();
-            l.kernel(id, &locs, &[f], |k, b, f| {
-                matmul(
-                    k,
-                    f[0],
-                    (b[0], &sa, ta),
-                    (b[1], &sb, tb),
-                    (b[2], &out),
-                    None,
-                )
-            })
-        }
-        Op::Conv2d(attrs) | Op::Fused(FusedOp::Conv2d { attrs, .. }) => {
-            let g = conv(attrs, shapes[0], shapes[1])?;
-            // x = operand 0, w = operand 1, y = result.
-            call_conv(l, id, "kiln_conv2d", g, [0, 1, 2], &locs)
-        }
-        Op::Conv2dBackpropInput { attrs, input_shape } => {
-            let g = conv(attrs, input_shape, shapes[1])?;
-            // dy = operand 0, w = operand 1, dx = result.
-            call_conv(l, id, "kiln_conv2d_backprop_input", g, [2, 1, 0], &locs)
-        }
-        Op::Conv2dBackpropFilter {
-            attrs,
-            filter_shape,
-        } => {
-            let g = conv(attrs, shapes[0], filter_shape)?;
-            // x = operand 0, dy = operand 1, dw = result.
-            call_conv(l, id, "kiln_conv2d_backprop_filter", g, [0, 2, 1], &locs)
-        }
-        // Depthwise: the geometry's filter is the dense-equivalent `[kh, kw, c, c * m]`.
-        Op::DepthwiseConv2d(attrs) | Op::Fused(FusedOp::DepthwiseConv2d { attrs, .. }) => {
-            let (g, m) = depthwise(attrs, shapes[0], shapes[1])?;
-            call_depthwise(l, id, "kiln_depthwise_conv2d", g, m, [0, 1, 2], &locs)
-        }
-        Op::DepthwiseConv2dBackpropInput { attrs, input_shape } => {
-            let (g, m) = depthwise(attrs, input_shape, shapes[1])?;
-            call_depthwise(
-                l,
-                id,
-                "kiln_depthwise_conv2d_backprop_input",
-                g,
-                m,
-                [2, 1, 0],
-                &locs,
-            )
-        }
-        Op::DepthwiseConv2dBackpropFilter {
-            attrs,
-            filter_shape,
-        } => {
-            let (g, m) = depthwise(attrs, shapes[0], filter_shape)?;
-            call_depthwise(
-                l,
-                id,
-                "kiln_depthwise_conv2d_backprop_filter",
-                g,
-                m,
-                [0, 2, 1],
-                &locs,
-            )
-        }
-        other => Err(CodegenError::Unsupported {
-            node: id.to_string(),
-            op: ir::infer::op_name(other),
-            msg: "not a contraction".into(),
-        }),
+        }) => matmul_kernel(l, id, (*transpose_a, *transpose_b), &locs, shapes),
+        Op::Conv2d(_)
+        | Op::Fused(FusedOp::Conv2d { .. })
+        | Op::Conv2dBackpropInput { .. }
+        | Op::Conv2dBackpropFilter { .. } => conv_kernel(l, id, op, &locs, shapes),
+        Op::DepthwiseConv2d(_)
+        | Op::Fused(FusedOp::DepthwiseConv2d { .. })
+        | Op::DepthwiseConv2dBackpropInput { .. }
+        | Op::DepthwiseConv2dBackpropFilter { .. } => depthwise_kernel(l, id, op, &locs, shapes),
+        other => Err(not_a_contraction(id, other)),
     }
 }
 
+/// The `kiln_sgemm` import (one pointer argument: the argument struct).
+fn import_sgemm<M: Module>(l: &mut Lowerer<'_, M>) -> Result<FuncId> {
+    l.import("kiln_sgemm", &[l.module.target_config().pointer_type()])
+}
+
+/// A rank-2 fused matmul and its epilogue in one kernel: `locs` and `shapes` are all the
+/// node's operands (`A`, `B`, then the epilogue's extra ones), `locs` ending with the
+/// result's location.
+fn matmul_with_epilogue<M: Module>(
+    l: &mut Lowerer<'_, M>,
+    id: NodeId,
+    (ta, tb): (bool, bool),
+    epilogue: &Program,
+    locs: &[Loc],
+    shapes: &[&Shape],
+) -> Result<()> {
+    let out_shape = l.graph.shape(id);
+    let f = import_sgemm(l)?;
+    let n = shapes.len();
+    l.kernel(id, locs, &[f], |k, b, f| {
+        let ep = Epilogue {
+            program: epilogue,
+            extras: (2..n).map(|j| (b[j], shapes[j])).collect(),
+        };
+        let ep = (!epilogue.is_identity()).then_some(&ep);
+        matmul(
+            k,
+            f[0],
+            (b[0], shapes[0], ta),
+            (b[1], shapes[1], tb),
+            (b[n], out_shape),
+            ep,
+        )
+    })
+}
+
+/// A (batched) matmul kernel without epilogue: `A` and `B` at `locs[0]` and `locs[1]`,
+/// transposed as `(ta, tb)` say, `C` at `locs[2]`.
+fn matmul_kernel<M: Module>(
+    l: &mut Lowerer<'_, M>,
+    id: NodeId,
+    (ta, tb): (bool, bool),
+    locs: &[Loc; 3],
+    shapes: [&Shape; 2],
+) -> Result<()> {
+    let f = import_sgemm(l)?;
+    let (sa, sb) = (shapes[0].clone(), shapes[1].clone());
+    let out = l.graph.shape(id).clone();
+    l.kernel(id, locs, &[f], |k, b, f| {
+        matmul(
+            k,
+            f[0],
+            (b[0], &sa, ta),
+            (b[1], &sb, tb),
+            (b[2], &out),
+            None,
+        )
+    })
+}
+
+/// A dense convolution pass (forward, or the gradient for its input or its filter) as a
+/// call of its `kiln_conv2d*` kernel.
+fn conv_kernel<M: Module>(
+    l: &mut Lowerer<'_, M>,
+    id: NodeId,
+    op: &Op,
+    locs: &[Loc; 3],
+    shapes: [&Shape; 2],
+) -> Result<()> {
+    let (symbol, g, order) = match op {
+        // x = operand 0, w = operand 1, y = result.
+        Op::Conv2d(attrs) | Op::Fused(FusedOp::Conv2d { attrs, .. }) => (
+            "kiln_conv2d",
+            conv_geometry(l, id, attrs, shapes[0], shapes[1])?,
+            [0, 1, 2],
+        ),
+        // dy = operand 0, w = operand 1, dx = result.
+        Op::Conv2dBackpropInput { attrs, input_shape } => (
+            "kiln_conv2d_backprop_input",
+            conv_geometry(l, id, attrs, input_shape, shapes[1])?,
+            [2, 1, 0],
+        ),
+        // x = operand 0, dy = operand 1, dw = result.
+        Op::Conv2dBackpropFilter {
+            attrs,
+            filter_shape,
+        } => (
+            "kiln_conv2d_backprop_filter",
+            conv_geometry(l, id, attrs, shapes[0], filter_shape)?,
+            [0, 2, 1],
+        ),
+        other => return Err(not_a_contraction(id, other)),
+    };
+    call_conv(l, id, symbol, g, order, locs)
+}
+
+/// A depthwise convolution pass (forward, or a gradient) as a call of its
+/// `kiln_depthwise_conv2d*` kernel; the geometry's filter is the dense-equivalent
+/// `[kh, kw, c, c * m]`.
+fn depthwise_kernel<M: Module>(
+    l: &mut Lowerer<'_, M>,
+    id: NodeId,
+    op: &Op,
+    locs: &[Loc; 3],
+    shapes: [&Shape; 2],
+) -> Result<()> {
+    let (symbol, (g, m), order) = match op {
+        Op::DepthwiseConv2d(attrs) | Op::Fused(FusedOp::DepthwiseConv2d { attrs, .. }) => (
+            "kiln_depthwise_conv2d",
+            depthwise_geometry(l, id, attrs, shapes[0], shapes[1])?,
+            [0, 1, 2],
+        ),
+        Op::DepthwiseConv2dBackpropInput { attrs, input_shape } => (
+            "kiln_depthwise_conv2d_backprop_input",
+            depthwise_geometry(l, id, attrs, input_shape, shapes[1])?,
+            [2, 1, 0],
+        ),
+        Op::DepthwiseConv2dBackpropFilter {
+            attrs,
+            filter_shape,
+        } => (
+            "kiln_depthwise_conv2d_backprop_filter",
+            depthwise_geometry(l, id, attrs, shapes[0], filter_shape)?,
+            [0, 2, 1],
+        ),
+        other => return Err(not_a_contraction(id, other)),
+    };
+    call_depthwise(l, id, symbol, g, m, order, locs)
+}
+
+/// The checked geometry of a dense convolution of input `x` with filter `w` (both rank 4).
+fn conv_geometry<M: Module>(
+    l: &Lowerer<'_, M>,
+    id: NodeId,
+    attrs: &Conv2dAttrs,
+    x: &Shape,
+    w: &Shape,
+) -> Result<Conv2dGeometry> {
+    let dims = |s: &Shape| {
+        <[usize; 4]>::try_from(s.dims())
+            .map_err(|_| unsupported(l, id, "convolution operands must be rank 4"))
+    };
+    Conv2dGeometry::resolve(dims(x)?, dims(w)?, attrs)
+        .map_err(|e| unsupported(l, id, &e.to_string()))
+}
+
+/// The checked geometry of a depthwise convolution of input `x` with the rank-4 filter
+/// `w = [kh, kw, c, m]` (as the dense-equivalent filter `[kh, kw, c, c * m]`), and its
+/// channel multiplier `m`.
+fn depthwise_geometry<M: Module>(
+    l: &Lowerer<'_, M>,
+    id: NodeId,
+    attrs: &Conv2dAttrs,
+    x: &Shape,
+    w: &Shape,
+) -> Result<(Conv2dGeometry, usize)> {
+    let d = w.dims();
+    let dense = d
+        .get(2)
+        .zip(d.get(3))
+        .and_then(|(c, m)| c.checked_mul(*m))
+        .map(|cm| Shape::from([d[0], d[1], d[2], cm]));
+    let dense = dense
+        .filter(|_| d.len() == 4)
+        .ok_or_else(|| unsupported(l, id, "depthwise filter must be rank 4"))?;
+    Ok((conv_geometry(l, id, attrs, x, &dense)?, d[3]))
+}
+
+/// The error for an op that is not a contraction.
+fn not_a_contraction(id: NodeId, op: &Op) -> CodegenError {
+    CodegenError::Unsupported {
+        node: id.to_string(),
+        op: ir::infer::op_name(op),
+        msg: "not a contraction".into(),
+    }
+}
+
+/// The error for a contraction whose operands the kernels cannot take.
 fn unsupported<M: Module>(l: &Lowerer<'_, M>, id: NodeId, msg: &str) -> CodegenError {
     CodegenError::Unsupported {
         node: id.to_string(),
@@ -278,91 +358,146 @@ fn split_point(k: &mut Kernel, c: Value, len: usize) -> Value {
     k.b.ins().select(last, end, t)
 }
 
+/// One product of a (batched) matmul, per matrix of the batch: `C[m, n] = A[m, k] B[k, n]`,
+/// `A(i, l)` stored at `i * a_strides.0 + l * a_strides.1` (likewise `B`), `C` dense.
+struct Product {
+    m: usize,
+    n: usize,
+    k: usize,
+    a_strides: (usize, usize),
+    b_strides: (usize, usize),
+    /// Elements per matrix of `A` and of `B` (the batch strides).
+    a_len: usize,
+    b_len: usize,
+    /// Matrices in the batch.
+    batch: usize,
+}
+
+impl Product {
+    /// The product of `a` and `b` (shapes, whether transposed) into a result of shape `c`.
+    fn of(a: (&Shape, bool), b: (&Shape, bool), c: &Shape) -> Self {
+        let r = c.rank();
+        let (m, n) = (c.dims()[r - 2], c.dims()[r - 1]);
+        let (ra, ca) = (a.0.dims()[r - 2], a.0.dims()[r - 1]);
+        let (rb, cb) = (b.0.dims()[r - 2], b.0.dims()[r - 1]);
+        // A(i, l) is stored at i*ca + l, or at l*ca + i when transposed; likewise for B.
+        Product {
+            m,
+            n,
+            k: if a.1 { ra } else { ca },
+            a_strides: if a.1 { (1, ca) } else { (ca, 1) },
+            b_strides: if b.1 { (1, cb) } else { (cb, 1) },
+            a_len: ra * ca,
+            b_len: rb * cb,
+            batch: c.dims()[..r - 2].iter().product(),
+        }
+    }
+
+    /// The `kiln_sgemm` arguments of one whole matrix, pointers null.
+    fn template(&self) -> SgemmArgs {
+        SgemmArgs {
+            m: self.m,
+            n: self.n,
+            k: self.k,
+            a: std::ptr::null(),
+            a_row_stride: self.a_strides.0,
+            a_col_stride: self.a_strides.1,
+            b: std::ptr::null(),
+            b_row_stride: self.b_strides.0,
+            b_col_stride: self.b_strides.1,
+            c: std::ptr::null_mut(),
+            c_row_stride: self.n,
+            c_col_stride: 1,
+            alpha: 1.0,
+            beta: 0.0,
+            // Chunks are the parallelism: each call runs on the thread that took its chunk.
+            threads: 1,
+        }
+    }
+}
+
 /// One `kiln_sgemm` call per matrix of the batch and chunk; a chunk then runs `epilogue`
 /// (rank-2 products only) over its part of `C`.
 fn matmul(
     k: &mut Kernel,
-    f: cranelift_codegen::ir::FuncRef,
+    f: FuncRef,
     a: (Value, &Shape, bool),
     b: (Value, &Shape, bool),
     c: (Value, &Shape),
     epilogue: Option<&Epilogue>,
 ) {
-    let r = c.1.rank();
-    let (m, n) = (c.1.dims()[r - 2], c.1.dims()[r - 1]);
-    let (ra, ca) = (a.1.dims()[r - 2], a.1.dims()[r - 1]);
-    let (rb, cb) = (b.1.dims()[r - 2], b.1.dims()[r - 1]);
-    let kk = if a.2 { ra } else { ca };
-    // A(i, l) is stored at i*ca + l, or at l*ca + i when transposed; likewise for B.
-    let (a_rs, a_cs) = if a.2 { (1, ca) } else { (ca, 1) };
-    let (b_rs, b_cs) = if b.2 { (1, cb) } else { (cb, 1) };
-    let template = SgemmArgs {
-        m,
-        n,
-        k: kk,
-        a: std::ptr::null(),
-        a_row_stride: a_rs,
-        a_col_stride: a_cs,
-        b: std::ptr::null(),
-        b_row_stride: b_rs,
-        b_col_stride: b_cs,
-        c: std::ptr::null_mut(),
-        c_row_stride: n,
-        c_col_stride: 1,
-        alpha: 1.0,
-        beta: 0.0,
-        // Chunks are the parallelism: each call runs on the thread that took its chunk.
-        threads: 1,
-    };
-    let (n_chunks, axis) = split(m, n, kk, threads());
+    let p = Product::of((a.1, a.2), (b.1, b.2), c.1);
+    let (n_chunks, axis) = split(p.m, p.n, p.k, threads());
     k.n_chunks = n_chunks;
-    let args = stack_struct(k, &words(&template));
-    // This chunk's rows [r0, r1) and columns [c0, c1) of every matrix of C.
-    let full_rows = (k.int(0), k.int(m as i64));
-    let full_cols = (k.int(0), k.int(n as i64));
-    let ((r0, r1), (c0, c1)) = if n_chunks <= 1 {
-        (full_rows, full_cols)
+    let args = stack_struct(k, &words(&p.template()));
+    let (rows, cols) = chunk_rect(k, &p, axis, args);
+    sgemm_calls(k, f, &p, args, (a.0, b.0, c.0), (rows.0, cols.0));
+    if let Some(ep) = epilogue {
+        epilogue_rect(k, ep, c, rows, cols);
+    }
+}
+
+/// This chunk's rows `[r0, r1)` and columns `[c0, c1)` of every matrix of `C` (all of them
+/// for a single chunk); a chunk's extent along `axis` is stored in the arguments at `args`.
+fn chunk_rect(
+    k: &mut Kernel,
+    p: &Product,
+    axis: SplitAxis,
+    args: Value,
+) -> ((Value, Value), (Value, Value)) {
+    let full_rows = (k.int(0), k.int(p.m as i64));
+    let full_cols = (k.int(0), k.int(p.n as i64));
+    if k.n_chunks <= 1 {
+        return (full_rows, full_cols);
+    }
+    let len = if axis == SplitAxis::Rows { p.m } else { p.n };
+    let lo = split_point(k, k.chunk, len);
+    let next = k.b.ins().iadd_imm_s(k.chunk, 1);
+    let hi = split_point(k, next, len);
+    let extent = k.b.ins().isub(hi, lo);
+    let field = if axis == SplitAxis::Rows {
+        offset_of!(SgemmArgs, m)
     } else {
-        let len = if axis == SplitAxis::Rows { m } else { n };
-        let lo = split_point(k, k.chunk, len);
-        let next = k.b.ins().iadd_imm_s(k.chunk, 1);
-        let hi = split_point(k, next, len);
-        let extent = k.b.ins().isub(hi, lo);
-        let field = if axis == SplitAxis::Rows {
-            offset_of!(SgemmArgs, m)
-        } else {
-            offset_of!(SgemmArgs, n)
-        };
-        put(k, args, field, extent);
-        if axis == SplitAxis::Rows {
-            ((lo, hi), full_cols)
-        } else {
-            (full_rows, (lo, hi))
-        }
+        offset_of!(SgemmArgs, n)
     };
+    put(k, args, field, extent);
+    if axis == SplitAxis::Rows {
+        ((lo, hi), full_cols)
+    } else {
+        (full_rows, (lo, hi))
+    }
+}
+
+/// The loop over the batch calling `kiln_sgemm` (`f`) with the arguments at `args`, its
+/// pointers set to this chunk's first elements of each matrix of the buffers `(a, b, c)`;
+/// the chunk starts at row `r0` and column `c0` of `C`.
+fn sgemm_calls(
+    k: &mut Kernel,
+    f: FuncRef,
+    p: &Product,
+    args: Value,
+    (a, b, c): (Value, Value, Value),
+    (r0, c0): (Value, Value),
+) {
     // Element offsets of this chunk's first A, B and C elements within one matrix.
-    let a_off = k.b.ins().imul_imm_s(r0, a_rs as i64);
-    let b_off = k.b.ins().imul_imm_s(c0, b_cs as i64);
-    let c_off = k.b.ins().imul_imm_s(r0, n as i64);
+    let a_off = k.b.ins().imul_imm_s(r0, p.a_strides.0 as i64);
+    let b_off = k.b.ins().imul_imm_s(c0, p.b_strides.1 as i64);
+    let c_off = k.b.ins().imul_imm_s(r0, p.n as i64);
     let c_off = k.b.ins().iadd(c_off, c0);
-    let batch: usize = c.1.dims()[..r - 2].iter().product();
-    k.for_n(batch, |k, i| {
+    k.for_n(p.batch, |k, i| {
         let at = |k: &mut Kernel, base: Value, matrix_len: usize, off: Value| {
             let pa = k.b.ins().imul_imm_s(i, matrix_len as i64);
             let pa = k.b.ins().iadd(pa, off);
             k.addr(base, pa)
         };
-        let pa = at(k, a.0, ra * ca, a_off);
-        let pb = at(k, b.0, rb * cb, b_off);
-        let pc = at(k, c.0, m * n, c_off);
+        let pa = at(k, a, p.a_len, a_off);
+        let pb = at(k, b, p.b_len, b_off);
+        let pc = at(k, c, p.m * p.n, c_off);
         put(k, args, offset_of!(SgemmArgs, a), pa);
         put(k, args, offset_of!(SgemmArgs, b), pb);
         put(k, args, offset_of!(SgemmArgs, c), pc);
         k.b.ins().call(f, &[args]);
     });
-    if let Some(ep) = epilogue {
-        epilogue_rect(k, ep, c, (r0, r1), (c0, c1));
-    }
 }
 
 /// Run `ep` in place over rows `[r0, r1)` and columns `[c0, c1)` of the rank-2 result `c`.

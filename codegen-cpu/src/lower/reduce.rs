@@ -11,6 +11,7 @@
 use cranelift_codegen::ir::condcodes::FloatCC;
 use cranelift_codegen::ir::types::{F32, F32X4, I64};
 use cranelift_codegen::ir::{InstBuilder, Value};
+use cranelift_frontend::Variable;
 use ir::{BinaryOp, Instr, Program, ReduceOp, Shape};
 
 use super::Kernel;
@@ -27,32 +28,18 @@ pub(crate) struct Reduction<'a> {
     pub input_shape: &'a Shape,
 }
 
-/// Emit the reduction of `inputs` (base pointers and shapes) into the contiguous `out`.
+/// Emit the reduction of `inputs` (base pointers and shapes) into the contiguous `out`:
+/// as vectorised rows of results ([`lower_columns`]), with four-lane accumulators over
+/// contiguous reduced rows ([`lower_rows`]), or one element at a time ([`lower_scalar`]).
 pub(crate) fn lower(k: &mut Kernel, r: &Reduction, inputs: &[(Value, &Shape)], out: Value) {
     let dims = r.input_shape.dims();
-    let kept: Vec<usize> = (0..dims.len()).filter(|a| !r.axes.contains(a)).collect();
-    let pick = |s: &[i64], axes: &[usize]| axes.iter().map(|&a| s[a]).collect::<Vec<i64>>();
-    let kept_dims: Vec<usize> = kept.iter().map(|&a| dims[a]).collect();
-    let red_dims: Vec<usize> = r.axes.iter().map(|&a| dims[a]).collect();
-    let in_strides: Vec<Vec<i64>> = inputs
-        .iter()
-        .map(|(_, s)| broadcast_strides(s, r.input_shape))
-        .collect();
-    let mut outer_strides = vec![row_major(&kept_dims)];
-    outer_strides.extend(in_strides.iter().map(|s| pick(s, &kept)));
-    let mut inner_strides = vec![vec![0; red_dims.len()]];
-    inner_strides.extend(in_strides.iter().map(|s| pick(s, r.axes)));
-    let outer = Nest::coalesced(&kept_dims, outer_strides);
-    // argmax needs its axis' loop variable, so its (single-level) nest is not coalesced.
-    let inner = if r.op == ReduceOp::ArgMax {
-        Nest {
-            dims: red_dims.clone(),
-            strides: inner_strides,
-        }
-    } else {
-        Nest::coalesced(&red_dims, inner_strides)
-    };
-    let n_reduced: usize = red_dims.iter().product();
+    let nests = ReductionNests::of(r, inputs);
+    let ReductionNests {
+        kept,
+        outer,
+        inner,
+        n_reduced,
+    } = &nests;
     if let Some(combine) = column_combiner(r.op) {
         let (kept_outer, row, row_strides) = outer.split_inner();
         if !kept.is_empty()
@@ -63,8 +50,8 @@ pub(crate) fn lower(k: &mut Kernel, r: &Reduction, inputs: &[(Value, &Shape)], o
                 kept_outer: &kept_outer,
                 row,
                 row_strides: &row_strides,
-                reduced: &inner,
-                n_reduced,
+                reduced: inner,
+                n_reduced: *n_reduced,
             };
             return lower_columns(k, r, combine, inputs, out, &columns);
         }
@@ -74,9 +61,69 @@ pub(crate) fn lower(k: &mut Kernel, r: &Reduction, inputs: &[(Value, &Shape)], o
             .iter()
             .all(|s| matches!(s.last(), Some(0 | 1)));
         if !inner.dims.is_empty() && contiguous_rows {
-            return lower_rows(k, r, combine, inputs, out, (&outer, &inner), n_reduced);
+            return lower_rows(k, r, combine, inputs, out, (outer, inner), *n_reduced);
         }
     }
+    lower_scalar(k, r, inputs, out, &nests);
+}
+
+/// The loop nests of a reduction, operand 0 the result and operands `1..` the inputs.
+struct ReductionNests {
+    /// The kept axes of the input.
+    kept: Vec<usize>,
+    /// Over the kept axes (one result each), coalesced.
+    outer: Nest,
+    /// Over the reduced axes, coalesced except for `argmax` (which needs its axis' loop
+    /// variable); the result does not move (stride 0).
+    inner: Nest,
+    /// Input elements per result.
+    n_reduced: usize,
+}
+
+impl ReductionNests {
+    /// The nests of `r` over `inputs` (each broadcast to the reduction's input shape).
+    fn of(r: &Reduction, inputs: &[(Value, &Shape)]) -> Self {
+        let dims = r.input_shape.dims();
+        let kept: Vec<usize> = (0..dims.len()).filter(|a| !r.axes.contains(a)).collect();
+        let pick = |s: &[i64], axes: &[usize]| axes.iter().map(|&a| s[a]).collect::<Vec<i64>>();
+        let kept_dims: Vec<usize> = kept.iter().map(|&a| dims[a]).collect();
+        let red_dims: Vec<usize> = r.axes.iter().map(|&a| dims[a]).collect();
+        let in_strides: Vec<Vec<i64>> = inputs
+            .iter()
+            .map(|(_, s)| broadcast_strides(s, r.input_shape))
+            .collect();
+        let mut outer_strides = vec![row_major(&kept_dims)];
+        outer_strides.extend(in_strides.iter().map(|s| pick(s, &kept)));
+        let mut inner_strides = vec![vec![0; red_dims.len()]];
+        inner_strides.extend(in_strides.iter().map(|s| pick(s, r.axes)));
+        let outer = Nest::coalesced(&kept_dims, outer_strides);
+        let inner = if r.op == ReduceOp::ArgMax {
+            Nest {
+                dims: red_dims.clone(),
+                strides: inner_strides,
+            }
+        } else {
+            Nest::coalesced(&red_dims, inner_strides)
+        };
+        ReductionNests {
+            kept,
+            outer,
+            inner,
+            n_reduced: red_dims.iter().product(),
+        }
+    }
+}
+
+/// The general reduction, one input element at a time: per result, a scalar accumulator
+/// (and `argmax`'s best index) over the inner nest, the prologue evaluated per element.
+fn lower_scalar(
+    k: &mut Kernel,
+    r: &Reduction,
+    inputs: &[(Value, &Shape)],
+    out: Value,
+    nests: &ReductionNests,
+) {
+    let (outer, inner) = (&nests.outer, &nests.inner);
     k.chunks(
         outer.dims.first().copied().unwrap_or(1),
         r.input_shape.numel(),
@@ -85,17 +132,12 @@ pub(crate) fn lower(k: &mut Kernel, r: &Reduction, inputs: &[(Value, &Shape)], o
     let offsets = vec![zero; inputs.len() + 1];
     let bases: Vec<Value> = inputs.iter().map(|&(b, _)| b).collect();
     let identity_prologue = r.prologue.is_identity() && inputs.len() == 1;
-    nest::emit(k, &outer, offsets, true, &mut |k, offs, _| {
-        let init = match r.op {
-            ReduceOp::Sum | ReduceOp::Mean => 0.0,
-            ReduceOp::Max | ReduceOp::ArgMax => f32::NEG_INFINITY,
-            ReduceOp::Min => f32::INFINITY,
-        };
-        let init = k.f32(init);
+    nest::emit(k, outer, offsets, true, &mut |k, offs, _| {
+        let init = k.f32(identity(r.op));
         let acc = k.var(F32, init);
         let zero_f = k.f32(0.0);
         let best_idx = k.var(F32, zero_f);
-        nest::emit(k, &inner, offs.to_vec(), false, &mut |k, roffs, ivs| {
+        nest::emit(k, inner, offs.to_vec(), false, &mut |k, roffs, ivs| {
             let v = if identity_prologue {
                 k.load(bases[0], roffs[1])
             } else {
@@ -108,34 +150,12 @@ pub(crate) fn lower(k: &mut Kernel, r: &Reduction, inputs: &[(Value, &Shape)], o
                 let v = emit_program(k, r.prologue, &ins);
                 k.b.ins().extractlane(v, 0)
             };
-            let a = k.b.use_var(acc);
-            let next = match r.op {
-                ReduceOp::Sum | ReduceOp::Mean => k.b.ins().fadd(a, v),
-                ReduceOp::Max | ReduceOp::ArgMax => {
-                    let gt = k.b.ins().fcmp(FloatCC::GreaterThan, v, a);
-                    if r.op == ReduceOp::ArgMax {
-                        let iv = ivs
-                            .first()
-                            .copied()
-                            .unwrap_or_else(|| k.b.ins().iconst(I64, 0));
-                        let ivf = k.b.ins().fcvt_from_sint(F32, iv);
-                        let old = k.b.use_var(best_idx);
-                        let idx = k.b.ins().select(gt, ivf, old);
-                        k.b.def_var(best_idx, idx);
-                    }
-                    k.b.ins().select(gt, v, a)
-                }
-                ReduceOp::Min => {
-                    let lt = k.b.ins().fcmp(FloatCC::LessThan, v, a);
-                    k.b.ins().select(lt, v, a)
-                }
-            };
-            k.b.def_var(acc, next);
+            fold_scalar(k, r.op, (acc, best_idx), v, ivs);
         });
         let result = match r.op {
             ReduceOp::Mean => {
                 let a = k.b.use_var(acc);
-                let n = k.f32(n_reduced as f32);
+                let n = k.f32(nests.n_reduced as f32);
                 k.b.ins().fdiv(a, n)
             }
             ReduceOp::ArgMax => k.b.use_var(best_idx),
@@ -143,6 +163,41 @@ pub(crate) fn lower(k: &mut Kernel, r: &Reduction, inputs: &[(Value, &Shape)], o
         };
         k.store(result, out, offs[0]);
     });
+}
+
+/// Fold the scalar `v` into the accumulator `acc`; for `argmax`, also record the loop
+/// variable of the reduced axis (the first of `ivs`) in `best_idx` when `v` is a new
+/// maximum.
+fn fold_scalar(
+    k: &mut Kernel,
+    op: ReduceOp,
+    (acc, best_idx): (Variable, Variable),
+    v: Value,
+    ivs: &[Value],
+) {
+    let a = k.b.use_var(acc);
+    let next = match op {
+        ReduceOp::Sum | ReduceOp::Mean => k.b.ins().fadd(a, v),
+        ReduceOp::Max | ReduceOp::ArgMax => {
+            let gt = k.b.ins().fcmp(FloatCC::GreaterThan, v, a);
+            if op == ReduceOp::ArgMax {
+                let iv = ivs
+                    .first()
+                    .copied()
+                    .unwrap_or_else(|| k.b.ins().iconst(I64, 0));
+                let ivf = k.b.ins().fcvt_from_sint(F32, iv);
+                let old = k.b.use_var(best_idx);
+                let idx = k.b.ins().select(gt, ivf, old);
+                k.b.def_var(best_idx, idx);
+            }
+            k.b.ins().select(gt, v, a)
+        }
+        ReduceOp::Min => {
+            let lt = k.b.ins().fcmp(FloatCC::LessThan, v, a);
+            k.b.ins().select(lt, v, a)
+        }
+    };
+    k.b.def_var(acc, next);
 }
 
 /// The binary op that folds one more value into an accumulator, for the reductions that
@@ -166,31 +221,22 @@ struct Columns<'a> {
     n_reduced: usize,
 }
 
-/// Reductions that keep the innermost (contiguous) axis — column sums, bias gradients of
-/// NHWC tensors — run as vectorised rows: the result row is filled with the identity, then
-/// each reduced position folds a whole input row into it, four lanes at a time.
-fn lower_columns(
-    k: &mut Kernel,
-    r: &Reduction,
-    combine: BinaryOp,
-    inputs: &[(Value, &Shape)],
-    out: Value,
-    c: &Columns,
-) {
-    let Columns {
-        kept_outer,
-        row,
-        row_strides,
-        reduced,
-        n_reduced,
-    } = *c;
-    let identity = match r.op {
-        ReduceOp::Max => f32::NEG_INFINITY,
-        ReduceOp::Min => f32::INFINITY,
-        _ => 0.0,
-    };
+/// The three row programs of a column reduction.
+struct ColumnPrograms {
+    /// The reduction's identity (input-less), filling the result row first.
+    fill: Program,
+    /// Input 0 the accumulator (the result row), inputs `1..` the reduction's inputs: the
+    /// prologue's value folded into the accumulator.
+    fold: Program,
+    /// Input 0 the result row, scaled by `1 / n_reduced` (a mean's last step).
+    scale: Program,
+}
+
+/// The row programs of the column reduction `r` folding with `combine` over `n_reduced`
+/// input rows per result row.
+fn column_programs(r: &Reduction, combine: BinaryOp, n_reduced: usize) -> ColumnPrograms {
     let fill = Program {
-        instrs: vec![Instr::Const(identity)],
+        instrs: vec![Instr::Const(identity(r.op))],
     };
     // The fold: input 0 is the accumulator (the result row), inputs 1.. feed the prologue.
     let mut fold = Program {
@@ -216,6 +262,28 @@ fn lower_columns(
             Instr::Binary(BinaryOp::Mul, 0, 1),
         ],
     };
+    ColumnPrograms { fill, fold, scale }
+}
+
+/// Reductions that keep the innermost (contiguous) axis — column sums, bias gradients of
+/// NHWC tensors — run as vectorised rows: the result row is filled with the identity, then
+/// each reduced position folds a whole input row into it, four lanes at a time.
+fn lower_columns(
+    k: &mut Kernel,
+    r: &Reduction,
+    combine: BinaryOp,
+    inputs: &[(Value, &Shape)],
+    out: Value,
+    c: &Columns,
+) {
+    let Columns {
+        kept_outer,
+        row,
+        row_strides,
+        reduced,
+        n_reduced,
+    } = *c;
+    let ColumnPrograms { fill, fold, scale } = column_programs(r, combine, n_reduced);
     let mut bases = vec![out, out];
     bases.extend(inputs.iter().map(|&(b, _)| b));
     // Operand strides along the row: result 1, accumulator 1, inputs as given.
@@ -299,6 +367,13 @@ fn lower_rows(
     let zero = k.int(0);
     let bases: Vec<Value> = inputs.iter().map(|&(b, _)| b).collect();
     let chunked = !outer.dims.is_empty();
+    let reduced_row = ReducedRow {
+        reduction: r,
+        combine,
+        bases: &bases,
+        strides: &row_strides,
+        len: row,
+    };
     nest::emit(
         k,
         outer,
@@ -308,65 +383,99 @@ fn lower_rows(
             let init = k.splat(identity(r.op));
             let acc = k.var(F32X4, init);
             nest::emit(k, &inner_outer, offs.to_vec(), false, &mut |k, roffs, _| {
-                let fixed: Vec<Option<Value>> = (0..bases.len())
-                    .map(|j| {
-                        (row_strides[j + 1] == 0).then(|| {
-                            let v = k.load(bases[j], roffs[j + 1]);
-                            k.b.ins().splat(F32X4, v)
-                        })
-                    })
-                    .collect();
-                let (lo, hi) = (k.int(0), k.int(row as i64));
-                let tail = k.for_range(lo, hi, 4, |k, i| {
-                    let ins: Vec<Value> = (0..bases.len())
-                        .map(|j| {
-                            fixed[j].unwrap_or_else(|| {
-                                let at = k.b.ins().iadd(roffs[j + 1], i);
-                                k.load4(bases[j], at)
-                            })
-                        })
-                        .collect();
-                    let v = emit_program(k, r.prologue, &ins);
-                    let a = k.b.use_var(acc);
-                    let folded = binary(k, combine, a, v);
-                    k.b.def_var(acc, folded);
-                });
-                k.for_range(tail, hi, 1, |k, i| {
-                    let ins: Vec<Value> = (0..bases.len())
-                        .map(|j| {
-                            fixed[j].unwrap_or_else(|| {
-                                let at = k.b.ins().iadd(roffs[j + 1], i);
-                                let v = k.load(bases[j], at);
-                                k.b.ins().splat(F32X4, v)
-                            })
-                        })
-                        .collect();
-                    let v = emit_program(k, r.prologue, &ins);
-                    // Only lane 0 takes the tail element; the other lanes see the identity.
-                    let lane = k.b.ins().extractlane(v, 0);
-                    let neutral = k.splat(identity(r.op));
-                    let v = k.b.ins().insertlane(neutral, lane, 0);
-                    let a = k.b.use_var(acc);
-                    let folded = binary(k, combine, a, v);
-                    k.b.def_var(acc, folded);
-                });
+                reduced_row.fold(k, roffs, acc);
             });
             let a = k.b.use_var(acc);
-            let mut total = {
-                let l0 = k.b.ins().extractlane(a, 0);
-                k.b.ins().splat(F32X4, l0)
-            };
-            for lane in 1..4u8 {
-                let l = k.b.ins().extractlane(a, lane);
-                let l = k.b.ins().splat(F32X4, l);
-                total = binary(k, combine, total, l);
-            }
-            if r.op == ReduceOp::Mean {
-                let n = k.splat(n_reduced as f32);
-                total = k.b.ins().fdiv(total, n);
-            }
-            let result = k.b.ins().extractlane(total, 0);
+            let result = combine_lanes(k, r.op, combine, a, n_reduced);
             k.store(result, out, offs[0]);
         },
     );
+}
+
+/// One contiguous row of the reduced axes, folded into a four-lane accumulator.
+struct ReducedRow<'a> {
+    reduction: &'a Reduction<'a>,
+    combine: BinaryOp,
+    /// The inputs' base pointers.
+    bases: &'a [Value],
+    /// Strides along the row: the result's (unused), then each input's (0 or 1).
+    strides: &'a [i64],
+    /// Elements in the row.
+    len: usize,
+}
+
+impl ReducedRow<'_> {
+    /// Fold the row starting at the offsets `roffs` (the result's, then each input's) into
+    /// `acc`: four elements at a time, then the tail one at a time into lane 0. Inputs
+    /// that do not move along the row (stride 0) are loaded once.
+    fn fold(&self, k: &mut Kernel, roffs: &[Value], acc: Variable) {
+        let (bases, r, combine) = (self.bases, self.reduction, self.combine);
+        let fixed: Vec<Option<Value>> = (0..bases.len())
+            .map(|j| {
+                (self.strides[j + 1] == 0).then(|| {
+                    let v = k.load(bases[j], roffs[j + 1]);
+                    k.b.ins().splat(F32X4, v)
+                })
+            })
+            .collect();
+        let (lo, hi) = (k.int(0), k.int(self.len as i64));
+        let tail = k.for_range(lo, hi, 4, |k, i| {
+            let ins: Vec<Value> = (0..bases.len())
+                .map(|j| {
+                    fixed[j].unwrap_or_else(|| {
+                        let at = k.b.ins().iadd(roffs[j + 1], i);
+                        k.load4(bases[j], at)
+                    })
+                })
+                .collect();
+            let v = emit_program(k, r.prologue, &ins);
+            let a = k.b.use_var(acc);
+            let folded = binary(k, combine, a, v);
+            k.b.def_var(acc, folded);
+        });
+        k.for_range(tail, hi, 1, |k, i| {
+            let ins: Vec<Value> = (0..bases.len())
+                .map(|j| {
+                    fixed[j].unwrap_or_else(|| {
+                        let at = k.b.ins().iadd(roffs[j + 1], i);
+                        let v = k.load(bases[j], at);
+                        k.b.ins().splat(F32X4, v)
+                    })
+                })
+                .collect();
+            let v = emit_program(k, r.prologue, &ins);
+            // Only lane 0 takes the tail element; the other lanes see the identity.
+            let lane = k.b.ins().extractlane(v, 0);
+            let neutral = k.splat(identity(r.op));
+            let v = k.b.ins().insertlane(neutral, lane, 0);
+            let a = k.b.use_var(acc);
+            let folded = binary(k, combine, a, v);
+            k.b.def_var(acc, folded);
+        });
+    }
+}
+
+/// The result of a four-lane accumulator `acc`: its lanes combined with `combine`, divided
+/// by `n_reduced` for a mean.
+fn combine_lanes(
+    k: &mut Kernel,
+    op: ReduceOp,
+    combine: BinaryOp,
+    acc: Value,
+    n_reduced: usize,
+) -> Value {
+    let mut total = {
+        let l0 = k.b.ins().extractlane(acc, 0);
+        k.b.ins().splat(F32X4, l0)
+    };
+    for lane in 1..4u8 {
+        let l = k.b.ins().extractlane(acc, lane);
+        let l = k.b.ins().splat(F32X4, l);
+        total = binary(k, combine, total, l);
+    }
+    if op == ReduceOp::Mean {
+        let n = k.splat(n_reduced as f32);
+        total = k.b.ins().fdiv(total, n);
+    }
+    k.b.ins().extractlane(total, 0)
 }

@@ -3,11 +3,24 @@
 //! (one caller's arena for a step run on borrowed read-only parameters), input checks, and
 //! the copy-back of outputs and parameter updates.
 
+use std::mem::ManuallyDrop;
+
+use cranelift_jit::JITModule;
 use ir::{Graph, Leaf, MemoryPlan, Op, Shape, Storage, Tensor};
 
 use crate::abi::{self, Loc, Space, StepFn};
 use crate::error::{CodegenError, Result};
-use crate::jit::JitCode;
+
+/// Owns the JIT's code memory for as long as the [`Executable`] lives.
+struct JitCode(ManuallyDrop<JITModule>);
+
+impl Drop for JitCode {
+    fn drop(&mut self) {
+        // SAFETY: the only pointers into this memory are held by the `Executable` that owns
+        // this value and is being dropped.
+        unsafe { ManuallyDrop::take(&mut self.0).free_memory() };
+    }
+}
 
 /// A compiled training or inference step. Immutable and `Send + Sync`: many threads may
 /// run it at once, each with its own [`State`].
@@ -76,8 +89,10 @@ pub struct Workspace {
 }
 
 impl Executable {
+    /// The executable of `graph` under `plan`, whose finalised code `module` holds: `step`
+    /// points into it, and needs `scratch_len` elements of scratch.
     pub(crate) fn new(
-        code: JitCode,
+        module: JITModule,
         step: StepFn,
         scratch_len: usize,
         graph: &Graph,
@@ -116,7 +131,7 @@ impl Executable {
             }
         }
         Ok(Executable {
-            _code: code,
+            _code: JitCode(ManuallyDrop::new(module)),
             step,
             inputs: Leaf::inputs_of(graph),
             params: Leaf::params_of(graph),
