@@ -20,6 +20,7 @@ mod global_pooling;
 mod input;
 mod kernel_options;
 mod merge;
+mod naming;
 mod pooling;
 pub mod registry;
 mod reshape;
@@ -91,7 +92,8 @@ pub trait Layer: fmt::Debug + Send + Sync {
     /// Keras' class name (`"Dense"`, `"Flatten"`), shown by the model summary.
     fn class_name(&self) -> &'static str;
 
-    /// The user-given or model-assigned name, if any.
+    /// The user-given or model-assigned name, if any. (The layers of this module write
+    /// `name` and `set_name` over their name field with one macro, `naming::name_methods!`.)
     fn name(&self) -> Option<&str>;
 
     /// Set the layer's name (the model assigns Keras-style names to unnamed layers).
