@@ -8,8 +8,8 @@
 //! Every layer also writes its Keras config ([`Layer::config`]) and is rebuilt from one by
 //! the registry ([`layer_from_config`]); [`config`] says how a new layer takes part.
 
+mod activation_kinds;
 mod activation_layer;
-mod activation_layers;
 mod batch_normalization;
 pub mod config;
 mod conv2d;
@@ -27,8 +27,10 @@ mod reshape;
 mod separable_conv2d;
 mod zero_padding;
 
-pub use activation_layer::ActivationLayer;
-pub use activation_layers::{ELU, ElementwiseRule, LeakyReLU, ReLU, Softmax};
+pub use activation_kinds::{
+    ActivationLayer, ELU, EluKind, LeakyReLU, LeakyReluKind, ReLU, ReluKind, Softmax, SoftmaxKind,
+};
+pub use activation_layer::{ActivationKind, ActivationLayerOf};
 pub use batch_normalization::BatchNormalization;
 pub use config::{ConfigReader, layer_config};
 pub use conv2d::{Conv2D, Padding, Size2D};
