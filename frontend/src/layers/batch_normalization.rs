@@ -17,6 +17,7 @@ use crate::config_json::f32_json;
 use crate::error::Result;
 use crate::initializers::Initializer;
 use crate::initializers::initializer_json;
+use crate::layers::naming::{name_methods, named_builder};
 use crate::layers::{
     ConfigReader, Layer, LayerContext, ParamSpec, keras_shape, layer_config, layer_error,
 };
@@ -122,11 +123,7 @@ impl BatchNormalization {
         })
     }
 
-    /// The same layer with an explicit name.
-    pub fn named(mut self, name: impl Into<String>) -> Self {
-        self.name = Some(name.into());
-        self
-    }
+    named_builder!();
 
     /// The feature axis as an index into the per-example shape (batch axis excluded).
     fn feature_axis(&self, input: &Shape) -> Result<usize> {
@@ -165,13 +162,7 @@ impl Layer for BatchNormalization {
         "BatchNormalization"
     }
 
-    fn name(&self) -> Option<&str> {
-        self.name.as_deref()
-    }
-
-    fn set_name(&mut self, name: String) {
-        self.name = Some(name);
-    }
+    name_methods!();
 
     fn output_shape(&self, input: &Shape) -> Result<Shape> {
         self.feature_axis(input)?;

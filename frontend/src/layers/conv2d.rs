@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 use crate::builder::builder_setters;
 use crate::error::{Error, Result};
 use crate::layers::kernel_options::{KernelOptions, kernel_option_setters};
+use crate::layers::naming::{name_methods, named_builder};
 use crate::layers::{
     ConfigReader, Layer, LayerContext, ParamSpec, keras_shape, layer_config, layer_error,
 };
@@ -190,11 +191,7 @@ impl Conv2D {
 
     kernel_option_setters!();
 
-    /// The same layer with an explicit name.
-    pub fn named(mut self, name: impl Into<String>) -> Self {
-        self.name = Some(name.into());
-        self
-    }
+    named_builder!();
 
     /// Number of output channels.
     pub fn filters(&self) -> usize {
@@ -241,13 +238,7 @@ impl Layer for Conv2D {
         "Conv2D"
     }
 
-    fn name(&self) -> Option<&str> {
-        self.name.as_deref()
-    }
-
-    fn set_name(&mut self, name: String) {
-        self.name = Some(name);
-    }
+    name_methods!();
 
     fn output_shape(&self, input: &Shape) -> Result<Shape> {
         if self.filters == 0 {

@@ -5,6 +5,7 @@ use serde_json::{Value, json};
 
 use crate::error::Result;
 use crate::layers::kernel_options::{KernelOptions, kernel_option_setters};
+use crate::layers::naming::{name_methods, named_builder};
 use crate::layers::{
     ConfigReader, Layer, LayerContext, ParamSpec, keras_shape, layer_config, layer_error,
 };
@@ -31,11 +32,7 @@ impl Dense {
 
     kernel_option_setters!();
 
-    /// The same layer with an explicit name.
-    pub fn named(mut self, name: impl Into<String>) -> Self {
-        self.name = Some(name.into());
-        self
-    }
+    named_builder!();
 
     /// Number of output units.
     pub fn units(&self) -> usize {
@@ -58,13 +55,7 @@ impl Layer for Dense {
         "Dense"
     }
 
-    fn name(&self) -> Option<&str> {
-        self.name.as_deref()
-    }
-
-    fn set_name(&mut self, name: String) {
-        self.name = Some(name);
-    }
+    name_methods!();
 
     fn output_shape(&self, input: &Shape) -> Result<Shape> {
         if self.units == 0 {

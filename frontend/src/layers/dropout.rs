@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 
 use crate::config_json::f32_json;
 use crate::error::Result;
+use crate::layers::naming::{name_methods, named_builder};
 use crate::layers::{ConfigReader, Layer, LayerContext, ParamSpec, layer_config, layer_error};
 use crate::optimizers::ITERATIONS;
 
@@ -38,11 +39,7 @@ impl Dropout {
         })
     }
 
-    /// The same layer with an explicit name.
-    pub fn named(mut self, name: impl Into<String>) -> Self {
-        self.name = Some(name.into());
-        self
-    }
+    named_builder!();
 
     /// The fraction of units dropped.
     pub fn rate(&self) -> f32 {
@@ -64,13 +61,7 @@ impl Layer for Dropout {
         "Dropout"
     }
 
-    fn name(&self) -> Option<&str> {
-        self.name.as_deref()
-    }
-
-    fn set_name(&mut self, name: String) {
-        self.name = Some(name);
-    }
+    name_methods!();
 
     fn output_shape(&self, input: &Shape) -> Result<Shape> {
         if !(0.0..1.0).contains(&self.rate) {

@@ -4,6 +4,7 @@ use ir::{Graph, NodeId, Shape};
 use serde_json::{Value, json};
 
 use crate::error::Result;
+use crate::layers::naming::{name_methods, named_builder};
 use crate::layers::{ConfigReader, Layer, LayerContext, ParamSpec, layer_config, layer_error};
 
 /// Flattens each example to one axis: `(None, 28, 28, 1)` → `(None, 784)`.
@@ -18,11 +19,7 @@ impl Flatten {
         Flatten::default()
     }
 
-    /// The same layer with an explicit name.
-    pub fn named(mut self, name: impl Into<String>) -> Self {
-        self.name = Some(name.into());
-        self
-    }
+    named_builder!();
 
     /// The layer a Keras `Flatten` config describes (`data_format` must be `channels_last`).
     pub fn from_config(c: &ConfigReader) -> Result<Self> {
@@ -36,13 +33,7 @@ impl Layer for Flatten {
         "Flatten"
     }
 
-    fn name(&self) -> Option<&str> {
-        self.name.as_deref()
-    }
-
-    fn set_name(&mut self, name: String) {
-        self.name = Some(name);
-    }
+    name_methods!();
 
     fn output_shape(&self, input: &Shape) -> Result<Shape> {
         if input.rank() == 0 {

@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 
 use crate::error::Result;
 use crate::layers::conv2d::image_dims;
+use crate::layers::naming::{name_methods, named_builder};
 use crate::layers::pooling::{Average, Max, PoolingKind};
 use crate::layers::{ConfigReader, Layer, LayerContext, ParamSpec, layer_config};
 
@@ -57,11 +58,7 @@ impl<K: PoolingKind> GlobalPooling2D<K> {
         })
     }
 
-    /// The same layer with an explicit name.
-    pub fn named(mut self, name: impl Into<String>) -> Self {
-        self.name = Some(name.into());
-        self
-    }
+    named_builder!();
 }
 
 impl<K: PoolingKind> Layer for GlobalPooling2D<K> {
@@ -69,13 +66,7 @@ impl<K: PoolingKind> Layer for GlobalPooling2D<K> {
         K::GLOBAL_CLASS
     }
 
-    fn name(&self) -> Option<&str> {
-        self.name.as_deref()
-    }
-
-    fn set_name(&mut self, name: String) {
-        self.name = Some(name);
-    }
+    name_methods!();
 
     fn output_shape(&self, input: &Shape) -> Result<Shape> {
         let [_, _, c] = image_dims(self, input)?;

@@ -5,6 +5,7 @@ use serde_json::{Value, json};
 
 use crate::error::Result;
 use crate::layers::config::read_usize;
+use crate::layers::naming::{name_methods, named_builder};
 use crate::layers::{ConfigReader, Layer, LayerContext, ParamSpec, layer_error};
 
 /// The model's input: a per-example shape, e.g. `Input::new([28, 28, 1])` for MNIST images.
@@ -24,11 +25,7 @@ impl Input {
         }
     }
 
-    /// The same input with an explicit name.
-    pub fn named(mut self, name: impl Into<String>) -> Self {
-        self.name = Some(name.into());
-        self
-    }
+    named_builder!();
 
     /// The input a Keras `InputLayer` config describes: `batch_input_shape` (Keras 3:
     /// `batch_shape`) is `[null, d1, d2, ...]`, every per-example axis a known size.
@@ -71,13 +68,7 @@ impl Layer for Input {
         "InputLayer"
     }
 
-    fn name(&self) -> Option<&str> {
-        self.name.as_deref()
-    }
-
-    fn set_name(&mut self, name: String) {
-        self.name = Some(name);
-    }
+    name_methods!();
 
     fn name_prefix(&self) -> String {
         "input".into()

@@ -19,6 +19,7 @@ use ir::{BinaryOp, Graph, NodeId, Op, Shape};
 use serde_json::{Value, json};
 
 use crate::error::Result;
+use crate::layers::naming::{name_methods, named_builder};
 use crate::layers::{
     ConfigReader, Layer, LayerContext, ParamSpec, keras_shape, layer_config, layer_error,
 };
@@ -274,11 +275,7 @@ impl<K: MergeKind> Merge<K> {
         Merge::default()
     }
 
-    /// The same layer with an explicit name.
-    pub fn named(mut self, name: impl Into<String>) -> Self {
-        self.name = Some(name.into());
-        self
-    }
+    named_builder!();
 
     /// The layer a Keras config of its class describes.
     pub fn from_config(c: &ConfigReader) -> Result<Self> {
@@ -346,13 +343,7 @@ impl<K: MergeKind> Layer for Merge<K> {
         K::CLASS
     }
 
-    fn name(&self) -> Option<&str> {
-        self.name.as_deref()
-    }
-
-    fn set_name(&mut self, name: String) {
-        self.name = Some(name);
-    }
+    name_methods!();
 
     fn output_shape(&self, _input: &Shape) -> Result<Shape> {
         Err(self.needs_several_inputs())

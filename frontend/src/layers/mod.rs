@@ -8,8 +8,8 @@
 //! Every layer also writes its Keras config ([`Layer::config`]) and is rebuilt from one by
 //! the registry ([`layer_from_config`]); [`config`] says how a new layer takes part.
 
+mod activation_kinds;
 mod activation_layer;
-mod activation_layers;
 mod batch_normalization;
 pub mod config;
 mod conv2d;
@@ -20,14 +20,17 @@ mod global_pooling;
 mod input;
 mod kernel_options;
 mod merge;
+mod naming;
 mod pooling;
 pub mod registry;
 mod reshape;
 mod separable_conv2d;
 mod zero_padding;
 
-pub use activation_layer::ActivationLayer;
-pub use activation_layers::{ELU, ElementwiseRule, LeakyReLU, ReLU, Softmax};
+pub use activation_kinds::{
+    ActivationLayer, ELU, EluKind, LeakyReLU, LeakyReluKind, ReLU, ReluKind, Softmax, SoftmaxKind,
+};
+pub use activation_layer::{ActivationKind, ActivationLayerOf};
 pub use batch_normalization::BatchNormalization;
 pub use config::{ConfigReader, layer_config};
 pub use conv2d::{Conv2D, Padding, Size2D};
@@ -91,7 +94,8 @@ pub trait Layer: fmt::Debug + Send + Sync {
     /// Keras' class name (`"Dense"`, `"Flatten"`), shown by the model summary.
     fn class_name(&self) -> &'static str;
 
-    /// The user-given or model-assigned name, if any.
+    /// The user-given or model-assigned name, if any. (The layers of this module write
+    /// `name` and `set_name` over their name field with one macro, `naming::name_methods!`.)
     fn name(&self) -> Option<&str>;
 
     /// Set the layer's name (the model assigns Keras-style names to unnamed layers).

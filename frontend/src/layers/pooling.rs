@@ -11,6 +11,7 @@ use crate::error::Result;
 use crate::layers::conv2d::{
     Padding, Size2D, check_positive, image_dims, read_padding, window_output,
 };
+use crate::layers::naming::{name_methods, named_builder};
 use crate::layers::{ConfigReader, Layer, LayerContext, ParamSpec, layer_config};
 
 /// What a pooling layer takes from its window: the maximum or the mean.
@@ -97,11 +98,7 @@ impl<K: PoolingKind> Pooling2D<K> {
         self
     }
 
-    /// The same layer with an explicit name.
-    pub fn named(mut self, name: impl Into<String>) -> Self {
-        self.name = Some(name.into());
-        self
-    }
+    named_builder!();
 
     /// The layer a Keras pooling config describes (Keras' defaults for missing fields).
     pub fn from_config(c: &ConfigReader) -> Result<Self> {
@@ -137,13 +134,7 @@ impl<K: PoolingKind> Layer for Pooling2D<K> {
         K::WINDOWED_CLASS
     }
 
-    fn name(&self) -> Option<&str> {
-        self.name.as_deref()
-    }
-
-    fn set_name(&mut self, name: String) {
-        self.name = Some(name);
-    }
+    name_methods!();
 
     fn output_shape(&self, input: &Shape) -> Result<Shape> {
         check_positive(self, "pool_size", self.pool_size)?;

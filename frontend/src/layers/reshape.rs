@@ -5,6 +5,7 @@ use ir::{Graph, NodeId, Shape};
 use serde_json::{Value, json};
 
 use crate::error::Result;
+use crate::layers::naming::{name_methods, named_builder};
 use crate::layers::{
     ConfigReader, Layer, LayerContext, ParamSpec, keras_shape, layer_config, layer_error,
 };
@@ -44,11 +45,7 @@ impl Reshape {
         })
     }
 
-    /// The same layer with an explicit name.
-    pub fn named(mut self, name: impl Into<String>) -> Self {
-        self.name = Some(name.into());
-        self
-    }
+    named_builder!();
 
     /// The target as Keras prints it: `(None, 7, 7, -1)`.
     fn target_text(&self) -> String {
@@ -66,13 +63,7 @@ impl Layer for Reshape {
         "Reshape"
     }
 
-    fn name(&self) -> Option<&str> {
-        self.name.as_deref()
-    }
-
-    fn set_name(&mut self, name: String) {
-        self.name = Some(name);
-    }
+    name_methods!();
 
     fn output_shape(&self, input: &Shape) -> Result<Shape> {
         let fail = |why: &str| {

@@ -7,10 +7,12 @@ use serde_json::{Map, Value, json};
 
 use crate::activations::Activation;
 use crate::activations::activation_json;
+use crate::builder::builder_setters;
 use crate::error::Result;
 use crate::initializers::Initializer;
 use crate::initializers::initializer_json;
 use crate::layers::conv2d::{Padding, Size2D, check_positive, read_padding, window_output};
+use crate::layers::naming::{name_methods, named_builder};
 use crate::layers::{ConfigReader, Layer, LayerContext, ParamSpec, layer_config, layer_error};
 use crate::regularizers::Regularizer;
 use crate::regularizers::regularizer_json;
@@ -189,71 +191,30 @@ fn check_param_count(
 macro_rules! shared_builders {
     ($layer:ty) => {
         impl $layer {
-            /// Set the strides (default 1).
-            pub fn strides(mut self, strides: impl Into<Size2D>) -> Self {
-                self.options.strides = strides.into();
-                self
+            builder_setters! {
+                /// Set the strides (default 1).
+                strides(options.strides: impl Into<Size2D>) => Into::into;
+                /// Set the padding (default `valid`).
+                padding(options.padding: Padding);
+                /// Set the depth multiplier: filters per input channel (default 1).
+                depth_multiplier(options.depth_multiplier: usize);
+                /// Set the dilation rate (default 1; more than 1 needs strides of 1, as in Keras).
+                dilation_rate(options.dilation_rate: impl Into<Size2D>) => Into::into;
+                /// Set the activation (default linear).
+                activation(options.activation: Activation);
+                /// Whether to add a bias (default true).
+                use_bias(options.use_bias: bool);
+                /// Set the depthwise kernel initializer (default `glorot_uniform`).
+                depthwise_initializer(options.depthwise_initializer: Initializer);
+                /// Set the bias initializer (default `zeros`).
+                bias_initializer(options.bias_initializer: Initializer);
+                /// Penalise the depthwise kernel (default none).
+                depthwise_regularizer(options.depthwise_regularizer: Regularizer) => Some;
+                /// Penalise the bias (default none).
+                bias_regularizer(options.bias_regularizer: Regularizer) => Some;
             }
 
-            /// Set the padding (default `valid`).
-            pub fn padding(mut self, padding: Padding) -> Self {
-                self.options.padding = padding;
-                self
-            }
-
-            /// Set the depth multiplier: filters per input channel (default 1).
-            pub fn depth_multiplier(mut self, multiplier: usize) -> Self {
-                self.options.depth_multiplier = multiplier;
-                self
-            }
-
-            /// Set the dilation rate (default 1; more than 1 needs strides of 1, as in Keras).
-            pub fn dilation_rate(mut self, dilation: impl Into<Size2D>) -> Self {
-                self.options.dilation_rate = dilation.into();
-                self
-            }
-
-            /// Set the activation (default linear).
-            pub fn activation(mut self, activation: Activation) -> Self {
-                self.options.activation = activation;
-                self
-            }
-
-            /// Whether to add a bias (default true).
-            pub fn use_bias(mut self, use_bias: bool) -> Self {
-                self.options.use_bias = use_bias;
-                self
-            }
-
-            /// Set the depthwise kernel initializer (default `glorot_uniform`).
-            pub fn depthwise_initializer(mut self, initializer: Initializer) -> Self {
-                self.options.depthwise_initializer = initializer;
-                self
-            }
-
-            /// Set the bias initializer (default `zeros`).
-            pub fn bias_initializer(mut self, initializer: Initializer) -> Self {
-                self.options.bias_initializer = initializer;
-                self
-            }
-
-            /// Penalise the depthwise kernel (default none).
-            pub fn depthwise_regularizer(mut self, regularizer: Regularizer) -> Self {
-                self.options.depthwise_regularizer = Some(regularizer);
-                self
-            }
-
-            /// Penalise the bias (default none).
-            pub fn bias_regularizer(mut self, regularizer: Regularizer) -> Self {
-                self.options.bias_regularizer = Some(regularizer);
-                self
-            }
-
-            /// The same layer with an explicit name.
-            pub fn named(mut self, name: impl Into<String>) -> Self {
-                self.options.name = Some(name.into());
-                self
-            }
+            named_builder!(options.name);
         }
     };
 }
@@ -289,13 +250,7 @@ impl Layer for DepthwiseConv2D {
         "DepthwiseConv2D"
     }
 
-    fn name(&self) -> Option<&str> {
-        self.options.name.as_deref()
-    }
-
-    fn set_name(&mut self, name: String) {
-        self.options.name = Some(name);
-    }
+    name_methods!(options.name);
 
     fn output_shape(&self, input: &Shape) -> Result<Shape> {
         let [oh, ow] = self.options.spatial_output(self, input)?;
@@ -353,16 +308,11 @@ impl SeparableConv2D {
         }
     }
 
-    /// Set the pointwise kernel initializer (default `glorot_uniform`).
-    pub fn pointwise_initializer(mut self, initializer: Initializer) -> Self {
-        self.pointwise_initializer = initializer;
-        self
-    }
-
-    /// Penalise the pointwise kernel (default none).
-    pub fn pointwise_regularizer(mut self, regularizer: Regularizer) -> Self {
-        self.pointwise_regularizer = Some(regularizer);
-        self
+    builder_setters! {
+        /// Set the pointwise kernel initializer (default `glorot_uniform`).
+        pointwise_initializer(pointwise_initializer: Initializer);
+        /// Penalise the pointwise kernel (default none).
+        pointwise_regularizer(pointwise_regularizer: Regularizer) => Some;
     }
 
     /// Number of output channels.
@@ -387,13 +337,7 @@ impl Layer for SeparableConv2D {
         "SeparableConv2D"
     }
 
-    fn name(&self) -> Option<&str> {
-        self.options.name.as_deref()
-    }
-
-    fn set_name(&mut self, name: String) {
-        self.options.name = Some(name);
-    }
+    name_methods!(options.name);
 
     fn output_shape(&self, input: &Shape) -> Result<Shape> {
         if self.filters == 0 {

@@ -5,6 +5,7 @@ use serde_json::{Value, json};
 
 use crate::error::Result;
 use crate::layers::conv2d::{Size2D, image_dims};
+use crate::layers::naming::{name_methods, named_builder};
 use crate::layers::{ConfigReader, Layer, LayerContext, ParamSpec, layer_config};
 
 /// Pads images with zeros: `(None, h, w, c)` → `(None, top + h + bottom, left + w + right, c)`.
@@ -65,11 +66,7 @@ impl ZeroPadding2D {
         })
     }
 
-    /// The same layer with an explicit name.
-    pub fn named(mut self, name: impl Into<String>) -> Self {
-        self.name = Some(name.into());
-        self
-    }
+    named_builder!();
 }
 
 impl Layer for ZeroPadding2D {
@@ -77,13 +74,7 @@ impl Layer for ZeroPadding2D {
         "ZeroPadding2D"
     }
 
-    fn name(&self) -> Option<&str> {
-        self.name.as_deref()
-    }
-
-    fn set_name(&mut self, name: String) {
-        self.name = Some(name);
-    }
+    name_methods!();
 
     fn output_shape(&self, input: &Shape) -> Result<Shape> {
         let [h, w, c] = image_dims(self, input)?;
