@@ -1,8 +1,9 @@
-//! Ahead-of-time compilation through [`kiln::aot::compile`] and `kiln compile`: a small MLP
-//! (embedded weights) and a small CNN (external weights), linked with a C program and the
-//! runtime library, give the JIT's `predict` outputs and `fit` losses bit for bit (the same
-//! graphs, optimised and lowered the same way for the same host, with the same kernels), and
-//! the AArch64 target yields an AArch64 ELF object.
+//! Ahead-of-time compilation through [`kiln::aot::compile`]: a small MLP (embedded weights)
+//! and a small CNN (external weights), linked with a C program and the runtime library, give
+//! the JIT's `predict` outputs and `fit` losses bit for bit (the same graphs, optimised and
+//! lowered the same way for the same host, with the same kernels), and the AArch64 target
+//! yields an AArch64 ELF object. The `kiln compile` command is tested with the command-line
+//! tool, in `frontend/cli/tests/compile.rs`.
 //!
 //! The runtime library `libkiln_cpu_runtime.a` is built by Cargo with the `kiln-cpu-runtime`
 //! crate (a dependency of `kiln`, crate types rlib + staticlib) into `target/<profile>/deps/`,
@@ -298,45 +299,4 @@ fn the_train_entry_needs_a_compiled_model() {
             .to_string()
             .contains("batch")
     );
-}
-
-#[test]
-fn kiln_compile_writes_the_files_and_reports_errors() {
-    let dir = scratch_dir("cli");
-    let path = dir.join("small net.kiln");
-    let mut model = mlp();
-    model.save(&path).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_kiln"))
-        .arg("compile")
-        .arg(&path)
-        .arg("-o")
-        .arg(dir.join("out"))
-        .args(["--entry", "both", "--batch", "4", "--weights", "external"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    for file in [
-        "small_net.o",
-        "small_net.h",
-        "small_net.weights",
-        "libkiln_cpu_runtime.a",
-    ] {
-        assert!(dir.join("out").join(file).is_file(), "{file}");
-    }
-    let header = std::fs::read_to_string(dir.join("out/small_net.h")).unwrap();
-    assert!(header.contains("small_net_train_step"), "{header}");
-    let bad = Command::new(env!("CARGO_BIN_EXE_kiln"))
-        .arg("compile")
-        .arg(dir.join("missing.kiln"))
-        .arg("-o")
-        .arg(dir.join("out2"))
-        .output()
-        .unwrap();
-    assert!(!bad.status.success());
-    assert!(String::from_utf8_lossy(&bad.stderr).contains("missing.kiln"));
-    std::fs::remove_dir_all(&dir).ok();
 }

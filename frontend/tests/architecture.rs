@@ -33,6 +33,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
         ],
     ),
     ("kiln-examples", &["kiln"]),
+    ("kiln-cli", &["kiln"]),
 ];
 
 fn internal_edges() -> BTreeMap<String, Vec<String>> {
