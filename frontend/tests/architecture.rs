@@ -11,6 +11,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("kiln-cpu-runtime", &["kiln-ir"]),
     ("kiln-codegen-cpu", &["kiln-ir", "kiln-cpu-runtime"]),
     ("kiln-codegen-gpu", &["kiln-ir"]),
+    ("kiln-c-harness", &[]),
     (
         "kiln",
         &[
