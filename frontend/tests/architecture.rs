@@ -31,6 +31,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "kiln-cpu-runtime",
             "kiln-codegen-gpu",
             "kiln",
+            "kiln-examples",
         ],
     ),
     ("kiln-examples", &["kiln"]),
