@@ -21,25 +21,13 @@ use kiln::prelude::*;
 
 const BATCH_SIZE: usize = 100;
 
+/// The seed MLP: 784-300-100-10 with relu.
 fn mlp() -> Sequential {
     sequential![
         Input::new([28, 28, 1]),
         Flatten::new(),
         Dense::new(300).activation(Activation::Relu),
         Dense::new(100).activation(Activation::Relu),
-        Dense::new(10),
-    ]
-}
-
-fn cnn() -> Sequential {
-    sequential![
-        Input::new([28, 28, 1]),
-        Conv2D::new(32, 3).activation(Activation::Relu),
-        MaxPool2D::default(),
-        Conv2D::new(64, 3).activation(Activation::Relu),
-        MaxPool2D::default(),
-        Flatten::new(),
-        Dropout::new(0.5),
         Dense::new(10),
     ]
 }
@@ -127,7 +115,7 @@ fn main() -> kiln::Result<()> {
     };
     report(&what, mlp, &train, mlp_steps);
     if !std::env::args().any(|a| a == "--no-cnn") {
-        report("mnist_cnn", cnn, &train, cnn_steps);
+        report("mnist_cnn", kiln_examples::mnist_cnn, &train, cnn_steps);
     }
     Ok(())
 }

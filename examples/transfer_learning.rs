@@ -48,7 +48,13 @@ fn bit_identical(a: &BTreeMap<String, Tensor>, b: &BTreeMap<String, Tensor>) -> 
         })
 }
 
-fn main() -> kiln::Result<()> {
+/// "yes" or "NO", for the printed checks.
+fn yes_no(ok: bool) -> &'static str {
+    if ok { "yes" } else { "NO" }
+}
+
+/// The MNIST-trained Keras CNN shipped with the examples; prints where it came from.
+fn load_base_model() -> kiln::Result<Model> {
     let path = keras_model_path();
     let loaded = kiln::keras::load_model(&path)?;
     println!(
@@ -57,25 +63,36 @@ fn main() -> kiln::Result<()> {
         loaded.keras_version.as_deref().unwrap_or("?"),
         loaded.compile
     );
-    let base = loaded.model;
+    Ok(loaded.model)
+}
 
-    let conv_layers: Vec<String> = base
+/// The names of `model`'s convolution layers: the features to keep frozen.
+fn conv_layer_names(model: &Model) -> Vec<String> {
+    model
         .layers()
         .iter()
         .filter(|l| l.class_name() == "Conv2D")
         .filter_map(|l| l.name().map(str::to_string))
-        .collect();
-    let cut_at = base
+        .collect()
+}
+
+/// The layer to cut `model` after: its last Dropout or Flatten, just before the Dense head.
+fn cut_point(model: &Model) -> String {
+    model
         .layers()
         .iter()
         .rev()
         .find(|l| matches!(l.class_name(), "Dropout" | "Flatten"))
         .and_then(|l| l.name())
         .expect("the CNN has a Flatten/Dropout before its head")
-        .to_string();
+        .to_string()
+}
 
-    let mut model = base.truncated(&cut_at)?;
-    for layer in &conv_layers {
+/// `base` cut after `cut_at`, with `frozen` layers not trainable and a new Dense(10) logits
+/// head `fashion_head`, compiled with Adam; prints what was done and the summary.
+fn fashion_model(base: &Model, frozen: &[String], cut_at: &str) -> kiln::Result<Model> {
+    let mut model = base.truncated(cut_at)?;
+    for layer in frozen {
         model.set_trainable(layer, false)?;
     }
     model.add(Dense::new(10).named("fashion_head"))?;
@@ -86,29 +103,26 @@ fn main() -> kiln::Result<()> {
     )?;
     println!(
         "Frozen: {}; cut after `{cut_at}`; new head `fashion_head`",
-        conv_layers.join(", ")
+        frozen.join(", ")
     );
     print!("{}", model.summary()?);
+    Ok(model)
+}
 
-    let (train, test) =
-        kiln::datasets::fashion_mnist::load(kiln_examples::dataset_dir("fashion-mnist"))?;
-    let frozen_before = weights_of(&model, &conv_layers)?;
-
-    let before = model.evaluate(&test, BATCH_SIZE)?.metrics["accuracy"];
+/// Trains `model` for `EPOCHS` epochs on `train`, printing the test accuracy before and after.
+fn fine_tune(model: &mut Model, train: &Dataset, test: &Dataset) -> kiln::Result<()> {
+    let before = model.evaluate(test, BATCH_SIZE)?.metrics["accuracy"];
     println!("Fashion-MNIST test accuracy, untrained head: {before:.4}");
-    let history = model.fit(&train, EPOCHS, BATCH_SIZE)?;
+    let history = model.fit(train, EPOCHS, BATCH_SIZE)?;
     let seconds: f64 = history.epoch_seconds.iter().sum();
-    let after = model.evaluate(&test, BATCH_SIZE)?.metrics["accuracy"];
+    let after = model.evaluate(test, BATCH_SIZE)?.metrics["accuracy"];
     println!("Fashion-MNIST test accuracy after {EPOCHS} epochs ({seconds:.1} s): {after:.4}");
+    Ok(())
+}
 
-    let frozen_after = weights_of(&model, &conv_layers)?;
-    let unchanged = bit_identical(&frozen_before, &frozen_after);
-    println!(
-        "Frozen conv weights bit-identical after training: {} ({} tensors)",
-        if unchanged { "yes" } else { "NO" },
-        frozen_after.len()
-    );
-
+/// Saves `model` as a Keras `.h5` file, loads it back and compares the predictions of both
+/// on the first 16 test images; prints and returns whether they are identical.
+fn save_and_reload_keras(model: &mut Model, test: &Dataset) -> kiln::Result<bool> {
     let saved =
         std::env::temp_dir().join(format!("kiln_fashion_transfer_{}.h5", std::process::id()));
     model.save_keras(&saved)?;
@@ -119,9 +133,30 @@ fn main() -> kiln::Result<()> {
     println!(
         "Saved {} and reloaded it: identical predictions: {}",
         saved.display(),
-        if same { "yes" } else { "NO" }
+        yes_no(same)
     );
     std::fs::remove_file(&saved).ok();
+    Ok(same)
+}
+
+fn main() -> kiln::Result<()> {
+    let base = load_base_model()?;
+    let conv_layers = conv_layer_names(&base);
+    let mut model = fashion_model(&base, &conv_layers, &cut_point(&base))?;
+
+    let (train, test) =
+        kiln::datasets::fashion_mnist::load(kiln_examples::dataset_dir("fashion-mnist"))?;
+    let frozen_before = weights_of(&model, &conv_layers)?;
+    fine_tune(&mut model, &train, &test)?;
+    let frozen_after = weights_of(&model, &conv_layers)?;
+    let unchanged = bit_identical(&frozen_before, &frozen_after);
+    println!(
+        "Frozen conv weights bit-identical after training: {} ({} tensors)",
+        yes_no(unchanged),
+        frozen_after.len()
+    );
+
+    let same = save_and_reload_keras(&mut model, &test)?;
     if !unchanged || !same {
         return Err(kiln::Error::Model {
             model: model.name().to_string(),

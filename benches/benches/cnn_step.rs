@@ -1,6 +1,6 @@
-//! Training steps of the `examples/mnist_cnn` model (Conv2D(32,3,relu) → MaxPool2D →
-//! Conv2D(64,3,relu) → MaxPool2D → Flatten → Dropout(0.5) → Dense(10); Adam; softmax
-//! cross-entropy) at batch 100, through the public `kiln` API.
+//! Training steps of the `examples/mnist_cnn` model ([`kiln_examples::mnist_cnn`]:
+//! Conv2D(32,3,relu) → MaxPool2D → Conv2D(64,3,relu) → MaxPool2D → Flatten → Dropout(0.5) →
+//! Dense(10); Adam; softmax cross-entropy) at batch 100, through the public `kiln` API.
 //!
 //! One iteration is one unshuffled, silent epoch of [`STEPS`] batches of synthetic 28x28
 //! images, so criterion's time is per `STEPS` steps and its elem/s reads as images/s.
@@ -17,17 +17,9 @@ const BATCH: usize = 100;
 const STEPS: usize = 100;
 const CLASSES: usize = 10;
 
+/// The example CNN, compiled with Adam and softmax cross-entropy on its logits.
 fn mnist_cnn() -> kiln::Result<Sequential> {
-    let mut model = sequential![
-        Input::new([28, 28, 1]),
-        Conv2D::new(32, 3).activation(Activation::Relu),
-        MaxPool2D::default(),
-        Conv2D::new(64, 3).activation(Activation::Relu),
-        MaxPool2D::default(),
-        Flatten::new(),
-        Dropout::new(0.5),
-        Dense::new(CLASSES),
-    ];
+    let mut model = kiln_examples::mnist_cnn();
     model.compile(Adam::default(), SoftmaxCrossEntropyWithLogits, [Accuracy])?;
     Ok(model)
 }

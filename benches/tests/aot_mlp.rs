@@ -4,12 +4,10 @@
 //! JIT's bit for bit — the same lowering for the same host, with the same kernels and
 //! worker pool — and the loss falls.
 
-use std::path::Path;
-use std::process::Command;
-
 use codegen_cpu::{AotEntry, AotOptions, WeightStorage, emit_model};
 use ir::{BinaryOp, Graph, MemoryPlan, Tensor, UnaryOp};
 use kiln_benches::mlp::{initial_params, mlp_adam_step, synthetic_batch};
+use kiln_c_harness::{CProgram, bits, read_f32, run_ok, scratch_dir, write_f32};
 
 const SIZES: [usize; 3] = [64, 256, 10];
 const BATCH: usize = 64;
@@ -38,24 +36,6 @@ fn prepare(g: &Graph) -> (Graph, MemoryPlan) {
     let g = passes::pipeline::optimize(g).unwrap();
     let plan = passes::memory_plan::plan(&g).unwrap();
     (g, plan)
-}
-
-fn write_f32(path: &Path, data: &[f32]) {
-    std::fs::write(
-        path,
-        data.iter()
-            .flat_map(|v| v.to_le_bytes())
-            .collect::<Vec<u8>>(),
-    )
-    .unwrap();
-}
-
-fn read_f32(path: &Path) -> Vec<f32> {
-    std::fs::read(path)
-        .unwrap()
-        .chunks_exact(4)
-        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-        .collect()
 }
 
 const MAIN_C: &str = r#"
@@ -88,20 +68,107 @@ int main(void) {
 }
 "#;
 
+/// What the JIT computes (and the C program must reproduce): logits before and after
+/// training, and each training step's loss.
+struct Outputs {
+    logits0: Vec<f32>,
+    losses: Vec<f32>,
+    logits1: Vec<f32>,
+}
+
+/// The JIT on the same graphs, plans and initial values, parameters shared by name: infer
+/// on `x`, one training step per batch, infer again.
+fn jit_outputs(
+    (ig, ip): (&Graph, &MemoryPlan),
+    (tg, tp): (&Graph, &MemoryPlan),
+    params: &[(&str, &Tensor)],
+    x: &Tensor,
+    batches: &[(Tensor, Tensor)],
+) -> Outputs {
+    let infer_exe = codegen_cpu::compile(ig, ip).unwrap();
+    let train_exe = codegen_cpu::compile(tg, tp).unwrap();
+    let mut state = train_exe.new_state();
+    for (n, t) in params {
+        state.set_param(n, &t.data).unwrap();
+    }
+    let mut infer_state = infer_exe.new_state();
+    let mut logits = |state: &codegen_cpu::State| {
+        for leaf in infer_exe.params() {
+            infer_state
+                .set_param(&leaf.name, state.param(&leaf.name).unwrap())
+                .unwrap();
+        }
+        infer_exe.run(&mut infer_state, &[("x", &x.data)]).unwrap()[0]
+            .1
+            .data
+            .clone()
+    };
+    let logits0 = logits(&state);
+    let losses: Vec<f32> = batches
+        .iter()
+        .map(|(bx, by)| {
+            train_exe
+                .run(&mut state, &[("x", &bx.data), ("y", &by.data)])
+                .unwrap()[0]
+                .1
+                .data[0]
+        })
+        .collect();
+    let logits1 = logits(&state);
+    Outputs {
+        logits0,
+        losses,
+        logits1,
+    }
+}
+
+/// `model` written with the runtime library, `MAIN_C` linked with it and run on `x` and
+/// `batches`: what it wrote.
+fn c_outputs(model: &codegen_cpu::AotModel, x: &Tensor, batches: &[(Tensor, Tensor)]) -> Outputs {
+    let dir = scratch_dir("aot-mlp");
+    let runtime = codegen_cpu::aot::runtime_library().unwrap();
+    model.write(&dir, Some(&runtime)).unwrap();
+    write_f32(&dir.join("x.bin"), &x.data);
+    let concat = |part: fn(&(Tensor, Tensor)) -> &Tensor| {
+        batches
+            .iter()
+            .flat_map(|b| part(b).data.clone())
+            .collect::<Vec<_>>()
+    };
+    write_f32(&dir.join("tx.bin"), &concat(|(bx, _)| bx));
+    write_f32(&dir.join("ty.bin"), &concat(|(_, by)| by));
+    let exe = CProgram::new(&dir, "main", &format!("#define STEPS {STEPS}\n{MAIN_C}"))
+        .object("mlp.o")
+        .with_runtime()
+        .build();
+    run_ok(&dir, &exe, &[]);
+    let outputs = Outputs {
+        logits0: read_f32(&dir.join("logits0.bin")),
+        losses: read_f32(&dir.join("losses.bin")),
+        logits1: read_f32(&dir.join("logits1.bin")),
+    };
+    std::fs::remove_dir_all(&dir).ok();
+    outputs
+}
+
+/// The names of `g`'s parameters, in the graph's order.
+fn param_names(g: &Graph) -> Vec<String> {
+    g.params()
+        .into_iter()
+        .map(|p| match g.op(p) {
+            ir::Op::Param { name, .. } => name.clone(),
+            _ => unreachable!(),
+        })
+        .collect()
+}
+
 #[test]
 fn aot_mlp_inference_and_adam_steps_equal_the_jit() {
     let (train_graph, optimizer_state) = mlp_adam_step(BATCH, &SIZES).unwrap();
     let (tg, tp) = prepare(&train_graph);
     let (ig, ip) = prepare(&mlp_infer(BATCH, &SIZES));
     let initial = initial_params(&train_graph, &optimizer_state, 3);
-    let names: Vec<String> = tg
-        .params()
-        .into_iter()
-        .map(|p| match tg.op(p) {
-            ir::Op::Param { name, .. } => name.clone(),
-            _ => unreachable!(),
-        })
-        .collect();
+    let names = param_names(&tg);
     let params: Vec<(&str, &Tensor)> = names.iter().map(|n| (n.as_str(), &initial[n])).collect();
     let entries = [
         AotEntry {
@@ -130,116 +197,24 @@ fn aot_mlp_inference_and_adam_steps_equal_the_jit() {
     let batches: Vec<(Tensor, Tensor)> = (0..STEPS as u32)
         .map(|s| synthetic_batch(BATCH, SIZES[0], SIZES[2], 60 + s))
         .collect();
-
-    // The JIT: the same graphs, plans and initial values, parameters shared by name.
-    let infer_exe = codegen_cpu::compile(&ig, &ip).unwrap();
-    let train_exe = codegen_cpu::compile(&tg, &tp).unwrap();
-    let mut state = train_exe.new_state();
-    for (n, t) in &params {
-        state.set_param(n, &t.data).unwrap();
-    }
-    let mut infer_state = infer_exe.new_state();
-    let mut logits = |state: &codegen_cpu::State| {
-        for leaf in infer_exe.params() {
-            infer_state
-                .set_param(&leaf.name, state.param(&leaf.name).unwrap())
-                .unwrap();
-        }
-        infer_exe.run(&mut infer_state, &[("x", &x.data)]).unwrap()[0]
-            .1
-            .data
-            .clone()
-    };
-    let logits0 = logits(&state);
-    let losses: Vec<f32> = batches
-        .iter()
-        .map(|(bx, by)| {
-            train_exe
-                .run(&mut state, &[("x", &bx.data), ("y", &by.data)])
-                .unwrap()[0]
-                .1
-                .data[0]
-        })
-        .collect();
-    let logits1 = logits(&state);
+    let jit = jit_outputs((&ig, &ip), (&tg, &tp), &params, &x, &batches);
     assert!(
-        losses[STEPS - 1] < losses[0],
-        "the JIT's loss falls: {losses:?}"
+        jit.losses[STEPS - 1] < jit.losses[0],
+        "the JIT's loss falls: {:?}",
+        jit.losses
     );
-
-    // The C program.
-    let dir = std::env::temp_dir().join(format!("kiln-aot-mlp-{}", std::process::id()));
-    let runtime = codegen_cpu::aot::runtime_library().unwrap();
-    model.write(&dir, Some(&runtime)).unwrap();
-    std::fs::write(
-        dir.join("main.c"),
-        format!("#define STEPS {STEPS}\n{MAIN_C}"),
-    )
-    .unwrap();
-    write_f32(&dir.join("x.bin"), &x.data);
-    write_f32(
-        &dir.join("tx.bin"),
-        &batches
-            .iter()
-            .flat_map(|(bx, _)| bx.data.clone())
-            .collect::<Vec<_>>(),
-    );
-    write_f32(
-        &dir.join("ty.bin"),
-        &batches
-            .iter()
-            .flat_map(|(_, by)| by.data.clone())
-            .collect::<Vec<_>>(),
-    );
-    let cc = Command::new("cc")
-        .current_dir(&dir)
-        .args([
-            "-std=c99",
-            "-Wall",
-            "-Werror",
-            "main.c",
-            "mlp.o",
-            "libkiln_cpu_runtime.a",
-            "-lpthread",
-            "-ldl",
-            "-lm",
-            "-o",
-            "main",
-        ])
-        .output()
-        .expect("a C compiler (`cc`)");
-    assert!(
-        cc.status.success(),
-        "cc: {}",
-        String::from_utf8_lossy(&cc.stderr)
-    );
-    let run = Command::new(dir.join("main"))
-        .current_dir(&dir)
-        .output()
-        .unwrap();
-    assert!(
-        run.status.success(),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
-
-    let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+    let c = c_outputs(&model, &x, &batches);
     assert_eq!(
-        bits(&read_f32(&dir.join("logits0.bin"))),
-        bits(&logits0),
+        bits(&c.logits0),
+        bits(&jit.logits0),
         "logits before training"
     );
+    assert_eq!(bits(&c.losses), bits(&jit.losses), "Adam steps' losses");
     assert_eq!(
-        bits(&read_f32(&dir.join("losses.bin"))),
-        bits(&losses),
-        "Adam steps' losses"
-    );
-    assert_eq!(
-        bits(&read_f32(&dir.join("logits1.bin"))),
-        bits(&logits1),
+        bits(&c.logits1),
+        bits(&jit.logits1),
         "logits after training"
     );
-    std::fs::remove_dir_all(&dir).ok();
 
     // The same model for AArch64: an ELF object for EM_AARCH64 that calls the matmul kernel.
     let arm = AotOptions {

@@ -1,9 +1,8 @@
 //! The object file links with a C program and computes what the JIT computes: the table
 //! layout of `codegen_cpu::abi` from the C side, with a serial `kiln_parallel_for`.
 
-use std::process::Command;
-
 use ir::{BinaryOp, Graph, MemoryPlan, UnaryOp};
+use kiln_c_harness::{CProgram, run_ok, scratch_dir};
 
 const MAIN_C: &str = r#"
 #include <stdint.h>
@@ -36,28 +35,18 @@ fn emitted_object_links_with_c_and_runs() {
     let ir::Storage::Arena { offset, .. } = plan.of(y) else {
         panic!("naive plans put results in the arena")
     };
-    let dir = std::env::temp_dir().join(format!("kiln-aot-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = scratch_dir("aot-link");
     std::fs::write(
         dir.join("model.o"),
         codegen_cpu::emit_object(&g, &plan, "model_step").unwrap(),
     )
     .unwrap();
-    std::fs::write(dir.join("main.c"), MAIN_C).unwrap();
-    let exe = dir.join("main");
-    let status = Command::new("cc")
-        .args([
-            format!("-DARENA_LEN={}", plan.arena_len),
-            format!("-DOUT_OFFSET={offset}"),
-        ])
-        .arg(dir.join("main.c"))
-        .arg(dir.join("model.o"))
-        .arg("-o")
-        .arg(&exe)
-        .status()
-        .expect("a C compiler (`cc`) is needed to link the object");
-    assert!(status.success(), "linking failed");
-    let out = Command::new(&exe).output().unwrap();
+    let exe = CProgram::new(&dir, "main", MAIN_C)
+        .flag(format!("-DARENA_LEN={}", plan.arena_len))
+        .flag(format!("-DOUT_OFFSET={offset}"))
+        .object("model.o")
+        .build();
+    let out = run_ok(&dir, &exe, &[]);
     let got: Vec<f32> = String::from_utf8(out.stdout)
         .unwrap()
         .lines()

@@ -9,6 +9,7 @@ mod aot;
 use codegen_cpu::{AotEntry, AotOptions, CodegenError, WeightStorage, emit_model};
 use cranelift_object::object::{self, Object, ObjectSymbol};
 use ir::{BinaryOp, Graph, MemoryPlan, ReduceOp, Tensor, UnaryOp};
+use kiln_c_harness::{bits, read_f32, run, run_ok, scratch_dir, write_f32};
 
 const BATCH: usize = 4;
 const FEATURES: usize = 3;
@@ -221,7 +222,7 @@ fn compile_toy(
         "{}",
         model.header
     );
-    let dir = aot::scratch_dir(test);
+    let dir = scratch_dir(&format!("aot-{test}"));
     let main_c = format!("{}#define STEPS {STEPS}\n{MAIN_C}", aot::C_PRELUDE);
     let exe = aot::build(&dir, &model, &main_c);
     let (x, tx, labels) = (
@@ -229,9 +230,9 @@ fn compile_toy(
         data(BATCH * FEATURES, 11),
         data(BATCH * FEATURES, 12),
     );
-    aot::write_f32(&dir.join("x.bin"), &x);
-    aot::write_f32(&dir.join("tx.bin"), &tx);
-    aot::write_f32(&dir.join("labels.bin"), &labels);
+    write_f32(&dir.join("x.bin"), &x);
+    write_f32(&dir.join("tx.bin"), &tx);
+    write_f32(&dir.join("labels.bin"), &labels);
     (
         dir,
         exe,
@@ -240,14 +241,13 @@ fn compile_toy(
 }
 
 fn check_outputs(dir: &std::path::Path, want: &Expected) {
-    let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
     assert_eq!(
-        bits(&aot::read_f32(&dir.join("score0.bin"))),
+        bits(&read_f32(&dir.join("score0.bin"))),
         bits(&want.score0),
         "inference before training"
     );
     assert_eq!(
-        bits(&aot::read_f32(&dir.join("losses.bin"))),
+        bits(&read_f32(&dir.join("losses.bin"))),
         bits(&want.losses),
         "training losses"
     );
@@ -257,13 +257,13 @@ fn check_outputs(dir: &std::path::Path, want: &Expected) {
         want.losses
     );
     assert_eq!(
-        bits(&aot::read_f32(&dir.join("score1.bin"))),
+        bits(&read_f32(&dir.join("score1.bin"))),
         bits(&want.score1),
         "inference after training"
     );
     for (i, p) in want.params.iter().enumerate() {
         assert_eq!(
-            bits(&aot::read_f32(&dir.join(format!("param{i}.bin")))),
+            bits(&read_f32(&dir.join(format!("param{i}.bin")))),
             bits(p),
             "parameter {i}"
         );
@@ -278,12 +278,7 @@ fn check_outputs(dir: &std::path::Path, want: &Expected) {
 #[test]
 fn c_program_with_embedded_weights_matches_the_jit_bit_for_bit() {
     let (dir, exe, want) = compile_toy(WeightStorage::Embedded, optimized, "embedded");
-    let out = aot::run(&dir, &exe, &[]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    run_ok(&dir, &exe, &[]);
     check_outputs(&dir, &want);
     std::fs::remove_dir_all(&dir).ok();
 }
@@ -291,22 +286,17 @@ fn c_program_with_embedded_weights_matches_the_jit_bit_for_bit() {
 #[test]
 fn c_program_with_external_weights_reads_the_weights_file_and_copies_updates_back() {
     let (dir, exe, want) = compile_toy(WeightStorage::External, naive, "external");
-    let refused = aot::run(&dir, &exe, &[]);
+    let refused = run(&dir, &exe, &[]);
     assert!(
         !refused.status.success()
             && String::from_utf8_lossy(&refused.stderr).contains("not embedded")
     );
     std::fs::write(dir.join("short.weights"), [0u8; 8]).unwrap();
-    let short = aot::run(&dir, &exe, &["short.weights"]);
+    let short = run(&dir, &exe, &["short.weights"]);
     assert!(
         !short.status.success() && String::from_utf8_lossy(&short.stderr).contains("holds 8 bytes")
     );
-    let out = aot::run(&dir, &exe, &["toy.weights"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    run_ok(&dir, &exe, &["toy.weights"]);
     check_outputs(&dir, &want);
     std::fs::remove_dir_all(&dir).ok();
 }

@@ -8,7 +8,7 @@ cd "$(dirname "$0")/../.."
 PROFILE=${PROFILE:-release}
 DIR=$([ "$PROFILE" = dev ] && echo debug || echo "$PROFILE")
 OUT=target/aot_c
-cargo build --profile "$PROFILE" -p kiln --bin kiln
+cargo build --profile "$PROFILE" -p kiln-cli --bin kiln
 cargo run --profile "$PROFILE" -p kiln-examples --example aot_prepare -- "$OUT"
 for m in mlp cnn; do
     "target/$DIR/kiln" compile "$OUT/$m.kiln" -o "$OUT/$m" --name "$m" \

@@ -1,6 +1,11 @@
-//! What the examples in `examples/` share: finding the datasets shipped with the repository.
+//! What the examples in `examples/` share: finding the datasets shipped with the repository,
+//! and the example models also used by the benchmarks ([`mnist_cnn`]).
+
+mod models;
 
 use std::path::PathBuf;
+
+pub use models::mnist_cnn;
 
 /// `datasets/<name>` from the working directory (a user running an example from the
 /// repository root), else the same folder beside this crate in the repository.

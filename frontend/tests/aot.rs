@@ -1,15 +1,15 @@
-//! Ahead-of-time compilation through [`kiln::aot::compile`] and `kiln compile`: a small MLP
-//! (embedded weights) and a small CNN (external weights), linked with a C program and the
-//! runtime library, give the JIT's `predict` outputs and `fit` losses bit for bit (the same
-//! graphs, optimised and lowered the same way for the same host, with the same kernels), and
-//! the AArch64 target yields an AArch64 ELF object.
+//! Ahead-of-time compilation through [`kiln::aot::compile`]: a small MLP (embedded weights)
+//! and a small CNN (external weights), linked with a C program and the runtime library
+//! (through `kiln_c_harness`), give the JIT's `predict` outputs and `fit` losses bit for bit
+//! (the same graphs, optimised and lowered the same way for the same host, with the same
+//! kernels), and the AArch64 target yields an AArch64 ELF object. The `kiln compile` command
+//! is tested with the command-line tool, in `frontend/cli/tests/compile.rs`.
 //!
 //! The runtime library `libkiln_cpu_runtime.a` is built by Cargo with the `kiln-cpu-runtime`
 //! crate (a dependency of `kiln`, crate types rlib + staticlib) into `target/<profile>/deps/`,
 //! where [`codegen_cpu::aot::runtime_library`] finds it from the test executable.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::PathBuf;
 
 use kiln::aot::{AotCompileOptions, AotEntries, WeightStorage, compile};
 use kiln::losses::SoftmaxCrossEntropyWithLogits;
@@ -17,33 +17,14 @@ use kiln::metrics::Accuracy;
 use kiln::optimizers::Adam;
 use kiln::prelude::*;
 use kiln::{Shape, Tensor};
+use kiln_c_harness::{CProgram, bits, read_f32, run_ok, write_f32};
 
 const BATCH: usize = 8;
 const STEPS: usize = 3;
 
 /// A fresh empty directory for one test's files.
 fn scratch_dir(test: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("kiln-aot-{}-{test}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn write_f32(path: &Path, data: &[f32]) {
-    let bytes: Vec<u8> = data.iter().flat_map(|v| v.to_le_bytes()).collect();
-    std::fs::write(path, bytes).unwrap();
-}
-
-fn read_f32(path: &Path) -> Vec<f32> {
-    std::fs::read(path)
-        .unwrap()
-        .chunks_exact(4)
-        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-        .collect()
-}
-
-fn bits(v: &[f32]) -> Vec<u32> {
-    v.iter().map(|f| f.to_bits()).collect()
+    kiln_c_harness::scratch_dir(&format!("aot-{test}"))
 }
 
 /// Deterministic pseudo-random values in [-1, 1).
@@ -155,40 +136,17 @@ fn aot_equals_jit(mut model: Model, name: &str, weights: WeightStorage) {
     let source = MAIN_C
         .replace("@M", &name.to_ascii_uppercase())
         .replace("@m", name);
-    std::fs::write(
-        dir.join("main.c"),
-        format!("#define STEPS {STEPS}\n{source}"),
-    )
-    .unwrap();
-    let cc = Command::new("cc")
-        .current_dir(&dir)
-        .args(["-std=c99", "-Wall", "-Werror", "main.c"])
-        .arg(format!("{name}.o"))
-        .args([
-            "libkiln_cpu_runtime.a",
-            "-lpthread",
-            "-ldl",
-            "-lm",
-            "-o",
-            "main",
-        ])
-        .output()
-        .expect("a C compiler (`cc`)");
-    assert!(
-        cc.status.success(),
-        "cc: {}",
-        String::from_utf8_lossy(&cc.stderr)
-    );
-    let mut run = Command::new(dir.join("main"));
-    if weights == WeightStorage::External {
-        run.arg(&weights_file);
-    }
-    let run = run.current_dir(&dir).output().unwrap();
-    assert!(
-        run.status.success(),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
+    let exe = CProgram::new(&dir, "main", &format!("#define STEPS {STEPS}\n{source}"))
+        .object(format!("{name}.o"))
+        .with_runtime()
+        .build();
+    let weights_name = format!("{name}.weights");
+    let args: &[&str] = if weights == WeightStorage::External {
+        &[&weights_name]
+    } else {
+        &[]
+    };
+    run_ok(&dir, &exe, args);
 
     assert_eq!(
         bits(&read_f32(&dir.join("p0.bin"))),
@@ -298,45 +256,4 @@ fn the_train_entry_needs_a_compiled_model() {
             .to_string()
             .contains("batch")
     );
-}
-
-#[test]
-fn kiln_compile_writes_the_files_and_reports_errors() {
-    let dir = scratch_dir("cli");
-    let path = dir.join("small net.kiln");
-    let mut model = mlp();
-    model.save(&path).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_kiln"))
-        .arg("compile")
-        .arg(&path)
-        .arg("-o")
-        .arg(dir.join("out"))
-        .args(["--entry", "both", "--batch", "4", "--weights", "external"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    for file in [
-        "small_net.o",
-        "small_net.h",
-        "small_net.weights",
-        "libkiln_cpu_runtime.a",
-    ] {
-        assert!(dir.join("out").join(file).is_file(), "{file}");
-    }
-    let header = std::fs::read_to_string(dir.join("out/small_net.h")).unwrap();
-    assert!(header.contains("small_net_train_step"), "{header}");
-    let bad = Command::new(env!("CARGO_BIN_EXE_kiln"))
-        .arg("compile")
-        .arg(dir.join("missing.kiln"))
-        .arg("-o")
-        .arg(dir.join("out2"))
-        .output()
-        .unwrap();
-    assert!(!bad.status.success());
-    assert!(String::from_utf8_lossy(&bad.stderr).contains("missing.kiln"));
-    std::fs::remove_dir_all(&dir).ok();
 }

@@ -11,6 +11,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("kiln-cpu-runtime", &["kiln-ir"]),
     ("kiln-codegen-cpu", &["kiln-ir", "kiln-cpu-runtime"]),
     ("kiln-codegen-gpu", &["kiln-ir"]),
+    ("kiln-c-harness", &[]),
     (
         "kiln",
         &[
@@ -30,9 +31,11 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "kiln-cpu-runtime",
             "kiln-codegen-gpu",
             "kiln",
+            "kiln-examples",
         ],
     ),
     ("kiln-examples", &["kiln"]),
+    ("kiln-cli", &["kiln"]),
 ];
 
 fn internal_edges() -> BTreeMap<String, Vec<String>> {

@@ -1,73 +1,20 @@
-//! Helpers for the ahead-of-time tests: a scratch directory, compiling and running a C
-//! program against a model object and the runtime library, raw f32 files.
-
-#![allow(dead_code)]
+//! Helpers for the ahead-of-time tests: writing a model with the runtime library and
+//! building a C program against it (through `kiln_c_harness`), and the C helpers every test
+//! program uses.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
-/// A fresh directory under the system temp dir, named after `test`.
-pub fn scratch_dir(test: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("kiln-aot-{test}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
+use kiln_c_harness::CProgram;
 
-/// Write `model` (with the host runtime library) into `dir`, compile `main_c` there with
-/// the header's link line and return the executable's path.
+/// Write `model` (with the host runtime library) into `dir`, compile `main_c` there against
+/// the model's object and the runtime library, and return the executable's path.
 pub fn build(dir: &Path, model: &codegen_cpu::AotModel, main_c: &str) -> PathBuf {
     let runtime = codegen_cpu::aot::runtime_library().expect("cargo built the runtime library");
     model.write(dir, Some(&runtime)).unwrap();
-    std::fs::write(dir.join("main.c"), main_c).unwrap();
-    let out = Command::new("cc")
-        .current_dir(dir)
-        .args([
-            "-std=c99",
-            "-Wall",
-            "-Werror",
-            "main.c",
-            &format!("{}.o", model.name),
-            "libkiln_cpu_runtime.a",
-        ])
-        .args(["-lpthread", "-ldl", "-lm", "-o", "main"])
-        .output()
-        .expect("a C compiler (`cc`) is needed to link the object");
-    assert!(
-        out.status.success(),
-        "cc failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    dir.join("main")
-}
-
-/// Run `exe` in `dir` with `args`; its stderr on failure.
-pub fn run(dir: &Path, exe: &Path, args: &[&str]) -> std::process::Output {
-    Command::new(exe)
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-/// Write raw little-endian f32s.
-pub fn write_f32(path: &Path, data: &[f32]) {
-    std::fs::write(
-        path,
-        data.iter()
-            .flat_map(|v| v.to_le_bytes())
-            .collect::<Vec<u8>>(),
-    )
-    .unwrap();
-}
-
-/// Read raw little-endian f32s.
-pub fn read_f32(path: &Path) -> Vec<f32> {
-    std::fs::read(path)
-        .unwrap()
-        .chunks_exact(4)
-        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-        .collect()
+    CProgram::new(dir, "main", main_c)
+        .object(format!("{}.o", model.name))
+        .with_runtime()
+        .build()
 }
 
 /// The C helpers every test program uses: read and write raw f32 files, die on error.

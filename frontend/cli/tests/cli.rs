@@ -8,10 +8,10 @@ use std::process::{Command, Output};
 
 use kiln::tensor_file::read_tensor;
 
-/// A fixture file under `frontend/tests/fixtures`.
+/// A fixture file under `frontend/tests/fixtures` (the `kiln` crate's Keras fixtures).
 fn fixture(relative: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
+        .join("../tests/fixtures")
         .join(relative)
 }
 
