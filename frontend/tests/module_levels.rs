@@ -320,8 +320,8 @@ fn violations(from: &[String], source: &str, krate: &Crate) -> Vec<Violation> {
     out
 }
 
-/// Every source file of the library under `src/` with its module path (the crate root and
-/// binaries under `src/bin/` excluded).
+/// Every source file of the library under `src/` with its module path (the crate root
+/// excluded).
 fn sources() -> (Vec<(PathBuf, Vec<String>)>, Crate) {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     let mut files = Vec::new();
@@ -329,7 +329,7 @@ fn sources() -> (Vec<(PathBuf, Vec<String>)>, Crate) {
     while let Some(dir) = stack.pop() {
         for entry in std::fs::read_dir(&dir).expect("src is readable") {
             let path = entry.expect("a directory entry").path();
-            if path.is_dir() && path != src.join("bin") {
+            if path.is_dir() {
                 stack.push(path);
             } else if path.extension().is_some_and(|e| e == "rs") && path != src.join("lib.rs") {
                 let module = module_of(&src, &path);

@@ -20,7 +20,7 @@ mod global_pooling;
 mod input;
 mod kernel_options;
 mod merge;
-mod naming;
+pub(crate) mod naming;
 mod pooling;
 pub mod registry;
 mod reshape;

@@ -22,10 +22,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use ir::{Shape, Tensor};
 
-use super::graph::naming::name_new_layer;
 use super::graph::{LayerGraph, ModelKind, ancestors, check_arity};
 use super::{DEFAULT_SEED, Model};
 use crate::error::{Error, Result};
+use crate::layers::naming::name_new_layer;
 use crate::layers::{Input, Layer};
 
 /// Distinguishes builders, so a tensor of one cannot be used in another.

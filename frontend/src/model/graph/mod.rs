@@ -2,7 +2,7 @@
 //! model's input and output layers — kept in a topological order, and what can be read off
 //! it without weights: validation with per-layer shapes (errors name the layer), names and
 //! lookups. The forward IR graph is built in [`forward`], the order from unordered
-//! connections in [`order`], Keras-style layer names in [`naming`].
+//! connections in [`order`]; unnamed layers are named by [`crate::layers::naming`].
 //!
 //! Every layer is called once (one node per layer, as in a Keras model without shared
 //! layers), so a layer's output is identified by the layer itself. A layer's inbound layers
@@ -12,7 +12,6 @@
 //! [`crate::model`].
 
 pub(crate) mod forward;
-pub(crate) mod naming;
 pub(crate) mod order;
 
 use std::collections::HashSet;
@@ -20,6 +19,7 @@ use std::collections::HashSet;
 use ir::Shape;
 
 use crate::error::{Error, Result};
+use crate::layers::naming::{name_new_layer, name_unnamed};
 use crate::layers::{Layer, ParamSpec};
 
 /// How a model was defined, which decides its config form and summary layout.
@@ -74,7 +74,7 @@ impl LayerGraph {
     /// A stack of `layers` (the first an `Input`) called `name`: each layer feeds the next.
     /// Unnamed layers get Keras-style names.
     pub fn chain(name: String, mut layers: Vec<Box<dyn Layer>>) -> Self {
-        naming::name_unnamed(&mut layers);
+        name_unnamed(&mut layers);
         let count = layers.len();
         let inbound = (0..count)
             .map(|i| if i == 0 { vec![] } else { vec![i - 1] })
@@ -279,7 +279,7 @@ impl LayerGraph {
     /// Append `layer` on top of a sequential stack (named Keras-style if unnamed) and
     /// validate; on a validation error the graph is left as it was.
     pub fn push_on_top(&mut self, mut layer: Box<dyn Layer>) -> Result<()> {
-        naming::name_new_layer(layer.as_mut(), &self.layers);
+        name_new_layer(layer.as_mut(), &self.layers);
         let last = self.layers.len().checked_sub(1);
         self.layers.push(layer);
         self.inbound.push(last.into_iter().collect());
