@@ -312,6 +312,15 @@ fn unary_grad(g: &mut Graph, u: UnaryOp, x: NodeId, y: NodeId, dy: NodeId) -> Re
             let two_x = g.scale(x, 2.0)?;
             g.mul2(dy, two_x)?
         }
+        Relu | Sigmoid | Tanh | Erf => activation_grad(g, u, x, y, dy)?,
+    };
+    Ok(Some(dx))
+}
+
+/// `dx` for the activation functions among the unary ops (`relu`, `sigmoid`, `tanh`, `erf`).
+fn activation_grad(g: &mut Graph, u: UnaryOp, x: NodeId, y: NodeId, dy: NodeId) -> Res<NodeId> {
+    use UnaryOp::*;
+    Ok(match u {
         // y = max(x, 0): dx = dy * (x > 0)
         Relu => {
             let zero = g.scalar(0.0);
@@ -340,8 +349,8 @@ fn unary_grad(g: &mut Graph, u: UnaryOp, x: NodeId, y: NodeId, dy: NodeId) -> Re
             let d = g.scale(e, std::f32::consts::FRAC_2_SQRT_PI)?;
             g.mul2(dy, d)?
         }
-    };
-    Ok(Some(dx))
+        other => unreachable!("{other:?} is not an activation"),
+    })
 }
 
 /// The gradient for operand `i` of `y = op(a, b)`, still shaped like `y` (the caller sums
