@@ -3,7 +3,7 @@
 //! A caller that finds the pool busy (another thread's step) runs its chunks itself.
 //!
 //! A step runs its kernels back to back, so a worker that has just finished a chunk spins
-//! for a short while ([`WORKER_SPIN`]) watching for the next kernel before it sleeps on a
+//! for a short while (`WORKER_SPIN`) watching for the next kernel before it sleeps on a
 //! condition variable, and the caller spins while the last chunks finish: most kernels then
 //! start and end without a system call. Sleepers are counted, so nobody signals a
 //! condition variable that nobody waits on.

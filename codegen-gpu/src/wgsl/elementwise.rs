@@ -5,8 +5,8 @@
 
 use ir::{Op, Program, Shape};
 
-use super::Module;
 use super::layout::{coords, flat_main, offset};
+use super::module::Module;
 use super::scalar::{self, Helper};
 use crate::error::Result;
 

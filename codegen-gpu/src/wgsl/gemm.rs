@@ -8,8 +8,8 @@
 
 use ir::{Conv2dAttrs, Program};
 
-use super::Module;
 use super::layout::{Axis, window_axes};
+use super::module::Module;
 use crate::error::Result;
 
 /// Columns of the result block one invocation computes (one `vec4` per row).

@@ -5,8 +5,8 @@
 
 use ir::{Program, ReduceOp, Shape};
 
-use super::Module;
 use super::layout::{coords, grid, offset};
+use super::module::Module;
 use super::scalar;
 use crate::error::Result;
 

@@ -5,8 +5,8 @@
 
 use ir::{Conv2dAttrs, Pool2dAttrs, PoolKind, Program, Shape};
 
-use super::Module;
 use super::layout::{Axis, coords, flat_main, window_axes};
+use super::module::Module;
 use crate::error::Result;
 
 /// The window of `module`'s op over an input of shape `input`.

@@ -25,7 +25,7 @@ use std::collections::HashMap;
 use ir::fused::Reg;
 use ir::{FusedOp, Graph, Instr, NodeId, Op, Program, Shape};
 
-use super::Fusion;
+use super::fusion::Fusion;
 
 /// The elementwise groups of a graph.
 pub struct Groups<'a> {

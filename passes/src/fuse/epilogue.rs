@@ -17,8 +17,8 @@
 
 use ir::{FusedOp, NodeId, Op, Program};
 
-use super::Fusion;
 use super::elementwise::{Groups, Inline};
+use super::fusion::Fusion;
 
 /// `matmul` + elementwise epilogue.
 pub fn matmul(groups: &Groups, id: NodeId) -> Option<Fusion> {

@@ -19,28 +19,16 @@
 
 pub mod elementwise;
 pub mod epilogue;
+mod fusion;
 pub mod pool;
 pub mod reduce;
 
-use ir::{FusedOp, Graph, NodeId, Op};
+use ir::{Graph, NodeId, Op};
 
 use crate::error::PassError;
 use crate::rebuild::Rebuild;
 use elementwise::Groups;
-
-/// One fused kernel a rule proposes.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Fusion {
-    /// The node whose value the fused node replaces (the last node it computes).
-    pub root: NodeId,
-    /// Every node the fused node computes, the root included; only the root may be used
-    /// outside.
-    pub members: Vec<NodeId>,
-    /// The fused op.
-    pub op: FusedOp,
-    /// The fused node's operands (ids in the input graph), in the order `op` documents.
-    pub operands: Vec<NodeId>,
-}
+pub use fusion::Fusion;
 
 /// A fusion rule: the fusion anchored at a node, if the rule applies there.
 pub type Rule = fn(&Groups, NodeId) -> Option<Fusion>;

@@ -11,9 +11,9 @@
 
 use ir::{FusedOp, NodeId, Op};
 
-use super::Fusion;
 use super::elementwise::Groups;
 use super::epilogue::with_epilogue;
+use super::fusion::Fusion;
 
 /// `pool2d` + elementwise epilogue.
 pub fn pool2d(groups: &Groups, id: NodeId) -> Option<Fusion> {

@@ -14,8 +14,8 @@
 
 use ir::{FusedOp, NodeId, Op};
 
-use super::Fusion;
 use super::elementwise::{Groups, Inline};
+use super::fusion::Fusion;
 
 /// Elementwise prologue + `reduce`.
 pub fn prologue(groups: &Groups, id: NodeId) -> Option<Fusion> {

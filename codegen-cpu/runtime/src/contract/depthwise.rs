@@ -1,5 +1,5 @@
 //! Depthwise 2-D convolution forward, backprop-input and backprop-filter as direct loops
-//! (in [`super::depthwise_loops`]), split over the worker pool.
+//! (in the sibling module `depthwise_loops`), split over the worker pool.
 //!
 //! Depthwise convolution has no shared contraction dimension across channels, so it is a
 //! poor GEMM; each output pixel instead walks its window taps and runs a contiguous,
