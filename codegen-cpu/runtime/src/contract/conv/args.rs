@@ -21,9 +21,9 @@ pub enum ConvPass {
 ///
 /// Which tensor is written depends on the pass (see [`ConvPass`]); the others are only read.
 ///
-/// [`kiln_conv2d`]: super::kiln_conv2d
-/// [`kiln_conv2d_backprop_input`]: super::kiln_conv2d_backprop_input
-/// [`kiln_conv2d_backprop_filter`]: super::kiln_conv2d_backprop_filter
+/// [`kiln_conv2d`]: super::c_abi::kiln_conv2d
+/// [`kiln_conv2d_backprop_input`]: super::c_abi::kiln_conv2d_backprop_input
+/// [`kiln_conv2d_backprop_filter`]: super::c_abi::kiln_conv2d_backprop_filter
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct Conv2dArgs {
