@@ -77,14 +77,18 @@ pub fn infer_shape(op: &Op, shapes: &[&Shape]) -> Result<Shape> {
 
 #[cfg(test)]
 mod tests {
-    use crate::graph::Graph;
+    use super::infer_shape;
+    use crate::op::Op;
+    use crate::shape::Shape;
 
     #[test]
     fn matmul_error_names_op_and_shapes() {
-        let mut g = Graph::new();
-        let a = g.input("a", [2, 3]);
-        let b = g.input("b", [4, 5]);
-        let err = g.matmul(a, b, false, false).unwrap_err().to_string();
+        let matmul = Op::MatMul {
+            transpose_a: false,
+            transpose_b: false,
+        };
+        let (a, b) = (Shape::from([2, 3]), Shape::from([4, 5]));
+        let err = infer_shape(&matmul, &[&a, &b]).unwrap_err().to_string();
         assert!(
             err.contains("matmul") && err.contains("[2, 3], [4, 5]") && err.contains("3 vs 4"),
             "{err}"

@@ -18,7 +18,8 @@ pub(in crate::text) enum AttrValue {
     List(Vec<String>),
 }
 
-/// Attributes as parsed, consumed by [`decode`](super::decode)'s typed getters; any left unread is unknown.
+/// Attributes as parsed, consumed by the typed getters that `decode` calls; any left unread
+/// is unknown.
 #[derive(Debug, Default)]
 pub(in crate::text) struct Attrs {
     entries: Vec<(String, AttrValue, bool)>,
