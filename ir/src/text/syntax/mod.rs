@@ -1,5 +1,5 @@
 //! How each op is spelled: its name, its attributes (`key`, `key=atom` or `key=[a, b]`) and
-//! its fused program. [`encode`] and [`decode`] are the two directions of one table, kept side
+//! its fused program. [`encode()`] and [`decode()`] are the two directions of one table, kept side
 //! by side in this folder so that the printer and the parser cannot drift apart:
 //!
 //! - `encode.rs`: op to name, attributes and program text (the printer's side);
