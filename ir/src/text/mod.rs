@@ -1,4 +1,4 @@
-//! The IR's text form: [`print()`] writes a [`Graph`] deterministically, [`parse`] reads it back.
+//! The IR's text form: [`print()`] writes a [`Graph`] deterministically, [`parse()`] reads it back.
 //! `print(parse(print(g)))` is `print(g)`, and the parsed graph equals `g` node by node, floats
 //! bit for bit.
 //!

@@ -2,7 +2,7 @@
 //!
 //! [`grad`] clones the forward graph and appends, in one reverse sweep over the nodes, the
 //! gradient of a scalar loss with respect to each requested node. The per-op math lives in
-//! `rules.rs`; this module owns the sweep:
+//! `rules/` (one file per op family); this module owns the sweep:
 //!
 //! - Only nodes on a path from some `wrt` node to the loss get gradient nodes: the sweep
 //!   visits the nodes that both depend on a `wrt` node and feed the loss, and asks a rule
