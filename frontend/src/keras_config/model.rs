@@ -18,8 +18,8 @@ use serde_json::{Value, json};
 
 use crate::error::{Error, Result};
 use crate::layers::{Layer, layer_from_config, layer_from_json, layer_to_json};
-use crate::model::graph::LayerGraph;
 use crate::model::graph::order::{reorder, topological_order};
+use crate::model::graph::{GraphParts, LayerGraph};
 use crate::model::{DEFAULT_SEED, Model, ModelKind};
 
 /// An error about the model config as a whole.
@@ -340,14 +340,14 @@ fn functional_from_entries(inner: &Value, entries: &[Value]) -> Result<Model> {
         .iter()
         .map(|&i| inbound[i].iter().map(|&j| position[j]).collect())
         .collect();
-    let graph = LayerGraph::from_parts((
-        String::new(),
-        ModelKind::Functional,
-        reorder(layers, &order),
-        ordered_inbound,
+    let graph = LayerGraph::from_parts(GraphParts {
+        name: String::new(),
+        kind: ModelKind::Functional,
+        layers: reorder(layers, &order),
+        inbound: ordered_inbound,
         inputs,
         outputs,
-    ));
+    });
     check_input_layers(&graph)?;
     Ok(Model::from_graph(graph))
 }

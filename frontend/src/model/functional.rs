@@ -22,7 +22,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use ir::{Shape, Tensor};
 
-use super::graph::{LayerGraph, ModelKind, ancestors, check_arity};
+use super::graph::{GraphParts, LayerGraph, ModelKind, ancestors, check_arity};
 use super::{DEFAULT_SEED, Model};
 use crate::error::{Error, Result};
 use crate::layers::naming::name_new_layer;
@@ -183,14 +183,14 @@ impl Functional {
                 inbound.push(from.iter().map(|&j| new_index[j]).collect());
             }
         }
-        let mut model = Model::from_graph(LayerGraph::from_parts((
-            self.name,
-            ModelKind::Functional,
+        let mut model = Model::from_graph(LayerGraph::from_parts(GraphParts {
+            name: self.name,
+            kind: ModelKind::Functional,
             layers,
             inbound,
-            inputs.iter().map(|&i| new_index[i]).collect(),
-            outputs.iter().map(|&i| new_index[i]).collect(),
-        )))
+            inputs: inputs.iter().map(|&i| new_index[i]).collect(),
+            outputs: outputs.iter().map(|&i| new_index[i]).collect(),
+        }))
         .with_seed(self.seed);
         model.layer_shapes()?;
         model.frozen = self
@@ -235,12 +235,12 @@ impl Model {
     pub fn into_builder(self) -> Result<(Functional, Vec<TensorRef>, Vec<TensorRef>)> {
         let shapes = self.layer_shapes()?;
         let weights = self.layer_weights()?;
-        let (name, _, layers, inbound, model_inputs, model_outputs) = self.graph.into_parts();
-        let mut f = Functional::builder(name).with_seed(self.seed);
+        let parts = self.graph.into_parts();
+        let mut f = Functional::builder(parts.name).with_seed(self.seed);
         f.weights = weights;
         f.frozen = self.frozen;
-        f.layers = layers;
-        f.inbound = inbound;
+        f.layers = parts.layers;
+        f.inbound = parts.inbound;
         f.shapes = shapes.into_iter().map(|s| s.output).collect();
         let refs = |indices: &[usize]| {
             indices
@@ -251,7 +251,7 @@ impl Model {
                 })
                 .collect()
         };
-        let (inputs, outputs) = (refs(&model_inputs), refs(&model_outputs));
+        let (inputs, outputs) = (refs(&parts.inputs), refs(&parts.outputs));
         Ok((f, inputs, outputs))
     }
 

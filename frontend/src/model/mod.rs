@@ -26,11 +26,11 @@ pub(crate) mod graph;
 mod history;
 mod hooks;
 mod predict;
-pub(crate) mod runner;
+mod runner;
 mod summary;
 mod topology;
 mod trainable;
-pub(crate) mod training;
+mod training;
 mod transfer;
 mod weights;
 

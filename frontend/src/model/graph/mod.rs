@@ -60,15 +60,22 @@ pub(crate) struct LayerGraph {
     outputs: Vec<usize>,
 }
 
-/// A layer graph taken apart: `(name, kind, layers, inbound, inputs, outputs)`.
-pub(crate) type GraphParts = (
-    String,
-    ModelKind,
-    Vec<Box<dyn Layer>>,
-    Vec<Vec<usize>>,
-    Vec<usize>,
-    Vec<usize>,
-);
+/// A layer graph's parts, to build one ([`LayerGraph::from_parts`]) or take one apart
+/// ([`LayerGraph::into_parts`]).
+pub(crate) struct GraphParts {
+    /// The model's name.
+    pub name: String,
+    /// Sequential or functional.
+    pub kind: ModelKind,
+    /// The layers, in topological order.
+    pub layers: Vec<Box<dyn Layer>>,
+    /// For each layer, the positions of the layers feeding it, in order.
+    pub inbound: Vec<Vec<usize>>,
+    /// The positions of the model's input layers.
+    pub inputs: Vec<usize>,
+    /// The positions of the layers whose outputs the model returns.
+    pub outputs: Vec<usize>,
+}
 
 impl LayerGraph {
     /// A stack of `layers` (the first an `Input`) called `name`: each layer feeds the next.
@@ -79,20 +86,27 @@ impl LayerGraph {
         let inbound = (0..count)
             .map(|i| if i == 0 { vec![] } else { vec![i - 1] })
             .collect();
-        LayerGraph::from_parts((
+        LayerGraph::from_parts(GraphParts {
             name,
-            ModelKind::Sequential,
+            kind: ModelKind::Sequential,
             layers,
             inbound,
-            vec![0],
-            vec![count.saturating_sub(1)],
-        ))
+            inputs: vec![0],
+            outputs: vec![count.saturating_sub(1)],
+        })
     }
 
     /// A graph from its parts, the inbound lists already in topological order (not
     /// validated: see [`LayerGraph::layer_shapes`]).
     pub fn from_parts(parts: GraphParts) -> Self {
-        let (name, kind, layers, inbound, inputs, outputs) = parts;
+        let GraphParts {
+            name,
+            kind,
+            layers,
+            inbound,
+            inputs,
+            outputs,
+        } = parts;
         LayerGraph {
             name,
             kind,
@@ -103,16 +117,16 @@ impl LayerGraph {
         }
     }
 
-    /// The graph taken apart (see [`GraphParts`]).
+    /// The graph taken apart.
     pub fn into_parts(self) -> GraphParts {
-        (
-            self.name,
-            self.kind,
-            self.layers,
-            self.inbound,
-            self.inputs,
-            self.outputs,
-        )
+        GraphParts {
+            name: self.name,
+            kind: self.kind,
+            layers: self.layers,
+            inbound: self.inbound,
+            inputs: self.inputs,
+            outputs: self.outputs,
+        }
     }
 
     /// The model's name.
@@ -315,14 +329,14 @@ impl LayerGraph {
             .filter(|&&i| keep[i])
             .map(|&i| new_index[i])
             .collect();
-        Ok(LayerGraph::from_parts((
-            self.name.clone(),
-            self.kind,
+        Ok(LayerGraph::from_parts(GraphParts {
+            name: self.name.clone(),
+            kind: self.kind,
             layers,
             inbound,
             inputs,
-            vec![new_index[end]],
-        )))
+            outputs: vec![new_index[end]],
+        }))
     }
 
     /// Which layers the layers at `roots` depend on, themselves included.
