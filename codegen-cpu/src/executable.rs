@@ -6,7 +6,7 @@
 use std::mem::ManuallyDrop;
 
 use cranelift_jit::JITModule;
-use ir::{Graph, Leaf, MemoryPlan, Op, Shape, Storage, Tensor};
+use ir::{Graph, Leaf, MemoryPlan, Op, Shape, Tensor};
 
 use crate::abi::{self, Loc, Space, StepFn};
 use crate::error::{CodegenError, Result};
@@ -119,17 +119,11 @@ impl Executable {
             .iter()
             .map(|(name, id)| Ok((name.clone(), stored(*id)?, graph.shape(*id).clone())))
             .collect::<Result<_>>()?;
-        let params = graph.params();
-        let mut copied_updates = Vec::new();
-        for &(param, value) in &graph.updates {
-            let index = params
-                .iter()
-                .position(|&p| p == param)
-                .expect("updates name params (checked by Graph::add_update)");
-            if plan.of(value) != Storage::InPlace(index) {
-                copied_updates.push((index, stored(value)?));
-            }
-        }
+        let copied_updates = plan
+            .copied_updates(graph)
+            .into_iter()
+            .map(|(index, value)| Ok((index, stored(value)?)))
+            .collect::<Result<_>>()?;
         Ok(Executable {
             _code: JitCode(ManuallyDrop::new(module)),
             step,

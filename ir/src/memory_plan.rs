@@ -50,6 +50,25 @@ impl MemoryPlan {
     pub fn of(&self, node: NodeId) -> Storage {
         self.storage[node.index()]
     }
+
+    /// The parameter updates of `graph` a backend copies at the end of a step, as
+    /// `(parameter index among graph.params(), value)`: every update whose value is not
+    /// computed in place in its parameter's storage.
+    pub fn copied_updates(&self, graph: &crate::graph::Graph) -> Vec<(usize, NodeId)> {
+        let params = graph.params();
+        graph
+            .updates
+            .iter()
+            .map(|&(param, value)| {
+                let index = params
+                    .iter()
+                    .position(|&p| p == param)
+                    .expect("updates name params (checked by Graph::add_update)");
+                (index, value)
+            })
+            .filter(|&(index, value)| self.of(value) != Storage::InPlace(index))
+            .collect()
+    }
 }
 
 impl MemoryPlan {

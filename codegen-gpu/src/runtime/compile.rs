@@ -2,7 +2,7 @@
 //! pipeline and bind group layout, uploads the constants, and builds the tables of outputs
 //! and copied parameter updates a step follows.
 
-use ir::{Graph, Leaf, MemoryPlan, NodeId, Op, Shape, Storage};
+use ir::{Graph, Leaf, MemoryPlan, NodeId, Op, Shape};
 
 use super::{CopiedUpdate, GpuExecutable, Pipeline};
 use crate::device::Gpu;
@@ -151,20 +151,14 @@ fn output_table(graph: &Graph, plan: &MemoryPlan) -> Result<Vec<(String, Loc, Sh
 /// The parameter updates copied at the end of a step: every update whose value is not
 /// computed in place in its parameter's buffer.
 fn copied_updates(graph: &Graph, plan: &MemoryPlan) -> Result<Vec<CopiedUpdate>> {
-    let params = graph.params();
-    let mut copied_updates = Vec::new();
-    for &(param, value) in &graph.updates {
-        let index = params
-            .iter()
-            .position(|&p| p == param)
-            .expect("updates name params (checked by Graph::add_update)");
-        if plan.of(value) != Storage::InPlace(index) {
-            copied_updates.push(CopiedUpdate {
-                param: index,
+    plan.copied_updates(graph)
+        .into_iter()
+        .map(|(param, value)| {
+            Ok(CopiedUpdate {
+                param,
                 from: stored(graph, plan, value)?,
                 len: graph.shape(value).numel(),
-            });
-        }
-    }
-    Ok(copied_updates)
+            })
+        })
+        .collect()
 }
