@@ -156,10 +156,11 @@ impl Model {
 
     /// Where the model's executables run: the training state's backend, the CPU when not
     /// compiled.
-    pub(crate) fn backend(&self) -> Backend {
-        self.training
-            .as_ref()
-            .map_or(Backend::Cpu, |t| t.backend().clone())
+    pub(crate) fn backend(&self) -> &Backend {
+        match &self.training {
+            Some(state) => state.backend(),
+            None => &Backend::Cpu,
+        }
     }
 
     /// Whether [`Model::compile`] has run.

@@ -193,11 +193,7 @@ impl Functional {
         }))
         .with_seed(self.seed);
         model.layer_shapes()?;
-        model.frozen = self
-            .frozen
-            .into_iter()
-            .filter(|name| model.graph.layer_index(name).is_some())
-            .collect();
+        model.set_frozen_layers(self.frozen);
         if !self.weights.is_empty() {
             model.weights = self.weights.into();
             model.refit_weights()?;

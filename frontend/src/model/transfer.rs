@@ -24,12 +24,7 @@ impl Model {
         let end = self.graph.require_layer(layer)?;
         let graph = self.graph.cut_at(end, copy_layer)?;
         let mut model = Model::from_graph(graph).with_seed(self.seed);
-        model.frozen = self
-            .frozen
-            .iter()
-            .filter(|name| model.graph.layer_index(name).is_some())
-            .cloned()
-            .collect();
+        model.set_frozen_layers(self.frozen.clone());
         let weights: BTreeMap<_, _> = self.layer_weights()?;
         let kept: BTreeMap<_, _> = model
             .param_specs()?

@@ -314,7 +314,7 @@ impl LayerGraph {
         end: usize,
         copy: impl Fn(&dyn Layer) -> Result<Box<dyn Layer>>,
     ) -> Result<LayerGraph> {
-        let keep = self.ancestors(&[end]);
+        let keep = ancestors(&self.inbound, &[end]);
         let mut new_index = vec![usize::MAX; self.layers.len()];
         let mut layers = Vec::new();
         let mut inbound = Vec::new();
@@ -337,11 +337,6 @@ impl LayerGraph {
             inputs,
             outputs: vec![new_index[end]],
         }))
-    }
-
-    /// Which layers the layers at `roots` depend on, themselves included.
-    pub fn ancestors(&self, roots: &[usize]) -> Vec<bool> {
-        ancestors(&self.inbound, roots)
     }
 }
 
