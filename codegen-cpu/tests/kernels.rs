@@ -298,17 +298,31 @@ fn pool_ref(attrs: &Pool2dAttrs, x: &[f32], d: [usize; 4], dy: &[f32]) -> (Vec<f
     (y, dx)
 }
 
+/// Pooling cases: windows that tile the input (the gradient stores its shares; odd sizes
+/// leave an uncovered bottom row and right column), overlapping windows, padding, and a
+/// window too large to unroll.
+const POOL_CASES: [([usize; 2], [usize; 2], Padding); 7] = [
+    ([2, 2], [2, 2], Padding::Valid),
+    ([3, 3], [3, 3], Padding::Valid),
+    ([2, 2], [3, 2], Padding::Valid),
+    ([3, 3], [2, 2], Padding::Same),
+    ([3, 2], [1, 1], Padding::Same),
+    ([2, 3], [2, 1], Padding::Explicit([1, 0, 0, 2])),
+    ([5, 4], [1, 1], Padding::Valid),
+];
+
 #[test]
 fn pooling_and_its_gradient_follow_tf_semantics() {
-    let d = [2, 5, 6, 6]; // six channels: one four-lane group and a scalar tail
+    // Six channels: one four-lane group and a scalar tail.
+    for d in [[2, 5, 6, 6], [1, 7, 9, 6]] {
+        pool_cases_on(d);
+    }
+}
+
+fn pool_cases_on(d: [usize; 4]) {
     let x = values(d.iter().product(), 15, -1.0, 1.0);
     for kind in [PoolKind::Max, PoolKind::Avg] {
-        for (window, strides, padding) in [
-            ([2, 2], [2, 2], Padding::Valid),
-            ([3, 3], [2, 2], Padding::Same),
-            ([3, 2], [1, 1], Padding::Same),
-            ([2, 3], [2, 1], Padding::Explicit([1, 0, 0, 2])),
-        ] {
+        for (window, strides, padding) in POOL_CASES {
             let attrs = Pool2dAttrs {
                 kind,
                 window,
@@ -338,7 +352,7 @@ fn pooling_and_its_gradient_follow_tf_semantics() {
             let dy = values(g.shape(y).numel(), 16, -1.0, 1.0);
             let out = run(&g, &[("x", &x), ("dy", &dy)]);
             let (y_want, dx_want) = pool_ref(&attrs, &x, d, &dy);
-            let what = format!("{kind:?} {window:?} {strides:?} {padding:?}");
+            let what = format!("{d:?} {kind:?} {window:?} {strides:?} {padding:?}");
             assert_close(&what, &out[0].1.data, &y_want, 1e-6, 1e-7);
             assert_close(
                 &format!("grad {what}"),
@@ -389,4 +403,39 @@ fn large_kernels_split_over_the_pool_give_the_same_result() {
     assert_close("tanh", &out[0].1.data, &want, 1e-6, 1e-38);
     let sums: Vec<f32> = x.chunks(257).map(|r| r.iter().sum()).collect();
     assert_close("row sums", &out[1].1.data, &sums, 1e-5, 1e-5);
+}
+
+/// The gradient of 2x2/2 max pooling on a 5x7 image (a bottom row and a right column that
+/// no window covers) written into an arena slot that an earlier, dead tensor filled with
+/// non-zero values: every element of `dx` must be written, the uncovered ones with zero.
+#[test]
+fn pool_grad_writes_every_element_of_a_reused_buffer() {
+    let d = [2, 5, 7, 4];
+    let attrs = Pool2dAttrs {
+        kind: PoolKind::Max,
+        window: [2, 2],
+        strides: [2, 2],
+        padding: Padding::Valid,
+    };
+    let mut g = Graph::new();
+    let xi = g.input("x", d);
+    let one = g.scalar(1.0);
+    let filler = g.binary(BinaryOp::Add, xi, one).unwrap();
+    let total = g
+        .reduce(ReduceOp::Sum, filler, &[0, 1, 2, 3], false)
+        .unwrap();
+    let dyi = g.input("dy", [2, 2, 3, 4]);
+    let dx = g.add(Op::Pool2dGrad(attrs), &[xi, dyi]).unwrap();
+    g.add_output("total", total).unwrap();
+    g.add_output("dx", dx).unwrap();
+    let mut plan = ir::MemoryPlan::naive(&g);
+    plan.storage[dx.index()] = plan.storage[filler.index()];
+    let exe = codegen_cpu::compile(&g, &plan).expect("compiles");
+    let x = values(d.iter().product(), 21, 0.5, 1.0);
+    let dy = values(2 * 2 * 3 * 4, 22, -1.0, 1.0);
+    let out = exe
+        .run(&mut exe.new_state(), &[("x", &x), ("dy", &dy)])
+        .expect("runs");
+    let (_, dx_want) = pool_ref(&attrs, &x, d, &dy);
+    assert_close("dx", &out[1].1.data, &dx_want, 1e-6, 1e-7);
 }
