@@ -13,6 +13,7 @@ use std::ops::Range;
 
 use super::conv::ConvPass;
 use super::conv_geometry::{Conv2dGeometry, output_of};
+use super::isa::{IsaLoop, MulAdd, run_widest};
 
 /// Channels one forward / backprop-input accumulator covers (8 AVX2 registers).
 const WIDE: usize = 64;
@@ -77,70 +78,30 @@ impl DepthwiseJob<'_> {
     }
 }
 
-/// `acc + a * b`, fused where the instruction set has it.
-trait MulAdd {
-    fn mul_add(acc: f32, a: f32, b: f32) -> f32;
-}
-
-/// A fused multiply-add instruction (only used where FMA is enabled).
-struct Fused;
-/// A separate multiply and add (no libm call on hosts without FMA).
-struct Separate;
-
-impl MulAdd for Fused {
-    #[inline(always)]
-    fn mul_add(acc: f32, a: f32, b: f32) -> f32 {
-        a.mul_add(b, acc)
-    }
-}
-
-impl MulAdd for Separate {
-    #[inline(always)]
-    fn mul_add(acc: f32, a: f32, b: f32) -> f32 {
-        acc + a * b
-    }
-}
-
 /// Runs units `units` of `job` with the widest instruction set the host has.
 ///
 /// # Safety
 /// The pointers of `job` address its `sizes` elements; no other thread writes what these
 /// units read or touches what they write.
 pub(super) unsafe fn run_units(job: &DepthwiseJob<'_>, units: Range<usize>) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::arch::is_x86_feature_detected!("avx512f")
-            && std::arch::is_x86_feature_detected!("fma")
-        {
-            // SAFETY: the features are present; the caller's contract.
-            return unsafe { units_avx512(job, units) };
-        }
-        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
-        {
-            // SAFETY: as above.
-            return unsafe { units_avx2(job, units) };
-        }
+    // SAFETY: forwarded.
+    unsafe { run_widest(Units { job, units }) }
+}
+
+/// A range of units of one job, as an [`IsaLoop`].
+struct Units<'j, 'a> {
+    job: &'j DepthwiseJob<'a>,
+    units: Range<usize>,
+}
+
+impl IsaLoop for Units<'_, '_> {
+    /// # Safety
+    /// [`run_units`]'s contract.
+    #[inline(always)]
+    unsafe fn run<F: MulAdd>(self) {
+        // SAFETY: forwarded.
+        unsafe { units_any::<F>(self.job, self.units) }
     }
-    // SAFETY: the caller's contract.
-    unsafe { units_any::<Separate>(job, units) }
-}
-
-/// # Safety
-/// [`run_units`]'s contract, on a host with AVX-512F and FMA.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,avx2,fma")]
-unsafe fn units_avx512(job: &DepthwiseJob<'_>, units: Range<usize>) {
-    // SAFETY: forwarded.
-    unsafe { units_any::<Fused>(job, units) }
-}
-
-/// # Safety
-/// [`run_units`]'s contract, on a host with AVX2 and FMA.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn units_avx2(job: &DepthwiseJob<'_>, units: Range<usize>) {
-    // SAFETY: forwarded.
-    unsafe { units_any::<Fused>(job, units) }
 }
 
 /// # Safety

@@ -13,6 +13,7 @@ pub mod conv_geometry;
 pub mod depthwise;
 mod depthwise_loops;
 pub mod error;
+mod isa;
 pub mod sgemm;
 pub mod view;
 

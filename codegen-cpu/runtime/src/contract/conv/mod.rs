@@ -13,7 +13,8 @@
 //! The files: `args` (the pass, the argument struct and the status codes), `c_abi` (the
 //! `kiln_conv2d*` entry points), `passes` (the unsafe core, [`conv2d_raw`], and the three
 //! passes), `im2col` and `col2im` (a block's im2col matrix, filled and scattered back),
-//! `checked` (the safe wrappers over slices).
+//! `checked` (the safe wrappers over slices), `filter_winograd` (the filter gradient of
+//! 3×3 stride-1 convolutions by Winograd F(3×3, 2×2), taken where it applies).
 //!
 //! [`sgemm`]: super::sgemm::sgemm_raw
 //! [`Conv2dSizes::block_rows`]: super::conv_geometry::Conv2dSizes::block_rows
@@ -24,6 +25,7 @@ mod args;
 mod c_abi;
 mod checked;
 mod col2im;
+mod filter_winograd;
 mod im2col;
 mod passes;
 

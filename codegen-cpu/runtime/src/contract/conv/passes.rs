@@ -7,6 +7,7 @@ use std::ptr;
 
 use super::args::{Conv2dArgs, ConvPass};
 use super::col2im::col2im_block;
+use super::filter_winograd::{self, FilterPlan};
 use super::im2col::im2col_block;
 use crate::contract::conv_geometry::{Conv2dGeometry, Conv2dSizes};
 use crate::contract::error::ContractError;
@@ -34,6 +35,9 @@ pub unsafe fn conv2d_raw(pass: ConvPass, args: &Conv2dArgs) -> Result<(), Contra
     // SAFETY (all three): forwarded caller contract; sizes were validated above.
     unsafe {
         match pass {
+            ConvPass::BackpropFilter if let Some(plan) = FilterPlan::new(g, args.scratch_len) => {
+                filter_winograd::backprop_filter(g, &plan, args)
+            }
             ConvPass::Forward => forward(g, &sizes, args),
             ConvPass::BackpropInput => backprop_input(g, &sizes, args),
             ConvPass::BackpropFilter => backprop_filter(g, &sizes, args),
