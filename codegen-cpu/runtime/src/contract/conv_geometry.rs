@@ -204,30 +204,6 @@ impl Conv2dGeometry {
             && self.out_h == self.in_h
             && self.out_w == self.in_w
     }
-
-    /// Calls `visit(column, input_offset)` for every tap of output row `row` (an index into
-    /// `batch*out_h*out_w`): `column` is where its `in_c` values sit in the im2col row, and
-    /// `input_offset` is where they sit in the NHWC input, `None` for padding.
-    #[inline]
-    pub(crate) fn for_each_tap(&self, row: usize, mut visit: impl FnMut(usize, Option<usize>)) {
-        let g = self;
-        let (image, pixel) = (row / (g.out_h * g.out_w), row % (g.out_h * g.out_w));
-        let (oh, ow) = (pixel / g.out_w, pixel % g.out_w);
-        let image_base = image * g.in_h;
-        for kh in 0..g.kernel_h {
-            let ih = (oh * g.stride_h + kh * g.dilation_h) as isize - g.pad_top as isize;
-            let row_inside = (0..g.in_h as isize).contains(&ih);
-            for kw in 0..g.kernel_w {
-                let iw = (ow * g.stride_w + kw * g.dilation_w) as isize - g.pad_left as isize;
-                let column = (kh * g.kernel_w + kw) * g.in_c;
-                let inside = row_inside && (0..g.in_w as isize).contains(&iw);
-                visit(
-                    column,
-                    inside.then(|| ((image_base + ih as usize) * g.in_w + iw as usize) * g.in_c),
-                );
-            }
-        }
-    }
 }
 
 /// The output index `o` whose tap at `offset` (kernel index times dilation) reads input

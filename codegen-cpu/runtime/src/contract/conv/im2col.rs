@@ -67,7 +67,8 @@ struct Im2colJob<'a> {
     chunk_rows: usize,
 }
 
-/// Fills chunk `chunk` of the [`Im2colJob`] at `table`.
+/// Fills chunk `chunk` of the [`Im2colJob`] at `table`, one image-row segment (output
+/// pixels of the same image and output row) at a time.
 ///
 /// # Safety
 /// `table` points to a live `Im2colJob` under `conv2d_raw`'s contract; no two concurrent
@@ -75,36 +76,79 @@ struct Im2colJob<'a> {
 unsafe extern "C" fn im2col_chunk(table: *const u8, chunk: u64) {
     // SAFETY: the caller's contract.
     let job = unsafe { &*table.cast::<Im2colJob<'_>>() };
-    let (g, args, in_c) = (job.g, job.args, job.g.in_c);
+    let g = job.g;
     let first = chunk as usize * job.chunk_rows;
-    for local in first..(first + job.chunk_rows).min(job.count) {
-        // SAFETY: `local < count <= block_rows`, so the row is inside the scratch; taps
-        // inside the input read `in_c` in-bounds elements.
+    let end = (first + job.chunk_rows).min(job.count);
+    let mut local = first;
+    while local < end {
+        let row = job.r0 + local;
+        let pixel = row % (g.out_h * g.out_w);
+        let (oh, ow) = (pixel / g.out_w, pixel % g.out_w);
+        let segment = Segment {
+            image: row / (g.out_h * g.out_w),
+            oh,
+            ow,
+            len: (g.out_w - ow).min(end - local),
+            local,
+        };
+        // SAFETY: the segment's rows are rows of this chunk.
         unsafe {
-            let dst = args.scratch.add(local * job.depth);
-            g.for_each_tap(job.r0 + local, |column, source| match source {
-                Some(offset) => copy_channels(args.x.add(offset), dst.add(column), in_c),
-                None => ptr::write_bytes(dst.add(column), 0, in_c),
-            });
+            match g.in_c {
+                1 => job.fill::<1>(&segment),
+                2 => job.fill::<2>(&segment),
+                3 => job.fill::<3>(&segment),
+                4 => job.fill::<4>(&segment),
+                _ => job.fill::<0>(&segment),
+            }
         }
+        local += segment.len;
     }
 }
 
-/// Copies one tap's `n` channels. Few-channel inputs (images: 1 or 3) copy with a fixed
-/// length, which compiles to moves instead of a `memcpy` call per tap.
-///
-/// # Safety
-/// `src` and `dst` address `n` valid, non-overlapping elements.
-#[inline(always)]
-unsafe fn copy_channels(src: *const f32, dst: *mut f32, n: usize) {
-    // SAFETY: the caller's contract.
-    unsafe {
-        match n {
-            1 => *dst = *src,
-            2 => ptr::copy_nonoverlapping(src, dst, 2),
-            3 => ptr::copy_nonoverlapping(src, dst, 3),
-            4 => ptr::copy_nonoverlapping(src, dst, 4),
-            _ => ptr::copy_nonoverlapping(src, dst, n),
+/// Consecutive output pixels `ow .. ow+len` of output row `oh` of image `image`, whose
+/// im2col rows start at block row `local`.
+struct Segment {
+    image: usize,
+    oh: usize,
+    ow: usize,
+    len: usize,
+    local: usize,
+}
+
+impl Im2colJob<'_> {
+    /// Fills the im2col rows of `segment` tap by tap (the row arithmetic done once per tap,
+    /// not per pixel). `C` is the channel count when it is small (a fixed-length copy), or
+    /// 0 for any other count.
+    ///
+    /// # Safety
+    /// The segment's rows lie in this job's block, and only this call writes them.
+    #[inline(always)]
+    unsafe fn fill<const C: usize>(&self, segment: &Segment) {
+        let (g, args, depth) = (self.g, self.args, self.depth);
+        let in_c = if C == 0 { g.in_c } else { C };
+        for kh in 0..g.kernel_h {
+            let ih = (segment.oh * g.stride_h + kh * g.dilation_h).checked_sub(g.pad_top);
+            let ih = ih.filter(|&ih| ih < g.in_h);
+            let image_row = ih.map(|ih| (segment.image * g.in_h + ih) * g.in_w);
+            for kw in 0..g.kernel_w {
+                let column = (kh * g.kernel_w + kw) * in_c;
+                for i in 0..segment.len {
+                    let iw = ((segment.ow + i) * g.stride_w + kw * g.dilation_w)
+                        .checked_sub(g.pad_left)
+                        .filter(|&iw| iw < g.in_w);
+                    // SAFETY: row `local + i` of the block is inside the scratch; an inside
+                    // tap reads `in_c` in-bounds input elements.
+                    unsafe {
+                        let dst = args.scratch.add((segment.local + i) * depth + column);
+                        match (image_row, iw) {
+                            (Some(r), Some(iw)) => {
+                                ptr::copy_nonoverlapping(args.x.add((r + iw) * in_c), dst, in_c)
+                            }
+                            _ => ptr::write_bytes(dst, 0, in_c),
+                        }
+                    }
+                }
+            }
         }
     }
 }
