@@ -18,17 +18,23 @@ pub(super) const ALPHA: usize = TILE + 2;
 /// Points of a transformed tile: one batched product per point.
 pub(super) const POINTS: usize = ALPHA * ALPHA;
 
-/// Tile rows a work item aims for. Each item reads its whole block of transformed filter,
-/// so more tiles per item means fewer passes over it (for 512x512 channels the block is
-/// 36*512*nb floats) at the cost of scratch (`36*tiles*(in_c + nb)` floats per worker).
-/// Measured on the 2-core Zen 4 host (see `benches/benches/conv.rs`): TODO.
-const TARGET_BLOCK_TILES: usize = 96;
-/// Widest output-channel block of a work item (a multiple of both panel widths).
-/// Measured: TODO.
-const MAX_ITEM_CHANNELS: usize = 128;
-/// Fewest work items a run is cut into when the output channels allow it (so two threads
-/// share small images, e.g. 14x14 at batch 1).
-const MIN_ITEMS: usize = 8;
+/// Most tiles a work item takes. More tiles per item spread the item's filter transform
+/// (about `2/tiles` of its products' time) over more products; fewer keep its transformed
+/// tiles (`36 * tiles * src_c` floats) in cache. Measured on the 2-core Zen 4 host: TODO.
+const MAX_BLOCK_TILES: usize = 96;
+/// Bytes a work item's transformed tiles aim for (tiles per item shrink for deep inputs
+/// down to `MIN_BLOCK_TILES`). Measured: TODO.
+const BLOCK_TILES_BYTES: usize = 2 << 20;
+/// Fewest tiles a work item takes when there are that many (below this the filter
+/// transform per item stops being small next to its products).
+const MIN_BLOCK_TILES: usize = 24;
+/// Source channels whose filter block a work item transforms and multiplies at a time:
+/// its transformed filter block (`36 * K_BLOCK * 64` floats, 590 KiB) stays in the L2
+/// cache between the transform and the products. Measured: TODO.
+const K_BLOCK: usize = 64;
+/// Output channels of a work item (one 64-wide panel or two 32-wide ones): its share of
+/// the transformed filter is `36 * src_c * 64` floats. Measured: TODO.
+const ITEM_CHANNELS: usize = 64;
 
 /// Fewest input and output channels the automatic choice sends to Winograd. Measured: TODO.
 const MIN_AUTO_CHANNELS: usize = 16;
@@ -61,21 +67,29 @@ pub(crate) struct WinogradPlan {
     pub micro_rows: usize,
     /// Panels covering the destination channels.
     pub panels: usize,
-    /// Tiles per work item.
+    /// Tiles per work item (the last item of a row of items may have fewer).
     pub block_tiles: usize,
-    /// `block_tiles` rounded up to `micro_rows`: rows of the transformed tiles per point.
+    /// `block_tiles` rounded up to `micro_rows`: rows of an item's products.
     pub block_rows: usize,
-    /// Panels per work item (its destination-channel block).
+    /// Panels per work item (its destination-channel block; the last may have fewer).
     pub item_panels: usize,
+    /// Tile blocks.
+    pub tile_blocks: usize,
     /// Destination-channel blocks.
     pub channel_blocks: usize,
-    /// Work items: tile blocks times channel blocks.
+    /// Work items: tile blocks times channel blocks, tile-block-major.
     pub items: usize,
-    /// Elements of the transformed filter: `36 * panels * src_c * panel`.
+    /// Source channels per filter block (the products accumulate over the blocks).
+    pub k_block: usize,
+    /// Elements of a worker's transformed filter block: `36 * k_block * item_panels *
+    /// panel` (point `p`, panel `j`, source channel `k` of the block at `((p * item_panels
+    /// + j) * k_block + k) * panel`).
     pub filter_len: usize,
-    /// Elements of a worker's transformed input tiles: `36 * block_rows * src_c`.
+    /// Elements of a worker's transformed tiles: `block_rows * 36 * src_c` (tile `t`,
+    /// point `p` at `(t * 36 + p) * src_c`).
     pub tiles_len: usize,
-    /// Elements of a worker's products: `36 * block_rows * item_panels * panel`.
+    /// Elements of a worker's products: `block_rows * 36 * item_panels * panel` (tile `t`,
+    /// point `p` at `(t * 36 + p) * item_panels * panel`).
     pub products_len: usize,
 }
 
@@ -88,7 +102,8 @@ fn product(dims: &[usize]) -> Result<usize, ContractError> {
 
 impl WinogradPlan {
     /// The plan of `pass` on `g`, or `None` when Winograd cannot run it: not a 3×3 filter
-    /// with stride 1 and dilation 1, or not the forward or input-gradient pass. `g` must
+    /// with stride 1 and dilation 1, not the forward or input-gradient pass, or nothing to
+    /// compute (no source channels, an empty result). `g` must
     /// be validated ([`Conv2dGeometry::sizes`]).
     pub fn new(g: &Conv2dGeometry, pass: ConvPass) -> Result<Option<Self>, ContractError> {
         let square_3x3 = (g.kernel_h, g.kernel_w) == (3, 3);
@@ -115,7 +130,9 @@ impl WinogradPlan {
             ),
             ConvPass::BackpropFilter => return Ok(None),
         };
-        Self::blocked(g.batch, src, dst, pad, backprop).map(Some)
+        let plan = Self::blocked(g.batch, src, dst, pad, backprop)?;
+        // Nothing to contract or nothing to write: im2col's zero fill (or nothing) is all.
+        Ok((plan.src[2] > 0 && plan.items > 0).then_some(plan))
     }
 
     /// Cuts the run into work items and lays out the scratch.
@@ -128,20 +145,36 @@ impl WinogradPlan {
     ) -> Result<Self, ContractError> {
         let tiles_hw = [dst[0].div_ceil(TILE), dst[1].div_ceil(TILE)];
         let tiles = product(&[batch, tiles_hw[0], tiles_hw[1]])?;
-        let dst_c = dst[2];
+        let (src_c, dst_c) = (src[2], dst[2]);
         let panel = if dst_c.div_ceil(32) % 2 == 0 { 64 } else { 32 };
         let micro_rows = if panel == 64 { 6 } else { 12 };
         let panels = dst_c.div_ceil(panel);
-        let block_tiles = TARGET_BLOCK_TILES.min(tiles).max(1);
-        let block_rows = block_tiles.next_multiple_of(micro_rows);
-        let tile_blocks = tiles.div_ceil(block_tiles);
-        // Channel blocks: at most MAX_ITEM_CHANNELS wide, and enough of them (while panels
-        // last) that the run has MIN_ITEMS items.
-        let by_width = panels.div_ceil(MAX_ITEM_CHANNELS / panel);
-        let by_items = MIN_ITEMS.div_ceil(tile_blocks.max(1));
-        let channel_blocks = by_width.max(by_items).min(panels).max(1);
-        let item_panels = panels.div_ceil(channel_blocks).max(1);
+        let item_panels = (std::env::var("WC")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(ITEM_CHANNELS)
+            / panel)
+            .min(panels)
+            .max(1);
         let channel_blocks = panels.div_ceil(item_panels);
+        // Tiles per item: as many as fit the byte budget (within the limits), then evened
+        // out over the blocks that takes.
+        let fit = BLOCK_TILES_BYTES / (POINTS * 4 * src_c.max(1));
+        let most = fit
+            .clamp(MIN_BLOCK_TILES, MAX_BLOCK_TILES)
+            .min(tiles)
+            .max(1);
+        let most = std::env::var("WT")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(most)
+            .min(tiles)
+            .max(1);
+        let tile_blocks = tiles.div_ceil(most);
+        let block_tiles = tiles.div_ceil(tile_blocks.max(1)).max(1);
+        let block_rows = block_tiles.next_multiple_of(micro_rows);
+        let width = item_panels * panel;
+        let k_block = K_BLOCK.min(src_c).max(1);
         Ok(Self {
             batch,
             src,
@@ -156,26 +189,28 @@ impl WinogradPlan {
             block_tiles,
             block_rows,
             item_panels,
+            tile_blocks,
             channel_blocks,
             items: product(&[tile_blocks, channel_blocks])?,
-            filter_len: product(&[POINTS, panels, src[2], panel])?,
-            tiles_len: product(&[POINTS, block_rows, src[2]])?,
-            products_len: product(&[POINTS, block_rows, item_panels, panel])?,
+            k_block,
+            filter_len: product(&[POINTS, k_block, width])?,
+            tiles_len: product(&[block_rows, POINTS, src_c])?,
+            products_len: product(&[block_rows, POINTS, width])?,
         })
     }
 
-    /// Scratch elements one worker needs (its transformed tiles and products).
+    /// Scratch elements one worker needs (its filter block, tiles and products).
     pub fn worker_len(&self) -> usize {
-        // Both terms fit (checked in `blocked`); their sum is checked here.
-        self.tiles_len.saturating_add(self.products_len)
+        // Each term fits (checked in `blocked`); their sum saturates, and a result near
+        // `usize::MAX` is refused by the geometry's size check.
+        self.filter_len
+            .saturating_add(self.tiles_len)
+            .saturating_add(self.products_len)
     }
 
-    /// Scratch elements for the transformed filter and `workers` workers (saturating: a
-    /// result near `usize::MAX` is refused by the geometry's size check).
+    /// Scratch elements for `workers` workers (saturating, as [`Self::worker_len`]).
     pub fn scratch_len(&self, workers: usize) -> usize {
-        self.worker_len()
-            .saturating_mul(workers.max(1))
-            .saturating_add(self.filter_len)
+        self.worker_len().saturating_mul(workers.max(1))
     }
 
     /// Whether the automatic choice runs this plan with Winograd: enough channels on both

@@ -1,10 +1,10 @@
 //! The 36 products of one work item, `M_p = V_p · U_p` for every point `p`: its transformed
-//! tiles (`block_rows x src_c`, row-major) times its panels of the packed transformed
-//! filter (`src_c x panel` each), into its products (`block_rows x width`). Register-blocked
-//! micro-kernels: 6 rows × 64 columns or 12 rows × 32 columns of accumulators (24 512-bit
-//! registers), the filter panel streamed a row per step and the tile values broadcast.
-//! Two implementations with one contract: AVX-512 intrinsics, and portable loops (for
-//! hosts without AVX-512 and for tests).
+//! tiles (`rows x src_c`, rows 36 points apart) times its block of the transformed filter
+//! (`src_c x panel` packed panels), into its products (`rows x width`, rows 36 points
+//! apart). Register-blocked micro-kernels: 6 rows × 64 columns or 12 rows × 32 columns of
+//! accumulators (24 512-bit registers), the filter panel streamed a row per step and the
+//! tile values broadcast. Two implementations with one contract: AVX-512 intrinsics, and
+//! portable loops (for hosts without AVX-512 and for tests).
 //!
 //! It does not transform anything and does not split work between threads.
 
@@ -15,17 +15,20 @@ use std::arch::x86_64::{
 
 use super::plan::{POINTS, WinogradPlan};
 
-/// Where one item's operands are.
+/// Where one item's operands are (layouts as in `plan`).
 pub(super) struct ItemOperands {
-    /// Transformed tiles: point `p`, row `t` at `v + (p * block_rows + t) * src_c`.
+    /// Transformed tiles: tile `t`, point `p` at `v + (t * 36 + p) * src_c`.
     pub v: *const f32,
-    /// The packed transformed filter (see `filter`).
+    /// The item's transformed filter block for source channels `ks`: point `p`, panel `j`
+    /// at `u + (p * item_panels + j) * k_block * panel`, row-major `ks.len() x panel`.
     pub u: *const f32,
-    /// First panel of the item.
-    pub first_panel: usize,
+    /// The source channels of this filter block.
+    pub ks: std::ops::Range<usize>,
     /// Panels of the item.
     pub panels: usize,
-    /// Products: point `p`, row `t`, panel `j` at `m + (p * block_rows + t) * width + j * panel`.
+    /// Rows (tiles) to compute, a multiple of the plan's micro-rows.
+    pub rows: usize,
+    /// Products: tile `t`, point `p`, panel `j` at `m + (t * 36 + p) * width + j * panel`.
     pub m: *mut f32,
     /// Elements per product row (`item_panels * panel`).
     pub width: usize,
@@ -58,15 +61,15 @@ impl ProductKernel {
 /// bounds; `m` is writable and overlaps nothing else.
 #[inline(always)]
 pub(super) unsafe fn products_portable(plan: &WinogradPlan, ops: &ItemOperands) {
-    // SAFETY: forwarded.
+    // SAFETY: forwarded; each kernel matches its panel width.
     unsafe {
         if plan.panel == 64 {
-            products_with(plan, ops, |k, a, b, c, ldc| {
-                micro_portable::<6, 64>(k, a, b, c, ldc)
+            products_with(plan, ops, |k, a, b, c, acc| {
+                micro_portable::<6, 64>(k, a, b, c, acc)
             });
         } else {
-            products_with(plan, ops, |k, a, b, c, ldc| {
-                micro_portable::<12, 32>(k, a, b, c, ldc)
+            products_with(plan, ops, |k, a, b, c, acc| {
+                micro_portable::<12, 32>(k, a, b, c, acc)
             });
         }
     }
@@ -79,15 +82,15 @@ pub(super) unsafe fn products_portable(plan: &WinogradPlan, ops: &ItemOperands) 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
 pub(super) unsafe fn products_avx512(plan: &WinogradPlan, ops: &ItemOperands) {
-    // SAFETY: forwarded; the host has AVX-512F.
+    // SAFETY: forwarded; the host has AVX-512F; each kernel matches its panel width.
     unsafe {
         if plan.panel == 64 {
-            products_with(plan, ops, |k, a, b, c, ldc| {
-                micro_avx512::<6, 4>(k, a, b, c, ldc)
+            products_with(plan, ops, |k, a, b, c, acc| {
+                micro_avx512::<6, 4>(k, a, b, c, acc)
             });
         } else {
-            products_with(plan, ops, |k, a, b, c, ldc| {
-                micro_avx512::<12, 2>(k, a, b, c, ldc)
+            products_with(plan, ops, |k, a, b, c, acc| {
+                micro_avx512::<12, 2>(k, a, b, c, acc)
             });
         }
     }
@@ -98,39 +101,37 @@ pub(super) unsafe fn products_avx512(plan: &WinogradPlan, ops: &ItemOperands) {
 ///
 /// # Safety
 /// As [`products_portable`]; `micro` is a micro-kernel matching the plan's panel and
-/// micro-rows: `micro(k, (a, lda), b, c, ldc)` sets `C[rows x panel] = A[rows x k] ·
-/// B[k x panel]`, `B` packed row-major `panel` wide, `C` with row stride `ldc`.
+/// micro-rows: `micro(k, (a, lda), b, (c, ldc), accumulate)` sets (or with `accumulate`,
+/// adds to) `C[rows x panel]` `A[rows x k] · B[k x panel]`, `B` packed row-major `panel`
+/// wide, `C` with row stride `ldc`. The products of the first filter block are set, the
+/// later ones added.
 #[inline(always)]
 unsafe fn products_with(
     plan: &WinogradPlan,
     ops: &ItemOperands,
-    micro: impl Fn(usize, (*const f32, usize), *const f32, *mut f32, usize),
+    micro: impl Fn(usize, (*const f32, usize), *const f32, (*mut f32, usize), bool),
 ) {
-    let (k, rows, panel) = (plan.src[2], plan.block_rows, plan.panel);
+    let (src_c, panel, k) = (plan.src[2], plan.panel, ops.ks.len());
+    let (lda, ldc, accumulate) = (POINTS * src_c, POINTS * ops.width, ops.ks.start > 0);
     for p in 0..POINTS {
         // SAFETY: every pointer below addresses the documented block of its operand.
         unsafe {
-            let a = ops.v.add(p * rows * k);
-            let c = ops.m.add(p * rows * ops.width);
+            let (a, c) = (
+                ops.v.add(p * src_c + ops.ks.start),
+                ops.m.add(p * ops.width),
+            );
             for j in 0..ops.panels {
-                let b = ops
-                    .u
-                    .add((p * plan.panels + ops.first_panel + j) * k * panel);
-                for r in (0..rows).step_by(plan.micro_rows) {
-                    micro(
-                        k,
-                        (a.add(r * k), k),
-                        b,
-                        c.add(r * ops.width + j * panel),
-                        ops.width,
-                    );
+                let b = ops.u.add((p * plan.item_panels + j) * plan.k_block * panel);
+                for r in (0..ops.rows).step_by(plan.micro_rows) {
+                    let tile = (c.add(r * ldc + j * panel), ldc);
+                    micro(k, (a.add(r * lda), lda), b, tile, accumulate);
                 }
             }
         }
     }
 }
 
-/// Portable micro-kernel: `R` rows by `N` columns.
+/// Portable micro-kernel: `C[R x N] = A[R x k] · B[k x N]`, or `+=` with `accumulate`.
 ///
 /// # Safety
 /// `a` rows `0..R` columns `0..k`, `b` rows `0..k` columns `0..N`, `c` rows `0..R`
@@ -140,10 +141,16 @@ unsafe fn micro_portable<const R: usize, const N: usize>(
     k: usize,
     (a, lda): (*const f32, usize),
     b: *const f32,
-    c: *mut f32,
-    ldc: usize,
+    (c, ldc): (*mut f32, usize),
+    accumulate: bool,
 ) {
     let mut acc = [[0.0f32; N]; R];
+    if accumulate {
+        for (r, sums) in acc.iter_mut().enumerate() {
+            // SAFETY: the caller's contract.
+            *sums = unsafe { c.add(r * ldc).cast::<[f32; N]>().read_unaligned() };
+        }
+    }
     for step in 0..k {
         // SAFETY: the caller's contract.
         let row = unsafe { b.add(step * N).cast::<[f32; N]>().read_unaligned() };
@@ -161,7 +168,7 @@ unsafe fn micro_portable<const R: usize, const N: usize>(
     }
 }
 
-/// AVX-512 micro-kernel: `R` rows by `V` 16-lane vectors.
+/// AVX-512 micro-kernel: `R` rows by `V` 16-lane vectors, as [`micro_portable`].
 ///
 /// # Safety
 /// As [`micro_portable`] with `N = 16 * V`; the host has AVX-512F.
@@ -172,10 +179,18 @@ unsafe fn micro_avx512<const R: usize, const V: usize>(
     k: usize,
     (a, lda): (*const f32, usize),
     b: *const f32,
-    c: *mut f32,
-    ldc: usize,
+    (c, ldc): (*mut f32, usize),
+    accumulate: bool,
 ) {
     let mut acc: [[__m512; V]; R] = [[_mm512_setzero_ps(); V]; R];
+    if accumulate {
+        for (r, sums) in acc.iter_mut().enumerate() {
+            for (v, sum) in sums.iter_mut().enumerate() {
+                // SAFETY: the caller's contract.
+                *sum = unsafe { _mm512_loadu_ps(c.add(r * ldc + 16 * v)) };
+            }
+        }
+    }
     for step in 0..k {
         // SAFETY (loads): the caller's contract.
         let row: [__m512; V] =

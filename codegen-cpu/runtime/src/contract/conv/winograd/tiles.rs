@@ -14,10 +14,12 @@ use super::transform::{Lanes, input_1d, output_1d};
 const LANES: usize = 16;
 
 /// Where one tile's 6×6 source patch lies: per patch row, the start of that source row
-/// (`None` outside the image); per patch column, its offset in a row (`None` outside).
+/// (`None` outside the image); per patch column, its offset in a row (`None` outside);
+/// whether all of it is inside.
 struct Patch {
     rows: [Option<*const f32>; ALPHA],
     columns: [Option<usize>; ALPHA],
+    interior: bool,
 }
 
 impl Patch {
@@ -32,27 +34,64 @@ impl Patch {
         // Tile coordinates and pads are below isize::MAX (validated geometry).
         let top = (ti * TILE) as isize - plan.pad[0];
         let left = (tj * TILE) as isize - plan.pad[1];
-        let rows = std::array::from_fn(|r| {
+        let rows: [Option<*const f32>; ALPHA] = std::array::from_fn(|r| {
             let ih = top + r as isize;
             // SAFETY: `ih` is a row of image `image`, inside the source.
             (0..h as isize)
                 .contains(&ih)
                 .then(|| unsafe { src.add(((image * h + ih as usize) * w) * c) })
         });
-        let columns = std::array::from_fn(|s| {
+        let columns: [Option<usize>; ALPHA] = std::array::from_fn(|s| {
             let iw = left + s as isize;
             (0..w as isize).contains(&iw).then(|| iw as usize * c)
         });
-        Self { rows, columns }
+        let interior = rows.iter().all(Option::is_some) && columns.iter().all(Option::is_some);
+        Self {
+            rows,
+            columns,
+            interior,
+        }
+    }
+
+    /// Channels `c0 .. c0 + L` of patch pixel `(r, s)` (zeros outside the image); with
+    /// `INTERIOR`, the patch is known to lie inside.
+    ///
+    /// # Safety
+    /// The patch's in-image pixels hold channels `c0 .. c0 + L`; `INTERIOR` only if
+    /// `self.interior`.
+    #[inline(always)]
+    unsafe fn load<const L: usize, const INTERIOR: bool>(
+        &self,
+        r: usize,
+        s: usize,
+        c0: usize,
+    ) -> Lanes<L> {
+        let (row, column) = if INTERIOR {
+            // SAFETY: an interior patch has every row and column.
+            unsafe {
+                (
+                    self.rows[r].unwrap_unchecked(),
+                    self.columns[s].unwrap_unchecked(),
+                )
+            }
+        } else {
+            match (self.rows[r], self.columns[s]) {
+                (Some(row), Some(column)) => (row, column),
+                _ => return [0.0; L],
+            }
+        };
+        // SAFETY: an in-image pixel's channels `c0 .. c0 + L` (the caller's contract).
+        unsafe { row.add(column + c0).cast::<Lanes<L>>().read_unaligned() }
     }
 }
 
-/// Transforms tiles `first .. first + count` into `v`: row `t` of point `p` at
-/// `v + (p * block_rows + t) * src_c`. Rows `count .. block_rows` are zeroed.
+/// Transforms tiles `first .. first + count` into `v`: tile `t`, point `p` at
+/// `v + (t * 36 + p) * src_c`. The rows up to the next multiple of `micro_rows` are zeroed
+/// (the product kernels read them).
 ///
 /// # Safety
 /// `src` holds the plan's source tensor; `v` holds `plan.tiles_len` writable elements;
-/// `first + count <= plan.tiles` and `count <= plan.block_rows`.
+/// `first + count <= plan.tiles` and `count <= plan.block_tiles`.
 #[inline(always)]
 pub(super) unsafe fn transform_inputs(
     plan: &WinogradPlan,
@@ -62,29 +101,26 @@ pub(super) unsafe fn transform_inputs(
     v: *mut f32,
 ) {
     let c = plan.src[2];
-    let point_stride = plan.block_rows * c;
-    for t in 0..plan.block_rows {
-        // SAFETY (whole body): row `t` of every point is inside `v`; patch reads are inside
-        // the source (see `Patch::of`) at channels below `c`.
+    let tile_len = POINTS * c;
+    for t in 0..count {
+        // SAFETY (whole body): tile `t` is inside `v`; patch reads are inside the source
+        // (see `Patch::of`) at channels below `c`.
         unsafe {
-            let row = v.add(t * c);
-            if t >= count {
-                for p in 0..POINTS {
-                    ptr::write_bytes(row.add(p * point_stride), 0, c);
-                }
-                continue;
-            }
+            let tile = v.add(t * tile_len);
             let patch = Patch::of(plan, src, first + t);
             let mut c0 = 0;
             while c0 + LANES <= c {
-                input_tile::<LANES>(&patch, c0, row.add(c0), point_stride);
+                input_tile::<LANES>(&patch, c0, tile.add(c0), c);
                 c0 += LANES;
             }
             for ch in c0..c {
-                input_tile::<1>(&patch, ch, row.add(ch), point_stride);
+                input_tile::<1>(&patch, ch, tile.add(ch), c);
             }
         }
     }
+    let padded = count.next_multiple_of(plan.micro_rows);
+    // SAFETY: rows below `padded <= block_rows` are inside `v`.
+    unsafe { ptr::write_bytes(v.add(count * tile_len), 0, (padded - count) * tile_len) };
 }
 
 /// `B^T d B` for channels `c0 .. c0 + L` of one patch; point `p` stored at `out + p*stride`.
@@ -93,20 +129,46 @@ pub(super) unsafe fn transform_inputs(
 /// The patch's in-image pixels hold channels `c0 .. c0 + L`; every store is writable.
 #[inline(always)]
 unsafe fn input_tile<const L: usize>(patch: &Patch, c0: usize, out: *mut f32, stride: usize) {
-    let mut rows = [[[0.0; L]; ALPHA]; ALPHA];
-    for (r, transformed) in rows.iter_mut().enumerate() {
-        let d: [Lanes<L>; ALPHA] =
-            std::array::from_fn(|s| match (patch.rows[r], patch.columns[s]) {
-                // SAFETY: an in-image pixel's channels `c0 .. c0 + L` (the caller's contract).
-                (Some(row), Some(col)) => unsafe {
-                    row.add(col + c0).cast::<Lanes<L>>().read_unaligned()
-                },
-                _ => [0.0; L],
-            });
-        *transformed = input_1d(&d);
+    // SAFETY: forwarded; `INTERIOR` matches the patch.
+    unsafe {
+        if patch.interior {
+            input_tile_with::<L, true>(patch, c0, out, stride);
+        } else {
+            input_tile_with::<L, false>(patch, c0, out, stride);
+        }
     }
+}
+
+/// [`input_tile`] with the patch known to be interior (or not).
+///
+/// # Safety
+/// As [`input_tile`]; `INTERIOR` only if `patch.interior`.
+#[inline(always)]
+unsafe fn input_tile_with<const L: usize, const INTERIOR: bool>(
+    patch: &Patch,
+    c0: usize,
+    out: *mut f32,
+    stride: usize,
+) {
+    // Along each patch row, then along each column: rows[r][b]. (Array literals: a
+    // zero-filled array overwritten in a loop costs a memset, and `from_fn` stays an
+    // out-of-line closure.)
+    // SAFETY: the caller's contract.
+    let row = |r: usize| unsafe {
+        input_1d(&[
+            patch.load::<L, INTERIOR>(r, 0, c0),
+            patch.load::<L, INTERIOR>(r, 1, c0),
+            patch.load::<L, INTERIOR>(r, 2, c0),
+            patch.load::<L, INTERIOR>(r, 3, c0),
+            patch.load::<L, INTERIOR>(r, 4, c0),
+            patch.load::<L, INTERIOR>(r, 5, c0),
+        ])
+    };
+    let rows = [row(0), row(1), row(2), row(3), row(4), row(5)];
     for b in 0..ALPHA {
-        let column = input_1d(&std::array::from_fn(|r| rows[r][b]));
+        let column = input_1d(&[
+            rows[0][b], rows[1][b], rows[2][b], rows[3][b], rows[4][b], rows[5][b],
+        ]);
         for (a, value) in column.iter().enumerate() {
             // SAFETY: the caller's contract.
             unsafe {
@@ -119,7 +181,7 @@ unsafe fn input_tile<const L: usize>(patch: &Patch, c0: usize, out: *mut f32, st
 }
 
 /// Where the products of one work item are and which destination channels they hold:
-/// row `t` (tile `first + t`) of point `p` at `m + (p * block_rows + t) * width`, its
+/// tile `t` (tile `first + t` of the run), point `p` at `m + (t * 36 + p) * width`, its
 /// columns `0 .. channels.len()` being destination channels `channels`.
 pub(super) struct Products {
     /// The products.
@@ -143,24 +205,24 @@ pub(super) struct Products {
 #[inline(always)]
 pub(super) unsafe fn transform_outputs(plan: &WinogradPlan, products: &Products, dst: *mut f32) {
     let [h, w, c] = plan.dst;
-    let point_stride = plan.block_rows * products.width;
     let channels = products.channels.len();
     for t in 0..products.count {
         let (image, ti, tj) = plan.tile_coords(products.first + t);
         let (oh, ow) = (ti * TILE, tj * TILE);
         let extent = [TILE.min(h - oh), TILE.min(w - ow)];
         let pixel = ((image * h + oh) * w + ow) * c + products.channels.start;
+        let steps = [w * c, c];
         // SAFETY (whole body): the caller's contract; tile pixels inside `extent` are
         // inside the destination, product rows and columns inside the item's products.
         unsafe {
-            let (row, out) = (products.m.add(t * products.width), dst.add(pixel));
+            let (tile, out) = (products.m.add(t * POINTS * products.width), dst.add(pixel));
             let mut c0 = 0;
             while c0 + LANES <= channels {
-                output_tile::<LANES>(row.add(c0), point_stride, out.add(c0), extent, [w * c, c]);
+                output_tile::<LANES>(tile.add(c0), products.width, out.add(c0), extent, steps);
                 c0 += LANES;
             }
             for ch in c0..channels {
-                output_tile::<1>(row.add(ch), point_stride, out.add(ch), extent, [w * c, c]);
+                output_tile::<1>(tile.add(ch), products.width, out.add(ch), extent, steps);
             }
         }
     }
@@ -179,20 +241,26 @@ unsafe fn output_tile<const L: usize>(
     extent: [usize; 2],
     steps: [usize; 2],
 ) {
-    let mut rows = [[[0.0; L]; TILE]; ALPHA];
-    for (a, transformed) in rows.iter_mut().enumerate() {
-        let products: [Lanes<L>; ALPHA] = std::array::from_fn(|b| {
-            // SAFETY: the caller's contract.
-            unsafe {
-                m.add((a * ALPHA + b) * stride)
-                    .cast::<Lanes<L>>()
-                    .read_unaligned()
-            }
-        });
-        *transformed = output_1d(&products);
-    }
+    // Along each row of points, then along each column: rows[a][j] (array literals, as
+    // in `input_tile_with`).
+    // SAFETY: the caller's contract.
+    let point = |p: usize| unsafe { m.add(p * stride).cast::<Lanes<L>>().read_unaligned() };
+    let row = |a: usize| {
+        let first = a * ALPHA;
+        output_1d(&[
+            point(first),
+            point(first + 1),
+            point(first + 2),
+            point(first + 3),
+            point(first + 4),
+            point(first + 5),
+        ])
+    };
+    let rows = [row(0), row(1), row(2), row(3), row(4), row(5)];
     for j in 0..extent[1] {
-        let column = output_1d(&std::array::from_fn(|a| rows[a][j]));
+        let column = output_1d(&[
+            rows[0][j], rows[1][j], rows[2][j], rows[3][j], rows[4][j], rows[5][j],
+        ]);
         for (i, value) in column.iter().enumerate().take(extent[0]) {
             // SAFETY: the caller's contract.
             unsafe {
