@@ -18,28 +18,41 @@ pub(super) const ALPHA: usize = TILE + 2;
 /// Points of a transformed tile: one batched product per point.
 pub(super) const POINTS: usize = ALPHA * ALPHA;
 
-/// Most tiles a work item takes. More tiles per item spread the item's filter transform
-/// (about `2/tiles` of its products' time) over more products; fewer keep its transformed
-/// tiles (`36 * tiles * src_c` floats) in cache. Measured on the 2-core Zen 4 host: TODO.
-const MAX_BLOCK_TILES: usize = 96;
-/// Bytes a work item's transformed tiles aim for (tiles per item shrink for deep inputs
-/// down to `MIN_BLOCK_TILES`). Measured: TODO.
-const BLOCK_TILES_BYTES: usize = 2 << 20;
-/// Fewest tiles a work item takes when there are that many (below this the filter
-/// transform per item stops being small next to its products).
+// The constants below were measured on the 2-core Zen 4 host (AVX-512) with
+// `codegen-cpu/runtime` forward passes of VGG16's layers, one thread, CPU time per call
+// (load average 4-6 from other builds), each setting interleaved with the others.
+
+/// Most tiles a work item takes. Each item transforms its block of the filter (reading a
+/// 64-column slab of the filter from memory), so more tiles per item mean fewer passes over
+/// the filter. Measured, b8 28x28x512->512: 24 tiles 137 ms, 96 tiles 107 ms, 216 tiles
+/// 84 ms, 300 tiles 83 ms; b8 56x56x256: 96 tiles 96 ms, 216 tiles 86 ms.
+const MAX_BLOCK_TILES: usize = 216;
+/// Bytes of transformed tiles (`36 * 4 * src_c` per tile) a work item may take: bounds the
+/// scratch for deep inputs (216 tiles of 512 channels are 15.9 MB per worker).
+const BLOCK_TILES_BYTES: usize = 16 << 20;
+/// Fewest tiles a work item takes when there are that many, however deep the input.
 const MIN_BLOCK_TILES: usize = 24;
-/// Source channels whose filter block a work item transforms and multiplies at a time:
-/// its transformed filter block (`36 * K_BLOCK * 64` floats, 590 KiB) stays in the L2
-/// cache between the transform and the products. Measured: TODO.
-const K_BLOCK: usize = 64;
-/// Output channels of a work item (one 64-wide panel or two 32-wide ones): its share of
-/// the transformed filter is `36 * src_c * 64` floats. Measured: TODO.
+/// Most source channels whose filter block a work item transforms and multiplies at once
+/// (more are done in blocks, the products accumulating): bounds the transformed filter
+/// block per worker to `36 * 512 * 64` floats (4.7 MB). Measured, b8 28x28x512: blocks of
+/// 64 channels 100 ms (the products reloaded per block), 256: 89 ms, 512: 84 ms.
+const K_BLOCK: usize = 512;
+/// Output channels of a work item (one 64-wide panel or two 32-wide ones). Measured over
+/// VGG16's layers at batch 1 and 8: 32, 64 and 128 within 2% except b8 56x56x256 (128:
+/// 7% slower).
 const ITEM_CHANNELS: usize = 64;
 
-/// Fewest input and output channels the automatic choice sends to Winograd. Measured: TODO.
-const MIN_AUTO_CHANNELS: usize = 16;
-/// Fewest output tiles (over the batch) the automatic choice sends to Winograd. Measured: TODO.
-const MIN_AUTO_TILES: usize = 4;
+/// Fewest destination channels the automatic choice sends to Winograd: with one, the
+/// products fill 1 of 32 panel columns. Measured (forward): 8x28x28x32->1 1.1-1.2x im2col's
+/// time, 1x224x224x64->1 1.55x; with 2 or more channels 0.55x or better.
+const MIN_AUTO_DST_CHANNELS: usize = 2;
+/// Fewest destination pixels (over the batch) the automatic choice sends to Winograd:
+/// small images pay the filter transform for few tiles and compute padded tiles. Measured
+/// (forward, Winograd / im2col time): 1x4x4x256 6.6x, 2x7x7x512 1.15x, 1x10x10x128 1.14x,
+/// 1x12x12x512 0.91x, 1x12x12x256 0.80x, 1x14x14x512 0.72-0.95x, 1x16x16x64 0.62-0.70x.
+/// Input channels need no minimum: 128x28x28x1->32 (MNIST's first layer) 0.77x,
+/// 1x224x224x3->64 0.81-0.85x.
+const MIN_AUTO_PIXELS: usize = 144;
 
 /// One Winograd run: the source (`x`, or `dy` for the input gradient) is convolved into
 /// the destination (`y`, or `dx`) with a 3×3 filter, `src[row + k - pad_top]` read for
@@ -149,25 +162,13 @@ impl WinogradPlan {
         let panel = if dst_c.div_ceil(32) % 2 == 0 { 64 } else { 32 };
         let micro_rows = if panel == 64 { 6 } else { 12 };
         let panels = dst_c.div_ceil(panel);
-        let item_panels = (std::env::var("WC")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(ITEM_CHANNELS)
-            / panel)
-            .min(panels)
-            .max(1);
+        let item_panels = (ITEM_CHANNELS / panel).min(panels).max(1);
         let channel_blocks = panels.div_ceil(item_panels);
         // Tiles per item: as many as fit the byte budget (within the limits), then evened
         // out over the blocks that takes.
         let fit = BLOCK_TILES_BYTES / (POINTS * 4 * src_c.max(1));
         let most = fit
             .clamp(MIN_BLOCK_TILES, MAX_BLOCK_TILES)
-            .min(tiles)
-            .max(1);
-        let most = std::env::var("WT")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(most)
             .min(tiles)
             .max(1);
         let tile_blocks = tiles.div_ceil(most);
@@ -213,13 +214,14 @@ impl WinogradPlan {
         self.worker_len().saturating_mul(workers.max(1))
     }
 
-    /// Whether the automatic choice runs this plan with Winograd: enough channels on both
-    /// sides and enough tiles that the transforms pay for themselves (thresholds measured,
-    /// see their docs).
+    /// Whether the automatic choice runs this plan with Winograd: enough destination
+    /// channels and pixels that it beats im2col (thresholds measured, see their docs).
     pub fn gains(&self) -> bool {
-        self.src[2] >= MIN_AUTO_CHANNELS
-            && self.dst[2] >= MIN_AUTO_CHANNELS
-            && self.tiles >= MIN_AUTO_TILES
+        let pixels = self
+            .batch
+            .saturating_mul(self.dst[0])
+            .saturating_mul(self.dst[1]);
+        self.dst[2] >= MIN_AUTO_DST_CHANNELS && pixels >= MIN_AUTO_PIXELS
     }
 
     /// `(image, tile row, tile column)` of tile `tile` (an index into `tiles`).

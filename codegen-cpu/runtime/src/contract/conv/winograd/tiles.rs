@@ -166,9 +166,7 @@ unsafe fn input_tile_with<const L: usize, const INTERIOR: bool>(
     };
     let rows = [row(0), row(1), row(2), row(3), row(4), row(5)];
     for b in 0..ALPHA {
-        let column = input_1d(&[
-            rows[0][b], rows[1][b], rows[2][b], rows[3][b], rows[4][b], rows[5][b],
-        ]);
+        let column = input_1d(&column_of(&rows, b));
         for (a, value) in column.iter().enumerate() {
             // SAFETY: the caller's contract.
             unsafe {
@@ -178,6 +176,17 @@ unsafe fn input_tile_with<const L: usize, const INTERIOR: bool>(
             };
         }
     }
+}
+
+/// Column `j` of six transformed rows (an array literal: see `input_tile_with`).
+#[inline(always)]
+fn column_of<const L: usize, const N: usize>(
+    rows: &[[Lanes<L>; N]; ALPHA],
+    j: usize,
+) -> [Lanes<L>; ALPHA] {
+    [
+        rows[0][j], rows[1][j], rows[2][j], rows[3][j], rows[4][j], rows[5][j],
+    ]
 }
 
 /// Where the products of one work item are and which destination channels they hold:
@@ -258,9 +267,7 @@ unsafe fn output_tile<const L: usize>(
     };
     let rows = [row(0), row(1), row(2), row(3), row(4), row(5)];
     for j in 0..extent[1] {
-        let column = output_1d(&[
-            rows[0][j], rows[1][j], rows[2][j], rows[3][j], rows[4][j], rows[5][j],
-        ]);
+        let column = output_1d(&column_of(&rows, j));
         for (i, value) in column.iter().enumerate().take(extent[0]) {
             // SAFETY: the caller's contract.
             unsafe {
