@@ -76,7 +76,7 @@ fn main() {
             let sizes = g.sizes().expect("valid VGG layer");
             let (x, w) = (filled(sizes.x), filled(sizes.w));
             let mut y = vec![0.0; sizes.y];
-            let mut scratch = vec![0.0; g.scratch_len()];
+            let mut scratch = vec![0.0; g.scratch_len_for(t)];
             let s = median(|| conv2d(&g, &x, &w, &mut y, &mut scratch, t).expect("conv runs"));
             let flops = (2 * sizes.rows * sizes.depth * cout) as f64;
             total += report(

@@ -4,10 +4,13 @@
 //! The convolution is lowered to a contraction over `rows = batch*out_h*out_w` output
 //! pixels and `depth = kernel_h*kernel_w*in_c` taps: `y[rows x out_c] = cols[rows x depth] *
 //! w[depth x out_c]`, where `cols` is the im2col matrix (column `(kh*kernel_w + kw)*in_c + ci`,
-//! the HWIO filter's row order).
+//! the HWIO filter's row order). 3×3 stride-1 geometries may run Winograd instead
+//! (`conv/winograd/`); the scratch covers whichever runs.
 
 use ir::Conv2dAttrs;
 
+use super::conv::ConvPass;
+use super::conv::winograd::WinogradPlan;
 use super::error::ContractError;
 
 /// Elements of im2col scratch the kernels aim for per block of output rows.
@@ -70,7 +73,10 @@ pub struct Conv2dSizes {
     pub depth: usize,
     /// Output rows handled per block.
     pub block_rows: usize,
-    /// Elements of scratch the kernels need (0 when the input is its own im2col matrix).
+    /// Elements of scratch the kernels need at least: the im2col blocks (0 when the input
+    /// is its own im2col matrix) or, for geometries Winograd can run, its transformed
+    /// filter and one worker's tiles, whichever is larger. More lets Winograd use more
+    /// threads ([`Conv2dGeometry::scratch_len_for`]).
     pub scratch: usize,
 }
 
@@ -162,11 +168,12 @@ impl Conv2dGeometry {
         let block_rows = BLOCK_TARGET_ELEMS
             .checked_div(depth)
             .map_or(rows, |fit| fit.max(BLOCK_MIN_ROWS).min(rows));
-        let scratch = if self.is_direct() {
+        let im2col = if self.is_direct() {
             0
         } else {
             product("scratch", &[block_rows, depth])?
         };
+        let scratch = im2col.max(self.winograd_scratch(1)?);
         let sizes = Conv2dSizes {
             x: product("x", &[g.batch, g.in_h, g.in_w, g.in_c])?,
             w: product("w", &[depth, g.out_c])?,
@@ -187,9 +194,37 @@ impl Conv2dGeometry {
         Ok(sizes)
     }
 
-    /// Elements of scratch the kernels need for this geometry (0 if it is invalid).
+    /// Elements of scratch the kernels need for this geometry (0 if it is invalid): the
+    /// least that runs every pass ([`Conv2dSizes::scratch`]); Winograd then runs on one
+    /// thread. [`Conv2dGeometry::scratch_len_for`] gives room for more.
     pub fn scratch_len(&self) -> usize {
         self.sizes().map_or(0, |s| s.scratch)
+    }
+
+    /// Elements of scratch that let every pass run on `threads` threads (0 if the geometry
+    /// is invalid): [`Conv2dGeometry::scratch_len`], or for geometries Winograd can run,
+    /// room for its transformed filter and `threads` workers' tiles (falling back to the
+    /// minimum if that would not fit the address space).
+    pub fn scratch_len_for(&self, threads: usize) -> usize {
+        let Ok(sizes) = self.sizes() else {
+            return 0;
+        };
+        match self.winograd_scratch(threads) {
+            Ok(winograd) if winograd <= isize::MAX as usize / 4 => sizes.scratch.max(winograd),
+            _ => sizes.scratch,
+        }
+    }
+
+    /// Scratch Winograd needs for either pass it can run with `workers` workers (0 when
+    /// it runs neither). The geometry's strides, dilations and pads are validated.
+    fn winograd_scratch(&self, workers: usize) -> Result<usize, ContractError> {
+        let mut most = 0;
+        for pass in [ConvPass::Forward, ConvPass::BackpropInput] {
+            if let Some(plan) = WinogradPlan::new(self, pass)? {
+                most = most.max(plan.scratch_len(workers));
+            }
+        }
+        Ok(most)
     }
 
     /// Whether the input, read as `rows x in_c`, already is the im2col matrix (1x1 filter,

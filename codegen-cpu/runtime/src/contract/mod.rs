@@ -18,9 +18,9 @@ pub mod sgemm;
 pub mod view;
 
 pub use conv::{
-    Conv2dArgs, ConvPass, KILN_INVALID_GEOMETRY, KILN_OK, KILN_SCRATCH_TOO_SMALL, conv2d,
-    conv2d_backprop_filter, conv2d_backprop_input, conv2d_raw, kiln_conv2d,
-    kiln_conv2d_backprop_filter, kiln_conv2d_backprop_input,
+    Conv2dArgs, ConvAlgorithm, ConvPass, KILN_INVALID_GEOMETRY, KILN_OK, KILN_SCRATCH_TOO_SMALL,
+    conv2d, conv2d_backprop_filter, conv2d_backprop_input, conv2d_raw, conv2d_raw_using,
+    conv2d_using, kiln_conv2d, kiln_conv2d_backprop_filter, kiln_conv2d_backprop_input,
 };
 pub use conv_geometry::{Conv2dGeometry, Conv2dSizes};
 pub use depthwise::{

@@ -94,7 +94,9 @@ fn call_conv<M: Module>(
     order: [usize; 3],
     locs: &[Loc; 3],
 ) -> Result<()> {
-    let scratch_len = g.scratch_len();
+    // Room for every thread: Winograd gives each worker its own tiles in the scratch.
+    let threads = threads();
+    let scratch_len = g.scratch_len_for(threads);
     l.need_scratch(scratch_len);
     let scratch = l.scratch_loc();
     let template = Conv2dArgs {
@@ -104,7 +106,7 @@ fn call_conv<M: Module>(
         y: std::ptr::null_mut(),
         scratch: std::ptr::null_mut(),
         scratch_len,
-        threads: threads(),
+        threads,
     };
     let fields = [
         offset_of!(Conv2dArgs, x),

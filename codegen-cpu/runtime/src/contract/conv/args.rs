@@ -1,4 +1,5 @@
-//! The convolution kernels' types: which pass to run ([`ConvPass`]), the `#[repr(C)]`
+//! The convolution kernels' types: which pass to run ([`ConvPass`]) and with which
+//! algorithm ([`ConvAlgorithm`]), the `#[repr(C)]`
 //! argument struct of the C-ABI entry points ([`Conv2dArgs`]) and their `KILN_*` status
 //! codes.
 
@@ -13,6 +14,26 @@ pub enum ConvPass {
     BackpropInput,
     /// `dw = d conv / dw (x, dy)`: reads `x`, `y` (as `dy`); writes `w` (as `dw`).
     BackpropFilter,
+}
+
+/// Which algorithm runs a convolution pass.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ConvAlgorithm {
+    /// Winograd where its plan gains (3×3, stride 1, dilation 1, enough channels and
+    /// tiles; forward and input gradient) and the host has its fast product kernels
+    /// (AVX-512), and for the filter gradient of 3×3 stride-1 filters with at least 16
+    /// channels in and out (Winograd F(3×3, 2×2)); im2col otherwise. What compiled code
+    /// runs.
+    #[default]
+    Auto,
+    /// Blocked im2col and `sgemm`, for every geometry and pass (the filter gradient too).
+    Im2col,
+    /// Winograd F(4×4, 3×3) with the host's fastest product kernels; a geometry or pass it
+    /// cannot run (not 3×3 stride-1 dilation-1; the filter gradient) is an error.
+    Winograd,
+    /// Winograd with the portable product kernels, as [`ConvAlgorithm::Winograd`] (for
+    /// tests that cover them on any host).
+    WinogradPortable,
 }
 
 /// Arguments of [`kiln_conv2d`], [`kiln_conv2d_backprop_input`] and

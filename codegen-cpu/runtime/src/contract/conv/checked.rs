@@ -1,9 +1,10 @@
 //! The safe convolution wrappers over slices ([`conv2d`], [`conv2d_backprop_input`],
-//! [`conv2d_backprop_filter`]): every length is checked against the geometry before the
-//! pass runs, and a short operand is a [`ContractError`].
+//! [`conv2d_backprop_filter`], and [`conv2d_using`] with a chosen algorithm): every length
+//! is checked against the geometry before the pass runs, and a short operand is a
+//! [`ContractError`].
 
-use super::args::{Conv2dArgs, ConvPass};
-use super::passes::conv2d_raw;
+use super::args::{Conv2dArgs, ConvAlgorithm, ConvPass};
+use super::passes::conv2d_raw_using;
 use crate::contract::conv_geometry::Conv2dGeometry;
 use crate::contract::error::ContractError;
 
@@ -17,6 +18,7 @@ pub fn conv2d(
     threads: usize,
 ) -> Result<(), ContractError> {
     checked(
+        ConvAlgorithm::Auto,
         ConvPass::Forward,
         g,
         [
@@ -39,6 +41,7 @@ pub fn conv2d_backprop_input(
     threads: usize,
 ) -> Result<(), ContractError> {
     checked(
+        ConvAlgorithm::Auto,
         ConvPass::BackpropInput,
         g,
         [
@@ -61,6 +64,7 @@ pub fn conv2d_backprop_filter(
     threads: usize,
 ) -> Result<(), ContractError> {
     checked(
+        ConvAlgorithm::Auto,
         ConvPass::BackpropFilter,
         g,
         [
@@ -73,10 +77,34 @@ pub fn conv2d_backprop_filter(
     )
 }
 
+/// Checked `pass` run with `algorithm`: `read` are the two tensors the pass reads and
+/// `written` the one it overwrites — forward: `[x, w]`, `y`; input gradient: `[dy, w]`,
+/// `dx`; filter gradient: `[x, dy]`, `dw`. A Winograd algorithm on a geometry or pass it
+/// cannot run is an error, as is a short slice (nothing written either way).
+pub fn conv2d_using(
+    algorithm: ConvAlgorithm,
+    pass: ConvPass,
+    g: &Conv2dGeometry,
+    read: [&[f32]; 2],
+    written: &mut [f32],
+    scratch: &mut [f32],
+    threads: usize,
+) -> Result<(), ContractError> {
+    let [first, second] = read.map(|t| (t.as_ptr().cast_mut(), t.len()));
+    let out = (written.as_mut_ptr(), written.len());
+    let tensors = match pass {
+        ConvPass::Forward => [first, second, out],
+        ConvPass::BackpropInput => [out, second, first],
+        ConvPass::BackpropFilter => [first, out, second],
+    };
+    checked(algorithm, pass, g, tensors, scratch, threads)
+}
+
 /// Checks every slice length against the geometry, then runs the pass. `tensors` are
 /// `(ptr, len)` for `x`, `w`, `y` (or their gradients) and come from distinct borrows, the
 /// written one unique.
 fn checked(
+    algorithm: ConvAlgorithm,
     pass: ConvPass,
     g: &Conv2dGeometry,
     tensors: [(*mut f32, usize); 3],
@@ -113,5 +141,5 @@ fn checked(
     };
     // SAFETY: lengths checked above; the written tensor is a unique borrow distinct from the
     // others and from `scratch`; the read-only ones are never written by this pass.
-    unsafe { conv2d_raw(pass, &args) }
+    unsafe { conv2d_raw_using(algorithm, pass, &args) }
 }

@@ -1,20 +1,23 @@
 //! The unsafe core of the convolution kernels: [`conv2d_raw`] validates the geometry and
-//! the scratch, then runs one of the three passes block by block, each block one
-//! contraction (`sgemm`) of the block's im2col matrix (read, or for the input's gradient
-//! written and then scattered back by col2im).
+//! the scratch, picks the algorithm ([`ConvAlgorithm`]: Winograd for the 3×3 stride-1
+//! geometries where it gains, see `winograd/`), and otherwise runs one of the three passes
+//! block by block, each block one contraction (`sgemm`) of the block's im2col matrix
+//! (read, or for the input's gradient written and then scattered back by col2im).
 
 use std::ptr;
 
-use super::args::{Conv2dArgs, ConvPass};
+use super::args::{Conv2dArgs, ConvAlgorithm, ConvPass};
 use super::col2im::col2im_block;
 use super::filter_winograd::{self, FilterPlan};
 use super::im2col::im2col_block;
+use super::winograd::{ProductKernel, RunTensors, WinogradPlan, run};
 use crate::contract::conv_geometry::{Conv2dGeometry, Conv2dSizes};
 use crate::contract::error::ContractError;
 use crate::contract::sgemm::{SgemmArgs, sgemm_raw};
 
-/// Runs `pass`. Validates the geometry and the scratch length (returning an error and
-/// touching nothing if either is wrong); everything else is the caller's contract.
+/// Runs `pass` with the algorithm that suits its geometry ([`ConvAlgorithm::Auto`]).
+/// Validates the geometry and the scratch length (returning an error and touching nothing
+/// if either is wrong); everything else is the caller's contract.
 ///
 /// # Safety
 /// - `x`, `w`, `y` point to `Conv2dSizes::{x, w, y}` valid elements each (dense NHWC, HWIO,
@@ -23,6 +26,20 @@ use crate::contract::sgemm::{SgemmArgs, sgemm_raw};
 /// - the tensor the pass writes overlaps none of the others nor the scratch, and no other
 ///   thread accesses it or the scratch during the call.
 pub unsafe fn conv2d_raw(pass: ConvPass, args: &Conv2dArgs) -> Result<(), ContractError> {
+    // SAFETY: forwarded caller contract.
+    unsafe { conv2d_raw_using(ConvAlgorithm::Auto, pass, args) }
+}
+
+/// [`conv2d_raw`] with the algorithm chosen by the caller; a Winograd algorithm on a
+/// geometry or pass it cannot run is an error (nothing touched).
+///
+/// # Safety
+/// As [`conv2d_raw`].
+pub unsafe fn conv2d_raw_using(
+    algorithm: ConvAlgorithm,
+    pass: ConvPass,
+    args: &Conv2dArgs,
+) -> Result<(), ContractError> {
     let g = &args.geometry;
     let sizes = g.sizes()?;
     if args.scratch_len < sizes.scratch {
@@ -32,10 +49,30 @@ pub unsafe fn conv2d_raw(pass: ConvPass, args: &Conv2dArgs) -> Result<(), Contra
             len: args.scratch_len,
         });
     }
+    if let Some((plan, kernel)) = winograd_choice(algorithm, g, pass)? {
+        let (src, dst) = match pass {
+            ConvPass::Forward => (args.x, args.y),
+            _ => (args.y, args.x),
+        };
+        let tensors = RunTensors {
+            src,
+            w: args.w,
+            dst,
+            scratch: args.scratch,
+            scratch_len: args.scratch_len,
+        };
+        // SAFETY: forwarded caller contract; the scratch holds `sizes.scratch`, which
+        // covers this plan with one worker; the kernel runs on this host.
+        unsafe { run(&plan, kernel, tensors, args.threads) };
+        return Ok(());
+    }
     // SAFETY (all three): forwarded caller contract; sizes were validated above.
     unsafe {
         match pass {
-            ConvPass::BackpropFilter if let Some(plan) = FilterPlan::new(g, args.scratch_len) => {
+            ConvPass::BackpropFilter
+                if algorithm == ConvAlgorithm::Auto
+                    && let Some(plan) = FilterPlan::new(g, args.scratch_len) =>
+            {
                 filter_winograd::backprop_filter(g, &plan, args)
             }
             ConvPass::Forward => forward(g, &sizes, args),
@@ -44,6 +81,31 @@ pub unsafe fn conv2d_raw(pass: ConvPass, args: &Conv2dArgs) -> Result<(), Contra
         }
     }
     Ok(())
+}
+
+/// The Winograd plan and product kernels `algorithm` runs `pass` on `g` with, or `None`
+/// for im2col. `g` is validated.
+fn winograd_choice(
+    algorithm: ConvAlgorithm,
+    g: &Conv2dGeometry,
+    pass: ConvPass,
+) -> Result<Option<(WinogradPlan, ProductKernel)>, ContractError> {
+    let plan = WinogradPlan::new(g, pass)?;
+    let forced = |kernel: Option<ProductKernel>| {
+        let plan = plan.ok_or_else(|| {
+            ContractError::InvalidGeometry(format!(
+                "Winograd runs the forward and input-gradient passes of 3x3 filters with \
+                 stride 1 and dilation 1, not {pass:?} of {g:?}"
+            ))
+        })?;
+        Ok(Some((plan, kernel.unwrap_or(ProductKernel::Portable))))
+    };
+    match algorithm {
+        ConvAlgorithm::Im2col => Ok(None),
+        ConvAlgorithm::Auto => Ok(plan.filter(WinogradPlan::gains).zip(ProductKernel::fast())),
+        ConvAlgorithm::Winograd => forced(ProductKernel::fast()),
+        ConvAlgorithm::WinogradPortable => forced(None),
+    }
 }
 
 /// The output-row blocks: `(first_row, row_count)`.
