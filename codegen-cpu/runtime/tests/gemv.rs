@@ -179,7 +179,7 @@ fn check(case: Case, isa: GemvIsa, seed: u64) {
     }
 }
 
-/// Sizes around 8 and 16 lanes, the 4-row blocks, the 1024-column tile, and Dense shapes.
+/// Sizes around 8 and 16 lanes, the 8-row blocks, the 4096-column tile, and Dense shapes.
 const SIZES: &[(usize, usize)] = &[
     (1, 1),
     (1, 17),
@@ -197,6 +197,7 @@ const SIZES: &[(usize, usize)] = &[
     (300, 100),
     (6, 1030),
     (3, 2049),
+    (9, 4103),
     (130, 3),
 ];
 

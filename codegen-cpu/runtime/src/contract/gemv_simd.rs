@@ -7,6 +7,8 @@
 //! It does NOT choose the layout or the instruction set (see `gemv`), and it has no
 //! portable code: on other architectures the `gemv` portable kernels run instead.
 
+use std::mem::MaybeUninit;
+
 use super::gemv::{GEMV_ROWS, GEMV_TILE, Gemv, GemvIsa};
 
 /// Run the row kernel (`B` with contiguous rows) on `isa`.
@@ -73,8 +75,9 @@ trait Lanes {
 /// As for [`rows`], with `L`'s features enabled.
 #[inline(always)]
 unsafe fn rows_body<L: Lanes>(g: &Gemv) {
-    let mut tile = [0.0f32; GEMV_TILE];
-    let acc = tile.as_mut_ptr();
+    // Uninitialised: each pass zeroes the vectors it uses before reading them.
+    let mut tile = MaybeUninit::<[f32; GEMV_TILE]>::uninit();
+    let acc = tile.as_mut_ptr().cast::<f32>();
     let x = |l: usize| unsafe { L::splat(*g.x.add(l * g.x_stride)) };
     for j0 in (0..g.n).step_by(GEMV_TILE) {
         let width = GEMV_TILE.min(g.n - j0);
