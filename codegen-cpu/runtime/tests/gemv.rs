@@ -3,7 +3,8 @@
 //! instruction set the CPU has: odd sizes around the vector widths and the row kernel's
 //! tile, every stride layout (rows contiguous, columns contiguous, neither; padded `x` and
 //! `y`), alpha and beta; `beta == 0` never reads `C`; NaN reaches exactly the outputs that
-//! depend on it; threads split columns without changing a bit.
+//! depend on it; large products split among threads (rows into fixed parts, or columns)
+//! give the same bits on one thread as on two.
 //!
 //! Tolerance: a float32 dot product of length `k` has error at most `k * 2^-24 * Σ|x_l b_l|`
 //! whatever the summation order; the tests allow twice that plus a small absolute term,
@@ -369,11 +370,44 @@ fn a_single_column_product_runs_as_its_transpose() {
     }
 }
 
+/// Run `case` through `sgemm_raw` on `threads` threads; the output row.
+fn through_sgemm(case: Case, o: &Operands, threads: usize) -> Vec<f32> {
+    let mut c = o.c.clone();
+    // SAFETY: in-bounds views of the operands.
+    unsafe { sgemm_raw(&case.args(o, &mut c, threads)) };
+    c
+}
+
 #[test]
-fn threads_split_columns_without_changing_a_bit() {
-    // 2 * 1 * 4096 * 1100 flops, above sgemm's threading threshold.
-    let (k, n) = (1100, 4096);
+fn large_products_split_without_the_thread_count_changing_a_bit() {
+    // 2 * 3000 * 1500 flops, above sgemm's threading threshold: row-contiguous weights are
+    // split into two row parts (partial sums), column-contiguous ones by columns.
+    let (k, n) = (3000, 1500);
     for storage in [Storage::Rows, Storage::Cols] {
+        for (alpha, beta) in [(1.0, 0.0), (-0.5, 0.75)] {
+            let case = Case {
+                k,
+                n,
+                storage,
+                x_stride: 1,
+                y_stride: 1,
+                alpha,
+                beta,
+            };
+            let o = case.operands(21);
+            let one = through_sgemm(case, &o, 1);
+            let two = through_sgemm(case, &o, 2);
+            let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&one), bits(&two), "{storage:?}");
+            for (j, &(want, bound)) in case.reference(&o).iter().enumerate() {
+                let got = one[j] as f64;
+                assert!(
+                    (got - want).abs() <= bound,
+                    "{case:?} element {j}: {got} vs {want}"
+                );
+            }
+        }
+        // A NaN in the last row part reaches its column only; beta = 0 ignores a NaN C.
         let case = Case {
             k,
             n,
@@ -383,15 +417,13 @@ fn threads_split_columns_without_changing_a_bit() {
             alpha: 1.0,
             beta: 0.0,
         };
-        let o = case.operands(21);
-        let (mut one, mut two) = (vec![0.0; n], vec![0.0; n]);
-        // SAFETY: in-bounds views.
-        unsafe {
-            sgemm_raw(&case.args(&o, &mut one, 1));
-            sgemm_raw(&case.args(&o, &mut two, 2));
+        let mut o = case.operands(22);
+        let (rs, cs) = o.b_strides;
+        o.b[2900 * rs + 7 * cs] = f32::NAN;
+        o.c.fill(f32::NAN);
+        let got = through_sgemm(case, &o, 2);
+        for (j, v) in got.iter().enumerate() {
+            assert_eq!(v.is_nan(), j == 7, "{storage:?}: output {j} = {v}");
         }
-        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
-        assert_eq!(bits(&one), bits(&two), "{storage:?}");
-        check(case, GemvIsa::detect(), 21);
     }
 }

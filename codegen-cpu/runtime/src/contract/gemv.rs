@@ -14,7 +14,7 @@
 //! else on portable code. This file owns the problem's normalisation, the choice of kernel
 //! and the portable kernels; `gemv_simd` holds the vector kernels. It does NOT thread: a
 //! caller that wants several threads splits the columns ([`Gemv::columns`]) — compiled
-//! code through its chunks, [`super::sgemm_raw`] through the worker pool.
+//! code through its chunks, [`super::sgemm_raw`] through `gemv_split`.
 
 use std::mem::MaybeUninit;
 
@@ -162,6 +162,22 @@ impl Gemv {
             y: self.y.wrapping_add(j0 * self.y_stride),
             ..*self
         }
+    }
+
+    /// The part of this product over rows `l0..l1` of `B` (and elements `l0..l1` of `x`).
+    pub fn rows(&self, l0: usize, l1: usize) -> Gemv {
+        debug_assert!(l0 <= l1 && l1 <= self.k);
+        Gemv {
+            k: l1 - l0,
+            x: self.x.wrapping_add(l0 * self.x_stride),
+            b: self.b.wrapping_add(l0 * self.b_row_stride),
+            ..*self
+        }
+    }
+
+    /// Whether this product runs the row kernel (rows of `B` contiguous).
+    pub fn has_contiguous_rows(&self) -> bool {
+        self.layout() == Layout::Rows
     }
 
     fn layout(&self) -> Layout {

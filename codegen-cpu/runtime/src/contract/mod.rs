@@ -15,6 +15,7 @@ mod depthwise_loops;
 pub mod error;
 pub mod gemv;
 mod gemv_simd;
+mod gemv_split;
 pub mod sgemm;
 pub mod view;
 

@@ -8,12 +8,13 @@
 use gemm::Parallelism;
 
 use super::error::ContractError;
-use super::gemv::{Gemv, GemvIsa};
+use super::gemv::Gemv;
+use super::gemv_split;
 use super::view::{MatMut, MatRef, check_fits, check_no_self_overlap};
-use crate::parallel::for_each_chunk;
 
 /// Below this many flops (`2*m*n*k`) a product runs on one thread even when two are asked
-/// for: the fork/join costs more than it saves. Measured on the 2-core Zen 4 host (best of
+/// for: the fork/join costs more than it saves (matrix-vector products are not split
+/// below it either, see [`super::gemv_split`]). Measured on the 2-core Zen 4 host (best of
 /// 600 runs, machine loaded): 100x300x100 (6 MFLOP) and 128^3 (4 MFLOP) never gained from two
 /// threads; 100x784x300 (47 MFLOP) and 200x784x300 reached 1.5-1.6x. The `gemm` crate also
 /// keeps products with `m*n*k < 48*48*256` on one thread by itself.
@@ -117,14 +118,15 @@ pub unsafe fn sgemm_raw(args: &SgemmArgs) {
         return;
     }
     let flops = 2usize.saturating_mul(m).saturating_mul(n).saturating_mul(k);
-    let threads = if args.threads >= 2 && flops >= PARALLEL_MIN_FLOPS {
+    let large = flops >= PARALLEL_MIN_FLOPS;
+    let threads = if args.threads >= 2 && large {
         args.threads
     } else {
         1
     };
     if let Some(gemv) = Gemv::of_sgemm(args) {
         // SAFETY: the caller's contract, restated for the one-row product.
-        unsafe { gemv_threads(&gemv, threads) };
+        unsafe { gemv_split::run(&gemv, threads, large) };
         return;
     }
     let parallelism = if threads >= 2 {
@@ -157,46 +159,6 @@ pub unsafe fn sgemm_raw(args: &SgemmArgs) {
             false,
             parallelism,
         )
-    }
-}
-
-/// Columns of `y` per thread below which a matrix-vector product stays on fewer threads.
-const GEMV_MIN_COLUMNS_PER_THREAD: usize = 64;
-
-/// A matrix-vector product shared by the pool's threads, each computing its own columns.
-struct SharedGemv(Gemv);
-
-// SAFETY: the threads only read `x` and `B` and write disjoint columns of `y` (see
-// `gemv_threads`), which the product's caller holds exclusively for the call.
-unsafe impl Sync for SharedGemv {}
-
-/// Run `gemv` on up to `threads` threads (the worker pool's), columns split evenly.
-///
-/// # Safety
-/// As for [`Gemv::run`].
-unsafe fn gemv_threads(gemv: &Gemv, threads: usize) {
-    let isa = GemvIsa::detect();
-    let parts = threads.min(gemv.n / GEMV_MIN_COLUMNS_PER_THREAD).max(1);
-    if parts == 1 {
-        // SAFETY: the caller's contract; `isa` was detected on this CPU.
-        return unsafe { gemv.run(isa) };
-    }
-    let shared = SharedGemv(*gemv);
-    // SAFETY: the parts cover disjoint column ranges of the product the caller vouched for.
-    for_each_chunk(parts as u64, &|part| unsafe {
-        shared.run_part(part as usize, parts, isa)
-    });
-}
-
-impl SharedGemv {
-    /// Columns `part * n / parts .. (part + 1) * n / parts` of the product.
-    ///
-    /// # Safety
-    /// As for [`Gemv::run`]; no other thread runs the same part at the same time.
-    unsafe fn run_part(&self, part: usize, parts: usize, isa: GemvIsa) {
-        let split = |p: usize| p * self.0.n / parts;
-        // SAFETY: the caller's contract.
-        unsafe { self.0.columns(split(part), split(part + 1)).run(isa) };
     }
 }
 
