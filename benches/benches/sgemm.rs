@@ -5,10 +5,15 @@
 //! 2*m*n*k "elements", so criterion's elem/s reads as flop/s (for m = 1, bytes/s of
 //! weights streamed is twice that).
 //!
+//! The same fc1 product compiled as a JIT step (`dense_fc1_jit`: `x·W + b`, through the
+//! optimiser, the memory plan and the generated code's choice of chunks and threads) is
+//! what a batch-1 VGG16 runs.
+//!
 //! `KILN_BENCH_SGEMM=gemv` runs only the batch-1 products.
 
 use codegen_cpu::contract::{MatMut, MatRef, sgemm};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use ir::{BinaryOp, Graph};
 
 fn filled(len: usize) -> Vec<f32> {
     (0..len)
@@ -77,7 +82,32 @@ fn bench_gemv(c: &mut Criterion, name: &str, (k, n): (usize, usize), transposed:
     group.finish();
 }
 
+/// `x·W + b` at batch 1 as a compiled step, `W` row-major `k x n`.
+fn bench_compiled_dense(c: &mut Criterion, name: &str, (k, n): (usize, usize)) {
+    let mut g = Graph::new();
+    let x = g.input("x", [1, k]);
+    let w = g.param("w", [k, n]);
+    let b = g.param("b", [1, n]);
+    let y = g.matmul(x, w, false, false).unwrap();
+    let y = g.binary(BinaryOp::Add, y, b).unwrap();
+    g.add_output("y", y).unwrap();
+    let g = passes::pipeline::optimize(&g).unwrap();
+    let plan = passes::memory_plan::plan(&g).unwrap();
+    let exe = codegen_cpu::compile(&g, &plan).unwrap();
+    let mut state = exe.new_state();
+    state.set_param("w", &filled(k * n)).unwrap();
+    let features = filled(k);
+    let mut group = c.benchmark_group(name);
+    group.throughput(Throughput::Elements((2 * n * k) as u64));
+    group.sample_size(20);
+    group.bench_function("step", |bench| {
+        bench.iter(|| exe.run(&mut state, &[("x", &features)]).unwrap())
+    });
+    group.finish();
+}
+
 fn benches(c: &mut Criterion) {
+    bench_compiled_dense(c, "dense_fc1_jit_1x25088x4096", (25088, 4096));
     for transposed in [false, true] {
         let t = if transposed { "_wt" } else { "" };
         bench_gemv(
