@@ -180,7 +180,8 @@ fn check(case: Case, isa: GemvIsa, seed: u64) {
     }
 }
 
-/// Sizes around 8 and 16 lanes, the 8-row blocks, the 4096-column tile, and Dense shapes.
+/// Sizes around 8 and 16 lanes, the 8-row blocks, the register kernels' widths (96 and 384
+/// columns), the 4096-column tile, and Dense shapes.
 const SIZES: &[(usize, usize)] = &[
     (1, 1),
     (1, 17),
@@ -199,6 +200,10 @@ const SIZES: &[(usize, usize)] = &[
     (6, 1030),
     (3, 2049),
     (9, 4103),
+    (4, 96),
+    (4, 97),
+    (5, 384),
+    (5, 385),
     (130, 3),
 ];
 
@@ -425,5 +430,35 @@ fn large_products_split_without_the_thread_count_changing_a_bit() {
         for (j, v) in got.iter().enumerate() {
             assert_eq!(v.is_nan(), j == 7, "{storage:?}: output {j} = {v}");
         }
+    }
+}
+
+#[test]
+fn register_and_tile_kernels_give_the_same_bits() {
+    // 400 columns run the stack-tile kernel (on AVX-512 and AVX2), parts of 50 columns the
+    // register kernel.
+    let case = Case {
+        k: 77,
+        n: 400,
+        storage: Storage::Rows,
+        x_stride: 1,
+        y_stride: 1,
+        alpha: 1.0,
+        beta: 0.0,
+    };
+    for isa in GemvIsa::available() {
+        let o = case.operands(31);
+        let (mut whole, mut parts) = (o.c.clone(), o.c.clone());
+        let gemv = Gemv::of_sgemm(&case.args(&o, &mut whole, 1)).expect("one row");
+        let split = Gemv::of_sgemm(&case.args(&o, &mut parts, 1)).expect("one row");
+        // SAFETY: in-bounds views; the parts cover disjoint columns; `isa` is available.
+        unsafe {
+            gemv.run(isa);
+            for j0 in (0..400).step_by(50) {
+                split.columns(j0, j0 + 50).run(isa);
+            }
+        }
+        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&whole), bits(&parts), "{isa:?}");
     }
 }
