@@ -70,6 +70,14 @@ pub enum CodegenError {
         /// What is wrong.
         msg: String,
     },
+    /// A buffer given for an output is missing or of the wrong length.
+    #[error("output `{name}`: {msg}")]
+    Output {
+        /// The output's name.
+        name: String,
+        /// What is wrong.
+        msg: String,
+    },
 }
 
 impl From<cranelift_module::ModuleError> for CodegenError {

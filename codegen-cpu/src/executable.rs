@@ -1,12 +1,15 @@
 //! Running a compiled step: [`Executable`] (immutable compiled code, shareable across
 //! threads), [`State`] (one caller's parameter buffers and scratch arena), [`Workspace`]
 //! (one caller's arena for a step run on borrowed read-only parameters), input checks, and
-//! the copy-back of outputs and parameter updates.
+//! the copy-back of outputs and parameter updates. [`Executable::run_read_only_into`] is the
+//! latency path: positional buffers, outputs written into the caller's, no allocation.
 
 use std::mem::ManuallyDrop;
 
 use cranelift_jit::JITModule;
 use ir::{Graph, Leaf, MemoryPlan, Op, Shape, Tensor};
+
+use kiln_cpu_runtime::step_call::call_step;
 
 use crate::abi::{self, Loc, Space, StepFn};
 use crate::error::{CodegenError, Result};
@@ -185,11 +188,7 @@ impl Executable {
     ) -> Result<Vec<(String, Tensor)>> {
         let ordered = self.check_inputs(inputs)?;
         self.check_state(state)?;
-        let params: Vec<*mut f32> = state
-            .params
-            .iter_mut()
-            .map(|(_, v)| v.as_mut_ptr())
-            .collect();
+        let params = state.params.iter_mut().map(|(_, v)| v.as_mut_ptr());
         // SAFETY: the state's buffers have the lengths this executable's graph and plan
         // promise (checked above), and `params` points into buffers `state` owns mutably.
         unsafe { self.call(&mut state.arena, &mut state.scratch, &ordered, params) };
@@ -221,26 +220,15 @@ impl Executable {
         params: &[(&str, &[f32])],
         inputs: &[(&str, &[f32])],
     ) -> Result<Vec<(String, Tensor)>> {
-        if self.updates_params {
-            return Err(CodegenError::Param {
-                name: "-".into(),
-                msg: "this step updates parameters, so it cannot run on read-only ones".into(),
-            });
-        }
+        self.check_read_only(workspace)?;
         let ordered = self.check_inputs(inputs)?;
         let views = ir::leaf::bind_leaves("parameter", &self.params, params, |name, msg| {
             CodegenError::Param { name, msg }
         })?;
-        if workspace.arena.len() != self.arena_len || workspace.scratch.len() != self.scratch_len {
-            return Err(CodegenError::Param {
-                name: "-".into(),
-                msg: "the workspace was not made by this executable's new_workspace".into(),
-            });
-        }
         // Compiled code of a graph without updates never writes a parameter slot (the plan
         // check allows parameter storage only for `Param` leaves and update values), so
         // handing out the caller's shared slices is sound, as for inputs.
-        let pointers = views.iter().map(|s| s.as_ptr() as *mut f32).collect();
+        let pointers = views.iter().map(|s| s.as_ptr() as *mut f32);
         // SAFETY: every buffer has the length the graph and plan promise (checked above).
         unsafe {
             self.call(
@@ -253,6 +241,98 @@ impl Executable {
         Ok(self.read_outputs(&workspace.arena, &ordered, &views))
     }
 
+    /// [`Executable::run_read_only`] with positional buffers and without allocating: one
+    /// slice per parameter and per input in the order of [`Executable::params`] and
+    /// [`Executable::inputs`], and one buffer per output (in the order of
+    /// [`Executable::outputs`]) that the outputs are copied into. Safe to run on many
+    /// threads at once, each with its own workspace.
+    pub fn run_read_only_into(
+        &self,
+        workspace: &mut Workspace,
+        params: &[&[f32]],
+        inputs: &[&[f32]],
+        outputs: &mut [&mut [f32]],
+    ) -> Result<()> {
+        self.check_read_only(workspace)?;
+        check_positional(&self.params, params, |name, msg| CodegenError::Param {
+            name,
+            msg,
+        })?;
+        check_positional(&self.inputs, inputs, |name, msg| CodegenError::Input {
+            name,
+            msg,
+        })?;
+        self.check_output_buffers(outputs)?;
+        let pointers = params.iter().map(|s| s.as_ptr() as *mut f32);
+        // SAFETY: every buffer has the length the graph and plan promise (checked above);
+        // compiled code of a graph without updates never writes a parameter slot.
+        unsafe {
+            self.call(
+                &mut workspace.arena,
+                &mut workspace.scratch,
+                inputs,
+                pointers,
+            )
+        };
+        for ((_, loc, shape), out) in self.outputs.iter().zip(outputs.iter_mut()) {
+            out.copy_from_slice(self.source(*loc, shape.numel(), &workspace.arena, inputs, params));
+        }
+        Ok(())
+    }
+
+    /// The outputs' names and shapes, in the order [`Executable::run_read_only_into`]
+    /// writes them.
+    pub fn outputs(&self) -> impl ExactSizeIterator<Item = (&str, &Shape)> {
+        self.outputs
+            .iter()
+            .map(|(name, _, shape)| (name.as_str(), shape))
+    }
+
+    /// An error unless this step updates no parameter and `workspace` is one of its own.
+    fn check_read_only(&self, workspace: &Workspace) -> Result<()> {
+        if self.updates_params {
+            return Err(CodegenError::Param {
+                name: "-".into(),
+                msg: "this step updates parameters, so it cannot run on read-only ones".into(),
+            });
+        }
+        if workspace.arena.len() != self.arena_len || workspace.scratch.len() != self.scratch_len {
+            return Err(CodegenError::Param {
+                name: "-".into(),
+                msg: "the workspace was not made by this executable's new_workspace".into(),
+            });
+        }
+        Ok(())
+    }
+
+    /// An error unless there is one buffer per output, of the output's length.
+    fn check_output_buffers(&self, outputs: &[&mut [f32]]) -> Result<()> {
+        if outputs.len() != self.outputs.len() {
+            return Err(CodegenError::Output {
+                name: "-".into(),
+                msg: format!(
+                    "{} output buffers given, the step has {} outputs",
+                    outputs.len(),
+                    self.outputs.len()
+                ),
+            });
+        }
+        for ((name, _, shape), out) in self.outputs.iter().zip(outputs) {
+            if out.len() != shape.numel() {
+                return Err(CodegenError::Output {
+                    name: name.clone(),
+                    msg: format!(
+                        "shape {} ({} values), the buffer holds {}",
+                        shape,
+                        shape.numel(),
+                        out.len()
+                    ),
+                });
+            }
+        }
+        Ok(())
+    }
+
     /// Run the compiled code on the slot table `[arena, inputs.., params.., scratch]`.
     ///
     /// # Safety
@@ -263,18 +343,17 @@ impl Executable {
         arena: &mut [f32],
         scratch: &mut [f32],
         inputs: &[&[f32]],
-        params: Vec<*mut f32>,
+        params: impl Iterator<Item = *mut f32>,
     ) {
-        let mut table: Vec<*mut f32> = Vec::with_capacity(2 + inputs.len() + params.len());
-        table.push(arena.as_mut_ptr());
         // Compiled code never writes an input slot (the plan check forbids computed values
         // stored as inputs), so handing out the caller's shared slices is sound.
-        table.extend(inputs.iter().map(|s| s.as_ptr() as *mut f32));
-        table.extend(params);
-        table.push(scratch.as_mut_ptr());
+        let slots = std::iter::once(arena.as_mut_ptr())
+            .chain(inputs.iter().map(|s| s.as_ptr() as *mut f32))
+            .chain(params)
+            .chain(std::iter::once(scratch.as_mut_ptr()));
         // SAFETY: the caller guarantees the buffer lengths; all offsets in the compiled code
         // come from the checked plan.
-        unsafe { (self.step)(table.as_ptr()) };
+        unsafe { call_step(self.step, slots) };
     }
 
     /// The named outputs, read from where the plan put them.
@@ -298,7 +377,7 @@ impl Executable {
             .collect()
     }
 
-    /// `len` values at `loc`.
+    /// `len` values at `loc`, copied.
     fn read(
         &self,
         loc: Loc,
@@ -307,13 +386,25 @@ impl Executable {
         inputs: &[&[f32]],
         params: &[&[f32]],
     ) -> Vec<f32> {
+        self.source(loc, len, arena, inputs, params).to_vec()
+    }
+
+    /// `len` values at `loc`.
+    fn source<'a>(
+        &'a self,
+        loc: Loc,
+        len: usize,
+        arena: &'a [f32],
+        inputs: &[&'a [f32]],
+        params: &[&'a [f32]],
+    ) -> &'a [f32] {
         let buf: &[f32] = match loc.space {
             Space::Const(j) => &self.consts[j],
             Space::Table(0) => arena,
             Space::Table(slot) if slot <= inputs.len() => inputs[slot - 1],
             Space::Table(slot) => params[slot - 1 - inputs.len()],
         };
-        buf[loc.offset..loc.offset + len].to_vec()
+        &buf[loc.offset..loc.offset + len]
     }
 
     fn check_inputs<'a>(&self, given: &[(&str, &'a [f32])]) -> Result<Vec<&'a [f32]>> {
@@ -340,6 +431,34 @@ impl Executable {
             })
         }
     }
+}
+
+/// An error (made by `error(name, msg)`) unless there is one slice per leaf, of its length.
+fn check_positional(
+    leaves: &[Leaf],
+    given: &[&[f32]],
+    error: impl Fn(String, String) -> CodegenError,
+) -> Result<()> {
+    if given.len() != leaves.len() {
+        return Err(error(
+            "-".into(),
+            format!("{} buffers given for {} leaves", given.len(), leaves.len()),
+        ));
+    }
+    for (leaf, data) in leaves.iter().zip(given) {
+        if data.len() != leaf.shape.numel() {
+            return Err(error(
+                leaf.name.clone(),
+                format!(
+                    "expected shape {} ({} values), got {} values",
+                    leaf.shape,
+                    leaf.shape.numel(),
+                    data.len()
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 // SAFETY: the compiled code is immutable after `finalize_definitions`; `Executable` never

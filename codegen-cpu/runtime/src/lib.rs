@@ -7,6 +7,7 @@
 //!   run a kernel's chunks on several threads.
 //! - [`contract`]: the tuned contraction kernels (`kiln_sgemm`, `kiln_conv2d*`,
 //!   `kiln_depthwise_conv2d*`) that compiled steps call for matmuls and convolutions.
+//! - [`step_call`]: calling a compiled step with its buffer table, without allocating.
 //! - [`aot`]: model instances of ahead-of-time compiled objects — the `kiln_aot_*` functions
 //!   that an object's exported `<model>_create`, `<model>_infer`, ... wrappers call, and the
 //!   `#[repr(C)]` model description those objects embed.
@@ -14,6 +15,7 @@
 pub mod aot;
 pub mod contract;
 pub mod parallel;
+pub mod step_call;
 
 pub use parallel::{KernelFn, kiln_parallel_for};
 

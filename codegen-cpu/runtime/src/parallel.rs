@@ -211,3 +211,20 @@ pub unsafe extern "C" fn kiln_parallel_for(kernel: KernelFn, table: *const u8, n
     pool.run_chunks();
     pool.wait_finished();
 }
+
+/// Run `f(chunk)` for every `chunk < n_chunks` on the pool's threads and the calling thread
+/// (as [`kiln_parallel_for`] does for compiled kernels); returns when all have finished.
+/// `f` must not panic: a panic cannot cross the pool's C-ABI calls and aborts the process.
+pub fn for_each_chunk(n_chunks: u64, f: &(dyn Fn(u64) + Sync)) {
+    /// Calls the closure whose reference `table` points to.
+    unsafe extern "C" fn trampoline(table: *const u8, chunk: u64) {
+        // SAFETY: `table` is the address of the `&dyn Fn` below, alive until every chunk
+        // has finished (`kiln_parallel_for` returns only then).
+        let f = unsafe { *table.cast::<&(dyn Fn(u64) + Sync)>() };
+        f(chunk);
+    }
+    let table: *const &(dyn Fn(u64) + Sync) = &f;
+    // SAFETY: `trampoline` only reads the closure reference at `table`, which outlives the
+    // call; `f` is `Sync`, so chunks may run it on several threads at once.
+    unsafe { kiln_parallel_for(trampoline, table.cast(), n_chunks) };
+}

@@ -85,25 +85,14 @@ pub unsafe extern "C" fn kiln_aot_run(
     let Some(inst) = (unsafe { inst.as_mut() }) else {
         return report(AotError::Call("NULL instance".into()), -1);
     };
-    let (in_lens, out_lens) = match inst.io_lens(entry as usize) {
-        Ok(lens) => lens,
+    let (n_in, n_out) = match inst.io_counts(entry as usize) {
+        Ok(counts) => counts,
         Err(e) => return report(e, -1),
     };
     // SAFETY: the caller's contract: one pointer per input and output.
-    let args = unsafe { desc::array(args, (in_lens.len() + out_lens.len()) as u64) };
-    if args.len() != in_lens.len() + out_lens.len() || args.iter().any(|p| p.is_null()) {
-        return report(AotError::Call("a NULL input or output buffer".into()), -1);
-    }
+    let args = unsafe { desc::array(args, (n_in + n_out) as u64) };
     // SAFETY: the caller's contract: each buffer holds its stated length.
-    let inputs: Vec<&[f32]> = args
-        .iter()
-        .zip(&in_lens)
-        .map(|(&p, &n)| unsafe { std::slice::from_raw_parts(p.cast_const(), n) })
-        .collect();
-    let mut outputs: Vec<&mut [f32]> =
-        // SAFETY: as above; outputs are the caller's writable buffers.
-        args[in_lens.len()..].iter().zip(&out_lens).map(|(&p, &n)| unsafe { std::slice::from_raw_parts_mut(p, n) }).collect();
-    status(inst.run(entry as usize, &inputs, &mut outputs))
+    status(unsafe { inst.run_pointers(entry as usize, args) })
 }
 
 /// Copy parameter `index`'s values into `dst` (its length as the header states). 0 or -1.

@@ -304,16 +304,26 @@ impl Instance {
         Ok(())
     }
 
+    /// Entry point `entry`, or an error naming it.
+    fn entry_point(&self, entry: usize) -> Result<&Entry, AotError> {
+        self.entries
+            .get(entry)
+            .ok_or_else(|| AotError::Call(format!("no entry point {entry}")))
+    }
+
     /// The lengths of entry `entry`'s inputs and outputs.
     pub fn io_lens(&self, entry: usize) -> Result<(Vec<usize>, Vec<usize>), AotError> {
-        let e = self
-            .entries
-            .get(entry)
-            .ok_or_else(|| AotError::Call(format!("no entry point {entry}")))?;
+        let e = self.entry_point(entry)?;
         Ok((
             e.input_lens.clone(),
             e.outputs.iter().map(Value::len).collect(),
         ))
+    }
+
+    /// How many inputs and outputs entry `entry` has.
+    pub fn io_counts(&self, entry: usize) -> Result<(usize, usize), AotError> {
+        let e = self.entry_point(entry)?;
+        Ok((e.input_lens.len(), e.outputs.len()))
     }
 
     /// Run entry point `entry` on `inputs`, writing its outputs into `outputs` and applying
@@ -324,14 +334,56 @@ impl Instance {
         inputs: &[&[f32]],
         outputs: &mut [&mut [f32]],
     ) -> Result<(), AotError> {
-        let (in_lens, out_lens) = self.io_lens(entry)?;
-        let given_in: Vec<usize> = inputs.iter().map(|s| s.len()).collect();
-        let given_out: Vec<usize> = outputs.iter().map(|s| s.len()).collect();
-        if given_in != in_lens || given_out != out_lens {
+        let e = self.entry_point(entry)?;
+        let fits = inputs.len() == e.input_lens.len()
+            && outputs.len() == e.outputs.len()
+            && inputs.iter().zip(&e.input_lens).all(|(s, &n)| s.len() == n)
+            && outputs
+                .iter()
+                .zip(&e.outputs)
+                .all(|(s, v)| s.len() == v.len());
+        if !fits {
+            let (in_lens, out_lens) = self.io_lens(entry)?;
+            let given_in: Vec<usize> = inputs.iter().map(|s| s.len()).collect();
+            let given_out: Vec<usize> = outputs.iter().map(|s| s.len()).collect();
             return Err(AotError::Call(format!(
                 "entry {entry} takes inputs of {in_lens:?} and outputs of {out_lens:?} values, got {given_in:?} and {given_out:?}"
             )));
         }
+        // SAFETY: every buffer has its entry's length (checked above); the outputs are
+        // exclusive borrows, so they overlap neither the inputs nor the instance.
+        unsafe { self.run_unchecked(entry, |i| inputs[i].as_ptr(), |o| outputs[o].as_mut_ptr()) };
+        Ok(())
+    }
+
+    /// [`Instance::run`] on pointers, as C passes them: `args` holds entry `entry`'s input
+    /// pointers then its output pointers. Allocates nothing unless the entry updates
+    /// parameters by copy.
+    ///
+    /// # Safety
+    /// Each pointer must point to a buffer of its input's or output's length (see
+    /// [`Instance::io_lens`]), inputs readable, outputs writable and overlapping no input.
+    pub unsafe fn run_pointers(&mut self, entry: usize, args: &[*mut f32]) -> Result<(), AotError> {
+        let (n_in, n_out) = self.io_counts(entry)?;
+        if args.len() != n_in + n_out || args.iter().any(|p| p.is_null()) {
+            return Err(AotError::Call("a NULL input or output buffer".into()));
+        }
+        // SAFETY: the caller's contract.
+        unsafe { self.run_unchecked(entry, |i| args[i].cast_const(), |o| args[n_in + o]) };
+        Ok(())
+    }
+
+    /// Run entry `entry` (which exists) with input `i` at `input(i)` and output `o` written
+    /// to `output(o)`.
+    ///
+    /// # Safety
+    /// As for [`Instance::run_pointers`].
+    unsafe fn run_unchecked(
+        &mut self,
+        entry: usize,
+        input: impl Fn(usize) -> *const f32,
+        mut output: impl FnMut(usize) -> *mut f32,
+    ) {
         let Instance {
             params,
             entries,
@@ -340,49 +392,49 @@ impl Instance {
             ..
         } = self;
         let e = &entries[entry];
-        let mut table: Vec<*mut f32> = Vec::with_capacity(2 + inputs.len() + e.param_map.len());
-        table.push(arena.as_mut_ptr());
-        // Compiled steps never write an input slot, so the shared slices are not written.
-        table.extend(inputs.iter().map(|s| s.as_ptr() as *mut f32));
-        {
-            let mut by_index: Vec<Option<&mut Vec<f32>>> = params.iter_mut().map(Some).collect();
-            for &p in &e.param_map {
-                let buf = by_index[p]
-                    .take()
-                    .expect("param_map has no duplicates (checked when the instance was made)");
-                table.push(buf.as_mut_ptr());
-            }
-        }
-        table.push(scratch.as_mut_ptr());
+        let n_in = e.input_lens.len();
+        // Compiled steps never write an input slot, so the inputs are not written.
+        let slots = std::iter::once(arena.as_mut_ptr())
+            .chain((0..n_in).map(|i| input(i).cast_mut()))
+            .chain(e.param_map.iter().map(|&p| params[p].as_mut_ptr()))
+            .chain(std::iter::once(scratch.as_mut_ptr()));
         // SAFETY: every buffer has the length the description promises (arena and scratch
-        // are the largest any entry needs; inputs checked above; parameters made to the
-        // description's lengths), and the step only touches its table's buffers.
-        unsafe { (e.step)(table.as_ptr()) };
-        let read = |v: Value| -> Vec<f32> {
+        // are the largest any entry needs; inputs by the caller's contract; parameters made
+        // to the description's lengths), and the step only touches its table's buffers.
+        unsafe { crate::step_call::call_step(e.step, slots) };
+        let source = |v: Value| -> *const f32 {
             match v {
-                Value::Const(data) => data.to_vec(),
-                Value::Table { slot, offset, len } => {
-                    let buf: &[f32] = match slot {
-                        0 => arena,
-                        s if s <= inputs.len() => inputs[s - 1],
-                        s => &params[e.param_map[s - 1 - inputs.len()]],
-                    };
-                    buf[offset..offset + len].to_vec()
-                }
+                Value::Const(data) => data.as_ptr(),
+                // SAFETY: `offset + len` lies inside the slot (checked when the instance
+                // was made; inputs have their entry's lengths).
+                Value::Table { slot, offset, .. } => unsafe {
+                    match slot {
+                        0 => arena.as_ptr().add(offset),
+                        s if s <= n_in => input(s - 1).add(offset),
+                        s => params[e.param_map[s - 1 - n_in]].as_ptr().add(offset),
+                    }
+                },
             }
         };
-        for (out, &v) in outputs.iter_mut().zip(&e.outputs) {
-            out.copy_from_slice(&read(v));
+        for (o, &v) in e.outputs.iter().enumerate() {
+            // SAFETY: `source(v)` holds `v.len()` values and `output(o)` has room for them
+            // (the caller's contract); `copy` allows a caller's output that is also an input.
+            unsafe { std::ptr::copy(source(v), output(o), v.len()) };
         }
         // Read every update before writing any: one update's value may be another's parameter.
         let updates: Vec<(usize, Vec<f32>)> = e
             .updates
             .iter()
-            .map(|&(p, v)| (e.param_map[p], read(v)))
+            // SAFETY: as for the outputs.
+            .map(|&(p, v)| {
+                (
+                    e.param_map[p],
+                    unsafe { std::slice::from_raw_parts(source(v), v.len()) }.to_vec(),
+                )
+            })
             .collect();
         for (p, values) in updates {
             params[p].copy_from_slice(&values);
         }
-        Ok(())
     }
 }

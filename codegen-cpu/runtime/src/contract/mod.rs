@@ -13,6 +13,9 @@ pub mod conv_geometry;
 pub mod depthwise;
 mod depthwise_loops;
 pub mod error;
+pub mod gemv;
+mod gemv_simd;
+mod gemv_split;
 mod isa;
 pub mod sgemm;
 pub mod view;
@@ -28,6 +31,7 @@ pub use depthwise::{
     kiln_depthwise_conv2d_backprop_filter, kiln_depthwise_conv2d_backprop_input,
 };
 pub use error::ContractError;
+pub use gemv::{Gemv, GemvIsa};
 pub use sgemm::{PARALLEL_MIN_FLOPS, SgemmArgs, kiln_sgemm, sgemm, sgemm_raw};
 pub use view::{MatMut, MatRef};
 

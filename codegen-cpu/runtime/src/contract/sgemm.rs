@@ -1,5 +1,6 @@
 //! `sgemm`: `C = alpha * A * B + beta * C` over strided f32 views, on the `gemm` crate's
-//! AVX-512/AVX2/FMA microkernels (runtime-detected), on one or two threads.
+//! AVX-512/AVX2/FMA microkernels (runtime-detected), on one or two threads; products with
+//! one row or one column run as matrix-vector products instead ([`super::gemv`]).
 //!
 //! Three entry points share one core: the C-ABI [`kiln_sgemm`] that Cranelift-emitted code
 //! calls by symbol, the unsafe Rust core [`sgemm_raw`], and the checked wrapper [`sgemm`].
@@ -7,10 +8,13 @@
 use gemm::Parallelism;
 
 use super::error::ContractError;
+use super::gemv::Gemv;
+use super::gemv_split;
 use super::view::{MatMut, MatRef, check_fits, check_no_self_overlap};
 
 /// Below this many flops (`2*m*n*k`) a product runs on one thread even when two are asked
-/// for: the fork/join costs more than it saves. Measured on the 2-core Zen 4 host (best of
+/// for: the fork/join costs more than it saves (matrix-vector products are not split
+/// below it either, see [`super::gemv_split`]). Measured on the 2-core Zen 4 host (best of
 /// 600 runs, machine loaded): 100x300x100 (6 MFLOP) and 128^3 (4 MFLOP) never gained from two
 /// threads; 100x784x300 (47 MFLOP) and 200x784x300 reached 1.5-1.6x. The `gemm` crate also
 /// keeps products with `m*n*k < 48*48*256` on one thread by itself.
@@ -114,8 +118,19 @@ pub unsafe fn sgemm_raw(args: &SgemmArgs) {
         return;
     }
     let flops = 2usize.saturating_mul(m).saturating_mul(n).saturating_mul(k);
-    let parallelism = if args.threads >= 2 && flops >= PARALLEL_MIN_FLOPS {
-        Parallelism::Rayon(args.threads)
+    let large = flops >= PARALLEL_MIN_FLOPS;
+    let threads = if args.threads >= 2 && large {
+        args.threads
+    } else {
+        1
+    };
+    if let Some(gemv) = Gemv::of_sgemm(args) {
+        // SAFETY: the caller's contract, restated for the one-row product.
+        unsafe { gemv_split::run(&gemv, threads, large) };
+        return;
+    }
+    let parallelism = if threads >= 2 {
+        Parallelism::Rayon(threads)
     } else {
         Parallelism::None
     };

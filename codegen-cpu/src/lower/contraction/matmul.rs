@@ -11,7 +11,7 @@ use ir::{NodeId, Program, Shape};
 use super::args::{put, stack_struct, threads, words};
 use super::epilogue::{Epilogue, epilogue_rect};
 use super::product::Product;
-use super::split::{chunk_rect, split};
+use super::split::{chunk_rect, is_gemv, split};
 use crate::abi::Loc;
 use crate::contract::SgemmArgs;
 use crate::error::Result;
@@ -91,7 +91,9 @@ fn matmul(
     let p = Product::of((a.1, a.2), (b.1, b.2), c.1);
     let (n_chunks, axis) = split(p.m, p.n, p.k, threads());
     k.n_chunks = n_chunks;
-    let args = stack_struct(k, &words(&p.template()));
+    // Chunks are the parallelism, except for matrix-vector products (see `split`).
+    let call_threads = if is_gemv(p.m, p.n) { threads() } else { 1 };
+    let args = stack_struct(k, &words(&p.template(call_threads)));
     let (rows, cols) = chunk_rect(k, &p, axis, args);
     sgemm_calls(k, f, &p, args, (a.0, b.0, c.0), (rows.0, cols.0));
     if let Some(ep) = epilogue {

@@ -40,8 +40,9 @@ impl Product {
         }
     }
 
-    /// The `kiln_sgemm` arguments of one whole matrix, pointers null.
-    pub(super) fn template(&self) -> SgemmArgs {
+    /// The `kiln_sgemm` arguments of one whole matrix, pointers null, for a call that may
+    /// use `threads` threads.
+    pub(super) fn template(&self, threads: usize) -> SgemmArgs {
         SgemmArgs {
             m: self.m,
             n: self.n,
@@ -57,8 +58,7 @@ impl Product {
             c_col_stride: 1,
             alpha: 1.0,
             beta: 0.0,
-            // Chunks are the parallelism: each call runs on the thread that took its chunk.
-            threads: 1,
+            threads,
         }
     }
 }
