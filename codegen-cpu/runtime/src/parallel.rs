@@ -180,6 +180,16 @@ impl Pool {
     }
 }
 
+/// Calls of [`kiln_parallel_for`] with more than one chunk since the process started.
+static SPLIT_CALLS: AtomicU64 = AtomicU64::new(0);
+
+/// How many times work was split into chunks for the pool ([`kiln_parallel_for`] or
+/// [`for_each_chunk`] with more than one chunk) since the process started: tests use it to
+/// check that a small graph never reaches the pool.
+pub fn split_calls() -> u64 {
+    SPLIT_CALLS.load(Ordering::Relaxed)
+}
+
 /// Run `kernel(table, chunk)` for every `chunk < n_chunks`, on the pool's threads and the
 /// calling thread; returns when all have finished. Called by compiled steps (JIT: by
 /// registered address; objects: by this unmangled symbol, from this crate as a library).
@@ -189,6 +199,9 @@ impl Pool {
 /// buffer table; chunks must write disjoint memory.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn kiln_parallel_for(kernel: KernelFn, table: *const u8, n_chunks: u64) {
+    if n_chunks > 1 {
+        SPLIT_CALLS.fetch_add(1, Ordering::Relaxed);
+    }
     let pool = pool();
     let serial = || {
         for chunk in 0..n_chunks {

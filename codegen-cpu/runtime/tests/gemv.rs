@@ -385,50 +385,52 @@ fn through_sgemm(case: Case, o: &Operands, threads: usize) -> Vec<f32> {
 
 #[test]
 fn large_products_split_without_the_thread_count_changing_a_bit() {
-    // 2 * 3000 * 1500 flops, above sgemm's threading threshold: row-contiguous weights are
-    // split into two row parts (partial sums), column-contiguous ones by columns.
-    let (k, n) = (3000, 1500);
-    for storage in [Storage::Rows, Storage::Cols] {
-        for (alpha, beta) in [(1.0, 0.0), (-0.5, 0.75)] {
+    // Both above the split threshold (2 MFLOP): 3000 rows of row-contiguous weights split
+    // into two row parts (partial sums), 600 rows too few for two (split by columns), and
+    // column-contiguous weights split by columns.
+    for (k, n) in [(3000, 1500), (600, 4000)] {
+        for storage in [Storage::Rows, Storage::Cols] {
+            for (alpha, beta) in [(1.0, 0.0), (-0.5, 0.75)] {
+                let case = Case {
+                    k,
+                    n,
+                    storage,
+                    x_stride: 1,
+                    y_stride: 1,
+                    alpha,
+                    beta,
+                };
+                let o = case.operands(21);
+                let one = through_sgemm(case, &o, 1);
+                let two = through_sgemm(case, &o, 2);
+                let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                assert_eq!(bits(&one), bits(&two), "{case:?}");
+                for (j, &(want, bound)) in case.reference(&o).iter().enumerate() {
+                    let got = one[j] as f64;
+                    assert!(
+                        (got - want).abs() <= bound,
+                        "{case:?} element {j}: {got} vs {want}"
+                    );
+                }
+            }
+            // A NaN in the last rows reaches its column only; beta = 0 ignores a NaN C.
             let case = Case {
                 k,
                 n,
                 storage,
                 x_stride: 1,
                 y_stride: 1,
-                alpha,
-                beta,
+                alpha: 1.0,
+                beta: 0.0,
             };
-            let o = case.operands(21);
-            let one = through_sgemm(case, &o, 1);
-            let two = through_sgemm(case, &o, 2);
-            let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
-            assert_eq!(bits(&one), bits(&two), "{storage:?}");
-            for (j, &(want, bound)) in case.reference(&o).iter().enumerate() {
-                let got = one[j] as f64;
-                assert!(
-                    (got - want).abs() <= bound,
-                    "{case:?} element {j}: {got} vs {want}"
-                );
+            let mut o = case.operands(22);
+            let (rs, cs) = o.b_strides;
+            o.b[(k - 5) * rs + 7 * cs] = f32::NAN;
+            o.c.fill(f32::NAN);
+            let got = through_sgemm(case, &o, 2);
+            for (j, v) in got.iter().enumerate() {
+                assert_eq!(v.is_nan(), j == 7, "{case:?}: output {j} = {v}");
             }
-        }
-        // A NaN in the last row part reaches its column only; beta = 0 ignores a NaN C.
-        let case = Case {
-            k,
-            n,
-            storage,
-            x_stride: 1,
-            y_stride: 1,
-            alpha: 1.0,
-            beta: 0.0,
-        };
-        let mut o = case.operands(22);
-        let (rs, cs) = o.b_strides;
-        o.b[2900 * rs + 7 * cs] = f32::NAN;
-        o.c.fill(f32::NAN);
-        let got = through_sgemm(case, &o, 2);
-        for (j, v) in got.iter().enumerate() {
-            assert_eq!(v.is_nan(), j == 7, "{storage:?}: output {j} = {v}");
         }
     }
 }

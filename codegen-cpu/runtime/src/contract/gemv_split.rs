@@ -6,13 +6,18 @@
 //!   result does not depend on the thread count. Splitting by columns instead would give each
 //!   thread a piece of every row: on the 2-core Zen 4 host, VGG16's fc1 (1x25088x4096) took
 //!   42-44 ms split by columns on two threads against 31-33 ms split by rows (load average 6);
-//! - columns contiguous (`x·Wᵀ`): split by columns, each part a contiguous block of `B`.
+//! - columns contiguous (`x·Wᵀ`), or too few rows for two row parts: split by columns.
 //!
-//! It does NOT decide whether a product is large enough to split: `sgemm_raw` does, and
-//! small products (a batch-1 MLP) never reach the pool.
+//! Small products ([`SPLIT_MIN_FLOPS`]: a batch-1 MLP) never reach the pool.
 
 use super::gemv::{Gemv, GemvIsa};
 use crate::parallel::for_each_chunk;
+
+/// Products of fewer flops (`2*k*n`) run on the calling thread: the size from which
+/// generated code has always split matmuls into chunks for the pool (its
+/// `SPLIT_MIN_FLOPS`), 4 MB of weights, about 40 us to stream on one core. The batch-1
+/// MNIST MLP's largest product (1x784x300, 0.47 MFLOP) stays on one thread.
+pub const SPLIT_MIN_FLOPS: usize = 2 << 20;
 
 /// Rows of `B` per part of a row split: parts of at least 1024 rows keep each thread's
 /// stream long (1024 rows of 4096 columns is 16 MB).
@@ -39,18 +44,21 @@ impl Shared {
     }
 }
 
-/// Run `gemv` on up to `threads` threads; `large` says whether it is worth splitting.
+/// Run `gemv` on up to `threads` threads (the worker pool's) when it has at least
+/// [`SPLIT_MIN_FLOPS`], else on the calling thread. Whether a product is split by rows
+/// depends on its shape alone, so its bits do not depend on `threads`.
 ///
 /// # Safety
 /// As for [`Gemv::run`].
-pub(super) unsafe fn run(gemv: &Gemv, threads: usize, large: bool) {
+pub(super) unsafe fn run(gemv: &Gemv, threads: usize) {
     let isa = GemvIsa::detect();
+    let large = 2usize.saturating_mul(gemv.k).saturating_mul(gemv.n) >= SPLIT_MIN_FLOPS;
     let row_parts = (gemv.k / ROWS_PER_PART).clamp(1, MAX_ROW_PARTS);
     // SAFETY (all three): the caller's contract; `isa` was detected on this CPU.
     unsafe {
         if large && gemv.has_contiguous_rows() && row_parts > 1 {
             split_rows(gemv, row_parts, threads, isa);
-        } else if threads >= 2 && !gemv.has_contiguous_rows() {
+        } else if large && threads >= 2 {
             split_columns(gemv, threads, isa);
         } else {
             gemv.run(isa);

@@ -13,8 +13,8 @@ use super::gemv_split;
 use super::view::{MatMut, MatRef, check_fits, check_no_self_overlap};
 
 /// Below this many flops (`2*m*n*k`) a product runs on one thread even when two are asked
-/// for: the fork/join costs more than it saves (matrix-vector products are not split
-/// below it either, see [`super::gemv_split`]). Measured on the 2-core Zen 4 host (best of
+/// for: the fork/join costs more than it saves (matrix-vector products have their own
+/// threshold, `gemv_split::SPLIT_MIN_FLOPS`). Measured on the 2-core Zen 4 host (best of
 /// 600 runs, machine loaded): 100x300x100 (6 MFLOP) and 128^3 (4 MFLOP) never gained from two
 /// threads; 100x784x300 (47 MFLOP) and 200x784x300 reached 1.5-1.6x. The `gemm` crate also
 /// keeps products with `m*n*k < 48*48*256` on one thread by itself.
@@ -57,7 +57,8 @@ pub struct SgemmArgs {
     /// Scale of the old `C`; `0` means `C` is not read (it may hold NaN).
     pub beta: f32,
     /// Threads to use: 0 or 1 runs on the calling thread, 2 or more also uses rayon's
-    /// global pool (for products of at least [`PARALLEL_MIN_FLOPS`]).
+    /// global pool (for products of at least [`PARALLEL_MIN_FLOPS`]); matrix-vector
+    /// products use the worker pool instead (see `gemv_split`).
     pub threads: usize,
 }
 
@@ -117,20 +118,14 @@ pub unsafe fn sgemm_raw(args: &SgemmArgs) {
         unsafe { scale_in_place(m, n, c, c_rs, c_cs, beta) };
         return;
     }
-    let flops = 2usize.saturating_mul(m).saturating_mul(n).saturating_mul(k);
-    let large = flops >= PARALLEL_MIN_FLOPS;
-    let threads = if args.threads >= 2 && large {
-        args.threads
-    } else {
-        1
-    };
     if let Some(gemv) = Gemv::of_sgemm(args) {
         // SAFETY: the caller's contract, restated for the one-row product.
-        unsafe { gemv_split::run(&gemv, threads, large) };
+        unsafe { gemv_split::run(&gemv, args.threads) };
         return;
     }
-    let parallelism = if threads >= 2 {
-        Parallelism::Rayon(threads)
+    let flops = 2usize.saturating_mul(m).saturating_mul(n).saturating_mul(k);
+    let parallelism = if args.threads >= 2 && flops >= PARALLEL_MIN_FLOPS {
+        Parallelism::Rayon(args.threads)
     } else {
         Parallelism::None
     };
