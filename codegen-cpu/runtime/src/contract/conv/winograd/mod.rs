@@ -16,7 +16,8 @@
 //!
 //! Files: `plan` (eligibility, blocking, scratch layout), `transform` (the 1-D transforms),
 //! `filter` and `tiles` (the 2-D transforms over memory), `product` (the micro-kernels),
-//! `run` (the two parallel phases). It does not do the filter gradient (im2col does).
+//! `run` (the workers and their items). It does not do the filter gradient (im2col does),
+//! nor the fused epilogue (bias, activation), which runs after the convolution as before.
 
 mod filter;
 mod plan;
