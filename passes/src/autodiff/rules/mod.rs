@@ -4,7 +4,7 @@
 //! operand" (a zero gradient that needs no node).
 //!
 //! Tie and kink conventions (the subgradient each rule picks):
-//! - `relu`, `abs` at 0: gradient 0 (`relu`: `x > 0`; `abs`: `sign(0) = 0`).
+//! - `relu`, `abs` at 0: gradient 0 (`relu`: `y > 0`, the same mask as `x > 0`; `abs`: `sign(0) = 0`).
 //! - binary `max`/`min` on a tie: the whole gradient goes to `a`.
 //! - `reduce.max`/`reduce.min` on a tie: the gradient is split evenly among the tied
 //!   elements (so the sum over them is `dy`).
