@@ -133,7 +133,8 @@ fn no_lowering(id: NodeId, op: &Op) -> CodegenError {
 }
 
 /// The elementwise program of an op computed by the elementwise emitter: one-op programs
-/// for unary, binary and select ops, the identity for broadcasts and reshape copies, and a
+/// for unary, binary and select ops, the identity for broadcasts, reshape copies and
+/// `stop_gradient` (which the pipeline normally removes), and a
 /// fused elementwise node's own program; `None` for every other op.
 fn elementwise_program(op: &Op) -> Option<Program> {
     let single_op_program = |instr: Instr, arity: usize| Program {
@@ -143,7 +144,7 @@ fn elementwise_program(op: &Op) -> Option<Program> {
         Op::Unary(u) => Some(single_op_program(Instr::Unary(*u, 0), 1)),
         Op::Binary(b) => Some(single_op_program(Instr::Binary(*b, 0, 1), 2)),
         Op::Select => Some(single_op_program(Instr::Select(0, 1, 2), 3)),
-        Op::Broadcast(_) | Op::Reshape(_) => Some(Program::identity()),
+        Op::Broadcast(_) | Op::Reshape(_) | Op::StopGradient => Some(Program::identity()),
         Op::Fused(FusedOp::Elementwise(p)) => Some(p.clone()),
         _ => None,
     }

@@ -65,9 +65,11 @@ fn node_kernel(graph: &Graph, plan: &MemoryPlan, id: NodeId) -> Result<Kernel> {
             &one(vec![Input(0), Input(1), Input(2), Select(0, 1, 2)]),
         )?,
         Op::Fused(FusedOp::Elementwise(p)) => elementwise::program(&mut m, p)?,
-        Op::Reshape(_) | Op::Transpose(_) | Op::Broadcast(_) | Op::Slice { .. } => {
-            elementwise::movement(&mut m)?
-        }
+        Op::Reshape(_)
+        | Op::Transpose(_)
+        | Op::Broadcast(_)
+        | Op::StopGradient
+        | Op::Slice { .. } => elementwise::movement(&mut m)?,
         Op::Concat { axis } => elementwise::concat(&mut m, *axis)?,
         Op::Pad { before, value, .. } => elementwise::pad(&mut m, before, *value)?,
         Op::RandomUniform(_) => elementwise::random(&mut m)?,

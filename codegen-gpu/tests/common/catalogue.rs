@@ -361,6 +361,7 @@ fn movement_cases() -> Vec<Case> {
             "broadcast",
             single(Op::Broadcast(Shape::from([2, 3, 4])), &[&[3, 1]]),
         ),
+        ("stop_gradient", single(Op::StopGradient, &[&[2, 3, 4]])),
         (
             "slice",
             single(

@@ -59,6 +59,7 @@ pub fn infer_shape(op: &Op, shapes: &[&Shape]) -> Result<Shape> {
         Op::Reshape(_)
         | Op::Transpose(_)
         | Op::Broadcast(_)
+        | Op::StopGradient
         | Op::Slice { .. }
         | Op::Concat { .. }
         | Op::Pad { .. } => movement_shape(op, shapes),

@@ -24,6 +24,7 @@ pub fn op_name(op: &Op) -> String {
         Op::Reshape(_) => "reshape".into(),
         Op::Transpose(_) => "transpose".into(),
         Op::Broadcast(_) => "broadcast".into(),
+        Op::StopGradient => "stop_gradient".into(),
         Op::Slice { .. } => "slice".into(),
         Op::Concat { .. } => "concat".into(),
         Op::Pad { .. } => "pad".into(),

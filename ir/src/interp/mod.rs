@@ -151,6 +151,7 @@ pub fn eval_op(op: &Op, args: &[&Tensor]) -> Result<Tensor> {
         Op::Reshape(_) => movement::reshape(args[0], &out),
         Op::Transpose(perm) => movement::transpose(args[0], perm, &out),
         Op::Broadcast(_) => movement::broadcast(args[0], &out),
+        Op::StopGradient => args[0].clone(),
         Op::Slice { starts, .. } => movement::slice(args[0], starts, &out),
         Op::Concat { axis } => movement::concat(args, *axis, &out),
         Op::Pad { before, value, .. } => movement::pad(args[0], before, *value, &out),

@@ -31,7 +31,7 @@
 //!   [`crate::infer::op_name`]: a unary or binary op's `name()`, `select`, `reduce.<op>`,
 //!   `matmul`, `conv2d`, `conv2d_backprop_input`, `conv2d_backprop_filter`, `pool2d`,
 //!   `depthwise_conv2d`, `depthwise_conv2d_backprop_input`, `depthwise_conv2d_backprop_filter`,
-//!   `pool2d_grad`, `reshape`, `transpose`, `broadcast`, `slice`, `concat`, `pad`,
+//!   `pool2d_grad`, `reshape`, `transpose`, `broadcast`, `stop_gradient`, `slice`, `concat`, `pad`,
 //!   `random_uniform`, `fused.elementwise`, `fused.matmul`, `fused.conv2d`,
 //!   `fused.depthwise_conv2d`, `fused.pool2d`, `fused.reduce`. Each attribute is `key` (a flag that is true; absent means false),
 //!   `key=atom` or `key=[a, b, ...]`:

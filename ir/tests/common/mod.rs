@@ -50,11 +50,12 @@ pub fn op_kind(op: &Op) -> usize {
         Op::DepthwiseConv2dBackpropInput { .. } => 26,
         Op::DepthwiseConv2dBackpropFilter { .. } => 27,
         Op::Fused(FusedOp::DepthwiseConv2d { .. }) => 28,
+        Op::StopGradient => 29,
     }
 }
 
 /// The number of kinds [`op_kind`] distinguishes.
-pub const N_OP_KINDS: usize = 29;
+pub const N_OP_KINDS: usize = 30;
 
 fn conv(strides: [usize; 2], dilation: [usize; 2], padding: Padding) -> Conv2dAttrs {
     Conv2dAttrs {
@@ -285,11 +286,12 @@ fn add_pooling(g: &mut Graph, l: &Leaves) {
     g.add(Op::Pool2dGrad(max_pool), &[img, pooled]).unwrap();
 }
 
-/// Reshape, broadcast, slice, concat (of several operands and of one), pad, and random
-/// numbers.
+/// Reshape, broadcast, stop_gradient, slice, concat (of several operands and of one), pad,
+/// and random numbers.
 fn add_movement(g: &mut Graph, l: &Leaves) {
     let (x, half) = (l.x, l.half);
     g.reshape(x, [4, 2]).unwrap();
+    g.add(Op::StopGradient, &[x]).unwrap();
     g.add(Op::Broadcast(Shape::from([3, 2, 4])), &[x]).unwrap();
     g.add(
         Op::Slice {

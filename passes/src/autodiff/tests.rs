@@ -155,3 +155,24 @@ fn the_relu_gradient_reads_the_output_with_the_input_mask() {
         .collect();
     assert_eq!(dx.data, by_input);
 }
+
+#[test]
+fn no_gradient_flows_through_stop_gradient() {
+    // y = sum(x * stop_gradient(x)): dy/dx is stop_gradient(x) = x, not 2x.
+    let mut g = Graph::new();
+    let x = g.input("x", [3]);
+    let frozen = g.stop_gradient(x).unwrap();
+    let p = g.binary(BinaryOp::Mul, x, frozen).unwrap();
+    let s = g.reduce(ReduceOp::Sum, p, &[0], false).unwrap();
+    let (out, grads) = grad(&g, s, &[x]).unwrap();
+    let values = vec![1.5, -2.0, 0.25];
+    let bindings = [("x".to_string(), Tensor::new([3], values.clone()).unwrap())].into();
+    assert_eq!(
+        ir::interp::eval(&out, &bindings).unwrap()[grads[0].index()].data,
+        values
+    );
+    // Through stop_gradient alone: a zeros constant, as for any constant.
+    let s = g.reduce(ReduceOp::Sum, frozen, &[0], false).unwrap();
+    let (out, grads) = grad(&g, s, &[x]).unwrap();
+    assert_eq!(out.op(grads[0]), &Op::Const(Tensor::zeros([3])));
+}

@@ -45,6 +45,7 @@ fn decode_op(name: &str, a: &mut Attrs, program: &mut Option<Program>) -> Result
     Ok(match name {
         "input" | "param" | "const" => return Err("misplaced leaf syntax".into()),
         "select" => Op::Select,
+        "stop_gradient" => Op::StopGradient,
         "matmul" => Op::MatMul {
             transpose_a: a.flag("transpose_a")?,
             transpose_b: a.flag("transpose_b")?,

@@ -62,7 +62,7 @@ pub(in crate::text) fn encode(op: &Op) -> OpSyntax<'_> {
     let mut program = None;
     match op {
         Op::Input { .. } | Op::Param { .. } | Op::Const(_) => {}
-        Op::Unary(_) | Op::Binary(_) | Op::Select => {}
+        Op::Unary(_) | Op::Binary(_) | Op::Select | Op::StopGradient => {}
         Op::Reduce {
             axes, keep_dims, ..
         } => {

@@ -12,7 +12,7 @@
 //! - max pooling: the gradient goes to the first maximum of each window (see `Pool2dGrad`);
 //!   differentiating that again with respect to `dy` needs non-overlapping windows.
 //! - `sign`, `floor`, comparisons, `argmax`, `random_uniform`'s seed and `select`'s condition
-//!   are piecewise constant: no gradient.
+//!   are piecewise constant: no gradient. `stop_gradient` passes none by definition.
 //!
 //! Layout: this file dispatches each op to its family's rule; one file per family
 //! ([`unary`], [`broadcasting`] for binary ops and `select`, [`reduce`], [`contraction`] for
@@ -69,6 +69,8 @@ pub(crate) fn operand_grad(g: &mut Graph, site: &Site, i: usize) -> Res<Option<N
         | Op::Pad { .. } => movement_grad(g, site, i).map(Some),
         // y = uniform(seed): piecewise constant in the seed.
         Op::RandomUniform(_) => Ok(None),
+        // y = stop_gradient(x): a constant to autodiff by definition.
+        Op::StopGradient => Ok(None),
         Op::Fused(_) => Err(PassError::Autodiff(format!(
             "node {y} ({}) is a fused op; run autodiff before fusion",
             op_name(&site.op)
