@@ -33,6 +33,9 @@ impl NodeIo<'_> {
 
 /// Emit the kernels of node `id` (none for leaves and values that are never stored).
 pub(crate) fn lower<M: Module>(l: &mut Lowerer<'_, M>, id: NodeId) -> Result<()> {
+    if let op @ Op::Fused(FusedOp::Multi(_)) = l.graph.op(id) {
+        return Err(no_lowering(id, op));
+    }
     let Some(io) = node_io(l, id)? else {
         return Ok(());
     };
@@ -94,7 +97,10 @@ pub(crate) fn lower<M: Module>(l: &mut Lowerer<'_, M>, id: NodeId) -> Result<()>
 fn node_io<'g, M: Module>(l: &Lowerer<'g, M>, id: NodeId) -> Result<Option<NodeIo<'g>>> {
     let graph = l.graph;
     let op = graph.op(id);
-    if matches!(op, Op::Input { .. } | Op::Param { .. } | Op::Const(_)) {
+    if matches!(
+        op,
+        Op::Input { .. } | Op::Param { .. } | Op::Const(_) | Op::Extract { .. }
+    ) {
         return Ok(None);
     }
     let Some(out) = crate::abi::resolve(graph, l.plan, id)? else {

@@ -137,6 +137,14 @@ pub enum Op {
     RandomUniform(Shape),
     /// A fused kernel, created only by the fusion pass. Operands: see [`FusedOp`].
     Fused(FusedOp),
+    /// Result `index` of a multi-result kernel ([`FusedOp::Multi`]), of the given shape
+    /// (that result's). Runs nothing: the kernel writes the value. Operands: the kernel.
+    Extract {
+        /// Which result.
+        index: usize,
+        /// The result's shape.
+        shape: Shape,
+    },
 }
 
 /// Elementwise unary ops.

@@ -23,7 +23,8 @@ use crate::kernel::Kernel;
 use module::Module;
 
 /// The kernels that compute `graph` under `plan`, in execution order. Leaves, aliases
-/// (views) and nodes the plan never materialises get no kernel.
+/// (views), `extract`s (their multi-result kernel writes them) and nodes the plan never
+/// materialises get no kernel.
 pub fn generate(graph: &Graph, plan: &MemoryPlan) -> Result<Vec<Kernel>> {
     if plan.storage.len() != graph.len() {
         return Err(GpuError::Plan {
@@ -39,7 +40,7 @@ pub fn generate(graph: &Graph, plan: &MemoryPlan) -> Result<Vec<Kernel>> {
     for id in graph.node_ids() {
         if matches!(
             graph.op(id),
-            Op::Input { .. } | Op::Param { .. } | Op::Const(_)
+            Op::Input { .. } | Op::Param { .. } | Op::Const(_) | Op::Extract { .. }
         ) || matches!(plan.of(id), Storage::None | Storage::Alias(_))
         {
             continue;
@@ -110,8 +111,11 @@ fn node_kernel(graph: &Graph, plan: &MemoryPlan, id: NodeId) -> Result<Kernel> {
             prologue,
             ..
         }) => reduce::reduce(&mut m, *op, axes, input_shape, prologue)?,
-        Op::Input { .. } | Op::Param { .. } | Op::Const(_) => {
-            return Err(m.unsupported("a leaf has no kernel"));
+        Op::Fused(FusedOp::Multi(_)) => {
+            return Err(m.unsupported("multi-result kernels are not lowered yet"));
+        }
+        Op::Input { .. } | Op::Param { .. } | Op::Const(_) | Op::Extract { .. } => {
+            return Err(m.unsupported("a leaf or an extract has no kernel"));
         }
     };
     Ok(m.finish(&main, workgroups))

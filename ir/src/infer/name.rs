@@ -30,5 +30,6 @@ pub fn op_name(op: &Op) -> String {
         Op::Pad { .. } => "pad".into(),
         Op::RandomUniform(_) => "random_uniform".into(),
         Op::Fused(f) => f.name().into(),
+        Op::Extract { .. } => "extract".into(),
     }
 }

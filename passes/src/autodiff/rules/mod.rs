@@ -71,7 +71,7 @@ pub(crate) fn operand_grad(g: &mut Graph, site: &Site, i: usize) -> Res<Option<N
         Op::RandomUniform(_) => Ok(None),
         // y = stop_gradient(x): a constant to autodiff by definition.
         Op::StopGradient => Ok(None),
-        Op::Fused(_) => Err(PassError::Autodiff(format!(
+        Op::Fused(_) | Op::Extract { .. } => Err(PassError::Autodiff(format!(
             "node {y} ({}) is a fused op; run autodiff before fusion",
             op_name(&site.op)
         ))),
