@@ -6,7 +6,7 @@ use ir::{FusedOp, Instr, NodeId, Op, Program, Shape};
 
 use crate::abi::Loc;
 use crate::error::{CodegenError, Result};
-use crate::lower::{contraction, elementwise, movement, pool, random, reduce};
+use crate::lower::{contraction, elementwise, movement, multi, pool, random, reduce};
 use crate::lowerer::Lowerer;
 
 /// What a node's kernels read and write: the locations of its operands followed by its
@@ -33,8 +33,11 @@ impl NodeIo<'_> {
 
 /// Emit the kernels of node `id` (none for leaves and values that are never stored).
 pub(crate) fn lower<M: Module>(l: &mut Lowerer<'_, M>, id: NodeId) -> Result<()> {
-    if let op @ Op::Fused(FusedOp::Multi(_)) = l.graph.op(id) {
-        return Err(no_lowering(id, op));
+    if let Op::Fused(FusedOp::Multi(kernel)) = l.graph.op(id) {
+        return match l.plan.of(id) {
+            ir::Storage::Results => multi::lower(l, id, kernel),
+            _ => Ok(()),
+        };
     }
     let Some(io) = node_io(l, id)? else {
         return Ok(());
@@ -47,10 +50,11 @@ pub(crate) fn lower<M: Module>(l: &mut Lowerer<'_, M>, id: NodeId) -> Result<()>
         Op::Reduce { op: r, axes, .. } => {
             let identity = Program::identity();
             let red = reduce::Reduction {
-                op: *r,
                 axes,
-                prologue: &identity,
-                input_shape: io.shapes[0],
+                body: &identity,
+                domain: io.shapes[0],
+                reductions: &[(*r, 0)],
+                elements: &[],
             };
             reduction_kernel(l, &io, &red)
         }
@@ -62,10 +66,11 @@ pub(crate) fn lower<M: Module>(l: &mut Lowerer<'_, M>, id: NodeId) -> Result<()>
             ..
         }) => {
             let red = reduce::Reduction {
-                op: *r,
                 axes,
-                prologue,
-                input_shape,
+                body: prologue,
+                domain: input_shape,
+                reductions: &[(*r, prologue.instrs.len() - 1)],
+                elements: &[],
             };
             reduction_kernel(l, &io, &red)
         }
@@ -179,7 +184,11 @@ fn reduction_kernel<M: Module>(
     let n = io.n();
     l.kernel(io.id, &io.locs, &[], |k, b, _| {
         let ins: Vec<_> = (0..n).map(|j| (b[j], io.shapes[j])).collect();
-        reduce::lower(k, red, &ins, b[n]);
+        let out = reduce::Outputs {
+            reduced: &[b[n]],
+            elements: &[],
+        };
+        reduce::lower(k, red, &ins, &out);
     })
 }
 
