@@ -363,3 +363,46 @@ fn results_nobody_reads_are_not_stored() {
     };
     check("dead results", &spec, None);
 }
+
+#[test]
+fn a_reducing_loop_writes_an_element_result_in_place() {
+    use ReduceOp::{ArgMax, Max, Sum};
+    // p' = 0.9 p + x, written over p, and a reduction of p' over `axes`, on the columns, rows
+    // and one-element-at-a-time paths.
+    let cases: [(&[usize], &[usize], ReduceOp); 3] = [
+        (&[37, 19], &[0], Sum),
+        (&[6, 37], &[1], Max),
+        (&[6, 37], &[1], ArgMax),
+    ];
+    for (domain, axes, op) in cases {
+        let lp = Loop {
+            domain: Shape::from(domain),
+            axes: axes.to_vec(),
+            body: program(vec![
+                Instr::Input(1),
+                Instr::Const(0.9),
+                Instr::Binary(BinaryOp::Mul, 0, 1),
+                Instr::Input(0),
+                Instr::Binary(BinaryOp::Add, 2, 3),
+            ]),
+            results: vec![
+                LoopResult::Element(4),
+                LoopResult::Reduce {
+                    op,
+                    reg: 4,
+                    keep_dims: false,
+                },
+            ],
+        };
+        let spec = Spec {
+            inputs: &[("x", domain)],
+            params: &[("p", domain)],
+            loops: vec![lp],
+            outputs: &[1],
+            updates: &[("p", 0)],
+        };
+        let plan = check(&format!("in place {op:?}"), &spec, None);
+        let g = spec.graph();
+        assert_eq!(plan.of(g.updates[0].1), Storage::InPlace(0), "{op:?}");
+    }
+}

@@ -238,3 +238,48 @@ fn multi_result_kernels_agree_with_the_interpreter() {
         }
     }
 }
+
+#[test]
+fn a_reducing_loop_writes_an_element_result_in_place() {
+    let Some(gpu) = common::gpu() else { return };
+    // p' = p * x written over p, and p''s column sums.
+    let d: &[usize] = &[37, 19];
+    let lp = Loop {
+        domain: Shape::from(d),
+        axes: vec![0],
+        body: Program {
+            instrs: vec![
+                Instr::Input(1),
+                Instr::Input(0),
+                Instr::Binary(BinaryOp::Mul, 0, 1),
+            ],
+        },
+        results: vec![
+            LoopResult::Element(2),
+            LoopResult::Reduce {
+                op: ReduceOp::Sum,
+                reg: 2,
+                keep_dims: false,
+            },
+        ],
+    };
+    let g = kernel_graph((&[("x", d)], &[("p", d)]), vec![lp], &[1], &[("p", 0)]);
+    let plan = passes::memory_plan::plan(&g).unwrap();
+    assert_eq!(plan.of(g.updates[0].1), ir::Storage::InPlace(0));
+    let b = bindings(&g, -1.0, 1.0);
+    let (outputs, params) = common::run_gpu(gpu, &g, &plan, &b, 2).unwrap();
+    let mut reference = b.clone();
+    for got in &outputs {
+        let want = ir::interp::run(&g, &reference).unwrap();
+        assert_close(
+            "sums",
+            &got[0].1.data,
+            &want.outputs[0].1.data,
+            CONTRACTION_TOL,
+        );
+        for (param, value) in want.updates {
+            reference.insert(param, value);
+        }
+    }
+    assert_close("p", &params[0].1, &reference["p"].data, CONTRACTION_TOL);
+}

@@ -61,8 +61,10 @@ pub fn kernel_writes(graph: &Graph, kernel: NodeId) -> Vec<NodeId> {
 /// `extract`) reads its operand number `operand` only at the flat index where it writes
 /// `written`, each element before writing it, so `written` may take over that operand's
 /// memory. True for an [`is_elementwise`] kernel whose operand has exactly its shape; for a
-/// multi-result kernel when `written` is an elementwise result of a loop without reductions,
-/// no other loop reads the operand, and the operand has the loop's domain as its shape.
+/// multi-result kernel when `written` is an elementwise result of a loop (reducing or not:
+/// a loop visits each element of its domain once, reading it before writing its elementwise
+/// results there), no other loop reads the operand, and the operand has the loop's domain
+/// as its shape.
 pub fn writes_where_it_reads(graph: &Graph, written: NodeId, operand: usize) -> bool {
     let kernel = kernel_of(graph, written);
     let Some(&operand_node) = graph.operands(kernel).get(operand) else {
@@ -74,16 +76,12 @@ pub fn writes_where_it_reads(graph: &Graph, written: NodeId, operand: usize) -> 
             let Some((l, result)) = k.result(*index) else {
                 return false;
             };
-            let lp = &k.loops[l];
             let others_read = k
                 .loops
                 .iter()
                 .enumerate()
                 .any(|(m, other)| m != l && other.operands_read().contains(&operand));
-            same_shape
-                && lp.is_elementwise()
-                && matches!(result, LoopResult::Element(_))
-                && !others_read
+            same_shape && matches!(result, LoopResult::Element(_)) && !others_read
         }
         (op, _) => same_shape && is_elementwise(op),
     }

@@ -9,7 +9,8 @@
 //! - a kernel *reads* each distinct memory among its operands once, whole (a reshape reads as
 //!   the memory it views; an operand that the kernel broadcasts counts at its own size: these
 //!   are the compulsory bytes, not the cache traffic);
-//! - a kernel *writes* its result once, whole.
+//! - a kernel *writes* its result once, whole; a multi-result kernel (`fused.multi`) writes
+//!   each result that is read (its `extract` nodes, which run nothing themselves).
 //!
 //! Bytes are 4 per element (everything is f32). Deliberately not counted: the end-of-step
 //! copies of update values that are not computed in place, and a backend's internal scratch
@@ -40,6 +41,10 @@ pub fn kernel_stats(graph: &Graph) -> KernelStats {
     let needed = needed_nodes(graph);
     let mut stats = KernelStats::default();
     for id in graph.node_ids().filter(|&id| needed[id.index()]) {
+        if matches!(graph.op(id), Op::Extract { .. }) {
+            stats.bytes_written += bytes(graph, id);
+            continue;
+        }
         if !runs_kernel(graph.op(id)) {
             continue;
         }

@@ -98,12 +98,12 @@ pub(super) fn multi(
             reducing_loop(m, lp, stored)?
         };
         let keyword = if branches.is_empty() {
-            "if"
+            "    if"
         } else {
             " else if"
         };
         branches.push_str(&format!(
-            "   {keyword} (g < {end}u) {{\n        let b = g - {start}u;\n{body}    }}",
+            "{keyword} (g < {end}u) {{\n        let b = g - {start}u;\n{body}    }}",
             end = start + groups
         ));
         start += groups;

@@ -31,8 +31,9 @@
 //!   (those are read at the end of the step); and if `u`'s kernel itself reads `p` (directly
 //!   or through a reshape), it reads it only where it writes `u`
 //!   ([`ir::kernels::writes_where_it_reads`]: `u` is elementwise — `Unary`, `Binary`,
-//!   `Select`, fused `Elementwise`, or an elementwise result of a loop without reductions
-//!   that is the only loop of its kernel reading `p` — and every such operand has exactly
+//!   `Select`, fused `Elementwise`, or an elementwise result of a loop, which visits each
+//!   element of its domain once, that is the only loop of its kernel reading `p` — and
+//!   every such operand has exactly
 //!   `u`'s shape, no broadcast), so element `i` of `p` is read before element `i` of the new
 //!   value is written over it. Only `u` is in place; the nodes computing `u`'s operands use
 //!   the arena;
