@@ -17,7 +17,7 @@ use std::collections::{BinaryHeap, HashMap};
 use ir::fused::Reg;
 use ir::{FusedOp, Graph, Instr, Loop, LoopResult, MultiKernel, NodeId, Op, Program, Shape};
 
-use super::clusters::{Cluster, Clusters, LoopGroup};
+use super::clusters::{Cluster, Clusters, LoopGroup, OrdF64};
 use super::loops::{LoopValue, splat_value};
 use crate::error::PassError;
 use crate::rebuild::Rebuild;
@@ -101,24 +101,6 @@ fn schedule(graph: &Graph, clusters: &Clusters) -> Vec<Unit> {
         }
     }
     out
-}
-
-/// An `f64` key ordered by `total_cmp`.
-#[derive(Debug, Clone, Copy, PartialEq)]
-struct OrdF64(f64);
-
-impl Eq for OrdF64 {}
-
-impl PartialOrd for OrdF64 {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl Ord for OrdF64 {
-    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        self.0.total_cmp(&other.0)
-    }
 }
 
 /// A cluster's kernel: the fused op, its operands (ids in the input graph) and the member

@@ -2,35 +2,19 @@
 //! (see [`super::loops`]) share a kernel, in which loops, and where each kernel runs.
 //!
 //! Every loop node starts as a cluster of its own, one loop of one member, at its own
-//! position (its *key*). A merge rule ([`super::MERGES`]) proposes the loops two clusters
-//! would form together ([`Merged`]); [`Clusters::placement`] then finds where the merged
-//! kernel can run, or refuses:
+//! position (its *key*); every other kernel (an anchor such as a matmul) keeps its node's
+//! position. Kernels run in key order. A merge rule ([`super::MERGES`]) proposes the loops
+//! two clusters would form together ([`Merged`]), and `placement.rs` finds where the merged
+//! kernel can run, or refuses. [`Clusters::merge`] then makes it one cluster at that key.
 //!
-//! - **Between its operands and its users.** The kernel runs after every value it reads
-//!   from outside and before every node outside that reads one of its results (through
-//!   views too): its *window*. A window that is empty means a merge would make a cycle (a
-//!   value that leaves the kernel and comes back), so it is refused. Keys always form a
-//!   topological order of the kernels; the rebuild emits them in key order.
-//! - **Moving little.** The kernel runs at the key of one of the two clusters. A member
-//!   moves from its own key to that one; moving past another kernel keeps its operands (or
-//!   delays its results) alive across that kernel, so a member with more than
-//!   [`SMALL_LOOP_ELEMENTS`] elements in its domain moves only past kernels that are small
-//!   themselves. Small members move freely.
-//!
-//! Deliberately not here: which merges are worth making (the rules decide) and building
-//! the merged graph (`build.rs`).
+//! Deliberately not here: which merges are worth making (the rules decide), where a merged
+//! kernel may run (`placement.rs`) and building the merged graph (`build.rs`).
 
-use std::collections::HashSet;
+use std::collections::BTreeSet;
 
 use ir::{Graph, NodeId, Op, Shape};
 
 use super::loops::{LoopNode, as_loop};
-
-/// Loop domains up to this many elements are *small*: merging may move such a loop past
-/// other kernels. At 32768 f32 (128 KiB) a moved loop keeps at most a few cache-sized values
-/// alive longer; the seed MLP's loss, metric and bias-gradient loops (up to `[100, 300]`)
-/// are below it, a convolution layer's activations (`[100, 26, 26, 32]`) far above.
-pub const SMALL_LOOP_ELEMENTS: usize = 1 << 15;
 
 /// One loop of a cluster: members over one domain, reducing one set of axes (or none).
 #[derive(Debug, Clone, PartialEq)]
@@ -62,14 +46,47 @@ impl Cluster {
     }
 }
 
+/// A kernel of the graph being merged: a cluster of loop nodes, or another node that runs a
+/// kernel (an anchor).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(super) enum Unit {
+    /// Cluster `c`.
+    Cluster(usize),
+    /// A kernel node that is no loop.
+    Node(NodeId),
+}
+
+/// An `f64` key ordered by `total_cmp`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) struct OrdF64(pub f64);
+
+impl Eq for OrdF64 {}
+
+impl PartialOrd for OrdF64 {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for OrdF64 {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.0.total_cmp(&other.0)
+    }
+}
+
 /// The clusters of a graph's loop nodes (see the module docs).
 pub struct Clusters<'g> {
-    graph: &'g Graph,
+    pub(super) graph: &'g Graph,
     loops: Vec<Option<LoopNode>>,
     cluster_of: Vec<Option<usize>>,
     clusters: Vec<Option<Cluster>>,
     /// Whether each node is read by an output or is an update value.
     escapes: Vec<bool>,
+    /// Every kernel by key.
+    pub(super) order: BTreeSet<(OrdF64, Unit)>,
+    /// Each node's operands, and its users (each once), read far more often than built.
+    pub(super) operands: Vec<Vec<NodeId>>,
+    pub(super) users: Vec<Vec<NodeId>>,
 }
 
 impl<'g> Clusters<'g> {
@@ -91,6 +108,19 @@ impl<'g> Clusters<'g> {
                 }));
             }
         }
+        let order = graph
+            .node_ids()
+            .filter_map(|id| {
+                let key = OrdF64(id.index() as f64);
+                match (cluster_of[id.index()], graph.op(id)) {
+                    (Some(c), _) => Some((key, Unit::Cluster(c))),
+                    (None, Op::Input { .. } | Op::Param { .. } | Op::Const(_) | Op::Reshape(_)) => {
+                        None
+                    }
+                    (None, _) => Some((key, Unit::Node(id))),
+                }
+            })
+            .collect();
         let mut escapes = vec![false; graph.len()];
         for id in graph
             .outputs
@@ -106,6 +136,9 @@ impl<'g> Clusters<'g> {
             cluster_of,
             clusters,
             escapes,
+            order,
+            operands: graph.node_ids().map(|id| graph.operands(id)).collect(),
+            users: graph.node_ids().map(|id| graph.users(id)).collect(),
         }
     }
 
@@ -133,14 +166,36 @@ impl<'g> Clusters<'g> {
 
     /// The live clusters in key order.
     pub fn in_key_order(&self) -> Vec<usize> {
-        let mut live: Vec<usize> = (0..self.clusters.len())
-            .filter(|&c| self.clusters[c].is_some())
-            .collect();
-        live.sort_by(|&a, &b| self.key(a).total_cmp(&self.key(b)));
-        live
+        self.order
+            .iter()
+            .filter_map(|&(_, u)| match u {
+                Unit::Cluster(c) => Some(c),
+                Unit::Node(_) => None,
+            })
+            .collect()
     }
 
-    fn key(&self, c: usize) -> f64 {
+    /// The `n` live clusters that run last before cluster `b`, earliest first.
+    pub fn partners_before(&self, b: usize, n: usize) -> Vec<usize> {
+        let Some(key) = self.cluster(b).map(|c| OrdF64(c.key)) else {
+            return Vec::new();
+        };
+        let mut partners: Vec<usize> = self
+            .order
+            .range(..(key, Unit::Cluster(b)))
+            .rev()
+            .filter_map(|&(_, u)| match u {
+                Unit::Cluster(c) => Some(c),
+                Unit::Node(_) => None,
+            })
+            .take(n)
+            .collect();
+        partners.reverse();
+        partners
+    }
+
+    /// The key of live cluster `c`.
+    pub(super) fn key(&self, c: usize) -> f64 {
         self.clusters[c].as_ref().map_or(f64::NAN, |c| c.key)
     }
 
@@ -149,11 +204,9 @@ impl<'g> Clusters<'g> {
     pub fn needed_outside(&self, id: NodeId) -> bool {
         let own = self.cluster_of(id);
         self.escapes[id.index()]
-            || self
-                .graph
-                .users(id)
-                .into_iter()
-                .any(|u| own.is_none() || self.cluster_of(u) != own)
+            || self.users[id.index()]
+                .iter()
+                .any(|&u| own.is_none() || self.cluster_of(u) != own)
     }
 
     /// Whether some member of `a` reads a member of `b` or the other way round (directly).
@@ -164,7 +217,7 @@ impl<'g> Clusters<'g> {
                 continue;
             };
             for reader in to_cluster.members() {
-                for o in self.graph.operands(reader) {
+                for &o in &self.operands[reader.index()] {
                     if self.cluster_of(o) == Some(from) {
                         edges.push((o, reader));
                     }
@@ -177,6 +230,11 @@ impl<'g> Clusters<'g> {
     /// Make `into` the kernel of `merged` at `key`, absorbing `from`.
     pub fn merge(&mut self, from: usize, into: usize, merged: Merged, key: f64) {
         let absorbed = self.clusters[from].take().expect("live cluster");
+        self.order
+            .remove(&(OrdF64(absorbed.key), Unit::Cluster(from)));
+        self.order
+            .remove(&(OrdF64(self.key(into)), Unit::Cluster(into)));
+        self.order.insert((OrdF64(key), Unit::Cluster(into)));
         for m in absorbed.members() {
             self.cluster_of[m.index()] = Some(into);
         }
@@ -184,113 +242,5 @@ impl<'g> Clusters<'g> {
             groups: merged,
             key,
         });
-    }
-}
-
-impl Clusters<'_> {
-    /// The key of the unit that computes `id`'s value: its cluster's, its own for another
-    /// kernel, its operand's for a view, before everything for a leaf.
-    fn unit_key(&self, id: NodeId) -> f64 {
-        match self.graph.op(id) {
-            Op::Input { .. } | Op::Param { .. } | Op::Const(_) => f64::NEG_INFINITY,
-            Op::Reshape(_) => self.unit_key(self.graph.operands(id)[0]),
-            _ => self
-                .cluster_of(id)
-                .map_or(id.index() as f64, |c| self.key(c)),
-        }
-    }
-
-    /// The node whose memory a chain of views of `id` shows.
-    fn viewed(&self, mut id: NodeId) -> NodeId {
-        while matches!(self.graph.op(id), Op::Reshape(_)) {
-            id = self.graph.operands(id)[0];
-        }
-        id
-    }
-
-    /// The open interval of keys where a kernel computing `members` can run: after every
-    /// value it reads from outside, before every outside reader of its values (through
-    /// views). `None` when it would read its own value through a view.
-    fn window(&self, members: &HashSet<NodeId>) -> Option<(f64, f64)> {
-        let (mut lo, mut hi) = (f64::NEG_INFINITY, f64::INFINITY);
-        for &m in members {
-            for o in self.graph.operands(m) {
-                if members.contains(&o) {
-                    continue;
-                }
-                if members.contains(&self.viewed(o)) {
-                    return None;
-                }
-                lo = lo.max(self.unit_key(o));
-            }
-            let mut readers = self.graph.users(m);
-            while let Some(u) = readers.pop() {
-                if members.contains(&u) {
-                    continue;
-                }
-                if matches!(self.graph.op(u), Op::Reshape(_)) {
-                    readers.extend(self.graph.users(u));
-                    continue;
-                }
-                hi = hi.min(self.unit_key(u));
-            }
-        }
-        Some((lo, hi))
-    }
-}
-
-impl Clusters<'_> {
-    /// Where the kernel of clusters `a` and `b` merged can run: the key of `b`, else of
-    /// `a`, whichever lies in its window and lets every member move there (see the module
-    /// docs); `None` when neither does.
-    pub fn placement(&self, a: usize, b: usize) -> Option<f64> {
-        let members: HashSet<NodeId> = [a, b]
-            .iter()
-            .filter_map(|&c| self.cluster(c))
-            .flat_map(Cluster::members)
-            .collect();
-        let (lo, hi) = self.window(&members)?;
-        [self.key(b), self.key(a)]
-            .into_iter()
-            .find(|&p| lo < p && p < hi && self.members_may_move(&members, [a, b], p))
-    }
-
-    /// Whether every member of `clusters` may move from its cluster's key to `p`.
-    fn members_may_move(&self, members: &HashSet<NodeId>, clusters: [usize; 2], p: f64) -> bool {
-        clusters.iter().all(|&c| {
-            let from = self.key(c);
-            let big = self.cluster(c).is_some_and(|cl| {
-                cl.groups
-                    .iter()
-                    .any(|g| g.domain.numel() > SMALL_LOOP_ELEMENTS)
-            });
-            from == p || !big || self.only_small_kernels_between(members, from, p)
-        })
-    }
-
-    /// Whether every kernel strictly between keys `from` and `to` (members of the merge
-    /// aside) is small.
-    fn only_small_kernels_between(&self, members: &HashSet<NodeId>, from: f64, to: f64) -> bool {
-        let (lo, hi) = (from.min(to), from.max(to));
-        self.graph.node_ids().all(|id| {
-            let op = self.graph.op(id);
-            let kernel = !matches!(
-                op,
-                Op::Input { .. } | Op::Param { .. } | Op::Const(_) | Op::Reshape(_)
-            );
-            let k = self.unit_key(id);
-            !kernel || members.contains(&id) || k <= lo || k >= hi || self.unit_is_small(id)
-        })
-    }
-
-    /// Whether the kernel computing `id` is small: its cluster's loops, or its own value.
-    fn unit_is_small(&self, id: NodeId) -> bool {
-        match self.cluster_of(id).and_then(|c| self.cluster(c)) {
-            Some(c) => c
-                .groups
-                .iter()
-                .all(|g| g.domain.numel() <= SMALL_LOOP_ELEMENTS),
-            None => self.graph.shape(id).numel() <= SMALL_LOOP_ELEMENTS,
-        }
     }
 }
