@@ -62,7 +62,8 @@ pub(crate) fn resolve(graph: &Graph, plan: &MemoryPlan, node: NodeId) -> Result<
         .ok_or_else(|| fail("no storage entry".into()))?;
     let numel = graph.shape(node).numel();
     let loc = match storage {
-        Storage::None => return Ok(None),
+        // A multi-result kernel holds no value: its extracts do.
+        Storage::None | Storage::Results => return Ok(None),
         Storage::Input(n) => Loc {
             space: Space::Table(1 + n),
             offset: 0,

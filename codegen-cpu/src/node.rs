@@ -6,7 +6,7 @@ use ir::{FusedOp, Instr, NodeId, Op, Program, Shape};
 
 use crate::abi::Loc;
 use crate::error::{CodegenError, Result};
-use crate::lower::{contraction, elementwise, movement, pool, random, reduce};
+use crate::lower::{contraction, elementwise, movement, multi, pool, random, reduce};
 use crate::lowerer::Lowerer;
 
 /// What a node's kernels read and write: the locations of its operands followed by its
@@ -33,6 +33,12 @@ impl NodeIo<'_> {
 
 /// Emit the kernels of node `id` (none for leaves and values that are never stored).
 pub(crate) fn lower<M: Module>(l: &mut Lowerer<'_, M>, id: NodeId) -> Result<()> {
+    if let Op::Fused(FusedOp::Multi(kernel)) = l.graph.op(id) {
+        return match l.plan.of(id) {
+            ir::Storage::Results => multi::lower(l, id, kernel),
+            _ => Ok(()),
+        };
+    }
     let Some(io) = node_io(l, id)? else {
         return Ok(());
     };
@@ -44,10 +50,11 @@ pub(crate) fn lower<M: Module>(l: &mut Lowerer<'_, M>, id: NodeId) -> Result<()>
         Op::Reduce { op: r, axes, .. } => {
             let identity = Program::identity();
             let red = reduce::Reduction {
-                op: *r,
                 axes,
-                prologue: &identity,
-                input_shape: io.shapes[0],
+                body: &identity,
+                domain: io.shapes[0],
+                reductions: &[(*r, 0)],
+                elements: &[],
             };
             reduction_kernel(l, &io, &red)
         }
@@ -59,10 +66,11 @@ pub(crate) fn lower<M: Module>(l: &mut Lowerer<'_, M>, id: NodeId) -> Result<()>
             ..
         }) => {
             let red = reduce::Reduction {
-                op: *r,
                 axes,
-                prologue,
-                input_shape,
+                body: prologue,
+                domain: input_shape,
+                reductions: &[(*r, prologue.instrs.len() - 1)],
+                elements: &[],
             };
             reduction_kernel(l, &io, &red)
         }
@@ -94,7 +102,10 @@ pub(crate) fn lower<M: Module>(l: &mut Lowerer<'_, M>, id: NodeId) -> Result<()>
 fn node_io<'g, M: Module>(l: &Lowerer<'g, M>, id: NodeId) -> Result<Option<NodeIo<'g>>> {
     let graph = l.graph;
     let op = graph.op(id);
-    if matches!(op, Op::Input { .. } | Op::Param { .. } | Op::Const(_)) {
+    if matches!(
+        op,
+        Op::Input { .. } | Op::Param { .. } | Op::Const(_) | Op::Extract { .. }
+    ) {
         return Ok(None);
     }
     let Some(out) = crate::abi::resolve(graph, l.plan, id)? else {
@@ -133,7 +144,8 @@ fn no_lowering(id: NodeId, op: &Op) -> CodegenError {
 }
 
 /// The elementwise program of an op computed by the elementwise emitter: one-op programs
-/// for unary, binary and select ops, the identity for broadcasts and reshape copies, and a
+/// for unary, binary and select ops, the identity for broadcasts, reshape copies and
+/// `stop_gradient` (which the pipeline normally removes), and a
 /// fused elementwise node's own program; `None` for every other op.
 fn elementwise_program(op: &Op) -> Option<Program> {
     let single_op_program = |instr: Instr, arity: usize| Program {
@@ -143,7 +155,7 @@ fn elementwise_program(op: &Op) -> Option<Program> {
         Op::Unary(u) => Some(single_op_program(Instr::Unary(*u, 0), 1)),
         Op::Binary(b) => Some(single_op_program(Instr::Binary(*b, 0, 1), 2)),
         Op::Select => Some(single_op_program(Instr::Select(0, 1, 2), 3)),
-        Op::Broadcast(_) | Op::Reshape(_) => Some(Program::identity()),
+        Op::Broadcast(_) | Op::Reshape(_) | Op::StopGradient => Some(Program::identity()),
         Op::Fused(FusedOp::Elementwise(p)) => Some(p.clone()),
         _ => None,
     }
@@ -172,7 +184,11 @@ fn reduction_kernel<M: Module>(
     let n = io.n();
     l.kernel(io.id, &io.locs, &[], |k, b, _| {
         let ins: Vec<_> = (0..n).map(|j| (b[j], io.shapes[j])).collect();
-        reduce::lower(k, red, &ins, b[n]);
+        let out = reduce::Outputs {
+            reduced: &[b[n]],
+            elements: &[],
+        };
+        reduce::lower(k, red, &ins, &out);
     })
 }
 

@@ -270,6 +270,11 @@ fn movement_and_random_cases() -> Vec<Case> {
             vec![s(&[3, 1])],
         ),
         (
+            "stop_gradient".into(),
+            Op::StopGradient,
+            vec![s(&[2, 3, 5])],
+        ),
+        (
             "slice".into(),
             Op::Slice {
                 starts: vec![1, 0, 2],

@@ -76,7 +76,8 @@ pub fn resolve(graph: &Graph, plan: &MemoryPlan, mut id: NodeId) -> Result<Optio
             Storage::Param(k) | Storage::InPlace(k) => loc(Space::Param(k), 0),
             Storage::Const(k) => loc(Space::Const(k), 0),
             Storage::Arena { offset, .. } => loc(Space::Arena, offset),
-            Storage::None => Ok(None),
+            // A multi-result kernel holds no value: its extracts do.
+            Storage::None | Storage::Results => Ok(None),
             Storage::Alias(target) => {
                 hops += 1;
                 if target >= id || hops > graph.len() {

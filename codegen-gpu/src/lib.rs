@@ -62,4 +62,4 @@ pub use kernel::{Binding, Kernel, Loc, Space};
 pub use runtime::{GpuExecutable, GpuState};
 pub use test_gate::{GPU_TESTS_VAR, gpu_tests_enabled};
 pub use validate::validate;
-pub use wgsl::generate;
+pub use wgsl::{generate, generate_within};

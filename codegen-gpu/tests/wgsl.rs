@@ -48,6 +48,7 @@ fn the_catalogue_covers_every_fused_kind() {
             "fused.depthwise_conv2d",
             "fused.elementwise",
             "fused.matmul",
+            "fused.multi",
             "fused.pool2d",
             "fused.reduce"
         ]
@@ -62,7 +63,8 @@ fn wgsl_text_matches_the_snapshots() {
     for case in common::catalogue() {
         if ![
             "fused_dense",
-            "fused_elementwise_reduce",
+            "fused_reduce",
+            "fused_multi",
             "pool_grad_max_2x2",
             "transpose",
             "random_uniform",

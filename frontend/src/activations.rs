@@ -150,9 +150,12 @@ fn with_const(g: &mut Graph, op: BinaryOp, x: NodeId, c: f32) -> ir::error::Resu
 }
 
 /// `x - max(x)` and `Σ e^(x - max)` over the last axis (kept), for softmax and log-softmax.
+/// Neither result depends on the shift mathematically, so it is a `stop_gradient` (see
+/// `losses::log_softmax`).
 fn shifted_exp_sum(g: &mut Graph, x: NodeId) -> ir::error::Result<(NodeId, NodeId)> {
     let last = g.shape(x).rank().saturating_sub(1);
     let max = g.reduce(ReduceOp::Max, x, &[last], true)?;
+    let max = g.stop_gradient(max)?;
     let shifted = g.binary(BinaryOp::Sub, x, max)?;
     let e = g.unary(UnaryOp::Exp, shifted)?;
     let sum = g.reduce(ReduceOp::Sum, e, &[last], true)?;

@@ -2,8 +2,10 @@
 //!
 //! A fused kernel is one primitive "anchor" computation (none, a matmul, a convolution, a
 //! reduction, a pooling) plus an elementwise [`Program`] run on its inputs or its result,
-//! so intermediate tensors never reach memory.
+//! so intermediate tensors never reach memory; or a multi-result kernel of elementwise and
+//! reducing loops ([`crate::multi`]).
 
+use crate::multi::MultiKernel;
 use crate::op::{BinaryOp, Conv2dAttrs, Op, Pool2dAttrs, ReduceOp, UnaryOp};
 use crate::shape::Shape;
 
@@ -61,6 +63,14 @@ impl Program {
 
     /// Evaluate on scalar inputs (reference semantics).
     pub fn eval(&self, inputs: &[f32]) -> f32 {
+        *self
+            .eval_registers(inputs)
+            .last()
+            .expect("a program has at least one instruction")
+    }
+
+    /// Evaluate on scalar inputs, returning every register (reference semantics).
+    pub fn eval_registers(&self, inputs: &[f32]) -> Vec<f32> {
         let mut regs = Vec::with_capacity(self.instrs.len());
         for instr in &self.instrs {
             let v = match *instr {
@@ -78,7 +88,7 @@ impl Program {
             };
             regs.push(v);
         }
-        *regs.last().expect("a program has at least one instruction")
+        regs
     }
 }
 
@@ -136,6 +146,10 @@ pub enum FusedOp {
         /// The elementwise prologue.
         prologue: Program,
     },
+    /// Several results from one kernel of loops (see [`crate::multi`]): the node holds no
+    /// value (shape `[0]`); `extract` nodes read its results. Operands: every value the loops
+    /// read (`Input(n)` is operand `n`).
+    Multi(MultiKernel),
 }
 
 impl FusedOp {
@@ -148,6 +162,7 @@ impl FusedOp {
             FusedOp::DepthwiseConv2d { .. } => "fused.depthwise_conv2d",
             FusedOp::Pool2d { .. } => "fused.pool2d",
             FusedOp::Reduce { .. } => "fused.reduce",
+            FusedOp::Multi(_) => "fused.multi",
         }
     }
 }
@@ -167,20 +182,22 @@ pub struct AnchoredEpilogue<'a> {
 }
 
 impl FusedOp {
-    /// The kernel's elementwise program: its body, epilogue or prologue.
-    pub fn program(&self) -> &Program {
+    /// The kernel's elementwise programs: its body, epilogue or prologue; one body per loop
+    /// of a multi-result kernel.
+    pub fn programs(&self) -> Vec<&Program> {
         match self {
             FusedOp::Elementwise(p)
             | FusedOp::MatMul { epilogue: p, .. }
             | FusedOp::Conv2d { epilogue: p, .. }
             | FusedOp::DepthwiseConv2d { epilogue: p, .. }
             | FusedOp::Pool2d { epilogue: p, .. }
-            | FusedOp::Reduce { prologue: p, .. } => p,
+            | FusedOp::Reduce { prologue: p, .. } => vec![p],
+            FusedOp::Multi(k) => k.loops.iter().map(|l| &l.body).collect(),
         }
     }
 
     /// The anchor and epilogue of a kernel with an epilogue (fused matmul, convolutions and
-    /// pooling); `None` for elementwise kernels and reductions.
+    /// pooling); `None` for elementwise kernels, reductions and multi-result kernels.
     pub fn anchored_epilogue(&self) -> Option<AnchoredEpilogue<'_>> {
         let (anchor, arity, epilogue) = match self {
             FusedOp::MatMul {
@@ -200,7 +217,7 @@ impl FusedOp {
                 (Op::DepthwiseConv2d(*attrs), 2, epilogue)
             }
             FusedOp::Pool2d { attrs, epilogue } => (Op::Pool2d(*attrs), 1, epilogue),
-            FusedOp::Elementwise(_) | FusedOp::Reduce { .. } => return None,
+            FusedOp::Elementwise(_) | FusedOp::Reduce { .. } | FusedOp::Multi(_) => return None,
         };
         Some(AnchoredEpilogue {
             anchor,

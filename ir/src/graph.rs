@@ -288,6 +288,11 @@ impl Graph {
         )
     }
 
+    /// Add a `stop_gradient`: `x` itself, through which autodiff passes no gradient.
+    pub fn stop_gradient(&mut self, x: NodeId) -> Result<NodeId> {
+        self.add(Op::StopGradient, &[x])
+    }
+
     /// Add a reshape.
     pub fn reshape(&mut self, x: NodeId, shape: impl Into<Shape>) -> Result<NodeId> {
         self.add(Op::Reshape(shape.into()), &[x])

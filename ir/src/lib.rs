@@ -7,7 +7,7 @@
 //!
 //! What lives here and nowhere else:
 //! - the closed set of primitive ops ([`op`]) and the fused ops that only fusion creates
-//!   ([`fused`]) — backend-neutral data the CPU and GPU backends both consume;
+//!   ([`fused`], [`multi`]) — backend-neutral data the CPU and GPU backends both consume;
 //! - shape inference ([`infer`]), the verifier ([`verify`]), the text form ([`text`]);
 //! - the reference interpreter ([`interp`]) that *defines* what every op means;
 //! - the memory plan data ([`memory_plan`]) that passes produce and codegen consumes.
@@ -19,8 +19,10 @@ pub mod fused;
 pub mod graph;
 pub mod infer;
 pub mod interp;
+pub mod kernels;
 pub mod leaf;
 pub mod memory_plan;
+pub mod multi;
 pub mod op;
 pub mod random;
 pub mod shape;
@@ -33,6 +35,7 @@ pub use fused::{AnchoredEpilogue, FusedOp, Instr, Program};
 pub use graph::{Graph, Node, NodeId};
 pub use leaf::Leaf;
 pub use memory_plan::{MemoryPlan, Storage};
+pub use multi::{Loop, LoopResult, MultiKernel};
 pub use op::{BinaryOp, Conv2dAttrs, Op, Padding, Pool2dAttrs, PoolKind, ReduceOp, UnaryOp};
 pub use shape::Shape;
 pub use tensor::Tensor;

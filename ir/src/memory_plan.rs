@@ -5,10 +5,13 @@
 //! parameter buffers (weights and optimizer state, kept across steps), and one scratch
 //! arena per step. A node either owns a slot of the arena, or *is* an input/param/const,
 //! or is a view of another node's storage (a reshape), or writes straight into a parameter
-//! buffer (an in-place update).
+//! buffer (an in-place update). A multi-result kernel owns nothing itself: each of its
+//! results lives in its `extract` node's storage.
 
 use crate::error::IrError;
 use crate::graph::NodeId;
+pub use crate::kernels::is_elementwise;
+use crate::kernels::{kernel_writes, writes_where_it_reads};
 
 /// The storage of one node's value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,6 +36,10 @@ pub enum Storage {
     InPlace(usize),
     /// Never materialised (dead, or fused into its only user).
     None,
+    /// Runs a multi-result kernel (`fused.multi`) that holds no value itself: it writes each
+    /// of its results into the storage of that result's `extract` node (an extract whose
+    /// storage is `None` is computed but not stored).
+    Results,
 }
 
 /// The memory plan of a graph: one [`Storage`] per node (indexed by `NodeId::index`) and
@@ -72,9 +79,10 @@ impl MemoryPlan {
 }
 
 impl MemoryPlan {
-    /// The plan without any reuse: leaves are their own storage, every other node gets a
-    /// fresh arena slot. Correct for any graph; the baseline the planning pass improves on
-    /// and a debugging aid (a bug that disappears under this plan is a planning bug).
+    /// The plan without any reuse: leaves are their own storage, a multi-result kernel runs
+    /// as `Results`, every other node gets a fresh arena slot. Correct for any graph; the
+    /// baseline the planning pass improves on and a debugging aid (a bug that disappears under
+    /// this plan is a planning bug).
     pub fn naive(graph: &crate::graph::Graph) -> Self {
         use crate::op::Op;
         let (mut n_inputs, mut n_params, mut n_consts, mut arena_len) = (0, 0, 0, 0);
@@ -89,6 +97,7 @@ impl MemoryPlan {
                     Op::Input { .. } => Storage::Input(next(&mut n_inputs)),
                     Op::Param { .. } => Storage::Param(next(&mut n_params)),
                     Op::Const(_) => Storage::Const(next(&mut n_consts)),
+                    Op::Fused(crate::fused::FusedOp::Multi(_)) => Storage::Results,
                     _ => {
                         let len = graph.shape(id).numel();
                         arena_len += len;
@@ -107,21 +116,6 @@ impl MemoryPlan {
 /// Arena offsets are multiples of this many f32 elements (64 bytes: a cache line, and the
 /// widest SIMD vector either backend uses), so every arena value starts aligned.
 pub const ARENA_ALIGN: usize = 16;
-
-/// Whether `op` is an elementwise kernel: output element `i` is computed from the operands'
-/// elements at (broadcast) index `i` only, and a kernel reads element `i` of every operand
-/// before it writes element `i` of its result (`Unary`, `Binary`, `Select`, fused
-/// `Elementwise`). Only such a kernel may write its result over an operand it is still
-/// reading, and only when that operand has exactly the result's shape (no broadcast), so the
-/// read and the write of each element happen at the same flat index.
-pub fn is_elementwise(op: &crate::op::Op) -> bool {
-    use crate::fused::FusedOp;
-    use crate::op::Op;
-    matches!(
-        op,
-        Op::Unary(_) | Op::Binary(_) | Op::Select | Op::Fused(FusedOp::Elementwise(_))
-    )
-}
 
 /// The memory a value lives in, after following aliases.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -160,32 +154,37 @@ impl MemoryPlan {
             Storage::Param(k) | Storage::InPlace(k) => Some(Region::Param(k)),
             Storage::Const(k) => Some(Region::Const(k)),
             Storage::Arena { offset, len } => Some(Region::Arena { offset, len }),
-            Storage::Alias(_) | Storage::None => None,
+            Storage::Alias(_) | Storage::None | Storage::Results => None,
         }
     }
 
     /// Check that executing `graph` under this plan computes what the graph means.
     ///
     /// The execution model (the one every backend implements): leaves live in their own
-    /// buffers; the non-leaf nodes run in node-index order, skipping `None` (never computed)
-    /// and `Alias` (a view, no kernel); each kernel reads its operands and writes its result
-    /// into its storage; after the last node, graph outputs are read and each update value is
-    /// copied into its parameter's buffer (unless it already lives there as `InPlace`).
+    /// buffers; the non-leaf nodes run in node-index order, skipping `None` (never computed),
+    /// `Alias` (a view, no kernel) and `extract`s (their multi-result kernel writes them);
+    /// each kernel reads its operands and writes its result into its storage, a `Results`
+    /// kernel each of its results into its extract's storage; after the last node, graph
+    /// outputs are read and each update value is copied into its parameter's buffer (unless it
+    /// already lives there as `InPlace`).
     ///
     /// Checked, by simulating that order, one function per invariant and in this order:
     /// 1. **One storage per node** (`check_storage_count`).
     /// 2. **Each storage fits its node** (`check_storage_kinds`): leaves are
     ///    `Input`/`Param`/`Const` numbered in order of their kind; `Alias` only on a reshape,
     ///    pointing at its operand; `InPlace(k)` only on the update value of the `k`-th param;
-    ///    arena slots have the node's element count, an offset aligned to [`ARENA_ALIGN`], and
-    ///    fit in `arena_len`.
+    ///    `Results` exactly on the `fused.multi` nodes that run (an extract of a kernel that
+    ///    does not run is `None`); arena slots have the node's element count, an offset
+    ///    aligned to [`ARENA_ALIGN`], and fit in `arena_len`.
     /// 3. **Everything read is materialised** (`check_reads`): operands, what a view
     ///    shows, outputs and update values.
     /// 4. **No kernel clobbers a live value** (`check_writes`): no kernel writes memory
     ///    holding a value that is read later (at its own step or after; outputs and update
-    ///    values are read at the end). The one exception is an [`is_elementwise`] kernel
-    ///    overwriting exactly the memory of a value whose last read is this very kernel,
-    ///    reading it only through operands of the kernel's own shape.
+    ///    values are read at the end), and the results of one kernel are disjoint. The one
+    ///    exception is a kernel overwriting exactly the memory of a value whose last read is
+    ///    this very kernel, reading it only where it writes it
+    ///    ([`crate::kernels::writes_where_it_reads`]: an [`is_elementwise`] kernel or an
+    ///    elementwise loop, through operands of the written value's own shape).
     ///
     /// Errors are [`IrError::Verify`] naming the node at fault.
     pub fn validate(&self, graph: &crate::graph::Graph) -> Result<(), IrError> {
@@ -246,9 +245,49 @@ impl MemoryPlan {
                 (None, Storage::Arena { offset, len }) => {
                     self.check_arena_slot(graph, id, offset, len)?;
                 }
+                (None, Storage::Results) => {}
+            }
+            if expected_leaf.is_none() {
+                self.check_multi_storage(graph, id)?;
             }
         }
         Ok(())
+    }
+
+    /// Part of invariant 2: `Results` exactly on the `fused.multi` nodes that run, and no
+    /// stored result of a kernel that does not run.
+    fn check_multi_storage(&self, graph: &crate::graph::Graph, id: NodeId) -> Result<(), IrError> {
+        use crate::fused::FusedOp;
+        use crate::op::Op;
+        let storage = self.of(id);
+        match graph.op(id) {
+            Op::Fused(FusedOp::Multi(_))
+                if !matches!(storage, Storage::Results | Storage::None) =>
+            {
+                Err(node_error(
+                    id,
+                    format!("a multi-result kernel has storage {storage:?}, not Results"),
+                ))
+            }
+            Op::Fused(FusedOp::Multi(_)) => Ok(()),
+            Op::Extract { .. }
+                if storage != Storage::None
+                    && self.of(graph.operands(id)[0]) != Storage::Results =>
+            {
+                Err(node_error(
+                    id,
+                    format!(
+                        "stores a result of {}, which does not run",
+                        graph.operands(id)[0]
+                    ),
+                ))
+            }
+            _ if storage == Storage::Results => Err(node_error(
+                id,
+                "only a fused.multi node runs as Results".into(),
+            )),
+            _ => Ok(()),
+        }
     }
 
     /// Part of invariant 2: the arena slot of `id` holds its value, is aligned to
@@ -292,7 +331,7 @@ impl MemoryPlan {
         !matches!(self.of(id), Storage::None | Storage::Alias(_))
             && !matches!(
                 graph.op(id),
-                Op::Input { .. } | Op::Param { .. } | Op::Const(_)
+                Op::Input { .. } | Op::Param { .. } | Op::Const(_) | Op::Extract { .. }
             )
     }
 
@@ -345,64 +384,99 @@ impl MemoryPlan {
     }
 
     /// Invariant 4: simulating the kernels in execution order, none writes memory that holds
-    /// a value still to be read, except an elementwise kernel's in-step overwrite (see
-    /// [`Self::overwrites_in_step`]). `last_read` is [`Self::check_reads`]'s result.
+    /// a value still to be read, except an in-step overwrite (see
+    /// [`Self::overwrites_in_step`]), and the values one kernel writes are disjoint.
+    /// `last_read` is [`Self::check_reads`]'s result.
     fn check_writes(
         &self,
         graph: &crate::graph::Graph,
         last_read: &[Option<usize>],
     ) -> Result<(), IrError> {
-        let end = graph.len();
+        use crate::op::Op;
         let mut live: Vec<NodeId> = graph
             .node_ids()
-            .filter(|&id| !self.is_kernel(graph, id) && self.region(id).is_some())
+            .filter(|&id| {
+                matches!(
+                    graph.op(id),
+                    Op::Input { .. } | Op::Param { .. } | Op::Const(_)
+                ) && self.region(id).is_some()
+            })
             .collect();
         for id in graph.node_ids().filter(|&id| self.is_kernel(graph, id)) {
             let step = id.index();
             live.retain(|v| last_read[v.index()].is_some_and(|r| r >= step));
-            let written = self.region(id).expect("kernels have a region");
-            for &value in &live {
-                let held = self.region(value).expect("live values have a region");
-                if !held.overlaps(written) {
-                    continue;
-                }
-                let dies_here = last_read[value.index()] == Some(step);
-                if !(dies_here && self.overwrites_in_step(graph, id, held, written)) {
-                    let until = match last_read[value.index()] {
-                        Some(r) if r == end => "the end of the step".to_string(),
-                        Some(r) => format!("%{r}"),
-                        None => "never".to_string(),
-                    };
+            let writes: Vec<(NodeId, Region)> = kernel_writes(graph, id)
+                .into_iter()
+                .filter_map(|w| self.region(w).map(|r| (w, r)))
+                .collect();
+            for (k, &(w, written)) in writes.iter().enumerate() {
+                self.check_write(graph, (w, written), &live, last_read, step)?;
+                if let Some(&(other, _)) = writes[..k].iter().find(|(_, r)| r.overlaps(written)) {
                     return Err(node_error(
-                        id,
-                        format!("writes {written:?}, overwriting {value} (read until {until})"),
+                        w,
+                        format!("is written over {other}, a result of the same kernel"),
                     ));
                 }
             }
-            live.push(id);
+            live.extend(writes.into_iter().map(|(w, _)| w));
         }
         Ok(())
     }
 
-    /// Whether kernel `id`, writing `written` over a value held in `held` whose last read is
-    /// this kernel, reads each element before writing it at the same flat index: an
-    /// [`is_elementwise`] kernel writing exactly that memory, reading it only through
-    /// operands of its own shape.
+    /// Part of invariant 4: writing `w` into `written` at `step` clobbers none of the `live`
+    /// values, but for an in-step overwrite.
+    fn check_write(
+        &self,
+        graph: &crate::graph::Graph,
+        (w, written): (NodeId, Region),
+        live: &[NodeId],
+        last_read: &[Option<usize>],
+        step: usize,
+    ) -> Result<(), IrError> {
+        for &value in live {
+            let held = self.region(value).expect("live values have a region");
+            if !held.overlaps(written) {
+                continue;
+            }
+            let dies_here = last_read[value.index()] == Some(step);
+            if !(dies_here && self.overwrites_in_step(graph, w, held, written)) {
+                let until = match last_read[value.index()] {
+                    Some(r) if r == graph.len() => "the end of the step".to_string(),
+                    Some(r) => format!("%{r}"),
+                    None => "never".to_string(),
+                };
+                return Err(node_error(
+                    w,
+                    format!("writes {written:?}, overwriting {value} (read until {until})"),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether the kernel writing `w` into `written`, over a value held in `held` whose last
+    /// read is this kernel, reads each element before writing it at the same flat index: it
+    /// writes exactly that memory, and every operand living there is one it reads only where
+    /// it writes `w` ([`writes_where_it_reads`]).
     fn overwrites_in_step(
         &self,
         graph: &crate::graph::Graph,
-        id: NodeId,
+        w: NodeId,
         held: Region,
         written: Region,
     ) -> bool {
-        is_elementwise(graph.op(id))
-            && held == written
-            && graph.operands(id).into_iter().all(|o| {
-                let r = self
-                    .region(self.owner(o))
-                    .expect("operands are materialised");
-                !r.overlaps(written) || (r == written && graph.shape(o) == graph.shape(id))
-            })
+        let kernel = crate::kernels::kernel_of(graph, w);
+        held == written
+            && graph
+                .operands(kernel)
+                .into_iter()
+                .enumerate()
+                .all(|(j, o)| {
+                    let r = self
+                        .region(self.owner(o))
+                        .expect("operands are materialised");
+                    !r.overlaps(written) || (r == written && writes_where_it_reads(graph, w, j))
+                })
     }
 }
 

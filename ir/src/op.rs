@@ -105,6 +105,11 @@ pub enum Op {
     Transpose(Vec<usize>),
     /// Numpy broadcast to the given shape. Operands: `x`.
     Broadcast(Shape),
+    /// The identity on values through which no gradient flows: autodiff treats its result as
+    /// a constant (JAX's `stop_gradient`). For a value that a result does not depend on
+    /// mathematically, such as the shift of a stable log-sum-exp. Passes after autodiff
+    /// replace it by its operand (`simplify::algebraic`). Operands: `x`.
+    StopGradient,
     /// Contiguous sub-box `[starts, ends)` per axis. Operands: `x`.
     Slice {
         /// First index per axis.
@@ -132,6 +137,14 @@ pub enum Op {
     RandomUniform(Shape),
     /// A fused kernel, created only by the fusion pass. Operands: see [`FusedOp`].
     Fused(FusedOp),
+    /// Result `index` of a multi-result kernel ([`FusedOp::Multi`]), of the given shape
+    /// (that result's). Runs nothing: the kernel writes the value. Operands: the kernel.
+    Extract {
+        /// Which result.
+        index: usize,
+        /// The result's shape.
+        shape: Shape,
+    },
 }
 
 /// Elementwise unary ops.

@@ -17,19 +17,23 @@
 //!    program (all operands for `fused.elementwise`/`fused.reduce`; for the epilogue kernels
 //!    `fused.matmul`, `fused.conv2d`, `fused.depthwise_conv2d`, `fused.pool2d`, the anchor's
 //!    result as input 0 and the operands after the anchor's own, see
-//!    [`crate::FusedOp::anchored_epilogue`]). *[`Graph::add`] checks input ranges but not register order, nor an
-//!    empty elementwise program.*
-//! 5. **Leaf names are unique**: no two `input`/`param` nodes share a name (inputs and
+//!    [`crate::FusedOp::anchored_epilogue`]; for each loop of `fused.multi`, all operands).
+//!    *[`Graph::add`] checks input ranges but not register order, nor an empty elementwise
+//!    program.*
+//! 5. **Multi-result kernels are read through `extract`**: every user of a `fused.multi` node
+//!    is an `extract` (its node holds no value); an `extract` reads a `fused.multi` node, names
+//!    one of its results and has that result's shape; no result has two `extract`s.
+//! 6. **Leaf names are unique**: no two `input`/`param` nodes share a name (inputs and
 //!    params share one namespace, as [`Graph::find_leaf`] looks both up).
-//! 6. **Outputs** name nodes of this graph, and no two outputs share a name.
-//! 7. **Updates**: both nodes belong to this graph, the target is a `param`, the new value
+//! 7. **Outputs** name nodes of this graph, and no two outputs share a name.
+//! 8. **Updates**: both nodes belong to this graph, the target is a `param`, the new value
 //!    has the param's shape, and each param is updated at most once.
 //!    *[`Graph::add_update`] checks these, but `Graph::updates` is a public field.*
 
 use std::collections::HashSet;
 
 use crate::error::{IrError, Result};
-use crate::fused::{Instr, Program};
+use crate::fused::{FusedOp, Instr, Program};
 use crate::graph::{Graph, NodeId};
 use crate::infer::infer_shape;
 use crate::op::Op;
@@ -81,10 +85,56 @@ fn verify_node(graph: &Graph, id: NodeId) -> Result<()> {
             Some(k) => operands.len().saturating_sub(k.arity) + 1,
             None => operands.len(),
         };
-        verify_program(f.program(), n_inputs)
-            .map_err(|msg| fail(id, format!("{}: {msg}", f.name())))?;
+        for program in f.programs() {
+            verify_program(program, n_inputs)
+                .map_err(|msg| fail(id, format!("{}: {msg}", f.name())))?;
+        }
     }
-    Ok(())
+    verify_multi_results(graph, id)
+}
+
+/// Invariant 5 at node `id`: a `fused.multi` node is read only by `extract`s, one per result
+/// at most, and an `extract` names a result of the kernel it reads, with its shape.
+fn verify_multi_results(graph: &Graph, id: NodeId) -> Result<()> {
+    match graph.op(id) {
+        Op::Fused(FusedOp::Multi(_)) => {
+            let mut seen = HashSet::new();
+            for user in graph.users(id) {
+                let Op::Extract { index, .. } = graph.op(user) else {
+                    return Err(fail(
+                        id,
+                        format!("a multi-result kernel is read by {user}, which is not an extract"),
+                    ));
+                };
+                if !seen.insert(*index) {
+                    return Err(fail(user, format!("result {index} is extracted twice")));
+                }
+            }
+            Ok(())
+        }
+        Op::Extract { index, shape } => {
+            let kernel = graph.operands(id)[0];
+            let Op::Fused(FusedOp::Multi(k)) = graph.op(kernel) else {
+                return Err(fail(
+                    id,
+                    format!("extracts from {kernel}, not a fused.multi"),
+                ));
+            };
+            let result_shape = k.result(*index).map(|(l, r)| k.loops[l].result_shape(r));
+            match result_shape {
+                Some(Ok(s)) if s == *shape => Ok(()),
+                Some(Ok(s)) => Err(fail(
+                    id,
+                    format!("result {index} of {kernel} has shape {s}, not {shape}"),
+                )),
+                _ => Err(fail(
+                    id,
+                    format!("{kernel} has {} results, no result {index}", k.n_results()),
+                )),
+            }
+        }
+        _ => Ok(()),
+    }
 }
 
 /// A program is non-empty, reads only earlier registers and only inputs below `n_inputs`.

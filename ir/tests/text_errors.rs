@@ -301,3 +301,54 @@ fn no_prefix_of_a_valid_text_panics() {
         }
     }
 }
+
+#[test]
+fn multi_result_kernel_errors_name_their_line() {
+    let body = |loops: &str| format!("  %2 = fused.multi %0 {{\n{loops}\n  }} : [0]");
+    let cases: &[(String, usize, &str)] = &[
+        (
+            body("    lope domain=[2, 3] results=[r0] { r0 = in 0 }"),
+            5,
+            "expected `loop` or `}`",
+        ),
+        (
+            body("    loop results=[r0] { r0 = in 0 }"),
+            5,
+            "`loop`: missing attribute `domain`",
+        ),
+        (
+            body("    loop domain=[2, 3] results=[median.r0] { r0 = in 0 }"),
+            5,
+            "unknown reduction `median`",
+        ),
+        (
+            body("    loop domain=[2, 3] results=[x0] { r0 = in 0 }"),
+            5,
+            "`x0` is not a result like `r3`",
+        ),
+        (
+            body("    loop domain=[2, 3] results=[sum.r0.keep] { r0 = in 0 }"),
+            5,
+            "`sum.r0.keep` is not a result",
+        ),
+        (
+            body("    loop domain=[2, 3] results=[r0] color=red { r0 = in 0 }"),
+            5,
+            "unknown attribute `color`",
+        ),
+        (
+            body("    loop domain=[2, 3] results=[sum.r0] { r0 = in 0 }"),
+            4,
+            "a loop reduces axes exactly when it has a reduction",
+        ),
+        ("  %2 = fused.multi %0 : [0]".to_string(), 4, "expected `{`"),
+        (
+            "  %2 = extract %0 index=0 shape=[2, 3]".to_string(),
+            4,
+            "not a multi-result kernel's [0]",
+        ),
+    ];
+    for (body, line, needle) in cases {
+        assert_error(body, *line, needle);
+    }
+}

@@ -21,11 +21,41 @@ fn every_op_kind_round_trips() {
     assert_covers_everything(&g);
     let text = assert_round_trips(&g);
     assert_eq!(g.to_string(), text, "Display is print");
+    // A fused.multi continues over one line per loop and a closing `}`.
+    let multi_lines: usize = g
+        .node_ids()
+        .filter_map(|id| match g.op(id) {
+            ir::Op::Fused(ir::FusedOp::Multi(k)) => Some(k.loops.len() + 1),
+            _ => None,
+        })
+        .sum();
     assert_eq!(
         text.lines().count(),
-        g.len() + g.outputs.len() + g.updates.len() + 2,
+        g.len() + g.outputs.len() + g.updates.len() + 2 + multi_lines,
         "one line per statement"
     );
+}
+
+#[test]
+fn a_multi_result_kernel_prints_one_loop_per_line() {
+    let text = "graph {
+  %0 = input \"x\" [2, 3]
+  %1 = input \"m\" [2, 1]
+  %2 = fused.multi %0, %1 {
+    loop domain=[2, 3] axes=[1] results=[r3, sum.r3.keep_dims, argmax.r0] { r0 = in 0, r1 = in 1, r2 = sub r0 r1, r3 = exp r2 }
+    loop domain=[2, 1] results=[r1] { r0 = in 1, r1 = neg r0 }
+  } : [0]
+  %3 = extract %2 index=0 shape=[2, 3] : [2, 3]
+  %4 = extract %2 index=1 shape=[2, 1] : [2, 1]
+  %5 = extract %2 index=3 shape=[2, 1] : [2, 1]
+  output \"e\" = %3
+  output \"s\" = %4
+  output \"n\" = %5
+}
+";
+    let g = ir::text::parse(text).unwrap();
+    ir::verify::verify(&g).unwrap();
+    assert_eq!(ir::text::print(&g), text);
 }
 
 #[test]

@@ -129,3 +129,64 @@ fn fused_programs_must_be_well_formed() {
         Err(IrError::Shape { .. })
     ));
 }
+
+/// `x: input [2, 3]` and a multi-result kernel writing `exp(x)` and its row sums.
+fn multi() -> (Graph, ir::NodeId) {
+    use ir::{Loop, LoopResult, MultiKernel, ReduceOp, Shape};
+    let mut g = Graph::new();
+    let x = g.input("x", [2, 3]);
+    let kernel = MultiKernel {
+        loops: vec![Loop {
+            domain: Shape::from([2, 3]),
+            axes: vec![1],
+            body: Program {
+                instrs: vec![Instr::Input(0), Instr::Unary(UnaryOp::Exp, 0)],
+            },
+            results: vec![
+                LoopResult::Element(1),
+                LoopResult::Reduce {
+                    op: ReduceOp::Sum,
+                    reg: 1,
+                    keep_dims: false,
+                },
+            ],
+        }],
+    };
+    let k = g.add(Op::Fused(FusedOp::Multi(kernel)), &[x]).unwrap();
+    (g, k)
+}
+
+fn extract(g: &mut Graph, kernel: ir::NodeId, index: usize, shape: &[usize]) -> ir::NodeId {
+    let shape = ir::Shape::from(shape);
+    g.add(Op::Extract { index, shape }, &[kernel]).unwrap()
+}
+
+#[test]
+fn multi_result_kernels_are_read_through_one_extract_per_result() {
+    let (mut g, k) = multi();
+    extract(&mut g, k, 0, &[2, 3]);
+    extract(&mut g, k, 1, &[2]);
+    verify(&g).unwrap();
+
+    let (mut g, k) = multi();
+    g.unary(UnaryOp::Neg, k).unwrap();
+    assert_verify_error(&g, "%1", "read by %2, which is not an extract");
+
+    let (mut g, k) = multi();
+    extract(&mut g, k, 1, &[2]);
+    extract(&mut g, k, 1, &[2]);
+    assert_verify_error(&g, "%3", "result 1 is extracted twice");
+
+    let (mut g, k) = multi();
+    extract(&mut g, k, 1, &[2, 1]);
+    assert_verify_error(&g, "%2", "result 1 of %1 has shape [2], not [2, 1]");
+
+    let (mut g, k) = multi();
+    extract(&mut g, k, 7, &[2]);
+    assert_verify_error(&g, "%2", "%1 has 2 results, no result 7");
+
+    let mut g = Graph::new();
+    let empty = g.input("empty", [0]);
+    extract(&mut g, empty, 0, &[1]);
+    assert_verify_error(&g, "%1", "extracts from %0, not a fused.multi");
+}

@@ -11,5 +11,6 @@ pub mod memory_plan;
 pub mod pipeline;
 pub mod rebuild;
 pub mod simplify;
+pub mod stats;
 
 pub use error::PassError;

@@ -156,7 +156,7 @@ mod tests {
         };
         assert_eq!(fused("fused.conv2d"), 1, "{}", ir::text::print(&out));
         assert!(
-            fused("fused.reduce") >= 1 && fused("fused.elementwise") >= 4,
+            fused("fused.multi") >= 1 && fused("fused.elementwise") + fused("fused.multi") >= 3,
             "{}",
             ir::text::print(&out)
         );

@@ -61,6 +61,12 @@ impl<'a> Rebuild<'a> {
         Ok(self.new.add(op, &operands)?)
     }
 
+    /// Append `op` to the new graph with operands that are already new ids (nodes the pass
+    /// added itself, such as a multi-result kernel its `extract`s read).
+    pub fn add_mapped(&mut self, op: Op, operands: &[NodeId]) -> Result<NodeId, PassError> {
+        Ok(self.new.add(op, operands)?)
+    }
+
     /// Copy old node `id` unchanged (operands remapped) and map it to the copy.
     pub fn copy(&mut self, id: NodeId) -> Result<NodeId, PassError> {
         let new = self.add(self.old.op(id).clone(), &self.old.operands(id))?;

@@ -1,6 +1,7 @@
-//! The one elementwise emitter: a [`Program`] over broadcast operands, written to a
-//! contiguous result. Primitive unary/binary/select ops, `broadcast`, fused elementwise
-//! kernels and the epilogues of matmul/conv/pool all come through here.
+//! The one elementwise emitter: a [`Program`] over broadcast operands, written to one or
+//! more contiguous results (registers of the program). Primitive unary/binary/select ops,
+//! `broadcast`, fused elementwise kernels, the elementwise loops of multi-result kernels and
+//! the epilogues of matmul/conv/pool all come through here.
 //!
 //! The result's index space is coalesced into a loop nest ([`super::nest`]); the innermost
 //! level runs four lanes at a time (`f32x4`) with a scalar tail. Per operand, the innermost
@@ -10,10 +11,11 @@
 
 use cranelift_codegen::ir::types::F32X4;
 use cranelift_codegen::ir::{InstBuilder, Value};
+use ir::fused::Reg;
 use ir::{Program, Shape};
 
 use super::nest::{self, Nest, broadcast_strides, row_major};
-use super::{Kernel, program::emit_program};
+use super::{Kernel, program::emit_program_registers};
 
 /// Emit `out[i] = program(inputs[0][i], inputs[1][i], ...)` for every index `i` of
 /// `out_shape`, each input (a base pointer and its shape) broadcast to `out_shape`.
@@ -24,20 +26,37 @@ pub(crate) fn lower(
     out: Value,
     out_shape: &Shape,
 ) {
-    let dims = out_shape.dims();
-    let mut strides = vec![row_major(dims)];
-    strides.extend(inputs.iter().map(|(_, s)| broadcast_strides(s, out_shape)));
+    let last = program.instrs.len() - 1;
+    lower_outputs(k, program, inputs, &[(out, last)], out_shape);
+}
+
+/// Emit, for every index `i` of `shape` and every `(base, reg)` of `outputs`,
+/// `base[i] = register reg of program(inputs[0][i], ...)`, each input broadcast to `shape`.
+/// Every output is contiguous of `shape`; all inputs of an element are read before any of
+/// its outputs is written (so an output may be an input's memory, read at the same index).
+pub(crate) fn lower_outputs(
+    k: &mut Kernel,
+    program: &Program,
+    inputs: &[(Value, &Shape)],
+    outputs: &[(Value, Reg)],
+    shape: &Shape,
+) {
+    let dims = shape.dims();
+    let mut strides = vec![row_major(dims); outputs.len()];
+    strides.extend(inputs.iter().map(|(_, s)| broadcast_strides(s, shape)));
     let full = Nest::coalesced(dims, strides);
     let (outer, inner, inner_strides) = full.split_inner();
-    let mut bases = vec![out];
+    let mut bases: Vec<Value> = outputs.iter().map(|&(b, _)| b).collect();
     bases.extend(inputs.iter().map(|&(b, _)| b));
+    let results: Vec<Reg> = outputs.iter().map(|&(_, r)| r).collect();
     let zero = k.int(0);
     let offsets = vec![zero; bases.len()];
-    let numel = out_shape.numel();
-    let row = InnerRow {
+    let numel = shape.numel();
+    let row = MultiOutputRow {
         program,
         bases: &bases,
         strides: &inner_strides,
+        results: &results,
     };
     if outer.dims.is_empty() {
         k.chunks(inner / 4096, numel);
@@ -52,8 +71,9 @@ pub(crate) fn lower(
     }
 }
 
-/// The innermost level: operand 0 is the result, the rest are the program's inputs
-/// (program input `j` is operand `j + 1`); `strides` are the operands' row strides.
+/// The innermost level: operand 0 is the result (the program's last register), the rest are
+/// the program's inputs (program input `j` is operand `j + 1`); `strides` are the operands'
+/// row strides.
 pub(crate) struct InnerRow<'p> {
     pub program: &'p Program,
     pub bases: &'p [Value],
@@ -63,8 +83,33 @@ pub(crate) struct InnerRow<'p> {
 impl InnerRow<'_> {
     /// Emit the row `[lo, hi)` at the operands' element `offsets`.
     pub fn emit(&self, k: &mut Kernel, offsets: &[Value], lo: Value, hi: Value) {
+        MultiOutputRow {
+            program: self.program,
+            bases: self.bases,
+            strides: self.strides,
+            results: &[self.program.instrs.len() - 1],
+        }
+        .emit(k, offsets, lo, hi);
+    }
+}
+
+/// The innermost level with several outputs: the first `results.len()` operands are outputs
+/// (output `r` stores register `results[r]`, contiguous along the row: stride 1), the rest
+/// are the program's inputs (program input `j` is operand `results.len() + j`); `strides`
+/// are the operands' row strides.
+pub(crate) struct MultiOutputRow<'p> {
+    pub program: &'p Program,
+    pub bases: &'p [Value],
+    pub strides: &'p [i64],
+    pub results: &'p [Reg],
+}
+
+impl MultiOutputRow<'_> {
+    /// Emit the row `[lo, hi)` at the operands' element `offsets`.
+    pub fn emit(&self, k: &mut Kernel, offsets: &[Value], lo: Value, hi: Value) {
+        let first_input = self.results.len();
         // Operands constant along the row are loaded once.
-        let fixed: Vec<Option<Value>> = (1..self.bases.len())
+        let fixed: Vec<Option<Value>> = (first_input..self.bases.len())
             .map(|j| {
                 (self.strides[j] == 0).then(|| {
                     let v = k.load(self.bases[j], offsets[j]);
@@ -73,27 +118,31 @@ impl InnerRow<'_> {
             })
             .collect();
         let tail_start = k.for_range(lo, hi, 4, |k, i| {
-            let ins: Vec<Value> = (1..self.bases.len())
-                .map(|j| fixed[j - 1].unwrap_or_else(|| self.read4(k, j, offsets[j], i)))
+            let ins: Vec<Value> = (first_input..self.bases.len())
+                .map(|j| fixed[j - first_input].unwrap_or_else(|| self.read4(k, j, offsets[j], i)))
                 .collect();
-            let v = emit_program(k, self.program, &ins);
-            let at = k.b.ins().iadd(offsets[0], i);
-            k.store(v, self.bases[0], at);
+            let regs = emit_program_registers(k, self.program, &ins);
+            for (r, &reg) in self.results.iter().enumerate() {
+                let at = k.b.ins().iadd(offsets[r], i);
+                k.store(regs[reg], self.bases[r], at);
+            }
         });
         k.for_range(tail_start, hi, 1, |k, i| {
-            let ins: Vec<Value> = (1..self.bases.len())
+            let ins: Vec<Value> = (first_input..self.bases.len())
                 .map(|j| {
-                    fixed[j - 1].unwrap_or_else(|| {
+                    fixed[j - first_input].unwrap_or_else(|| {
                         let at = k.mul_add(i, self.strides[j], offsets[j]);
                         let v = k.load(self.bases[j], at);
                         k.b.ins().splat(F32X4, v)
                     })
                 })
                 .collect();
-            let v = emit_program(k, self.program, &ins);
-            let lane = k.b.ins().extractlane(v, 0);
-            let at = k.b.ins().iadd(offsets[0], i);
-            k.store(lane, self.bases[0], at);
+            let regs = emit_program_registers(k, self.program, &ins);
+            for (r, &reg) in self.results.iter().enumerate() {
+                let lane = k.b.ins().extractlane(regs[reg], 0);
+                let at = k.b.ins().iadd(offsets[r], i);
+                k.store(lane, self.bases[r], at);
+            }
         });
     }
 

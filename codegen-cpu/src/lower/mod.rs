@@ -9,6 +9,7 @@ pub(crate) mod contraction;
 pub(crate) mod elementwise;
 pub(crate) mod math;
 pub(crate) mod movement;
+pub(crate) mod multi;
 pub(crate) mod nest;
 pub(crate) mod pool;
 pub(crate) mod program;

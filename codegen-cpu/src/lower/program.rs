@@ -8,8 +8,12 @@ use ir::{BinaryOp, Instr, Program, UnaryOp};
 
 use super::{Kernel, math};
 
-/// Evaluate `program` on `f32x4` input values; returns the last instruction's value.
-pub(crate) fn emit_program(k: &mut Kernel, program: &Program, inputs: &[Value]) -> Value {
+/// Evaluate `program` on `f32x4` input values; returns every register's value.
+pub(crate) fn emit_program_registers(
+    k: &mut Kernel,
+    program: &Program,
+    inputs: &[Value],
+) -> Vec<Value> {
     let mut regs: Vec<Value> = Vec::with_capacity(program.instrs.len());
     for instr in &program.instrs {
         let v = match *instr {
@@ -21,9 +25,7 @@ pub(crate) fn emit_program(k: &mut Kernel, program: &Program, inputs: &[Value]) 
         };
         regs.push(v);
     }
-    *regs
-        .last()
-        .expect("programs are non-empty (checked by shape inference)")
+    regs
 }
 
 /// `cond != 0 ? a : b` (NaN conditions count as true, like `!=`).

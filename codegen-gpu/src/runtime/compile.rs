@@ -15,7 +15,8 @@ impl Gpu {
     /// pipeline inside an error scope, upload the constants.
     pub fn compile(&self, graph: &Graph, plan: &MemoryPlan) -> Result<GpuExecutable> {
         crate::kernel::check_slots(graph, plan)?;
-        let pipelines = crate::wgsl::generate(graph, plan)?
+        let max_bindings = self.inner.limits.max_storage_buffers_per_shader_stage as usize;
+        let pipelines = crate::wgsl::generate_within(graph, plan, max_bindings)?
             .into_iter()
             .map(|kernel| self.pipeline(kernel))
             .collect::<Result<Vec<_>>>()?;

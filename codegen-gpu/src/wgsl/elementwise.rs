@@ -56,7 +56,8 @@ pub(super) fn program(m: &mut Module, program: &Program) -> Result<(String, [u32
     strided(m, &out, &views, program)
 }
 
-/// Reshape (a copy when the plan does not alias it), transpose, broadcast or slice.
+/// Reshape (a copy when the plan does not alias it), transpose, broadcast, slice or
+/// `stop_gradient` (a copy).
 pub(super) fn movement(m: &mut Module) -> Result<(String, [u32; 3])> {
     let out = m.shape().clone();
     let input = m.operand_shape(0);

@@ -4,7 +4,8 @@
 //! programs, unary/binary/select, the movement ops as strided reads, concat, pad, random),
 //! `gemm` (one tiled register-blocked matrix-product template; matmul and the three
 //! convolutions are loaders into it), `window` (pooling, its gradient, depthwise
-//! convolutions) and `reduce` (workgroup tree reductions with a prologue). The scalar
+//! convolutions), `reduce` (workgroup tree reductions with a prologue) and `multi`
+//! (multi-result kernels: elementwise and reducing loops side by side in one dispatch). The scalar
 //! semantics come from the op table in `scalar`. Every template writes into a `module::Module`
 //! (bindings, helpers, declarations); this file only dispatches each node to its template.
 
@@ -12,6 +13,7 @@ mod elementwise;
 mod gemm;
 pub(crate) mod layout;
 mod module;
+mod multi;
 mod reduce;
 pub(crate) mod scalar;
 mod window;
@@ -23,8 +25,20 @@ use crate::kernel::Kernel;
 use module::Module;
 
 /// The kernels that compute `graph` under `plan`, in execution order. Leaves, aliases
-/// (views) and nodes the plan never materialises get no kernel.
+/// (views), `extract`s (their multi-result kernel writes them) and nodes the plan never
+/// materialises get no kernel; a multi-result kernel is one kernel (see
+/// [`generate_within`] for devices that bind few buffers).
 pub fn generate(graph: &Graph, plan: &MemoryPlan) -> Result<Vec<Kernel>> {
+    generate_within(graph, plan, usize::MAX)
+}
+
+/// [`generate`] for a device that binds at most `max_bindings` storage buffers per kernel:
+/// a multi-result kernel binding more is split into several kernels, its loops in order.
+pub fn generate_within(
+    graph: &Graph,
+    plan: &MemoryPlan,
+    max_bindings: usize,
+) -> Result<Vec<Kernel>> {
     if plan.storage.len() != graph.len() {
         return Err(GpuError::Plan {
             node: "plan".into(),
@@ -39,9 +53,17 @@ pub fn generate(graph: &Graph, plan: &MemoryPlan) -> Result<Vec<Kernel>> {
     for id in graph.node_ids() {
         if matches!(
             graph.op(id),
-            Op::Input { .. } | Op::Param { .. } | Op::Const(_)
+            Op::Input { .. } | Op::Param { .. } | Op::Const(_) | Op::Extract { .. }
         ) || matches!(plan.of(id), Storage::None | Storage::Alias(_))
         {
+            continue;
+        }
+        if let Op::Fused(FusedOp::Multi(kernel)) = graph.op(id) {
+            for group in multi::loop_groups(graph, plan, id, kernel, max_bindings)? {
+                let mut m = Module::for_results(graph, plan, id);
+                let (main, workgroups) = multi::multi(&mut m, kernel, &group)?;
+                kernels.push(m.finish(&main, workgroups));
+            }
             continue;
         }
         kernels.push(node_kernel(graph, plan, id)?);
@@ -65,9 +87,11 @@ fn node_kernel(graph: &Graph, plan: &MemoryPlan, id: NodeId) -> Result<Kernel> {
             &one(vec![Input(0), Input(1), Input(2), Select(0, 1, 2)]),
         )?,
         Op::Fused(FusedOp::Elementwise(p)) => elementwise::program(&mut m, p)?,
-        Op::Reshape(_) | Op::Transpose(_) | Op::Broadcast(_) | Op::Slice { .. } => {
-            elementwise::movement(&mut m)?
-        }
+        Op::Reshape(_)
+        | Op::Transpose(_)
+        | Op::Broadcast(_)
+        | Op::StopGradient
+        | Op::Slice { .. } => elementwise::movement(&mut m)?,
         Op::Concat { axis } => elementwise::concat(&mut m, *axis)?,
         Op::Pad { before, value, .. } => elementwise::pad(&mut m, before, *value)?,
         Op::RandomUniform(_) => elementwise::random(&mut m)?,
@@ -108,8 +132,14 @@ fn node_kernel(graph: &Graph, plan: &MemoryPlan, id: NodeId) -> Result<Kernel> {
             prologue,
             ..
         }) => reduce::reduce(&mut m, *op, axes, input_shape, prologue)?,
-        Op::Input { .. } | Op::Param { .. } | Op::Const(_) => {
-            return Err(m.unsupported("a leaf has no kernel"));
+        Op::Input { .. }
+        | Op::Param { .. }
+        | Op::Const(_)
+        | Op::Extract { .. }
+        | Op::Fused(FusedOp::Multi(_)) => {
+            return Err(m.unsupported(
+                "a leaf, an extract or a multi-result kernel is not one node kernel",
+            ));
         }
     };
     Ok(m.finish(&main, workgroups))

@@ -41,6 +41,44 @@ impl<'g> Module<'g> {
         Ok(m)
     }
 
+    /// A module computing the multi-result kernel `node`, which has no output of its own:
+    /// its results are bound as they are asked for ([`Module::result`]).
+    pub(super) fn for_results(graph: &'g Graph, plan: &'g MemoryPlan, node: NodeId) -> Self {
+        Module {
+            graph,
+            plan,
+            node,
+            bindings: Vec::new(),
+            helpers: BTreeSet::new(),
+            decls: String::new(),
+        }
+    }
+
+    /// The buffer name and offset of the value of `extract` (one of this kernel's results),
+    /// bound `read_write`; `None` when the plan does not store it.
+    pub fn result(&mut self, extract: NodeId) -> Result<Option<(String, usize)>> {
+        Ok(resolve(self.graph, self.plan, extract)?
+            .map(|loc| (self.bind(loc.space, true), loc.offset)))
+    }
+
+    /// The buffer each of `extracts` (results of this kernel) and operands `operands` lives
+    /// in, without binding them.
+    pub fn spaces(&self, extracts: &[NodeId], operands: &[usize]) -> Result<Vec<Space>> {
+        let mut spaces = Vec::new();
+        for &e in extracts {
+            if let Some(loc) = resolve(self.graph, self.plan, e)? {
+                spaces.push(loc.space);
+            }
+        }
+        let all = self.graph.operands(self.node);
+        for &k in operands {
+            spaces.push(resolve_read(self.graph, self.plan, self.node, all[k])?.space);
+        }
+        spaces.sort();
+        spaces.dedup();
+        Ok(spaces)
+    }
+
     fn output_loc(&self) -> Result<Loc> {
         resolve(self.graph, self.plan, self.node)?.ok_or_else(|| GpuError::Plan {
             node: self.node.to_string(),

@@ -11,7 +11,7 @@ use super::scalar;
 use crate::error::Result;
 
 /// Invocations per workgroup (and partial results combined by the tree).
-const GROUP: usize = 64;
+pub(super) const GROUP: usize = 64;
 
 /// `op` over `axes` of `prologue(operands...)` evaluated over `input_shape`.
 pub(super) fn reduce(
@@ -41,7 +41,7 @@ pub(super) fn reduce(
         step,
         merge,
         result,
-    } = Combine::of(op, &value, n_red);
+    } = Combine::of(op, &value, n_red, "acc", "at");
     let argmax = op == ReduceOp::ArgMax;
     declare_partials(m, argmax);
     let main = format!(
@@ -80,7 +80,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
 const ELEMENT_INDENT: &str = "        ";
 
 /// The argmax index of "no element yet".
-const NO_INDEX: &str = "0xffffffffu";
+pub(super) const NO_INDEX: &str = "0xffffffffu";
 
 /// Errors for what this template cannot reduce: a prologue reading more inputs than the node
 /// has operands, or an argmax over other than one axis.
@@ -135,25 +135,27 @@ fn reduced_element(
 
 /// How one reduction accumulates: WGSL for the accumulator's start value, one step folding
 /// in the element's value, one merge of partial `lid + s` into `lid`, and the result.
-struct Combine {
+pub(super) struct Combine {
     /// The accumulator's initial value.
-    init: String,
-    /// Folds the element's value into `acc` (and `at`, for argmax).
-    step: String,
+    pub init: String,
+    /// Folds the element's value into the accumulator (and the index, for argmax).
+    pub step: String,
     /// Folds partial result `lid + s` into `lid` in the workgroup tree.
-    merge: String,
+    pub merge: String,
     /// The result from the combined partials.
-    result: String,
+    pub result: String,
 }
 
 impl Combine {
-    /// The combination for `op` of elements whose value is `value`, `n_red` of them per result.
-    fn of(op: ReduceOp, value: &str, n_red: usize) -> Combine {
+    /// The combination for `op` of elements whose value is `value`, `n_red` of them per
+    /// result, into the accumulator variable `acc` (and, for argmax, the index variable `at`;
+    /// the reduced element's index is `r`).
+    pub(super) fn of(op: ReduceOp, value: &str, n_red: usize, acc: &str, at: &str) -> Combine {
         let (indent, none) = (ELEMENT_INDENT, NO_INDEX);
         let (init, step, merge, result) = match op {
             ReduceOp::Sum | ReduceOp::Mean => (
                 "0.0".to_string(),
-                format!("acc += {value};"),
+                format!("{acc} += {value};"),
                 "part[lid] += part[lid + s];".to_string(),
                 if op == ReduceOp::Mean {
                     format!("part[0] / {}", scalar::literal(n_red as f32))
@@ -163,20 +165,20 @@ impl Combine {
             ),
             ReduceOp::Max => (
                 "bitcast<f32>(0xff800000u)".into(),
-                format!("acc = max(acc, {value});"),
+                format!("{acc} = max({acc}, {value});"),
                 "part[lid] = max(part[lid], part[lid + s]);".into(),
                 "part[0]".into(),
             ),
             ReduceOp::Min => (
                 "bitcast<f32>(0x7f800000u)".into(),
-                format!("acc = min(acc, {value});"),
+                format!("{acc} = min({acc}, {value});"),
                 "part[lid] = min(part[lid], part[lid + s]);".into(),
                 "part[0]".into(),
             ),
             ReduceOp::ArgMax => (
                 "0.0".into(),
                 format!(
-                    "let v = {value};\n{indent}if (at == {none} || v > acc) {{ acc = v; at = r; }}"
+                    "let {acc}_v = {value};\n{indent}if ({at} == {none} || {acc}_v > {acc}) {{ {acc} = {acc}_v; {at} = r; }}"
                 ),
                 format!(
                     "let ov = part[lid + s];\n            let oi = part_at[lid + s];\n            if (oi != {none} && (part_at[lid] == {none} || ov > part[lid] || (ov == part[lid] && oi < part_at[lid]))) {{ part[lid] = ov; part_at[lid] = oi; }}"
@@ -194,7 +196,7 @@ impl Combine {
 }
 
 /// The workgroup arrays of partial results (and, for argmax, their indices).
-fn declare_partials(m: &mut Module, argmax: bool) {
+pub(super) fn declare_partials(m: &mut Module, argmax: bool) {
     m.decls
         .push_str(&format!("var<workgroup> part: array<f32, {GROUP}>;\n"));
     if argmax {

@@ -38,8 +38,11 @@ impl Helper {
             Helper::Pow => {
                 "fn k_pow(a: f32, b: f32) -> f32 {\n    if (b == 0.0) { return 1.0; }\n    let r = pow(abs(a), b);\n    if (a < 0.0 && b == floor(b)) {\n        if (floor(b * 0.5) * 2.0 != b) { return -r; }\n        return r;\n    }\n    if (a < 0.0) { return bitcast<f32>(0x7fc00000u); }\n    return r;\n}\n"
             }
+            // The clamp keeps large |x| from overflowing inside `tanh`; a NaN (tested on its
+            // bits: a compiler may assume `x != x` is false) stays NaN, as `clamp` may not
+            // keep it.
             Helper::Tanh => {
-                "fn k_tanh(x: f32) -> f32 {\n    return tanh(clamp(x, -15.0, 15.0));\n}\n"
+                "fn k_tanh(x: f32) -> f32 {\n    if ((bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u) { return x; }\n    return tanh(clamp(x, -15.0, 15.0));\n}\n"
             }
             // ir::random: lowbias32 of the index xor the hashed seed, top 24 bits.
             Helper::Random => {

@@ -361,6 +361,7 @@ fn movement_cases() -> Vec<Case> {
             "broadcast",
             single(Op::Broadcast(Shape::from([2, 3, 4])), &[&[3, 1]]),
         ),
+        ("stop_gradient", single(Op::StopGradient, &[&[2, 3, 4]])),
         (
             "slice",
             single(
@@ -413,7 +414,9 @@ fn fused_cases() -> Vec<Case> {
         ("fused_dense", dense_graph()),
         ("fused_conv_pool", conv_pool_graph()),
         ("fused_separable_conv", separable_conv_graph()),
-        ("fused_elementwise_reduce", elementwise_reduce_graph()),
+        ("fused_elementwise", elementwise_graph()),
+        ("fused_reduce", reduce_graph()),
+        ("fused_multi", elementwise_reduce_graph()),
     ]
     .into_iter()
     .map(|(name, graph)| case(name, optimized(&graph), -1.0, 1.0, CONTRACTION_TOL))
@@ -486,7 +489,32 @@ fn separable_conv_graph() -> Graph {
     g
 }
 
-/// Elementwise chain and a reduction with a prologue: a mean squared error.
+/// An elementwise chain alone: one fused elementwise kernel.
+fn elementwise_graph() -> Graph {
+    let mut g = Graph::new();
+    let a = g.input("a", [6, 11]);
+    let t = g.input("t", [11]);
+    let e = g.unary(UnaryOp::Exp, a).unwrap();
+    let th = g.unary(UnaryOp::Tanh, t).unwrap();
+    let mix = g.binary(BinaryOp::Mul, e, th).unwrap();
+    g.add_output("mix", mix).unwrap();
+    g
+}
+
+/// A reduction with a prologue alone: a mean squared error, one fused reduction.
+fn reduce_graph() -> Graph {
+    let mut g = Graph::new();
+    let a = g.input("a", [6, 11]);
+    let t = g.input("t", [6, 11]);
+    let d = g.binary(BinaryOp::Sub, a, t).unwrap();
+    let sq = g.unary(UnaryOp::Square, d).unwrap();
+    let loss = g.reduce(ReduceOp::Mean, sq, &[0, 1], false).unwrap();
+    g.add_output("loss", loss).unwrap();
+    g
+}
+
+/// An elementwise chain beside a reduction with a prologue over the same inputs (a mean
+/// squared error): siblings over one domain, one multi-result kernel.
 fn elementwise_reduce_graph() -> Graph {
     let mut g = Graph::new();
     let a = g.input("a", [6, 11]);

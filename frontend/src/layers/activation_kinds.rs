@@ -292,7 +292,9 @@ impl ActivationKind for SoftmaxKind {
     fn lower(&self, g: &mut Graph, x: NodeId) -> Result<NodeId> {
         let rank = g.shape(x).rank();
         let axis = self.batched_axis(rank).unwrap_or(rank.saturating_sub(1));
+        // The softmax does not depend on the shift: no gradient through it.
         let max = g.reduce(ReduceOp::Max, x, &[axis], true)?;
+        let max = g.stop_gradient(max)?;
         let shifted = g.binary(BinaryOp::Sub, x, max)?;
         let e = g.unary(UnaryOp::Exp, shifted)?;
         let sum = g.reduce(ReduceOp::Sum, e, &[axis], true)?;

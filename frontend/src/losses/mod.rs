@@ -113,9 +113,15 @@ pub(crate) fn check_node(g: &Graph, owner: &str, node: NodeId) -> Result<(), Err
 }
 
 /// `log_softmax(logits)` over the last axis, stabilised by subtracting the row maximum.
+///
+/// The result does not depend on the shift mathematically (`x - m - log Σ e^(x - m)` is the
+/// same for every `m`), so the shift is a `stop_gradient`: its gradient would be a sum of
+/// terms that cancel to rounding noise, at the cost of several kernels (the tie mask of the
+/// maximum, its count, a division), as JAX and TensorFlow do it.
 pub(crate) fn log_softmax(g: &mut Graph, logits: NodeId) -> Result<NodeId, Error> {
     let last = g.shape(logits).rank() - 1;
     let max = g.reduce(ReduceOp::Max, logits, &[last], true)?;
+    let max = g.stop_gradient(max)?;
     let shifted = g.binary(BinaryOp::Sub, logits, max)?;
     let exp = g.unary(UnaryOp::Exp, shifted)?;
     let sum = g.reduce(ReduceOp::Sum, exp, &[last], true)?;

@@ -1,11 +1,14 @@
 //! Shapes of the fused ops: an elementwise kernel's broadcast, an anchored kernel's anchor
 //! shape (with its epilogue's extra operands checked against it), a fused reduction's
-//! reduced prologue shape; and the checks on each kernel's program.
+//! reduced prologue shape, a multi-result kernel's empty `[0]` and its `extract`s' shapes;
+//! and the checks on each kernel's program.
 
 use super::elementwise::broadcast_all;
+use super::operands::expect_operands;
 use super::reduce::reduce_shape;
 use crate::error::{IrError, Result};
 use crate::fused::FusedOp;
+use crate::multi::MultiKernel;
 use crate::op::Op;
 use crate::shape::Shape;
 
@@ -65,7 +68,25 @@ pub(super) fn infer_fused(
             check_program(prologue, shapes.len())?;
             reduce_shape(input_shape, *op, axes, *keep_dims)
         }
+        FusedOp::Multi(kernel) => {
+            kernel.check(shapes)?;
+            Ok(MultiKernel::node_shape())
+        }
     }
+}
+
+/// The shape of an `extract`: the one it carries, read from a multi-result kernel's node
+/// (whether the kernel has that result of that shape needs the graph: the verifier checks it).
+pub(super) fn extract_shape(shapes: &[&Shape], shape: &Shape) -> Result<Shape, String> {
+    expect_operands(shapes, 1)?;
+    if *shapes[0] != MultiKernel::node_shape() {
+        return Err(format!(
+            "reads a node of shape {}, not a multi-result kernel's {}",
+            shapes[0],
+            MultiKernel::node_shape()
+        ));
+    }
+    Ok(shape.clone())
 }
 
 /// `Ok` when `p` is not empty and reads no more than `n_inputs` inputs.

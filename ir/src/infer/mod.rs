@@ -21,7 +21,7 @@ use crate::op::Op;
 use crate::shape::Shape;
 use contraction::contraction_shape;
 use elementwise::elementwise_shape;
-use fused::infer_fused;
+use fused::{extract_shape, infer_fused};
 use movement::movement_shape;
 use operands::expect_operands;
 use pooling::pooling_shape;
@@ -59,10 +59,12 @@ pub fn infer_shape(op: &Op, shapes: &[&Shape]) -> Result<Shape> {
         Op::Reshape(_)
         | Op::Transpose(_)
         | Op::Broadcast(_)
+        | Op::StopGradient
         | Op::Slice { .. }
         | Op::Concat { .. }
         | Op::Pad { .. } => movement_shape(op, shapes),
         Op::Fused(f) => infer_fused(f, shapes, infer_shape),
+        Op::Extract { shape, .. } => extract_shape(shapes, shape),
     };
     inferred.map_err(|msg| IrError::Shape {
         op: op_name(op),

@@ -1,5 +1,5 @@
 //! Shapes of the movement ops, which rearrange the same elements: reshape, transpose,
-//! broadcast, slice, concat, pad.
+//! broadcast, slice, concat, pad, and `stop_gradient` (which keeps them as they are).
 
 use super::name::op_name;
 use super::operands::expect_operands;
@@ -28,6 +28,7 @@ pub(super) fn movement_shape(op: &Op, shapes: &[&Shape]) -> Result<Shape, String
             }
             Ok(target.clone())
         }
+        Op::StopGradient => Ok(x.clone()),
         Op::Slice { starts, ends } => slice_shape(x, starts, ends),
         Op::Pad { before, after, .. } => pad_shape(x, before, after),
         other => unreachable!("{} is not a movement op", op_name(other)),

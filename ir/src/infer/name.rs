@@ -24,10 +24,12 @@ pub fn op_name(op: &Op) -> String {
         Op::Reshape(_) => "reshape".into(),
         Op::Transpose(_) => "transpose".into(),
         Op::Broadcast(_) => "broadcast".into(),
+        Op::StopGradient => "stop_gradient".into(),
         Op::Slice { .. } => "slice".into(),
         Op::Concat { .. } => "concat".into(),
         Op::Pad { .. } => "pad".into(),
         Op::RandomUniform(_) => "random_uniform".into(),
         Op::Fused(f) => f.name().into(),
+        Op::Extract { .. } => "extract".into(),
     }
 }

@@ -34,6 +34,26 @@ pub(crate) fn program(out: &Shape, program: &Program, inputs: &[&Tensor]) -> Ten
     map_broadcast(out, inputs, |scalars| program.eval(scalars))
 }
 
+/// Every register of `program` over `inputs`, each broadcast to `out`: register `r`'s values
+/// over `out` in row-major order.
+pub(crate) fn map_registers(out: &Shape, program: &Program, inputs: &[&Tensor]) -> Vec<Vec<f32>> {
+    let mut registers = vec![Vec::with_capacity(out.numel()); program.instrs.len()];
+    let views: Vec<View> = inputs
+        .iter()
+        .map(|t| View::broadcast(&t.shape, out))
+        .collect();
+    let mut scalars = vec![0.0; inputs.len()];
+    for_each_index(out.dims(), &views, |_, offsets| {
+        for ((scalar, input), &offset) in scalars.iter_mut().zip(inputs).zip(offsets) {
+            *scalar = input.data[offset];
+        }
+        for (register, value) in registers.iter_mut().zip(program.eval_registers(&scalars)) {
+            register.push(value);
+        }
+    });
+    registers
+}
+
 /// `cond != 0 ? a : b`, all three broadcast to `out`.
 pub(crate) fn select(cond: f32, a: f32, b: f32) -> f32 {
     if cond != 0.0 { a } else { b }

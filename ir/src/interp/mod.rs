@@ -13,6 +13,7 @@ mod elementwise;
 mod fused;
 mod index;
 mod movement;
+mod multi;
 mod pool;
 mod reduce;
 mod window;
@@ -20,8 +21,10 @@ mod window;
 use std::collections::HashMap;
 
 use crate::error::{IrError, Result};
+use crate::fused::FusedOp;
 use crate::graph::{Graph, NodeId};
 use crate::infer::{infer_shape, op_name};
+use crate::multi::MultiKernel;
 use crate::op::Op;
 use crate::shape::Shape;
 use crate::tensor::Tensor;
@@ -44,11 +47,34 @@ pub struct Evaluation {
 /// `Param` has no binding or a binding of the wrong shape.
 pub fn eval(graph: &Graph, bindings: &Bindings) -> Result<Vec<Tensor>> {
     let mut values: Vec<Tensor> = Vec::with_capacity(graph.len());
+    // The results of each multi-result kernel, read by its `extract` nodes.
+    let mut kernel_results: HashMap<NodeId, Vec<Tensor>> = HashMap::new();
     for id in graph.node_ids() {
         let node = graph.node(id);
         let value = match &node.op {
             Op::Input { name, shape } | Op::Param { name, shape } => {
                 bound_value(id, &node.op, name, shape, bindings)?
+            }
+            Op::Fused(FusedOp::Multi(kernel)) => {
+                let args: Vec<&Tensor> = graph
+                    .operands(id)
+                    .iter()
+                    .map(|o| &values[o.index()])
+                    .collect();
+                let results = eval_multi(kernel, &args)
+                    .map_err(|e| IrError::Interp(format!("node {id} (fused.multi): {e}")))?;
+                kernel_results.insert(id, results);
+                Tensor::zeros(MultiKernel::node_shape())
+            }
+            Op::Extract { index, .. } => {
+                let kernel = graph.operands(id)[0];
+                kernel_results
+                    .get(&kernel)
+                    .and_then(|r| r.get(*index))
+                    .cloned()
+                    .ok_or_else(|| {
+                        IrError::Interp(format!("node {id} extracts a missing result {index}"))
+                    })?
             }
             op => {
                 let args: Vec<&Tensor> = graph
@@ -102,7 +128,9 @@ pub fn run(graph: &Graph, bindings: &Bindings) -> Result<Evaluation> {
 
 /// The value of one op applied to `args` (its operands in order). Leaves other than
 /// `Const` have no value without bindings and are an error, as are operands whose shapes do
-/// not fit the op (the error names the op and the shapes).
+/// not fit the op (the error names the op and the shapes). A `fused.multi` node's own value
+/// is empty (see [`eval_multi`] for its results); an `extract` has no value apart from its
+/// kernel and is an error here.
 pub fn eval_op(op: &Op, args: &[&Tensor]) -> Result<Tensor> {
     if let Some(bad) = args.iter().find(|t| t.data.len() != t.shape.numel()) {
         return Err(IrError::Interp(format!(
@@ -151,13 +179,28 @@ pub fn eval_op(op: &Op, args: &[&Tensor]) -> Result<Tensor> {
         Op::Reshape(_) => movement::reshape(args[0], &out),
         Op::Transpose(perm) => movement::transpose(args[0], perm, &out),
         Op::Broadcast(_) => movement::broadcast(args[0], &out),
+        Op::StopGradient => args[0].clone(),
         Op::Slice { starts, .. } => movement::slice(args[0], starts, &out),
         Op::Concat { axis } => movement::concat(args, *axis, &out),
         Op::Pad { before, value, .. } => movement::pad(args[0], before, *value, &out),
         Op::RandomUniform(shape) => elementwise::random_uniform(shape, args[0]),
+        Op::Fused(FusedOp::Multi(_)) => Tensor::zeros(out),
         Op::Fused(f) => fused::eval_fused(f, args, &out),
+        Op::Extract { .. } => {
+            return Err(IrError::Interp(
+                "an extract's value is its kernel's result (see eval_multi)".into(),
+            ));
+        }
     };
     Ok(value)
+}
+
+/// Every result of the multi-result kernel `kernel` on its operands `args`, in result order.
+/// Fails like [`eval_op`] when the operands do not fit the kernel.
+pub fn eval_multi(kernel: &MultiKernel, args: &[&Tensor]) -> Result<Vec<Tensor>> {
+    let op = Op::Fused(FusedOp::Multi(kernel.clone()));
+    eval_op(&op, args)?;
+    Ok(multi::eval_multi(kernel, args))
 }
 
 /// The bound value of leaf `id` called `name`, checked against its declared `shape`.

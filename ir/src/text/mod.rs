@@ -31,8 +31,8 @@
 //!   [`crate::infer::op_name`]: a unary or binary op's `name()`, `select`, `reduce.<op>`,
 //!   `matmul`, `conv2d`, `conv2d_backprop_input`, `conv2d_backprop_filter`, `pool2d`,
 //!   `depthwise_conv2d`, `depthwise_conv2d_backprop_input`, `depthwise_conv2d_backprop_filter`,
-//!   `pool2d_grad`, `reshape`, `transpose`, `broadcast`, `slice`, `concat`, `pad`,
-//!   `random_uniform`, `fused.elementwise`, `fused.matmul`, `fused.conv2d`,
+//!   `pool2d_grad`, `reshape`, `transpose`, `broadcast`, `stop_gradient`, `slice`, `concat`, `pad`,
+//!   `random_uniform`, `extract`, `fused.elementwise`, `fused.matmul`, `fused.conv2d`,
 //!   `fused.depthwise_conv2d`, `fused.pool2d`, `fused.reduce`. Each attribute is `key` (a flag that is true; absent means false),
 //!   `key=atom` or `key=[a, b, ...]`:
 //!   - `reduce.<op>`: `axes=[..]`, flag `keep_dims`;
@@ -49,9 +49,15 @@
 //!   - `fused.reduce`: `op=sum|mean|max|min|argmax`, `axes=[..]`, flag `keep_dims`,
 //!     `input_shape=[..]`.
 //!
+//!   - `extract`: `index=n`, `shape=[..]` (result `n` of a `fused.multi`).
+//!
 //!   Fused ops end with their program: `{ r0 = in 0, r1 = const 1.5, r2 = relu r0,
 //!   r3 = add r1 r2, r4 = select r0 r1 r2 }`; register `ri` is instruction `i`, and each reads
 //!   only earlier registers.
+//! - `%name = fused.multi %a, %b, ... {`, then one loop per line, `loop domain=[dims]
+//!   [axes=[..]] results=[R, ...] { PROGRAM }` (`axes` only when the loop reduces), then
+//!   `} : [0]`. A result `R` is `r<i>` (register `i` at every element of the domain),
+//!   `<reduction>.r<i>` (its reduction over the axes) or `<reduction>.r<i>.keep_dims`.
 //! - `output "name" = %n` and `update %param = %value`.
 //!
 //! Floats are written in Rust's shortest round-trip form (`0.5`, `1e-45`, `-0.0`, `inf`,

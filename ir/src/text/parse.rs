@@ -11,8 +11,11 @@ use crate::tensor::Tensor;
 
 use super::lexer::{Tok, Token, lex};
 use super::syntax::{
-    AttrValue, Attrs, binary_named, checked_shape, decode, parse_f32, parse_usize, unary_named,
+    AttrValue, Attrs, binary_named, checked_shape, decode, decode_loop, parse_f32, parse_usize,
+    unary_named,
 };
+use crate::fused::FusedOp;
+use crate::multi::{Loop, MultiKernel};
 
 /// The most elements a `splat` constant may expand to (4 GiB of f32), so a short text
 /// cannot ask for an allocation that aborts the process.
@@ -191,25 +194,7 @@ impl Parser {
                 (op, Vec::new())
             }
             "const" => (Op::Const(self.const_value()?), Vec::new()),
-            _ => {
-                let mut operands = Vec::new();
-                if matches!(self.peek(), Tok::Node(_)) {
-                    operands.push(self.operand()?);
-                    while self.eat_punct(',') {
-                        operands.push(self.operand()?);
-                    }
-                }
-                let attrs = self.attrs()?;
-                let program = if *self.peek() == Tok::Punct('{') {
-                    Some(self.program()?)
-                } else {
-                    None
-                };
-                (
-                    decode(&op_name, attrs, program).map_err(|msg| error(line, msg))?,
-                    operands,
-                )
-            }
+            _ => self.computed_op(&op_name, line)?,
         };
         let printed = if self.eat_punct(':') {
             Some(self.shape()?)
@@ -231,6 +216,33 @@ impl Parser {
         }
         self.names.insert(name, id);
         Ok(())
+    }
+
+    /// A computed node's op after its name: operands, attributes, then its program (or a
+    /// `fused.multi`'s loops).
+    fn computed_op(&mut self, op_name: &str, line: usize) -> Result<(Op, Vec<NodeId>)> {
+        let mut operands = Vec::new();
+        if matches!(self.peek(), Tok::Node(_)) {
+            operands.push(self.operand()?);
+            while self.eat_punct(',') {
+                operands.push(self.operand()?);
+            }
+        }
+        let attrs = self.attrs()?;
+        if op_name == "fused.multi" {
+            attrs
+                .finish()
+                .map_err(|e| error(line, format!("`fused.multi`: {e}")))?;
+            let loops = self.loops()?;
+            return Ok((Op::Fused(FusedOp::Multi(MultiKernel { loops })), operands));
+        }
+        let program = if *self.peek() == Tok::Punct('{') {
+            Some(self.program()?)
+        } else {
+            None
+        };
+        let op = decode(op_name, attrs, program).map_err(|msg| error(line, msg))?;
+        Ok((op, operands))
     }
 
     fn output(&mut self) -> Result<()> {
@@ -358,6 +370,25 @@ impl Parser {
             attrs.insert(key, value).map_err(|e| error(line, e))?;
         }
         Ok(attrs)
+    }
+
+    /// The loops of a `fused.multi`: `{`, then one `loop ATTRS { PROGRAM }` per line, then `}`.
+    fn loops(&mut self) -> Result<Vec<Loop>> {
+        self.punct('{')?;
+        let mut loops = Vec::new();
+        loop {
+            self.skip_newlines();
+            if self.eat_punct('}') {
+                return Ok(loops);
+            }
+            let line = self.line();
+            if self.word("`loop` or `}`")? != "loop" {
+                return Err(error(line, "expected `loop` or `}` in a `fused.multi`"));
+            }
+            let attrs = self.attrs()?;
+            let body = self.program()?;
+            loops.push(decode_loop(attrs, body).map_err(|e| error(line, e))?);
+        }
     }
 
     /// `{ r0 = in 0, r1 = relu r0, ... }`, possibly over several lines.

@@ -7,7 +7,7 @@ use crate::op::Op;
 use crate::tensor::Tensor;
 
 use super::lexer::quote;
-use super::syntax::{AttrValue, encode, format_f32, format_program};
+use super::syntax::{AttrValue, encode, format_f32, format_loop, format_program};
 
 /// The text form of `graph` (see the [module docs](super) for the grammar).
 pub fn print(graph: &Graph) -> String {
@@ -39,6 +39,13 @@ pub fn print(graph: &Graph) -> String {
                 }
                 if let Some(p) = syntax.program {
                     let _ = write!(out, " {}", format_program(p));
+                }
+                if !syntax.loops.is_empty() {
+                    out.push_str(" {\n");
+                    for l in syntax.loops {
+                        let _ = writeln!(out, "    {}", format_loop(l));
+                    }
+                    out.push_str("  }");
                 }
                 let _ = write!(out, " : {}", node.shape);
             }

@@ -6,7 +6,10 @@
 use std::collections::HashSet;
 
 use ir::op::{Conv2dAttrs, Padding, Pool2dAttrs, PoolKind, ReduceOp};
-use ir::{BinaryOp, FusedOp, Graph, Instr, NodeId, Op, Program, Shape, Tensor, UnaryOp};
+use ir::{
+    BinaryOp, FusedOp, Graph, Instr, Loop, LoopResult, MultiKernel, NodeId, Op, Program, Shape,
+    Tensor, UnaryOp,
+};
 
 /// Every reduction.
 pub const REDUCE_OPS: [ReduceOp; 5] = [
@@ -50,11 +53,14 @@ pub fn op_kind(op: &Op) -> usize {
         Op::DepthwiseConv2dBackpropInput { .. } => 26,
         Op::DepthwiseConv2dBackpropFilter { .. } => 27,
         Op::Fused(FusedOp::DepthwiseConv2d { .. }) => 28,
+        Op::StopGradient => 29,
+        Op::Fused(FusedOp::Multi(_)) => 30,
+        Op::Extract { .. } => 31,
     }
 }
 
 /// The number of kinds [`op_kind`] distinguishes.
-pub const N_OP_KINDS: usize = 29;
+pub const N_OP_KINDS: usize = 32;
 
 fn conv(strides: [usize; 2], dilation: [usize; 2], padding: Padding) -> Conv2dAttrs {
     Conv2dAttrs {
@@ -118,6 +124,7 @@ pub fn every_op_graph() -> Graph {
     add_movement(&mut g, &l);
     let logits = add_fused_contractions(&mut g, &l, xt, wt, dw_filter);
     add_fused_pooling_and_reductions(&mut g, &l);
+    add_multi_result_kernel(&mut g, &l);
 
     let step = g.binary(BinaryOp::Mul, mm, l.half).unwrap();
     let new_w = g
@@ -285,11 +292,12 @@ fn add_pooling(g: &mut Graph, l: &Leaves) {
     g.add(Op::Pool2dGrad(max_pool), &[img, pooled]).unwrap();
 }
 
-/// Reshape, broadcast, slice, concat (of several operands and of one), pad, and random
-/// numbers.
+/// Reshape, broadcast, stop_gradient, slice, concat (of several operands and of one), pad,
+/// and random numbers.
 fn add_movement(g: &mut Graph, l: &Leaves) {
     let (x, half) = (l.x, l.half);
     g.reshape(x, [4, 2]).unwrap();
+    g.add(Op::StopGradient, &[x]).unwrap();
     g.add(Op::Broadcast(Shape::from([3, 2, 4])), &[x]).unwrap();
     g.add(
         Op::Slice {
@@ -424,6 +432,65 @@ fn add_fused_pooling_and_reductions(g: &mut Graph, l: &Leaves) {
     g.add(Op::Fused(argmax), &[x]).unwrap();
 }
 
+/// A multi-result kernel of two loops: `e = exp(x * 0.5)` over `[2, 4]` written whole, with
+/// its row sums (kept) and the argmax of each row; and a scalar loop. Every result but the
+/// argmax is extracted.
+fn add_multi_result_kernel(g: &mut Graph, l: &Leaves) {
+    let rows = Loop {
+        domain: Shape::from([2, 4]),
+        axes: vec![1],
+        body: Program {
+            instrs: vec![
+                Instr::Input(0),
+                Instr::Input(1),
+                Instr::Binary(BinaryOp::Mul, 0, 1),
+                Instr::Unary(UnaryOp::Exp, 2),
+            ],
+        },
+        results: vec![
+            LoopResult::Element(3),
+            LoopResult::Reduce {
+                op: ReduceOp::Sum,
+                reg: 3,
+                keep_dims: true,
+            },
+            LoopResult::Reduce {
+                op: ReduceOp::ArgMax,
+                reg: 2,
+                keep_dims: false,
+            },
+        ],
+    };
+    let scalar = Loop {
+        domain: Shape::scalar(),
+        axes: vec![],
+        body: Program {
+            instrs: vec![
+                Instr::Input(1),
+                Instr::Const(-1.5),
+                Instr::Binary(BinaryOp::Add, 0, 1),
+            ],
+        },
+        results: vec![LoopResult::Element(2)],
+    };
+    let kernel = MultiKernel {
+        loops: vec![rows, scalar],
+    };
+    let multi = g
+        .add(Op::Fused(FusedOp::Multi(kernel)), &[l.x, l.half])
+        .unwrap();
+    for (index, shape) in [(0, [2, 4].as_slice()), (1, &[2, 1]), (3, &[])] {
+        g.add(
+            Op::Extract {
+                index,
+                shape: Shape::from(shape),
+            },
+            &[multi],
+        )
+        .unwrap();
+    }
+}
+
 /// Panics (with the node) unless `g` uses every op kind, scalar op, padding form and pool
 /// kind. Scalar ops inside fused programs count.
 pub fn assert_covers_everything(g: &Graph) {
@@ -452,6 +519,7 @@ pub fn assert_covers_everything(g: &Graph) {
                 | FusedOp::MatMul { epilogue: p, .. }
                 | FusedOp::Reduce { prologue: p, .. },
             ) => (None, None, Some(p)),
+            Op::Fused(FusedOp::Multi(k)) => (None, None, Some(&k.loops[0].body)),
             _ => (None, None, None),
         };
         if let Some(c) = conv_attrs {
@@ -507,7 +575,7 @@ fn op_bits(op: &Op) -> String {
         } => format!("pad {before:?} {after:?} {}", value.to_bits()),
         Op::Fused(f) => {
             let mut text = format!("{f:?}");
-            for instr in &fused_program(f).instrs {
+            for instr in f.programs().iter().flat_map(|p| &p.instrs) {
                 if let Instr::Const(c) = instr {
                     text.push_str(&format!(" const bits {}", c.to_bits()));
                 }
@@ -516,10 +584,6 @@ fn op_bits(op: &Op) -> String {
         }
         other => format!("{other:?}"),
     }
-}
-
-fn fused_program(f: &FusedOp) -> &Program {
-    f.program()
 }
 
 /// Panics unless `a` and `b` are the same graph node by node (ops, floats bit for bit,

@@ -166,3 +166,103 @@ fn reduce_with_prologue_is_sum_of_squared_differences() {
         0.0,
     );
 }
+
+/// A softmax denominator and an unrelated scalar as one multi-result kernel.
+fn multi_graph() -> (ir::Graph, ir::interp::Bindings) {
+    use ir::{Loop, LoopResult, MultiKernel};
+    let mut g = ir::Graph::new();
+    let x = g.input("x", [2, 3]);
+    let m = g.input("m", [2, 1]);
+    let s = g.input("s", []);
+    let rows = Loop {
+        domain: Shape::from([2, 3]),
+        axes: vec![1],
+        body: Program {
+            instrs: vec![
+                Instr::Input(0),
+                Instr::Input(1),
+                Instr::Binary(BinaryOp::Sub, 0, 1),
+                Instr::Unary(UnaryOp::Exp, 2),
+            ],
+        },
+        results: vec![
+            LoopResult::Element(3),
+            LoopResult::Reduce {
+                op: ReduceOp::Sum,
+                reg: 3,
+                keep_dims: true,
+            },
+            LoopResult::Reduce {
+                op: ReduceOp::ArgMax,
+                reg: 2,
+                keep_dims: false,
+            },
+        ],
+    };
+    let scalar = Loop {
+        domain: Shape::scalar(),
+        axes: vec![],
+        body: Program {
+            instrs: vec![Instr::Input(2), Instr::Unary(UnaryOp::Neg, 0)],
+        },
+        results: vec![LoopResult::Element(1)],
+    };
+    let kernel = MultiKernel {
+        loops: vec![rows, scalar],
+    };
+    let multi = g
+        .add(Op::Fused(FusedOp::Multi(kernel)), &[x, m, s])
+        .unwrap();
+    for (index, shape, name) in [
+        (0, vec![2, 3], "e"),
+        (1, vec![2, 1], "sum"),
+        (2, vec![2], "argmax"),
+        (3, vec![], "neg"),
+    ] {
+        let shape = Shape::new(shape);
+        let r = g.add(Op::Extract { index, shape }, &[multi]).unwrap();
+        g.add_output(name, r).unwrap();
+    }
+    let bindings = [
+        ("x".to_string(), random([2, 3], 7, -2.0, 2.0)),
+        ("m".to_string(), t([2, 1], vec![0.5, -1.0])),
+        ("s".to_string(), t(Shape::scalar(), vec![4.0])),
+    ]
+    .into();
+    (g, bindings)
+}
+
+#[test]
+fn a_multi_result_kernel_equals_the_ops_it_stands_for() {
+    let (g, bindings) = multi_graph();
+    let got = ir::interp::run(&g, &bindings).unwrap().outputs;
+    let x = &bindings["x"];
+    let e: Vec<f32> = (0..6)
+        .map(|i| (x.data[i] - bindings["m"].data[i / 3]).exp())
+        .collect();
+    assert_close(&got[0].1, &[2, 3], &e, 0.0);
+    let sums: Vec<f32> = e.chunks(3).map(|r| r.iter().sum()).collect();
+    assert_close(&got[1].1, &[2, 1], &sums, 1e-6);
+    let argmax: Vec<f32> = e
+        .chunks(3)
+        .map(|r| {
+            let best = r.iter().cloned().fold(f32::NEG_INFINITY, f32::max);
+            r.iter().position(|&v| v == best).unwrap() as f32
+        })
+        .collect();
+    assert_close(&got[2].1, &[2], &argmax, 0.0);
+    assert_close(&got[3].1, &[], &[-4.0], 0.0);
+}
+
+#[test]
+fn a_multi_result_node_holds_nothing_and_an_extract_alone_has_no_value() {
+    let (g, bindings) = multi_graph();
+    let values = ir::interp::eval(&g, &bindings).unwrap();
+    assert_eq!(values[3].shape, Shape::from([0]));
+    let extract = Op::Extract {
+        index: 0,
+        shape: Shape::from([2, 3]),
+    };
+    let err = ir::interp::eval_op(&extract, &[&values[3]]).unwrap_err();
+    assert!(err.to_string().contains("eval_multi"), "{err}");
+}

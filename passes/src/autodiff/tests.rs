@@ -129,3 +129,50 @@ fn a_foreign_node_id_is_rejected() {
         "{err}"
     );
 }
+
+#[test]
+fn the_relu_gradient_reads_the_output_with_the_input_mask() {
+    let mut g = Graph::new();
+    let x = g.input("x", [5]);
+    let y = g.unary(UnaryOp::Relu, x).unwrap();
+    let s = g.reduce(ReduceOp::Sum, y, &[0], false).unwrap();
+    let (out, grads) = grad(&g, s, &[x]).unwrap();
+    // The mask compares the output: the pre-activation has no other reader.
+    let mask = out
+        .node_ids()
+        .find(|&id| out.op(id) == &Op::Binary(BinaryOp::Gt))
+        .expect("a comparison mask");
+    assert_eq!(out.operands(mask)[0], y);
+    assert_eq!(out.users(x), vec![y]);
+    // Same values as `x > 0`, NaN and signed zeros included: relu(NaN) is 0 (f32::max),
+    // and neither NaN > 0 nor 0 > 0 holds.
+    let values = [f32::NAN, -0.0, 0.0, -3.0, 2.5];
+    let bindings = [("x".to_string(), Tensor::new([5], values.to_vec()).unwrap())].into();
+    let dx = &ir::interp::eval(&out, &bindings).unwrap()[grads[0].index()];
+    let by_input: Vec<f32> = values
+        .iter()
+        .map(|&v| f32::from(u8::from(v > 0.0)))
+        .collect();
+    assert_eq!(dx.data, by_input);
+}
+
+#[test]
+fn no_gradient_flows_through_stop_gradient() {
+    // y = sum(x * stop_gradient(x)): dy/dx is stop_gradient(x) = x, not 2x.
+    let mut g = Graph::new();
+    let x = g.input("x", [3]);
+    let frozen = g.stop_gradient(x).unwrap();
+    let p = g.binary(BinaryOp::Mul, x, frozen).unwrap();
+    let s = g.reduce(ReduceOp::Sum, p, &[0], false).unwrap();
+    let (out, grads) = grad(&g, s, &[x]).unwrap();
+    let values = vec![1.5, -2.0, 0.25];
+    let bindings = [("x".to_string(), Tensor::new([3], values.clone()).unwrap())].into();
+    assert_eq!(
+        ir::interp::eval(&out, &bindings).unwrap()[grads[0].index()].data,
+        values
+    );
+    // Through stop_gradient alone: a zeros constant, as for any constant.
+    let s = g.reduce(ReduceOp::Sum, frozen, &[0], false).unwrap();
+    let (out, grads) = grad(&g, s, &[x]).unwrap();
+    assert_eq!(out.op(grads[0]), &Op::Const(Tensor::zeros([3])));
+}

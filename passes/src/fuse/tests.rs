@@ -5,13 +5,22 @@ use ir::{
     ReduceOp, Shape, Tensor, UnaryOp,
 };
 
-use super::fuse;
+use super::{fuse, fuse_nodes};
 
 /// Fuse `g`, check the result against `g` on the reference interpreter (random bindings in
 /// `[-2, 2)`, relative tolerance 1e-6: fusion runs the same scalar ops in the same order),
 /// and return it.
 fn fuse_checked(g: &Graph) -> Graph {
-    let out = fuse(g).unwrap();
+    same_values(g, fuse(g).unwrap())
+}
+
+/// [`fuse_checked`] with the node rules only (no kernel merging).
+fn nodes_checked(g: &Graph) -> Graph {
+    same_values(g, fuse_nodes(g).unwrap())
+}
+
+/// `out`, after checking that it computes what `g` does (see [`fuse_checked`]).
+fn same_values(g: &Graph, out: Graph) -> Graph {
     ir::verify::verify(&out).unwrap();
     let mut bindings = ir::interp::Bindings::new();
     for (k, id) in g.node_ids().enumerate() {
@@ -164,10 +173,15 @@ fn value_used_by_two_kernels_is_materialized_once() {
     let r3 = g.unary(UnaryOp::Abs, r2).unwrap();
     g.add_output("r1", r1).unwrap();
     g.add_output("r3", r3).unwrap();
-    let out = fuse_checked(&g);
+    let out = nodes_checked(&g);
     // exp stays primitive (two consumers); log+neg and sqrt+abs become kernels.
     assert_eq!(primitive_elementwise(&out), 1);
     assert_eq!(fused_ops(&out).len(), 2);
+    // Merged, exp is written by the log+neg kernel as a second result, read by sqrt+abs.
+    let out = fuse_checked(&g);
+    assert_eq!(primitive_elementwise(&out), 0);
+    let names: Vec<&str> = fused_ops(&out).iter().map(|f| f.name()).collect();
+    assert_eq!(names, ["fused.multi", "fused.elementwise"]);
 }
 
 #[test]
@@ -201,7 +215,7 @@ fn scalar_constants_are_inlined_unless_they_would_change_the_rank() {
     let c2 = g.binary(BinaryOp::Add, c, half).unwrap();
     let d = g.unary(UnaryOp::Exp, c2).unwrap();
     g.add_output("d", d).unwrap();
-    let out = fuse_checked(&g);
+    let out = nodes_checked(&g);
     let b = out.output("b").unwrap();
     let Op::Fused(FusedOp::Elementwise(p)) = out.op(b) else {
         panic!()
@@ -388,4 +402,108 @@ fn fusing_twice_changes_nothing() {
         1,
         "swish epilogue on the matmul; the sum stays plain"
     );
+}
+
+/// The kernels of `g` (nodes that run one): fused or primitive ops, not leaves, views or
+/// extracts.
+fn kernels(g: &Graph) -> Vec<NodeId> {
+    g.node_ids()
+        .filter(|&n| {
+            !matches!(
+                g.op(n),
+                Op::Input { .. }
+                    | Op::Param { .. }
+                    | Op::Const(_)
+                    | Op::Reshape(_)
+                    | Op::Extract { .. }
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn a_producer_needed_elsewhere_joins_its_consumer_as_a_second_result() {
+    let mut g = Graph::new();
+    let x = g.input("x", [3, 5]);
+    let m = g.input("m", [3, 1]);
+    let s = g.binary(BinaryOp::Sub, x, m).unwrap();
+    let e = g.unary(UnaryOp::Exp, s).unwrap();
+    let sum = g.reduce(ReduceOp::Sum, e, &[1], true).unwrap();
+    g.add_output("e", e).unwrap();
+    g.add_output("sum", sum).unwrap();
+    let out = fuse_checked(&g);
+    let [k] = kernels(&out)[..] else {
+        panic!("{}", ir::text::print(&out))
+    };
+    let Op::Fused(FusedOp::Multi(kernel)) = out.op(k) else {
+        panic!("{}", ir::text::print(&out))
+    };
+    assert_eq!(kernel.loops.len(), 1);
+    assert_eq!(
+        kernel.n_results(),
+        2,
+        "e whole and its row sums; s stays in registers"
+    );
+}
+
+#[test]
+fn a_reduction_is_never_read_in_the_loop_that_reduces_it() {
+    // softmax: e / sum(e) needs the sum of every row first: the division is its own kernel.
+    let mut g = Graph::new();
+    let x = g.input("x", [3, 5]);
+    let e = g.unary(UnaryOp::Exp, x).unwrap();
+    let sum = g.reduce(ReduceOp::Sum, e, &[1], true).unwrap();
+    let y = g.binary(BinaryOp::Div, e, sum).unwrap();
+    g.add_output("y", y).unwrap();
+    let out = fuse_checked(&g);
+    assert_eq!(kernels(&out).len(), 2, "{}", ir::text::print(&out));
+    assert!(matches!(
+        out.op(out.output("y").unwrap()),
+        Op::Binary(BinaryOp::Div)
+    ));
+}
+
+#[test]
+fn independent_updates_become_one_kernel_of_several_loops() {
+    let mut g = Graph::new();
+    let lr = g.scalar(0.5);
+    for (name, shape) in [
+        ("w", Shape::from([4, 3])),
+        ("b", Shape::from([3])),
+        ("c", Shape::scalar()),
+    ] {
+        let grad = g.input(format!("d{name}"), shape.clone());
+        let p = g.param(name, shape);
+        let step = g.binary(BinaryOp::Mul, grad, lr).unwrap();
+        let new = g.binary(BinaryOp::Sub, p, step).unwrap();
+        g.add_update(p, new).unwrap();
+    }
+    let out = fuse_checked(&g);
+    let [k] = kernels(&out)[..] else {
+        panic!("{}", ir::text::print(&out))
+    };
+    let Op::Fused(FusedOp::Multi(kernel)) = out.op(k) else {
+        panic!()
+    };
+    let domains: Vec<&Shape> = kernel.loops.iter().map(|l| &l.domain).collect();
+    assert_eq!(
+        domains,
+        [&Shape::from([4, 3]), &Shape::from([3]), &Shape::scalar()]
+    );
+}
+
+#[test]
+fn kernels_that_a_path_through_another_kernel_joins_stay_apart() {
+    // q -> matmul -> c, and q -> c: one loop for q and c would run before and after the
+    // matmul.
+    let mut g = Graph::new();
+    let x = g.input("x", [4, 4]);
+    let w = g.param("w", [4, 4]);
+    let q = g.unary(UnaryOp::Neg, x).unwrap();
+    let mm = g.matmul(q, w, false, false).unwrap();
+    let c = g.binary(BinaryOp::Mul, q, mm).unwrap();
+    g.add_output("mm", mm).unwrap();
+    g.add_output("c", c).unwrap();
+    let out = fuse_checked(&g);
+    assert_eq!(kernels(&out).len(), 3, "{}", ir::text::print(&out));
 }

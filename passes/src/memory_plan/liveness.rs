@@ -1,5 +1,6 @@
 //! Which nodes are computed at all, which memory each value lives in before any reuse
 //! (a reshape lives in its operand's memory), and when each memory is read for the last time.
+//! A multi-result kernel reads its operands at its own step; its `extract`s read nothing.
 
 use ir::{Graph, NodeId, Op};
 
@@ -49,7 +50,7 @@ impl Liveness {
             let operands = graph.operands(id);
             match graph.op(id) {
                 Op::Reshape(_) => owner[id.index()] = owner[operands[0].index()],
-                op if is_leaf(op) => {}
+                op if is_leaf(op) || matches!(op, Op::Extract { .. }) => {}
                 _ => operands
                     .iter()
                     .for_each(|&o| read(&mut last_read, owner[o.index()], id.index())),
@@ -70,22 +71,31 @@ impl Liveness {
         }
     }
 
-    /// Whether `id` runs a kernel: needed, not a leaf, not a reshape.
+    /// Whether `id` runs a kernel: needed, not a leaf, not a reshape, not an `extract` (its
+    /// multi-result kernel runs instead).
     pub(super) fn is_kernel(&self, graph: &Graph, id: NodeId) -> bool {
-        self.needed[id.index()] && !is_leaf(graph.op(id)) && !matches!(graph.op(id), Op::Reshape(_))
+        self.needed[id.index()]
+            && !is_leaf(graph.op(id))
+            && !matches!(graph.op(id), Op::Reshape(_) | Op::Extract { .. })
     }
 
-    /// Whether every operand of `id` whose value lives in `memory` has exactly `id`'s shape,
-    /// so an elementwise kernel at `id` reads that memory only at the index it writes.
-    pub(super) fn reads_only_at_own_index(
+    /// Whether the kernel writing `written` reads every operand whose value lives in
+    /// `memory` only where it writes `written` ([`ir::kernels::writes_where_it_reads`]), so
+    /// `written` may take over that memory at the kernel's step.
+    pub(super) fn reads_only_where_it_writes(
         &self,
         graph: &Graph,
-        id: NodeId,
+        written: NodeId,
         memory: NodeId,
     ) -> bool {
+        let kernel = ir::kernels::kernel_of(graph, written);
         graph
-            .operands(id)
+            .operands(kernel)
             .into_iter()
-            .all(|o| self.owner[o.index()] != memory || graph.shape(o) == graph.shape(id))
+            .enumerate()
+            .all(|(j, o)| {
+                self.owner[o.index()] != memory
+                    || ir::kernels::writes_where_it_reads(graph, written, j)
+            })
     }
 }

@@ -16,28 +16,38 @@
 //!   unused;
 //! - `None` for a non-leaf node that feeds no output and no update: it is not computed at all,
 //!   and backends skip it;
+//! - `Results` for a needed multi-result kernel (`fused.multi`): it runs at its step and
+//!   writes each of its results into that result's `extract` node, which gets its storage
+//!   below as if it were a kernel at the multi-result kernel's step (`InPlace` or `Arena`);
 //! - `Alias(operand)` for every needed `Reshape` (no copy, no kernel). The value's memory is
 //!   its operand's, followed through chains of reshapes, and stays live as long as any reader
 //!   of any alias of it; an alias of an input or a parameter is fine because nothing writes
 //!   through an alias;
 //! - `InPlace(n)` for the update value `u` of the `n`-th parameter `p` exactly when all hold:
-//!   `u` runs a kernel (it is not a leaf or a reshape, and not already the in-place update of
-//!   an earlier-listed parameter); no node after `u` reads `p`'s old value, directly or
-//!   through reshapes of `p`; neither `p` nor a reshape of it is a graph output or an update
-//!   value (those are read at the end of the step); and if `u` itself reads `p` (directly or
-//!   through a reshape), `u` is elementwise ([`ir::memory_plan::is_elementwise`]: `Unary`,
-//!   `Binary`, `Select`, fused `Elementwise`) and every such operand has exactly `u`'s shape
-//!   (no broadcast), so element `i` of `p` is read before element `i` of the new value is
-//!   written over it. Only `u` is in place; the nodes computing `u`'s operands use the arena;
-//! - `Arena { offset, len }` for every other kernel: `len` is the element count, the offset
-//!   a multiple of [`ir::memory_plan::ARENA_ALIGN`]. A slot is reused once every value stored
-//!   in it has been read for the last time (best-fit over a free list, deterministic). A
-//!   kernel's result never shares memory with a value still read at or after its step, with
-//!   one exception: an elementwise kernel may write over an arena operand that it reads for
-//!   the last time, when every operand living in that memory has exactly the kernel's shape.
-//!   Backends must therefore let an elementwise kernel's output alias such an input (read
-//!   element `i` of every input before writing element `i`); every other kernel's output is
-//!   disjoint from all of its inputs.
+//!   `u` is written by a kernel (it runs one, or it is an `extract` of a multi-result kernel;
+//!   it is not a leaf or a reshape, and not already the in-place update of an earlier-listed
+//!   parameter); no node after `u`'s kernel reads `p`'s old value, directly or through
+//!   reshapes of `p`; neither `p` nor a reshape of it is a graph output or an update value
+//!   (those are read at the end of the step); and if `u`'s kernel itself reads `p` (directly
+//!   or through a reshape), it reads it only where it writes `u`
+//!   ([`ir::kernels::writes_where_it_reads`]: `u` is elementwise — `Unary`, `Binary`,
+//!   `Select`, fused `Elementwise`, or an elementwise result of a loop, which visits each
+//!   element of its domain once, that is the only loop of its kernel reading `p` — and
+//!   every such operand has exactly
+//!   `u`'s shape, no broadcast), so element `i` of `p` is read before element `i` of the new
+//!   value is written over it. Only `u` is in place; the nodes computing `u`'s operands use
+//!   the arena;
+//! - `Arena { offset, len }` for every other value a kernel writes: `len` is the element
+//!   count, the offset a multiple of [`ir::memory_plan::ARENA_ALIGN`]. A slot is reused once
+//!   every value stored in it has been read for the last time (best-fit over a free list,
+//!   deterministic). A kernel's result never shares memory with a value still read at or
+//!   after its step, nor with another result of the same kernel, with one exception: a
+//!   result may take over an arena operand that its kernel reads for the last time, when
+//!   the kernel reads that memory only where it writes the result (the same rule as for
+//!   `InPlace`, each operand memory taken by one result at most). Backends must therefore let
+//!   an elementwise kernel's (or elementwise loop's) output alias such an input (read element
+//!   `i` of every input before writing element `i`); every other output is disjoint from all
+//!   of its kernel's inputs.
 //!
 //! The finished plan is checked with [`ir::MemoryPlan::validate`] before it is returned.
 
@@ -46,8 +56,8 @@ mod liveness;
 #[cfg(test)]
 mod tests;
 
-use ir::memory_plan::is_elementwise;
-use ir::{Graph, MemoryPlan, NodeId, Op, Storage};
+use ir::kernels::{kernel_of, kernel_writes};
+use ir::{FusedOp, Graph, MemoryPlan, NodeId, Op, Storage};
 
 use crate::error::PassError;
 use arena::{ArenaAllocator, aligned};
@@ -69,11 +79,13 @@ pub fn plan(graph: &Graph) -> Result<MemoryPlan, PassError> {
 fn assign_leaves_and_aliases(graph: &Graph, live: &Liveness, storage: &mut [Storage]) {
     let (mut inputs, mut params, mut consts) = (0..usize::MAX, 0..usize::MAX, 0..usize::MAX);
     for id in graph.node_ids() {
+        let needed = live.needed[id.index()];
         storage[id.index()] = match graph.op(id) {
             Op::Input { .. } => Storage::Input(inputs.next().expect("unbounded")),
             Op::Param { .. } => Storage::Param(params.next().expect("unbounded")),
             Op::Const(_) => Storage::Const(consts.next().expect("unbounded")),
-            Op::Reshape(_) if live.needed[id.index()] => Storage::Alias(graph.operands(id)[0]),
+            Op::Reshape(_) if needed => Storage::Alias(graph.operands(id)[0]),
+            Op::Fused(FusedOp::Multi(_)) if needed => Storage::Results,
             _ => Storage::None,
         };
     }
@@ -86,21 +98,19 @@ fn assign_in_place_updates(graph: &Graph, live: &Liveness, storage: &mut [Storag
             .iter()
             .position(|&p| p == param)
             .expect("updates name params");
-        let at = value.index();
+        let at = kernel_of(graph, value).index();
         let last_read = live.last_read[param.index()];
-        let safe = live.is_kernel(graph, value)
-            && storage[at] == Storage::None
+        let safe = live.is_kernel(graph, kernel_of(graph, value))
+            && !matches!(graph.op(value), Op::Fused(FusedOp::Multi(_)))
+            && storage[value.index()] == Storage::None
             && match last_read {
                 None => true,
                 Some(step) if step < at => true,
-                Some(step) if step == at => {
-                    is_elementwise(graph.op(value))
-                        && live.reads_only_at_own_index(graph, value, param)
-                }
+                Some(step) if step == at => live.reads_only_where_it_writes(graph, value, param),
                 Some(_) => false,
             };
         if safe {
-            storage[at] = Storage::InPlace(n);
+            storage[value.index()] = Storage::InPlace(n);
         }
     }
 }
@@ -113,15 +123,30 @@ struct Block {
     reserved: usize,
 }
 
-/// Give every remaining kernel an arena slot; returns the arena length.
+/// The arena while it is being planned: the allocator and the blocks in use.
+#[derive(Default)]
+struct Arena {
+    allocator: ArenaAllocator,
+    blocks: Vec<Block>,
+}
+
+/// Give every value a kernel writes that has no storage yet an arena slot; returns the arena
+/// length.
 fn assign_arena(graph: &Graph, live: &Liveness, storage: &mut [Storage]) -> usize {
-    let mut allocator = ArenaAllocator::default();
-    let mut blocks: Vec<Block> = Vec::new();
+    let mut arena = Arena::default();
     for id in graph.node_ids() {
         let step = id.index();
-        if !live.is_kernel(graph, id) || storage[step] != Storage::None {
+        if !live.is_kernel(graph, id) {
             continue;
         }
+        let unplaced: Vec<NodeId> = kernel_writes(graph, id)
+            .into_iter()
+            .filter(|&w| live.needed[w.index()] && storage[w.index()] == Storage::None)
+            .collect();
+        if unplaced.is_empty() {
+            continue;
+        }
+        let Arena { allocator, blocks } = &mut arena;
         blocks.retain(|b| {
             let dead = b.last_read < step;
             if dead {
@@ -129,52 +154,76 @@ fn assign_arena(graph: &Graph, live: &Liveness, storage: &mut [Storage]) -> usiz
             }
             !dead
         });
-        let len = graph.shape(id).numel();
-        let last_read = live.last_read[step].unwrap_or(step);
-        if let Some(block) = dying_same_shape_operand(graph, live, id)
-            .and_then(|x| blocks.iter_mut().find(|b| b.holder == x))
+        // Operand memories a result of this kernel already took over.
+        let mut taken: Vec<NodeId> = Vec::new();
+        for w in unplaced {
+            storage[w.index()] = arena.place(graph, live, w, step, &mut taken);
+        }
+    }
+    arena.allocator.high_water()
+}
+
+impl Arena {
+    /// The slot of `w`, written at `step`: the memory of an operand it may take over (see
+    /// [`dying_operand`]) and no other result of its kernel took, or a fresh block.
+    fn place(
+        &mut self,
+        graph: &Graph,
+        live: &Liveness,
+        w: NodeId,
+        step: usize,
+        taken: &mut Vec<NodeId>,
+    ) -> Storage {
+        let len = graph.shape(w).numel();
+        let last_read = live.last_read[w.index()].unwrap_or(step);
+        if let Some(block) = dying_operand(graph, live, w, step, taken)
+            .and_then(|x| self.blocks.iter_mut().find(|b| b.holder == x))
         {
-            block.holder = id;
+            taken.push(block.holder);
+            block.holder = w;
             block.last_read = last_read;
-            storage[step] = Storage::Arena {
+            return Storage::Arena {
                 offset: block.offset,
                 len,
             };
-            continue;
         }
         let reserved = aligned(len);
         let offset = if reserved == 0 {
             0
         } else {
-            allocator.alloc(reserved)
+            self.allocator.alloc(reserved)
         };
         if reserved > 0 {
-            blocks.push(Block {
-                holder: id,
+            self.blocks.push(Block {
+                holder: w,
                 last_read,
                 offset,
                 reserved,
             });
         }
-        storage[step] = Storage::Arena { offset, len };
+        Storage::Arena { offset, len }
     }
-    allocator.high_water()
 }
 
-/// For an elementwise kernel: an operand's memory owner that it reads for the last time,
-/// only at its own index, and that has the kernel's size — the kernel may write over it.
-fn dying_same_shape_operand(graph: &Graph, live: &Liveness, id: NodeId) -> Option<NodeId> {
-    if !is_elementwise(graph.op(id)) {
-        return None;
-    }
+/// An operand memory of `w`'s kernel (at `step`) that `w` may write over: not a leaf, read
+/// for the last time at `step`, of `w`'s size, read by the kernel only where it writes `w`,
+/// and not `taken` by another of its results.
+fn dying_operand(
+    graph: &Graph,
+    live: &Liveness,
+    w: NodeId,
+    step: usize,
+    taken: &[NodeId],
+) -> Option<NodeId> {
     graph
-        .operands(id)
+        .operands(kernel_of(graph, w))
         .into_iter()
         .map(|o| live.owner[o.index()])
         .find(|&memory| {
             !is_leaf(graph.op(memory))
-                && live.last_read[memory.index()] == Some(id.index())
-                && graph.shape(memory).numel() == graph.shape(id).numel()
-                && live.reads_only_at_own_index(graph, id, memory)
+                && !taken.contains(&memory)
+                && live.last_read[memory.index()] == Some(step)
+                && graph.shape(memory).numel() == graph.shape(w).numel()
+                && live.reads_only_where_it_writes(graph, w, memory)
         })
 }

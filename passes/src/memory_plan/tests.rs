@@ -333,3 +333,139 @@ fn validate_rejects_hand_broken_plans() {
         "{node}: {msg}"
     );
 }
+
+/// Adam's three updates of one param as one loop (`m' = 0.9 m + g`, `v' = v + g²`,
+/// `p' = p - m' / (√v' + 1)`), with an unrelated loop that reads `other` when `other_reads_p`
+/// is false and `p` when it is true.
+fn adam_kernel(other_reads_p: bool) -> (Graph, [NodeId; 4]) {
+    use ir::{FusedOp, Instr, Loop, LoopResult, MultiKernel, Op, Program, Shape};
+    let mut g = Graph::new();
+    let x = g.input("x", [8]);
+    let gr = g.unary(UnaryOp::Tanh, x).unwrap();
+    let (p, m, v) = (g.param("p", [8]), g.param("m", [8]), g.param("v", [8]));
+    let other = g.param("other", [8]);
+    use BinaryOp::{Add, Div, Mul, Sub};
+    let adam = Loop {
+        domain: Shape::from([8]),
+        axes: vec![],
+        body: Program {
+            instrs: vec![
+                Instr::Input(0),                  // r0 g
+                Instr::Input(1),                  // r1 p
+                Instr::Input(2),                  // r2 m
+                Instr::Input(3),                  // r3 v
+                Instr::Const(0.9),                // r4
+                Instr::Binary(Mul, 4, 2),         // r5
+                Instr::Binary(Add, 5, 0),         // r6 m'
+                Instr::Unary(UnaryOp::Square, 0), // r7
+                Instr::Binary(Add, 3, 7),         // r8 v'
+                Instr::Unary(UnaryOp::Sqrt, 8),   // r9
+                Instr::Const(1.0),                // r10
+                Instr::Binary(Add, 9, 10),        // r11
+                Instr::Binary(Div, 6, 11),        // r12
+                Instr::Binary(Sub, 1, 12),        // r13 p'
+            ],
+        },
+        results: vec![
+            LoopResult::Element(6),
+            LoopResult::Element(8),
+            LoopResult::Element(13),
+        ],
+    };
+    let neg = Loop {
+        domain: Shape::from([8]),
+        axes: vec![],
+        body: Program {
+            instrs: vec![
+                Instr::Input(if other_reads_p { 1 } else { 4 }),
+                Instr::Unary(UnaryOp::Neg, 0),
+            ],
+        },
+        results: vec![LoopResult::Element(1)],
+    };
+    let kernel = MultiKernel {
+        loops: vec![adam, neg],
+    };
+    let k = g
+        .add(Op::Fused(FusedOp::Multi(kernel)), &[gr, p, m, v, other])
+        .unwrap();
+    let e: Vec<NodeId> = (0..4)
+        .map(|index| {
+            let shape = Shape::from([8]);
+            g.add(Op::Extract { index, shape }, &[k]).unwrap()
+        })
+        .collect();
+    g.add_update(m, e[0]).unwrap();
+    g.add_update(v, e[1]).unwrap();
+    g.add_update(p, e[2]).unwrap();
+    g.add_output("neg", e[3]).unwrap();
+    (g, [e[0], e[1], e[2], e[3]])
+}
+
+#[test]
+fn a_multi_result_kernel_updates_its_params_in_place() {
+    let (g, [m_new, v_new, p_new, neg]) = adam_kernel(false);
+    let p = plan(&g).unwrap();
+    assert_eq!(p.of(m_new), Storage::InPlace(1));
+    assert_eq!(p.of(v_new), Storage::InPlace(2));
+    assert_eq!(p.of(p_new), Storage::InPlace(0));
+    assert!(matches!(p.of(neg), Storage::Arena { .. }));
+    assert_eq!(p.of(ir::kernels::kernel_of(&g, neg)), Storage::Results);
+}
+
+#[test]
+fn a_param_another_loop_reads_is_not_updated_in_place() {
+    let (g, [_, _, p_new, _]) = adam_kernel(true);
+    let p = plan(&g).unwrap();
+    assert!(
+        matches!(p.of(p_new), Storage::Arena { .. }),
+        "{:?}",
+        p.of(p_new)
+    );
+    // Forcing it in place is caught.
+    let mut broken = p.clone();
+    broken.storage[p_new.index()] = Storage::InPlace(0);
+    let (node, msg) = verify_error(broken.validate(&g));
+    assert!(
+        node == p_new.to_string() && msg.contains("overwriting %2"),
+        "{node}: {msg}"
+    );
+}
+
+#[test]
+fn validate_rejects_broken_multi_result_plans() {
+    let (g, [m_new, v_new, _, neg]) = adam_kernel(false);
+    let good = plan(&g).unwrap();
+    let kernel = ir::kernels::kernel_of(&g, neg);
+    let broken = |edit: &dyn Fn(&mut MemoryPlan)| {
+        let mut p = good.clone();
+        edit(&mut p);
+        verify_error(p.validate(&g))
+    };
+    let (node, msg) = broken(&|p| p.storage[kernel.index()] = Storage::Arena { offset: 0, len: 0 });
+    assert!(
+        node == kernel.to_string() && msg.contains("not Results"),
+        "{node}: {msg}"
+    );
+    let (node, msg) = broken(&|p| p.storage[neg.index()] = Storage::Results);
+    assert!(
+        node == neg.to_string() && msg.contains("only a fused.multi"),
+        "{node}: {msg}"
+    );
+    // Two results of one kernel in the same memory.
+    let (node, msg) = broken(&|p| p.storage[v_new.index()] = Storage::InPlace(1));
+    assert!(
+        (node == v_new.to_string() && msg.contains("same kernel"))
+            || msg.contains("not that param's update"),
+        "{node}: {msg}"
+    );
+    let (node, msg) = broken(&|p| {
+        p.storage[kernel.index()] = Storage::None;
+        p.storage[m_new.index()] = Storage::None;
+        p.storage[v_new.index()] = Storage::None;
+    });
+    assert!(
+        msg.contains("does not run") || msg.contains("never computed"),
+        "{node}: {msg}"
+    );
+}

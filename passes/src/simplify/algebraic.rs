@@ -1,7 +1,8 @@
 //! Cheap algebraic identities, from one table.
 //!
 //! Guarantees: `x * 1`, `1 * x`, `x + 0`, `0 + x`, `x - 0`, `x / 1` become `x`, and
-//! `neg(neg(x))` becomes `x`, but only when the result has exactly `x`'s shape (a constant
+//! `neg(neg(x))` and `stop_gradient(x)` become `x` (the latter only tells autodiff, which
+//! runs before the pipeline, not to differentiate through `x`), but only when the result has exactly `x`'s shape (a constant
 //! that broadcasts `x` up is a real op and stays). The constant may have any shape as long as
 //! every element is the identity value. These are exact in IEEE arithmetic except that
 //! `-0.0 + 0.0` is `+0.0`: dropping `x + 0` keeps a `-0.0` that the op would have turned
@@ -57,6 +58,7 @@ pub fn algebraic(graph: &Graph) -> Result<Graph, PassError> {
 /// The (new) node that `op` applied to the (new) `operands` equals, if it is an identity.
 fn simplified(new: &Graph, op: &Op, operands: &[NodeId]) -> Option<NodeId> {
     match *op {
+        Op::StopGradient => Some(operands[0]),
         Op::Unary(UnaryOp::Neg) => match new.op(operands[0]) {
             Op::Unary(UnaryOp::Neg) => Some(new.operands(operands[0])[0]),
             _ => None,

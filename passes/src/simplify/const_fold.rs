@@ -9,7 +9,8 @@
 //! more elements than its largest operand is skipped, so `broadcast(0.0)` to a large shape
 //! (or random numbers from a constant seed) stays a cheap op instead of a large literal.
 //! Dead constants are left for [`super::dce()`]; identities with one non-constant operand
-//! are [`super::algebraic()`]'s job.
+//! are [`super::algebraic()`]'s job. A multi-result kernel (`fused.multi`) is never folded:
+//! its node holds no value (its `extract`s do).
 
 use ir::shape::Shape;
 use ir::{Graph, Op, Tensor};
@@ -36,8 +37,11 @@ pub fn const_fold(graph: &Graph) -> Result<Graph, PassError> {
                 _ => None,
             })
             .collect();
+        let multi = matches!(graph.op(id), Op::Fused(ir::FusedOp::Multi(_)));
         let folded = match constants {
-            Some(values) if !values.is_empty() => fold(graph.op(id), graph.shape(id), &values)?,
+            Some(values) if !values.is_empty() && !multi => {
+                fold(graph.op(id), graph.shape(id), &values)?
+            }
             _ => None,
         };
         match folded {

@@ -73,6 +73,26 @@ impl Attrs {
         }
     }
 
+    /// `key=[..]` as integers, `None` when the attribute is absent.
+    pub(super) fn optional_ints(&mut self, key: &str) -> Result<Option<Vec<usize>>, String> {
+        if self.entries.iter().any(|(k, _, _)| k == key) {
+            self.ints(key).map(Some)
+        } else {
+            Ok(None)
+        }
+    }
+
+    /// `key=[..]`, the items as written.
+    pub(super) fn words(&mut self, key: &str) -> Result<Vec<String>, String> {
+        match self.take(key) {
+            Some(AttrValue::List(items)) => Ok(items.clone()),
+            Some(_) => Err(format!(
+                "attribute `{key}` needs a list like `{key}=[a, b]`"
+            )),
+            None => Err(format!("missing attribute `{key}`")),
+        }
+    }
+
     pub(super) fn int(&mut self, key: &str) -> Result<usize, String> {
         parse_usize(&self.atom(key)?).map_err(|e| format!("attribute `{key}`: {e}"))
     }
@@ -135,7 +155,7 @@ impl Attrs {
         reduce_op_named(&name).ok_or_else(|| format!("attribute `op`: unknown reduction `{name}`"))
     }
 
-    pub(super) fn finish(&self) -> Result<(), String> {
+    pub(in crate::text) fn finish(&self) -> Result<(), String> {
         match self.entries.iter().find(|(_, _, used)| !used) {
             Some((key, _, _)) => Err(format!("unknown attribute `{key}`")),
             None => Ok(()),

@@ -1,9 +1,11 @@
 //! Decoding, text to op: the op called by a parsed name, built from its attributes and, for
 //! fused ops, its program ([`decode`]).
 
+use super::atoms::parse_usize;
 use super::attrs::Attrs;
 use super::names::{binary_named, reduce_op_named, unary_named};
 use crate::fused::{FusedOp, Program};
+use crate::multi::{Loop, LoopResult};
 use crate::op::Op;
 
 /// The non-leaf op called `name` with `attrs` and, for fused ops, `program`. Errors are
@@ -45,6 +47,7 @@ fn decode_op(name: &str, a: &mut Attrs, program: &mut Option<Program>) -> Result
     Ok(match name {
         "input" | "param" | "const" => return Err("misplaced leaf syntax".into()),
         "select" => Op::Select,
+        "stop_gradient" => Op::StopGradient,
         "matmul" => Op::MatMul {
             transpose_a: a.flag("transpose_a")?,
             transpose_b: a.flag("transpose_b")?,
@@ -85,8 +88,55 @@ fn decode_op(name: &str, a: &mut Attrs, program: &mut Option<Program>) -> Result
             value: a.float("value")?,
         },
         "random_uniform" => Op::RandomUniform(a.shape("shape")?),
+        "extract" => Op::Extract {
+            index: a.int("index")?,
+            shape: a.shape("shape")?,
+        },
         _ => return Err("unknown op".into()),
     })
+}
+
+/// One `loop` line of a `fused.multi` from its attributes (`domain`, `axes` when it reduces,
+/// `results`) and its body. Errors are prefixed with `loop`.
+pub(in crate::text) fn decode_loop(mut a: Attrs, body: Program) -> Result<Loop, String> {
+    let lp = (|| {
+        let domain = a.shape("domain")?;
+        let axes = a.optional_ints("axes")?.unwrap_or_default();
+        let results = a
+            .words("results")?
+            .iter()
+            .map(|r| loop_result(r))
+            .collect::<Result<Vec<_>, _>>()?;
+        a.finish()?;
+        Ok(Loop {
+            domain,
+            axes,
+            body,
+            results,
+        })
+    })();
+    lp.map_err(|e: String| format!("`loop`: {e}"))
+}
+
+/// A loop result as written: `r3`, `sum.r3` or `max.r3.keep_dims`.
+fn loop_result(text: &str) -> Result<LoopResult, String> {
+    let reg = |r: &str| {
+        r.strip_prefix('r')
+            .and_then(|n| parse_usize(n).ok())
+            .ok_or_else(|| format!("`{text}` is not a result like `r3` or `sum.r3.keep_dims`"))
+    };
+    let parts: Vec<&str> = text.split('.').collect();
+    match parts.as_slice() {
+        [r] => Ok(LoopResult::Element(reg(r)?)),
+        [op, r, rest @ ..] if rest.is_empty() || rest == ["keep_dims"] => Ok(LoopResult::Reduce {
+            op: reduce_op_named(op).ok_or_else(|| format!("`{text}`: unknown reduction `{op}`"))?,
+            reg: reg(r)?,
+            keep_dims: !rest.is_empty(),
+        }),
+        _ => Err(format!(
+            "`{text}` is not a result like `r3` or `sum.r3.keep_dims`"
+        )),
+    }
 }
 
 /// The fused op `fused.<kind>`: its attributes, then its program (taken out of `program`).
@@ -119,6 +169,7 @@ fn decode_fused(
             attrs: a.pool()?,
             epilogue: take_program()?,
         },
+        "multi" => return Err("needs its loops, one `loop ... { ... }` per line".into()),
         "reduce" => FusedOp::Reduce {
             op: a.reduce_op()?,
             axes: a.ints("axes")?,

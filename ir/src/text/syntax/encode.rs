@@ -1,10 +1,11 @@
-//! Encoding, op to text: each op's name and attributes in print order ([`encode`]), and a
-//! fused op's program ([`format_program`]).
+//! Encoding, op to text: each op's name and attributes in print order ([`encode`]), a fused
+//! op's program ([`format_program`]) and a multi-result kernel's loops ([`format_loop`]).
 
 use super::atoms::format_f32;
 use super::attrs::AttrValue;
 use crate::fused::{FusedOp, Instr, Program};
 use crate::infer::op_name;
+use crate::multi::{Loop, LoopResult};
 use crate::op::{Conv2dAttrs, Op, Padding, Pool2dAttrs, PoolKind};
 
 /// An op as spelled in the text form, minus operands.
@@ -13,8 +14,10 @@ pub(in crate::text) struct OpSyntax<'a> {
     pub name: String,
     /// Attributes in print order.
     pub attrs: Vec<(&'static str, AttrValue)>,
-    /// The fused program, for fused ops.
+    /// The fused program, for fused ops but `fused.multi`.
     pub program: Option<&'a Program>,
+    /// The loops of a `fused.multi` (empty for every other op).
+    pub loops: &'a [Loop],
 }
 
 fn ints(values: &[usize]) -> AttrValue {
@@ -60,9 +63,10 @@ fn push_pool(attrs: &mut Vec<(&'static str, AttrValue)>, p: &Pool2dAttrs) {
 pub(in crate::text) fn encode(op: &Op) -> OpSyntax<'_> {
     let mut attrs = Vec::new();
     let mut program = None;
+    let mut loops: &[Loop] = &[];
     match op {
         Op::Input { .. } | Op::Param { .. } | Op::Const(_) => {}
-        Op::Unary(_) | Op::Binary(_) | Op::Select => {}
+        Op::Unary(_) | Op::Binary(_) | Op::Select | Op::StopGradient => {}
         Op::Reduce {
             axes, keep_dims, ..
         } => {
@@ -118,18 +122,28 @@ pub(in crate::text) fn encode(op: &Op) -> OpSyntax<'_> {
             attrs.push(("after", ints(after)));
             attrs.push(("value", AttrValue::Atom(format_f32(*value))));
         }
-        Op::Fused(f) => program = Some(push_fused_attrs(&mut attrs, f)),
+        Op::Fused(FusedOp::Multi(k)) => loops = &k.loops,
+        Op::Fused(f) => program = push_fused_attrs(&mut attrs, f),
+        Op::Extract { index, shape } => {
+            attrs.push(("index", AttrValue::Atom(index.to_string())));
+            attrs.push(("shape", ints(&shape.0)));
+        }
     }
     OpSyntax {
         name: op_name(op),
         attrs,
         program,
+        loops,
     }
 }
 
-/// The attributes of a fused op, in print order; returns its program.
-fn push_fused_attrs<'a>(attrs: &mut Vec<(&'static str, AttrValue)>, f: &'a FusedOp) -> &'a Program {
-    match f {
+/// The attributes of a fused op, in print order; returns its program (none for
+/// `fused.multi`, whose loops the printer writes).
+fn push_fused_attrs<'a>(
+    attrs: &mut Vec<(&'static str, AttrValue)>,
+    f: &'a FusedOp,
+) -> Option<&'a Program> {
+    Some(match f {
         FusedOp::Elementwise(p) => p,
         FusedOp::MatMul {
             transpose_a,
@@ -162,7 +176,43 @@ fn push_fused_attrs<'a>(attrs: &mut Vec<(&'static str, AttrValue)>, f: &'a Fused
             attrs.push(("input_shape", ints(&input_shape.0)));
             prologue
         }
-    }
+        FusedOp::Multi(_) => return None,
+    })
+}
+
+/// One loop of a `fused.multi`: `loop domain=[3, 5] axes=[1] results=[r3, sum.r3.keep_dims]
+/// { r0 = in 0, ... }` (`axes` only when there are some). A result is `r<reg>` for an
+/// elementwise value, `<reduction>.r<reg>` for a reduction, with `.keep_dims` when it keeps
+/// the reduced axes.
+pub(in crate::text) fn format_loop(l: &Loop) -> String {
+    let dims = |d: &[usize]| {
+        d.iter()
+            .map(usize::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let results: Vec<String> = l
+        .results
+        .iter()
+        .map(|r| match *r {
+            LoopResult::Element(reg) => format!("r{reg}"),
+            LoopResult::Reduce { op, reg, keep_dims } => {
+                let keep = if keep_dims { ".keep_dims" } else { "" };
+                format!("{}.r{reg}{keep}", op.name())
+            }
+        })
+        .collect();
+    let axes = if l.axes.is_empty() {
+        String::new()
+    } else {
+        format!(" axes=[{}]", dims(&l.axes))
+    };
+    format!(
+        "loop domain=[{}]{axes} results=[{}] {}",
+        dims(l.domain.dims()),
+        results.join(", "),
+        format_program(&l.body)
+    )
 }
 
 /// `p` as `{ r0 = in 0, r1 = const 1.5, r2 = add r0 r1 }`.

@@ -4,7 +4,7 @@
 //! operand" (a zero gradient that needs no node).
 //!
 //! Tie and kink conventions (the subgradient each rule picks):
-//! - `relu`, `abs` at 0: gradient 0 (`relu`: `x > 0`; `abs`: `sign(0) = 0`).
+//! - `relu`, `abs` at 0: gradient 0 (`relu`: `y > 0`, the same mask as `x > 0`; `abs`: `sign(0) = 0`).
 //! - binary `max`/`min` on a tie: the whole gradient goes to `a`.
 //! - `reduce.max`/`reduce.min` on a tie: the gradient is split evenly among the tied
 //!   elements (so the sum over them is `dy`).
@@ -12,7 +12,7 @@
 //! - max pooling: the gradient goes to the first maximum of each window (see `Pool2dGrad`);
 //!   differentiating that again with respect to `dy` needs non-overlapping windows.
 //! - `sign`, `floor`, comparisons, `argmax`, `random_uniform`'s seed and `select`'s condition
-//!   are piecewise constant: no gradient.
+//!   are piecewise constant: no gradient. `stop_gradient` passes none by definition.
 //!
 //! Layout: this file dispatches each op to its family's rule; one file per family
 //! ([`unary`], [`broadcasting`] for binary ops and `select`, [`reduce`], [`contraction`] for
@@ -69,7 +69,9 @@ pub(crate) fn operand_grad(g: &mut Graph, site: &Site, i: usize) -> Res<Option<N
         | Op::Pad { .. } => movement_grad(g, site, i).map(Some),
         // y = uniform(seed): piecewise constant in the seed.
         Op::RandomUniform(_) => Ok(None),
-        Op::Fused(_) => Err(PassError::Autodiff(format!(
+        // y = stop_gradient(x): a constant to autodiff by definition.
+        Op::StopGradient => Ok(None),
+        Op::Fused(_) | Op::Extract { .. } => Err(PassError::Autodiff(format!(
             "node {y} ({}) is a fused op; run autodiff before fusion",
             op_name(&site.op)
         ))),

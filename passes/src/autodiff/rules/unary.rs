@@ -1,5 +1,7 @@
 //! Rules for the elementwise unary ops: `dx = dy * u'(x)`, written with `x` or `y`, with the
-//! activation functions (`relu`, `sigmoid`, `tanh`, `erf`) in a function of their own.
+//! activation functions (`relu`, `sigmoid`, `tanh`, `erf`) in a function of their own. Where
+//! `u'` can be written with the output `y` alone (`exp`, `relu`, `sigmoid`, `tanh`), it is, so
+//! that the backward pass does not keep the input alive.
 
 use ir::{BinaryOp, Graph, NodeId, UnaryOp};
 
@@ -71,10 +73,13 @@ pub(super) fn unary_grad(
 fn activation_grad(g: &mut Graph, u: UnaryOp, x: NodeId, y: NodeId, dy: NodeId) -> Res<NodeId> {
     use UnaryOp::*;
     Ok(match u {
-        // y = max(x, 0): dx = dy * (x > 0)
+        // y = max(x, 0): dx = dy * (x > 0), written as dy * (y > 0): y > 0 exactly when
+        // x > 0 (a NaN x gives y = 0, as `f32::max` does, and NaN > 0 is false too, so the
+        // mask is the same bit for bit). Reading y rather than x lets the pre-activation die
+        // at the activation, so a matmul or conv can store y alone (relu in its epilogue).
         Relu => {
             let zero = g.scalar(0.0);
-            let pos = g.bin(BinaryOp::Gt, x, zero)?;
+            let pos = g.bin(BinaryOp::Gt, y, zero)?;
             g.mul2(dy, pos)?
         }
         // y = 1/(1 + e^-x): dx = dy * y * (1 - y)

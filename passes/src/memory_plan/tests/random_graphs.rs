@@ -1,8 +1,13 @@
 //! Property test: random graphs, planned, validated, and executed element by element on one
 //! flat arena under the plan; results must equal those under the naive (no reuse) plan.
+//! Multi-result kernels run their loops in order and again in reverse order, so a plan that
+//! lets one loop clobber what another reads shows up in one of the two runs.
 
 use ir::random::uniform;
-use ir::{BinaryOp, Graph, MemoryPlan, NodeId, Op, ReduceOp, Shape, Storage, Tensor, UnaryOp};
+use ir::{
+    BinaryOp, FusedOp, Graph, Instr, Loop, LoopResult, MemoryPlan, MultiKernel, NodeId, Op,
+    Program, ReduceOp, Shape, Storage, Tensor, UnaryOp,
+};
 
 use super::super::plan;
 
@@ -38,7 +43,12 @@ fn random_graph(seed: u32) -> Graph {
     for _ in 0..24 {
         let a = nodes[dice.below(nodes.len())];
         let b = nodes[dice.below(nodes.len())];
-        let made = match dice.below(7) {
+        let made = match dice.below(8) {
+            7 => {
+                let made = multi_kernel(&mut g, &mut dice, &nodes, &mut pending_updates);
+                nodes.extend(made);
+                continue;
+            }
             0 => g.unary(unary[dice.below(4)], a),
             1 | 2 => g.binary(binary[dice.below(4)], a, b),
             3 => g.matmul(a, b, dice.below(2) == 1, dice.below(2) == 1),
@@ -73,6 +83,93 @@ fn random_graph(seed: u32) -> Graph {
         }
     }
     g
+}
+
+/// A multi-result kernel of one or two loops over random operands of `nodes`, each loop a
+/// few unary and binary ops, its results extracted (returned); an elementwise result that
+/// has a pending param's shape and whose loop reads that param becomes its update.
+fn multi_kernel(
+    g: &mut Graph,
+    dice: &mut Dice,
+    nodes: &[NodeId],
+    pending_updates: &mut Vec<NodeId>,
+) -> Vec<NodeId> {
+    let n_operands = 1 + dice.below(3);
+    let operands: Vec<NodeId> = (0..n_operands)
+        .map(|_| nodes[dice.below(nodes.len())])
+        .collect();
+    let loops: Vec<Loop> = (0..1 + dice.below(2))
+        .filter_map(|_| random_loop(g, dice, &operands))
+        .collect();
+    if loops.is_empty() {
+        return Vec::new();
+    }
+    let kernel = MultiKernel { loops };
+    let shapes = kernel.result_shapes().expect("well-formed loops");
+    let Ok(multi) = g.add(Op::Fused(FusedOp::Multi(kernel.clone())), &operands) else {
+        return Vec::new();
+    };
+    let mut extracts = Vec::new();
+    for (index, shape) in shapes.into_iter().enumerate() {
+        let e = g.add(Op::Extract { index, shape }, &[multi]).unwrap();
+        extracts.push(e);
+        let (l, result) = kernel.result(index).unwrap();
+        let reads = kernel.loops[l].operands_read();
+        let target = pending_updates.iter().position(|&p| {
+            g.shape(p) == g.shape(e)
+                && matches!(result, LoopResult::Element(_))
+                && operands
+                    .iter()
+                    .enumerate()
+                    .any(|(j, &o)| o == p && reads.contains(&j))
+        });
+        if let Some(k) = target {
+            g.add_update(pending_updates.remove(k), e).unwrap();
+        }
+    }
+    extracts
+}
+
+/// One loop over `operands`: a domain they broadcast to, 2 to 4 random ops, one to three
+/// elementwise results, and maybe the sum over axis 0 of a register.
+fn random_loop(g: &Graph, dice: &mut Dice, operands: &[NodeId]) -> Option<Loop> {
+    let domains: [&[usize]; 2] = [&[4, 4], &[4]];
+    let domain = Shape::from(domains[dice.below(2)]);
+    let readable: Vec<usize> = (0..operands.len())
+        .filter(|&j| g.shape(operands[j]).broadcasts_to(&domain))
+        .collect();
+    if readable.is_empty() {
+        return None;
+    }
+    let mut instrs: Vec<Instr> = readable.iter().map(|&j| Instr::Input(j)).collect();
+    let unary = [UnaryOp::Neg, UnaryOp::Tanh, UnaryOp::Square];
+    let binary = [BinaryOp::Add, BinaryOp::Sub, BinaryOp::Mul];
+    for _ in 0..2 + dice.below(3) {
+        let (a, b) = (dice.below(instrs.len()), dice.below(instrs.len()));
+        instrs.push(match dice.below(2) {
+            0 => Instr::Unary(unary[dice.below(3)], a),
+            _ => Instr::Binary(binary[dice.below(3)], a, b),
+        });
+    }
+    let n = instrs.len();
+    let mut results: Vec<LoopResult> = (0..1 + dice.below(3))
+        .map(|_| LoopResult::Element(n - 1 - dice.below(n.min(3))))
+        .collect();
+    results.dedup();
+    let reduce = domain.rank() == 2 && dice.below(2) == 1;
+    if reduce {
+        results.push(LoopResult::Reduce {
+            op: ReduceOp::Sum,
+            reg: n - 1,
+            keep_dims: dice.below(2) == 1,
+        });
+    }
+    Some(Loop {
+        domain,
+        axes: if reduce { vec![0] } else { vec![] },
+        body: Program { instrs },
+        results,
+    })
 }
 
 /// The memories of one execution: inputs, params, consts and the arena.
@@ -112,11 +209,21 @@ fn broadcast_index(operand: &Shape, out: &Shape, i: usize) -> usize {
 }
 
 /// Run `g` under `plan`, kernel by kernel, reading and writing the machine's memory directly
-/// (so a plan that overwrites a live value gives wrong results). Returns outputs then params.
-fn execute(g: &Graph, plan: &MemoryPlan) -> Vec<Vec<u32>> {
+/// (so a plan that overwrites a live value gives wrong results); multi-result kernels run
+/// their loops in reverse order when `reverse_loops`. Returns outputs then params.
+fn execute(g: &Graph, plan: &MemoryPlan, reverse_loops: bool) -> Vec<Vec<u32>> {
     let mut m = Machine::with_leaves(g, plan);
     for id in g.node_ids() {
-        if matches!(plan.of(id), Storage::None | Storage::Alias(_)) || g.operands(id).is_empty() {
+        if let Op::Fused(FusedOp::Multi(k)) = g.op(id) {
+            if plan.of(id) == Storage::Results {
+                m.run_multi(g, plan, id, k, reverse_loops);
+            }
+            continue;
+        }
+        if matches!(plan.of(id), Storage::None | Storage::Alias(_))
+            || g.operands(id).is_empty()
+            || matches!(g.op(id), Op::Extract { .. })
+        {
             continue;
         }
         for i in 0..g.shape(id).numel() {
@@ -128,6 +235,70 @@ fn execute(g: &Graph, plan: &MemoryPlan) -> Vec<Vec<u32>> {
 }
 
 impl Machine {
+    /// Run the multi-result kernel `id`: each loop element by element, every operand of an
+    /// element read before its results are written; reductions written after their loop.
+    fn run_multi(
+        &mut self,
+        g: &Graph,
+        plan: &MemoryPlan,
+        id: NodeId,
+        k: &MultiKernel,
+        reverse_loops: bool,
+    ) {
+        let operands = g.operands(id);
+        let extracts = ir::kernels::kernel_writes(g, id);
+        let mut order: Vec<usize> = (0..k.loops.len()).collect();
+        if reverse_loops {
+            order.reverse();
+        }
+        for l in order {
+            let lp = &k.loops[l];
+            let first = k.loops[..l].iter().map(|p| p.results.len()).sum::<usize>();
+            let writes: Vec<Option<NodeId>> = (0..lp.results.len())
+                .map(|r| {
+                    extracts.iter().copied().find(
+                        |&e| matches!(g.op(e), Op::Extract { index, .. } if *index == first + r),
+                    )
+                })
+                .collect();
+            let mut sums = vec![0.0f32; lp.domain.numel()];
+            for i in 0..lp.domain.numel() {
+                let ins: Vec<f32> = operands
+                    .iter()
+                    .map(|&o| {
+                        if g.shape(o).broadcasts_to(&lp.domain) {
+                            *self.cell(plan, o, broadcast_index(g.shape(o), &lp.domain, i))
+                        } else {
+                            0.0
+                        }
+                    })
+                    .collect();
+                let regs = lp.body.eval_registers(&ins);
+                for (r, result) in lp.results.iter().enumerate() {
+                    match (result, writes[r]) {
+                        (LoopResult::Element(reg), Some(e)) if plan.of(e) != Storage::None => {
+                            *self.cell(plan, e, i) = regs[*reg];
+                        }
+                        (LoopResult::Reduce { reg, .. }, _) => {
+                            let cols = lp.domain.dims()[1];
+                            sums[i % cols] += regs[*reg];
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            for (r, result) in lp.results.iter().enumerate() {
+                if let (LoopResult::Reduce { .. }, Some(e)) = (result, writes[r])
+                    && plan.of(e) != Storage::None
+                {
+                    for (c, &sum) in sums.iter().enumerate().take(lp.domain.dims()[1]) {
+                        *self.cell(plan, e, c) = sum;
+                    }
+                }
+            }
+        }
+    }
+
     /// A machine with seeded inputs and params, the graph's constants and a NaN-filled arena.
     fn with_leaves(g: &Graph, plan: &MemoryPlan) -> Machine {
         let seed_data = |n: usize, salt: u32| {
@@ -262,17 +433,32 @@ impl Machine {
 #[test]
 fn random_graphs_plan_validate_and_compute_what_the_naive_plan_computes() {
     let (mut in_place, mut reused, mut naive_total, mut planned_total) = (0, 0, 0, 0);
+    let (mut multi, mut multi_in_place) = (0, 0);
     for seed in 0..300 {
         let g = random_graph(seed);
         let p = plan(&g).unwrap_or_else(|e| panic!("seed {seed}: {e}"));
         p.validate(&g).unwrap();
         let naive = MemoryPlan::naive(&g);
         // Tolerance 0: both runs do the same arithmetic in the same order.
-        assert_eq!(
-            execute(&g, &p),
-            execute(&g, &naive),
-            "seed {seed}: results differ under the plan {p:?}"
-        );
+        let want = execute(&g, &naive, false);
+        for reverse_loops in [false, true] {
+            assert_eq!(
+                execute(&g, &p, reverse_loops),
+                want,
+                "seed {seed}: results differ under the plan {p:?}"
+            );
+        }
+        multi += g
+            .node_ids()
+            .filter(|&id| matches!(g.op(id), Op::Fused(FusedOp::Multi(_))))
+            .count();
+        multi_in_place += g
+            .updates
+            .iter()
+            .filter(|&&(_, v)| {
+                matches!(g.op(v), Op::Extract { .. }) && matches!(p.of(v), Storage::InPlace(_))
+            })
+            .count();
         in_place += p
             .storage
             .iter()
@@ -284,6 +470,11 @@ fn random_graphs_plan_validate_and_compute_what_the_naive_plan_computes() {
     }
     // The generator exercises the interesting paths, not only trivial graphs.
     assert!(in_place >= 50, "only {in_place} in-place updates");
+    assert!(multi >= 100, "only {multi} multi-result kernels");
+    assert!(
+        multi_in_place >= 10,
+        "only {multi_in_place} in-place kernel results"
+    );
     assert!(reused >= 100, "only {reused} graphs reuse memory");
     assert!(
         planned_total * 2 < naive_total,

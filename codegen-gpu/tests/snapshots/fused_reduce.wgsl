@@ -36,26 +36,3 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
     }
 }
 
-// %3 fused.elementwise -> [6, 11]
-@group(0) @binding(0) var<storage, read_write> b0: array<f32>;
-@group(0) @binding(1) var<storage, read> b1: array<f32>;
-@group(0) @binding(2) var<storage, read> b2: array<f32>;
-
-fn k_tanh(x: f32) -> f32 {
-    return tanh(clamp(x, -15.0, 15.0));
-}
-
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-    let i = (wg.y * nwg.x + wg.x) * 64u + lid;
-    if (i >= 66u) { return; }
-    let r0 = b1[i];
-    let r1 = exp(r0);
-    let r2 = b2[i];
-    let r3 = k_tanh(r2);
-    let r4 = (r1 * r3);
-    let r5 = 0.5f;
-    let r6 = (r4 + r5);
-    b0[16u + i] = r6;
-}
-
