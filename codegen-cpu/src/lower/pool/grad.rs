@@ -18,7 +18,7 @@ use ir::{Pool2dAttrs, PoolKind, Shape};
 use super::super::Kernel;
 use super::super::movement::fill;
 use super::super::nest::{self, Nest};
-use super::{Geometry, add_valid, geometry, if_valid};
+use super::{Geometry, add_valid, geometry, if_valid, load_lanes, store_lanes};
 
 /// `dx = pool2d_grad(x, dy)`; see the module doc.
 pub(crate) fn backward(
@@ -106,30 +106,11 @@ enum Share {
 }
 
 impl Lanes<'_> {
-    /// Four channels from `c` (`wide`), or channel `c` alone in lane 0.
-    fn load(&self, k: &mut Kernel, buf: Value, at: Value, wide: bool) -> Value {
-        if wide {
-            k.load4(buf, at)
-        } else {
-            let s = k.load(buf, at);
-            k.b.ins().splat(F32X4, s)
-        }
-    }
-
-    fn store(&self, k: &mut Kernel, v: Value, buf: Value, at: Value, wide: bool) {
-        if wide {
-            k.store(v, buf, at);
-        } else {
-            let lane = k.b.ins().extractlane(v, 0);
-            k.store(lane, buf, at);
-        }
-    }
-
     /// The gradient of channels `c..c+4` (`wide`) or of channel `c` of this pixel's window.
     fn grad(&self, k: &mut Kernel, c: Value, wide: bool) {
         let base = k.b.ins().iadd(self.offs[1], c);
         let dy_at = k.b.ins().iadd(self.offs[0], c);
-        let grad = self.load(k, self.dy, dy_at, wide);
+        let grad = load_lanes(k, self.dy, dy_at, wide);
         let share = match self.g.attrs.kind {
             PoolKind::Max => Share::Winner(self.winner(k, base, wide)),
             PoolKind::Avg => Share::Even(self.even_share(k, base, grad)),
@@ -150,10 +131,10 @@ impl Lanes<'_> {
                 let new = if self.store_shares {
                     add
                 } else {
-                    let old = self.load(k, self.dx, at, wide);
+                    let old = load_lanes(k, self.dx, at, wide);
                     k.b.ins().fadd(old, add)
                 };
-                self.store(k, new, self.dx, at, wide);
+                store_lanes(k, new, self.dx, at, wide);
             });
     }
 
@@ -163,7 +144,7 @@ impl Lanes<'_> {
         let (best, winner) = (k.var(F32X4, init), k.var(F32X4, none));
         self.g
             .window(k, self.ivs[0], self.ivs[1], base, &mut |k, valid, at, p| {
-                let v = self.load(k, self.x, at, wide);
+                let v = load_lanes(k, self.x, at, wide);
                 let b = k.b.use_var(best);
                 let gt = k.b.ins().fcmp(FloatCC::GreaterThan, v, b);
                 let nb = k.blend(gt, v, b);

@@ -214,12 +214,7 @@ fn pool_lanes(
     let count = k.var(F32, zero_f);
     let base = k.b.ins().iadd(offs[1], c);
     g.window(k, ivs[0], ivs[1], base, &mut |k, valid, at, _| {
-        let v = if wide {
-            k.load4(x, at)
-        } else {
-            let s = k.load(x, at);
-            k.b.ins().splat(F32X4, s)
-        };
+        let v = load_lanes(k, x, at, wide);
         let a = k.b.use_var(acc);
         let next = match kind {
             PoolKind::Max => {
@@ -242,11 +237,26 @@ fn pool_lanes(
         result = k.b.ins().fdiv(result, n);
     }
     let at = k.b.ins().iadd(offs[0], c);
+    store_lanes(k, result, out, at, wide);
+}
+
+/// Four channels from element `at` of `buf` (`wide`), or channel `at` alone splatted.
+pub(super) fn load_lanes(k: &mut Kernel, buf: Value, at: Value, wide: bool) -> Value {
     if wide {
-        k.store(result, out, at);
+        k.load4(buf, at)
     } else {
-        let lane = k.b.ins().extractlane(result, 0);
-        k.store(lane, out, at);
+        let s = k.load(buf, at);
+        k.b.ins().splat(F32X4, s)
+    }
+}
+
+/// Stores `v`'s four lanes at element `at` of `buf` (`wide`), or its lane 0 alone.
+pub(super) fn store_lanes(k: &mut Kernel, v: Value, buf: Value, at: Value, wide: bool) {
+    if wide {
+        k.store(v, buf, at);
+    } else {
+        let lane = k.b.ins().extractlane(v, 0);
+        k.store(lane, buf, at);
     }
 }
 
