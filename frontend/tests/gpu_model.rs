@@ -272,3 +272,13 @@ fn auto_picks_the_gpu_when_there_is_one() {
         .unwrap();
     assert_eq!(model.device(), Device::Cpu);
 }
+
+mod devices;
+
+/// The shared CPU≡GPU helper of the layer tests, on the tiny CNN.
+#[test]
+fn the_shared_device_check_passes_on_the_cnn() {
+    devices::assert_training_matches("cnn", &|| cnn(), &images(2 * BATCH, 3));
+    let x = Tensor::new([BATCH, 8, 8, 1], images(BATCH, 4).features().to_vec()).unwrap();
+    devices::assert_predictions_match("cnn", &|| cnn(), &[&x]);
+}
