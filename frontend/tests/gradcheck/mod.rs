@@ -125,6 +125,49 @@ impl Case {
     }
 }
 
+/// A case's graph leaves: its inputs, its parameters, which of them are differentiated, and
+/// the values of those that are held fixed.
+struct Leaves {
+    xs: Vec<NodeId>,
+    params: Vec<NodeId>,
+    wrt: Vec<Leaf>,
+    fixed: Bindings,
+}
+
+/// Adds the case's inputs and the layer's parameters to `graph`. Token-id inputs and
+/// non-trainable parameters get fixed values; the rest are differentiated.
+fn add_leaves(case: &Case, per_example: &[Shape], graph: &mut Graph, draws: &mut Draws) -> Leaves {
+    let mut leaves = Leaves {
+        xs: Vec::new(),
+        params: Vec::new(),
+        wrt: Vec::new(),
+        fixed: HashMap::new(),
+    };
+    for (k, (dims, init)) in case.inputs.iter().enumerate() {
+        let name = input_name(k);
+        let shape = Shape::new(dims.clone());
+        let node = graph.input(name.clone(), shape.clone());
+        if matches!(init, Init::Ids(_)) {
+            leaves.fixed.insert(name, draws.tensor(&shape, *init));
+        } else {
+            leaves.wrt.push(Leaf { name, node });
+        }
+        leaves.xs.push(node);
+    }
+    for spec in &case.layer.params_many(per_example) {
+        let name = format!("layer/{}", spec.name);
+        let node = graph.param(name.clone(), spec.shape.clone());
+        if spec.trainable {
+            leaves.wrt.push(Leaf { name, node });
+        } else {
+            let value = spec.initializer.initialize(&spec.shape, 1).unwrap();
+            leaves.fixed.insert(name, value);
+        }
+        leaves.params.push(node);
+    }
+    leaves
+}
+
 /// The binding name of input `k`: `x`, `x1`, `x2`, ...
 fn input_name(k: usize) -> String {
     if k == 0 {
@@ -167,32 +210,8 @@ fn build(case: &Case) -> Built {
         .unwrap_or_else(|e| panic!("{}: {e}", case.name));
 
     let mut graph = Graph::new();
-    let mut wrt = Vec::new();
-    let mut fixed = HashMap::new();
-    let mut xs = Vec::new();
-    for (k, (dims, init)) in case.inputs.iter().enumerate() {
-        let name = input_name(k);
-        let shape = Shape::new(dims.clone());
-        let node = graph.input(name.clone(), shape.clone());
-        if matches!(init, Init::Ids(_)) {
-            fixed.insert(name, draws.tensor(&shape, *init));
-        } else {
-            wrt.push(Leaf { name, node });
-        }
-        xs.push(node);
-    }
-    let specs = case.layer.params_many(&per_example);
-    let mut param_nodes = Vec::new();
-    for spec in &specs {
-        let name = format!("layer/{}", spec.name);
-        let node = graph.param(name.clone(), spec.shape.clone());
-        if spec.trainable {
-            wrt.push(Leaf { name, node });
-        } else {
-            fixed.insert(name, spec.initializer.initialize(&spec.shape, 1).unwrap());
-        }
-        param_nodes.push(node);
-    }
+    let leaves = add_leaves(case, &per_example, &mut graph, &mut draws);
+    let (xs, param_nodes, wrt, mut fixed) = (leaves.xs, leaves.params, leaves.wrt, leaves.fixed);
     let ctx = LayerContext {
         params: &param_nodes,
         training: case.training,
