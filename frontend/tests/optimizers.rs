@@ -261,7 +261,7 @@ fn nadam_with_momentum_cache() {
 fn keras_defaults_and_names() {
     assert_eq!(
         (
-            SGD::new().learning_rate,
+            SGD::new().learning_rate.constant().unwrap(),
             SGD::new().momentum,
             SGD::new().nesterov
         ),
@@ -270,7 +270,7 @@ fn keras_defaults_and_names() {
     let adam = Adam::new();
     assert_eq!(
         (
-            adam.learning_rate,
+            adam.learning_rate.constant().unwrap(),
             adam.beta_1,
             adam.beta_2,
             adam.epsilon,
@@ -281,7 +281,7 @@ fn keras_defaults_and_names() {
     let rms = RMSProp::new();
     assert_eq!(
         (
-            rms.learning_rate,
+            rms.learning_rate.constant().unwrap(),
             rms.rho,
             rms.momentum,
             rms.epsilon,
@@ -292,7 +292,7 @@ fn keras_defaults_and_names() {
     let ada = AdaGrad::new();
     assert_eq!(
         (
-            ada.learning_rate,
+            ada.learning_rate.constant().unwrap(),
             ada.initial_accumulator_value,
             ada.epsilon
         ),
@@ -300,18 +300,27 @@ fn keras_defaults_and_names() {
     );
     let delta = AdaDelta::new();
     assert_eq!(
-        (delta.learning_rate, delta.rho, delta.epsilon),
+        (
+            delta.learning_rate.constant().unwrap(),
+            delta.rho,
+            delta.epsilon
+        ),
         (0.001, 0.95, 1e-7)
     );
     let max = Adamax::new();
     assert_eq!(
-        (max.learning_rate, max.beta_1, max.beta_2, max.epsilon),
+        (
+            max.learning_rate.constant().unwrap(),
+            max.beta_1,
+            max.beta_2,
+            max.epsilon
+        ),
         (0.001, 0.9, 0.999, 1e-7)
     );
     let nadam = Nadam::new();
     assert_eq!(
         (
-            nadam.learning_rate,
+            nadam.learning_rate.constant().unwrap(),
             nadam.beta_1,
             nadam.beta_2,
             nadam.epsilon
