@@ -214,61 +214,56 @@ fn loss_value(loss: &dyn Loss, labels: &[f32], predictions: &[f32], shape: [usiz
     run(&g, &bindings).unwrap().outputs[0].1.data[0]
 }
 
-#[test]
-fn losses_match_keras_on_fixed_inputs() {
-    let want = expected();
-    let inputs = &want["loss_inputs"];
-    let shape = dims(&inputs["y_true"]);
-    let [y_true, y_pred, logits, binary] =
-        ["y_true", "y_pred", "logits", "binary"].map(|k| floats(&inputs[k]));
-    let signed: Vec<f32> = binary.iter().map(|b| 2.0 * b - 1.0).collect();
-    let shifted: Vec<f32> = y_true.iter().map(|y| y + 0.5).collect();
-    let cases: Vec<(&str, Box<dyn Loss>, &[f32], &[f32])> = vec![
+/// A loss case: fixture key, the loss, and the inputs (by name) of labels and predictions.
+type LossCase = (&'static str, Box<dyn Loss>, &'static str, &'static str);
+
+fn loss_cases() -> Vec<LossCase> {
+    vec![
         (
             "msle",
             Box::new(losses::MeanSquaredLogarithmicError),
-            &y_true,
-            &y_pred,
+            "y_true",
+            "y_pred",
         ),
         (
             "mape",
             Box::new(losses::MeanAbsolutePercentageError),
-            &shifted,
-            &y_pred,
+            "shifted",
+            "y_pred",
         ),
-        ("hinge_binary", Box::new(losses::Hinge), &binary, &logits),
-        ("hinge_signed", Box::new(losses::Hinge), &signed, &logits),
+        ("hinge_binary", Box::new(losses::Hinge), "binary", "logits"),
+        ("hinge_signed", Box::new(losses::Hinge), "signed", "logits"),
         (
             "squared_hinge_binary",
             Box::new(losses::SquaredHinge),
-            &binary,
-            &logits,
+            "binary",
+            "logits",
         ),
         (
             "squared_hinge_signed",
             Box::new(losses::SquaredHinge),
-            &signed,
-            &logits,
+            "signed",
+            "logits",
         ),
         (
             "kl_divergence",
             Box::new(losses::KLDivergence),
-            &y_true,
-            &y_pred,
+            "y_true",
+            "y_pred",
         ),
-        ("poisson", Box::new(losses::Poisson), &y_true, &y_pred),
-        ("log_cosh", Box::new(losses::LogCosh), &y_true, &logits),
+        ("poisson", Box::new(losses::Poisson), "y_true", "y_pred"),
+        ("log_cosh", Box::new(losses::LogCosh), "y_true", "logits"),
         (
             "cosine_similarity",
             Box::new(losses::CosineSimilarity),
-            &y_true,
-            &logits,
+            "y_true",
+            "logits",
         ),
         (
             "cce_smoothing",
             Box::new(losses::CategoricalCrossentropy::new().label_smoothing(0.1)),
-            &y_true,
-            &y_pred,
+            "y_true",
+            "y_pred",
         ),
         (
             "cce_logits_smoothing",
@@ -277,14 +272,14 @@ fn losses_match_keras_on_fixed_inputs() {
                     .from_logits(true)
                     .label_smoothing(0.2),
             ),
-            &y_true,
-            &logits,
+            "y_true",
+            "logits",
         ),
         (
             "bce_smoothing",
             Box::new(losses::BinaryCrossentropy::new().label_smoothing(0.1)),
-            &binary,
-            &y_pred,
+            "binary",
+            "y_pred",
         ),
         (
             "bce_logits_smoothing",
@@ -293,12 +288,27 @@ fn losses_match_keras_on_fixed_inputs() {
                     .from_logits(true)
                     .label_smoothing(0.3),
             ),
-            &binary,
-            &logits,
+            "binary",
+            "logits",
         ),
-    ];
-    for (name, loss, labels, predictions) in cases {
-        let got = loss_value(loss.as_ref(), labels, predictions, shape);
+    ]
+}
+
+#[test]
+fn losses_match_keras_on_fixed_inputs() {
+    let want = expected();
+    let inputs = &want["loss_inputs"];
+    let shape = dims(&inputs["y_true"]);
+    let mut values: HashMap<&str, Vec<f32>> = ["y_true", "y_pred", "logits", "binary"]
+        .into_iter()
+        .map(|k| (k, floats(&inputs[k])))
+        .collect();
+    let signed = values["binary"].iter().map(|b| 2.0 * b - 1.0).collect();
+    let shifted = values["y_true"].iter().map(|y| y + 0.5).collect();
+    values.insert("signed", signed);
+    values.insert("shifted", shifted);
+    for (name, loss, labels, predictions) in loss_cases() {
+        let got = loss_value(loss.as_ref(), &values[labels], &values[predictions], shape);
         assert_close(
             name,
             &[got],

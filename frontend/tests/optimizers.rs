@@ -261,71 +261,62 @@ fn nadam_with_momentum_cache() {
 fn keras_defaults_and_names() {
     assert_eq!(
         (
-            SGD::new().learning_rate.constant().unwrap(),
+            SGD::new().learning_rate,
             SGD::new().momentum,
             SGD::new().nesterov
         ),
-        (0.01, 0.0, false)
+        (0.01.into(), 0.0, false)
     );
     let adam = Adam::new();
     assert_eq!(
         (
-            adam.learning_rate.constant().unwrap(),
+            adam.learning_rate,
             adam.beta_1,
             adam.beta_2,
             adam.epsilon,
             adam.amsgrad
         ),
-        (0.001, 0.9, 0.999, 1e-7, false)
+        (0.001.into(), 0.9, 0.999, 1e-7, false)
     );
     let rms = RMSProp::new();
     assert_eq!(
         (
-            rms.learning_rate.constant().unwrap(),
+            rms.learning_rate,
             rms.rho,
             rms.momentum,
             rms.epsilon,
             rms.centered
         ),
-        (0.001, 0.9, 0.0, 1e-7, false)
+        (0.001.into(), 0.9, 0.0, 1e-7, false)
     );
     let ada = AdaGrad::new();
     assert_eq!(
         (
-            ada.learning_rate.constant().unwrap(),
+            ada.learning_rate,
             ada.initial_accumulator_value,
             ada.epsilon
         ),
-        (0.001, 0.1, 1e-7)
+        (0.001.into(), 0.1, 1e-7)
     );
     let delta = AdaDelta::new();
     assert_eq!(
-        (
-            delta.learning_rate.constant().unwrap(),
-            delta.rho,
-            delta.epsilon
-        ),
-        (0.001, 0.95, 1e-7)
+        (delta.learning_rate, delta.rho, delta.epsilon),
+        (0.001.into(), 0.95, 1e-7)
     );
     let max = Adamax::new();
     assert_eq!(
-        (
-            max.learning_rate.constant().unwrap(),
-            max.beta_1,
-            max.beta_2,
-            max.epsilon
-        ),
-        (0.001, 0.9, 0.999, 1e-7)
+        (max.learning_rate, max.beta_1, max.beta_2, max.epsilon),
+        (0.001.into(), 0.9, 0.999, 1e-7)
     );
     let nadam = Nadam::new();
     assert_eq!(
         (
-            nadam.learning_rate.constant().unwrap(),
+            nadam.learning_rate,
             nadam.beta_1,
             nadam.beta_2,
             nadam.epsilon
         ),
-        (0.001, 0.9, 0.999, 1e-7)
+        (0.001.into(), 0.9, 0.999, 1e-7)
     );
     let all: [Box<dyn Optimizer>; 7] = [
         Box::new(SGD::new()),

@@ -340,3 +340,45 @@ fn adamw_with_a_schedule_trains_alike_on_cpu_and_gpu() {
         }
     }
 }
+
+#[test]
+fn new_optimizers_metrics_and_losses_have_keras_defaults() {
+    let adamw = AdamW::new();
+    assert_eq!(
+        (
+            adamw.learning_rate.clone(),
+            adamw.weight_decay,
+            adamw.beta_1
+        ),
+        (0.001.into(), 0.004, 0.9)
+    );
+    assert_eq!(
+        (adamw.beta_2, adamw.epsilon, adamw.amsgrad),
+        (0.999, 1e-7, false)
+    );
+    let ftrl = optimizers::Ftrl::new();
+    assert_eq!(
+        (
+            ftrl.learning_rate.clone(),
+            ftrl.learning_rate_power,
+            ftrl.initial_accumulator_value
+        ),
+        (0.001.into(), -0.5, 0.1)
+    );
+    assert_eq!(
+        (
+            ftrl.l1_regularization_strength,
+            ftrl.l2_regularization_strength,
+            ftrl.l2_shrinkage_regularization_strength,
+            ftrl.beta
+        ),
+        (0.0, 0.0, 0.0, 0.0)
+    );
+    assert_eq!((adamw.name(), ftrl.name()), ("AdamW", "Ftrl"));
+    assert_eq!(metrics::TopKCategoricalAccuracy::new().k, 5);
+    assert_eq!(metrics::Precision::new().threshold, 0.5);
+    assert_eq!(metrics::Recall::new().threshold, 0.5);
+    assert_eq!(metrics::AUC::new().num_thresholds, 200);
+    assert_eq!(losses::CategoricalCrossentropy::new().label_smoothing, 0.0);
+    assert_eq!(losses::BinaryCrossentropy::new().label_smoothing, 0.0);
+}

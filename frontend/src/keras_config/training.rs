@@ -393,10 +393,12 @@ fn find_metric(value: &Value) -> Result<Box<dyn Metric>> {
         return find_component("metric", METRICS, &alias(name).unwrap_or(json!(name)));
     }
     // A `MeanMetricWrapper` names its function in `fn` (`mean_squared_logarithmic_error`).
-    if let Some(function) = value.pointer("/config/fn").and_then(Value::as_str) {
-        if let Some(name) = alias(function) {
-            return find_component("metric", METRICS, &name);
-        }
+    if let Some(name) = value
+        .pointer("/config/fn")
+        .and_then(Value::as_str)
+        .and_then(alias)
+    {
+        return find_component("metric", METRICS, &name);
     }
     find_component("metric", METRICS, value)
 }
