@@ -143,6 +143,12 @@ fn keras_string_names_and_unsupported_options() {
     let err = training_config_from_json(&json!({"optimizer_config": schedule, "loss": "mse"}))
         .unwrap_err();
     assert!(err.to_string().contains("CosineDecayRestarts"), "{err}");
+    let decayed_adam = json!({"class_name": "Adam", "config": {"weight_decay": 0.1}});
+    let err = training_config_from_json(&json!({"optimizer_config": decayed_adam, "loss": "mse"}))
+        .unwrap_err();
+    assert!(err.to_string().contains("weight_decay"), "{err}");
+    let plain_adam = json!({"class_name": "Adam", "config": {"weight_decay": null}});
+    training_config_from_json(&json!({"optimizer_config": plain_adam, "loss": "mse"})).unwrap();
 }
 
 fn fixture(relative: &str) -> PathBuf {

@@ -403,6 +403,33 @@ fn find_metric(value: &Value) -> Result<Box<dyn Metric>> {
     find_component("metric", METRICS, value)
 }
 
+/// Keras 2.11+ optimizers all take `weight_decay` and `use_ema`; Kiln's follow the legacy
+/// formulas, so a config that turns either on (other than AdamW's `weight_decay`) is an
+/// error rather than a silently different optimizer.
+fn check_base_optimizer_options(class: &str, config: &Value) -> Result<()> {
+    let decays = config
+        .get("weight_decay")
+        .and_then(Value::as_f64)
+        .is_some_and(|w| w != 0.0);
+    if decays && !class.eq_ignore_ascii_case("AdamW") {
+        return Err(config_error(
+            "optimizer",
+            class,
+            "weight_decay",
+            "is only supported by AdamW (use AdamW, or weight_decay null)",
+        ));
+    }
+    if config.get("use_ema").and_then(Value::as_bool) == Some(true) {
+        return Err(config_error(
+            "optimizer",
+            class,
+            "use_ema",
+            "is not supported (only false)",
+        ));
+    }
+    Ok(())
+}
+
 /// Rebuilds the optimizer, loss and metrics from a `training_config` object.
 pub fn training_config_from_json(config: &Value) -> Result<TrainingConfig> {
     let optimizer_entry = config
@@ -422,6 +449,7 @@ pub fn training_config_from_json(config: &Value) -> Result<TrainingConfig> {
                 format!("unknown optimizer (known: {})", known.join(", ")),
             )
         })?;
+    check_base_optimizer_options(class, &optimizer_config)?;
     let optimizer = build(&optimizer_config)?;
     let loss_entry = config.get("loss").unwrap_or(&Value::Null);
     let loss_entry = match loss_entry.as_str().and_then(|name| {
