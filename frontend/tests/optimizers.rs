@@ -265,7 +265,7 @@ fn keras_defaults_and_names() {
             SGD::new().momentum,
             SGD::new().nesterov
         ),
-        (0.01, 0.0, false)
+        (0.01.into(), 0.0, false)
     );
     let adam = Adam::new();
     assert_eq!(
@@ -276,7 +276,7 @@ fn keras_defaults_and_names() {
             adam.epsilon,
             adam.amsgrad
         ),
-        (0.001, 0.9, 0.999, 1e-7, false)
+        (0.001.into(), 0.9, 0.999, 1e-7, false)
     );
     let rms = RMSProp::new();
     assert_eq!(
@@ -287,7 +287,7 @@ fn keras_defaults_and_names() {
             rms.epsilon,
             rms.centered
         ),
-        (0.001, 0.9, 0.0, 1e-7, false)
+        (0.001.into(), 0.9, 0.0, 1e-7, false)
     );
     let ada = AdaGrad::new();
     assert_eq!(
@@ -296,17 +296,17 @@ fn keras_defaults_and_names() {
             ada.initial_accumulator_value,
             ada.epsilon
         ),
-        (0.001, 0.1, 1e-7)
+        (0.001.into(), 0.1, 1e-7)
     );
     let delta = AdaDelta::new();
     assert_eq!(
         (delta.learning_rate, delta.rho, delta.epsilon),
-        (0.001, 0.95, 1e-7)
+        (0.001.into(), 0.95, 1e-7)
     );
     let max = Adamax::new();
     assert_eq!(
         (max.learning_rate, max.beta_1, max.beta_2, max.epsilon),
-        (0.001, 0.9, 0.999, 1e-7)
+        (0.001.into(), 0.9, 0.999, 1e-7)
     );
     let nadam = Nadam::new();
     assert_eq!(
@@ -316,7 +316,7 @@ fn keras_defaults_and_names() {
             nadam.beta_2,
             nadam.epsilon
         ),
-        (0.001, 0.9, 0.999, 1e-7)
+        (0.001.into(), 0.9, 0.999, 1e-7)
     );
     let all: [Box<dyn Optimizer>; 7] = [
         Box::new(SGD::new()),

@@ -1,7 +1,8 @@
 //! [`ReduceLROnPlateau`]: multiply the optimizer's learning rate by a factor when a
 //! monitored quantity has stopped improving (Keras semantics, including cooldown and a
 //! floor). The rate is the `optimizer/learning_rate` param, changed between epochs
-//! without recompiling.
+//! without recompiling. An optimizer whose rate is a schedule has no such param: as in
+//! Keras, reducing it is an error that ends `fit` (see `Model::set_learning_rate`).
 
 use crate::builder::builder_setters;
 use crate::callbacks::monitor::{Mode, Monitor, monitor_setters};

@@ -13,7 +13,7 @@ use crate::config_json::{class_and_config, read_config_field};
 use crate::error::{Error, Result};
 use crate::losses::{self, Loss};
 use crate::metrics::{self, Metric};
-use crate::optimizers::{self, Optimizer};
+use crate::optimizers::{self, LearningRateSchedule, Optimizer};
 
 /// Builds a component from its inner config object.
 type FromConfig<T> = fn(&Value) -> Result<T>;
@@ -40,6 +40,10 @@ const OPTIMIZERS: &[(&str, FromConfig<Box<dyn Optimizer>>)] = &[
     ("Adadelta", |c| {
         Ok(Box::new(optimizers::AdaDelta::from_config(c)?))
     }),
+    ("AdamW", |c| {
+        Ok(Box::new(optimizers::AdamW::from_config(c)?))
+    }),
+    ("Ftrl", |c| Ok(Box::new(optimizers::Ftrl::from_config(c)?))),
 ];
 
 /// Every loss: Keras function name (what `Loss::name` returns), class name, constructor.
@@ -50,13 +54,17 @@ const LOSSES: &[NamedRow<Box<dyn Loss>>] = &[
         |_| Ok(Box::new(losses::SoftmaxCrossEntropyWithLogits)),
     ),
     ("categorical_crossentropy", "CategoricalCrossentropy", |c| {
+        let class = "CategoricalCrossentropy";
         Ok(Box::new(losses::CategoricalCrossentropy {
-            from_logits: read_config_field(c, "CategoricalCrossentropy", "from_logits", false)?,
+            from_logits: read_config_field(c, class, "from_logits", false)?,
+            label_smoothing: read_config_field(c, class, "label_smoothing", 0.0)?,
         }))
     }),
     ("binary_crossentropy", "BinaryCrossentropy", |c| {
+        let class = "BinaryCrossentropy";
         Ok(Box::new(losses::BinaryCrossentropy {
-            from_logits: read_config_field(c, "BinaryCrossentropy", "from_logits", false)?,
+            from_logits: read_config_field(c, class, "from_logits", false)?,
+            label_smoothing: read_config_field(c, class, "label_smoothing", 0.0)?,
         }))
     }),
     (
@@ -84,6 +92,37 @@ const LOSSES: &[NamedRow<Box<dyn Loss>>] = &[
             delta: read_config_field(c, "Huber", "delta", 1.0)?,
         }))
     }),
+    (
+        "mean_squared_logarithmic_error",
+        "MeanSquaredLogarithmicError",
+        |_| Ok(Box::new(losses::MeanSquaredLogarithmicError)),
+    ),
+    (
+        "mean_absolute_percentage_error",
+        "MeanAbsolutePercentageError",
+        |_| Ok(Box::new(losses::MeanAbsolutePercentageError)),
+    ),
+    ("hinge", "Hinge", |_| Ok(Box::new(losses::Hinge))),
+    ("squared_hinge", "SquaredHinge", |_| {
+        Ok(Box::new(losses::SquaredHinge))
+    }),
+    ("kl_divergence", "KLDivergence", |_| {
+        Ok(Box::new(losses::KLDivergence))
+    }),
+    ("poisson", "Poisson", |_| Ok(Box::new(losses::Poisson))),
+    ("log_cosh", "LogCosh", |_| Ok(Box::new(losses::LogCosh))),
+    ("cosine_similarity", "CosineSimilarity", |c| {
+        let axis: f32 = read_config_field(c, "CosineSimilarity", "axis", -1.0)?;
+        if axis != -1.0 {
+            return Err(config_error(
+                "loss",
+                "CosineSimilarity",
+                "axis",
+                format!("only axis -1 is supported, got {axis}"),
+            ));
+        }
+        Ok(Box::new(losses::CosineSimilarity))
+    }),
 ];
 
 /// Short loss names Keras accepts in `compile(loss=...)` and stores as given (Keras 3 keeps
@@ -91,6 +130,12 @@ const LOSSES: &[NamedRow<Box<dyn Loss>>] = &[
 const LOSS_ALIASES: &[(&str, &str)] = &[
     ("mse", "mean_squared_error"),
     ("mae", "mean_absolute_error"),
+    ("msle", "mean_squared_logarithmic_error"),
+    ("mape", "mean_absolute_percentage_error"),
+    ("kld", "kl_divergence"),
+    ("kullback_leibler_divergence", "kl_divergence"),
+    ("logcosh", "log_cosh"),
+    ("huber", "huber_loss"),
 ];
 
 /// Every metric: Keras name (what `Metric::name` returns), class name, constructor.
@@ -115,7 +160,115 @@ const METRICS: &[NamedRow<Box<dyn Metric>>] = &[
     ("mse", "MeanSquaredError", |_| {
         Ok(Box::new(metrics::MeanSquaredError))
     }),
+    ("msle", "MeanSquaredLogarithmicError", |_| {
+        Ok(Box::new(metrics::MeanSquaredLogarithmicError))
+    }),
+    ("mape", "MeanAbsolutePercentageError", |_| {
+        Ok(Box::new(metrics::MeanAbsolutePercentageError))
+    }),
+    (
+        "top_k_categorical_accuracy",
+        "TopKCategoricalAccuracy",
+        |c| {
+            let k: f32 = read_config_field(c, "TopKCategoricalAccuracy", "k", 5.0)?;
+            Ok(Box::new(metrics::TopKCategoricalAccuracy {
+                k: whole_number("TopKCategoricalAccuracy", "k", k)?,
+            }))
+        },
+    ),
+    ("precision", "Precision", |c| {
+        Ok(Box::new(metrics::Precision {
+            threshold: single_threshold("Precision", c)?,
+        }))
+    }),
+    ("recall", "Recall", |c| {
+        Ok(Box::new(metrics::Recall {
+            threshold: single_threshold("Recall", c)?,
+        }))
+    }),
+    ("auc", "AUC", auc_from_config),
 ];
+
+/// Keras metric function names that stand for a table name (`"AUC"` as a string, the
+/// long names `MeanMetricWrapper` configs carry in `fn`).
+const METRIC_ALIASES: &[(&str, &str)] = &[
+    ("mean_squared_logarithmic_error", "msle"),
+    ("mean_absolute_percentage_error", "mape"),
+    ("mean_squared_error", "mse"),
+    ("mean_absolute_error", "mae"),
+    ("top_k_accuracy", "top_k_categorical_accuracy"),
+];
+
+/// `value` as a whole number >= 1 (Keras writes counts such as `k` as integers).
+fn whole_number(class: &str, field: &str, value: f32) -> Result<usize> {
+    if value >= 1.0 && value.fract() == 0.0 {
+        Ok(value as usize)
+    } else {
+        Err(config_error(
+            "metric",
+            class,
+            field,
+            format!("must be a whole number >= 1, got {value}"),
+        ))
+    }
+}
+
+/// Precision's or Recall's `thresholds` (null: 0.5, a number, or a list of one); `top_k`
+/// and `class_id` must be null (Kiln offers neither).
+fn single_threshold(class: &str, config: &Value) -> Result<f32> {
+    for unsupported in ["top_k", "class_id"] {
+        if config.get(unsupported).is_some_and(|v| !v.is_null()) {
+            return Err(config_error(
+                "metric",
+                class,
+                unsupported,
+                "is not supported (only null)",
+            ));
+        }
+    }
+    let thresholds = match config.get("thresholds") {
+        Some(Value::Array(items)) if items.len() == 1 => json!({"t": items[0]}),
+        Some(Value::Array(items)) => {
+            return Err(config_error(
+                "metric",
+                class,
+                "thresholds",
+                format!("only one threshold is supported, got {}", items.len()),
+            ));
+        }
+        Some(value) => json!({ "t": value }),
+        None => json!({}),
+    };
+    read_config_field(&thresholds, class, "t", 0.5)
+}
+
+/// An `AUC` config: `num_thresholds` (200 by default); the curve must be ROC, the summation
+/// "interpolation", and neither `multi_label` nor `from_logits` set.
+fn auc_from_config(config: &Value) -> Result<Box<dyn Metric>> {
+    let fixed = [
+        ("curve", json!("ROC")),
+        ("summation_method", json!("interpolation")),
+        ("multi_label", json!(false)),
+        ("from_logits", json!(false)),
+    ];
+    for (field, supported) in fixed {
+        match config.get(field) {
+            Some(value) if !value.is_null() && *value != supported => {
+                return Err(config_error(
+                    "metric",
+                    "AUC",
+                    field,
+                    format!("only {supported} is supported, got {value}"),
+                ));
+            }
+            _ => {}
+        }
+    }
+    let n: f32 = read_config_field(config, "AUC", "num_thresholds", 200.0)?;
+    Ok(Box::new(metrics::AUC {
+        num_thresholds: whole_number("AUC", "num_thresholds", n)?,
+    }))
+}
 
 /// What a model was compiled with, rebuilt from a `training_config`.
 #[derive(Debug)]
@@ -228,6 +381,55 @@ fn find_component<T>(owner: &str, table: &[NamedRow<T>], value: &Value) -> Resul
     (row.2)(&config)
 }
 
+/// A metric given by name (Keras' long names too) or as an object.
+fn find_metric(value: &Value) -> Result<Box<dyn Metric>> {
+    let alias = |name: &str| {
+        METRIC_ALIASES
+            .iter()
+            .find(|(alias, _)| alias.eq_ignore_ascii_case(name))
+            .map(|(_, name)| Value::from(*name))
+    };
+    if let Some(name) = value.as_str() {
+        return find_component("metric", METRICS, &alias(name).unwrap_or(json!(name)));
+    }
+    // A `MeanMetricWrapper` names its function in `fn` (`mean_squared_logarithmic_error`).
+    if let Some(name) = value
+        .pointer("/config/fn")
+        .and_then(Value::as_str)
+        .and_then(alias)
+    {
+        return find_component("metric", METRICS, &name);
+    }
+    find_component("metric", METRICS, value)
+}
+
+/// Keras 2.11+ optimizers all take `weight_decay` and `use_ema`; Kiln's follow the legacy
+/// formulas, so a config that turns either on (other than AdamW's `weight_decay`) is an
+/// error rather than a silently different optimizer.
+fn check_base_optimizer_options(class: &str, config: &Value) -> Result<()> {
+    let decays = config
+        .get("weight_decay")
+        .and_then(Value::as_f64)
+        .is_some_and(|w| w != 0.0);
+    if decays && !class.eq_ignore_ascii_case("AdamW") {
+        return Err(config_error(
+            "optimizer",
+            class,
+            "weight_decay",
+            "is only supported by AdamW (use AdamW, or weight_decay null)",
+        ));
+    }
+    if config.get("use_ema").and_then(Value::as_bool) == Some(true) {
+        return Err(config_error(
+            "optimizer",
+            class,
+            "use_ema",
+            "is not supported (only false)",
+        ));
+    }
+    Ok(())
+}
+
 /// Rebuilds the optimizer, loss and metrics from a `training_config` object.
 pub fn training_config_from_json(config: &Value) -> Result<TrainingConfig> {
     let optimizer_entry = config
@@ -247,6 +449,7 @@ pub fn training_config_from_json(config: &Value) -> Result<TrainingConfig> {
                 format!("unknown optimizer (known: {})", known.join(", ")),
             )
         })?;
+    check_base_optimizer_options(class, &optimizer_config)?;
     let optimizer = build(&optimizer_config)?;
     let loss_entry = config.get("loss").unwrap_or(&Value::Null);
     let loss_entry = match loss_entry.as_str().and_then(|name| {
@@ -275,7 +478,7 @@ pub fn training_config_from_json(config: &Value) -> Result<TrainingConfig> {
     while let Some(item) = pending.pop() {
         match item {
             Value::Array(inner) => pending.extend(inner.iter().rev()),
-            single => metrics.push(find_component("metric", METRICS, single)?),
+            single => metrics.push(find_metric(single)?),
         }
     }
     Ok(TrainingConfig {
@@ -300,6 +503,9 @@ impl Optimizer for Box<dyn Optimizer> {
     }
     fn config(&self) -> Value {
         self.as_ref().config()
+    }
+    fn learning_rate_schedule(&self) -> Option<&LearningRateSchedule> {
+        self.as_ref().learning_rate_schedule()
     }
 }
 

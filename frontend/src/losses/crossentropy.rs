@@ -1,6 +1,6 @@
 //! Cross-entropies on dense labels: softmax cross-entropy on logits, categorical
 //! cross-entropy on probabilities (or logits), binary cross-entropy, as tf.keras 2.x computes
-//! them.
+//! them, with Keras' `label_smoothing`.
 
 use ir::{BinaryOp, Graph, NodeId, ReduceOp, UnaryOp};
 
@@ -8,7 +8,7 @@ use super::{
     EPSILON, LastAxis, Loss, batch_mean, check_same_shape, clip_probabilities,
     softmax_cross_entropy,
 };
-use crate::error::Error;
+use crate::error::{Error, training_graph_error};
 
 /// Softmax cross-entropy of logits `[batch, classes]` against one-hot (or soft) labels of the
 /// same shape: `mean_b(-sum_c y·log_softmax(z))`, computed stably.
@@ -33,10 +33,12 @@ impl Loss for SoftmaxCrossEntropyWithLogits {
 pub struct CategoricalCrossentropy {
     /// Predictions are logits rather than probabilities.
     pub from_logits: bool,
+    /// In `[0, 1]`: labels are smoothed towards uniform, `y·(1-s) + s/classes` (0: off).
+    pub label_smoothing: f32,
 }
 
 impl CategoricalCrossentropy {
-    /// On probabilities (Keras' default).
+    /// On probabilities (Keras' default), no label smoothing.
     pub fn new() -> Self {
         Self::default()
     }
@@ -44,6 +46,12 @@ impl CategoricalCrossentropy {
     /// Sets whether predictions are logits.
     pub fn from_logits(mut self, from_logits: bool) -> Self {
         self.from_logits = from_logits;
+        self
+    }
+
+    /// Sets `label_smoothing` (in `[0, 1]`).
+    pub fn label_smoothing(mut self, label_smoothing: f32) -> Self {
+        self.label_smoothing = label_smoothing;
         self
     }
 }
@@ -54,11 +62,16 @@ impl Loss for CategoricalCrossentropy {
     }
 
     fn config(&self) -> serde_json::Value {
-        serde_json::json!({ "from_logits": self.from_logits })
+        serde_json::json!({
+            "from_logits": self.from_logits,
+            "label_smoothing": crate::config_json::f32_json(self.label_smoothing),
+        })
     }
 
     fn build(&self, g: &mut Graph, predictions: NodeId, labels: NodeId) -> Result<NodeId, Error> {
         check_same_shape(g, self.name(), predictions, labels)?;
+        let classes = *g.shape(labels).dims().last().expect("rank >= 1 checked");
+        let labels = smooth_labels(g, self.name(), labels, self.label_smoothing, classes as f32)?;
         if self.from_logits {
             return softmax_cross_entropy(g, predictions, labels);
         }
@@ -80,10 +93,12 @@ impl Loss for CategoricalCrossentropy {
 pub struct BinaryCrossentropy {
     /// Predictions are logits rather than probabilities.
     pub from_logits: bool,
+    /// In `[0, 1]`: labels are smoothed towards one half, `y·(1-s) + s/2` (0: off).
+    pub label_smoothing: f32,
 }
 
 impl BinaryCrossentropy {
-    /// On probabilities (Keras' default).
+    /// On probabilities (Keras' default), no label smoothing.
     pub fn new() -> Self {
         Self::default()
     }
@@ -91,6 +106,12 @@ impl BinaryCrossentropy {
     /// Sets whether predictions are logits.
     pub fn from_logits(mut self, from_logits: bool) -> Self {
         self.from_logits = from_logits;
+        self
+    }
+
+    /// Sets `label_smoothing` (in `[0, 1]`).
+    pub fn label_smoothing(mut self, label_smoothing: f32) -> Self {
+        self.label_smoothing = label_smoothing;
         self
     }
 }
@@ -101,11 +122,15 @@ impl Loss for BinaryCrossentropy {
     }
 
     fn config(&self) -> serde_json::Value {
-        serde_json::json!({ "from_logits": self.from_logits })
+        serde_json::json!({
+            "from_logits": self.from_logits,
+            "label_smoothing": crate::config_json::f32_json(self.label_smoothing),
+        })
     }
 
     fn build(&self, g: &mut Graph, predictions: NodeId, labels: NodeId) -> Result<NodeId, Error> {
         check_same_shape(g, self.name(), predictions, labels)?;
+        let labels = smooth_labels(g, self.name(), labels, self.label_smoothing, 2.0)?;
         let per_element = if self.from_logits {
             logit_terms(g, predictions, labels)?
         } else {
@@ -113,6 +138,29 @@ impl Loss for BinaryCrossentropy {
         };
         batch_mean(g, per_element, LastAxis::Mean)
     }
+}
+
+/// Keras' label smoothing: `y·(1-s) + s/classes` (`labels` itself when `s` is 0); `s` must
+/// lie in `[0, 1]`.
+fn smooth_labels(
+    g: &mut Graph,
+    owner: &str,
+    labels: NodeId,
+    smoothing: f32,
+    classes: f32,
+) -> Result<NodeId, Error> {
+    if !(0.0..=1.0).contains(&smoothing) {
+        return Err(training_graph_error(
+            owner,
+            format!("label_smoothing must lie in [0, 1], got {smoothing}"),
+        ));
+    }
+    if smoothing == 0.0 {
+        return Ok(labels);
+    }
+    let (keep, spread) = (g.scalar(1.0 - smoothing), g.scalar(smoothing / classes));
+    let kept = g.binary(BinaryOp::Mul, labels, keep)?;
+    Ok(g.binary(BinaryOp::Add, kept, spread)?)
 }
 
 /// `-(y·log(p + ε) + (1-y)·log(1 - p + ε))` with `p` clipped to `[ε, 1-ε]`.

@@ -6,16 +6,26 @@
 //! averages what is left. Predictions and labels must have the same shape, except for
 //! [`SparseCategoricalCrossentropy`], whose labels are class indices.
 
+mod cosine;
 mod crossentropy;
+mod hinge;
+mod probabilistic;
 mod regression;
 mod sparse;
 
 pub(crate) use sparse::index_column;
 
+pub use cosine::CosineSimilarity;
 pub use crossentropy::{
     BinaryCrossentropy, CategoricalCrossentropy, SoftmaxCrossEntropyWithLogits,
 };
-pub use regression::{Huber, MeanAbsoluteError, MeanSquaredError};
+pub use hinge::{Hinge, SquaredHinge};
+pub use probabilistic::{KLDivergence, Poisson};
+pub use regression::{
+    Huber, LogCosh, MeanAbsoluteError, MeanAbsolutePercentageError, MeanSquaredError,
+    MeanSquaredLogarithmicError,
+};
+pub(crate) use regression::{absolute_percentage_error, squared_log_error};
 pub use sparse::SparseCategoricalCrossentropy;
 
 use ir::{BinaryOp, Graph, NodeId, ReduceOp, UnaryOp};

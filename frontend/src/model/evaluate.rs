@@ -9,7 +9,8 @@ use crate::datasets::Dataset;
 use crate::error::Result;
 
 /// What [`Model::evaluate`] returns: the mean loss and each metric's mean, weighted by
-/// batch size (so the partial last batch counts for what it holds).
+/// batch size (so the partial last batch counts for what it holds), or for metrics summed
+/// over the pass (precision, recall, AUC) the value of their summed counts.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Evaluation {
     /// Mean loss (including regularizer penalties, as Keras reports it).

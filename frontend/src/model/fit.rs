@@ -19,6 +19,7 @@ use super::hooks::{Callback, Training};
 use super::training::{LABELS_INPUT, LOSS_OUTPUT, Role};
 use crate::datasets::Dataset;
 use crate::error::{Error, Result};
+use crate::metrics::Aggregation;
 use crate::progress::{Logs, Progress, Verbosity};
 
 /// Where validation values come from.
@@ -189,44 +190,67 @@ impl Gather {
     }
 }
 
-/// Example-weighted running means of the loss and each metric over a pass.
+/// The running values of the loss and each metric over a pass: example-weighted means, or
+/// for summed metrics the element-wise sums of their batch counts ([`Aggregation`]).
 #[derive(Debug)]
 struct Means {
     keys: Vec<String>,
-    sums: Vec<f64>,
+    aggregations: Vec<Aggregation>,
+    sums: Vec<Vec<f64>>,
     examples: usize,
 }
 
 impl Means {
-    fn new(keys: Vec<String>) -> Self {
+    fn new(keys: Vec<(String, Aggregation)>) -> Self {
+        let (keys, aggregations): (Vec<String>, Vec<Aggregation>) = keys.into_iter().unzip();
         Means {
-            sums: vec![0.0; keys.len()],
+            sums: vec![Vec::new(); keys.len()],
             keys,
+            aggregations,
             examples: 0,
         }
     }
 
     /// Add one batch of `n` examples; `Err(key)` names a missing output.
     fn add(&mut self, outputs: &[(String, Tensor)], n: usize) -> Result<(), String> {
-        for (key, sum) in self.keys.iter().zip(self.sums.iter_mut()) {
+        for ((key, aggregation), sums) in self
+            .keys
+            .iter()
+            .zip(&self.aggregations)
+            .zip(self.sums.iter_mut())
+        {
             let value = outputs
                 .iter()
                 .find(|(name, _)| name == key)
-                .map(|(_, t)| t.data[0])
+                .map(|(_, t)| t.data.as_slice())
                 .ok_or_else(|| key.clone())?;
-            *sum += value as f64 * n as f64;
+            let weight = match aggregation {
+                Aggregation::Mean => n as f64,
+                Aggregation::Sum(_) => 1.0,
+            };
+            sums.resize(value.len().max(sums.len()), 0.0);
+            for (sum, &x) in sums.iter_mut().zip(value) {
+                *sum += f64::from(x) * weight;
+            }
         }
         self.examples += n;
         Ok(())
     }
 
-    /// The means so far.
+    /// The values so far.
     fn logs(&self) -> Logs {
         let examples = self.examples.max(1) as f64;
         self.keys
             .iter()
+            .zip(&self.aggregations)
             .zip(&self.sums)
-            .map(|(k, s)| (k.clone(), (s / examples) as f32))
+            .map(|((k, aggregation), s)| {
+                let value = match aggregation {
+                    Aggregation::Mean => s.first().copied().unwrap_or(0.0) / examples,
+                    Aggregation::Sum(result) => result(s),
+                };
+                (k.clone(), value as f32)
+            })
             .collect::<Vec<_>>()
             .into()
     }
@@ -289,10 +313,18 @@ impl Model {
         Ok(())
     }
 
-    /// The loss and metric names a step reports, loss first.
-    fn step_keys(&self) -> Vec<String> {
-        let mut keys = vec![LOSS_OUTPUT.to_string()];
-        keys.extend(self.metric_names());
+    /// The loss and metric names a step reports, loss first, with how each combines over
+    /// a pass.
+    fn step_keys(&self) -> Vec<(String, Aggregation)> {
+        let mut keys = vec![(LOSS_OUTPUT.to_string(), Aggregation::Mean)];
+        if let Some(state) = &self.training {
+            keys.extend(
+                state
+                    .metric_names()
+                    .into_iter()
+                    .zip(state.metric_aggregations()),
+            );
+        }
         keys
     }
 

@@ -13,8 +13,10 @@ use std::sync::OnceLock;
 use ir::{Shape, Tensor};
 
 use super::Model;
+use crate::device::Backend;
 use crate::error::{Error, Result};
-use crate::optimizers::LEARNING_RATE;
+use crate::model::runner::Runner;
+use crate::optimizers::{ITERATIONS, LEARNING_RATE, LearningRateSchedule};
 
 impl Model {
     /// The weights of an uncompiled model, initialised on first use.
@@ -151,13 +153,23 @@ impl Model {
         }
     }
 
-    /// The optimizer's current learning rate (the model must be compiled).
+    /// The optimizer's current learning rate (the model must be compiled): the
+    /// `optimizer/learning_rate` param, or with a learning-rate schedule its value at the
+    /// steps taken so far (the rate of the next step).
     pub fn learning_rate(&self) -> Result<f32> {
-        self.training_state()?;
-        Ok(self.weight(LEARNING_RATE)?.data[0])
+        let (optimizer, _, _) = self.training_state()?.components();
+        match optimizer.learning_rate_schedule() {
+            None => Ok(self.weight(LEARNING_RATE)?.data[0]),
+            Some(schedule) => {
+                let steps = self.weight(ITERATIONS)?.data[0];
+                schedule_value(schedule, steps)
+            }
+        }
     }
 
-    /// Set the optimizer's learning rate for the following steps (finite and `>= 0`).
+    /// Set the optimizer's learning rate for the following steps (finite and `>= 0`). An
+    /// optimizer whose rate is a schedule refuses, as Keras does (its rate is not settable;
+    /// callbacks such as `ReduceLROnPlateau` then fail with this error).
     pub fn set_learning_rate(&mut self, learning_rate: f32) -> Result<()> {
         if !learning_rate.is_finite() || learning_rate < 0.0 {
             return Err(Error::InvalidArgument {
@@ -165,7 +177,30 @@ impl Model {
                 msg: format!("must be finite and >= 0, got {learning_rate}"),
             });
         }
+        let (optimizer, _, _) = self.training_state()?.components();
+        if let Some(schedule) = optimizer.learning_rate_schedule() {
+            return Err(Error::InvalidArgument {
+                name: "learning_rate",
+                msg: format!(
+                    "the {} optimizer's learning rate is a {} schedule, so it cannot be set \
+                     (as in Keras); compile with a constant learning rate to change it from a callback",
+                    optimizer.name(),
+                    schedule.name()
+                ),
+            });
+        }
         self.training_state_mut()?
             .set_param(LEARNING_RATE, &Tensor::scalar(learning_rate))
     }
+}
+
+/// The rate `schedule` gives after `steps` steps: its ops compiled for the CPU and run once
+/// (the same ops the training step runs).
+fn schedule_value(schedule: &LearningRateSchedule, steps: f32) -> Result<f32> {
+    let mut g = ir::Graph::new();
+    let counter = g.input("steps", Shape::scalar());
+    let rate = schedule.build(&mut g, counter)?;
+    g.add_output("rate", rate)?;
+    let outputs = Runner::compile(&g, &Backend::Cpu)?.run(&[("steps", &[steps])])?;
+    Ok(outputs[0].1.data[0])
 }

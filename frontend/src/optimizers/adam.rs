@@ -1,6 +1,6 @@
 //! Adam, as tf.keras 2.x: `m = β₁m + (1-β₁)g`, `v = β₂v + (1-β₂)g²`,
 //! `p -= lr·√(1-β₂ᵗ)/(1-β₁ᵗ) · m/(√v + ε)`; with AMSGrad `v̂ = max(v̂, v)` replaces `v`
-//! in the denominator.
+//! in the denominator. The rule also serves `AdamW` (decoupled weight decay first).
 
 use ir::{BinaryOp, Graph, NodeId, UnaryOp};
 
@@ -8,7 +8,7 @@ use super::{
     StateBuilder, StepScalars, UpdateRule, check_epsilon, check_unit, moving_average,
     one_minus_power, optimizer,
 };
-use crate::error::Error;
+use crate::error::{Error, training_graph_error};
 
 optimizer! {
     /// Adam (Keras `Adam`): learning rate 0.001, β₁ 0.9, β₂ 0.999, ε 1e-7.
@@ -26,12 +26,59 @@ optimizer! {
 
 impl UpdateRule for Adam {
     fn validate(&self) -> Result<(), Error> {
-        check_unit("Adam", "beta_1", self.beta_1)?;
-        check_unit("Adam", "beta_2", self.beta_2)?;
-        check_epsilon("Adam", self.epsilon)
+        self.rule().validate("Adam")
     }
 
     fn emit(
+        &self,
+        g: &mut Graph,
+        state: &mut StateBuilder,
+        step: StepScalars,
+        params: &[NodeId],
+        grads: &[NodeId],
+    ) -> Result<(), Error> {
+        self.rule().emit(g, state, step, params, grads)
+    }
+}
+
+impl Adam {
+    fn rule(&self) -> AdamRule {
+        AdamRule {
+            beta_1: self.beta_1,
+            beta_2: self.beta_2,
+            epsilon: self.epsilon,
+            amsgrad: self.amsgrad,
+            weight_decay: 0.0,
+        }
+    }
+}
+
+/// Adam's rule with optional decoupled weight decay, shared by [`Adam`] and `AdamW`.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct AdamRule {
+    pub beta_1: f32,
+    pub beta_2: f32,
+    pub epsilon: f32,
+    pub amsgrad: bool,
+    /// `p -= lr·weight_decay·p` before the Adam step (Keras' `_apply_weight_decay`); 0: none.
+    pub weight_decay: f32,
+}
+
+impl AdamRule {
+    pub fn validate(&self, owner: &str) -> Result<(), Error> {
+        check_unit(owner, "beta_1", self.beta_1)?;
+        check_unit(owner, "beta_2", self.beta_2)?;
+        check_epsilon(owner, self.epsilon)?;
+        if !self.weight_decay.is_finite() {
+            return Err(training_graph_error(
+                owner,
+                format!("weight_decay must be finite, got {}", self.weight_decay),
+            ));
+        }
+        Ok(())
+    }
+
+    pub fn emit(
         &self,
         g: &mut Graph,
         state: &mut StateBuilder,
@@ -62,12 +109,24 @@ impl UpdateRule for Adam {
             let denominator = g.binary(BinaryOp::Add, root, epsilon)?;
             let ratio = g.binary(BinaryOp::Div, m_new, denominator)?;
             let delta = g.binary(BinaryOp::Mul, lr_t, ratio)?;
-            let p_new = g.binary(BinaryOp::Sub, p, delta)?;
+            let decayed = self.decayed(g, step, p)?;
+            let p_new = g.binary(BinaryOp::Sub, decayed, delta)?;
             g.add_update(m, m_new)?;
             g.add_update(v, v_new)?;
             g.add_update(p, p_new)?;
         }
         Ok(())
+    }
+
+    /// `p - (p·weight_decay)·lr`, or `p` without weight decay.
+    fn decayed(&self, g: &mut Graph, step: StepScalars, p: NodeId) -> Result<NodeId, Error> {
+        if self.weight_decay == 0.0 {
+            return Ok(p);
+        }
+        let decay = g.scalar(self.weight_decay);
+        let scaled = g.binary(BinaryOp::Mul, p, decay)?;
+        let shrink = g.binary(BinaryOp::Mul, scaled, step.learning_rate)?;
+        Ok(g.binary(BinaryOp::Sub, p, shrink)?)
     }
 }
 

@@ -6,7 +6,8 @@
 //! after the square root, with momentum inside it). Every optimizer shares:
 //! - the scalar params `optimizer/learning_rate` (so a callback may change it between steps
 //!   without recompiling) and `optimizer/iterations` (steps taken so far; the update of a
-//!   step uses `t = iterations + 1`);
+//!   step uses `t = iterations + 1`); with a learning-rate schedule ([`schedules`]) there is
+//!   no `optimizer/learning_rate` param: the rate is the schedule's ops of `iterations`;
 //! - per-parameter state params named `<param>/<slot>` (e.g. `w0/m`);
 //! - gradient clipping ([`GradientClipping`], Keras `clipvalue`/`clipnorm`/`global_clipnorm`),
 //!   applied to the gradients before the rule sees them.
@@ -17,18 +18,27 @@ mod adadelta;
 mod adagrad;
 mod adam;
 mod adamax;
+mod adamw;
 mod clip;
+mod ftrl;
 mod nadam;
 mod rmsprop;
+pub mod schedules;
 mod sgd;
 
 pub use adadelta::AdaDelta;
 pub use adagrad::AdaGrad;
 pub use adam::Adam;
 pub use adamax::Adamax;
+pub use adamw::AdamW;
 pub use clip::GradientClipping;
+pub use ftrl::Ftrl;
 pub use nadam::Nadam;
 pub use rmsprop::RMSProp;
+pub use schedules::{
+    CosineDecay, ExponentialDecay, InverseTimeDecay, LearningRate, LearningRateSchedule,
+    PiecewiseConstantDecay,
+};
 pub use sgd::SGD;
 
 use ir::{BinaryOp, Graph, NodeId, Op, Shape, Tensor};
@@ -56,9 +66,16 @@ pub trait Optimizer: Send + Sync + std::fmt::Debug {
         grads: &[NodeId],
     ) -> Result<Vec<(String, Tensor)>, Error>;
 
-    /// Keras' inner optimizer config: `name`, `learning_rate` (the initial one), every
-    /// hyper-parameter and the clipping options, enough to rebuild the optimizer.
+    /// Keras' inner optimizer config: `name`, `learning_rate` (the initial one, or the
+    /// schedule's `{"class_name", "config"}`), every hyper-parameter and the clipping options,
+    /// enough to rebuild the optimizer.
     fn config(&self) -> serde_json::Value;
+
+    /// The learning-rate schedule, when the rate is one (then the rate cannot be set, as in
+    /// Keras); `None` for a constant rate.
+    fn learning_rate_schedule(&self) -> Option<&LearningRateSchedule> {
+        None
+    }
 }
 
 /// The per-step scalars every rule may use.
@@ -153,7 +170,7 @@ pub(crate) trait UpdateRule {
 pub(crate) fn build_with_rule(
     rule: &impl UpdateRule,
     optimizer: &str,
-    learning_rate: f32,
+    learning_rate: &LearningRate,
     clipping: &GradientClipping,
     g: &mut Graph,
     params: &[NodeId],
@@ -165,14 +182,54 @@ pub(crate) fn build_with_rule(
             format!("{} params but {} gradients", params.len(), grads.len()),
         ));
     }
-    if !learning_rate.is_finite() || learning_rate < 0.0 {
-        return Err(training_graph_error(
-            optimizer,
-            format!("learning_rate must be finite and >= 0, got {learning_rate}"),
-        ));
+    match learning_rate {
+        LearningRate::Constant(rate) if !rate.is_finite() || *rate < 0.0 => {
+            return Err(training_graph_error(
+                optimizer,
+                format!("learning_rate must be finite and >= 0, got {rate}"),
+            ));
+        }
+        LearningRate::Constant(_) => {}
+        LearningRate::Schedule(schedule) => schedule.validate()?,
     }
     rule.validate()?;
     clipping.validate(optimizer)?;
+    check_gradients(g, optimizer, params, grads)?;
+    let grads = clipping.apply(g, grads)?;
+    let mut state = StateBuilder::default();
+    let (lr, iterations) = match learning_rate {
+        LearningRate::Constant(rate) => {
+            let lr = state.global(g, "learning_rate", *rate)?;
+            (lr, state.global(g, "iterations", 0.0)?)
+        }
+        LearningRate::Schedule(schedule) => {
+            let iterations = state.global(g, "iterations", 0.0)?;
+            (schedule.build(g, iterations)?, iterations)
+        }
+    };
+    let one = g.scalar(1.0);
+    let step = g.binary(BinaryOp::Add, iterations, one)?;
+    g.add_update(iterations, step)?;
+    rule.emit(
+        g,
+        &mut state,
+        StepScalars {
+            learning_rate: lr,
+            step,
+        },
+        params,
+        &grads,
+    )?;
+    Ok(state.initial)
+}
+
+/// Fails unless every param is a `Param` node and its gradient a node of the same shape.
+fn check_gradients(
+    g: &Graph,
+    optimizer: &str,
+    params: &[NodeId],
+    grads: &[NodeId],
+) -> Result<(), Error> {
     for (&p, &grad) in params.iter().zip(grads) {
         param_name(g, p)?;
         if grad.index() >= g.len() || g.shape(grad) != g.shape(p) {
@@ -190,24 +247,7 @@ pub(crate) fn build_with_rule(
             ));
         }
     }
-    let grads = clipping.apply(g, grads)?;
-    let mut state = StateBuilder::default();
-    let lr = state.global(g, "learning_rate", learning_rate)?;
-    let iterations = state.global(g, "iterations", 0.0)?;
-    let one = g.scalar(1.0);
-    let step = g.binary(BinaryOp::Add, iterations, one)?;
-    g.add_update(iterations, step)?;
-    rule.emit(
-        g,
-        &mut state,
-        StepScalars {
-            learning_rate: lr,
-            step,
-        },
-        params,
-        &grads,
-    )?;
-    Ok(state.initial)
+    Ok(())
 }
 
 /// The name of `param`, which must be a `Param` node.
@@ -237,8 +277,9 @@ macro_rules! optimizer {
         $(#[$meta])*
         #[derive(Debug, Clone, PartialEq)]
         pub struct $ty {
-            /// Initial value of the `optimizer/learning_rate` param.
-            pub learning_rate: f32,
+            /// The learning rate: the initial value of the `optimizer/learning_rate` param,
+            /// or a schedule.
+            pub learning_rate: $crate::optimizers::LearningRate,
             $( $(#[$field_meta])* pub $field: $field_ty, )*
             /// Gradient clipping applied before the update.
             pub clipping: $crate::optimizers::GradientClipping,
@@ -246,7 +287,11 @@ macro_rules! optimizer {
 
         impl Default for $ty {
             fn default() -> Self {
-                Self { learning_rate: $lr, $( $field: $default, )* clipping: Default::default() }
+                Self {
+                    learning_rate: $crate::optimizers::LearningRate::Constant($lr),
+                    $( $field: $default, )*
+                    clipping: Default::default(),
+                }
             }
         }
 
@@ -256,9 +301,10 @@ macro_rules! optimizer {
                 Self::default()
             }
 
-            /// Sets the initial learning rate.
-            pub fn learning_rate(mut self, value: f32) -> Self {
-                self.learning_rate = value;
+            /// Sets the learning rate: a number (the initial value of a rate callbacks may
+            /// change) or a schedule such as [`ExponentialDecay`](crate::optimizers::ExponentialDecay).
+            pub fn learning_rate(mut self, value: impl Into<$crate::optimizers::LearningRate>) -> Self {
+                self.learning_rate = value.into();
                 self
             }
 
@@ -294,7 +340,7 @@ macro_rules! optimizer {
                 use $crate::config_json::read_config_field as field;
                 let d = Self::default();
                 Ok(Self {
-                    learning_rate: field(config, $keras, "learning_rate", d.learning_rate)?,
+                    learning_rate: field(config, $keras, "learning_rate", d.learning_rate.clone())?,
                     $( $field: field(config, $keras, stringify!($field), d.$field)?, )*
                     clipping: $crate::optimizers::GradientClipping {
                         clipvalue: field(config, $keras, "clipvalue", d.clipping.clipvalue)?,
@@ -316,7 +362,11 @@ macro_rules! optimizer {
                 params: &[ir::NodeId],
                 grads: &[ir::NodeId],
             ) -> Result<Vec<(String, ir::Tensor)>, $crate::error::Error> {
-                $crate::optimizers::build_with_rule(self, $keras, self.learning_rate, &self.clipping, g, params, grads)
+                $crate::optimizers::build_with_rule(self, $keras, &self.learning_rate, &self.clipping, g, params, grads)
+            }
+
+            fn learning_rate_schedule(&self) -> Option<&$crate::optimizers::LearningRateSchedule> {
+                self.learning_rate.schedule()
             }
 
             fn config(&self) -> serde_json::Value {

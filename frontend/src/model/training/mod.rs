@@ -19,7 +19,7 @@ pub use step::{LABELS_INPUT, LOSS_OUTPUT};
 use crate::device::Backend;
 use crate::error::{Error, Result};
 use crate::losses::Loss;
-use crate::metrics::Metric;
+use crate::metrics::{Aggregation, Metric};
 use crate::model::graph::LayerGraph;
 use crate::model::graph::forward::ForwardOptions;
 use crate::model::runner::Runner;
@@ -113,6 +113,15 @@ impl TrainingState {
             .metrics
             .iter()
             .map(|m| m.name().to_string())
+            .collect()
+    }
+
+    /// How each metric's batch values combine over an epoch, in order.
+    pub fn metric_aggregations(&self) -> Vec<Aggregation> {
+        self.components
+            .metrics
+            .iter()
+            .map(|m| m.aggregation())
             .collect()
     }
 

@@ -1,6 +1,7 @@
 //! The step graphs of a compiled model:
 //! - train step: forward + loss (+ regularizer penalties) + metrics + gradients + optimizer
-//!   updates; outputs `loss` and one output per metric;
+//!   updates; outputs `loss` and one output per metric (the batch mean, or the batch's
+//!   counts for a metric summed over the epoch);
 //! - eval: forward + loss (+ penalties) + metrics.
 //!
 //! Graphs are static-shaped, so each is built for a concrete batch size. Labels are fed as
@@ -10,6 +11,7 @@ use ir::{BinaryOp, Graph, NodeId, Shape, Tensor};
 
 use super::{Role, TrainingState};
 use crate::error::Result;
+use crate::metrics::Aggregation;
 use crate::model::graph::LayerGraph;
 use crate::model::graph::forward::{Forward, ModelParam};
 
@@ -76,7 +78,7 @@ impl TrainingState {
         Ok(loss)
     }
 
-    /// One scalar node per metric, by name.
+    /// One node per metric, by name: a scalar for a mean, counts for a summed metric.
     fn metric_nodes(
         &self,
         graph: &LayerGraph,
@@ -89,7 +91,8 @@ impl TrainingState {
             .iter()
             .map(|m| {
                 let node = m.build(g, output, labels)?;
-                if g.shape(node).rank() != 0 {
+                let per_batch_mean = matches!(m.aggregation(), Aggregation::Mean);
+                if per_batch_mean && g.shape(node).rank() != 0 {
                     return Err(graph.error(format!(
                         "metric `{}` must be a scalar, got shape {}",
                         m.name(),

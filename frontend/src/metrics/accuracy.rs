@@ -1,31 +1,18 @@
-//! Metrics as IR builders: each emits a scalar node, the batch mean of a per-sample score,
-//! into the training-step graph. Names are what Keras prints (`accuracy`, `mae`, `mse`).
+//! Accuracy metrics, each the batch mean of a per-example hit (0 or 1), averaged over the
+//! examples of an epoch: Keras' `accuracy` (variant picked from the shapes),
+//! `categorical_accuracy`, `sparse_categorical_accuracy`, `binary_accuracy` and
+//! `top_k_categorical_accuracy`.
 //!
 //! [`Accuracy`] picks its variant from the shapes the way Keras resolves the string
 //! `"accuracy"`: binary when the predictions' last axis is 1; sparse categorical when labels
 //! have lower rank than predictions, or a last axis of 1 against a wider one; categorical
 //! (argmax equality) otherwise.
 
-use ir::{BinaryOp, Graph, NodeId, ReduceOp};
+use ir::{BinaryOp, Graph, NodeId, ReduceOp, Shape, Tensor};
 
-use crate::error::Error;
-use crate::losses::{self, LastAxis, Loss, batch_mean, check_same_shape, mean_all};
-
-/// A quantity reported per batch that emits its value into the graph.
-pub trait Metric: Send + Sync + std::fmt::Debug {
-    /// The name Keras prints, e.g. `"accuracy"`.
-    fn name(&self) -> &str;
-
-    /// Adds the metric of `predictions` against `labels`; returns a scalar node, the mean
-    /// over the batch.
-    fn build(&self, g: &mut Graph, predictions: NodeId, labels: NodeId) -> Result<NodeId, Error>;
-
-    /// Its hyper-parameters under Keras' names (`{"threshold": 0.5}`); metrics that have any
-    /// override this. Saved models rebuild the metric from its name and this.
-    fn config(&self) -> serde_json::Value {
-        serde_json::json!({})
-    }
-}
+use super::Metric;
+use crate::error::{Error, training_graph_error};
+use crate::losses::{self, LastAxis, batch_mean, check_same_shape, mean_all};
 
 /// Keras `"accuracy"`: categorical, sparse categorical or binary accuracy, chosen from the
 /// shapes (see the module doc).
@@ -49,14 +36,6 @@ pub struct BinaryAccuracy {
     /// Predictions above this count as 1.
     pub threshold: f32,
 }
-
-/// Keras `"mae"`: mean absolute error.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct MeanAbsoluteError;
-
-/// Keras `"mse"`: mean squared error.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct MeanSquaredError;
 
 impl Default for BinaryAccuracy {
     fn default() -> Self {
@@ -144,22 +123,62 @@ impl Metric for BinaryAccuracy {
     }
 }
 
-impl Metric for MeanAbsoluteError {
-    fn name(&self) -> &str {
-        "mae"
-    }
+/// Keras `top_k_categorical_accuracy`: whether the class of the one-hot label (its argmax)
+/// is among the `k` highest predictions. As TensorFlow's `in_top_k`, a class tied with the
+/// k-th highest counts as inside: the hit is "fewer than `k` predictions are higher".
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TopKCategoricalAccuracy {
+    /// How many of the highest predictions count (>= 1).
+    pub k: usize,
+}
 
-    fn build(&self, g: &mut Graph, predictions: NodeId, labels: NodeId) -> Result<NodeId, Error> {
-        losses::MeanAbsoluteError.build(g, predictions, labels)
+impl Default for TopKCategoricalAccuracy {
+    fn default() -> Self {
+        TopKCategoricalAccuracy { k: 5 }
     }
 }
 
-impl Metric for MeanSquaredError {
+impl TopKCategoricalAccuracy {
+    /// `k` 5, Keras' default.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets `k`.
+    pub fn k(mut self, k: usize) -> Self {
+        self.k = k;
+        self
+    }
+}
+
+impl Metric for TopKCategoricalAccuracy {
     fn name(&self) -> &str {
-        "mse"
+        "top_k_categorical_accuracy"
+    }
+
+    fn config(&self) -> serde_json::Value {
+        serde_json::json!({ "k": self.k })
     }
 
     fn build(&self, g: &mut Graph, predictions: NodeId, labels: NodeId) -> Result<NodeId, Error> {
-        losses::MeanSquaredError.build(g, predictions, labels)
+        check_same_shape(g, self.name(), predictions, labels)?;
+        if self.k == 0 {
+            return Err(training_graph_error(self.name(), "k must be at least 1"));
+        }
+        let last = g.shape(predictions).rank() - 1;
+        let classes = g.shape(predictions).dims()[last];
+        let target = g.reduce(ReduceOp::ArgMax, labels, &[last], true)?;
+        let iota = g.constant(Tensor {
+            shape: Shape::from([classes]),
+            data: (0..classes).map(|c| c as f32).collect(),
+        });
+        let one_hot = g.binary(BinaryOp::Eq, target, iota)?;
+        let picked = g.binary(BinaryOp::Mul, predictions, one_hot)?;
+        let target_score = g.reduce(ReduceOp::Sum, picked, &[last], true)?;
+        let higher = g.binary(BinaryOp::Gt, predictions, target_score)?;
+        let higher_count = g.reduce(ReduceOp::Sum, higher, &[last], false)?;
+        let k = g.scalar(self.k as f32);
+        let hits = g.binary(BinaryOp::Lt, higher_count, k)?;
+        mean_all(g, hits)
     }
 }
