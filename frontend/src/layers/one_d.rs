@@ -219,11 +219,16 @@ impl<L: Lift> OneD<L> {
         Ok(Shape::from([1, steps + self.left_padding(), channels]))
     }
 
-    /// An error of the inner layer, told as this layer's.
-    fn relabel(&self, error: Error) -> Error {
-        match error {
-            Error::Layer { msg, .. } => layer_error(self, msg),
-            other => other,
+    /// An error of the inner layer, told as this layer's (with the sequence shape `input`
+    /// where the inner layer printed its image shape).
+    fn relabel(&self, error: Error, input: &Shape) -> Error {
+        match (error, self.lifted(input)) {
+            (Error::Layer { msg, .. }, Ok(lifted)) => layer_error(
+                self,
+                msg.replace(&keras_shape(&lifted), &keras_shape(input)),
+            ),
+            (Error::Layer { msg, .. }, Err(_)) => layer_error(self, msg),
+            (other, _) => other,
         }
     }
 }
@@ -255,7 +260,7 @@ impl<L: Lift> Layer for OneD<L> {
         let out = self
             .inner
             .output_shape(&lifted)
-            .map_err(|e| self.relabel(e))?;
+            .map_err(|e| self.relabel(e, input))?;
         Ok(unlift(&out))
     }
 
@@ -291,7 +296,8 @@ impl<L: Lift> Layer for OneD<L> {
 
     fn build(&self, g: &mut Graph, x: NodeId, ctx: LayerContext<'_>) -> Result<NodeId> {
         let dims = g.shape(x).dims().to_vec();
-        let lifted = self.lifted(&Shape::from(&dims[1..]))?;
+        let input = Shape::from(&dims[1..]);
+        let lifted = self.lifted(&input)?;
         let mut x = x;
         let pad = self.left_padding();
         if pad > 0 {
@@ -317,7 +323,10 @@ impl<L: Lift> Layer for OneD<L> {
             params: &params,
             ..ctx
         };
-        let y = self.inner.build(g, x, ctx).map_err(|e| self.relabel(e))?;
+        let y = self
+            .inner
+            .build(g, x, ctx)
+            .map_err(|e| self.relabel(e, &input))?;
         let out = g.shape(y).dims().to_vec();
         if out.len() == 4 {
             let mut sequence = vec![out[0]];
