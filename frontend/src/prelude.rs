@@ -12,6 +12,12 @@ pub use crate::layers::{
     Layer, LeakyReLU, MaxPool2D, MaxPooling2D, Padding, ReLU, Reshape, SeparableConv2D, Softmax,
     ZeroPadding2D,
 };
+// The 1-D convolution family, transposed convolutions, up-sampling, cropping, PReLU.
+pub use crate::layers::{
+    AveragePooling1D, Conv1D, Conv1DTranspose, Conv2DTranspose, Cropping1D, Cropping2D,
+    GlobalAveragePooling1D, GlobalMaxPooling1D, Interpolation, MaxPooling1D, PReLU, Padding1D,
+    UpSampling1D, UpSampling2D, ZeroPadding1D,
+};
 pub use crate::model::{Evaluation, FitOptions, Functional, History, Model, Sequential, TensorRef};
 pub use crate::progress::Verbosity;
 pub use crate::regularizers::Regularizer;

@@ -340,6 +340,16 @@ fn conv_variants() -> Vec<(&'static str, Conv2dAttrs)> {
                 padding: Padding::Same,
             },
         ),
+        // Kernel width 2, stride 2 over 5 columns: the last column is in no window (what a
+        // transposed convolution's output_padding makes).
+        (
+            "valid stride 2 uncovered column",
+            Conv2dAttrs {
+                strides: [2, 2],
+                dilation: [1, 1],
+                padding: Padding::Valid,
+            },
+        ),
         (
             "explicit dilated",
             Conv2dAttrs {

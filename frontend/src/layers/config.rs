@@ -103,6 +103,12 @@ impl<'a> ConfigReader<'a> {
         self.class
     }
 
+    /// Every field of the config, as given (for layers that rewrite a config into another
+    /// layer's, such as the 1-D layers).
+    pub fn fields(&self) -> &'a Map<String, Value> {
+        self.config
+    }
+
     /// An error about `field` of this layer.
     pub fn error(&self, field: &str, msg: impl Into<String>) -> Error {
         Error::Config {

@@ -152,18 +152,43 @@ pub(crate) fn window_output(
     }
 }
 
+/// A kernel's extent once dilated: `(k - 1)·d + 1` per axis (0 for an empty kernel).
+pub(crate) fn dilated(kernel_size: Size2D, dilation_rate: Size2D) -> [usize; 2] {
+    let [kh, kw] = kernel_size.0;
+    let [dh, dw] = dilation_rate.0;
+    [kh.saturating_sub(1) * dh + 1, kw.saturating_sub(1) * dw + 1]
+}
+
+/// Refuses strides above 1 together with a dilation rate above 1 (TensorFlow's rule).
+pub(crate) fn check_strides_with_dilation(
+    layer: &(impl Layer + ?Sized),
+    strides: Size2D,
+    dilation_rate: Size2D,
+) -> Result<()> {
+    if strides.0.iter().any(|&s| s > 1) && dilation_rate.0.iter().any(|&d| d > 1) {
+        return Err(layer_error(
+            layer,
+            format!(
+                "strides {:?} > 1 cannot be combined with dilation_rate {:?} > 1",
+                strides.0, dilation_rate.0
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// Keras' 2-D convolution with its defaults: strides 1, `valid` padding, no dilation,
 /// linear activation, bias on, `glorot_uniform` kernel, `zeros` bias, no regularizers.
 /// Input `(None, h, w, c)`, kernel `[kh, kw, c, filters]`, output `(None, oh, ow, filters)`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Conv2D {
-    filters: usize,
-    kernel_size: Size2D,
-    strides: Size2D,
-    padding: Padding,
-    dilation_rate: Size2D,
-    options: KernelOptions,
-    name: Option<String>,
+    pub(crate) filters: usize,
+    pub(crate) kernel_size: Size2D,
+    pub(crate) strides: Size2D,
+    pub(crate) padding: Padding,
+    pub(crate) dilation_rate: Size2D,
+    pub(crate) options: KernelOptions,
+    pub(crate) name: Option<String>,
 }
 
 impl Conv2D {
@@ -226,10 +251,8 @@ impl Conv2D {
     }
 
     /// The kernel's extent once dilated: `(k - 1)·d + 1` per axis.
-    fn dilated_kernel(&self) -> [usize; 2] {
-        let [kh, kw] = self.kernel_size.0;
-        let [dh, dw] = self.dilation_rate.0;
-        [(kh - 1) * dh + 1, (kw - 1) * dw + 1]
+    pub(crate) fn dilated_kernel(&self) -> [usize; 2] {
+        dilated(self.kernel_size, self.dilation_rate)
     }
 }
 
@@ -247,15 +270,7 @@ impl Layer for Conv2D {
         check_positive(self, "kernel_size", self.kernel_size)?;
         check_positive(self, "strides", self.strides)?;
         check_positive(self, "dilation_rate", self.dilation_rate)?;
-        if self.strides.0.iter().any(|&s| s > 1) && self.dilation_rate.0.iter().any(|&d| d > 1) {
-            return Err(layer_error(
-                self,
-                format!(
-                    "strides {:?} > 1 cannot be combined with dilation_rate {:?} > 1",
-                    self.strides.0, self.dilation_rate.0
-                ),
-            ));
-        }
+        check_strides_with_dilation(self, self.strides, self.dilation_rate)?;
         let [oh, ow] = window_output(
             self,
             input,

@@ -47,24 +47,27 @@ impl Default for KernelOptions {
     }
 }
 
-/// The public setters of the [`KernelOptions`] held in a layer's `options` field; invoke
-/// inside the layer's `impl` block.
+/// The public setters of the [`KernelOptions`] held in a layer's `options` field (or the
+/// nested field given, such as `inner.options`); invoke inside the layer's `impl` block.
 macro_rules! kernel_option_setters {
     () => {
+        $crate::layers::kernel_options::kernel_option_setters!(options);
+    };
+    ($($options:ident).+) => {
         $crate::builder::builder_setters! {
             /// Set the activation (default linear).
-            activation(options.activation: $crate::activations::Activation);
+            activation($($options).+.activation: $crate::activations::Activation);
             /// Whether to add a bias (default true).
-            use_bias(options.use_bias: bool);
+            use_bias($($options).+.use_bias: bool);
             /// Set the kernel initializer (default `glorot_uniform`).
-            kernel_initializer(options.kernel_initializer: $crate::initializers::Initializer);
+            kernel_initializer($($options).+.kernel_initializer: $crate::initializers::Initializer);
             /// Set the bias initializer (default `zeros`).
-            bias_initializer(options.bias_initializer: $crate::initializers::Initializer);
+            bias_initializer($($options).+.bias_initializer: $crate::initializers::Initializer);
             /// Penalise the kernel (default none).
-            kernel_regularizer(options.kernel_regularizer: $crate::regularizers::Regularizer)
+            kernel_regularizer($($options).+.kernel_regularizer: $crate::regularizers::Regularizer)
                 => Some;
             /// Penalise the bias (default none).
-            bias_regularizer(options.bias_regularizer: $crate::regularizers::Regularizer)
+            bias_regularizer($($options).+.bias_regularizer: $crate::regularizers::Regularizer)
                 => Some;
         }
     };

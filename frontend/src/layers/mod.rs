@@ -13,6 +13,7 @@ mod activation_layer;
 mod batch_normalization;
 pub mod config;
 mod conv2d;
+mod conv2d_transpose;
 mod dense;
 mod dropout;
 mod flatten;
@@ -21,10 +22,13 @@ mod input;
 mod kernel_options;
 mod merge;
 pub(crate) mod naming;
+mod one_d;
 mod pooling;
+mod prelu;
 pub mod registry;
 mod reshape;
 mod separable_conv2d;
+mod upsampling;
 mod zero_padding;
 
 pub use activation_kinds::{
@@ -51,6 +55,16 @@ pub use registry::{layer_from_config, layer_from_json, layer_to_json};
 pub use reshape::Reshape;
 pub use separable_conv2d::{DepthwiseConv2D, SeparableConv2D};
 pub use zero_padding::ZeroPadding2D;
+// The 1-D convolution family, transposed convolutions, up-sampling, cropping, PReLU.
+pub use conv2d_transpose::Conv2DTranspose;
+pub use one_d::{
+    AveragePooling1D, AvgPool1D, Conv1D, Conv1DTranspose, Cropping1D, Form as OneDForm,
+    GlobalAveragePooling1D, GlobalMaxPooling1D, Lift, MaxPool1D, MaxPooling1D, OneD, Padding1D,
+    UpSampling1D, ZeroPadding1D,
+};
+pub use prelu::PReLU;
+pub use upsampling::{Interpolation, UpSampling2D};
+pub use zero_padding::{Border2D, BorderKind, Crop, Cropping2D, Pad};
 
 use std::fmt;
 

@@ -24,6 +24,10 @@ pub trait PoolingKind: std::fmt::Debug + Clone + PartialEq + Send + Sync + 'stat
     const WINDOWED_CLASS: &'static str;
     /// Keras' class name of the global layer.
     const GLOBAL_CLASS: &'static str;
+    /// Keras' class name of the 1-D windowed layer.
+    const WINDOWED_1D_CLASS: &'static str;
+    /// Keras' class name of the 1-D global layer.
+    const GLOBAL_1D_CLASS: &'static str;
 }
 
 /// The maximum of each window.
@@ -39,6 +43,8 @@ impl PoolingKind for Max {
     const REDUCE: ReduceOp = ReduceOp::Max;
     const WINDOWED_CLASS: &'static str = "MaxPooling2D";
     const GLOBAL_CLASS: &'static str = "GlobalMaxPooling2D";
+    const WINDOWED_1D_CLASS: &'static str = "MaxPooling1D";
+    const GLOBAL_1D_CLASS: &'static str = "GlobalMaxPooling1D";
 }
 
 impl PoolingKind for Average {
@@ -46,6 +52,8 @@ impl PoolingKind for Average {
     const REDUCE: ReduceOp = ReduceOp::Mean;
     const WINDOWED_CLASS: &'static str = "AveragePooling2D";
     const GLOBAL_CLASS: &'static str = "GlobalAveragePooling2D";
+    const WINDOWED_1D_CLASS: &'static str = "AveragePooling1D";
+    const GLOBAL_1D_CLASS: &'static str = "GlobalAveragePooling1D";
 }
 
 /// A 2-D pooling layer with Keras' defaults: a `2×2` window, strides equal to the window,

@@ -14,6 +14,11 @@ use crate::layers::{
     GlobalMaxPooling2D, Input, Layer, LeakyReLU, MaxPooling2D, Maximum, Minimum, Multiply, ReLU,
     Reshape, SeparableConv2D, Softmax, Subtract, ZeroPadding2D,
 };
+use crate::layers::{
+    AveragePooling1D, Conv1D, Conv1DTranspose, Conv2DTranspose, Cropping1D, Cropping2D,
+    GlobalAveragePooling1D, GlobalMaxPooling1D, MaxPooling1D, PReLU, UpSampling1D, UpSampling2D,
+    ZeroPadding1D,
+};
 
 /// Builds a layer from its config reader.
 type FromConfig = fn(&ConfigReader) -> Result<Box<dyn Layer>>;
@@ -66,6 +71,38 @@ const LAYERS: &[(&str, FromConfig)] = &[
     ("Concatenate", |c| {
         Ok(Box::new(Concatenate::from_config(c)?))
     }),
+    // The 1-D convolution family, transposed convolutions, up-sampling, cropping, PReLU.
+    ("Conv1D", |c| Ok(Box::new(Conv1D::from_config(c)?))),
+    ("Conv1DTranspose", |c| {
+        Ok(Box::new(Conv1DTranspose::from_config(c)?))
+    }),
+    ("Conv2DTranspose", |c| {
+        Ok(Box::new(Conv2DTranspose::from_config(c)?))
+    }),
+    ("MaxPooling1D", |c| {
+        Ok(Box::new(MaxPooling1D::from_config(c)?))
+    }),
+    ("AveragePooling1D", |c| {
+        Ok(Box::new(AveragePooling1D::from_config(c)?))
+    }),
+    ("GlobalAveragePooling1D", |c| {
+        Ok(Box::new(GlobalAveragePooling1D::from_config(c)?))
+    }),
+    ("GlobalMaxPooling1D", |c| {
+        Ok(Box::new(GlobalMaxPooling1D::from_config(c)?))
+    }),
+    ("ZeroPadding1D", |c| {
+        Ok(Box::new(ZeroPadding1D::from_config(c)?))
+    }),
+    ("Cropping1D", |c| Ok(Box::new(Cropping1D::from_config(c)?))),
+    ("Cropping2D", |c| Ok(Box::new(Cropping2D::from_config(c)?))),
+    ("UpSampling1D", |c| {
+        Ok(Box::new(UpSampling1D::from_config(c)?))
+    }),
+    ("UpSampling2D", |c| {
+        Ok(Box::new(UpSampling2D::from_config(c)?))
+    }),
+    ("PReLU", |c| Ok(Box::new(PReLU::from_config(c)?))),
 ];
 
 /// The Keras class names the registry knows.
