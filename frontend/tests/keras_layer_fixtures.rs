@@ -95,7 +95,6 @@ fn transformer_block_matches_keras() {
 }
 
 #[test]
-#[ignore = "needs Conv2DTranspose, UpSampling2D, Cropping2D, PReLU"]
 fn decoder_2d_matches_keras() {
     predicts_what_keras_predicted("decoder_2d");
 }
