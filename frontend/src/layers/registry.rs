@@ -14,6 +14,7 @@ use crate::layers::{
     GlobalMaxPooling2D, Input, Layer, LeakyReLU, MaxPooling2D, Maximum, Minimum, Multiply, ReLU,
     Reshape, SeparableConv2D, Softmax, Subtract, ZeroPadding2D,
 };
+use crate::layers::{Dot, LayerNormalization, MultiHeadAttention};
 
 /// Builds a layer from its config reader.
 type FromConfig = fn(&ConfigReader) -> Result<Box<dyn Layer>>;
@@ -66,6 +67,13 @@ const LAYERS: &[(&str, FromConfig)] = &[
     ("Concatenate", |c| {
         Ok(Box::new(Concatenate::from_config(c)?))
     }),
+    ("LayerNormalization", |c| {
+        Ok(Box::new(LayerNormalization::from_config(c)?))
+    }),
+    ("MultiHeadAttention", |c| {
+        Ok(Box::new(MultiHeadAttention::from_config(c)?))
+    }),
+    ("Dot", |c| Ok(Box::new(Dot::from_config(c)?))),
 ];
 
 /// The Keras class names the registry knows.
