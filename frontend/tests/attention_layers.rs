@@ -288,15 +288,20 @@ fn a_self_attention_block_learns() {
     );
 }
 
+/// Fails unless `err` names every one of `parts`.
+fn check(err: kiln::Error, parts: &[&str]) {
+    let text = err.to_string();
+    for part in parts {
+        assert!(text.contains(part), "`{part}` not in: {text}");
+    }
+}
+
+fn shape(dims: &[usize]) -> kiln::Shape {
+    kiln::Shape::new(dims.to_vec())
+}
+
 #[test]
-fn bad_options_and_shapes_name_the_layer_and_option() {
-    let check = |err: kiln::Error, parts: &[&str]| {
-        let text = err.to_string();
-        for part in parts {
-            assert!(text.contains(part), "`{part}` not in: {text}");
-        }
-    };
-    let shape = |dims: &[usize]| kiln::Shape::new(dims.to_vec());
+fn bad_attention_options_and_shapes_name_the_layer_and_option() {
     let mha = MultiHeadAttention::new(2, 2).named("mha");
     check(
         mha.output_shape(&shape(&[3])).unwrap_err(),
@@ -342,6 +347,10 @@ fn bad_options_and_shapes_name_the_layer_and_option() {
             .unwrap_err(),
         &["dropout"],
     );
+}
+
+#[test]
+fn bad_normalization_and_dot_options_name_the_layer_and_option() {
     let ln = LayerNormalization::new().axis(0).named("ln");
     check(
         ln.output_shape(&shape(&[3, 4])).unwrap_err(),
