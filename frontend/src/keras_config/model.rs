@@ -7,6 +7,12 @@
 //!   ...]]}, ...], "input_layers": [[name, 0, 0], ...], "output_layers": [[name, 0, 0],
 //!   ...]}}`. Reading also takes Keras 3's `inbound_nodes` (`[{"args": [...], "kwargs":
 //!   {}}]`, tensors carrying `keras_history`) and a flat `[name, 0, 0]` input/output list.
+//! - A layer's call kwargs (the `{}` of a Keras 2 reference): tensors passed by keyword to
+//!   a layer that takes them ([`Layer::keyword_inputs`]: `mha(query, value=v, key=k)` is
+//!   `[["query", 0, 0, {"value": ["v", 0, 0], "key": ["k", 0, 0]}]]`) are its inputs after
+//!   the first, in that order; other kwargs go to [`Layer::set_call_kwargs`] (such as
+//!   `use_causal_mask`) and are written back from [`Layer::call_kwargs`]. A tensor passed
+//!   by any other keyword is an error.
 //!
 //! A frozen layer's config says `"trainable": false` (a model config saying so freezes
 //! every layer, as Keras' `model.trainable = False` does). Kiln adds `"seed"` (ignored by Keras)

@@ -124,7 +124,8 @@ pub trait Layer: fmt::Debug + Send + Sync {
     fn build(&self, g: &mut Graph, x: NodeId, ctx: LayerContext<'_>) -> Result<NodeId>;
 
     /// Number of inputs the layer takes: `Some(1)` for ordinary layers, `None` for layers
-    /// that take any number from two up (merge layers such as `Add`). A model calls the
+    /// that take several (merge layers such as `Add`: two or more; a layer taking another
+    /// range says which in [`Layer::input_counts`]). A model calls the
     /// `*_many` methods below; single-input layers only implement the one-input forms.
     fn arity(&self) -> Option<usize> {
         Some(1)
