@@ -162,6 +162,12 @@ fn keras_models_predict_as_keras_and_round_trip() {
         let (inputs, want, tol) = reference(name);
         let got = predict(&model, &inputs);
         assert_close(name, &got, &want, tol);
+        let summary = std::fs::read_to_string(fixture(&format!("{name}_summary.txt"))).unwrap();
+        assert_eq!(
+            model.summary().unwrap().trim_end(),
+            summary.trim_end(),
+            "{name}: summary"
+        );
 
         // The config reads back to itself, and the .h5 Kiln writes predicts the same.
         let config = model.to_config();
