@@ -2,7 +2,8 @@
 //!
 //! - `kiln summary <model>` prints the model's summary;
 //! - `kiln predict --model <file> --input <in.json> --output <out.json>` runs the model on a
-//!   tensor file ([`kiln::tensor_file`]) and writes the predictions as one;
+//!   tensor file ([`kiln::tensor_file`]) and writes the predictions as one (`--input` once
+//!   per model input, `--output` once per model output, in the model's order);
 //! - `kiln convert <in> <out>` rewrites a Keras `.h5` model as a Kiln model file or back;
 //! - `kiln compile <model> -o <dir>` compiles a model ahead of time into an object file, a C
 //!   header and (for the host) the runtime library to link with ([`kiln::aot`]).
@@ -42,12 +43,14 @@ enum Command {
         /// A Keras .h5 file or a Kiln model file.
         #[arg(long)]
         model: PathBuf,
-        /// The input batch: a tensor JSON file (`{"dtype", "shape", "data" | "file"}`).
-        #[arg(long)]
-        input: PathBuf,
-        /// Where to write the predictions (tensor JSON, values inline).
-        #[arg(long)]
-        output: PathBuf,
+        /// The input batch: a tensor JSON file (`{"dtype", "shape", "data" | "file"}`);
+        /// repeated for a model with several inputs, in the model's input order.
+        #[arg(long, required = true)]
+        input: Vec<PathBuf>,
+        /// Where to write the predictions (tensor JSON, values inline); repeated for a
+        /// model with several outputs, in the model's output order.
+        #[arg(long, required = true)]
+        output: Vec<PathBuf>,
         /// Examples per forward pass.
         #[arg(long, default_value_t = 32)]
         batch_size: usize,
@@ -125,6 +128,45 @@ fn c_name_of(path: &std::path::Path) -> String {
     }
 }
 
+/// `kiln predict`: one tensor file per model input in, one per model output out; a count
+/// that does not match the model's is an error naming its inputs or outputs.
+fn predict(
+    model: &kiln::Model,
+    inputs: &[PathBuf],
+    outputs: &[PathBuf],
+    batch_size: usize,
+) -> kiln::Result<()> {
+    let count_error = |what: &str, given: usize, names: Vec<&str>| kiln::Error::InvalidArgument {
+        name: if what == "input" {
+            "--input"
+        } else {
+            "--output"
+        },
+        msg: format!(
+            "given {given} times, but the model `{}` has {} {what}s ({}): give one --{what} per {what}, in that order",
+            model.name(),
+            names.len(),
+            names.join(", ")
+        ),
+    };
+    if inputs.len() != model.input_names().len() {
+        return Err(count_error("input", inputs.len(), model.input_names()));
+    }
+    if outputs.len() != model.output_names().len() {
+        return Err(count_error("output", outputs.len(), model.output_names()));
+    }
+    let features = inputs
+        .iter()
+        .map(read_tensor)
+        .collect::<kiln::Result<Vec<_>>>()?;
+    let refs: Vec<&kiln::Tensor> = features.iter().collect();
+    let predictions = model.predict_many(&refs, batch_size)?;
+    for (path, tensor) in outputs.iter().zip(&predictions) {
+        write_tensor(path, tensor, Encoding::Inline)?;
+    }
+    Ok(())
+}
+
 /// Runs one command.
 fn run(cli: Cli) -> kiln::Result<()> {
     match cli.command {
@@ -138,9 +180,7 @@ fn run(cli: Cli) -> kiln::Result<()> {
             batch_size,
         } => {
             let model = load_model(&model)?;
-            let features = read_tensor(&input)?;
-            let predictions = model.predict(&features, batch_size)?;
-            write_tensor(&output, &predictions, Encoding::Inline)?;
+            predict(&model, &input, &output, batch_size)?;
         }
         Command::Convert { input, output } => {
             let mut model = load_model(&input)?;

@@ -144,3 +144,71 @@ fn bad_input_exits_non_zero_naming_the_file() {
     assert!(!out.stderr.is_empty());
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// A two-input model built here: cross attention between two sequences, A `[5, 8]` and B
+/// `[7, 8]`, `MultiHeadAttention(query=A, value=B) → Flatten → Dense(3)`, saved as Keras .h5.
+fn cross_attention_file(dir: &Path) -> (PathBuf, kiln::Model) {
+    use kiln::prelude::*;
+    let mut f = Functional::builder("cross_attention").with_seed(3);
+    let a = f.input(Input::new([5, 8]).named("a"));
+    let b = f.input(Input::new([7, 8]).named("b"));
+    let h = f
+        .apply_many(MultiHeadAttention::new(2, 4), &[a, b])
+        .unwrap();
+    let h = f.apply(Flatten::new(), h).unwrap();
+    let y = f.apply(Dense::new(3), h).unwrap();
+    let model = f.build(&[a, b], &[y]).unwrap();
+    let path = dir.join("cross.h5");
+    model.save_keras(&path).unwrap();
+    (path, model)
+}
+
+#[test]
+fn predict_takes_one_input_file_per_model_input() {
+    use kiln::tensor_file::{Encoding, write_tensor};
+    let dir = scratch_dir("two_inputs");
+    let (model_path, model) = cross_attention_file(&dir);
+    let tensor = |dims: &[usize], seed: u32| {
+        let n = dims.iter().product();
+        let data = (0..n)
+            .map(|i| ((i as u32 * 7 + seed) % 11) as f32 / 5.0 - 1.0)
+            .collect();
+        kiln::Tensor::new(dims, data).unwrap()
+    };
+    let (a, b) = (tensor(&[2, 5, 8], 1), tensor(&[2, 7, 8], 4));
+    let (a_path, b_path, out) = (dir.join("a.json"), dir.join("b.json"), dir.join("out.json"));
+    write_tensor(&a_path, &a, Encoding::Inline).unwrap();
+    write_tensor(&b_path, &b, Encoding::Inline).unwrap();
+    let predict = |inputs: &[&Path]| {
+        let mut args: Vec<&Path> = vec![Path::new("predict"), Path::new("--model"), &model_path];
+        for input in inputs {
+            args.extend([Path::new("--input"), input]);
+        }
+        args.extend([Path::new("--output"), &out]);
+        kiln(&args)
+    };
+    let run = predict(&[&a_path, &b_path]);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let got = read_tensor(&out).unwrap();
+    let want = model.predict_many(&[&a, &b], 2).unwrap().remove(0);
+    assert_eq!(got.shape, want.shape);
+    for (g, w) in got.data.iter().zip(&want.data) {
+        assert!((g - w).abs() <= 1e-5 + 1e-5 * w.abs(), "{g} vs {w}");
+    }
+    // One input for a two-input model: the error names the inputs expected.
+    let run = predict(&[&a_path]);
+    assert!(!run.status.success());
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(
+        stderr.contains("--input") && stderr.contains("2 inputs (a, b)"),
+        "{stderr}"
+    );
+    // Swapped inputs do not fit the model's shapes.
+    let run = predict(&[&b_path, &a_path]);
+    assert!(!run.status.success());
+    let _ = std::fs::remove_dir_all(dir);
+}

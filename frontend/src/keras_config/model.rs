@@ -7,6 +7,12 @@
 //!   ...]]}, ...], "input_layers": [[name, 0, 0], ...], "output_layers": [[name, 0, 0],
 //!   ...]}}`. Reading also takes Keras 3's `inbound_nodes` (`[{"args": [...], "kwargs":
 //!   {}}]`, tensors carrying `keras_history`) and a flat `[name, 0, 0]` input/output list.
+//! - A layer's call kwargs (the `{}` of a Keras 2 reference): tensors passed by keyword to
+//!   a layer that takes them ([`Layer::keyword_inputs`]: `mha(query, value=v, key=k)` is
+//!   `[["query", 0, 0, {"value": ["v", 0, 0], "key": ["k", 0, 0]}]]`) are its inputs after
+//!   the first, in that order; other kwargs go to [`Layer::set_call_kwargs`] (such as
+//!   `use_causal_mask`) and are written back from [`Layer::call_kwargs`]. A tensor passed
+//!   by any other keyword is an error.
 //!
 //! A frozen layer's config says `"trainable": false` (a model config saying so freezes
 //! every layer, as Keras' `model.trainable = False` does). Kiln adds `"seed"` (ignored by Keras)
@@ -51,16 +57,7 @@ impl Model {
                 config.insert("trainable".into(), json!(false));
             }
             if self.kind() == ModelKind::Functional {
-                let inbound: Vec<Value> = self
-                    .inbound_layers(i)
-                    .into_iter()
-                    .map(|from| json!([from, 0, 0, {}]))
-                    .collect();
-                let nodes = if inbound.is_empty() {
-                    json!([])
-                } else {
-                    json!([inbound])
-                };
+                let nodes = inbound_node_json(layer.as_ref(), &self.inbound_layers(i));
                 let object = entry
                     .as_object_mut()
                     .expect("layer_to_json gives an object");
@@ -197,14 +194,45 @@ fn sequential_from_entries(entries: &[Value]) -> Result<Model> {
     Ok(Model::of(layers))
 }
 
-/// The layer names a Keras 2 or Keras 3 `inbound_nodes` value refers to, in order. Only
-/// one node per layer (no shared layers), and each reference must be `[name, 0, 0]`.
-fn inbound_names(layer: &str, nodes: &Value) -> Result<Vec<String>> {
+/// Keras 2's `inbound_nodes` value of `layer` called on the layers `inbound` (in input
+/// order): `[[[name, 0, 0, kwargs], ...]]`, the inputs a layer takes by keyword (its
+/// [`Layer::keyword_inputs`]) written into the first input's kwargs as Keras 2 does (a
+/// one-input call of such a layer passes its input as the first keyword input too: Kiln's
+/// self-attention is Keras' `mha(x, value=x)`), with the layer's non-tensor call kwargs.
+fn inbound_node_json(layer: &dyn Layer, inbound: &[&str]) -> Value {
+    let Some((&first, rest)) = inbound.split_first() else {
+        return json!([]);
+    };
+    let mut kwargs = layer.call_kwargs();
+    let keyword = layer.keyword_inputs();
+    if keyword.is_empty() {
+        let refs: Vec<Value> = inbound
+            .iter()
+            .map(|from| json!([from, 0, 0, kwargs]))
+            .collect();
+        return json!([refs]);
+    }
+    let itself = [first];
+    let by_keyword: &[&str] = if rest.is_empty() { &itself } else { rest };
+    for (name, from) in keyword.iter().zip(by_keyword) {
+        kwargs.insert((*name).to_string(), tensor_ref(from));
+    }
+    json!([[[first, 0, 0, kwargs]]])
+}
+
+/// The layer names a Keras 2 or Keras 3 `inbound_nodes` value of `layer` refers to, in
+/// input order: the call's first argument, then the inputs the layer takes by keyword
+/// ([`Layer::keyword_inputs`], e.g. `mha(query, value=v)`). The call's other keyword
+/// arguments go to [`Layer::set_call_kwargs`]; a tensor passed by any other keyword is an
+/// error. Only one node per layer (no shared layers), and each reference must be
+/// `[name, 0, 0]`.
+fn inbound_names(layer: &mut dyn Layer, nodes: &Value) -> Result<Vec<String>> {
+    let name = layer.name().unwrap_or_default().to_string();
     let error = |msg: String| {
         model_config_error(
             "Functional",
             "inbound_nodes",
-            format!("layer `{layer}`: {msg}"),
+            format!("layer `{name}`: {msg}"),
         )
     };
     let nodes = match nodes {
@@ -223,15 +251,43 @@ fn inbound_names(layer: &str, nodes: &Value) -> Result<Vec<String>> {
         }
     };
     let mut refs = Vec::new();
-    match node {
+    let kwargs = match node {
         // Keras 2: [[name, node_index, tensor_index, kwargs], ...]
-        Value::Array(items) => refs.extend(items.iter().cloned()),
+        Value::Array(items) => {
+            refs.extend(items.iter().cloned());
+            items.first().and_then(|first| first.get(3))
+        }
         // Keras 3: {"args": [...], "kwargs": {...}}, tensors carry `keras_history`.
         Value::Object(call) => {
-            collect_histories(call.get("args").unwrap_or(&Value::Null), &mut refs)
+            collect_histories(call.get("args").unwrap_or(&Value::Null), &mut refs);
+            call.get("kwargs")
         }
         other => return Err(error(format!("unexpected node {other}"))),
+    };
+    let mut kwargs = kwargs
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
+    let mut missing = None;
+    for keyword in layer.keyword_inputs() {
+        match kwargs.remove(*keyword).as_ref().and_then(tensor_history) {
+            Some(_) if missing.is_some() => {
+                return Err(error(format!(
+                    "passes `{keyword}` without `{}`",
+                    missing.unwrap_or_default()
+                )));
+            }
+            Some(history) => refs.push(history),
+            None => missing = missing.or(Some(*keyword)),
+        }
     }
+    if let Some((keyword, _)) = kwargs.iter().find(|(_, v)| tensor_history(v).is_some()) {
+        return Err(error(format!(
+            "passes a tensor as keyword argument `{keyword}`, which Kiln does not support for {}",
+            layer.class_name()
+        )));
+    }
+    layer.set_call_kwargs(&kwargs)?;
     refs.iter()
         .map(|r| {
             let parts = r.as_array().filter(|p| p.len() >= 3);
@@ -249,6 +305,18 @@ fn inbound_names(layer: &str, nodes: &Value) -> Result<Vec<String>> {
             }
         })
         .collect()
+}
+
+/// The `[name, node_index, tensor_index]` of a tensor passed as a keyword argument: Keras
+/// 2's triple itself, or a Keras 3 tensor's `keras_history`; `None` for any other value.
+fn tensor_history(value: &Value) -> Option<Value> {
+    if let Some(history) = value.pointer("/config/keras_history") {
+        return Some(history.clone());
+    }
+    let items = value.as_array()?;
+    let is_triple =
+        items.len() == 3 && items[0].is_string() && items[1].is_u64() && items[2].is_u64();
+    is_triple.then(|| value.clone())
 }
 
 /// Every `keras_history` triple inside a Keras 3 call's `args`, in order.
@@ -293,10 +361,9 @@ fn functional_from_entries(inner: &Value, entries: &[Value]) -> Result<Model> {
     let mut layers = Vec::with_capacity(entries.len());
     let mut inbound_by_name = Vec::with_capacity(entries.len());
     for entry in entries {
-        let layer = layer_from_json(entry)?;
-        let name = layer.name().unwrap_or_default().to_string();
+        let mut layer = layer_from_json(entry)?;
         inbound_by_name.push(inbound_names(
-            &name,
+            layer.as_mut(),
             entry.get("inbound_nodes").unwrap_or(&Value::Null),
         )?);
         layers.push(layer);

@@ -277,6 +277,16 @@ impl<K: MergeKind> Merge<K> {
 
     named_builder!();
 
+    /// The merge computing `kind` (for kinds with options, such as `Dot`'s axes).
+    pub(crate) fn with_kind(kind: K) -> Self {
+        Merge { kind, name: None }
+    }
+
+    /// The kind, to change its options.
+    pub(crate) fn kind_mut(&mut self) -> &mut K {
+        &mut self.kind
+    }
+
     /// The layer a Keras config of its class describes.
     pub fn from_config(c: &ConfigReader) -> Result<Self> {
         Ok(Merge {

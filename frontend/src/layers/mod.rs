@@ -15,12 +15,15 @@ pub mod config;
 mod conv2d;
 mod conv2d_transpose;
 mod dense;
+mod dot;
 mod dropout;
 mod flatten;
 mod global_pooling;
 mod input;
 mod kernel_options;
+mod layer_normalization;
 mod merge;
+mod multi_head_attention;
 pub(crate) mod naming;
 mod one_d;
 mod pooling;
@@ -39,14 +42,17 @@ pub use batch_normalization::BatchNormalization;
 pub use config::{ConfigReader, layer_config};
 pub use conv2d::{Conv2D, Padding, Size2D};
 pub use dense::Dense;
+pub use dot::{Dot, DotAxes};
 pub use dropout::Dropout;
 pub use flatten::Flatten;
 pub use global_pooling::{GlobalAveragePooling2D, GlobalMaxPooling2D, GlobalPooling2D};
 pub use input::Input;
+pub use layer_normalization::LayerNormalization;
 pub use merge::{
     Add, Average, ConcatAxis, Concatenate, Difference, ElementwiseFold, Greatest, Least, Maximum,
     Mean, Merge, MergeKind, Minimum, Multiply, Product, Subtract, Sum,
 };
+pub use multi_head_attention::MultiHeadAttention;
 pub use pooling::{
     Average as AveragePoolingKind, AveragePooling2D, AvgPool2D, Max as MaxPoolingKind, MaxPool2D,
     MaxPooling2D, Pooling2D, PoolingKind,
@@ -132,10 +138,42 @@ pub trait Layer: fmt::Debug + Send + Sync {
     fn build(&self, g: &mut Graph, x: NodeId, ctx: LayerContext<'_>) -> Result<NodeId>;
 
     /// Number of inputs the layer takes: `Some(1)` for ordinary layers, `None` for layers
-    /// that take any number from two up (merge layers such as `Add`). A model calls the
+    /// that take several (merge layers such as `Add`: two or more; a layer taking another
+    /// range says which in [`Layer::input_counts`]). A model calls the
     /// `*_many` methods below; single-input layers only implement the one-input forms.
     fn arity(&self) -> Option<usize> {
         Some(1)
+    }
+
+    /// How many inputs the layer takes. Defaults to what [`Layer::arity`] says; a layer
+    /// taking a range (`MultiHeadAttention`: query, value, key — 1 to 3) overrides this.
+    fn input_counts(&self) -> std::ops::RangeInclusive<usize> {
+        match self.arity() {
+            Some(n) => n..=n,
+            None => 2..=usize::MAX,
+        }
+    }
+
+    /// The names of the inputs after the first that Keras passes as keyword arguments, in
+    /// input order (`MultiHeadAttention`: `value`, `key`); empty for most layers. A model
+    /// config reads them from an inbound node's kwargs and writes them back there.
+    fn keyword_inputs(&self) -> &'static [&'static str] {
+        &[]
+    }
+
+    /// The non-tensor keyword arguments of the layer's call as Keras 2 records them in its
+    /// inbound node (`MultiHeadAttention`'s `use_causal_mask`); empty for most layers.
+    fn call_kwargs(&self) -> serde_json::Map<String, serde_json::Value> {
+        serde_json::Map::new()
+    }
+
+    /// Take the non-tensor keyword arguments of an inbound node read from a Keras config.
+    /// The default ignores them; a layer that reads some rejects the ones it cannot honour.
+    fn set_call_kwargs(
+        &mut self,
+        _kwargs: &serde_json::Map<String, serde_json::Value>,
+    ) -> Result<()> {
+        Ok(())
     }
 
     /// The per-example output shape for several per-example `inputs` (one per inbound

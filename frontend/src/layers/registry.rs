@@ -19,6 +19,7 @@ use crate::layers::{
     GlobalAveragePooling1D, GlobalMaxPooling1D, MaxPooling1D, PReLU, UpSampling1D, UpSampling2D,
     ZeroPadding1D,
 };
+use crate::layers::{Dot, LayerNormalization, MultiHeadAttention};
 
 /// Builds a layer from its config reader.
 type FromConfig = fn(&ConfigReader) -> Result<Box<dyn Layer>>;
@@ -103,6 +104,13 @@ const LAYERS: &[(&str, FromConfig)] = &[
         Ok(Box::new(UpSampling2D::from_config(c)?))
     }),
     ("PReLU", |c| Ok(Box::new(PReLU::from_config(c)?))),
+    ("LayerNormalization", |c| {
+        Ok(Box::new(LayerNormalization::from_config(c)?))
+    }),
+    ("MultiHeadAttention", |c| {
+        Ok(Box::new(MultiHeadAttention::from_config(c)?))
+    }),
+    ("Dot", |c| Ok(Box::new(Dot::from_config(c)?))),
 ];
 
 /// The Keras class names the registry knows.

@@ -39,8 +39,10 @@ impl Model {
     /// the loss and metrics apply to its output, build the train, eval and predict graphs,
     /// and start from the model's current weights (initial, set, loaded or trained by an
     /// earlier `compile`; optimizer state starts afresh). The layers frozen now
-    /// ([`Model::set_trainable`]) stay unchanged by training. Models with several inputs or
-    /// outputs cannot be compiled (the loss takes one output and `fit` one features tensor).
+    /// ([`Model::set_trainable`]) stay unchanged by training. Models with several outputs
+    /// cannot be compiled (the loss takes one output); a model with several inputs compiles
+    /// (so `predict_many` runs on the chosen device) but `fit` and `evaluate` take one
+    /// features tensor and refuse it.
     ///
     /// ```
     /// # fn main() -> kiln::Result<()> {
@@ -84,7 +86,12 @@ impl Model {
         loss: impl Loss + 'static,
         metrics: impl IntoIterator<Item = M>,
     ) -> Result<()> {
-        self.graph.require_single_io("compile")?;
+        if self.graph.outputs().len() != 1 {
+            return Err(self.model_error(format!(
+                "has {} outputs; compile supports models with one output (fit and evaluate: one input and one output; use predict_many for predictions of the others)",
+                self.graph.outputs().len()
+            )));
+        }
         let components = Components {
             optimizer: Box::new(optimizer),
             loss: Box::new(loss),

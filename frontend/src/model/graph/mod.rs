@@ -355,17 +355,16 @@ pub(crate) fn ancestors(inbound: &[Vec<usize>], roots: &[usize]) -> Vec<bool> {
 
 /// An error unless `layer` takes `count` inputs.
 pub(crate) fn check_arity(layer: &dyn Layer, count: usize) -> Result<()> {
-    let fits = match layer.arity() {
-        Some(n) => n == count,
-        None => count >= 2,
-    };
-    if fits {
+    let counts = layer.input_counts();
+    if counts.contains(&count) {
         return Ok(());
     }
-    let wants = match layer.arity() {
-        Some(1) => "one input".to_string(),
-        Some(n) => format!("{n} inputs"),
-        None => "two or more inputs".to_string(),
+    let wants = match (*counts.start(), *counts.end()) {
+        (1, 1) => "one input".to_string(),
+        (n, m) if n == m => format!("{n} inputs"),
+        (2, usize::MAX) => "two or more inputs".to_string(),
+        (n, usize::MAX) => format!("{n} or more inputs"),
+        (n, m) => format!("{n} to {m} inputs"),
     };
     Err(Error::Layer {
         layer: layer.label(),
