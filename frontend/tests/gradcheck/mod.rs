@@ -75,8 +75,8 @@ impl Draws {
             Init::Fractional => (0..n)
                 .map(|_| (5.0 * self.next()).floor() - 2.0 + 0.2 + 0.6 * self.next())
                 .collect(),
-            Init::Ids(n) => (0..n)
-                .map(|_| ((self.next() * n as f32) as usize).min(n - 1) as f32)
+            Init::Ids(rows) => (0..n)
+                .map(|_| ((self.next() * rows as f32) as usize).min(rows - 1) as f32)
                 .collect(),
             Init::Spaced => {
                 let mut v: Vec<f32> = (0..n).map(|k| 0.1 * (k as f32 - (n / 2) as f32)).collect();
