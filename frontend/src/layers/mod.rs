@@ -15,6 +15,7 @@ pub mod config;
 mod conv2d;
 mod dense;
 mod dropout;
+mod embedding;
 mod flatten;
 mod global_pooling;
 mod input;
@@ -36,6 +37,7 @@ pub use config::{ConfigReader, layer_config};
 pub use conv2d::{Conv2D, Padding, Size2D};
 pub use dense::Dense;
 pub use dropout::Dropout;
+pub use embedding::Embedding;
 pub use flatten::Flatten;
 pub use global_pooling::{GlobalAveragePooling2D, GlobalMaxPooling2D, GlobalPooling2D};
 pub use input::Input;
@@ -116,6 +118,13 @@ pub trait Layer: fmt::Debug + Send + Sync {
 
     /// Append this layer's computation on the batched input `x` to `g`; returns its output.
     fn build(&self, g: &mut Graph, x: NodeId, ctx: LayerContext<'_>) -> Result<NodeId>;
+
+    /// For a layer whose input holds ids picking rows of a table (`Embedding`): the number of
+    /// rows, so that ids must be integers in `[0, rows)`. A model checks every model input
+    /// that feeds such a layer directly before any kernel runs; an error names the layer.
+    fn ids_below(&self) -> Option<usize> {
+        None
+    }
 
     /// Number of inputs the layer takes: `Some(1)` for ordinary layers, `None` for layers
     /// that take any number from two up (merge layers such as `Add`). A model calls the
