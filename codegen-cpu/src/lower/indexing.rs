@@ -7,6 +7,9 @@
 //! Costs: `gather` moves `ids × width` elements, four lanes at a time, its ids split over
 //! the kernel's chunks; `scatter_add` fills `rows × width` and adds `ids × width` in one
 //! chunk (ids may repeat, so rows are not split between threads).
+//!
+//! Not here: the check that rejects bad ids bound to an input before the step runs
+//! (`ir::leaf::bind_leaves`, run by the executable).
 
 use cranelift_codegen::ir::condcodes::FloatCC;
 use cranelift_codegen::ir::types::{F64, I64};

@@ -11,6 +11,9 @@
 //! element), each invocation running `R + N` steps; `B` is chosen so that `B·D` is about
 //! [`SCATTER_INVOCATIONS`]. Each element sums its updates in id order, as the interpreter
 //! does, so the result matches it exactly.
+//!
+//! Not here: the check that rejects bad ids bound to an input before any dispatch
+//! (`ir::leaf::bind_leaves`, run by the runtime).
 
 use super::layout::flat_main;
 use super::module::Module;

@@ -1,5 +1,6 @@
 //! Shapes of the indexing ops: `gather` (rows of a table picked by ids) and its gradient
-//! `scatter_add` (update rows summed into the rows their ids name).
+//! `scatter_add` (update rows summed into the rows their ids name). Shapes only: the ids'
+//! values are not looked at here (see [`crate::ids`]).
 
 use super::name::op_name;
 use super::operands::expect_operands;

@@ -1,6 +1,7 @@
 //! The indexing ops: `gather` (rows of a table picked by ids) and `scatter_add` (its
 //! gradient wrt the table). An id that is not valid ([`crate::ids::row_of`]) reads a row of
-//! zeros and scatters nothing.
+//! zeros and scatters nothing. Not here: rejecting bad ids bound to an input (that is
+//! [`crate::leaf::bind_leaves`]'s job, before any kernel runs).
 
 use crate::ids::row_of;
 use crate::shape::Shape;

@@ -1,6 +1,6 @@
 //! Rules for the indexing ops `gather` and `scatter_add`, each the other's adjoint in the
 //! values they move. The ids are piecewise constant (integers picking rows): no gradient
-//! flows to them.
+//! flows to them. Not here: how a backend computes either op.
 
 use ir::infer::op_name;
 use ir::{Graph, NodeId, Op};
