@@ -6,7 +6,7 @@ use ir::{FusedOp, Instr, NodeId, Op, Program, Shape};
 
 use crate::abi::Loc;
 use crate::error::{CodegenError, Result};
-use crate::lower::{contraction, elementwise, movement, multi, pool, random, reduce};
+use crate::lower::{contraction, elementwise, indexing, movement, multi, pool, random, reduce};
 use crate::lowerer::Lowerer;
 
 /// What a node's kernels read and write: the locations of its operands followed by its
@@ -77,6 +77,7 @@ pub(crate) fn lower<M: Module>(l: &mut Lowerer<'_, M>, id: NodeId) -> Result<()>
         Op::Transpose(_) | Op::Slice { .. } | Op::Concat { .. } | Op::Pad { .. } => {
             movement_kernel(l, &io, op)
         }
+        Op::Gather | Op::ScatterAdd { .. } => indexing_kernel(l, &io, op),
         Op::RandomUniform(shape) => l.kernel(id, &io.locs, &[], |k, b, _| {
             random::lower(k, b[0], b[1], shape.numel())
         }),
@@ -211,6 +212,31 @@ fn movement_kernel<M: Module>(l: &mut Lowerer<'_, M>, io: &NodeIo, op: &Op) -> R
         }),
         other => Err(no_lowering(io.id, other)),
     }
+}
+
+/// One indexing kernel: `gather` (operands table, ids) or `scatter_add` (ids, updates).
+fn indexing_kernel<M: Module>(l: &mut Lowerer<'_, M>, io: &NodeIo, op: &Op) -> Result<()> {
+    let table = match op {
+        Op::Gather => io.shapes[0],
+        _ => io.out_shape,
+    };
+    let ids = match op {
+        Op::Gather => io.shapes[1],
+        _ => io.shapes[0],
+    };
+    let sizes = (
+        table.dims()[0],
+        table.dims()[1..].iter().product(),
+        ids.numel(),
+    );
+    let gather = matches!(op, Op::Gather);
+    l.kernel(io.id, &io.locs, &[], |k, b, _| {
+        if gather {
+            indexing::gather(k, b[0], b[1], b[2], sizes);
+        } else {
+            indexing::scatter_add(k, b[0], b[1], b[2], sizes);
+        }
+    })
 }
 
 /// The kernels of a pooling node: the forward window or its gradient, and a fused pool's

@@ -1,6 +1,7 @@
 //! CLIF snapshots: the CLIF that the lowering hands Cranelift ([`codegen_cpu::clif`]) for a
 //! few representative graphs — a fused elementwise chain, a matmul with its bias and
-//! activation fused into the kernel, a fused reduction and a max-pooling window — matches
+//! activation fused into the kernel, a fused reduction, a max-pooling window and an
+//! embedding lookup with its scatter-add gradient — matches
 //! `tests/snapshots/<case>.clif` (run with `BLESS=1` to rewrite them, then read the diff
 //! before committing). Each graph goes through `passes::pipeline::optimize` and
 //! `passes::memory_plan::plan`, as the frontend's do.
@@ -101,12 +102,31 @@ fn max_pool_2x2() -> Case {
     }
 }
 
+/// An embedding lookup and its gradient: `gather` of a `[5, 6]` table by `[3]` ids (a row
+/// copy per id, four lanes then a tail) and `scatter_add` of `[3, 6]` updates back.
+fn gather_scatter_add() -> Case {
+    let mut g = Graph::new();
+    let table = g.param("table", [5, 6]);
+    let ids = g.input("ids", [3]);
+    let dy = g.input("dy", [3, 6]);
+    let rows = g.add(Op::Gather, &[table, ids]).unwrap();
+    let grad = g.add(Op::ScatterAdd { rows: 5 }, &[ids, dy]).unwrap();
+    g.add_output("rows", rows).unwrap();
+    g.add_output("grad", grad).unwrap();
+    Case {
+        name: "gather_scatter_add",
+        graph: g,
+        computed: &["gather", "scatter_add"],
+    }
+}
+
 fn cases() -> Vec<Case> {
     vec![
         elementwise_chain(),
         matmul_bias_relu(),
         reduce_sum_of_squares(),
         max_pool_2x2(),
+        gather_scatter_add(),
     ]
 }
 

@@ -1,8 +1,8 @@
 //! Every node kind on the GPU against the reference interpreter, under the naive memory
 //! plan (every node its own slot) and the real one (reused slots, aliases, in-place
 //! updates). Tolerances: [`common::ELEMENTWISE_TOL`] relative for elementwise ops (exact
-//! for movement ops and random numbers), [`common::CONTRACTION_TOL`] for contractions,
-//! windows and reductions. Runs on lavapipe in CI; skipped where no GPU adapter exists
+//! for movement ops, gather/scatter-add and random numbers), [`common::CONTRACTION_TOL`]
+//! for contractions, windows and reductions. Runs on lavapipe in CI; skipped where no GPU adapter exists
 //! (see `codegen_gpu::gpu_tests_enabled`).
 
 mod common;
@@ -73,7 +73,7 @@ fn depthwise_convolutions_and_pooling_agree() {
 }
 
 #[test]
-fn movement_ops_and_random_numbers_agree() {
+fn movement_ops_gather_and_random_numbers_agree() {
     check(&[
         "reshape",
         "transpose",
@@ -83,6 +83,7 @@ fn movement_ops_and_random_numbers_agree() {
         "concat",
         "pad",
         "random_",
+        "gather_",
     ]);
 }
 
@@ -111,6 +112,7 @@ fn the_tests_cover_the_whole_catalogue() {
         "concat",
         "pad",
         "random_",
+        "gather_",
         "fused_",
     ];
     for case in common::catalogue() {

@@ -6,6 +6,7 @@ pub use crate::datasets::Dataset;
 pub use crate::device::Device;
 pub use crate::error::{Error, Result};
 pub use crate::initializers::Initializer;
+pub use crate::layers::Embedding;
 pub use crate::layers::{
     ActivationLayer, AveragePooling2D, AvgPool2D, BatchNormalization, Conv2D, Dense,
     DepthwiseConv2D, Dropout, ELU, Flatten, GlobalAveragePooling2D, GlobalMaxPooling2D, Input,

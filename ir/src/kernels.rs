@@ -7,6 +7,9 @@
 //! memory only where it provably reads each element before writing it at the same place:
 //! see [`writes_where_it_reads`].
 //!
+//! `gather` reads table rows wherever its ids point and `scatter_add` adds into result rows in
+//! id order: neither is elementwise, so neither ever writes over an operand.
+//!
 //! Deliberately not here: liveness and storage (the planner's), and anything about leaves,
 //! views or dead nodes, which the callers filter first.
 

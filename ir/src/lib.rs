@@ -17,6 +17,7 @@
 pub mod error;
 pub mod fused;
 pub mod graph;
+pub mod ids;
 pub mod infer;
 pub mod interp;
 pub mod kernels;

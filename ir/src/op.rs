@@ -131,6 +131,22 @@ pub enum Op {
         /// The padding value.
         value: f32,
     },
+    /// Rows of a table picked by ids (an embedding lookup): `result[i.., j..] =
+    /// table[ids[i..], j..]`. Operands: `table` `[v, d..]` (rank at least 1), `ids` of any
+    /// shape, whose values are row numbers carried as f32. Result `ids.shape ++ table.shape[1..]`.
+    /// An id that is not an integer in `[0, v)` (fractional, negative, too large, NaN)
+    /// selects a row of zeros, so no kernel ever reads outside the table; a graph input that
+    /// feeds the ids is checked before any kernel runs instead ([`crate::leaf`]).
+    Gather,
+    /// The gradient of `Gather` with respect to its table: the update rows summed into the
+    /// rows their ids name (repeated ids add). Operands: `ids`, `updates`
+    /// `ids.shape ++ [d..]`. Result `[rows, d..]`; a row no id names is zero, and the
+    /// updates of an id that is not an integer in `[0, rows)` are dropped (the rows `Gather`
+    /// reads as zeros get no gradient).
+    ScatterAdd {
+        /// Rows of the result (the gathered table's first axis).
+        rows: usize,
+    },
     /// Uniform random numbers in `[0, 1)` of the given shape, a pure function of the seed
     /// and the element index (see [`crate::random`]): the same on every backend. Operands: a
     /// scalar seed (its value is truncated to an integer).

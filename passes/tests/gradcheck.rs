@@ -851,3 +851,36 @@ fn max_pool_double_backward_with_overlapping_windows_is_a_clear_error() {
     );
     assert!(d[0].data.iter().all(|&v| v == 0.0));
 }
+
+/// A constant of ids (held fixed: ids get no gradient): repeated ids, one invalid.
+fn id_constant(c: &mut Ctx, ids: &[f32], shape: &[usize]) -> NodeId {
+    c.g.constant(Tensor::new(Shape::new(shape.to_vec()), ids.to_vec()).unwrap())
+}
+
+#[test]
+fn gather_and_scatter_add() {
+    run_all(&[
+        case("gather rows by repeated ids", |c| {
+            let table = c.input([5, 3], Init::Uniform(-1.0, 1.0));
+            let ids = id_constant(c, &[4.0, 0.0, 4.0, 2.0, 7.0, 0.0], &[2, 3]);
+            c.op(Op::Gather, &[table, ids])
+        }),
+        case("scatter_add of updates", |c| {
+            let ids = id_constant(c, &[1.0, 3.0, 1.0, -1.0], &[4]);
+            let updates = c.input([4, 2], Init::Uniform(-1.0, 1.0));
+            c.op(Op::ScatterAdd { rows: 4 }, &[ids, updates])
+        }),
+        case("d2 gather squared", |c| {
+            c.input([4, 2], Init::Uniform(-1.0, 1.0));
+            double_backward(
+                c,
+                |c, x| {
+                    let ids = id_constant(c, &[3.0, 3.0, 1.0], &[3]);
+                    let rows = c.op(Op::Gather, &[x[0], ids]);
+                    c.op(Op::Unary(UnaryOp::Square), &[rows])
+                },
+                1,
+            )
+        }),
+    ]);
+}

@@ -7,6 +7,7 @@
 
 pub(crate) mod contraction;
 pub(crate) mod elementwise;
+pub(crate) mod indexing;
 pub(crate) mod math;
 pub(crate) mod movement;
 pub(crate) mod multi;

@@ -5,12 +5,14 @@
 //! `gemm` (one tiled register-blocked matrix-product template; matmul and the three
 //! convolutions are loaders into it), `window` (pooling, its gradient, depthwise
 //! convolutions), `reduce` (workgroup tree reductions with a prologue) and `multi`
-//! (multi-result kernels: elementwise and reducing loops side by side in one dispatch). The scalar
+//! (multi-result kernels: elementwise and reducing loops side by side in one dispatch),
+//! `indexing` (gather and scatter-add). The scalar
 //! semantics come from the op table in `scalar`. Every template writes into a `module::Module`
 //! (bindings, helpers, declarations); this file only dispatches each node to its template.
 
 mod elementwise;
 mod gemm;
+mod indexing;
 pub(crate) mod layout;
 mod module;
 mod multi;
@@ -95,6 +97,8 @@ fn node_kernel(graph: &Graph, plan: &MemoryPlan, id: NodeId) -> Result<Kernel> {
         Op::Concat { axis } => elementwise::concat(&mut m, *axis)?,
         Op::Pad { before, value, .. } => elementwise::pad(&mut m, before, *value)?,
         Op::RandomUniform(_) => elementwise::random(&mut m)?,
+        Op::Gather => indexing::gather(&mut m)?,
+        Op::ScatterAdd { .. } => indexing::scatter_add(&mut m)?,
         Op::MatMul {
             transpose_a,
             transpose_b,

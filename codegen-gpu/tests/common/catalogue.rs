@@ -1,6 +1,7 @@
 //! The catalogue of small test graphs: every node kind the GPU backend lowers, one family per
 //! function (elementwise, reductions, matmuls, convolutions and their backprops, pooling,
-//! movement, random), plus graphs whose optimised form holds every fused op kind.
+//! movement, random, gather and scatter-add), plus graphs whose optimised form holds every
+//! fused op kind.
 
 use ir::{
     BinaryOp, Conv2dAttrs, Graph, NodeId, Op, Padding, Pool2dAttrs, PoolKind, ReduceOp, Shape,
@@ -64,6 +65,7 @@ pub fn catalogue() -> Vec<Case> {
     cases.extend(pooling_cases());
     cases.extend(movement_cases());
     cases.push(random_case());
+    cases.push(gather_case());
     cases.extend(fused_cases());
     cases
 }
@@ -406,6 +408,23 @@ fn random_case() -> Case {
         .unwrap();
     g.add_output("y", r).unwrap();
     case("random_uniform", g, 3.0, 900.0, 0.0)
+}
+
+/// `gather` of a `[5, 4]` table by ids computed in the graph (`floor(5 x)` for `x` in
+/// `[-0.1, 1.1)`: valid ids, repeated ones, and invalid ones below 0 and at 5 that read
+/// zeros), and the `scatter_add` of the rows back (exact: sums in id order).
+fn gather_case() -> Case {
+    let mut g = Graph::new();
+    let table = g.input("table", Shape::from([5, 4]));
+    let x = g.input("x", Shape::from([3, 4]));
+    let five = g.scalar(5.0);
+    let scaled = g.binary(BinaryOp::Mul, x, five).unwrap();
+    let ids = g.unary(UnaryOp::Floor, scaled).unwrap();
+    let rows = g.add(Op::Gather, &[table, ids]).unwrap();
+    let back = g.add(Op::ScatterAdd { rows: 5 }, &[ids, rows]).unwrap();
+    g.add_output("rows", rows).unwrap();
+    g.add_output("back", back).unwrap();
+    case("gather_scatter_add", g, -0.1, 1.1, 0.0)
 }
 
 /// Graphs whose optimised form holds every fused op kind.

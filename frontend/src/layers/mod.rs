@@ -17,6 +17,7 @@ mod conv2d_transpose;
 mod dense;
 mod dot;
 mod dropout;
+mod embedding;
 mod flatten;
 mod global_pooling;
 mod input;
@@ -44,6 +45,7 @@ pub use conv2d::{Conv2D, Padding, Size2D};
 pub use dense::Dense;
 pub use dot::{Dot, DotAxes};
 pub use dropout::Dropout;
+pub use embedding::Embedding;
 pub use flatten::Flatten;
 pub use global_pooling::{GlobalAveragePooling2D, GlobalMaxPooling2D, GlobalPooling2D};
 pub use input::Input;
@@ -136,6 +138,13 @@ pub trait Layer: fmt::Debug + Send + Sync {
 
     /// Append this layer's computation on the batched input `x` to `g`; returns its output.
     fn build(&self, g: &mut Graph, x: NodeId, ctx: LayerContext<'_>) -> Result<NodeId>;
+
+    /// For a layer whose input holds ids picking rows of a table (`Embedding`): the number of
+    /// rows, so that ids must be integers in `[0, rows)`. A model checks every model input
+    /// that feeds such a layer directly before any kernel runs; an error names the layer.
+    fn ids_below(&self) -> Option<usize> {
+        None
+    }
 
     /// Number of inputs the layer takes: `Some(1)` for ordinary layers, `None` for layers
     /// that take several (merge layers such as `Add`: two or more; a layer taking another

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use crate::error::{Error, Result};
 use crate::layers::{
     ActivationLayer, Add, Average, AveragePooling2D, BatchNormalization, Concatenate, ConfigReader,
-    Conv2D, Dense, DepthwiseConv2D, Dropout, ELU, Flatten, GlobalAveragePooling2D,
+    Conv2D, Dense, DepthwiseConv2D, Dropout, ELU, Embedding, Flatten, GlobalAveragePooling2D,
     GlobalMaxPooling2D, Input, Layer, LeakyReLU, MaxPooling2D, Maximum, Minimum, Multiply, ReLU,
     Reshape, SeparableConv2D, Softmax, Subtract, ZeroPadding2D,
 };
@@ -56,6 +56,7 @@ const LAYERS: &[(&str, FromConfig)] = &[
     }),
     ("Reshape", |c| Ok(Box::new(Reshape::from_config(c)?))),
     ("Dropout", |c| Ok(Box::new(Dropout::from_config(c)?))),
+    ("Embedding", |c| Ok(Box::new(Embedding::from_config(c)?))),
     ("BatchNormalization", |c| {
         Ok(Box::new(BatchNormalization::from_config(c)?))
     }),

@@ -288,7 +288,8 @@ fn permutation(n: usize, seed: u64) -> Vec<usize> {
 }
 
 impl Model {
-    /// Check that a dataset's example shapes match the model's input and output.
+    /// Check that a dataset's example shapes match the model's input and output, and its
+    /// features hold valid ids where a layer reads them as ids.
     pub(crate) fn check_dataset(&self, dataset: &Dataset, what: &str) -> Result<()> {
         let input = self.input_shape()?;
         let labels = match &self.training {
@@ -310,7 +311,7 @@ impl Model {
         if dataset.is_empty() {
             return Err(self.model_error(format!("{what} dataset is empty")));
         }
-        Ok(())
+        self.check_ids(0, dataset.features())
     }
 
     /// The loss and metric names a step reports, loss first, with how each combines over

@@ -25,6 +25,7 @@ mod functional;
 pub(crate) mod graph;
 mod history;
 mod hooks;
+mod ids;
 mod predict;
 mod runner;
 mod summary;

@@ -112,6 +112,9 @@ impl Model {
                 )));
             }
         }
+        for (k, features) in inputs.iter().enumerate() {
+            self.check_ids(k, &features.data)?;
+        }
         let n = n.unwrap_or_default();
         let rows: Vec<&[f32]> = inputs.iter().map(|t| t.data.as_slice()).collect();
         let shapes = self.output_shapes()?;
@@ -170,6 +173,7 @@ impl Model {
                 ),
             });
         }
+        self.check_ids(0, features)?;
         if self.training.is_none() {
             self.stored_weights()?;
         }

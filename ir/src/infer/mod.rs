@@ -3,12 +3,13 @@
 //!
 //! [`infer_shape`] dispatches each op to its family's shape rule, one file per family:
 //! `source` (leaves, constants, random numbers), `elementwise`, `reduce`, `contraction`
-//! (matmul, convolutions and their backprops), `pooling`, `movement`, `fused`. `operands`
+//! (matmul, convolutions and their backprops), `pooling`, `movement`, `indexing` (gather, scatter-add), `fused`. `operands`
 //! holds the operand checks they share and `name` the text-form name of each op.
 
 mod contraction;
 mod elementwise;
 mod fused;
+mod indexing;
 mod movement;
 mod name;
 mod operands;
@@ -22,6 +23,7 @@ use crate::shape::Shape;
 use contraction::contraction_shape;
 use elementwise::elementwise_shape;
 use fused::{extract_shape, infer_fused};
+use indexing::indexing_shape;
 use movement::movement_shape;
 use operands::expect_operands;
 use pooling::pooling_shape;
@@ -63,6 +65,7 @@ pub fn infer_shape(op: &Op, shapes: &[&Shape]) -> Result<Shape> {
         | Op::Slice { .. }
         | Op::Concat { .. }
         | Op::Pad { .. } => movement_shape(op, shapes),
+        Op::Gather | Op::ScatterAdd { .. } => indexing_shape(op, shapes),
         Op::Fused(f) => infer_fused(f, shapes, infer_shape),
         Op::Extract { shape, .. } => extract_shape(shapes, shape),
     };

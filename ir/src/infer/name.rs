@@ -28,6 +28,8 @@ pub fn op_name(op: &Op) -> String {
         Op::Slice { .. } => "slice".into(),
         Op::Concat { .. } => "concat".into(),
         Op::Pad { .. } => "pad".into(),
+        Op::Gather => "gather".into(),
+        Op::ScatterAdd { .. } => "scatter_add".into(),
         Op::RandomUniform(_) => "random_uniform".into(),
         Op::Fused(f) => f.name().into(),
         Op::Extract { .. } => "extract".into(),

@@ -12,6 +12,7 @@ mod depthwise;
 mod elementwise;
 mod fused;
 mod index;
+mod indexing;
 mod movement;
 mod multi;
 mod pool;
@@ -183,6 +184,8 @@ pub fn eval_op(op: &Op, args: &[&Tensor]) -> Result<Tensor> {
         Op::Slice { starts, .. } => movement::slice(args[0], starts, &out),
         Op::Concat { axis } => movement::concat(args, *axis, &out),
         Op::Pad { before, value, .. } => movement::pad(args[0], before, *value, &out),
+        Op::Gather => indexing::gather(args[0], args[1], &out),
+        Op::ScatterAdd { .. } => indexing::scatter_add(args[0], args[1], &out),
         Op::RandomUniform(shape) => elementwise::random_uniform(shape, args[0]),
         Op::Fused(FusedOp::Multi(_)) => Tensor::zeros(out),
         Op::Fused(f) => fused::eval_fused(f, args, &out),

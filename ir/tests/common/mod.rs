@@ -56,11 +56,13 @@ pub fn op_kind(op: &Op) -> usize {
         Op::StopGradient => 29,
         Op::Fused(FusedOp::Multi(_)) => 30,
         Op::Extract { .. } => 31,
+        Op::Gather => 32,
+        Op::ScatterAdd { .. } => 33,
     }
 }
 
 /// The number of kinds [`op_kind`] distinguishes.
-pub const N_OP_KINDS: usize = 32;
+pub const N_OP_KINDS: usize = 34;
 
 fn conv(strides: [usize; 2], dilation: [usize; 2], padding: Padding) -> Conv2dAttrs {
     Conv2dAttrs {
@@ -122,6 +124,7 @@ pub fn every_op_graph() -> Graph {
     let dw_filter = add_depthwise_convolutions(&mut g, &l);
     add_pooling(&mut g, &l);
     add_movement(&mut g, &l);
+    add_indexing(&mut g, &l);
     let logits = add_fused_contractions(&mut g, &l, xt, wt, dw_filter);
     add_fused_pooling_and_reductions(&mut g, &l);
     add_multi_result_kernel(&mut g, &l);
@@ -320,6 +323,12 @@ fn add_movement(g: &mut Graph, l: &Leaves) {
     .unwrap();
     g.add(Op::RandomUniform(Shape::from([3, 3])), &[half])
         .unwrap();
+}
+
+/// A gather of the rows of `w` by the values of `x` (ids of any shape) and its scatter-add.
+fn add_indexing(g: &mut Graph, l: &Leaves) {
+    let rows = g.add(Op::Gather, &[l.w, l.x]).unwrap();
+    g.add(Op::ScatterAdd { rows: 4 }, &[l.x, rows]).unwrap();
 }
 
 /// A fused elementwise program with every scalar op, and fused matmuls and convolutions

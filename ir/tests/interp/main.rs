@@ -5,6 +5,7 @@ mod contraction;
 mod depthwise;
 mod elementwise;
 mod fused;
+mod indexing;
 mod movement;
 mod pool;
 mod reduce;

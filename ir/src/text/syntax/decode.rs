@@ -87,6 +87,10 @@ fn decode_op(name: &str, a: &mut Attrs, program: &mut Option<Program>) -> Result
             after: a.ints("after")?,
             value: a.float("value")?,
         },
+        "gather" => Op::Gather,
+        "scatter_add" => Op::ScatterAdd {
+            rows: a.int("rows")?,
+        },
         "random_uniform" => Op::RandomUniform(a.shape("shape")?),
         "extract" => Op::Extract {
             index: a.int("index")?,

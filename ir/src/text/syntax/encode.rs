@@ -66,7 +66,8 @@ pub(in crate::text) fn encode(op: &Op) -> OpSyntax<'_> {
     let mut loops: &[Loop] = &[];
     match op {
         Op::Input { .. } | Op::Param { .. } | Op::Const(_) => {}
-        Op::Unary(_) | Op::Binary(_) | Op::Select | Op::StopGradient => {}
+        Op::Unary(_) | Op::Binary(_) | Op::Select | Op::StopGradient | Op::Gather => {}
+        Op::ScatterAdd { rows } => attrs.push(("rows", AttrValue::Atom(rows.to_string()))),
         Op::Reduce {
             axes, keep_dims, ..
         } => {

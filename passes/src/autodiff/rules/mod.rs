@@ -11,16 +11,19 @@
 //! - `pow`: `db = dy * y * ln(a)` where `a > 0`, and 0 where `a <= 0` (where `ln` is undefined).
 //! - max pooling: the gradient goes to the first maximum of each window (see `Pool2dGrad`);
 //!   differentiating that again with respect to `dy` needs non-overlapping windows.
-//! - `sign`, `floor`, comparisons, `argmax`, `random_uniform`'s seed and `select`'s condition
-//!   are piecewise constant: no gradient. `stop_gradient` passes none by definition.
+//! - `sign`, `floor`, comparisons, `argmax`, `random_uniform`'s seed, `select`'s condition
+//!   and the ids of `gather`/`scatter_add` are piecewise constant: no gradient.
+//!   `stop_gradient` passes none by definition.
 //!
 //! Layout: this file dispatches each op to its family's rule; one file per family
 //! ([`unary`], [`broadcasting`] for binary ops and `select`, [`reduce`], [`contraction`] for
-//! matmul and the convolutions, [`pooling`], [`movement`]), and [`site`] holds the forward
+//! matmul and the convolutions, [`pooling`], [`movement`], [`indexing`] for gather and
+//! scatter-add), and [`site`] holds the forward
 //! node every rule reads.
 
 mod broadcasting;
 mod contraction;
+mod indexing;
 mod movement;
 mod pooling;
 mod reduce;
@@ -34,6 +37,7 @@ use super::emit::{Res, zeros};
 use crate::error::PassError;
 use broadcasting::broadcasting_grad;
 use contraction::contraction_grad;
+use indexing::indexing_grad;
 use movement::movement_grad;
 use pooling::pooling_grad;
 use reduce::reduce_grad;
@@ -67,6 +71,7 @@ pub(crate) fn operand_grad(g: &mut Graph, site: &Site, i: usize) -> Res<Option<N
         | Op::Slice { .. }
         | Op::Concat { .. }
         | Op::Pad { .. } => movement_grad(g, site, i).map(Some),
+        Op::Gather | Op::ScatterAdd { .. } => indexing_grad(g, site, i),
         // y = uniform(seed): piecewise constant in the seed.
         Op::RandomUniform(_) => Ok(None),
         // y = stop_gradient(x): a constant to autodiff by definition.

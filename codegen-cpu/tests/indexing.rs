@@ -1,0 +1,221 @@
+//! `gather` and `scatter_add` on the CPU against the reference interpreter: row widths with
+//! and without a vector tail, repeated ids, a kernel large enough to be split over the pool,
+//! ids computed inside the graph that are invalid (a zero row, a dropped update, never an
+//! out-of-bounds read), the input check of ids bound to a graph input, and an embedding
+//! training step through autodiff — each under the naive plan and after the optimising
+//! pipeline with the real plan. Gather and scatter-add move values exactly (a scatter-add
+//! sums in id order, as the interpreter does), so the single-op cases compare exactly.
+
+mod common;
+
+use codegen_cpu::compile;
+use common::{assert_close, values};
+use ir::interp::{self, Bindings};
+use ir::{BinaryOp, Graph, MemoryPlan, Op, ReduceOp, Shape, Tensor};
+
+/// Ids `i * 7 mod rows`, so they repeat once `n > rows`.
+fn ids(n: usize, rows: usize) -> Vec<f32> {
+    (0..n).map(|i| ((i * 7) % rows) as f32).collect()
+}
+
+/// Bindings: `ids` for the input called `ids`, values in `[-1, 1)` for every other leaf.
+fn bindings(graph: &Graph, ids: &[f32]) -> Bindings {
+    graph
+        .node_ids()
+        .filter_map(|id| match graph.op(id) {
+            Op::Input { name, shape } | Op::Param { name, shape } => {
+                let data = if name == "ids" {
+                    ids.to_vec()
+                } else {
+                    values(shape.numel(), 40 + id.index() as u32, -1.0, 1.0)
+                };
+                Some((name.clone(), Tensor::new(shape.clone(), data).unwrap()))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// Run `graph` under `plan` for `steps` steps from `b` and compare every output and update
+/// with the interpreter after each step.
+fn compare(what: &str, graph: &Graph, plan: &MemoryPlan, b: &Bindings, steps: usize, tol: f32) {
+    let exe = compile(graph, plan).unwrap_or_else(|e| panic!("{what}: {e}"));
+    let mut state = exe.new_state();
+    for leaf in exe.params() {
+        state.set_param(&leaf.name, &b[&leaf.name].data).unwrap();
+    }
+    let mut reference = b.clone();
+    for step in 0..steps {
+        let inputs: Vec<(&str, &[f32])> = exe
+            .inputs()
+            .iter()
+            .map(|l| (l.name.as_str(), b[&l.name].data.as_slice()))
+            .collect();
+        let got = exe.run(&mut state, &inputs).unwrap();
+        let want = interp::run(graph, &reference).unwrap();
+        for ((name, g), (_, w)) in got.iter().zip(&want.outputs) {
+            assert_close(
+                &format!("{what} step {step} {name}"),
+                &g.data,
+                &w.data,
+                tol,
+                tol,
+            );
+        }
+        for (name, value) in want.updates {
+            let got = state.param(&name).unwrap();
+            assert_close(
+                &format!("{what} step {step} {name}"),
+                got,
+                &value.data,
+                tol,
+                tol,
+            );
+            reference.insert(name, value);
+        }
+    }
+}
+
+/// [`compare`] under the naive plan, then optimised under the real plan.
+fn check(what: &str, graph: &Graph, b: &Bindings, steps: usize, tol: f32) {
+    compare(
+        &format!("{what} (naive)"),
+        graph,
+        &MemoryPlan::naive(graph),
+        b,
+        steps,
+        tol,
+    );
+    let optimized = passes::pipeline::optimize(graph).unwrap();
+    let plan = passes::memory_plan::plan(&optimized).unwrap();
+    compare(
+        &format!("{what} (optimized)"),
+        &optimized,
+        &plan,
+        b,
+        steps,
+        tol,
+    );
+}
+
+/// `gather(table [rows, width..], ids [ids_shape])` and its scatter-add back.
+fn gather_graph(rows: usize, row: &[usize], ids_shape: &[usize]) -> Graph {
+    let mut g = Graph::new();
+    let mut table_shape = vec![rows];
+    table_shape.extend_from_slice(row);
+    let table = g.input("table", Shape::new(table_shape));
+    let ids = g.input("ids", Shape::new(ids_shape.to_vec()));
+    let y = g.add(Op::Gather, &[table, ids]).unwrap();
+    let dy = g.input("dy", g.shape(y).clone());
+    let back = g.add(Op::ScatterAdd { rows }, &[ids, dy]).unwrap();
+    g.add_output("gathered", y).unwrap();
+    g.add_output("scattered", back).unwrap();
+    g
+}
+
+#[test]
+fn gather_and_scatter_add_match_the_interpreter_exactly() {
+    for (rows, row, ids_shape) in [
+        (5, vec![1], vec![7]),
+        (5, vec![3], vec![2, 4]),
+        (6, vec![4], vec![3, 3]),
+        (4, vec![9], vec![2, 5]),
+        (3, vec![2, 3], vec![4]),
+        (7, vec![], vec![2, 3]),
+        (50, vec![40], vec![16, 30]),
+    ] {
+        let g = gather_graph(rows, &row, &ids_shape);
+        let n = ids_shape.iter().product();
+        let what = format!("rows {rows} row {row:?} ids {ids_shape:?}");
+        check(&what, &g, &bindings(&g, &ids(n, rows)), 1, 0.0);
+    }
+}
+
+#[test]
+fn invalid_ids_computed_in_the_graph_read_zeros_and_scatter_nothing() {
+    // ids = raw * 1.5 - 1: -1, 0.5, 2, 3.5, 5, 6.5, 8, 9.5: only 2 is valid for 4 rows
+    // (the others are negative, fractional or too large). The table is all NaN, so a zero
+    // in the result can only come from an invalid id.
+    let mut g = Graph::new();
+    let table = g.input("table", [4, 5]);
+    let raw = g.input("raw", [8]);
+    let scale = g.scalar(1.5);
+    let one = g.scalar(1.0);
+    let scaled = g.binary(BinaryOp::Mul, raw, scale).unwrap();
+    let ids = g.binary(BinaryOp::Sub, scaled, one).unwrap();
+    let y = g.add(Op::Gather, &[table, ids]).unwrap();
+    let back = g.add(Op::ScatterAdd { rows: 4 }, &[ids, y]).unwrap();
+    g.add_output("gathered", y).unwrap();
+    g.add_output("scattered", back).unwrap();
+    let mut b = bindings(&g, &[]);
+    let raw_ids: Vec<f32> = (0..8).map(|i| i as f32).collect();
+    b.insert("raw".into(), Tensor::new([8], raw_ids).unwrap());
+    b.insert("table".into(), Tensor::full([4, 5], f32::NAN));
+    let want = interp::run(&g, &b).unwrap();
+    let zeros = want.outputs[0].1.data.iter().filter(|v| **v == 0.0).count();
+    assert_eq!(zeros, 7 * 5, "seven of the eight ids are invalid");
+    check("computed ids", &g, &b, 1, 0.0);
+}
+
+#[test]
+fn ids_bound_to_an_input_are_checked_before_any_kernel_runs() {
+    let g = gather_graph(4, &[2], &[3]);
+    let exe = compile(&g, &MemoryPlan::naive(&g)).unwrap();
+    let mut state = exe.new_state();
+    let table = [0.0; 8];
+    let dy = [0.0; 6];
+    for (bad, msg) in [
+        (
+            4.0,
+            "input `ids`: id 4 at input position 1 is outside [0, 4)",
+        ),
+        (
+            -1.0,
+            "input `ids`: id -1 at input position 1 is outside [0, 4)",
+        ),
+        (
+            1.25,
+            "input `ids`: id 1.25 at input position 1 is not an integer id in [0, 4)",
+        ),
+    ] {
+        let ids = [0.0, bad, 3.0];
+        let err = exe
+            .run(&mut state, &[("table", &table), ("ids", &ids), ("dy", &dy)])
+            .unwrap_err();
+        assert_eq!(err.to_string(), msg);
+    }
+}
+
+/// An embedding model's training step: `ids [4, 3]` -> `gather(table [6, 5])` -> flatten
+/// -> matmul `w [15, 2]` -> mean squared error; SGD on the table and `w` from autodiff.
+fn embedding_training_graph() -> Graph {
+    let mut g = Graph::new();
+    let ids = g.input("ids", [4, 3]);
+    let target = g.input("target", [4, 2]);
+    let table = g.param("table", [6, 5]);
+    let w = g.param("w", [15, 2]);
+    let rows = g.add(Op::Gather, &[table, ids]).unwrap();
+    let flat = g.reshape(rows, Shape::from([4, 15])).unwrap();
+    let y = g.matmul(flat, w, false, false).unwrap();
+    let e = g.binary(BinaryOp::Sub, y, target).unwrap();
+    let se = g.binary(BinaryOp::Mul, e, e).unwrap();
+    let loss = g.reduce(ReduceOp::Mean, se, &[0, 1], false).unwrap();
+    let params = [table, w];
+    let (mut g, grads) = passes::autodiff::grad(&g, loss, &params).unwrap();
+    let lr = g.scalar(0.5);
+    for (p, d) in params.into_iter().zip(grads) {
+        let step = g.binary(BinaryOp::Mul, d, lr).unwrap();
+        let new = g.binary(BinaryOp::Sub, p, step).unwrap();
+        g.add_update(p, new).unwrap();
+    }
+    g.add_output("loss", loss).unwrap();
+    g
+}
+
+#[test]
+fn embedding_training_steps_match_the_interpreter() {
+    let g = embedding_training_graph();
+    // Id 5 never occurs: its row must stay as it was.
+    let ids = [0.0, 1.0, 1.0, 2.0, 3.0, 4.0, 0.0, 0.0, 0.0, 4.0, 3.0, 2.0];
+    check("embedding training", &g, &bindings(&g, &ids), 3, 1e-5);
+}
