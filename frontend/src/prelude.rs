@@ -12,6 +12,9 @@ pub use crate::layers::{
     Layer, LeakyReLU, MaxPool2D, MaxPooling2D, Padding, ReLU, Reshape, SeparableConv2D, Softmax,
     ZeroPadding2D,
 };
+pub use crate::layers::{
+    Bidirectional, GRU, LSTM, MergeMode, Permute, RepeatVector, SimpleRNN, TimeDistributed,
+};
 pub use crate::model::{Evaluation, FitOptions, Functional, History, Model, Sequential, TensorRef};
 pub use crate::progress::Verbosity;
 pub use crate::regularizers::Regularizer;

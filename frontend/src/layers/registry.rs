@@ -14,6 +14,7 @@ use crate::layers::{
     GlobalMaxPooling2D, Input, Layer, LeakyReLU, MaxPooling2D, Maximum, Minimum, Multiply, ReLU,
     Reshape, SeparableConv2D, Softmax, Subtract, ZeroPadding2D,
 };
+use crate::layers::{Bidirectional, GRU, LSTM, Permute, RepeatVector, SimpleRNN, TimeDistributed};
 
 /// Builds a layer from its config reader.
 type FromConfig = fn(&ConfigReader) -> Result<Box<dyn Layer>>;
@@ -65,6 +66,19 @@ const LAYERS: &[(&str, FromConfig)] = &[
     ("Minimum", |c| Ok(Box::new(Minimum::from_config(c)?))),
     ("Concatenate", |c| {
         Ok(Box::new(Concatenate::from_config(c)?))
+    }),
+    ("SimpleRNN", |c| Ok(Box::new(SimpleRNN::from_config(c)?))),
+    ("LSTM", |c| Ok(Box::new(LSTM::from_config(c)?))),
+    ("GRU", |c| Ok(Box::new(GRU::from_config(c)?))),
+    ("Bidirectional", |c| {
+        Ok(Box::new(Bidirectional::from_config(c)?))
+    }),
+    ("TimeDistributed", |c| {
+        Ok(Box::new(TimeDistributed::from_config(c)?))
+    }),
+    ("Permute", |c| Ok(Box::new(Permute::from_config(c)?))),
+    ("RepeatVector", |c| {
+        Ok(Box::new(RepeatVector::from_config(c)?))
     }),
 ];
 
