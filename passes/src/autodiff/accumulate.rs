@@ -38,16 +38,19 @@ fn zeros(g: &mut Graph, shape: Shape) -> Result<NodeId, PassError> {
     Ok(g.add(Op::Broadcast(shape), &[zero])?)
 }
 
+/// A one-axis zero pad of a contribution: the pad node, its operand's offset and length.
+type Piece = (NodeId, usize, usize);
+
 /// The pads of `parts` along the most common axis, sorted by offset, when they are at least
 /// two and do not overlap.
-fn disjoint_pads(g: &Graph, parts: &[NodeId]) -> Option<(usize, Vec<(NodeId, usize, usize)>)> {
+fn disjoint_pads(g: &Graph, parts: &[NodeId]) -> Option<(usize, Vec<Piece>)> {
     let pads: Vec<(NodeId, (usize, usize, usize))> = parts
         .iter()
         .filter_map(|&p| one_axis_pad(g, p).map(|info| (p, info)))
         .collect();
     let axis = (0..g.shape(*parts.first()?).rank())
         .max_by_key(|&a| pads.iter().filter(|(_, i)| i.0 == a).count())?;
-    let mut chosen: Vec<(NodeId, usize, usize)> = pads
+    let mut chosen: Vec<Piece> = pads
         .iter()
         .filter(|(_, i)| i.0 == axis)
         .map(|&(p, (_, start, len))| (p, start, len))
@@ -114,7 +117,7 @@ impl Adjoint {
 
 /// The sum of the disjoint one-axis zero pads `pads` (sorted by offset) as one concat of their
 /// operands with zeros in the gaps.
-fn join(g: &mut Graph, axis: usize, pads: &[(NodeId, usize, usize)]) -> Result<NodeId, PassError> {
+fn join(g: &mut Graph, axis: usize, pads: &[Piece]) -> Result<NodeId, PassError> {
     let full = g.shape(pads[0].0).clone();
     let mut pieces = Vec::with_capacity(2 * pads.len() + 1);
     let mut cursor = 0;
