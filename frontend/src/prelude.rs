@@ -19,6 +19,9 @@ pub use crate::layers::{
     GlobalAveragePooling1D, GlobalMaxPooling1D, Interpolation, MaxPooling1D, PReLU, Padding1D,
     UpSampling1D, UpSampling2D, ZeroPadding1D,
 };
+pub use crate::layers::{
+    Bidirectional, GRU, LSTM, MergeMode, Permute, RepeatVector, SimpleRNN, TimeDistributed,
+};
 pub use crate::layers::{Dot, LayerNormalization, MultiHeadAttention};
 pub use crate::model::{Evaluation, FitOptions, Functional, History, Model, Sequential, TensorRef};
 pub use crate::progress::Verbosity;

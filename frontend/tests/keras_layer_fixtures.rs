@@ -77,19 +77,16 @@ fn predicts_what_keras_predicted(name: &str) {
 }
 
 #[test]
-#[ignore = "needs Embedding and LSTM"]
 fn text_lstm_matches_keras() {
     predicts_what_keras_predicted("text_lstm");
 }
 
 #[test]
-#[ignore = "needs Conv1D, MaxPooling1D, GRU, GlobalAveragePooling1D"]
 fn seq_gru_conv1d_matches_keras() {
     predicts_what_keras_predicted("seq_gru_conv1d");
 }
 
 #[test]
-#[ignore = "needs Embedding, MultiHeadAttention, LayerNormalization, GlobalAveragePooling1D"]
 fn transformer_block_matches_keras() {
     predicts_what_keras_predicted("transformer_block");
 }
@@ -100,7 +97,6 @@ fn decoder_2d_matches_keras() {
 }
 
 #[test]
-#[ignore = "needs SimpleRNN, Bidirectional, LSTM, Permute, RepeatVector"]
 fn rnn_misc_matches_keras() {
     predicts_what_keras_predicted("rnn_misc");
 }

@@ -183,13 +183,20 @@ fn misuse_is_an_error() {
     let err = model.evaluate(&data, 0).unwrap_err().to_string();
     assert!(err.contains("batch_size"), "{err}");
 
-    let mut image_dense = Sequential::of([Input::new([28, 28, 1]).into(), Dense::new(10).into()]);
-    let err = image_dense
+    // Dense applies to the last axis of any rank (as Keras); a layer whose shape rule
+    // fails is named with the shape it got.
+    let image_dense = Sequential::of([Input::new([28, 28, 1]).into(), Dense::new(10).into()]);
+    assert_eq!(image_dense.output_shape().unwrap(), [28, 28, 10].into());
+    let mut bad_permute = Sequential::of([
+        Input::new([28, 28, 1]).into(),
+        kiln::layers::Permute::new([1, 2]).into(),
+    ]);
+    let err = bad_permute
         .compile(Adam::default(), SoftmaxCrossEntropyWithLogits, [Accuracy])
         .unwrap_err()
         .to_string();
     assert!(
-        err.contains("dense (Dense)") && err.contains("(None, 28, 28, 1)"),
+        err.contains("permute (Permute)") && err.contains("(None, 28, 28, 1)"),
         "{err}"
     );
 }

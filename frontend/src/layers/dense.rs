@@ -1,4 +1,5 @@
-//! The `Dense` layer: `activation(x · kernel + bias)`.
+//! The `Dense` layer: `activation(x · kernel + bias)` on the last axis of inputs of any rank
+//! (the leading axes are folded into one for the product, as Keras applies it per position).
 
 use ir::{Graph, NodeId, Shape};
 use serde_json::{Value, json};
@@ -11,8 +12,8 @@ use crate::layers::{
 };
 
 /// A fully connected layer with Keras' defaults: linear activation, bias on,
-/// `glorot_uniform` kernel, `zeros` bias, no regularizers. Its input must be 1-D per example
-/// (put a [`crate::layers::Flatten`] before it for images).
+/// `glorot_uniform` kernel, `zeros` bias, no regularizers. On an input of more than one axis
+/// per example it applies to the last axis: `(None, 10, 8)` → `(None, 10, units)`, as Keras.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Dense {
     units: usize,
@@ -61,21 +62,31 @@ impl Layer for Dense {
         if self.units == 0 {
             return Err(layer_error(self, "units must be at least 1"));
         }
-        if input.rank() != 1 {
+        let Some((&features, leading)) = input.dims().split_last() else {
             return Err(layer_error(
                 self,
                 format!(
-                    "expects a 1-D input per example, got {} (add a Flatten layer before it)",
+                    "expects at least a 1-D input per example, got {}",
                     keras_shape(input)
                 ),
             ));
+        };
+        if features == 0 {
+            return Err(layer_error(
+                self,
+                format!("input {} has an empty last axis", keras_shape(input)),
+            ));
         }
-        Ok(Shape::from([self.units]))
+        let mut dims = leading.to_vec();
+        dims.push(self.units);
+        Ok(Shape::new(dims))
     }
 
     fn params(&self, input: &Shape) -> Vec<ParamSpec> {
-        self.options
-            .params(Shape::from([input.numel(), self.units]), self.units)
+        self.options.params(
+            Shape::from([input.dims().last().copied().unwrap_or(0), self.units]),
+            self.units,
+        )
     }
 
     fn config(&self) -> Value {
@@ -88,7 +99,16 @@ impl Layer for Dense {
 
     fn build(&self, g: &mut Graph, x: NodeId, ctx: LayerContext<'_>) -> Result<NodeId> {
         self.options.build(self, g, x, ctx, |g, x, kernel| {
-            Ok(g.matmul(x, kernel, false, false)?)
+            let dims = g.shape(x).dims().to_vec();
+            if dims.len() <= 2 {
+                return Ok(g.matmul(x, kernel, false, false)?);
+            }
+            let (&features, leading) = dims.split_last().expect("rank above 2");
+            let rows = g.reshape(x, [leading.iter().product(), features])?;
+            let y = g.matmul(rows, kernel, false, false)?;
+            let mut out = leading.to_vec();
+            out.push(self.units);
+            Ok(g.reshape(y, Shape::new(out))?)
         })
     }
 }

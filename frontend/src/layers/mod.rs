@@ -27,9 +27,12 @@ mod merge;
 mod multi_head_attention;
 pub(crate) mod naming;
 mod one_d;
+mod permute;
 mod pooling;
 mod prelu;
+mod recurrent;
 pub mod registry;
+mod repeat_vector;
 mod reshape;
 mod separable_conv2d;
 mod upsampling;
@@ -55,11 +58,14 @@ pub use merge::{
     Mean, Merge, MergeKind, Minimum, Multiply, Product, Subtract, Sum,
 };
 pub use multi_head_attention::MultiHeadAttention;
+pub use permute::Permute;
 pub use pooling::{
     Average as AveragePoolingKind, AveragePooling2D, AvgPool2D, Max as MaxPoolingKind, MaxPool2D,
     MaxPooling2D, Pooling2D, PoolingKind,
 };
+pub use recurrent::{Bidirectional, GRU, LSTM, MergeMode, SimpleRNN, TimeDistributed};
 pub use registry::{layer_from_config, layer_from_json, layer_to_json};
+pub use repeat_vector::RepeatVector;
 pub use reshape::Reshape;
 pub use separable_conv2d::{DepthwiseConv2D, SeparableConv2D};
 pub use zero_padding::ZeroPadding2D;
@@ -216,6 +222,13 @@ pub trait Layer: fmt::Debug + Send + Sync {
                 format!("takes one input, got {}", xs.len()),
             )),
         }
+    }
+
+    /// The initial value of `spec`, one of the parameters [`Layer::params`] listed, drawn
+    /// from `seed`. Defaults to the spec's initializer; a layer whose initial values no one
+    /// initializer describes (LSTM's `unit_forget_bias`) overrides it.
+    fn initial_value(&self, spec: &ParamSpec, seed: u64) -> Result<ir::Tensor> {
+        spec.initializer.initialize(&spec.shape, seed)
     }
 
     /// The layer's Keras config: the inner `"config"` object, with Keras 2's field names

@@ -19,6 +19,7 @@ use crate::layers::{
     GlobalAveragePooling1D, GlobalMaxPooling1D, MaxPooling1D, PReLU, UpSampling1D, UpSampling2D,
     ZeroPadding1D,
 };
+use crate::layers::{Bidirectional, GRU, LSTM, Permute, RepeatVector, SimpleRNN, TimeDistributed};
 use crate::layers::{Dot, LayerNormalization, MultiHeadAttention};
 
 /// Builds a layer from its config reader.
@@ -112,6 +113,19 @@ const LAYERS: &[(&str, FromConfig)] = &[
         Ok(Box::new(MultiHeadAttention::from_config(c)?))
     }),
     ("Dot", |c| Ok(Box::new(Dot::from_config(c)?))),
+    ("SimpleRNN", |c| Ok(Box::new(SimpleRNN::from_config(c)?))),
+    ("LSTM", |c| Ok(Box::new(LSTM::from_config(c)?))),
+    ("GRU", |c| Ok(Box::new(GRU::from_config(c)?))),
+    ("Bidirectional", |c| {
+        Ok(Box::new(Bidirectional::from_config(c)?))
+    }),
+    ("TimeDistributed", |c| {
+        Ok(Box::new(TimeDistributed::from_config(c)?))
+    }),
+    ("Permute", |c| Ok(Box::new(Permute::from_config(c)?))),
+    ("RepeatVector", |c| {
+        Ok(Box::new(RepeatVector::from_config(c)?))
+    }),
 ];
 
 /// The Keras class names the registry knows.

@@ -130,15 +130,21 @@ impl Model {
         &self,
         keep: &BTreeMap<String, Tensor>,
     ) -> Result<BTreeMap<String, Tensor>> {
-        self.param_specs()?
-            .into_iter()
+        let shapes = self.layer_shapes()?;
+        let owned = shapes.iter().enumerate().flat_map(|(i, s)| {
+            let layer = self.graph.layers()[i].as_ref();
+            let layer_name = self.graph.layer_name(i);
+            s.params.iter().map(move |p| (layer, layer_name, p))
+        });
+        owned
             .enumerate()
-            .map(|(k, (name, spec))| {
+            .map(|(k, (layer, layer_name, spec))| {
+                let name = format!("{layer_name}/{}", spec.name);
                 if let Some(kept) = keep.get(&name).filter(|t| t.shape == spec.shape) {
                     return Ok((name, kept.clone()));
                 }
                 let seed = self.seed ^ (k as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-                Ok((name, spec.initializer.initialize(&spec.shape, seed)?))
+                Ok((name, layer.initial_value(spec, seed)?))
             })
             .collect()
     }

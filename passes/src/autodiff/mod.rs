@@ -7,7 +7,9 @@
 //! - Only nodes on a path from some `wrt` node to the loss get gradient nodes: the sweep
 //!   visits the nodes that both depend on a `wrt` node and feed the loss, and asks a rule
 //!   only for the operands that are themselves on such a path.
-//! - A node used several times (fan-out) sums its gradient contributions with `add`.
+//! - A node used several times (fan-out) sums its gradient contributions with `add`, once
+//!   all have arrived; zero-padded pieces of disjoint ranges (the gradients of slices) are
+//!   joined by one `concat` instead (`accumulate.rs`).
 //! - Node ids are in topological order, so visiting them in reverse guarantees that a node's
 //!   gradient is complete (all its users are done) before its own rule runs.
 //! - A `wrt` node that does not influence the loss (or only through piecewise-constant ops
@@ -16,12 +18,14 @@
 //!
 //! The result is an ordinary graph, so [`grad`] can be applied to it again (double backward).
 
+mod accumulate;
 mod emit;
 mod rules;
 
-use ir::{BinaryOp, Graph, NodeId, Tensor};
+use ir::{Graph, NodeId, Tensor};
 
 use crate::error::PassError;
+use accumulate::Adjoint;
 use rules::{Site, operand_grad, zero_grad};
 
 /// Appends gradient nodes to a clone of `graph`: d(loss)/d(x) for each x in `wrt`.
@@ -57,19 +61,21 @@ pub fn grad(
 
     let on_path = nodes_on_path(graph, loss, wrt);
     let mut g = graph.clone();
-    let mut adjoint: Vec<Option<NodeId>> = vec![None; n];
+    let mut adjoint: Vec<Adjoint> = vec![Adjoint::default(); n];
     if on_path[loss.index()] {
-        adjoint[loss.index()] = Some(g.constant(Tensor::full(loss_shape, 1.0)));
+        let one = g.constant(Tensor::full(loss_shape, 1.0));
+        adjoint[loss.index()].push(&mut g, one)?;
     }
 
     for id in (0..=loss.index()).rev().map(NodeId::from_index) {
-        let Some(dy) = adjoint[id.index()] else {
+        if adjoint[id.index()].is_empty() {
             continue;
-        };
+        }
         let operands = graph.operands(id);
         if !operands.iter().any(|o| on_path[o.index()]) {
             continue;
         }
+        let dy = adjoint[id.index()].finish(&mut g)?.expect("not empty");
         let site = Site {
             node: id,
             op: graph.op(id).clone(),
@@ -90,17 +96,17 @@ pub fn grad(
                     graph.shape(x)
                 )));
             }
-            adjoint[x.index()] = Some(match adjoint[x.index()] {
-                Some(acc) => g.binary(BinaryOp::Add, acc, dx)?,
-                None => dx,
-            });
+            adjoint[x.index()].push(&mut g, dx)?;
         }
     }
 
-    let grads = wrt
-        .iter()
-        .map(|&x| adjoint[x.index()].unwrap_or_else(|| zero_grad(&mut g, x)))
-        .collect();
+    let mut grads = Vec::with_capacity(wrt.len());
+    for &x in wrt {
+        grads.push(match adjoint[x.index()].finish(&mut g)? {
+            Some(dx) => dx,
+            None => zero_grad(&mut g, x),
+        });
+    }
     Ok((g, grads))
 }
 

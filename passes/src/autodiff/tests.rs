@@ -176,3 +176,44 @@ fn no_gradient_flows_through_stop_gradient() {
     let (out, grads) = grad(&g, s, &[x]).unwrap();
     assert_eq!(out.op(grads[0]), &Op::Const(Tensor::zeros([3])));
 }
+
+#[test]
+fn disjoint_slices_get_their_gradient_joined_by_one_concat() {
+    // x [5, 2] sliced into rows 0..1, 1..3 and 4..5 (row 3 unused), each summed with its
+    // own weight: dx is one concat of the pieces with zeros for row 3, not pads and adds.
+    let mut g = Graph::new();
+    let x = g.input("x", [5, 2]);
+    let mut terms = Vec::new();
+    for (k, (from, to)) in [(0, 1), (1, 3), (4, 5)].into_iter().enumerate() {
+        let s = g
+            .add(
+                Op::Slice {
+                    starts: vec![from, 0],
+                    ends: vec![to, 2],
+                },
+                &[x],
+            )
+            .unwrap();
+        let w = g.scalar(k as f32 + 1.0);
+        let ws = g.binary(BinaryOp::Mul, s, w).unwrap();
+        terms.push(g.reduce(ReduceOp::Sum, ws, &[0, 1], false).unwrap());
+    }
+    let a = g.binary(BinaryOp::Add, terms[0], terms[1]).unwrap();
+    let loss = g.binary(BinaryOp::Add, a, terms[2]).unwrap();
+    let (out, grads) = grad(&g, loss, &[x]).unwrap();
+    assert_eq!(out.op(grads[0]), &Op::Concat { axis: 0 });
+    // The slices' pads are left unused (dead code for DCE).
+    let pads: Vec<_> = out
+        .node_ids()
+        .filter(|&n| matches!(out.op(n), Op::Pad { .. }))
+        .collect();
+    assert_eq!(pads.len(), 3);
+    assert!(pads.iter().all(|&p| out.users(p).is_empty()));
+    let mut bindings = ir::interp::Bindings::new();
+    bindings.insert("x".into(), Tensor::zeros([5, 2]));
+    let values = ir::interp::eval(&out, &bindings).unwrap();
+    assert_eq!(
+        values[grads[0].index()].data,
+        [1.0, 1.0, 2.0, 2.0, 2.0, 2.0, 0.0, 0.0, 3.0, 3.0]
+    );
+}
