@@ -59,15 +59,12 @@ fn layers_get_keras_names_unless_named() {
 }
 
 #[test]
-fn dense_after_an_image_input_is_an_error_naming_the_layer() {
+fn dense_after_an_image_input_applies_to_the_last_axis() {
+    // As Keras: Dense on (None, 28, 28, 1) gives (None, 28, 28, 10), kernel (1, 10).
     let model = Sequential::of([Input::new([28, 28, 1]).into(), Dense::new(10).into()]);
-    let err = model.summary().unwrap_err().to_string();
-    assert!(
-        err.contains("dense (Dense)")
-            && err.contains("(None, 28, 28, 1)")
-            && err.contains("Flatten"),
-        "{err}"
-    );
+    let summary = model.summary().unwrap();
+    assert!(summary.contains("(None, 28, 28, 10)"), "{summary}");
+    assert_eq!(model.count_params().unwrap(), 10 + 10);
 }
 
 #[test]

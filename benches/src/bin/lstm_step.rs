@@ -3,7 +3,8 @@
 //! Adam. Prints one JSON line: the compile time (the `compile` call plus the first step's
 //! compilation: the first one-batch `fit` call less one median step), the median and all
 //! step times in ms (each step timed between consecutive `on_batch_end` callbacks), threads
-//! and the load average. The PyTorch twin is `benches/peers/lstm_step_torch.py`.
+//! and the load average; also the process CPU time of the compile call and the first step
+//! (`compile_and_first_step_cpu_s`, all threads), which other processes' load does not inflate. The PyTorch twin is `benches/peers/lstm_step_torch.py`.
 //!
 //! `taskset -c 0,1 cargo run --release -p kiln-benches --bin lstm_step -- [steps]`
 
@@ -51,6 +52,19 @@ fn data(batches: usize) -> Dataset {
     Dataset::new(x, &[n, STEPS, FEATURES], y, &[n, CLASSES]).expect("consistent shapes")
 }
 
+/// This process' CPU time (user + system, all threads) in seconds, from `/proc/self/stat`:
+/// a compile-time figure the load of other processes does not inflate.
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let after_name = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let fields: Vec<f64> = after_name
+        .split_whitespace()
+        .map(|f| f.parse().unwrap_or(0.0))
+        .collect();
+    // utime and stime are fields 14 and 15 of the line (11 and 12 after the name).
+    (fields.get(11).unwrap_or(&0.0) + fields.get(12).unwrap_or(&0.0)) / 100.0
+}
+
 fn loadavg() -> String {
     std::fs::read_to_string("/proc/loadavg")
         .unwrap_or_default()
@@ -69,6 +83,7 @@ fn main() -> kiln::Result<()> {
         LSTM::new(UNITS),
         Dense::new(CLASSES),
     ];
+    let cpu_start = cpu_seconds();
     let start = Instant::now();
     model.compile(
         Adam::default(),
@@ -80,6 +95,7 @@ fn main() -> kiln::Result<()> {
     let start = Instant::now();
     model.fit_with(&one, FitOptions::new(1, BATCH).shuffle(false).verbose(0u8))?;
     let first_fit = start.elapsed().as_secs_f64();
+    let compile_cpu = cpu_seconds() - cpu_start;
 
     let many = data(timed + 1);
     let mut ends = BatchEnds::default();
@@ -109,6 +125,7 @@ fn main() -> kiln::Result<()> {
             "framework": "kiln",
             "compile_s": compile_s,
             "compile_call_s": compile_call,
+            "compile_and_first_step_cpu_s": compile_cpu,
             "first_fit_s": first_fit,
             "step_ms_median": median,
             "step_ms": steps_ms,
