@@ -1,6 +1,8 @@
 //! What the examples in `examples/` share: finding the datasets shipped with the repository,
-//! and the example models also used by the benchmarks ([`mnist_cnn`]).
+//! the example models also used by the benchmarks ([`mnist_cnn`]), and character-level text
+//! for the language models ([`chars`]).
 
+pub mod chars;
 mod models;
 
 use std::path::PathBuf;
