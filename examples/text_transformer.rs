@@ -2,15 +2,18 @@
 //! (Latin, 49 KB, `datasets/text/de_finibus_liber_primus.txt`).
 //!
 //! `cargo run --release --example text_transformer` — reads the text, holds out its last
-//! 10 % (contiguous, so no held-out character is seen in training), cuts both parts into
-//! windows of 48 characters (the training windows overlapping by half), and trains, at every
-//! position of a window, the prediction of the next character:
+//! 10 % (contiguous, so no held-out character is seen in training), cuts the training part
+//! into windows of 64 characters every 16 and the held-out part into disjoint windows, and
+//! trains the prediction of the next character at every position of a window (labels: the
+//! window shifted by one; a sequence output `[64, vocab]` with one class index per position):
 //!
-//! Input(48 ids) → Embedding(vocab, 64) → Conv1D(64, 4, causal) (the position information:
+//! Input(64 ids) → Embedding(vocab, 64) → Conv1D(64, 4, causal) (the position information:
 //! there is no position-embedding layer, and a causal convolution gives each step its
 //! three predecessors in order without seeing the future) → one transformer block
-//! [MultiHeadAttention(4 heads, key_dim 16, causal mask) → Add → LayerNormalization →
-//! Dense(256, relu) → Dense(64) → Add → LayerNormalization] → Dense(vocab) logits.
+//! [MultiHeadAttention(4 heads, key_dim 16, causal mask) → Dropout(0.1) → Add →
+//! LayerNormalization → Dense(256, relu) → Dense(64) → Dropout(0.1) → Add →
+//! LayerNormalization] → Dense(vocab) logits. (`BLOCKS` stacks more blocks; on 44 KB of
+//! text two blocks overfit: lower held-out accuracy after twice the time.)
 //!
 //! Sparse softmax cross-entropy, AdamW with a cosine schedule after a linear warm-up. It
 //! prints the summary, loss and accuracy per epoch, the held-out accuracy next to the
@@ -25,11 +28,13 @@ use kiln::prelude::*;
 use kiln::{Shape, Tensor};
 use kiln_examples::chars::{self, Sampler, Vocabulary};
 
-const WINDOW: usize = 48;
-const STRIDE: usize = WINDOW / 2;
+const WINDOW: usize = 64;
+const STRIDE: usize = WINDOW / 4;
 const WIDTH: usize = 64;
 const HEADS: usize = 4;
-const EPOCHS: usize = 12;
+const BLOCKS: usize = 1;
+const DROPOUT: f32 = 0.1;
+const EPOCHS: usize = 15;
 const BATCH_SIZE: usize = 32;
 const SAMPLE_CHARS: usize = 240;
 const TEMPERATURE: f32 = 0.6;
@@ -80,6 +85,12 @@ fn main() -> kiln::Result<()> {
         "Held-out accuracy: {accuracy:.4} (unigram baseline, always {:?}: {baseline:.4})",
         vocab.char(common).unwrap_or('?')
     );
+    if accuracy < 2.0 * baseline as f32 {
+        return Err(Error::Model {
+            model: model.name().to_string(),
+            msg: format!("held-out accuracy {accuracy} is not twice the baseline {baseline}"),
+        });
+    }
     // The prompt: the first window of the held-out text, which the model has not seen.
     let prompt = vocab.decode(&held_ids[..WINDOW]);
     println!(
@@ -89,30 +100,41 @@ fn main() -> kiln::Result<()> {
     Ok(())
 }
 
-/// Input(WINDOW ids) → Embedding → causal Conv1D → transformer block → Dense(vocab): the
-/// logits of the next character at every position.
+/// Input(WINDOW ids) → Embedding → causal Conv1D → BLOCKS transformer blocks → Dense(vocab):
+/// the logits of the next character at every position.
 fn transformer(vocab: usize) -> kiln::Result<Model> {
     let mut f = Functional::builder("text_transformer").with_seed(SEED);
     let x = f.input(Input::new([WINDOW]).named("chars"));
     let h = f.apply(Embedding::new(vocab, WIDTH), x)?;
-    let h = f.apply(
+    let mut h = f.apply(
         Conv1D::new(WIDTH, 4)
             .padding(Padding1D::Causal)
             .named("positions"),
         h,
     )?;
+    for _ in 0..BLOCKS {
+        h = transformer_block(&mut f, h)?;
+    }
+    let y = f.apply(Dense::new(vocab).named("logits"), h)?;
+    f.build(&[x], &[y])
+}
+
+/// Causal self-attention → Dropout → Add → LayerNormalization → Dense(4·WIDTH, relu) →
+/// Dense(WIDTH) → Dropout → Add → LayerNormalization (post-norm, as in "Attention is all
+/// you need").
+fn transformer_block(f: &mut Functional, h: TensorRef) -> kiln::Result<TensorRef> {
     let a = f.apply(
         MultiHeadAttention::new(HEADS, WIDTH / HEADS).use_causal_mask(true),
         h,
     )?;
+    let a = f.apply(Dropout::new(DROPOUT), a)?;
     let h = f.apply_many(Add::new(), &[h, a])?;
     let h = f.apply(LayerNormalization::new(), h)?;
     let ff = f.apply(Dense::new(4 * WIDTH).activation(Activation::Relu), h)?;
     let ff = f.apply(Dense::new(WIDTH), ff)?;
+    let ff = f.apply(Dropout::new(DROPOUT), ff)?;
     let h = f.apply_many(Add::new(), &[h, ff])?;
-    let h = f.apply(LayerNormalization::new(), h)?;
-    let y = f.apply(Dense::new(vocab).named("logits"), h)?;
-    f.build(&[x], &[y])
+    f.apply(LayerNormalization::new(), h)
 }
 
 /// The loss and accuracy of the first and last epochs, and the mean epoch time.
