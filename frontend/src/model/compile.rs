@@ -122,8 +122,7 @@ impl Model {
 
     /// `state` with the first label form the loss takes — one-hot like the output, else
     /// class indices (one per example, or, for outputs of rank 2 and more such as a
-    /// sequence's `[steps, classes]`, one per position: the output without its last axis,
-    /// or with it as 1) — and the optimizer's initial state; the first error if none fits.
+    /// sequence's `[steps, classes]`, one per position: the output without its last axis) — and the optimizer's initial state; the first error if none fits.
     fn settle_label_shape(&self, mut state: TrainingState) -> Result<TrainingState> {
         let output = self.output_shape()?;
         let mut candidates = vec![output.clone(), Shape::scalar(), Shape::from([1])];
@@ -131,7 +130,6 @@ impl Model {
             && !leading.is_empty()
         {
             candidates.push(Shape::from(leading));
-            candidates.push(Shape::new([leading, &[1]].concat()));
         }
         let mut first_error = None;
         for label_shape in candidates {
