@@ -17,7 +17,7 @@ use kiln::losses::SparseCategoricalCrossentropy;
 use kiln::metrics::SparseCategoricalAccuracy;
 use kiln::optimizers::Adam;
 use kiln::prelude::*;
-use kiln_examples::text::{Sampler, Vocabulary, next_char_windows, read_normalised};
+use kiln_examples::chars::{Sampler, Vocabulary, next_char_windows, read_normalised};
 
 /// Characters the model sees.
 const WINDOW: usize = 40;
@@ -52,7 +52,7 @@ fn main() -> Result<()> {
         ids.len(),
         vocabulary.len(),
         (0..vocabulary.len())
-            .map(|i| vocabulary.char(i))
+            .filter_map(|i| vocabulary.char(i))
             .collect::<String>(),
         windows.len(),
     );
@@ -140,10 +140,13 @@ fn generate(model: &Sequential, vocabulary: &Vocabulary, seed_text: &str) -> Res
     let mut context = vocabulary.encode(seed_text)?;
     let mut out = String::with_capacity(SAMPLE_LENGTH);
     for _ in 0..SAMPLE_LENGTH {
-        let logits = model.predict_one(&context[context.len() - WINDOW..])?;
-        let id = sampler.draw(&logits);
-        out.push(vocabulary.char(id));
-        context.push(id as f32);
+        let window: Vec<f32> = context[context.len() - WINDOW..]
+            .iter()
+            .map(|&id| id as f32)
+            .collect();
+        let id = sampler.sample(&model.predict_one(&window)?);
+        out.extend(vocabulary.char(id));
+        context.push(id);
     }
     Ok(out)
 }

@@ -1,10 +1,10 @@
 //! What the examples in `examples/` share: finding the datasets shipped with the repository,
-//! reading the ones without a loader in `kiln` ([`sunspots`], [`text`]), and the example
-//! models also used by the benchmarks ([`mnist_cnn`]).
+//! reading the ones without a loader in `kiln` ([`sunspots`], [`chars`]), and the
+//! example models also used by the benchmarks ([`mnist_cnn`]).
 
+pub mod chars;
 mod models;
 pub mod sunspots;
-pub mod text;
 
 use std::path::PathBuf;
 

@@ -1,5 +1,6 @@
 //! Training through the compiled CPU backend on tiny synthetic data: the loss falls, the same
-//! seed gives the same curve, partial batches and validation work, predictions match a
+//! seed gives the same curve, partial batches and validation work, sparse labels (per
+//! example, or per position of a sequence output), predictions match a
 //! plain-Rust forward pass of the trained weights, regularizer penalties enter the loss, and
 //! misuse is an error.
 
@@ -233,6 +234,37 @@ fn sparse_losses_train_on_class_index_labels() {
         err.contains("labels have shape [3]") && err.contains("loss takes []"),
         "{err}"
     );
+}
+
+/// A sequence output `[steps, classes]` takes one class index per position, as Keras'
+/// sparse losses do: labels `[steps]`.
+#[test]
+fn sparse_losses_take_one_label_per_position_of_a_sequence() {
+    use kiln::losses::SparseCategoricalCrossentropy;
+    use kiln::metrics::SparseCategoricalAccuracy;
+    // Each position's label is its id's successor (mod 5): learnable position by position.
+    let ids: Vec<f32> = (0..32 * 6).map(|i| ((i * 7 + i / 6) % 5) as f32).collect();
+    let labels: Vec<f32> = ids.iter().map(|&v| (v + 1.0) % 5.0).collect();
+    let label_dims = [32, 6];
+    let data = Dataset::new(ids, &[32, 6], labels, &label_dims).unwrap();
+    let mut model = sequential![Input::new([6]), Embedding::new(5, 8), Dense::new(5)];
+    model
+        .compile(
+            Adam::default().learning_rate(0.05),
+            SparseCategoricalCrossentropy::new().from_logits(true),
+            [SparseCategoricalAccuracy],
+        )
+        .unwrap();
+    let history = model
+        .fit_with(&data, FitOptions::new(10, 8).verbose(false))
+        .unwrap();
+    let losses = history.get("loss").unwrap();
+    assert!(
+        losses[9] < 0.5 * losses[0],
+        "{label_dims:?}: loss {losses:?}"
+    );
+    let accuracy = history.get("sparse_categorical_accuracy").unwrap()[9];
+    assert!(accuracy > 0.9, "{label_dims:?}: accuracy {accuracy}");
 }
 
 #[test]

@@ -1,5 +1,6 @@
-//! The `kiln` binary run on the Keras fixtures: `summary` prints Keras' summary, `predict`
-//! writes Keras' predictions (within the fixture's tolerance), `convert` goes .h5 → Kiln →
+//! The `kiln` binary run on the Keras fixtures (the older ones and every one of
+//! `keras/layers/`): `summary` prints Keras' summary, `predict` writes Keras' predictions
+//! (within the fixture's tolerance), `convert` goes .h5 → Kiln →
 //! .h5 with bit-identical predictions, and bad input exits non-zero with a message on
 //! stderr naming the file.
 
@@ -51,27 +52,71 @@ fn summary_of_a_keras_file_is_keras_summary() {
     }
 }
 
-#[test]
-fn predict_writes_keras_predictions() {
-    let dir = scratch_dir("predict");
+/// Runs `kiln predict` of `model` on `input` and checks its predictions against `want`
+/// elementwise within `atol + rtol * |want|`.
+fn assert_predicts(test: &str, model: &Path, input: &Path, want: &Path, atol: f32, rtol: f32) {
+    let dir = scratch_dir(test);
     let out = dir.join("out.json");
     kiln_ok(&[
         Path::new("predict"),
         Path::new("--model"),
-        &fixture("keras/mlp.h5"),
+        model,
         Path::new("--input"),
-        &fixture("keras/mlp_input.json"),
+        input,
         Path::new("--output"),
         &out,
     ]);
     let got = read_tensor(&out).unwrap();
-    let want = read_tensor(fixture("keras/mlp_output.json")).unwrap();
-    assert_eq!(got.shape, want.shape);
-    // The fixture's tolerance (index.json): atol 1e-4, rtol 1e-4.
-    for (g, w) in got.data.iter().zip(&want.data) {
-        assert!((g - w).abs() <= 1e-4 + 1e-4 * w.abs(), "{g} vs {w}");
+    let want = read_tensor(want).unwrap();
+    assert_eq!(got.shape, want.shape, "{test}");
+    for (i, (g, w)) in got.data.iter().zip(&want.data).enumerate() {
+        assert!(
+            (g - w).abs() <= atol + rtol * w.abs(),
+            "{test}[{i}]: kiln predict {g}, Keras {w}"
+        );
     }
     let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn predict_writes_keras_predictions() {
+    // The fixture's tolerance (index.json): atol 1e-4, rtol 1e-4.
+    assert_predicts(
+        "predict",
+        &fixture("keras/mlp.h5"),
+        &fixture("keras/mlp_input.json"),
+        &fixture("keras/mlp_output.json"),
+        1e-4,
+        1e-4,
+    );
+}
+
+/// Every fixture of `keras/layers/` (listed in its index.json with its input, output,
+/// tolerance and summary) through the binary: `predict` within the fixture's tolerance and
+/// `summary` equal to Keras' text.
+#[test]
+fn layer_fixtures_predict_and_summarise_as_keras() {
+    let file = |name: &str| fixture(&format!("keras/layers/{name}"));
+    let index: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(file("index.json")).unwrap()).unwrap();
+    let fixtures = index["fixtures"].as_array().unwrap();
+    assert_eq!(fixtures.len(), 5, "the layer fixtures listed in index.json");
+    for entry in fixtures {
+        let name = entry["name"].as_str().unwrap();
+        let path = |key: &str| file(entry[key].as_str().unwrap());
+        let tolerance = |key: &str| entry["tolerance"][key].as_f64().unwrap() as f32;
+        assert_predicts(
+            &format!("layers-{name}"),
+            &path("model"),
+            &path("input"),
+            &path("output"),
+            tolerance("atol"),
+            tolerance("rtol"),
+        );
+        let got = kiln_ok(&[Path::new("summary"), &path("model")]);
+        let want = std::fs::read_to_string(path("summary")).unwrap();
+        assert_eq!(got.trim_end(), want.trim_end(), "{name}: summary");
+    }
 }
 
 /// `kiln predict` of `model` on the cnn fixture input, as written.

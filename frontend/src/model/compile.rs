@@ -121,11 +121,18 @@ impl Model {
     }
 
     /// `state` with the first label form the loss takes — one-hot like the output, else
-    /// class indices — and the optimizer's initial state; the first error if none fits.
+    /// class indices (one per example, or, for outputs of rank 2 and more such as a
+    /// sequence's `[steps, classes]`, one per position: the output without its last axis) — and the optimizer's initial state; the first error if none fits.
     fn settle_label_shape(&self, mut state: TrainingState) -> Result<TrainingState> {
         let output = self.output_shape()?;
+        let mut candidates = vec![output.clone(), Shape::scalar(), Shape::from([1])];
+        if let [leading @ .., _] = output.dims()
+            && !leading.is_empty()
+        {
+            candidates.push(Shape::from(leading));
+        }
         let mut first_error = None;
-        for label_shape in [output, Shape::scalar(), Shape::from([1])] {
+        for label_shape in candidates {
             state.set_label_shape(label_shape);
             match self.validate_graphs(&state) {
                 Ok(initial_state) => {
