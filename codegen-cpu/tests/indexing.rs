@@ -7,11 +7,14 @@
 //! sums in id order, as the interpreter does), so the single-op cases compare exactly.
 
 mod common;
+#[path = "common/indexing_graphs.rs"]
+mod indexing_graphs;
 
 use codegen_cpu::compile;
 use common::{assert_close, values};
+use indexing_graphs::{computed_ids_graph, embedding_training_graph, gather_graph};
 use ir::interp::{self, Bindings};
-use ir::{BinaryOp, Graph, MemoryPlan, Op, ReduceOp, Shape, Tensor};
+use ir::{Graph, MemoryPlan, Op, Tensor};
 
 /// Ids `i * 7 mod rows`, so they repeat once `n > rows`.
 fn ids(n: usize, rows: usize) -> Vec<f32> {
@@ -98,21 +101,6 @@ fn check(what: &str, graph: &Graph, b: &Bindings, steps: usize, tol: f32) {
     );
 }
 
-/// `gather(table [rows, width..], ids [ids_shape])` and its scatter-add back.
-fn gather_graph(rows: usize, row: &[usize], ids_shape: &[usize]) -> Graph {
-    let mut g = Graph::new();
-    let mut table_shape = vec![rows];
-    table_shape.extend_from_slice(row);
-    let table = g.input("table", Shape::new(table_shape));
-    let ids = g.input("ids", Shape::new(ids_shape.to_vec()));
-    let y = g.add(Op::Gather, &[table, ids]).unwrap();
-    let dy = g.input("dy", g.shape(y).clone());
-    let back = g.add(Op::ScatterAdd { rows }, &[ids, dy]).unwrap();
-    g.add_output("gathered", y).unwrap();
-    g.add_output("scattered", back).unwrap();
-    g
-}
-
 #[test]
 fn gather_and_scatter_add_match_the_interpreter_exactly() {
     for (rows, row, ids_shape) in [
@@ -133,20 +121,9 @@ fn gather_and_scatter_add_match_the_interpreter_exactly() {
 
 #[test]
 fn invalid_ids_computed_in_the_graph_read_zeros_and_scatter_nothing() {
-    // ids = raw * 1.5 - 1: -1, 0.5, 2, 3.5, 5, 6.5, 8, 9.5: only 2 is valid for 4 rows
-    // (the others are negative, fractional or too large). The table is all NaN, so a zero
-    // in the result can only come from an invalid id.
-    let mut g = Graph::new();
-    let table = g.input("table", [4, 5]);
-    let raw = g.input("raw", [8]);
-    let scale = g.scalar(1.5);
-    let one = g.scalar(1.0);
-    let scaled = g.binary(BinaryOp::Mul, raw, scale).unwrap();
-    let ids = g.binary(BinaryOp::Sub, scaled, one).unwrap();
-    let y = g.add(Op::Gather, &[table, ids]).unwrap();
-    let back = g.add(Op::ScatterAdd { rows: 4 }, &[ids, y]).unwrap();
-    g.add_output("gathered", y).unwrap();
-    g.add_output("scattered", back).unwrap();
+    // Seven of the eight computed ids are invalid. The table is all NaN, so a zero in the
+    // result can only come from an invalid id.
+    let g = computed_ids_graph();
     let mut b = bindings(&g, &[]);
     let raw_ids: Vec<f32> = (0..8).map(|i| i as f32).collect();
     b.insert("raw".into(), Tensor::new([8], raw_ids).unwrap());
@@ -184,32 +161,6 @@ fn ids_bound_to_an_input_are_checked_before_any_kernel_runs() {
             .unwrap_err();
         assert_eq!(err.to_string(), msg);
     }
-}
-
-/// An embedding model's training step: `ids [4, 3]` -> `gather(table [6, 5])` -> flatten
-/// -> matmul `w [15, 2]` -> mean squared error; SGD on the table and `w` from autodiff.
-fn embedding_training_graph() -> Graph {
-    let mut g = Graph::new();
-    let ids = g.input("ids", [4, 3]);
-    let target = g.input("target", [4, 2]);
-    let table = g.param("table", [6, 5]);
-    let w = g.param("w", [15, 2]);
-    let rows = g.add(Op::Gather, &[table, ids]).unwrap();
-    let flat = g.reshape(rows, Shape::from([4, 15])).unwrap();
-    let y = g.matmul(flat, w, false, false).unwrap();
-    let e = g.binary(BinaryOp::Sub, y, target).unwrap();
-    let se = g.binary(BinaryOp::Mul, e, e).unwrap();
-    let loss = g.reduce(ReduceOp::Mean, se, &[0, 1], false).unwrap();
-    let params = [table, w];
-    let (mut g, grads) = passes::autodiff::grad(&g, loss, &params).unwrap();
-    let lr = g.scalar(0.5);
-    for (p, d) in params.into_iter().zip(grads) {
-        let step = g.binary(BinaryOp::Mul, d, lr).unwrap();
-        let new = g.binary(BinaryOp::Sub, p, step).unwrap();
-        g.add_update(p, new).unwrap();
-    }
-    g.add_output("loss", loss).unwrap();
-    g
 }
 
 #[test]

@@ -13,15 +13,12 @@ use kiln::layers::{Layer, layer_from_config};
 use kiln::prelude::*;
 use kiln::{Shape, Tensor};
 use layer_reference::{
-    assert_config_round_trips, assert_keras_fields_kept, assert_matches, check_keras_case,
-    reference, set_weights_in_order, tensor,
+    DeviceCase, assert_config_round_trips, assert_keras_fields_kept, assert_matches,
+    check_keras_case, data, error_of, reference, set_weights_in_order, tensor,
 };
 use std::collections::BTreeMap;
 
 const U: Init = Init::Uniform(-1.0, 1.0);
-
-/// A CPU≡GPU case: its name, its per-example input shape, and the model.
-type DeviceCase = (&'static str, &'static [usize], fn() -> Model);
 
 #[test]
 fn conv1d_gradients_match_finite_differences() {
@@ -253,14 +250,6 @@ fn keras_one_d_configs_are_written_back_as_keras_wrote_them() {
     assert_keras_fields_kept("up_sampling1d", &["size"]);
 }
 
-/// `Error` text of a failing `Result`.
-fn error_of<T>(r: kiln::Result<T>) -> String {
-    match r {
-        Ok(_) => panic!("expected an error"),
-        Err(e) => e.to_string(),
-    }
-}
-
 #[test]
 fn bad_one_d_options_are_errors_naming_layer_and_option() {
     let conv = |extra: serde_json::Value| {
@@ -327,19 +316,6 @@ fn bad_one_d_options_are_errors_naming_layer_and_option() {
         e.contains("GlobalAveragePooling1D") && e.contains("steps"),
         "{e}"
     );
-}
-
-/// Features and labels for a model of input `shape` and `outputs` outputs.
-fn data(shape: &[usize], outputs: usize) -> Dataset {
-    let n = 4;
-    let per: usize = shape.iter().product();
-    let features = (0..n * per)
-        .map(|i| ((i * 37 % 23) as f32 / 11.0) - 1.0)
-        .collect();
-    let labels = (0..n * outputs).map(|i| (i % 3) as f32 * 0.5).collect();
-    let mut fshape = vec![n];
-    fshape.extend(shape);
-    Dataset::new(features, &fshape, labels, &[n, outputs]).unwrap()
 }
 
 #[test]

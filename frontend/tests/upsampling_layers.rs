@@ -13,12 +13,12 @@ use gradcheck::{Init, case, check_all};
 use kiln::layers::{Layer, layer_from_config};
 use kiln::prelude::*;
 use kiln::{Shape, Tensor};
-use layer_reference::{assert_config_round_trips, assert_keras_fields_kept, check_keras_case};
+use layer_reference::{
+    DeviceCase, assert_config_round_trips, assert_keras_fields_kept, check_keras_case, data,
+    error_of,
+};
 
 const U: Init = Init::Uniform(-1.0, 1.0);
-
-/// A CPU≡GPU case: its name, its per-example input shape, and the model.
-type DeviceCase = (&'static str, &'static [usize], fn() -> Model);
 
 #[test]
 fn conv2d_transpose_gradients_match_finite_differences() {
@@ -227,14 +227,6 @@ fn keras_two_d_configs_are_written_back_as_keras_wrote_them() {
     assert_keras_fields_kept("prelu shared_axes", &["shared_axes", "alpha_constraint"]);
 }
 
-/// `Error` text of a failing `Result`.
-fn error_of<T>(r: kiln::Result<T>) -> String {
-    match r {
-        Ok(_) => panic!("expected an error"),
-        Err(e) => e.to_string(),
-    }
-}
-
 #[test]
 fn bad_two_d_options_are_errors_naming_layer_and_option() {
     let e = error_of(layer_from_config(
@@ -287,18 +279,6 @@ fn bad_two_d_options_are_errors_naming_layer_and_option() {
     assert!(e.contains("PReLU") && e.contains("shared_axes"), "{e}");
     let e = error_of(UpSampling2D::new(2).output_shape(&Shape::from([4, 5])));
     assert!(e.contains("UpSampling2D"), "{e}");
-}
-
-fn data(shape: &[usize], outputs: usize) -> Dataset {
-    let n = 4;
-    let per: usize = shape.iter().product();
-    let features = (0..n * per)
-        .map(|i| ((i * 37 % 23) as f32 / 11.0) - 1.0)
-        .collect();
-    let labels = (0..n * outputs).map(|i| (i % 3) as f32 * 0.5).collect();
-    let mut fshape = vec![n];
-    fshape.extend(shape);
-    Dataset::new(features, &fshape, labels, &[n, outputs]).unwrap()
 }
 
 #[test]

@@ -182,67 +182,77 @@ pub(crate) fn check_strides_with_dilation(
 /// Input `(None, h, w, c)`, kernel `[kh, kw, c, filters]`, output `(None, oh, ow, filters)`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Conv2D {
+    pub(crate) window: ConvWindow,
+    pub(crate) options: KernelOptions,
+    pub(crate) name: Option<String>,
+}
+
+/// What `Conv2D` and `Conv2DTranspose` share: the filter count and the window (kernel size,
+/// strides, padding, dilation) with Keras' defaults, their config fields and their checks.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct ConvWindow {
     pub(crate) filters: usize,
     pub(crate) kernel_size: Size2D,
     pub(crate) strides: Size2D,
     pub(crate) padding: Padding,
     pub(crate) dilation_rate: Size2D,
-    pub(crate) options: KernelOptions,
-    pub(crate) name: Option<String>,
 }
 
-impl Conv2D {
-    /// `filters` output channels from a `kernel_size` window (`3` or `[3, 5]`).
-    pub fn new(filters: usize, kernel_size: impl Into<Size2D>) -> Self {
-        Conv2D {
+impl ConvWindow {
+    /// `filters` from a `kernel_size` window, strides 1, `valid` padding, no dilation.
+    pub(crate) fn new(filters: usize, kernel_size: Size2D) -> Self {
+        ConvWindow {
             filters,
-            kernel_size: kernel_size.into(),
+            kernel_size,
             strides: Size2D([1, 1]),
             padding: Padding::Valid,
             dilation_rate: Size2D([1, 1]),
-            options: KernelOptions::default(),
-            name: None,
         }
     }
 
-    builder_setters! {
-        /// Set the strides (default 1).
-        strides(strides: impl Into<Size2D>) => Into::into;
-        /// Set the padding (default `valid`).
-        padding(padding: Padding);
-        /// Set the dilation rate (default 1; more than 1 needs strides of 1, as in Keras).
-        dilation_rate(dilation_rate: impl Into<Size2D>) => Into::into;
-    }
-
-    kernel_option_setters!();
-
-    named_builder!();
-
-    /// Number of output channels.
-    pub fn filters(&self) -> usize {
-        self.filters
-    }
-
-    /// The layer a Keras `Conv2D` config describes (Keras' defaults for missing fields).
-    pub fn from_config(c: &ConfigReader) -> Result<Self> {
+    /// The shared fields of a Keras config (Keras' defaults for missing ones), refusing
+    /// unsupported kernel options, a data format other than `channels_last` and groups.
+    pub(crate) fn from_config(c: &ConfigReader) -> Result<Self> {
         c.require_null(&KernelOptions::UNSUPPORTED)?;
         c.require_str("data_format", "channels_last")?;
         if c.usize_pair_or("groups", [1, 1])? != [1, 1] {
             return Err(c.error("groups", "only 1 group is supported"));
         }
-        Ok(Conv2D {
+        Ok(ConvWindow {
             filters: c.usize("filters")?,
             kernel_size: Size2D(c.usize_pair_or("kernel_size", [0, 0])?),
             strides: Size2D(c.usize_pair_or("strides", [1, 1])?),
             padding: read_padding(c)?,
             dilation_rate: Size2D(c.usize_pair_or("dilation_rate", [1, 1])?),
-            options: KernelOptions::from_config(c)?,
-            name: Some(c.name().to_string()),
         })
     }
 
-    /// The IR attributes of this convolution.
-    fn attrs(&self) -> Conv2dAttrs {
+    /// The shared fields of the Keras config.
+    pub(crate) fn config(&self) -> Value {
+        json!({
+            "filters": self.filters,
+            "kernel_size": self.kernel_size.0,
+            "strides": self.strides.0,
+            "padding": self.padding.keras_name(),
+            "data_format": "channels_last",
+            "dilation_rate": self.dilation_rate.0,
+            "groups": 1,
+        })
+    }
+
+    /// Refuses zero filters, zero sizes and strides with dilation, naming `layer`.
+    pub(crate) fn check(&self, layer: &(impl Layer + ?Sized)) -> Result<()> {
+        if self.filters == 0 {
+            return Err(layer_error(layer, "filters must be at least 1"));
+        }
+        check_positive(layer, "kernel_size", self.kernel_size)?;
+        check_positive(layer, "strides", self.strides)?;
+        check_positive(layer, "dilation_rate", self.dilation_rate)?;
+        check_strides_with_dilation(layer, self.strides, self.dilation_rate)
+    }
+
+    /// The IR attributes of the (forward) convolution.
+    pub(crate) fn attrs(&self) -> Conv2dAttrs {
         Conv2dAttrs {
             strides: self.strides.0,
             dilation: self.dilation_rate.0,
@@ -256,6 +266,57 @@ impl Conv2D {
     }
 }
 
+/// The setters of a layer's [`ConvWindow`] field `window`.
+macro_rules! conv_window_setters {
+    () => {
+        builder_setters! {
+            /// Set the strides (default 1).
+            strides(window.strides: impl Into<Size2D>) => Into::into;
+            /// Set the padding (default `valid`).
+            padding(window.padding: Padding);
+            /// Set the dilation rate (default 1; more than 1 needs strides of 1, as in Keras).
+            dilation_rate(window.dilation_rate: impl Into<Size2D>) => Into::into;
+        }
+
+        /// Number of output channels.
+        pub fn filters(&self) -> usize {
+            self.window.filters
+        }
+    };
+}
+pub(crate) use conv_window_setters;
+
+impl Conv2D {
+    /// `filters` output channels from a `kernel_size` window (`3` or `[3, 5]`).
+    pub fn new(filters: usize, kernel_size: impl Into<Size2D>) -> Self {
+        Conv2D {
+            window: ConvWindow::new(filters, kernel_size.into()),
+            options: KernelOptions::default(),
+            name: None,
+        }
+    }
+
+    conv_window_setters!();
+
+    kernel_option_setters!();
+
+    named_builder!();
+
+    /// The layer a Keras `Conv2D` config describes (Keras' defaults for missing fields).
+    pub fn from_config(c: &ConfigReader) -> Result<Self> {
+        Ok(Conv2D {
+            window: ConvWindow::from_config(c)?,
+            options: KernelOptions::from_config(c)?,
+            name: Some(c.name().to_string()),
+        })
+    }
+
+    /// The kernel's extent once dilated: `(k - 1)·d + 1` per axis.
+    pub(crate) fn dilated_kernel(&self) -> [usize; 2] {
+        self.window.dilated_kernel()
+    }
+}
+
 impl Layer for Conv2D {
     fn class_name(&self) -> &'static str {
         "Conv2D"
@@ -264,48 +325,26 @@ impl Layer for Conv2D {
     name_methods!();
 
     fn output_shape(&self, input: &Shape) -> Result<Shape> {
-        if self.filters == 0 {
-            return Err(layer_error(self, "filters must be at least 1"));
-        }
-        check_positive(self, "kernel_size", self.kernel_size)?;
-        check_positive(self, "strides", self.strides)?;
-        check_positive(self, "dilation_rate", self.dilation_rate)?;
-        check_strides_with_dilation(self, self.strides, self.dilation_rate)?;
-        let [oh, ow] = window_output(
-            self,
-            input,
-            self.dilated_kernel(),
-            self.strides.0,
-            self.padding,
-        )?;
-        Ok(Shape::from([oh, ow, self.filters]))
+        let w = &self.window;
+        w.check(self)?;
+        let [oh, ow] = window_output(self, input, w.dilated_kernel(), w.strides.0, w.padding)?;
+        Ok(Shape::from([oh, ow, w.filters]))
     }
 
     fn params(&self, input: &Shape) -> Vec<ParamSpec> {
         let channels = input.dims().last().copied().unwrap_or(0);
-        let [kh, kw] = self.kernel_size.0;
+        let ([kh, kw], filters) = (self.window.kernel_size.0, self.window.filters);
         self.options
-            .params(Shape::from([kh, kw, channels, self.filters]), self.filters)
+            .params(Shape::from([kh, kw, channels, filters]), filters)
     }
 
     fn config(&self) -> Value {
-        layer_config(
-            self,
-            self.options.with_config_fields(json!({
-                "filters": self.filters,
-                "kernel_size": self.kernel_size.0,
-                "strides": self.strides.0,
-                "padding": self.padding.keras_name(),
-                "data_format": "channels_last",
-                "dilation_rate": self.dilation_rate.0,
-                "groups": 1,
-            })),
-        )
+        layer_config(self, self.options.with_config_fields(self.window.config()))
     }
 
     fn build(&self, g: &mut Graph, x: NodeId, ctx: LayerContext<'_>) -> Result<NodeId> {
         self.options.build(self, g, x, ctx, |g, x, kernel| {
-            Ok(g.add(Op::Conv2d(self.attrs()), &[x, kernel])?)
+            Ok(g.add(Op::Conv2d(self.window.attrs()), &[x, kernel])?)
         })
     }
 }

@@ -3,14 +3,12 @@
 //! (Keras' layout `[kh, kw, filters, in_channels]`). The output size is Keras'
 //! `deconv_output_length`. It does not own the 1-D form (`Conv1DTranspose`, see `one_d.rs`).
 
-use ir::{Conv2dAttrs, Graph, NodeId, Op, Shape};
+use ir::{Graph, NodeId, Op, Shape};
 use serde_json::{Value, json};
 
 use crate::builder::builder_setters;
 use crate::error::Result;
-use crate::layers::conv2d::{
-    Padding, Size2D, check_positive, check_strides_with_dilation, dilated, image_dims, read_padding,
-};
+use crate::layers::conv2d::{ConvWindow, Padding, Size2D, conv_window_setters, image_dims};
 use crate::layers::kernel_options::{KernelOptions, kernel_option_setters};
 use crate::layers::naming::{name_methods, named_builder};
 use crate::layers::{
@@ -32,12 +30,8 @@ use crate::layers::{
 /// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct Conv2DTranspose {
-    pub(crate) filters: usize,
-    pub(crate) kernel_size: Size2D,
-    pub(crate) strides: Size2D,
-    pub(crate) padding: Padding,
+    pub(crate) window: ConvWindow,
     pub(crate) output_padding: Option<Size2D>,
-    pub(crate) dilation_rate: Size2D,
     pub(crate) options: KernelOptions,
     pub(crate) name: Option<String>,
 }
@@ -46,25 +40,14 @@ impl Conv2DTranspose {
     /// `filters` output channels from a `kernel_size` window (`3` or `[3, 5]`).
     pub fn new(filters: usize, kernel_size: impl Into<Size2D>) -> Self {
         Conv2DTranspose {
-            filters,
-            kernel_size: kernel_size.into(),
-            strides: Size2D([1, 1]),
-            padding: Padding::Valid,
+            window: ConvWindow::new(filters, kernel_size.into()),
             output_padding: None,
-            dilation_rate: Size2D([1, 1]),
             options: KernelOptions::default(),
             name: None,
         }
     }
 
-    builder_setters! {
-        /// Set the strides (default 1).
-        strides(strides: impl Into<Size2D>) => Into::into;
-        /// Set the padding (default `valid`).
-        padding(padding: Padding);
-        /// Set the dilation rate (default 1; more than 1 needs strides of 1).
-        dilation_rate(dilation_rate: impl Into<Size2D>) => Into::into;
-    }
+    conv_window_setters!();
 
     /// Set the output padding (default none): extra rows/columns at the bottom/right, each
     /// smaller than its stride.
@@ -80,41 +63,24 @@ impl Conv2DTranspose {
     /// The layer a Keras `Conv2DTranspose` config describes (Keras' defaults for missing
     /// fields).
     pub fn from_config(c: &ConfigReader) -> Result<Self> {
-        c.require_null(&KernelOptions::UNSUPPORTED)?;
-        c.require_str("data_format", "channels_last")?;
-        if c.usize_pair_or("groups", [1, 1])? != [1, 1] {
-            return Err(c.error("groups", "only 1 group is supported"));
-        }
+        let window = ConvWindow::from_config(c)?;
         let output_padding = match c.get("output_padding") {
             None => None,
             Some(_) => Some(Size2D(c.usize_pair_or("output_padding", [0, 0])?)),
         };
         Ok(Conv2DTranspose {
-            filters: c.usize("filters")?,
-            kernel_size: Size2D(c.usize_pair_or("kernel_size", [0, 0])?),
-            strides: Size2D(c.usize_pair_or("strides", [1, 1])?),
-            padding: read_padding(c)?,
+            window,
             output_padding,
-            dilation_rate: Size2D(c.usize_pair_or("dilation_rate", [1, 1])?),
             options: KernelOptions::from_config(c)?,
             name: Some(c.name().to_string()),
         })
     }
 
-    /// The IR attributes of the forward convolution this layer transposes.
-    fn attrs(&self) -> Conv2dAttrs {
-        Conv2dAttrs {
-            strides: self.strides.0,
-            dilation: self.dilation_rate.0,
-            padding: self.padding.to_ir(),
-        }
-    }
-
     /// Keras' `deconv_output_length` of one axis.
     fn output_length(&self, axis: usize, input: usize) -> usize {
-        let k = dilated(self.kernel_size, self.dilation_rate)[axis];
-        let s = self.strides.0[axis];
-        match (self.output_padding, self.padding) {
+        let k = self.window.dilated_kernel()[axis];
+        let s = self.window.strides.0[axis];
+        match (self.output_padding, self.window.padding) {
             (None, Padding::Valid) => input * s + k.saturating_sub(s),
             (None, Padding::Same) => input * s,
             (Some(p), padding) => {
@@ -126,21 +92,16 @@ impl Conv2DTranspose {
 
     /// Checks the options that do not depend on the input.
     fn check_options(&self) -> Result<()> {
-        if self.filters == 0 {
-            return Err(layer_error(self, "filters must be at least 1"));
-        }
-        check_positive(self, "kernel_size", self.kernel_size)?;
-        check_positive(self, "strides", self.strides)?;
-        check_positive(self, "dilation_rate", self.dilation_rate)?;
-        check_strides_with_dilation(self, self.strides, self.dilation_rate)?;
+        self.window.check(self)?;
+        let strides = self.window.strides.0;
         if let Some(p) = self.output_padding
-            && (0..2).any(|a| p.0[a] >= self.strides.0[a])
+            && (0..2).any(|a| p.0[a] >= strides[a])
         {
             return Err(layer_error(
                 self,
                 format!(
                     "output_padding {:?} must be smaller than strides {:?} on every axis",
-                    p.0, self.strides.0
+                    p.0, strides
                 ),
             ));
         }
@@ -159,12 +120,13 @@ impl Layer for Conv2DTranspose {
         self.check_options()?;
         let [h, w, _] = image_dims(self, input)?;
         let out = [self.output_length(0, h), self.output_length(1, w)];
-        let window = dilated(self.kernel_size, self.dilation_rate);
+        let cw = &self.window;
+        let window = cw.dilated_kernel();
         // The forward convolution of the output must give the input back (the IR's rule).
         let fits = (0..2).all(|a| {
-            self.padding
+            cw.padding
                 .to_ir()
-                .resolve(a, out[a], window[a], self.strides.0[a])
+                .resolve(a, out[a], window[a], cw.strides.0[a])
                 .is_some_and(|r| r.out == [h, w][a])
         });
         if !fits || out.contains(&0) {
@@ -174,38 +136,28 @@ impl Layer for Conv2DTranspose {
                     "kernel {:?}, strides {:?}, {} padding and output_padding {:?} give an \
                      output of {out:?} for the input {}, whose convolution does not give the \
                      input back",
-                    self.kernel_size.0,
-                    self.strides.0,
-                    self.padding.keras_name(),
+                    cw.kernel_size.0,
+                    cw.strides.0,
+                    cw.padding.keras_name(),
                     self.output_padding.map(|p| p.0),
                     keras_shape(input)
                 ),
             ));
         }
-        Ok(Shape::from([out[0], out[1], self.filters]))
+        Ok(Shape::from([out[0], out[1], cw.filters]))
     }
 
     fn params(&self, input: &Shape) -> Vec<ParamSpec> {
         let channels = input.dims().last().copied().unwrap_or(0);
-        let [kh, kw] = self.kernel_size.0;
+        let ([kh, kw], filters) = (self.window.kernel_size.0, self.window.filters);
         self.options
-            .params(Shape::from([kh, kw, self.filters, channels]), self.filters)
+            .params(Shape::from([kh, kw, filters, channels]), filters)
     }
 
     fn config(&self) -> Value {
-        layer_config(
-            self,
-            self.options.with_config_fields(json!({
-                "filters": self.filters,
-                "kernel_size": self.kernel_size.0,
-                "strides": self.strides.0,
-                "padding": self.padding.keras_name(),
-                "data_format": "channels_last",
-                "dilation_rate": self.dilation_rate.0,
-                "groups": 1,
-                "output_padding": self.output_padding.map(|p| p.0),
-            })),
-        )
+        let mut fields = self.window.config();
+        fields["output_padding"] = json!(self.output_padding.map(|p| p.0));
+        layer_config(self, self.options.with_config_fields(fields))
     }
 
     fn build(&self, g: &mut Graph, x: NodeId, ctx: LayerContext<'_>) -> Result<NodeId> {
@@ -216,7 +168,7 @@ impl Layer for Conv2DTranspose {
         input_shape.extend_from_slice(out.dims());
         self.options.build(self, g, x, ctx, |g, x, kernel| {
             let op = Op::Conv2dBackpropInput {
-                attrs: self.attrs(),
+                attrs: self.window.attrs(),
                 input_shape: Shape::from(input_shape.as_slice()),
             };
             Ok(g.add(op, &[x, kernel])?)

@@ -337,6 +337,29 @@ impl<L: Lift> Layer for OneD<L> {
     }
 }
 
+/// Setters of a 1-D layer that call the inner 2-D layer's setter of the same name: with
+/// `[1, value]` or `[0, value]` for a step count (`name([1, _]);`), or with the value as it is
+/// (`name(Type);`).
+macro_rules! lifted_setters {
+    ($($(#[$doc:meta])* $setter:ident($($arg:tt)*);)*) => {$(
+        lifted_setters!(@one $(#[$doc])* $setter($($arg)*));
+    )*};
+    (@one $(#[$doc:meta])* $setter:ident([$other:literal, _])) => {
+        $(#[$doc])*
+        pub fn $setter(mut self, $setter: usize) -> Self {
+            self.inner = self.inner.$setter([$other, $setter]);
+            self
+        }
+    };
+    (@one $(#[$doc:meta])* $setter:ident($value:ty)) => {
+        $(#[$doc])*
+        pub fn $setter(mut self, $setter: $value) -> Self {
+            self.inner = self.inner.$setter($setter);
+            self
+        }
+    };
+}
+
 impl Lift for Conv2D {
     const CLASS_1D: &'static str = "Conv1D";
     const CAUSAL: bool = true;
@@ -371,16 +394,11 @@ impl Conv1D {
         OneD::lift(Conv2D::new(filters, [1, kernel_size]))
     }
 
-    /// Set the stride (default 1).
-    pub fn strides(mut self, strides: usize) -> Self {
-        self.inner = self.inner.strides([1, strides]);
-        self
-    }
-
-    /// Set the dilation rate (default 1; more than 1 needs a stride of 1).
-    pub fn dilation_rate(mut self, dilation_rate: usize) -> Self {
-        self.inner = self.inner.dilation_rate([1, dilation_rate]);
-        self
+    lifted_setters! {
+        /// Set the stride (default 1).
+        strides([1, _]);
+        /// Set the dilation rate (default 1; more than 1 needs a stride of 1).
+        dilation_rate([1, _]);
     }
 
     /// Set the padding (default `valid`).
@@ -424,28 +442,18 @@ impl Conv1DTranspose {
         OneD::lift(Conv2DTranspose::new(filters, [1, kernel_size]))
     }
 
-    /// Set the stride (default 1).
-    pub fn strides(mut self, strides: usize) -> Self {
-        self.inner = self.inner.strides([1, strides]);
-        self
+    lifted_setters! {
+        /// Set the stride (default 1).
+        strides([1, _]);
+        /// Set the dilation rate (default 1; more than 1 needs a stride of 1).
+        dilation_rate([1, _]);
     }
 
-    /// Set the dilation rate (default 1; more than 1 needs a stride of 1).
-    pub fn dilation_rate(mut self, dilation_rate: usize) -> Self {
-        self.inner = self.inner.dilation_rate([1, dilation_rate]);
-        self
-    }
-
-    /// Set the padding (default `valid`).
-    pub fn padding(mut self, padding: Padding) -> Self {
-        self.inner = self.inner.padding(padding);
-        self
-    }
-
-    /// Set the output padding (default none; smaller than the stride).
-    pub fn output_padding(mut self, output_padding: usize) -> Self {
-        self.inner = self.inner.output_padding([0, output_padding]);
-        self
+    lifted_setters! {
+        /// Set the padding (default `valid`).
+        padding(Padding);
+        /// Set the output padding (default none; smaller than the stride).
+        output_padding([0, _]);
     }
 
     kernel_option_setters!(inner.options);
@@ -478,16 +486,11 @@ impl<K: PoolingKind> OneD<Pooling2D<K>> {
         OneD::lift(Pooling2D::new([1, pool_size]))
     }
 
-    /// Set the stride (default: the pool size).
-    pub fn strides(mut self, strides: usize) -> Self {
-        self.inner = self.inner.strides([1, strides]);
-        self
-    }
-
-    /// Set the padding (default `valid`).
-    pub fn padding(mut self, padding: Padding) -> Self {
-        self.inner = self.inner.padding(padding);
-        self
+    lifted_setters! {
+        /// Set the stride (default: the pool size).
+        strides([1, _]);
+        /// Set the padding (default `valid`).
+        padding(Padding);
     }
 }
 

@@ -25,7 +25,9 @@ pub use regression::{
     Huber, LogCosh, MeanAbsoluteError, MeanAbsolutePercentageError, MeanSquaredError,
     MeanSquaredLogarithmicError,
 };
-pub(crate) use regression::{absolute_percentage_error, squared_log_error};
+pub(crate) use regression::{
+    absolute_error, absolute_percentage_error, squared_error, squared_log_error,
+};
 pub use sparse::SparseCategoricalCrossentropy;
 
 use ir::{BinaryOp, Graph, NodeId, ReduceOp, UnaryOp};
@@ -51,6 +53,37 @@ pub trait Loss: Send + Sync + std::fmt::Debug {
         serde_json::json!({})
     }
 }
+
+/// Defines unit structs that implement `$trait` (`Loss` or `Metric`) as a per-element term
+/// reduced over the last axis and then averaged over the batch, one row per type:
+/// `Type = "keras_name", term, Sum | Mean;`. The shapes are checked first (errors name the
+/// type's Keras name), then the term `fn(&mut Graph, predictions, labels) -> Result<NodeId>`
+/// adds the per-element values.
+macro_rules! per_element_mean {
+    ($trait:path; $($(#[$doc:meta])* $ty:ident = $name:literal, $term:path, $last:ident;)*) => {$(
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, Default, PartialEq)]
+        pub struct $ty;
+
+        impl $trait for $ty {
+            fn name(&self) -> &str {
+                $name
+            }
+
+            fn build(
+                &self,
+                g: &mut ir::Graph,
+                predictions: ir::NodeId,
+                labels: ir::NodeId,
+            ) -> Result<ir::NodeId, $crate::error::Error> {
+                $crate::losses::check_same_shape(g, self.name(), predictions, labels)?;
+                let term = $term(g, predictions, labels)?;
+                $crate::losses::batch_mean(g, term, $crate::losses::LastAxis::$last)
+            }
+        }
+    )*};
+}
+pub(crate) use per_element_mean;
 
 /// How the per-element terms are combined along the last axis.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -5,17 +5,9 @@
 
 use ir::{BinaryOp, Graph, NodeId, UnaryOp};
 
-use super::{EPSILON, LastAxis, Loss, batch_mean, check_same_shape};
+use super::{EPSILON, LastAxis, Loss, batch_mean, check_same_shape, per_element_mean};
 use crate::error::Error;
 use crate::error::training_graph_error;
-
-/// Keras `MeanSquaredError`: `mean((p - y)²)`.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct MeanSquaredError;
-
-/// Keras `MeanAbsoluteError`: `mean(|p - y|)`.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct MeanAbsoluteError;
 
 /// Keras `Huber`: with `e = p - y`, `½e²` where `|e| <= δ`, else `δ|e| - ½δ²`; mean.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -40,26 +32,6 @@ impl Huber {
     pub fn delta(mut self, delta: f32) -> Self {
         self.delta = delta;
         self
-    }
-}
-
-impl Loss for MeanSquaredError {
-    fn name(&self) -> &str {
-        "mean_squared_error"
-    }
-
-    fn build(&self, g: &mut Graph, predictions: NodeId, labels: NodeId) -> Result<NodeId, Error> {
-        elementwise_error(g, self.name(), predictions, labels, UnaryOp::Square)
-    }
-}
-
-impl Loss for MeanAbsoluteError {
-    fn name(&self) -> &str {
-        "mean_absolute_error"
-    }
-
-    fn build(&self, g: &mut Graph, predictions: NodeId, labels: NodeId) -> Result<NodeId, Error> {
-        elementwise_error(g, self.name(), predictions, labels, UnaryOp::Abs)
     }
 }
 
@@ -94,84 +66,48 @@ impl Loss for Huber {
     }
 }
 
-/// `mean(f(p - y))` over the last axis, then the batch.
-fn elementwise_error(
-    g: &mut Graph,
-    owner: &str,
-    predictions: NodeId,
-    labels: NodeId,
-    f: UnaryOp,
-) -> Result<NodeId, Error> {
-    check_same_shape(g, owner, predictions, labels)?;
-    let error = g.binary(BinaryOp::Sub, predictions, labels)?;
-    let per_element = g.unary(f, error)?;
-    batch_mean(g, per_element, LastAxis::Mean)
+per_element_mean! { Loss;
+    /// Keras `MeanSquaredError`: `mean((p - y)²)`.
+    MeanSquaredError = "mean_squared_error", squared_error, Mean;
+    /// Keras `MeanAbsoluteError`: `mean(|p - y|)`.
+    MeanAbsoluteError = "mean_absolute_error", absolute_error, Mean;
+    /// Keras `MeanSquaredLogarithmicError`:
+    /// `mean((log(max(p, ε) + 1) - log(max(y, ε) + 1))²)`.
+    MeanSquaredLogarithmicError = "mean_squared_logarithmic_error", squared_log_error, Mean;
+    /// Keras `MeanAbsolutePercentageError`: `100·mean(|(y - p) / max(|y|, ε)|)`.
+    MeanAbsolutePercentageError = "mean_absolute_percentage_error", absolute_percentage_error, Mean;
+    /// Keras `LogCosh`: with `x = p - y`, `mean(x + softplus(-2x) - log 2)` (`log(cosh(x))`
+    /// computed without overflow).
+    LogCosh = "log_cosh", log_cosh, Mean;
 }
 
-/// Keras `MeanSquaredLogarithmicError`:
-/// `mean((log(max(p, ε) + 1) - log(max(y, ε) + 1))²)`.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct MeanSquaredLogarithmicError;
-
-/// Keras `MeanAbsolutePercentageError`: `100·mean(|(y - p) / max(|y|, ε)|)`.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct MeanAbsolutePercentageError;
-
-/// Keras `LogCosh`: with `x = p - y`, `mean(x + softplus(-2x) - log 2)` (`log(cosh(x))`
-/// computed without overflow).
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct LogCosh;
-
-impl Loss for MeanSquaredLogarithmicError {
-    fn name(&self) -> &str {
-        "mean_squared_logarithmic_error"
-    }
-
-    fn build(&self, g: &mut Graph, predictions: NodeId, labels: NodeId) -> Result<NodeId, Error> {
-        let per_element = squared_log_error(g, self.name(), predictions, labels)?;
-        batch_mean(g, per_element, LastAxis::Mean)
-    }
+/// `(p - y)²` per element (also the `mse` metric).
+pub(crate) fn squared_error(g: &mut Graph, p: NodeId, y: NodeId) -> Result<NodeId, Error> {
+    let error = g.binary(BinaryOp::Sub, p, y)?;
+    Ok(g.unary(UnaryOp::Square, error)?)
 }
 
-impl Loss for MeanAbsolutePercentageError {
-    fn name(&self) -> &str {
-        "mean_absolute_percentage_error"
-    }
-
-    fn build(&self, g: &mut Graph, predictions: NodeId, labels: NodeId) -> Result<NodeId, Error> {
-        let per_element = absolute_percentage_error(g, self.name(), predictions, labels)?;
-        batch_mean(g, per_element, LastAxis::Mean)
-    }
+/// `|p - y|` per element (also the `mae` metric).
+pub(crate) fn absolute_error(g: &mut Graph, p: NodeId, y: NodeId) -> Result<NodeId, Error> {
+    let error = g.binary(BinaryOp::Sub, p, y)?;
+    Ok(g.unary(UnaryOp::Abs, error)?)
 }
 
-impl Loss for LogCosh {
-    fn name(&self) -> &str {
-        "log_cosh"
-    }
-
-    fn build(&self, g: &mut Graph, predictions: NodeId, labels: NodeId) -> Result<NodeId, Error> {
-        check_same_shape(g, self.name(), predictions, labels)?;
-        let x = g.binary(BinaryOp::Sub, predictions, labels)?;
-        let minus_two = g.scalar(-2.0);
-        let scaled = g.binary(BinaryOp::Mul, minus_two, x)?;
-        let soft = softplus(g, scaled)?;
-        let sum = g.binary(BinaryOp::Add, x, soft)?;
-        let log_two = g.scalar(std::f32::consts::LN_2);
-        let per_element = g.binary(BinaryOp::Sub, sum, log_two)?;
-        batch_mean(g, per_element, LastAxis::Mean)
-    }
+/// `log(cosh(p - y))` per element, as `x + softplus(-2x) - log 2`.
+fn log_cosh(g: &mut Graph, p: NodeId, y: NodeId) -> Result<NodeId, Error> {
+    let x = g.binary(BinaryOp::Sub, p, y)?;
+    let minus_two = g.scalar(-2.0);
+    let scaled = g.binary(BinaryOp::Mul, minus_two, x)?;
+    let soft = softplus(g, scaled)?;
+    let sum = g.binary(BinaryOp::Add, x, soft)?;
+    let log_two = g.scalar(std::f32::consts::LN_2);
+    Ok(g.binary(BinaryOp::Sub, sum, log_two)?)
 }
 
 /// `(log(max(p, ε) + 1) - log(max(y, ε) + 1))²` per element (also the `msle` metric).
-pub(crate) fn squared_log_error(
-    g: &mut Graph,
-    owner: &str,
-    predictions: NodeId,
-    labels: NodeId,
-) -> Result<NodeId, Error> {
-    check_same_shape(g, owner, predictions, labels)?;
+pub(crate) fn squared_log_error(g: &mut Graph, p: NodeId, y: NodeId) -> Result<NodeId, Error> {
     let (epsilon, one) = (g.scalar(EPSILON), g.scalar(1.0));
-    let mut logs = [predictions, labels];
+    let mut logs = [p, y];
     for x in &mut logs {
         let floor = g.binary(BinaryOp::Max, *x, epsilon)?;
         let shifted = g.binary(BinaryOp::Add, floor, one)?;
@@ -184,14 +120,12 @@ pub(crate) fn squared_log_error(
 /// `100·|(y - p) / max(|y|, ε)|` per element (also the `mape` metric).
 pub(crate) fn absolute_percentage_error(
     g: &mut Graph,
-    owner: &str,
-    predictions: NodeId,
-    labels: NodeId,
+    p: NodeId,
+    y: NodeId,
 ) -> Result<NodeId, Error> {
-    check_same_shape(g, owner, predictions, labels)?;
     let epsilon = g.scalar(EPSILON);
-    let error = g.binary(BinaryOp::Sub, labels, predictions)?;
-    let magnitude = g.unary(UnaryOp::Abs, labels)?;
+    let error = g.binary(BinaryOp::Sub, y, p)?;
+    let magnitude = g.unary(UnaryOp::Abs, y)?;
     let floor = g.binary(BinaryOp::Max, magnitude, epsilon)?;
     let ratio = g.binary(BinaryOp::Div, error, floor)?;
     let absolute = g.unary(UnaryOp::Abs, ratio)?;

@@ -24,34 +24,46 @@ optimizer! {
     }
 }
 
-impl UpdateRule for Adam {
-    fn validate(&self) -> Result<(), Error> {
-        self.rule().validate("Adam")
-    }
-
-    fn emit(
-        &self,
-        g: &mut Graph,
-        state: &mut StateBuilder,
-        step: StepScalars,
-        params: &[NodeId],
-        grads: &[NodeId],
-    ) -> Result<(), Error> {
-        self.rule().emit(g, state, step, params, grads)
-    }
-}
-
-impl Adam {
-    fn rule(&self) -> AdamRule {
-        AdamRule {
-            beta_1: self.beta_1,
-            beta_2: self.beta_2,
-            epsilon: self.epsilon,
-            amsgrad: self.amsgrad,
-            weight_decay: 0.0,
+/// Gives an optimizer with `beta_1`, `beta_2`, `epsilon` and `amsgrad` fields its
+/// [`AdamRule`] (`weight_decay` computed by `|s| expr` from the optimizer `s`) and the
+/// [`UpdateRule`] that delegates to it, errors naming the optimizer's type. The call site
+/// imports `Graph`, `NodeId`, `StateBuilder`, `StepScalars`, `UpdateRule` and `Error`.
+macro_rules! adam_update_rule {
+    ($ty:ident, |$s:ident| $weight_decay:expr) => {
+        impl $ty {
+            fn rule(&self) -> AdamRule {
+                let $s = self;
+                AdamRule {
+                    beta_1: $s.beta_1,
+                    beta_2: $s.beta_2,
+                    epsilon: $s.epsilon,
+                    amsgrad: $s.amsgrad,
+                    weight_decay: $weight_decay,
+                }
+            }
         }
-    }
+
+        impl UpdateRule for $ty {
+            fn validate(&self) -> Result<(), Error> {
+                self.rule().validate(stringify!($ty))
+            }
+
+            fn emit(
+                &self,
+                g: &mut Graph,
+                state: &mut StateBuilder,
+                step: StepScalars,
+                params: &[NodeId],
+                grads: &[NodeId],
+            ) -> Result<(), Error> {
+                self.rule().emit(g, state, step, params, grads)
+            }
+        }
+    };
 }
+pub(super) use adam_update_rule;
+
+adam_update_rule!(Adam, |_adam| 0.0);
 
 /// Adam's rule with optional decoupled weight decay, shared by [`Adam`] and `AdamW`.
 #[derive(Debug, Clone, Copy)]

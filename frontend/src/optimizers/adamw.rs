@@ -4,7 +4,7 @@
 
 use ir::{Graph, NodeId};
 
-use super::adam::AdamRule;
+use super::adam::{AdamRule, adam_update_rule};
 use super::{StateBuilder, StepScalars, UpdateRule, optimizer};
 use crate::error::Error;
 
@@ -31,31 +31,4 @@ optimizer! {
     }
 }
 
-impl AdamW {
-    fn rule(&self) -> AdamRule {
-        AdamRule {
-            beta_1: self.beta_1,
-            beta_2: self.beta_2,
-            epsilon: self.epsilon,
-            amsgrad: self.amsgrad,
-            weight_decay: self.weight_decay,
-        }
-    }
-}
-
-impl UpdateRule for AdamW {
-    fn validate(&self) -> Result<(), Error> {
-        self.rule().validate("AdamW")
-    }
-
-    fn emit(
-        &self,
-        g: &mut Graph,
-        state: &mut StateBuilder,
-        step: StepScalars,
-        params: &[NodeId],
-        grads: &[NodeId],
-    ) -> Result<(), Error> {
-        self.rule().emit(g, state, step, params, grads)
-    }
-}
+adam_update_rule!(AdamW, |adamw| adamw.weight_decay);

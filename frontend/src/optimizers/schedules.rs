@@ -253,37 +253,75 @@ schedule_conversions!(
     InverseTimeDecay
 );
 
-/// Keras `ExponentialDecay`: `initial_learning_rate · decay_rate^(step / decay_steps)`, the
-/// exponent floored when `staircase`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ExponentialDecay {
-    /// The rate at step 0.
-    pub initial_learning_rate: f32,
-    /// Steps per decay by `decay_rate` (> 0).
-    pub decay_steps: f32,
-    /// The factor per `decay_steps` steps.
-    pub decay_rate: f32,
-    /// Decay in whole periods of `decay_steps`.
-    pub staircase: bool,
+/// Defines a schedule of `initial_learning_rate`, `decay_steps`, `decay_rate` and
+/// `staircase` (Keras' shared fields of `ExponentialDecay` and `InverseTimeDecay`): the
+/// struct, `new`, `staircase`, the Keras config and `from_config`. Each type writes its own
+/// `build` (the formula).
+macro_rules! rate_decay_schedule {
+    ($(#[$doc:meta])* $ty:ident, $steps_doc:literal, $rate_doc:literal) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq)]
+        pub struct $ty {
+            /// The rate at step 0.
+            pub initial_learning_rate: f32,
+            #[doc = $steps_doc]
+            pub decay_steps: f32,
+            #[doc = $rate_doc]
+            pub decay_rate: f32,
+            /// Decay in whole periods of `decay_steps`.
+            pub staircase: bool,
+        }
+
+        impl $ty {
+            /// The schedule without staircase.
+            pub fn new(initial_learning_rate: f32, decay_steps: f32, decay_rate: f32) -> Self {
+                $ty {
+                    initial_learning_rate,
+                    decay_steps,
+                    decay_rate,
+                    staircase: false,
+                }
+            }
+
+            /// Sets `staircase`.
+            pub fn staircase(mut self, staircase: bool) -> Self {
+                self.staircase = staircase;
+                self
+            }
+
+            fn config(&self) -> Value {
+                json!({
+                    "initial_learning_rate": f32_json(self.initial_learning_rate),
+                    "decay_steps": f32_json(self.decay_steps),
+                    "decay_rate": f32_json(self.decay_rate),
+                    "staircase": self.staircase,
+                    "name": null,
+                })
+            }
+
+            /// The schedule a Keras config describes (`staircase` defaults to false).
+            pub fn from_config(config: &Value) -> Result<Self, Error> {
+                let class = stringify!($ty);
+                Ok($ty {
+                    initial_learning_rate: required(config, class, "initial_learning_rate")?,
+                    decay_steps: required(config, class, "decay_steps")?,
+                    decay_rate: required(config, class, "decay_rate")?,
+                    staircase: read_config_field(config, class, "staircase", false)?,
+                })
+            }
+        }
+    };
 }
 
+rate_decay_schedule!(
+    /// Keras `ExponentialDecay`: `initial_learning_rate · decay_rate^(step / decay_steps)`, the
+    /// exponent floored when `staircase`.
+    ExponentialDecay,
+    "Steps per decay by `decay_rate` (> 0).",
+    "The factor per `decay_steps` steps."
+);
+
 impl ExponentialDecay {
-    /// The schedule without staircase.
-    pub fn new(initial_learning_rate: f32, decay_steps: f32, decay_rate: f32) -> Self {
-        ExponentialDecay {
-            initial_learning_rate,
-            decay_steps,
-            decay_rate,
-            staircase: false,
-        }
-    }
-
-    /// Sets `staircase`.
-    pub fn staircase(mut self, staircase: bool) -> Self {
-        self.staircase = staircase;
-        self
-    }
-
     fn build(&self, g: &mut Graph, step: NodeId) -> Result<NodeId, Error> {
         let p = decay_progress(g, step, self.decay_steps, self.staircase)?;
         let rate = g.scalar(self.decay_rate);
@@ -291,60 +329,17 @@ impl ExponentialDecay {
         let initial = g.scalar(self.initial_learning_rate);
         Ok(g.binary(BinaryOp::Mul, initial, factor)?)
     }
-
-    fn config(&self) -> Value {
-        json!({
-            "initial_learning_rate": f32_json(self.initial_learning_rate),
-            "decay_steps": f32_json(self.decay_steps),
-            "decay_rate": f32_json(self.decay_rate),
-            "staircase": self.staircase,
-            "name": null,
-        })
-    }
-
-    /// The schedule a Keras config describes (`staircase` defaults to false).
-    pub fn from_config(config: &Value) -> Result<Self, Error> {
-        let class = "ExponentialDecay";
-        Ok(ExponentialDecay {
-            initial_learning_rate: required(config, class, "initial_learning_rate")?,
-            decay_steps: required(config, class, "decay_steps")?,
-            decay_rate: required(config, class, "decay_rate")?,
-            staircase: read_config_field(config, class, "staircase", false)?,
-        })
-    }
 }
 
-/// Keras `InverseTimeDecay`: `initial_learning_rate / (1 + decay_rate · step / decay_steps)`,
-/// the ratio floored when `staircase`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct InverseTimeDecay {
-    /// The rate at step 0.
-    pub initial_learning_rate: f32,
-    /// Steps per unit of decay (> 0).
-    pub decay_steps: f32,
-    /// How fast the rate falls.
-    pub decay_rate: f32,
-    /// Decay in whole periods of `decay_steps`.
-    pub staircase: bool,
-}
+rate_decay_schedule!(
+    /// Keras `InverseTimeDecay`: `initial_learning_rate / (1 + decay_rate · step / decay_steps)`,
+    /// the ratio floored when `staircase`.
+    InverseTimeDecay,
+    "Steps per unit of decay (> 0).",
+    "How fast the rate falls."
+);
 
 impl InverseTimeDecay {
-    /// The schedule without staircase.
-    pub fn new(initial_learning_rate: f32, decay_steps: f32, decay_rate: f32) -> Self {
-        InverseTimeDecay {
-            initial_learning_rate,
-            decay_steps,
-            decay_rate,
-            staircase: false,
-        }
-    }
-
-    /// Sets `staircase`.
-    pub fn staircase(mut self, staircase: bool) -> Self {
-        self.staircase = staircase;
-        self
-    }
-
     fn build(&self, g: &mut Graph, step: NodeId) -> Result<NodeId, Error> {
         let p = decay_progress(g, step, self.decay_steps, self.staircase)?;
         let (one, rate) = (g.scalar(1.0), g.scalar(self.decay_rate));
@@ -352,27 +347,6 @@ impl InverseTimeDecay {
         let denominator = g.binary(BinaryOp::Add, one, scaled)?;
         let initial = g.scalar(self.initial_learning_rate);
         Ok(g.binary(BinaryOp::Div, initial, denominator)?)
-    }
-
-    fn config(&self) -> Value {
-        json!({
-            "initial_learning_rate": f32_json(self.initial_learning_rate),
-            "decay_steps": f32_json(self.decay_steps),
-            "decay_rate": f32_json(self.decay_rate),
-            "staircase": self.staircase,
-            "name": null,
-        })
-    }
-
-    /// The schedule a Keras config describes (`staircase` defaults to false).
-    pub fn from_config(config: &Value) -> Result<Self, Error> {
-        let class = "InverseTimeDecay";
-        Ok(InverseTimeDecay {
-            initial_learning_rate: required(config, class, "initial_learning_rate")?,
-            decay_steps: required(config, class, "decay_steps")?,
-            decay_rate: required(config, class, "decay_rate")?,
-            staircase: read_config_field(config, class, "staircase", false)?,
-        })
     }
 }
 

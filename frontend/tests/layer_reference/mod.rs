@@ -1,8 +1,9 @@
 //! Single layers checked against tf-keras 2.21: `fixtures/keras/conv1d/reference.json`
 //! (made by `make_reference.py` there) holds per case a layer's Keras class and config, its
 //! weights and an input with the output Keras computed. [`check_keras_case`] rebuilds the
-//! layer from Keras' own config, sets the weights and compares the prediction. It does not
-//! generate values (no test runs Python).
+//! layer from Keras' own config, sets the weights and compares the prediction. Also the
+//! small helpers the 1-D and 2-D layer tests share (CPU≡GPU cases and their data, error
+//! text). It does not generate values (no test runs Python).
 
 #![allow(dead_code)] // each test crate uses only some of the helpers
 
@@ -124,5 +125,29 @@ pub fn assert_keras_fields_kept(case_name: &str, fields: &[&str]) {
             ours[field], case["config"][field],
             "{case_name}: field {field}"
         );
+    }
+}
+
+/// A CPU≡GPU case: its name, its per-example input shape, and the model.
+pub type DeviceCase = (&'static str, &'static [usize], fn() -> Model);
+
+/// Four examples of input `shape` and `outputs` labels each, fixed values in `[-1, 1]`.
+pub fn data(shape: &[usize], outputs: usize) -> Dataset {
+    let n = 4;
+    let per: usize = shape.iter().product();
+    let features = (0..n * per)
+        .map(|i| ((i * 37 % 23) as f32 / 11.0) - 1.0)
+        .collect();
+    let labels = (0..n * outputs).map(|i| (i % 3) as f32 * 0.5).collect();
+    let mut fshape = vec![n];
+    fshape.extend(shape);
+    Dataset::new(features, &fshape, labels, &[n, outputs]).unwrap()
+}
+
+/// `Error` text of a failing `Result`.
+pub fn error_of<T>(r: kiln::Result<T>) -> String {
+    match r {
+        Ok(_) => panic!("expected an error"),
+        Err(e) => e.to_string(),
     }
 }
