@@ -411,10 +411,14 @@ fn functional_from_entries(inner: &Value, entries: &[Value]) -> Result<Model> {
         io_names(inner, field)?
             .iter()
             .map(|(n, output)| {
-                lookup(n, field).map(|i| Port {
-                    layer: position[i],
-                    output: *output,
-                })
+                let layer = lookup(n, field)?;
+                Ok(at(
+                    Port {
+                        layer,
+                        output: *output,
+                    },
+                    &position,
+                ))
             })
             .collect()
     };
@@ -422,15 +426,7 @@ fn functional_from_entries(inner: &Value, entries: &[Value]) -> Result<Model> {
     let outputs = io("output_layers")?;
     let ordered_inbound = order
         .iter()
-        .map(|&i| {
-            inbound[i]
-                .iter()
-                .map(|p| Port {
-                    layer: position[p.layer],
-                    output: p.output,
-                })
-                .collect()
-        })
+        .map(|&i| inbound[i].iter().map(|&p| at(p, &position)).collect())
         .collect();
     let graph = LayerGraph::from_parts(GraphParts {
         name: String::new(),
@@ -442,6 +438,14 @@ fn functional_from_entries(inner: &Value, entries: &[Value]) -> Result<Model> {
     });
     check_input_layers(&graph)?;
     Ok(Model::from_graph(graph))
+}
+
+/// `port` with its layer moved to `position[layer]`.
+fn at(port: Port, position: &[usize]) -> Port {
+    Port {
+        layer: position[port.layer],
+        output: port.output,
+    }
 }
 
 /// Each layer's position by name; an error if two layers share a name.
