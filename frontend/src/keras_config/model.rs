@@ -25,7 +25,7 @@ use serde_json::{Value, json};
 use crate::error::{Error, Result};
 use crate::layers::{Layer, layer_from_config, layer_from_json, layer_to_json};
 use crate::model::graph::order::{reorder, topological_order};
-use crate::model::graph::{GraphParts, LayerGraph};
+use crate::model::graph::{GraphParts, LayerGraph, Port, layer_lists};
 use crate::model::{DEFAULT_SEED, Model, ModelKind};
 
 /// An error about the model config as a whole.
@@ -38,9 +38,10 @@ fn model_config_error(class: &str, field: &str, msg: impl Into<String>) -> Error
     }
 }
 
-/// Keras' `[name, node_index, tensor_index]` reference to a layer's (only) output.
-fn tensor_ref(name: &str) -> Value {
-    json!([name, 0, 0])
+/// Keras' `[name, node_index, tensor_index]` reference to output `tensor` of a layer's
+/// (only) call.
+fn tensor_ref((name, tensor): (&str, usize)) -> Value {
+    json!([name, 0, tensor])
 }
 
 impl Model {
@@ -57,7 +58,7 @@ impl Model {
                 config.insert("trainable".into(), json!(false));
             }
             if self.kind() == ModelKind::Functional {
-                let nodes = inbound_node_json(layer.as_ref(), &self.inbound_layers(i));
+                let nodes = inbound_node_json(layer.as_ref(), &self.inbound_ports(i));
                 let object = entry
                     .as_object_mut()
                     .expect("layer_to_json gives an object");
@@ -73,16 +74,17 @@ impl Model {
                 "config": {"name": self.name(), "layers": layers, "seed": self.seed()},
             }),
             ModelKind::Functional => {
-                let refs = |names: Vec<&str>| -> Vec<Value> {
-                    names.into_iter().map(tensor_ref).collect()
+                let refs = |ports: Vec<(&str, usize)>| -> Vec<Value> {
+                    ports.into_iter().map(tensor_ref).collect()
                 };
+                let inputs = self.input_names().into_iter().map(|n| (n, 0)).collect();
                 json!({
                     "class_name": "Functional",
                     "config": {
                         "name": self.name(),
                         "layers": layers,
-                        "input_layers": refs(self.input_names()),
-                        "output_layers": refs(self.output_names()),
+                        "input_layers": refs(inputs),
+                        "output_layers": refs(self.output_ports()),
                         "seed": self.seed(),
                     },
                 })
@@ -194,12 +196,12 @@ fn sequential_from_entries(entries: &[Value]) -> Result<Model> {
     Ok(Model::of(layers))
 }
 
-/// Keras 2's `inbound_nodes` value of `layer` called on the layers `inbound` (in input
-/// order): `[[[name, 0, 0, kwargs], ...]]`, the inputs a layer takes by keyword (its
+/// Keras 2's `inbound_nodes` value of `layer` called on the layer outputs `inbound` (in
+/// input order): `[[[name, 0, tensor_index, kwargs], ...]]`, the inputs a layer takes by keyword (its
 /// [`Layer::keyword_inputs`]) written into the first input's kwargs as Keras 2 does (a
 /// one-input call of such a layer passes its input as the first keyword input too: Kiln's
 /// self-attention is Keras' `mha(x, value=x)`), with the layer's non-tensor call kwargs.
-fn inbound_node_json(layer: &dyn Layer, inbound: &[&str]) -> Value {
+fn inbound_node_json(layer: &dyn Layer, inbound: &[(&str, usize)]) -> Value {
     let Some((&first, rest)) = inbound.split_first() else {
         return json!([]);
     };
@@ -208,25 +210,26 @@ fn inbound_node_json(layer: &dyn Layer, inbound: &[&str]) -> Value {
     if keyword.is_empty() {
         let refs: Vec<Value> = inbound
             .iter()
-            .map(|from| json!([from, 0, 0, kwargs]))
+            .map(|&(from, tensor)| json!([from, 0, tensor, kwargs]))
             .collect();
         return json!([refs]);
     }
     let itself = [first];
-    let by_keyword: &[&str] = if rest.is_empty() { &itself } else { rest };
-    for (name, from) in keyword.iter().zip(by_keyword) {
+    let by_keyword: &[(&str, usize)] = if rest.is_empty() { &itself } else { rest };
+    for (name, &from) in keyword.iter().zip(by_keyword) {
         kwargs.insert((*name).to_string(), tensor_ref(from));
     }
-    json!([[[first, 0, 0, kwargs]]])
+    json!([[[first.0, 0, first.1, kwargs]]])
 }
 
-/// The layer names a Keras 2 or Keras 3 `inbound_nodes` value of `layer` refers to, in
+/// The layer outputs (name, tensor index) a Keras 2 or Keras 3 `inbound_nodes` value of
+/// `layer` refers to, in
 /// input order: the call's first argument, then the inputs the layer takes by keyword
 /// ([`Layer::keyword_inputs`], e.g. `mha(query, value=v)`). The call's other keyword
 /// arguments go to [`Layer::set_call_kwargs`]; a tensor passed by any other keyword is an
 /// error. Only one node per layer (no shared layers), and each reference must be
-/// `[name, 0, 0]`.
-fn inbound_names(layer: &mut dyn Layer, nodes: &Value) -> Result<Vec<String>> {
+/// `[name, 0, tensor_index]`.
+fn inbound_names(layer: &mut dyn Layer, nodes: &Value) -> Result<Vec<(String, usize)>> {
     let name = layer.name().unwrap_or_default().to_string();
     let error = |msg: String| {
         model_config_error(
@@ -288,23 +291,26 @@ fn inbound_names(layer: &mut dyn Layer, nodes: &Value) -> Result<Vec<String>> {
         )));
     }
     layer.set_call_kwargs(&kwargs)?;
-    refs.iter()
-        .map(|r| {
-            let parts = r.as_array().filter(|p| p.len() >= 3);
-            let name = parts.and_then(|p| p[0].as_str());
-            match (name, parts) {
-                (Some(name), Some(p)) if p[1] == json!(0) && p[2] == json!(0) => {
-                    Ok(name.to_string())
-                }
-                (Some(_), Some(_)) => Err(error(format!(
-                    "refers to {r}; only the first output of a layer's only call is supported"
-                ))),
-                _ => Err(error(format!(
-                    "expected [layer_name, node_index, tensor_index, ...], got {r}"
-                ))),
-            }
-        })
-        .collect()
+    refs.iter().map(|r| port_of(r).map_err(error)).collect()
+}
+
+/// The (layer name, tensor index) of a `[name, node_index, tensor_index, ...]` reference;
+/// the node index must be 0 (each layer is called once).
+fn port_of(r: &Value) -> std::result::Result<(String, usize), String> {
+    let parts = r.as_array().filter(|p| p.len() >= 3);
+    let name = parts.and_then(|p| p[0].as_str());
+    let tensor = parts.and_then(|p| p[2].as_u64());
+    match (name, parts, tensor) {
+        (Some(name), Some(p), Some(tensor)) if p[1] == json!(0) => {
+            Ok((name.to_string(), tensor as usize))
+        }
+        (Some(_), Some(_), Some(_)) => Err(format!(
+            "refers to {r}; only a layer's only call (node index 0) is supported"
+        )),
+        _ => Err(format!(
+            "expected [layer_name, node_index, tensor_index, ...], got {r}"
+        )),
+    }
 }
 
 /// The `[name, node_index, tensor_index]` of a tensor passed as a keyword argument: Keras
@@ -331,9 +337,9 @@ fn collect_histories(value: &Value, out: &mut Vec<Value>) {
     }
 }
 
-/// The layer names of `input_layers` / `output_layers`: a list of `[name, 0, 0]`, or one
-/// such triple (Keras 3).
-fn io_names(inner: &Value, field: &str) -> Result<Vec<String>> {
+/// The layer outputs (name, tensor index) of `input_layers` / `output_layers`: a list of
+/// `[name, 0, tensor_index]`, or one such triple (Keras 3).
+fn io_names(inner: &Value, field: &str) -> Result<Vec<(String, usize)>> {
     let error = |msg: String| model_config_error("Functional", field, msg);
     let value = inner
         .get(field)
@@ -346,12 +352,7 @@ fn io_names(inner: &Value, field: &str) -> Result<Vec<String>> {
     };
     triples
         .into_iter()
-        .map(|t| {
-            t.get(0)
-                .and_then(Value::as_str)
-                .map(str::to_string)
-                .ok_or_else(|| error(format!("expected [layer_name, 0, 0], got {t}")))
-        })
+        .map(|t| port_of(t).map_err(error))
         .collect()
 }
 
@@ -378,11 +379,21 @@ fn functional_from_entries(inner: &Value, entries: &[Value]) -> Result<Model> {
             )
         })
     };
-    let inbound: Vec<Vec<usize>> = inbound_by_name
+    let inbound: Vec<Vec<Port>> = inbound_by_name
         .iter()
-        .map(|names| names.iter().map(|n| lookup(n, "inbound_nodes")).collect())
+        .map(|names| {
+            names
+                .iter()
+                .map(|(n, output)| {
+                    lookup(n, "inbound_nodes").map(|layer| Port {
+                        layer,
+                        output: *output,
+                    })
+                })
+                .collect()
+        })
         .collect::<Result<_>>()?;
-    let order = topological_order(&inbound).map_err(|stuck| {
+    let order = topological_order(&layer_lists(&inbound)).map_err(|stuck| {
         model_config_error(
             "Functional",
             "inbound_nodes",
@@ -396,16 +407,26 @@ fn functional_from_entries(inner: &Value, entries: &[Value]) -> Result<Model> {
     for (p, &i) in order.iter().enumerate() {
         position[i] = p;
     }
-    let io = |field: &str| -> Result<Vec<usize>> {
+    let io = |field: &str| -> Result<Vec<Port>> {
         io_names(inner, field)?
             .iter()
-            .map(|n| lookup(n, field).map(|i| position[i]))
+            .map(|(n, output)| {
+                let layer = lookup(n, field)?;
+                Ok(at(
+                    Port {
+                        layer,
+                        output: *output,
+                    },
+                    &position,
+                ))
+            })
             .collect()
     };
-    let (inputs, outputs) = (io("input_layers")?, io("output_layers")?);
+    let inputs = io("input_layers")?.iter().map(|p| p.layer).collect();
+    let outputs = io("output_layers")?;
     let ordered_inbound = order
         .iter()
-        .map(|&i| inbound[i].iter().map(|&j| position[j]).collect())
+        .map(|&i| inbound[i].iter().map(|&p| at(p, &position)).collect())
         .collect();
     let graph = LayerGraph::from_parts(GraphParts {
         name: String::new(),
@@ -417,6 +438,14 @@ fn functional_from_entries(inner: &Value, entries: &[Value]) -> Result<Model> {
     });
     check_input_layers(&graph)?;
     Ok(Model::from_graph(graph))
+}
+
+/// `port` with its layer moved to `position[layer]`.
+fn at(port: Port, position: &[usize]) -> Port {
+    Port {
+        layer: position[port.layer],
+        output: port.output,
+    }
 }
 
 /// Each layer's position by name; an error if two layers share a name.

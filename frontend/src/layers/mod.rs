@@ -224,6 +224,31 @@ pub trait Layer: fmt::Debug + Send + Sync {
         }
     }
 
+    /// How many outputs the layer has: 1 for most layers; a recurrent layer with
+    /// `return_state` has its output and its final states. A model connects to output `k`
+    /// of a layer ([`crate::model::TensorRef::output`]); layers with several outputs
+    /// implement [`Layer::output_shapes_many`] and [`Layer::build_outputs`].
+    fn output_count(&self) -> usize {
+        1
+    }
+
+    /// The per-example shape of every output, in order, for several per-example `inputs`.
+    /// Defaults to the one shape of [`Layer::output_shape_many`].
+    fn output_shapes_many(&self, inputs: &[Shape]) -> Result<Vec<Shape>> {
+        Ok(vec![self.output_shape_many(inputs)?])
+    }
+
+    /// Append the computation on the batched inputs `xs`; returns every output, in order.
+    /// Defaults to the one output of [`Layer::build_many`].
+    fn build_outputs(
+        &self,
+        g: &mut Graph,
+        xs: &[NodeId],
+        ctx: LayerContext<'_>,
+    ) -> Result<Vec<NodeId>> {
+        Ok(vec![self.build_many(g, xs, ctx)?])
+    }
+
     /// The initial value of `spec`, one of the parameters [`Layer::params`] listed, drawn
     /// from `seed`. Defaults to the spec's initializer; a layer whose initial values no one
     /// initializer describes (LSTM's `unit_forget_bias`) overrides it.

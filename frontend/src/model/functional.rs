@@ -14,6 +14,28 @@
 //! # }
 //! ```
 //!
+//! A layer with several outputs (an `LSTM` with `return_state`) is applied with
+//! [`Functional::apply_outputs`], which returns one tensor per output, as Keras'
+//! `out, h, c = LSTM(4, return_state=True)(x)`:
+//!
+//! ```
+//! # fn main() -> kiln::Result<()> {
+//! use kiln::layers::Concatenate;
+//! use kiln::prelude::*;
+//! use kiln::Shape;
+//! let mut f = Functional::builder("states");
+//! let x = f.input(Input::new([5, 3]));
+//! let [out, h, c] = f.apply_outputs(LSTM::new(4).return_state(true), &[x])?[..] else {
+//!     unreachable!("an LSTM with return_state has three outputs")
+//! };
+//! let hc = f.apply_many(Concatenate::new(), &[h, c])?;
+//! let y = f.apply(Dense::new(2), hc)?;
+//! let model = f.build(&[x], &[y, out])?;
+//! assert_eq!(model.output_shapes()?, [Shape::from([2]), Shape::from([4])]);
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! Every layer is applied once (shared layers are not supported); shapes are checked as
 //! layers are applied, so an error names the layer at fault.
 
@@ -22,7 +44,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use ir::{Shape, Tensor};
 
-use super::graph::{GraphParts, LayerGraph, ModelKind, ancestors, check_arity};
+use super::graph::{GraphParts, LayerGraph, ModelKind, Port, ancestors, check_arity, layer_lists};
 use super::{DEFAULT_SEED, Model};
 use crate::error::{Error, Result};
 use crate::layers::naming::name_new_layer;
@@ -31,11 +53,12 @@ use crate::layers::{Input, Layer};
 /// Distinguishes builders, so a tensor of one cannot be used in another.
 static NEXT_BUILDER: AtomicU64 = AtomicU64::new(1);
 
-/// The output of a layer applied in a [`Functional`] builder (Keras' symbolic tensor).
+/// The output of a layer applied in a [`Functional`] builder (Keras' symbolic tensor): one
+/// of the layer's outputs ([`Functional::apply_outputs`] for a layer with several).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct TensorRef {
     builder: u64,
-    layer: usize,
+    port: Port,
 }
 
 /// A model under construction with the functional API: declare inputs, apply layers to
@@ -46,9 +69,9 @@ pub struct Functional {
     name: String,
     seed: u64,
     layers: Vec<Box<dyn Layer>>,
-    inbound: Vec<Vec<usize>>,
-    /// Per-example output shape of each layer.
-    shapes: Vec<Shape>,
+    inbound: Vec<Vec<Port>>,
+    /// Per-example shape of each output of each layer.
+    shapes: Vec<Vec<Shape>>,
     /// Weights carried over from a model (`Model::into_builder`).
     weights: BTreeMap<String, Tensor>,
     /// Frozen layers carried over.
@@ -78,8 +101,8 @@ impl Functional {
 
     /// The per-example shape of `tensor`.
     pub fn shape(&self, tensor: TensorRef) -> Result<&Shape> {
-        let layer = self.check(tensor)?;
-        Ok(&self.shapes[layer])
+        let port = self.check(tensor)?;
+        Ok(&self.shapes[port.layer][port.output])
     }
 
     /// Declare a model input. An unnamed input gets `input`, `input_1`, ...; a duplicate
@@ -88,7 +111,7 @@ impl Functional {
         let mut layer: Box<dyn Layer> = Box::new(input);
         name_new_layer(layer.as_mut(), &self.layers);
         let shape = layer.input_shape().cloned().expect("an Input has a shape");
-        self.push(layer, Vec::new(), shape)
+        self.push(layer, Vec::new(), vec![shape])[0]
     }
 
     /// Apply a one-input layer to `x`; returns its output. Shape errors name the layer.
@@ -96,12 +119,23 @@ impl Functional {
         self.apply_many(layer, &[x])
     }
 
-    /// Apply a layer to several inputs (merge layers such as `Add`); returns its output.
+    /// Apply a layer to several inputs (merge layers such as `Add`); returns its output
+    /// (the first, for a layer with several: see [`Functional::apply_outputs`]).
     pub fn apply_many(
         &mut self,
         layer: impl Into<Box<dyn Layer>>,
         xs: &[TensorRef],
     ) -> Result<TensorRef> {
+        Ok(self.apply_outputs(layer, xs)?[0])
+    }
+
+    /// Apply a layer to one or more inputs; returns every output of the layer, in order
+    /// (Keras' `out, h, c = LSTM(4, return_state=True)(x)`). One tensor for most layers.
+    pub fn apply_outputs(
+        &mut self,
+        layer: impl Into<Box<dyn Layer>>,
+        xs: &[TensorRef],
+    ) -> Result<Vec<TensorRef>> {
         let mut layer = layer.into();
         name_new_layer(layer.as_mut(), &self.layers);
         if layer.input_shape().is_some() {
@@ -113,11 +147,24 @@ impl Functional {
         let inbound = xs
             .iter()
             .map(|&x| self.check(x))
-            .collect::<Result<Vec<usize>>>()?;
+            .collect::<Result<Vec<Port>>>()?;
         check_arity(layer.as_ref(), inbound.len())?;
-        let inputs: Vec<Shape> = inbound.iter().map(|&j| self.shapes[j].clone()).collect();
-        let output = layer.output_shape_many(&inputs)?;
-        Ok(self.push(layer, inbound, output))
+        let inputs: Vec<Shape> = inbound
+            .iter()
+            .map(|p| self.shapes[p.layer][p.output].clone())
+            .collect();
+        let outputs = layer.output_shapes_many(&inputs)?;
+        if outputs.len() != layer.output_count() {
+            return Err(Error::Layer {
+                layer: layer.label(),
+                msg: format!(
+                    "declares {} outputs but gave {} shapes",
+                    layer.output_count(),
+                    outputs.len()
+                ),
+            });
+        }
+        Ok(self.push(layer, inbound, outputs))
     }
 
     /// A chain of one-input layers applied in turn, starting from `x`.
@@ -145,12 +192,12 @@ impl Functional {
         }
         let inputs = inputs
             .iter()
-            .map(|&x| self.check(x))
+            .map(|&x| self.check(x).map(|p| p.layer))
             .collect::<Result<Vec<usize>>>()?;
         let outputs = outputs
             .iter()
             .map(|&x| self.check(x))
-            .collect::<Result<Vec<usize>>>()?;
+            .collect::<Result<Vec<Port>>>()?;
         let mut seen = HashSet::new();
         for &i in &inputs {
             let layer = &self.layers[i];
@@ -164,7 +211,11 @@ impl Functional {
                 return Err(error(format!("input {} is given twice", layer.label())));
             }
         }
-        let keep = ancestors(&self.inbound, &[outputs.as_slice(), &inputs].concat());
+        let output_layers: Vec<usize> = outputs.iter().map(|p| p.layer).collect();
+        let keep = ancestors(
+            &layer_lists(&self.inbound),
+            &[output_layers.as_slice(), &inputs].concat(),
+        );
         if let Some(missing) = (0..self.layers.len())
             .find(|&i| keep[i] && self.inbound[i].is_empty() && !inputs.contains(&i))
         {
@@ -180,7 +231,7 @@ impl Functional {
             if keep[i] {
                 new_index[i] = layers.len();
                 layers.push(layer);
-                inbound.push(from.iter().map(|&j| new_index[j]).collect());
+                inbound.push(from.iter().map(|&p| moved(p, &new_index)).collect());
             }
         }
         let mut model = Model::from_graph(LayerGraph::from_parts(GraphParts {
@@ -189,7 +240,7 @@ impl Functional {
             layers,
             inbound,
             inputs: inputs.iter().map(|&i| new_index[i]).collect(),
-            outputs: outputs.iter().map(|&i| new_index[i]).collect(),
+            outputs: outputs.iter().map(|&p| moved(p, &new_index)).collect(),
         }))
         .with_seed(self.seed);
         model.layer_shapes()?;
@@ -201,25 +252,43 @@ impl Functional {
         Ok(model)
     }
 
-    /// Which layer `tensor` is the output of, checking it comes from this builder.
-    fn check(&self, tensor: TensorRef) -> Result<usize> {
-        if tensor.builder != self.id || tensor.layer >= self.layers.len() {
+    /// Which layer output `tensor` is, checking it comes from this builder.
+    fn check(&self, tensor: TensorRef) -> Result<Port> {
+        if tensor.builder != self.id || tensor.port.layer >= self.layers.len() {
             return Err(Error::Model {
                 model: self.name.clone(),
                 msg: "got a tensor from another Functional builder".into(),
             });
         }
-        Ok(tensor.layer)
+        Ok(tensor.port)
     }
 
-    fn push(&mut self, layer: Box<dyn Layer>, inbound: Vec<usize>, shape: Shape) -> TensorRef {
+    /// Add `layer` fed by `inbound`; returns a tensor per output.
+    fn push(
+        &mut self,
+        layer: Box<dyn Layer>,
+        inbound: Vec<Port>,
+        shapes: Vec<Shape>,
+    ) -> Vec<TensorRef> {
+        let count = shapes.len();
         self.layers.push(layer);
         self.inbound.push(inbound);
-        self.shapes.push(shape);
-        TensorRef {
-            builder: self.id,
-            layer: self.layers.len() - 1,
-        }
+        self.shapes.push(shapes);
+        let layer = self.layers.len() - 1;
+        (0..count)
+            .map(|output| TensorRef {
+                builder: self.id,
+                port: Port { layer, output },
+            })
+            .collect()
+    }
+}
+
+/// `port` with its layer renumbered by `new_index`.
+fn moved(port: Port, new_index: &[usize]) -> Port {
+    Port {
+        layer: new_index[port.layer],
+        output: port.output,
     }
 }
 
@@ -237,17 +306,18 @@ impl Model {
         f.frozen = self.frozen;
         f.layers = parts.layers;
         f.inbound = parts.inbound;
-        f.shapes = shapes.into_iter().map(|s| s.output).collect();
-        let refs = |indices: &[usize]| {
-            indices
+        f.shapes = shapes.into_iter().map(|s| s.outputs).collect();
+        let refs = |ports: &[Port]| {
+            ports
                 .iter()
-                .map(|&layer| TensorRef {
+                .map(|&port| TensorRef {
                     builder: f.id,
-                    layer,
+                    port,
                 })
                 .collect()
         };
-        let (inputs, outputs) = (refs(&parts.inputs), refs(&parts.outputs));
+        let inputs: Vec<Port> = parts.inputs.iter().map(|&i| Port::first(i)).collect();
+        let (inputs, outputs) = (refs(&inputs), refs(&parts.outputs));
         Ok((f, inputs, outputs))
     }
 

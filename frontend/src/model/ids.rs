@@ -16,7 +16,12 @@ impl Model {
             return Ok(());
         };
         for (position, layer) in self.graph.layers().iter().enumerate() {
-            if !self.graph.inbound(position).contains(&input) {
+            if !self
+                .graph
+                .inbound(position)
+                .iter()
+                .any(|p| p.layer == input)
+            {
                 continue;
             }
             let Some(rows) = layer.ids_below() else {

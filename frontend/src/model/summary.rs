@@ -87,8 +87,8 @@ impl LayerGraph {
         let count = self.layers().len();
         let mut consumers = vec![0usize; count];
         for i in 0..count {
-            for &j in self.inbound(i) {
-                consumers[j] += 1;
+            for p in self.inbound(i) {
+                consumers[p.layer] += 1;
             }
         }
         self.inputs().len() == 1
@@ -183,17 +183,19 @@ impl Model {
             layer.name().unwrap_or_default(),
             layer.class_name()
         );
-        let shape = if is_input {
-            format!("[{}]", keras_shape(&shapes.output))
+        let shape = if is_input || shapes.outputs.len() > 1 {
+            let each: Vec<String> = shapes.outputs.iter().map(keras_shape).collect();
+            format!("[{}]", each.join(", "))
         } else {
             keras_shape(&shapes.output)
         };
         let count = count.to_string();
         let connections = python_list(
             &self
-                .inbound_layers(index)
+                .graph
+                .inbound(index)
                 .iter()
-                .map(|name| format!("{name}[0][0]"))
+                .map(|p| format!("{}[0][{}]", self.graph.layer_name(p.layer), p.output))
                 .collect::<Vec<_>>(),
         );
         let mut fields = vec![label.as_str(), shape.as_str(), count.as_str()];

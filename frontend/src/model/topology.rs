@@ -40,7 +40,8 @@ impl Model {
         if index >= self.graph.layers().len() {
             return Vec::new();
         }
-        self.names(self.graph.inbound(index))
+        let layers: Vec<usize> = self.graph.inbound(index).iter().map(|p| p.layer).collect();
+        self.names(&layers)
     }
 
     /// The names of the model's input layers, in order.
@@ -48,9 +49,28 @@ impl Model {
         self.names(self.graph.inputs())
     }
 
-    /// The names of the layers whose outputs the model returns, in order.
+    /// The names of the layers whose outputs the model returns, in order (a layer appears
+    /// once per output of it the model returns, as in Keras).
     pub fn output_names(&self) -> Vec<&str> {
-        self.names(self.graph.outputs())
+        let layers: Vec<usize> = self.graph.outputs().iter().map(|p| p.layer).collect();
+        self.names(&layers)
+    }
+
+    /// The layer outputs feeding the layer at `index`, as (layer name, output index).
+    pub(crate) fn inbound_ports(&self, index: usize) -> Vec<(&str, usize)> {
+        self.ports(self.graph.inbound(index))
+    }
+
+    /// The layer outputs the model returns, as (layer name, output index).
+    pub(crate) fn output_ports(&self) -> Vec<(&str, usize)> {
+        self.ports(self.graph.outputs())
+    }
+
+    fn ports(&self, ports: &[super::graph::Port]) -> Vec<(&str, usize)> {
+        ports
+            .iter()
+            .map(|p| (self.graph.layer_name(p.layer), p.output))
+            .collect()
     }
 
     /// The names of the layers at `indices`.

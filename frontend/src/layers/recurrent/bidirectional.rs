@@ -2,8 +2,10 @@
 //! the same input, their outputs merged (`concat` by default, `sum`, `mul`, `ave`). As in
 //! Keras, the backward copy's sequence is put back in input time order before merging, and
 //! the parameters are the forward layer's then the backward layer's (Keras' `weight_names`
-//! order, so `.h5` weights load by order). `merge_mode=None` (two outputs) and a custom
-//! `backward_layer` are refused.
+//! order, so `.h5` weights load by order). `merge_mode=None` gives the two directions as two
+//! outputs; with the wrapped layer's `return_state` the final states of the forward then
+//! the backward copy follow (`[output, fwd_h, fwd_c, bwd_h, bwd_c]` for an LSTM). A custom
+//! `backward_layer` is refused.
 
 use ir::{BinaryOp, Graph, NodeId, Op, Shape, Tensor};
 use serde_json::{Value, json};
@@ -12,7 +14,7 @@ use crate::error::{Error, Result};
 use crate::layers::naming::{name_methods, named_builder};
 use crate::layers::recurrent::layer::Recurrence;
 use crate::layers::recurrent::recurrence_from_config;
-use crate::layers::recurrent::unroll::sequence;
+use crate::layers::recurrent::unroll::{Unrolled, sequence};
 use crate::layers::{ConfigReader, Layer, LayerContext, ParamSpec, layer_config, layer_error};
 
 /// How `Bidirectional` merges the two directions (Keras' `merge_mode`).
@@ -53,6 +55,9 @@ const PARAM_NAMES: [(&str, &str, &str); 3] = [
 /// use kiln::layers::{Bidirectional, Layer, LSTM};
 /// let bi = Bidirectional::new(LSTM::new(6).return_sequences(true)).unwrap();
 /// assert_eq!(bi.output_shape(&[10, 8].into()).unwrap(), [10, 12].into());
+/// // Keras' merge_mode=None: the two directions as two outputs.
+/// let both = Bidirectional::new(LSTM::new(6)).unwrap().merge_mode(None);
+/// assert_eq!(both.output_count(), 2);
 /// ```
 #[derive(Debug)]
 pub struct Bidirectional {
@@ -60,7 +65,8 @@ pub struct Bidirectional {
     layer: Value,
     forward: Box<dyn Recurrence>,
     backward: Box<dyn Recurrence>,
-    merge_mode: MergeMode,
+    /// `None`: the two directions are two outputs.
+    merge_mode: Option<MergeMode>,
     name: Option<String>,
 }
 
@@ -72,18 +78,20 @@ impl Bidirectional {
             config["name"] = json!(layer.name_prefix());
         }
         let entry = json!({"class_name": layer.class_name(), "config": config});
-        Self::from_parts(&entry, MergeMode::Concat, None)
+        Self::from_parts(&entry, Some(MergeMode::Concat), None)
     }
 
-    /// The same wrapper merging by `mode`.
-    pub fn merge_mode(mut self, mode: MergeMode) -> Self {
-        self.merge_mode = mode;
+    /// The same wrapper merging by `mode`; `None` (Keras' `merge_mode=None`) returns the two
+    /// directions as two outputs, forward first.
+    pub fn merge_mode(mut self, mode: impl Into<Option<MergeMode>>) -> Self {
+        self.merge_mode = mode.into();
         self
     }
 
     named_builder!();
 
-    /// The layer a Keras `Bidirectional` config describes (`layer`, `merge_mode`).
+    /// The layer a Keras `Bidirectional` config describes (`layer`, `merge_mode`, `null`
+    /// for two outputs).
     pub fn from_config(c: &ConfigReader) -> Result<Self> {
         if c.get("backward_layer").is_some() {
             return Err(c.error(
@@ -92,24 +100,18 @@ impl Bidirectional {
             ));
         }
         let mode = match c.get("merge_mode") {
-            None => {
-                return Err(c.error(
-                    "merge_mode",
-                    "None (two outputs) is not supported; use concat, sum, mul or ave",
-                ));
-            }
+            // Keras' default when the field is missing; an explicit null is merge_mode=None.
+            None if !c.fields().contains_key("merge_mode") => Some(MergeMode::Concat),
+            None => None,
             Some(v) => {
                 let text = v.as_str().unwrap_or_default();
-                MERGE_MODES
-                    .iter()
-                    .find(|row| row.0 == text)
-                    .map(|row| row.1)
-                    .ok_or_else(|| {
-                        c.error(
-                            "merge_mode",
-                            format!("must be concat, sum, mul or ave, got {v}"),
-                        )
-                    })?
+                let row = MERGE_MODES.iter().find(|row| row.0 == text);
+                Some(row.map(|row| row.1).ok_or_else(|| {
+                    c.error(
+                        "merge_mode",
+                        format!("must be concat, sum, mul, ave or null, got {v}"),
+                    )
+                })?)
             }
         };
         let entry = c
@@ -121,7 +123,11 @@ impl Bidirectional {
         })
     }
 
-    fn from_parts(entry: &Value, merge_mode: MergeMode, name: Option<String>) -> Result<Self> {
+    fn from_parts(
+        entry: &Value,
+        merge_mode: Option<MergeMode>,
+        name: Option<String>,
+    ) -> Result<Self> {
         let class = entry["class_name"].as_str().unwrap_or_default();
         let reader = ConfigReader::new(class, &entry["config"])?;
         let inner = recurrence_from_config(class, &reader).ok_or_else(|| Error::Layer {
@@ -139,8 +145,9 @@ impl Bidirectional {
         })
     }
 
-    /// The output of one direction: its sequence (in input time order for the backward copy)
-    /// or its last output.
+    /// The output of one direction — its sequence (in input time order for the backward
+    /// copy) or its last output — and the final states it returns (none without
+    /// `return_state`).
     fn direction(
         &self,
         g: &mut Graph,
@@ -148,15 +155,39 @@ impl Bidirectional {
         x: NodeId,
         params: &[NodeId],
         reorder: bool,
-    ) -> Result<NodeId> {
-        let mut outputs = layer.step_outputs(g, x, params)?;
+    ) -> Result<(NodeId, Vec<NodeId>)> {
+        let Unrolled {
+            mut outputs,
+            mut states,
+        } = layer.run(g, x, params)?;
+        states.truncate(layer.returned_states());
         if !layer.returns_sequences() {
-            return Ok(*outputs.last().expect("at least one step"));
+            return Ok((*outputs.last().expect("at least one step"), states));
         }
         if reorder {
             outputs.reverse();
         }
-        sequence(g, &outputs)
+        Ok((sequence(g, &outputs)?, states))
+    }
+
+    /// The two directions merged by `mode`.
+    fn merge(g: &mut Graph, mode: MergeMode, f: NodeId, b: NodeId) -> Result<NodeId> {
+        let rank = g.shape(f).rank();
+        Ok(match mode {
+            MergeMode::Concat => g.add(Op::Concat { axis: rank - 1 }, &[f, b])?,
+            MergeMode::Sum => g.binary(BinaryOp::Add, f, b)?,
+            MergeMode::Mul => g.binary(BinaryOp::Mul, f, b)?,
+            MergeMode::Ave => {
+                let sum = g.binary(BinaryOp::Add, f, b)?;
+                let half = g.scalar(0.5);
+                g.binary(BinaryOp::Mul, sum, half)?
+            }
+        })
+    }
+
+    /// How many outputs the merge gives: one, or two without merging.
+    fn merged_count(&self) -> usize {
+        if self.merge_mode.is_some() { 1 } else { 2 }
     }
 }
 
@@ -172,12 +203,25 @@ impl Layer for Bidirectional {
             Error::Layer { msg, .. } => layer_error(self, msg),
             other => other,
         })?;
-        if self.merge_mode != MergeMode::Concat {
+        if self.merge_mode != Some(MergeMode::Concat) {
             return Ok(one);
         }
         let mut dims = one.dims().to_vec();
         *dims.last_mut().expect("recurrent outputs have units") *= 2;
         Ok(Shape::new(dims))
+    }
+
+    fn output_count(&self) -> usize {
+        self.merged_count() + 2 * self.forward.returned_states()
+    }
+
+    fn output_shapes_many(&self, inputs: &[Shape]) -> Result<Vec<Shape>> {
+        let first = self.output_shape_many(inputs)?;
+        let forward = self.forward.output_shapes_many(inputs)?;
+        let mut shapes = vec![first; self.merged_count()];
+        shapes.extend(forward.iter().skip(1).cloned());
+        shapes.extend(forward.into_iter().skip(1));
+        Ok(shapes)
     }
 
     fn params(&self, input: &Shape) -> Vec<ParamSpec> {
@@ -213,28 +257,41 @@ impl Layer for Bidirectional {
     }
 
     fn build(&self, g: &mut Graph, x: NodeId, ctx: LayerContext<'_>) -> Result<NodeId> {
+        Ok(self.build_outputs(g, &[x], ctx)?[0])
+    }
+
+    fn build_outputs(
+        &self,
+        g: &mut Graph,
+        xs: &[NodeId],
+        ctx: LayerContext<'_>,
+    ) -> Result<Vec<NodeId>> {
+        let &[x] = xs else {
+            return Err(layer_error(
+                self,
+                format!("takes one input, got {}", xs.len()),
+            ));
+        };
         let half = ctx.params.len() / 2;
         let (fp, bp) = ctx.params.split_at(half);
-        let f = self.direction(g, self.forward.as_ref(), x, fp, false)?;
-        let b = self.direction(g, self.backward.as_ref(), x, bp, true)?;
-        let rank = g.shape(f).rank();
-        Ok(match self.merge_mode {
-            MergeMode::Concat => g.add(Op::Concat { axis: rank - 1 }, &[f, b])?,
-            MergeMode::Sum => g.binary(BinaryOp::Add, f, b)?,
-            MergeMode::Mul => g.binary(BinaryOp::Mul, f, b)?,
-            MergeMode::Ave => {
-                let sum = g.binary(BinaryOp::Add, f, b)?;
-                let half = g.scalar(0.5);
-                g.binary(BinaryOp::Mul, sum, half)?
-            }
-        })
+        let (f, f_states) = self.direction(g, self.forward.as_ref(), x, fp, false)?;
+        let (b, b_states) = self.direction(g, self.backward.as_ref(), x, bp, true)?;
+        let mut outputs = match self.merge_mode {
+            Some(mode) => vec![Self::merge(g, mode, f, b)?],
+            None => vec![f, b],
+        };
+        outputs.extend(f_states);
+        outputs.extend(b_states);
+        Ok(outputs)
     }
 
     fn config(&self) -> Value {
-        let mode = MERGE_MODES
-            .iter()
-            .find(|row| row.1 == self.merge_mode)
-            .map_or("concat", |row| row.0);
+        let mode = self.merge_mode.map(|mode| {
+            MERGE_MODES
+                .iter()
+                .find(|row| row.1 == mode)
+                .map_or("concat", |row| row.0)
+        });
         layer_config(self, json!({"layer": self.layer, "merge_mode": mode}))
     }
 }

@@ -39,6 +39,8 @@ pub(crate) trait Cell: fmt::Debug + Clone + PartialEq + Send + Sync + 'static {
     const CLASS: &'static str;
     /// Whether the layer has a `recurrent_activation` (SimpleRNN has none).
     const HAS_RECURRENT_ACTIVATION: bool;
+    /// How many states the cell carries, each `[batch, units]`, `h` first (LSTM: `h`, `c`).
+    const STATES: usize = 1;
 
     /// The number of gate blocks of `units` columns in the kernels.
     fn gates(&self) -> usize;

@@ -11,7 +11,7 @@ use crate::error::Result;
 use crate::layers::naming::name_methods;
 use crate::layers::recurrent::cell::{Cell, StepContext};
 use crate::layers::recurrent::options::RecurrentOptions;
-use crate::layers::recurrent::unroll::{Weights, sequence, unroll};
+use crate::layers::recurrent::unroll::{Unrolled, Weights, sequence, unroll};
 use crate::layers::{
     ConfigReader, Layer, LayerContext, ParamSpec, keras_shape, layer_config, layer_error,
 };
@@ -32,11 +32,15 @@ pub(crate) struct Recurrent<C> {
 /// A recurrent layer as the `Bidirectional` wrapper sees it.
 pub(crate) trait Recurrence: Layer {
     /// Each step's output `[batch, units]` in processing order (reversed time when the layer
-    /// goes backwards), for the batched input `x` and the layer's parameter nodes.
-    fn step_outputs(&self, g: &mut Graph, x: NodeId, params: &[NodeId]) -> Result<Vec<NodeId>>;
+    /// goes backwards) and the final states, for the batched input `x` and the layer's
+    /// parameter nodes.
+    fn run(&self, g: &mut Graph, x: NodeId, params: &[NodeId]) -> Result<Unrolled>;
 
     /// Whether the layer returns the whole sequence.
     fn returns_sequences(&self) -> bool;
+
+    /// How many final states the layer returns (0 without `return_state`).
+    fn returned_states(&self) -> usize;
 
     /// Whether the layer processes time backwards.
     fn goes_backwards(&self) -> bool;
@@ -117,6 +121,18 @@ impl<C: Cell> Layer for Recurrent<C> {
         })
     }
 
+    fn output_count(&self) -> usize {
+        1 + self.returned_states()
+    }
+
+    fn output_shapes_many(&self, inputs: &[Shape]) -> Result<Vec<Shape>> {
+        let first = self.output_shape_many(inputs)?;
+        let state = Shape::from([self.units]);
+        Ok(std::iter::once(first)
+            .chain(std::iter::repeat_n(state, self.returned_states()))
+            .collect())
+    }
+
     fn params(&self, input: &Shape) -> Vec<ParamSpec> {
         let features = input.dims().last().copied().unwrap_or(0);
         let (width, o) = (self.cell.gates() * self.units, &self.options);
@@ -160,12 +176,29 @@ impl<C: Cell> Layer for Recurrent<C> {
     }
 
     fn build(&self, g: &mut Graph, x: NodeId, ctx: LayerContext<'_>) -> Result<NodeId> {
-        let outputs = self.step_outputs(g, x, ctx.params)?;
-        if self.options.return_sequences {
-            sequence(g, &outputs)
+        Ok(self.build_outputs(g, &[x], ctx)?[0])
+    }
+
+    fn build_outputs(
+        &self,
+        g: &mut Graph,
+        xs: &[NodeId],
+        ctx: LayerContext<'_>,
+    ) -> Result<Vec<NodeId>> {
+        let &[x] = xs else {
+            return Err(layer_error(
+                self,
+                format!("takes one input, got {}", xs.len()),
+            ));
+        };
+        let run = self.run(g, x, ctx.params)?;
+        let first = if self.options.return_sequences {
+            sequence(g, &run.outputs)?
         } else {
-            Ok(*outputs.last().expect("at least one step"))
-        }
+            *run.outputs.last().expect("at least one step")
+        };
+        let states = run.states.into_iter().take(self.returned_states());
+        Ok(std::iter::once(first).chain(states).collect())
     }
 
     fn config(&self) -> Value {
@@ -179,7 +212,7 @@ impl<C: Cell> Layer for Recurrent<C> {
 }
 
 impl<C: Cell> Recurrence for Recurrent<C> {
-    fn step_outputs(&self, g: &mut Graph, x: NodeId, params: &[NodeId]) -> Result<Vec<NodeId>> {
+    fn run(&self, g: &mut Graph, x: NodeId, params: &[NodeId]) -> Result<Unrolled> {
         let per_example = Shape::new(g.shape(x).dims().get(1..).unwrap_or(&[]).to_vec());
         if g.shape(x).rank() != 3 {
             return Err(layer_error(self, "input has no batch axis"));
@@ -198,6 +231,14 @@ impl<C: Cell> Recurrence for Recurrent<C> {
 
     fn returns_sequences(&self) -> bool {
         self.options.return_sequences
+    }
+
+    fn returned_states(&self) -> usize {
+        if self.options.return_state {
+            C::STATES
+        } else {
+            0
+        }
     }
 
     fn goes_backwards(&self) -> bool {

@@ -29,6 +29,7 @@ impl Default for LstmCell {
 impl Cell for LstmCell {
     const CLASS: &'static str = "LSTM";
     const HAS_RECURRENT_ACTIVATION: bool = true;
+    const STATES: usize = 2;
 
     fn gates(&self) -> usize {
         4

@@ -5,8 +5,9 @@
 //!
 //! Keras semantics (tf-keras 2.21): inputs `(batch, steps, features)`, zero initial states,
 //! `return_sequences`, `go_backwards` (outputs in processing order, i.e. reversed), `unroll`
-//! accepted (Kiln always unrolls). Refused with an error naming the layer and the option:
-//! `return_state=True`, `stateful=True`, `time_major=True`, `dropout`/`recurrent_dropout`
+//! accepted (Kiln always unrolls), `return_state` (the layer's outputs are `[output,
+//! state...]`: apply it with [`crate::model::Functional::apply_outputs`]). Refused with an
+//! error naming the layer and the option: `stateful=True`, `time_major=True`, `dropout`/`recurrent_dropout`
 //! other than 0, constraints and activity regularizers. Masking is not implemented here.
 
 mod bidirectional;
@@ -84,6 +85,9 @@ macro_rules! recurrent_layer {
                 bias_regularizer(inner.options.bias_regularizer: $crate::regularizers::Regularizer) => Some;
                 /// Return every step's output `(steps, units)` instead of the last (default false).
                 return_sequences(inner.options.return_sequences: bool);
+                /// Also return the final states: the layer's outputs are `[output, h]`
+                /// (LSTM: `[output, h, c]`), each state `(units,)` (default false).
+                return_state(inner.options.return_state: bool);
                 /// Process the steps last to first; a returned sequence is in that reversed
                 /// order, as in Keras (default false).
                 go_backwards(inner.options.go_backwards: bool);
@@ -115,6 +119,23 @@ macro_rules! recurrent_layer {
 
             fn build(&self, g: &mut Graph, x: NodeId, ctx: LayerContext<'_>) -> Result<NodeId> {
                 self.inner.build(g, x, ctx)
+            }
+
+            fn output_count(&self) -> usize {
+                self.inner.output_count()
+            }
+
+            fn output_shapes_many(&self, inputs: &[Shape]) -> Result<Vec<Shape>> {
+                self.inner.output_shapes_many(inputs)
+            }
+
+            fn build_outputs(
+                &self,
+                g: &mut Graph,
+                xs: &[NodeId],
+                ctx: LayerContext<'_>,
+            ) -> Result<Vec<NodeId>> {
+                self.inner.build_outputs(g, xs, ctx)
             }
 
             fn config(&self) -> Value {

@@ -1,7 +1,7 @@
 //! [`RecurrentOptions`]: the options `SimpleRNN`, `LSTM` and `GRU` share (activations,
 //! initializers, regularizers, `return_sequences`, `go_backwards`, `unroll`) with Keras'
 //! defaults, their Keras config fields, and the refusal of the options Kiln does not
-//! implement (`return_state`, `stateful`, `time_major`, dropout, constraints). Cell-specific
+//! implement (`stateful`, `time_major`, dropout, constraints). Cell-specific
 //! options (`unit_forget_bias`, `reset_after`) are the cells'.
 
 use serde_json::{Map, Value, json};
@@ -35,6 +35,8 @@ pub(crate) struct RecurrentOptions {
     pub bias_regularizer: Option<Regularizer>,
     /// Return every step's output (`[steps, units]`) instead of the last (`[units]`).
     pub return_sequences: bool,
+    /// Also return the final states (`[output, h]`; LSTM `[output, h, c]`).
+    pub return_state: bool,
     /// Process the steps last to first (outputs in processing order, as Keras).
     pub go_backwards: bool,
     /// Keras' `unroll`: Kiln always unrolls, so either value computes the same.
@@ -54,6 +56,7 @@ impl Default for RecurrentOptions {
             recurrent_regularizer: None,
             bias_regularizer: None,
             return_sequences: false,
+            return_state: false,
             go_backwards: false,
             unroll: false,
         }
@@ -61,11 +64,7 @@ impl Default for RecurrentOptions {
 }
 
 /// Options Kiln refuses unless false or zero, with why.
-const REFUSED_FLAGS: [(&str, &str); 3] = [
-    (
-        "return_state",
-        "is not supported (a layer has one output in Kiln; use return_sequences or the last output)",
-    ),
+const REFUSED_FLAGS: [(&str, &str); 2] = [
     (
         "stateful",
         "is not supported (states are not kept between batches)",
@@ -117,6 +116,7 @@ impl RecurrentOptions {
             recurrent_regularizer: c.regularizer("recurrent_regularizer")?,
             bias_regularizer: c.regularizer("bias_regularizer")?,
             return_sequences: c.bool_or("return_sequences", false)?,
+            return_state: c.bool_or("return_state", false)?,
             go_backwards: c.bool_or("go_backwards", false)?,
             unroll: c.bool_or("unroll", false)?,
         })
@@ -137,7 +137,7 @@ impl RecurrentOptions {
             out.insert(key.to_string(), value);
         };
         put("return_sequences", json!(self.return_sequences));
-        put("return_state", json!(false));
+        put("return_state", json!(self.return_state));
         put("go_backwards", json!(self.go_backwards));
         put("stateful", json!(false));
         put("unroll", json!(self.unroll));

@@ -54,6 +54,16 @@ impl TimeDistributed {
 
     /// `(steps, inner shape)` of a per-example input, or an error naming this layer.
     fn split<'s>(&self, input: &'s Shape) -> Result<(usize, &'s [usize])> {
+        let count = self.layer.output_count();
+        if count != 1 {
+            return Err(layer_error(
+                self,
+                format!(
+                    "inner layer {} has {count} outputs; TimeDistributed wraps a layer with one",
+                    self.layer.label()
+                ),
+            ));
+        }
         match input.dims() {
             [steps, rest @ ..] if !rest.is_empty() => Ok((*steps, rest)),
             _ => Err(layer_error(

@@ -2,7 +2,7 @@
 //! projection of all steps as one matmul (`[steps * batch, features] · kernel + bias`, time
 //! major so each step's block is contiguous), then per step a slice of that projection and
 //! the cell's step (its recurrent product and gate arithmetic). It does not decide what the
-//! layer returns (last output or the sequence) — the layer does.
+//! layer returns (last output, the sequence, the final states) — the layer does.
 
 use ir::{BinaryOp, Graph, NodeId, Op, Shape};
 
@@ -20,8 +20,17 @@ pub(crate) struct Weights {
     pub bias: Option<NodeId>,
 }
 
-/// Runs `cell` over `x` `[batch, steps, features]` (last step first when `backwards`) and
-/// returns each step's output `h` `[batch, units]`, in processing order.
+/// What a run of a recurrent layer over a sequence gives.
+#[derive(Debug, Clone)]
+pub(crate) struct Unrolled {
+    /// Each step's output `h` `[batch, units]`, in processing order.
+    pub outputs: Vec<NodeId>,
+    /// The states after the last processed step (`h` first; LSTM: `h`, `c`).
+    pub states: Vec<NodeId>,
+}
+
+/// Runs `cell` over `x` `[batch, steps, features]` (last step first when `backwards`):
+/// each step's output and the final states.
 pub(crate) fn unroll<C: Cell>(
     cell: &C,
     g: &mut Graph,
@@ -29,7 +38,7 @@ pub(crate) fn unroll<C: Cell>(
     w: Weights,
     mut cx: StepContext,
     backwards: bool,
-) -> Result<Vec<NodeId>> {
+) -> Result<Unrolled> {
     let [batch, steps, features] = *g.shape(x).dims() else {
         unreachable!("the layer checked the rank")
     };
@@ -72,7 +81,10 @@ pub(crate) fn unroll<C: Cell>(
         outputs.push(next[0]);
         states = Some(next);
     }
-    Ok(outputs)
+    Ok(Unrolled {
+        outputs,
+        states: states.expect("at least one step"),
+    })
 }
 
 /// The outputs `[batch, units]` of each step joined as a sequence `[batch, steps, units]`.

@@ -64,12 +64,12 @@ impl LayerGraph {
     pub(crate) fn build_forward(&self, options: ForwardOptions<'_>) -> Result<Forward> {
         let shapes = self.layer_shapes()?;
         let mut graph = Graph::new();
-        let mut nodes: Vec<Option<NodeId>> = vec![None; self.layers.len()];
+        let mut nodes: Vec<Vec<NodeId>> = vec![Vec::new(); self.layers.len()];
         for (k, &i) in self.inputs.iter().enumerate() {
             let mut dims = vec![options.batch];
             dims.extend_from_slice(shapes[i].output.dims());
             let name = features_input(k, self.inputs.len());
-            nodes[i] = Some(graph.input(name, Shape::new(dims)));
+            nodes[i] = vec![graph.input(name, Shape::new(dims))];
         }
         let mut params = Vec::new();
         for (position, (layer, s)) in self.layers.iter().zip(shapes).enumerate() {
@@ -89,12 +89,21 @@ impl LayerGraph {
                 training,
                 seed: options.seed ^ (position as u64 + 1).wrapping_mul(0xd1b5_4a32_d192_ed03),
             };
-            nodes[position] = Some(layer.build_many(&mut graph, &xs, context)?);
+            let built = layer.build_outputs(&mut graph, &xs, context)?;
+            if built.len() != s.outputs.len() {
+                return Err(self.error(format!(
+                    "{} built {} outputs but declared {}",
+                    layer.label(),
+                    built.len(),
+                    s.outputs.len()
+                )));
+            }
+            nodes[position] = built;
         }
         let outputs = self
             .outputs
             .iter()
-            .map(|&i| nodes[i].expect("every layer was built"))
+            .map(|p| nodes[p.layer][p.output])
             .collect();
         Ok(Forward {
             graph,
@@ -103,16 +112,16 @@ impl LayerGraph {
         })
     }
 
-    /// The graph nodes the layer at `position` takes: its inbound layers' outputs, or its
+    /// The graph nodes the layer at `position` takes: its inbound layer outputs, or its
     /// model input's node for an `Input`.
-    fn layer_inputs(&self, position: usize, nodes: &[Option<NodeId>]) -> Result<Vec<NodeId>> {
+    fn layer_inputs(&self, position: usize, nodes: &[Vec<NodeId>]) -> Result<Vec<NodeId>> {
         if !self.inbound[position].is_empty() {
             return Ok(self.inbound[position]
                 .iter()
-                .map(|&j| nodes[j].expect("inbound layers come first"))
+                .map(|p| nodes[p.layer][p.output])
                 .collect());
         }
-        let node = nodes[position].ok_or_else(|| {
+        let node = nodes[position].first().copied().ok_or_else(|| {
             self.error(format!(
                 "{} is an Input but not one of the model's inputs",
                 self.layers[position].label()

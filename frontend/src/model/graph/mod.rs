@@ -5,8 +5,9 @@
 //! connections in [`order`]; unnamed layers are named by [`crate::layers::naming`].
 //!
 //! Every layer is called once (one node per layer, as in a Keras model without shared
-//! layers), so a layer's output is identified by the layer itself. A layer's inbound layers
-//! come before it.
+//! layers), so a tensor is identified by a [`Port`]: the layer and which of its outputs
+//! (always 0 but for layers with several, such as an LSTM with `return_state`). A layer's
+//! inbound layers come before it.
 //!
 //! This module knows nothing of weights, compilation or training: it sits below the rest of
 //! [`crate::model`].
@@ -31,6 +32,31 @@ pub enum ModelKind {
     Functional,
 }
 
+/// One output of one layer: Keras' `[layer_name, node_index, tensor_index]` with the node
+/// index always 0 (every layer is called once).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct Port {
+    /// The layer's position.
+    pub layer: usize,
+    /// Which of the layer's outputs (0 for a one-output layer).
+    pub output: usize,
+}
+
+impl Port {
+    /// The first (for most layers the only) output of the layer at `layer`.
+    pub fn first(layer: usize) -> Self {
+        Port { layer, output: 0 }
+    }
+}
+
+/// The layer positions of each list of ports (to walk the graph by layers).
+pub(crate) fn layer_lists(inbound: &[Vec<Port>]) -> Vec<Vec<usize>> {
+    inbound
+        .iter()
+        .map(|ports| ports.iter().map(|p| p.layer).collect())
+        .collect()
+}
+
 /// A layer's place in a validated model: its per-example input and output shapes and its
 /// parameters.
 #[derive(Debug, Clone)]
@@ -39,8 +65,10 @@ pub struct LayerShapes {
     pub input: Shape,
     /// Per-example shape of every input, in inbound order (an `Input` lists its own).
     pub inputs: Vec<Shape>,
-    /// Per-example output shape.
+    /// Per-example output shape (the first output's for a layer with several).
     pub output: Shape,
+    /// Per-example shape of every output, in order (one for most layers).
+    pub outputs: Vec<Shape>,
     /// Parameters the layer needs.
     pub params: Vec<ParamSpec>,
 }
@@ -52,12 +80,12 @@ pub(crate) struct LayerGraph {
     name: String,
     kind: ModelKind,
     layers: Vec<Box<dyn Layer>>,
-    /// For each layer, the layers whose outputs it takes, in order (empty for inputs).
-    inbound: Vec<Vec<usize>>,
+    /// For each layer, the layer outputs it takes, in order (empty for inputs).
+    inbound: Vec<Vec<Port>>,
     /// The model's input layers, in order.
     inputs: Vec<usize>,
-    /// The layers whose outputs the model returns, in order.
-    outputs: Vec<usize>,
+    /// The layer outputs the model returns, in order.
+    outputs: Vec<Port>,
 }
 
 /// A layer graph's parts, to build one ([`LayerGraph::from_parts`]) or take one apart
@@ -69,12 +97,12 @@ pub(crate) struct GraphParts {
     pub kind: ModelKind,
     /// The layers, in topological order.
     pub layers: Vec<Box<dyn Layer>>,
-    /// For each layer, the positions of the layers feeding it, in order.
-    pub inbound: Vec<Vec<usize>>,
+    /// For each layer, the layer outputs feeding it, in order.
+    pub inbound: Vec<Vec<Port>>,
     /// The positions of the model's input layers.
     pub inputs: Vec<usize>,
-    /// The positions of the layers whose outputs the model returns.
-    pub outputs: Vec<usize>,
+    /// The layer outputs the model returns.
+    pub outputs: Vec<Port>,
 }
 
 impl LayerGraph {
@@ -84,7 +112,13 @@ impl LayerGraph {
         name_unnamed(&mut layers);
         let count = layers.len();
         let inbound = (0..count)
-            .map(|i| if i == 0 { vec![] } else { vec![i - 1] })
+            .map(|i| {
+                if i == 0 {
+                    vec![]
+                } else {
+                    vec![Port::first(i - 1)]
+                }
+            })
             .collect();
         LayerGraph::from_parts(GraphParts {
             name,
@@ -92,7 +126,7 @@ impl LayerGraph {
             layers,
             inbound,
             inputs: vec![0],
-            outputs: vec![count.saturating_sub(1)],
+            outputs: vec![Port::first(count.saturating_sub(1))],
         })
     }
 
@@ -149,8 +183,8 @@ impl LayerGraph {
         &self.layers
     }
 
-    /// The positions of the layers feeding the layer at `index`, in order.
-    pub fn inbound(&self, index: usize) -> &[usize] {
+    /// The layer outputs feeding the layer at `index`, in order.
+    pub fn inbound(&self, index: usize) -> &[Port] {
         &self.inbound[index]
     }
 
@@ -159,8 +193,8 @@ impl LayerGraph {
         &self.inputs
     }
 
-    /// The positions of the layers whose outputs the model returns, in order.
-    pub fn outputs(&self) -> &[usize] {
+    /// The layer outputs the model returns, in order.
+    pub fn outputs(&self) -> &[Port] {
         &self.outputs
     }
 
@@ -221,13 +255,23 @@ impl LayerGraph {
                     "two layers are named `{name}`; layer names must be unique"
                 )));
             }
+            let count = layer.output_count();
+            if self.kind == ModelKind::Sequential && count != 1 {
+                return Err(Error::Layer {
+                    layer: layer.label(),
+                    msg: format!(
+                        "has {count} outputs; the layers of a Sequential model have one output each (use the functional API)"
+                    ),
+                });
+            }
             let inputs = self.input_shapes_of(i, &out)?;
-            let output = layer.output_shape_many(&inputs)?;
+            let outputs = layer.output_shapes_many(&inputs)?;
             let params = layer.params_many(&inputs);
             out.push(LayerShapes {
                 input: inputs[0].clone(),
+                output: outputs[0].clone(),
                 inputs,
-                output,
+                outputs,
                 params,
             });
         }
@@ -246,7 +290,21 @@ impl LayerGraph {
             return Err(self.error(format!("{} must be the first layer", layer.label())));
         }
         check_arity(layer, inbound.len())?;
-        Ok(inbound.iter().map(|&j| before[j].output.clone()).collect())
+        inbound
+            .iter()
+            .map(|p| {
+                let shapes = &before[p.layer].outputs;
+                shapes.get(p.output).cloned().ok_or_else(|| {
+                    self.error(format!(
+                        "{} takes output {} of {}, which has {}",
+                        layer.label(),
+                        p.output,
+                        self.layers[p.layer].label(),
+                        shapes.len()
+                    ))
+                })
+            })
+            .collect()
     }
 
     /// The declared shape of the input layer at `index`.
@@ -276,7 +334,8 @@ impl LayerGraph {
 
     /// The per-example shape of every model input, in order.
     pub fn input_shapes(&self) -> Result<Vec<Shape>> {
-        self.shapes_of(&self.inputs)
+        let ports: Vec<Port> = self.inputs.iter().map(|&i| Port::first(i)).collect();
+        self.shapes_of(&ports)
     }
 
     /// The per-example shape of every model output, in order.
@@ -284,10 +343,26 @@ impl LayerGraph {
         self.shapes_of(&self.outputs)
     }
 
-    /// The output shapes of the layers at `indices`, validating the graph.
-    fn shapes_of(&self, indices: &[usize]) -> Result<Vec<Shape>> {
+    /// The shapes of the layer outputs `ports`, validating the graph.
+    fn shapes_of(&self, ports: &[Port]) -> Result<Vec<Shape>> {
         let shapes = self.layer_shapes()?;
-        Ok(indices.iter().map(|&i| shapes[i].output.clone()).collect())
+        ports
+            .iter()
+            .map(|p| {
+                shapes[p.layer]
+                    .outputs
+                    .get(p.output)
+                    .cloned()
+                    .ok_or_else(|| {
+                        self.error(format!(
+                            "returns output {} of {}, which has {}",
+                            p.output,
+                            self.layers[p.layer].label(),
+                            shapes[p.layer].outputs.len()
+                        ))
+                    })
+            })
+            .collect()
     }
 
     /// Append `layer` on top of a sequential stack (named Keras-style if unnamed) and
@@ -296,32 +371,41 @@ impl LayerGraph {
         name_new_layer(layer.as_mut(), &self.layers);
         let last = self.layers.len().checked_sub(1);
         self.layers.push(layer);
-        self.inbound.push(last.into_iter().collect());
-        self.outputs = vec![self.layers.len() - 1];
+        self.inbound
+            .push(last.map(Port::first).into_iter().collect());
+        self.outputs = vec![Port::first(self.layers.len() - 1)];
         if let Err(e) = self.layer_shapes() {
             self.layers.pop();
             self.inbound.pop();
-            self.outputs = last.into_iter().collect();
+            self.outputs = last.map(Port::first).into_iter().collect();
             return Err(e);
         }
         Ok(())
     }
 
     /// The layers the layer at `end` depends on (itself included), in order, as a graph
-    /// whose output is `end`'s; each kept layer is copied with `copy`.
+    /// whose outputs are `end`'s; each kept layer is copied with `copy`.
     pub fn cut_at(
         &self,
         end: usize,
         copy: impl Fn(&dyn Layer) -> Result<Box<dyn Layer>>,
     ) -> Result<LayerGraph> {
-        let keep = ancestors(&self.inbound, &[end]);
+        let keep = ancestors(&layer_lists(&self.inbound), &[end]);
         let mut new_index = vec![usize::MAX; self.layers.len()];
         let mut layers = Vec::new();
         let mut inbound = Vec::new();
         for (i, old) in self.layers.iter().enumerate().filter(|(i, _)| keep[*i]) {
             new_index[i] = layers.len();
             layers.push(copy(old.as_ref())?);
-            inbound.push(self.inbound[i].iter().map(|&j| new_index[j]).collect());
+            inbound.push(
+                self.inbound[i]
+                    .iter()
+                    .map(|p| Port {
+                        layer: new_index[p.layer],
+                        output: p.output,
+                    })
+                    .collect(),
+            );
         }
         let inputs = self
             .inputs
@@ -335,7 +419,12 @@ impl LayerGraph {
             layers,
             inbound,
             inputs,
-            outputs: vec![new_index[end]],
+            outputs: (0..self.layers[end].output_count())
+                .map(|output| Port {
+                    layer: new_index[end],
+                    output,
+                })
+                .collect(),
         }))
     }
 }
