@@ -430,3 +430,29 @@ fn unsupported_call_arguments_are_refused_by_name() {
     .unwrap();
     assert_eq!(model.inbound_layers(1), ["x", "x"]);
 }
+
+/// `[4, 6]` → causal self-attention → Dense(3, tanh) on each step (rank 3), Dot over the steps
+/// with Dense(3) of the input (`[4, 3]` · `[4, 3]` → `[3, 3]`) → Flatten → Dense(2).
+fn causal_dot_model() -> Model {
+    let mut f = Functional::builder("causal_dot").with_seed(13);
+    let x = f.input(Input::new([4, 6]));
+    let a = f
+        .apply(MultiHeadAttention::new(2, 3).use_causal_mask(true), x)
+        .unwrap();
+    let p = f
+        .apply(Dense::new(3).activation(Activation::Tanh), a)
+        .unwrap();
+    let q = f.apply(Dense::new(3), x).unwrap();
+    let d = f.apply_many(Dot::with_axis(1), &[p, q]).unwrap();
+    let h = f.apply(Flatten::new(), d).unwrap();
+    let y = f.apply(Dense::new(2), h).unwrap();
+    f.build(&[x], &[y]).unwrap()
+}
+
+#[test]
+fn causal_attention_rank_3_dense_and_dot_agree_on_cpu_and_gpu() {
+    let x = values(&[6, 4, 6], 5);
+    let y = values(&[6, 2], 6);
+    let data = Dataset::new(x.data, &[6, 4, 6], y.data, &[6, 2]).unwrap();
+    devices::assert_training_matches("causal attention, dense, dot", &causal_dot_model, &data);
+}

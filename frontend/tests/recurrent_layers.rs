@@ -452,3 +452,31 @@ fn a_sequence_model_compiles_and_predicts() {
     assert!(got.data.iter().all(|v| v.is_finite()));
     assert!(model.summary().unwrap().contains("(None, 5, 6)"));
 }
+
+#[test]
+fn permute_repeat_vector_and_rank_3_dense_agree_on_cpu_and_gpu() {
+    let n = 6;
+    let x: Vec<f32> = (0..n * 8)
+        .map(|i| 2.0 * ir::random::uniform(21, i as u32) - 1.0)
+        .collect();
+    let y: Vec<f32> = (0..n * 2)
+        .map(|i| ir::random::uniform(22, i as u32))
+        .collect();
+    let data = Dataset::new(x, &[n, 4, 2], y, &[n, 2]).unwrap();
+    devices::assert_training_matches(
+        "permute, repeat vector, dense on rank 3",
+        &|| {
+            sequential![
+                Input::new([4, 2]),
+                Permute::new([2, 1]),
+                Dense::new(3).activation(Activation::Tanh),
+                Flatten::new(),
+                RepeatVector::new(2),
+                SimpleRNN::new(3),
+                Dense::new(2),
+            ]
+            .with_seed(4)
+        },
+        &data,
+    );
+}
