@@ -194,13 +194,7 @@ pub trait Layer: fmt::Debug + Send + Sync {
     /// The per-example output shape for several per-example `inputs` (one per inbound
     /// tensor). Defaults to [`Layer::output_shape`] for exactly one input.
     fn output_shape_many(&self, inputs: &[Shape]) -> Result<Shape> {
-        match inputs {
-            [one] => self.output_shape(one),
-            _ => Err(layer_error(
-                self,
-                format!("takes one input, got {}", inputs.len()),
-            )),
-        }
+        self.output_shape(single_input(self, inputs)?)
     }
 
     /// The parameters for several per-example `inputs` (validated by
@@ -215,13 +209,7 @@ pub trait Layer: fmt::Debug + Send + Sync {
     /// Append the computation on several batched inputs `xs`. Defaults to [`Layer::build`]
     /// for exactly one input.
     fn build_many(&self, g: &mut Graph, xs: &[NodeId], ctx: LayerContext<'_>) -> Result<NodeId> {
-        match xs {
-            [one] => self.build(g, *one, ctx),
-            _ => Err(layer_error(
-                self,
-                format!("takes one input, got {}", xs.len()),
-            )),
-        }
+        self.build(g, *single_input(self, xs)?, ctx)
     }
 
     /// How many outputs the layer has: 1 for most layers; a recurrent layer with
@@ -307,6 +295,18 @@ pub(crate) fn layer_error(layer: &(impl Layer + ?Sized), msg: impl Into<String>)
     Error::Layer {
         layer: layer.label(),
         msg: msg.into(),
+    }
+}
+
+/// The one item of `inputs` (shapes or nodes) of a one-input `layer`; any other count is an
+/// error naming the layer.
+pub(crate) fn single_input<'a, T>(layer: &(impl Layer + ?Sized), inputs: &'a [T]) -> Result<&'a T> {
+    match inputs {
+        [one] => Ok(one),
+        _ => Err(layer_error(
+            layer,
+            format!("takes one input, got {}", inputs.len()),
+        )),
     }
 }
 

@@ -15,7 +15,9 @@ use crate::layers::naming::{name_methods, named_builder};
 use crate::layers::recurrent::layer::Recurrence;
 use crate::layers::recurrent::recurrence_from_config;
 use crate::layers::recurrent::unroll::{Unrolled, sequence};
-use crate::layers::{ConfigReader, Layer, LayerContext, ParamSpec, layer_config, layer_error};
+use crate::layers::{
+    ConfigReader, Layer, LayerContext, ParamSpec, layer_config, layer_error, single_input,
+};
 
 /// How `Bidirectional` merges the two directions (Keras' `merge_mode`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -266,12 +268,7 @@ impl Layer for Bidirectional {
         xs: &[NodeId],
         ctx: LayerContext<'_>,
     ) -> Result<Vec<NodeId>> {
-        let &[x] = xs else {
-            return Err(layer_error(
-                self,
-                format!("takes one input, got {}", xs.len()),
-            ));
-        };
+        let x = *single_input(self, xs)?;
         let half = ctx.params.len() / 2;
         let (fp, bp) = ctx.params.split_at(half);
         let (f, f_states) = self.direction(g, self.forward.as_ref(), x, fp, false)?;

@@ -14,6 +14,7 @@ use crate::layers::recurrent::options::RecurrentOptions;
 use crate::layers::recurrent::unroll::{Unrolled, Weights, sequence, unroll};
 use crate::layers::{
     ConfigReader, Layer, LayerContext, ParamSpec, keras_shape, layer_config, layer_error,
+    single_input,
 };
 
 /// A recurrent layer of cell `C`.
@@ -185,12 +186,7 @@ impl<C: Cell> Layer for Recurrent<C> {
         xs: &[NodeId],
         ctx: LayerContext<'_>,
     ) -> Result<Vec<NodeId>> {
-        let &[x] = xs else {
-            return Err(layer_error(
-                self,
-                format!("takes one input, got {}", xs.len()),
-            ));
-        };
+        let x = *single_input(self, xs)?;
         let run = self.run(g, x, ctx.params)?;
         let first = if self.options.return_sequences {
             sequence(g, &run.outputs)?
