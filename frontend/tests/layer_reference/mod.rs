@@ -2,8 +2,9 @@
 //! (made by `make_reference.py` there) holds per case a layer's Keras class and config, its
 //! weights and an input with the output Keras computed. [`check_keras_case`] rebuilds the
 //! layer from Keras' own config, sets the weights and compares the prediction. Also the
-//! small helpers the 1-D and 2-D layer tests share (CPU≡GPU cases and their data, error
-//! text). It does not generate values (no test runs Python).
+//! small helpers the layer tests share (CPU≡GPU cases and their data, error
+//! text, the summary and round-trip checks of a Keras-loaded model). It does not generate
+//! values (no test runs Python).
 
 #![allow(dead_code)] // each test crate uses only some of the helpers
 
@@ -149,5 +150,36 @@ pub fn error_of<T>(r: kiln::Result<T>) -> String {
     match r {
         Ok(_) => panic!("expected an error"),
         Err(e) => e.to_string(),
+    }
+}
+
+/// A model loaded from a Keras file prints Keras' `summary` text, its config reads back to
+/// itself, and the `.h5` Kiln writes of it (under `dir`) loads to the same config and
+/// predicts every output of `inputs` bit-identically. `name` labels failures.
+pub fn assert_summary_and_round_trips(
+    name: &str,
+    model: &Model,
+    summary: &str,
+    dir: &Path,
+    inputs: &[Tensor],
+) {
+    assert_eq!(
+        model.summary().unwrap().trim_end(),
+        summary.trim_end(),
+        "{name}: summary"
+    );
+    let config = model.to_config();
+    let rebuilt = Model::from_config(&config).unwrap();
+    assert_eq!(rebuilt.to_config(), config, "{name}: config round trip");
+    let path = dir.join(format!("{name}.h5"));
+    model.save_keras(&path).unwrap();
+    let again = Model::load_keras(&path).unwrap();
+    assert_eq!(again.to_config(), config, "{name}: .h5 round trip");
+    let refs: Vec<&Tensor> = inputs.iter().collect();
+    let batch = inputs[0].shape.dims()[0];
+    let before = model.predict_many(&refs, batch).unwrap();
+    let after = again.predict_many(&refs, batch).unwrap();
+    for (k, (a, b)) in after.iter().zip(&before).enumerate() {
+        assert_eq!(a.data, b.data, "{name}: reloaded output {k}");
     }
 }
