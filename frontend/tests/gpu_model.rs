@@ -7,9 +7,11 @@
 //! themselves (`KILN_GPU_TESTS=require` makes that a failure): see
 //! `codegen_gpu::gpu_tests_enabled`, the one rule of every GPU test.
 
+mod devices;
+
 use codegen_gpu::gpu_tests_enabled;
+use devices::{BatchLosses, assert_close, close};
 use kiln::Tensor;
-use kiln::callbacks::{Callback, Logs, Training};
 use kiln::losses::SoftmaxCrossEntropyWithLogits;
 use kiln::metrics::Accuracy;
 use kiln::optimizers::Adam;
@@ -22,21 +24,6 @@ const STEP_TOL: f32 = 1e-3;
 const FORWARD_TOL: f32 = 1e-4;
 const CLASSES: usize = 10;
 const BATCH: usize = 8;
-
-/// `|a - b| <= tol * max(1, |a|, |b|)`.
-fn close(a: f32, b: f32, tol: f32) -> bool {
-    (a - b).abs() <= tol * 1f32.max(a.abs()).max(b.abs())
-}
-
-fn assert_close(what: &str, got: &[f32], want: &[f32], tol: f32) {
-    assert_eq!(got.len(), want.len(), "{what}: lengths differ");
-    for (i, (g, w)) in got.iter().zip(want).enumerate() {
-        assert!(
-            close(*g, *w, tol),
-            "{what}: element {i} is {g} on the GPU, {w} on the CPU (tolerance {tol})"
-        );
-    }
-}
 
 /// `n` 8x8 images whose class is the brightest row (so a model can learn it), one-hot.
 fn images(n: usize, seed: u32) -> Dataset {
@@ -76,22 +63,6 @@ fn cnn() -> Sequential {
         Dense::new(CLASSES),
     ]
     .with_seed(11)
-}
-
-/// The running mean loss after each batch.
-#[derive(Default)]
-struct BatchLosses(Vec<f32>);
-
-impl Callback for BatchLosses {
-    fn on_batch_end(
-        &mut self,
-        _batch: usize,
-        logs: &Logs,
-        _training: &mut Training<'_>,
-    ) -> kiln::Result<()> {
-        self.0.push(logs.get("loss").expect("fit reports the loss"));
-        Ok(())
-    }
 }
 
 /// `model` compiled on `device` after `epochs` unshuffled epochs on `data` in batches of 8;
@@ -272,8 +243,6 @@ fn auto_picks_the_gpu_when_there_is_one() {
         .unwrap();
     assert_eq!(model.device(), Device::Cpu);
 }
-
-mod devices;
 
 /// The shared CPU≡GPU helper of the layer tests, on the tiny CNN.
 #[test]

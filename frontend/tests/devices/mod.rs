@@ -23,11 +23,11 @@ pub const STEP_TOL: f32 = 1e-3;
 pub const FORWARD_TOL: f32 = 1e-4;
 
 /// `|a - b| <= tol * max(1, |a|, |b|)`.
-fn close(a: f32, b: f32, tol: f32) -> bool {
+pub fn close(a: f32, b: f32, tol: f32) -> bool {
     (a - b).abs() <= tol * 1f32.max(a.abs()).max(b.abs())
 }
 
-fn assert_close(what: &str, got: &[f32], want: &[f32], tol: f32) {
+pub fn assert_close(what: &str, got: &[f32], want: &[f32], tol: f32) {
     assert_eq!(got.len(), want.len(), "{what}: lengths differ");
     for (i, (g, w)) in got.iter().zip(want).enumerate() {
         assert!(
@@ -39,7 +39,7 @@ fn assert_close(what: &str, got: &[f32], want: &[f32], tol: f32) {
 
 /// The running mean loss after each batch.
 #[derive(Default)]
-struct BatchLosses(Vec<f32>);
+pub struct BatchLosses(pub Vec<f32>);
 
 impl Callback for BatchLosses {
     fn on_batch_end(
