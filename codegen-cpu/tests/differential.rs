@@ -10,9 +10,8 @@
 
 mod common;
 
-use codegen_cpu::compile;
-use common::{assert_close, values};
-use ir::interp::{self, Bindings};
+use common::{compare_steps, values};
+use ir::interp::Bindings;
 use ir::{
     BinaryOp, Conv2dAttrs, Graph, MemoryPlan, NodeId, Op, Padding, Pool2dAttrs, PoolKind, ReduceOp,
     Shape, Tensor, UnaryOp,
@@ -37,56 +36,6 @@ fn bindings(graph: &Graph, seed: u32) -> Bindings {
             _ => None,
         })
         .collect()
-}
-
-/// Compile `graph` under `plan`, run `steps` steps from `b`, and compare outputs and
-/// parameters with the interpreter after every step.
-fn compare_steps(
-    what: &str,
-    graph: &Graph,
-    plan: &MemoryPlan,
-    b: &Bindings,
-    steps: usize,
-    rel: f32,
-    abs: f32,
-) {
-    let exe = compile(graph, plan).unwrap_or_else(|e| panic!("{what}: {e}"));
-    let mut state = exe.new_state();
-    for leaf in exe.params() {
-        state.set_param(&leaf.name, &b[&leaf.name].data).unwrap();
-    }
-    let mut reference = b.clone();
-    for step in 0..steps {
-        let inputs: Vec<(&str, &[f32])> = exe
-            .inputs()
-            .iter()
-            .map(|l| (l.name.as_str(), b[&l.name].data.as_slice()))
-            .collect();
-        let got = exe
-            .run(&mut state, &inputs)
-            .unwrap_or_else(|e| panic!("{what}: {e}"));
-        let want = interp::run(graph, &reference).unwrap();
-        for ((name, g), (_, w)) in got.iter().zip(&want.outputs) {
-            assert_eq!(g.shape, w.shape, "{what}: output {name}");
-            assert_close(
-                &format!("{what} step {step} output {name}"),
-                &g.data,
-                &w.data,
-                rel,
-                abs,
-            );
-        }
-        for (name, value) in want.updates {
-            assert_close(
-                &format!("{what} step {step} param {name}"),
-                state.param(&name).unwrap(),
-                &value.data,
-                rel,
-                abs,
-            );
-            reference.insert(name, value);
-        }
-    }
 }
 
 /// Compare under the naive plan, then after the optimization pipeline under the real plan.

@@ -11,7 +11,7 @@ mod common;
 mod indexing_graphs;
 
 use codegen_cpu::compile;
-use common::{assert_close, values};
+use common::{compare_steps, values};
 use indexing_graphs::{computed_ids_graph, embedding_training_graph, gather_graph};
 use ir::interp::{self, Bindings};
 use ir::{Graph, MemoryPlan, Op, Tensor};
@@ -39,64 +39,26 @@ fn bindings(graph: &Graph, ids: &[f32]) -> Bindings {
         .collect()
 }
 
-/// Run `graph` under `plan` for `steps` steps from `b` and compare every output and update
-/// with the interpreter after each step.
-fn compare(what: &str, graph: &Graph, plan: &MemoryPlan, b: &Bindings, steps: usize, tol: f32) {
-    let exe = compile(graph, plan).unwrap_or_else(|e| panic!("{what}: {e}"));
-    let mut state = exe.new_state();
-    for leaf in exe.params() {
-        state.set_param(&leaf.name, &b[&leaf.name].data).unwrap();
-    }
-    let mut reference = b.clone();
-    for step in 0..steps {
-        let inputs: Vec<(&str, &[f32])> = exe
-            .inputs()
-            .iter()
-            .map(|l| (l.name.as_str(), b[&l.name].data.as_slice()))
-            .collect();
-        let got = exe.run(&mut state, &inputs).unwrap();
-        let want = interp::run(graph, &reference).unwrap();
-        for ((name, g), (_, w)) in got.iter().zip(&want.outputs) {
-            assert_close(
-                &format!("{what} step {step} {name}"),
-                &g.data,
-                &w.data,
-                tol,
-                tol,
-            );
-        }
-        for (name, value) in want.updates {
-            let got = state.param(&name).unwrap();
-            assert_close(
-                &format!("{what} step {step} {name}"),
-                got,
-                &value.data,
-                tol,
-                tol,
-            );
-            reference.insert(name, value);
-        }
-    }
-}
-
-/// [`compare`] under the naive plan, then optimised under the real plan.
+/// [`compare_steps`] under the naive plan, then optimised under the real plan.
 fn check(what: &str, graph: &Graph, b: &Bindings, steps: usize, tol: f32) {
-    compare(
+    compare_steps(
         &format!("{what} (naive)"),
         graph,
         &MemoryPlan::naive(graph),
         b,
         steps,
         tol,
+        tol,
     );
     let optimized = passes::pipeline::optimize(graph).unwrap();
     let plan = passes::memory_plan::plan(&optimized).unwrap();
-    compare(
+    compare_steps(
         &format!("{what} (optimized)"),
         &optimized,
         &plan,
         b,
         steps,
+        tol,
         tol,
     );
 }
