@@ -12,6 +12,7 @@
 //!   what `fit` prints (Keras' `verbose` modes).
 //! - [`keras`]: Keras `.h5` files (configs and weights) read and written as data.
 //! - [`keras_config`]: Keras' `model_config` and `training_config` JSON, shared by the files.
+//! - [`onnx`]: ONNX files imported as models and models exported as ONNX.
 //! - [`saving`]: `save` / `load` of a whole model in one checksummed file.
 //! - [`config_json`]: the Keras-style JSON helpers every config reader and writer shares.
 //! - [`tensor_file`]: tensors in JSON files (the Keras fixtures' format, `kiln predict`'s input/output).
@@ -49,6 +50,7 @@ pub mod callbacks;
 pub mod keras_config;
 // Level 8: model files.
 pub mod keras;
+pub mod onnx;
 pub mod saving;
 // Level 9: ahead-of-time compilation.
 pub mod aot;

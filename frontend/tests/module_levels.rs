@@ -48,9 +48,10 @@ const LEVELS: &[(&str, (u8, u8))] = &[
     ("callbacks", (6, 0)),
     // 7: Keras' JSON configs of a model and of its compile settings.
     ("keras_config", (7, 0)),
-    // 8: model files (Kiln's own; Keras `.h5`; later `.keras` archives and ONNX).
+    // 8: model files (Kiln's own; Keras `.h5` and `.keras` archives; ONNX).
     ("saving", (8, 0)),
     ("keras", (8, 0)),
+    ("onnx", (8, 0)),
     // 9: ahead-of-time compilation.
     ("aot", (9, 0)),
     // 10: the prelude.
