@@ -17,6 +17,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("kiln-codegen-cpu", &["kiln-ir", "kiln-cpu-runtime"]),
     ("kiln-codegen-gpu", &["kiln-ir"]),
     ("kiln-c-harness", &[]),
+    ("kiln-onnx-proto", &[]),
     (
         "kiln",
         &[
@@ -24,6 +25,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "kiln-passes",
             "kiln-codegen-cpu",
             "kiln-codegen-gpu",
+            "kiln-onnx-proto",
         ],
     ),
     ("kiln-cli", &["kiln"]),
@@ -52,6 +54,7 @@ const ALLOWED_DEV: &[(&str, &[&str])] = &[
     ("kiln-codegen-cpu", &["kiln-passes", "kiln-c-harness"]),
     ("kiln-codegen-gpu", &["kiln-passes"]),
     ("kiln-c-harness", &[]),
+    ("kiln-onnx-proto", &[]),
     ("kiln", &["kiln-c-harness"]),
     ("kiln-cli", &[]),
     // The CNN benchmark trains the examples' shared CNN.
