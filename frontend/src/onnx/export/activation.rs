@@ -56,7 +56,10 @@ fn clip(e: &mut Emitter, x: &str, min: f32, max: f32, base: &str) -> String {
 
 /// `0.5·x·(1 + erf(x/√2))`, as Kiln's `gelu`.
 fn gelu(e: &mut Emitter, x: &str, base: &str) -> String {
-    let r = e.scalar(&format!("{base}/inv_sqrt2"), std::f32::consts::FRAC_1_SQRT_2);
+    let r = e.scalar(
+        &format!("{base}/inv_sqrt2"),
+        std::f32::consts::FRAC_1_SQRT_2,
+    );
     let scaled = e.node("Mul", &[x, &r], &format!("{base}/scaled"), vec![]);
     let erf = e.node("Erf", &[&scaled], &format!("{base}/erf"), vec![]);
     let one = e.scalar(&format!("{base}/one"), 1.0);
@@ -68,7 +71,9 @@ fn gelu(e: &mut Emitter, x: &str, base: &str) -> String {
 
 /// Keras' `Activation` layer.
 pub(crate) fn activation_layer(e: &mut Emitter, site: &Site<'_>) -> Result<Value> {
-    let act = site.reader()?.activation_or("activation", Activation::Linear)?;
+    let act = site
+        .reader()?
+        .activation_or("activation", Activation::Linear)?;
     let x = site.input()?.clone();
     Ok(apply(e, x, act, site.name))
 }
@@ -91,7 +96,11 @@ pub(crate) fn relu_layer(e: &mut Emitter, site: &Site<'_>) -> Result<Value> {
         (true, Some(max)) => clip(e, &x.name, 0.0, max, site.name),
         (true, None) => e.node("Relu", &[&x.name], site.name, vec![]),
         (false, max) => {
-            let base = if max.is_some() { site.named("leaky") } else { site.name.into() };
+            let base = if max.is_some() {
+                site.named("leaky")
+            } else {
+                site.name.into()
+            };
             let y = e.node("LeakyRelu", &[&x.name], &base, vec![float("alpha", slope)]);
             match max {
                 Some(max) => clip(e, &y, f32::NEG_INFINITY, max, site.name),
@@ -104,7 +113,9 @@ pub(crate) fn relu_layer(e: &mut Emitter, site: &Site<'_>) -> Result<Value> {
 
 /// Keras' `LeakyReLU` layer.
 pub(crate) fn leaky_relu_layer(e: &mut Emitter, site: &Site<'_>) -> Result<Value> {
-    let alpha = site.reader()?.f32_or("alpha", Activation::LEAKY_RELU_LAYER_ALPHA)?;
+    let alpha = site
+        .reader()?
+        .f32_or("alpha", Activation::LEAKY_RELU_LAYER_ALPHA)?;
     let x = site.input()?.clone();
     Ok(apply(e, x, Activation::LeakyRelu { alpha }, site.name))
 }
@@ -125,7 +136,11 @@ pub(crate) fn softmax_layer(e: &mut Emitter, site: &Site<'_>) -> Result<Value> {
         None | Some(serde_json::Value::Null) => -1,
         Some(v) => v
             .as_i64()
-            .or_else(|| v.as_array().filter(|a| a.len() == 1).and_then(|a| a[0].as_i64()))
+            .or_else(|| {
+                v.as_array()
+                    .filter(|a| a.len() == 1)
+                    .and_then(|a| a[0].as_i64())
+            })
             .ok_or_else(|| site.error(format!("axis {v} (one integer is exported)")))?,
     };
     let axis = if axis < 0 { axis + batched } else { axis };
@@ -133,7 +148,12 @@ pub(crate) fn softmax_layer(e: &mut Emitter, site: &Site<'_>) -> Result<Value> {
         return Err(site.error(format!("axis {axis} out of range")));
     }
     let onnx_axis = x.onnx_axis(axis as usize);
-    let name = e.node("Softmax", &[&x.name], site.name, vec![int("axis", onnx_axis)]);
+    let name = e.node(
+        "Softmax",
+        &[&x.name],
+        site.name,
+        vec![int("axis", onnx_axis)],
+    );
     Ok(Value { name, ..x.clone() })
 }
 

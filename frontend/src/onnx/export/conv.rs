@@ -121,7 +121,11 @@ fn finish(
     attrs: Vec<kiln_onnx_proto::AttributeProto>,
     act: Activation,
 ) -> Value {
-    let base = if act == Activation::Linear { site.name.to_string() } else { site.named("conv") };
+    let base = if act == Activation::Linear {
+        site.name.to_string()
+    } else {
+        site.named("conv")
+    };
     let y = e.node("Conv", inputs, &base, attrs);
     activation::apply(e, site.output(y, Layout::ChannelsFirst), act, site.name)
 }
@@ -144,7 +148,10 @@ fn depthwise_kernel(e: &mut Emitter, site: &Site<'_>) -> Result<(String, usize)>
     let k = site.param("depthwise_kernel")?;
     let (dims, data) = permuted(k, &[2, 3, 0, 1]);
     let weight = [dims[0] * dims[1], 1, dims[2], dims[3]];
-    Ok((e.floats(&site.named("depthwise_kernel"), &weight, &data), dims[0]))
+    Ok((
+        e.floats(&site.named("depthwise_kernel"), &weight, &data),
+        dims[0],
+    ))
 }
 
 /// Keras' `DepthwiseConv2D`.

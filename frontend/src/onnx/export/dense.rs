@@ -15,14 +15,20 @@ use crate::error::Result;
 
 /// Keras' `Dense`.
 pub(crate) fn dense(e: &mut Emitter, site: &Site<'_>) -> Result<Value> {
-    let act = site.reader()?.activation_or("activation", Activation::Linear)?;
+    let act = site
+        .reader()?
+        .activation_or("activation", Activation::Linear)?;
     let x = site.input_in(e, Layout::Kiln)?;
     let kernel = site.param("kernel")?;
     let w = e.floats(&site.named("kernel"), kernel.shape.dims(), &kernel.data);
     let bias = site
         .maybe_param("bias")
         .map(|b| e.floats(&site.named("bias"), b.shape.dims(), &b.data));
-    let base = if act == Activation::Linear { site.name.to_string() } else { site.named("linear") };
+    let base = if act == Activation::Linear {
+        site.name.to_string()
+    } else {
+        site.named("linear")
+    };
     let y = match (x.shape.rank(), &bias) {
         (1, Some(b)) => e.node("Gemm", &[&x.name, &w, b], &base, vec![]),
         (1, None) => e.node("Gemm", &[&x.name, &w], &base, vec![]),
@@ -32,7 +38,12 @@ pub(crate) fn dense(e: &mut Emitter, site: &Site<'_>) -> Result<Value> {
             e.node("Add", &[&product, b], &base, vec![])
         }
     };
-    Ok(activation::apply(e, site.output(y, Layout::Kiln), act, site.name))
+    Ok(activation::apply(
+        e,
+        site.output(y, Layout::Kiln),
+        act,
+        site.name,
+    ))
 }
 
 /// Keras' `Embedding`: rows of the table picked by the (float) ids.

@@ -10,8 +10,15 @@ use crate::error::Result;
 /// The inputs in one layout: theirs if they share it, else Kiln's. Inputs of different
 /// ranks (Keras inserts axes into the smaller) have no rule.
 fn aligned(e: &mut Emitter, site: &Site<'_>) -> Result<Vec<Value>> {
-    let first = site.inputs.first().ok_or_else(|| site.error("has no inputs"))?;
-    if site.inputs.iter().any(|x| x.shape.rank() != first.shape.rank()) {
+    let first = site
+        .inputs
+        .first()
+        .ok_or_else(|| site.error("has no inputs"))?;
+    if site
+        .inputs
+        .iter()
+        .any(|x| x.shape.rank() != first.shape.rank())
+    {
         return Err(site.error("inputs of different ranks"));
     }
     let layout = if site.inputs.iter().all(|x| x.layout == first.layout) {
@@ -27,7 +34,11 @@ fn chain(e: &mut Emitter, site: &Site<'_>, op: &str, last: &str) -> Result<(Stri
     let xs = aligned(e, site)?;
     let mut acc = xs[0].name.clone();
     for (i, x) in xs.iter().enumerate().skip(1) {
-        let out = if i + 1 == xs.len() { last.to_string() } else { site.named(&format!("{op}_{i}")) };
+        let out = if i + 1 == xs.len() {
+            last.to_string()
+        } else {
+            site.named(&format!("{op}_{i}"))
+        };
         acc = e.node(op, &[&acc, &x.name], &out, vec![]);
     }
     Ok((acc, xs[0].layout))
@@ -85,7 +96,11 @@ pub(crate) fn average(e: &mut Emitter, site: &Site<'_>) -> Result<Value> {
 pub(crate) fn concatenate(e: &mut Emitter, site: &Site<'_>) -> Result<Value> {
     let xs = aligned(e, site)?;
     let batched = site.output.rank() as i64 + 1;
-    let axis = site.reader()?.get("axis").and_then(serde_json::Value::as_i64).unwrap_or(-1);
+    let axis = site
+        .reader()?
+        .get("axis")
+        .and_then(serde_json::Value::as_i64)
+        .unwrap_or(-1);
     let axis = if axis < 0 { axis + batched } else { axis };
     if !(1..batched).contains(&axis) {
         return Err(site.error(format!("axis {axis} out of range")));

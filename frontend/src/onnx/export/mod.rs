@@ -166,7 +166,10 @@ fn site<'a>(
     if layer.output_count() != 1 {
         return Err(Error::Layer {
             layer: layer.label(),
-            msg: format!("has {} outputs; ONNX export writes one-output layers", layer.output_count()),
+            msg: format!(
+                "has {} outputs; ONNX export writes one-output layers",
+                layer.output_count()
+            ),
         });
     }
     let inputs = model
@@ -174,7 +177,9 @@ fn site<'a>(
         .into_iter()
         .map(|(from, _)| values.get(from).cloned())
         .collect::<Option<Vec<_>>>()
-        .ok_or_else(|| model.model_error(format!("{} reads a layer not yet exported", layer.label())))?;
+        .ok_or_else(|| {
+            model.model_error(format!("{} reads a layer not yet exported", layer.label()))
+        })?;
     let weights = shapes
         .params
         .iter()

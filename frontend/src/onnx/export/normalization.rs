@@ -64,7 +64,11 @@ pub(crate) fn batch_normalization(e: &mut Emitter, site: &Site<'_>) -> Result<Va
     let [gamma, beta, mean, variance] = statistics(site, features)?;
     let channels_last = axis == rank;
     if channels_last && (rank == 1 || rank == 3) {
-        let layout = if rank == 3 { Layout::ChannelsFirst } else { Layout::Kiln };
+        let layout = if rank == 3 {
+            Layout::ChannelsFirst
+        } else {
+            Layout::Kiln
+        };
         let x = e.in_layout(&x, layout);
         let inputs = [("gamma", &gamma), ("beta", &beta), ("moving_mean", &mean)];
         let mut names = vec![x.name.clone()];
@@ -79,7 +83,9 @@ pub(crate) fn batch_normalization(e: &mut Emitter, site: &Site<'_>) -> Result<Va
     // Any other axis: the folded affine map, broadcast along `axis` in Kiln's layout.
     let x = e.in_layout(&x, Layout::Kiln);
     let a: Vec<f32> = (0..features)
-        .map(|i| (f64::from(gamma[i]) / (f64::from(variance[i]) + f64::from(epsilon)).sqrt()) as f32)
+        .map(|i| {
+            (f64::from(gamma[i]) / (f64::from(variance[i]) + f64::from(epsilon)).sqrt()) as f32
+        })
         .collect();
     let b: Vec<f32> = (0..features).map(|i| beta[i] - mean[i] * a[i]).collect();
     let mut dims = vec![1; rank];
@@ -114,6 +120,11 @@ pub(crate) fn layer_normalization(e: &mut Emitter, site: &Site<'_>) -> Result<Va
     let gamma = e.floats(&site.named("gamma"), normalised, gamma);
     let beta = e.floats(&site.named("beta"), normalised, beta);
     let attrs = vec![int("axis", first as i64), float("epsilon", epsilon)];
-    let y = e.node("LayerNormalization", &[&x.name, &gamma, &beta], site.name, attrs);
+    let y = e.node(
+        "LayerNormalization",
+        &[&x.name, &gamma, &beta],
+        site.name,
+        attrs,
+    );
     Ok(site.output(y, Layout::Kiln))
 }

@@ -77,8 +77,12 @@ fn border(site: &Site<'_>, field: &str) -> Result<[[i64; 2]; 2]> {
     let nested = value.and_then(|v| v.as_array()).filter(|a| a.len() == 2);
     let border = match nested {
         Some(rows) if rows.iter().all(|r| r.is_array()) => pair(&rows[0]).zip(pair(&rows[1])),
-        Some(rows) => pair(&rows[0]).zip(pair(&rows[1])).map(|([h, _], [w, _])| ([h, h], [w, w])),
-        None => value.and_then(serde_json::Value::as_i64).map(|n| ([n, n], [n, n])),
+        Some(rows) => pair(&rows[0])
+            .zip(pair(&rows[1]))
+            .map(|([h, _], [w, _])| ([h, h], [w, w])),
+        None => value
+            .and_then(serde_json::Value::as_i64)
+            .map(|n| ([n, n], [n, n])),
     };
     border
         .map(|(a, b)| [a, b])
@@ -101,6 +105,11 @@ pub(crate) fn cropping2d(e: &mut Emitter, site: &Site<'_>) -> Result<Value> {
     let starts = e.ints(&site.named("starts"), &[top, left]);
     let ends = e.ints(&site.named("ends"), &[h as i64 - bottom, w as i64 - right]);
     let axes = e.ints(&site.named("axes"), &[2, 3]);
-    let y = e.node("Slice", &[&x.name, &starts, &ends, &axes], site.name, vec![]);
+    let y = e.node(
+        "Slice",
+        &[&x.name, &starts, &ends, &axes],
+        site.name,
+        vec![],
+    );
     Ok(site.output(y, Layout::ChannelsFirst))
 }

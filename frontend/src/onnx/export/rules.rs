@@ -11,9 +11,9 @@ use std::collections::BTreeMap;
 use ir::{Shape, Tensor};
 use serde_json::Value as Json;
 
+use super::conv;
 use super::graph::{Emitter, Layout, Value};
 use super::{activation, dense, merge, normalization, pooling, shape_ops};
-use super::conv;
 use crate::error::{Error, Result};
 use crate::layers::{ConfigReader, Layer};
 

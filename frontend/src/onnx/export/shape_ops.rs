@@ -43,6 +43,11 @@ pub(crate) fn permute(e: &mut Emitter, site: &Site<'_>) -> Result<Value> {
         .ok_or_else(|| site.error("its `dims` is not a list of integers"))?;
     let mut perm = vec![0];
     perm.extend(dims);
-    let y = e.node("Transpose", &[&x.name], site.name, vec![ints("perm", &perm)]);
+    let y = e.node(
+        "Transpose",
+        &[&x.name],
+        site.name,
+        vec![ints("perm", &perm)],
+    );
     Ok(site.output(y, Layout::Kiln))
 }
