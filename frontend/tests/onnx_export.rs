@@ -150,7 +150,8 @@ fn sequence() -> Model {
 
 /// The other rules: every activation function, the activation layers with options, the
 /// remaining merges, Cropping2D, BatchNormalization over a non-channel axis (the folded
-/// affine form), PReLU, global pooling with `keepdims`; two outputs.
+/// affine form), PReLU, UpSampling2D (nearest and bilinear), global pooling with
+/// `keepdims`; two outputs.
 fn extras() -> Model {
     let mut f = Functional::builder("extras");
     let x = f.input(Input::new([6, 6, 2]));
@@ -182,6 +183,12 @@ fn extras() -> Model {
     let e = f.apply(ELU::new(0.7), r).unwrap();
     let b = f.apply(BatchNormalization::new().axis(1), e).unwrap();
     let p = f.apply(PReLU::new().shared_axes([1, 2]), b).unwrap();
+    let u = f.apply(UpSampling2D::new([2, 3]), p).unwrap();
+    let u = f.apply(Conv2D::new(4, [2, 3]).strides([2, 3]), u).unwrap();
+    let bilinear = UpSampling2D::new(2).interpolation(Interpolation::Bilinear);
+    let v = f.apply(bilinear, p).unwrap();
+    let v = f.apply(Conv2D::new(4, 2).strides(2), v).unwrap();
+    let p = f.apply_many(Concatenate::new(), &[p, u, v]).unwrap();
     let g = f
         .apply(GlobalAveragePooling2D::new().keepdims(true), p)
         .unwrap();
@@ -197,6 +204,18 @@ fn extras() -> Model {
     m
 }
 
+/// Up-sampling compared pixel by pixel (no pooling after it to average mistakes away).
+fn upsampling() -> Model {
+    let mut f = Functional::builder("upsampling");
+    let x = f.input(Input::new([3, 4, 2]));
+    let bilinear = UpSampling2D::new([2, 3]).interpolation(Interpolation::Bilinear);
+    let a = f.apply(bilinear, x).unwrap();
+    let b = f.apply(UpSampling2D::new([2, 3]), x).unwrap();
+    let ab = f.apply_many(Concatenate::new(), &[a, b]).unwrap();
+    let y = f.apply(Flatten::new(), ab).unwrap();
+    f.build(&[x], &[y]).unwrap()
+}
+
 /// The models the tests export, by name.
 fn models() -> Vec<(&'static str, Model)> {
     vec![
@@ -205,6 +224,7 @@ fn models() -> Vec<(&'static str, Model)> {
         ("resnet", resnet()),
         ("sequence", sequence()),
         ("extras", extras()),
+        ("upsampling", upsampling()),
     ]
 }
 

@@ -200,6 +200,16 @@ pub(crate) fn float(name: &str, value: f32) -> AttributeProto {
     }
 }
 
+/// A `STRING` attribute.
+pub(crate) fn string(name: &str, value: &str) -> AttributeProto {
+    AttributeProto {
+        name: Some(name.to_string()),
+        r#type: Some(AttributeType::String as i32),
+        s: Some(value.as_bytes().to_vec()),
+        ..Default::default()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,7 +6,7 @@
 //! `Cropping2D` (`Slice`).
 
 use super::conv::same_pads;
-use super::graph::{Emitter, Layout, Value, int, ints};
+use super::graph::{Emitter, Layout, Value, int, ints, string};
 use super::rules::Site;
 use crate::error::Result;
 
@@ -111,5 +111,28 @@ pub(crate) fn cropping2d(e: &mut Emitter, site: &Site<'_>) -> Result<Value> {
         site.name,
         vec![],
     );
+    Ok(site.output(y, Layout::ChannelsFirst))
+}
+
+/// Keras' `UpSampling2D`: `Resize` by the integer factors `size`.
+pub(crate) fn upsampling2d(e: &mut Emitter, site: &Site<'_>) -> Result<Value> {
+    let c = site.reader()?;
+    let [sh, sw] = c.usize_pair_or("size", [2, 2])?;
+    let attrs = match c.str_or("interpolation", "nearest")?.as_str() {
+        "nearest" => vec![
+            string("mode", "nearest"),
+            string("coordinate_transformation_mode", "asymmetric"),
+            string("nearest_mode", "floor"),
+        ],
+        "bilinear" => vec![
+            string("mode", "linear"),
+            string("coordinate_transformation_mode", "half_pixel"),
+        ],
+        other => return Err(site.error(format!("interpolation \"{other}\""))),
+    };
+    let (x, _) = site.image_input(e)?;
+    let scales = [1.0, 1.0, sh as f32, sw as f32];
+    let scales = e.floats(&site.named("scales"), &[4], &scales);
+    let y = e.node("Resize", &[&x.name, "", &scales], site.name, attrs);
     Ok(site.output(y, Layout::ChannelsFirst))
 }

@@ -39,6 +39,7 @@ const RULES: &[(&str, Rule)] = &[
     ("GlobalMaxPooling2D", pooling::global_max_pooling2d),
     ("ZeroPadding2D", pooling::zero_padding2d),
     ("Cropping2D", pooling::cropping2d),
+    ("UpSampling2D", pooling::upsampling2d),
     ("BatchNormalization", normalization::batch_normalization),
     ("LayerNormalization", normalization::layer_normalization),
     ("Dropout", shape_ops::dropout),
