@@ -2,7 +2,7 @@
 //! `(kh, kw, in, out)` written once as `(out, in, kh, kw)`), `DepthwiseConv2D` (kernel
 //! `(kh, kw, c, m)` as `(c·m, 1, kh, kw)`, `group = c`) and `SeparableConv2D` (that
 //! depthwise `Conv` without bias, then a 1×1 `Conv` with the pointwise kernel and the
-//! bias). Each is followed by its activation.
+//! bias), and `Conv2DTranspose` as `ConvTranspose`. Each is followed by its activation.
 //!
 //! Padding is always explicit `pads`: `valid` is none; `same` is TensorFlow's split (the
 //! odd pixel after), [`same_pads`], shared with pooling. No `auto_pad`, whose `SAME_UPPER`
@@ -181,6 +181,51 @@ pub(crate) fn separable_conv2d(e: &mut Emitter, site: &Site<'_>) -> Result<Value
     let one = [1i64, 1];
     let attrs = vec![ints("kernel_shape", &one), ints("strides", &one)];
     Ok(finish(e, site, &inputs, attrs, o.activation))
+}
+
+/// Keras' `Conv2DTranspose`: ONNX `ConvTranspose` (kernel `(kh, kw, out, in)` written as
+/// `(in, out, kh, kw)`), the adjoint of the forward convolution from the layer's output to
+/// its input: the full result cropped by that convolution's padding before (`pads`), the
+/// rest cropped after or, where the output is longer, added by `output_padding`.
+pub(crate) fn conv2d_transpose(e: &mut Emitter, site: &Site<'_>) -> Result<Value> {
+    let o = ConvOptions::read(site)?;
+    let (x, [h, w, _]) = site.image_input(e)?;
+    let out = [site.output.dims()[0], site.output.dims()[1]];
+    let window = [0, 1].map(|i| (o.kernel[i] - 1) * o.dilations[i] + 1);
+    let forward = same_pads(site, &o.padding, out, window, o.strides)?;
+    let mut pads = vec![forward[0], forward[1], 0, 0];
+    let mut output_padding = [0i64; 2];
+    for (a, size) in [h, w].into_iter().enumerate() {
+        let full = ((size - 1) * o.strides[a] + window[a]) as i64;
+        let rest = full - pads[a] - out[a] as i64;
+        pads[a + 2] = rest.max(0);
+        output_padding[a] = (-rest).max(0);
+    }
+    let (dims, data) = permuted(site.param("kernel")?, &[3, 2, 0, 1]);
+    let kernel = e.floats(&site.named("kernel"), &dims, &data);
+    let as_i64 = |v: [usize; 2]| v.map(|x| x as i64);
+    let attrs = vec![
+        ints("kernel_shape", &as_i64(o.kernel)),
+        ints("strides", &as_i64(o.strides)),
+        ints("dilations", &as_i64(o.dilations)),
+        ints("pads", &pads),
+        ints("output_padding", &output_padding),
+    ];
+    let b = bias(e, site);
+    let mut inputs = vec![x.name.as_str(), kernel.as_str()];
+    inputs.extend(b.as_deref());
+    let base = if o.activation == Activation::Linear {
+        site.name.to_string()
+    } else {
+        site.named("conv")
+    };
+    let y = e.node("ConvTranspose", &inputs, &base, attrs);
+    Ok(activation::apply(
+        e,
+        site.output(y, Layout::ChannelsFirst),
+        o.activation,
+        site.name,
+    ))
 }
 
 #[cfg(test)]

@@ -33,6 +33,7 @@ const RULES: &[(&str, Rule)] = &[
     ("Conv2D", conv::conv2d),
     ("DepthwiseConv2D", conv::depthwise_conv2d),
     ("SeparableConv2D", conv::separable_conv2d),
+    ("Conv2DTranspose", conv::conv2d_transpose),
     ("MaxPooling2D", pooling::max_pooling2d),
     ("AveragePooling2D", pooling::average_pooling2d),
     ("GlobalAveragePooling2D", pooling::global_average_pooling2d),
