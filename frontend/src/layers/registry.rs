@@ -21,6 +21,7 @@ use crate::layers::{
 };
 use crate::layers::{Bidirectional, GRU, LSTM, Permute, RepeatVector, SimpleRNN, TimeDistributed};
 use crate::layers::{Dot, LayerNormalization, MultiHeadAttention};
+use crate::layers::{ConstantOperand, PinnedBatch};
 
 /// Builds a layer from its config reader.
 type FromConfig = fn(&ConfigReader) -> Result<Box<dyn Layer>>;
@@ -126,6 +127,11 @@ const LAYERS: &[(&str, FromConfig)] = &[
     ("RepeatVector", |c| {
         Ok(Box::new(RepeatVector::from_config(c)?))
     }),
+    // Kiln's own layers for ONNX imports (no Keras class of that name).
+    ("ConstantOperand", |c| {
+        Ok(Box::new(ConstantOperand::from_config(c)?))
+    }),
+    ("PinnedBatch", |c| Ok(Box::new(PinnedBatch::from_config(c)?))),
 ];
 
 /// The Keras class names the registry knows.
