@@ -11,7 +11,10 @@ use kiln::metrics::Accuracy;
 use kiln::optimizers::Adam;
 use kiln::{Dataset, Model, Tensor};
 
-const ONNX: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/onnx/cnn_bn.onnx");
+const ONNX: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/fixtures/onnx/cnn_bn.onnx"
+);
 const MNIST_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../datasets/mnist");
 
 /// The first `n` MNIST test images as NCHW `[n, 1, 28, 28]` (same order as NHWC for one
@@ -36,7 +39,12 @@ fn an_imported_cnn_fine_tunes_with_frozen_convolutions_and_saves_both_ways() {
         .iter()
         .map(|l| (l.name().unwrap_or_default().to_string(), l.class_name()))
         .collect();
-    let flatten = names.iter().find(|(_, c)| *c == "Flatten").unwrap().0.clone();
+    let flatten = names
+        .iter()
+        .find(|(_, c)| *c == "Flatten")
+        .unwrap()
+        .0
+        .clone();
     let convs: Vec<String> = names
         .iter()
         .filter(|(_, c)| *c == "Conv2D")
@@ -75,7 +83,11 @@ fn an_imported_cnn_fine_tunes_with_frozen_convolutions_and_saves_both_ways() {
     assert!(losses[losses.len() - 1] < 0.95 * losses[0], "{losses:?}");
 
     for (conv, before) in convs.iter().zip(&frozen_before) {
-        assert_eq!(&model.weight(&format!("{conv}/kernel")).unwrap(), before, "{conv}");
+        assert_eq!(
+            &model.weight(&format!("{conv}/kernel")).unwrap(),
+            before,
+            "{conv}"
+        );
     }
     assert_ne!(model.weight("new_head/kernel").unwrap(), head_before);
 

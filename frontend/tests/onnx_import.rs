@@ -21,7 +21,10 @@ fn assert_close(name: &str, got: &Tensor, want: &Tensor) {
     let mut worst = 0.0f32;
     for (i, (&g, &w)) in got.data.iter().zip(&want.data).enumerate() {
         let gap = (g - w).abs();
-        assert!(gap <= 1e-4 + 1e-4 * w.abs(), "{name}: element {i}: got {g}, want {w}");
+        assert!(
+            gap <= 1e-4 + 1e-4 * w.abs(),
+            "{name}: element {i}: got {g}, want {w}"
+        );
         worst = worst.max(gap);
     }
     eprintln!("{name}: worst |difference| {worst:.3e}");
@@ -122,7 +125,10 @@ fn unsupported_ops_are_one_error_naming_node_op_opset_and_every_other() {
     let path = dir.join("m.onnx");
     std::fs::write(&path, model.encode_to_vec()).unwrap();
     let err = Model::load_onnx(&path).unwrap_err().to_string();
-    assert!(err.contains("`mystery`") && err.contains("FancyOp"), "{err}");
+    assert!(
+        err.contains("`mystery`") && err.contains("FancyOp"),
+        "{err}"
+    );
     assert!(err.contains("opset 13"), "{err}");
     assert!(err.contains("`other` (NonMaxSuppression)"), "{err}");
     std::fs::remove_dir_all(&dir).ok();
@@ -211,6 +217,9 @@ fn with_external(edit: impl Fn(&mut Vec<kiln_onnx_proto::StringStringEntryProto>
     model.encode_to_vec()
 }
 
+/// A change to an initializer's external-data entries.
+type Edit = Box<dyn Fn(&mut Vec<kiln_onnx_proto::StringStringEntryProto>)>;
+
 fn set(entries: &mut [kiln_onnx_proto::StringStringEntryProto], key: &str, value: &str) {
     for e in entries.iter_mut() {
         if e.key.as_deref() == Some(key) {
@@ -224,18 +233,30 @@ fn bad_external_data_is_refused_naming_the_tensor() {
     let dir = std::env::temp_dir().join(format!("kiln_onnx_external_{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let data = std::fs::read(fixture("resnet_block_dynamo.onnx.data")).unwrap();
-    let cases: [(&str, Box<dyn Fn(&mut Vec<_>)>); 5] = [
+    let cases: [(&str, Edit); 5] = [
         ("past the end", Box::new(|e| set(e, "offset", "5000"))),
-        ("leaves the model's folder", Box::new(|e| set(e, "location", "../x.data"))),
-        ("leaves the model's folder", Box::new(|e| set(e, "location", "/etc/passwd"))),
+        (
+            "leaves the model's folder",
+            Box::new(|e| set(e, "location", "../x.data")),
+        ),
+        (
+            "leaves the model's folder",
+            Box::new(|e| set(e, "location", "/etc/passwd")),
+        ),
         ("is not a number", Box::new(|e| set(e, "offset", "-1"))),
-        ("differs from", Box::new(|e| set(e, "length", "99999999999"))),
+        (
+            "differs from",
+            Box::new(|e| set(e, "length", "99999999999")),
+        ),
     ];
     for (want, edit) in cases {
         let err = import_bytes(&dir, &with_external(edit), Some(&data))
             .unwrap_err()
             .to_string();
-        assert!(err.contains(want) && err.contains("tensor `"), "{want}: {err}");
+        assert!(
+            err.contains(want) && err.contains("tensor `"),
+            "{want}: {err}"
+        );
     }
     let err = import_bytes(&dir, &with_external(|_| {}), Some(&data[..100]))
         .unwrap_err()

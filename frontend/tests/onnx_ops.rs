@@ -65,7 +65,10 @@ fn node(op: &str, inputs: &[&str], output: &str, attrs: &[(&str, A<'_>)]) -> Nod
                 A::Is(v) => (p.ints, p.r#type) = (v.to_vec(), Some(AttributeType::Ints as i32)),
                 A::F(v) => (p.f, p.r#type) = (Some(*v), Some(AttributeType::Float as i32)),
                 A::S(v) => {
-                    (p.s, p.r#type) = (Some(v.as_bytes().to_vec()), Some(AttributeType::String as i32))
+                    (p.s, p.r#type) = (
+                        Some(v.as_bytes().to_vec()),
+                        Some(AttributeType::String as i32),
+                    )
                 }
             }
             p
@@ -136,18 +139,23 @@ fn import(bytes: &[u8]) -> kiln::Result<Model> {
 }
 
 fn fxhash(bytes: &[u8]) -> u64 {
-    bytes
-        .iter()
-        .fold(0xcbf2_9ce4_8422_2325u64, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3))
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+    })
 }
 
 /// Imports `bytes`, predicts `x` (NCHW or NC) and compares with `want` (1e-4 abs + rel).
 fn check(name: &str, bytes: &[u8], x: &Tensor, want: &[f32]) {
     let model = import(bytes).unwrap_or_else(|e| panic!("{name}: {e}"));
-    let got = model.predict(x, x.shape.dims()[0]).unwrap_or_else(|e| panic!("{name}: {e}"));
+    let got = model
+        .predict(x, x.shape.dims()[0])
+        .unwrap_or_else(|e| panic!("{name}: {e}"));
     assert_eq!(got.data.len(), want.len(), "{name}: {:?}", got.shape);
     for (i, (&g, &w)) in got.data.iter().zip(want).enumerate() {
-        assert!((g - w).abs() <= 1e-4 + 1e-4 * w.abs(), "{name}[{i}]: got {g}, want {w}");
+        assert!(
+            (g - w).abs() <= 1e-4 + 1e-4 * w.abs(),
+            "{name}[{i}]: got {g}, want {w}"
+        );
     }
 }
 
@@ -176,7 +184,10 @@ fn conv_ref(
                     for ci in 0..cg {
                         for u in 0..kh {
                             for v in 0..kw {
-                                let (yy, xx) = ((i * s + u * d) as i64 - pt as i64, (j * s + v * d) as i64 - pl as i64);
+                                let (yy, xx) = (
+                                    (i * s + u * d) as i64 - pt as i64,
+                                    (j * s + v * d) as i64 - pl as i64,
+                                );
                                 if yy < 0 || xx < 0 || yy >= h as i64 || xx >= w as i64 {
                                     continue;
                                 }
@@ -202,7 +213,12 @@ fn depthwise_conv_with_asymmetric_pads_then_scale_and_shift_folded() {
     let bias = values(8, 3);
     let (scale, shift) = (values(8, 4), values(8, 5));
     let nodes = vec![
-        node("Conv", &["x", "w", "b"], "c", &[("group", A::I(4)), ("pads", A::Is(&[1, 0, 1, 2]))]),
+        node(
+            "Conv",
+            &["x", "w", "b"],
+            "c",
+            &[("group", A::I(4)), ("pads", A::Is(&[1, 0, 1, 2]))],
+        ),
         node("Mul", &["c", "scale"], "m", &[]),
         node("Add", &["shift", "m"], "y", &[]),
     ];
@@ -223,18 +239,34 @@ fn depthwise_conv_with_asymmetric_pads_then_scale_and_shift_folded() {
     check("depthwise", &bytes, &Tensor::new(dims, x).unwrap(), &want);
     let m = import(&bytes).unwrap();
     let classes: Vec<&str> = m.layers().iter().map(|l| l.class_name()).collect();
-    assert!(classes.contains(&"DepthwiseConv2D") && !classes.contains(&"ConstantOperand"), "{classes:?}");
+    assert!(
+        classes.contains(&"DepthwiseConv2D") && !classes.contains(&"ConstantOperand"),
+        "{classes:?}"
+    );
 }
 
 #[test]
 fn dilated_same_upper_conv_and_a_grouped_conv_is_refused_by_name() {
     let (dims, wd) = ([1, 3, 7, 7], [4, 3, 3, 3]);
     let (x, k, bias) = (values(3 * 49, 6), values(4 * 27, 7), vec![0.0; 4]);
-    let attrs = [("dilations", A::Is(&[2, 2])), ("auto_pad", A::S("SAME_UPPER"))];
-    let bytes = model(11, &dims[1..], vec![node("Conv", &["x", "w"], "y", &attrs)], vec![f32_tensor("w", &wd, &k)]);
+    let attrs = [
+        ("dilations", A::Is(&[2, 2])),
+        ("auto_pad", A::S("SAME_UPPER")),
+    ];
+    let bytes = model(
+        11,
+        &dims[1..],
+        vec![node("Conv", &["x", "w"], "y", &attrs)],
+        vec![f32_tensor("w", &wd, &k)],
+    );
     // SAME_UPPER with a dilated 5×5 window over 7: 2 cells each side.
     let want = conv_ref(&x, dims, &k, wd, &bias, 1, [2, 2, 2, 2], 2, 1);
-    check("dilated same conv", &bytes, &Tensor::new(dims, x).unwrap(), &want);
+    check(
+        "dilated same conv",
+        &bytes,
+        &Tensor::new(dims, x).unwrap(),
+        &want,
+    );
 
     let grouped = model(
         13,
@@ -247,7 +279,15 @@ fn dilated_same_upper_conv_and_a_grouped_conv_is_refused_by_name() {
 }
 
 /// NCHW transposed convolution by the ONNX definition (group 1, symmetric pads `p`).
-fn conv_transpose_ref(x: &[f32], [n, c, h, w]: [usize; 4], k: &[f32], m: usize, kk: usize, s: usize, p: usize) -> Vec<f32> {
+fn conv_transpose_ref(
+    x: &[f32],
+    [n, c, h, w]: [usize; 4],
+    k: &[f32],
+    m: usize,
+    kk: usize,
+    s: usize,
+    p: usize,
+) -> Vec<f32> {
     let (oh, ow) = ((h - 1) * s + kk - 2 * p, (w - 1) * s + kk - 2 * p);
     let mut y = vec![0.0; n * m * oh * ow];
     for b in 0..n {
@@ -257,7 +297,8 @@ fn conv_transpose_ref(x: &[f32], [n, c, h, w]: [usize; 4], k: &[f32], m: usize, 
                     for mo in 0..m {
                         for u in 0..kk {
                             for v in 0..kk {
-                                let (yy, xx) = ((i * s + u) as i64 - p as i64, (j * s + v) as i64 - p as i64);
+                                let (yy, xx) =
+                                    ((i * s + u) as i64 - p as i64, (j * s + v) as i64 - p as i64);
                                 if yy < 0 || xx < 0 || yy >= oh as i64 || xx >= ow as i64 {
                                     continue;
                                 }
@@ -280,10 +321,23 @@ fn conv_transpose_valid_and_same() {
     let x = values(2 * 3 * 16, 9);
     for (kk, s, p) in [(3, 2, 0), (4, 2, 1), (3, 1, 1)] {
         let k = values(3 * 2 * kk * kk, 10 + kk as u64);
-        let attrs = [("strides", A::Is(&[s as i64, s as i64])), ("pads", A::Is(&[p as i64; 4]))];
-        let bytes = model(13, &dims[1..], vec![node("ConvTranspose", &["x", "w"], "y", &attrs)], vec![f32_tensor("w", &[3, 2, kk, kk], &k)]);
+        let attrs = [
+            ("strides", A::Is(&[s as i64, s as i64])),
+            ("pads", A::Is(&[p as i64; 4])),
+        ];
+        let bytes = model(
+            13,
+            &dims[1..],
+            vec![node("ConvTranspose", &["x", "w"], "y", &attrs)],
+            vec![f32_tensor("w", &[3, 2, kk, kk], &k)],
+        );
         let want = conv_transpose_ref(&x, dims, &k, 2, kk, s, p);
-        check(&format!("conv transpose k{kk} s{s} p{p}"), &bytes, &Tensor::new(dims, x.clone()).unwrap(), &want);
+        check(
+            &format!("conv transpose k{kk} s{s} p{p}"),
+            &bytes,
+            &Tensor::new(dims, x.clone()).unwrap(),
+            &want,
+        );
     }
 }
 
@@ -295,7 +349,16 @@ fn pad_leaky_relu_clip_and_max_pool_with_asymmetric_pads() {
         node("Pad", &["x", "pads"], "p", &[]),
         node("LeakyRelu", &["p"], "l", &[("alpha", A::F(0.2))]),
         node("Clip", &["l", "lo", "hi"], "c", &[]),
-        node("MaxPool", &["c"], "y", &[("kernel_shape", A::Is(&[2, 2])), ("strides", A::Is(&[2, 2])), ("pads", A::Is(&[0, 1, 1, 0]))]),
+        node(
+            "MaxPool",
+            &["c"],
+            "y",
+            &[
+                ("kernel_shape", A::Is(&[2, 2])),
+                ("strides", A::Is(&[2, 2])),
+                ("pads", A::Is(&[0, 1, 1, 0])),
+            ],
+        ),
     ];
     let inits = vec![
         i64_tensor("pads", &[0, 0, 1, 0, 0, 0, 0, 2]),
@@ -309,7 +372,11 @@ fn pad_leaky_relu_clip_and_max_pool_with_asymmetric_pads() {
             return None;
         }
         let (i, j) = (i as usize, j as usize);
-        let v = if i >= 1 && j < 5 { x[((b * 2 + c) * 5 + i - 1) * 5 + j] } else { 0.0 };
+        let v = if i >= 1 && j < 5 {
+            x[((b * 2 + c) * 5 + i - 1) * 5 + j]
+        } else {
+            0.0
+        };
         let v = if v < 0.0 { 0.2 * v } else { v };
         Some(v.clamp(0.0, 6.0))
     };
@@ -319,13 +386,19 @@ fn pad_leaky_relu_clip_and_max_pool_with_asymmetric_pads() {
         for c in 0..2 {
             for i in 0..oh as i64 {
                 for j in 0..ow as i64 {
-                    let cells = [(0, 0), (0, 1), (1, 0), (1, 1)].map(|(u, v)| at(b, c, 2 * i + u, 2 * j + v - 1));
+                    let cells = [(0, 0), (0, 1), (1, 0), (1, 1)]
+                        .map(|(u, v)| at(b, c, 2 * i + u, 2 * j + v - 1));
                     want.push(cells.iter().flatten().fold(f32::MIN, |a, &v| a.max(v)));
                 }
             }
         }
     }
-    check("pad/leaky/clip/maxpool", &model(13, &dims[1..], nodes, inits), &Tensor::new(dims, x).unwrap(), &want);
+    check(
+        "pad/leaky/clip/maxpool",
+        &model(13, &dims[1..], nodes, inits),
+        &Tensor::new(dims, x).unwrap(),
+        &want,
+    );
 }
 
 fn softmax(v: &[f32]) -> Vec<f32> {
@@ -340,11 +413,26 @@ fn softmax_axis_semantics_old_and_new() {
     let dims = [2, 3, 2, 2];
     let x = values(24, 12);
     // Opset 11, axis 1: one softmax over all 12 values of each example.
-    let old = model(11, &dims[1..], vec![node("Softmax", &["x"], "y", &[])], vec![]);
+    let old = model(
+        11,
+        &dims[1..],
+        vec![node("Softmax", &["x"], "y", &[])],
+        vec![],
+    );
     let want_old: Vec<f32> = x.chunks(12).flat_map(softmax).collect();
-    check("softmax opset 11", &old, &Tensor::new(dims, x.clone()).unwrap(), &want_old);
+    check(
+        "softmax opset 11",
+        &old,
+        &Tensor::new(dims, x.clone()).unwrap(),
+        &want_old,
+    );
     // Opset 13, axis 1: over the 3 channels at each position.
-    let new = model(13, &dims[1..], vec![node("Softmax", &["x"], "y", &[("axis", A::I(1))])], vec![]);
+    let new = model(
+        13,
+        &dims[1..],
+        vec![node("Softmax", &["x"], "y", &[("axis", A::I(1))])],
+        vec![],
+    );
     let mut want_new = x.clone();
     for b in 0..2 {
         for p in 0..4 {
@@ -354,7 +442,12 @@ fn softmax_axis_semantics_old_and_new() {
             }
         }
     }
-    check("softmax opset 13", &new, &Tensor::new(dims, x).unwrap(), &want_new);
+    check(
+        "softmax opset 13",
+        &new,
+        &Tensor::new(dims, x).unwrap(),
+        &want_new,
+    );
 }
 
 #[test]
@@ -362,11 +455,32 @@ fn flatten_transpose_and_a_shape_subgraph_keep_the_onnx_element_order() {
     let dims = [3, 2, 3, 4];
     let x = values(72, 13);
     // Relu (channels-last inside) then Flatten: the NCHW order.
-    let flat = model(13, &dims[1..], vec![node("Relu", &["x"], "r", &[]), node("Flatten", &["r"], "y", &[("axis", A::I(1))])], vec![]);
+    let flat = model(
+        13,
+        &dims[1..],
+        vec![
+            node("Relu", &["x"], "r", &[]),
+            node("Flatten", &["r"], "y", &[("axis", A::I(1))]),
+        ],
+        vec![],
+    );
     let want: Vec<f32> = x.iter().map(|v| v.max(0.0)).collect();
-    check("flatten", &flat, &Tensor::new(dims, x.clone()).unwrap(), &want);
+    check(
+        "flatten",
+        &flat,
+        &Tensor::new(dims, x.clone()).unwrap(),
+        &want,
+    );
     // Transpose to [N, W, C, H].
-    let t = model(13, &dims[1..], vec![node("Relu", &["x"], "r", &[]), node("Transpose", &["r"], "y", &[("perm", A::Is(&[0, 3, 1, 2]))])], vec![]);
+    let t = model(
+        13,
+        &dims[1..],
+        vec![
+            node("Relu", &["x"], "r", &[]),
+            node("Transpose", &["r"], "y", &[("perm", A::Is(&[0, 3, 1, 2]))]),
+        ],
+        vec![],
+    );
     let mut want_t = Vec::new();
     for b in 0..3 {
         for w in 0..4 {
@@ -377,22 +491,40 @@ fn flatten_transpose_and_a_shape_subgraph_keep_the_onnx_element_order() {
             }
         }
     }
-    check("transpose", &t, &Tensor::new(dims, x.clone()).unwrap(), &want_t);
+    check(
+        "transpose",
+        &t,
+        &Tensor::new(dims, x.clone()).unwrap(),
+        &want_t,
+    );
     // Shape -> Gather(0) -> Unsqueeze -> Concat with [-1] -> Reshape: the batch stays free.
     let nodes = vec![
         node("Shape", &["x"], "s", &[]),
         node("Gather", &["s", "zero"], "n", &[("axis", A::I(0))]),
         node("Unsqueeze", &["n", "axes"], "n1", &[]),
-        node("Concat", &["n1", "minus_one"], "target", &[("axis", A::I(0))]),
+        node(
+            "Concat",
+            &["n1", "minus_one"],
+            "target",
+            &[("axis", A::I(0))],
+        ),
         node("Reshape", &["x", "target"], "y", &[]),
     ];
     let inits = vec![
-        TensorProto { dims: vec![], ..i64_tensor("zero", &[0]) },
+        TensorProto {
+            dims: vec![],
+            ..i64_tensor("zero", &[0])
+        },
         i64_tensor("axes", &[0]),
         i64_tensor("minus_one", &[-1]),
     ];
     let bytes = model(13, &dims[1..], nodes, inits);
-    check("shape subgraph at batch 3", &bytes, &Tensor::new(dims, x.clone()).unwrap(), &x);
+    check(
+        "shape subgraph at batch 3",
+        &bytes,
+        &Tensor::new(dims, x.clone()).unwrap(),
+        &x,
+    );
     let one = Tensor::new([1, 2, 3, 4], x[..24].to_vec()).unwrap();
     check("shape subgraph at batch 1", &bytes, &one, &x[..24]);
 }
@@ -404,14 +536,23 @@ fn gemm_alpha_beta_and_constant_sub_div_fold_or_become_layers() {
     let c = values(4, 16);
     let (sub, div) = (values(4, 17), [2.0f32, -4.0, 0.5, 8.0]);
     let nodes = vec![
-        node("Gemm", &["x", "b", "c"], "g", &[("alpha", A::F(0.5)), ("beta", A::F(2.0))]),
+        node(
+            "Gemm",
+            &["x", "b", "c"],
+            "g",
+            &[("alpha", A::F(0.5)), ("beta", A::F(2.0))],
+        ),
         node("Sub", &["g", "sub"], "s", &[]),
         node("Div", &["s", "div"], "d", &[]),
         node("Sub", &["sub", "d"], "y", &[]),
     ];
     let inits = vec![
         f32_tensor("b", &[3, 4], &b),
-        TensorProto { float_data: c.clone(), raw_data: None, ..f32_tensor("c", &[1, 4], &[]) },
+        TensorProto {
+            float_data: c.clone(),
+            raw_data: None,
+            ..f32_tensor("c", &[1, 4], &[])
+        },
         f32_tensor("sub", &[4], &sub),
         f32_tensor("div", &[4], &div),
     ];
@@ -424,11 +565,30 @@ fn gemm_alpha_beta_and_constant_sub_div_fold_or_become_layers() {
         }
     }
     let bytes = model(13, &[3], nodes, inits);
-    check("gemm/sub/div", &bytes, &Tensor::new([2, 3], x).unwrap(), &want);
-    let classes: Vec<&str> = import(&bytes).unwrap().layers().iter().map(|l| l.class_name()).collect();
-    assert_eq!(classes, ["InputLayer", "Dense", "ConstantOperand"], "x - c and / c fold into the Dense");
+    check(
+        "gemm/sub/div",
+        &bytes,
+        &Tensor::new([2, 3], x).unwrap(),
+        &want,
+    );
+    let classes: Vec<&str> = import(&bytes)
+        .unwrap()
+        .layers()
+        .iter()
+        .map(|l| l.class_name())
+        .collect();
+    assert_eq!(
+        classes,
+        ["InputLayer", "Dense", "ConstantOperand"],
+        "x - c and / c fold into the Dense"
+    );
 
-    let trans_a = model(13, &[3], vec![node("Gemm", &["x", "b"], "y", &[("transA", A::I(1))])], vec![f32_tensor("b", &[2, 4], &values(8, 18))]);
+    let trans_a = model(
+        13,
+        &[3],
+        vec![node("Gemm", &["x", "b"], "y", &[("transA", A::I(1))])],
+        vec![f32_tensor("b", &[2, 4], &values(8, 18))],
+    );
     let err = import(&trans_a).unwrap_err().to_string();
     assert!(err.contains("Gemm_y") && err.contains("transA"), "{err}");
 }
@@ -437,7 +597,17 @@ fn gemm_alpha_beta_and_constant_sub_div_fold_or_become_layers() {
 fn reduce_mean_with_axes_attribute_drops_the_spatial_axes() {
     let dims = [2, 3, 2, 2];
     let x = values(24, 19);
-    let bytes = model(13, &dims[1..], vec![node("ReduceMean", &["x"], "y", &[("axes", A::Is(&[2, 3])), ("keepdims", A::I(0))])], vec![]);
+    let bytes = model(
+        13,
+        &dims[1..],
+        vec![node(
+            "ReduceMean",
+            &["x"],
+            "y",
+            &[("axes", A::Is(&[2, 3])), ("keepdims", A::I(0))],
+        )],
+        vec![],
+    );
     let want: Vec<f32> = x.chunks(4).map(|c| c.iter().sum::<f32>() / 4.0).collect();
     check("reduce mean", &bytes, &Tensor::new(dims, x).unwrap(), &want);
 }

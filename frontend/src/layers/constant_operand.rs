@@ -8,9 +8,9 @@ use serde_json::{Value, json};
 
 use crate::error::Result;
 use crate::initializers::Initializer;
+use crate::layers::layer_error;
 use crate::layers::naming::{name_methods, named_builder};
 use crate::layers::{ConfigReader, Layer, LayerContext, ParamSpec, keras_shape, layer_config};
-use crate::layers::layer_error;
 
 /// Which arithmetic a [`ConstantOperand`] applies, and on which side the constant sits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -124,10 +124,7 @@ impl Layer for ConstantOperand {
 
     fn config(&self) -> Value {
         let op = KINDS.iter().find(|(k, _)| *k == self.kind).map(|(_, n)| *n);
-        layer_config(
-            self,
-            json!({"operation": op, "shape": self.shape.dims()}),
-        )
+        layer_config(self, json!({"operation": op, "shape": self.shape.dims()}))
     }
 
     fn build(&self, g: &mut Graph, x: NodeId, ctx: LayerContext<'_>) -> Result<NodeId> {

@@ -20,8 +20,8 @@ use crate::layers::{
     ZeroPadding1D,
 };
 use crate::layers::{Bidirectional, GRU, LSTM, Permute, RepeatVector, SimpleRNN, TimeDistributed};
-use crate::layers::{Dot, LayerNormalization, MultiHeadAttention};
 use crate::layers::{ConstantOperand, PinnedBatch};
+use crate::layers::{Dot, LayerNormalization, MultiHeadAttention};
 
 /// Builds a layer from its config reader.
 type FromConfig = fn(&ConfigReader) -> Result<Box<dyn Layer>>;
@@ -131,7 +131,9 @@ const LAYERS: &[(&str, FromConfig)] = &[
     ("ConstantOperand", |c| {
         Ok(Box::new(ConstantOperand::from_config(c)?))
     }),
-    ("PinnedBatch", |c| Ok(Box::new(PinnedBatch::from_config(c)?))),
+    ("PinnedBatch", |c| {
+        Ok(Box::new(PinnedBatch::from_config(c)?))
+    }),
 ];
 
 /// The Keras class names the registry knows.

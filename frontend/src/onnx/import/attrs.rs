@@ -109,9 +109,6 @@ impl<'a> NodeCtx<'a> {
 
     /// Names of the attributes the node sets.
     pub(crate) fn attr_names(&self) -> impl Iterator<Item = &'a str> {
-        self.node
-            .attribute
-            .iter()
-            .filter_map(|a| a.name.as_deref())
+        self.node.attribute.iter().filter_map(|a| a.name.as_deref())
     }
 }

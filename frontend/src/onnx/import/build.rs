@@ -5,9 +5,9 @@
 
 use std::path::Path;
 
-use kiln_onnx_proto::{GraphProto, ValueInfoProto};
 use kiln_onnx_proto::tensor_shape_proto::dimension::Value as Dim;
 use kiln_onnx_proto::type_proto::Value as Type;
+use kiln_onnx_proto::{GraphProto, ValueInfoProto};
 
 use super::attrs::NodeCtx;
 use super::error::{ImportResult, file_error};
@@ -16,8 +16,8 @@ use super::graph::{Dyn, Importer, Layout, Value};
 use super::ops::mapper;
 use super::tensor::{Const, Mark, dtype, read_tensor};
 use crate::layers::{Input, Permute};
-use ir::Shape;
 use crate::model::{Model, TensorRef};
+use ir::Shape;
 
 /// Builds the Kiln model of `graph`.
 pub(crate) fn build_model(
@@ -30,7 +30,8 @@ pub(crate) fn build_model(
     let mut imp = Importer::new(name, dir, limit);
     for t in &graph.initializer {
         let c = read_tensor(t, dir)?;
-        imp.values.insert(t.name.clone().unwrap_or_default(), Value::Const(c));
+        imp.values
+            .insert(t.name.clone().unwrap_or_default(), Value::Const(c));
     }
     let inputs = declare_inputs(&mut imp, graph)?;
     for node in &graph.node {
@@ -39,7 +40,9 @@ pub(crate) fn build_model(
         }
     }
     for out in &graph.output {
-        *imp.uses.entry(out.name.clone().unwrap_or_default()).or_default() += 1;
+        *imp.uses
+            .entry(out.name.clone().unwrap_or_default())
+            .or_default() += 1;
     }
     for node in &graph.node {
         run_node(&mut imp, &NodeCtx { node, opset })?;
@@ -74,7 +77,9 @@ fn declare_inputs(imp: &mut Importer<'_>, graph: &GraphProto) -> ImportResult<Ve
         }
         batch = Some(b);
         let layer_name = imp.fresh_name(&name, "input");
-        let t = imp.f.input(Input::new(Shape::new(dims.clone())).named(layer_name));
+        let t = imp
+            .f
+            .input(Input::new(Shape::new(dims.clone())).named(layer_name));
         refs.push(t);
         let d = if dims.len() == 3 {
             let permute = Permute::new([2, 3, 1]).named(imp.fresh_name("", "onnx_nchw_to_nhwc"));
@@ -82,14 +87,24 @@ fn declare_inputs(imp: &mut Importer<'_>, graph: &GraphProto) -> ImportResult<Ve
                 .f
                 .apply(permute, t)
                 .map_err(|e| file_error(format!("input `{name}`: {e}")))?;
-            Dyn { t, layout: Layout::ChannelsLast, producer: None }
+            Dyn {
+                t,
+                layout: Layout::ChannelsLast,
+                producer: None,
+            }
         } else {
-            Dyn { t, layout: Layout::Onnx, producer: None }
+            Dyn {
+                t,
+                layout: Layout::Onnx,
+                producer: None,
+            }
         };
         imp.values.insert(name, Value::Tensor(d));
     }
     if refs.is_empty() {
-        return Err(file_error("the graph has no inputs besides its initializers"));
+        return Err(file_error(
+            "the graph has no inputs besides its initializers",
+        ));
     }
     imp.batch = batch.unwrap_or(1);
     Ok(refs)
@@ -104,7 +119,11 @@ fn input_shape(info: &ValueInfoProto, name: &str) -> ImportResult<(usize, Vec<us
     if t.elem_type != Some(dtype::FLOAT) {
         return Err(bad("Kiln reads float32 inputs only"));
     }
-    let dims = t.shape.as_ref().map(|s| s.dim.as_slice()).unwrap_or_default();
+    let dims = t
+        .shape
+        .as_ref()
+        .map(|s| s.dim.as_slice())
+        .unwrap_or_default();
     let Some((first, rest)) = dims.split_first() else {
         return Err(bad("has no batch axis (rank 0 or no shape)"));
     };
@@ -119,9 +138,10 @@ fn input_shape(info: &ValueInfoProto, name: &str) -> ImportResult<(usize, Vec<us
         .enumerate()
         .map(|(i, d)| match d.value {
             Some(Dim::DimValue(v)) if v >= 1 => {
-                numel = numel.checked_mul(v as usize).filter(|&n| n <= 1 << 28).ok_or_else(
-                    || bad("per-example size is too large"),
-                )?;
+                numel = numel
+                    .checked_mul(v as usize)
+                    .filter(|&n| n <= 1 << 28)
+                    .ok_or_else(|| bad("per-example size is too large"))?;
                 Ok(v as usize)
             }
             _ => Err(bad(&format!(
@@ -156,7 +176,10 @@ fn run_node(imp: &mut Importer<'_>, ctx: &NodeCtx<'_>) -> ImportResult<()> {
             }
         }
     }
-    let folder = Folder { ctx: *ctx, limit: imp.limit };
+    let folder = Folder {
+        ctx: *ctx,
+        limit: imp.limit,
+    };
     if op == "Shape" && !all_known {
         let d = imp.dyn_input(ctx, 0)?;
         let mut dims = vec![imp.batch];
@@ -195,7 +218,10 @@ fn constant(imp: &Importer<'_>, ctx: &NodeCtx<'_>) -> ImportResult<Const> {
         return Ok(Const::i64(vec![v.len()], v.to_vec()));
     }
     if ctx.attr_names().any(|n| n == "value_float") {
-        return Ok(Const::f32(Vec::new(), vec![ctx.float_or("value_float", 0.0)]));
+        return Ok(Const::f32(
+            Vec::new(),
+            vec![ctx.float_or("value_float", 0.0)],
+        ));
     }
     if let Some(v) = ctx.int("value_int") {
         return Ok(Const::i64(Vec::new(), vec![v]));
@@ -215,15 +241,22 @@ fn collect_outputs(imp: &mut Importer<'_>, graph: &GraphProto) -> ImportResult<V
                     "output `{name}` is a constant; it does not depend on the model's input"
                 )));
             }
-            None => return Err(file_error(format!("output `{name}` is computed by no node"))),
+            None => {
+                return Err(file_error(format!(
+                    "output `{name}` is computed by no node"
+                )));
+            }
         };
         let node = kiln_onnx_proto::NodeProto {
             name: Some(format!("output {name}")),
             op_type: Some("Output".into()),
             ..Default::default()
         };
-        let ctx = NodeCtx { node: &node, opset: 0 };
-        let d = imp.to_onnx(&ctx, d)?;
+        let ctx = NodeCtx {
+            node: &node,
+            opset: 0,
+        };
+        let d = imp.onnx_layout(&ctx, d)?;
         refs.push(d.t);
     }
     if refs.is_empty() {

@@ -12,10 +12,43 @@ use super::tensor::{Const, Data, Mark, dtype};
 
 /// Op types this evaluator computes when all their inputs are known.
 pub(crate) const FOLDABLE: &[&str] = &[
-    "Constant", "Identity", "Dropout", "Shape", "Size", "Gather", "Concat", "Unsqueeze",
-    "Squeeze", "Expand", "Cast", "CastLike", "ConstantOfShape", "Reshape", "Slice", "Range",
-    "Flatten", "Transpose", "Add", "Sub", "Mul", "Div", "Max", "Min", "Pow", "Equal", "Less",
-    "Greater", "Where", "Neg", "Abs", "Sqrt", "Relu", "Floor", "Ceil", "Not", "Reciprocal",
+    "Constant",
+    "Identity",
+    "Dropout",
+    "Shape",
+    "Size",
+    "Gather",
+    "Concat",
+    "Unsqueeze",
+    "Squeeze",
+    "Expand",
+    "Cast",
+    "CastLike",
+    "ConstantOfShape",
+    "Reshape",
+    "Slice",
+    "Range",
+    "Flatten",
+    "Transpose",
+    "Add",
+    "Sub",
+    "Mul",
+    "Div",
+    "Max",
+    "Min",
+    "Pow",
+    "Equal",
+    "Less",
+    "Greater",
+    "Where",
+    "Neg",
+    "Abs",
+    "Sqrt",
+    "Relu",
+    "Floor",
+    "Ceil",
+    "Not",
+    "Reciprocal",
 ];
 
 /// Row-major strides of `dims`.
@@ -216,14 +249,16 @@ impl Folder<'_> {
     /// `Concat` of known tensors along `axis`.
     fn concat(&self, ins: &[Option<&Const>]) -> ImportResult<Const> {
         let parts: Vec<&Const> = ins.iter().flatten().copied().collect();
-        let first = parts.first().ok_or_else(|| self.ctx.error("has no inputs"))?;
+        let first = parts
+            .first()
+            .ok_or_else(|| self.ctx.error("has no inputs"))?;
         let rank = first.dims.len();
         let axis = self.axis(self.ctx.int_or("axis", 0), rank)?;
         let mut dims = first.dims.clone();
         dims[axis] = 0;
         for p in &parts {
-            let same = p.dims.len() == rank
-                && (0..rank).all(|i| i == axis || p.dims[i] == first.dims[i]);
+            let same =
+                p.dims.len() == rank && (0..rank).all(|i| i == axis || p.dims[i] == first.dims[i]);
             if !same || std::mem::discriminant(&p.data) != std::mem::discriminant(&first.data) {
                 return Err(self.ctx.error(format!(
                     "inputs of shapes {:?} and {:?} do not concatenate on axis {axis}",
@@ -260,10 +295,7 @@ impl Folder<'_> {
         let x = self.arg(ins, 0)?;
         let axes = self.axes_arg(ins);
         let dims = squeezed_dims(self, &x.dims, axes.as_deref(), self.ctx.op() == "Unsqueeze")?;
-        Ok(Const {
-            dims,
-            ..x.clone()
-        })
+        Ok(Const { dims, ..x.clone() })
     }
 
     /// `Expand`: broadcast to a shape (both ways, as ONNX).
@@ -284,8 +316,10 @@ impl Folder<'_> {
             .to_i64()
             .iter()
             .map(|&d| {
-                usize::try_from(d)
-                    .map_err(|_| self.ctx.error(format!("shape {:?} has a negative dim", shape.to_i64())))
+                usize::try_from(d).map_err(|_| {
+                    self.ctx
+                        .error(format!("shape {:?} has a negative dim", shape.to_i64()))
+                })
             })
             .collect()
     }
@@ -309,17 +343,18 @@ impl Folder<'_> {
         let x = self.arg(ins, 0)?;
         let dims = if self.ctx.op() == "Flatten" {
             let axis = self.ctx.int_or("axis", 1);
-            let a = if axis < 0 { axis + x.dims.len() as i64 } else { axis };
+            let a = if axis < 0 {
+                axis + x.dims.len() as i64
+            } else {
+                axis
+            };
             let a = (a.max(0) as usize).min(x.dims.len());
             vec![x.dims[..a].iter().product(), x.dims[a..].iter().product()]
         } else {
             let target = self.arg(ins, 1)?.to_i64();
             resolve_reshape(self, &x.dims, &target, self.ctx.int_or("allowzero", 0) != 0)?
         };
-        Ok(Const {
-            dims,
-            ..x.clone()
-        })
+        Ok(Const { dims, ..x.clone() })
     }
 
     /// `Transpose` by `perm` (default: reversed axes).
@@ -334,7 +369,9 @@ impl Folder<'_> {
         };
         let mut seen = vec![false; rank];
         if perm.len() != rank || perm.iter().any(|&a| std::mem::replace(&mut seen[a], true)) {
-            return Err(self.ctx.error(format!("perm {perm:?} is not a permutation")));
+            return Err(self
+                .ctx
+                .error(format!("perm {perm:?} is not a permutation")));
         }
         let dims: Vec<usize> = perm.iter().map(|&a| x.dims[a]).collect();
         let (is, os) = (strides(&x.dims), strides(&dims));
@@ -361,9 +398,10 @@ impl Folder<'_> {
         let ends = list(2, "ends").ok_or_else(|| self.ctx.error("ends are missing"))?;
         let axes = list(3, "axes").unwrap_or_else(|| (0..starts.len() as i64).collect());
         let steps = list(4, "steps").unwrap_or_else(|| vec![1; starts.len()]);
-        if ends.len() != starts.len() || axes.len() != starts.len() || steps.len() != starts.len()
-        {
-            return Err(self.ctx.error("starts, ends, axes and steps differ in length"));
+        if ends.len() != starts.len() || axes.len() != starts.len() || steps.len() != starts.len() {
+            return Err(self
+                .ctx
+                .error("starts, ends, axes and steps differ in length"));
         }
         let rank = x.dims.len();
         let mut ranges: Vec<Vec<usize>> = x.dims.iter().map(|&d| (0..d).collect()).collect();
@@ -396,8 +434,10 @@ impl Folder<'_> {
             return Err(self.ctx.error("delta is zero"));
         }
         let n = ((limit - start) / delta).ceil().max(0.0);
-        if !(n <= self.limit as f64) {
-            return Err(self.ctx.error(format!("a range of {n} elements is too large")));
+        if n.is_nan() || n > self.limit as f64 {
+            return Err(self
+                .ctx
+                .error(format!("a range of {n} elements is too large")));
         }
         let n = n as usize;
         let mut out = match s.data {
@@ -431,7 +471,13 @@ impl Folder<'_> {
         let cond = c.to_f32();
         let all = join(&[x, y]);
         let idx: Vec<usize> = (0..ci.len())
-            .map(|k| if cond[ci[k]] != 0.0 { xi[k] } else { x.len() + yi[k] })
+            .map(|k| {
+                if cond[ci[k]] != 0.0 {
+                    xi[k]
+                } else {
+                    x.len() + yi[k]
+                }
+            })
             .collect();
         Ok(take(&all, &idx, dims))
     }
@@ -453,16 +499,24 @@ impl Folder<'_> {
         let b = self.arg(ins, 1)?;
         let f = binary_fn(op).ok_or_else(|| self.ctx.error("cannot be evaluated at import"))?;
         let dims = broadcast_dims(&a.dims, &b.dims).ok_or_else(|| {
-            self.ctx
-                .error(format!("shapes {:?} and {:?} do not broadcast", a.dims, b.dims))
+            self.ctx.error(format!(
+                "shapes {:?} and {:?} do not broadcast",
+                a.dims, b.dims
+            ))
         })?;
         self.check_size(&dims)?;
-        let (ai, bi) = (broadcast_index(&dims, &a.dims), broadcast_index(&dims, &b.dims));
+        let (ai, bi) = (
+            broadcast_index(&dims, &a.dims),
+            broadcast_index(&dims, &b.dims),
+        );
         let data = match (&a.data, &b.data) {
             (Data::I64(x), Data::I64(y)) => Data::I64(
                 ai.iter()
                     .zip(&bi)
-                    .map(|(&i, &j)| int_op(op, x[i], y[j]).ok_or_else(|| self.ctx.error("integer division by zero")))
+                    .map(|(&i, &j)| {
+                        int_op(op, x[i], y[j])
+                            .ok_or_else(|| self.ctx.error("integer division by zero"))
+                    })
                     .collect::<ImportResult<_>>()?,
             ),
             _ => {
@@ -536,7 +590,13 @@ fn squeezed_dims(
         }
         let mut rest = dims.iter();
         return Ok((0..rank)
-            .map(|i| if set.contains(&i) { 1 } else { *rest.next().unwrap_or(&1) })
+            .map(|i| {
+                if set.contains(&i) {
+                    1
+                } else {
+                    *rest.next().unwrap_or(&1)
+                }
+            })
             .collect());
     }
     let set = match axes {
@@ -575,7 +635,8 @@ pub(crate) fn resolve_reshape(
                 out.push(1);
             }
             0 if !allowzero => out.push(*dims.get(i).ok_or_else(|| {
-                f.ctx.error(format!("target {target:?} copies a dim the input lacks"))
+                f.ctx
+                    .error(format!("target {target:?} copies a dim the input lacks"))
             })?),
             t if t >= 0 => out.push(t as usize),
             _ => return Err(f.ctx.error(format!("target shape {target:?} is invalid"))),
@@ -586,7 +647,7 @@ pub(crate) fn resolve_reshape(
         .try_fold(1usize, |acc, &d| acc.checked_mul(d))
         .ok_or_else(|| f.ctx.error(format!("target shape {target:?} overflows")))?;
     if let Some(i) = infer {
-        if known == 0 || total % known != 0 {
+        if known == 0 || !total.is_multiple_of(known) {
             return Err(f.ctx.error(format!(
                 "cannot reshape {dims:?} ({total} elements) to {target:?}"
             )));
@@ -601,7 +662,13 @@ pub(crate) fn resolve_reshape(
 }
 
 /// The indices one `Slice` axis of size `n` keeps.
-fn slice_axis(f: &Folder<'_>, n: usize, start: i64, end: i64, step: i64) -> ImportResult<Vec<usize>> {
+fn slice_axis(
+    f: &Folder<'_>,
+    n: usize,
+    start: i64,
+    end: i64,
+    step: i64,
+) -> ImportResult<Vec<usize>> {
     if step == 0 {
         return Err(f.ctx.error("a slice step is zero"));
     }

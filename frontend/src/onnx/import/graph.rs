@@ -134,7 +134,12 @@ impl<'a> Importer<'a> {
     }
 
     /// Defines output `i` of `ctx`.
-    pub(crate) fn set_output(&mut self, ctx: &NodeCtx<'_>, i: usize, value: Value) -> ImportResult<()> {
+    pub(crate) fn set_output(
+        &mut self,
+        ctx: &NodeCtx<'_>,
+        i: usize,
+        value: Value,
+    ) -> ImportResult<()> {
         let name = ctx.output(i)?;
         self.values.insert(name.to_string(), value);
         Ok(())
@@ -240,7 +245,7 @@ impl<'a> Importer<'a> {
 
     /// `d` in the ONNX layout (a `Permute` from channels-last; a `Reshape` when the image is
     /// 1×1, where both orders agree).
-    pub(crate) fn to_onnx(&mut self, ctx: &NodeCtx<'_>, d: Dyn) -> ImportResult<Dyn> {
+    pub(crate) fn onnx_layout(&mut self, ctx: &NodeCtx<'_>, d: Dyn) -> ImportResult<Dyn> {
         if d.layout == Layout::Onnx {
             return Ok(d);
         }
@@ -259,7 +264,7 @@ impl<'a> Importer<'a> {
     }
 
     /// A 4-D `d` in Kiln's channels-last layout (a `Permute` from the ONNX layout).
-    pub(crate) fn to_channels_last(&mut self, ctx: &NodeCtx<'_>, d: Dyn) -> ImportResult<Dyn> {
+    pub(crate) fn channels_last(&mut self, ctx: &NodeCtx<'_>, d: Dyn) -> ImportResult<Dyn> {
         if d.layout == Layout::ChannelsLast {
             return Ok(d);
         }

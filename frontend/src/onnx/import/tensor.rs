@@ -202,7 +202,10 @@ fn from_typed(
     if count != numel {
         return Err(tensor_error(
             name,
-            format!("holds {count} values, but its dims {:?} need {numel}", t.dims),
+            format!(
+                "holds {count} values, but its dims {:?} need {numel}",
+                t.dims
+            ),
         ));
     }
     Ok(Const {
@@ -275,9 +278,7 @@ fn read_external(t: &TensorProto, name: &str, dir: &Path, nbytes: usize) -> Impo
         ));
     }
     let rel = Path::new(&location);
-    if rel.as_os_str().is_empty()
-        || !rel.components().all(|c| matches!(c, Component::Normal(_)))
-    {
+    if rel.as_os_str().is_empty() || !rel.components().all(|c| matches!(c, Component::Normal(_))) {
         return Err(tensor_error(
             name,
             format!("external data location `{location}` leaves the model's folder"),

@@ -29,12 +29,20 @@ pub(crate) fn relu(imp: &mut Importer<'_>, ctx: &NodeCtx<'_>) -> ImportResult<()
 
 /// `LeakyRelu(alpha = 0.01)`.
 pub(crate) fn leaky_relu(imp: &mut Importer<'_>, ctx: &NodeCtx<'_>) -> ImportResult<()> {
-    unary(imp, ctx, Box::new(LeakyReLU::new(ctx.float_or("alpha", 0.01))))
+    unary(
+        imp,
+        ctx,
+        Box::new(LeakyReLU::new(ctx.float_or("alpha", 0.01))),
+    )
 }
 
 /// `Sigmoid`.
 pub(crate) fn sigmoid(imp: &mut Importer<'_>, ctx: &NodeCtx<'_>) -> ImportResult<()> {
-    unary(imp, ctx, Box::new(ActivationLayer::new(Activation::Sigmoid)))
+    unary(
+        imp,
+        ctx,
+        Box::new(ActivationLayer::new(Activation::Sigmoid)),
+    )
 }
 
 /// `Tanh`.
@@ -52,7 +60,10 @@ pub(crate) fn clip(imp: &mut Importer<'_>, ctx: &NodeCtx<'_>) -> ImportResult<()
             None => Ok(ctx.float_or(attr, default)),
         }
     };
-    let (lo, hi) = (bound(1, "min", f32::NEG_INFINITY)?, bound(2, "max", f32::INFINITY)?);
+    let (lo, hi) = (
+        bound(1, "min", f32::NEG_INFINITY)?,
+        bound(2, "max", f32::INFINITY)?,
+    );
     if lo != 0.0 || hi < 0.0 {
         return Err(ctx.error(format!(
             "Clip to [{lo}, {hi}] is not supported: Kiln maps a lower bound of 0 (ReLU, ReLU6)"
@@ -84,7 +95,7 @@ pub(crate) fn softmax(imp: &mut Importer<'_>, ctx: &NodeCtx<'_>) -> ImportResult
     if a == 0 {
         return Err(ctx.error("axis 0 flattens the batch axis into the softmax"));
     }
-    let x = imp.to_onnx(ctx, x)?;
+    let x = imp.onnx_layout(ctx, x)?;
     let dims = imp.onnx_dims(&x);
     let split = a as usize - 1;
     let mut flat: Vec<i64> = dims[..split].iter().map(|&d| d as i64).collect();

@@ -28,7 +28,7 @@ fn two_tensors(imp: &mut Importer<'_>, ctx: &NodeCtx<'_>, x: Dyn, y: Dyn) -> Imp
     let (x, y) = if x.layout == y.layout {
         (x, y)
     } else {
-        (imp.to_onnx(ctx, x)?, imp.to_onnx(ctx, y)?)
+        (imp.onnx_layout(ctx, x)?, imp.onnx_layout(ctx, y)?)
     };
     if imp.kiln_dims(&x) != imp.kiln_dims(&y) {
         return Err(ctx.error(format!(
@@ -45,7 +45,14 @@ fn two_tensors(imp: &mut Importer<'_>, ctx: &NodeCtx<'_>, x: Dyn, y: Dyn) -> Imp
         _ => return Err(ctx.error("dividing two model tensors is not supported")),
     };
     let (t, _) = imp.apply(ctx, layer, &[x.t, y.t], Vec::new())?;
-    imp.set_dyn(ctx, Dyn { t, layout: x.layout, producer: None })
+    imp.set_dyn(
+        ctx,
+        Dyn {
+            t,
+            layout: x.layout,
+            producer: None,
+        },
+    )
 }
 
 /// `x ∘ c` (or `c ∘ x` when `const_first`).
@@ -57,7 +64,10 @@ fn with_constant(
     const_first: bool,
 ) -> ImportResult<()> {
     let op = ctx.op();
-    let foldable = matches!((op, const_first), ("Add" | "Mul", _) | ("Sub" | "Div", false));
+    let foldable = matches!(
+        (op, const_first),
+        ("Add" | "Mul", _) | ("Sub" | "Div", false)
+    );
     let data_input = usize::from(const_first);
     if foldable
         && imp.single_use(ctx, data_input)
@@ -78,7 +88,14 @@ fn with_constant(
     let value = per_example(imp, ctx, &x, c)?;
     let layer = ConstantOperand::new(kind, value.shape.clone());
     let (t, _) = imp.apply(ctx, Box::new(layer), &[x.t], vec![("constant", value)])?;
-    imp.set_dyn(ctx, Dyn { t, layout: x.layout, producer: None })
+    imp.set_dyn(
+        ctx,
+        Dyn {
+            t,
+            layout: x.layout,
+            producer: None,
+        },
+    )
 }
 
 /// The ONNX axis holding `x`'s channels (what a producer's bias indexes).
@@ -110,7 +127,12 @@ fn per_channel(imp: &Importer<'_>, x: &Dyn, c: &Const, channels: usize) -> Optio
 
 /// Folds a per-channel `v` into `p`'s weights: `Add`/`Sub` into the bias, `Mul`/`Div` into
 /// the kernel and the bias.
-fn fold_into(imp: &mut Importer<'_>, p: &crate::onnx::import::graph::Producer, op: &str, v: &[f32]) {
+fn fold_into(
+    imp: &mut Importer<'_>,
+    p: &crate::onnx::import::graph::Producer,
+    op: &str,
+    v: &[f32],
+) {
     let bias = format!("{}/bias", p.layer);
     let kernel = format!("{}/{}", p.layer, p.kernel);
     let scale: Vec<f32> = match op {
@@ -136,7 +158,12 @@ fn fold_into(imp: &mut Importer<'_>, p: &crate::onnx::import::graph::Producer, o
 
 /// `c` broadcast against one example of `x` and laid out as `x` is held: right-aligned to
 /// the batched rank, the batch axis (of size 1) dropped, channels moved last for images.
-fn per_example(imp: &Importer<'_>, ctx: &NodeCtx<'_>, x: &Dyn, c: &Const) -> ImportResult<ir::Tensor> {
+fn per_example(
+    imp: &Importer<'_>,
+    ctx: &NodeCtx<'_>,
+    x: &Dyn,
+    c: &Const,
+) -> ImportResult<ir::Tensor> {
     let rank = imp.onnx_dims(x).len() + 1;
     if c.dims.len() > rank || (c.dims.len() == rank && c.dims[0] != 1) {
         return Err(ctx.error(format!(

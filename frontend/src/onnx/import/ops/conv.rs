@@ -63,9 +63,7 @@ pub(crate) fn padding(
                 [t as usize, b as usize, l as usize, r as usize]
             }
             Some(p) => {
-                return Err(ctx.error(format!(
-                    "pads {p:?}: Kiln maps four non-negative 2-D pads"
-                )));
+                return Err(ctx.error(format!("pads {p:?}: Kiln maps four non-negative 2-D pads")));
             }
         },
         other => return Err(ctx.error(format!("auto_pad `{other}` is not an ONNX mode"))),
@@ -95,7 +93,7 @@ fn weight<'c>(imp: &'c Importer<'_>, ctx: &NodeCtx<'_>, i: usize) -> ImportResul
 /// `Conv` → `Conv2D` (group 1) or `DepthwiseConv2D` (group = input channels).
 pub(crate) fn conv(imp: &mut Importer<'_>, ctx: &NodeCtx<'_>) -> ImportResult<()> {
     let x = imp.dyn_input(ctx, 0)?;
-    let mut x = imp.to_channels_last(ctx, x)?;
+    let mut x = imp.channels_last(ctx, x)?;
     let w = weight(imp, ctx, 1)?.clone();
     let [m, cg, kh, kw] = [w.dims[0], w.dims[1], w.dims[2], w.dims[3]];
     let bias = match imp.const_input(ctx, 2)? {
@@ -129,7 +127,10 @@ pub(crate) fn conv(imp: &mut Importer<'_>, ctx: &NodeCtx<'_>) -> ImportResult<()
             let (mo, ci, j, ih) = (i % m, (i / m) % c, (i / (m * c)) % kw, i / (m * c * kw));
             *v = data[((mo * c + ci) * kh + ih) * kw + j];
         }
-        let layer = Conv2D::new(m, [kh, kw]).strides(strides).padding(pad).dilation_rate(dil);
+        let layer = Conv2D::new(m, [kh, kw])
+            .strides(strides)
+            .padding(pad)
+            .dilation_rate(dil);
         (Box::new(layer), "kernel", tensor(&[kh, kw, c, m], kern))
     } else if group == c && cg == 1 {
         let mult = m / c;
@@ -143,7 +144,11 @@ pub(crate) fn conv(imp: &mut Importer<'_>, ctx: &NodeCtx<'_>) -> ImportResult<()
             .padding(pad)
             .dilation_rate(dil)
             .depth_multiplier(mult);
-        (Box::new(layer), "depthwise_kernel", tensor(&[kh, kw, c, mult], kern))
+        (
+            Box::new(layer),
+            "depthwise_kernel",
+            tensor(&[kh, kw, c, mult], kern),
+        )
     } else {
         return Err(ctx.error(format!(
             "group {group} over {c} channels is not supported (Kiln maps group 1 and depthwise, \
@@ -173,7 +178,7 @@ pub(crate) fn conv(imp: &mut Importer<'_>, ctx: &NodeCtx<'_>) -> ImportResult<()
 /// agree; other paddings are refused.
 pub(crate) fn conv_transpose(imp: &mut Importer<'_>, ctx: &NodeCtx<'_>) -> ImportResult<()> {
     let x = imp.dyn_input(ctx, 0)?;
-    let x = imp.to_channels_last(ctx, x)?;
+    let x = imp.channels_last(ctx, x)?;
     let w = weight(imp, ctx, 1)?.clone();
     let [c, m, kh, kw] = [w.dims[0], w.dims[1], w.dims[2], w.dims[3]];
     let in_c = imp.kiln_dims(&x).last().copied().unwrap_or(0);
@@ -199,9 +204,11 @@ pub(crate) fn conv_transpose(imp: &mut Importer<'_>, ctx: &NodeCtx<'_>) -> Impor
     } else if let &[t, l, b, r] = pads
         && t == b
         && l == r
-        && [t, l].iter().zip(&k).zip(&strides).all(|((&p, &k), &s)| {
-            p >= 0 && k as i64 - 2 * p == s as i64
-        })
+        && [t, l]
+            .iter()
+            .zip(&k)
+            .zip(&strides)
+            .all(|((&p, &k), &s)| p >= 0 && k as i64 - 2 * p == s as i64)
     {
         Some(Padding::Same)
     } else {
@@ -226,7 +233,10 @@ pub(crate) fn conv_transpose(imp: &mut Importer<'_>, ctx: &NodeCtx<'_>) -> Impor
         *v = data[((ci * m + mo) * kh + ih) * kw + j];
     }
     let layer = Conv2DTranspose::new(m, k).strides(strides).padding(padding);
-    let params = vec![("kernel", tensor(&[kh, kw, m, c], kern)), ("bias", tensor(&[m], bias))];
+    let params = vec![
+        ("kernel", tensor(&[kh, kw, m, c], kern)),
+        ("bias", tensor(&[m], bias)),
+    ];
     let (t, name) = imp.apply(ctx, Box::new(layer), &[x.t], params)?;
     let producer = Producer {
         layer: name,

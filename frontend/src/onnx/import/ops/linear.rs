@@ -51,7 +51,9 @@ fn row_bias(ctx: &NodeCtx<'_>, dims: &[usize], data: &[f32], n: usize) -> Import
             "C of dims {dims:?} differs per row (per example); Kiln needs one bias row of {n}"
         )));
     }
-    Ok((0..n).map(|j| data[if cols == 1 { 0 } else { j }]).collect())
+    Ok((0..n)
+        .map(|j| data[if cols == 1 { 0 } else { j }])
+        .collect())
 }
 
 /// `MatMul(X, W)` with a constant 2-D `W` → `Dense` over X's last axis (zero bias, which a
@@ -62,10 +64,7 @@ pub(crate) fn matmul(imp: &mut Importer<'_>, ctx: &NodeCtx<'_>) -> ImportResult<
     })?;
     let w = w.ok_or_else(|| ctx.error("input 1 is missing"))?;
     if w.dims.len() != 2 {
-        return Err(ctx.error(format!(
-            "B must be a 2-D constant, got dims {:?}",
-            w.dims
-        )));
+        return Err(ctx.error(format!("B must be a 2-D constant, got dims {:?}", w.dims)));
     }
     let (k, n) = (w.dims[0], w.dims[1]);
     let kernel = w.to_f32();
@@ -82,7 +81,7 @@ fn dense(
     bias: Vec<f32>,
 ) -> ImportResult<()> {
     let x = imp.dyn_input(ctx, 0)?;
-    let x = imp.to_onnx(ctx, x)?;
+    let x = imp.onnx_layout(ctx, x)?;
     let features = imp.kiln_dims(&x).last().copied().unwrap_or(0);
     if features != k {
         return Err(ctx.error(format!(
@@ -90,7 +89,10 @@ fn dense(
         )));
     }
     let layer = Box::new(Dense::new(n));
-    let params = vec![("kernel", tensor(&[k, n], kernel)), ("bias", tensor(&[n], bias))];
+    let params = vec![
+        ("kernel", tensor(&[k, n], kernel)),
+        ("bias", tensor(&[n], bias)),
+    ];
     let (t, layer) = imp.apply(ctx, layer, &[x.t], params)?;
     let producer = Producer {
         layer,

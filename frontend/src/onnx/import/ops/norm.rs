@@ -14,14 +14,23 @@ pub(crate) fn batch_norm(imp: &mut Importer<'_>, ctx: &NodeCtx<'_>) -> ImportRes
     }
     let x = imp.dyn_input(ctx, 0)?;
     let x = if imp.kiln_dims(&x).len() == 3 {
-        imp.to_channels_last(ctx, x)?
+        imp.channels_last(ctx, x)?
     } else {
         x
     };
     let axis = imp.kiln_axis(ctx, &x, 1)?;
-    let channels = imp.kiln_dims(&x).get(axis.wrapping_sub(1)).copied().unwrap_or(0);
+    let channels = imp
+        .kiln_dims(&x)
+        .get(axis.wrapping_sub(1))
+        .copied()
+        .unwrap_or(0);
     let mut params = Vec::new();
-    for (i, name) in [(1, "gamma"), (2, "beta"), (3, "moving_mean"), (4, "moving_variance")] {
+    for (i, name) in [
+        (1, "gamma"),
+        (2, "beta"),
+        (3, "moving_mean"),
+        (4, "moving_variance"),
+    ] {
         let v = imp.required_const(ctx, i)?;
         if v.len() != channels {
             return Err(ctx.error(format!(

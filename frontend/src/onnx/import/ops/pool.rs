@@ -11,7 +11,7 @@ use crate::layers::{
 use crate::onnx::import::attrs::NodeCtx;
 use crate::onnx::import::error::ImportResult;
 use crate::onnx::import::graph::{Dyn, Importer, Layout};
-use crate::onnx::import::ops::conv::{PadChoice, pair, padding};
+use crate::onnx::import::ops::conv::{PadChoice, padding, pair};
 
 /// `MaxPool`.
 pub(crate) fn max_pool(imp: &mut Importer<'_>, ctx: &NodeCtx<'_>) -> ImportResult<()> {
@@ -37,7 +37,7 @@ fn windowed<K: PoolingKind>(
     zero_pad: bool,
 ) -> ImportResult<()> {
     let x = imp.dyn_input(ctx, 0)?;
-    let mut x = imp.to_channels_last(ctx, x)?;
+    let mut x = imp.channels_last(ctx, x)?;
     let window = match ctx.ints("kernel_shape") {
         Some(&[a, b]) if a >= 1 && b >= 1 => [a as usize, b as usize],
         other => {
@@ -106,7 +106,7 @@ fn check_ceil_mode(
     let p = explicit(choice, input, k, s);
     let exact = (0..2).all(|a| {
         let padded = input[a] + p[2 * a] + p[2 * a + 1];
-        padded >= k[a] && (padded - k[a]) % s[a] == 0
+        padded >= k[a] && (padded - k[a]).is_multiple_of(s[a])
     });
     if exact {
         Ok(())
@@ -116,7 +116,13 @@ fn check_ceil_mode(
 }
 
 /// Applies a global pooling layer (keeping the 1×1 axes when `keepdims`).
-fn global(imp: &mut Importer<'_>, ctx: &NodeCtx<'_>, x: Dyn, layer: Box<dyn Layer>, keepdims: bool) -> ImportResult<()> {
+fn global(
+    imp: &mut Importer<'_>,
+    ctx: &NodeCtx<'_>,
+    x: Dyn,
+    layer: Box<dyn Layer>,
+    keepdims: bool,
+) -> ImportResult<()> {
     let (t, _) = imp.apply(ctx, layer, &[x.t], Vec::new())?;
     let layout = if keepdims {
         Layout::ChannelsLast
@@ -136,15 +142,27 @@ fn global(imp: &mut Importer<'_>, ctx: &NodeCtx<'_>, x: Dyn, layer: Box<dyn Laye
 /// `GlobalAveragePool`.
 pub(crate) fn global_average_pool(imp: &mut Importer<'_>, ctx: &NodeCtx<'_>) -> ImportResult<()> {
     let x = imp.dyn_input(ctx, 0)?;
-    let x = imp.to_channels_last(ctx, x)?;
-    global(imp, ctx, x, Box::new(GlobalAveragePooling2D::new().keepdims(true)), true)
+    let x = imp.channels_last(ctx, x)?;
+    global(
+        imp,
+        ctx,
+        x,
+        Box::new(GlobalAveragePooling2D::new().keepdims(true)),
+        true,
+    )
 }
 
 /// `GlobalMaxPool`.
 pub(crate) fn global_max_pool(imp: &mut Importer<'_>, ctx: &NodeCtx<'_>) -> ImportResult<()> {
     let x = imp.dyn_input(ctx, 0)?;
-    let x = imp.to_channels_last(ctx, x)?;
-    global(imp, ctx, x, Box::new(GlobalMaxPooling2D::new().keepdims(true)), true)
+    let x = imp.channels_last(ctx, x)?;
+    global(
+        imp,
+        ctx,
+        x,
+        Box::new(GlobalMaxPooling2D::new().keepdims(true)),
+        true,
+    )
 }
 
 /// `ReduceMean` over the spatial axes `{2, 3}` of an image → `GlobalAveragePooling2D`.
@@ -156,10 +174,20 @@ pub(crate) fn reduce_mean(imp: &mut Importer<'_>, ctx: &NodeCtx<'_>) -> ImportRe
     let x = imp.dyn_input(ctx, 0)?;
     let rank = imp.kiln_dims(&x).len() as i64 + 1;
     let mut axes: Vec<i64> = match axes {
-        Some(a) if !a.is_empty() => a.iter().map(|&v| if v < 0 { v + rank } else { v }).collect(),
+        Some(a) if !a.is_empty() => a
+            .iter()
+            .map(|&v| if v < 0 { v + rank } else { v })
+            .collect(),
         _ if ctx.int_or("noop_with_empty_axes", 0) != 0 => {
             let (t, layout) = (x.t, x.layout);
-            return imp.set_dyn(ctx, Dyn { t, layout, producer: None });
+            return imp.set_dyn(
+                ctx,
+                Dyn {
+                    t,
+                    layout,
+                    producer: None,
+                },
+            );
         }
         _ => (0..rank).collect(),
     };
@@ -171,7 +199,7 @@ pub(crate) fn reduce_mean(imp: &mut Importer<'_>, ctx: &NodeCtx<'_>) -> ImportRe
         )));
     }
     let keepdims = ctx.int_or("keepdims", 1) != 0;
-    let x = imp.to_channels_last(ctx, x)?;
+    let x = imp.channels_last(ctx, x)?;
     let layer = GlobalAveragePooling2D::new().keepdims(keepdims);
     global(imp, ctx, x, Box::new(layer), keepdims)
 }

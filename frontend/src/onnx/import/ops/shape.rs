@@ -14,7 +14,13 @@ use crate::onnx::import::tensor::Mark;
 /// `Identity`: the same tensor.
 pub(crate) fn identity(imp: &mut Importer<'_>, ctx: &NodeCtx<'_>) -> ImportResult<()> {
     let x = imp.dyn_input(ctx, 0)?;
-    imp.set_dyn(ctx, Dyn { producer: None, ..x })
+    imp.set_dyn(
+        ctx,
+        Dyn {
+            producer: None,
+            ..x
+        },
+    )
 }
 
 /// `Dropout` → Kiln's `Dropout` at the node's ratio (attribute before opset 12, input after;
@@ -30,7 +36,14 @@ pub(crate) fn dropout(imp: &mut Importer<'_>, ctx: &NodeCtx<'_>) -> ImportResult
     }
     let x = imp.dyn_input(ctx, 0)?;
     let (t, _) = imp.apply(ctx, Box::new(Dropout::new(rate)), &[x.t], Vec::new())?;
-    imp.set_dyn(ctx, Dyn { t, layout: x.layout, producer: None })
+    imp.set_dyn(
+        ctx,
+        Dyn {
+            t,
+            layout: x.layout,
+            producer: None,
+        },
+    )
 }
 
 /// `Flatten(axis = 1)` → Kiln's `Flatten` (after a `Permute` to the ONNX order when the
@@ -49,12 +62,19 @@ pub(crate) fn flatten(imp: &mut Importer<'_>, ctx: &NodeCtx<'_>) -> ImportResult
     }
     let spatial_one = dims.len() == 3 && dims[1] == 1 && dims[2] == 1;
     let x = if x.layout == Layout::ChannelsLast && !spatial_one {
-        imp.to_onnx(ctx, x)?
+        imp.onnx_layout(ctx, x)?
     } else {
         x
     };
     let (t, _) = imp.apply(ctx, Box::new(Flatten::new()), &[x.t], Vec::new())?;
-    imp.set_dyn(ctx, Dyn { t, layout: Layout::Onnx, producer: None })
+    imp.set_dyn(
+        ctx,
+        Dyn {
+            t,
+            layout: Layout::Onnx,
+            producer: None,
+        },
+    )
 }
 
 /// `Reshape(data, shape)`: the target resolved against the exported batch size; the first
@@ -74,13 +94,16 @@ pub(crate) fn reshape(imp: &mut Importer<'_>, ctx: &NodeCtx<'_>) -> ImportResult
     let x = if per.len() == 3 && per[1] * per[2] == 1 {
         x
     } else {
-        imp.to_onnx(ctx, x)?
+        imp.onnx_layout(ctx, x)?
     };
     let mut full = vec![imp.batch];
     full.extend_from_slice(&per);
     let allowzero = ctx.int_or("allowzero", 0) != 0;
     let values = target.to_i64();
-    let folder = Folder { ctx: *ctx, limit: imp.limit };
+    let folder = Folder {
+        ctx: *ctx,
+        limit: imp.limit,
+    };
     let out = resolve_reshape(&folder, &full, &values, allowzero)?;
     let per_numel: usize = per.iter().product();
     let rest_numel: usize = out.iter().skip(1).product();
@@ -107,7 +130,14 @@ pub(crate) fn reshape(imp: &mut Importer<'_>, ctx: &NodeCtx<'_>) -> ImportResult
         );
         t = imp.apply_helper(ctx, PinnedBatch::new(imp.batch, origin), t)?;
     }
-    imp.set_dyn(ctx, Dyn { t, layout: Layout::Onnx, producer: None })
+    imp.set_dyn(
+        ctx,
+        Dyn {
+            t,
+            layout: Layout::Onnx,
+            producer: None,
+        },
+    )
 }
 
 /// `Transpose(perm)` with `perm[0] = 0`, composed with the data's layout into at most one
@@ -137,10 +167,22 @@ pub(crate) fn transpose(imp: &mut Importer<'_>, ctx: &NodeCtx<'_>) -> ImportResu
     let t = if from.iter().enumerate().all(|(i, &f)| i == f) {
         x.t
     } else {
-        let (t, _) = imp.apply(ctx, Box::new(Permute::new(from[1..].to_vec())), &[x.t], Vec::new())?;
+        let (t, _) = imp.apply(
+            ctx,
+            Box::new(Permute::new(from[1..].to_vec())),
+            &[x.t],
+            Vec::new(),
+        )?;
         t
     };
-    imp.set_dyn(ctx, Dyn { t, layout: Layout::Onnx, producer: None })
+    imp.set_dyn(
+        ctx,
+        Dyn {
+            t,
+            layout: Layout::Onnx,
+            producer: None,
+        },
+    )
 }
 
 /// `Concat` of model tensors along a non-batch axis.
@@ -155,7 +197,7 @@ pub(crate) fn concat(imp: &mut Importer<'_>, ctx: &NodeCtx<'_>) -> ImportResult<
     if xs.iter().any(|x| x.layout != xs[0].layout) {
         xs = xs
             .into_iter()
-            .map(|x| imp.to_onnx(ctx, x))
+            .map(|x| imp.onnx_layout(ctx, x))
             .collect::<ImportResult<_>>()?;
     }
     let axis = imp.kiln_axis(ctx, &xs[0], ctx.int_or("axis", 0))?;
@@ -164,8 +206,20 @@ pub(crate) fn concat(imp: &mut Importer<'_>, ctx: &NodeCtx<'_>) -> ImportResult<
     }
     let ts: Vec<_> = xs.iter().map(|x| x.t).collect();
     let layout = xs[0].layout;
-    let (t, _) = imp.apply(ctx, Box::new(Concatenate::with_axis(axis as i64)), &ts, Vec::new())?;
-    imp.set_dyn(ctx, Dyn { t, layout, producer: None })
+    let (t, _) = imp.apply(
+        ctx,
+        Box::new(Concatenate::with_axis(axis as i64)),
+        &ts,
+        Vec::new(),
+    )?;
+    imp.set_dyn(
+        ctx,
+        Dyn {
+            t,
+            layout,
+            producer: None,
+        },
+    )
 }
 
 /// `Pad` with zeros on the spatial axes of an image → `ZeroPadding2D`.
@@ -202,13 +256,32 @@ pub(crate) fn pad(imp: &mut Importer<'_>, ctx: &NodeCtx<'_>) -> ImportResult<()>
         begin[a] = pads[k];
         end[a] = pads[k + axes.len()];
     }
-    if rank != 4 || begin[..2] != [0, 0] || end[..2] != [0, 0] || begin.iter().chain(&end).any(|&p| p < 0) {
+    if rank != 4
+        || begin[..2] != [0, 0]
+        || end[..2] != [0, 0]
+        || begin.iter().chain(&end).any(|&p| p < 0)
+    {
         return Err(ctx.error(format!(
             "pads {pads:?}: Kiln maps non-negative padding of the spatial axes of an image"
         )));
     }
-    let x = imp.to_channels_last(ctx, x)?;
-    let border = [[begin[2] as usize, end[2] as usize], [begin[3] as usize, end[3] as usize]];
-    let (t, _) = imp.apply(ctx, Box::new(ZeroPadding2D::explicit(border)), &[x.t], Vec::new())?;
-    imp.set_dyn(ctx, Dyn { t, layout: Layout::ChannelsLast, producer: None })
+    let x = imp.channels_last(ctx, x)?;
+    let border = [
+        [begin[2] as usize, end[2] as usize],
+        [begin[3] as usize, end[3] as usize],
+    ];
+    let (t, _) = imp.apply(
+        ctx,
+        Box::new(ZeroPadding2D::explicit(border)),
+        &[x.t],
+        Vec::new(),
+    )?;
+    imp.set_dyn(
+        ctx,
+        Dyn {
+            t,
+            layout: Layout::ChannelsLast,
+            producer: None,
+        },
+    )
 }
