@@ -4,6 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
+use kiln::onnx::{ImportOptions, import_with};
 use kiln::tensor_file::read_tensor;
 use kiln::{Model, Tensor};
 use kiln_onnx_proto::prost::Message;
@@ -82,6 +83,11 @@ fn a_file_that_pins_the_batch_size_says_so_at_another() {
     data.extend_from_slice(&two.data[..per]);
     let three = Tensor::new([3, 3, 16, 16], data).unwrap();
     let err = model.predict(&three, 3).unwrap_err().to_string();
+    let mut compiled = Model::load_onnx(fixture("resnet_block_dynamo.onnx")).unwrap();
+    let adam = kiln::optimizers::Adam::default();
+    let mse = kiln::losses::MeanSquaredError;
+    let refused = compiled.compile(adam, mse, Vec::<kiln::metrics::Accuracy>::new());
+    assert!(refused.unwrap_err().to_string().contains("free_batch"));
     assert!(err.contains("pins the batch size to 2"), "{err}");
     assert!(err.contains("`node_view` (Reshape"), "{err}");
 }
@@ -262,5 +268,42 @@ fn bad_external_data_is_refused_naming_the_tensor() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("past the end"), "{err}");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn imported_models_with_kiln_only_options_round_trip_through_kiln_files() {
+    use kiln::losses::MeanSquaredError;
+    use kiln::optimizers::Adam;
+    let dir = std::env::temp_dir().join(format!("kiln_onnx_roundtrip_{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    // Explicit pooling pads (onnx_helper_ops); a batch size freed (resnet_block_dynamo).
+    let free = ImportOptions { free_batch: true };
+    for (name, batch) in [("onnx_helper_ops", 2), ("resnet_block_dynamo", 1)] {
+        let mut model = import_with(fixture(&format!("{name}.onnx")), free).unwrap();
+        model
+            .compile(
+                Adam::default(),
+                MeanSquaredError,
+                Vec::<kiln::metrics::Accuracy>::new(),
+            )
+            .unwrap();
+        let path = dir.join(format!("{name}.kiln"));
+        model.save(&path).unwrap();
+        let input = read_tensor(fixture(&format!("{name}_input.json"))).unwrap();
+        if name == "resnet_block_dynamo" {
+            let (got, want) = (
+                model.predict(&input, batch).unwrap(),
+                read_tensor(fixture(&format!("{name}_output.json"))).unwrap(),
+            );
+            assert_close("resnet_block_dynamo freed, batch 1", &got, &want);
+        }
+        let reloaded = Model::load(&path).unwrap();
+        assert_eq!(
+            reloaded.predict(&input, batch).unwrap(),
+            model.predict(&input, batch).unwrap(),
+            "{name}"
+        );
+    }
     std::fs::remove_dir_all(&dir).ok();
 }

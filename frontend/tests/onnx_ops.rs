@@ -246,7 +246,7 @@ fn depthwise_conv_with_asymmetric_pads_then_scale_and_shift_folded() {
 }
 
 #[test]
-fn dilated_same_upper_conv_and_a_grouped_conv_is_refused_by_name() {
+fn dilated_same_upper_conv_grouped_conv_and_a_bad_group_named() {
     let (dims, wd) = ([1, 3, 7, 7], [4, 3, 3, 3]);
     let (x, k, bias) = (values(3 * 49, 6), values(4 * 27, 7), vec![0.0; 4]);
     let attrs = [
@@ -268,14 +268,35 @@ fn dilated_same_upper_conv_and_a_grouped_conv_is_refused_by_name() {
         &want,
     );
 
+    // Group 2 over 4 channels (not depthwise): a block-diagonal Conv2D kernel.
+    let (gd, gw) = ([2, 4, 5, 5], [6, 2, 3, 3]);
+    let (gx, gk, gb) = (values(200, 20), values(108, 8), values(6, 21));
     let grouped = model(
         13,
-        &[4, 5, 5],
-        vec![node("Conv", &["x", "w"], "y", &[("group", A::I(2))])],
-        vec![f32_tensor("w", &[4, 2, 3, 3], &values(72, 8))],
+        &gd[1..],
+        vec![node(
+            "Conv",
+            &["x", "w", "b"],
+            "y",
+            &[("group", A::I(2)), ("strides", A::Is(&[2, 2]))],
+        )],
+        vec![f32_tensor("w", &gw, &gk), f32_tensor("b", &[6], &gb)],
     );
-    let err = import(&grouped).unwrap_err().to_string();
-    assert!(err.contains("Conv_y") && err.contains("group 2"), "{err}");
+    let want = conv_ref(&gx, gd, &gk, gw, &gb, 2, [0; 4], 1, 2);
+    check(
+        "grouped conv",
+        &grouped,
+        &Tensor::new(gd, gx).unwrap(),
+        &want,
+    );
+    let bad = model(
+        13,
+        &[4, 5, 5],
+        vec![node("Conv", &["x", "w"], "y", &[("group", A::I(3))])],
+        vec![f32_tensor("w", &[3, 2, 3, 3], &values(54, 8))],
+    );
+    let err = import(&bad).unwrap_err().to_string();
+    assert!(err.contains("Conv_y") && err.contains("group 3"), "{err}");
 }
 
 /// NCHW transposed convolution by the ONNX definition (group 1, symmetric pads `p`).

@@ -81,7 +81,9 @@ impl Layer for PinnedBatch {
                 self,
                 format!(
                     "the model file pins the batch size to {}: {} fixes it; got a batch of {batch} \
-                     (run it at batch size {} or re-export the model with a dynamic batch axis)",
+                     (Kiln also builds every graph at batch 1 when compiling). Run it at batch \
+                     size {}, re-export the model with a dynamic batch axis, or import it with \
+                     kiln::onnx::ImportOptions {{ free_batch: true }}",
                     self.batch_size, self.origin, self.batch_size
                 ),
             ));

@@ -3,4 +3,4 @@
 
 pub mod import;
 
-pub use import::import;
+pub use import::{ImportOptions, import, import_with};

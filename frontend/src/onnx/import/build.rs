@@ -25,9 +25,10 @@ pub(crate) fn build_model(
     opset: i64,
     name: &str,
     dir: &Path,
-    limit: usize,
+    (limit, options): (usize, super::ImportOptions),
 ) -> ImportResult<Model> {
     let mut imp = Importer::new(name, dir, limit);
+    imp.free_batch = options.free_batch;
     for t in &graph.initializer {
         let c = read_tensor(t, dir)?;
         imp.values
@@ -124,8 +125,10 @@ fn input_shape(info: &ValueInfoProto, name: &str) -> ImportResult<(usize, Vec<us
         .as_ref()
         .map(|s| s.dim.as_slice())
         .unwrap_or_default();
-    let Some((first, rest)) = dims.split_first() else {
-        return Err(bad("has no batch axis (rank 0 or no shape)"));
+    let Some((first, rest)) = dims.split_first().filter(|(_, rest)| !rest.is_empty()) else {
+        return Err(bad(
+            "needs a batch axis and at least one more axis (rank 2 or more, with a shape)",
+        ));
     };
     let batch = match first.value {
         Some(Dim::DimValue(b)) if b >= 1 => b as usize,

@@ -74,6 +74,9 @@ pub(crate) struct Importer<'a> {
     pub dir: &'a Path,
     /// The most elements a folded constant may have.
     pub limit: usize,
+    /// Whether a constant batch size in a per-example `Reshape` is let go (see
+    /// `ImportOptions::free_batch`).
+    pub free_batch: bool,
     /// Layer names given so far.
     names: HashSet<String>,
 }
@@ -89,6 +92,7 @@ impl<'a> Importer<'a> {
             batch: 1,
             dir,
             limit,
+            free_batch: false,
             names: HashSet::new(),
         }
     }

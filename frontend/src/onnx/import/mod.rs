@@ -13,11 +13,13 @@
 //! outputs keep the ONNX layout (one `Permute` at each boundary). The batch axis stays free
 //! unless the file fixes it (a `Reshape` to a constant batch size), which adds a
 //! [`PinnedBatch`](crate::layers::PinnedBatch) layer: another batch size is an error naming
-//! the node.
+//! the node ([`ImportOptions::free_batch`] lets such a per-example reshape run at any batch
+//! size).
 //!
 //! Ops mapped onto layers: `Gemm` (transB, alpha, beta; transA refused) and `MatMul` with a
 //! constant weight → `Dense`; `Conv` (group 1 → `Conv2D`, group = channels →
-//! `DepthwiseConv2D`; pads, strides, dilations, auto_pad) and `ConvTranspose` (group 1;
+//! `DepthwiseConv2D`, other groups → `Conv2D` with a block-diagonal kernel; pads, strides,
+//! dilations, auto_pad) and `ConvTranspose` (group 1;
 //! valid, or pads p with kernel − 2p = stride) → `Conv2DTranspose`; `BatchNormalization`;
 //! `Relu`, `LeakyRelu`, `Clip` with min 0 (ReLU6), `Sigmoid`, `Tanh`, `Softmax` (opset 13
 //! axis semantics; older opsets flatten from the axis); `MaxPool`, `AveragePool`
@@ -58,10 +60,25 @@ use std::path::Path;
 use crate::error::{Error, Result};
 use crate::model::Model;
 
+/// How [`import_with`] reads a file.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ImportOptions {
+    /// Run a `Reshape` whose constant target fixes the batch size at any batch size (it is
+    /// only accepted where it reshapes each example alone, the batch axis first and
+    /// unchanged). Off by default: such a model runs at the exported batch size only, and
+    /// cannot be compiled for training (Kiln validates every graph at batch 1).
+    pub free_batch: bool,
+}
+
 /// Reads an `.onnx` file (external data files are looked up beside it) as a Kiln [`Model`].
 /// Every failure is an [`Error::ModelFile`] naming the file and, where one is at fault, the
 /// node and its op type.
 pub fn import(path: impl AsRef<Path>) -> Result<Model> {
+    import_with(path, ImportOptions::default())
+}
+
+/// [`import`] with options.
+pub fn import_with(path: impl AsRef<Path>, options: ImportOptions) -> Result<Model> {
     let path = path.as_ref();
     let bytes = std::fs::read(path).map_err(|source| Error::Io {
         path: path.to_path_buf(),
@@ -71,11 +88,16 @@ pub fn import(path: impl AsRef<Path>) -> Result<Model> {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => Path::new(".").to_path_buf(),
     };
-    import_bytes(&bytes, path, &dir).map_err(|e| e.into_error(path))
+    import_bytes(&bytes, path, &dir, options).map_err(|e| e.into_error(path))
 }
 
 /// The import of `bytes` read from `path`, external data looked up in `dir`.
-fn import_bytes(bytes: &[u8], path: &Path, dir: &Path) -> error::ImportResult<Model> {
+fn import_bytes(
+    bytes: &[u8],
+    path: &Path,
+    dir: &Path,
+    options: ImportOptions,
+) -> error::ImportResult<Model> {
     let decoded = decode::decode(bytes)?;
     let graph = decoded.graph();
     decode::check_ops(graph, decoded.opset)?;
@@ -83,7 +105,7 @@ fn import_bytes(bytes: &[u8], path: &Path, dir: &Path) -> error::ImportResult<Mo
     // Folded constants may be larger than the file (a ConstantOfShape of zeros), but not
     // without bound: 64 Ki elements plus 16 per byte of the file.
     let limit = (1 << 16) + bytes.len().saturating_mul(16);
-    build::build_model(graph, decoded.opset, &name, dir, limit)
+    build::build_model(graph, decoded.opset, &name, dir, (limit, options))
 }
 
 impl Model {

@@ -1,5 +1,6 @@
 //! `Conv` (groups 1 and depthwise) and `ConvTranspose` as Kiln's `Conv2D`,
-//! `DepthwiseConv2D` and `Conv2DTranspose`, the ONNX kernels `[M, C/g, kh, kw]` /
+//! `DepthwiseConv2D` and `Conv2DTranspose` (other groups: a `Conv2D` with a block-diagonal
+//! kernel), the ONNX kernels `[M, C/g, kh, kw]` /
 //! `[C, M, kh, kw]` rearranged once into Keras' layouts. ONNX padding becomes `valid`,
 //! `same` (TensorFlow's split, when it is that) or a `ZeroPadding2D` before a `valid`
 //! convolution. It does not own pooling (`pool.rs`).
@@ -81,16 +82,18 @@ pub(crate) fn padding(
 /// The 4-D constant weight of input `i`.
 fn weight<'c>(imp: &'c Importer<'_>, ctx: &NodeCtx<'_>, i: usize) -> ImportResult<&'c Const> {
     let w = imp.required_const(ctx, i)?;
-    if w.dims.len() != 4 {
+    if w.dims.len() != 4 || w.dims.contains(&0) {
         return Err(ctx.error(format!(
-            "weight dims {:?}: Kiln maps 2-D convolutions (4-D weights)",
+            "weight dims {:?}: Kiln maps 2-D convolutions (4-D weights, no empty axis)",
             w.dims
         )));
     }
     Ok(w)
 }
 
-/// `Conv` → `Conv2D` (group 1) or `DepthwiseConv2D` (group = input channels).
+/// `Conv` → `Conv2D` (group 1), `DepthwiseConv2D` (group = input channels), or for other
+/// groups a `Conv2D` with a block-diagonal kernel (fine-tuning it lets the zero blocks learn:
+/// freeze the layer to keep the groups).
 pub(crate) fn conv(imp: &mut Importer<'_>, ctx: &NodeCtx<'_>) -> ImportResult<()> {
     let x = imp.dyn_input(ctx, 0)?;
     let mut x = imp.channels_last(ctx, x)?;
@@ -121,40 +124,43 @@ pub(crate) fn conv(imp: &mut Importer<'_>, ctx: &NodeCtx<'_>) -> ImportResult<()
         PadChoice::Valid => Padding::Valid,
     };
     let data = w.to_f32();
-    let (layer, kernel_name, kernel): (Box<dyn Layer>, _, _) = if group == 1 {
-        let mut kern = vec![0.0; m * c * kh * kw];
-        for (i, v) in kern.iter_mut().enumerate() {
-            let (mo, ci, j, ih) = (i % m, (i / m) % c, (i / (m * c)) % kw, i / (m * c * kw));
-            *v = data[((mo * c + ci) * kh + ih) * kw + j];
-        }
-        let layer = Conv2D::new(m, [kh, kw])
-            .strides(strides)
-            .padding(pad)
-            .dilation_rate(dil);
-        (Box::new(layer), "kernel", tensor(&[kh, kw, c, m], kern))
-    } else if group == c && cg == 1 {
-        let mult = m / c;
-        let mut kern = vec![0.0; m * kh * kw];
-        for (i, v) in kern.iter_mut().enumerate() {
-            let (out, j, ih) = (i % m, (i / m) % kw, i / (m * kw));
-            *v = data[(out * kh + ih) * kw + j];
-        }
-        let layer = DepthwiseConv2D::new([kh, kw])
-            .strides(strides)
-            .padding(pad)
-            .dilation_rate(dil)
-            .depth_multiplier(mult);
-        (
-            Box::new(layer),
-            "depthwise_kernel",
-            tensor(&[kh, kw, c, mult], kern),
-        )
-    } else {
-        return Err(ctx.error(format!(
-            "group {group} over {c} channels is not supported (Kiln maps group 1 and depthwise, \
-             group = channels)"
-        )));
-    };
+    let (layer, kernel_name, kernel): (Box<dyn Layer>, _, _) =
+        if group == 1 || !(group == c && cg == 1) {
+            // Group 1, or g groups as one Conv2D whose kernel is block-diagonal: output channel
+            // mo of group mo / (m / g) reads only that group's input channels; the other
+            // entries are zero (exact predictions, g times the arithmetic).
+            let per_group = m / group;
+            let mut kern = vec![0.0; m * c * kh * kw];
+            for (i, v) in kern.iter_mut().enumerate() {
+                let (mo, ci, j, ih) = (i % m, (i / m) % c, (i / (m * c)) % kw, i / (m * c * kw));
+                let g = mo / per_group;
+                if ci / cg == g {
+                    *v = data[((mo * cg + ci % cg) * kh + ih) * kw + j];
+                }
+            }
+            let layer = Conv2D::new(m, [kh, kw])
+                .strides(strides)
+                .padding(pad)
+                .dilation_rate(dil);
+            (Box::new(layer), "kernel", tensor(&[kh, kw, c, m], kern))
+        } else {
+            let mult = m / c;
+            let mut kern = vec![0.0; m * kh * kw];
+            for (i, v) in kern.iter_mut().enumerate() {
+                let (out, j, ih) = (i % m, (i / m) % kw, i / (m * kw));
+                *v = data[(out * kh + ih) * kw + j];
+            }
+            let layer = DepthwiseConv2D::new([kh, kw])
+                .strides(strides)
+                .padding(pad)
+                .dilation_rate(dil)
+                .depth_multiplier(mult);
+            (
+                Box::new(layer),
+                "depthwise_kernel",
+                tensor(&[kh, kw, c, mult], kern),
+            )
+        };
     let params = vec![(kernel_name, kernel), ("bias", tensor(&[m], bias))];
     let (t, name) = imp.apply(ctx, layer, &[x.t], params)?;
     let producer = Producer {

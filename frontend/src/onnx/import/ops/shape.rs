@@ -122,7 +122,7 @@ pub(crate) fn reshape(imp: &mut Importer<'_>, ctx: &NodeCtx<'_>) -> ImportResult
     }
     let per_target: Vec<i64> = out[1..].iter().map(|&d| d as i64).collect();
     let (mut t, _) = imp.apply(ctx, Box::new(Reshape::new(per_target)), &[x.t], Vec::new())?;
-    if pinned_by {
+    if pinned_by && !imp.free_batch {
         let origin = format!(
             "ONNX node `{}` ({} to the constant shape {values:?})",
             ctx.name(),
