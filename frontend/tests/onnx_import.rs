@@ -307,3 +307,52 @@ fn imported_models_with_kiln_only_options_round_trip_through_kiln_files() {
     }
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn huge_declared_sizes_are_refused_before_anything_is_allocated() {
+    let dir = std::env::temp_dir().join(format!("kiln_onnx_huge_{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let bytes = std::fs::read(fixture("cnn_bn.onnx")).unwrap();
+    let good = ModelProto::decode(bytes.as_slice()).unwrap();
+    for (dims, want) in [
+        (vec![1i64 << 40, 1 << 40], "overflow"),
+        (vec![1 << 30, 1 << 30], "need"),
+        (vec![-8, 1, 3, 3], "negative"),
+    ] {
+        let mut model = good.clone();
+        model.graph.as_mut().unwrap().initializer[0].dims = dims;
+        let err = import_bytes(&dir, &model.encode_to_vec(), None)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(want) && err.contains("conv1.weight"), "{err}");
+    }
+    // A ConstantOfShape asking for 2^40 zeros.
+    let mut model = good.clone();
+    let graph = model.graph.as_mut().unwrap();
+    graph.initializer.push(kiln_onnx_proto::TensorProto {
+        name: Some("big".into()),
+        dims: vec![1],
+        data_type: Some(7),
+        int64_data: vec![1 << 40],
+        ..Default::default()
+    });
+    graph.node.insert(
+        0,
+        NodeProto {
+            name: Some("zeros".into()),
+            op_type: Some("ConstantOfShape".into()),
+            input: vec!["big".into()],
+            output: vec!["z".into()],
+            ..Default::default()
+        },
+    );
+    let err = import_bytes(&dir, &model.encode_to_vec(), None)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("`zeros` (ConstantOfShape)")
+            && err.contains("larger than this file justifies"),
+        "{err}"
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
