@@ -562,16 +562,10 @@ fn write_files_for_onnxruntime() {
     std::fs::write(dir.join("manifest.json"), text).unwrap();
 }
 
-// INTEGRATOR: the round trip of issue 14 item 4 ("Kiln reads it back to identical
-// predictions"). It needs the ONNX importer (branch h-onnximp: `Model::load_onnx`), written
-// in parallel; once both are merged, delete the `#[cfg(any())]` line below. The MLP, CNN
-// and ResNet exports use only ops the importer maps (Gemm, MatMul, Add, Mul, Conv,
-// BatchNormalization, Relu, LeakyRelu, Clip, Sigmoid, Tanh, Softmax, MaxPool, AveragePool,
-// GlobalAveragePool, GlobalMaxPool, Flatten, Reshape, Transpose, Concat, Pad); `sequence`
-// (Cast, Gather, LayerNormalization), `extras` (Elu, Selu, Erf, Max, Min, Slice, PRelu,
-// ...) and `decoder` (Resize) do not, and are left out. Tried with the importer at h-onnximp 0363a86 applied on
-// top: all three read back bit-identical (max difference 0 at batch sizes 1 and 3).
-#[cfg(any())]
+// Issue 14 item 4: "Kiln reads it back to identical predictions". The MLP, CNN and ResNet
+// exports use only ops the importer maps; `sequence` (Cast, Gather, LayerNormalization),
+// `extras` (Elu, Selu, Erf, Max, Min, Slice, PRelu, ...) and `decoder` (Resize) do not, and
+// are left out.
 #[test]
 fn exported_models_read_back_to_identical_predictions() {
     for (name, model) in models() {

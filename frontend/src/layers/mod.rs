@@ -37,6 +37,9 @@ mod reshape;
 mod separable_conv2d;
 mod upsampling;
 mod zero_padding;
+// Layers the ONNX importer needs: a constant operand, a batch size fixed by the file.
+mod constant_operand;
+mod pinned_batch;
 
 pub use activation_kinds::{
     ActivationLayer, ELU, EluKind, LeakyReLU, LeakyReluKind, ReLU, ReluKind, Softmax, SoftmaxKind,
@@ -79,6 +82,9 @@ pub use one_d::{
 pub use prelu::PReLU;
 pub use upsampling::{Interpolation, UpSampling2D};
 pub use zero_padding::{Border2D, BorderKind, Crop, Cropping2D, Pad};
+// Layers the ONNX importer needs.
+pub use constant_operand::{ConstantArithmetic, ConstantOperand};
+pub use pinned_batch::PinnedBatch;
 
 use std::fmt;
 

@@ -12,7 +12,9 @@ use crate::layers::conv2d::{
     Padding, Size2D, check_positive, image_dims, read_padding, window_output,
 };
 use crate::layers::naming::{name_methods, named_builder};
-use crate::layers::{ConfigReader, Layer, LayerContext, ParamSpec, layer_config};
+use crate::layers::{
+    ConfigReader, Layer, LayerContext, ParamSpec, keras_shape, layer_config, layer_error,
+};
 
 /// What a pooling layer takes from its window: the maximum or the mean.
 pub trait PoolingKind: std::fmt::Debug + Clone + PartialEq + Send + Sync + 'static {
@@ -63,6 +65,10 @@ pub struct Pooling2D<K: PoolingKind> {
     pool_size: Size2D,
     strides: Option<Size2D>,
     padding: Padding,
+    /// `[top, bottom, left, right]` padding that replaces `padding` (ONNX pools' `pads`);
+    /// padded cells are skipped (max) or not counted (average). Keras has no such option:
+    /// the config writes it as `explicit_padding`, which Keras itself does not read.
+    explicit_padding: Option<[usize; 4]>,
     name: Option<String>,
     kind: PhantomData<K>,
 }
@@ -89,8 +95,24 @@ impl<K: PoolingKind> Pooling2D<K> {
             pool_size: pool_size.into(),
             strides: None,
             padding: Padding::Valid,
+            explicit_padding: None,
             name: None,
             kind: PhantomData,
+        }
+    }
+
+    /// Pad `[top, bottom, left, right]` explicitly instead of `valid`/`same` (what ONNX
+    /// `MaxPool`/`AveragePool` `pads` need; not a Keras option).
+    pub fn explicit_padding(mut self, pads: [usize; 4]) -> Self {
+        self.explicit_padding = Some(pads);
+        self
+    }
+
+    /// The IR padding in use.
+    fn ir_padding(&self) -> ir::Padding {
+        match self.explicit_padding {
+            Some(pads) => ir::Padding::Explicit(pads),
+            None => self.padding.to_ir(),
         }
     }
 
@@ -116,6 +138,7 @@ impl<K: PoolingKind> Pooling2D<K> {
             pool_size,
             strides: Some(Size2D(c.usize_pair_or("strides", pool_size.0)?)),
             padding: read_padding(c)?,
+            explicit_padding: read_explicit_padding(c)?,
             name: Some(c.name().to_string()),
             kind: PhantomData,
         })
@@ -132,8 +155,28 @@ impl<K: PoolingKind> Pooling2D<K> {
             kind: K::POOL,
             window: self.pool_size.0,
             strides: self.effective_strides().0,
-            padding: self.padding.to_ir(),
+            padding: self.ir_padding(),
         }
+    }
+}
+
+/// The optional `explicit_padding` field (`[[top, bottom], [left, right]]`) Kiln writes.
+fn read_explicit_padding(c: &ConfigReader) -> Result<Option<[usize; 4]>> {
+    let Some(value) = c.get("explicit_padding") else {
+        return Ok(None);
+    };
+    let flat: Option<Vec<usize>> = value.as_array().and_then(|rows| {
+        rows.iter()
+            .flat_map(|r| r.as_array().cloned().unwrap_or_default())
+            .map(|v| v.as_u64().map(|n| n as usize))
+            .collect()
+    });
+    match flat.as_deref() {
+        Some(&[t, b, l, r]) => Ok(Some([t, b, l, r])),
+        _ => Err(c.error(
+            "explicit_padding",
+            "must be [[top, bottom], [left, right]] of non-negative integers",
+        )),
     }
 }
 
@@ -147,14 +190,34 @@ impl<K: PoolingKind> Layer for Pooling2D<K> {
     fn output_shape(&self, input: &Shape) -> Result<Shape> {
         check_positive(self, "pool_size", self.pool_size)?;
         check_positive(self, "strides", self.effective_strides())?;
-        let [_, _, c] = image_dims(self, input)?;
-        let [oh, ow] = window_output(
-            self,
-            input,
-            self.pool_size.0,
-            self.effective_strides().0,
-            self.padding,
-        )?;
+        let [h, w, c] = image_dims(self, input)?;
+        let [oh, ow] = match self.explicit_padding {
+            None => window_output(
+                self,
+                input,
+                self.pool_size.0,
+                self.effective_strides().0,
+                self.padding,
+            )?,
+            Some(_) => {
+                let (window, strides) = (self.pool_size.0, self.effective_strides().0);
+                let resolve = |axis: usize, size: usize| {
+                    self.ir_padding()
+                        .resolve(axis, size, window[axis], strides[axis])
+                        .map(|a| a.out)
+                        .ok_or_else(|| {
+                            layer_error(
+                                self,
+                                format!(
+                                    "window {window:?} does not fit the padded input {}",
+                                    keras_shape(input)
+                                ),
+                            )
+                        })
+                };
+                [resolve(0, h)?, resolve(1, w)?]
+            }
+        };
         Ok(Shape::from([oh, ow, c]))
     }
 
@@ -163,15 +226,16 @@ impl<K: PoolingKind> Layer for Pooling2D<K> {
     }
 
     fn config(&self) -> Value {
-        layer_config(
-            self,
-            json!({
-                "pool_size": self.pool_size.0,
-                "padding": self.padding.keras_name(),
-                "strides": self.effective_strides().0,
-                "data_format": "channels_last",
-            }),
-        )
+        let mut fields = json!({
+            "pool_size": self.pool_size.0,
+            "padding": self.padding.keras_name(),
+            "strides": self.effective_strides().0,
+            "data_format": "channels_last",
+        });
+        if let Some([t, b, l, r]) = self.explicit_padding {
+            fields["explicit_padding"] = json!([[t, b], [l, r]]);
+        }
+        layer_config(self, fields)
     }
 
     fn build(&self, g: &mut Graph, x: NodeId, _ctx: LayerContext<'_>) -> Result<NodeId> {

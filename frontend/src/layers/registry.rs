@@ -20,6 +20,7 @@ use crate::layers::{
     ZeroPadding1D,
 };
 use crate::layers::{Bidirectional, GRU, LSTM, Permute, RepeatVector, SimpleRNN, TimeDistributed};
+use crate::layers::{ConstantOperand, PinnedBatch};
 use crate::layers::{Dot, LayerNormalization, MultiHeadAttention};
 
 /// Builds a layer from its config reader.
@@ -125,6 +126,13 @@ const LAYERS: &[(&str, FromConfig)] = &[
     ("Permute", |c| Ok(Box::new(Permute::from_config(c)?))),
     ("RepeatVector", |c| {
         Ok(Box::new(RepeatVector::from_config(c)?))
+    }),
+    // Kiln's own layers for ONNX imports (no Keras class of that name).
+    ("ConstantOperand", |c| {
+        Ok(Box::new(ConstantOperand::from_config(c)?))
+    }),
+    ("PinnedBatch", |c| {
+        Ok(Box::new(PinnedBatch::from_config(c)?))
     }),
 ];
 
