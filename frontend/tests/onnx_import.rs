@@ -93,6 +93,18 @@ fn a_file_that_pins_the_batch_size_says_so_at_another() {
 }
 
 #[test]
+fn kiln_only_layers_of_an_import_are_refused_by_save_keras_naming_the_layer() {
+    let model = Model::load_onnx(fixture("resnet_block_dynamo.onnx")).unwrap();
+    let path = std::env::temp_dir().join(format!("kiln-pinned-{}.h5", std::process::id()));
+    let err = model.save_keras(&path).unwrap_err().to_string();
+    assert!(
+        err.contains("(PinnedBatch) cannot be saved for Keras"),
+        "{err}"
+    );
+    assert!(!path.exists(), "nothing is written");
+}
+
+#[test]
 fn imported_layers_keep_the_onnx_layout_at_the_boundary_only() {
     let model = Model::load_onnx(fixture("cnn_bn.onnx")).unwrap();
     let permutes = model

@@ -102,6 +102,9 @@ fn compile_from(model: &mut Model, training: &serde_json::Value) -> Result<()> {
 }
 
 /// An [`Error::ModelFile`] about `path`.
+/// Layer classes Kiln defines for imported graphs that Keras has no counterpart for.
+const KILN_ONLY_CLASSES: [&str; 2] = ["ConstantOperand", "PinnedBatch"];
+
 fn file_error(path: &Path, msg: impl Into<String>) -> Error {
     Error::ModelFile {
         path: path.to_path_buf(),
@@ -158,8 +161,12 @@ impl Model {
     /// `training_config` when compiled, and every layer's weights named as Keras 2 names
     /// them (`dense/kernel:0`). `layer_names` leaves out the `InputLayer` of a sequential
     /// model and keeps it for a functional one, as Keras does.
+    ///
+    /// Layers Keras cannot read (the ONNX importer's `ConstantOperand` and `PinnedBatch`,
+    /// pooling with explicit pads) are refused by name before anything is written.
     pub fn save_keras(&self, path: impl AsRef<Path>) -> Result<()> {
         let path = path.as_ref();
+        self.ensure_keras_representable(path)?;
         let training_config = match self.training_components() {
             Some((optimizer, loss, metrics)) => {
                 Some(training_config_json(optimizer, loss, metrics)?)
@@ -174,6 +181,31 @@ impl Model {
             layers: self.keras_layer_weights()?,
         };
         file.write(path)
+    }
+
+    /// An error naming the first layer Keras cannot read back (a Kiln-only class or option),
+    /// for writing the model to the Keras file `path`.
+    pub(crate) fn ensure_keras_representable(&self, path: &Path) -> Result<()> {
+        for layer in self.layers() {
+            let class = layer.class_name();
+            let why = if KILN_ONLY_CLASSES.contains(&class) {
+                Some("a Kiln-only layer class (from an ONNX import)")
+            } else if layer.config().get("explicit_padding").is_some() {
+                Some("explicit pooling pads, which Keras pooling layers do not have")
+            } else {
+                None
+            };
+            if let Some(why) = why {
+                let name = layer.name().unwrap_or_default();
+                return Err(file_error(
+                    path,
+                    format!(
+                        "layer {name} ({class}) cannot be saved for Keras: {why}; save it as a Kiln file or as ONNX instead"
+                    ),
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// Every layer's weights in the Keras 2 naming, in model order.
