@@ -1,0 +1,198 @@
+//! Every `kiln::applications` builder against tf-keras 2.21: for each model and argument
+//! variant in `fixtures/applications/summaries.json` (written by `make_summaries.py` beside
+//! it, `tf_keras.applications.X(weights=None, ...)`), Kiln's model lists the same layers in
+//! the same order with the same names, per-example output shapes and parameter counts, and
+//! the same total / trainable / non-trainable counts. Graphs are built, never compiled.
+//! Also the argument checks: a too-small input, a MobileNet argument given to another family.
+
+use kiln::activations::Activation;
+use kiln::applications::{self, Options, Pooling};
+use kiln::{Model, Result};
+use serde_json::Value;
+
+const SUMMARIES: &str = include_str!("fixtures/applications/summaries.json");
+
+type Builder = fn(&Options) -> Result<Model>;
+
+/// Each builder by the key prefix of its variants in the fixture.
+const BUILDERS: [(&str, Builder); 16] = [
+    ("vgg16", applications::vgg16),
+    ("vgg19", applications::vgg19),
+    ("resnet50", applications::resnet50),
+    ("resnet101", applications::resnet101),
+    ("resnet152", applications::resnet152),
+    ("resnet50_v2", applications::resnet50_v2),
+    ("resnet101_v2", applications::resnet101_v2),
+    ("resnet152_v2", applications::resnet152_v2),
+    ("inception_v3", applications::inception_v3),
+    ("xception", applications::xception),
+    ("mobilenet", applications::mobilenet),
+    ("mobilenet_v2", applications::mobilenet_v2),
+    ("densenet121", applications::densenet121),
+    ("densenet169", applications::densenet169),
+    ("densenet201", applications::densenet201),
+    ("nasnet_mobile", applications::nasnet_mobile),
+];
+
+/// The builder whose name is the longest prefix of `key`.
+fn builder_of(key: &str) -> Builder {
+    BUILDERS
+        .iter()
+        .filter(|(name, _)| key == *name || key.starts_with(&format!("{name}_")))
+        .max_by_key(|(name, _)| name.len())
+        .unwrap_or_else(|| panic!("no builder for fixture `{key}`"))
+        .1
+}
+
+/// Keras' keyword arguments as [`Options`].
+fn options_of(args: &Value) -> Options {
+    let mut options = Options::new();
+    for (key, value) in args.as_object().expect("args are an object") {
+        options = match key.as_str() {
+            "include_top" => options.include_top(value.as_bool().expect("a bool")),
+            "input_shape" => {
+                let dims: Vec<usize> = value
+                    .as_array()
+                    .expect("a list")
+                    .iter()
+                    .map(|d| d.as_u64().expect("a size") as usize)
+                    .collect();
+                options.input_shape(dims.try_into().expect("three dims"))
+            }
+            "pooling" => options.pooling(match value.as_str() {
+                Some("avg") => Pooling::Avg,
+                Some("max") => Pooling::Max,
+                _ => Pooling::None,
+            }),
+            "classes" => options.classes(value.as_u64().expect("a count") as usize),
+            "classifier_activation" => {
+                assert!(value.is_null(), "only None is used in the fixture");
+                options.classifier_activation(Activation::Linear)
+            }
+            "alpha" => options.alpha(value.as_f64().expect("a number") as f32),
+            "depth_multiplier" => options.depth_multiplier(value.as_u64().expect("int") as usize),
+            "dropout" => options.dropout(value.as_f64().expect("a number") as f32),
+            other => panic!("unknown argument `{other}`"),
+        };
+    }
+    options
+}
+
+/// Kiln's layers as the fixture writes them: `name|d1,d2,...|params`.
+fn kiln_layers(model: &Model) -> Vec<String> {
+    let shapes = model.layer_shapes().expect("shapes");
+    model
+        .layers()
+        .iter()
+        .zip(shapes)
+        .map(|(layer, s)| {
+            let dims: Vec<String> = s.output.dims().iter().map(usize::to_string).collect();
+            let params: usize = s.params.iter().map(|p| p.shape.numel()).sum();
+            format!(
+                "{}|{}|{params}",
+                layer.name().unwrap_or("?"),
+                dims.join(",")
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn every_builder_matches_keras_layer_by_layer() {
+    let fixture: Value = serde_json::from_str(SUMMARIES).expect("valid JSON");
+    let mut failures = Vec::new();
+    let variants = fixture.as_object().expect("an object");
+    let builders: std::collections::BTreeSet<&str> = variants
+        .keys()
+        .map(|k| {
+            let b = builder_of(k);
+            BUILDERS
+                .iter()
+                .find(|(_, f)| std::ptr::fn_addr_eq(*f, b))
+                .expect("listed")
+                .0
+        })
+        .collect();
+    assert_eq!(
+        builders.len(),
+        BUILDERS.len(),
+        "every builder has a variant in the fixture"
+    );
+    let mut layers_compared = 0;
+    for (key, want) in variants {
+        let model = match builder_of(key)(&options_of(&want["args"])) {
+            Ok(model) => model,
+            Err(e) => {
+                failures.push(format!("{key}: {e}"));
+                continue;
+            }
+        };
+        let got = kiln_layers(&model);
+        let want_layers: Vec<&str> = want["layers"]
+            .as_array()
+            .expect("a list")
+            .iter()
+            .map(|l| l.as_str().expect("a string"))
+            .collect();
+        if let Some(i) = (0..got.len().max(want_layers.len()))
+            .find(|&i| got.get(i).map(String::as_str) != want_layers.get(i).copied())
+        {
+            failures.push(format!(
+                "{key}: layer {i} is {:?}, Keras has {:?} ({} layers vs {})",
+                got.get(i),
+                want_layers.get(i),
+                got.len(),
+                want_layers.len()
+            ));
+            continue;
+        }
+        layers_compared += got.len();
+        let counts = [
+            model.count_params().expect("count"),
+            model.count_trainable_params().expect("count"),
+            model.count_non_trainable_params().expect("count"),
+        ];
+        let want_counts = ["total", "trainable", "non_trainable"]
+            .map(|k| want[k].as_u64().expect("a count") as usize);
+        if counts != want_counts {
+            failures.push(format!("{key}: counts {counts:?}, Keras {want_counts:?}"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    let in_fixture: usize = variants
+        .values()
+        .map(|v| v["layers"].as_array().map_or(0, Vec::len))
+        .sum();
+    assert_eq!(
+        layers_compared, in_fixture,
+        "every layer of every variant compared"
+    );
+}
+
+#[test]
+fn arguments_are_checked_like_keras() {
+    let small = Options::new().input_shape([31, 64, 3]);
+    let err = applications::resnet50(&small)
+        .expect_err("too small")
+        .to_string();
+    assert!(
+        err.contains("input_shape") && err.contains("32x32"),
+        "{err}"
+    );
+    let err = applications::inception_v3(&Options::new().input_shape([74, 80, 3]))
+        .expect_err("too small")
+        .to_string();
+    assert!(err.contains("75x75"), "{err}");
+    let err = applications::vgg16(&Options::new().alpha(0.5))
+        .expect_err("no alpha")
+        .to_string();
+    assert!(err.contains("alpha") && err.contains("vgg16"), "{err}");
+    let err = applications::mobilenet_v2(&Options::new().depth_multiplier(2))
+        .expect_err("no depth multiplier")
+        .to_string();
+    assert!(err.contains("depth_multiplier"), "{err}");
+    let err = applications::mobilenet(&Options::new().classes(0))
+        .expect_err("no classes")
+        .to_string();
+    assert!(err.contains("classes"), "{err}");
+}
