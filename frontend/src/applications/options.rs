@@ -192,13 +192,13 @@ impl Options {
                 ),
             ));
         }
-        if let Some(rate) = self.dropout {
-            if family.dropout.is_none() || !(0.0..1.0).contains(&rate) {
-                return Err(invalid(
-                    "dropout",
-                    format!("{rate} is not allowed (only MobileNet takes one, in [0, 1))"),
-                ));
-            }
+        if let Some(rate) = self.dropout
+            && (family.dropout.is_none() || !(0.0..1.0).contains(&rate))
+        {
+            return Err(invalid(
+                "dropout",
+                format!("{rate} is not allowed (only MobileNet takes one, in [0, 1))"),
+            ));
         }
         Ok(shape)
     }
