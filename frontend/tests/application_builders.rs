@@ -3,7 +3,8 @@
 //! it, `tf_keras.applications.X(weights=None, ...)`), Kiln's model lists the same layers in
 //! the same order with the same names, per-example output shapes and parameter counts, and
 //! the same total / trainable / non-trainable counts. Graphs are built, never compiled.
-//! Also the argument checks: a too-small input, a MobileNet argument given to another family.
+//! Also: a built model's Keras config rebuilds it; the argument checks (a too-small input, a
+//! MobileNet argument given to another family).
 
 use kiln::activations::Activation;
 use kiln::applications::{self, Options, Pooling};
@@ -15,7 +16,7 @@ const SUMMARIES: &str = include_str!("fixtures/applications/summaries.json");
 type Builder = fn(&Options) -> Result<Model>;
 
 /// Each builder by the key prefix of its variants in the fixture.
-const BUILDERS: [(&str, Builder); 16] = [
+const BUILDERS: [(&str, Builder); 17] = [
     ("vgg16", applications::vgg16),
     ("vgg19", applications::vgg19),
     ("resnet50", applications::resnet50),
@@ -32,6 +33,7 @@ const BUILDERS: [(&str, Builder); 16] = [
     ("densenet169", applications::densenet169),
     ("densenet201", applications::densenet201),
     ("nasnet_mobile", applications::nasnet_mobile),
+    ("nasnet_large", applications::nasnet_large),
 ];
 
 /// The builder whose name is the longest prefix of `key`.
@@ -147,6 +149,13 @@ fn every_builder_matches_keras_layer_by_layer() {
             continue;
         }
         layers_compared += got.len();
+        if model.name() != want["name"].as_str().expect("a name") {
+            failures.push(format!(
+                "{key}: model `{}`, Keras `{}`",
+                model.name(),
+                want["name"]
+            ));
+        }
         let counts = [
             model.count_params().expect("count"),
             model.count_trainable_params().expect("count"),
@@ -167,6 +176,27 @@ fn every_builder_matches_keras_layer_by_layer() {
         layers_compared, in_fixture,
         "every layer of every variant compared"
     );
+}
+
+#[test]
+fn built_models_round_trip_through_their_keras_config() {
+    let small = Options::new().input_shape([32, 32, 3]).classes(3);
+    for build in [
+        applications::mobilenet_v2 as Builder,
+        applications::densenet121,
+        applications::nasnet_mobile,
+        applications::resnet50_v2,
+    ] {
+        let model = build(&small).expect("builds");
+        let rebuilt = Model::from_config(&model.to_config()).expect("its config rebuilds it");
+        assert_eq!(
+            kiln_layers(&rebuilt),
+            kiln_layers(&model),
+            "{}",
+            model.name()
+        );
+        assert_eq!(rebuilt.to_config(), model.to_config(), "{}", model.name());
+    }
 }
 
 #[test]

@@ -85,6 +85,11 @@ impl Net {
         self.merge(layer, &[x])
     }
 
+    /// Rename the model (Keras names some after their arguments: `mobilenet_0.25_128`).
+    pub(crate) fn rename(&mut self, name: String) {
+        self.name = name;
+    }
+
     /// The per-example shape of `x`.
     pub(crate) fn shape(&self, x: Node) -> &Shape {
         &self.shapes[x.0]

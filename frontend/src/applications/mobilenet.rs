@@ -43,6 +43,8 @@ pub fn mobilenet(options: &Options) -> Result<Model> {
     };
     let mut net = Net::start("mobilenet", family, options)?;
     let alpha = python_float(net.options.width());
+    let rows = net.shape(net.input).dims()[0];
+    net.rename(format!("mobilenet_{alpha:.2}_{rows}"));
     let mut x = net.input;
     let conv = Conv2D::new(scaled(32, alpha), 3)
         .padding(Padding::Same)

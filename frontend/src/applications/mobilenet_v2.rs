@@ -43,6 +43,8 @@ pub fn mobilenet_v2(options: &Options) -> Result<Model> {
     };
     let mut net = Net::start("mobilenet_v2", family, options)?;
     let alpha = python_float(net.options.width());
+    let rows = net.shape(net.input).dims()[0];
+    net.rename(format!("mobilenetv2_{alpha:.2}_{rows}"));
     let mut x = net.input;
     let first = make_divisible(32.0 * alpha);
     let conv = Conv2D::new(first, 3)

@@ -41,7 +41,7 @@ pub use densenet::{densenet121, densenet169, densenet201};
 pub use inception_v3::inception_v3;
 pub use mobilenet::mobilenet;
 pub use mobilenet_v2::mobilenet_v2;
-pub use nasnet::nasnet_mobile;
+pub use nasnet::{nasnet_large, nasnet_mobile};
 pub use options::{Options, Pooling};
 pub use preprocess::{Mode, preprocess_input};
 pub use resnet::{resnet50, resnet101, resnet152};

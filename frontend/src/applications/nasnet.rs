@@ -1,9 +1,10 @@
-//! NASNetMobile (Zoph et al., 2017) as tf-keras 2.21 builds it: `stem_conv1`/`stem_bn1`, two
-//! stem reduction cells, then three groups of four normal cells separated by reduction
-//! cells (`normal_*_{id}`, `reduction_*_{id}`, `separable_conv_{1,2}_[bn_]*`,
-//! `adjust_*_{id}`; the ReLUs, shortcut concatenations, paddings and croppings Keras leaves
-//! auto-named), a final ReLU and Keras' usual top with an auto-named pooling. Each cell
-//! also takes the previous cell's input, adjusted (`_adjust_block`) to its size and width.
+//! NASNetMobile and NASNetLarge (Zoph et al., 2017) as tf-keras 2.21 builds them:
+//! `stem_conv1`/`stem_bn1`, two stem reduction cells, then three groups of four (six)
+//! normal cells separated by reduction cells (`normal_*_{id}`, `reduction_*_{id}`,
+//! `separable_conv_{1,2}_[bn_]*`, `adjust_*_{id}`; the ReLUs, shortcut concatenations,
+//! paddings and croppings Keras leaves auto-named), a final ReLU and Keras' usual top with
+//! an auto-named pooling. Each cell also takes the previous cell's input, adjusted
+//! (`_adjust_block`) to its size and width.
 
 use crate::activations::Activation;
 use crate::error::Result;
@@ -17,31 +18,70 @@ use crate::model::Model;
 use super::common::{Net, Node, PoolNames};
 use super::options::{Family, Options};
 
-/// NASNetMobile's penultimate filters / 24.
-const FILTERS: usize = 1056 / 24;
-/// Normal cells per group.
-const BLOCKS: usize = 4;
+/// The two NASNet-A sizes Keras builds.
+struct Size {
+    /// The builder's name and its default input side.
+    family: Family,
+    /// Penultimate filters / 24: the normal cells' width in the first group.
+    filters: usize,
+    /// Normal cells per group.
+    blocks: usize,
+    /// Filters of the stem convolution.
+    stem_filters: usize,
+    /// Whether a group after a reduction cell keeps the previous group's `p` (NASNetLarge).
+    skip_reduction: bool,
+}
 
 /// NASNetMobile (Keras' `keras.applications.NASNetMobile`): 5,326,716 parameters with the
 /// top at 224×224.
 pub fn nasnet_mobile(options: &Options) -> Result<Model> {
-    let mut net = Net::start("NASNet", Family::plain("nasnet_mobile", 224, 32), options)?;
-    let conv = Conv2D::new(32, 3).strides(2).use_bias(false);
+    let size = Size {
+        family: Family::plain("nasnet_mobile", 224, 32),
+        filters: 1056 / 24,
+        blocks: 4,
+        stem_filters: 32,
+        skip_reduction: false,
+    };
+    nasnet(&size, options)
+}
+
+/// NASNetLarge (Keras' `keras.applications.NASNetLarge`): 88,949,818 parameters with the top
+/// at its default 331×331.
+pub fn nasnet_large(options: &Options) -> Result<Model> {
+    let size = Size {
+        family: Family::plain("nasnet_large", 331, 32),
+        filters: 4032 / 24,
+        blocks: 6,
+        stem_filters: 96,
+        skip_reduction: true,
+    };
+    nasnet(&size, options)
+}
+
+/// A NASNet-A of `size`.
+fn nasnet(size: &Size, options: &Options) -> Result<Model> {
+    let mut net = Net::start("NASNet", size.family, options)?;
+    let conv = Conv2D::new(size.stem_filters, 3).strides(2).use_bias(false);
     let stem = conv
         .kernel_initializer(Initializer::HeNormal)
         .named("stem_conv1");
     let x = net.add(stem, net.input)?;
     let x = net.add(bn("stem_bn1"), x)?;
-    let (mut x, mut p) = reduction_cell(&mut net, x, None, FILTERS / 4, "stem_1")?;
-    (x, p) = reduction_cell(&mut net, x, Some(p), FILTERS / 2, "stem_2")?;
+    let (mut x, mut p) = reduction_cell(&mut net, x, None, size.filters / 4, "stem_1")?;
+    (x, p) = reduction_cell(&mut net, x, Some(p), size.filters / 2, "stem_2")?;
+    let blocks = size.blocks;
     for group in 0..3 {
-        let filters = FILTERS << group;
+        let filters = size.filters << group;
         if group > 0 {
-            let id = format!("reduce_{}", group * BLOCKS);
-            (x, p) = reduction_cell(&mut net, x, Some(p), filters, &id)?;
+            let id = format!("reduce_{}", group * blocks);
+            let p0;
+            (x, p0) = reduction_cell(&mut net, x, Some(p), filters, &id)?;
+            if !size.skip_reduction {
+                p = p0;
+            }
         }
-        for i in 0..BLOCKS {
-            let id = (group * BLOCKS + i + usize::from(group > 0)).to_string();
+        for i in 0..blocks {
+            let id = (group * blocks + i + usize::from(group > 0)).to_string();
             (x, p) = normal_cell(&mut net, x, p, filters, &id)?;
         }
     }
