@@ -3,7 +3,10 @@
 //! it, `tf_keras.applications.X(weights=None, ...)`), Kiln's model lists the same layers in
 //! the same order with the same names, per-example output shapes and parameter counts, and
 //! the same total / trainable / non-trainable counts. Graphs are built, never compiled.
-//! Also: a built model's Keras config rebuilds it; the argument checks (a too-small input, a
+//! Also: each layer's Keras config agrees with tf-keras' in every field that changes what it
+//! computes (`fixtures/applications/configs.json`, `make_configs.py`: epsilon, momentum,
+//! strides, padding, activation, ...; one small variant per family); a built model's Keras
+//! config rebuilds it; the argument checks (a too-small input, a
 //! MobileNet argument given to another family).
 
 use kiln::activations::Activation;
@@ -12,6 +15,7 @@ use kiln::{Model, Result};
 use serde_json::Value;
 
 const SUMMARIES: &str = include_str!("fixtures/applications/summaries.json");
+const CONFIGS: &str = include_str!("fixtures/applications/configs.json");
 
 type Builder = fn(&Options) -> Result<Model>;
 
@@ -175,6 +179,74 @@ fn every_builder_matches_keras_layer_by_layer() {
     assert_eq!(
         layers_compared, in_fixture,
         "every layer of every variant compared"
+    );
+}
+
+/// Whether two config values agree: numbers to f32 precision (Kiln stores f32), the rest
+/// exactly, lists and objects element by element.
+fn same_value(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => {
+            let (x, y) = (
+                x.as_f64().unwrap_or(f64::NAN),
+                y.as_f64().unwrap_or(f64::NAN),
+            );
+            (x - y).abs() <= 1e-6 * x.abs().max(y.abs())
+        }
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(x, y)| same_value(x, y))
+        }
+        _ => a == b,
+    }
+}
+
+/// A feature axis of an image batch as one positive number: Keras writes a built
+/// BatchNormalization's axis as `[3]`, Kiln as `3` or `-1`.
+fn image_axis(axis: &Value) -> Option<i64> {
+    let axis = match axis {
+        Value::Array(one) if one.len() == 1 => &one[0],
+        other => other,
+    };
+    axis.as_i64().map(|a| if a < 0 { a + 4 } else { a })
+}
+
+#[test]
+fn layer_configs_match_keras_in_every_field_that_computes() {
+    let fixture: Value = serde_json::from_str(CONFIGS).expect("valid JSON");
+    let mut failures = Vec::new();
+    for (key, want) in fixture.as_object().expect("an object") {
+        let model = builder_of(key)(&options_of(&want["args"])).expect("builds");
+        let config = model.to_config();
+        let got = config["config"]["layers"].as_array().expect("layers");
+        let want = want["layers"].as_array().expect("layers");
+        assert_eq!(got.len(), want.len(), "{key}: layer count");
+        for (layer, want) in got.iter().zip(want) {
+            let name = layer["name"].as_str().unwrap_or("?");
+            if layer["class_name"] != want[0] {
+                failures.push(format!(
+                    "{key} {name}: class {} vs Keras {}",
+                    layer["class_name"], want[0]
+                ));
+                continue;
+            }
+            for (field, value) in want[1].as_object().expect("fields") {
+                let ours = &layer["config"][field];
+                let same = if field == "axis" {
+                    image_axis(ours) == image_axis(value)
+                } else {
+                    same_value(ours, value)
+                };
+                if !same {
+                    failures.push(format!("{key} {name}: `{field}` {ours} vs Keras {value}"));
+                }
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} mismatches:\n{}",
+        failures.len(),
+        failures[..failures.len().min(40)].join("\n")
     );
 }
 
