@@ -250,6 +250,34 @@ fn layer_configs_match_keras_in_every_field_that_computes() {
     );
 }
 
+/// The whole Keras config (every field of every layer, the connections, the model's inputs
+/// and outputs) equals the one Kiln reads from tf-keras' own configs of the same models
+/// (`fixtures/keras/architectures/`, weights left out), up to the input's name.
+#[test]
+fn whole_configs_equal_keras_own_for_vgg_and_resnet50() {
+    let architectures: [(&str, Builder); 3] = [
+        ("vgg16", applications::vgg16),
+        ("vgg19", applications::vgg19),
+        ("resnet50", applications::resnet50),
+    ];
+    for (name, build) in architectures {
+        let path = format!(
+            "{}/tests/fixtures/keras/architectures/{name}_config.json",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let text = std::fs::read_to_string(&path).expect("fixture");
+        // The fixtures were written in one session: the second model's input is `input_2`.
+        let config: Value = serde_json::from_str(&text).expect("JSON");
+        let input = config["config"]["input_layers"][0][0]
+            .as_str()
+            .expect("an input");
+        let text = text.replace(&format!("\"{input}\""), "\"input_1\"");
+        let keras = Model::from_config(&serde_json::from_str(&text).expect("JSON")).expect("reads");
+        let ours = build(&Options::new()).expect("builds");
+        assert_eq!(ours.to_config(), keras.to_config(), "{name}");
+    }
+}
+
 #[test]
 fn built_models_round_trip_through_their_keras_config() {
     let small = Options::new().input_shape([32, 32, 3]).classes(3);
