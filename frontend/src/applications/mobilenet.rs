@@ -50,7 +50,7 @@ pub fn mobilenet(options: &Options) -> Result<Model> {
         .padding(Padding::Same)
         .use_bias(false);
     x = net.add(conv.strides(2).named("conv1"), x)?;
-    x = net.add(BatchNormalization::new().named("conv1_bn"), x)?;
+    x = net.add(BatchNormalization::new().axis(3).named("conv1_bn"), x)?;
     x = net.add(relu6("conv1_relu"), x)?;
     for (i, &(filters, stride)) in BLOCKS.iter().enumerate() {
         x = block(&mut net, x, scaled(filters, alpha), stride, i + 1)?;
@@ -105,7 +105,9 @@ fn block(net: &mut Net, x: Node, filters: usize, stride: usize, id: usize) -> Re
         .use_bias(false);
     x = net.add(dw.named(format!("conv_dw_{id}")), x)?;
     x = net.add(
-        BatchNormalization::new().named(format!("conv_dw_{id}_bn")),
+        BatchNormalization::new()
+            .axis(3)
+            .named(format!("conv_dw_{id}_bn")),
         x,
     )?;
     x = net.add(relu6(format!("conv_dw_{id}_relu")), x)?;
@@ -114,7 +116,9 @@ fn block(net: &mut Net, x: Node, filters: usize, stride: usize, id: usize) -> Re
         .use_bias(false);
     x = net.add(pw.named(format!("conv_pw_{id}")), x)?;
     x = net.add(
-        BatchNormalization::new().named(format!("conv_pw_{id}_bn")),
+        BatchNormalization::new()
+            .axis(3)
+            .named(format!("conv_pw_{id}_bn")),
         x,
     )?;
     net.add(relu6(format!("conv_pw_{id}_relu")), x)

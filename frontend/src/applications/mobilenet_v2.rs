@@ -83,6 +83,7 @@ fn make_divisible(v: f64) -> usize {
 /// MobileNetV2's BatchNormalization (epsilon 1e-3, momentum 0.999).
 fn bn(name: impl Into<String>) -> BatchNormalization {
     BatchNormalization::new()
+        .axis(3)
         .epsilon(1e-3)
         .momentum(0.999)
         .named(name)

@@ -92,6 +92,7 @@ fn nasnet(size: &Size, options: &Options) -> Result<Model> {
 /// NASNet's BatchNormalization (momentum 0.9997, epsilon 1e-3).
 fn bn(name: impl Into<String>) -> BatchNormalization {
     BatchNormalization::new()
+        .axis(3)
         .momentum(0.9997)
         .epsilon(1e-3)
         .named(name)

@@ -22,7 +22,12 @@ pub fn xception(options: &Options) -> Result<Model> {
         let name = format!("block1_conv{}", i + 1);
         let conv = Conv2D::new(filters, 3).strides(stride).use_bias(false);
         x = net.add(conv.named(name.clone()), x)?;
-        x = net.add(BatchNormalization::new().named(format!("{name}_bn")), x)?;
+        x = net.add(
+            BatchNormalization::new()
+                .axis(3)
+                .named(format!("{name}_bn")),
+            x,
+        )?;
         x = net.add(activation(Activation::Relu, format!("{name}_act")), x)?;
     }
     x = entry_block(&mut net, x, 2, [128, 128])?;
@@ -54,7 +59,12 @@ fn sep_bn(net: &mut Net, x: Node, filters: usize, name: &str) -> Result<Node> {
         .padding(Padding::Same)
         .use_bias(false);
     let y = net.add(sep.named(name), x)?;
-    net.add(BatchNormalization::new().named(format!("{name}_bn")), y)
+    net.add(
+        BatchNormalization::new()
+            .axis(3)
+            .named(format!("{name}_bn")),
+        y,
+    )
 }
 
 /// An entry-flow block `b`: a strided 1×1 shortcut, two separable convolutions (the first
@@ -65,7 +75,7 @@ fn entry_block(net: &mut Net, x: Node, b: usize, filters: [usize; 2]) -> Result<
         .padding(Padding::Same)
         .use_bias(false);
     let residual = net.add(shortcut, x)?;
-    let residual = net.add(BatchNormalization::new(), residual)?;
+    let residual = net.add(BatchNormalization::new().axis(3), residual)?;
     let mut y = x;
     for (i, &f) in filters.iter().enumerate() {
         let name = format!("block{b}_sepconv{}", i + 1);
