@@ -254,17 +254,11 @@ fn layer_configs_match_keras_in_every_field_that_computes() {
 /// anywhere.
 fn first_difference(a: &Value, b: &Value, path: &str) -> Option<String> {
     match (a, b) {
-        (Value::Object(x), Value::Object(y)) => x
-            .keys()
-            .chain(y.keys())
-            .find_map(|k| {
-                first_difference(
-                    &x[k.as_str()].clone(),
-                    &y[k.as_str()].clone(),
-                    &format!("{path}.{k}"),
-                )
-            })
-            .or_else(|| (x.len() != y.len()).then(|| format!("{path}: keys differ"))),
+        (Value::Object(x), Value::Object(y)) => x.keys().chain(y.keys()).find_map(|k| {
+            let field =
+                |m: &serde_json::Map<String, Value>| m.get(k).cloned().unwrap_or(Value::Null);
+            first_difference(&field(x), &field(y), &format!("{path}.{k}"))
+        }),
         (Value::Array(x), Value::Array(y)) if x.len() == y.len() => x
             .iter()
             .zip(y)
