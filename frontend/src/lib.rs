@@ -2,6 +2,7 @@
 //!
 //! The user-facing crate. Modules:
 //! - [`aot`]: ahead-of-time compilation of a model into an object file with a C header.
+//! - [`applications`]: the Keras application zoo (VGG, ResNet, MobileNet, ...) as model builders.
 //! - [`datasets`]: in-memory [`datasets::Dataset`]s, the IDX reader, MNIST / Fashion-MNIST loaders.
 //! - [`device`]: [`Device`] — compile a model for the CPU or the GPU (`Model::compile_on`).
 //! - [`error`]: the crate's [`Error`] type; every public function returns [`Result`].
@@ -52,8 +53,9 @@ pub mod keras_config;
 pub mod keras;
 pub mod onnx;
 pub mod saving;
-// Level 9: ahead-of-time compilation.
+// Level 9: ahead-of-time compilation; the application zoo (builders that load weight files).
 pub mod aot;
+pub mod applications;
 // Level 10: the prelude.
 pub mod prelude;
 

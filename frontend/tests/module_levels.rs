@@ -52,8 +52,9 @@ const LEVELS: &[(&str, (u8, u8))] = &[
     ("saving", (8, 0)),
     ("keras", (8, 0)),
     ("onnx", (8, 0)),
-    // 9: ahead-of-time compilation.
+    // 9: ahead-of-time compilation; the application zoo (builds models, reads `.h5` weights).
     ("aot", (9, 0)),
+    ("applications", (9, 0)),
     // 10: the prelude.
     ("prelude", (10, 0)),
 ];

@@ -1,0 +1,51 @@
+//! The Keras application zoo (`keras.applications` of tf-keras 2.21) as model builders:
+//! each function takes [`Options`] (Keras' `include_top`, `input_shape`, `pooling`,
+//! `classes`, `classifier_activation`; `alpha`/`depth_multiplier`/`dropout` for the
+//! MobileNets) and returns a [`Model`](crate::Model) whose layer names, output shapes and
+//! parameter counts are Keras' for the same arguments — so Keras' published weight files
+//! (`resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5`, which the user supplies: nothing
+//! is downloaded) load with [`load_weights`]. [`preprocess_input`] and
+//! [`decode_predictions`] are Keras' `imagenet_utils` functions.
+//!
+//! One file per family; `common.rs` holds the input, the classifier top and Keras' layer
+//! order; `options.rs` the arguments. This module does not hold the zoo's layers (they are
+//! in `layers/`) nor read files itself beyond the `.h5` weights and the class index.
+//!
+//! ```
+//! # fn main() -> kiln::Result<()> {
+//! use kiln::applications::{mobilenet_v2, Options, Pooling};
+//! let options = Options::new().include_top(false).input_shape([32, 32, 3]).pooling(Pooling::Avg);
+//! let model = mobilenet_v2(&options)?;
+//! assert_eq!(model.output_shape()?, kiln::Shape::from([1280]));
+//! # Ok(())
+//! # }
+//! ```
+
+mod common;
+mod decode;
+mod densenet;
+mod inception_v3;
+mod mobilenet;
+mod mobilenet_v2;
+mod nasnet;
+mod options;
+mod preprocess;
+mod resnet;
+mod resnet_v2;
+mod vgg;
+mod weights;
+mod xception;
+
+pub use decode::{Decoded, decode_predictions};
+pub use densenet::{densenet121, densenet169, densenet201};
+pub use inception_v3::inception_v3;
+pub use mobilenet::mobilenet;
+pub use mobilenet_v2::mobilenet_v2;
+pub use nasnet::{nasnet_large, nasnet_mobile};
+pub use options::{Options, Pooling};
+pub use preprocess::{Mode, preprocess_input};
+pub use resnet::{resnet50, resnet101, resnet152};
+pub use resnet_v2::{resnet50_v2, resnet101_v2, resnet152_v2};
+pub use vgg::{vgg16, vgg19};
+pub use weights::load_weights;
+pub use xception::xception;
