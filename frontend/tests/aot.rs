@@ -9,7 +9,7 @@
 //! crate (a dependency of `kiln`, crate types rlib + staticlib) into `target/<profile>/deps/`,
 //! where [`codegen_cpu::aot::runtime_library`] finds it from the test executable.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use kiln::aot::{AotCompileOptions, AotEntries, WeightStorage, compile};
 use kiln::losses::SoftmaxCrossEntropyWithLogits;
@@ -200,6 +200,25 @@ fn cnn() -> Model {
         )
         .unwrap();
     model
+}
+
+/// The ONNX fixture CNN (Conv, BatchNormalization, pooling, Gemm; NCHW input), imported.
+fn onnx_cnn() -> Model {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/onnx/cnn_bn.onnx");
+    let mut model = Model::load_onnx(path).unwrap();
+    model
+        .compile(
+            Adam::default().learning_rate(0.01),
+            SoftmaxCrossEntropyWithLogits,
+            std::iter::empty::<Accuracy>(),
+        )
+        .unwrap();
+    model
+}
+
+#[test]
+fn aot_of_an_imported_onnx_cnn_equals_the_jit() {
+    aot_equals_jit(onnx_cnn(), "onnx_cnn", WeightStorage::Embedded);
 }
 
 #[test]
