@@ -37,6 +37,12 @@ mod reshape;
 mod separable_conv2d;
 mod upsampling;
 mod zero_padding;
+// The layers of the Keras applications (zoo): preprocessing, TF ops, their own small layers.
+mod application_layers;
+mod grouped_conv;
+mod normalization;
+mod rescaling;
+mod tf_op_lambda;
 
 pub use activation_kinds::{
     ActivationLayer, ELU, EluKind, LeakyReLU, LeakyReluKind, ReLU, ReluKind, Softmax, SoftmaxKind,
@@ -79,6 +85,14 @@ pub use one_d::{
 pub use prelu::PReLU;
 pub use upsampling::{Interpolation, UpSampling2D};
 pub use zero_padding::{Border2D, BorderKind, Crop, Cropping2D, Pad};
+// The layers of the Keras applications (zoo).
+pub use application_layers::{CustomScaleLayer, LayerScale};
+pub use normalization::Normalization;
+pub use rescaling::Rescaling;
+pub use tf_op_lambda::{
+    CallArgs as TfCallArgs, Elementwise as TfElementwise, TFOpLambda, TfFunction,
+    supported_tf_functions,
+};
 
 use std::fmt;
 

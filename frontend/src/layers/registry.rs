@@ -20,6 +20,7 @@ use crate::layers::{
     ZeroPadding1D,
 };
 use crate::layers::{Bidirectional, GRU, LSTM, Permute, RepeatVector, SimpleRNN, TimeDistributed};
+use crate::layers::{CustomScaleLayer, LayerScale, Normalization, Rescaling, TFOpLambda};
 use crate::layers::{Dot, LayerNormalization, MultiHeadAttention};
 
 /// Builds a layer from its config reader.
@@ -126,6 +127,19 @@ const LAYERS: &[(&str, FromConfig)] = &[
     ("RepeatVector", |c| {
         Ok(Box::new(RepeatVector::from_config(c)?))
     }),
+    // The layers of the Keras applications (zoo).
+    ("Rescaling", |c| Ok(Box::new(Rescaling::from_config(c)?))),
+    ("Normalization", |c| {
+        Ok(Box::new(Normalization::from_config(c)?))
+    }),
+    ("TFOpLambda", |c| Ok(Box::new(TFOpLambda::from_config(c)?))),
+    ("Custom>CustomScaleLayer", |c| {
+        Ok(Box::new(CustomScaleLayer::from_config(c)?))
+    }),
+    ("CustomScaleLayer", |c| {
+        Ok(Box::new(CustomScaleLayer::from_config(c)?))
+    }),
+    ("LayerScale", |c| Ok(Box::new(LayerScale::from_config(c)?))),
 ];
 
 /// The Keras class names the registry knows.
