@@ -60,6 +60,7 @@ const FUNCTIONS: &[(&str, TfFunction)] = &[
     ("math.reduce_sum", TfFunction::Reduce(ReduceOp::Sum)),
     ("reshape", TfFunction::Reshape),
     ("transpose", TfFunction::Transpose),
+    ("compat.v1.transpose", TfFunction::Transpose),
     ("concat", TfFunction::Concat),
 ];
 

@@ -262,9 +262,10 @@ impl Layer for TFOpLambda {
         }
     }
 
+    /// `y` for a binary function whose `y` is not a number (a number stays a call kwarg).
     fn keyword_inputs(&self) -> &'static [&'static str] {
-        match self.function {
-            TfFunction::Binary(_) => &["y"],
+        match self.args {
+            CallArgs::Binary(None) => &["y"],
             _ => &[],
         }
     }
