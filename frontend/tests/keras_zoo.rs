@@ -10,6 +10,7 @@
 //! KILN_ZOO_DIR=$PWD/target/zoo cargo test -p kiln --test keras_zoo -- --ignored --nocapture
 //! ```
 //!
+//! Each family's parameter count must also be Keras' (`NAME_meta.json`).
 //! `KILN_ZOO_ONLY=Name1,Name2` runs only these fixtures (families or any other `NAME.h5`). It prints one row per family
 //! (worst |diff|, the tolerance there, max |logit|) and fails if any family fails.
 
@@ -52,6 +53,16 @@ struct Compared {
 /// Loads `dir/NAME.h5`, predicts `NAME_input.json`, compares with `NAME_output.json`.
 fn compare(dir: &Path, name: &str) -> Result<Compared, String> {
     let model = Model::load_keras(dir.join(format!("{name}.h5"))).map_err(|e| e.to_string())?;
+    if let Ok(text) = std::fs::read_to_string(dir.join(format!("{name}_meta.json"))) {
+        let meta: serde_json::Value = serde_json::from_str(&text).map_err(|e| e.to_string())?;
+        let params = model.count_params().map_err(|e| e.to_string())?;
+        if meta["params"].as_u64() != Some(params as u64) {
+            return Err(format!(
+                "{params} parameters, Keras counts {}",
+                meta["params"]
+            ));
+        }
+    }
     let x = read_tensor(dir.join(format!("{name}_input.json"))).map_err(|e| e.to_string())?;
     let want = read_tensor(dir.join(format!("{name}_output.json"))).map_err(|e| e.to_string())?;
     let got = model

@@ -94,9 +94,12 @@ impl Model {
 
     /// A model from a Keras `Sequential` or `Functional` config (layers rebuilt through the
     /// layer registry). As in Keras 2, a sequential model's input may be given as
-    /// `batch_input_shape` on the first layer instead of an `InputLayer`. Errors name the
-    /// layer, its class and the field at fault.
+    /// `batch_input_shape` on the first layer instead of an `InputLayer`. Models nested as
+    /// layers are inlined first ([`super::nested`]). Errors name the layer, its class and
+    /// the field at fault.
     pub fn from_config(config: &Value) -> Result<Model> {
+        let inlined = super::nested::inline_nested_models(config)?;
+        let config = inlined.as_ref();
         let class = config
             .get("class_name")
             .and_then(Value::as_str)

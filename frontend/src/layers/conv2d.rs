@@ -346,7 +346,10 @@ impl Layer for Conv2D {
         let w = &self.window;
         w.check(self)?;
         let channels = input.dims().last().copied().unwrap_or(0);
-        if self.groups == 0 || channels % self.groups != 0 || w.filters % self.groups != 0 {
+        if self.groups == 0
+            || !channels.is_multiple_of(self.groups)
+            || !w.filters.is_multiple_of(self.groups)
+        {
             return Err(layer_error(
                 self,
                 format!(

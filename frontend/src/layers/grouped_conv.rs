@@ -47,7 +47,7 @@ pub(crate) fn grouped_conv2d(
             },
             &[kernel],
         )?;
-        outputs.push(g.add(Op::Conv2d(attrs.clone()), &[part, weights])?);
+        outputs.push(g.add(Op::Conv2d(attrs), &[part, weights])?);
     }
     Ok(g.add(Op::Concat { axis: 3 }, &outputs)?)
 }

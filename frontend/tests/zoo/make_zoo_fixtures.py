@@ -11,8 +11,8 @@ OUT defaults to `target/zoo` (git-ignored). Then
 `KILN_ZOO_DIR=target/zoo cargo test -p kiln --test keras_zoo -- --ignored --nocapture`.
 
 Randomisation: kernels keep their (random) initialiser draws; biases, LayerScale gammas,
-Normalization mean/variance and BatchNorm gamma/beta are redrawn; BatchNorm moving statistics
-are first calibrated on a random batch holding the test input (one training-mode pass with
+Normalization mean/variance and BatchNorm gamma/beta are redrawn; then BatchNorm moving
+statistics are calibrated on a random batch holding the test input (one training-mode pass with
 momentum 0 and dropout off, so every layer sees normalised activations and logits stay
 moderate) and then perturbed (mean by 0.05 standard deviations, variance by x0.9..1.1: larger
 perturbations compound over ~100 BatchNorms into logits of 1e4 and more), so no
@@ -35,7 +35,7 @@ CLASSES = 10
 BATCH = 2
 
 # name: (constructor, input side, input range, extra kwargs). Side: the smallest the family
-# accepts with include_top=True. Range: the pixel range its own preprocessing expects.
+# accepts with include_top=True (EfficientNets: 64, so the last stages are not 1x1). Range: the pixel range its own preprocessing expects.
 FAMILIES = {
     "VGG16": (apps.VGG16, 32, "unit", {}),
     "VGG19": (apps.VGG19, 32, "unit", {}),
@@ -51,8 +51,8 @@ FAMILIES = {
     "MobileNetV3Large": (apps.MobileNetV3Large, 32, "pixels", {}),
     "DenseNet121": (apps.DenseNet121, 32, "unit", {}),
     "NASNetMobile": (apps.NASNetMobile, 32, "unit", {}),
-    "EfficientNetB0": (apps.EfficientNetB0, 32, "pixels", {}),
-    "EfficientNetV2B0": (apps.EfficientNetV2B0, 32, "pixels", {}),
+    "EfficientNetB0": (apps.EfficientNetB0, 64, "pixels", {}),
+    "EfficientNetV2B0": (apps.EfficientNetV2B0, 64, "pixels", {}),
     "ConvNeXtTiny": (apps.ConvNeXtTiny, 32, "pixels", {}),
     "RegNetX002": (apps.RegNetX002, 32, "pixels", {}),
 }
@@ -95,20 +95,15 @@ def iter_layers(model):
 
 
 def randomise(model, rng):
-    """Redraws every weight that an initialiser leaves constant; perturbs BatchNorm stats."""
+    """Redraws every weight that an initialiser leaves constant (not BatchNorm's moving
+    statistics: `calibrate_batch_norm`, then `perturb_moving_statistics`)."""
     for layer in iter_layers(model):
-        if isinstance(layer, tf_keras.layers.BatchNormalization):
-            std = np.sqrt(layer.moving_variance.numpy() + layer.epsilon)
         for w in layer.weights:
             name = w.name.split("/")[-1].split(":")[0]
             v = w.numpy()
-            if w.dtype not in (tf.float32,):
-                continue  # Normalization's int64 `count`
-            if name == "moving_variance":
-                new = v * rng.uniform(0.9, 1.1, v.shape) + 1e-3
-            elif name == "moving_mean":
-                new = v + rng.normal(0.0, 0.05, v.shape) * std
-            elif name == "gamma" and isinstance(layer, tf_keras.layers.BatchNormalization):
+            if w.dtype not in (tf.float32,) or name.startswith("moving_"):
+                continue  # Normalization's int64 `count`; BatchNorm statistics
+            if name == "gamma" and isinstance(layer, tf_keras.layers.BatchNormalization):
                 new = rng.uniform(0.6, 1.4, v.shape)
             elif name in ("beta", "bias"):
                 new = rng.normal(0.0, 0.1, v.shape)
@@ -131,6 +126,23 @@ def randomise(model, rng):
             layer.finalize_state()
 
 
+def perturb_moving_statistics(model, rng):
+    """Moves each calibrated BatchNorm mean by 0.05 standard deviations and scales each
+    variance by 0.9..1.1, so no statistic is what the data alone gave. Variances are first
+    floored at 5% of the layer's mean variance: a near-dead channel divided by √ε would
+    amplify float rounding (any two correct implementations) past the tolerance."""
+    for layer in iter_layers(model):
+        if isinstance(layer, tf_keras.layers.BatchNormalization):
+            var = layer.moving_variance.numpy()
+            var = np.maximum(var, 0.05 * var.mean())
+            std = np.sqrt(var + layer.epsilon)
+            mean = layer.moving_mean.numpy()
+            layer.moving_mean.assign((mean + rng.normal(0.0, 0.05, mean.shape) * std)
+                                     .astype(np.float32))
+            layer.moving_variance.assign((var * rng.uniform(0.9, 1.1, var.shape) + 1e-3)
+                                         .astype(np.float32))
+
+
 def write_tensor(path, array):
     """Kiln's tensor JSON format, values in a raw little-endian f32 file beside it."""
     array = np.ascontiguousarray(array, dtype="<f4")
@@ -149,8 +161,9 @@ def make(name, out, seed):
     model = build(weights=None, classes=CLASSES, classifier_activation=None,
                   input_shape=(side, side, 3), **extra)
     x = images(rng, side, kind, BATCH)
-    calibrate_batch_norm(model, np.concatenate([x, images(rng, side, kind, 14)]))
     randomise(model, rng)
+    calibrate_batch_norm(model, np.concatenate([x, images(rng, side, kind, 14)]))
+    perturb_moving_statistics(model, rng)
     y = model(x, training=False).numpy()
     assert np.all(np.isfinite(y)), name
     path = os.path.join(out, f"{name}.h5")

@@ -15,7 +15,7 @@ use serde_json::{Map, Value, json};
 
 pub use functions::{CallArgs, Elementwise, TfFunction, supported as supported_tf_functions};
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::layers::naming::{name_methods, named_builder};
 use crate::layers::{
     ConfigReader, Layer, LayerContext, ParamSpec, keras_shape, layer_config, layer_error,
@@ -47,7 +47,7 @@ impl TFOpLambda {
     /// The TF function Keras calls `function` (`"math.multiply"`, without `tf.`), with no
     /// call arguments yet; an error for one Kiln does not support.
     pub fn new(function: &str) -> Result<Self> {
-        let found = functions::lookup(function).map_err(|msg| crate::Error::Layer {
+        let found = functions::lookup(function).map_err(|msg| Error::Layer {
             layer: "TFOpLambda".into(),
             msg,
         })?;
@@ -82,7 +82,7 @@ impl TFOpLambda {
     }
 
     /// An error about this layer.
-    fn error(&self, msg: impl Into<String>) -> crate::Error {
+    fn error(&self, msg: impl Into<String>) -> Error {
         layer_error(self, format!("tf.{}: {}", self.function_name, msg.into()))
     }
 
@@ -207,7 +207,7 @@ impl TFOpLambda {
         let dims = rest
             .iter()
             .map(|&d| match d {
-                -1 if known > 0 && total % known == 0 => Ok(total / known),
+                -1 if known > 0 && total.is_multiple_of(known) => Ok(total / known),
                 d if d >= 0 => Ok(d as usize),
                 _ => Err(bad()),
             })
