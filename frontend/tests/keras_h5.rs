@@ -450,13 +450,30 @@ fn a_weight_of_the_wrong_type_is_named_with_its_dtype() {
     let dir = scratch_dir("wrong-type");
     let path = handmade(&dir, "ints.h5", |b| {
         one_weight_file(b, |g| {
-            g.create_dataset("w").with_i32_data(&[1, 2, 3]);
+            g.create_dataset("w").with_u8_data(&[1, 2, 3]);
         })
     });
     let msg = model_file_error(KerasFile::read(&path), &path);
-    for needle in ["layer `d`", "weight `d/w`", "i32"] {
+    for needle in ["layer `d`", "weight `d/w`", "u8"] {
         assert!(msg.contains(needle), "{msg}");
     }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn int64_weights_read_as_float32() {
+    // Keras' Normalization stores its sample `count` as int64.
+    let dir = scratch_dir("int64");
+    let path = handmade(&dir, "i64.h5", |b| {
+        one_weight_file(b, |g| {
+            g.create_dataset("w").with_i64_data(&[7, -2, 1 << 40]);
+        })
+    });
+    let file = KerasFile::read(&path).unwrap();
+    assert_eq!(
+        file.layers[0].weights[0].1.data,
+        [7.0, -2.0, (1u64 << 40) as f32]
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

@@ -3,9 +3,11 @@
 //! - [`model`]: `model_config`, the architecture ([`Model::to_config`](crate::model::Model::to_config)
 //!   / [`Model::from_config`](crate::model::Model::from_config)), layers through the layer
 //!   registry;
+//! - [`nested`]: models nested as layers, inlined before a config is built;
 //! - [`training`]: `training_config`, the optimizer, loss and metrics a model was compiled with.
 
 pub mod model;
+pub mod nested;
 pub mod training;
 
 pub use training::{TrainingConfig, training_config_from_json, training_config_json};

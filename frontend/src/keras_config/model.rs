@@ -94,9 +94,12 @@ impl Model {
 
     /// A model from a Keras `Sequential` or `Functional` config (layers rebuilt through the
     /// layer registry). As in Keras 2, a sequential model's input may be given as
-    /// `batch_input_shape` on the first layer instead of an `InputLayer`. Errors name the
-    /// layer, its class and the field at fault.
+    /// `batch_input_shape` on the first layer instead of an `InputLayer`. Models nested as
+    /// layers are inlined first ([`super::nested`]). Errors name the layer, its class and
+    /// the field at fault.
     pub fn from_config(config: &Value) -> Result<Model> {
+        let inlined = super::nested::inline_nested_models(config)?;
+        let config = inlined.as_ref();
         let class = config
             .get("class_name")
             .and_then(Value::as_str)
@@ -255,6 +258,12 @@ fn inbound_names(layer: &mut dyn Layer, nodes: &Value) -> Result<Vec<(String, us
     };
     let mut refs = Vec::new();
     let kwargs = match node {
+        // Keras 2, a TF op's one tensor (`TFOpLambda` keeps its input's structure):
+        // [name, node_index, tensor_index, kwargs]
+        Value::Array(items) if items.first().is_some_and(Value::is_string) => {
+            refs.push(node.clone());
+            items.get(3)
+        }
         // Keras 2: [[name, node_index, tensor_index, kwargs], ...]
         Value::Array(items) => {
             refs.extend(items.iter().cloned());
@@ -273,7 +282,12 @@ fn inbound_names(layer: &mut dyn Layer, nodes: &Value) -> Result<Vec<(String, us
         .unwrap_or_default();
     let mut missing = None;
     for keyword in layer.keyword_inputs() {
-        match kwargs.remove(*keyword).as_ref().and_then(tensor_history) {
+        // A keyword input given as a number (a TF op's `y=3.0`) stays a call kwarg.
+        let history = kwargs.get(*keyword).and_then(tensor_history);
+        if history.is_some() {
+            kwargs.remove(*keyword);
+        }
+        match history {
             Some(_) if missing.is_some() => {
                 return Err(error(format!(
                     "passes `{keyword}` without `{}`",

@@ -373,6 +373,10 @@ impl Lift for Conv2D {
     }
 
     fn from_config_2d(c: &ConfigReader) -> Result<Self> {
+        // Grouped 1-D convolutions are not checked against Keras yet.
+        if super::conv2d::read_groups(c)? != 1 {
+            return Err(c.error("groups", "only 1 group is supported"));
+        }
         Conv2D::from_config(c)
     }
 
