@@ -46,7 +46,7 @@ def main(directory):
         diff = float(np.max(np.abs(got - want)))
         ok = bool(np.all(np.abs(got - want) <= 1e-5 + 1e-5 * np.abs(want)))
         failed |= not ok
-        compiled = model.optimizer is not None and getattr(model, "compiled", False)
+        compiled = getattr(model, "optimizer", None) is not None
         print(
             f"{name}: load ok, compiled={compiled}, max|diff|={diff:.3g}"
             f" {'OK' if ok else 'MISMATCH'}" + (f" (warnings: {notes})" if notes else "")

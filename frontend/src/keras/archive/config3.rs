@@ -14,10 +14,33 @@
 //!   in the kwargs (MultiHeadAttention's `value`, `key`) stay keyword arguments;
 //! - a single model input or output is written as a flat `[name, 0, 0]`.
 //!
+//! - config keys Keras 2 writes and Keras 3's constructors refuse ([`KERAS2_ONLY_KEYS`])
+//!   are left out.
+//!
 //! Keras 3 rebuilds every layer by calling it on its inputs, so no `build_config` is
 //! written. Kiln's `seed` stays in the model config (Keras ignores it).
 
+use std::collections::HashMap;
+
 use serde_json::{Map, Value, json};
+
+/// Per-example output shapes of each layer, by layer name (the `shape` Keras 3 writes into
+/// every `__keras_tensor__`, after a `null` batch dimension).
+pub type OutputShapes = HashMap<String, Vec<Vec<usize>>>;
+
+/// Layer config keys of Keras 2's form that Keras 3 (3.15) refuses as unknown arguments,
+/// by class: what they said is Keras 3's only behaviour (`time_major` false, one
+/// `implementation`), or is rebuilt from the inputs (attention shapes).
+const KERAS2_ONLY_KEYS: &[(&str, &[&str])] = &[
+    ("SimpleRNN", &["time_major", "implementation"]),
+    ("LSTM", &["time_major", "implementation"]),
+    ("GRU", &["time_major", "implementation"]),
+    ("Embedding", &["input_length"]),
+    (
+        "MultiHeadAttention",
+        &["query_shape", "key_shape", "value_shape", "softmax_robust_masking"],
+    ),
+];
 
 /// The `DTypePolicy` object Keras 3 writes for the dtype called `name`.
 fn dtype_policy(name: &Value) -> Value {
@@ -26,9 +49,16 @@ fn dtype_policy(name: &Value) -> Value {
 }
 
 /// A `__keras_tensor__` for Keras 2's `[layer, node, tensor, ...]` reference.
-fn keras_tensor(reference: &[Value]) -> Value {
+fn keras_tensor(reference: &[Value], shapes: &OutputShapes) -> Value {
     let history: Vec<Value> = reference.iter().take(3).cloned().collect();
-    json!({"class_name": "__keras_tensor__", "config": {"keras_history": history}})
+    let layer = reference.first().and_then(Value::as_str).unwrap_or_default();
+    let index = reference.get(2).and_then(Value::as_u64).unwrap_or(0) as usize;
+    let mut shape = vec![Value::Null];
+    if let Some(dims) = shapes.get(layer).and_then(|outputs| outputs.get(index)) {
+        shape.extend(dims.iter().map(|&d| json!(d)));
+    }
+    json!({"class_name": "__keras_tensor__",
+           "config": {"shape": shape, "dtype": "float32", "keras_history": history}})
 }
 
 /// Whether `v` is Keras 2's `[layer, node, tensor]` reference.
@@ -38,8 +68,9 @@ fn is_reference(v: &Value) -> bool {
     })
 }
 
-/// `config` (a Keras 2 form model config) in Keras 3's form, with `compile_config`.
-pub fn keras3_model_config(config: &Value, compile_config: Value) -> Value {
+/// `config` (a Keras 2 form model config) in Keras 3's form, with `compile_config`;
+/// `shapes` gives the layers' output shapes.
+pub fn keras3_model_config(config: &Value, compile_config: Value, shapes: &OutputShapes) -> Value {
     let class = config
         .get("class_name")
         .and_then(Value::as_str)
@@ -53,7 +84,7 @@ pub fn keras3_model_config(config: &Value, compile_config: Value) -> Value {
         }
         if let Some(layers) = fields.get_mut("layers").and_then(Value::as_array_mut) {
             for layer in layers {
-                *layer = keras3_layer(layer, functional);
+                *layer = keras3_layer(layer, functional.then_some(shapes));
             }
         }
         for key in ["input_layers", "output_layers"] {
@@ -75,8 +106,9 @@ pub fn keras3_model_config(config: &Value, compile_config: Value) -> Value {
            "registered_name": registered, "compile_config": compile_config})
 }
 
-/// One layer entry in Keras 3's form (`functional`: the entry carries `inbound_nodes`).
-fn keras3_layer(entry: &Value, functional: bool) -> Value {
+/// One layer entry in Keras 3's form; given `shapes` (a functional model's), the entry
+/// carries `inbound_nodes`.
+fn keras3_layer(entry: &Value, shapes: Option<&OutputShapes>) -> Value {
     let class = entry
         .get("class_name")
         .and_then(Value::as_str)
@@ -92,8 +124,12 @@ fn keras3_layer(entry: &Value, functional: bool) -> Value {
         {
             *dtype = dtype_policy(dtype);
         }
+        let refused = KERAS2_ONLY_KEYS.iter().find(|row| row.0 == class);
+        for key in refused.map(|row| row.1).unwrap_or_default() {
+            fields.remove(*key);
+        }
         if let Some(wrapped) = fields.get_mut("layer") {
-            *wrapped = keras3_layer(wrapped, false);
+            *wrapped = keras3_layer(wrapped, None);
         }
     }
     let mut out = Map::new();
@@ -101,17 +137,17 @@ fn keras3_layer(entry: &Value, functional: bool) -> Value {
     out.insert("class_name".into(), json!(class));
     out.insert("config".into(), config);
     out.insert("registered_name".into(), Value::Null);
-    if functional {
+    if let Some(shapes) = shapes {
         let name = entry.get("name").cloned().unwrap_or(Value::Null);
         out.insert("name".into(), name);
         let nodes = entry.get("inbound_nodes").cloned().unwrap_or(json!([]));
-        out.insert("inbound_nodes".into(), keras3_nodes(&nodes));
+        out.insert("inbound_nodes".into(), keras3_nodes(&nodes, shapes));
     }
     Value::Object(out)
 }
 
 /// Keras 2 `inbound_nodes` → Keras 3's `[{"args", "kwargs"}]`.
-fn keras3_nodes(nodes: &Value) -> Value {
+fn keras3_nodes(nodes: &Value, shapes: &OutputShapes) -> Value {
     let calls = nodes.as_array().map(Vec::as_slice).unwrap_or_default();
     Value::Array(
         calls
@@ -124,7 +160,8 @@ fn keras3_nodes(nodes: &Value) -> Value {
                 {
                     for (key, value) in extra {
                         let value = if is_reference(value) {
-                            keras_tensor(value.as_array().map(Vec::as_slice).unwrap_or_default())
+                            let reference = value.as_array().map(Vec::as_slice).unwrap_or_default();
+                            keras_tensor(reference, shapes)
                         } else {
                             value.clone()
                         };
@@ -133,7 +170,7 @@ fn keras3_nodes(nodes: &Value) -> Value {
                 }
                 let tensors: Vec<Value> = refs
                     .iter()
-                    .filter_map(|r| r.as_array().map(|a| keras_tensor(a)))
+                    .filter_map(|r| r.as_array().map(|a| keras_tensor(a, shapes)))
                     .collect();
                 let args = match tensors.len() {
                     1 => tensors,
@@ -152,20 +189,31 @@ pub fn compile_config_from_training(training: &Value) -> Value {
         .get("optimizer_config")
         .cloned()
         .unwrap_or(Value::Null);
-    if let Some(fields) = optimizer.as_object_mut() {
-        fields.insert("module".into(), json!("keras.optimizers"));
-        fields.insert("registered_name".into(), Value::Null);
+    with_module(&mut optimizer, "keras.optimizers");
+    let mut loss = training.get("loss").cloned().unwrap_or(Value::Null);
+    with_module(&mut loss, "keras.losses");
+    let mut metrics = training.get("metrics").cloned().unwrap_or(Value::Null);
+    if let Some(items) = metrics.as_array_mut() {
+        items.iter_mut().for_each(|m| with_module(m, "keras.metrics"));
     }
     json!({
         "optimizer": optimizer,
-        "loss": training.get("loss").cloned().unwrap_or(Value::Null),
+        "loss": loss,
         "loss_weights": null,
-        "metrics": training.get("metrics").cloned().unwrap_or(Value::Null),
+        "metrics": metrics,
         "weighted_metrics": null,
         "run_eagerly": false,
         "steps_per_execution": 1,
         "jit_compile": false,
     })
+}
+
+/// Adds `module` and `registered_name` to a `{"class_name", "config"}` object (names stay).
+fn with_module(value: &mut Value, module: &str) {
+    if let Some(fields) = value.as_object_mut() {
+        fields.insert("module".into(), json!(module));
+        fields.insert("registered_name".into(), Value::Null);
+    }
 }
 
 /// The Keras 2 `training_config` form of a Keras 3 `compile_config`; `None` for the empty

@@ -11,7 +11,9 @@ use serde_json::{Value, json};
 
 use super::super::model_io::{CompileStatus, LoadedKeras, compile_from, file_error};
 use super::super::normalize_model_config;
-use super::config3::{compile_config_from_training, keras3_model_config, training_from_compile_config};
+use super::config3::{
+    OutputShapes, compile_config_from_training, keras3_model_config, training_from_compile_config,
+};
 use super::weights_read::{LayerEntry, is_object_path_layout, read_object_path_weights};
 use super::weights_write::object_path_bytes;
 use super::{ARCHIVE_KERAS_VERSION, KerasArchive};
@@ -125,7 +127,17 @@ impl Model {
             }
             None => json!({}),
         };
-        let config = keras3_model_config(&self.to_config(), compile_config);
+        let shapes = self.layer_shapes().map_err(|e| file_error(path, e.to_string()))?;
+        let outputs: OutputShapes = self
+            .layers()
+            .iter()
+            .zip(&shapes)
+            .map(|(layer, s)| {
+                let dims = s.outputs.iter().map(|o| o.dims().to_vec()).collect();
+                (layer.name().unwrap_or_default().to_string(), dims)
+            })
+            .collect();
+        let config = keras3_model_config(&self.to_config(), compile_config, &outputs);
         let entries = self.layer_entries(&config, path)?;
         let mut layers = Vec::with_capacity(entries.len());
         for entry in entries {
