@@ -8,8 +8,8 @@
 
 use std::path::{Path, PathBuf};
 
-use kiln::keras::{CompileStatus, load_archive};
 use kiln::Tensor;
+use kiln::keras::{CompileStatus, load_archive};
 use kiln::prelude::*;
 use kiln::tensor_file::{Encoding, read_tensor, write_tensor};
 use serde_json::Value;
@@ -23,7 +23,8 @@ fn fixture(relative: &str) -> PathBuf {
 
 /// A fresh empty directory for one test's files.
 fn scratch_dir(test: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("kiln-keras-archive-{}-{test}", std::process::id()));
+    let dir =
+        std::env::temp_dir().join(format!("kiln-keras-archive-{}-{test}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir
@@ -54,7 +55,11 @@ fn keras3_summary(text: &str) -> (Vec<(String, String, usize)>, usize) {
             continue;
         }
         let name = first.split_whitespace().next().unwrap().to_string();
-        rows.push((name, shape.to_string(), params.replace(',', "").parse().unwrap()));
+        rows.push((
+            name,
+            shape.to_string(),
+            params.replace(',', "").parse().unwrap(),
+        ));
     }
     // "Total params" of a compiled model counts the optimizer's variables too.
     let count = |prefix: &str| -> usize {
@@ -64,7 +69,10 @@ fn keras3_summary(text: &str) -> (Vec<(String, String, usize)>, usize) {
             .map(|n| n.replace(',', "").parse().unwrap())
             .unwrap()
     };
-    (rows, count("Trainable params: ") + count("Non-trainable params: "))
+    (
+        rows,
+        count("Trainable params: ") + count("Non-trainable params: "),
+    )
 }
 
 /// Asserts Kiln's summary of `model` has Keras' output shape and parameter count on each
@@ -79,7 +87,10 @@ fn assert_summary_matches(name: &str, model: &Model, keras_summary: &str) {
                 && line.contains(&shape)
                 && line.split_whitespace().any(|t| t == params.to_string())
         });
-        assert!(found, "{name}: no row `{layer}` {shape} {params} in\n{ours}");
+        assert!(
+            found,
+            "{name}: no row `{layer}` {shape} {params} in\n{ours}"
+        );
     }
     assert_eq!(model.count_params().unwrap(), total, "{name}");
 }
@@ -139,7 +150,8 @@ fn keras3_sub_layer_nesting_reads_as_keras_wrote_it() {
         assert_summary_matches(name, &archive, &summary);
         // model.to_json() + save_weights("x.weights.h5").
         let weights = fixture(&format!("k3/{name}.weights.h5"));
-        let json = Model::load_keras_json(fixture(&format!("k3/{name}.json")), Some(&weights)).unwrap();
+        let json =
+            Model::load_keras_json(fixture(&format!("k3/{name}.json")), Some(&weights)).unwrap();
         assert_close(name, &json.predict(&input, 2).unwrap(), &want, 1e-4);
         // ... and a model built from the config alone takes the weights file too.
         let mut fresh = Model::load_keras_json(fixture(&format!("k3/{name}.json")), None).unwrap();
@@ -165,7 +177,9 @@ fn values(dims: &[usize], seed: u32) -> Tensor {
 
 /// Token ids in [0, vocab) as float32 values, shape `[batch, steps]`.
 fn token_ids(batch: usize, steps: usize, vocab: usize) -> Tensor {
-    let data = (0..batch * steps).map(|i| ((i * 7 + 3) % vocab) as f32).collect();
+    let data = (0..batch * steps)
+        .map(|i| ((i * 7 + 3) % vocab) as f32)
+        .collect();
     Tensor::new([batch, steps], data).unwrap()
 }
 
@@ -206,8 +220,12 @@ fn round_trip_models() -> Vec<(&'static str, Model, Tensor)> {
     let residual = {
         let mut f = Functional::builder("rt_residual");
         let x = f.input(Input::new([5]).named("x"));
-        let h = f.apply(Dense::new(5).activation(Activation::Tanh).named("h"), x).unwrap();
-        let s = f.apply_many(kiln::layers::Add::new().named("skip"), &[x, h]).unwrap();
+        let h = f
+            .apply(Dense::new(5).activation(Activation::Tanh).named("h"), x)
+            .unwrap();
+        let s = f
+            .apply_many(kiln::layers::Add::new().named("skip"), &[x, h])
+            .unwrap();
         let y = f.apply(Dense::new(2).named("out"), s).unwrap();
         f.build(&[x], &[y]).unwrap()
     };
@@ -269,11 +287,25 @@ fn written_archives_read_back_to_identical_predictions_and_summaries() {
         model.save_keras_archive(&path).unwrap();
         let back = load_archive(&path).unwrap();
         assert_eq!(back.model.predict(&x, 2).unwrap().data, want.data, "{name}");
-        assert_eq!(back.model.summary().unwrap(), model.summary().unwrap(), "{name}");
-        assert_eq!(back.model.is_compiled(), model.is_compiled(), "{name}: {:?}", back.compile);
+        assert_eq!(
+            back.model.summary().unwrap(),
+            model.summary().unwrap(),
+            "{name}"
+        );
+        assert_eq!(
+            back.model.is_compiled(),
+            model.is_compiled(),
+            "{name}: {:?}",
+            back.compile
+        );
         if keep.is_some() {
             write_tensor(dir.join(format!("{name}_input.json")), &x, Encoding::Inline).unwrap();
-            write_tensor(dir.join(format!("{name}_output.json")), &want, Encoding::Inline).unwrap();
+            write_tensor(
+                dir.join(format!("{name}_output.json")),
+                &want,
+                Encoding::Inline,
+            )
+            .unwrap();
         }
     }
 }

@@ -36,7 +36,11 @@ fn load(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), String> {
         Ok(_) => Ok(()),
         Err(Error::ModelFile { path: p, msg }) => {
             assert_eq!(p, path, "{msg}");
-            let shown = Error::ModelFile { path: p, msg: msg.clone() }.to_string();
+            let shown = Error::ModelFile {
+                path: p,
+                msg: msg.clone(),
+            }
+            .to_string();
             assert!(shown.contains(name), "{shown}");
             Err(msg)
         }
@@ -97,34 +101,82 @@ fn flipped_bytes_never_panic() {
     }
     // Every flip inside a member's data fails its CRC; only header bytes no reader checks
     // (times, attributes) can pass.
-    assert!(errors * 10 >= positions.len() * 9, "{errors} of {}", positions.len());
+    assert!(
+        errors * 10 >= positions.len() * 9,
+        "{errors} of {}",
+        positions.len()
+    );
+}
+
+/// A zip member: its name and bytes.
+type Member<'a> = (&'a str, &'a [u8]);
+
+/// The text_lstm archive's `config.json`, `metadata.json` and `model.weights.h5`.
+fn text_lstm_members() -> [Vec<u8>; 3] {
+    let real = members("text_lstm.keras");
+    let get = |name: &str| real.iter().find(|(n, _)| n == name).unwrap().1.clone();
+    [
+        get("config.json"),
+        get("metadata.json"),
+        get("model.weights.h5"),
+    ]
 }
 
 #[test]
 fn missing_renamed_and_non_json_members_are_named() {
     let dir = scratch_dir("members");
-    let real = members("text_lstm.keras");
-    let get = |name: &str| real.iter().find(|(n, _)| n == name).unwrap().1.clone();
-    let (config, metadata, weights) = (get("config.json"), get("metadata.json"), get("model.weights.h5"));
-    let stored = CompressionMethod::Stored;
-    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
-        ("renamed.keras", zip_of(&[("konfig.json", &config), ("model.weights.h5", &weights)], stored), "config.json"),
-        ("no_weights.keras", zip_of(&[("config.json", &config), ("metadata.json", &metadata)], stored), "model.weights.h5"),
-        ("not_json.keras", zip_of(&[("config.json", b"{not json"), ("model.weights.h5", &weights)], stored), "not valid JSON"),
-        ("array.keras", zip_of(&[("config.json", b"[1, 2]"), ("model.weights.h5", &weights)], stored), "not a JSON object"),
-        ("bad_metadata.keras", zip_of(&[("config.json", &config), ("metadata.json", b"\xff"), ("model.weights.h5", &weights)], stored), "metadata.json"),
-        ("weights_not_hdf5.keras", zip_of(&[("config.json", &config), ("model.weights.h5", b"nothing here")], stored), "HDF5"),
-        ("empty.keras", zip_of(&[], stored), "config.json"),
-        ("not_zip.keras", b"plain text, not a zip".to_vec(), "not a zip"),
-        ("zero.keras", Vec::new(), "not a zip"),
+    let [config, metadata, weights] = text_lstm_members();
+    let (c, m, w) = ("config.json", "metadata.json", "model.weights.h5");
+    let cases: [(&str, &[Member], &str); 7] = [
+        (
+            "renamed.keras",
+            &[("konfig.json", &config), (w, &weights)],
+            c,
+        ),
+        ("no_weights.keras", &[(c, &config), (m, &metadata)], w),
+        (
+            "not_json.keras",
+            &[(c, b"{not json"), (w, &weights)],
+            "not valid JSON",
+        ),
+        (
+            "array.keras",
+            &[(c, b"[1, 2]"), (w, &weights)],
+            "not a JSON object",
+        ),
+        (
+            "bad_metadata.keras",
+            &[(c, &config), (m, b"\xff"), (w, &weights)],
+            m,
+        ),
+        (
+            "weights_not_hdf5.keras",
+            &[(c, &config), (w, b"nothing")],
+            "HDF5",
+        ),
+        ("empty.keras", &[], c),
     ];
-    for (name, bytes, says) in cases {
+    for (name, entries, says) in cases {
+        let bytes = zip_of(entries, CompressionMethod::Stored);
         let msg = load(&dir, name, &bytes).expect_err(name);
         assert!(msg.contains(says), "{name}: {msg}");
     }
-    // Deflated members read as Keras' stored ones do.
+    for (name, bytes) in [("not_zip.keras", &b"plain text"[..]), ("zero.keras", b"")] {
+        let msg = load(&dir, name, bytes).expect_err(name);
+        assert!(msg.contains("not a zip"), "{name}: {msg}");
+    }
+}
+
+#[test]
+fn deflated_members_read_as_stored_ones_do() {
+    let dir = scratch_dir("deflated");
+    let [config, metadata, weights] = text_lstm_members();
     let deflated = zip_of(
-        &[("metadata.json", &metadata), ("config.json", &config), ("model.weights.h5", &weights)],
+        &[
+            ("metadata.json", &metadata),
+            ("config.json", &config),
+            ("model.weights.h5", &weights),
+        ],
         CompressionMethod::Deflated,
     );
     load(&dir, "deflated.keras", &deflated).unwrap();
@@ -135,9 +187,13 @@ fn weights_of_another_model_are_refused_by_layer() {
     let dir = scratch_dir("foreign");
     let lstm = members("text_lstm.keras");
     let mlp = members("mlp.keras");
-    let get = |m: &[(String, Vec<u8>)], name: &str| m.iter().find(|(n, _)| n == name).unwrap().1.clone();
+    let get =
+        |m: &[(String, Vec<u8>)], name: &str| m.iter().find(|(n, _)| n == name).unwrap().1.clone();
     let mixed = zip_of(
-        &[("config.json", &get(&lstm, "config.json")), ("model.weights.h5", &get(&mlp, "model.weights.h5"))],
+        &[
+            ("config.json", &get(&lstm, "config.json")),
+            ("model.weights.h5", &get(&mlp, "model.weights.h5")),
+        ],
         CompressionMethod::Stored,
     );
     let msg = load(&dir, "mixed.keras", &mixed).expect_err("mixed");
@@ -149,7 +205,10 @@ fn weights_of_another_model_are_refused_by_layer() {
 fn claim_size(bytes: &mut [u8], member: &str, size: u32) {
     let name = member.as_bytes();
     for at in 0..bytes.len().saturating_sub(46) {
-        let (local, central) = (&bytes[at..at + 4] == b"PK\x03\x04", &bytes[at..at + 4] == b"PK\x01\x02");
+        let (local, central) = (
+            &bytes[at..at + 4] == b"PK\x03\x04",
+            &bytes[at..at + 4] == b"PK\x01\x02",
+        );
         let (name_at, size_at) = match (local, central) {
             (true, _) => (at + 30, at + 22),
             (_, true) => (at + 46, at + 24),
@@ -167,9 +226,15 @@ fn members_claiming_more_than_the_archive_holds_are_refused_before_reading() {
     let real = members("text_lstm.keras");
     let get = |name: &str| real.iter().find(|(n, _)| n == name).unwrap().1.clone();
     let (config, weights) = (get("config.json"), get("model.weights.h5"));
-    for (method, tag) in [(CompressionMethod::Stored, "stored"), (CompressionMethod::Deflated, "deflated")] {
+    for (method, tag) in [
+        (CompressionMethod::Stored, "stored"),
+        (CompressionMethod::Deflated, "deflated"),
+    ] {
         for size in [u32::MAX - 1, 3_000_000_000, 900_000_000] {
-            let mut bytes = zip_of(&[("config.json", &config), ("model.weights.h5", &weights)], method);
+            let mut bytes = zip_of(
+                &[("config.json", &config), ("model.weights.h5", &weights)],
+                method,
+            );
             claim_size(&mut bytes, "model.weights.h5", size);
             let msg = load(&dir, &format!("{tag}{size}.keras"), &bytes).expect_err(tag);
             assert!(msg.contains("model.weights.h5"), "{tag} {size}: {msg}");
@@ -178,7 +243,10 @@ fn members_claiming_more_than_the_archive_holds_are_refused_before_reading() {
     // A real bomb: 64 MiB of zeros deflate to about 64 KiB, within deflate's ratio, and the
     // member is read — then refused as HDF5, naming the member's content, not a panic.
     let zeros = vec![0u8; 64 << 20];
-    let bomb = zip_of(&[("config.json", &config), ("model.weights.h5", &zeros)], CompressionMethod::Deflated);
+    let bomb = zip_of(
+        &[("config.json", &config), ("model.weights.h5", &zeros)],
+        CompressionMethod::Deflated,
+    );
     assert!(bomb.len() < 1 << 20);
     let msg = load(&dir, "bomb.keras", &bomb).expect_err("bomb");
     assert!(msg.contains("HDF5"), "{msg}");

@@ -203,7 +203,10 @@ fn predict(
 fn run(cli: Cli) -> kiln::Result<()> {
     match cli.command {
         Command::Summary { model, weights } => {
-            print!("{}", load_model(&model, weights.file.as_deref())?.summary()?);
+            print!(
+                "{}",
+                load_model(&model, weights.file.as_deref())?.summary()?
+            );
         }
         Command::Predict {
             model,

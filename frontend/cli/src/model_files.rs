@@ -16,8 +16,8 @@
 
 use std::path::Path;
 
-use kiln::keras::archive::zip_io::{is_zip, member_names};
 use kiln::keras::archive::CONFIG_MEMBER;
+use kiln::keras::archive::zip_io::{is_zip, member_names};
 use kiln::saving::{MAGIC, container};
 use kiln::{Error, Model, Result};
 

@@ -87,7 +87,13 @@ fn a_json_config_with_keras3_weights_predicts_and_converts() {
     assert_close(name, &got, &want, 1e-4);
     // .json + weights → .keras → .h5 → Kiln file, each predicting the same.
     let archive = dir.join("a.keras");
-    kiln_ok(&[Path::new("convert"), &config, &archive, Path::new("--weights"), &weights]);
+    kiln_ok(&[
+        Path::new("convert"),
+        &config,
+        &archive,
+        Path::new("--weights"),
+        &weights,
+    ]);
     let h5 = dir.join("b.h5");
     kiln_ok(&[Path::new("convert"), &archive, &h5]);
     let back_to_archive = dir.join("c.keras");
@@ -95,7 +101,12 @@ fn a_json_config_with_keras3_weights_predicts_and_converts() {
     let kiln_file = dir.join("d.kiln");
     kiln_ok(&[Path::new("convert"), &back_to_archive, &kiln_file]);
     for file in [&archive, &h5, &back_to_archive, &kiln_file] {
-        assert_eq!(predict(&dir, file, &input, &[]).data, got.data, "{}", file.display());
+        assert_eq!(
+            predict(&dir, file, &input, &[]).data,
+            got.data,
+            "{}",
+            file.display()
+        );
     }
 }
 
@@ -113,7 +124,11 @@ fn unknown_and_damaged_files_are_named_errors() {
         ("fake.keras", b"PK\x03\x04 truncated", "zip"),
         ("bad.json", b"{\"class_name\": ", "not a JSON model config"),
         // An empty zip archive: no config.json, so not a Keras archive.
-        ("empty.zip", b"PK\x05\x06\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0", "not a model file"),
+        (
+            "empty.zip",
+            b"PK\x05\x06\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0",
+            "not a model file",
+        ),
     ];
     for (name, bytes, says) in cases {
         let path = dir.join(name);
@@ -121,6 +136,9 @@ fn unknown_and_damaged_files_are_named_errors() {
         let out = kiln(&[Path::new("summary"), &path]);
         assert!(!out.status.success(), "{name}");
         let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(stderr.contains(name) && stderr.contains(says), "{name}: {stderr}");
+        assert!(
+            stderr.contains(name) && stderr.contains(says),
+            "{name}: {stderr}"
+        );
     }
 }

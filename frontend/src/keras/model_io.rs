@@ -230,7 +230,11 @@ impl Model {
 
     /// Puts the weights of a Keras file's layers (`source` names the file in errors) on
     /// this model's layers, checking names, counts and shapes first.
-    pub(super) fn put_keras_weights(&mut self, stored: &[LayerWeights], source: &Path) -> Result<()> {
+    pub(super) fn put_keras_weights(
+        &mut self,
+        stored: &[LayerWeights],
+        source: &Path,
+    ) -> Result<()> {
         let shapes = self
             .layer_shapes()
             .map_err(|e| file_error(source, e.to_string()))?;

@@ -162,11 +162,10 @@ fn normalize_layer(entry: &mut Value) -> Result<()> {
                 normalize_layer(inner)?;
             }
         }
-        if config.get("backward_layer").is_some_and(|b| {
-            config
-                .get("layer")
-                .is_some_and(|layer| is_mirror(layer, b))
-        }) {
+        if config
+            .get("backward_layer")
+            .is_some_and(|b| config.get("layer").is_some_and(|layer| is_mirror(layer, b)))
+        {
             config.remove("backward_layer");
         }
     }
@@ -192,7 +191,9 @@ fn is_mirror(layer: &Value, backward: &Value) -> bool {
     };
     let (forward_class, forward, forward_backwards) = comparable(layer);
     let (backward_class, backward, backward_backwards) = comparable(backward);
-    forward_backwards != backward_backwards && forward_class == backward_class && forward == backward
+    forward_backwards != backward_backwards
+        && forward_class == backward_class
+        && forward == backward
 }
 
 /// Removes every `shared_object_id` key in `value`.

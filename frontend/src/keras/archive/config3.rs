@@ -38,7 +38,12 @@ const KERAS2_ONLY_KEYS: &[(&str, &[&str])] = &[
     ("Embedding", &["input_length"]),
     (
         "MultiHeadAttention",
-        &["query_shape", "key_shape", "value_shape", "softmax_robust_masking"],
+        &[
+            "query_shape",
+            "key_shape",
+            "value_shape",
+            "softmax_robust_masking",
+        ],
     ),
 ];
 
@@ -51,7 +56,10 @@ fn dtype_policy(name: &Value) -> Value {
 /// A `__keras_tensor__` for Keras 2's `[layer, node, tensor, ...]` reference.
 fn keras_tensor(reference: &[Value], shapes: &OutputShapes) -> Value {
     let history: Vec<Value> = reference.iter().take(3).cloned().collect();
-    let layer = reference.first().and_then(Value::as_str).unwrap_or_default();
+    let layer = reference
+        .first()
+        .and_then(Value::as_str)
+        .unwrap_or_default();
     let index = reference.get(2).and_then(Value::as_u64).unwrap_or(0) as usize;
     let mut shape = vec![Value::Null];
     if let Some(dims) = shapes.get(layer).and_then(|outputs| outputs.get(index)) {
@@ -63,9 +71,8 @@ fn keras_tensor(reference: &[Value], shapes: &OutputShapes) -> Value {
 
 /// Whether `v` is Keras 2's `[layer, node, tensor]` reference.
 fn is_reference(v: &Value) -> bool {
-    v.as_array().is_some_and(|a| {
-        a.len() >= 3 && a[0].is_string() && a[1].is_u64() && a[2].is_u64()
-    })
+    v.as_array()
+        .is_some_and(|a| a.len() >= 3 && a[0].is_string() && a[1].is_u64() && a[2].is_u64())
 }
 
 /// `config` (a Keras 2 form model config) in Keras 3's form, with `compile_config`;
@@ -155,8 +162,10 @@ fn keras3_nodes(nodes: &Value, shapes: &OutputShapes) -> Value {
             .map(|call| {
                 let refs = call.as_array().map(Vec::as_slice).unwrap_or_default();
                 let mut kwargs = Map::new();
-                if let Some(Value::Object(extra)) =
-                    refs.first().and_then(Value::as_array).and_then(|r| r.get(3))
+                if let Some(Value::Object(extra)) = refs
+                    .first()
+                    .and_then(Value::as_array)
+                    .and_then(|r| r.get(3))
                 {
                     for (key, value) in extra {
                         let value = if is_reference(value) {
@@ -194,7 +203,9 @@ pub fn compile_config_from_training(training: &Value) -> Value {
     with_module(&mut loss, "keras.losses");
     let mut metrics = training.get("metrics").cloned().unwrap_or(Value::Null);
     if let Some(items) = metrics.as_array_mut() {
-        items.iter_mut().for_each(|m| with_module(m, "keras.metrics"));
+        items
+            .iter_mut()
+            .for_each(|m| with_module(m, "keras.metrics"));
     }
     json!({
         "optimizer": optimizer,

@@ -73,12 +73,19 @@ impl KerasArchive {
 
     /// The archive in `bytes`; `path` names it in errors.
     pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<KerasArchive> {
-        let members = read_members(bytes, path, &[CONFIG_MEMBER, METADATA_MEMBER, WEIGHTS_MEMBER])?;
+        let members = read_members(
+            bytes,
+            path,
+            &[CONFIG_MEMBER, METADATA_MEMBER, WEIGHTS_MEMBER],
+        )?;
         let [config, metadata, weights]: [Option<Vec<u8>>; 3] = members
             .try_into()
             .map_err(|_| archive_error(path, "internal: wrong member count"))?;
         let config = config.ok_or_else(|| {
-            archive_error(path, format!("no `{CONFIG_MEMBER}` member: not a Keras 3 archive"))
+            archive_error(
+                path,
+                format!("no `{CONFIG_MEMBER}` member: not a Keras 3 archive"),
+            )
         })?;
         let config = parse_json(&config, path, CONFIG_MEMBER)?;
         if !config.is_object() {

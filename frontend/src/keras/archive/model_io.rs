@@ -127,7 +127,9 @@ impl Model {
             }
             None => json!({}),
         };
-        let shapes = self.layer_shapes().map_err(|e| file_error(path, e.to_string()))?;
+        let shapes = self
+            .layer_shapes()
+            .map_err(|e| file_error(path, e.to_string()))?;
         let outputs: OutputShapes = self
             .layers()
             .iter()
@@ -172,7 +174,9 @@ impl Model {
 
     /// The model's layers in the `model.layers` order of `config`, with their parameters.
     fn layer_entries(&self, config: &Value, path: &Path) -> Result<Vec<LayerEntry<'_>>> {
-        let shapes = self.layer_shapes().map_err(|e| file_error(path, e.to_string()))?;
+        let shapes = self
+            .layer_shapes()
+            .map_err(|e| file_error(path, e.to_string()))?;
         keras_layer_order(config)
             .into_iter()
             .map(|(class, name)| {
@@ -181,7 +185,10 @@ impl Model {
                     .iter()
                     .position(|l| l.name() == Some(name.as_str()))
                     .ok_or_else(|| {
-                        file_error(path, format!("the config's layer `{name}` ({class}) is not in the model"))
+                        file_error(
+                            path,
+                            format!("the config's layer `{name}` ({class}) is not in the model"),
+                        )
                     })?;
                 let layer = &self.layers()[index];
                 Ok(LayerEntry {

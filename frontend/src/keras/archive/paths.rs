@@ -240,7 +240,12 @@ mod tests {
 
     #[test]
     fn repeated_classes_are_numbered() {
-        let keys = layer_keys(&[("Dense", "a"), ("Conv2D", "b"), ("Dense", "c"), ("Dense", "d")]);
+        let keys = layer_keys(&[
+            ("Dense", "a"),
+            ("Conv2D", "b"),
+            ("Dense", "c"),
+            ("Dense", "d"),
+        ]);
         let keys: Vec<&str> = keys.iter().map(|(_, k)| k.as_str()).collect();
         assert_eq!(keys, ["dense", "conv2d", "dense_1", "dense_2"]);
     }

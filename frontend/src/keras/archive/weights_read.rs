@@ -65,9 +65,12 @@ pub fn read_object_path_weights(
     without_panics(path, || {
         let file = open_hdf5(bytes, path)?;
         let reader = FileReader { path, file_len };
-        let root = file
-            .group("layers")
-            .map_err(|e| archive_error(path, format!("no `/layers` group: not Keras 3 weights ({e})")))?;
+        let root = file.group("layers").map_err(|e| {
+            archive_error(
+                path,
+                format!("no `/layers` group: not Keras 3 weights ({e})"),
+            )
+        })?;
         let by_name = names_of_groups(&root);
         let keys = layer_keys(&layers.iter().map(|l| (l.class, l.name)).collect::<Vec<_>>());
         let mut used = BTreeSet::new();
@@ -185,11 +188,24 @@ fn check_all_used(root: &Group, path: &Path, used: &BTreeSet<String>) -> Result<
         if depth > MAX_DEPTH || seen > MAX_OBJECTS {
             return Err(archive_error(
                 path,
-                format!("`/layers` nests deeper than {MAX_DEPTH} groups or holds over {MAX_OBJECTS} objects"),
+                format!(
+                    "`/layers` nests deeper than {MAX_DEPTH} groups or holds over {MAX_OBJECTS} objects"
+                ),
             ));
         }
-        let child = |name: &str| if prefix.is_empty() { name.to_string() } else { format!("{prefix}/{name}") };
-        unused.extend(datasets.iter().map(|d| child(d)).filter(|p| !used.contains(p)));
+        let child = |name: &str| {
+            if prefix.is_empty() {
+                name.to_string()
+            } else {
+                format!("{prefix}/{name}")
+            }
+        };
+        unused.extend(
+            datasets
+                .iter()
+                .map(|d| child(d))
+                .filter(|p| !used.contains(p)),
+        );
         stack.extend(groups.iter().map(|g| (child(g), depth + 1)));
     }
     if unused.is_empty() {
@@ -201,7 +217,11 @@ fn check_all_used(root: &Group, path: &Path, used: &BTreeSet<String>) -> Result<
         format!(
             "the file has weights the model has no place for: {} (a layer of another \
              configuration, or a layer the model does not have)",
-            unused.iter().map(|p| format!("/layers/{p}")).collect::<Vec<_>>().join(", ")
+            unused
+                .iter()
+                .map(|p| format!("/layers/{p}"))
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
     ))
 }

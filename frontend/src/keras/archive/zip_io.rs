@@ -125,7 +125,11 @@ pub fn write_members(members: &[(&str, &[u8])]) -> std::result::Result<Vec<u8>, 
     let mut writer = zip::ZipWriter::new(Cursor::new(Vec::new()));
     let options = SimpleFileOptions::default()
         .compression_method(CompressionMethod::Stored)
-        .large_file(members.iter().any(|(_, b)| b.len() as u64 >= u32::MAX as u64));
+        .large_file(
+            members
+                .iter()
+                .any(|(_, b)| b.len() as u64 >= u32::MAX as u64),
+        );
     for (name, bytes) in members {
         writer
             .start_file(*name, options)
