@@ -18,6 +18,7 @@ use std::path::Path;
 use ir::Tensor;
 
 use super::archive::model_io::load_archive;
+use super::archive::weights_read::is_object_path_layout;
 use super::archive::zip_io::is_zip;
 use super::{KerasFile, LayerWeights, normalize_model_config};
 use crate::error::{Error, Result};
@@ -66,6 +67,14 @@ pub fn load_model(path: impl AsRef<Path>) -> Result<LoadedKeras> {
     })?;
     if is_zip(&bytes) {
         return load_archive(path);
+    }
+    if is_object_path_layout(&bytes, path) {
+        return Err(file_error(
+            path,
+            "a Keras 3 weights file (save_weights(\"x.weights.h5\")) holds no model: build \
+             the model from its JSON config (Model::load_keras_json, or `kiln ... config.json \
+             --weights x.weights.h5`)",
+        ));
     }
     let file = KerasFile::read_bytes(bytes, path)?;
     if file.model_config.is_none() {

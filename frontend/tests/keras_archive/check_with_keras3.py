@@ -24,7 +24,11 @@ import keras
 def tensor(path):
     with open(path) as f:
         t = json.load(f)
-    return np.asarray(t["data"], "float32").reshape(t["shape"])
+    if "file" in t:  # raw little-endian float32 beside the JSON
+        data = np.fromfile(os.path.join(os.path.dirname(path), t["file"]), "<f4")
+    else:
+        data = np.asarray(t["data"], "float32")
+    return data.reshape(t["shape"])
 
 
 def main(directory):

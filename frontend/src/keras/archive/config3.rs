@@ -36,6 +36,8 @@ const KERAS2_ONLY_KEYS: &[(&str, &[&str])] = &[
     ("LSTM", &["time_major", "implementation"]),
     ("GRU", &["time_major", "implementation"]),
     ("Embedding", &["input_length"]),
+    ("Conv2DTranspose", &["groups"]),
+    ("Conv1DTranspose", &["groups"]),
     (
         "MultiHeadAttention",
         &[

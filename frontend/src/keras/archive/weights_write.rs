@@ -77,7 +77,7 @@ pub fn object_path_bytes(
     let mut builder = FileBuilder::new();
     builder.with_libver_bounds(LibVer::Earliest, LibVer::V18);
     let Node::Group(_, children) = root else {
-        unreachable!("the root is a group")
+        return Err("the root of the weights file is not a group".into());
     };
     for (name, node) in children {
         if let Some(group) = emit(builder.create_group(&name), node) {
