@@ -14,7 +14,7 @@
 //!   in the kwargs (MultiHeadAttention's `value`, `key`) stay keyword arguments;
 //! - a single model input or output is written as a flat `[name, 0, 0]`.
 //!
-//! - config keys Keras 2 writes and Keras 3's constructors refuse ([`KERAS2_ONLY_KEYS`])
+//! - config keys Keras 2 writes and Keras 3's constructors refuse (`KERAS2_ONLY_KEYS`)
 //!   are left out.
 //!
 //! Keras 3 rebuilds every layer by calling it on its inputs, so no `build_config` is

@@ -23,7 +23,7 @@
 //!
 //! Files are untrusted: every malformation — not a zip, truncated, a member missing or
 //! claiming more bytes than the archive holds, non-JSON config, missing or extra
-//! weights — is an [`Error::ModelFile`](crate::Error::ModelFile) naming the file.
+//! weights — is an [`crate::Error::ModelFile`] naming the file.
 
 pub mod config3;
 pub mod model_io;

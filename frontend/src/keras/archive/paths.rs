@@ -12,7 +12,7 @@
 //!   `layer/vars` (plus the wrapped layer's own nesting), MultiHeadAttention in
 //!   `query_dense`, `key_dense`, `value_dense`, `output_dense` ([`var_groups`]).
 //! - Every layer and sub-layer has a `vars` group, empty when it has no variables
-//!   ([`empty_groups`] lists those a writer adds so the file looks as Keras' own).
+//!   ([`var_groups`] lists those a writer adds so the file looks as Keras' own).
 //!
 //! This file only names paths; reading and writing the HDF5 file is elsewhere.
 
