@@ -3,8 +3,9 @@
 //! model layer's variables by the paths [`super::paths`] names, as [`LayerWeights`] in the
 //! layer's parameter order (ready for the `.h5` loader's name-and-shape checks).
 //!
-//! A layer's group is found by Keras' class-counter key (`layers/conv2d_1`), or failing
-//! that by the `name` attribute of a `layers/*/vars` group. Every dataset under `/layers`
+//! A layer's group is the `layers/*` group whose `vars` carries the layer's name in its
+//! `name` attribute (as Keras writes it), or failing that Keras' class-counter key
+//! (`layers/conv2d_1`). Every dataset under `/layers`
 //! must be used: a weight the model has no place for is an error, as is a missing one.
 //! `/optimizer` (optimizer state) and the model's own empty `/vars` are skipped. Does not
 //! build models or read configs.
@@ -79,10 +80,14 @@ pub fn read_object_path_weights(
             if layer.params.is_empty() {
                 continue;
             }
-            let key = match root.group(key) {
-                Ok(_) => key.clone(),
-                Err(_) => by_name.get(layer.name).cloned().ok_or_else(|| {
-                    archive_error(
+            // The `name` attribute Keras writes on each layer's `vars` group is the layer's
+            // own name: it wins over the class-counter key, whose order a rebuilt model
+            // may not keep.
+            let key = match (by_name.get(layer.name), root.group(key)) {
+                (Some(named), _) => named.clone(),
+                (None, Ok(_)) => key.clone(),
+                (None, Err(_)) => {
+                    return Err(archive_error(
                         path,
                         format!(
                             "layer `{}` ({}) has {} weights, but the file has neither \
@@ -92,8 +97,8 @@ pub fn read_object_path_weights(
                             layer.params.len(),
                             layer.name
                         ),
-                    )
-                })?,
+                    ));
+                }
             };
             out.push(read_layer(&reader, &root, &key, layer, &mut used)?);
         }
@@ -102,16 +107,30 @@ pub fn read_object_path_weights(
     })
 }
 
-/// `name` attribute of each `/layers/<key>/vars` group → `<key>`.
+/// `name` attribute of each `/layers/<key>/vars` group → `<key>`; a name on several
+/// groups is left out (ambiguous).
 fn names_of_groups(root: &Group) -> HashMap<String, String> {
-    let keys = root.groups().unwrap_or_default();
-    keys.into_iter()
-        .filter_map(|key| {
-            let vars = root.group(&format!("{key}/vars")).ok()?;
-            let attrs = vars.attrs().ok()?;
-            let name = attrs.get("name")?.as_str()?.to_string();
-            Some((name, key))
-        })
+    let mut by_name: HashMap<String, Option<String>> = HashMap::new();
+    for key in root.groups().unwrap_or_default() {
+        let name = root
+            .group(&format!("{key}/vars"))
+            .ok()
+            .and_then(|vars| vars.attrs().ok())
+            .and_then(|attrs| {
+                attrs
+                    .get("name")
+                    .and_then(|n| n.as_str().map(str::to_string))
+            });
+        if let Some(name) = name {
+            by_name
+                .entry(name)
+                .and_modify(|k| *k = None)
+                .or_insert(Some(key));
+        }
+    }
+    by_name
+        .into_iter()
+        .filter_map(|(name, key)| Some((name, key?)))
         .collect()
 }
 
