@@ -4,12 +4,16 @@
 //! - `kiln predict --model <file> --input <in.json> --output <out.json>` runs the model on a
 //!   tensor file ([`kiln::tensor_file`]) and writes the predictions as one (`--input` once
 //!   per model input, `--output` once per model output, in the model's order);
-//! - `kiln convert <in> <out>` rewrites a Keras `.h5` model as a Kiln model file or back;
+//! - `kiln convert <in> <out>` rewrites a model in another format: a Keras 3 `.keras`
+//!   archive, a Keras `.h5` file or a Kiln model file, as the output's extension says
+//!   (`.keras`, `.h5`/`.hdf5`, anything else);
 //! - `kiln compile <model> -o <dir>` compiles a model ahead of time into an object file, a C
 //!   header and (for the host) the runtime library to link with ([`kiln::aot`]).
 //!
-//! A model file is recognised by its first bytes (HDF5 for Keras, `KILN` for Kiln's own
-//! format); see [`model_files`]. Errors go to stderr and the exit status is 1.
+//! A model file is recognised by its content, never its extension: a zip with
+//! `config.json` (Keras 3 `.keras`), HDF5 (Keras `.h5`), `KILN` (Kiln's own format) or a
+//! JSON object (a Keras `model.to_json()` config, with `--weights` for its weights); see
+//! [`model_files`]. Errors go to stderr and the exit status is 1.
 
 mod model_files;
 
@@ -22,7 +26,7 @@ use kiln::tensor_file::{Encoding, read_tensor, write_tensor};
 
 use model_files::{load_model, save_model};
 
-/// Inspect, run and convert Kiln and Keras (.h5) models.
+/// Inspect, run, convert and compile Kiln and Keras (.keras, .h5, JSON config) models.
 #[derive(Debug, Parser)]
 #[command(name = "kiln", version)]
 struct Cli {
@@ -30,17 +34,38 @@ struct Cli {
     command: Command,
 }
 
+/// `--weights` of `summary`, `predict` and `convert` (`--model-weights` everywhere,
+/// `compile` included, whose `--weights` says where compiled weights go).
+#[derive(Debug, clap::Args)]
+struct ModelWeights {
+    /// Weights for the model: a Keras 3 `.weights.h5` or a Keras 2 `.h5` file (for a JSON
+    /// model config, which holds none; with another model file they replace its weights).
+    #[arg(long = "weights", visible_alias = "model-weights")]
+    file: Option<PathBuf>,
+}
+
+/// `--model-weights` of `compile`.
+#[derive(Debug, clap::Args)]
+struct CompileModelWeights {
+    /// Weights for the model: a Keras 3 `.weights.h5` or a Keras 2 `.h5` file (for a JSON
+    /// model config, which holds none; with another model file they replace its weights).
+    #[arg(long = "model-weights")]
+    file: Option<PathBuf>,
+}
+
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Print a model's summary (layers, output shapes, parameter counts).
     Summary {
-        /// A Keras .h5 file or a Kiln model file.
+        /// A model file: Keras .keras, Keras .h5, Kiln, or a Keras JSON config.
         model: PathBuf,
+        #[command(flatten)]
+        weights: ModelWeights,
     },
     /// Run a model on a tensor file and write its predictions as a tensor file.
     Predict {
-        /// A Keras .h5 file or a Kiln model file.
+        /// A model file: Keras .keras, Keras .h5, Kiln, or a Keras JSON config.
         #[arg(long)]
         model: PathBuf,
         /// The input batch: a tensor JSON file (`{"dtype", "shape", "data" | "file"}`);
@@ -54,21 +79,26 @@ enum Command {
         /// Examples per forward pass.
         #[arg(long, default_value_t = 32)]
         batch_size: usize,
+        #[command(flatten)]
+        weights: ModelWeights,
     },
-    /// Convert a Keras .h5 model to a Kiln model file, or a Kiln model file to Keras .h5.
+    /// Convert a model between Keras .keras, Keras .h5 and Kiln model files.
     ///
-    /// The output format follows the output's extension (`.h5`/`.hdf5` for Keras,
-    /// anything else for Kiln).
+    /// The output format follows the output's extension (`.keras` for a Keras 3 archive,
+    /// `.h5`/`.hdf5` for Keras HDF5, anything else for Kiln).
     Convert {
-        /// The model to read (either format, recognised by its first bytes).
+        /// The model to read (any format, recognised by its content).
         input: PathBuf,
         /// The file to write.
         output: PathBuf,
+        #[command(flatten)]
+        weights: ModelWeights,
     },
     /// Compile a model ahead of time: `<name>.o`, `<name>.h` (the C API, shapes, link line),
     /// `<name>.weights` with external weights, and for the host `libkiln_cpu_runtime.a`.
     Compile {
-        /// A Keras .h5 file or a Kiln model file (a compiled one for the train entry).
+        /// A model file: Keras .keras, Keras .h5, Kiln (a compiled one for the train
+        /// entry), or a Keras JSON config.
         model: PathBuf,
         /// The output directory (created if needed).
         #[arg(short, long)]
@@ -88,6 +118,8 @@ enum Command {
         /// The C name of the model (default: the file's stem made a C identifier).
         #[arg(long)]
         name: Option<String>,
+        #[command(flatten)]
+        model_weights: CompileModelWeights,
     },
 }
 
@@ -170,20 +202,28 @@ fn predict(
 /// Runs one command.
 fn run(cli: Cli) -> kiln::Result<()> {
     match cli.command {
-        Command::Summary { model } => {
-            print!("{}", load_model(&model)?.summary()?);
+        Command::Summary { model, weights } => {
+            print!(
+                "{}",
+                load_model(&model, weights.file.as_deref())?.summary()?
+            );
         }
         Command::Predict {
             model,
             input,
             output,
             batch_size,
+            weights,
         } => {
-            let model = load_model(&model)?;
+            let model = load_model(&model, weights.file.as_deref())?;
             predict(&model, &input, &output, batch_size)?;
         }
-        Command::Convert { input, output } => {
-            let mut model = load_model(&input)?;
+        Command::Convert {
+            input,
+            output,
+            weights,
+        } => {
+            let mut model = load_model(&input, weights.file.as_deref())?;
             save_model(&mut model, &output)?;
         }
         Command::Compile {
@@ -194,8 +234,9 @@ fn run(cli: Cli) -> kiln::Result<()> {
             target,
             weights,
             name,
+            model_weights,
         } => {
-            let model = load_model(&path)?;
+            let model = load_model(&path, model_weights.file.as_deref())?;
             let options = AotCompileOptions {
                 name: name.unwrap_or_else(|| c_name_of(&path)),
                 out_dir: output,

@@ -16,9 +16,14 @@
 //! [`normalize_model_config`] turns a Keras 3 `model_config` into the Keras 2 form the
 //! rest of Kiln reads.
 //!
+//! Keras 3 `.keras` archives and `.weights.h5` files (weights by object path) are read and
+//! written by [`archive`]; [`load_model`] and [`crate::Model::load_keras_weights`] tell
+//! the formats apart by content.
+//!
 //! Files are untrusted input: every malformation is an [`Error::ModelFile`](crate::Error::ModelFile)
 //! naming the file (and the layer and dataset at fault), never a panic (the HDF5 parser runs behind a panic boundary).
 
+pub mod archive;
 mod guard;
 mod json_ascii;
 pub mod model_io;
@@ -29,6 +34,8 @@ pub mod write;
 
 use serde_json::Value;
 
+pub use archive::KerasArchive;
+pub use archive::model_io::load_archive;
 pub use model_io::{CompileStatus, LoadedKeras, load_model};
 pub use normalize::normalize_model_config;
 

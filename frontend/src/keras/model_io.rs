@@ -17,6 +17,9 @@ use std::path::Path;
 
 use ir::Tensor;
 
+use super::archive::model_io::load_archive;
+use super::archive::weights_read::is_object_path_layout;
+use super::archive::zip_io::is_zip;
 use super::{KerasFile, LayerWeights, normalize_model_config};
 use crate::error::{Error, Result};
 use crate::keras_config::training::{training_config_from_json, training_config_json};
@@ -53,11 +56,34 @@ pub struct LoadedKeras {
     pub keras_version: Option<String>,
 }
 
-/// Reads the Keras `.h5` file at `path` as a whole model: see [`LoadedKeras::from_file`].
+/// Reads the Keras `.h5` file (see [`LoadedKeras::from_file`]) or Keras 3 `.keras` archive
+/// (see [`super::archive`], told apart by the zip signature) at `path` as a whole model.
 /// Errors name the file (and the layer, weight and shapes at fault).
 pub fn load_model(path: impl AsRef<Path>) -> Result<LoadedKeras> {
     let path = path.as_ref();
-    let file = KerasFile::read_model(path)?;
+    let bytes = std::fs::read(path).map_err(|source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    if is_zip(&bytes) {
+        return load_archive(path);
+    }
+    if is_object_path_layout(&bytes, path) {
+        return Err(file_error(
+            path,
+            "a Keras 3 weights file (save_weights(\"x.weights.h5\")) holds no model: build \
+             the model from its JSON config (Model::load_keras_json, or `kiln ... config.json \
+             --weights x.weights.h5`)",
+        ));
+    }
+    let file = KerasFile::read_bytes(bytes, path)?;
+    if file.model_config.is_none() {
+        return Err(file_error(
+            path,
+            "no `model_config` attribute: the file holds weights only (save_weights), \
+             not a whole model",
+        ));
+    }
     LoadedKeras::from_file(&file, path)
 }
 
@@ -96,16 +122,16 @@ impl LoadedKeras {
 }
 
 /// Compiles `model` as `training` (a Keras `training_config`) says.
-fn compile_from(model: &mut Model, training: &serde_json::Value) -> Result<()> {
+pub(super) fn compile_from(model: &mut Model, training: &serde_json::Value) -> Result<()> {
     let config = training_config_from_json(training)?;
     model.compile(config.optimizer, config.loss, config.metrics)
 }
 
-/// An [`Error::ModelFile`] about `path`.
 /// Layer classes Kiln defines for imported graphs that Keras has no counterpart for.
 const KILN_ONLY_CLASSES: [&str; 2] = ["ConstantOperand", "PinnedBatch"];
 
-fn file_error(path: &Path, msg: impl Into<String>) -> Error {
+/// An [`Error::ModelFile`] about `path`.
+pub(super) fn file_error(path: &Path, msg: impl Into<String>) -> Error {
     Error::ModelFile {
         path: path.to_path_buf(),
         msg: msg.into(),
@@ -124,7 +150,8 @@ fn base_name(stored: &str) -> &str {
 
 impl Model {
     /// Loads the Keras 2 or Keras 3 `.h5` model file at `path` (what `model.save("m.h5")`
-    /// writes): architecture, weights and, when Kiln supports it, the compile configuration.
+    /// writes) or a Keras 3 `.keras` archive (recognised by content): architecture, weights
+    /// and, when Kiln supports it, the compile configuration.
     /// [`load_model`] also says whether and why not the model was compiled.
     ///
     /// ```
@@ -147,13 +174,22 @@ impl Model {
     }
 
     /// Replaces the layer weights with those in the Keras `.h5` file at `path` (a
-    /// `save_weights` file or a whole-model file), matched by layer name. Every layer with
+    /// `save_weights` file or a whole-model file), matched by layer name — or, for a Keras 3
+    /// `save_weights("x.weights.h5")` file (recognised by its object-path layout), by
+    /// Keras 3's layer keys (see [`super::archive::paths`]). Every layer with
     /// parameters must be in the file with all its weights and their shapes, and every
     /// layer with weights in the file must be in the model; nothing changes unless all fit.
     /// Works compiled or not (optimizer state is kept).
     pub fn load_keras_weights(&mut self, path: impl AsRef<Path>) -> Result<()> {
         let path = path.as_ref();
-        let file = KerasFile::read(path)?;
+        let bytes = std::fs::read(path).map_err(|source| Error::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        if self.try_object_path_weights(&bytes, path)? {
+            return Ok(());
+        }
+        let file = KerasFile::read_bytes(bytes, path)?;
         self.put_keras_weights(&file.layers, path)
     }
 
@@ -235,7 +271,11 @@ impl Model {
 
     /// Puts the weights of a Keras file's layers (`source` names the file in errors) on
     /// this model's layers, checking names, counts and shapes first.
-    fn put_keras_weights(&mut self, stored: &[LayerWeights], source: &Path) -> Result<()> {
+    pub(super) fn put_keras_weights(
+        &mut self,
+        stored: &[LayerWeights],
+        source: &Path,
+    ) -> Result<()> {
         let shapes = self
             .layer_shapes()
             .map_err(|e| file_error(source, e.to_string()))?;

@@ -11,7 +11,13 @@
 //!   `__keras_tensor__` objects whose `keras_history` is `[layer, node, tensor]` → Keras 2
 //!   `[[[layer, node, tensor, kwargs], ...], ...]`, one inner list per call, the tensors of
 //!   `args` in order (nested lists, as an `Add` takes them, flattened);
-//! - `input_layers` / `output_layers` may be one flat `[name, 0, 0]` → `[[name, 0, 0]]`.
+//! - `input_layers` / `output_layers` may be one flat `[name, 0, 0]` → `[[name, 0, 0]]`;
+//! - tensors passed by keyword (`mha(q, value=v)`) are `__keras_tensor__` objects in
+//!   `kwargs` → Keras 2's `[layer, node, tensor]`;
+//! - a wrapper's `layer` (Bidirectional, TimeDistributed) is a Keras 3 layer entry →
+//!   normalised as a layer; Bidirectional always writes `backward_layer` → dropped when it
+//!   is the mirror of `layer` (same class and config but for `name`, `go_backwards` and
+//!   `shared_object_id`s), kept (and refused by the layer) otherwise.
 //!
 //! A config with none of these marks is Keras 2 and comes back unchanged. Models nested as
 //! layers (a `Sequential` or `Functional` inside a `Functional`) are normalised too.
@@ -151,11 +157,55 @@ fn normalize_layer(entry: &mut Value) -> Result<()> {
         {
             config.insert("batch_input_shape".into(), shape);
         }
+        for key in ["layer", "backward_layer"] {
+            if let Some(inner) = config.get_mut(key) {
+                normalize_layer(inner)?;
+            }
+        }
+        if config
+            .get("backward_layer")
+            .is_some_and(|b| config.get("layer").is_some_and(|layer| is_mirror(layer, b)))
+        {
+            config.remove("backward_layer");
+        }
     }
     if is_nested_model(entry) {
         normalize_model(entry)?;
     }
     Ok(())
+}
+
+/// Whether `backward` (a Bidirectional's `backward_layer` entry) is the copy of `layer`
+/// Keras makes: the same class and config but for `name`, `go_backwards` (flipped) and
+/// `shared_object_id`s.
+fn is_mirror(layer: &Value, backward: &Value) -> bool {
+    let comparable = |entry: &Value| {
+        let mut config = entry.get("config").cloned().unwrap_or(Value::Null);
+        strip_object_ids(&mut config);
+        let go_backwards = config.get("go_backwards").and_then(Value::as_bool) == Some(true);
+        if let Some(fields) = config.as_object_mut() {
+            fields.remove("name");
+            fields.remove("go_backwards");
+        }
+        (entry.get("class_name").cloned(), config, go_backwards)
+    };
+    let (forward_class, forward, forward_backwards) = comparable(layer);
+    let (backward_class, backward, backward_backwards) = comparable(backward);
+    forward_backwards != backward_backwards
+        && forward_class == backward_class
+        && forward == backward
+}
+
+/// Removes every `shared_object_id` key in `value`.
+fn strip_object_ids(value: &mut Value) {
+    match value {
+        Value::Object(fields) => {
+            fields.remove("shared_object_id");
+            fields.values_mut().for_each(strip_object_ids);
+        }
+        Value::Array(items) => items.iter_mut().for_each(strip_object_ids),
+        _ => {}
+    }
 }
 
 /// Replaces a `DTypePolicy` object under `dtype` by its name.
@@ -220,9 +270,24 @@ fn collect_tensors(arg: &Value, kwargs: &Value, out: &mut Vec<Value>) -> Result<
         .filter(|h| h.len() == 3 && h[0].is_string() && h[1].is_u64() && h[2].is_u64())
         .ok_or_else(|| format!("tensor {arg} has no `keras_history` [layer, node, tensor]"))?;
     let mut entry = history.clone();
-    entry.push(kwargs.clone());
+    entry.push(keras2_kwargs(kwargs));
     out.push(Value::Array(entry));
     Ok(())
+}
+
+/// `kwargs` with every `__keras_tensor__` value replaced by its Keras 2
+/// `[layer, node, tensor]` reference.
+fn keras2_kwargs(kwargs: &Value) -> Value {
+    let Some(fields) = kwargs.as_object() else {
+        return kwargs.clone();
+    };
+    let converted = fields.iter().map(|(key, value)| {
+        let history = (value.get("class_name").and_then(Value::as_str) == Some("__keras_tensor__"))
+            .then(|| value.get("config").and_then(|c| c.get("keras_history")))
+            .flatten();
+        (key.clone(), history.unwrap_or(value).clone())
+    });
+    Value::Object(converted.collect())
 }
 
 /// An error about a layer's `inbound_nodes`.

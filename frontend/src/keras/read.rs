@@ -47,29 +47,9 @@ impl KerasFile {
     /// where it came from) names it in errors.
     pub fn read_bytes(bytes: Vec<u8>, name: impl AsRef<Path>) -> Result<KerasFile> {
         let path = name.as_ref();
-        if !hdf5_pure::is_hdf5_bytes(&bytes) {
-            return Err(file_error(
-                path,
-                "not an HDF5 file (no HDF5 signature at offset 0, 512, 1024, ...)",
-            ));
-        }
         let file_len = bytes.len() as u64;
         without_panics(path, || {
-            let file = hdf5_pure::File::from_bytes(bytes)
-                .map_err(|e| file_error(path, format!("cannot open as HDF5: {e}")))?;
-            let superblock = file.superblock();
-            let end = superblock
-                .base_address
-                .get()
-                .saturating_add(superblock.eof_address);
-            if end > file_len {
-                return Err(file_error(
-                    path,
-                    format!(
-                        "truncated: the file has {file_len} bytes, its HDF5 superblock says {end}"
-                    ),
-                ));
-            }
+            let file = open_hdf5(bytes, path)?;
             FileReader { path, file_len }.read(&file)
         })
     }
@@ -98,10 +78,38 @@ fn file_error(path: &Path, msg: impl Into<String>) -> Error {
     }
 }
 
+/// Opens HDF5 `bytes` (the file `path`), refusing a file shorter than its superblock's end
+/// address (truncated). Call it inside [`without_panics`].
+pub(super) fn open_hdf5(bytes: Vec<u8>, path: &Path) -> Result<hdf5_pure::File> {
+    if !hdf5_pure::is_hdf5_bytes(&bytes) {
+        return Err(file_error(
+            path,
+            "not an HDF5 file (no HDF5 signature at offset 0, 512, 1024, ...)",
+        ));
+    }
+    let file_len = bytes.len() as u64;
+    let file = hdf5_pure::File::from_bytes(bytes)
+        .map_err(|e| file_error(path, format!("cannot open as HDF5: {e}")))?;
+    let superblock = file.superblock();
+    let end = superblock
+        .base_address
+        .get()
+        .saturating_add(superblock.eof_address);
+    if end > file_len {
+        return Err(file_error(
+            path,
+            format!("truncated: the file has {file_len} bytes, its HDF5 superblock says {end}"),
+        ));
+    }
+    Ok(file)
+}
+
 /// The state of one read: the file's name (for errors) and size (to bound allocations).
-struct FileReader<'a> {
-    path: &'a Path,
-    file_len: u64,
+pub(super) struct FileReader<'a> {
+    /// The file, for errors.
+    pub(super) path: &'a Path,
+    /// Its size in bytes: no dataset may claim more.
+    pub(super) file_len: u64,
 }
 
 impl FileReader<'_> {
@@ -173,7 +181,7 @@ impl FileReader<'_> {
     }
 
     /// The dataset `<layer>/<name>` as a float32 tensor.
-    fn weight(&self, group: &Group, layer: &str, name: &str) -> Result<ir::Tensor> {
+    pub(super) fn weight(&self, group: &Group, layer: &str, name: &str) -> Result<ir::Tensor> {
         let at_fault = |msg: String| self.error(format!("layer `{layer}`, weight `{name}`: {msg}"));
         let dataset = group
             .dataset(name)
@@ -234,7 +242,7 @@ impl FileReader<'_> {
     }
 
     /// A group's attributes; `what` names the group in errors.
-    fn attrs(&self, group: &Group, what: &str) -> Result<HashMap<String, AttrValue>> {
+    pub(super) fn attrs(&self, group: &Group, what: &str) -> Result<HashMap<String, AttrValue>> {
         group
             .attrs()
             .map_err(|e| self.error(format!("cannot read the attributes of `{what}` ({e})")))
