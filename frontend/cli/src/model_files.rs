@@ -10,6 +10,8 @@
 //! - Kiln's own format (`KILN` magic, [`kiln::saving::container`]): [`Model::load`] /
 //!   [`Model::save`] for a compiled model; an uncompiled model is written with
 //!   [`Model::save_weights`] (architecture and weights) and read back from its config;
+//! - ONNX (a protobuf `ModelProto`: its first field is `ir_version`, tag byte `0x08`, a
+//!   small version number): [`Model::load_onnx`] / [`Model::save_onnx`];
 //! - a Keras JSON model config (`model.to_json()`; the text starts with `{`):
 //!   [`Model::load_keras_json`], with the weights of `--weights` (a Keras 3 `.weights.h5`
 //!   or a Keras 2 `.h5`), else the layers' initial values.
@@ -35,6 +37,8 @@ pub enum Format {
     Kiln,
     /// A Keras JSON model config (`model.to_json()`).
     KerasJson,
+    /// An ONNX model (`ModelProto`).
+    Onnx,
 }
 
 /// One readable format: what it is called in messages and how its content is recognised.
@@ -69,7 +73,18 @@ const FORMATS: &[FormatRow] = &[
         name: "a Keras JSON model config (model.to_json())",
         detect: |b| b.trim_ascii_start().starts_with(b"{"),
     },
+    FormatRow {
+        format: Format::Onnx,
+        name: "an ONNX model (protobuf ModelProto)",
+        detect: looks_like_onnx,
+    },
 ];
+
+/// Whether `bytes` start as ONNX writers start a `ModelProto`: field 1 (`ir_version`, a
+/// varint, tag byte `0x08`) first, with a version from 1 to 63. The importer checks the rest.
+fn looks_like_onnx(bytes: &[u8]) -> bool {
+    matches!(bytes, [0x08, version, ..] if (1..64).contains(version))
+}
 
 /// An error about the file at `path`.
 fn file_error(path: &Path, msg: impl Into<String>) -> Error {
@@ -107,6 +122,7 @@ pub fn load_model(path: &Path, weights: Option<&Path>) -> Result<Model> {
         Format::KerasArchive => Model::load_keras_archive(path)?,
         Format::KerasH5 => Model::load_keras(path)?,
         Format::KerasJson => return Model::load_keras_json(path, weights),
+        Format::Onnx => Model::load_onnx(path)?,
         Format::Kiln => {
             let file = container::decode(path, &bytes)?;
             if file.training_config.is_null() {
@@ -126,7 +142,7 @@ pub fn load_model(path: &Path, weights: Option<&Path>) -> Result<Model> {
 }
 
 /// Writes `model` to `path`: a Keras 3 archive for the extension `.keras`, Keras `.h5` for
-/// `.h5` and `.hdf5`, otherwise a Kiln model file.
+/// `.h5` and `.hdf5`, ONNX for `.onnx`, otherwise a Kiln model file.
 pub fn save_model(model: &mut Model, path: &Path) -> Result<()> {
     let extension = path
         .extension()
@@ -136,6 +152,7 @@ pub fn save_model(model: &mut Model, path: &Path) -> Result<()> {
     match extension.as_str() {
         "keras" => model.save_keras_archive(path),
         "h5" | "hdf5" => model.save_keras(path),
+        "onnx" => model.save_onnx(path),
         _ if model.is_compiled() => model.save(path),
         _ => model.save_weights(path),
     }

@@ -142,3 +142,52 @@ fn unknown_and_damaged_files_are_named_errors() {
         );
     }
 }
+
+/// A fixture under `frontend/tests/fixtures/onnx` (inputs and outputs in the file's layout).
+fn onnx_fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/fixtures/onnx")
+        .join(name)
+}
+
+#[test]
+fn every_onnx_fixture_predicts_what_onnxruntime_predicted() {
+    let dir = scratch_dir("onnx");
+    for name in [
+        "mlp_gemm",
+        "cnn_bn",
+        "resnet_block_dynamo",
+        "onnx_helper_ops",
+    ] {
+        let input = onnx_fixture(&format!("{name}_input.json"));
+        let want = read_tensor(onnx_fixture(&format!("{name}_output.json"))).unwrap();
+        let model = onnx_fixture(&format!("{name}.onnx"));
+        assert_close(name, &predict(&dir, &model, &input, &[]), &want, 1e-4);
+        let summary = kiln_ok(&[Path::new("summary"), &model]);
+        assert!(summary.contains("Total params"), "{summary}");
+    }
+    // Found by content: the CNN without its extension.
+    let renamed = dir.join("cnn_bn");
+    std::fs::copy(onnx_fixture("cnn_bn.onnx"), &renamed).unwrap();
+    let want = read_tensor(onnx_fixture("cnn_bn_output.json")).unwrap();
+    let got = predict(&dir, &renamed, &onnx_fixture("cnn_bn_input.json"), &[]);
+    assert_close("cnn_bn renamed", &got, &want, 1e-4);
+}
+
+#[test]
+fn onnx_converts_to_keras_archives_kiln_files_and_back_to_onnx() {
+    let dir = scratch_dir("onnx-convert");
+    let input = onnx_fixture("cnn_bn_input.json");
+    let source = onnx_fixture("cnn_bn.onnx");
+    let want = predict(&dir, &source, &input, &[]);
+    let archive = dir.join("a.keras");
+    kiln_ok(&[Path::new("convert"), &source, &archive]);
+    let kiln_file = dir.join("b.kiln");
+    kiln_ok(&[Path::new("convert"), &archive, &kiln_file]);
+    let onnx = dir.join("c.onnx");
+    kiln_ok(&[Path::new("convert"), &kiln_file, &onnx]);
+    for file in [&archive, &kiln_file, &onnx] {
+        let got = predict(&dir, file, &input, &[]);
+        assert_close(&file.display().to_string(), &got, &want, 1e-5);
+    }
+}
