@@ -12,6 +12,7 @@ use std::path::Path;
 use ir::Tensor;
 
 use crate::error::{Error, Result};
+use crate::keras::model_io::params_for;
 use crate::keras::{KerasFile, LayerWeights};
 use crate::layers::ParamSpec;
 use crate::model::Model;
@@ -83,12 +84,6 @@ fn matched_weights(
     Ok(values)
 }
 
-/// The last part of a stored weight name without its `:0`: `conv1/kernel:0` → `kernel`.
-fn base_name(stored: &str) -> &str {
-    let last = stored.rsplit('/').next().unwrap_or(stored);
-    last.split_once(':').map_or(last, |(base, _)| base)
-}
-
 /// Put `source`'s weights on the model layer `name` with `params`.
 fn put_layer(
     name: &str,
@@ -116,18 +111,7 @@ fn put_layer(
             wanted.join(", ")
         )));
     }
-    let by_name = stored
-        .iter()
-        .all(|(n, _)| params.iter().any(|p| p.name == base_name(n)));
-    for (k, (stored_name, value)) in stored.iter().enumerate() {
-        let param = if by_name {
-            params
-                .iter()
-                .find(|p| p.name == base_name(stored_name))
-                .expect("checked above")
-        } else {
-            &params[k]
-        };
+    for ((stored_name, value), param) in stored.iter().zip(params_for(params, stored)) {
         if value.shape != param.shape {
             return Err(mismatch(format!(
                 "weight `{stored_name}` has shape {}, the model's `{}` needs {}",

@@ -138,6 +138,20 @@ pub(super) fn file_error(path: &Path, msg: impl Into<String>) -> Error {
     }
 }
 
+/// The model parameter each stored weight goes to, in `stored` order: by parameter name
+/// when every stored name ends in one of `params`' names (`dense/kernel:0` → `kernel`),
+/// otherwise by position. The caller has checked that the counts agree.
+pub(crate) fn params_for<'p>(
+    params: &'p [ParamSpec],
+    stored: &[(String, Tensor)],
+) -> Vec<&'p ParamSpec> {
+    let by_name: Option<Vec<&ParamSpec>> = stored
+        .iter()
+        .map(|(n, _)| params.iter().find(|p| p.name == base_name(n)))
+        .collect();
+    by_name.unwrap_or_else(|| params.iter().collect())
+}
+
 /// The parameter name a stored weight name ends in: `dense/kernel:0` and
 /// `sequential/dense/kernel` both give `kernel`.
 fn base_name(stored: &str) -> &str {
@@ -353,18 +367,7 @@ impl LayerFound<'_> {
                 stored_names.join(", ")
             )));
         }
-        let by_name = weights
-            .iter()
-            .all(|(n, _)| params.iter().any(|p| p.name == base_name(n)));
-        for (k, (stored_name, value)) in weights.iter().enumerate() {
-            let param = if by_name {
-                params
-                    .iter()
-                    .find(|p| p.name == base_name(stored_name))
-                    .expect("checked above")
-            } else {
-                &params[k]
-            };
+        for ((stored_name, value), param) in weights.iter().zip(params_for(params, weights)) {
             self.put(param, stored_name, value, values)?;
         }
         Ok(())
