@@ -268,7 +268,7 @@ fn dilated_same_upper_conv_grouped_conv_and_a_bad_group_named() {
         &want,
     );
 
-    // Group 2 over 4 channels (not depthwise): a block-diagonal Conv2D kernel.
+    // Group 2 over 4 channels (not depthwise): a Conv2D with groups = 2.
     let (gd, gw) = ([2, 4, 5, 5], [6, 2, 3, 3]);
     let (gx, gk, gb) = (values(200, 20), values(108, 8), values(6, 21));
     let grouped = model(

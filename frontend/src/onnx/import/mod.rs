@@ -18,7 +18,7 @@
 //!
 //! Ops mapped onto layers: `Gemm` (transB, alpha, beta; transA refused) and `MatMul` with a
 //! constant weight → `Dense`; `Conv` (group 1 → `Conv2D`, group = channels →
-//! `DepthwiseConv2D`, other groups → `Conv2D` with a block-diagonal kernel; pads, strides,
+//! `DepthwiseConv2D`, other groups → `Conv2D` with Keras' `groups`; pads, strides,
 //! dilations, auto_pad) and `ConvTranspose` (group 1;
 //! valid, or pads p with kernel − 2p = stride) → `Conv2DTranspose`; `BatchNormalization`;
 //! `Relu`, `LeakyRelu`, `Clip` with min 0 (ReLU6), `Sigmoid`, `Tanh`, `Softmax` (opset 13

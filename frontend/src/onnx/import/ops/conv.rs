@@ -1,6 +1,5 @@
-//! `Conv` (groups 1 and depthwise) and `ConvTranspose` as Kiln's `Conv2D`,
-//! `DepthwiseConv2D` and `Conv2DTranspose` (other groups: a `Conv2D` with a block-diagonal
-//! kernel), the ONNX kernels `[M, C/g, kh, kw]` /
+//! `Conv` (any group count) and `ConvTranspose` as Kiln's `Conv2D` (with `groups`),
+//! `DepthwiseConv2D` and `Conv2DTranspose`, the ONNX kernels `[M, C/g, kh, kw]` /
 //! `[C, M, kh, kw]` rearranged once into Keras' layouts. ONNX padding becomes `valid`,
 //! `same` (TensorFlow's split, when it is that) or a `ZeroPadding2D` before a `valid`
 //! convolution. It does not own pooling (`pool.rs`).
@@ -91,9 +90,8 @@ fn weight<'c>(imp: &'c Importer<'_>, ctx: &NodeCtx<'_>, i: usize) -> ImportResul
     Ok(w)
 }
 
-/// `Conv` → `Conv2D` (group 1), `DepthwiseConv2D` (group = input channels), or for other
-/// groups a `Conv2D` with a block-diagonal kernel (fine-tuning it lets the zero blocks learn:
-/// freeze the layer to keep the groups).
+/// `Conv` → `DepthwiseConv2D` (group = input channels, one input channel per group), else
+/// `Conv2D` with Keras' `groups`.
 pub(crate) fn conv(imp: &mut Importer<'_>, ctx: &NodeCtx<'_>) -> ImportResult<()> {
     let x = imp.dyn_input(ctx, 0)?;
     let mut x = imp.channels_last(ctx, x)?;
@@ -126,23 +124,19 @@ pub(crate) fn conv(imp: &mut Importer<'_>, ctx: &NodeCtx<'_>) -> ImportResult<()
     let data = w.to_f32();
     let (layer, kernel_name, kernel): (Box<dyn Layer>, _, _) =
         if group == 1 || !(group == c && cg == 1) {
-            // Group 1, or g groups as one Conv2D whose kernel is block-diagonal: output channel
-            // mo of group mo / (m / g) reads only that group's input channels; the other
-            // entries are zero (exact predictions, g times the arithmetic).
-            let per_group = m / group;
-            let mut kern = vec![0.0; m * c * kh * kw];
+            // Keras' grouped kernel (kh, kw, in / groups, out) from ONNX's (out, in / group,
+            // kh, kw): the same rearrangement for every group count.
+            let mut kern = vec![0.0; m * cg * kh * kw];
             for (i, v) in kern.iter_mut().enumerate() {
-                let (mo, ci, j, ih) = (i % m, (i / m) % c, (i / (m * c)) % kw, i / (m * c * kw));
-                let g = mo / per_group;
-                if ci / cg == g {
-                    *v = data[((mo * cg + ci % cg) * kh + ih) * kw + j];
-                }
+                let (mo, ci, j, ih) = (i % m, (i / m) % cg, (i / (m * cg)) % kw, i / (m * cg * kw));
+                *v = data[((mo * cg + ci) * kh + ih) * kw + j];
             }
             let layer = Conv2D::new(m, [kh, kw])
                 .strides(strides)
                 .padding(pad)
-                .dilation_rate(dil);
-            (Box::new(layer), "kernel", tensor(&[kh, kw, c, m], kern))
+                .dilation_rate(dil)
+                .groups(group);
+            (Box::new(layer), "kernel", tensor(&[kh, kw, cg, m], kern))
         } else {
             let mult = m / c;
             let mut kern = vec![0.0; m * kh * kw];
