@@ -22,6 +22,7 @@
 mod guard;
 mod json_ascii;
 pub mod model_io;
+pub mod nested;
 pub mod normalize;
 pub mod read;
 pub mod write;

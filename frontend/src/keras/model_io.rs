@@ -239,6 +239,8 @@ impl Model {
         let shapes = self
             .layer_shapes()
             .map_err(|e| file_error(source, e.to_string()))?;
+        let names: BTreeSet<&str> = self.layers().iter().filter_map(|l| l.name()).collect();
+        let stored = &super::nested::split_nested_groups(stored, &names);
         let mut values: BTreeMap<String, Tensor> = BTreeMap::new();
         let mut used: BTreeSet<&str> = BTreeSet::new();
         for (layer, shapes) in self.layers().iter().zip(&shapes) {

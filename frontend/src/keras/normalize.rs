@@ -24,18 +24,19 @@ use crate::error::{Error, Result};
 const SEQUENTIAL_KERAS3_KEYS: [&str; 3] = ["trainable", "dtype", "build_input_shape"];
 
 /// Returns `config` (a `model_config` JSON: `{"class_name", "config"}`) in Keras 2 form:
-/// a Keras 3 config converted as [the module docs](self) list, a Keras 2 config unchanged.
+/// a Keras 3 config converted as [the module docs](self) list, a Keras 2 config unchanged;
+/// then models nested as layers inlined ([`super::nested`]).
 ///
 /// Errors (naming the layer and field): a malformed Keras 3 `inbound_nodes` entry — a
 /// node that is not an `{"args", "kwargs"}` object, or an argument that is neither a
 /// tensor nor a list of tensors (Keras 2's form cannot express constant arguments).
 pub fn normalize_model_config(config: &Value) -> Result<Value> {
     if !is_keras3(config) {
-        return Ok(config.clone());
+        return super::nested::inline_nested_models(config);
     }
     let mut out = config.clone();
     normalize_model(&mut out)?;
-    Ok(out)
+    super::nested::inline_nested_models(&out)
 }
 
 /// Whether `config` (or a model nested in it) shows any Keras 3 mark.

@@ -31,8 +31,9 @@ impl KerasFile {
     /// Errors (all naming `path`, and the layer and dataset where one is at fault): the file
     /// cannot be read, is not HDF5, is truncated or corrupt, has no weights group, a config
     /// attribute is not valid JSON, a layer or weight listed in `layer_names` /
-    /// `weight_names` is missing, or a weight is not floating point. float64 weights (a
-    /// Keras `float64` dtype policy) are rounded to float32.
+    /// `weight_names` is missing, or a weight is neither floating point nor a 32/64-bit
+    /// integer. float64 weights (a Keras `float64` dtype policy) are rounded to float32;
+    /// integer weights (Normalization's int64 `count`) are held as float32.
     pub fn read(path: impl AsRef<Path>) -> Result<KerasFile> {
         let path = path.as_ref();
         let bytes = std::fs::read(path).map_err(|source| Error::Io {
@@ -181,11 +182,11 @@ impl FileReader<'_> {
             .dtype()
             .map_err(|e| at_fault(format!("cannot read the datatype ({e})")))?;
         let element_bytes: u64 = match dtype {
-            DType::F32 => 4,
-            DType::F64 => 8,
+            DType::F32 | DType::I32 => 4,
+            DType::F64 | DType::I64 => 8,
             other => {
                 return Err(at_fault(format!(
-                    "datatype {other} is not a float32 (or float64) weight"
+                    "datatype {other} is not a float32 (or float64, int32, int64) weight"
                 )));
             }
         };
@@ -210,6 +211,13 @@ impl FileReader<'_> {
         let data = match dtype {
             DType::F64 => dataset
                 .read_f64()
+                .map(|values| values.into_iter().map(|v| v as f32).collect()),
+            // Integer weights (Normalization's int64 `count`) are held as floats.
+            DType::I64 => dataset
+                .read_i64()
+                .map(|values| values.into_iter().map(|v| v as f32).collect()),
+            DType::I32 => dataset
+                .read_i32()
                 .map(|values| values.into_iter().map(|v| v as f32).collect()),
             _ => dataset.read_f32(),
         }

@@ -255,6 +255,12 @@ fn inbound_names(layer: &mut dyn Layer, nodes: &Value) -> Result<Vec<(String, us
     };
     let mut refs = Vec::new();
     let kwargs = match node {
+        // Keras 2, a TF op's one tensor (`TFOpLambda` keeps its input's structure):
+        // [name, node_index, tensor_index, kwargs]
+        Value::Array(items) if items.first().is_some_and(Value::is_string) => {
+            refs.push(node.clone());
+            items.get(3)
+        }
         // Keras 2: [[name, node_index, tensor_index, kwargs], ...]
         Value::Array(items) => {
             refs.extend(items.iter().cloned());
@@ -273,7 +279,12 @@ fn inbound_names(layer: &mut dyn Layer, nodes: &Value) -> Result<Vec<(String, us
         .unwrap_or_default();
     let mut missing = None;
     for keyword in layer.keyword_inputs() {
-        match kwargs.remove(*keyword).as_ref().and_then(tensor_history) {
+        // A keyword input given as a number (a TF op's `y=3.0`) stays a call kwarg.
+        let history = kwargs.get(*keyword).and_then(tensor_history);
+        if history.is_some() {
+            kwargs.remove(*keyword);
+        }
+        match history {
             Some(_) if missing.is_some() => {
                 return Err(error(format!(
                     "passes `{keyword}` without `{}`",

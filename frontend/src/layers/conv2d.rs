@@ -3,11 +3,12 @@
 
 use std::str::FromStr;
 
-use ir::{Conv2dAttrs, Graph, NodeId, Op, Shape};
+use ir::{Conv2dAttrs, Graph, NodeId, Shape};
 use serde_json::{Value, json};
 
 use crate::builder::builder_setters;
 use crate::error::{Error, Result};
+use crate::layers::grouped_conv::grouped_conv2d;
 use crate::layers::kernel_options::{KernelOptions, kernel_option_setters};
 use crate::layers::naming::{name_methods, named_builder};
 use crate::layers::{
@@ -183,6 +184,8 @@ pub(crate) fn check_strides_with_dilation(
 #[derive(Debug, Clone, PartialEq)]
 pub struct Conv2D {
     pub(crate) window: ConvWindow,
+    /// Keras' `groups`: channels and filters split into this many groups.
+    pub(crate) groups: usize,
     pub(crate) options: KernelOptions,
     pub(crate) name: Option<String>,
 }
@@ -211,13 +214,11 @@ impl ConvWindow {
     }
 
     /// The shared fields of a Keras config (Keras' defaults for missing ones), refusing
-    /// unsupported kernel options, a data format other than `channels_last` and groups.
+    /// unsupported kernel options and a data format other than `channels_last` (`groups`
+    /// is the layer's: [`read_groups`]).
     pub(crate) fn from_config(c: &ConfigReader) -> Result<Self> {
         c.require_null(&KernelOptions::UNSUPPORTED)?;
         c.require_str("data_format", "channels_last")?;
-        if c.usize_pair_or("groups", [1, 1])? != [1, 1] {
-            return Err(c.error("groups", "only 1 group is supported"));
-        }
         Ok(ConvWindow {
             filters: c.usize("filters")?,
             kernel_size: Size2D(c.usize_pair_or("kernel_size", [0, 0])?),
@@ -266,6 +267,14 @@ impl ConvWindow {
     }
 }
 
+/// The `groups` field of a convolution config (1 when absent; at least 1).
+pub(crate) fn read_groups(c: &ConfigReader) -> Result<usize> {
+    match c.usize_or("groups", 1)? {
+        0 => Err(c.error("groups", "must be at least 1")),
+        groups => Ok(groups),
+    }
+}
+
 /// The setters of a layer's [`ConvWindow`] field `window`.
 macro_rules! conv_window_setters {
     () => {
@@ -291,6 +300,7 @@ impl Conv2D {
     pub fn new(filters: usize, kernel_size: impl Into<Size2D>) -> Self {
         Conv2D {
             window: ConvWindow::new(filters, kernel_size.into()),
+            groups: 1,
             options: KernelOptions::default(),
             name: None,
         }
@@ -302,10 +312,18 @@ impl Conv2D {
 
     named_builder!();
 
+    /// Split the input channels and the filters into `groups` groups (Keras' `groups`,
+    /// default 1; both counts must be divisible by it).
+    pub fn groups(mut self, groups: usize) -> Self {
+        self.groups = groups;
+        self
+    }
+
     /// The layer a Keras `Conv2D` config describes (Keras' defaults for missing fields).
     pub fn from_config(c: &ConfigReader) -> Result<Self> {
         Ok(Conv2D {
             window: ConvWindow::from_config(c)?,
+            groups: read_groups(c)?,
             options: KernelOptions::from_config(c)?,
             name: Some(c.name().to_string()),
         })
@@ -327,6 +345,16 @@ impl Layer for Conv2D {
     fn output_shape(&self, input: &Shape) -> Result<Shape> {
         let w = &self.window;
         w.check(self)?;
+        let channels = input.dims().last().copied().unwrap_or(0);
+        if self.groups == 0 || channels % self.groups != 0 || w.filters % self.groups != 0 {
+            return Err(layer_error(
+                self,
+                format!(
+                    "groups {} must divide the {channels} input channels and the {} filters",
+                    self.groups, w.filters
+                ),
+            ));
+        }
         let [oh, ow] = window_output(self, input, w.dilated_kernel(), w.strides.0, w.padding)?;
         Ok(Shape::from([oh, ow, w.filters]))
     }
@@ -334,17 +362,21 @@ impl Layer for Conv2D {
     fn params(&self, input: &Shape) -> Vec<ParamSpec> {
         let channels = input.dims().last().copied().unwrap_or(0);
         let ([kh, kw], filters) = (self.window.kernel_size.0, self.window.filters);
-        self.options
-            .params(Shape::from([kh, kw, channels, filters]), filters)
+        self.options.params(
+            Shape::from([kh, kw, channels / self.groups.max(1), filters]),
+            filters,
+        )
     }
 
     fn config(&self) -> Value {
-        layer_config(self, self.options.with_config_fields(self.window.config()))
+        let mut fields = self.window.config();
+        fields["groups"] = json!(self.groups);
+        layer_config(self, self.options.with_config_fields(fields))
     }
 
     fn build(&self, g: &mut Graph, x: NodeId, ctx: LayerContext<'_>) -> Result<NodeId> {
         self.options.build(self, g, x, ctx, |g, x, kernel| {
-            Ok(g.add(Op::Conv2d(self.window.attrs()), &[x, kernel])?)
+            grouped_conv2d(g, x, kernel, self.window.attrs(), self.groups)
         })
     }
 }

@@ -64,6 +64,9 @@ impl Conv2DTranspose {
     /// fields).
     pub fn from_config(c: &ConfigReader) -> Result<Self> {
         let window = ConvWindow::from_config(c)?;
+        if super::conv2d::read_groups(c)? != 1 {
+            return Err(c.error("groups", "only 1 group is supported"));
+        }
         let output_padding = match c.get("output_padding") {
             None => None,
             Some(_) => Some(Size2D(c.usize_pair_or("output_padding", [0, 0])?)),

@@ -5,6 +5,8 @@
 //! step) plus a per-layer offset drawn from the model's seed, so every step and every
 //! Dropout layer draws a different mask, and the same model seed gives the same masks. The
 //! offset is below 2²³ so `iterations + offset` stays an exact f32 integer for 2²³ steps.
+//! With Keras' `noise_shape` (e.g. `[None, 1, 1, C]`, EfficientNet's) the mask has that
+//! shape (`None`: the input's size there) and is broadcast over the input.
 
 use ir::{BinaryOp, Graph, NodeId, Op, Shape};
 use serde_json::{Value, json};
@@ -20,23 +22,75 @@ use crate::optimizers::ITERATIONS;
 #[derive(Debug, Clone, PartialEq)]
 pub struct Dropout {
     rate: f32,
+    /// Keras' `noise_shape`, batch axis first; `None` entries take the input's size.
+    noise_shape: Option<Vec<Option<usize>>>,
     name: Option<String>,
 }
 
 impl Dropout {
     /// Dropout of a `rate` fraction of the units, `0 <= rate < 1`.
     pub fn new(rate: f32) -> Self {
-        Dropout { rate, name: None }
+        Dropout {
+            rate,
+            noise_shape: None,
+            name: None,
+        }
     }
 
-    /// The layer a Keras `Dropout` config describes (no `noise_shape`; a Keras `seed` is
-    /// ignored: masks follow the model's seed).
+    /// Draw one mask value per entry of `shape` (batch axis first; `None`: the input's
+    /// size) and broadcast it, as Keras' `noise_shape` (`[None, 1, 1, C]` drops whole
+    /// channels of an image).
+    pub fn noise_shape(mut self, shape: Vec<Option<usize>>) -> Self {
+        self.noise_shape = Some(shape);
+        self
+    }
+
+    /// The layer a Keras `Dropout` config describes (a Keras `seed` is ignored: masks follow
+    /// the model's seed).
     pub fn from_config(c: &ConfigReader) -> Result<Self> {
-        c.require_null(&["noise_shape"])?;
+        let noise_shape = match c.get("noise_shape") {
+            None => None,
+            Some(Value::Array(dims)) => Some(
+                dims.iter()
+                    .map(|d| match d {
+                        Value::Null => Ok(None),
+                        d => d.as_u64().map(|n| Some(n as usize)).ok_or_else(|| {
+                            c.error("noise_shape", format!("expected sizes or null, got {d}"))
+                        }),
+                    })
+                    .collect::<Result<Vec<_>>>()?,
+            ),
+            Some(other) => {
+                return Err(c.error("noise_shape", format!("expected a list, got {other}")));
+            }
+        };
         Ok(Dropout {
             rate: c.f32_or("rate", f32::NAN)?,
+            noise_shape,
             name: Some(c.name().to_string()),
         })
+    }
+
+    /// The mask's shape for the batched input `dims`: `noise_shape` resolved, or `dims`.
+    fn mask_dims(&self, dims: &[usize]) -> Result<Vec<usize>> {
+        let Some(noise) = &self.noise_shape else {
+            return Ok(dims.to_vec());
+        };
+        let resolved: Vec<usize> = noise
+            .iter()
+            .zip(dims)
+            .map(|(n, &d)| n.unwrap_or(d))
+            .collect();
+        let fits =
+            noise.len() == dims.len() && resolved.iter().zip(dims).all(|(&n, &d)| n == d || n == 1);
+        if fits {
+            Ok(resolved)
+        } else {
+            Err(layer_error(
+                self,
+                format!("noise_shape {noise:?} does not broadcast to the input {dims:?}"),
+            ))
+        }
     }
 
     named_builder!();
@@ -70,6 +124,9 @@ impl Layer for Dropout {
                 format!("rate must lie in [0, 1), got {}", self.rate),
             ));
         }
+        let mut batched = vec![1];
+        batched.extend(input.dims());
+        self.mask_dims(&batched)?;
         Ok(input.clone())
     }
 
@@ -80,7 +137,7 @@ impl Layer for Dropout {
     fn config(&self) -> Value {
         layer_config(
             self,
-            json!({"rate": f32_json(self.rate), "noise_shape": null, "seed": null}),
+            json!({"rate": f32_json(self.rate), "noise_shape": self.noise_shape, "seed": null}),
         )
     }
 
@@ -94,7 +151,8 @@ impl Layer for Dropout {
         };
         let offset = g.scalar(seed_offset(ctx.seed));
         let seed = g.binary(BinaryOp::Add, iterations, offset)?;
-        let uniform = g.add(Op::RandomUniform(g.shape(x).clone()), &[seed])?;
+        let mask_shape = Shape::new(self.mask_dims(g.shape(x).dims())?);
+        let uniform = g.add(Op::RandomUniform(mask_shape), &[seed])?;
         let rate = g.scalar(self.rate);
         let keep = g.binary(BinaryOp::Ge, uniform, rate)?;
         let scale = g.scalar(1.0 / (1.0 - self.rate));

@@ -40,6 +40,12 @@ mod zero_padding;
 // Layers the ONNX importer needs: a constant operand, a batch size fixed by the file.
 mod constant_operand;
 mod pinned_batch;
+// The layers of the Keras applications (zoo): preprocessing, TF ops, their own small layers.
+mod application_layers;
+mod grouped_conv;
+mod normalization;
+mod rescaling;
+mod tf_op_lambda;
 
 pub use activation_kinds::{
     ActivationLayer, ELU, EluKind, LeakyReLU, LeakyReluKind, ReLU, ReluKind, Softmax, SoftmaxKind,
@@ -85,6 +91,14 @@ pub use zero_padding::{Border2D, BorderKind, Crop, Cropping2D, Pad};
 // Layers the ONNX importer needs.
 pub use constant_operand::{ConstantArithmetic, ConstantOperand};
 pub use pinned_batch::PinnedBatch;
+// The layers of the Keras applications (zoo).
+pub use application_layers::{CustomScaleLayer, LayerScale};
+pub use normalization::Normalization;
+pub use rescaling::Rescaling;
+pub use tf_op_lambda::{
+    CallArgs as TfCallArgs, Elementwise as TfElementwise, TFOpLambda, TfFunction,
+    supported_tf_functions,
+};
 
 use std::fmt;
 

@@ -21,6 +21,7 @@ use crate::layers::{
 };
 use crate::layers::{Bidirectional, GRU, LSTM, Permute, RepeatVector, SimpleRNN, TimeDistributed};
 use crate::layers::{ConstantOperand, PinnedBatch};
+use crate::layers::{CustomScaleLayer, LayerScale, Normalization, Rescaling, TFOpLambda};
 use crate::layers::{Dot, LayerNormalization, MultiHeadAttention};
 
 /// Builds a layer from its config reader.
@@ -134,6 +135,19 @@ const LAYERS: &[(&str, FromConfig)] = &[
     ("PinnedBatch", |c| {
         Ok(Box::new(PinnedBatch::from_config(c)?))
     }),
+    // The layers of the Keras applications (zoo).
+    ("Rescaling", |c| Ok(Box::new(Rescaling::from_config(c)?))),
+    ("Normalization", |c| {
+        Ok(Box::new(Normalization::from_config(c)?))
+    }),
+    ("TFOpLambda", |c| Ok(Box::new(TFOpLambda::from_config(c)?))),
+    ("Custom>CustomScaleLayer", |c| {
+        Ok(Box::new(CustomScaleLayer::from_config(c)?))
+    }),
+    ("CustomScaleLayer", |c| {
+        Ok(Box::new(CustomScaleLayer::from_config(c)?))
+    }),
+    ("LayerScale", |c| Ok(Box::new(LayerScale::from_config(c)?))),
 ];
 
 /// The Keras class names the registry knows.
