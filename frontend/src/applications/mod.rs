@@ -23,6 +23,7 @@
 //! ```
 
 mod common;
+mod convnext;
 mod decode;
 mod densenet;
 mod efficientnet;
@@ -42,6 +43,7 @@ mod vgg;
 mod weights;
 mod xception;
 
+pub use convnext::convnext_tiny;
 pub use decode::{Decoded, decode_predictions};
 pub use densenet::{densenet121, densenet169, densenet201};
 pub use efficientnet::{
