@@ -24,7 +24,7 @@ const CONFIGS: &str = include_str!("fixtures/applications/configs.json");
 type Builder = fn(&Options) -> Result<Model>;
 
 /// Each builder by the key prefix of its variants in the fixture.
-const BUILDERS: [(&str, Builder); 41] = [
+const BUILDERS: [(&str, Builder); 45] = [
     ("vgg16", applications::vgg16),
     ("vgg19", applications::vgg19),
     ("resnet50", applications::resnet50),
@@ -66,6 +66,10 @@ const BUILDERS: [(&str, Builder); 41] = [
     ("regnet_x008", applications::regnet_x008),
     ("regnet_x016", applications::regnet_x016),
     ("convnext_tiny", applications::convnext_tiny),
+    ("convnext_small", applications::convnext_small),
+    ("convnext_base", applications::convnext_base),
+    ("convnext_large", applications::convnext_large),
+    ("convnext_xlarge", applications::convnext_xlarge),
 ];
 
 /// The builder whose name is the longest prefix of `key`.

@@ -27,9 +27,50 @@ use crate::model::Model;
 use super::common::{Net, Node, PoolNames, activation};
 use super::options::{Family, Options};
 
-/// ConvNeXtTiny (Keras' `keras.applications.ConvNeXtTiny`), with `include_preprocessing`.
+/// ConvNeXtTiny (Keras' `keras.applications.ConvNeXtTiny`): 28,589,128 parameters with the
+/// top at 224×224; takes `include_preprocessing`.
 pub fn convnext_tiny(options: &Options) -> Result<Model> {
     convnext("convnext_tiny", [3, 3, 9, 3], [96, 192, 384, 768], options)
+}
+
+/// ConvNeXtSmall (Keras' `ConvNeXtSmall`): ConvNeXtTiny's code, 27 blocks in stage 3.
+pub fn convnext_small(options: &Options) -> Result<Model> {
+    convnext(
+        "convnext_small",
+        [3, 3, 27, 3],
+        [96, 192, 384, 768],
+        options,
+    )
+}
+
+/// ConvNeXtBase (Keras' `ConvNeXtBase`): ConvNeXtSmall's depths, wider.
+pub fn convnext_base(options: &Options) -> Result<Model> {
+    convnext(
+        "convnext_base",
+        [3, 3, 27, 3],
+        [128, 256, 512, 1024],
+        options,
+    )
+}
+
+/// ConvNeXtLarge (Keras' `ConvNeXtLarge`).
+pub fn convnext_large(options: &Options) -> Result<Model> {
+    convnext(
+        "convnext_large",
+        [3, 3, 27, 3],
+        [192, 384, 768, 1536],
+        options,
+    )
+}
+
+/// ConvNeXtXLarge (Keras' `ConvNeXtXLarge`).
+pub fn convnext_xlarge(options: &Options) -> Result<Model> {
+    convnext(
+        "convnext_xlarge",
+        [3, 3, 27, 3],
+        [256, 512, 1024, 2048],
+        options,
+    )
 }
 
 /// Keras' `LayerNormalization(epsilon=1e-6)` for `x`, its axis written as Keras writes it

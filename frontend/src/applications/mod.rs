@@ -43,7 +43,7 @@ mod vgg;
 mod weights;
 mod xception;
 
-pub use convnext::convnext_tiny;
+pub use convnext::{convnext_base, convnext_large, convnext_small, convnext_tiny, convnext_xlarge};
 pub use decode::{Decoded, decode_predictions};
 pub use densenet::{densenet121, densenet169, densenet201};
 pub use efficientnet::{
