@@ -24,7 +24,7 @@ const CONFIGS: &str = include_str!("fixtures/applications/configs.json");
 type Builder = fn(&Options) -> Result<Model>;
 
 /// Each builder by the key prefix of its variants in the fixture.
-const BUILDERS: [(&str, Builder); 45] = [
+const BUILDERS: [(&str, Builder); 52] = [
     ("vgg16", applications::vgg16),
     ("vgg19", applications::vgg19),
     ("resnet50", applications::resnet50),
@@ -65,6 +65,13 @@ const BUILDERS: [(&str, Builder); 45] = [
     ("regnet_x006", applications::regnet_x006),
     ("regnet_x008", applications::regnet_x008),
     ("regnet_x016", applications::regnet_x016),
+    ("regnet_x032", applications::regnet_x032),
+    ("regnet_x040", applications::regnet_x040),
+    ("regnet_x064", applications::regnet_x064),
+    ("regnet_x080", applications::regnet_x080),
+    ("regnet_x120", applications::regnet_x120),
+    ("regnet_x160", applications::regnet_x160),
+    ("regnet_x320", applications::regnet_x320),
     ("convnext_tiny", applications::convnext_tiny),
     ("convnext_small", applications::convnext_small),
     ("convnext_base", applications::convnext_base),

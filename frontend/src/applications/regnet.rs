@@ -23,6 +23,7 @@ use super::options::{Family, Options};
 
 /// One RegNetX variant: Keras' name, blocks per stage, widths per stage, group width.
 struct Variant {
+    builder: &'static str,
     name: &'static str,
     depths: [usize; 4],
     widths: [usize; 4],
@@ -33,6 +34,7 @@ struct Variant {
 /// 224×224; takes `include_preprocessing`.
 pub fn regnet_x002(options: &Options) -> Result<Model> {
     let v = Variant {
+        builder: "regnet_x002",
         name: "regnetx002",
         depths: [1, 1, 4, 7],
         widths: [24, 56, 152, 368],
@@ -44,6 +46,7 @@ pub fn regnet_x002(options: &Options) -> Result<Model> {
 /// RegNetX004 (Keras' `RegNetX004`) (the same code, its own widths and depths).
 pub fn regnet_x004(options: &Options) -> Result<Model> {
     let v = Variant {
+        builder: "regnet_x004",
         name: "regnetx004",
         depths: [1, 2, 7, 12],
         widths: [32, 64, 160, 384],
@@ -55,6 +58,7 @@ pub fn regnet_x004(options: &Options) -> Result<Model> {
 /// RegNetX006 (Keras' `RegNetX006`) (the same code, its own widths and depths).
 pub fn regnet_x006(options: &Options) -> Result<Model> {
     let v = Variant {
+        builder: "regnet_x006",
         name: "regnetx006",
         depths: [1, 3, 5, 7],
         widths: [48, 96, 240, 528],
@@ -66,6 +70,7 @@ pub fn regnet_x006(options: &Options) -> Result<Model> {
 /// RegNetX008 (Keras' `RegNetX008`) (the same code, its own widths and depths).
 pub fn regnet_x008(options: &Options) -> Result<Model> {
     let v = Variant {
+        builder: "regnet_x008",
         name: "regnetx008",
         depths: [1, 3, 7, 5],
         widths: [64, 128, 288, 672],
@@ -77,10 +82,95 @@ pub fn regnet_x008(options: &Options) -> Result<Model> {
 /// RegNetX016 (Keras' `RegNetX016`) (the same code, its own widths and depths).
 pub fn regnet_x016(options: &Options) -> Result<Model> {
     let v = Variant {
+        builder: "regnet_x016",
         name: "regnetx016",
         depths: [2, 4, 10, 2],
         widths: [72, 168, 408, 912],
         group_width: 24,
+    };
+    regnet(&v, options)
+}
+
+/// RegNetX032 (Keras' `RegNetX032`) (the same code, its own widths and depths).
+pub fn regnet_x032(options: &Options) -> Result<Model> {
+    let v = Variant {
+        builder: "regnet_x032",
+        name: "regnetx032",
+        depths: [2, 6, 15, 2],
+        widths: [96, 192, 432, 1008],
+        group_width: 48,
+    };
+    regnet(&v, options)
+}
+
+/// RegNetX040 (Keras' `RegNetX040`) (the same code, its own widths and depths).
+pub fn regnet_x040(options: &Options) -> Result<Model> {
+    let v = Variant {
+        builder: "regnet_x040",
+        name: "regnetx040",
+        depths: [2, 5, 14, 2],
+        widths: [80, 240, 560, 1360],
+        group_width: 40,
+    };
+    regnet(&v, options)
+}
+
+/// RegNetX064 (Keras' `RegNetX064`) (the same code, its own widths and depths).
+pub fn regnet_x064(options: &Options) -> Result<Model> {
+    let v = Variant {
+        builder: "regnet_x064",
+        name: "regnetx064",
+        depths: [2, 4, 10, 1],
+        widths: [168, 392, 784, 1624],
+        group_width: 56,
+    };
+    regnet(&v, options)
+}
+
+/// RegNetX080 (Keras' `RegNetX080`) (the same code, its own widths and depths).
+pub fn regnet_x080(options: &Options) -> Result<Model> {
+    let v = Variant {
+        builder: "regnet_x080",
+        name: "regnetx080",
+        depths: [2, 5, 15, 1],
+        widths: [80, 240, 720, 1920],
+        group_width: 120,
+    };
+    regnet(&v, options)
+}
+
+/// RegNetX120 (Keras' `RegNetX120`) (the same code, its own widths and depths).
+pub fn regnet_x120(options: &Options) -> Result<Model> {
+    let v = Variant {
+        builder: "regnet_x120",
+        name: "regnetx120",
+        depths: [2, 5, 11, 1],
+        widths: [224, 448, 896, 2240],
+        group_width: 112,
+    };
+    regnet(&v, options)
+}
+
+/// RegNetX160 (Keras' `RegNetX160`) (the same code, its own widths and depths).
+pub fn regnet_x160(options: &Options) -> Result<Model> {
+    let v = Variant {
+        builder: "regnet_x160",
+        name: "regnetx160",
+        depths: [2, 6, 13, 1],
+        widths: [256, 512, 896, 2048],
+        group_width: 128,
+    };
+    regnet(&v, options)
+}
+
+/// RegNetX320 (Keras' `RegNetX320`) (the same code, its own widths and depths).
+pub fn regnet_x320(options: &Options) -> Result<Model> {
+    let v = Variant {
+        builder: "regnet_x320",
+        name: "regnetx320",
+        depths: [2, 7, 13, 1],
+        widths: [336, 672, 1344, 2520],
+        group_width: 168,
     };
     regnet(&v, options)
 }
@@ -106,12 +196,12 @@ fn conv(filters: usize, kernel: usize, name: String) -> Conv2D {
 fn regnet(v: &Variant, options: &Options) -> Result<Model> {
     let family = Family {
         v3: true,
-        ..Family::plain(builder_name(v.name), 224, 32)
+        ..Family::plain(v.builder, 224, 32)
     };
     if options.is_minimalistic() {
         return Err(crate::Error::InvalidArgument {
             name: "minimalistic",
-            msg: format!("{}: only MobileNetV3 takes it", builder_name(v.name)),
+            msg: format!("{}: only MobileNetV3 takes it", v.builder),
         });
     }
     let m = v.name;
@@ -145,17 +235,6 @@ fn regnet(v: &Variant, options: &Options) -> Result<Model> {
     net.finish(y)
 }
 
-/// The builder's name for errors.
-fn builder_name(model: &str) -> &'static str {
-    match model {
-        "regnetx002" => "regnet_x002",
-        "regnetx004" => "regnet_x004",
-        "regnetx006" => "regnet_x006",
-        "regnetx008" => "regnet_x008",
-        _ => "regnet_x016",
-    }
-}
-
 /// Keras' `XBlock` named `p`; `adds` counts the `tf.__operators__.add` layers so far.
 fn x_block(
     net: &mut Net,
@@ -179,7 +258,8 @@ fn x_block(
     let grouped = conv(filters, 3, format!("{p}conv_3x3"))
         .strides(stride)
         .padding(Padding::Same)
-        .groups(filters / group_width);
+        // Keras' Conv2D takes `groups=0` (RegNetX080's first stage: 80 // 120) as 1.
+        .groups((filters / group_width).max(1));
     x = net.add(grouped, x)?;
     x = net.add(bn(format!("{p}conv_3x3_bn")), x)?;
     x = net.add(ReLU::new().named(format!("{p}conv_3x3_relu")), x)?;
