@@ -24,7 +24,7 @@ const CONFIGS: &str = include_str!("fixtures/applications/configs.json");
 type Builder = fn(&Options) -> Result<Model>;
 
 /// Each builder by the key prefix of its variants in the fixture.
-const BUILDERS: [(&str, Builder); 52] = [
+const BUILDERS: [(&str, Builder); 53] = [
     ("vgg16", applications::vgg16),
     ("vgg19", applications::vgg19),
     ("resnet50", applications::resnet50),
@@ -72,6 +72,7 @@ const BUILDERS: [(&str, Builder); 52] = [
     ("regnet_x120", applications::regnet_x120),
     ("regnet_x160", applications::regnet_x160),
     ("regnet_x320", applications::regnet_x320),
+    ("regnet_y002", applications::regnet_y002),
     ("convnext_tiny", applications::convnext_tiny),
     ("convnext_small", applications::convnext_small),
     ("convnext_base", applications::convnext_base),

@@ -64,7 +64,7 @@ pub use options::{Options, Pooling};
 pub use preprocess::{Mode, preprocess_input};
 pub use regnet::{
     regnet_x002, regnet_x004, regnet_x006, regnet_x008, regnet_x016, regnet_x032, regnet_x040,
-    regnet_x064, regnet_x080, regnet_x120, regnet_x160, regnet_x320,
+    regnet_x064, regnet_x080, regnet_x120, regnet_x160, regnet_x320, regnet_y002,
 };
 pub use resnet::{resnet50, resnet101, resnet152};
 pub use resnet_v2::{resnet50_v2, resnet101_v2, resnet152_v2};
