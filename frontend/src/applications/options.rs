@@ -39,6 +39,8 @@ pub struct Options {
     alpha: f32,
     depth_multiplier: usize,
     dropout: Option<f32>,
+    minimalistic: bool,
+    include_preprocessing: bool,
 }
 
 impl Default for Options {
@@ -52,6 +54,8 @@ impl Default for Options {
             alpha: 1.0,
             depth_multiplier: 1,
             dropout: None,
+            minimalistic: false,
+            include_preprocessing: true,
         }
     }
 }
@@ -72,6 +76,9 @@ pub(crate) struct Family {
     pub depth_multiplier: bool,
     /// The dropout rate before the classifier, for the families that have one.
     pub dropout: Option<f32>,
+    /// Whether `include_preprocessing` applies (MobileNetV3, EfficientNetV2), and
+    /// `minimalistic` (MobileNetV3; EfficientNetV2 refuses it itself).
+    pub v3: bool,
 }
 
 impl Family {
@@ -84,6 +91,7 @@ impl Family {
             alpha: false,
             depth_multiplier: false,
             dropout: None,
+            v3: false,
         }
     }
 }
@@ -111,8 +119,25 @@ impl Options {
         alpha(alpha: f32);
         /// MobileNet's depth multiplier of the depthwise convolutions (default 1).
         depth_multiplier(depth_multiplier: usize);
-        /// MobileNet's dropout rate before the classifier (default 1e-3).
+        /// MobileNet's dropout rate before the classifier (default 1e-3; MobileNetV3's
+        /// `dropout_rate`, default 0.2).
         dropout(dropout: f32) => Some;
+        /// MobileNetV3's `minimalistic` variant: 3×3 kernels, ReLU, no squeeze-and-excitation
+        /// (default false).
+        minimalistic(minimalistic: bool);
+        /// Whether MobileNetV3 and EfficientNetV2 start with their own rescaling (and
+        /// normalization) of the input (default true).
+        include_preprocessing(include_preprocessing: bool);
+    }
+
+    /// Whether MobileNetV3 is the minimalistic variant.
+    pub fn is_minimalistic(&self) -> bool {
+        self.minimalistic
+    }
+
+    /// Whether MobileNetV3 rescales its input itself.
+    pub fn preprocesses(&self) -> bool {
+        self.include_preprocessing
     }
 
     /// Whether the model ends in the classifier.
@@ -198,6 +223,12 @@ impl Options {
             return Err(invalid(
                 "dropout",
                 format!("{rate} is not allowed (only MobileNet takes one, in [0, 1))"),
+            ));
+        }
+        if !family.v3 && (self.minimalistic || !self.include_preprocessing) {
+            return Err(invalid(
+                "minimalistic",
+                "`minimalistic` and `include_preprocessing` are MobileNetV3's arguments".into(),
             ));
         }
         Ok(shape)
