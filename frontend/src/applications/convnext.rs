@@ -17,7 +17,7 @@
 use serde_json::{Map, Value};
 
 use crate::activations::Activation;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::layers::{
     Conv2D, Dense, GlobalAveragePooling2D, LayerNormalization, LayerScale, Normalization, Padding,
     TFOpLambda,
@@ -93,7 +93,7 @@ fn convnext(
         ..Family::plain(m, 224, 32)
     };
     if options.is_minimalistic() {
-        return Err(crate::Error::InvalidArgument {
+        return Err(Error::InvalidArgument {
             name: "minimalistic",
             msg: format!("{m}: only MobileNetV3 takes it"),
         });

@@ -9,7 +9,7 @@
 //! `top_activation` and the top of EfficientNet. BatchNormalization momentum is 0.9.
 
 use crate::activations::Activation;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::initializers::Initializer;
 use crate::layers::{
     BatchNormalization, Dense, DepthwiseConv2D, Dropout, GlobalAveragePooling2D, Normalization,
@@ -176,7 +176,7 @@ fn efficientnet_v2(v: &Variant, options: &Options) -> Result<Model> {
         ..Family::plain(builder_name(v.name), v.size, 32)
     };
     if options.is_minimalistic() {
-        return Err(crate::Error::InvalidArgument {
+        return Err(Error::InvalidArgument {
             name: "minimalistic",
             msg: format!("{}: only MobileNetV3 takes it", builder_name(v.name)),
         });

@@ -15,7 +15,7 @@
 use serde_json::{Map, Value};
 
 use crate::activations::Activation;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::initializers::Initializer;
 use crate::layers::{BatchNormalization, Conv2D, Dense, GlobalAveragePooling2D, Padding};
 use crate::layers::{ReLU, Rescaling, TFOpLambda};
@@ -230,7 +230,7 @@ fn regnet(v: &Variant, options: &Options) -> Result<Model> {
         ..Family::plain(v.builder, 224, 32)
     };
     if options.is_minimalistic() {
-        return Err(crate::Error::InvalidArgument {
+        return Err(Error::InvalidArgument {
             name: "minimalistic",
             msg: format!("{}: only MobileNetV3 takes it", v.builder),
         });
