@@ -234,7 +234,7 @@ pub trait Layer: fmt::Debug + Send + Sync {
 
     /// How many outputs the layer has: 1 for most layers; a recurrent layer with
     /// `return_state` has its output and its final states. A model connects to output `k`
-    /// of a layer ([`crate::model::TensorRef::output`]); layers with several outputs
+    /// of a layer ([`crate::model::TensorRef`]); layers with several outputs
     /// implement [`Layer::output_shapes_many`] and [`Layer::build_outputs`].
     fn output_count(&self) -> usize {
         1

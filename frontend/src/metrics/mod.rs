@@ -6,8 +6,8 @@
 //! outputs the batch mean, the epoch value is the example-weighted mean over batches) or a
 //! function of counts summed over the epoch (Precision, Recall, AUC: the step outputs the
 //! batch's confusion counts, the epoch value is the ratio of the sums, not a mean of batch
-//! ratios). The families: [`accuracy`] (accuracies, top-k), [`regression`] (mae, mse, msle,
-//! mape) and [`confusion`] (precision, recall, AUC). This module owns the trait only; the
+//! ratios). The families: `accuracy` (accuracies, top-k), `regression` (mae, mse, msle,
+//! mape) and `confusion` (precision, recall, AUC). This module owns the trait only; the
 //! host-side accumulation is `fit`'s.
 
 mod accuracy;

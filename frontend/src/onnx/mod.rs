@@ -1,5 +1,5 @@
-//! ONNX model files: importing an ONNX graph as a Kiln [`Model`](crate::Model) ([`import`])
-//! and exporting a Kiln model as an ONNX graph ([`export`]). The protobuf messages come from
+//! ONNX model files: importing an ONNX graph as a Kiln [`Model`](crate::Model) ([`mod@import`])
+//! and exporting a Kiln model as an ONNX graph ([`mod@export`]). The protobuf messages come from
 //! `kiln-onnx-proto`.
 
 pub mod export;

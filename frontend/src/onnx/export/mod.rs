@@ -7,7 +7,7 @@
 //! `"batch"`). Inside, convolutions, pooling and batch normalization run in ONNX's NCHW: a
 //! value is transposed to NCHW once, where the first such layer needs it, and back once,
 //! where a layer that needs Kiln's layout (Flatten, Dense, an output) reads it — never once
-//! per layer ([`graph::Emitter::in_layout`]). Weights are transformed once while writing
+//! per layer (`graph::Emitter::in_layout`). Weights are transformed once while writing
 //! (a Conv kernel `(kh, kw, in, out)` becomes `(out, in, kh, kw)`).
 //!
 //! Each layer class has one rule in the table of `rules.rs`; the files beside it hold the

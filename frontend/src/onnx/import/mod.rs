@@ -30,7 +30,7 @@
 //! constant: folded into the previous `Dense`/`Conv` weights per channel, else a
 //! [`ConstantOperand`](crate::layers::ConstantOperand) layer).
 //! Ops evaluated at import when their inputs are known: `Constant`, `Shape` (also of model
-//! tensors), and every op of [`fold::FOLDABLE`] (`Identity`, `Dropout`, `Size`, `Gather`,
+//! tensors), and every op of `fold::FOLDABLE` (`Identity`, `Dropout`, `Size`, `Gather`,
 //! `Concat`, `Unsqueeze`, `Squeeze`, `Expand`, `Cast`, `CastLike`, `ConstantOfShape`,
 //! `Reshape`, `Slice`, `Range`, `Flatten`, `Transpose`, `Add`, `Sub`, `Mul`, `Div`, `Max`,
 //! `Min`, `Pow`, `Equal`, `Less`, `Greater`, `Where`, `Neg`, `Abs`, `Sqrt`, `Relu`, `Floor`,
@@ -109,7 +109,7 @@ fn import_bytes(
 }
 
 impl Model {
-    /// Reads an ONNX model file as a Kiln model: see [`crate::onnx::import`].
+    /// Reads an ONNX model file as a Kiln model: see [`mod@crate::onnx::import`].
     pub fn load_onnx(path: impl AsRef<Path>) -> Result<Model> {
         import(path)
     }
