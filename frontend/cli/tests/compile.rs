@@ -11,12 +11,11 @@ use kiln::metrics::Accuracy;
 use kiln::optimizers::Adam;
 use kiln::prelude::*;
 
+mod common;
+
 /// A fresh empty directory for one test's files.
 fn scratch_dir(test: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("kiln-cli-aot-{}-{test}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+    common::scratch_dir("aot", test)
 }
 
 /// A small compiled MLP (the one `frontend/tests/aot.rs` compiles through the library).

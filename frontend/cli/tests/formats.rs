@@ -4,9 +4,11 @@
 //! `.keras`, `.h5` and Kiln files whatever the input's extension, and clear errors.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
+use common::{kiln, kiln_ok};
 use kiln::tensor_file::read_tensor;
+
+mod common;
 
 /// A fixture under `frontend/tests/fixtures/keras/archives`.
 fn fixture(relative: &str) -> PathBuf {
@@ -17,29 +19,7 @@ fn fixture(relative: &str) -> PathBuf {
 
 /// A fresh empty directory for one test's files.
 fn scratch_dir(test: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("kiln-cli-formats-{}-{test}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-/// Runs `kiln` with `args`.
-fn kiln(args: &[&Path]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_kiln"))
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-/// Runs `kiln` and requires success; returns stdout.
-fn kiln_ok(args: &[&Path]) -> String {
-    let out = kiln(args);
-    assert!(
-        out.status.success(),
-        "kiln {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
+    common::scratch_dir("formats", test)
 }
 
 /// `kiln predict` of `model` (plus `extra` arguments) on `input`, read back.

@@ -212,3 +212,14 @@ pub(crate) fn activation(
 ) -> crate::layers::ActivationLayer {
     crate::layers::ActivationLayer::new(kind).named(name)
 }
+
+/// Keras' `_make_divisible(v, 8)` (MobileNetV2's name; MobileNetV3's `_depth`, EfficientNet's
+/// `round_filters`): `v` rounded to a multiple of 8, at least 8, never more than 10% below `v`.
+pub(super) fn make_divisible(v: f64) -> usize {
+    let rounded = (((v + 4.0) as usize) / 8 * 8).max(8);
+    if (rounded as f64) < 0.9 * v {
+        rounded + 8
+    } else {
+        rounded
+    }
+}

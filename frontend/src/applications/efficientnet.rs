@@ -21,7 +21,7 @@ use crate::layers::{
 };
 use crate::model::Model;
 
-use super::common::{Net, Node, PoolNames, activation};
+use super::common::{Net, Node, PoolNames, activation, make_divisible};
 use super::options::{Family, Options};
 
 /// One stage of blocks: (kernel size, repeats, filters in, filters out, expansion, stride).
@@ -241,13 +241,7 @@ fn efficientnet(variant: &Variant, options: &Options) -> Result<Model> {
 /// Keras' `round_filters`: `filters` times the width coefficient, rounded to a multiple of
 /// 8 (at least 8), never more than 10% below.
 fn round_filters(filters: usize, width: f64) -> usize {
-    let scaled = filters as f64 * width;
-    let rounded = (((scaled + 4.0) as usize) / 8 * 8).max(8);
-    if (rounded as f64) < 0.9 * scaled {
-        rounded + 8
-    } else {
-        rounded
-    }
+    make_divisible(filters as f64 * width)
 }
 
 /// Keras' `correct_pad` of `x` for a `k × k` kernel: `[[top, bottom], [left, right]]`.

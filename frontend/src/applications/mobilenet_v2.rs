@@ -9,7 +9,7 @@ use crate::error::Result;
 use crate::layers::{Add, BatchNormalization, Conv2D, DepthwiseConv2D, Padding, ZeroPadding2D};
 use crate::model::Model;
 
-use super::common::{Net, Node, PoolNames};
+use super::common::{Net, Node, PoolNames, make_divisible};
 use super::mobilenet::{python_float, relu6};
 use super::options::{Family, Options};
 
@@ -67,17 +67,6 @@ pub fn mobilenet_v2(options: &Options) -> Result<Model> {
     x = net.add(bn("Conv_1_bn"), x)?;
     x = net.add(relu6("out_relu"), x)?;
     net.finish_pooled(x, None, PoolNames::AUTO)
-}
-
-/// Keras' `_make_divisible(v, 8)`: `v` rounded to a multiple of 8 (at least 8), never more
-/// than 10% below `v`.
-fn make_divisible(v: f64) -> usize {
-    let rounded = (((v + 4.0) as usize) / 8 * 8).max(8);
-    if (rounded as f64) < 0.9 * v {
-        rounded + 8
-    } else {
-        rounded
-    }
 }
 
 /// MobileNetV2's BatchNormalization (epsilon 1e-3, momentum 0.999).

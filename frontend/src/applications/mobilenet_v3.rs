@@ -18,7 +18,7 @@ use crate::layers::{
 };
 use crate::model::Model;
 
-use super::common::{Net, Node, PoolNames, activation};
+use super::common::{Net, Node, PoolNames, activation, make_divisible};
 use super::mobilenet::python_float;
 use super::options::{Family, Options};
 
@@ -72,17 +72,6 @@ pub fn mobilenet_v3_small(options: &Options) -> Result<Model> {
 /// with the top at 224×224; takes the same arguments as [`mobilenet_v3_small`].
 pub fn mobilenet_v3_large(options: &Options) -> Result<Model> {
     mobilenet_v3("large", &LARGE, 1280, options)
-}
-
-/// Keras' `_depth(v)`: `v` rounded to a multiple of 8 (at least 8), never more than 10%
-/// below `v`.
-fn depth(v: f64) -> usize {
-    let rounded = (((v + 4.0) as usize) / 8 * 8).max(8);
-    if (rounded as f64) < 0.9 * v {
-        rounded + 8
-    } else {
-        rounded
-    }
 }
 
 /// MobileNetV3's BatchNormalization (epsilon 1e-3, momentum 0.999).
@@ -186,7 +175,7 @@ fn mobilenet_v3(
         let block = Block {
             id,
             expansion,
-            filters: depth(filters as f64 * alpha),
+            filters: make_divisible(filters as f64 * alpha),
             kernel: k.unwrap_or(kernel),
             stride,
             se: se && !minimalistic,
@@ -195,7 +184,7 @@ fn mobilenet_v3(
         x = block.add(&mut net, &mut acts, x)?;
     }
     let channels = net.shape(x).dims()[2];
-    let last_conv = Conv2D::new(depth((channels * 6) as f64), 1)
+    let last_conv = Conv2D::new(make_divisible((channels * 6) as f64), 1)
         .padding(Padding::Same)
         .use_bias(false);
     x = net.add(last_conv.named("Conv_1"), x)?;
@@ -219,7 +208,7 @@ fn top(
         return net.finish(y);
     }
     let last_point = if alpha > 1.0 {
-        depth(last_point as f64 * alpha)
+        make_divisible(last_point as f64 * alpha)
     } else {
         last_point
     };
@@ -262,7 +251,7 @@ impl Block {
     /// The block applied to `input`.
     fn add(&self, net: &mut Net, acts: &mut Activations, input: Node) -> Result<Node> {
         let in_filters = net.shape(input).dims()[2];
-        let expanded = depth(in_filters as f64 * self.expansion);
+        let expanded = make_divisible(in_filters as f64 * self.expansion);
         let mut x = input;
         let p = if self.id == 0 {
             "expanded_conv/".to_string()
@@ -326,7 +315,7 @@ fn squeeze_excite(
     let s = format!("{p}squeeze_excite/");
     let pool = GlobalAveragePooling2D::new().keepdims(true);
     let mut x = net.add(pool.named(format!("{s}AvgPool")), input)?;
-    let reduce = Conv2D::new(depth(filters as f64 * 0.25), 1).padding(Padding::Same);
+    let reduce = Conv2D::new(make_divisible(filters as f64 * 0.25), 1).padding(Padding::Same);
     x = net.add(reduce.named(format!("{s}Conv")), x)?;
     x = net.add(ReLU::new().named(format!("{s}Relu")), x)?;
     x = net.add(
