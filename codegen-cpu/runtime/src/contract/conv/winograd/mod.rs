@@ -1,4 +1,5 @@
-//! Winograd F(4×4, 3×3) convolution for 3×3 filters with stride 1 and dilation 1 (any
+//! Winograd F(4×4, 3×3) convolution (points 0, ±1/2, ±2; channel sums in blocks: see
+//! `transform` and `product` for why) for 3×3 filters with stride 1 and dilation 1 (any
 //! padding): the forward pass and the input gradient (a 3×3 stride-1 convolution of `dy`
 //! with the rotated, channel-swapped filter and the complementary padding). The run is cut
 //! into work items of up to `MAX_BLOCK_TILES` 4×4 output tiles and 64 output channels; per
@@ -9,7 +10,7 @@
 //! instead of 144.
 //!
 //! Rounding differs from direct convolution: the transforms scale values by up to 8 (A)
-//! and 5 (B) and cancel, so the error bound is stated relative to the absolute products
+//! and 17/4 (B) and cancel, so the error bound is stated relative to the absolute products
 //! (see `codegen-cpu/tests/contract_conv_winograd.rs`). A NaN source element makes NaN
 //! every output of every tile whose patch holds it and that reads it through a non-zero
 //! coefficient (all outputs that read it, and possibly others of those tiles).
