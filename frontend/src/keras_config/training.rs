@@ -311,7 +311,7 @@ fn class_of<T>(table: &[NamedRow<T>], name: &str) -> Option<&'static str> {
 pub fn training_config_json(
     optimizer: &dyn Optimizer,
     loss: &dyn Loss,
-    metrics: &[Box<dyn Metric>],
+    metrics: &[std::sync::Arc<dyn Metric>],
 ) -> Result<Value> {
     let loss_class = class_of(LOSSES, loss.name()).ok_or_else(|| {
         config_error(
