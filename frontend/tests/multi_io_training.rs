@@ -494,6 +494,18 @@ fn shared_layer_round_trips_through_keras_h5() {
     );
     assert_eq!(again.to_config(), config);
     let _ = std::fs::remove_file(path);
+    // Keras' summary: one row for `embed`, connected to both calls' inputs.
+    assert_eq!(keras.summary().unwrap(), fx["summary"].as_str().unwrap());
+    // And through a Keras 3 `.keras` archive.
+    let path = scratch("siamese.keras");
+    keras.save_keras_archive(&path).expect("save archive");
+    let archived = Model::load_keras(&path).expect("load archive");
+    assert_eq!(archived.count_params().unwrap(), 13);
+    assert_eq!(
+        archived.predict_on_batch(&x).unwrap(),
+        keras.predict_on_batch(&x).unwrap()
+    );
+    let _ = std::fs::remove_file(path);
 }
 
 #[test]
@@ -509,4 +521,32 @@ fn shared_layer_on_another_shape_is_an_error() {
         Ok(y) => f.build(&[a, b], &y).expect_err("other weights"),
     };
     assert!(err.to_string().contains("is shared"), "{err}");
+}
+
+/// Validation reports every value under `val_`, computed after the epoch's steps: the same
+/// values `evaluate_multi` gives then.
+#[test]
+fn validation_values_carry_the_val_prefix() {
+    let fx = fixture("two_in_two_out");
+    let mut model = compiled_two_heads(Device::Cpu, &fx);
+    let data = two_heads_data(&fx);
+    let history = model
+        .fit_multi(
+            &data,
+            FitOptions::new(1, 4)
+                .shuffle(false)
+                .verbose(0)
+                .validation_multi(&data),
+        )
+        .unwrap();
+    let evaluation = model.evaluate_multi(&data, 4).unwrap();
+    assert_close(
+        "val_loss",
+        history.get("val_loss").unwrap(),
+        &[evaluation.loss],
+    );
+    for name in ["cls_loss", "reg_loss", "cls_accuracy"] {
+        let got = history.get(&format!("val_{name}")).unwrap();
+        assert_close(name, got, &[evaluation.metrics[name]]);
+    }
 }

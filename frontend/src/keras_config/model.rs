@@ -13,6 +13,8 @@
 //!   the first, in that order; other kwargs go to [`Layer::set_call_kwargs`] (such as
 //!   `use_causal_mask`) and are written back from [`Layer::call_kwargs`]. A tensor passed
 //!   by any other keyword is an error.
+//! - A shared layer (called more than once) is one entry with one inbound node per call;
+//!   references to its outputs carry the call's node index (`["embed", 1, 0]`).
 //!
 //! A frozen layer's config says `"trainable": false` (a model config saying so freezes
 //! every layer, as Keras' `model.trainable = False` does). Kiln adds `"seed"` (ignored by Keras)

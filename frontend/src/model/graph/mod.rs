@@ -35,8 +35,9 @@ pub enum ModelKind {
     Functional,
 }
 
-/// One output of one layer: Keras' `[layer_name, node_index, tensor_index]` with the node
-/// index always 0 (every layer is called once).
+/// One output of one graph entry (one call of a layer): Keras' `[layer_name, node_index,
+/// tensor_index]`, the node index being which call of a shared layer the entry is
+/// ([`LayerGraph::node_index`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) struct Port {
     /// The layer's position.
