@@ -71,7 +71,7 @@ impl Model {
     /// use kiln::{Tensor, losses::MeanSquaredError, optimizers::SGD};
     /// let mut model = Sequential::of([Input::new([2]).into(), Dense::new(1).into()]);
     /// model.compile(SGD::default().learning_rate(0.1), MeanSquaredError, [] as [kiln::metrics::Accuracy; 0])?;
-    /// let x = Tensor::new([2, 2], vec![1.0, 2.0, 3.0, 4.0]).expect("4 values");
+    /// let x = Tensor::new([2, 2], vec![0.1, 0.2, 0.3, 0.4]).expect("4 values");
     /// let y = Tensor::new([2, 1], vec![1.0, 0.0]).expect("2 values");
     /// let before = model.test_on_batch(&[&x], &[&y])?.get("loss").unwrap();
     /// let step = model.train_on_batch(&[&x], &[&y])?.get("loss").unwrap();
