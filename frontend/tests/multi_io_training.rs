@@ -550,3 +550,30 @@ fn validation_values_carry_the_val_prefix() {
         assert_close(name, got, &[evaluation.metrics[name]]);
     }
 }
+
+/// Keras' own file of `outer` with its nested `encoder` frozen: loaded (the nested model is
+/// inlined, its layer keeps `trainable: false`), it trains as Keras trained it.
+#[test]
+fn keras_file_with_a_frozen_nested_model_trains_like_keras() {
+    let fx = fixture("nested_frozen");
+    let mut model = Model::load_keras("tests/fixtures/multi_io/nested_frozen.h5").unwrap();
+    assert!(!model.is_trainable("enc").unwrap());
+    assert!(model.is_trainable("head").unwrap());
+    model
+        .compile(
+            SGD::default().learning_rate(0.1),
+            MeanSquaredError,
+            [] as [Accuracy; 0],
+        )
+        .unwrap();
+    let data = MultiDataset::new(tensors(&fx["inputs"]), tensors(&fx["labels"])).unwrap();
+    let history = model
+        .fit_multi(&data, FitOptions::new(2, 4).shuffle(false).verbose(0))
+        .unwrap();
+    assert_close(
+        "loss",
+        history.get("loss").unwrap(),
+        &floats(&fx["history"]["loss"]),
+    );
+    assert_weights(&mut model, &fx["after_fit"]);
+}
