@@ -577,3 +577,26 @@ fn keras_file_with_a_frozen_nested_model_trains_like_keras() {
     );
     assert_weights(&mut model, &fx["after_fit"]);
 }
+
+/// Cutting a model keeps a shared layer's first call with its later ones; ONNX export,
+/// which writes one node per layer, refuses a shared layer by name.
+#[test]
+fn shared_layers_survive_cutting_and_onnx_refuses_them() {
+    let model = siamese();
+    let cut = model.truncated("diff").unwrap();
+    assert_eq!(cut.count_params().unwrap(), 4 * 2 + 2);
+    assert_eq!(cut.output_shape().unwrap(), Shape::from([2]));
+    let fx = fixture("siamese");
+    let inputs = tensors(&fx["inputs"]);
+    let x: Vec<&Tensor> = inputs.iter().collect();
+    let diff = &cut.predict_on_batch(&x).unwrap()[0];
+    assert!(
+        diff.data.iter().any(|v| *v != 0.0),
+        "the two calls see different inputs"
+    );
+    let err = kiln::onnx::to_onnx(&model).expect_err("shared layer");
+    assert!(
+        err.to_string().contains("embed") && err.to_string().contains("is shared"),
+        "{err}"
+    );
+}
