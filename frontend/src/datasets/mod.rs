@@ -4,6 +4,8 @@
 //!   shuffle, one-hot, scaling. [`Dataset::batches`] ([`batches`]) yields borrowed batches.
 //! - [`idx`]: the gzip IDX reader; [`Dataset::from_idx_files`] ([`idx_dataset`]) turns an
 //!   image/label file pair into a dataset.
+//! - [`MultiDataset`] ([`multi`]): several feature and label tensors, for models with
+//!   several inputs or outputs.
 //! - [`mnist`] and [`fashion_mnist`]: `load(dir) -> (train, test)`.
 //!
 //! ```no_run
@@ -23,6 +25,7 @@ pub mod dataset;
 pub mod idx;
 pub mod idx_dataset;
 pub mod mnist;
+pub mod multi;
 #[cfg(feature = "ndarray")]
 mod ndarray_support;
 mod permutation;
@@ -30,6 +33,7 @@ mod permutation;
 pub use batches::{Batch, Batches};
 pub use dataset::Dataset;
 pub use idx_dataset::LabelEncoding;
+pub use multi::MultiDataset;
 
 /// Fashion-MNIST (Zalando): the same four file names and format as MNIST, ten clothing
 /// classes; loaded by the MNIST loader.

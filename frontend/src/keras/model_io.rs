@@ -262,9 +262,11 @@ impl Model {
     fn keras_layer_weights(&self) -> Result<Vec<LayerWeights>> {
         let shapes = self.layer_shapes()?;
         let mut layers = Vec::with_capacity(self.layers().len());
-        for (layer, shapes) in self.layers().iter().zip(shapes) {
+        for (i, (layer, shapes)) in self.layers().iter().zip(shapes).enumerate() {
             let name = layer.name().unwrap_or_default();
-            if self.kind() == ModelKind::Sequential && layer.class_name() == "InputLayer" {
+            let input_of_stack =
+                self.kind() == ModelKind::Sequential && layer.class_name() == "InputLayer";
+            if input_of_stack || self.is_shared_call(i) {
                 continue;
             }
             let weights = shapes

@@ -13,12 +13,14 @@
 //!   the first, in that order; other kwargs go to [`Layer::set_call_kwargs`] (such as
 //!   `use_causal_mask`) and are written back from [`Layer::call_kwargs`]. A tensor passed
 //!   by any other keyword is an error.
+//! - A shared layer (called more than once) is one entry with one inbound node per call;
+//!   references to its outputs carry the call's node index (`["embed", 1, 0]`).
 //!
 //! A frozen layer's config says `"trainable": false` (a model config saying so freezes
 //! every layer, as Keras' `model.trainable = False` does). Kiln adds `"seed"` (ignored by Keras)
 //! so a reloaded model shuffles and initialises as the saved one did.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde_json::{Value, json};
 
@@ -38,10 +40,10 @@ fn model_config_error(class: &str, field: &str, msg: impl Into<String>) -> Error
     }
 }
 
-/// Keras' `[name, node_index, tensor_index]` reference to output `tensor` of a layer's
-/// (only) call.
-fn tensor_ref((name, tensor): (&str, usize)) -> Value {
-    json!([name, 0, tensor])
+/// Keras' `[name, node_index, tensor_index]` reference to output `tensor` of call `node`
+/// of a layer.
+fn tensor_ref((name, node, tensor): (&str, usize, usize)) -> Value {
+    json!([name, node, tensor])
 }
 
 impl Model {
@@ -49,7 +51,12 @@ impl Model {
     /// first), and for a functional model each layer's inbound layers and the model's
     /// input and output layers.
     pub fn to_config(&self) -> Value {
-        let entries = self.layers().iter().enumerate().map(|(i, layer)| {
+        let entries = self
+            .layers()
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| !self.is_shared_call(*i));
+        let entries = entries.map(|(i, layer)| {
             let mut entry = layer_to_json(layer.as_ref());
             let name = layer.name().unwrap_or_default();
             if self.frozen_layers().contains(name)
@@ -58,12 +65,21 @@ impl Model {
                 config.insert("trainable".into(), json!(false));
             }
             if self.kind() == ModelKind::Functional {
-                let nodes = inbound_node_json(layer.as_ref(), &self.inbound_ports(i));
+                // One node per call of the layer (several for a shared layer).
+                let nodes: Vec<Value> = (self.calls_of(i).into_iter())
+                    .flat_map(|call| {
+                        let json = inbound_node_json(
+                            self.layers()[call].as_ref(),
+                            &self.inbound_refs(call),
+                        );
+                        json.as_array().cloned().unwrap_or_default()
+                    })
+                    .collect();
                 let object = entry
                     .as_object_mut()
                     .expect("layer_to_json gives an object");
                 object.insert("name".into(), json!(name));
-                object.insert("inbound_nodes".into(), nodes);
+                object.insert("inbound_nodes".into(), Value::Array(nodes));
             }
             entry
         });
@@ -74,17 +90,17 @@ impl Model {
                 "config": {"name": self.name(), "layers": layers, "seed": self.seed()},
             }),
             ModelKind::Functional => {
-                let refs = |ports: Vec<(&str, usize)>| -> Vec<Value> {
+                let refs = |ports: Vec<(&str, usize, usize)>| -> Vec<Value> {
                     ports.into_iter().map(tensor_ref).collect()
                 };
-                let inputs = self.input_names().into_iter().map(|n| (n, 0)).collect();
+                let inputs = self.input_names().into_iter().map(|n| (n, 0, 0)).collect();
                 json!({
                     "class_name": "Functional",
                     "config": {
                         "name": self.name(),
                         "layers": layers,
                         "input_layers": refs(inputs),
-                        "output_layers": refs(self.output_ports()),
+                        "output_layers": refs(self.output_refs()),
                         "seed": self.seed(),
                     },
                 })
@@ -204,7 +220,7 @@ fn sequential_from_entries(entries: &[Value]) -> Result<Model> {
 /// [`Layer::keyword_inputs`]) written into the first input's kwargs as Keras 2 does (a
 /// one-input call of such a layer passes its input as the first keyword input too: Kiln's
 /// self-attention is Keras' `mha(x, value=x)`), with the layer's non-tensor call kwargs.
-fn inbound_node_json(layer: &dyn Layer, inbound: &[(&str, usize)]) -> Value {
+fn inbound_node_json(layer: &dyn Layer, inbound: &[(&str, usize, usize)]) -> Value {
     let Some((&first, rest)) = inbound.split_first() else {
         return json!([]);
     };
@@ -213,26 +229,41 @@ fn inbound_node_json(layer: &dyn Layer, inbound: &[(&str, usize)]) -> Value {
     if keyword.is_empty() {
         let refs: Vec<Value> = inbound
             .iter()
-            .map(|&(from, tensor)| json!([from, 0, tensor, kwargs]))
+            .map(|&(from, node, tensor)| json!([from, node, tensor, kwargs]))
             .collect();
         return json!([refs]);
     }
     let itself = [first];
-    let by_keyword: &[(&str, usize)] = if rest.is_empty() { &itself } else { rest };
+    let by_keyword: &[(&str, usize, usize)] = if rest.is_empty() { &itself } else { rest };
     for (name, &from) in keyword.iter().zip(by_keyword) {
         kwargs.insert((*name).to_string(), tensor_ref(from));
     }
-    json!([[[first.0, 0, first.1, kwargs]]])
+    json!([[[first.0, first.1, first.2, kwargs]]])
 }
 
-/// The layer outputs (name, tensor index) a Keras 2 or Keras 3 `inbound_nodes` value of
-/// `layer` refers to, in
-/// input order: the call's first argument, then the inputs the layer takes by keyword
+/// A layer output a config refers to: (layer name, node index, tensor index).
+type Ref = (String, usize, usize);
+
+/// The calls (nodes) of an `inbound_nodes` value: a list with one entry per call; an
+/// input layer has none.
+fn nodes_of<'v>(name: &str, nodes: &'v Value) -> Result<&'v [Value]> {
+    match nodes {
+        Value::Null => Ok(&[]),
+        Value::Array(nodes) => Ok(nodes),
+        other => Err(model_config_error(
+            "Functional",
+            "inbound_nodes",
+            format!("layer `{name}`: must be a list, got {other}"),
+        )),
+    }
+}
+
+/// The layer outputs (name, node index, tensor index) one call (`node`, an entry of a
+/// Keras 2 or Keras 3 `inbound_nodes` value) of `layer` refers to, in input order: the call's first argument, then the inputs the layer takes by keyword
 /// ([`Layer::keyword_inputs`], e.g. `mha(query, value=v)`). The call's other keyword
 /// arguments go to [`Layer::set_call_kwargs`]; a tensor passed by any other keyword is an
-/// error. Only one node per layer (no shared layers), and each reference must be
-/// `[name, 0, tensor_index]`.
-fn inbound_names(layer: &mut dyn Layer, nodes: &Value) -> Result<Vec<(String, usize)>> {
+/// error. Each reference is `[name, node_index, tensor_index]`.
+fn call_refs(layer: &mut dyn Layer, node: &Value) -> Result<Vec<Ref>> {
     let name = layer.name().unwrap_or_default().to_string();
     let error = |msg: String| {
         model_config_error(
@@ -240,21 +271,6 @@ fn inbound_names(layer: &mut dyn Layer, nodes: &Value) -> Result<Vec<(String, us
             "inbound_nodes",
             format!("layer `{name}`: {msg}"),
         )
-    };
-    let nodes = match nodes {
-        Value::Null => return Ok(Vec::new()),
-        Value::Array(nodes) => nodes,
-        other => return Err(error(format!("must be a list, got {other}"))),
-    };
-    let node = match nodes.as_slice() {
-        [] => return Ok(Vec::new()),
-        [node] => node,
-        _ => {
-            return Err(error(format!(
-                "is called {} times; shared layers are not supported",
-                nodes.len()
-            )));
-        }
     };
     let mut refs = Vec::new();
     let kwargs = match node {
@@ -308,19 +324,17 @@ fn inbound_names(layer: &mut dyn Layer, nodes: &Value) -> Result<Vec<(String, us
     refs.iter().map(|r| port_of(r).map_err(error)).collect()
 }
 
-/// The (layer name, tensor index) of a `[name, node_index, tensor_index, ...]` reference;
-/// the node index must be 0 (each layer is called once).
-fn port_of(r: &Value) -> std::result::Result<(String, usize), String> {
+/// The (layer name, node index, tensor index) of a `[name, node_index, tensor_index, ...]`
+/// reference.
+fn port_of(r: &Value) -> std::result::Result<Ref, String> {
     let parts = r.as_array().filter(|p| p.len() >= 3);
     let name = parts.and_then(|p| p[0].as_str());
+    let node = parts.and_then(|p| p[1].as_u64());
     let tensor = parts.and_then(|p| p[2].as_u64());
-    match (name, parts, tensor) {
-        (Some(name), Some(p), Some(tensor)) if p[1] == json!(0) => {
-            Ok((name.to_string(), tensor as usize))
+    match (name, node, tensor) {
+        (Some(name), Some(node), Some(tensor)) => {
+            Ok((name.to_string(), node as usize, tensor as usize))
         }
-        (Some(_), Some(_), Some(_)) => Err(format!(
-            "refers to {r}; only a layer's only call (node index 0) is supported"
-        )),
         _ => Err(format!(
             "expected [layer_name, node_index, tensor_index, ...], got {r}"
         )),
@@ -351,9 +365,9 @@ fn collect_histories(value: &Value, out: &mut Vec<Value>) {
     }
 }
 
-/// The layer outputs (name, tensor index) of `input_layers` / `output_layers`: a list of
-/// `[name, 0, tensor_index]`, or one such triple (Keras 3).
-fn io_names(inner: &Value, field: &str) -> Result<Vec<(String, usize)>> {
+/// The layer outputs (name, node index, tensor index) of `input_layers` / `output_layers`:
+/// a list of `[name, node_index, tensor_index]`, or one such triple (Keras 3).
+fn io_names(inner: &Value, field: &str) -> Result<Vec<Ref>> {
     let error = |msg: String| model_config_error("Functional", field, msg);
     let value = inner
         .get(field)
@@ -370,44 +384,89 @@ fn io_names(inner: &Value, field: &str) -> Result<Vec<(String, usize)>> {
         .collect()
 }
 
+/// The graph entries of a `Functional` config: one per call of each layer (a shared
+/// layer's later calls are copies of it, marked in `shared` as calls of its first), each
+/// with the layer outputs it takes, and the entry of each (layer name, node index).
+struct Entries {
+    layers: Vec<Box<dyn Layer>>,
+    refs: Vec<Vec<Ref>>,
+    shared: BTreeMap<usize, usize>,
+    index: HashMap<(String, usize), usize>,
+}
+
+/// The entries of `entries` (see [`Entries`]); an error if two layers share a name.
+fn read_entries(entries: &[Value]) -> Result<Entries> {
+    let mut out = Entries {
+        layers: Vec::with_capacity(entries.len()),
+        refs: Vec::with_capacity(entries.len()),
+        shared: BTreeMap::new(),
+        index: HashMap::new(),
+    };
+    for entry in entries {
+        let first = layer_from_json(entry)?;
+        let name = first.name().unwrap_or_default().to_string();
+        let nodes = nodes_of(&name, entry.get("inbound_nodes").unwrap_or(&Value::Null))?;
+        let owner = out.layers.len();
+        if out.index.contains_key(&(name.clone(), 0)) {
+            return Err(model_config_error(
+                "Functional",
+                "layers",
+                format!("two layers are named `{name}`"),
+            ));
+        }
+        let mut layer = Some(first);
+        for k in 0..nodes.len().max(1) {
+            let mut call = match layer.take() {
+                Some(first) => first,
+                None => layer_from_json(entry)?,
+            };
+            let refs = match nodes.get(k) {
+                Some(node) => call_refs(call.as_mut(), node)?,
+                None => Vec::new(),
+            };
+            if k > 0 {
+                out.shared.insert(owner + k, owner);
+            }
+            out.index.insert((name.clone(), k), owner + k);
+            out.layers.push(call);
+            out.refs.push(refs);
+        }
+    }
+    Ok(out)
+}
+
 /// The layers, connections, inputs and outputs of a `Functional` config, in a topological
 /// order that keeps the config's order where it already is one (Keras lists layers so).
 fn functional_from_entries(inner: &Value, entries: &[Value]) -> Result<Model> {
-    let mut layers = Vec::with_capacity(entries.len());
-    let mut inbound_by_name = Vec::with_capacity(entries.len());
-    for entry in entries {
-        let mut layer = layer_from_json(entry)?;
-        inbound_by_name.push(inbound_names(
-            layer.as_mut(),
-            entry.get("inbound_nodes").unwrap_or(&Value::Null),
-        )?);
-        layers.push(layer);
-    }
-    let index = index_by_name(&layers)?;
-    let lookup = |name: &str, field: &str| {
-        index.get(name).copied().ok_or_else(|| {
+    let Entries {
+        layers,
+        refs,
+        shared,
+        index,
+    } = read_entries(entries)?;
+    let lookup = |(name, node, output): &Ref, field: &str| -> Result<Port> {
+        let layer = index.get(&(name.clone(), *node)).copied().ok_or_else(|| {
             model_config_error(
                 "Functional",
                 field,
-                format!("refers to unknown layer `{name}`"),
+                format!("refers to unknown layer `{name}` (node {node})"),
             )
+        })?;
+        Ok(Port {
+            layer,
+            output: *output,
         })
     };
-    let inbound: Vec<Vec<Port>> = inbound_by_name
+    let inbound: Vec<Vec<Port>> = refs
         .iter()
-        .map(|names| {
-            names
-                .iter()
-                .map(|(n, output)| {
-                    lookup(n, "inbound_nodes").map(|layer| Port {
-                        layer,
-                        output: *output,
-                    })
-                })
-                .collect()
-        })
+        .map(|call| call.iter().map(|r| lookup(r, "inbound_nodes")).collect())
         .collect::<Result<_>>()?;
-    let order = topological_order(&layer_lists(&inbound)).map_err(|stuck| {
+    // A shared layer's later calls come after its first (which creates the weights).
+    let mut dependencies = layer_lists(&inbound);
+    for (&call, &owner) in &shared {
+        dependencies[call].push(owner);
+    }
+    let order = topological_order(&dependencies).map_err(|stuck| {
         model_config_error(
             "Functional",
             "inbound_nodes",
@@ -424,16 +483,7 @@ fn functional_from_entries(inner: &Value, entries: &[Value]) -> Result<Model> {
     let io = |field: &str| -> Result<Vec<Port>> {
         io_names(inner, field)?
             .iter()
-            .map(|(n, output)| {
-                let layer = lookup(n, field)?;
-                Ok(at(
-                    Port {
-                        layer,
-                        output: *output,
-                    },
-                    &position,
-                ))
-            })
+            .map(|r| Ok(at(lookup(r, field)?, &position)))
             .collect()
     };
     let inputs = io("input_layers")?.iter().map(|p| p.layer).collect();
@@ -449,6 +499,9 @@ fn functional_from_entries(inner: &Value, entries: &[Value]) -> Result<Model> {
         inbound: ordered_inbound,
         inputs,
         outputs,
+        shared: (shared.iter())
+            .map(|(&call, &owner)| (position[call], position[owner]))
+            .collect(),
     });
     check_input_layers(&graph)?;
     Ok(Model::from_graph(graph))
@@ -460,22 +513,6 @@ fn at(port: Port, position: &[usize]) -> Port {
         layer: position[port.layer],
         output: port.output,
     }
-}
-
-/// Each layer's position by name; an error if two layers share a name.
-fn index_by_name(layers: &[Box<dyn Layer>]) -> Result<HashMap<String, usize>> {
-    let mut index = HashMap::new();
-    for (i, layer) in layers.iter().enumerate() {
-        let name = layer.name().unwrap_or_default();
-        if index.insert(name.to_string(), i).is_some() {
-            return Err(model_config_error(
-                "Functional",
-                "layers",
-                format!("two layers are named `{name}`"),
-            ));
-        }
-    }
-    Ok(index)
 }
 
 /// An error unless every model input of `graph` is an `InputLayer`.

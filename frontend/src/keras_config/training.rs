@@ -311,7 +311,7 @@ fn class_of<T>(table: &[NamedRow<T>], name: &str) -> Option<&'static str> {
 pub fn training_config_json(
     optimizer: &dyn Optimizer,
     loss: &dyn Loss,
-    metrics: &[Box<dyn Metric>],
+    metrics: &[impl AsRef<dyn Metric>],
 ) -> Result<Value> {
     let loss_class = class_of(LOSSES, loss.name()).ok_or_else(|| {
         config_error(
@@ -324,6 +324,7 @@ pub fn training_config_json(
     let metrics = metrics
         .iter()
         .map(|m| {
+            let m = m.as_ref();
             let class = class_of(METRICS, m.name()).ok_or_else(|| {
                 config_error(
                     "metric",

@@ -20,8 +20,9 @@ use std::sync::OnceLock;
 use ir::{Shape, Tensor};
 
 use super::Model;
+use super::output_losses::OutputLosses;
 use super::runner::Runner;
-use super::training::{ComponentRefs, Components, LOSS_OUTPUT, Role, TrainingState};
+use super::training::{ComponentRefs, Components, Role, TrainingState, check_label_shape};
 use crate::device::{Backend, Device};
 use crate::error::Result;
 use crate::losses::Loss;
@@ -39,10 +40,10 @@ impl Model {
     /// the loss and metrics apply to its output, build the train, eval and predict graphs,
     /// and start from the model's current weights (initial, set, loaded or trained by an
     /// earlier `compile`; optimizer state starts afresh). The layers frozen now
-    /// ([`Model::set_trainable`]) stay unchanged by training. Models with several outputs
-    /// cannot be compiled (the loss takes one output); a model with several inputs compiles
-    /// (so `predict_many` runs on the chosen device) but `fit` and `evaluate` take one
-    /// features tensor and refuse it.
+    /// ([`Model::set_trainable`]) stay unchanged by training. On a model with several
+    /// outputs the loss and every metric apply to each output, as in Keras (see
+    /// [`Model::compile_outputs`] for a loss per output); such a model, or one with several
+    /// inputs, trains on a [`crate::datasets::MultiDataset`].
     ///
     /// ```
     /// # fn main() -> kiln::Result<()> {
@@ -86,65 +87,71 @@ impl Model {
         loss: impl Loss + 'static,
         metrics: impl IntoIterator<Item = M>,
     ) -> Result<()> {
-        if self.graph.outputs().len() != 1 {
-            return Err(self.model_error(format!(
-                "has {} outputs; compile supports models with one output (fit and evaluate: one input and one output; use predict_many for predictions of the others)",
-                self.graph.outputs().len()
-            )));
-        }
+        let metrics = metrics.into_iter().map(Into::into).collect();
+        let spec = OutputLosses::same(loss).metrics_for_all(metrics);
+        self.compile_outputs_on(device, optimizer, spec)
+    }
+
+    /// [`Model::compile`] with a loss, loss weight and metrics per output
+    /// ([`OutputLosses`], Keras' `compile(loss=[...] or {...}, loss_weights=..., metrics=...)`)
+    /// for models with several outputs.
+    pub fn compile_outputs(
+        &mut self,
+        optimizer: impl Optimizer + 'static,
+        losses: OutputLosses,
+    ) -> Result<()> {
+        self.compile_outputs_on(Device::Cpu, optimizer, losses)
+    }
+
+    /// [`Model::compile_outputs`] for `device` (see [`Model::compile_on`]).
+    pub fn compile_outputs_on(
+        &mut self,
+        device: Device,
+        optimizer: impl Optimizer + 'static,
+        losses: OutputLosses,
+    ) -> Result<()> {
         let components = Components {
             optimizer: Box::new(optimizer),
-            loss: Box::new(loss),
-            metrics: metrics.into_iter().map(Into::into).collect(),
+            heads: self.resolve_heads(losses)?,
         };
         let backend = Backend::resolve(device)?;
         let store = self.layer_weights()?;
-        self.check_metric_names(&components.metrics)?;
         let frozen = self.frozen.clone();
         let state = TrainingState::new(self.name().to_string(), backend, components, store, frozen);
-        self.training = Some(self.settle_label_shape(state)?);
+        self.training = Some(self.settle_label_shapes(state)?);
         self.weights = OnceLock::new();
         Ok(())
     }
 
-    /// An error if two metrics share a name (or one is called `loss`).
-    fn check_metric_names(&self, metrics: &[Box<dyn Metric>]) -> Result<()> {
-        let mut seen = vec![LOSS_OUTPUT.to_string()];
-        for metric in metrics {
-            let name = metric.name().to_string();
-            if seen.contains(&name) {
-                return Err(self.model_error(format!("metric `{name}` is given twice")));
+    /// `state` with, per head, the first label form its loss and metrics take — one-hot
+    /// like the output, else class indices (one per example, or, for outputs of rank 2 and
+    /// more such as a sequence's `[steps, classes]`, one per position: the output without
+    /// its last axis) — and the optimizer's initial state; the first error if none fits.
+    fn settle_label_shapes(&self, mut state: TrainingState) -> Result<TrainingState> {
+        let outputs = self.output_shapes()?;
+        let heads = state.heads().to_vec();
+        for (k, head) in heads.iter().enumerate() {
+            let output = &outputs[head.output];
+            let mut candidates = vec![output.clone(), Shape::scalar(), Shape::from([1])];
+            if let [leading @ .., _] = output.dims()
+                && !leading.is_empty()
+            {
+                candidates.push(Shape::from(leading));
             }
-            seen.push(name);
-        }
-        Ok(())
-    }
-
-    /// `state` with the first label form the loss takes — one-hot like the output, else
-    /// class indices (one per example, or, for outputs of rank 2 and more such as a
-    /// sequence's `[steps, classes]`, one per position: the output without its last axis) — and the optimizer's initial state; the first error if none fits.
-    fn settle_label_shape(&self, mut state: TrainingState) -> Result<TrainingState> {
-        let output = self.output_shape()?;
-        let mut candidates = vec![output.clone(), Shape::scalar(), Shape::from([1])];
-        if let [leading @ .., _] = output.dims()
-            && !leading.is_empty()
-        {
-            candidates.push(Shape::from(leading));
-        }
-        let mut first_error = None;
-        for label_shape in candidates {
-            state.set_label_shape(label_shape);
-            match self.validate_graphs(&state) {
-                Ok(initial_state) => {
-                    state.add_initial_state(initial_state);
-                    return Ok(state);
-                }
-                Err(e) => {
-                    first_error.get_or_insert(e);
-                }
+            let mut first_error = None;
+            let fits = candidates.into_iter().find(|label| {
+                check_label_shape(head, output, label)
+                    .map_err(|e| first_error.get_or_insert(e))
+                    .is_ok()
+            });
+            match fits {
+                Some(label) => state.set_label_shape(k, label),
+                None => return Err(first_error.expect("at least one label shape was tried")),
             }
         }
-        Err(first_error.expect("at least one label shape was tried"))
+        let initial_state = self.validate_graphs(&state)?;
+        state.add_initial_state(initial_state);
+        Ok(state)
     }
 
     /// Build all three graphs for one example; returns the optimizer's initial state.
@@ -208,8 +215,9 @@ impl Model {
     }
 
     /// The optimizer, loss and metrics of a compiled model; `None` when not compiled.
+    /// `None` also for a model compiled with several heads (see [`TrainingState::components`]).
     pub(crate) fn training_components(&self) -> Option<ComponentRefs<'_>> {
-        self.training.as_ref().map(TrainingState::components)
+        self.training.as_ref().and_then(TrainingState::components)
     }
 
     /// The train-step graph for `batch` examples (what `fit` runs) and the optimizer's

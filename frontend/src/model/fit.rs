@@ -13,11 +13,11 @@ use std::time::Instant;
 use ir::Tensor;
 
 use super::Model;
-use super::graph::forward::FEATURES_INPUT;
+use super::graph::forward::{FEATURES_INPUT, features_input};
 use super::history::History;
 use super::hooks::{Callback, Training};
-use super::training::{LABELS_INPUT, LOSS_OUTPUT, Role};
-use crate::datasets::Dataset;
+use super::training::{LABELS_INPUT, LOSS_OUTPUT, Role, labels_input};
+use crate::datasets::{Dataset, MultiDataset};
 use crate::error::{Error, Result};
 use crate::metrics::Aggregation;
 use crate::progress::{Logs, Progress, Verbosity};
@@ -33,6 +33,8 @@ pub enum Validation<'a> {
     Split(f64),
     /// A separate dataset.
     Data(&'a Dataset),
+    /// A separate dataset of a model with several inputs or outputs.
+    MultiData(&'a MultiDataset),
 }
 
 /// Options of [`Model::fit_with`]; defaults follow Keras: shuffle each epoch, no
@@ -96,6 +98,12 @@ impl<'a> FitOptions<'a> {
         self
     }
 
+    /// Validate on `data`, for a model with several inputs or outputs.
+    pub fn validation_multi(mut self, data: &'a MultiDataset) -> Self {
+        self.validation = Validation::MultiData(data);
+        self
+    }
+
     /// What to print: Keras' `0` (nothing), `1` (progress bar) or `2` (a line per epoch),
     /// a [`Verbosity`], or a `bool` (`true` is `1`).
     pub fn verbose(mut self, verbose: impl Into<Verbosity>) -> Self {
@@ -119,35 +127,91 @@ impl<'a> FitOptions<'a> {
     }
 }
 
-/// A range of examples of a dataset, optionally visited in a given order.
-#[derive(Debug, Clone, Copy)]
+/// One tensor of a pass's examples: the graph input it feeds, its values row-major and its
+/// per-example shape.
+#[derive(Debug, Clone)]
+pub(crate) struct Column<'a> {
+    pub input: String,
+    pub values: &'a [f32],
+    pub shape: &'a [usize],
+}
+
+impl Column<'_> {
+    /// Values per example.
+    fn size(&self) -> usize {
+        self.shape.iter().product()
+    }
+}
+
+/// A range of examples of a dataset: its feature columns, then its label columns.
+#[derive(Debug, Clone)]
 pub(crate) struct Rows<'a> {
-    pub features: &'a [f32],
-    pub labels: &'a [f32],
-    pub feature_size: usize,
-    pub label_size: usize,
+    pub columns: Vec<Column<'a>>,
+    /// How many of the columns are features (the rest are labels).
+    pub features: usize,
     pub len: usize,
 }
 
 impl<'a> Rows<'a> {
     pub fn of(dataset: &'a Dataset) -> Self {
+        let column = |input: &str, values, shape| Column {
+            input: input.to_string(),
+            values,
+            shape,
+        };
         Rows {
-            features: dataset.features(),
-            labels: dataset.labels(),
-            feature_size: dataset.feature_size(),
-            label_size: dataset.label_size(),
+            columns: vec![
+                column(FEATURES_INPUT, dataset.features(), dataset.feature_shape()),
+                column(LABELS_INPUT, dataset.labels(), dataset.label_shape()),
+            ],
+            features: 1,
+            len: dataset.len(),
+        }
+    }
+
+    /// Every tensor of `dataset`: feature `k` feeds model input `k`, label `k` the head
+    /// of model output `k` (the same graph input names as the step graphs').
+    pub fn of_multi(dataset: &'a MultiDataset) -> Self {
+        let (inputs, outputs) = (dataset.feature_count(), dataset.label_count());
+        let features = (0..inputs).map(|k| Column {
+            input: features_input(k, inputs),
+            values: dataset.feature_values(k).expect("k < feature_count").0,
+            shape: dataset.feature_shape(k).expect("k < feature_count"),
+        });
+        let labels = (0..outputs).map(|k| Column {
+            input: labels_input(k, outputs),
+            values: dataset.label_values(k).expect("k < label_count").0,
+            shape: dataset.label_shape(k).expect("k < label_count"),
+        });
+        Rows {
+            columns: features.chain(labels).collect(),
+            features: inputs,
             len: dataset.len(),
         }
     }
 
     /// Examples `start..end`.
     pub fn range(&self, start: usize, end: usize) -> Rows<'a> {
+        let columns = self.columns.iter().map(|c| {
+            let size = c.size();
+            Column {
+                values: &c.values[start * size..end * size],
+                ..c.clone()
+            }
+        });
         Rows {
-            features: &self.features[start * self.feature_size..end * self.feature_size],
-            labels: &self.labels[start * self.label_size..end * self.label_size],
+            columns: columns.collect(),
+            features: self.features,
             len: end - start,
-            ..*self
         }
+    }
+
+    /// Each column's graph input and values.
+    pub fn inputs(&self) -> Vec<(&str, &[f32])> {
+        self.columns
+            .iter()
+            .map(|c| (c.input.as_str(), c.values))
+            .collect()
     }
 }
 
@@ -161,32 +225,34 @@ fn batches(len: usize, batch_size: usize) -> impl Iterator<Item = (usize, usize)
 /// Buffers that gather one batch's examples when they are visited in a permuted order.
 #[derive(Debug, Default)]
 struct Gather {
-    features: Vec<f32>,
-    labels: Vec<f32>,
+    columns: Vec<Vec<f32>>,
 }
 
 impl Gather {
-    /// The features and labels of examples `start..end` of `rows`, or of the examples
-    /// `order[start..end]` when an order is given.
+    /// Each column's graph input and values for examples `start..end` of `rows`, or for the
+    /// examples `order[start..end]` when an order is given.
     fn batch<'s>(
         &'s mut self,
-        rows: Rows<'s>,
+        rows: &'s Rows<'s>,
         order: Option<&[usize]>,
         start: usize,
         end: usize,
-    ) -> (&'s [f32], &'s [f32]) {
+    ) -> Vec<(&'s str, &'s [f32])> {
         let Some(order) = order else {
             let r = rows.range(start, end);
-            return (r.features, r.labels);
+            let columns = r.columns.into_iter().zip(&rows.columns);
+            return columns.map(|(c, o)| (o.input.as_str(), c.values)).collect();
         };
-        self.features.clear();
-        self.labels.clear();
-        for &i in &order[start..end] {
-            let r = rows.range(i, i + 1);
-            self.features.extend_from_slice(r.features);
-            self.labels.extend_from_slice(r.labels);
+        self.columns.resize_with(rows.columns.len(), Vec::new);
+        for (buffer, column) in self.columns.iter_mut().zip(&rows.columns) {
+            let size = column.size();
+            buffer.clear();
+            for &i in &order[start..end] {
+                buffer.extend_from_slice(&column.values[i * size..(i + 1) * size]);
+            }
         }
-        (&self.features, &self.labels)
+        let inputs = rows.columns.iter().map(|c| c.input.as_str());
+        inputs.zip(self.columns.iter().map(Vec::as_slice)).collect()
     }
 }
 
@@ -288,59 +354,72 @@ fn permutation(n: usize, seed: u64) -> Vec<usize> {
 }
 
 impl Model {
-    /// Check that a dataset's example shapes match the model's input and output, and its
-    /// features hold valid ids where a layer reads them as ids.
-    pub(crate) fn check_dataset(&self, dataset: &Dataset, what: &str) -> Result<()> {
-        let input = self.input_shape()?;
-        let labels = match &self.training {
-            Some(state) => state.label_shape().clone(),
-            None => self.output_shape()?,
+    /// Check that the columns of `rows` match the model: one feature column per input with
+    /// its shape, one label column per head with the label shape its loss takes, a
+    /// non-empty pass, valid ids where a layer reads a feature as ids.
+    pub(crate) fn check_rows(&self, rows: &Rows<'_>, what: &str) -> Result<()> {
+        let inputs = self.input_shapes()?;
+        let labels: Vec<ir::Shape> = match &self.training {
+            Some(state) => state.label_shapes().to_vec(),
+            None => self.output_shapes()?,
         };
-        if dataset.feature_shape() != input.dims() {
+        let (features, label_columns) = rows.columns.split_at(rows.features);
+        let single = rows.columns.len() == 2;
+        if features.len() != inputs.len() || label_columns.len() != labels.len() {
+            let hint = if single { "; use a MultiDataset" } else { "" };
             return Err(self.model_error(format!(
-                "{what} features have shape {:?} per example but the model's input is {input}",
-                dataset.feature_shape()
+                "takes {} features tensor(s) and {} labels tensor(s) but the {what} data holds {} and {}{hint}",
+                inputs.len(),
+                labels.len(),
+                features.len(),
+                label_columns.len(),
             )));
         }
-        if dataset.label_shape() != labels.dims() {
-            return Err(self.model_error(format!(
-                "{what} labels have shape {:?} per example but the loss takes {labels}",
-                dataset.label_shape()
-            )));
+        let features_of = features.iter().zip(&inputs).enumerate();
+        let labels_of = label_columns.iter().zip(&labels).enumerate();
+        let checks = (features_of.map(|(k, c)| (k, c, "features", "the model's input is")))
+            .chain(labels_of.map(|(k, c)| (k, c, "labels", "the loss takes")));
+        for (k, (column, shape), kind, wants) in checks {
+            if column.shape != shape.dims() {
+                let which = if single {
+                    String::new()
+                } else {
+                    format!(" {k}")
+                };
+                return Err(self.model_error(format!(
+                    "{what} {kind}{which} have shape {:?} per example but {wants} {shape}",
+                    column.shape
+                )));
+            }
         }
-        if dataset.is_empty() {
+        if rows.len == 0 {
             return Err(self.model_error(format!("{what} dataset is empty")));
         }
-        self.check_ids(0, dataset.features())
+        features
+            .iter()
+            .enumerate()
+            .try_for_each(|(k, c)| self.check_ids(k, c.values))
     }
 
     /// The loss and metric names a step reports, loss first, with how each combines over
     /// a pass.
     fn step_keys(&self) -> Vec<(String, Aggregation)> {
-        let mut keys = vec![(LOSS_OUTPUT.to_string(), Aggregation::Mean)];
-        if let Some(state) = &self.training {
-            keys.extend(
-                state
-                    .metric_names()
-                    .into_iter()
-                    .zip(state.metric_aggregations()),
-            );
+        match &self.training {
+            Some(state) => state.reported(),
+            None => vec![(LOSS_OUTPUT.to_string(), Aggregation::Mean)],
         }
-        keys
     }
 
-    /// Run `role`'s step on one batch of `n` examples and add its values to `means`.
+    /// Run `role`'s step on one batch of `n` examples (each graph input and its values)
+    /// and add its values to `means`.
     fn run_step(
         &mut self,
         role: Role,
-        features: &[f32],
-        labels: &[f32],
+        inputs: &[(&str, &[f32])],
         n: usize,
         means: &mut Means,
     ) -> Result<()> {
-        let outputs = self
-            .runner(role, n)?
-            .run(&[(FEATURES_INPUT, features), (LABELS_INPUT, labels)])?;
+        let outputs = self.runner(role, n)?.run(inputs)?;
         means.add(&outputs, n).map_err(|key| {
             self.model_error(format!("the compiled step returned no `{key}` output"))
         })
@@ -351,31 +430,29 @@ impl Model {
     pub(crate) fn run_pass(
         &mut self,
         role: Role,
-        rows: Rows<'_>,
+        rows: &Rows<'_>,
         batch_size: usize,
     ) -> Result<Logs> {
         check_batch_size(batch_size)?;
         let mut means = Means::new(self.step_keys());
         for (start, end) in batches(rows.len, batch_size) {
             let r = rows.range(start, end);
-            self.run_step(role, r.features, r.labels, end - start, &mut means)?;
+            self.run_step(role, &r.inputs(), end - start, &mut means)?;
         }
         Ok(means.logs())
     }
 
-    /// The training rows and the validation rows, if any.
+    /// The training rows and the validation rows, if any, checked: a split holds out the
+    /// last part of `all`.
     fn split<'d>(
         &self,
-        dataset: &'d Dataset,
+        all: Rows<'d>,
         validation: Validation<'d>,
     ) -> Result<(Rows<'d>, Option<Rows<'d>>)> {
-        let all = Rows::of(dataset);
-        match validation {
-            Validation::None => Ok((all, None)),
-            Validation::Data(data) => {
-                self.check_dataset(data, "validation")?;
-                Ok((all, Some(Rows::of(data))))
-            }
+        let given = match validation {
+            Validation::None => return Ok((all, None)),
+            Validation::Data(data) => Rows::of(data),
+            Validation::MultiData(data) => Rows::of_multi(data),
             Validation::Split(fraction) => {
                 if !(0.0..1.0).contains(&fraction) {
                     return Err(Error::InvalidArgument {
@@ -390,9 +467,12 @@ impl Model {
                         msg: format!("{fraction} of {} examples leaves an empty part", all.len),
                     });
                 }
-                Ok((all.range(0, split_at), Some(all.range(split_at, all.len))))
+                let held_out = all.range(split_at, all.len);
+                return Ok((all.range(0, split_at), Some(held_out)));
             }
-        }
+        };
+        self.check_rows(&given, "validation")?;
+        Ok((all, Some(given)))
     }
 
     /// Train for `epochs` epochs of `batch_size` with Keras' defaults (shuffled, no
@@ -404,12 +484,24 @@ impl Model {
     /// Train with explicit [`FitOptions`]. Returns the per-epoch [`History`]: `loss`, each
     /// metric, and `val_loss`/`val_<metric>` when validating.
     ///
-    /// A [`Dataset`] holds one features tensor and one labels tensor, so only models with
-    /// one input and one output can be trained; others get an error saying so.
+    /// A [`Dataset`] holds one features tensor and one labels tensor, for models with one
+    /// input and one output; train others with [`Model::fit_multi`].
     pub fn fit_with(&mut self, dataset: &Dataset, options: FitOptions<'_>) -> Result<History> {
-        self.graph.require_single_io("fit")?;
+        self.fit_rows(Rows::of(dataset), options)
+    }
+
+    /// [`Model::fit_with`] for a model with several inputs or outputs: one features tensor
+    /// per model input and one labels tensor per output, in order (Keras'
+    /// `fit(x=[...], y=[...])`). The history holds `loss`, each output's `<output>_loss` and
+    /// `<output>_<metric>` (see [`crate::model::OutputLosses`]), and their `val_` forms.
+    pub fn fit_multi(&mut self, data: &MultiDataset, options: FitOptions<'_>) -> Result<History> {
+        self.fit_rows(Rows::of_multi(data), options)
+    }
+
+    /// The epochs of `options` over `rows`.
+    fn fit_rows<'d>(&mut self, all: Rows<'d>, options: FitOptions<'d>) -> Result<History> {
         self.training_state_mut()?;
-        self.check_dataset(dataset, "training")?;
+        self.check_rows(&all, "training")?;
         let FitOptions {
             epochs,
             batch_size,
@@ -419,7 +511,7 @@ impl Model {
             mut callbacks,
         } = options;
         check_batch_size(batch_size)?;
-        let (train, validation) = self.split(dataset, validation)?;
+        let (train, validation) = self.split(all, validation)?;
         let keys = self.step_keys();
         let seed = self.seed;
         let steps = train.len.div_ceil(batch_size);
@@ -436,14 +528,10 @@ impl Model {
                 shuffle.then(|| permutation(train.len, seed.wrapping_add(epoch as u64 + 1)));
             let mut means = Means::new(keys.clone());
             for (batch, (start, end)) in batches(train.len, batch_size).enumerate() {
-                let (features, labels) = gather.batch(train, order.as_deref(), start, end);
-                training.model().run_step(
-                    Role::Train,
-                    features,
-                    labels,
-                    end - start,
-                    &mut means,
-                )?;
+                let inputs = gather.batch(&train, order.as_deref(), start, end);
+                training
+                    .model()
+                    .run_step(Role::Train, &inputs, end - start, &mut means)?;
                 let logs = means.logs();
                 training.progress().batch_end(batch, &logs);
                 notify(&mut callbacks, |c| {
@@ -454,7 +542,7 @@ impl Model {
                 }
             }
             let mut logs = means.logs();
-            if let Some(validation) = validation {
+            if let Some(validation) = &validation {
                 let values = training
                     .model()
                     .run_pass(Role::Eval, validation, batch_size)?;

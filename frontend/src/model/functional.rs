@@ -36,19 +36,24 @@
 //! # }
 //! ```
 //!
-//! Every layer is applied once (shared layers are not supported); shapes are checked as
-//! layers are applied, so an error names the layer at fault.
+//! A layer applied again with [`Functional::apply_shared`] is shared (its calls use one set
+//! of weights); shapes are checked as layers are applied, so an error names the layer at
+//! fault. A whole model is applied as a
+//! layer with `Functional::apply_model` (see `nested.rs`: it is inlined).
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use ir::{Shape, Tensor};
 
-use super::graph::{GraphParts, LayerGraph, ModelKind, Port, ancestors, check_arity, layer_lists};
+use super::graph::{
+    GraphParts, LayerGraph, ModelKind, Port, ancestors_with_owners, check_arity, layer_lists,
+    moved_shared,
+};
 use super::{DEFAULT_SEED, Model};
 use crate::error::{Error, Result};
 use crate::layers::naming::name_new_layer;
-use crate::layers::{Input, Layer};
+use crate::layers::{Input, Layer, layer_from_json, layer_to_json};
 
 /// Distinguishes builders, so a tensor of one cannot be used in another.
 static NEXT_BUILDER: AtomicU64 = AtomicU64::new(1);
@@ -76,6 +81,8 @@ pub struct Functional {
     weights: BTreeMap<String, Tensor>,
     /// Frozen layers carried over.
     frozen: BTreeSet<String>,
+    /// Later calls of shared layers: entry → the entry of the layer's first call.
+    shared: BTreeMap<usize, usize>,
 }
 
 impl Functional {
@@ -90,6 +97,7 @@ impl Functional {
             shapes: Vec::new(),
             weights: BTreeMap::new(),
             frozen: BTreeSet::new(),
+            shared: BTreeMap::new(),
         }
     }
 
@@ -167,6 +175,80 @@ impl Functional {
         Ok(self.push(layer, inbound, outputs))
     }
 
+    /// Call the layer already applied under the name `layer` again, on `xs`: a shared
+    /// layer (Keras' `shared = Dense(4); a = shared(x1); b = shared(x2)`), whose calls all
+    /// use one set of weights, so training sums their gradients into it. The inputs must
+    /// have the shapes that need the same weights. Returns every output of this call.
+    ///
+    /// ```
+    /// # fn main() -> kiln::Result<()> {
+    /// use kiln::layers::Subtract;
+    /// use kiln::prelude::*;
+    /// let mut f = Functional::builder("siamese");
+    /// let left = f.input(Input::new([4]));
+    /// let right = f.input(Input::new([4]));
+    /// let a = f.apply(Dense::new(2).named("embed"), left)?;
+    /// let b = f.apply_shared("embed", &[right])?[0];
+    /// let d = f.apply_many(Subtract::new(), &[a, b])?;
+    /// let model = f.build(&[left, right], &[d])?;
+    /// assert_eq!(model.count_params()?, 4 * 2 + 2);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn apply_shared(&mut self, layer: &str, xs: &[TensorRef]) -> Result<Vec<TensorRef>> {
+        let Some(owner) = self.layers.iter().position(|l| l.name() == Some(layer)) else {
+            return Err(Error::Model {
+                model: self.name.clone(),
+                msg: format!("has no layer named `{layer}` to call again"),
+            });
+        };
+        let first = self.layers[owner].as_ref();
+        if first.input_shape().is_some() {
+            return Err(Error::Layer {
+                layer: first.label(),
+                msg: "is an Input; it cannot be called".into(),
+            });
+        }
+        let ports = xs
+            .iter()
+            .map(|&x| self.check(x))
+            .collect::<Result<Vec<Port>>>()?;
+        let shapes_of = |ports: &[Port]| -> Vec<Shape> {
+            (ports.iter())
+                .map(|p| self.shapes[p.layer][p.output].clone())
+                .collect()
+        };
+        let (was, now) = (shapes_of(&self.inbound[owner]), shapes_of(&ports));
+        let specs = |inputs: &[Shape]| -> Vec<Shape> {
+            first
+                .params_many(inputs)
+                .into_iter()
+                .map(|p| p.shape)
+                .collect()
+        };
+        if check_arity(first, now.len()).is_ok() && specs(&was) != specs(&now) {
+            let list = |s: &[Shape]| {
+                s.iter()
+                    .map(Shape::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            return Err(Error::Layer {
+                layer: first.label(),
+                msg: format!(
+                    "is shared: called on inputs of shape {} after {}, which needs other weights",
+                    list(&now),
+                    list(&was)
+                ),
+            });
+        }
+        let copy = layer_from_json(&layer_to_json(first))?;
+        let before = self.layers.len();
+        let outputs = self.apply_outputs(copy, xs)?;
+        self.shared.insert(before, owner);
+        Ok(outputs)
+    }
+
     /// A chain of one-input layers applied in turn, starting from `x`.
     pub fn apply_all(
         &mut self,
@@ -212,8 +294,9 @@ impl Functional {
             }
         }
         let output_layers: Vec<usize> = outputs.iter().map(|p| p.layer).collect();
-        let keep = ancestors(
+        let keep = ancestors_with_owners(
             &layer_lists(&self.inbound),
+            &self.shared,
             &[output_layers.as_slice(), &inputs].concat(),
         );
         if let Some(missing) = (0..self.layers.len())
@@ -239,6 +322,7 @@ impl Functional {
             kind: ModelKind::Functional,
             layers,
             inbound,
+            shared: moved_shared(&self.shared, &new_index),
             inputs: inputs.iter().map(|&i| new_index[i]).collect(),
             outputs: outputs.iter().map(|&p| moved(p, &new_index)).collect(),
         }))
@@ -250,6 +334,23 @@ impl Functional {
             model.refit_weights()?;
         }
         Ok(model)
+    }
+
+    /// The model's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Whether a layer called `name` was applied (or declared) already.
+    pub(crate) fn has_layer(&self, name: &str) -> bool {
+        self.layers.iter().any(|l| l.name() == Some(name))
+    }
+
+    /// Carry `weights` (by parameter name) and the `frozen` layers over into the model
+    /// this builder builds.
+    pub(crate) fn carry(&mut self, weights: BTreeMap<String, Tensor>, frozen: BTreeSet<String>) {
+        self.weights.extend(weights);
+        self.frozen.extend(frozen);
     }
 
     /// Which layer output `tensor` is, checking it comes from this builder.
@@ -306,6 +407,7 @@ impl Model {
         f.frozen = self.frozen;
         f.layers = parts.layers;
         f.inbound = parts.inbound;
+        f.shared = parts.shared;
         f.shapes = shapes.into_iter().map(|s| s.outputs).collect();
         let refs = |ports: &[Port]| {
             ports

@@ -26,6 +26,9 @@ pub(crate) mod graph;
 mod history;
 mod hooks;
 mod ids;
+mod nested;
+mod on_batch;
+mod output_losses;
 mod predict;
 mod runner;
 mod summary;
@@ -47,6 +50,7 @@ pub use graph::forward::FEATURES_INPUT;
 pub use graph::{LayerShapes, ModelKind};
 pub use history::History;
 pub use hooks::{Callback, Training};
+pub use output_losses::OutputLosses;
 pub use predict::PREDICTIONS_OUTPUT;
 pub use training::{LABELS_INPUT, LOSS_OUTPUT};
 

@@ -174,7 +174,8 @@ impl Model {
     fn layer_rows(&self, table: &Table, index: usize, shapes: &LayerShapes, out: &mut String) {
         let layer = &self.graph.layers()[index];
         let is_input = self.graph.inbound(index).is_empty();
-        if is_input && self.kind() == ModelKind::Sequential {
+        // A shared layer has one row; its "Connected to" lists every call's inputs.
+        if (is_input && self.kind() == ModelKind::Sequential) || self.is_shared_call(index) {
             return;
         }
         let count: usize = shapes.params.iter().map(|p| p.shape.numel()).sum();
@@ -190,12 +191,13 @@ impl Model {
             keras_shape(&shapes.output)
         };
         let count = count.to_string();
+        let inbound = self
+            .calls_of(index)
+            .into_iter()
+            .flat_map(|call| self.inbound_refs(call));
         let connections = python_list(
-            &self
-                .graph
-                .inbound(index)
-                .iter()
-                .map(|p| format!("{}[0][{}]", self.graph.layer_name(p.layer), p.output))
+            &inbound
+                .map(|(name, node, output)| format!("{name}[{node}][{output}]"))
                 .collect::<Vec<_>>(),
         );
         let mut fields = vec![label.as_str(), shape.as_str(), count.as_str()];

@@ -23,7 +23,8 @@ impl Model {
     }
 
     /// The layers in topological order (for a sequential model: the `Input` first, then
-    /// the stack).
+    /// the stack). A shared layer appears once per call: its later calls are copies of it
+    /// that own no weights (they read the first call's).
     pub fn layers(&self) -> &[Box<dyn Layer>] {
         self.graph.layers()
     }
@@ -64,6 +65,45 @@ impl Model {
     /// The layer outputs the model returns, as (layer name, output index).
     pub(crate) fn output_ports(&self) -> Vec<(&str, usize)> {
         self.ports(self.graph.outputs())
+    }
+
+    /// The layer outputs feeding entry `index`, as Keras' (layer name, node index, tensor
+    /// index): the node index says which call of a shared layer.
+    pub(crate) fn inbound_refs(&self, index: usize) -> Vec<(&str, usize, usize)> {
+        self.refs(self.graph.inbound(index))
+    }
+
+    /// The layer outputs the model returns, as (layer name, node index, tensor index).
+    pub(crate) fn output_refs(&self) -> Vec<(&str, usize, usize)> {
+        self.refs(self.graph.outputs())
+    }
+
+    fn refs(&self, ports: &[super::graph::Port]) -> Vec<(&str, usize, usize)> {
+        ports
+            .iter()
+            .map(|p| {
+                (
+                    self.graph.layer_name(p.layer),
+                    self.graph.node_index(p.layer),
+                    p.output,
+                )
+            })
+            .collect()
+    }
+
+    /// The entries of the calls of the layer whose first call is entry `index`, in order;
+    /// empty when entry `index` is itself a later call of a shared layer.
+    pub(crate) fn calls_of(&self, index: usize) -> Vec<usize> {
+        if self.graph.owner(index) != index {
+            return Vec::new();
+        }
+        self.graph.calls_of(index)
+    }
+
+    /// Whether entry `index` is a later call of a shared layer (it owns no weights and is
+    /// not a layer of its own in Keras' lists).
+    pub(crate) fn is_shared_call(&self, index: usize) -> bool {
+        self.graph.owner(index) != index
     }
 
     fn ports(&self, ports: &[super::graph::Port]) -> Vec<(&str, usize)> {

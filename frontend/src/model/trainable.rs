@@ -22,6 +22,20 @@ impl Model {
         Ok(())
     }
 
+    /// Freeze (`false`) or unfreeze (`true`) every layer, as Keras' `model.trainable =
+    /// False` does (for example an inner model before
+    /// [`Functional::apply_model`](crate::model::Functional::apply_model)). Takes effect
+    /// for training at the next `compile`.
+    pub fn set_layers_trainable(&mut self, trainable: bool) {
+        self.frozen = if trainable {
+            BTreeSet::new()
+        } else {
+            (0..self.graph.layers().len())
+                .map(|i| self.graph.layer_name(i).to_string())
+                .collect()
+        };
+    }
+
     /// Whether the layer called `layer` is trainable (not frozen).
     pub fn is_trainable(&self, layer: &str) -> Result<bool> {
         self.graph.require_layer(layer)?;

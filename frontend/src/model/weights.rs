@@ -157,7 +157,7 @@ impl Model {
     /// `optimizer/learning_rate` param, or with a learning-rate schedule its value at the
     /// steps taken so far (the rate of the next step).
     pub fn learning_rate(&self) -> Result<f32> {
-        let (optimizer, _, _) = self.training_state()?.components();
+        let optimizer = self.training_state()?.optimizer();
         match optimizer.learning_rate_schedule() {
             None => Ok(self.weight(LEARNING_RATE)?.data[0]),
             Some(schedule) => {
@@ -177,7 +177,7 @@ impl Model {
                 msg: format!("must be finite and >= 0, got {learning_rate}"),
             });
         }
-        let (optimizer, _, _) = self.training_state()?.components();
+        let optimizer = self.training_state()?.optimizer();
         if let Some(schedule) = optimizer.learning_rate_schedule() {
             return Err(Error::InvalidArgument {
                 name: "learning_rate",

@@ -41,9 +41,11 @@ impl Model {
         let path = path.as_ref();
         self.training_state()?;
         let tensors = self.weights()?.into_iter().collect();
-        let (optimizer, loss, metrics) = self
-            .training_components()
-            .expect("training_state() succeeded, so the model is compiled");
+        let (optimizer, loss, metrics) = self.training_components().ok_or_else(|| {
+            self.model_error(
+                "is compiled with a loss per output; its compile configuration cannot be saved (use save_weights)",
+            )
+        })?;
         let training_config = training_config_json(optimizer, loss, metrics)?;
         let file = ModelFile {
             model_config: self.to_config(),

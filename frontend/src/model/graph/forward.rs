@@ -1,5 +1,6 @@
 //! The forward IR graph of a [`LayerGraph`]: one graph input per model input, one `Param`
-//! per layer parameter, every layer lowered in order, the model's output nodes.
+//! per layer parameter (a shared layer's calls all read the same ones), every layer call
+//! lowered in order, the model's output nodes.
 
 use std::collections::BTreeSet;
 
@@ -72,15 +73,21 @@ impl LayerGraph {
             nodes[i] = vec![graph.input(name, Shape::new(dims))];
         }
         let mut params = Vec::new();
+        let mut param_nodes_of: Vec<Vec<NodeId>> = Vec::with_capacity(self.layers.len());
         for (position, (layer, s)) in self.layers.iter().zip(shapes).enumerate() {
             let is_frozen = options.frozen.contains(self.layer_name(position));
-            let param_nodes = add_params(
-                &mut graph,
-                self.layer_name(position),
-                s.params,
-                is_frozen,
-                &mut params,
-            );
+            // A shared layer's later call reads the parameters of its first call.
+            let param_nodes = match self.owner(position) {
+                owner if owner != position => param_nodes_of[owner].clone(),
+                _ => add_params(
+                    &mut graph,
+                    self.layer_name(position),
+                    s.params,
+                    is_frozen,
+                    &mut params,
+                ),
+            };
+            param_nodes_of.push(param_nodes.clone());
             let xs = self.layer_inputs(position, &nodes)?;
             let training =
                 options.training && !(is_frozen && inference_when_frozen(layer.as_ref()));

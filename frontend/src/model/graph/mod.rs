@@ -4,10 +4,13 @@
 //! lookups. The forward IR graph is built in [`forward`], the order from unordered
 //! connections in [`order`]; unnamed layers are named by [`crate::layers::naming`].
 //!
-//! Every layer is called once (one node per layer, as in a Keras model without shared
-//! layers), so a tensor is identified by a [`Port`]: the layer and which of its outputs
-//! (always 0 but for layers with several, such as an LSTM with `return_state`). A layer's
-//! inbound layers come before it.
+//! Each entry of the graph is one call of a layer (Keras' node), so a tensor is identified
+//! by a [`Port`]: the entry and which of its outputs (always 0 but for layers with several,
+//! such as an LSTM with `return_state`). An entry's inbound entries come before it. A layer
+//! called more than once (a shared layer, as in a siamese network) has one entry per call:
+//! the first owns the layer's parameters, each later one holds a copy of the layer (for its
+//! shapes and lowering), is marked as a call of the first ([`LayerGraph::owner`]), owns no
+//! parameters and reads the first's, so their gradients add up in one weight.
 //!
 //! This module knows nothing of weights, compilation or training: it sits below the rest of
 //! [`crate::model`].
@@ -15,7 +18,7 @@
 pub(crate) mod forward;
 pub(crate) mod order;
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 
 use ir::Shape;
 
@@ -32,8 +35,9 @@ pub enum ModelKind {
     Functional,
 }
 
-/// One output of one layer: Keras' `[layer_name, node_index, tensor_index]` with the node
-/// index always 0 (every layer is called once).
+/// One output of one graph entry (one call of a layer): Keras' `[layer_name, node_index,
+/// tensor_index]`, the node index being which call of a shared layer the entry is
+/// ([`LayerGraph::node_index`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) struct Port {
     /// The layer's position.
@@ -86,6 +90,8 @@ pub(crate) struct LayerGraph {
     inputs: Vec<usize>,
     /// The layer outputs the model returns, in order.
     outputs: Vec<Port>,
+    /// The later calls of shared layers: entry → the entry of the layer's first call.
+    shared: BTreeMap<usize, usize>,
 }
 
 /// A layer graph's parts, to build one ([`LayerGraph::from_parts`]) or take one apart
@@ -103,6 +109,8 @@ pub(crate) struct GraphParts {
     pub inputs: Vec<usize>,
     /// The layer outputs the model returns.
     pub outputs: Vec<Port>,
+    /// The later calls of shared layers: entry → the entry of the layer's first call.
+    pub shared: BTreeMap<usize, usize>,
 }
 
 impl LayerGraph {
@@ -127,6 +135,7 @@ impl LayerGraph {
             inbound,
             inputs: vec![0],
             outputs: vec![Port::first(count.saturating_sub(1))],
+            shared: BTreeMap::new(),
         })
     }
 
@@ -140,6 +149,7 @@ impl LayerGraph {
             inbound,
             inputs,
             outputs,
+            shared,
         } = parts;
         LayerGraph {
             name,
@@ -148,6 +158,7 @@ impl LayerGraph {
             inbound,
             inputs,
             outputs,
+            shared,
         }
     }
 
@@ -160,6 +171,7 @@ impl LayerGraph {
             inbound: self.inbound,
             inputs: self.inputs,
             outputs: self.outputs,
+            shared: self.shared,
         }
     }
 
@@ -196,6 +208,27 @@ impl LayerGraph {
     /// The layer outputs the model returns, in order.
     pub fn outputs(&self) -> &[Port] {
         &self.outputs
+    }
+
+    /// The entry of the first call of the layer called at entry `index` (`index` itself
+    /// unless it is a later call of a shared layer).
+    pub fn owner(&self, index: usize) -> usize {
+        self.shared.get(&index).copied().unwrap_or(index)
+    }
+
+    /// The entries of the calls of the layer first called at entry `owner`, in order
+    /// (`owner` first): Keras' node indices are positions in this list.
+    pub fn calls_of(&self, owner: usize) -> Vec<usize> {
+        let later = self.shared.iter().filter(|(_, o)| **o == owner);
+        std::iter::once(owner)
+            .chain(later.map(|(i, _)| *i))
+            .collect()
+    }
+
+    /// Keras' node index of entry `index`: which call of its layer it is.
+    pub fn node_index(&self, index: usize) -> usize {
+        let calls = self.calls_of(self.owner(index));
+        calls.iter().position(|&i| i == index).unwrap_or(0)
     }
 
     /// The name of the layer at `index`.
@@ -250,7 +283,7 @@ impl LayerGraph {
         let mut out: Vec<LayerShapes> = Vec::with_capacity(self.layers.len());
         for (i, layer) in self.layers.iter().enumerate() {
             let name = layer.name().unwrap_or_default();
-            if !names.insert(name.to_string()) {
+            if self.owner(i) == i && !names.insert(name.to_string()) {
                 return Err(self.error(format!(
                     "two layers are named `{name}`; layer names must be unique"
                 )));
@@ -266,7 +299,11 @@ impl LayerGraph {
             }
             let inputs = self.input_shapes_of(i, &out)?;
             let outputs = layer.output_shapes_many(&inputs)?;
-            let params = layer.params_many(&inputs);
+            let mut params = layer.params_many(&inputs);
+            if self.owner(i) != i {
+                self.check_shared_params(i, &params, &out)?;
+                params.clear();
+            }
             out.push(LayerShapes {
                 input: inputs[0].clone(),
                 output: outputs[0].clone(),
@@ -276,6 +313,42 @@ impl LayerGraph {
             });
         }
         Ok(out)
+    }
+
+    /// An error unless the later call at `index` of a shared layer asks for the parameters
+    /// (`params`) its first call owns: a layer shares its weights only with calls on inputs
+    /// of the same shapes.
+    fn check_shared_params(
+        &self,
+        index: usize,
+        params: &[ParamSpec],
+        before: &[LayerShapes],
+    ) -> Result<()> {
+        let first = &before[self.owner(index)];
+        let same = first.params.len() == params.len()
+            && first
+                .params
+                .iter()
+                .zip(params)
+                .all(|(a, b)| a.shape == b.shape);
+        if same {
+            return Ok(());
+        }
+        let shapes = |inputs: &[Shape]| {
+            inputs
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        Err(Error::Layer {
+            layer: self.layers[index].label(),
+            msg: format!(
+                "is shared: called on inputs of shape {} after {}, which needs other weights",
+                shapes(&self.input_shapes_of(index, before)?),
+                shapes(&first.inputs)
+            ),
+        })
     }
 
     /// The per-example input shapes of the layer at `index`, given the shapes of the layers
@@ -390,7 +463,7 @@ impl LayerGraph {
         end: usize,
         copy: impl Fn(&dyn Layer) -> Result<Box<dyn Layer>>,
     ) -> Result<LayerGraph> {
-        let keep = ancestors(&layer_lists(&self.inbound), &[end]);
+        let keep = ancestors_with_owners(&layer_lists(&self.inbound), &self.shared, &[end]);
         let mut new_index = vec![usize::MAX; self.layers.len()];
         let mut layers = Vec::new();
         let mut inbound = Vec::new();
@@ -413,11 +486,13 @@ impl LayerGraph {
             .filter(|&&i| keep[i])
             .map(|&i| new_index[i])
             .collect();
+        let shared = moved_shared(&self.shared, &new_index);
         Ok(LayerGraph::from_parts(GraphParts {
             name: self.name.clone(),
             kind: self.kind,
             layers,
             inbound,
+            shared,
             inputs,
             outputs: (0..self.layers[end].output_count())
                 .map(|output| Port {
@@ -440,6 +515,40 @@ pub(crate) fn ancestors(inbound: &[Vec<usize>], roots: &[usize]) -> Vec<bool> {
         }
     }
     keep
+}
+
+/// [`ancestors`] of `roots`, plus the first call (and its ancestors) of every shared
+/// layer's later call among them: the entry that owns the parameters it reads.
+pub(crate) fn ancestors_with_owners(
+    inbound: &[Vec<usize>],
+    shared: &BTreeMap<usize, usize>,
+    roots: &[usize],
+) -> Vec<bool> {
+    let mut roots = roots.to_vec();
+    loop {
+        let keep = ancestors(inbound, &roots);
+        let missing: Vec<usize> = shared
+            .iter()
+            .filter(|&(&call, &owner)| keep[call] && !keep[owner])
+            .map(|(_, &owner)| owner)
+            .collect();
+        if missing.is_empty() {
+            return keep;
+        }
+        roots.extend(missing);
+    }
+}
+
+/// The shared calls of `shared` that `new_index` keeps (`usize::MAX`: dropped), renumbered.
+pub(crate) fn moved_shared(
+    shared: &BTreeMap<usize, usize>,
+    new_index: &[usize],
+) -> BTreeMap<usize, usize> {
+    shared
+        .iter()
+        .filter(|&(&call, _)| new_index[call] != usize::MAX)
+        .map(|(&call, &owner)| (new_index[call], new_index[owner]))
+        .collect()
 }
 
 /// An error unless `layer` takes `count` inputs.

@@ -5,16 +5,21 @@
 //! Train and eval executables share the store: switching between them copies the
 //! parameters by name (weights only, plus optimizer state between train steps). On the GPU
 //! the parameters stay in device memory between steps and are read back only when asked
-//! for. The step graphs themselves are built in [`step`].
+//! for. The step graphs themselves are built in [`step`], the loss and metrics of each
+//! model output in [`heads`].
 
+mod heads;
 mod step;
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
 
 use ir::{Shape, Tensor};
 
-pub use step::{LABELS_INPUT, LOSS_OUTPUT};
+pub use heads::LABELS_INPUT;
+pub(crate) use heads::{Head, check_label_shape, labels_input, reported_names};
+pub use step::LOSS_OUTPUT;
 
 use crate::device::Backend;
 use crate::error::{Error, Result};
@@ -32,23 +37,24 @@ pub(crate) enum Role {
     Eval,
 }
 
-/// The optimizer, loss and metrics a model is compiled with.
+/// The optimizer, and the loss and metrics of each model output, a model is compiled with.
 pub(crate) struct Components {
     pub optimizer: Box<dyn Optimizer>,
-    pub loss: Box<dyn Loss>,
-    pub metrics: Vec<Box<dyn Metric>>,
+    /// One per model output that has a loss, in output order.
+    pub heads: Vec<Head>,
 }
 
-/// The optimizer, loss and metrics of a compiled model, borrowed.
-pub(crate) type ComponentRefs<'a> = (&'a dyn Optimizer, &'a dyn Loss, &'a [Box<dyn Metric>]);
+/// The optimizer, loss and metrics of a compiled one-output model, borrowed.
+pub(crate) type ComponentRefs<'a> = (&'a dyn Optimizer, &'a dyn Loss, &'a [Arc<dyn Metric>]);
 
 /// A compiled model's training configuration, executables and parameter store.
 pub(crate) struct TrainingState {
     model_name: String,
     /// Where the executables run.
     backend: Backend,
-    /// Per-example label shape the loss takes (one-hot `[classes]` or class index `[]`).
-    label_shape: Shape,
+    /// Per head, the per-example label shape its loss takes (one-hot `[classes]` or class
+    /// index `[]`).
+    label_shapes: Vec<Shape>,
     components: Components,
     runners: HashMap<(Role, usize), Runner>,
     /// Latest value of every parameter, except those the active runner has since updated.
@@ -72,7 +78,7 @@ impl std::fmt::Debug for TrainingState {
 impl TrainingState {
     /// A state for the model called `model_name` on `backend`, starting from the parameter
     /// values `store` (the layer weights), with the layers in `frozen` left alone by
-    /// training. The label shape is settled by [`TrainingState::set_label_shape`].
+    /// training. The label shapes are settled by [`TrainingState::set_label_shape`].
     pub fn new(
         model_name: String,
         backend: Backend,
@@ -83,7 +89,7 @@ impl TrainingState {
         TrainingState {
             model_name,
             backend,
-            label_shape: Shape::scalar(),
+            label_shapes: vec![Shape::scalar(); components.heads.len()],
             components,
             runners: HashMap::new(),
             store,
@@ -97,38 +103,51 @@ impl TrainingState {
         &self.backend
     }
 
-    /// The per-example label shape the loss takes.
-    pub fn label_shape(&self) -> &Shape {
-        &self.label_shape
+    /// Per head, the per-example label shape its loss takes.
+    pub fn label_shapes(&self) -> &[Shape] {
+        &self.label_shapes
     }
 
-    /// Set the per-example label shape (before any runner is compiled).
-    pub fn set_label_shape(&mut self, shape: Shape) {
-        self.label_shape = shape;
+    /// Set the per-example label shape of head `k` (before any runner is compiled).
+    pub fn set_label_shape(&mut self, k: usize, shape: Shape) {
+        self.label_shapes[k] = shape;
     }
 
-    /// The names of the metrics, in order.
+    /// The heads: the loss, weight and metrics of each model output that has a loss.
+    pub fn heads(&self) -> &[Head] {
+        &self.components.heads
+    }
+
+    /// What a step reports, loss first, with how each value combines over a pass.
+    pub fn reported(&self) -> Vec<(String, Aggregation)> {
+        heads::reported_names(&self.components.heads)
+    }
+
+    /// The names of the reported values after the loss, in order: the metrics (for several
+    /// outputs, `<output>_loss` and `<output>_<metric>`).
     pub fn metric_names(&self) -> Vec<String> {
-        self.components
-            .metrics
-            .iter()
-            .map(|m| m.name().to_string())
+        self.reported()
+            .into_iter()
+            .skip(1)
+            .map(|(n, _)| n)
             .collect()
     }
 
-    /// How each metric's batch values combine over an epoch, in order.
-    pub fn metric_aggregations(&self) -> Vec<Aggregation> {
-        self.components
-            .metrics
-            .iter()
-            .map(|m| m.aggregation())
-            .collect()
+    /// The optimizer the model was compiled with.
+    pub fn optimizer(&self) -> &dyn Optimizer {
+        self.components.optimizer.as_ref()
     }
 
-    /// The optimizer, loss and metrics the model was compiled with.
-    pub fn components(&self) -> ComponentRefs<'_> {
+    /// The optimizer, loss and metrics of a model compiled with one head of weight 1 (what
+    /// the saved training configurations describe); `None` for several heads.
+    pub fn components(&self) -> Option<ComponentRefs<'_>> {
         let c = &self.components;
-        (c.optimizer.as_ref(), c.loss.as_ref(), &c.metrics)
+        match c.heads.as_slice() {
+            [head] if head.weight == 1.0 => {
+                Some((c.optimizer.as_ref(), head.loss.as_ref(), &head.metrics))
+            }
+            _ => None,
+        }
     }
 
     /// Add initial values (optimizer state) for the parameters the store lacks.

@@ -1,24 +1,23 @@
 //! The step graphs of a compiled model:
 //! - train step: forward + loss (+ regularizer penalties) + metrics + gradients + optimizer
-//!   updates; outputs `loss` and one output per metric (the batch mean, or the batch's
-//!   counts for a metric summed over the epoch);
+//!   updates; outputs `loss` and one output per reported value (see [`super::heads`]: the
+//!   batch mean, or the batch's counts for a metric summed over the epoch);
 //! - eval: forward + loss (+ penalties) + metrics.
 //!
 //! Graphs are static-shaped, so each is built for a concrete batch size. Labels are fed as
-//! given by the dataset, in the per-example shape the state settled on at compile time.
+//! given by the dataset, one graph input per head (`labels`, or `labels_k` for several), in
+//! the per-example shape the state settled on at compile time.
 
 use ir::{BinaryOp, Graph, NodeId, Shape, Tensor};
 
+use super::heads::{HeadNodes, build_heads, labels_input};
 use super::{Role, TrainingState};
 use crate::error::Result;
-use crate::metrics::Aggregation;
 use crate::model::graph::LayerGraph;
 use crate::model::graph::forward::{Forward, ModelParam};
 
 /// Name of the loss output of the train and eval graphs.
 pub const LOSS_OUTPUT: &str = "loss";
-/// Name of the graph input that takes a batch of labels.
-pub const LABELS_INPUT: &str = "labels";
 
 impl TrainingState {
     /// The train or eval graph for `batch` examples of the model whose layers are `graph`
@@ -35,73 +34,30 @@ impl TrainingState {
             outputs,
             params,
         } = graph.build_forward(self.forward_options(seed, role, batch))?;
-        let output = outputs[0];
-        let mut label_dims = vec![batch];
-        label_dims.extend_from_slice(self.label_shape.dims());
-        let labels = g.input(LABELS_INPUT, Shape::new(label_dims));
-        let loss = self.objective(graph, &mut g, output, &params, labels)?;
-        let metric_nodes = self.metric_nodes(graph, &mut g, output, labels)?;
+        let count = self.label_shapes.len();
+        let labels: Vec<NodeId> = self
+            .label_shapes
+            .iter()
+            .enumerate()
+            .map(|(k, shape)| {
+                let mut dims = vec![batch];
+                dims.extend_from_slice(shape.dims());
+                g.input(labels_input(k, count), Shape::new(dims))
+            })
+            .collect();
+        let error = |msg: String| graph.error(msg);
+        let HeadNodes { total, reported } =
+            build_heads(&mut g, &self.components.heads, &outputs, &labels, &error)?;
+        let loss = add_penalties(&mut g, total, &params)?;
         let mut initial_state = Vec::new();
         if role == Role::Train {
             initial_state = self.add_update(&mut g, &params, loss)?;
         }
         g.add_output(LOSS_OUTPUT, loss)?;
-        for (name, node) in metric_nodes {
+        for (name, node) in reported {
             g.add_output(name, node)?;
         }
         Ok((g, initial_state))
-    }
-
-    /// The scalar the optimizer minimises: the loss of the model's `output` against
-    /// `labels`, plus every parameter's regularizer penalty.
-    fn objective(
-        &self,
-        graph: &LayerGraph,
-        g: &mut Graph,
-        output: NodeId,
-        params: &[ModelParam],
-        labels: NodeId,
-    ) -> Result<NodeId> {
-        let mut loss = self.components.loss.build(g, output, labels)?;
-        if !g.shape(loss).dims().is_empty() {
-            return Err(graph.error(format!(
-                "the loss must be a scalar, got shape {}",
-                g.shape(loss)
-            )));
-        }
-        for p in params {
-            if let Some(regularizer) = p.spec.regularizer {
-                let penalty = regularizer.build_penalty(g, p.node)?;
-                loss = g.binary(BinaryOp::Add, loss, penalty)?;
-            }
-        }
-        Ok(loss)
-    }
-
-    /// One node per metric, by name: a scalar for a mean, counts for a summed metric.
-    fn metric_nodes(
-        &self,
-        graph: &LayerGraph,
-        g: &mut Graph,
-        output: NodeId,
-        labels: NodeId,
-    ) -> Result<Vec<(String, NodeId)>> {
-        self.components
-            .metrics
-            .iter()
-            .map(|m| {
-                let node = m.build(g, output, labels)?;
-                let per_batch_mean = matches!(m.aggregation(), Aggregation::Mean);
-                if per_batch_mean && g.shape(node).rank() != 0 {
-                    return Err(graph.error(format!(
-                        "metric `{}` must be a scalar, got shape {}",
-                        m.name(),
-                        g.shape(node)
-                    )));
-                }
-                Ok((m.name().to_string(), node))
-            })
-            .collect()
     }
 
     /// Append the gradients of `loss` with respect to the trainable parameters and the
@@ -123,4 +79,16 @@ impl TrainingState {
             .optimizer
             .build_update(g, &trainable, &grads)
     }
+}
+
+/// The scalar the optimizer minimises: the heads' weighted loss `loss` plus every
+/// parameter's regularizer penalty.
+fn add_penalties(g: &mut Graph, mut loss: NodeId, params: &[ModelParam]) -> Result<NodeId> {
+    for p in params {
+        if let Some(regularizer) = p.spec.regularizer {
+            let penalty = regularizer.build_penalty(g, p.node)?;
+            loss = g.binary(BinaryOp::Add, loss, penalty)?;
+        }
+    }
+    Ok(loss)
 }

@@ -123,6 +123,13 @@ pub fn to_onnx(model: &Model) -> Result<ModelProto> {
 
 /// Fails, naming every layer without an export rule, if there is any.
 fn check_rules(model: &Model) -> Result<()> {
+    if let Some(shared) = (0..model.layers().len()).find(|&i| model.is_shared_call(i)) {
+        return Err(Error::Layer {
+            layer: model.layers()[shared].label(),
+            msg: "is shared (called more than once); ONNX export supports layers called once"
+                .into(),
+        });
+    }
     let missing: Vec<String> = model
         .layers()
         .iter()
