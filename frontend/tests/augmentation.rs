@@ -132,7 +132,7 @@ fn flips_mirror_whole_images_about_half_the_time() {
         }
     }
     // Binomial(64, ½): standard deviation 4; 12 is three of them.
-    assert!((flipped as i32 - 32).abs() <= 12, "{flipped} of 64 flipped");
+    assert!((flipped - 32i32).abs() <= 12, "{flipped} of 64 flipped");
 
     let both = train(&RandomFlip::default(), &x, 3.0);
     let mut seen = [0; 4];
@@ -312,7 +312,7 @@ fn contrast_scales_each_image_about_its_channel_means() {
     // Clipped to value_range.
     let clipped = train(&RandomContrast::new(0.9).value_range(22.0, 28.0), &x, 0.0);
     assert!(clipped.data.iter().all(|v| (22.0..=28.0).contains(v)));
-    assert!(clipped.data.iter().any(|&v| v == 22.0) && clipped.data.iter().any(|&v| v == 28.0));
+    assert!(clipped.data.contains(&22.0) && clipped.data.contains(&28.0));
 }
 
 /// A model of one augmentation `layer` on `[h, w, c]` images, compiled.
@@ -360,7 +360,7 @@ fn bad_options_are_errors_naming_the_layer() {
             "{err}"
         );
     };
-    check(Box::new(RandomFlip::default()), &[4, 4], "3-D input");
+    check(Box::<RandomFlip>::default(), &[4, 4], "3-D input");
     check(
         Box::new(RandomTranslation::new(1.5, 0.1)),
         &[4, 4, 1],
