@@ -378,6 +378,12 @@ fn bad_options_are_errors_naming_the_layer() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("mode") && err.contains("diagonal"), "{err}");
+    let channels_first = serde_json::json!({"name": "c", "height": 2, "width": 2,
+        "data_format": "channels_first"});
+    let err = layer_from_config("RandomCrop", &channels_first)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("data_format"), "{err}");
     let bad_fill = serde_json::json!({"name": "r", "factor": 0.1, "fill_mode": "mirror"});
     let err = layer_from_config("RandomRotation", &bad_fill)
         .unwrap_err()

@@ -61,6 +61,7 @@ impl RandomContrast {
 
     /// The layer a Keras `RandomContrast` config describes (`value_range` from Keras 3).
     pub fn from_config(c: &ConfigReader) -> Result<Self> {
+        c.require_str("data_format", "channels_last")?;
         let value_range = match c.get("value_range") {
             None => PIXELS,
             Some(Value::Array(pair)) if pair.len() == 2 => (

@@ -54,6 +54,7 @@ impl RandomCrop {
 
     /// The layer a Keras `RandomCrop` config describes.
     pub fn from_config(c: &ConfigReader) -> Result<Self> {
+        c.require_str("data_format", "channels_last")?;
         Ok(RandomCrop {
             height: c.usize("height")?,
             width: c.usize("width")?,

@@ -35,10 +35,26 @@ const MODES: [(&str, FlipMode); 3] = [
 /// each image of the batch with probability ½ per allowed axis; in evaluate and predict it
 /// passes its input through.
 ///
+/// Augmentation sits right after the input of an image model:
+///
 /// ```
-/// use kiln::layers::{FlipMode, Layer, RandomFlip};
-/// let flip = RandomFlip::new(FlipMode::Horizontal).seed(7);
-/// assert_eq!(flip.config()["mode"], "horizontal");
+/// # fn main() -> kiln::Result<()> {
+/// use kiln::prelude::*;
+/// let model = sequential![
+///     Input::new([28, 28, 1]),
+///     RandomFlip::new(FlipMode::Horizontal),
+///     RandomRotation::new(0.05),
+///     RandomZoom::new(0.1),
+///     RandomTranslation::new(0.1, 0.1),
+///     Rescaling::new(1.0 / 255.0),
+///     Conv2D::new(16, 3).activation(Activation::Relu),
+///     Flatten::new(),
+///     Dense::new(10).activation(Activation::Softmax),
+/// ];
+/// assert_eq!(model.count_params()?, 16 * 9 + 16 + 26 * 26 * 16 * 10 + 10);
+/// assert_eq!(model.layers()[1].config()["mode"], "horizontal");
+/// # Ok(())
+/// # }
 /// ```
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct RandomFlip {
@@ -67,6 +83,7 @@ impl RandomFlip {
 
     /// The layer a Keras `RandomFlip` config describes.
     pub fn from_config(c: &ConfigReader) -> Result<Self> {
+        c.require_str("data_format", "channels_last")?;
         let mode = c.str_or("mode", "horizontal_and_vertical")?;
         Ok(RandomFlip {
             mode: lookup(&MODES, &mode, "mode").map_err(|m| c.error("mode", m))?,

@@ -50,6 +50,7 @@ impl RandomRotation {
 
     /// The layer a Keras `RandomRotation` config describes.
     pub fn from_config(c: &ConfigReader) -> Result<Self> {
+        c.require_str("data_format", "channels_last")?;
         Ok(RandomRotation {
             factor: Factor::read(c, "factor")?,
             options: TransformOptions::read(c)?,

@@ -50,6 +50,7 @@ impl RandomTranslation {
 
     /// The layer a Keras `RandomTranslation` config describes.
     pub fn from_config(c: &ConfigReader) -> Result<Self> {
+        c.require_str("data_format", "channels_last")?;
         Ok(RandomTranslation {
             height_factor: Factor::read(c, "height_factor")?,
             width_factor: Factor::read(c, "width_factor")?,

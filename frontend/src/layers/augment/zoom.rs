@@ -56,6 +56,7 @@ impl RandomZoom {
 
     /// The layer a Keras `RandomZoom` config describes.
     pub fn from_config(c: &ConfigReader) -> Result<Self> {
+        c.require_str("data_format", "channels_last")?;
         let width_factor = c
             .get("width_factor")
             .map(|v| Factor::from_json(v).map_err(|m| c.error("width_factor", m)))
