@@ -612,3 +612,28 @@ fn normalization_adapt_equals_numpy_and_keras() {
             .contains("given")
     );
 }
+
+#[test]
+fn onnx_export_drops_the_augmentations_but_not_a_crop() {
+    let model = sequential![
+        Input::new([8, 8, 1]),
+        RandomFlip::default(),
+        RandomRotation::new(0.1),
+        RandomZoom::new(0.1),
+        RandomTranslation::new(0.1, 0.1),
+        RandomContrast::new(0.1),
+        Flatten::new(),
+        Dense::new(2),
+    ];
+    let proto = kiln::onnx::to_onnx(&model).unwrap();
+    let graph = proto.graph.unwrap();
+    let ops: Vec<&str> = graph
+        .node
+        .iter()
+        .filter_map(|n| n.op_type.as_deref())
+        .collect();
+    assert!(!ops.iter().any(|op| op.contains("Random")), "{ops:?}");
+    let cropped = sequential![Input::new([8, 8, 1]), RandomCrop::new(4, 4)];
+    let err = kiln::onnx::to_onnx(&cropped).unwrap_err().to_string();
+    assert!(err.contains("RandomCrop"), "{err}");
+}
