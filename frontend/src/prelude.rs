@@ -23,6 +23,11 @@ pub use crate::layers::{
     Bidirectional, GRU, LSTM, MergeMode, Permute, RepeatVector, SimpleRNN, TimeDistributed,
 };
 pub use crate::layers::{Dot, LayerNormalization, MultiHeadAttention};
+// Image augmentation and input statistics.
+pub use crate::layers::{
+    FillMode, FlipMode, Normalization, RandomContrast, RandomCrop, RandomFlip, RandomRotation,
+    RandomTranslation, RandomZoom, Rescaling,
+};
 pub use crate::model::{Evaluation, FitOptions, Functional, History, Model, Sequential, TensorRef};
 pub use crate::progress::Verbosity;
 pub use crate::regularizers::Regularizer;

@@ -102,7 +102,7 @@ impl Dropout {
 }
 
 /// A per-layer seed offset in `0..2²³` from the layer's 64-bit seed (a splitmix64 finaliser).
-fn seed_offset(seed: u64) -> f32 {
+pub(crate) fn seed_offset(seed: u64) -> f32 {
     let mut z = seed.wrapping_add(0x9e37_79b9_7f4a_7c15);
     z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);

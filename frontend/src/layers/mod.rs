@@ -46,6 +46,9 @@ mod grouped_conv;
 mod normalization;
 mod rescaling;
 mod tf_op_lambda;
+// Image augmentation (active only while training).
+mod augment;
+mod moments;
 
 pub use activation_kinds::{
     ActivationLayer, ELU, EluKind, LeakyReLU, LeakyReluKind, ReLU, ReluKind, Softmax, SoftmaxKind,
@@ -98,6 +101,11 @@ pub use rescaling::Rescaling;
 pub use tf_op_lambda::{
     CallArgs as TfCallArgs, Elementwise as TfElementwise, TFOpLambda, TfFunction,
     supported_tf_functions,
+};
+// Image augmentation.
+pub use augment::{
+    Factor, FillMode, FlipMode, RandomContrast, RandomCrop, RandomFlip, RandomRotation,
+    RandomTranslation, RandomZoom, TransformOptions,
 };
 
 use std::fmt;

@@ -6,14 +6,17 @@
 //! everything). The statistics are either given in the config (`mean`, `variance`: numbers
 //! or lists, then constants of the graph, no weights) or weights `mean`, `variance` and
 //! `count` (Keras' int64 sample count, held as a float) that a Keras file supplies. They are
-//! never trained: training and inference compute the same thing. It does NOT `adapt` (compute
-//! the statistics from data).
+//! never trained: training and inference compute the same thing. [`Normalization::adapt`]
+//! computes them from data (Keras' `adapt`) into the weights' initial values; it does NOT
+//! update the weights of a model already built (adapt the layer before adding it).
 
 use ir::{BinaryOp, Graph, NodeId, Shape, Tensor, UnaryOp};
 use serde_json::{Value, json};
 
+use crate::datasets::Dataset;
 use crate::error::Result;
 use crate::initializers::Initializer;
+use crate::layers::moments::Moments;
 use crate::layers::naming::{name_methods, named_builder};
 use crate::layers::{
     ConfigReader, Layer, LayerContext, ParamSpec, keras_shape, layer_config, layer_error,
@@ -46,6 +49,8 @@ pub struct Normalization {
     axis: Option<Vec<i64>>,
     /// The mean and variance given in the config, if any.
     given: Option<(Vec<f32>, Vec<f32>)>,
+    /// The statistics `adapt` computed: the weights' initial values.
+    adapted: Option<Adapted>,
     invert: bool,
     name: Option<String>,
 }
@@ -55,10 +60,22 @@ impl Default for Normalization {
         Normalization {
             axis: Some(vec![-1]),
             given: None,
+            adapted: None,
             invert: false,
             name: None,
         }
     }
+}
+
+/// What [`Normalization::adapt`] computed: per kept feature the mean and the (population)
+/// variance, and how many values each summarises.
+#[derive(Debug, Clone, PartialEq)]
+struct Adapted {
+    /// The statistics' shape (the kept axes' sizes).
+    shape: Shape,
+    mean: Vec<f32>,
+    variance: Vec<f32>,
+    count: f32,
 }
 
 impl Normalization {
@@ -89,6 +106,89 @@ impl Normalization {
 
     named_builder!();
 
+    /// Keras' `adapt`: the mean and variance of `data`'s features over the batch and every
+    /// axis not kept, as numpy's `mean` and `var` compute them; they become the initial
+    /// values of the `mean`, `variance` and `count` weights (so `adapt` before building the
+    /// model). An error for a layer with given statistics or for no data.
+    ///
+    /// ```
+    /// # fn main() -> kiln::Result<()> {
+    /// use kiln::layers::Normalization;
+    /// use kiln::prelude::*;
+    /// let data = kiln::datasets::Dataset::new(vec![1.0, 10.0, 3.0, 30.0], &[2, 2], vec![0.0; 2], &[2, 1])?;
+    /// let mut norm = Normalization::new();
+    /// norm.adapt(&data)?;
+    /// let model = Sequential::of([Input::new([2]).into(), norm.into()]);
+    /// let y = model.predict(&kiln::Tensor::new([1, 2], vec![2.0, 20.0]).unwrap(), 1)?;
+    /// assert_eq!(y.data, vec![0.0, 0.0]);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn adapt(&mut self, data: &Dataset) -> Result<()> {
+        let step = 1024 * data.feature_size().max(1);
+        self.adapt_batches(data.feature_shape(), data.features().chunks(step))
+    }
+
+    /// [`Normalization::adapt`] on a tensor whose first axis is the batch.
+    pub fn adapt_tensor(&mut self, data: &Tensor) -> Result<()> {
+        let dims = data.shape.dims();
+        if dims.is_empty() {
+            return Err(layer_error(self, "adapt needs a batch axis, got a scalar"));
+        }
+        self.adapt_batches(&dims[1..], [data.data.as_slice()])
+    }
+
+    /// [`Normalization::adapt`] on data that arrives in pieces (a generator, files): each
+    /// item holds whole examples of shape `example_shape` (no batch axis), one after another.
+    pub fn adapt_batches<'a>(
+        &mut self,
+        example_shape: &[usize],
+        batches: impl IntoIterator<Item = &'a [f32]>,
+    ) -> Result<()> {
+        if self.given.is_some() {
+            return Err(layer_error(
+                self,
+                "cannot adapt: its mean and variance are given",
+            ));
+        }
+        let input = Shape::from(example_shape);
+        let (stats, _) = self.shapes(&input)?;
+        let kept = self.kept_axes(&input)?;
+        let feature_of = feature_indices(example_shape, &kept);
+        let mut moments = Moments::new(stats.numel());
+        for batch in batches {
+            if batch.len() % feature_of.len().max(1) != 0 {
+                return Err(layer_error(
+                    self,
+                    format!(
+                        "adapt: a batch of {} values is not whole examples of shape {}",
+                        batch.len(),
+                        keras_shape(&input)
+                    ),
+                ));
+            }
+            moments.add(batch, &feature_of);
+        }
+        if moments.count() == 0.0 {
+            return Err(layer_error(self, "adapt: no data"));
+        }
+        let (mean, variance) = moments.mean_variance();
+        self.adapted = Some(Adapted {
+            shape: stats,
+            mean,
+            variance,
+            count: moments.count() as f32,
+        });
+        Ok(())
+    }
+
+    /// The adapted `(mean, variance)`, if [`Normalization::adapt`] ran.
+    pub fn adapted_statistics(&self) -> Option<(&[f32], &[f32])> {
+        self.adapted
+            .as_ref()
+            .map(|a| (a.mean.as_slice(), a.variance.as_slice()))
+    }
+
     /// The layer a Keras `Normalization` config describes.
     pub fn from_config(c: &ConfigReader) -> Result<Self> {
         let axis = match c.fields().get("axis") {
@@ -118,6 +218,7 @@ impl Normalization {
         Ok(Normalization {
             axis,
             given,
+            adapted: None,
             invert: c.bool_or("invert", false)?,
             name: Some(c.name().to_string()),
         })
@@ -176,6 +277,23 @@ impl Normalization {
         };
         Ok(Tensor::new(shape.clone(), data).expect("sized above"))
     }
+}
+
+/// For each element of an example of shape `dims`, the index of its statistic: its
+/// position along the `kept` axes (1-based, sorted), row-major.
+fn feature_indices(dims: &[usize], kept: &[usize]) -> Vec<usize> {
+    let numel: usize = dims.iter().product();
+    (0..numel)
+        .map(|mut i| {
+            let mut index = vec![0; dims.len()];
+            for (a, &d) in dims.iter().enumerate().rev() {
+                index[a] = i % d;
+                i /= d;
+            }
+            kept.iter()
+                .fold(0, |acc, &a| acc * dims[a - 1] + index[a - 1])
+        })
+        .collect()
 }
 
 /// The integers of a number or a list of numbers.
@@ -238,6 +356,28 @@ impl Layer for Normalization {
             spec("variance", stats, Initializer::Ones),
             spec("count", Shape::new(Vec::new()), Initializer::Zeros),
         ]
+    }
+
+    fn initial_value(&self, spec: &ParamSpec, seed: u64) -> Result<Tensor> {
+        let Some(adapted) = &self.adapted else {
+            return spec.initializer.initialize(&spec.shape, seed);
+        };
+        if spec.name != "count" && spec.shape != adapted.shape {
+            return Err(layer_error(
+                self,
+                format!(
+                    "adapted to statistics of shape {:?}, but its input needs {:?}",
+                    adapted.shape.dims(),
+                    spec.shape.dims()
+                ),
+            ));
+        }
+        let (shape, data) = match spec.name {
+            "mean" => (adapted.shape.clone(), adapted.mean.clone()),
+            "variance" => (adapted.shape.clone(), adapted.variance.clone()),
+            _ => (spec.shape.clone(), vec![adapted.count]),
+        };
+        Ok(Tensor::new(shape, data).expect("sized by adapt"))
     }
 
     fn config(&self) -> Value {

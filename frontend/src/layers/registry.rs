@@ -23,6 +23,9 @@ use crate::layers::{Bidirectional, GRU, LSTM, Permute, RepeatVector, SimpleRNN, 
 use crate::layers::{ConstantOperand, PinnedBatch};
 use crate::layers::{CustomScaleLayer, LayerScale, Normalization, Rescaling, TFOpLambda};
 use crate::layers::{Dot, LayerNormalization, MultiHeadAttention};
+use crate::layers::{
+    RandomContrast, RandomCrop, RandomFlip, RandomRotation, RandomTranslation, RandomZoom,
+};
 
 /// Builds a layer from its config reader.
 type FromConfig = fn(&ConfigReader) -> Result<Box<dyn Layer>>;
@@ -148,6 +151,19 @@ const LAYERS: &[(&str, FromConfig)] = &[
         Ok(Box::new(CustomScaleLayer::from_config(c)?))
     }),
     ("LayerScale", |c| Ok(Box::new(LayerScale::from_config(c)?))),
+    // Image augmentation.
+    ("RandomFlip", |c| Ok(Box::new(RandomFlip::from_config(c)?))),
+    ("RandomCrop", |c| Ok(Box::new(RandomCrop::from_config(c)?))),
+    ("RandomTranslation", |c| {
+        Ok(Box::new(RandomTranslation::from_config(c)?))
+    }),
+    ("RandomRotation", |c| {
+        Ok(Box::new(RandomRotation::from_config(c)?))
+    }),
+    ("RandomZoom", |c| Ok(Box::new(RandomZoom::from_config(c)?))),
+    ("RandomContrast", |c| {
+        Ok(Box::new(RandomContrast::from_config(c)?))
+    }),
 ];
 
 /// The Keras class names the registry knows.

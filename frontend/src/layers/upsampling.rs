@@ -126,7 +126,7 @@ pub(crate) fn bilinear_matrix(n: usize, s: usize) -> Tensor {
 
 /// `m @ x` over axis `axis` of `x`: that axis is moved to the front, the rest flattened, the
 /// `[out, n]` matrix applied, and the axes put back.
-fn apply_along(g: &mut Graph, x: NodeId, axis: usize, m: Tensor) -> Result<NodeId> {
+pub(crate) fn apply_along(g: &mut Graph, x: NodeId, axis: usize, m: Tensor) -> Result<NodeId> {
     let dims = g.shape(x).dims().to_vec();
     let out = m.shape.dims()[0];
     let mut perm: Vec<usize> = vec![axis];

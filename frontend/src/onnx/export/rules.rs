@@ -44,6 +44,12 @@ const RULES: &[(&str, Rule)] = &[
     ("BatchNormalization", normalization::batch_normalization),
     ("LayerNormalization", normalization::layer_normalization),
     ("Dropout", shape_ops::dropout),
+    // Augmentation layers: the identity at inference, as Dropout (RandomCrop resizes: none).
+    ("RandomFlip", shape_ops::dropout),
+    ("RandomTranslation", shape_ops::dropout),
+    ("RandomRotation", shape_ops::dropout),
+    ("RandomZoom", shape_ops::dropout),
+    ("RandomContrast", shape_ops::dropout),
     ("Flatten", shape_ops::flatten),
     ("Reshape", shape_ops::reshape),
     ("Permute", shape_ops::permute),
