@@ -5,6 +5,8 @@
 //! - [`idx`]: the gzip IDX reader; [`Dataset::from_idx_files`] ([`idx_dataset`]) turns an
 //!   image/label file pair into a dataset.
 //! - [`mnist`] and [`fashion_mnist`]: `load(dir) -> (train, test)`.
+//! - [`image_folder`]: one sub-folder of PNG/JPEG images per class ([`ImageFolder`]).
+//! - [`csv_file`]: a CSV file with a header, columns chosen by name ([`CsvLoader`]).
 //!
 //! ```no_run
 //! # fn main() -> kiln::Result<()> {
@@ -19,17 +21,21 @@
 //! ```
 
 pub mod batches;
+pub mod csv_file;
 pub mod dataset;
 pub mod idx;
 pub mod idx_dataset;
+pub mod image_folder;
 pub mod mnist;
 #[cfg(feature = "ndarray")]
 mod ndarray_support;
 mod permutation;
 
 pub use batches::{Batch, Batches};
+pub use csv_file::CsvLoader;
 pub use dataset::Dataset;
 pub use idx_dataset::LabelEncoding;
+pub use image_folder::ImageFolder;
 
 /// Fashion-MNIST (Zalando): the same four file names and format as MNIST, ten clothing
 /// classes; loaded by the MNIST loader.
