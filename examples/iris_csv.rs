@@ -5,8 +5,9 @@
 //! `datasets/README.md`) with [`CsvLoader`]: the measurements as features, the species as
 //! one-hot labels over the sorted class names. Shuffles with a fixed seed, keeps 30 rows for
 //! testing, trains Input(4) → Dense(16, relu) → Dense(16, relu) → Dense(3) with Adam and
-//! softmax cross-entropy for 60 epochs of batch 8, and prints the test accuracy (0.93 to 1.0;
-//! 30 test rows make each miss 0.033) and the predicted species of the first test rows.
+//! softmax cross-entropy for 100 epochs of batch 8 (under a second), and prints the test
+//! accuracy (0.90: 27 of the 30 test rows; training accuracy 0.98) and the predicted species
+//! of the first test rows.
 
 use kiln::datasets::csv_file::{CsvLabel, CsvLoader};
 use kiln::losses::SoftmaxCrossEntropyWithLogits;
@@ -14,7 +15,7 @@ use kiln::metrics::Accuracy;
 use kiln::optimizers::Adam;
 use kiln::prelude::*;
 
-const EPOCHS: usize = 60;
+const EPOCHS: usize = 100;
 const BATCH_SIZE: usize = 8;
 
 fn main() -> kiln::Result<()> {

@@ -3,10 +3,11 @@
 //! and PNG with the curves' colours in them) from `History::save_curves` and the
 //! `TrainingCurves` callback.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use kiln::callbacks::{CSVLogger, TrainingCurves};
+use kiln::callbacks::CSVLogger;
+#[cfg(feature = "plot")]
+use kiln::callbacks::TrainingCurves;
 use kiln::losses::SoftmaxCrossEntropyWithLogits;
 use kiln::metrics::Accuracy;
 use kiln::model::History;
@@ -132,12 +133,14 @@ fn csv_logger_without_validation_adds_val_columns_of_na() {
 }
 
 /// Counts pixels of a PNG near `rgb`.
+#[cfg(feature = "plot")]
 fn count_colour(png: &image::RgbImage, rgb: [u8; 3]) -> usize {
     png.pixels()
         .filter(|p| p.0.iter().zip(rgb).all(|(a, b)| a.abs_diff(b) < 8))
         .count()
 }
 
+#[cfg(feature = "plot")]
 #[test]
 fn curves_are_drawn_to_svg_and_png_with_a_panel_per_quantity() {
     let dir = scratch("curves");
@@ -191,14 +194,15 @@ fn curves_are_drawn_to_svg_and_png_with_a_panel_per_quantity() {
     assert!(error.contains(".svg or .png"), "{error}");
 }
 
+#[cfg(feature = "plot")]
 #[test]
 fn curves_of_one_epoch_and_gaps_still_draw() {
-    let series = BTreeMap::from([
+    let series = std::collections::BTreeMap::from([
         ("loss".to_string(), vec![0.7]),
         ("mae".to_string(), vec![f32::NAN, 0.3, 0.2]),
     ]);
     let png = kiln::plot::training_curves_png(&series).unwrap();
     let png = image::load_from_memory(&png).unwrap().into_rgb8();
     assert!(count_colour(&png, [31, 119, 180]) > 20);
-    assert!(kiln::plot::training_curves_svg(&BTreeMap::new()).is_err());
+    assert!(kiln::plot::training_curves_svg(&Default::default()).is_err());
 }

@@ -173,7 +173,7 @@ impl CsvLoader {
     }
 
     /// The header and the rows with their 1-based line numbers.
-    fn read(&self) -> Result<(Vec<String>, Vec<(u64, Vec<String>)>)> {
+    fn read(&self) -> Result<(Vec<String>, Rows)> {
         let error = |line: u64, msg: String| Error::Csv {
             path: self.path.clone(),
             line,
@@ -290,6 +290,9 @@ impl CsvLoader {
         Ok((table.values, names, vocabularies))
     }
 }
+
+/// The rows of a file: each row's 1-based line and its cells.
+type Rows = Vec<(u64, Vec<String>)>;
 
 /// One feature column's encoded values.
 enum Block {
