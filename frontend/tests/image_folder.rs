@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use kiln::datasets::idx::{IMAGES_MAGIC, read_gz_idx};
-use kiln::datasets::image_folder::{ColorMode, ImageFolder, LabelMode, Subset};
+use kiln::datasets::image_folder::{ColorMode, ImageFolder, Interpolation, LabelMode, Subset};
 
 const SAMPLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../datasets/fashion_folder");
 const IDX_IMAGES: &str = concat!(
@@ -320,4 +320,41 @@ fn the_cache_is_read_back_and_rebuilt_when_a_file_changes() {
     let rebuilt = folder.load().unwrap();
     assert_eq!(rebuilt.dataset.len(), 3);
     assert_ne!(*rebuilt.dataset.features().last().unwrap(), 1234.5);
+}
+
+const KERAS_FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/image_folder");
+
+/// Resizing and colour conversion against tf-keras 2.21's `image_dataset_from_directory` on
+/// two small PNG files (`fixtures/image_folder/make_fixture.py`).
+#[test]
+fn resizing_matches_keras_image_dataset_from_directory() {
+    let text = std::fs::read_to_string(format!("{KERAS_FIXTURE}/expected.json")).unwrap();
+    let expected: serde_json::Value = serde_json::from_str(&text).unwrap();
+    for case in expected["cases"].as_array().unwrap() {
+        let size: Vec<usize> = serde_json::from_value(case["image_size"].clone()).unwrap();
+        let interpolation = match case["interpolation"].as_str().unwrap() {
+            "bilinear" => Interpolation::Bilinear,
+            _ => Interpolation::Nearest,
+        };
+        let color_mode = match case["color_mode"].as_str().unwrap() {
+            "rgb" => ColorMode::Rgb,
+            _ => ColorMode::Grayscale,
+        };
+        let loaded = ImageFolder::new(format!("{KERAS_FIXTURE}/folder"))
+            .image_size(size[0], size[1])
+            .interpolation(interpolation)
+            .color_mode(color_mode)
+            .shuffle(false)
+            .load()
+            .unwrap();
+        let want: Vec<f32> = serde_json::from_value(case["features"].clone()).unwrap();
+        let got = loaded.dataset.features();
+        assert_eq!(got.len(), want.len());
+        let worst = got
+            .iter()
+            .zip(&want)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f32::max);
+        assert!(worst < 2e-3, "{case:?}: worst difference {worst}");
+    }
 }

@@ -14,8 +14,10 @@ use crate::error::{Error, Result};
 /// The colour channels of a decoded image, Keras' `color_mode`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum ColorMode {
-    /// One channel. Colour images are converted with the Rec. 709 luma weights
-    /// (0.2126 R + 0.7152 G + 0.0722 B, the `image` crate's and libpng's conversion).
+    /// One channel. Colour images are converted as TensorFlow's PNG decoder does (libpng's
+    /// `rgb_to_gray` with the weights 0.299, 0.587, 0.114 in 15-bit fixed point, rounded
+    /// down: `(9797 R + 19234 G + 3737 B) >> 15`); for colour JPEG files TensorFlow's libjpeg
+    /// rounds to nearest instead, so a grey level may differ from Keras' by 1 there.
     Grayscale,
     /// Three channels (Keras' default); a grey image is repeated into all three.
     #[default]
@@ -123,7 +125,17 @@ fn reader<'b>(
 /// The image's pixels, row-major, with the mode's channels.
 fn to_channels(image: DynamicImage, mode: ColorMode) -> Vec<u8> {
     match mode {
-        ColorMode::Grayscale => image.into_luma8().into_raw(),
+        ColorMode::Grayscale if !image.color().has_color() => image.into_luma8().into_raw(),
+        ColorMode::Grayscale => image
+            .into_rgb8()
+            .into_raw()
+            .chunks_exact(3)
+            .map(|p| {
+                let weighted =
+                    9797 * u32::from(p[0]) + 19234 * u32::from(p[1]) + 3737 * u32::from(p[2]);
+                (weighted >> 15) as u8
+            })
+            .collect(),
         ColorMode::Rgb => image.into_rgb8().into_raw(),
         ColorMode::Rgba => image.into_rgba8().into_raw(),
     }

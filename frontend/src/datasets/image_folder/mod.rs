@@ -5,7 +5,7 @@
 //!   [`ImageFolder::class_names`]); labels as class indices, one-hot rows or one 0/1 value
 //!   ([`LabelMode`]).
 //! - Files: PNG and JPEG (`.png`, `.jpg`, `.jpeg`, any case) anywhere below a class folder
-//!   ([`listing`]), decoded with the `image` crate, converted to the [`ColorMode`] and resized
+//!   (`listing.rs`), decoded with the `image` crate, converted to the [`ColorMode`] and resized
 //!   to `image_size` ([`decode`]). Pixel values are 0 to 255, as in Keras: scale them with
 //!   [`Dataset::scale_features`] or a `Rescaling` layer.
 //! - Bounded memory: each file's width and height are read from its header and checked
