@@ -97,6 +97,29 @@ pub enum Error {
         /// The number of classes asked for.
         num_classes: usize,
     },
+    /// An image file of an image-folder dataset cannot be used: not PNG or JPEG, damaged, or
+    /// larger than the loader's pixel limit.
+    #[error("image {}: {msg}", path.display())]
+    Image {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        msg: String,
+    },
+    /// A CSV file cannot be turned into a dataset: a missing column, a malformed row, a value
+    /// that is not a number. `line` is 1-based (the header is line 1); `column` names the
+    /// column when one is at fault.
+    #[error("{}:{line}{}: {msg}", path.display(), column.as_ref().map(|c| format!(", column `{c}`")).unwrap_or_default())]
+    Csv {
+        /// The file.
+        path: PathBuf,
+        /// The 1-based line (0 when the file as a whole is at fault).
+        line: u64,
+        /// The column at fault, if one is.
+        column: Option<String>,
+        /// What is wrong.
+        msg: String,
+    },
     /// Data and shapes given to a dataset do not fit together.
     #[error("dataset shape error: {0}")]
     DatasetShape(String),

@@ -42,6 +42,8 @@ pub mod optimizers;
 pub mod layers;
 pub mod metrics;
 // Level 4: what `fit` reports and prints.
+#[cfg(feature = "plot")]
+pub mod plot;
 pub mod progress;
 // Level 5: models.
 pub mod model;

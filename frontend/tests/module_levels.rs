@@ -39,6 +39,7 @@ const LEVELS: &[(&str, (u8, u8))] = &[
     ("metrics", (3, 0)),
     // 4: what `fit` reports and prints.
     ("progress", (4, 0)),
+    ("plot", (4, 0)),
     // 5: models.
     ("model::graph", (5, 0)),
     ("model::runner", (5, 0)),

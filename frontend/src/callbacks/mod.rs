@@ -18,19 +18,25 @@
 //! # }
 //! ```
 
+mod csv_logger;
 mod early_stopping;
 mod learning_rate_scheduler;
 mod model_checkpoint;
 mod monitor;
 mod reduce_lr_on_plateau;
 mod terminate_on_nan;
+#[cfg(feature = "plot")]
+mod training_curves;
 
+pub use csv_logger::CSVLogger;
 pub use early_stopping::EarlyStopping;
 pub use learning_rate_scheduler::LearningRateScheduler;
 pub use model_checkpoint::ModelCheckpoint;
 pub use monitor::Mode;
 pub use reduce_lr_on_plateau::ReduceLROnPlateau;
 pub use terminate_on_nan::TerminateOnNaN;
+#[cfg(feature = "plot")]
+pub use training_curves::TrainingCurves;
 
 /// The hook interface `fit` calls (defined with `fit`, re-exported here under Keras' module name).
 pub use crate::model::{Callback, Training};

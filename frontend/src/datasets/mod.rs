@@ -7,6 +7,8 @@
 //! - [`MultiDataset`] ([`multi`]): several feature and label tensors, for models with
 //!   several inputs or outputs.
 //! - [`mnist`] and [`fashion_mnist`]: `load(dir) -> (train, test)`.
+//! - [`image_folder`]: one sub-folder of PNG/JPEG images per class ([`ImageFolder`]).
+//! - [`csv_file`]: a CSV file with a header, columns chosen by name ([`CsvLoader`]).
 //!
 //! ```no_run
 //! # fn main() -> kiln::Result<()> {
@@ -21,9 +23,11 @@
 //! ```
 
 pub mod batches;
+pub mod csv_file;
 pub mod dataset;
 pub mod idx;
 pub mod idx_dataset;
+pub mod image_folder;
 pub mod mnist;
 pub mod multi;
 #[cfg(feature = "ndarray")]
@@ -31,8 +35,10 @@ mod ndarray_support;
 mod permutation;
 
 pub use batches::{Batch, Batches};
+pub use csv_file::CsvLoader;
 pub use dataset::Dataset;
 pub use idx_dataset::LabelEncoding;
+pub use image_folder::ImageFolder;
 pub use multi::MultiDataset;
 
 /// Fashion-MNIST (Zalando): the same four file names and format as MNIST, ten clothing
