@@ -5,9 +5,11 @@
 //! 30 per class, see `datasets/README.md`) with [`ImageFolder`] as Keras'
 //! `image_dataset_from_directory(..., validation_split=0.2, subset="both", seed=7)`: labels
 //! one-hot over the sorted class names, pixels 0 to 255, 240 training and 60 validation
-//! images. Trains Input(28,28,1) → Rescaling(1/255) → Conv2D(16, 3, relu) → MaxPool2D →
+//! images. Trains Input(28,28,1) → Rescaling(1/255) → RandomFlip(horizontal) →
+//! RandomTranslation(0.1, 0.1) → RandomZoom(0.1) (augmentation, only while training) → Conv2D(16, 3, relu) → MaxPool2D →
 //! Conv2D(32, 3, relu) → MaxPool2D → Flatten → Dense(10) with Adam for 30 epochs of batch 16
-//! and prints one line per epoch and the validation accuracy (0.80 from so few images; about 5 s
+//! and prints one line per epoch and the validation accuracy (0.82 with the augmentation, 0.80
+//! without, from so few images; about 5 s
 //! including the model's compilation).
 //! The decoded pixels are cached in `target/image_folder.cache`, so a second run skips the
 //! decoding.
@@ -48,8 +50,10 @@ fn main() -> kiln::Result<()> {
     let mut model = sequential![
         Input::new([28, 28, 1]),
         Rescaling::new(1.0 / 255.0),
-        // --- Augmentation goes here (active only in training), e.g. RandomFlip("horizontal"),
-        // --- RandomRotation(0.05), RandomZoom(0.1): added with the augmentation layers.
+        // Augmentation: active only in training (fit), the identity in evaluate and predict.
+        RandomFlip::new(FlipMode::Horizontal).seed(11),
+        RandomTranslation::new(0.1, 0.1).seed(12),
+        RandomZoom::new(0.1).seed(13),
         Conv2D::new(16, 3).activation(Activation::Relu),
         MaxPool2D::default(),
         Conv2D::new(32, 3).activation(Activation::Relu),
