@@ -48,6 +48,7 @@ pub use graph::{LayerShapes, ModelKind};
 pub use history::History;
 pub use hooks::{Callback, Training};
 pub use predict::PREDICTIONS_OUTPUT;
+pub use predict::{BatchBuckets, PredictorCache};
 pub use training::{LABELS_INPUT, LOSS_OUTPUT};
 
 use crate::layers::Layer;
