@@ -14,9 +14,9 @@
 //! latency at 1, 8 and 64 concurrent clients next to calling `predict_one` in a loop.
 //!
 //! Options: `--addr HOST:PORT` (default 127.0.0.1:8080), `--weights FILE`, `--max-batch N`
-//! (32), `--max-wait-ms MS` (1), `--workers N` (1), `--max-instances N` (256),
-//! `--max-body-bytes N` (4 MiB), `--load-test`, `--requests N` (timed requests per run of
-//! the load test, 2000).
+//! (32), `--max-wait-ms MS` (0; fractions allowed), `--workers N` (1), `--max-instances N`
+//! (256), `--max-body-bytes N` (4 MiB), `--load-test`, `--requests N` (timed requests per
+//! run of the load test, 2000).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -50,7 +50,9 @@ fn parse_args() -> Result<Args, String> {
     };
     let number = |flag: &str, value: Option<String>| -> Result<usize, String> {
         let value = value.ok_or(format!("{flag} needs a value"))?;
-        value.parse().map_err(|_| format!("{flag} {value}: not a number"))
+        value
+            .parse()
+            .map_err(|_| format!("{flag} {value}: not a number"))
     };
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -58,8 +60,12 @@ fn parse_args() -> Result<Args, String> {
             "--weights" => parsed.weights = args.next().map(PathBuf::from),
             "--max-batch" => parsed.config.max_batch = number(&arg, args.next())?,
             "--max-wait-ms" => {
-                let ms = number(&arg, args.next())?;
-                parsed.config.max_wait = Duration::from_millis(ms as u64);
+                let value = args.next().ok_or("--max-wait-ms needs a value")?;
+                let ms: f64 = value
+                    .parse()
+                    .map_err(|_| format!("--max-wait-ms {value}"))?;
+                parsed.config.max_wait = Duration::try_from_secs_f64(ms / 1e3)
+                    .map_err(|_| format!("--max-wait-ms {value}: not a duration"))?;
             }
             "--workers" => parsed.config.workers = number(&arg, args.next())?,
             "--max-instances" => parsed.config.max_instances = number(&arg, args.next())?,
@@ -80,7 +86,9 @@ fn parse_args() -> Result<Args, String> {
 
 /// `n` deterministic values in [0, 1) (an instance for the load test).
 fn instance(n: usize) -> Vec<f32> {
-    (0..n).map(|i| ((i * 7919) % 1000) as f32 / 1000.0).collect()
+    (0..n)
+        .map(|i| ((i * 7919) % 1000) as f32 / 1000.0)
+        .collect()
 }
 
 async fn run(args: Args) -> Result<(), ServeError> {

@@ -7,11 +7,11 @@
 
 use codegen_gpu::gpu_tests_enabled;
 use kiln::Tensor;
+use kiln::layers::Concatenate;
 use kiln::losses::MeanSquaredError;
 use kiln::metrics::Accuracy;
 use kiln::model::{BatchBuckets, Functional, PredictorCache};
 use kiln::optimizers::SGD;
-use kiln::layers::Concatenate;
 use kiln::prelude::*;
 
 const FEATURES: usize = 5;
@@ -68,7 +68,12 @@ fn padded_batches_predict_what_exact_batches_predict() {
         let got = padded.predict(&x, batch).unwrap();
         let want = unpadded.predict(&x, batch).unwrap();
         assert_eq!(got.shape.dims(), [n, CLASSES]);
-        assert_close(&format!("{n} in batches of {batch}"), &got.data, &want.data, 1e-5);
+        assert_close(
+            &format!("{n} in batches of {batch}"),
+            &got.data,
+            &want.data,
+            1e-5,
+        );
         assert!(padded.cached_batch_sizes().len() <= 3);
     }
     // Compiled in turn: 1; 4 (3); 8 (5); 4, 1 (13 = 3 x 4 + 1); 16, 8 (37 = 3 x 10 + 7);
@@ -79,7 +84,12 @@ fn padded_batches_predict_what_exact_batches_predict() {
         "exact buckets compile the remainder's own size"
     );
     let one = padded.predict_one(&features(1, 1).data).unwrap();
-    assert_close("predict_one", &one, &unpadded.predict(&features(1, 1), 1).unwrap().data, 1e-6);
+    assert_close(
+        "predict_one",
+        &one,
+        &unpadded.predict(&features(1, 1), 1).unwrap().data,
+        1e-6,
+    );
 }
 
 /// Two inputs, two outputs: the padded copy handles every input and output.
@@ -168,10 +178,7 @@ fn cache_options_are_checked_and_kept_across_layer_changes() {
         },
     ] {
         let err = model.set_predictor_cache(bad.clone()).unwrap_err();
-        assert!(
-            err.to_string().contains("at least 1"),
-            "{bad:?}: {err}"
-        );
+        assert!(err.to_string().contains("at least 1"), "{bad:?}: {err}");
     }
     let sizes = PredictorCache {
         capacity: 4,
@@ -184,7 +191,10 @@ fn cache_options_are_checked_and_kept_across_layer_changes() {
     model.add(Dense::new(2)).unwrap();
     assert_eq!(model.cached_batch_sizes(), [] as [usize; 0]);
     assert_eq!(*model.predictor_cache(), sizes);
-    assert_eq!(model.predict(&features(3, 1), 3).unwrap().shape.dims(), [3, 2]);
+    assert_eq!(
+        model.predict(&features(3, 1), 3).unwrap().shape.dims(),
+        [3, 2]
+    );
 }
 
 #[test]
@@ -195,7 +205,12 @@ fn a_gpu_model_pads_and_evicts_like_the_cpu() {
     let compiled = |device: Device, cache: PredictorCache| {
         let mut model = mlp(cache);
         model
-            .compile_on(device, SGD::default(), MeanSquaredError, [] as [Accuracy; 0])
+            .compile_on(
+                device,
+                SGD::default(),
+                MeanSquaredError,
+                [] as [Accuracy; 0],
+            )
             .unwrap();
         model
     };
@@ -205,7 +220,12 @@ fn a_gpu_model_pads_and_evicts_like_the_cpu() {
         let x = features(n, 40 + n as u32);
         let got = gpu.predict(&x, batch).unwrap();
         let want = cpu.predict(&x, batch).unwrap();
-        assert_close(&format!("gpu {n} in batches of {batch}"), &got.data, &want.data, 1e-4);
+        assert_close(
+            &format!("gpu {n} in batches of {batch}"),
+            &got.data,
+            &want.data,
+            1e-4,
+        );
         assert!(gpu.cached_batch_sizes().len() <= 2);
     }
     let x = features(1, 9);

@@ -98,12 +98,15 @@ async fn predictions(
         let status = rejection.status();
         let mut message = rejection.body_text();
         if status == StatusCode::PAYLOAD_TOO_LARGE {
-            message = format!("{message}: the body limit is {} bytes", app.config.max_body_bytes);
+            message = format!(
+                "{message}: the body limit is {} bytes",
+                app.config.max_body_bytes
+            );
         }
         ApiError::new(status, message)
     })?;
-    let instances = read_instances(&body, &app.input_dims, app.config.max_instances)
-        .map_err(|e| match e {
+    let instances =
+        read_instances(&body, &app.input_dims, app.config.max_instances).map_err(|e| match e {
             InstancesError::Invalid(msg) => ApiError::new(StatusCode::BAD_REQUEST, msg),
             InstancesError::TooMany(max) => ApiError::new(
                 StatusCode::PAYLOAD_TOO_LARGE,

@@ -163,7 +163,9 @@ async fn read_answer(
         read_chunked(stream, buffer).await?
     } else {
         let len = match header("content-length") {
-            Some(len) => len.parse().map_err(|_| bad(format!("Content-Length {len}")))?,
+            Some(len) => len
+                .parse()
+                .map_err(|_| bad(format!("Content-Length {len}")))?,
             None => 0,
         };
         read_exactly(stream, buffer, len).await?

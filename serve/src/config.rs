@@ -22,8 +22,11 @@ pub struct ServeConfig {
     /// batch up to this many instances (default 32).
     pub max_batch: usize,
     /// How long a batch waits for more requests after its first one arrived, unless it is
-    /// full sooner (default 1 ms). Requests that queue while a batch runs join the next
-    /// one without waiting.
+    /// full sooner (default 0: a free worker takes what is queued and runs it). Requests
+    /// that queue while a batch runs join the next one without waiting, so under load
+    /// batches form by themselves; a wait only adds latency when requests are few (on the
+    /// CPU: see the load test in README), but may pay where one call costs much more than
+    /// one more example.
     pub max_wait: Duration,
     /// Threads that run batches, each gathering the next batch while others predict
     /// (default 1: the model's kernels already use the cores).
@@ -40,7 +43,7 @@ impl Default for ServeConfig {
     fn default() -> Self {
         ServeConfig {
             max_batch: 32,
-            max_wait: Duration::from_millis(1),
+            max_wait: Duration::ZERO,
             workers: 1,
             queue_capacity: 1024,
             max_body_bytes: 4 << 20,

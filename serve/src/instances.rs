@@ -255,7 +255,10 @@ impl<'de> Visitor<'de> for Node<'_, '_> {
         let Node(state, depth) = self;
         let first = state.values.len();
         let mut len = 0;
-        while seq.next_element_seed(Node(&mut *state, depth + 1))?.is_some() {
+        while seq
+            .next_element_seed(Node(&mut *state, depth + 1))?
+            .is_some()
+        {
             len += 1;
             if state.values.len() - first > state.numel {
                 return Err(de::Error::custom(format!(
@@ -339,18 +342,30 @@ mod tests {
             (r#"{"instances": [[[1, 2, 3], [4, 5]]]}"#, "ragged"),
             (r#"{"instances": [[[1, 2, 3], 4]]}"#, "ragged"),
             (r#"{"instances": [[1, 2, 3, 4, 5]]}"#, "has shape [5]"),
-            (r#"{"instances": [[1, 2, 3, 4, 5, 6, 7]]}"#, "more than the model's 6"),
+            (
+                r#"{"instances": [[1, 2, 3, 4, 5, 6, 7]]}"#,
+                "more than the model's 6",
+            ),
             (r#"{"instances": [1]}"#, "is a number"),
-            (r#"{"instances": [[1, 2, 3, 4, 5, "6"]]}"#, "invalid type: string"),
+            (
+                r#"{"instances": [[1, 2, 3, 4, 5, "6"]]}"#,
+                "invalid type: string",
+            ),
             (r#"{"instances": [[1, 2, 3, 4, 5, 1e39]]}"#, "not a finite"),
-            (r#"{"instances": [[1, 2, 3, 4, 5, 1e999]]}"#, "number out of range"),
+            (
+                r#"{"instances": [[1, 2, 3, 4, 5, 1e999]]}"#,
+                "number out of range",
+            ),
             (r#"{"instances": [[1, 2, 3, 4, 5, NaN]]}"#, "expected value"),
             (r#"{"instances": []}"#, "is empty"),
             (r#"{"instances": [[]]}"#, "has shape [0]"),
             (r#"{"inputs": []}"#, "unknown field `inputs`"),
             (r#"{}"#, "missing field `instances`"),
             (r#"[1, 2]"#, "expected a JSON object"),
-            (r#"{"instances": [[1, 2, 3, 4, 5, 6]]} x"#, "trailing characters"),
+            (
+                r#"{"instances": [[1, 2, 3, 4, 5, 6]]} x"#,
+                "trailing characters",
+            ),
             (r#"{"instances": [[1, 2, 3, 4, 5, 6]"#, "EOF"),
         ];
         for (body, want) in cases {
@@ -371,7 +386,10 @@ mod tests {
     #[test]
     fn predictions_nest_in_the_output_shape() {
         let json = write_predictions(&[1.0, 0.5, f32::NAN, 1e-7, 2.0, 3.0], 1, &[3, 2]);
-        assert_eq!(json, r#"{"predictions":[[[1.0,0.5],[null,1e-7],[2.0,3.0]]]}"#);
+        assert_eq!(
+            json,
+            r#"{"predictions":[[[1.0,0.5],[null,1e-7],[2.0,3.0]]]}"#
+        );
         let value: serde_json::Value = serde_json::from_str(&json).unwrap();
         assert_eq!(value["predictions"][0][2][1], 3.0);
         assert_eq!(

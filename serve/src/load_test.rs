@@ -179,7 +179,10 @@ async fn http_run(
     };
     let (batches, instances) = (after.0 - before.0, after.1 - before.1);
     Ok(Measurement {
-        label: format!("HTTP, {clients} client{}", if clients == 1 { "" } else { "s" }),
+        label: format!(
+            "HTTP, {clients} client{}",
+            if clients == 1 { "" } else { "s" }
+        ),
         requests: latencies.len(),
         elapsed,
         latencies,

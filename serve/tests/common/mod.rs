@@ -38,6 +38,11 @@ pub fn instance(k: usize) -> Vec<f32> {
 
 /// `instances` as a request body, each nested in the input shape.
 pub fn body(instances: &[Vec<f32>]) -> Vec<u8> {
-    let nested: Vec<Vec<&[f32]>> = instances.iter().map(|x| x.chunks(INPUT[1]).collect()).collect();
-    serde_json::json!({ "instances": nested }).to_string().into_bytes()
+    let nested: Vec<Vec<&[f32]>> = instances
+        .iter()
+        .map(|x| x.chunks(INPUT[1]).collect())
+        .collect();
+    serde_json::json!({ "instances": nested })
+        .to_string()
+        .into_bytes()
 }

@@ -314,11 +314,9 @@ impl Model {
     pub(super) fn predictor(&self, batch: usize) -> Result<Arc<Predictor>> {
         let backend = self.backend();
         let size = self.predictors.options().buckets.compiled_size(batch);
-        self.predictors
-            .0
-            .get_or_make((backend.device(), size), || {
-                self.compile_predictor(backend, size)
-            })
+        self.predictors.0.get_or_make((backend.device(), size), || {
+            self.compile_predictor(backend, size)
+        })
     }
 
     /// The predict graph for `batch` examples compiled for `backend`.
