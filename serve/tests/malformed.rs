@@ -52,6 +52,40 @@ fn bad(kind: &str, k: usize) -> Bad {
                 .collect::<Vec<_>>(),
             400,
         ),
+        "wrong structure" | "wrong shape" | "wrong nesting" | "non-finite" | "wrong types" => {
+            bad_values(kind, k)
+        }
+        "content type" => Bad {
+            content_type: [
+                None,
+                Some("text/plain"),
+                Some("application/x-www-form-urlencoded"),
+            ][k % 3],
+            ..json(valid, 415)
+        },
+        "huge body" => {
+            let n = BODY_LIMIT / 2 + k * 7;
+            json(format!(r#"{{"instances": [[{}]]}}"#, numbers(n, k)), 413)
+        }
+        "too many instances" => {
+            let many: Vec<Vec<f32>> = (0..MAX_INSTANCES + 1 + k % 3).map(instance).collect();
+            json(body(&many), 413)
+        }
+        "wrong method" => Bad {
+            method: ["GET", "PUT", "DELETE", "PATCH"][k % 4],
+            ..json(valid, 405)
+        },
+        "unknown path" => Bad {
+            path: ["/", "/v1", "/v2/predict", "/v1/predict/x", "/predict"][k % 5],
+            ..json(valid, 404)
+        },
+        other => panic!("no kind {other}"),
+    }
+}
+
+/// The `k`-th request of a kind whose JSON holds the wrong values or structure.
+fn bad_values(kind: &str, k: usize) -> Bad {
+    match kind {
         "wrong structure" => {
             let bodies = [
                 format!("[{}]", numbers(NUMEL, k)),
@@ -77,7 +111,7 @@ fn bad(kind: &str, k: usize) -> Bad {
                     numbers(2, k)
                 ),
                 format!(r#"{{"instances": [[[{}]]]}}"#, numbers(6, k)),
-                format!(r#"{{"instances": [[[1, 2, 3], 4, 5, 6]]}}"#),
+                r#"{"instances": [[[1, 2, 3], 4, 5, 6]]}"#.to_string(),
                 format!(
                     r#"{{"instances": [[[[{}]], [[{}]]]]}}"#,
                     numbers(3, k),
@@ -116,30 +150,6 @@ fn bad(kind: &str, k: usize) -> Bad {
             values[k % NUMEL] = token.into();
             json(format!(r#"{{"instances": [[{}]]}}"#, values.join(",")), 400)
         }
-        "content type" => Bad {
-            content_type: [
-                None,
-                Some("text/plain"),
-                Some("application/x-www-form-urlencoded"),
-            ][k % 3],
-            ..json(valid, 415)
-        },
-        "huge body" => {
-            let n = BODY_LIMIT / 2 + k * 7;
-            json(format!(r#"{{"instances": [[{}]]}}"#, numbers(n, k)), 413)
-        }
-        "too many instances" => {
-            let many: Vec<Vec<f32>> = (0..MAX_INSTANCES + 1 + k % 3).map(instance).collect();
-            json(body(&many), 413)
-        }
-        "wrong method" => Bad {
-            method: ["GET", "PUT", "DELETE", "PATCH"][k % 4],
-            ..json(valid, 405)
-        },
-        "unknown path" => Bad {
-            path: ["/", "/v1", "/v2/predict", "/v1/predict/x", "/predict"][k % 5],
-            ..json(valid, 404)
-        },
         other => panic!("no kind {other}"),
     }
 }
@@ -237,7 +247,7 @@ async fn thousands_of_malformed_requests_get_4xx_messages_and_the_service_keeps_
 
     let x = instance(3);
     let answer = Client::new(addr)
-        .post_json("/v1/predict", &body(&[x.clone()]))
+        .post_json("/v1/predict", &body(std::slice::from_ref(&x)))
         .await
         .unwrap();
     assert_eq!(answer.status, 200, "{}", answer.text());
