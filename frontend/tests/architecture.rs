@@ -29,6 +29,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
         ],
     ),
     ("kiln-cli", &["kiln"]),
+    ("kiln-serve", &["kiln"]),
     (
         "kiln-benches",
         &[
@@ -57,6 +58,8 @@ const ALLOWED_DEV: &[(&str, &[&str])] = &[
     ("kiln-onnx-proto", &[]),
     ("kiln", &["kiln-c-harness"]),
     ("kiln-cli", &[]),
+    // The `serve` example reads model files with the `kiln` tool's `model_files`.
+    ("kiln-serve", &["kiln-cli"]),
     // The CNN benchmark trains the examples' shared CNN.
     ("kiln-benches", &["kiln-c-harness", "kiln-examples"]),
     ("kiln-examples", &["kiln-c-harness"]),

@@ -13,9 +13,7 @@
 //! A model file is recognised by its content, never its extension: a zip with
 //! `config.json` (Keras 3 `.keras`), HDF5 (Keras `.h5`), `KILN` (Kiln's own format) or a
 //! JSON object (a Keras `model.to_json()` config, with `--weights` for its weights); see
-//! [`model_files`]. Errors go to stderr and the exit status is 1.
-
-mod model_files;
+//! [`kiln_cli::model_files`]. Errors go to stderr and the exit status is 1.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -24,7 +22,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use kiln::aot::{AotCompileOptions, AotEntries, WeightStorage, compile_with_report};
 use kiln::tensor_file::{Encoding, read_tensor, write_tensor};
 
-use model_files::{load_model, save_model};
+use kiln_cli::model_files::{load_model, save_model};
 
 /// Inspect, run, convert and compile Kiln and Keras (.keras, .h5, JSON config) models.
 #[derive(Debug, Parser)]

@@ -1,6 +1,6 @@
 //! Model files of every format the `kiln` tool reads, recognised by their CONTENT (never
 //! their extension), and writing a model in the format an output path's extension asks
-//! for. One table, [`FORMATS`], lists the formats: a new one (ONNX, say) is a new
+//! for. One table, `FORMATS`, lists the formats: a new one (ONNX, say) is a new
 //! [`Format`] variant, a row with its content test, and its loader.
 //!
 //! - Keras 3 `.keras` archive (a zip file with a `config.json` member):
@@ -110,7 +110,7 @@ pub fn format_of(path: &Path, bytes: &[u8]) -> Result<Format> {
     ))
 }
 
-/// The model in the file at `path`, of any format in [`FORMATS`]; `weights` (a Keras
+/// The model in the file at `path`, of any format in `FORMATS`; `weights` (a Keras
 /// weights file) replaces the model's weights after loading — the usual use is with a
 /// JSON config, which holds none.
 pub fn load_model(path: &Path, weights: Option<&Path>) -> Result<Model> {

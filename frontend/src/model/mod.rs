@@ -52,6 +52,7 @@ pub use history::History;
 pub use hooks::{Callback, Training};
 pub use output_losses::OutputLosses;
 pub use predict::PREDICTIONS_OUTPUT;
+pub use predict::{BatchBuckets, PredictorCache};
 pub use training::{LABELS_INPUT, LOSS_OUTPUT};
 
 use crate::layers::Layer;

@@ -3,8 +3,9 @@
 //! may predict with one model at once, compiled or not (an uncompiled model predicts with its
 //! initial or set weights).
 //!
-//! Each batch size gets a predict executable, compiled on first use and shared (the
-//! compiled code is immutable; see `predictor`). A call runs it on the model's current
+//! A batch runs on a predict executable compiled on first use for its size rounded up to a
+//! bucket (padded) and shared (the compiled code is immutable; see `predictor`); the model
+//! keeps a bounded number of them, least recently used evicted first (see `cache`). A call runs it on the model's current
 //! parameters borrowed read-only — no copy of the weights — with a workspace of its own, so
 //! concurrent calls share nothing mutable. [`Model::predict_one_into`] allocates nothing
 //! once its thread has a workspace: it is the latency path of batch-1 inference.
@@ -14,6 +15,7 @@
 //! it for all its batches of that size). Each call uploads the current parameters once per
 //! batch size, then reads back only the predictions.
 
+mod cache;
 mod predictor;
 
 use std::collections::BTreeSet;
@@ -23,6 +25,7 @@ use ir::{Graph, Shape, Tensor};
 use super::Model;
 use super::graph::forward::ForwardOptions;
 use crate::error::{Error, Result};
+pub use cache::{BatchBuckets, PredictorCache};
 pub(crate) use predictor::Predictors;
 
 /// Name of the output of the predict graph.

@@ -1,19 +1,22 @@
-//! The compiled predict graphs of a model ([`Predictors`]: one per device and batch size,
-//! compiled on first use and shared by every thread) and how one runs batches of examples
-//! into the caller's output buffers.
+//! The compiled predict graphs of a model ([`Predictors`]: by device and compiled batch size,
+//! compiled on first use, shared by every thread, at most the cache's capacity of them — see
+//! `cache.rs`) and how one runs batches of examples into the caller's output buffers: a batch
+//! smaller than the compiled size is padded with zero examples (their outputs dropped), a
+//! larger one split.
 //!
 //! On the CPU a call runs the immutable compiled code on the model's parameters borrowed
 //! read-only, with a workspace (arena and kernel scratch) taken from the predictor's pool
 //! and put back afterwards: concurrent calls each hold their own, and once a thread count
 //! has been reached no call allocates one (the pool keeps one workspace per caller that
-//! ever ran at the same time, until the model's layers change). On the GPU each predictor
-//! has one device state behind a mutex, so concurrent calls take turns.
+//! ever ran at the same time, until the model's layers change or the predictor is evicted).
+//! A batch that fills the compiled size runs on the caller's buffers; only a padded one
+//! copies. On the GPU each predictor has one device state behind a mutex, so concurrent
+//! calls take turns.
 //!
 //! It does NOT check the caller's buffers against the model: `predict.rs` does that before
 //! it asks for a predictor.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
 use std::ops::Range;
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -22,23 +25,43 @@ use ir::{Graph, Leaf};
 use super::super::Model;
 use super::super::graph::forward::features_input;
 use super::super::runner::optimize_and_plan;
+use super::cache::{Lru, PredictorCache};
 use super::predictions_output;
 use crate::device::{Backend, Device};
 use crate::error::Result;
 
-/// The predict executables of a model, by device and batch size.
-#[derive(Default)]
-pub(crate) struct Predictors {
-    by_batch: Mutex<HashMap<(Device, usize), Arc<Predictor>>>,
+/// The predict executables of a model, by device and compiled batch size, least recently
+/// used first.
+pub(crate) struct Predictors(Lru<(Device, usize), Predictor>);
+
+impl Default for Predictors {
+    fn default() -> Self {
+        Predictors::new(PredictorCache::default())
+    }
+}
+
+impl Predictors {
+    /// An empty cache with `options`.
+    pub(crate) fn new(options: PredictorCache) -> Self {
+        Predictors(Lru::new(options))
+    }
+
+    /// The cache's options.
+    pub(crate) fn options(&self) -> &PredictorCache {
+        self.0.options()
+    }
+
+    /// The devices and compiled batch sizes held, least recently used first.
+    pub(crate) fn keys(&self) -> Vec<(Device, usize)> {
+        self.0.keys()
+    }
 }
 
 impl std::fmt::Debug for Predictors {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let by_batch = self.by_batch.lock().unwrap_or_else(PoisonError::into_inner);
-        let mut batches: Vec<(Device, usize)> = by_batch.keys().copied().collect();
-        batches.sort_unstable();
         f.debug_struct("Predictors")
-            .field("batch_sizes", &batches)
+            .field("options", self.options())
+            .field("batch_sizes", &self.keys())
             .finish()
     }
 }
@@ -48,6 +71,8 @@ impl std::fmt::Debug for Predictors {
 pub(super) struct Predictor {
     pub(super) input_lens: Vec<usize>,
     pub(super) output_lens: Vec<usize>,
+    /// The batch size it was compiled for.
+    batch: usize,
     engine: Engine,
 }
 
@@ -68,6 +93,9 @@ struct CpuPredictor {
 /// Parameter slices for one call held inline (no allocation) up to this many parameters.
 const INLINE_PARAMS: usize = 64;
 
+/// Inputs of one compiled batch (one slice per model input) and its outputs.
+type Batch<'a, 'b> = (&'a [&'a [f32]], &'a mut [&'b mut [f32]]);
+
 impl CpuPredictor {
     fn take_workspace(&self) -> codegen_cpu::Workspace {
         let pooled = self
@@ -84,11 +112,33 @@ impl CpuPredictor {
             .unwrap_or_else(PoisonError::into_inner)
             .push(workspace);
     }
+
+    /// One compiled batch: `inputs` in model order, `outputs` in model order.
+    fn run(
+        &self,
+        workspace: &mut codegen_cpu::Workspace,
+        params: &[&[f32]],
+        inputs: &[&[f32]],
+        outputs: &mut [&mut [f32]],
+    ) -> Result<()> {
+        if inputs.len() == 1 {
+            self.executable
+                .run_read_only_into(workspace, params, inputs, outputs)?;
+            return Ok(());
+        }
+        let mut ordered: Vec<&[f32]> = vec![&[]; inputs.len()];
+        for (k, x) in inputs.iter().enumerate() {
+            ordered[self.input_order[k]] = x;
+        }
+        self.executable
+            .run_read_only_into(workspace, params, &ordered, outputs)?;
+        Ok(())
+    }
 }
 
 impl Predictor {
-    /// Examples `rows` (a whole number of batches) of `inputs`, each output written to the
-    /// same rows of `outputs` (all in model order, `n` examples each).
+    /// Examples `rows` of `inputs` in the caller's batches of `batch`, each output written to
+    /// the same rows of `outputs` (all in model order, `n` examples each).
     pub(super) fn run(
         &self,
         model: &Model,
@@ -101,89 +151,140 @@ impl Predictor {
             Engine::Cpu(cpu) => {
                 let mut workspace = cpu.take_workspace();
                 let done = model.with_param_slices(cpu.executable.params(), |params| {
-                    for start in rows.clone().step_by(batch) {
-                        let part = start..start + batch;
-                        self.run_cpu(cpu, &mut workspace, params, part, inputs, outputs)?;
-                    }
-                    Ok(())
+                    self.each_batch(rows, batch, inputs, outputs, &mut |(xs, ys)| {
+                        cpu.run(&mut workspace, params, xs, ys)
+                    })
                 });
                 cpu.give_back(workspace);
                 done
             }
-            Engine::Gpu(slot) => self.run_gpu(model, slot, rows, batch, inputs, outputs),
+            Engine::Gpu(slot) => {
+                let mut guard = slot.lock().unwrap_or_else(PoisonError::into_inner);
+                let (executable, state) = &mut *guard;
+                for leaf in executable.params() {
+                    state.set_param(&leaf.name, &model.predict_param(&leaf.name)?)?;
+                }
+                let names: Vec<String> = (0..inputs.len())
+                    .map(|k| features_input(k, inputs.len()))
+                    .collect();
+                self.each_batch(rows, batch, inputs, outputs, &mut |(xs, ys)| {
+                    run_gpu_batch(model, executable, state, &names, xs, ys)
+                })
+            }
         }
     }
 
-    /// One batch, examples `rows`, on the CPU.
-    fn run_cpu(
+    /// Cuts `rows` into the caller's batches of `batch` and those into runs of the compiled
+    /// size, and runs `run` on each (a short run padded).
+    fn each_batch(
         &self,
-        cpu: &CpuPredictor,
-        workspace: &mut codegen_cpu::Workspace,
-        params: &[&[f32]],
+        rows: Range<usize>,
+        batch: usize,
+        inputs: &[&[f32]],
+        outputs: &mut [&mut [f32]],
+        run: &mut dyn FnMut(Batch<'_, '_>) -> Result<()>,
+    ) -> Result<()> {
+        for start in rows.clone().step_by(batch.max(1)) {
+            let end = (start + batch).min(rows.end);
+            for first in (start..end).step_by(self.batch) {
+                let part = first..(first + self.batch).min(end);
+                if part.len() == self.batch {
+                    self.run_in_place(part, inputs, outputs, run)?;
+                } else {
+                    self.run_padded(part, inputs, outputs, run)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// One full compiled batch, examples `rows`, on the caller's buffers.
+    fn run_in_place(
+        &self,
         rows: Range<usize>,
         inputs: &[&[f32]],
         outputs: &mut [&mut [f32]],
+        run: &mut dyn FnMut(Batch<'_, '_>) -> Result<()>,
     ) -> Result<()> {
         let part = |len: usize| rows.start * len..rows.end * len;
-        let executable = &cpu.executable;
         if let ([x], [y]) = (inputs, &mut *outputs) {
             let (x, y) = (
                 &x[part(self.input_lens[0])],
                 &mut y[part(self.output_lens[0])],
             );
-            executable.run_read_only_into(workspace, params, &[x], &mut [y])?;
-            return Ok(());
+            return run((&[x], &mut [y]));
         }
-        let mut ordered: Vec<&[f32]> = vec![&[]; inputs.len()];
-        for (k, x) in inputs.iter().enumerate() {
-            ordered[cpu.input_order[k]] = &x[part(self.input_lens[k])];
-        }
-        let mut outs: Vec<&mut [f32]> = outputs
+        let xs: Vec<&[f32]> = inputs
+            .iter()
+            .zip(&self.input_lens)
+            .map(|(x, &len)| &x[part(len)])
+            .collect();
+        let mut ys: Vec<&mut [f32]> = outputs
             .iter_mut()
             .zip(&self.output_lens)
             .map(|(y, &len)| &mut y[part(len)])
             .collect();
-        executable.run_read_only_into(workspace, params, &ordered, &mut outs)?;
-        Ok(())
+        run((&xs, &mut ys))
     }
 
-    /// Batches of examples `rows` on the GPU, after uploading the current parameters.
-    fn run_gpu(
+    /// Examples `rows` (fewer than the compiled size) copied into a zero-padded batch; only
+    /// their outputs are copied back.
+    fn run_padded(
         &self,
-        model: &Model,
-        slot: &Mutex<(codegen_gpu::GpuExecutable, codegen_gpu::GpuState)>,
         rows: Range<usize>,
-        batch: usize,
         inputs: &[&[f32]],
         outputs: &mut [&mut [f32]],
+        run: &mut dyn FnMut(Batch<'_, '_>) -> Result<()>,
     ) -> Result<()> {
-        let mut guard = slot.lock().unwrap_or_else(PoisonError::into_inner);
-        let (executable, state) = &mut *guard;
-        for leaf in executable.params() {
-            state.set_param(&leaf.name, &model.predict_param(&leaf.name)?)?;
-        }
-        let names: Vec<String> = (0..inputs.len())
-            .map(|k| features_input(k, inputs.len()))
+        let count = rows.len();
+        let padded: Vec<Vec<f32>> = inputs
+            .iter()
+            .zip(&self.input_lens)
+            .map(|(x, &len)| {
+                let mut padded = vec![0.0; self.batch * len];
+                padded[..count * len].copy_from_slice(&x[rows.start * len..rows.end * len]);
+                padded
+            })
             .collect();
-        for start in rows.step_by(batch) {
-            let part = |len: usize| start * len..(start + batch) * len;
-            let feeds: Vec<(&str, &[f32])> = names
-                .iter()
-                .zip(inputs.iter().zip(&self.input_lens))
-                .map(|(name, (x, &len))| (name.as_str(), &x[part(len)]))
-                .collect();
-            let values = executable.run(state, &feeds)?;
-            let count = outputs.len();
-            for (k, (y, &len)) in outputs.iter_mut().zip(&self.output_lens).enumerate() {
-                let name = predictions_output(k, count);
-                let (_, value) = values.iter().find(|(n, _)| *n == name).ok_or_else(|| {
-                    model.model_error(format!("the compiled predictor returned no `{name}`"))
-                })?;
-                y[part(len)].copy_from_slice(&value.data);
-            }
+        let mut results: Vec<Vec<f32>> = self
+            .output_lens
+            .iter()
+            .map(|&len| vec![0.0; self.batch * len])
+            .collect();
+        let xs: Vec<&[f32]> = padded.iter().map(Vec::as_slice).collect();
+        let mut ys: Vec<&mut [f32]> = results.iter_mut().map(Vec::as_mut_slice).collect();
+        run((&xs, &mut ys))?;
+        for ((y, result), &len) in outputs.iter_mut().zip(&results).zip(&self.output_lens) {
+            y[rows.start * len..rows.end * len].copy_from_slice(&result[..count * len]);
         }
         Ok(())
     }
+}
+
+/// One compiled batch on the GPU: `inputs` fed as `names`, each output copied into `outputs`.
+fn run_gpu_batch(
+    model: &Model,
+    executable: &codegen_gpu::GpuExecutable,
+    state: &mut codegen_gpu::GpuState,
+    names: &[String],
+    inputs: &[&[f32]],
+    outputs: &mut [&mut [f32]],
+) -> Result<()> {
+    let feeds: Vec<(&str, &[f32])> = names
+        .iter()
+        .zip(inputs)
+        .map(|(name, x)| (name.as_str(), *x))
+        .collect();
+    let values = executable.run(state, &feeds)?;
+    let count = outputs.len();
+    for (k, y) in outputs.iter_mut().enumerate() {
+        let name = predictions_output(k, count);
+        let (_, value) = values.iter().find(|(n, _)| *n == name).ok_or_else(|| {
+            model.model_error(format!("the compiled predictor returned no `{name}`"))
+        })?;
+        y.copy_from_slice(&value.data);
+    }
+    Ok(())
 }
 
 /// Each model leaf's per-example length and position among `leaves`, by the names
@@ -207,20 +308,19 @@ fn leaf_positions(
 }
 
 impl Model {
-    /// The predict executable for `batch` examples on the model's device, compiled on
-    /// first use.
+    /// The predict executable that runs batches of `batch` examples on the model's device:
+    /// the one of the compiled size the cache's buckets pick for `batch`, compiled on first
+    /// use.
     pub(super) fn predictor(&self, batch: usize) -> Result<Arc<Predictor>> {
         let backend = self.backend();
-        let key = (backend.device(), batch);
-        // Held while compiling, so concurrent first calls compile once.
-        let mut by_batch = self
-            .predictors
-            .by_batch
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        if let Some(predictor) = by_batch.get(&key) {
-            return Ok(Arc::clone(predictor));
-        }
+        let size = self.predictors.options().buckets.compiled_size(batch);
+        self.predictors.0.get_or_make((backend.device(), size), || {
+            self.compile_predictor(backend, size)
+        })
+    }
+
+    /// The predict graph for `batch` examples compiled for `backend`.
+    fn compile_predictor(&self, backend: &Backend, batch: usize) -> Result<Predictor> {
         let (graph, plan) = optimize_and_plan(&self.build_predict_graph(batch)?)?;
         let (input_lens, input_order) = leaf_positions(
             &Leaf::inputs_of(&graph),
@@ -241,18 +341,17 @@ impl Model {
                 Engine::Gpu(Box::new(Mutex::new((executable, state))))
             }
         };
-        let predictor = Arc::new(Predictor {
+        Ok(Predictor {
             input_lens,
             output_lens,
+            batch,
             engine,
-        });
-        by_batch.insert(key, Arc::clone(&predictor));
-        Ok(predictor)
+        })
     }
 
     /// Forget the predict executables (after the layers changed).
     pub(crate) fn clear_predictors(&mut self) {
-        self.predictors = Predictors::default();
+        self.predictors = Predictors::new(self.predictors.options().clone());
     }
 
     /// The current value of parameter `name`, which a predict graph reads.
