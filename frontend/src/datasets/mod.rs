@@ -5,6 +5,8 @@
 //! - [`idx`]: the gzip IDX reader; [`Dataset::from_idx_files`] ([`idx_dataset`]) turns an
 //!   image/label file pair into a dataset.
 //! - [`mnist`] and [`fashion_mnist`]: `load(dir) -> (train, test)`.
+//! - [`Generator`] ([`generator`]): batches from an iterator or a background thread, for
+//!   data larger than memory; [`Label`] ([`labels`]): the label element types arrays may hold.
 //!
 //! ```no_run
 //! # fn main() -> kiln::Result<()> {
@@ -20,8 +22,10 @@
 
 pub mod batches;
 pub mod dataset;
+pub mod generator;
 pub mod idx;
 pub mod idx_dataset;
+pub mod labels;
 pub mod mnist;
 #[cfg(feature = "ndarray")]
 mod ndarray_support;
@@ -29,7 +33,9 @@ mod permutation;
 
 pub use batches::{Batch, Batches};
 pub use dataset::Dataset;
+pub use generator::{Generator, GeneratorItem};
 pub use idx_dataset::LabelEncoding;
+pub use labels::Label;
 
 /// Fashion-MNIST (Zalando): the same four file names and format as MNIST, ten clothing
 /// classes; loaded by the MNIST loader.

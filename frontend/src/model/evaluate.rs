@@ -1,11 +1,14 @@
-//! [`Model::evaluate`]: loss and metrics over a dataset.
+//! [`Model::evaluate`]: loss and metrics over any [`TrainingData`] — a dataset, arrays
+//! (optionally with sample weights, which weigh the loss as in `fit`; metrics stay
+//! unweighted), or a generator read until it runs out.
 
 use std::collections::BTreeMap;
 
 use super::Model;
-use super::fit::Rows;
+use super::data::{DataSource, TrainingData, check_weights};
+use super::feed::{Feed, Rows};
+use super::pass::check_batch_size;
 use super::training::{LOSS_OUTPUT, Role};
-use crate::datasets::Dataset;
 use crate::error::Result;
 
 /// What [`Model::evaluate`] returns: the mean loss and each metric's mean, weighted by
@@ -20,13 +23,34 @@ pub struct Evaluation {
 }
 
 impl Model {
-    /// The loss and metrics over `dataset`, in batches of `batch_size` (models with one
-    /// input and one output only, like `fit`).
-    pub fn evaluate(&mut self, dataset: &Dataset, batch_size: usize) -> Result<Evaluation> {
+    /// The loss and metrics over `data` (a `&Dataset`, `(&x, &y)` or `(&x, &y, &weights)`
+    /// arrays, a generator), in batches of `batch_size` (a generator's batches keep their
+    /// size); models with one input and one output only, like `fit`.
+    pub fn evaluate<'a>(
+        &mut self,
+        data: impl TrainingData<'a>,
+        batch_size: usize,
+    ) -> Result<Evaluation> {
         self.graph.require_single_io("evaluate")?;
         self.training_state_mut()?;
-        self.check_dataset(dataset, "evaluation")?;
-        let values = self.run_pass(Role::Eval, Rows::of(dataset), batch_size)?;
+        check_batch_size(batch_size)?;
+        let values = match data.into_source()? {
+            DataSource::Memory {
+                dataset,
+                sample_weight,
+            } => {
+                self.check_dataset(&dataset, "evaluation")?;
+                if let Some(w) = &sample_weight {
+                    check_weights(&dataset, w)?;
+                }
+                let rows = Rows::of(&dataset, sample_weight.as_deref());
+                let mut feed = Feed::memory(rows, batch_size, None, 0);
+                self.run_pass(Role::Eval, &mut feed, None)?
+            }
+            DataSource::Batches(batches) => {
+                self.run_pass(Role::Eval, &mut Feed::stream(batches, None), None)?
+            }
+        };
         let loss = values.get(LOSS_OUTPUT).expect("run_pass reports the loss");
         let metrics = values
             .iter()

@@ -19,13 +19,16 @@
 //! trait `fit` calls; the stock callbacks live above the model in [`crate::callbacks`].
 
 mod compile;
+mod data;
 mod evaluate;
+mod feed;
 mod fit;
 mod functional;
 pub(crate) mod graph;
 mod history;
 mod hooks;
 mod ids;
+mod pass;
 mod predict;
 mod runner;
 mod summary;
@@ -40,6 +43,7 @@ use std::sync::OnceLock;
 
 use ir::Tensor;
 
+pub use data::{DataSource, TrainingData};
 pub use evaluate::Evaluation;
 pub use fit::{FitOptions, Validation};
 pub use functional::{Functional, TensorRef};
@@ -47,8 +51,8 @@ pub use graph::forward::FEATURES_INPUT;
 pub use graph::{LayerShapes, ModelKind};
 pub use history::History;
 pub use hooks::{Callback, Training};
-pub use predict::PREDICTIONS_OUTPUT;
-pub use training::{LABELS_INPUT, LOSS_OUTPUT};
+pub use predict::{PREDICTIONS_OUTPUT, PredictInput};
+pub use training::{LABELS_INPUT, LOSS_OUTPUT, SAMPLE_WEIGHT_INPUT};
 
 use crate::layers::Layer;
 use graph::LayerGraph;

@@ -8,6 +8,7 @@
 //! for. The step graphs themselves are built in [`step`].
 
 mod step;
+mod weighted;
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -15,6 +16,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use ir::{Shape, Tensor};
 
 pub use step::{LABELS_INPUT, LOSS_OUTPUT};
+pub use weighted::SAMPLE_WEIGHT_INPUT;
 
 use crate::device::Backend;
 use crate::error::{Error, Result};
@@ -31,6 +33,9 @@ pub(crate) enum Role {
     Train,
     Eval,
 }
+
+/// Which executable: role, batch size, whether it takes sample weights.
+type RunnerKey = (Role, usize, bool);
 
 /// The optimizer, loss and metrics a model is compiled with.
 pub(crate) struct Components {
@@ -50,10 +55,11 @@ pub(crate) struct TrainingState {
     /// Per-example label shape the loss takes (one-hot `[classes]` or class index `[]`).
     label_shape: Shape,
     components: Components,
-    runners: HashMap<(Role, usize), Runner>,
+    /// By role, batch size, and whether the step takes sample weights.
+    runners: HashMap<RunnerKey, Runner>,
     /// Latest value of every parameter, except those the active runner has since updated.
     store: BTreeMap<String, Tensor>,
-    active: Option<(Role, usize)>,
+    active: Option<RunnerKey>,
     /// The layers frozen when the model was compiled (the train graph leaves them alone).
     frozen: BTreeSet<String>,
 }
@@ -139,17 +145,18 @@ impl TrainingState {
     }
 
     /// The runner for `(role, batch)` of the model whose layers are `graph` and whose seed
-    /// is `seed`, compiled on first use and holding the latest parameters.
+    /// is `seed` (taking sample weights when `weighted`), compiled on first use and holding
+    /// the latest parameters.
     pub fn runner(
         &mut self,
         graph: &LayerGraph,
         seed: u64,
-        role: Role,
-        batch: usize,
+        (role, batch): (Role, usize),
+        weighted: bool,
     ) -> Result<&mut Runner> {
-        let key = (role, batch);
+        let key = (role, batch, weighted);
         if !self.runners.contains_key(&key) {
-            let (step, initial_state) = self.step_graph(graph, seed, role, batch)?;
+            let (step, initial_state) = self.step_graph(graph, seed, role, batch, weighted)?;
             let runner = Runner::compile(&step, &self.backend)?;
             self.add_initial_state(initial_state);
             self.runners.insert(key, runner);
@@ -241,7 +248,7 @@ impl TrainingState {
     }
 
     /// Make `key` the active runner, handing the parameters over by name.
-    fn activate(&mut self, key: (Role, usize)) -> Result<()> {
+    fn activate(&mut self, key: RunnerKey) -> Result<()> {
         if self.active == Some(key) {
             return Ok(());
         }

@@ -4,11 +4,15 @@
 //!   counts for a metric summed over the epoch);
 //! - eval: forward + loss (+ penalties) + metrics.
 //!
+//! A weighted step (Keras' `sample_weight`) also takes one weight per example and weighs the
+//! loss with it (see `weighted`); metrics stay unweighted.
+//!
 //! Graphs are static-shaped, so each is built for a concrete batch size. Labels are fed as
 //! given by the dataset, in the per-example shape the state settled on at compile time.
 
 use ir::{BinaryOp, Graph, NodeId, Shape, Tensor};
 
+use super::weighted::{SAMPLE_WEIGHT_INPUT, weighted_loss};
 use super::{Role, TrainingState};
 use crate::error::Result;
 use crate::metrics::Aggregation;
@@ -23,12 +27,14 @@ pub const LABELS_INPUT: &str = "labels";
 impl TrainingState {
     /// The train or eval graph for `batch` examples of the model whose layers are `graph`
     /// (seeded with `seed`), and the optimizer's initial state values (train graph only).
+    /// A `weighted` step also takes one weight per example ([`SAMPLE_WEIGHT_INPUT`]).
     pub fn step_graph(
         &self,
         graph: &LayerGraph,
         seed: u64,
         role: Role,
         batch: usize,
+        weighted: bool,
     ) -> Result<(Graph, Vec<(String, Tensor)>)> {
         let Forward {
             graph: mut g,
@@ -39,7 +45,8 @@ impl TrainingState {
         let mut label_dims = vec![batch];
         label_dims.extend_from_slice(self.label_shape.dims());
         let labels = g.input(LABELS_INPUT, Shape::new(label_dims));
-        let loss = self.objective(graph, &mut g, output, &params, labels)?;
+        let weights = weighted.then(|| g.input(SAMPLE_WEIGHT_INPUT, Shape::from([batch])));
+        let loss = self.objective(graph, &mut g, output, &params, (labels, weights))?;
         let metric_nodes = self.metric_nodes(graph, &mut g, output, labels)?;
         let mut initial_state = Vec::new();
         if role == Role::Train {
@@ -53,16 +60,21 @@ impl TrainingState {
     }
 
     /// The scalar the optimizer minimises: the loss of the model's `output` against
-    /// `labels`, plus every parameter's regularizer penalty.
+    /// `labels` (weighted per example when sample weights are given), plus every parameter's
+    /// regularizer penalty.
     fn objective(
         &self,
         graph: &LayerGraph,
         g: &mut Graph,
         output: NodeId,
         params: &[ModelParam],
-        labels: NodeId,
+        (labels, weights): (NodeId, Option<NodeId>),
     ) -> Result<NodeId> {
-        let mut loss = self.components.loss.build(g, output, labels)?;
+        let loss_fn = &self.components.loss;
+        let mut loss = loss_fn.build(g, output, labels)?;
+        if let Some(weights) = weights {
+            loss = weighted_loss(g, loss_fn.name(), loss, weights)?;
+        }
         if !g.shape(loss).dims().is_empty() {
             return Err(graph.error(format!(
                 "the loss must be a scalar, got shape {}",
