@@ -44,7 +44,7 @@ impl std::fmt::Debug for DataSource<'_> {
 }
 
 /// Data that `fit`, `evaluate` and `FitOptions::validation_data` accept: `&Dataset`,
-/// `Dataset`, `(&Dataset, &[f32])` (with sample weights), a [`Generator`] (by value or
+/// `(&Dataset, &[f32])` (with sample weights), a [`Generator`] (by value or
 /// `&mut`), and with the `ndarray` feature `(&x, &y)` or `(&x, &y, &sample_weight)` arrays.
 ///
 /// ```
@@ -78,15 +78,6 @@ impl<'a> TrainingData<'a> for &'a Dataset {
     fn into_source(self) -> Result<DataSource<'a>> {
         Ok(DataSource::Memory {
             dataset: Cow::Borrowed(self),
-            sample_weight: None,
-        })
-    }
-}
-
-impl<'a> TrainingData<'a> for Dataset {
-    fn into_source(self) -> Result<DataSource<'a>> {
-        Ok(DataSource::Memory {
-            dataset: Cow::Owned(self),
             sample_weight: None,
         })
     }
@@ -129,7 +120,10 @@ mod arrays {
         E: Dimension,
     {
         fn into_source(self) -> Result<DataSource<'a>> {
-            Dataset::from_ndarray(self.0, self.1)?.into_source()
+            Ok(DataSource::Memory {
+                dataset: Cow::Owned(Dataset::from_ndarray(self.0, self.1)?),
+                sample_weight: None,
+            })
         }
     }
 
