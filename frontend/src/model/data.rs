@@ -43,8 +43,8 @@ impl std::fmt::Debug for DataSource<'_> {
     }
 }
 
-/// Data that `fit`, `evaluate` and `FitOptions::validation_data` accept: `&Dataset`,
-/// `(&Dataset, &[f32])` (with sample weights), a [`Generator`] (by value or
+/// Data that `fit`, `evaluate` and `FitOptions::validation_data` accept: `&Dataset`
+/// (or `&mut`), `(&Dataset, &[f32])` (with sample weights), a [`Generator`] (by value or
 /// `&mut`), and with the `ndarray` feature `(&x, &y)` or `(&x, &y, &sample_weight)` arrays.
 ///
 /// ```
@@ -80,6 +80,12 @@ impl<'a> TrainingData<'a> for &'a Dataset {
             dataset: Cow::Borrowed(self),
             sample_weight: None,
         })
+    }
+}
+
+impl<'a> TrainingData<'a> for &'a mut Dataset {
+    fn into_source(self) -> Result<DataSource<'a>> {
+        (&*self).into_source()
     }
 }
 
