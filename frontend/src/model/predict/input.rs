@@ -7,7 +7,7 @@
 
 use std::borrow::Cow;
 
-use ir::{Shape, Tensor};
+use ir::Tensor;
 
 use crate::error::Result;
 
@@ -46,7 +46,7 @@ where
     fn to_tensor(&self) -> Result<Cow<'_, Tensor>> {
         // `iter` walks in logical (row-major) order whatever the memory layout.
         Ok(Cow::Owned(Tensor {
-            shape: Shape::new(self.shape().to_vec()),
+            shape: ir::Shape::new(self.shape().to_vec()),
             data: self.iter().copied().collect(),
         }))
     }
