@@ -74,6 +74,16 @@ fn case() -> Case {
 
 /// A Dense(units) model on 4 features with the fixture's weights, compiled with SGD(0.1).
 fn dense(units: usize, activation: Activation, loss: impl kiln::losses::Loss + 'static) -> Model {
+    dense_on(Device::Cpu, units, activation, loss)
+}
+
+/// [`dense`] compiled for `device`.
+fn dense_on(
+    device: Device,
+    units: usize,
+    activation: Activation,
+    loss: impl kiln::losses::Loss + 'static,
+) -> Model {
     let e = expected();
     let (kernel, bias) = if units == 3 {
         ("kernel3", "bias3")
@@ -193,6 +203,31 @@ fn class_weights_follow_the_argmax_of_one_hot_labels_times_sample_weights() {
 fn regression_losses_are_weighted_per_example_as_keras() {
     let c = case();
     let mut model = dense(2, Activation::Linear, MeanSquaredError);
+    let history = model
+        .fit_with(
+            (&c.x, &c.y_reg),
+            options(1, 3).sample_weight(&c.sample_weight),
+        )
+        .unwrap();
+    assert_matches_keras("mse_sample_weight", &mut model, &history);
+}
+
+#[test]
+fn weighted_training_on_the_gpu_matches_keras() {
+    if !codegen_gpu::gpu_tests_enabled() {
+        return;
+    }
+    let c = case();
+    let loss = SparseCategoricalCrossentropy::new();
+    let mut model = dense_on(Device::Gpu, 3, Activation::Softmax, loss);
+    let history = model
+        .fit_with(
+            (&c.x, &c.y_int),
+            options(1, 4).class_weight(c.class_weight.clone()),
+        )
+        .unwrap();
+    assert_matches_keras("sparse_class_weight", &mut model, &history);
+    let mut model = dense_on(Device::Gpu, 2, Activation::Linear, MeanSquaredError);
     let history = model
         .fit_with(
             (&c.x, &c.y_reg),
