@@ -15,7 +15,9 @@
 //!
 //! The methods of `Model` live with the data they touch: `topology.rs` (what the layers
 //! say), `compile.rs`, `fit.rs`, `evaluate.rs`, `predict.rs`, `summary.rs`, `functional.rs`
-//! (the builder), `transfer.rs` (cutting and extending). `hooks.rs` holds the `Callback`
+//! (the builder), `transfer.rs` (cutting and extending). What `fit` and `evaluate` read is a
+//! [`TrainingData`] (`data.rs`: datasets, ndarray arrays, generators, weights), batched by
+//! `feed.rs` and run by `pass.rs`. `hooks.rs` holds the `Callback`
 //! trait `fit` calls; the stock callbacks live above the model in [`crate::callbacks`].
 
 mod compile;
