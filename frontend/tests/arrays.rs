@@ -7,6 +7,7 @@
 //! - generators (on the caller's thread and on a background thread): the same steps as the
 //!   same batches in memory, `steps_per_epoch`, running out of data, validation from a
 //!   generator.
+#![cfg(feature = "ndarray")]
 
 use std::collections::BTreeMap;
 
@@ -103,7 +104,7 @@ fn dense_on(
     ]);
     model.set_weights(&weights).unwrap();
     model
-        .compile(SGD::new().learning_rate(0.1), loss, [Accuracy])
+        .compile_on(device, SGD::new().learning_rate(0.1), loss, [Accuracy])
         .unwrap();
     model
 }

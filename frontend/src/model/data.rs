@@ -1,5 +1,4 @@
-//! [`TrainingData`]: what [`Model::fit`](crate::Model::fit), [`Model::evaluate`]
-//! (crate::Model::evaluate) and validation accept — a [`Dataset`], a dataset with one weight
+//! [`TrainingData`]: what `Model::fit`, `Model::evaluate` and validation accept — a [`Dataset`], a dataset with one weight
 //! per example, `(features, labels)` or `(features, labels, sample_weight)` ndarray arrays
 //! (labels f32 or integer class indices), or a [`Generator`] of batches — each turned into a
 //! [`DataSource`]. Also the per-example weights `fit` derives from `sample_weight` and
