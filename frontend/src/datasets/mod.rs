@@ -7,6 +7,8 @@
 //! - [`MultiDataset`] ([`multi`]): several feature and label tensors, for models with
 //!   several inputs or outputs.
 //! - [`mnist`] and [`fashion_mnist`]: `load(dir) -> (train, test)`.
+//! - [`Generator`] ([`generator`]): batches from an iterator or a background thread, for
+//!   data larger than memory; [`Label`] ([`labels`]): the label element types arrays may hold.
 //!
 //! ```no_run
 //! # fn main() -> kiln::Result<()> {
@@ -22,8 +24,10 @@
 
 pub mod batches;
 pub mod dataset;
+pub mod generator;
 pub mod idx;
 pub mod idx_dataset;
+pub mod labels;
 pub mod mnist;
 pub mod multi;
 #[cfg(feature = "ndarray")]
@@ -32,7 +36,9 @@ mod permutation;
 
 pub use batches::{Batch, Batches};
 pub use dataset::Dataset;
+pub use generator::{Generator, GeneratorItem};
 pub use idx_dataset::LabelEncoding;
+pub use labels::Label;
 pub use multi::MultiDataset;
 
 /// Fashion-MNIST (Zalando): the same four file names and format as MNIST, ten clothing
