@@ -640,7 +640,8 @@ fn sample_weights_weigh_every_output_like_keras() {
         .fit_with(Generator::new([batch]), options)
         .expect_err("a generator for two inputs");
     assert!(
-        err.to_string().contains("a generator feeds models with one input"),
+        err.to_string()
+            .contains("a generator feeds models with one input"),
         "{err}"
     );
 }
