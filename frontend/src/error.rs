@@ -123,6 +123,9 @@ pub enum Error {
     /// Data and shapes given to a dataset do not fit together.
     #[error("dataset shape error: {0}")]
     DatasetShape(String),
+    /// A batch generator failed (its background thread panicked) or ran out of batches.
+    #[error("data generator: {0}")]
+    Generator(String),
     /// An argument is out of its valid range.
     #[error("invalid argument `{name}`: {msg}")]
     InvalidArgument {

@@ -1,14 +1,15 @@
 //! Training and evaluating models with several inputs and outputs against tf-keras 2.21:
 //! a loss per output with `loss_weights` and per-output metrics (`fit_multi`,
 //! `evaluate_multi`, Keras' names of the logged values), `train_on_batch`,
-//! `test_on_batch`, `predict_on_batch`, and CPU≡GPU for a two-output model. Reference
-//! values: `fixtures/multi_io/multi_io.json`, written by `make_fixtures.py` beside it.
+//! `test_on_batch`, `predict_on_batch`, sample weights on every output's loss, and CPU≡GPU
+//! for a two-output model. Reference values: `fixtures/multi_io/multi_io.json`, written by
+//! `make_fixtures.py` beside it, and `weighted.json` (by `make_weighted.py`).
 
 mod devices;
 
 use std::collections::BTreeMap;
 
-use kiln::datasets::MultiDataset;
+use kiln::datasets::{Generator, MultiDataset};
 use kiln::layers::Concatenate;
 use kiln::losses::{CategoricalCrossentropy, Loss, MeanSquaredError};
 use kiln::metrics::Accuracy;
@@ -19,6 +20,7 @@ use kiln::{Shape, Tensor};
 use serde_json::Value;
 
 const FIXTURES: &str = include_str!("fixtures/multi_io/multi_io.json");
+const WEIGHTED: &str = include_str!("fixtures/multi_io/weighted.json");
 /// Relative tolerance against Keras after a step or two (f32, other summation orders).
 const TOL: f32 = 2e-5;
 
@@ -597,6 +599,49 @@ fn shared_layers_survive_cutting_and_onnx_refuses_them() {
     let err = kiln::onnx::to_onnx(&model).expect_err("shared layer");
     assert!(
         err.to_string().contains("embed") && err.to_string().contains("is shared"),
+        "{err}"
+    );
+}
+
+/// Sample weights weigh both outputs' losses as Keras applies them: a weighted `evaluate`
+/// and two epochs of weighted `fit_multi` (total, each output's loss, the unweighted
+/// accuracy, the weights after) match tf-keras; `class_weight` and a generator are refused
+/// for a model with two outputs, with errors saying why.
+#[test]
+fn sample_weights_weigh_every_output_like_keras() {
+    let fx = fixture("two_in_two_out");
+    let want: Value = serde_json::from_str(WEIGHTED).expect("valid JSON");
+    let number = |v: &Value| v.as_f64().expect("a number") as f32;
+    let weights = floats(&want["sample_weight"]);
+    let data = two_heads_data(&fx);
+    let mut model = compiled_two_heads(Device::Cpu, &fx);
+    let evaluation = model.evaluate((&data, weights.as_slice()), 4).unwrap();
+    let keras = &want["evaluation"];
+    assert_close("loss", &[evaluation.loss], &[number(&keras["loss"])]);
+    for name in ["cls_loss", "reg_loss", "cls_accuracy"] {
+        assert_close(name, &[evaluation.metrics[name]], &[number(&keras[name])]);
+    }
+    let options = FitOptions::new(2, 4)
+        .shuffle(false)
+        .verbose(0)
+        .sample_weight(&weights);
+    let history = model.fit_multi(&data, options).unwrap();
+    for name in ["loss", "cls_loss", "reg_loss", "cls_accuracy"] {
+        let got = history.get(name).unwrap();
+        assert_close(name, got, &floats(&want["history"][name]));
+    }
+    assert_weights(&mut model, &want["after_fit"]);
+    let options = FitOptions::new(1, 4).verbose(0).class_weight([(0, 2.0)]);
+    let err = model.fit_multi(&data, options).expect_err("class_weight");
+    assert!(err.to_string().contains("one output"), "{err}");
+    let batch = Dataset::new(vec![0.0; 3], &[1, 3], vec![0.0; 3], &[1, 3]).unwrap();
+    let options = FitOptions::new(1, 1).steps_per_epoch(1).verbose(0);
+    let err = model
+        .fit_with(Generator::new([batch]), options)
+        .expect_err("a generator for two inputs");
+    assert!(
+        err.to_string()
+            .contains("a generator feeds models with one input"),
         "{err}"
     );
 }

@@ -9,6 +9,8 @@
 //! - [`mnist`] and [`fashion_mnist`]: `load(dir) -> (train, test)`.
 //! - [`image_folder`]: one sub-folder of PNG/JPEG images per class ([`ImageFolder`]).
 //! - [`csv_file`]: a CSV file with a header, columns chosen by name ([`CsvLoader`]).
+//! - [`Generator`] ([`generator`]): batches from an iterator or a background thread, for
+//!   data larger than memory; [`Label`] ([`labels`]): the label element types arrays may hold.
 //!
 //! ```no_run
 //! # fn main() -> kiln::Result<()> {
@@ -25,9 +27,11 @@
 pub mod batches;
 pub mod csv_file;
 pub mod dataset;
+pub mod generator;
 pub mod idx;
 pub mod idx_dataset;
 pub mod image_folder;
+pub mod labels;
 pub mod mnist;
 pub mod multi;
 #[cfg(feature = "ndarray")]
@@ -37,8 +41,10 @@ mod permutation;
 pub use batches::{Batch, Batches};
 pub use csv_file::CsvLoader;
 pub use dataset::Dataset;
+pub use generator::{Generator, GeneratorItem};
 pub use idx_dataset::LabelEncoding;
 pub use image_folder::ImageFolder;
+pub use labels::Label;
 pub use multi::MultiDataset;
 
 /// Fashion-MNIST (Zalando): the same four file names and format as MNIST, ten clothing

@@ -1,21 +1,26 @@
-//! Datasets from `ndarray` arrays (behind the `ndarray` feature): the first axis indexes
-//! examples, the rest is each example's shape. Arrays in any memory order are accepted and
-//! laid out row-major once.
+//! Datasets from `ndarray` arrays (behind the `ndarray` feature, on by default): the first
+//! axis indexes examples, the rest is each example's shape. Arrays in any memory order are
+//! accepted and laid out row-major once. Labels may be f32 or integer class indices
+//! ([`Label`]). Training and prediction on arrays (`fit((&x, &y), ..)`, `predict(&x, ..)`)
+//! build on this in `model`.
 
 use ndarray::{ArrayBase, Data, Dimension};
 
 use crate::datasets::Dataset;
+use crate::datasets::labels::Label;
 use crate::error::Result;
 
 impl Dataset {
-    /// A dataset from a features array `[n, ...]` and a labels array `[n, ...]`.
+    /// A dataset from a features array `[n, ...]` and a labels array `[n, ...]` of f32
+    /// values or integer class indices.
     ///
     /// ```
-    /// use ndarray::{Array2, Array4};
+    /// use ndarray::{Array1, Array4};
     /// let images = Array4::<f32>::zeros((8, 28, 28, 1));
-    /// let labels = Array2::<f32>::zeros((8, 10));
-    /// let data = kiln::Dataset::from_ndarray(&images, &labels).unwrap();
+    /// let classes = Array1::<u8>::from_vec(vec![0, 1, 2, 3, 4, 5, 6, 7]);
+    /// let data = kiln::Dataset::from_ndarray(&images, &classes).unwrap();
     /// assert_eq!((data.len(), data.feature_shape()), (8, &[28, 28, 1][..]));
+    /// assert_eq!(data.labels()[7], 7.0);
     /// ```
     pub fn from_ndarray<S, T, D, E>(
         features: &ArrayBase<S, D>,
@@ -23,7 +28,8 @@ impl Dataset {
     ) -> Result<Dataset>
     where
         S: Data<Elem = f32>,
-        T: Data<Elem = f32>,
+        T: Data,
+        T::Elem: Label,
         D: Dimension,
         E: Dimension,
     {
@@ -31,7 +37,7 @@ impl Dataset {
         Dataset::new(
             features.iter().copied().collect(),
             features.shape(),
-            labels.iter().copied().collect(),
+            labels.iter().map(|l| l.to_f32()).collect(),
             labels.shape(),
         )
     }
@@ -39,7 +45,7 @@ impl Dataset {
 
 #[cfg(test)]
 mod tests {
-    use ndarray::{Array2, ShapeBuilder};
+    use ndarray::{Array1, Array2, ShapeBuilder};
 
     use crate::datasets::Dataset;
 
@@ -54,5 +60,15 @@ mod tests {
         assert_eq!(data.features(), &[0.0, 1.0, 10.0, 11.0, 20.0, 21.0]);
         assert_eq!(data.feature_shape(), &[2]);
         assert!(Dataset::from_ndarray(&features, &Array2::<f32>::zeros((2, 1))).is_err());
+    }
+
+    #[test]
+    fn integer_class_indices_become_f32_labels() {
+        let features = Array2::<f32>::zeros((3, 2));
+        let data = Dataset::from_ndarray(&features, &Array1::from_vec(vec![2i64, 0, 1])).unwrap();
+        assert_eq!(
+            (data.labels(), data.label_shape()),
+            (&[2.0, 0.0, 1.0][..], &[][..])
+        );
     }
 }

@@ -158,7 +158,7 @@ impl Model {
     fn validate_graphs(&self, state: &TrainingState) -> Result<Vec<(String, Tensor)>> {
         let mut initial_state = Vec::new();
         for role in [Role::Train, Role::Eval] {
-            initial_state.extend(state.step_graph(&self.graph, self.seed, role, 1)?.1);
+            initial_state.extend(state.step_graph(&self.graph, self.seed, role, 1, false)?.1);
         }
         self.build_predict_graph(1)?;
         Ok(initial_state)
@@ -227,14 +227,20 @@ impl Model {
         batch: usize,
     ) -> Result<(ir::Graph, Vec<(String, Tensor)>)> {
         self.training_state()?
-            .step_graph(&self.graph, self.seed, Role::Train, batch)
+            .step_graph(&self.graph, self.seed, Role::Train, batch, false)
     }
 
-    /// The runner for `(role, batch)`, compiled on first use, holding the latest parameters.
-    pub(crate) fn runner(&mut self, role: Role, batch: usize) -> Result<&mut Runner> {
+    /// The runner for `(role, batch)` (taking sample weights when `weighted`), compiled on
+    /// first use, holding the latest parameters.
+    pub(crate) fn runner(
+        &mut self,
+        role: Role,
+        batch: usize,
+        weighted: bool,
+    ) -> Result<&mut Runner> {
         let Some(state) = self.training.as_mut() else {
             return Err(self.graph.error("is not compiled; call compile first"));
         };
-        state.runner(&self.graph, self.seed, role, batch)
+        state.runner(&self.graph, self.seed, (role, batch), weighted)
     }
 }

@@ -1,11 +1,16 @@
-//! [`Model::evaluate`]: loss and metrics over a dataset.
+//! [`Model::evaluate`]: loss and metrics over any [`TrainingData`] — a dataset, a
+//! multi-dataset (several inputs or outputs), arrays
+//! (optionally with sample weights, which weigh the loss as in `fit`; metrics stay
+//! unweighted), or a generator read until it runs out.
 
 use std::collections::BTreeMap;
 
 use super::Model;
-use super::fit::Rows;
+use super::data::{DataSource, TrainingData, check_weights};
+use super::feed::Feed;
+use super::pass::check_batch_size;
 use super::training::{LOSS_OUTPUT, Role};
-use crate::datasets::{Dataset, MultiDataset};
+use crate::datasets::MultiDataset;
 use crate::error::Result;
 
 /// What [`Model::evaluate`] returns: the mean loss and each metric's mean, weighted by
@@ -20,24 +25,32 @@ pub struct Evaluation {
 }
 
 impl Model {
-    /// The loss and metrics over `dataset`, in batches of `batch_size` (models with one
-    /// input and one output; see [`Model::evaluate_multi`] for others).
-    pub fn evaluate(&mut self, dataset: &Dataset, batch_size: usize) -> Result<Evaluation> {
-        self.evaluate_rows(&Rows::of(dataset), batch_size)
-    }
-
-    /// [`Model::evaluate`] for a model with several inputs or outputs: `loss` is the
-    /// weighted total, `metrics` holds each output's `<output>_loss` and
-    /// `<output>_<metric>` (see [`crate::model::OutputLosses`]).
-    pub fn evaluate_multi(&mut self, data: &MultiDataset, batch_size: usize) -> Result<Evaluation> {
-        self.evaluate_rows(&Rows::of_multi(data), batch_size)
-    }
-
-    /// The loss and metrics over `rows`.
-    fn evaluate_rows(&mut self, rows: &Rows<'_>, batch_size: usize) -> Result<Evaluation> {
+    /// The loss and metrics over `data` (a `&Dataset`, a `&MultiDataset`, `(&x, &y)` or
+    /// `(&x, &y, &weights)` arrays, a generator), in batches of `batch_size` (a generator's
+    /// batches keep their size). A dataset, arrays or a generator feed models with one input
+    /// and one output; a [`MultiDataset`] any model (see [`Model::evaluate_multi`]).
+    pub fn evaluate<'a>(
+        &mut self,
+        data: impl TrainingData<'a>,
+        batch_size: usize,
+    ) -> Result<Evaluation> {
         self.training_state_mut()?;
-        self.check_rows(rows, "evaluation")?;
-        let values = self.run_pass(Role::Eval, rows, batch_size)?;
+        check_batch_size(batch_size)?;
+        let values = match data.into_source()? {
+            DataSource::Batches(batches) => {
+                self.require_generator_model()?;
+                self.run_pass(Role::Eval, &mut Feed::stream(batches, None), None)?
+            }
+            memory => {
+                let (rows, weights) = memory.rows().expect("in-memory data has rows");
+                self.check_rows(&rows, "evaluation")?;
+                if let Some(w) = weights {
+                    check_weights(rows.len, w)?;
+                }
+                let mut feed = Feed::memory(rows.weighted(weights), batch_size, None, 0);
+                self.run_pass(Role::Eval, &mut feed, None)?
+            }
+        };
         let loss = values.get(LOSS_OUTPUT).expect("run_pass reports the loss");
         let metrics = values
             .iter()
@@ -45,5 +58,12 @@ impl Model {
             .map(|(k, v)| (k.to_string(), v))
             .collect();
         Ok(Evaluation { loss, metrics })
+    }
+
+    /// [`Model::evaluate`] for a model with several inputs or outputs: `loss` is the
+    /// weighted total, `metrics` holds each output's `<output>_loss` and
+    /// `<output>_<metric>` (see [`crate::model::OutputLosses`]).
+    pub fn evaluate_multi(&mut self, data: &MultiDataset, batch_size: usize) -> Result<Evaluation> {
+        self.evaluate(data, batch_size)
     }
 }

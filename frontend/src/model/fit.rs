@@ -1,57 +1,88 @@
 //! [`Model::fit`]: mini-batch training epochs with Keras' options (shuffle each epoch,
-//! validation split or data, [`Verbosity`], callbacks) returning a [`History`].
+//! validation split or data, sample and class weights, `initial_epoch`, `steps_per_epoch`,
+//! [`Verbosity`], callbacks) returning a [`History`]; the passes `evaluate` and validation
+//! run.
 //!
-//! Batches are `batch_size` examples; a smaller last batch is included (as in Keras) and
-//! runs on an executable compiled for its size. Epoch values are means over the examples
-//! (each batch weighted by its size); after each batch the callbacks and the progress bar
-//! see the running means. Shuffling is a seeded permutation per epoch, so the same model
-//! seed gives the same training curve. A callback may stop training after any batch or
-//! epoch; the epoch it stops in still ends (validated, recorded, `on_epoch_end`).
+//! The data is anything [`TrainingData`]: a [`Dataset`](crate::datasets::Dataset), a [`MultiDataset`] (several inputs
+//! or outputs), ndarray arrays, or a [`Generator`] of batches (which needs `steps_per_epoch`;
+//! epochs continue where the last one stopped and training ends early, keeping what it did,
+//! when the generator runs out). Batches are
+//! `batch_size` examples; a smaller last batch is included (as in Keras) and runs on an
+//! executable compiled for its size. Epoch values are means over the examples (each batch
+//! weighted by its size); after each batch the callbacks and the progress bar see the
+//! running means. Shuffling is a seeded permutation per pass, so the same model seed gives
+//! the same training curve. A callback may stop training after any batch or epoch; the epoch
+//! it stops in still ends (validated, recorded, `on_epoch_end`).
+//!
+//! Sample weights follow Keras 2: the loss of a batch is `sum(w_i · loss_i) / batch_size`;
+//! with several outputs the weights apply to every output's loss (as in Keras).
+//! `class_weight` multiplies each example's weight by its class's (class index, or argmax of
+//! a one-hot row; models with one output only). Metrics stay unweighted (Keras' `metrics`, not `weighted_metrics`);
+//! validation data is weighted by its own sample weights only, never by `class_weight`.
 
+use std::borrow::Cow;
+use std::collections::BTreeMap;
 use std::time::Instant;
 
-use ir::Tensor;
-
 use super::Model;
-use super::graph::forward::{FEATURES_INPUT, features_input};
+use super::data::{DataSource, TrainingData, check_weights, example_weights};
+use super::feed::{Feed, Rows};
 use super::history::History;
 use super::hooks::{Callback, Training};
-use super::training::{LABELS_INPUT, LOSS_OUTPUT, Role, labels_input};
-use crate::datasets::{Dataset, MultiDataset};
+use super::pass::{Means, check_batch_size};
+use super::training::Role;
+use crate::datasets::{Generator, MultiDataset};
 use crate::error::{Error, Result};
 use crate::metrics::Aggregation;
 use crate::progress::{Logs, Progress, Verbosity};
 
 /// Where validation values come from.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Default)]
 pub enum Validation<'a> {
     /// No validation.
     #[default]
     None,
-    /// Hold out this fraction of the training data, taken from its end before shuffling
-    /// (Keras' `validation_split`).
+    /// Hold out this fraction of the training data (and of its sample weights), taken from
+    /// its end before shuffling (Keras' `validation_split`; in-memory data only).
     Split(f64),
-    /// A separate dataset.
-    Data(&'a Dataset),
-    /// A separate dataset of a model with several inputs or outputs.
-    MultiData(&'a MultiDataset),
+    /// Separate data: a dataset or multi-dataset, arrays (optionally with sample weights) or
+    /// a generator.
+    Data(DataSource<'a>),
 }
 
 /// Options of [`Model::fit_with`]; defaults follow Keras: shuffle each epoch, no
-/// validation, a progress bar ([`Verbosity::ProgressBar`]), no callbacks.
+/// validation, a progress bar ([`Verbosity::ProgressBar`]), no callbacks, no weights,
+/// starting at epoch 0, one pass over the data per epoch.
 pub struct FitOptions<'a> {
-    /// Number of passes over the training data.
+    /// The epoch to stop before: training runs epochs `initial_epoch..epochs` (Keras).
     pub epochs: usize,
-    /// Examples per training step.
+    /// Examples per training step (a generator's batches keep their own size).
     pub batch_size: usize,
     /// Reshuffle the training examples before each epoch (seeded by the model's seed).
     pub shuffle: bool,
     /// Validation after each epoch.
     pub validation: Validation<'a>,
+    /// Batches per validation (`None`: one pass over in-memory data, or a validation
+    /// generator until it runs out).
+    pub validation_steps: Option<usize>,
     /// What to print.
     pub verbose: Verbosity,
     /// Hooks run during training, in order.
     pub callbacks: Vec<Box<dyn Callback + 'a>>,
+    /// One weight per training example (Keras' `sample_weight`; in-memory data only).
+    pub sample_weight: Option<Vec<f32>>,
+    /// A weight per class, multiplied into the examples' weights (Keras' `class_weight`;
+    /// a class not in the map weighs 1).
+    pub class_weight: Option<BTreeMap<usize, f32>>,
+    /// The epoch to start at (Keras' `initial_epoch`): callbacks and the progress bar
+    /// number epochs from it, and the shuffle of epoch `e` is the same as in a run from 0.
+    pub initial_epoch: usize,
+    /// Batches per epoch (Keras' `steps_per_epoch`): required for a generator; for
+    /// in-memory data, batches continue across passes.
+    pub steps_per_epoch: Option<usize>,
+    /// An error met while building the options (invalid validation arrays), reported by
+    /// `fit`.
+    deferred: Option<Error>,
 }
 
 impl std::fmt::Debug for FitOptions<'_> {
@@ -61,8 +92,13 @@ impl std::fmt::Debug for FitOptions<'_> {
             .field("batch_size", &self.batch_size)
             .field("shuffle", &self.shuffle)
             .field("validation", &self.validation)
+            .field("validation_steps", &self.validation_steps)
             .field("verbose", &self.verbose)
             .field("callbacks", &self.callbacks.len())
+            .field("sample_weight", &self.sample_weight.as_ref().map(Vec::len))
+            .field("class_weight", &self.class_weight)
+            .field("initial_epoch", &self.initial_epoch)
+            .field("steps_per_epoch", &self.steps_per_epoch)
             .finish()
     }
 }
@@ -75,8 +111,14 @@ impl<'a> FitOptions<'a> {
             batch_size,
             shuffle: true,
             validation: Validation::None,
+            validation_steps: None,
             verbose: Verbosity::default(),
             callbacks: Vec::new(),
+            sample_weight: None,
+            class_weight: None,
+            initial_epoch: 0,
+            steps_per_epoch: None,
+            deferred: None,
         }
     }
 
@@ -92,15 +134,26 @@ impl<'a> FitOptions<'a> {
         self
     }
 
-    /// Validate on `data`.
-    pub fn validation_data(mut self, data: &'a Dataset) -> Self {
-        self.validation = Validation::Data(data);
+    /// Validate on `data`: a `&Dataset`, a `&MultiDataset`, `(&x, &y)` or
+    /// `(&x, &y, &sample_weight)` arrays, or a [`Generator`] (see
+    /// [`FitOptions::validation_steps`]).
+    pub fn validation_data(mut self, data: impl TrainingData<'a>) -> Self {
+        match data.into_source() {
+            Ok(source) => self.validation = Validation::Data(source),
+            Err(e) => self.deferred = Some(e),
+        }
         self
     }
 
-    /// Validate on `data`, for a model with several inputs or outputs.
-    pub fn validation_multi(mut self, data: &'a MultiDataset) -> Self {
-        self.validation = Validation::MultiData(data);
+    /// Validate on `data`, for a model with several inputs or outputs (the same as
+    /// [`FitOptions::validation_data`]).
+    pub fn validation_multi(self, data: &'a MultiDataset) -> Self {
+        self.validation_data(data)
+    }
+
+    /// Validate on `steps` batches each epoch.
+    pub fn validation_steps(mut self, steps: usize) -> Self {
+        self.validation_steps = Some(steps);
         self
     }
 
@@ -125,211 +178,40 @@ impl<'a> FitOptions<'a> {
         self.callbacks.extend(callbacks);
         self
     }
-}
 
-/// One tensor of a pass's examples: the graph input it feeds, its values row-major and its
-/// per-example shape.
-#[derive(Debug, Clone)]
-pub(crate) struct Column<'a> {
-    pub input: String,
-    pub values: &'a [f32],
-    pub shape: &'a [usize],
-}
+    /// Weigh each training example's loss (one non-negative weight per example).
+    pub fn sample_weight(mut self, weights: &[f32]) -> Self {
+        self.sample_weight = Some(weights.to_vec());
+        self
+    }
 
-impl Column<'_> {
-    /// Values per example.
-    fn size(&self) -> usize {
-        self.shape.iter().product()
+    /// Weigh each class's examples: `(class, weight)` pairs, e.g. `[(0, 1.0), (1, 5.0)]`.
+    pub fn class_weight(mut self, weights: impl IntoIterator<Item = (usize, f32)>) -> Self {
+        self.class_weight = Some(weights.into_iter().collect());
+        self
+    }
+
+    /// Start at epoch `epoch` (resuming an earlier run).
+    pub fn initial_epoch(mut self, epoch: usize) -> Self {
+        self.initial_epoch = epoch;
+        self
+    }
+
+    /// Run `steps` batches per epoch.
+    pub fn steps_per_epoch(mut self, steps: usize) -> Self {
+        self.steps_per_epoch = Some(steps);
+        self
     }
 }
 
-/// A range of examples of a dataset: its feature columns, then its label columns.
-#[derive(Debug, Clone)]
-pub(crate) struct Rows<'a> {
-    pub columns: Vec<Column<'a>>,
-    /// How many of the columns are features (the rest are labels).
-    pub features: usize,
-    pub len: usize,
-}
-
-impl<'a> Rows<'a> {
-    pub fn of(dataset: &'a Dataset) -> Self {
-        let column = |input: &str, values, shape| Column {
-            input: input.to_string(),
-            values,
-            shape,
-        };
-        Rows {
-            columns: vec![
-                column(FEATURES_INPUT, dataset.features(), dataset.feature_shape()),
-                column(LABELS_INPUT, dataset.labels(), dataset.label_shape()),
-            ],
-            features: 1,
-            len: dataset.len(),
-        }
-    }
-
-    /// Every tensor of `dataset`: feature `k` feeds model input `k`, label `k` the head
-    /// of model output `k` (the same graph input names as the step graphs').
-    pub fn of_multi(dataset: &'a MultiDataset) -> Self {
-        let (inputs, outputs) = (dataset.feature_count(), dataset.label_count());
-        let features = (0..inputs).map(|k| Column {
-            input: features_input(k, inputs),
-            values: dataset.feature_values(k).expect("k < feature_count").0,
-            shape: dataset.feature_shape(k).expect("k < feature_count"),
-        });
-        let labels = (0..outputs).map(|k| Column {
-            input: labels_input(k, outputs),
-            values: dataset.label_values(k).expect("k < label_count").0,
-            shape: dataset.label_shape(k).expect("k < label_count"),
-        });
-        Rows {
-            columns: features.chain(labels).collect(),
-            features: inputs,
-            len: dataset.len(),
-        }
-    }
-
-    /// Examples `start..end`.
-    pub fn range(&self, start: usize, end: usize) -> Rows<'a> {
-        let columns = self.columns.iter().map(|c| {
-            let size = c.size();
-            Column {
-                values: &c.values[start * size..end * size],
-                ..c.clone()
-            }
-        });
-        Rows {
-            columns: columns.collect(),
-            features: self.features,
-            len: end - start,
-        }
-    }
-
-    /// Each column's graph input and values.
-    pub fn inputs(&self) -> Vec<(&str, &[f32])> {
-        self.columns
-            .iter()
-            .map(|c| (c.input.as_str(), c.values))
-            .collect()
-    }
-}
-
-/// The `(start, end)` example ranges of the batches of `len` examples.
-fn batches(len: usize, batch_size: usize) -> impl Iterator<Item = (usize, usize)> {
-    (0..len)
-        .step_by(batch_size)
-        .map(move |start| (start, (start + batch_size).min(len)))
-}
-
-/// Buffers that gather one batch's examples when they are visited in a permuted order.
-#[derive(Debug, Default)]
-struct Gather {
-    columns: Vec<Vec<f32>>,
-}
-
-impl Gather {
-    /// Each column's graph input and values for examples `start..end` of `rows`, or for the
-    /// examples `order[start..end]` when an order is given.
-    fn batch<'s>(
-        &'s mut self,
-        rows: &'s Rows<'s>,
-        order: Option<&[usize]>,
-        start: usize,
-        end: usize,
-    ) -> Vec<(&'s str, &'s [f32])> {
-        let Some(order) = order else {
-            let r = rows.range(start, end);
-            let columns = r.columns.into_iter().zip(&rows.columns);
-            return columns.map(|(c, o)| (o.input.as_str(), c.values)).collect();
-        };
-        self.columns.resize_with(rows.columns.len(), Vec::new);
-        for (buffer, column) in self.columns.iter_mut().zip(&rows.columns) {
-            let size = column.size();
-            buffer.clear();
-            for &i in &order[start..end] {
-                buffer.extend_from_slice(&column.values[i * size..(i + 1) * size]);
-            }
-        }
-        let inputs = rows.columns.iter().map(|c| c.input.as_str());
-        inputs.zip(self.columns.iter().map(Vec::as_slice)).collect()
-    }
-}
-
-/// The running values of the loss and each metric over a pass: example-weighted means, or
-/// for summed metrics the element-wise sums of their batch counts ([`Aggregation`]).
-#[derive(Debug)]
-struct Means {
-    keys: Vec<String>,
-    aggregations: Vec<Aggregation>,
-    sums: Vec<Vec<f64>>,
-    examples: usize,
-}
-
-impl Means {
-    fn new(keys: Vec<(String, Aggregation)>) -> Self {
-        let (keys, aggregations): (Vec<String>, Vec<Aggregation>) = keys.into_iter().unzip();
-        Means {
-            sums: vec![Vec::new(); keys.len()],
-            keys,
-            aggregations,
-            examples: 0,
-        }
-    }
-
-    /// Add one batch of `n` examples; `Err(key)` names a missing output.
-    fn add(&mut self, outputs: &[(String, Tensor)], n: usize) -> Result<(), String> {
-        for ((key, aggregation), sums) in self
-            .keys
-            .iter()
-            .zip(&self.aggregations)
-            .zip(self.sums.iter_mut())
-        {
-            let value = outputs
-                .iter()
-                .find(|(name, _)| name == key)
-                .map(|(_, t)| t.data.as_slice())
-                .ok_or_else(|| key.clone())?;
-            let weight = match aggregation {
-                Aggregation::Mean => n as f64,
-                Aggregation::Sum(_) => 1.0,
-            };
-            sums.resize(value.len().max(sums.len()), 0.0);
-            for (sum, &x) in sums.iter_mut().zip(value) {
-                *sum += f64::from(x) * weight;
-            }
-        }
-        self.examples += n;
-        Ok(())
-    }
-
-    /// The values so far.
-    fn logs(&self) -> Logs {
-        let examples = self.examples.max(1) as f64;
-        self.keys
-            .iter()
-            .zip(&self.aggregations)
-            .zip(&self.sums)
-            .map(|((k, aggregation), s)| {
-                let value = match aggregation {
-                    Aggregation::Mean => s.first().copied().unwrap_or(0.0) / examples,
-                    Aggregation::Sum(result) => result(s),
-                };
-                (k.clone(), value as f32)
-            })
-            .collect::<Vec<_>>()
-            .into()
-    }
-}
-
-fn check_batch_size(batch_size: usize) -> Result<()> {
-    if batch_size == 0 {
-        return Err(Error::InvalidArgument {
-            name: "batch_size",
-            msg: "must be at least 1".into(),
-        });
-    }
-    Ok(())
+/// The options of one `fit` that the epoch loop reads.
+#[derive(Debug, Clone, Copy)]
+struct Schedule {
+    epochs: usize,
+    initial_epoch: usize,
+    steps: usize,
+    validation_steps: Option<usize>,
+    verbose: Verbosity,
 }
 
 /// Run `hook` on every callback, in order, stopping at the first error.
@@ -340,154 +222,96 @@ fn notify<'a>(
     callbacks.iter_mut().try_for_each(|c| hook(c.as_mut()))
 }
 
-/// A seeded Fisher–Yates permutation of `0..n` from the counter-based generator.
-fn permutation(n: usize, seed: u64) -> Vec<usize> {
-    let stream =
-        ir::random::mix32(seed as u32) ^ ir::random::mix32((seed >> 32) as u32 ^ 0x2545_f491);
-    let mut order: Vec<usize> = (0..n).collect();
-    for i in (1..n).rev() {
-        let u = ir::random::uniform(stream, i as u32) as f64;
-        let j = ((u * (i + 1) as f64) as usize).min(i);
-        order.swap(i, j);
+/// The sample weights of `source` and of the options, at most one of them.
+fn merge_weights<'a>(
+    from_data: Option<Cow<'a, [f32]>>,
+    from_options: Option<Vec<f32>>,
+) -> Result<Option<Cow<'a, [f32]>>> {
+    match (from_data, from_options) {
+        (Some(_), Some(_)) => Err(Error::InvalidArgument {
+            name: "sample_weight",
+            msg: "given both with the data and in the fit options".into(),
+        }),
+        (data, options) => Ok(data.or(options.map(Cow::Owned))),
     }
-    order
+}
+
+/// The first `1 - fraction` of `len` examples for training, the rest for validation.
+fn split_point(len: usize, fraction: f64) -> Result<usize> {
+    if !(0.0..1.0).contains(&fraction) {
+        return Err(Error::InvalidArgument {
+            name: "validation_split",
+            msg: format!("{fraction} is not in [0, 1)"),
+        });
+    }
+    let split_at = (len as f64 * (1.0 - fraction)).floor() as usize;
+    if split_at == 0 || split_at == len {
+        return Err(Error::InvalidArgument {
+            name: "validation_split",
+            msg: format!("{fraction} of {len} examples leaves an empty part"),
+        });
+    }
+    Ok(split_at)
+}
+
+/// What an epoch's training steps did.
+struct EpochRun {
+    logs: Logs,
+    steps: usize,
+    /// The generator ran out during the epoch.
+    exhausted: bool,
 }
 
 impl Model {
-    /// Check that the columns of `rows` match the model: one feature column per input with
-    /// its shape, one label column per head with the label shape its loss takes, a
-    /// non-empty pass, valid ids where a layer reads a feature as ids.
-    pub(crate) fn check_rows(&self, rows: &Rows<'_>, what: &str) -> Result<()> {
-        let inputs = self.input_shapes()?;
-        let labels: Vec<ir::Shape> = match &self.training {
-            Some(state) => state.label_shapes().to_vec(),
-            None => self.output_shapes()?,
-        };
-        let (features, label_columns) = rows.columns.split_at(rows.features);
-        let single = rows.columns.len() == 2;
-        if features.len() != inputs.len() || label_columns.len() != labels.len() {
-            let hint = if single { "; use a MultiDataset" } else { "" };
-            return Err(self.model_error(format!(
-                "takes {} features tensor(s) and {} labels tensor(s) but the {what} data holds {} and {}{hint}",
-                inputs.len(),
-                labels.len(),
-                features.len(),
-                label_columns.len(),
-            )));
-        }
-        let features_of = features.iter().zip(&inputs).enumerate();
-        let labels_of = label_columns.iter().zip(&labels).enumerate();
-        let checks = (features_of.map(|(k, c)| (k, c, "features", "the model's input is")))
-            .chain(labels_of.map(|(k, c)| (k, c, "labels", "the loss takes")));
-        for (k, (column, shape), kind, wants) in checks {
-            if column.shape != shape.dims() {
-                let which = if single {
-                    String::new()
-                } else {
-                    format!(" {k}")
-                };
-                return Err(self.model_error(format!(
-                    "{what} {kind}{which} have shape {:?} per example but {wants} {shape}",
-                    column.shape
-                )));
-            }
-        }
-        if rows.len == 0 {
-            return Err(self.model_error(format!("{what} dataset is empty")));
-        }
-        features
-            .iter()
-            .enumerate()
-            .try_for_each(|(k, c)| self.check_ids(k, c.values))
-    }
-
-    /// The loss and metric names a step reports, loss first, with how each combines over
-    /// a pass.
-    fn step_keys(&self) -> Vec<(String, Aggregation)> {
-        match &self.training {
-            Some(state) => state.reported(),
-            None => vec![(LOSS_OUTPUT.to_string(), Aggregation::Mean)],
-        }
-    }
-
-    /// Run `role`'s step on one batch of `n` examples (each graph input and its values)
-    /// and add its values to `means`.
-    fn run_step(
-        &mut self,
-        role: Role,
-        inputs: &[(&str, &[f32])],
-        n: usize,
-        means: &mut Means,
-    ) -> Result<()> {
-        let outputs = self.runner(role, n)?.run(inputs)?;
-        means.add(&outputs, n).map_err(|key| {
-            self.model_error(format!("the compiled step returned no `{key}` output"))
-        })
-    }
-
-    /// One pass of `role` over `rows` in order; the example-weighted mean of the loss and
-    /// each metric, loss first.
-    pub(crate) fn run_pass(
-        &mut self,
-        role: Role,
-        rows: &Rows<'_>,
-        batch_size: usize,
-    ) -> Result<Logs> {
-        check_batch_size(batch_size)?;
-        let mut means = Means::new(self.step_keys());
-        for (start, end) in batches(rows.len, batch_size) {
-            let r = rows.range(start, end);
-            self.run_step(role, &r.inputs(), end - start, &mut means)?;
-        }
-        Ok(means.logs())
-    }
-
-    /// The training rows and the validation rows, if any, checked: a split holds out the
-    /// last part of `all`.
-    fn split<'d>(
-        &self,
-        all: Rows<'d>,
-        validation: Validation<'d>,
-    ) -> Result<(Rows<'d>, Option<Rows<'d>>)> {
-        let given = match validation {
-            Validation::None => return Ok((all, None)),
-            Validation::Data(data) => Rows::of(data),
-            Validation::MultiData(data) => Rows::of_multi(data),
-            Validation::Split(fraction) => {
-                if !(0.0..1.0).contains(&fraction) {
-                    return Err(Error::InvalidArgument {
-                        name: "validation_split",
-                        msg: format!("{fraction} is not in [0, 1)"),
-                    });
-                }
-                let split_at = (all.len as f64 * (1.0 - fraction)).floor() as usize;
-                if split_at == 0 || split_at == all.len {
-                    return Err(Error::InvalidArgument {
-                        name: "validation_split",
-                        msg: format!("{fraction} of {} examples leaves an empty part", all.len),
-                    });
-                }
-                let held_out = all.range(split_at, all.len);
-                return Ok((all.range(0, split_at), Some(held_out)));
-            }
-        };
-        self.check_rows(&given, "validation")?;
-        Ok((all, Some(given)))
-    }
-
     /// Train for `epochs` epochs of `batch_size` with Keras' defaults (shuffled, no
-    /// validation, progress bar). See [`Model::fit_with`].
-    pub fn fit(&mut self, dataset: &Dataset, epochs: usize, batch_size: usize) -> Result<History> {
-        self.fit_with(dataset, FitOptions::new(epochs, batch_size))
+    /// validation, progress bar) on any [`TrainingData`]: a `&Dataset`, `(&x, &y)` ndarray
+    /// arrays, ... See [`Model::fit_with`].
+    pub fn fit<'a>(
+        &mut self,
+        data: impl TrainingData<'a>,
+        epochs: usize,
+        batch_size: usize,
+    ) -> Result<History> {
+        self.fit_with(data, FitOptions::new(epochs, batch_size))
     }
 
     /// Train with explicit [`FitOptions`]. Returns the per-epoch [`History`]: `loss`, each
     /// metric, and `val_loss`/`val_<metric>` when validating.
     ///
-    /// A [`Dataset`] holds one features tensor and one labels tensor, for models with one
-    /// input and one output; train others with [`Model::fit_multi`].
-    pub fn fit_with(&mut self, dataset: &Dataset, options: FitOptions<'_>) -> Result<History> {
-        self.fit_rows(Rows::of(dataset), options)
+    /// A [`Dataset`](crate::datasets::Dataset), arrays or a generator hold one features tensor and one labels tensor,
+    /// for models with one input and one output; train others on a [`MultiDataset`] (or
+    /// with [`Model::fit_multi`]); a mismatch is an error saying so.
+    pub fn fit_with<'a>(
+        &mut self,
+        data: impl TrainingData<'a>,
+        mut options: FitOptions<'_>,
+    ) -> Result<History> {
+        self.training_state_mut()?;
+        if let Some(e) = options.deferred.take() {
+            return Err(e);
+        }
+        check_batch_size(options.batch_size)?;
+        match data.into_source()? {
+            DataSource::Batches(batches) => {
+                self.require_generator_model()?;
+                if options.sample_weight.is_some()
+                    || matches!(options.validation, Validation::Split(_))
+                {
+                    return Err(Error::InvalidArgument {
+                        name: "fit",
+                        msg: "sample_weight and validation_split need in-memory data, not a generator".into(),
+                    });
+                }
+                let feed = Feed::stream(batches, options.class_weight.clone());
+                self.fit_feed(feed, None, options)
+            }
+            memory => {
+                let (rows, from_data) = memory.rows().expect("in-memory data has rows");
+                let from_data = from_data.map(Cow::Borrowed);
+                let sample_weight = merge_weights(from_data, options.sample_weight.take())?;
+                self.fit_memory(rows, sample_weight.as_deref(), options)
+            }
+        }
     }
 
     /// [`Model::fit_with`] for a model with several inputs or outputs: one features tensor
@@ -495,68 +319,151 @@ impl Model {
     /// `fit(x=[...], y=[...])`). The history holds `loss`, each output's `<output>_loss` and
     /// `<output>_<metric>` (see [`crate::model::OutputLosses`]), and their `val_` forms.
     pub fn fit_multi(&mut self, data: &MultiDataset, options: FitOptions<'_>) -> Result<History> {
-        self.fit_rows(Rows::of_multi(data), options)
+        self.fit_with(data, options)
     }
 
-    /// The epochs of `options` over `rows`.
-    fn fit_rows<'d>(&mut self, all: Rows<'d>, options: FitOptions<'d>) -> Result<History> {
-        self.training_state_mut()?;
+    /// `fit` on the examples `all` in memory, weighted by `sample_weight` if given.
+    fn fit_memory(
+        &mut self,
+        all: Rows<'_>,
+        sample_weight: Option<&[f32]>,
+        options: FitOptions<'_>,
+    ) -> Result<History> {
         self.check_rows(&all, "training")?;
-        let FitOptions {
-            epochs,
-            batch_size,
+        if let Some(w) = sample_weight {
+            check_weights(all.len, w)?;
+        }
+        let weights = match (&options.class_weight, all.single_labels()) {
+            (None, _) => sample_weight.map(<[f32]>::to_vec),
+            (Some(classes), Some((labels, label_size))) => {
+                example_weights(labels, label_size, sample_weight, Some(classes))?
+            }
+            (Some(_), None) => {
+                return Err(Error::InvalidArgument {
+                    name: "class_weight",
+                    msg: "is only supported for models with one output (as in Keras); use sample_weight".into(),
+                });
+            }
+        };
+        let len = all.len;
+        let mut train = all.clone().weighted(weights.as_deref());
+        let mut held_out = None;
+        if let Validation::Split(fraction) = options.validation {
+            let split_at = split_point(len, fraction)?;
+            held_out = Some(all.weighted(sample_weight).range(split_at, len));
+            train = train.range(0, split_at);
+        }
+        let shuffle = options.shuffle.then_some(self.seed);
+        let feed = Feed::memory(
+            train,
+            options.batch_size,
             shuffle,
+            options.initial_epoch as u64,
+        );
+        let held_out = held_out.map(|rows| Feed::memory(rows, options.batch_size, None, 0));
+        self.fit_feed(feed, held_out, options)
+    }
+
+    /// `fit` on `feed`, validating on `held_out` (a validation split) or on the options'
+    /// validation data.
+    fn fit_feed(
+        &mut self,
+        feed: Feed<'_>,
+        held_out: Option<Feed<'_>>,
+        options: FitOptions<'_>,
+    ) -> Result<History> {
+        let FitOptions {
             validation,
-            verbose,
-            mut callbacks,
+            callbacks,
+            ..
         } = options;
-        check_batch_size(batch_size)?;
-        let (train, validation) = self.split(all, validation)?;
+        let mut validation_data = match validation {
+            Validation::Data(source) => Some(source),
+            _ => None,
+        };
+        let validation_feed = match &mut validation_data {
+            Some(DataSource::Batches(batches)) => {
+                self.require_generator_model()?;
+                Some(Feed::stream(Generator::new(batches), None))
+            }
+            Some(source) => {
+                let (rows, weights) = source.rows().expect("in-memory data has rows");
+                self.check_rows(&rows, "validation")?;
+                if let Some(w) = weights {
+                    check_weights(rows.len, w)?;
+                }
+                let rows = rows.weighted(weights);
+                Some(Feed::memory(rows, options.batch_size, None, 0))
+            }
+            None => held_out,
+        };
+        let steps =
+            options
+                .steps_per_epoch
+                .or(feed.steps_per_pass())
+                .ok_or(Error::InvalidArgument {
+                    name: "steps_per_epoch",
+                    msg: "fit on a generator needs steps_per_epoch (the batches of one epoch)"
+                        .into(),
+                })?;
+        let schedule = Schedule {
+            epochs: options.epochs,
+            initial_epoch: options.initial_epoch,
+            steps,
+            validation_steps: options.validation_steps,
+            verbose: options.verbose,
+        };
+        self.train(feed, validation_feed, schedule, callbacks)
+    }
+}
+
+impl Model {
+    /// The epochs of `schedule` on `feed`, validating on `validation` after each.
+    fn train<'c>(
+        &mut self,
+        mut feed: Feed<'_>,
+        mut validation: Option<Feed<'_>>,
+        schedule: Schedule,
+        mut callbacks: Vec<Box<dyn Callback + 'c>>,
+    ) -> Result<History> {
         let keys = self.step_keys();
-        let seed = self.seed;
-        let steps = train.len.div_ceil(batch_size);
-        let progress = Progress::new(verbose, epochs, steps);
-        let mut training = Training::new(self, progress, epochs, steps);
+        let progress = Progress::new(schedule.verbose, schedule.epochs, schedule.steps);
+        let mut training = Training::new(self, progress, schedule.epochs, schedule.steps);
         let mut history = History::default();
-        let mut gather = Gather::default();
         notify(&mut callbacks, |c| c.on_train_begin(&mut training))?;
-        for epoch in 0..epochs {
+        for epoch in schedule.initial_epoch..schedule.epochs {
             notify(&mut callbacks, |c| c.on_epoch_begin(epoch, &mut training))?;
             training.progress().epoch_begin(epoch);
             let started = Instant::now();
-            let order =
-                shuffle.then(|| permutation(train.len, seed.wrapping_add(epoch as u64 + 1)));
-            let mut means = Means::new(keys.clone());
-            for (batch, (start, end)) in batches(train.len, batch_size).enumerate() {
-                let inputs = gather.batch(&train, order.as_deref(), start, end);
-                training
-                    .model()
-                    .run_step(Role::Train, &inputs, end - start, &mut means)?;
-                let logs = means.logs();
-                training.progress().batch_end(batch, &logs);
-                notify(&mut callbacks, |c| {
-                    c.on_batch_end(batch, &logs, &mut training)
-                })?;
-                if training.stop_requested() {
-                    break;
+            let run = train_epoch(&mut training, &mut feed, &schedule, &keys, &mut callbacks)?;
+            if run.steps == 0 {
+                if history.epochs() == 0 {
+                    return Err(Error::Generator(
+                        "it ran out of batches before the first training step".into(),
+                    ));
                 }
+                break;
             }
-            let mut logs = means.logs();
-            if let Some(validation) = &validation {
-                let values = training
-                    .model()
-                    .run_pass(Role::Eval, validation, batch_size)?;
+            let mut logs = run.logs;
+            if let Some(validation) = validation.as_mut() {
+                let values =
+                    training
+                        .model()
+                        .run_pass(Role::Eval, validation, schedule.validation_steps)?;
                 for (key, value) in values.iter() {
                     logs.push(format!("val_{key}"), value);
                 }
             }
             let seconds = started.elapsed().as_secs_f64();
             training.progress().epoch_end(epoch, seconds, &logs);
-            history.record(&logs, seconds);
+            history.record(epoch, &logs, seconds);
             notify(&mut callbacks, |c| {
                 c.on_epoch_end(epoch, &logs, &mut training)
             })?;
-            if training.stop_requested() {
+            if run.exhausted {
+                training.print("Your input ran out of data; interrupting training.");
+            }
+            if training.stop_requested() || run.exhausted {
                 break;
             }
         }
@@ -565,18 +472,37 @@ impl Model {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::permutation;
-
-    #[test]
-    fn permutation_is_a_seeded_shuffle() {
-        let p = permutation(1000, 3);
-        let mut sorted = p.clone();
-        sorted.sort_unstable();
-        assert_eq!(sorted, (0..1000).collect::<Vec<_>>());
-        assert_eq!(p, permutation(1000, 3));
-        assert_ne!(p, permutation(1000, 4));
-        assert_ne!(p, sorted);
+/// One epoch's training steps: up to `schedule.steps` batches of `feed`, with the progress
+/// bar and `on_batch_end` after each.
+fn train_epoch<'c>(
+    training: &mut Training<'_>,
+    feed: &mut Feed<'_>,
+    schedule: &Schedule,
+    keys: &[(String, Aggregation)],
+    callbacks: &mut [Box<dyn Callback + 'c>],
+) -> Result<EpochRun> {
+    let mut means = Means::new(keys.to_vec());
+    let mut steps = 0;
+    while steps < schedule.steps {
+        let Some(batch) = feed.next_batch()? else {
+            return Ok(EpochRun {
+                logs: means.logs(),
+                steps,
+                exhausted: true,
+            });
+        };
+        training.model().run_step(Role::Train, batch, &mut means)?;
+        let logs = means.logs();
+        training.progress().batch_end(steps, &logs);
+        notify(callbacks, |c| c.on_batch_end(steps, &logs, training))?;
+        steps += 1;
+        if training.stop_requested() {
+            break;
+        }
     }
+    Ok(EpochRun {
+        logs: means.logs(),
+        steps,
+        exhausted: false,
+    })
 }

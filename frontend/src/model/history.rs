@@ -35,6 +35,8 @@ pub struct History {
     pub history: BTreeMap<String, Vec<f32>>,
     /// Wall-clock seconds of each epoch (training and validation).
     pub epoch_seconds: Vec<f64>,
+    /// The number of each recorded epoch (Keras' `History.epoch`): `initial_epoch..`.
+    pub epoch: Vec<usize>,
 }
 
 impl History {
@@ -48,8 +50,9 @@ impl History {
         self.epoch_seconds.len()
     }
 
-    /// Append one epoch's values in the given order.
-    pub(crate) fn record(&mut self, logs: &Logs, seconds: f64) {
+    /// Append epoch `epoch`'s values in the given order.
+    pub(crate) fn record(&mut self, epoch: usize, logs: &Logs, seconds: f64) {
+        self.epoch.push(epoch);
         for (key, value) in logs.iter() {
             self.history.entry(key.to_string()).or_default().push(value);
         }

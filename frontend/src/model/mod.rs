@@ -15,11 +15,15 @@
 //!
 //! The methods of `Model` live with the data they touch: `topology.rs` (what the layers
 //! say), `compile.rs`, `fit.rs`, `evaluate.rs`, `predict.rs`, `summary.rs`, `functional.rs`
-//! (the builder), `transfer.rs` (cutting and extending). `hooks.rs` holds the `Callback`
+//! (the builder), `transfer.rs` (cutting and extending). What `fit` and `evaluate` read is a
+//! [`TrainingData`] (`data.rs`: datasets, ndarray arrays, generators, weights), batched by
+//! `feed.rs` and run by `pass.rs`. `hooks.rs` holds the `Callback`
 //! trait `fit` calls; the stock callbacks live above the model in [`crate::callbacks`].
 
 mod compile;
+mod data;
 mod evaluate;
+mod feed;
 mod fit;
 mod functional;
 pub(crate) mod graph;
@@ -29,6 +33,7 @@ mod ids;
 mod nested;
 mod on_batch;
 mod output_losses;
+mod pass;
 mod predict;
 mod runner;
 mod summary;
@@ -43,6 +48,7 @@ use std::sync::OnceLock;
 
 use ir::Tensor;
 
+pub use data::{DataSource, TrainingData};
 pub use evaluate::Evaluation;
 pub use fit::{FitOptions, Validation};
 pub use functional::{Functional, TensorRef};
@@ -51,9 +57,8 @@ pub use graph::{LayerShapes, ModelKind};
 pub use history::History;
 pub use hooks::{Callback, Training};
 pub use output_losses::OutputLosses;
-pub use predict::PREDICTIONS_OUTPUT;
-pub use predict::{BatchBuckets, PredictorCache};
-pub use training::{LABELS_INPUT, LOSS_OUTPUT};
+pub use predict::{BatchBuckets, PREDICTIONS_OUTPUT, PredictInput, PredictorCache};
+pub use training::{LABELS_INPUT, LOSS_OUTPUT, SAMPLE_WEIGHT_INPUT};
 
 use crate::layers::Layer;
 use graph::LayerGraph;

@@ -11,7 +11,7 @@
 use ir::Tensor;
 
 use super::Model;
-use super::fit::{Column, Rows};
+use super::feed::{Column, Feed, Rows};
 use super::graph::forward::features_input;
 use super::training::{Role, labels_input};
 use crate::error::{Error, Result};
@@ -56,6 +56,7 @@ fn batch_rows<'a>(inputs: &[&'a Tensor], labels: &[&'a Tensor]) -> Result<Rows<'
     Ok(Rows {
         columns,
         features: inputs.len(),
+        labels: labels.len(),
         len: len.unwrap_or(0),
     })
 }
@@ -111,6 +112,7 @@ impl Model {
         self.training_state_mut()?;
         let rows = batch_rows(inputs, labels)?;
         self.check_rows(&rows, "batch")?;
-        self.run_pass(role, &rows, rows.len)
+        let len = rows.len;
+        self.run_pass(role, &mut Feed::memory(rows, len, None, 0), None)
     }
 }

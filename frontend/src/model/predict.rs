@@ -16,6 +16,7 @@
 //! batch size, then reads back only the predictions.
 
 mod cache;
+mod input;
 mod predictor;
 
 use std::collections::BTreeSet;
@@ -26,6 +27,7 @@ use super::Model;
 use super::graph::forward::ForwardOptions;
 use crate::error::{Error, Result};
 pub use cache::{BatchBuckets, PredictorCache};
+pub use input::PredictInput;
 pub(crate) use predictor::Predictors;
 
 /// Name of the output of the predict graph.
@@ -58,14 +60,22 @@ fn batched(shape: &Shape) -> String {
 
 impl Model {
     /// The model's outputs for `features` (`[n, ...input shape]`), computed in batches of
-    /// `batch_size`; shape `[n, ...output shape]`. For a model with one input and one
-    /// output (else see [`Model::predict_many`]). Safe to call from several threads at once.
-    pub fn predict(&self, features: &Tensor, batch_size: usize) -> Result<Tensor> {
+    /// `batch_size`; shape `[n, ...output shape]`, of the same kind as the input: a
+    /// [`Tensor`] for a tensor, an `ndarray::ArrayD<f32>` for an ndarray array
+    /// ([`PredictInput`]). For a model with one input and one output (else see
+    /// [`Model::predict_many`]). Safe to call from several threads at once.
+    pub fn predict<X: PredictInput + ?Sized>(
+        &self,
+        features: &X,
+        batch_size: usize,
+    ) -> Result<X::Output> {
         self.graph.require_single_io("predict")?;
-        Ok(self
-            .predict_many(&[features], batch_size)?
+        let features = features.to_tensor()?;
+        let output = self
+            .predict_many(&[&features], batch_size)?
             .pop()
-            .expect("one output"))
+            .expect("one output");
+        X::from_tensor(output)
     }
 
     /// The model's outputs (one tensor per model output, in order) for one tensor per model

@@ -10,12 +10,15 @@
 //!
 //! This file does not decide which loss goes to which output (see
 //! `crate::model::OutputLosses`), nor feed labels (the callers name the graph inputs with
-//! [`labels_input`]); it does not weight examples.
+//! [`labels_input`]). Sample weights (Keras' `sample_weight`, one per example) weigh every
+//! head's loss, as Keras applies them to each output's loss (see `super::weighted`);
+//! metrics stay unweighted.
 
 use std::sync::Arc;
 
 use ir::{BinaryOp, Graph, NodeId, Shape};
 
+use super::weighted::weighted_loss;
 use crate::error::{Error, Result, training_graph_error};
 use crate::losses::Loss;
 use crate::metrics::{Aggregation, Metric};
@@ -81,18 +84,23 @@ pub(crate) struct HeadNodes {
 }
 
 /// Add each head's loss and metrics of model output `outputs[head.output]` against its
-/// labels node `labels[k]` to `g`; `error` names the model in shape errors.
+/// labels node `labels[k]` to `g`, each loss weighted per example by `weights` (a `[batch]`
+/// node) when given; `error` names the model in shape errors.
 pub(crate) fn build_heads(
     g: &mut Graph,
     heads: &[Head],
     outputs: &[NodeId],
     labels: &[NodeId],
+    weights: Option<NodeId>,
     error: &dyn Fn(String) -> Error,
 ) -> Result<HeadNodes> {
     let mut reported = Vec::new();
     let mut total = None;
     for (head, &label) in heads.iter().zip(labels) {
-        let loss = head.loss.build(g, outputs[head.output], label)?;
+        let mut loss = head.loss.build(g, outputs[head.output], label)?;
+        if let Some(weights) = weights {
+            loss = weighted_loss(g, head.loss.name(), loss, weights)?;
+        }
         if !g.shape(loss).dims().is_empty() {
             return Err(error(format!(
                 "the loss of output `{}` must be a scalar, got shape {}",
@@ -168,5 +176,5 @@ pub(crate) fn check_label_shape(head: &Head, output: &Shape, label: &Shape) -> R
         output: 0,
         ..head.clone()
     };
-    build_heads(&mut g, &[alone], &[predictions], &[labels], &fail).map(|_| ())
+    build_heads(&mut g, &[alone], &[predictions], &[labels], None, &fail).map(|_| ())
 }

@@ -10,6 +10,7 @@
 
 mod heads;
 mod step;
+mod weighted;
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -20,6 +21,7 @@ use ir::{Shape, Tensor};
 pub use heads::LABELS_INPUT;
 pub(crate) use heads::{Head, check_label_shape, labels_input, reported_names};
 pub use step::LOSS_OUTPUT;
+pub use weighted::SAMPLE_WEIGHT_INPUT;
 
 use crate::device::Backend;
 use crate::error::{Error, Result};
@@ -36,6 +38,9 @@ pub(crate) enum Role {
     Train,
     Eval,
 }
+
+/// Which executable: role, batch size, whether it takes sample weights.
+type RunnerKey = (Role, usize, bool);
 
 /// The optimizer, and the loss and metrics of each model output, a model is compiled with.
 pub(crate) struct Components {
@@ -56,10 +61,11 @@ pub(crate) struct TrainingState {
     /// index `[]`).
     label_shapes: Vec<Shape>,
     components: Components,
-    runners: HashMap<(Role, usize), Runner>,
+    /// By role, batch size, and whether the step takes sample weights.
+    runners: HashMap<RunnerKey, Runner>,
     /// Latest value of every parameter, except those the active runner has since updated.
     store: BTreeMap<String, Tensor>,
-    active: Option<(Role, usize)>,
+    active: Option<RunnerKey>,
     /// The layers frozen when the model was compiled (the train graph leaves them alone).
     frozen: BTreeSet<String>,
 }
@@ -158,17 +164,18 @@ impl TrainingState {
     }
 
     /// The runner for `(role, batch)` of the model whose layers are `graph` and whose seed
-    /// is `seed`, compiled on first use and holding the latest parameters.
+    /// is `seed` (taking sample weights when `weighted`), compiled on first use and holding
+    /// the latest parameters.
     pub fn runner(
         &mut self,
         graph: &LayerGraph,
         seed: u64,
-        role: Role,
-        batch: usize,
+        (role, batch): (Role, usize),
+        weighted: bool,
     ) -> Result<&mut Runner> {
-        let key = (role, batch);
+        let key = (role, batch, weighted);
         if !self.runners.contains_key(&key) {
-            let (step, initial_state) = self.step_graph(graph, seed, role, batch)?;
+            let (step, initial_state) = self.step_graph(graph, seed, role, batch, weighted)?;
             let runner = Runner::compile(&step, &self.backend)?;
             self.add_initial_state(initial_state);
             self.runners.insert(key, runner);
@@ -260,7 +267,7 @@ impl TrainingState {
     }
 
     /// Make `key` the active runner, handing the parameters over by name.
-    fn activate(&mut self, key: (Role, usize)) -> Result<()> {
+    fn activate(&mut self, key: RunnerKey) -> Result<()> {
         if self.active == Some(key) {
             return Ok(());
         }

@@ -4,12 +4,16 @@
 //!   batch mean, or the batch's counts for a metric summed over the epoch);
 //! - eval: forward + loss (+ penalties) + metrics.
 //!
+//! A weighted step (Keras' `sample_weight`) also takes one weight per example and weighs the
+//! loss with it (see `weighted`); metrics stay unweighted.
+//!
 //! Graphs are static-shaped, so each is built for a concrete batch size. Labels are fed as
 //! given by the dataset, one graph input per head (`labels`, or `labels_k` for several), in
 //! the per-example shape the state settled on at compile time.
 
 use ir::{BinaryOp, Graph, NodeId, Shape, Tensor};
 
+use super::SAMPLE_WEIGHT_INPUT;
 use super::heads::{HeadNodes, build_heads, labels_input};
 use super::{Role, TrainingState};
 use crate::error::Result;
@@ -22,12 +26,14 @@ pub const LOSS_OUTPUT: &str = "loss";
 impl TrainingState {
     /// The train or eval graph for `batch` examples of the model whose layers are `graph`
     /// (seeded with `seed`), and the optimizer's initial state values (train graph only).
+    /// A `weighted` step also takes one weight per example ([`SAMPLE_WEIGHT_INPUT`]).
     pub fn step_graph(
         &self,
         graph: &LayerGraph,
         seed: u64,
         role: Role,
         batch: usize,
+        weighted: bool,
     ) -> Result<(Graph, Vec<(String, Tensor)>)> {
         let Forward {
             graph: mut g,
@@ -45,9 +51,11 @@ impl TrainingState {
                 g.input(labels_input(k, count), Shape::new(dims))
             })
             .collect();
+        let weights = weighted.then(|| g.input(SAMPLE_WEIGHT_INPUT, Shape::from([batch])));
         let error = |msg: String| graph.error(msg);
+        let heads = &self.components.heads;
         let HeadNodes { total, reported } =
-            build_heads(&mut g, &self.components.heads, &outputs, &labels, &error)?;
+            build_heads(&mut g, heads, &outputs, &labels, weights, &error)?;
         let loss = add_penalties(&mut g, total, &params)?;
         let mut initial_state = Vec::new();
         if role == Role::Train {
