@@ -22,7 +22,7 @@ use super::archive::weights_read::is_object_path_layout;
 use super::archive::zip_io::is_zip;
 use super::{KerasFile, LayerWeights, normalize_model_config};
 use crate::error::{Error, Result};
-use crate::keras_config::training::{training_config_from_json, training_config_json};
+use crate::keras_config::output_training::{compile_from_training_config, model_training_config};
 use crate::layers::ParamSpec;
 use crate::model::{Model, ModelKind};
 
@@ -121,10 +121,10 @@ impl LoadedKeras {
     }
 }
 
-/// Compiles `model` as `training` (a Keras `training_config`) says.
+/// Compiles `model` as `training` (a Keras `training_config`, a loss per output included)
+/// says.
 pub(super) fn compile_from(model: &mut Model, training: &serde_json::Value) -> Result<()> {
-    let config = training_config_from_json(training)?;
-    model.compile(config.optimizer, config.loss, config.metrics)
+    compile_from_training_config(model, training)
 }
 
 /// Layer classes Kiln defines for imported graphs that Keras has no counterpart for.
@@ -208,7 +208,8 @@ impl Model {
     }
 
     /// Writes the model to `path` as a Keras 2 `.h5` file (atomically): its config, its
-    /// `training_config` when compiled, and every layer's weights named as Keras 2 names
+    /// `training_config` when compiled (a loss, loss weight and metrics per output for
+    /// several outputs, as tf-keras 2 writes them), and every layer's weights named as Keras 2 names
     /// them (`dense/kernel:0`). `layer_names` leaves out the `InputLayer` of a sequential
     /// model and keeps it for a functional one, as Keras does.
     ///
@@ -217,12 +218,7 @@ impl Model {
     pub fn save_keras(&self, path: impl AsRef<Path>) -> Result<()> {
         let path = path.as_ref();
         self.ensure_keras_representable(path)?;
-        let training_config = match self.training_components() {
-            Some((optimizer, loss, metrics)) => {
-                Some(training_config_json(optimizer, loss, metrics)?)
-            }
-            None => None,
-        };
+        let training_config = model_training_config(self)?;
         let file = KerasFile {
             keras_version: Some(SAVED_KERAS_VERSION.into()),
             backend: Some(SAVED_BACKEND.into()),

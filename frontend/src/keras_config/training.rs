@@ -313,7 +313,27 @@ pub fn training_config_json(
     loss: &dyn Loss,
     metrics: &[impl AsRef<dyn Metric>],
 ) -> Result<Value> {
-    let loss_class = class_of(LOSSES, loss.name()).ok_or_else(|| {
+    let metrics = metrics
+        .iter()
+        .map(|m| metric_json(m.as_ref()))
+        .collect::<Result<Vec<Value>>>()?;
+    Ok(json!({
+        "loss": loss_json(loss)?,
+        "metrics": metrics,
+        "weighted_metrics": null,
+        "loss_weights": null,
+        "optimizer_config": optimizer_json(optimizer),
+    }))
+}
+
+/// The `optimizer_config` entry of `optimizer`.
+pub(crate) fn optimizer_json(optimizer: &dyn Optimizer) -> Value {
+    json!({"class_name": optimizer.name(), "config": optimizer.config()})
+}
+
+/// `loss` as a `{"class_name", "config"}` object; an error if the loss table lacks it.
+pub(crate) fn loss_json(loss: &dyn Loss) -> Result<Value> {
+    let class = class_of(LOSSES, loss.name()).ok_or_else(|| {
         config_error(
             "loss",
             loss.name(),
@@ -321,28 +341,20 @@ pub fn training_config_json(
             "this loss cannot be saved: it has no entry in the loss table",
         )
     })?;
-    let metrics = metrics
-        .iter()
-        .map(|m| {
-            let m = m.as_ref();
-            let class = class_of(METRICS, m.name()).ok_or_else(|| {
-                config_error(
-                    "metric",
-                    m.name(),
-                    "class_name",
-                    "this metric cannot be saved: it has no entry in the metric table",
-                )
-            })?;
-            Ok(component_json(class, m.name(), m.config()))
-        })
-        .collect::<Result<Vec<Value>>>()?;
-    Ok(json!({
-        "loss": component_json(loss_class, loss.name(), loss.config()),
-        "metrics": metrics,
-        "weighted_metrics": null,
-        "loss_weights": null,
-        "optimizer_config": {"class_name": optimizer.name(), "config": optimizer.config()},
-    }))
+    Ok(component_json(class, loss.name(), loss.config()))
+}
+
+/// `metric` as a `{"class_name", "config"}` object; an error if the metric table lacks it.
+pub(crate) fn metric_json(metric: &dyn Metric) -> Result<Value> {
+    let class = class_of(METRICS, metric.name()).ok_or_else(|| {
+        config_error(
+            "metric",
+            metric.name(),
+            "class_name",
+            "this metric cannot be saved: it has no entry in the metric table",
+        )
+    })?;
+    Ok(component_json(class, metric.name(), metric.config()))
 }
 
 /// Splits a component given as a name or a `{"class_name", "config"}` object.
@@ -433,6 +445,15 @@ fn check_base_optimizer_options(class: &str, config: &Value) -> Result<()> {
 
 /// Rebuilds the optimizer, loss and metrics from a `training_config` object.
 pub fn training_config_from_json(config: &Value) -> Result<TrainingConfig> {
+    Ok(TrainingConfig {
+        optimizer: optimizer_from_json(config)?,
+        loss: loss_from_json(config.get("loss").unwrap_or(&Value::Null))?,
+        metrics: metrics_from_json(config.get("metrics").unwrap_or(&Value::Null))?,
+    })
+}
+
+/// The optimizer of a `training_config` object (its `optimizer_config`).
+pub(crate) fn optimizer_from_json(config: &Value) -> Result<Box<dyn Optimizer>> {
     let optimizer_entry = config
         .get("optimizer_config")
         .ok_or_else(|| config_error("optimizer", "?", "optimizer_config", "is missing"))?;
@@ -451,22 +472,31 @@ pub fn training_config_from_json(config: &Value) -> Result<TrainingConfig> {
             )
         })?;
     check_base_optimizer_options(class, &optimizer_config)?;
-    let optimizer = build(&optimizer_config)?;
-    let loss_entry = config.get("loss").unwrap_or(&Value::Null);
-    let loss_entry = match loss_entry.as_str().and_then(|name| {
+    build(&optimizer_config)
+}
+
+/// One loss, given by name (Keras' short names too) or as a `{"class_name", "config"}`
+/// object.
+pub(crate) fn loss_from_json(entry: &Value) -> Result<Box<dyn Loss>> {
+    let entry = match entry.as_str().and_then(|name| {
         LOSS_ALIASES
             .iter()
             .find(|(alias, _)| alias.eq_ignore_ascii_case(name))
     }) {
         Some((_, name)) => &Value::from(*name),
-        None => loss_entry,
+        None => entry,
     };
-    let loss = find_component("loss", LOSSES, loss_entry)?;
+    find_component("loss", LOSSES, entry)
+}
+
+/// The metrics of a `metrics` entry (null or a list), in order; lists nested
+/// in the list (Keras 2's metrics of each output) are flattened.
+pub(crate) fn metrics_from_json(entry: &Value) -> Result<Vec<Box<dyn Metric>>> {
     let mut metrics = Vec::new();
-    let mut pending: Vec<&Value> = match config.get("metrics") {
-        None | Some(Value::Null) => Vec::new(),
-        Some(Value::Array(items)) => items.iter().rev().collect(),
-        Some(other) => {
+    let mut pending: Vec<&Value> = match entry {
+        Value::Null => Vec::new(),
+        Value::Array(items) => items.iter().rev().collect(),
+        other => {
             return Err(config_error(
                 "metric",
                 "?",
@@ -475,18 +505,13 @@ pub fn training_config_from_json(config: &Value) -> Result<TrainingConfig> {
             ));
         }
     };
-    // Keras 2 nests the metrics of each output in a list of their own.
     while let Some(item) = pending.pop() {
         match item {
             Value::Array(inner) => pending.extend(inner.iter().rev()),
             single => metrics.push(find_metric(single)?),
         }
     }
-    Ok(TrainingConfig {
-        optimizer,
-        loss,
-        metrics,
-    })
+    Ok(metrics)
 }
 
 /// Lets a rebuilt `Box<dyn Optimizer>` be passed to `compile`.

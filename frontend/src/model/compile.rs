@@ -22,7 +22,7 @@ use ir::{Shape, Tensor};
 use super::Model;
 use super::output_losses::OutputLosses;
 use super::runner::Runner;
-use super::training::{ComponentRefs, Components, Role, TrainingState, check_label_shape};
+use super::training::{Components, Role, TrainingState, check_label_shape};
 use crate::device::{Backend, Device};
 use crate::error::Result;
 use crate::losses::Loss;
@@ -212,12 +212,6 @@ impl Model {
                 .graph
                 .error("is not compiled; call compile(optimizer, loss, metrics) first")),
         }
-    }
-
-    /// The optimizer, loss and metrics of a compiled model; `None` when not compiled.
-    /// `None` also for a model compiled with several heads (see [`TrainingState::components`]).
-    pub(crate) fn training_components(&self) -> Option<ComponentRefs<'_>> {
-        self.training.as_ref().and_then(TrainingState::components)
     }
 
     /// The train-step graph for `batch` examples (what `fit` runs) and the optimizer's

@@ -12,6 +12,7 @@ use super::training::{Head, LOSS_OUTPUT};
 use crate::error::{Error, Result};
 use crate::losses::Loss;
 use crate::metrics::Metric;
+use crate::optimizers::Optimizer;
 
 /// A value for every output, a list in output order, or values by output name.
 #[derive(Debug, Clone)]
@@ -128,12 +129,35 @@ impl OutputLosses {
         self
     }
 
+    /// Report `metrics` for the output called `output`, in order (a saved configuration's
+    /// metrics of one output).
+    pub(crate) fn output_metrics(mut self, output: &str, metrics: Vec<Box<dyn Metric>>) -> Self {
+        let each = metrics
+            .into_iter()
+            .map(|m| (Target::Output(output.to_string()), Arc::from(m)));
+        self.metrics.extend(each);
+        self
+    }
+
     /// Report `metrics` for every output, in order.
     pub(crate) fn metrics_for_all(mut self, metrics: Vec<Box<dyn Metric>>) -> Self {
         let all = metrics.into_iter().map(|m| (Target::All, Arc::from(m)));
         self.metrics.extend(all);
         self
     }
+}
+
+/// One output's compile settings as a compiled model holds them (what the saved
+/// training configurations describe).
+pub(crate) struct CompiledOutput<'a> {
+    /// The output's name (its layer's).
+    pub name: &'a str,
+    /// Its loss.
+    pub loss: &'a dyn Loss,
+    /// Its factor in the total loss.
+    pub weight: f32,
+    /// Its metrics, in order.
+    pub metrics: &'a [Arc<dyn Metric>],
 }
 
 /// The value `values` gives output `k` called `name`, `default` where a map leaves it out;
@@ -157,6 +181,23 @@ fn value_for<T: Clone>(
 }
 
 impl Model {
+    /// The optimizer and every output's loss, weight and metrics, in output order, of a
+    /// compiled model; `None` when not compiled.
+    pub(crate) fn compiled_outputs(&self) -> Option<(&dyn Optimizer, Vec<CompiledOutput<'_>>)> {
+        let state = self.training.as_ref()?;
+        let outputs = state
+            .heads()
+            .iter()
+            .map(|h| CompiledOutput {
+                name: &h.name,
+                loss: h.loss.as_ref(),
+                weight: h.weight,
+                metrics: &h.metrics,
+            })
+            .collect();
+        Some((state.optimizer(), outputs))
+    }
+
     /// The heads `spec` gives this model's outputs, checked: lists as long as the outputs,
     /// names that are outputs, finite weights, unique reported names.
     pub(crate) fn resolve_heads(&self, spec: OutputLosses) -> Result<Vec<Head>> {

@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use crate::atomic_file::write_atomically;
 use crate::error::{Error, Result};
-use crate::keras_config::training::{training_config_from_json, training_config_json};
+use crate::keras_config::output_training::{compile_from_training_config, model_training_config};
 use crate::model::{Model, Sequential};
 use crate::saving::container::{ModelFile, decode, encode};
 
@@ -33,7 +33,8 @@ fn read_model_file(path: &Path) -> Result<ModelFile> {
 }
 
 impl Model {
-    /// Writes the whole model to `path` in one file: its config, its compile configuration,
+    /// Writes the whole model to `path` in one file: its config, its compile configuration
+    /// (for several outputs, each one's loss, loss weight and metrics),
     /// every weight and optimizer-state tensor (including `optimizer/iterations` and
     /// `optimizer/learning_rate`) and a checksum. The file is replaced atomically: on any
     /// failure `path` keeps its old contents (or stays absent). The model must be compiled.
@@ -41,12 +42,8 @@ impl Model {
         let path = path.as_ref();
         self.training_state()?;
         let tensors = self.weights()?.into_iter().collect();
-        let (optimizer, loss, metrics) = self.training_components().ok_or_else(|| {
-            self.model_error(
-                "is compiled with a loss per output; its compile configuration cannot be saved (use save_weights)",
-            )
-        })?;
-        let training_config = training_config_json(optimizer, loss, metrics)?;
+        let training_config = model_training_config(self)?
+            .ok_or_else(|| self.model_error("is not compiled; call compile first"))?;
         let file = ModelFile {
             model_config: self.to_config(),
             training_config,
@@ -70,10 +67,7 @@ impl Model {
                 msg: "holds weights only (written by save_weights): build and compile the model, then call load_weights".into(),
             });
         }
-        let config =
-            training_config_from_json(&file.training_config).map_err(|e| in_file(path, e))?;
-        model
-            .compile(config.optimizer, config.loss, config.metrics)
+        compile_from_training_config(&mut model, &file.training_config)
             .map_err(|e| in_file(path, e))?;
         let expected: BTreeMap<String, Shape> = model
             .weights()?

@@ -194,7 +194,9 @@ fn keras3_nodes(nodes: &Value, shapes: &OutputShapes) -> Value {
 }
 
 /// Keras 3's `compile_config` for Kiln's `training_config` (Keras 2 form: `loss`,
-/// `metrics`, `optimizer_config`).
+/// `loss_weights`, `metrics`, `optimizer_config`). Keras 3 takes the per-output forms as
+/// they are (a `loss` and `loss_weights` map by output name, one metric list per output),
+/// so only the component objects in them gain their module.
 pub fn compile_config_from_training(training: &Value) -> Value {
     let mut optimizer = training
         .get("optimizer_config")
@@ -202,17 +204,30 @@ pub fn compile_config_from_training(training: &Value) -> Value {
         .unwrap_or(Value::Null);
     with_module(&mut optimizer, "keras.optimizers");
     let mut loss = training.get("loss").cloned().unwrap_or(Value::Null);
-    with_module(&mut loss, "keras.losses");
+    match &mut loss {
+        Value::Object(map) if !map.contains_key("class_name") => map
+            .values_mut()
+            .for_each(|l| with_module(l, "keras.losses")),
+        Value::Array(items) => items
+            .iter_mut()
+            .for_each(|l| with_module(l, "keras.losses")),
+        one => with_module(one, "keras.losses"),
+    }
     let mut metrics = training.get("metrics").cloned().unwrap_or(Value::Null);
     if let Some(items) = metrics.as_array_mut() {
-        items
-            .iter_mut()
-            .for_each(|m| with_module(m, "keras.metrics"));
+        for item in items {
+            match item.as_array_mut() {
+                Some(inner) => inner
+                    .iter_mut()
+                    .for_each(|m| with_module(m, "keras.metrics")),
+                None => with_module(item, "keras.metrics"),
+            }
+        }
     }
     json!({
         "optimizer": optimizer,
         "loss": loss,
-        "loss_weights": null,
+        "loss_weights": training.get("loss_weights").cloned().unwrap_or(Value::Null),
         "metrics": metrics,
         "weighted_metrics": null,
         "run_eagerly": false,
@@ -237,6 +252,7 @@ pub fn training_from_compile_config(compile: &Value) -> Option<Value> {
     Some(json!({
         "optimizer_config": optimizer,
         "loss": fields.get("loss").cloned().unwrap_or(Value::Null),
+        "loss_weights": fields.get("loss_weights").cloned().unwrap_or(Value::Null),
         "metrics": fields.get("metrics").cloned().unwrap_or(Value::Null),
     }))
 }

@@ -19,7 +19,7 @@ use super::weights_write::object_path_bytes;
 use super::{ARCHIVE_KERAS_VERSION, KerasArchive};
 use crate::atomic_file::write_atomically;
 use crate::error::{Error, Result};
-use crate::keras_config::training::training_config_json;
+use crate::keras_config::output_training::model_training_config;
 use crate::model::Model;
 
 /// Reads the `.keras` archive at `path` as a whole model, saying whether it was compiled.
@@ -123,10 +123,8 @@ impl Model {
     pub fn save_keras_archive(&self, path: impl AsRef<Path>) -> Result<()> {
         let path = path.as_ref();
         self.ensure_keras_representable(path)?;
-        let compile_config = match self.training_components() {
-            Some((optimizer, loss, metrics)) => {
-                compile_config_from_training(&training_config_json(optimizer, loss, metrics)?)
-            }
+        let compile_config = match model_training_config(self)? {
+            Some(training) => compile_config_from_training(&training),
             None => json!({}),
         };
         let shapes = self

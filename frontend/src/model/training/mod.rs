@@ -14,7 +14,6 @@ mod weighted;
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::Arc;
 
 use ir::{Shape, Tensor};
 
@@ -25,8 +24,7 @@ pub use weighted::SAMPLE_WEIGHT_INPUT;
 
 use crate::device::Backend;
 use crate::error::{Error, Result};
-use crate::losses::Loss;
-use crate::metrics::{Aggregation, Metric};
+use crate::metrics::Aggregation;
 use crate::model::graph::LayerGraph;
 use crate::model::graph::forward::ForwardOptions;
 use crate::model::runner::Runner;
@@ -48,9 +46,6 @@ pub(crate) struct Components {
     /// One per model output that has a loss, in output order.
     pub heads: Vec<Head>,
 }
-
-/// The optimizer, loss and metrics of a compiled one-output model, borrowed.
-pub(crate) type ComponentRefs<'a> = (&'a dyn Optimizer, &'a dyn Loss, &'a [Arc<dyn Metric>]);
 
 /// A compiled model's training configuration, executables and parameter store.
 pub(crate) struct TrainingState {
@@ -142,18 +137,6 @@ impl TrainingState {
     /// The optimizer the model was compiled with.
     pub fn optimizer(&self) -> &dyn Optimizer {
         self.components.optimizer.as_ref()
-    }
-
-    /// The optimizer, loss and metrics of a model compiled with one head of weight 1 (what
-    /// the saved training configurations describe); `None` for several heads.
-    pub fn components(&self) -> Option<ComponentRefs<'_>> {
-        let c = &self.components;
-        match c.heads.as_slice() {
-            [head] if head.weight == 1.0 => {
-                Some((c.optimizer.as_ref(), head.loss.as_ref(), &head.metrics))
-            }
-            _ => None,
-        }
     }
 
     /// Add initial values (optimizer state) for the parameters the store lacks.
