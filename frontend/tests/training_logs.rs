@@ -59,13 +59,17 @@ fn a_history_round_trips_through_json_with_non_finite_values_as_null() {
         .history
         .insert("loss".into(), vec![1.0, f32::NAN, f32::INFINITY]);
     diverged.epoch_seconds = vec![0.5, 0.5, 0.5];
+    diverged.epoch = vec![4, 5, 6];
     let json = diverged.to_json();
     assert_eq!(
         json,
-        r#"{"history":{"loss":[1.0,null,null]},"epoch_seconds":[0.5,0.5,0.5]}"#
+        r#"{"history":{"loss":[1.0,null,null]},"epoch_seconds":[0.5,0.5,0.5],"epoch":[4,5,6]}"#
     );
     let back = History::from_json(&json).unwrap();
     assert!(back.history["loss"][1].is_nan() && back.history["loss"][2].is_nan());
+    // Files written before `epoch` was recorded read with an empty one.
+    let older = History::from_json(r#"{"history":{},"epoch_seconds":[]}"#).unwrap();
+    assert_eq!(older, History::default());
     assert!(
         History::from_json("{\"history\": 3}")
             .unwrap_err()

@@ -13,8 +13,9 @@ use crate::progress::Logs;
 /// Per-epoch training record, like Keras' `History.history`: a series per key (`loss`,
 /// each metric name, and `val_`-prefixed ones when validating), one value per epoch.
 ///
-/// Serialises (serde) as `{"history": {"loss": [...], ...}, "epoch_seconds": [...]}`, the
-/// keys sorted; a NaN or infinite value is written as `null` and read back as NaN (JSON has
+/// Serialises (serde) as `{"history": {"loss": [...], ...}, "epoch_seconds": [...],
+/// "epoch": [...]}`, the keys sorted (`epoch` may be absent when reading: it is then empty);
+/// a NaN or infinite value is written as `null` and read back as NaN (JSON has
 /// no such numbers).
 ///
 /// ```
@@ -22,8 +23,12 @@ use crate::progress::Logs;
 /// let mut history = kiln::model::History::default();
 /// history.history.insert("loss".into(), vec![0.5, 0.25]);
 /// history.epoch_seconds = vec![1.5, 1.25];
+/// history.epoch = vec![0, 1];
 /// let json = history.to_json();
-/// assert_eq!(json, r#"{"history":{"loss":[0.5,0.25]},"epoch_seconds":[1.5,1.25]}"#);
+/// assert_eq!(
+///     json,
+///     r#"{"history":{"loss":[0.5,0.25]},"epoch_seconds":[1.5,1.25],"epoch":[0,1]}"#
+/// );
 /// assert_eq!(kiln::model::History::from_json(&json)?, history);
 /// # Ok(())
 /// # }
@@ -36,6 +41,7 @@ pub struct History {
     /// Wall-clock seconds of each epoch (training and validation).
     pub epoch_seconds: Vec<f64>,
     /// The number of each recorded epoch (Keras' `History.epoch`): `initial_epoch..`.
+    #[serde(default)]
     pub epoch: Vec<usize>,
 }
 
