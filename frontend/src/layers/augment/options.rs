@@ -136,8 +136,22 @@ impl TransformOptions {
         })
     }
 
-    /// Adds the three fields, in Keras' names, to a config object.
-    pub(super) fn write(&self, fields: &mut Map<String, Value>) {
+    /// The layer's Keras config: its own `fields` (a JSON object) plus the three options and
+    /// `seed`, in Keras' names.
+    pub(super) fn layer_config(
+        &self,
+        layer: &dyn crate::layers::Layer,
+        mut fields: Value,
+        seed: Option<u64>,
+    ) -> Value {
+        if let Some(map) = fields.as_object_mut() {
+            self.write(map);
+            map.insert("seed".into(), json!(seed));
+        }
+        crate::layers::layer_config(layer, fields)
+    }
+
+    fn write(&self, fields: &mut Map<String, Value>) {
         fields.insert("fill_mode".into(), json!(self.fill_mode.to_string()));
         fields.insert("fill_value".into(), f32_json(self.fill_value));
         fields.insert(

@@ -13,7 +13,7 @@ use crate::layers::augment::resample::{Affine, bin, bin_k, transform};
 use crate::layers::augment::trig::sin_cos;
 use crate::layers::conv2d::image_dims;
 use crate::layers::naming::{name_methods, named_builder};
-use crate::layers::{ConfigReader, Layer, LayerContext, ParamSpec, layer_config, layer_error};
+use crate::layers::{ConfigReader, Layer, LayerContext, ParamSpec, layer_error};
 
 /// Keras' `RandomRotation(factor, fill_mode="reflect", interpolation="bilinear", seed=None,
 /// fill_value=0.0)`: while training, each image turns by `factor · 2π` radians, the factor
@@ -85,11 +85,8 @@ impl Layer for RandomRotation {
     }
 
     fn config(&self) -> Value {
-        let mut fields = json!({"factor": self.factor.to_json()});
-        self.options
-            .write(fields.as_object_mut().expect("an object"));
-        fields["seed"] = json!(self.seed);
-        layer_config(self, fields)
+        let fields = json!({"factor": self.factor.to_json()});
+        self.options.layer_config(self, fields, self.seed)
     }
 
     fn build(&self, g: &mut Graph, x: NodeId, ctx: LayerContext<'_>) -> Result<NodeId> {

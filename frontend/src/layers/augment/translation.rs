@@ -10,7 +10,7 @@ use crate::layers::augment::options::{Factor, TransformOptions, column_in, draw,
 use crate::layers::augment::resample::{Affine, bin_k, transform};
 use crate::layers::conv2d::image_dims;
 use crate::layers::naming::{name_methods, named_builder};
-use crate::layers::{ConfigReader, Layer, LayerContext, ParamSpec, layer_config, layer_error};
+use crate::layers::{ConfigReader, Layer, LayerContext, ParamSpec, layer_error};
 
 /// Keras' `RandomTranslation(height_factor, width_factor, fill_mode="reflect",
 /// interpolation="bilinear", seed=None, fill_value=0.0)`: while training, each image moves
@@ -90,14 +90,11 @@ impl Layer for RandomTranslation {
     }
 
     fn config(&self) -> Value {
-        let mut fields = json!({
+        let fields = json!({
             "height_factor": self.height_factor.to_json(),
             "width_factor": self.width_factor.to_json(),
         });
-        self.options
-            .write(fields.as_object_mut().expect("an object"));
-        fields["seed"] = json!(self.seed);
-        layer_config(self, fields)
+        self.options.layer_config(self, fields, self.seed)
     }
 
     fn build(&self, g: &mut Graph, x: NodeId, ctx: LayerContext<'_>) -> Result<NodeId> {
