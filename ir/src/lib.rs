@@ -27,6 +27,7 @@ pub mod multi;
 pub mod op;
 pub mod random;
 pub mod shape;
+pub mod size;
 pub mod tensor;
 pub mod text;
 pub mod verify;

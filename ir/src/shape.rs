@@ -27,9 +27,16 @@ impl Shape {
         self.0.len()
     }
 
-    /// Number of elements (1 for a scalar).
+    /// Number of elements (1 for a scalar). Plain product: for shapes built by the compiler from
+    /// checked inputs; outside sizes go through [`Self::checked_numel`].
     pub fn numel(&self) -> usize {
         self.0.iter().product()
+    }
+
+    /// Number of elements, or an error when the product overflows (see [`crate::size`]).
+    /// Use this for every shape that comes from a file, a request or a flag.
+    pub fn checked_numel(&self) -> Result<usize, crate::size::SizeError> {
+        crate::size::checked_numel(&self.0)
     }
 
     /// Row-major strides in elements.
