@@ -74,6 +74,9 @@ fn two_ranks_of_16_train_like_one_process_of_32() {
             model.set_weights(&shifted).unwrap();
         }
         let history = model.fit_with(&data, options().distributed(&comm)).unwrap();
+        let timings = model.step_timings().expect("distributed steps ran");
+        assert_eq!(timings.steps, 9);
+        eprintln!("rank {}: {timings:?}", comm.rank());
         (model.weights().unwrap(), history)
     });
     for (rank, (weights, history)) in ranks.iter().enumerate() {
