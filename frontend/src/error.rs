@@ -126,6 +126,10 @@ pub enum Error {
     /// A batch generator failed (its background thread panicked) or ran out of batches.
     #[error("data generator: {0}")]
     Generator(String),
+    /// Distributed training failed: ranks disagree (model, batch size, data), or the
+    /// communicator reported an error (a dead rank, a transport failure).
+    #[error("distributed training: {0}")]
+    Distributed(String),
     /// An argument is out of its valid range.
     #[error("invalid argument `{name}`: {msg}")]
     InvalidArgument {

@@ -32,6 +32,7 @@ pub mod error;
 pub mod activations;
 pub mod datasets;
 pub mod device;
+pub mod distributed;
 pub mod initializers;
 pub mod regularizers;
 pub mod tensor_file;

@@ -29,6 +29,7 @@ const LEVELS: &[(&str, (u8, u8))] = &[
     ("regularizers", (1, 0)),
     ("device", (1, 0)),
     ("datasets", (1, 0)),
+    ("distributed", (1, 0)),
     ("tensor_file", (1, 0)),
     // 2: training-graph builders.
     ("optimizers", (2, 0)),
