@@ -106,6 +106,10 @@ fn format_value(value: f32) -> String {
 }
 
 impl Callback for CSVLogger {
+    fn rank_zero_only(&self) -> bool {
+        true
+    }
+
     fn on_train_begin(&mut self, _training: &mut Training<'_>) -> Result<()> {
         self.write_header = true;
         if self.append {

@@ -56,6 +56,10 @@ impl ModelCheckpoint {
 }
 
 impl Callback for ModelCheckpoint {
+    fn rank_zero_only(&self) -> bool {
+        true
+    }
+
     fn on_train_begin(&mut self, _training: &mut Training<'_>) -> Result<()> {
         self.best = self.monitor.worst();
         self.saved.clear();

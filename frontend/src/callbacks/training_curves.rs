@@ -49,6 +49,10 @@ impl TrainingCurves {
 }
 
 impl Callback for TrainingCurves {
+    fn rank_zero_only(&self) -> bool {
+        true
+    }
+
     fn on_train_begin(&mut self, _training: &mut Training<'_>) -> Result<()> {
         self.series.clear();
         Ok(())

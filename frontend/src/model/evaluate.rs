@@ -12,6 +12,7 @@ use super::pass::check_batch_size;
 use super::training::{LOSS_OUTPUT, Role};
 use crate::datasets::MultiDataset;
 use crate::error::Result;
+use crate::progress::Logs;
 
 /// What [`Model::evaluate`] returns: the mean loss and each metric's mean, weighted by
 /// batch size (so the partial last batch counts for what it holds), or for metrics summed
@@ -22,6 +23,19 @@ pub struct Evaluation {
     pub loss: f32,
     /// Metric values by name (`"accuracy"`).
     pub metrics: BTreeMap<String, f32>,
+}
+
+impl Evaluation {
+    /// The loss and metrics of a pass's logs.
+    pub(crate) fn from_logs(values: &Logs) -> Self {
+        let loss = values.get(LOSS_OUTPUT).expect("a pass reports the loss");
+        let metrics = values
+            .iter()
+            .filter(|(k, _)| *k != LOSS_OUTPUT)
+            .map(|(k, v)| (k.to_string(), v))
+            .collect();
+        Evaluation { loss, metrics }
+    }
 }
 
 impl Model {
@@ -51,13 +65,7 @@ impl Model {
                 self.run_pass(Role::Eval, &mut feed, None)?
             }
         };
-        let loss = values.get(LOSS_OUTPUT).expect("run_pass reports the loss");
-        let metrics = values
-            .iter()
-            .filter(|(k, _)| *k != LOSS_OUTPUT)
-            .map(|(k, v)| (k.to_string(), v))
-            .collect();
-        Ok(Evaluation { loss, metrics })
+        Ok(Evaluation::from_logs(&values))
     }
 
     /// [`Model::evaluate`] for a model with several inputs or outputs: `loss` is the

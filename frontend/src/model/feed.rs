@@ -10,6 +10,7 @@
 use std::collections::BTreeMap;
 
 use crate::datasets::{Dataset, Generator, MultiDataset};
+use crate::distributed::{DistributedSampler, permutation};
 use crate::error::Result;
 use crate::model::data::example_weights;
 use crate::model::graph::forward::{FEATURES_INPUT, features_input};
@@ -198,6 +199,8 @@ pub(crate) struct Memory<'d> {
     shuffle_seed: Option<u64>,
     /// Number of the current pass (the epoch, unless `steps_per_epoch` cuts passes apart).
     pass: u64,
+    /// This rank's share of every pass in distributed training.
+    shard: Option<DistributedSampler>,
     order: Option<Vec<usize>>,
     next: usize,
     gather: Gather,
@@ -225,12 +228,30 @@ impl<'d> Feed<'d> {
             batch_size,
             shuffle_seed,
             pass: first_pass,
+            shard: None,
             order: None,
             next: 0,
             gather: Gather::default(),
         };
         memory.start_pass(first_pass);
         Feed::Memory(memory)
+    }
+
+    /// This rank's batches of `batch_size` (the per-rank batch) of `rows` in distributed
+    /// training: each pass is the share `sampler` (built over `rows.len` examples) gives
+    /// this rank.
+    pub fn memory_shard(
+        rows: Rows<'d>,
+        batch_size: usize,
+        first_pass: u64,
+        sampler: DistributedSampler,
+    ) -> Self {
+        let mut feed = Feed::memory(rows, batch_size, None, first_pass);
+        if let Feed::Memory(m) = &mut feed {
+            m.shard = Some(sampler);
+            m.start_pass(first_pass);
+        }
+        feed
     }
 
     /// The batches of `batches`, weighted by `class_weight` if given.
@@ -245,7 +266,7 @@ impl<'d> Feed<'d> {
     /// Batches in one pass over the examples (`None` for a generator).
     pub fn steps_per_pass(&self) -> Option<usize> {
         match self {
-            Feed::Memory(m) => Some(m.rows.len.div_ceil(m.batch_size)),
+            Feed::Memory(m) => Some(m.pass_len().div_ceil(m.batch_size)),
             Feed::Stream(_) => None,
         }
     }
@@ -272,17 +293,29 @@ impl Memory<'_> {
     fn start_pass(&mut self, pass: u64) {
         self.pass = pass;
         self.next = 0;
-        self.order = self
-            .shuffle_seed
-            .map(|seed| permutation(self.rows.len, seed.wrapping_add(pass + 1)));
+        self.order = match &self.shard {
+            Some(sampler) => Some(sampler.indices(pass)),
+            None => self
+                .shuffle_seed
+                .map(|seed| permutation(self.rows.len, seed.wrapping_add(pass + 1))),
+        };
+    }
+
+    /// Examples in one pass: all rows, or this rank's share of them.
+    fn pass_len(&self) -> usize {
+        match &self.shard {
+            Some(sampler) => sampler.num_samples(),
+            None => self.rows.len,
+        }
     }
 
     fn next_batch(&mut self) -> StepBatch<'_> {
-        if self.next >= self.rows.len {
+        let len = self.pass_len();
+        if self.next >= len {
             self.start_pass(self.pass + 1);
         }
         let start = self.next;
-        let end = (start + self.batch_size).min(self.rows.len);
+        let end = (start + self.batch_size).min(len);
         self.next = end;
         self.gather
             .batch(&self.rows, self.order.as_deref(), start, end)
@@ -316,33 +349,9 @@ impl Stream<'_> {
     }
 }
 
-/// A seeded Fisher–Yates permutation of `0..n` from the counter-based generator.
-fn permutation(n: usize, seed: u64) -> Vec<usize> {
-    let stream =
-        ir::random::mix32(seed as u32) ^ ir::random::mix32((seed >> 32) as u32 ^ 0x2545_f491);
-    let mut order: Vec<usize> = (0..n).collect();
-    for i in (1..n).rev() {
-        let u = ir::random::uniform(stream, i as u32) as f64;
-        let j = ((u * (i + 1) as f64) as usize).min(i);
-        order.swap(i, j);
-    }
-    order
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn permutation_is_a_seeded_shuffle() {
-        let p = permutation(1000, 3);
-        let mut sorted = p.clone();
-        sorted.sort_unstable();
-        assert_eq!(sorted, (0..1000).collect::<Vec<_>>());
-        assert_eq!(p, permutation(1000, 3));
-        assert_ne!(p, permutation(1000, 4));
-        assert_ne!(p, sorted);
-    }
 
     #[test]
     fn memory_batches_continue_into_the_next_pass() {

@@ -26,12 +26,14 @@ use std::time::Instant;
 
 use super::Model;
 use super::data::{DataSource, TrainingData, check_weights, example_weights};
+use super::distributed::Ranks;
 use super::feed::{Feed, Rows};
 use super::history::History;
 use super::hooks::{Callback, Training};
 use super::pass::{Means, check_batch_size};
 use super::training::Role;
 use crate::datasets::{Generator, MultiDataset};
+use crate::distributed::{Communicator, DistributedSampler};
 use crate::error::{Error, Result};
 use crate::metrics::Aggregation;
 use crate::progress::{Logs, Progress, Verbosity};
@@ -80,6 +82,8 @@ pub struct FitOptions<'a> {
     /// Batches per epoch (Keras' `steps_per_epoch`): required for a generator; for
     /// in-memory data, batches continue across passes.
     pub steps_per_epoch: Option<usize>,
+    /// Data-parallel training over these ranks ([`FitOptions::distributed`]).
+    distributed: Option<Ranks<'a>>,
     /// An error met while building the options (invalid validation arrays), reported by
     /// `fit`.
     deferred: Option<Error>,
@@ -99,6 +103,7 @@ impl std::fmt::Debug for FitOptions<'_> {
             .field("class_weight", &self.class_weight)
             .field("initial_epoch", &self.initial_epoch)
             .field("steps_per_epoch", &self.steps_per_epoch)
+            .field("distributed", &self.distributed)
             .finish()
     }
 }
@@ -118,6 +123,7 @@ impl<'a> FitOptions<'a> {
             class_weight: None,
             initial_epoch: 0,
             steps_per_epoch: None,
+            distributed: None,
             deferred: None,
         }
     }
@@ -202,16 +208,40 @@ impl<'a> FitOptions<'a> {
         self.steps_per_epoch = Some(steps);
         self
     }
+
+    /// Train data-parallel with the other ranks of `comm` (every rank calls `fit` with the
+    /// same model, data and options). `batch_size` is the global batch: each rank takes
+    /// `batch_size / ranks` examples per step from its shard of every epoch (a
+    /// [`DistributedSampler`](crate::distributed::DistributedSampler)); gradients are averaged
+    /// across ranks before the update, so the ranks' weights stay identical. Before the first
+    /// step the ranks check they agree (model, batch size, data size) and take rank 0's
+    /// parameters. Only rank 0 prints and runs the callbacks that write files. In-memory
+    /// data only. See the [`distributed`](crate::distributed) module.
+    pub fn distributed(mut self, comm: &'a dyn Communicator) -> Self {
+        self.distributed = Some(Ranks::new(comm));
+        self
+    }
+
+    /// The size of the gradient buckets summed by one allreduce each in distributed training
+    /// (default [`DEFAULT_BUCKET_BYTES`](crate::distributed::DEFAULT_BUCKET_BYTES), 25 MiB as
+    /// PyTorch DDP); no effect without [`FitOptions::distributed`].
+    pub fn bucket_bytes(mut self, bytes: usize) -> Self {
+        if let Some(ranks) = &mut self.distributed {
+            ranks.bucket_bytes = bytes.max(4);
+        }
+        self
+    }
 }
 
 /// The options of one `fit` that the epoch loop reads.
 #[derive(Debug, Clone, Copy)]
-struct Schedule {
+struct Schedule<'a> {
     epochs: usize,
     initial_epoch: usize,
     steps: usize,
     validation_steps: Option<usize>,
     verbose: Verbosity,
+    ranks: Option<Ranks<'a>>,
 }
 
 /// Run `hook` on every callback, in order, stopping at the first error.
@@ -254,6 +284,14 @@ fn split_point(len: usize, fraction: f64) -> Result<usize> {
     Ok(split_at)
 }
 
+/// This rank's exact share of `rows` (every example once over all ranks) in batches of
+/// `local`: validation in distributed training.
+fn shard_exact<'d>(rows: Rows<'d>, local: usize, ranks: Ranks<'_>) -> Feed<'d> {
+    let (rank, world) = ranks.position();
+    let sampler = DistributedSampler::new(rows.len, world, rank).exact();
+    Feed::memory_shard(rows, local, 0, sampler)
+}
+
 /// What an epoch's training steps did.
 struct EpochRun {
     logs: Logs,
@@ -294,6 +332,12 @@ impl Model {
         match data.into_source()? {
             DataSource::Batches(batches) => {
                 self.require_generator_model()?;
+                if options.distributed.is_some() {
+                    return Err(Error::InvalidArgument {
+                        name: "fit",
+                        msg: "distributed training needs in-memory data (a generator cannot be sharded across ranks)".into(),
+                    });
+                }
                 if options.sample_weight.is_some()
                     || matches!(options.validation, Validation::Split(_))
                 {
@@ -354,13 +398,21 @@ impl Model {
             train = train.range(0, split_at);
         }
         let shuffle = options.shuffle.then_some(self.seed);
-        let feed = Feed::memory(
-            train,
-            options.batch_size,
-            shuffle,
-            options.initial_epoch as u64,
-        );
-        let held_out = held_out.map(|rows| Feed::memory(rows, options.batch_size, None, 0));
+        let first = options.initial_epoch as u64;
+        let Some(ranks) = options.distributed else {
+            let feed = Feed::memory(train, options.batch_size, shuffle, first);
+            let held_out = held_out.map(|rows| Feed::memory(rows, options.batch_size, None, 0));
+            return self.fit_feed(feed, held_out, options);
+        };
+        let local = ranks.local_batch(options.batch_size)?;
+        self.join_ranks(ranks, options.batch_size, train.len, shuffle)?;
+        let (rank, world) = ranks.position();
+        let mut sampler = DistributedSampler::new(train.len, world, rank);
+        if let Some(seed) = shuffle {
+            sampler = sampler.shuffle(seed);
+        }
+        let feed = Feed::memory_shard(train, local, first, sampler);
+        let held_out = held_out.map(|rows| shard_exact(rows, local, ranks));
         self.fit_feed(feed, held_out, options)
     }
 
@@ -393,7 +445,10 @@ impl Model {
                     check_weights(rows.len, w)?;
                 }
                 let rows = rows.weighted(weights);
-                Some(Feed::memory(rows, options.batch_size, None, 0))
+                Some(match options.distributed {
+                    Some(ranks) => shard_exact(rows, ranks.local_batch(options.batch_size)?, ranks),
+                    None => Feed::memory(rows, options.batch_size, None, 0),
+                })
             }
             None => held_out,
         };
@@ -412,6 +467,7 @@ impl Model {
             steps,
             validation_steps: options.validation_steps,
             verbose: options.verbose,
+            ranks: options.distributed,
         };
         self.train(feed, validation_feed, schedule, callbacks)
     }
@@ -423,12 +479,18 @@ impl Model {
         &mut self,
         mut feed: Feed<'_>,
         mut validation: Option<Feed<'_>>,
-        schedule: Schedule,
+        mut schedule: Schedule<'_>,
         mut callbacks: Vec<Box<dyn Callback + 'c>>,
     ) -> Result<History> {
         let keys = self.step_keys();
+        let rank = schedule.ranks.map_or(0, |r| r.comm.rank());
+        if rank != 0 {
+            schedule.verbose = Verbosity::Silent;
+            callbacks.retain(|c| !c.rank_zero_only());
+        }
         let progress = Progress::new(schedule.verbose, schedule.epochs, schedule.steps);
         let mut training = Training::new(self, progress, schedule.epochs, schedule.steps);
+        training.set_rank(rank);
         let mut history = History::default();
         notify(&mut callbacks, |c| c.on_train_begin(&mut training))?;
         for epoch in schedule.initial_epoch..schedule.epochs {
@@ -445,11 +507,20 @@ impl Model {
                 break;
             }
             let mut logs = run.logs;
+            if let Some(ranks) = schedule.ranks {
+                training.model().average_running_state(ranks.comm)?;
+            }
             if let Some(validation) = validation.as_mut() {
-                let values =
-                    training
-                        .model()
-                        .run_pass(Role::Eval, validation, schedule.validation_steps)?;
+                let model = training.model();
+                let values = match schedule.ranks {
+                    Some(ranks) => model.run_pass_ranks(
+                        Role::Eval,
+                        validation,
+                        schedule.validation_steps,
+                        ranks.comm,
+                    )?,
+                    None => model.run_pass(Role::Eval, validation, schedule.validation_steps)?,
+                };
                 for (key, value) in values.iter() {
                     logs.push(format!("val_{key}"), value);
                 }
@@ -477,7 +548,7 @@ impl Model {
 fn train_epoch<'c>(
     training: &mut Training<'_>,
     feed: &mut Feed<'_>,
-    schedule: &Schedule,
+    schedule: &Schedule<'_>,
     keys: &[(String, Aggregation)],
     callbacks: &mut [Box<dyn Callback + 'c>],
 ) -> Result<EpochRun> {
@@ -491,7 +562,10 @@ fn train_epoch<'c>(
                 exhausted: true,
             });
         };
-        training.model().run_step(Role::Train, batch, &mut means)?;
+        match schedule.ranks {
+            Some(ranks) => training.model().run_split_step(batch, &mut means, ranks)?,
+            None => training.model().run_step(Role::Train, batch, &mut means)?,
+        }
         let logs = means.logs();
         training.progress().batch_end(steps, &logs);
         notify(callbacks, |c| c.on_batch_end(steps, &logs, training))?;

@@ -15,6 +15,7 @@ pub struct Training<'m> {
     epochs: usize,
     steps: usize,
     stop: bool,
+    rank: usize,
 }
 
 impl<'m> Training<'m> {
@@ -30,7 +31,18 @@ impl<'m> Training<'m> {
             epochs,
             steps,
             stop: false,
+            rank: 0,
         }
+    }
+
+    pub(crate) fn set_rank(&mut self, rank: usize) {
+        self.rank = rank;
+    }
+
+    /// This process's rank in distributed training (0 otherwise): a callback that writes
+    /// files should write only on rank 0.
+    pub fn rank(&self) -> usize {
+        self.rank
     }
 
     /// The model being trained.
@@ -77,6 +89,13 @@ impl<'m> Training<'m> {
 /// A training hook, Keras' `keras.callbacks.Callback`. Every method defaults to doing
 /// nothing; `epoch` and `batch` are 0-based.
 pub trait Callback {
+    /// Whether only rank 0 of a distributed `fit` runs this callback (those that write
+    /// files: checkpoints, CSV logs, plots). The others run on every rank, seeing the same
+    /// logs (averaged across ranks), so their decisions (stop, learning rate) agree.
+    fn rank_zero_only(&self) -> bool {
+        false
+    }
+
     /// Before the first epoch.
     fn on_train_begin(&mut self, training: &mut Training<'_>) -> Result<()> {
         let _ = training;

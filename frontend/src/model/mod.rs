@@ -22,6 +22,7 @@
 
 mod compile;
 mod data;
+mod distributed;
 mod evaluate;
 mod feed;
 mod fit;
@@ -58,7 +59,7 @@ pub use history::History;
 pub use hooks::{Callback, Training};
 pub use output_losses::OutputLosses;
 pub use predict::{BatchBuckets, PREDICTIONS_OUTPUT, PredictInput, PredictorCache};
-pub use training::{LABELS_INPUT, LOSS_OUTPUT, SAMPLE_WEIGHT_INPUT};
+pub use training::{GRADIENT_PREFIX, LABELS_INPUT, LOSS_OUTPUT, SAMPLE_WEIGHT_INPUT, StepTimings};
 
 use crate::layers::Layer;
 use graph::LayerGraph;

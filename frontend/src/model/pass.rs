@@ -7,9 +7,11 @@
 use ir::Tensor;
 
 use super::Model;
+use super::distributed::reduce_f64;
 use super::feed::{Feed, Rows, StepBatch};
 use super::training::{LOSS_OUTPUT, Role};
 use crate::datasets::Dataset;
+use crate::distributed::Communicator;
 use crate::error::{Error, Result};
 use crate::metrics::Aggregation;
 use crate::progress::Logs;
@@ -58,6 +60,20 @@ impl Means {
             }
         }
         self.examples += n;
+        Ok(())
+    }
+
+    /// Every rank's sums and example counts added together (distributed passes), so the
+    /// logs are those of all ranks' examples.
+    pub fn reduce(&mut self, comm: &dyn Communicator) -> Result<()> {
+        let mut flat: Vec<f64> = self.sums.iter().flatten().copied().collect();
+        flat.push(self.examples as f64);
+        reduce_f64(&mut flat, comm)?;
+        let mut values = flat.into_iter();
+        for sums in &mut self.sums {
+            sums.iter_mut().for_each(|s| *s = values.next().expect("same length"));
+        }
+        self.examples = values.next().expect("the count") as usize;
         Ok(())
     }
 
@@ -208,6 +224,16 @@ impl Model {
         feed: &mut Feed<'_>,
         steps: Option<usize>,
     ) -> Result<Logs> {
+        Ok(self.pass_means(role, feed, steps)?.logs())
+    }
+
+    /// [`Model::run_pass`] before its values are turned into logs.
+    pub(crate) fn pass_means(
+        &mut self,
+        role: Role,
+        feed: &mut Feed<'_>,
+        steps: Option<usize>,
+    ) -> Result<Means> {
         feed.restart();
         let steps = steps.or(feed.steps_per_pass()).unwrap_or(usize::MAX);
         let mut means = Means::new(self.step_keys());
@@ -222,7 +248,7 @@ impl Model {
         if ran == 0 {
             return Err(Error::Generator("it yielded no batch to evaluate".into()));
         }
-        Ok(means.logs())
+        Ok(means)
     }
 }
 

@@ -146,6 +146,11 @@ impl Runner {
         }
     }
 
+    /// The parameters running this graph changes.
+    pub fn updated_names(&self) -> &[String] {
+        &self.updated
+    }
+
     /// Whether running this graph changes parameter `name`.
     pub fn updates(&self, name: &str) -> bool {
         self.updated.iter().any(|n| n == name)

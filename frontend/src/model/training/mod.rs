@@ -9,6 +9,7 @@
 //! model output in [`heads`].
 
 mod heads;
+mod split;
 mod step;
 mod weighted;
 
@@ -19,6 +20,7 @@ use ir::{Shape, Tensor};
 
 pub use heads::LABELS_INPUT;
 pub(crate) use heads::{Head, check_label_shape, labels_input, reported_names};
+pub use split::{GRADIENT_PREFIX, StepTimings};
 pub use step::LOSS_OUTPUT;
 pub use weighted::SAMPLE_WEIGHT_INPUT;
 
@@ -35,6 +37,8 @@ use crate::optimizers::Optimizer;
 pub(crate) enum Role {
     Train,
     Eval,
+    /// The gradient half of a distributed train step (`split`).
+    Gradients,
 }
 
 /// Which executable: role, batch size, whether it takes sample weights.
@@ -61,6 +65,12 @@ pub(crate) struct TrainingState {
     /// Latest value of every parameter, except those the active runner has since updated.
     store: BTreeMap<String, Tensor>,
     active: Option<RunnerKey>,
+    /// The distributed step's update executable and bucket plan, once built.
+    split: Option<split::SplitState>,
+    /// The active runner is a gradient step, paired with `split`'s update (both hold
+    /// current parameters: the update the weights and optimizer state, the gradient step the
+    /// moving statistics).
+    split_active: bool,
     /// The layers frozen when the model was compiled (the train graph leaves them alone).
     frozen: BTreeSet<String>,
 }
@@ -95,6 +105,8 @@ impl TrainingState {
             runners: HashMap::new(),
             store,
             active: None,
+            split: None,
+            split_active: false,
             frozen,
         }
     }
@@ -172,7 +184,7 @@ impl TrainingState {
     fn forward_options(&self, seed: u64, role: Role, batch: usize) -> ForwardOptions<'_> {
         ForwardOptions {
             batch,
-            training: role == Role::Train,
+            training: role != Role::Eval,
             frozen: &self.frozen,
             seed,
         }
@@ -181,6 +193,11 @@ impl TrainingState {
     /// The current value of parameter `name`: the active runner's if it updates it (read
     /// back from the device on the GPU), else the store's.
     pub fn current(&self, name: &str) -> Result<Option<Cow<'_, [f32]>>> {
+        if let Some(split) = self.split.as_ref().filter(|_| self.split_active) {
+            if split.update.updates(name) {
+                return split.update.param(name);
+            }
+        }
         let active = self.active.map(|key| &self.runners[&key]);
         match active.filter(|runner| runner.updates(name)) {
             Some(runner) => runner.param(name),
@@ -222,6 +239,9 @@ impl TrainingState {
                 .expect("the active runner exists")
                 .set_param(name, &value.data)?;
         }
+        if let Some(split) = self.split.as_mut().filter(|_| self.split_active) {
+            split.update.set_param(name, &value.data)?;
+        }
         Ok(())
     }
 
@@ -231,6 +251,7 @@ impl TrainingState {
         self.sync()?;
         self.store.extend(values);
         self.active = None;
+        self.split_active = false;
         Ok(())
     }
 
@@ -246,16 +267,20 @@ impl TrainingState {
         if let Some(key) = self.active {
             self.runners[&key].save(&mut self.store)?;
         }
+        if let Some(split) = self.split.as_ref().filter(|_| self.split_active) {
+            split.update.save(&mut self.store)?;
+        }
         Ok(())
     }
 
     /// Make `key` the active runner, handing the parameters over by name.
     fn activate(&mut self, key: RunnerKey) -> Result<()> {
-        if self.active == Some(key) {
+        if self.active == Some(key) && !self.split_active {
             return Ok(());
         }
         self.sync()?;
         self.active = None;
+        self.split_active = false;
         self.runners
             .get_mut(&key)
             .expect("runner exists")

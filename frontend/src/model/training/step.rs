@@ -2,7 +2,9 @@
 //! - train step: forward + loss (+ regularizer penalties) + metrics + gradients + optimizer
 //!   updates; outputs `loss` and one output per reported value (see [`super::heads`]: the
 //!   batch mean, or the batch's counts for a metric summed over the epoch);
-//! - eval: forward + loss (+ penalties) + metrics.
+//! - eval: forward + loss (+ penalties) + metrics;
+//! - gradients (distributed training, see `split`): the train step without the optimizer,
+//!   each trainable parameter's gradient an output.
 //!
 //! A weighted step (Keras' `sample_weight`) also takes one weight per example and weighs the
 //! loss with it (see `weighted`); metrics stay unweighted.
@@ -58,8 +60,12 @@ impl TrainingState {
             build_heads(&mut g, heads, &outputs, &labels, weights, &error)?;
         let loss = add_penalties(&mut g, total, &params)?;
         let mut initial_state = Vec::new();
-        if role == Role::Train {
-            initial_state = self.add_update(&mut g, &params, loss)?;
+        match role {
+            Role::Train => initial_state = self.add_update(&mut g, &params, loss)?,
+            Role::Gradients => {
+                Self::add_gradient_outputs(&mut g, &trainable_nodes(&params), loss)?;
+            }
+            Role::Eval => {}
         }
         g.add_output(LOSS_OUTPUT, loss)?;
         for (name, node) in reported {
@@ -76,17 +82,22 @@ impl TrainingState {
         params: &[ModelParam],
         loss: NodeId,
     ) -> Result<Vec<(String, Tensor)>> {
-        let trainable: Vec<NodeId> = params
-            .iter()
-            .filter(|p| p.spec.trainable)
-            .map(|p| p.node)
-            .collect();
+        let trainable = trainable_nodes(params);
         let (with_grads, grads) = passes::autodiff::grad(g, loss, &trainable)?;
         *g = with_grads;
         self.components
             .optimizer
             .build_update(g, &trainable, &grads)
     }
+}
+
+/// The nodes of the parameters the optimizer updates.
+fn trainable_nodes(params: &[ModelParam]) -> Vec<NodeId> {
+    params
+        .iter()
+        .filter(|p| p.spec.trainable)
+        .map(|p| p.node)
+        .collect()
 }
 
 /// The scalar the optimizer minimises: the heads' weighted loss `loss` plus every
