@@ -74,7 +74,11 @@ impl Buckets {
     }
 
     /// Bucket `b`'s buffer cut back into its tensors: `(index, values)` pairs.
-    pub fn unpack<'a>(&self, b: usize, buffer: &'a [f32]) -> impl Iterator<Item = (usize, &'a [f32])> {
+    pub fn unpack<'a>(
+        &self,
+        b: usize,
+        buffer: &'a [f32],
+    ) -> impl Iterator<Item = (usize, &'a [f32])> {
         let lens = &self.lens;
         let mut offset = 0;
         self.groups[b].iter().map(move |&i| {
@@ -99,8 +103,10 @@ mod tests {
         let views: Vec<&[f32]> = tensors.iter().map(Vec::as_slice).collect();
         let packed = buckets.pack(0, &views);
         assert_eq!(packed, vec![3.0, 2.0, 2.0, 2.0, 2.0, 2.0]);
-        let back: Vec<(usize, Vec<f32>)> =
-            buckets.unpack(0, &packed).map(|(i, v)| (i, v.to_vec())).collect();
+        let back: Vec<(usize, Vec<f32>)> = buckets
+            .unpack(0, &packed)
+            .map(|(i, v)| (i, v.to_vec()))
+            .collect();
         assert_eq!(back, vec![(3, vec![3.0]), (2, vec![2.0; 5])]);
     }
 }

@@ -115,7 +115,11 @@ impl DistributedSampler {
             k += 1;
         }
         order.truncate(total);
-        order.into_iter().skip(self.rank).step_by(self.world).collect()
+        order
+            .into_iter()
+            .skip(self.rank)
+            .step_by(self.world)
+            .collect()
     }
 }
 

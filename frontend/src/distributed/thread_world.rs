@@ -92,8 +92,13 @@ impl ThreadWorld {
     /// # Panics
     /// If `size` is 0.
     #[must_use]
+    // The agreed interface (dist_api.md): a world is only its handles.
+    #[allow(clippy::new_ret_no_self)]
     pub fn new(size: usize) -> Vec<ThreadComm> {
-        assert!(size > 0, "ThreadWorld::new: a world needs at least one rank");
+        assert!(
+            size > 0,
+            "ThreadWorld::new: a world needs at least one rank"
+        );
         let shared = Arc::new(Shared {
             size,
             table: Mutex::new(Table {
@@ -144,7 +149,11 @@ impl ThreadComm {
     }
 
     /// Waits until every rank has contributed to `key`, then reads the result with `read`.
-    fn finish<T>(&self, key: u64, read: impl Fn(&Slot) -> Result<T, CommError>) -> Result<T, CommError> {
+    fn finish<T>(
+        &self,
+        key: u64,
+        read: impl Fn(&Slot) -> Result<T, CommError>,
+    ) -> Result<T, CommError> {
         finish(&self.shared, key, read)
     }
 }
@@ -158,14 +167,14 @@ fn finish<T>(
 ) -> Result<T, CommError> {
     let mut table = shared.lock();
     loop {
-        let slot = table.slots.get(&key).ok_or_else(|| {
-            CommError::Transport(format!("collective #{key} vanished"))
-        })?;
+        let slot = table
+            .slots
+            .get(&key)
+            .ok_or_else(|| CommError::Transport(format!("collective #{key} vanished")))?;
         if slot.parts.iter().all(Option::is_some) {
             break;
         }
-        let missing_gone = (0..shared.size)
-            .find(|&r| slot.parts[r].is_none() && table.gone[r]);
+        let missing_gone = (0..shared.size).find(|&r| slot.parts[r].is_none() && table.gone[r]);
         if let Some(rank) = missing_gone {
             return Err(CommError::PeerGone {
                 rank,
@@ -189,7 +198,9 @@ fn finish<T>(
 
 /// The parts of a complete slot, in rank order.
 fn parts(slot: &Slot) -> impl Iterator<Item = &Part> {
-    slot.parts.iter().map(|p| p.as_ref().expect("complete slot"))
+    slot.parts
+        .iter()
+        .map(|p| p.as_ref().expect("complete slot"))
 }
 
 /// Checks that every rank's buffer has the same length.
@@ -260,7 +271,11 @@ impl Communicator for ThreadComm {
                 world_size: self.shared.size,
             });
         }
-        let data = if self.rank == root { buffer.to_vec() } else { Vec::new() };
+        let data = if self.rank == root {
+            buffer.to_vec()
+        } else {
+            Vec::new()
+        };
         let part = Part {
             data,
             len: buffer.len(),
@@ -269,7 +284,11 @@ impl Communicator for ThreadComm {
         let key = self.contribute(Kind::Broadcast(root), part)?;
         let copied = self.finish(key, |slot| {
             same_lengths(slot)?;
-            Ok(slot.parts[root].as_ref().expect("complete slot").data.clone())
+            Ok(slot.parts[root]
+                .as_ref()
+                .expect("complete slot")
+                .data
+                .clone())
         })?;
         buffer.copy_from_slice(&copied);
         Ok(())

@@ -53,7 +53,7 @@ impl<'a> Ranks<'a> {
     /// it.
     pub fn local_batch(&self, batch_size: usize) -> Result<usize> {
         let world = self.comm.world_size();
-        if batch_size % world != 0 {
+        if !batch_size.is_multiple_of(world) {
             return Err(Error::InvalidArgument {
                 name: "batch_size",
                 msg: format!(
@@ -159,7 +159,10 @@ impl Model {
         // The shards are cut from one global shuffle: every rank must draw the same one.
         let shuffle = shuffle.map_or(0, |seed| seed.wrapping_add(1));
         ranks.check_agree(&[
-            ("the model (architecture, parameter shapes, optimizer, loss and metrics)", fingerprint),
+            (
+                "the model (architecture, parameter shapes, optimizer, loss and metrics)",
+                fingerprint,
+            ),
             ("the global batch size", batch_size as u64),
             ("the number of training examples", examples as u64),
             ("the shuffle (0: none, else the model seed + 1)", shuffle),
@@ -175,7 +178,10 @@ impl Model {
             .iter()
             .map(|(n, t)| (n.clone(), t.clone()))
             .collect();
-        let mut buffer: Vec<f32> = store.iter().flat_map(|(_, t)| t.data.iter().copied()).collect();
+        let mut buffer: Vec<f32> = store
+            .iter()
+            .flat_map(|(_, t)| t.data.iter().copied())
+            .collect();
         comm.broadcast(&mut buffer, 0)?;
         let mut offset = 0;
         let values = store.into_iter().map(|(name, mut t)| {
@@ -199,12 +205,17 @@ impl Model {
     ) -> Result<()> {
         let n = batch.len;
         let (graph, seed) = (&self.graph, self.seed);
-        let state = self.training.as_mut().expect("fit checked the model is compiled");
+        let state = self
+            .training
+            .as_mut()
+            .expect("fit checked the model is compiled");
         state.prepare_split(graph, seed, n, batch.weighted)?;
         let values = state.split_step(&batch.inputs, ranks.comm, ranks.bucket_bytes)?;
-        means.add(&values, n * ranks.comm.world_size()).map_err(|key| {
-            self.model_error(format!("the compiled step returned no `{key}` output"))
-        })
+        means
+            .add(&values, n * ranks.comm.world_size())
+            .map_err(|key| {
+                self.model_error(format!("the compiled step returned no `{key}` output"))
+            })
     }
 
     /// BatchNormalization's moving statistics averaged over the ranks (at the end of each
@@ -261,7 +272,10 @@ impl Model {
         }
         let fingerprint = self.replica_fingerprint()?;
         ranks.check_agree(&[
-            ("the model (architecture, parameter shapes, optimizer, loss and metrics)", fingerprint),
+            (
+                "the model (architecture, parameter shapes, optimizer, loss and metrics)",
+                fingerprint,
+            ),
             ("the global batch size", batch_size as u64),
             ("the number of evaluation examples", rows.len as u64),
         ])?;

@@ -71,7 +71,8 @@ impl Means {
         reduce_f64(&mut flat, comm)?;
         let mut values = flat.into_iter();
         for sums in &mut self.sums {
-            sums.iter_mut().for_each(|s| *s = values.next().expect("same length"));
+            sums.iter_mut()
+                .for_each(|s| *s = values.next().expect("same length"));
         }
         self.examples = values.next().expect("the count") as usize;
         Ok(())

@@ -193,10 +193,10 @@ impl TrainingState {
     /// The current value of parameter `name`: the active runner's if it updates it (read
     /// back from the device on the GPU), else the store's.
     pub fn current(&self, name: &str) -> Result<Option<Cow<'_, [f32]>>> {
-        if let Some(split) = self.split.as_ref().filter(|_| self.split_active) {
-            if split.update.updates(name) {
-                return split.update.param(name);
-            }
+        if let Some(split) = self.split.as_ref().filter(|_| self.split_active)
+            && split.update.updates(name)
+        {
+            return split.update.param(name);
         }
         let active = self.active.map(|key| &self.runners[&key]);
         match active.filter(|runner| runner.updates(name)) {

@@ -84,7 +84,10 @@ impl TrainingState {
             params.push(g.param(name.clone(), shape.clone()));
             grads.push(g.input(format!("{GRADIENT_PREFIX}{name}"), shape.clone()));
         }
-        let state = self.components.optimizer.build_update(&mut g, &params, &grads)?;
+        let state = self
+            .components
+            .optimizer
+            .build_update(&mut g, &params, &grads)?;
         Ok((g, state))
     }
 
@@ -113,7 +116,8 @@ impl TrainingState {
                     timings: StepTimings::default(),
                 });
             }
-            self.runners.insert(key, Runner::compile(&step, &self.backend)?);
+            self.runners
+                .insert(key, Runner::compile(&step, &self.backend)?);
         }
         if self.active == Some(key) && self.split_active {
             return Ok(());
@@ -141,7 +145,9 @@ impl TrainingState {
         comm: &dyn Communicator,
         bucket_bytes: usize,
     ) -> Result<Vec<(String, Tensor)>> {
-        let key = self.active.expect("prepare_split activated the gradient step");
+        let key = self
+            .active
+            .expect("prepare_split activated the gradient step");
         let reported = self.reported();
         let split = self.split.as_mut().expect("prepare_split built the update");
         let t0 = Instant::now();
@@ -217,7 +223,10 @@ impl TrainingState {
         for name in &names {
             let shape = self.store[name].shape.clone();
             let n = shape.numel();
-            let data = buffer[offset..offset + n].iter().map(|v| v * scale).collect();
+            let data = buffer[offset..offset + n]
+                .iter()
+                .map(|v| v * scale)
+                .collect();
             self.set_param(name, &Tensor::new(shape, data).expect("`n` values"))?;
             offset += n;
         }
@@ -227,9 +236,11 @@ impl TrainingState {
 
 /// Output `name` of a step, removed from `outputs`.
 fn take(outputs: &mut BTreeMap<String, Tensor>, name: &str) -> Result<Tensor> {
-    outputs.remove(name).ok_or_else(|| Error::Distributed(format!(
-        "the compiled gradient step returned no `{name}` output"
-    )))
+    outputs.remove(name).ok_or_else(|| {
+        Error::Distributed(format!(
+            "the compiled gradient step returned no `{name}` output"
+        ))
+    })
 }
 
 /// Packs the gradients (and, in the last bucket, the reported values) and starts every
@@ -241,7 +252,11 @@ fn start_buckets(
     comm: &dyn Communicator,
     bucket_bytes: usize,
 ) -> Result<(Vec<Box<dyn PendingSum>>, u64)> {
-    if split.buckets.as_ref().is_none_or(|(cap, _)| *cap != bucket_bytes) {
+    if split
+        .buckets
+        .as_ref()
+        .is_none_or(|(cap, _)| *cap != bucket_bytes)
+    {
         let lens: Vec<usize> = split.trainable.iter().map(|(_, n)| *n).collect();
         split.buckets = Some((bucket_bytes, Buckets::new(&lens, bucket_bytes)));
     }
@@ -252,7 +267,9 @@ fn start_buckets(
     for b in 0..buckets.len() {
         let mut buffer = buckets.pack(b, &views);
         if b + 1 == buckets.len() {
-            values.iter().for_each(|v| buffer.extend_from_slice(&v.data));
+            values
+                .iter()
+                .for_each(|v| buffer.extend_from_slice(&v.data));
         }
         bytes += 4 * buffer.len() as u64;
         pending.push(comm.start_all_reduce_sum(buffer)?);
@@ -299,7 +316,10 @@ fn finish_buckets(
             Aggregation::Mean => scale,
             Aggregation::Sum(_) => 1.0,
         };
-        let data = tail[offset..offset + n].iter().map(|v| v * factor).collect();
+        let data = tail[offset..offset + n]
+            .iter()
+            .map(|v| v * factor)
+            .collect();
         combined.push(Tensor::new(value.shape.clone(), data).expect("the length of `value`"));
         offset += n;
     }
