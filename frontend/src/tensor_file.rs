@@ -182,7 +182,7 @@ fn read_binary(
     };
     // `count` passed `checked_numel`, so its bytes fit in a u64 (and an isize).
     let needed = count as u64 * 4;
-    let mut reader = std::fs::File::open(&bin).map_err(io)?;
+    let reader = std::fs::File::open(&bin).map_err(io)?;
     let length = reader.metadata().map_err(io)?.len();
     check_binary_length(&bin, length, needed, count)?;
     let mut bytes = Vec::with_capacity(needed as usize);
