@@ -202,7 +202,7 @@ fn check_binary_length(bin: &Path, length: u64, needed: u64, count: usize) -> Re
     if length == needed {
         return Ok(());
     }
-    let whole = if length % 4 == 0 {
+    let whole = if length.is_multiple_of(4) {
         String::new()
     } else {
         ", not a whole number of f32 values".to_string()

@@ -169,7 +169,7 @@ fn an_input_shape_whose_element_count_wraps_is_refused() {
 #[test]
 fn layers_whose_shapes_overflow_name_the_layer() {
     // Each is refused by the checked shape arithmetic, naming the layer, not by a panic.
-    let cases: Vec<(&str, Model)> = vec![
+    let cases: [(&str, Model); 3] = [
         (
             "dense",
             sequential![Input::new([1 << 40]), Dense::new(1 << 40).named("dense")],
