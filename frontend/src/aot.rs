@@ -112,6 +112,27 @@ fn param_names(graph: &Graph) -> Vec<String> {
         .collect()
 }
 
+/// An error naming `batch` unless `batch` examples of every layer's inputs and outputs have
+/// an element count (and f32 byte size) Kiln can represent: checked before any graph is
+/// built, so a huge `--batch` never wraps into a header constant such as `..._LEN 0`.
+fn check_batch(model: &Model, batch: usize) -> Result<()> {
+    for (layer, shapes) in model.layers().iter().zip(model.layer_shapes()?) {
+        for shape in shapes.inputs.iter().chain(&shapes.outputs) {
+            let dims: Vec<usize> = std::iter::once(batch)
+                .chain(shape.dims().iter().copied())
+                .collect();
+            ir::size::f32_bytes(&dims).map_err(|e| Error::InvalidArgument {
+                name: "batch",
+                msg: format!(
+                    "{batch} examples of shape {shape} (at layer {}) are too many: {e}",
+                    layer.label()
+                ),
+            })?;
+        }
+    }
+    Ok(())
+}
+
 /// Compile `model` ahead of time as `options` say and write its files; returns their paths.
 /// See [`compile_with_report`] for timings.
 ///
@@ -141,6 +162,7 @@ pub fn compile_with_report(model: &Model, options: &AotCompileOptions) -> Result
             msg: "must be at least 1".into(),
         });
     }
+    check_batch(model, options.batch)?;
     let started = Instant::now();
     let mut entries = Vec::new();
     if options.entries != AotEntries::Train {

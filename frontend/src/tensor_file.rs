@@ -5,6 +5,12 @@
 //! "byte_order": "little"}` pointing to raw little-endian f32 values in a file next to the JSON
 //! file (a relative `file` is resolved against the JSON file's folder). Only `float32` exists.
 //!
+//! Sizes are checked before anything is read or reserved: the shape's element count with
+//! checked arithmetic ([`ir::size`]), and a raw file's length against the shape's byte size
+//! (the read is bounded by it). An inline number beyond float32's range (`3.5e38`) is an error
+//! naming the file and the element, never a silent infinity; NaN and infinities have no JSON
+//! form and need the binary encoding.
+//!
 //! ```
 //! use kiln::tensor_file::{read_tensor, write_tensor, Encoding};
 //! use kiln::Tensor;
@@ -16,6 +22,7 @@
 //! # std::fs::remove_dir_all(&dir).ok();
 //! ```
 
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use ir::{Shape, Tensor};
@@ -73,23 +80,22 @@ pub fn tensor_from_json(path: &Path, value: &Value) -> Result<Tensor> {
         }
     }
     let shape = read_shape(path, object)?;
+    let count = shape
+        .checked_numel()
+        .map_err(|e| bad(path, format!("`shape`: {e}")))?;
     let data = match (object.get("data"), object.get("file")) {
         (Some(data), None) => read_inline(path, data)?,
-        (None, Some(Value::String(file))) => read_binary(path, object, file)?,
+        (None, Some(Value::String(file))) => read_binary(path, object, file, count)?,
         (None, Some(other)) => {
             return Err(bad(path, format!("`file` must be a string, got {other}")));
         }
         (Some(_), Some(_)) => return Err(bad(path, "give either `data` or `file`, not both")),
         (None, None) => return Err(bad(path, "needs a `data` array or a `file` name")),
     };
-    if data.len() != shape.numel() {
+    if data.len() != count {
         return Err(bad(
             path,
-            format!(
-                "shape {shape} needs {} values, found {}",
-                shape.numel(),
-                data.len()
-            ),
+            format!("shape {shape} needs {count} values, found {}", data.len()),
         ));
     }
     Ok(Tensor { shape, data })
@@ -126,14 +132,40 @@ fn read_inline(path: &Path, data: &Value) -> Result<Vec<f32>> {
         .iter()
         .enumerate()
         .map(|(i, v)| {
-            v.as_f64()
-                .map(|v| v as f32)
-                .ok_or_else(|| bad(path, format!("data[{i}] is not a number: {v}")))
+            let x = v
+                .as_f64()
+                .ok_or_else(|| bad(path, format!("data[{i}] is not a number: {v}")))?;
+            f32_of(x).ok_or_else(|| {
+                bad(
+                    path,
+                    format!(
+                        "data[{i}] = {v} is outside the float32 range (largest magnitude {:e}); \
+                         non-finite values need the binary encoding",
+                        f32::MAX
+                    ),
+                )
+            })
         })
         .collect()
 }
 
-fn read_binary(path: &Path, object: &Map<String, Value>, file: &str) -> Result<Vec<f32>> {
+/// `x` as the nearest f32, or `None` when it is beyond f32's range: a finite JSON number never
+/// silently becomes an infinity. (Values that round to `±f32::MAX`, as `f32::MAX` printed with
+/// 9 digits does, are kept; values too small for f32 become 0 or a subnormal, as in numpy.)
+fn f32_of(x: f64) -> Option<f32> {
+    let y = x as f32;
+    y.is_finite().then_some(y)
+}
+
+/// The `count` f32 values of the raw file `file` names. Its length is compared with the
+/// declared shape's byte size before anything is read, and the read is bounded by that size,
+/// so a file larger than its shape says (or one that grows meanwhile) is refused, not loaded.
+fn read_binary(
+    path: &Path,
+    object: &Map<String, Value>,
+    file: &str,
+    count: usize,
+) -> Result<Vec<f32>> {
     match object.get("byte_order").and_then(Value::as_str) {
         None | Some("little") => {}
         Some(other) => {
@@ -144,23 +176,43 @@ fn read_binary(path: &Path, object: &Map<String, Value>, file: &str) -> Result<V
         }
     }
     let bin = binary_path(path, file);
-    let bytes = std::fs::read(&bin).map_err(|source| Error::Io {
+    let io = |source| Error::Io {
         path: bin.clone(),
         source,
-    })?;
-    if bytes.len() % 4 != 0 {
-        return Err(bad(
-            &bin,
-            format!(
-                "holds {} bytes, not a whole number of f32 values",
-                bytes.len()
-            ),
-        ));
-    }
+    };
+    // `count` passed `checked_numel`, so its bytes fit in a u64 (and an isize).
+    let needed = count as u64 * 4;
+    let reader = std::fs::File::open(&bin).map_err(io)?;
+    let length = reader.metadata().map_err(io)?.len();
+    check_binary_length(&bin, length, needed, count)?;
+    let mut bytes = Vec::with_capacity(needed as usize);
+    reader
+        .take(needed + 1)
+        .read_to_end(&mut bytes)
+        .map_err(io)?;
+    check_binary_length(&bin, bytes.len() as u64, needed, count)?;
     Ok(bytes
         .chunks_exact(4)
         .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
         .collect())
+}
+
+/// An error naming `bin` unless it holds exactly `needed` bytes (`count` f32 values).
+fn check_binary_length(bin: &Path, length: u64, needed: u64, count: usize) -> Result<()> {
+    if length == needed {
+        return Ok(());
+    }
+    let whole = if length.is_multiple_of(4) {
+        String::new()
+    } else {
+        ", not a whole number of f32 values".to_string()
+    };
+    Err(bad(
+        bin,
+        format!(
+            "holds {length} bytes{whole}; the declared shape needs {count} float32 values ({needed} bytes)"
+        ),
+    ))
 }
 
 fn binary_path(json_path: &Path, file: &str) -> PathBuf {

@@ -157,7 +157,9 @@ pub(crate) fn window_output(
 pub(crate) fn dilated(kernel_size: Size2D, dilation_rate: Size2D) -> [usize; 2] {
     let [kh, kw] = kernel_size.0;
     let [dh, dw] = dilation_rate.0;
-    [kh.saturating_sub(1) * dh + 1, kw.saturating_sub(1) * dw + 1]
+    // Saturating: sizes come from configs; a window that large is refused by the shape checks.
+    let extent = |k: usize, d: usize| k.saturating_sub(1).saturating_mul(d).saturating_add(1);
+    [extent(kh, dh), extent(kw, dw)]
 }
 
 /// Refuses strides above 1 together with a dilation rate above 1 (TensorFlow's rule).

@@ -59,6 +59,7 @@ impl Input {
         if dims.is_empty() {
             return Err(c.error(field, "needs at least one axis after the batch axis"));
         }
+        ir::size::checked_numel(&dims).map_err(|e| c.error(field, e.to_string()))?;
         Ok(Input::new(Shape::new(dims)).named(c.name()))
     }
 }
@@ -85,7 +86,11 @@ impl Layer for Input {
                 format!("declared shape {} but fed {}", self.shape, input),
             ));
         }
-        if self.shape.numel() == 0 {
+        let count = self
+            .shape
+            .checked_numel()
+            .map_err(|e| layer_error(self, e.to_string()))?;
+        if count == 0 {
             return Err(layer_error(
                 self,
                 format!("shape {} has no elements", self.shape),

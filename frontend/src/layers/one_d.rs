@@ -216,7 +216,11 @@ impl<L: Lift> OneD<L> {
     /// The inner layer's per-example input: `(1, steps + left padding, channels)`.
     fn lifted(&self, input: &Shape) -> Result<Shape> {
         let [steps, channels] = self.sequence_dims(input)?;
-        Ok(Shape::from([1, steps + self.left_padding(), channels]))
+        Ok(Shape::from([
+            1,
+            steps.saturating_add(self.left_padding()),
+            channels,
+        ]))
     }
 
     /// An error of the inner layer, told as this layer's (with the sequence shape `input`

@@ -85,12 +85,13 @@ impl Layer for Reshape {
         if self.target_shape.iter().any(|&d| d == 0 || d < -1) {
             return Err(fail("every axis must be positive or -1"));
         }
-        let known: usize = self
+        let positive: Vec<usize> = self
             .target_shape
             .iter()
             .filter(|&&d| d > 0)
             .map(|&d| d as usize)
-            .product();
+            .collect();
+        let known = ir::size::checked_numel(&positive).map_err(|e| fail(&e.to_string()))?;
         let total = input.numel();
         let mut dims: Vec<usize> = self
             .target_shape

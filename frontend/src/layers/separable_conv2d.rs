@@ -258,13 +258,13 @@ impl Layer for DepthwiseConv2D {
         Ok(Shape::from([
             oh,
             ow,
-            channels * self.options.depth_multiplier,
+            channels.saturating_mul(self.options.depth_multiplier),
         ]))
     }
 
     fn params(&self, input: &Shape) -> Vec<ParamSpec> {
         let channels = input.dims().last().copied().unwrap_or(0);
-        let out = channels * self.options.depth_multiplier;
+        let out = channels.saturating_mul(self.options.depth_multiplier);
         let mut params = vec![self.options.depthwise_param(input)];
         params.extend(self.options.bias_param(out));
         params
@@ -353,7 +353,12 @@ impl Layer for SeparableConv2D {
             self.options.depthwise_param(input),
             ParamSpec {
                 name: "pointwise_kernel",
-                shape: Shape::from([1, 1, channels * self.options.depth_multiplier, self.filters]),
+                shape: Shape::from([
+                    1,
+                    1,
+                    channels.saturating_mul(self.options.depth_multiplier),
+                    self.filters,
+                ]),
                 initializer: self.pointwise_initializer,
                 trainable: true,
                 regularizer: self.pointwise_regularizer,

@@ -174,7 +174,11 @@ impl Layer for UpSampling2D {
     fn output_shape(&self, input: &Shape) -> Result<Shape> {
         check_positive(self, "size", self.size)?;
         let [h, w, c] = image_dims(self, input)?;
-        Ok(Shape::from([h * self.size.0[0], w * self.size.0[1], c]))
+        Ok(Shape::from([
+            h.saturating_mul(self.size.0[0]),
+            w.saturating_mul(self.size.0[1]),
+            c,
+        ]))
     }
 
     fn params(&self, _input: &Shape) -> Vec<ParamSpec> {

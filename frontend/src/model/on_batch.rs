@@ -30,7 +30,7 @@ fn batch_rows<'a>(inputs: &[&'a Tensor], labels: &[&'a Tensor]) -> Result<Rows<'
             });
         };
         let first = *len.get_or_insert(n);
-        if n != first || tensor.data.len() != tensor.shape.numel() {
+        if n != first || tensor.shape.checked_numel().ok() != Some(tensor.data.len()) {
             return Err(Error::InvalidArgument {
                 name: "batch",
                 msg: format!(

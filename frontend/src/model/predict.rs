@@ -107,7 +107,7 @@ impl Model {
                     batched(shape)
                 )));
             }
-            if features.data.len() != features.shape.numel() {
+            if features.shape.checked_numel().ok() != Some(features.data.len()) {
                 return Err(Error::InvalidArgument {
                     name: "features",
                     msg: format!(
@@ -131,7 +131,17 @@ impl Model {
         let n = n.unwrap_or_default();
         let rows: Vec<&[f32]> = inputs.iter().map(|t| t.data.as_slice()).collect();
         let shapes = self.output_shapes()?;
-        let mut data: Vec<Vec<f32>> = shapes.iter().map(|s| vec![0.0; n * s.numel()]).collect();
+        let mut data: Vec<Vec<f32>> = shapes
+            .iter()
+            .map(|s| -> Result<Vec<f32>> {
+                let dims: Vec<usize> = std::iter::once(n).chain(s.dims().iter().copied()).collect();
+                let len = ir::size::checked_numel(&dims).map_err(|e| Error::InvalidArgument {
+                    name: "features",
+                    msg: format!("the predictions of {n} examples: {e}"),
+                })?;
+                Ok(vec![0.0; len])
+            })
+            .collect::<Result<_>>()?;
         let mut outputs: Vec<&mut [f32]> = data.iter_mut().map(Vec::as_mut_slice).collect();
         self.predict_rows(&rows, n, batch_size, &mut outputs)?;
         Ok(data

@@ -178,7 +178,11 @@ impl Model {
         if (is_input && self.kind() == ModelKind::Sequential) || self.is_shared_call(index) {
             return;
         }
-        let count: usize = shapes.params.iter().map(|p| p.shape.numel()).sum();
+        let count: usize = shapes
+            .params
+            .iter()
+            .map(|p| p.shape.numel())
+            .fold(0, usize::saturating_add);
         let label = format!(
             "{} ({})",
             layer.name().unwrap_or_default(),
@@ -210,12 +214,15 @@ impl Model {
 
 /// The "Total / Trainable / Non-trainable params" lines, with sizes.
 fn totals(specs: &[(String, ParamSpec)], out: &mut String) {
-    let total: usize = specs.iter().map(|(_, p)| p.shape.numel()).sum();
+    let total: usize = specs
+        .iter()
+        .map(|(_, p)| p.shape.numel())
+        .fold(0, usize::saturating_add);
     let trainable: usize = specs
         .iter()
         .filter(|(_, p)| p.trainable)
         .map(|(_, p)| p.shape.numel())
-        .sum();
+        .fold(0, usize::saturating_add);
     for (what, count) in [
         ("Total", total),
         ("Trainable", trainable),

@@ -162,7 +162,7 @@ impl Model {
             .iter()
             .flat_map(|l| &l.params)
             .map(|p| p.shape.numel())
-            .sum())
+            .fold(0, usize::saturating_add))
     }
 
     /// Every parameter as `(layer/param, spec)`, in layer order; `trainable` is cleared

@@ -62,7 +62,7 @@ impl Model {
             .iter()
             .filter(|(_, spec)| spec.trainable)
             .map(|(_, spec)| spec.shape.numel())
-            .sum())
+            .fold(0, usize::saturating_add))
     }
 
     /// Number of parameter elements training leaves to the layers themselves or leaves

@@ -100,21 +100,29 @@ impl Model {
             .collect()
     }
 
-    /// Overwrite the given parameters (any subset of [`Model::weights`], by name); the next
-    /// step or prediction uses them. Each name must be a parameter of the model and each
-    /// tensor must have its shape; nothing is written unless all fit. Works compiled or not.
-    pub fn set_weights(&mut self, weights: &BTreeMap<String, Tensor>) -> Result<()> {
-        let shapes: BTreeMap<String, Shape> = match &self.training {
+    /// The shape of every parameter by name (the layer weights, plus the optimizer state once
+    /// compiled), without initialising or copying any value: the layers' shapes when not
+    /// compiled, so a parameter that is about to be set is never first drawn from its
+    /// initializer.
+    pub(crate) fn parameter_shapes(&self) -> Result<BTreeMap<String, Shape>> {
+        Ok(match &self.training {
             Some(state) => state
                 .param_shapes()
                 .map(|(n, s)| (n.to_string(), s.clone()))
                 .collect(),
             None => self
-                .stored_weights()?
-                .iter()
-                .map(|(n, t)| (n.clone(), t.shape.clone()))
+                .param_specs()?
+                .into_iter()
+                .map(|(n, spec)| (n, spec.shape))
                 .collect(),
-        };
+        })
+    }
+
+    /// Overwrite the given parameters (any subset of [`Model::weights`], by name); the next
+    /// step or prediction uses them. Each name must be a parameter of the model and each
+    /// tensor must have its shape; nothing is written unless all fit. Works compiled or not.
+    pub fn set_weights(&mut self, weights: &BTreeMap<String, Tensor>) -> Result<()> {
+        let shapes = self.parameter_shapes()?;
         for (name, value) in weights {
             let shape = shapes
                 .get(name)
@@ -133,12 +141,15 @@ impl Model {
                     state.set_param(name, value)?;
                 }
             }
-            None => {
-                let stored = self.weights.get_mut().expect("initialised above");
-                for (name, value) in weights {
-                    stored.insert(name.clone(), value.clone());
+            None => match self.weights.get_mut() {
+                Some(stored) => {
+                    for (name, value) in weights {
+                        stored.insert(name.clone(), value.clone());
+                    }
                 }
-            }
+                // Not yet initialised: only the parameters `weights` leaves out are drawn.
+                None => self.weights = OnceLock::from(self.initial_weights_keeping(weights)?),
+            },
         }
         Ok(())
     }

@@ -56,26 +56,40 @@ impl Model {
     /// was compiled, and restores every weight and optimizer-state tensor, so predictions are
     /// bit-identical and training continues exactly as it would have. A damaged or foreign
     /// file, or one whose tensors do not fit its architecture, is an error naming the file.
+    ///
+    /// The file is checked against its architecture before anything is built: every layer
+    /// parameter's shape is computed from the config with checked arithmetic and must be in
+    /// the file with exactly that shape (the decoder has bounded every tensor by the file's
+    /// length), so a config asking for a layer larger than the file is an error naming the
+    /// file and the layer, and no weight is drawn from an initializer.
     pub fn load(path: impl AsRef<Path>) -> Result<Sequential> {
         let path = path.as_ref();
         let file = read_model_file(path)?;
-        let mut model =
-            Sequential::from_config(&file.model_config).map_err(|e| in_file(path, e))?;
         if file.training_config.is_null() {
             return Err(Error::ModelFile {
                 path: path.to_path_buf(),
                 msg: "holds weights only (written by save_weights): build and compile the model, then call load_weights".into(),
             });
         }
+        let mut model =
+            Sequential::from_config(&file.model_config).map_err(|e| in_file(path, e))?;
+        let layer_shapes = model.parameter_shapes().map_err(|e| in_file(path, e))?;
+        let (layer_tensors, rest): (Vec<_>, Vec<_>) = file
+            .tensors
+            .into_iter()
+            .partition(|(name, _)| layer_shapes.contains_key(name));
+        let weights = checked_tensors(path, layer_tensors, &layer_shapes, |_| false)?;
+        model
+            .set_weights(&weights.into_iter().collect())
+            .map_err(|e| in_file(path, e))?;
         compile_from_training_config(&mut model, &file.training_config)
             .map_err(|e| in_file(path, e))?;
-        let expected: BTreeMap<String, Shape> = model
-            .weights()?
-            .into_iter()
-            .map(|(name, t)| (name, t.shape))
-            .collect();
-        let tensors = checked_tensors(path, file.tensors, &expected, |_| false)?;
-        model.restore_parameters(tensors)?;
+        let mut state_shapes = model.parameter_shapes().map_err(|e| in_file(path, e))?;
+        state_shapes.retain(|name, _| !layer_shapes.contains_key(name));
+        let state = checked_tensors(path, rest, &state_shapes, |_| false)?;
+        model
+            .restore_parameters(state)
+            .map_err(|e| in_file(path, e))?;
         Ok(model)
     }
 
@@ -107,7 +121,8 @@ impl Model {
         let path = path.as_ref();
         let file = read_model_file(path)?;
         let expected: BTreeMap<String, Shape> = self
-            .param_specs()?
+            .param_specs()
+            .map_err(|e| in_file(path, e))?
             .into_iter()
             .map(|(name, spec)| (name, spec.shape))
             .collect();
@@ -117,6 +132,7 @@ impl Model {
         };
         let tensors = checked_tensors(path, file.tensors, &expected, is_optimizer_state)?;
         self.restore_parameters(tensors)
+            .map_err(|e| in_file(path, e))
     }
 }
 

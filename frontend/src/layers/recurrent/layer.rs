@@ -136,7 +136,7 @@ impl<C: Cell> Layer for Recurrent<C> {
 
     fn params(&self, input: &Shape) -> Vec<ParamSpec> {
         let features = input.dims().last().copied().unwrap_or(0);
-        let (width, o) = (self.cell.gates() * self.units, &self.options);
+        let (width, o) = (self.cell.gates().saturating_mul(self.units), &self.options);
         let spec = |name, shape, initializer, regularizer| ParamSpec {
             name,
             shape,

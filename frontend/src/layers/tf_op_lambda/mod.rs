@@ -198,11 +198,12 @@ impl TFOpLambda {
                 "shape {shape:?} must start with -1 (the batch) and infer at most one other axis"
             )));
         }
-        let known: usize = rest
+        let fixed: Vec<usize> = rest
             .iter()
             .filter(|&&d| d >= 0)
             .map(|&d| d as usize)
-            .product();
+            .collect();
+        let known = ir::size::checked_numel(&fixed).map_err(|_| bad())?;
         let total = x.numel();
         let dims = rest
             .iter()

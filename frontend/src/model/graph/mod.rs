@@ -300,6 +300,7 @@ impl LayerGraph {
             let inputs = self.input_shapes_of(i, &out)?;
             let outputs = layer.output_shapes_many(&inputs)?;
             let mut params = layer.params_many(&inputs);
+            check_sizes(layer.as_ref(), &outputs, &params)?;
             if self.owner(i) != i {
                 self.check_shared_params(i, &params, &out)?;
                 params.clear();
@@ -568,4 +569,25 @@ pub(crate) fn check_arity(layer: &dyn Layer, count: usize) -> Result<()> {
         layer: layer.label(),
         msg: format!("takes {wants}, got {count}"),
     })
+}
+
+/// An error naming `layer` unless every output and parameter shape it asks for has an element
+/// count Kiln can represent (checked arithmetic: dimensions come from configs and files, so a
+/// product that overflows is refused here, before anything is allocated or built).
+fn check_sizes(layer: &dyn Layer, outputs: &[Shape], params: &[ParamSpec]) -> Result<()> {
+    let fail = |what: String, e: ir::size::SizeError| Error::Layer {
+        layer: layer.label(),
+        msg: format!("{what}: {e}"),
+    };
+    for (k, shape) in outputs.iter().enumerate() {
+        shape
+            .checked_numel()
+            .map_err(|e| fail(format!("output {k} has shape {shape}"), e))?;
+    }
+    for p in params {
+        p.shape
+            .checked_numel()
+            .map_err(|e| fail(format!("parameter `{}` has shape {}", p.name, p.shape), e))?;
+    }
+    Ok(())
 }
