@@ -19,14 +19,17 @@
 //! `cargo:rustc-link-lib=static=kiln_cpu_runtime` (plus `dylib=m`, `dylib=dl`,
 //! `dylib=pthread` on Linux) and declare the header's functions in an `extern "C"` block.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 /// Embedded or external weights (re-exported from the code generator).
 pub use codegen_cpu::aot::WeightStorage;
-use codegen_cpu::aot::{AotEntry, AotOptions, emit_model, runtime_library};
+use codegen_cpu::aot::{
+    AotEntry, AotModel, AotOptions, RUNTIME_LIB_NAME, emit_model, runtime_library,
+};
 use ir::{Graph, MemoryPlan, Op, Tensor};
 
+use crate::atomic_file::write_atomically;
 use crate::error::{Error, Result};
 use crate::model::Model;
 
@@ -227,11 +230,45 @@ pub fn compile_with_report(model: &Model, options: &AotCompileOptions) -> Result
             )),
         ),
     };
-    let files = aot.write(&options.out_dir, runtime.as_deref())?;
+    let files = write_files(&aot, &options.out_dir, runtime.as_deref())?;
     Ok(AotReport {
         files,
         graphs_time,
         emit_time,
         note,
     })
+}
+
+/// Writes `<name>.o`, `<name>.h`, with external weights `<name>.weights`, and a copy of
+/// `runtime` into `dir` (created if needed), each through [`write_atomically`] (only over
+/// regular files, never half-written). Returns the paths written.
+fn write_files(aot: &AotModel, dir: &Path, runtime: Option<&Path>) -> Result<Vec<PathBuf>> {
+    std::fs::create_dir_all(dir).map_err(|source| Error::WriteFile {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    let mut files: Vec<(PathBuf, &[u8])> = vec![
+        (dir.join(format!("{}.o", aot.name)), &aot.object),
+        (dir.join(format!("{}.h", aot.name)), aot.header.as_bytes()),
+    ];
+    if aot.storage == WeightStorage::External {
+        files.push((dir.join(format!("{}.weights", aot.name)), &aot.weights));
+    }
+    let library = runtime
+        .map(|lib| {
+            std::fs::read(lib).map_err(|source| Error::Io {
+                path: lib.to_path_buf(),
+                source,
+            })
+        })
+        .transpose()?;
+    if let Some(bytes) = &library {
+        files.push((dir.join(RUNTIME_LIB_NAME), bytes));
+    }
+    let mut written = Vec::new();
+    for (path, bytes) in files {
+        write_atomically(&path, bytes)?;
+        written.push(path);
+    }
+    Ok(written)
 }

@@ -56,11 +56,12 @@ pub enum Error {
         found: usize,
     },
     /// An IDX file holds more bytes than its header describes.
-    #[error("{}: {extra} unexpected bytes after the IDX data", path.display())]
+    #[error("{}: unexpected bytes after the IDX data (at least {extra})", path.display())]
     TrailingData {
         /// The file.
         path: PathBuf,
-        /// How many bytes follow the payload.
+        /// How many bytes follow the payload (counted up to 1 MiB, so a gzip bomb is not
+        /// decompressed to count them).
         extra: usize,
     },
     /// An image file and a label file disagree on the number of examples.

@@ -15,6 +15,9 @@
 //! - [`keras_config`]: Keras' `model_config` and `training_config` JSON, shared by the files.
 //! - [`onnx`]: ONNX files imported as models and models exported as ONNX.
 //! - [`saving`]: `save` / `load` of a whole model in one checksummed file.
+//! - [`atomic_file`]: every file Kiln writes: only over regular files, through a temporary
+//!   file renamed into place.
+//! - [`read_limit`]: whole files read into memory only up to a stated maximum.
 //! - [`config_json`]: the Keras-style JSON helpers every config reader and writer shares.
 //! - [`tensor_file`]: tensors in JSON files (the Keras fixtures' format, `kiln predict`'s input/output).
 //! - [`prelude`]: `use kiln::prelude::*;` for model scripts.
@@ -24,10 +27,11 @@
 // The modules by level, bottom to top (ARCHITECTURE.md; `tests/module_levels.rs` checks that
 // no module names one of a higher level, or another of its own level).
 // Level 0: foundations.
-mod atomic_file;
+pub mod atomic_file;
 mod builder;
 pub mod config_json;
 pub mod error;
+pub mod read_limit;
 // Level 1: the vocabulary of Keras objects, devices and data.
 pub mod activations;
 pub mod datasets;

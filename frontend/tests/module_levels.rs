@@ -22,6 +22,7 @@ const LEVELS: &[(&str, (u8, u8))] = &[
     ("error", (0, 0)),
     ("builder", (0, 1)),
     ("atomic_file", (0, 1)),
+    ("read_limit", (0, 1)),
     ("config_json", (0, 1)),
     // 1: the vocabulary of Keras objects, devices and data.
     ("activations", (1, 0)),

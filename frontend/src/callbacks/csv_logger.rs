@@ -5,6 +5,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 
+use crate::atomic_file::check_target;
 use crate::callbacks::{Callback, Logs, Training};
 use crate::error::{Error, Result};
 
@@ -18,7 +19,8 @@ use crate::error::{Error, Result};
 /// shortest decimal form that reads back to the same f32 (`nan`, `inf` and `-inf` as Python
 /// writes them). Each row is flushed as soon as
 /// it is written. With `append`, rows go after an existing file's, and the header is only
-/// written when the file was missing or empty.
+/// written when the file was missing or empty. The path must be absent or a regular file
+/// (a symbolic link, FIFO or device node is refused when training begins).
 ///
 /// ```no_run
 /// # fn main() -> kiln::Result<()> {
@@ -111,6 +113,8 @@ impl Callback for CSVLogger {
     }
 
     fn on_train_begin(&mut self, _training: &mut Training<'_>) -> Result<()> {
+        // A link, FIFO or device node at the path is refused before anything opens it.
+        check_target(&self.filename)?;
         self.write_header = true;
         if self.append {
             // The header is written unless the file already has a first line.

@@ -2,12 +2,17 @@
 //!
 //! An IDX file is a big-endian `u32` magic number `0x0000_08_RR` (`08` = u8 elements, `RR` =
 //! rank), `RR` big-endian `u32` dimensions, then the row-major `u8` payload. Images use
-//! rank 3 (magic 2051), labels rank 1 (magic 2049). The file is read into memory once and
-//! decompressed in one pass; the gzip decoder honours the header flags (an optional stored
-//! file name, comment, extra field), so MNIST (name stored) and Fashion-MNIST (no name) both
-//! load. Every malformed input is reported as an [`Error`] naming the file.
+//! rank 3 (magic 2051), labels rank 1 (magic 2049). The file is decompressed as a stream:
+//! the header first, its dimensions checked (checked arithmetic, at most
+//! [`MAX_PAYLOAD_BYTES`], and at most what the compressed length can expand to), then
+//! exactly the payload it declares, then one more read that must find the end (which also
+//! checks the gzip CRC). So a gzip bomb costs no more memory than its header justifies.
+//! The gzip decoder honours the header flags (an optional stored file name, comment, extra
+//! field) and reads concatenated members, so MNIST (name stored) and Fashion-MNIST (no
+//! name) both load. Every malformed input is reported as an [`Error`] naming the file.
 
-use std::io::Read;
+use std::fs::File;
+use std::io::{BufReader, Read};
 use std::path::Path;
 
 use flate2::read::MultiGzDecoder;
@@ -22,16 +27,21 @@ pub const LABELS_MAGIC: u32 = 2049;
 const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 /// Element-type code of unsigned bytes in the magic number's third byte.
 const U8_TYPE_CODE: u32 = 0x08;
-/// The most bytes the size hint in a gzip trailer may pre-allocate.
-const MAX_PREALLOCATION: usize = 1 << 30;
+/// The most payload bytes (u8 elements) an IDX file may declare: 2 GiB, which become 8 GiB of
+/// f32 features in a [`crate::Dataset`]. MNIST's training images are 47 MB.
+pub const MAX_PAYLOAD_BYTES: u64 = 1 << 31;
+/// Deflate cannot expand data by more than about 1032:1 (per member, headers aside).
+const MAX_DEFLATE_RATIO: u64 = 1032;
+/// The most memory reserved ahead of data actually decompressed.
+const MAX_PREALLOCATION: usize = 1 << 24;
+/// How many bytes after the payload are counted for the error message.
+const TRAILING_COUNT_LIMIT: u64 = 1 << 20;
 
-/// A u8 IDX array: its dimensions and row-major payload (kept inside the decompressed file
-/// bytes, so parsing copies nothing).
+/// A u8 IDX array: its dimensions and row-major payload.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IdxArray {
     dims: Vec<usize>,
-    raw: Vec<u8>,
-    header_len: usize,
+    data: Vec<u8>,
 }
 
 impl IdxArray {
@@ -42,61 +52,69 @@ impl IdxArray {
 
     /// The row-major elements; their number is the product of [`IdxArray::dims`].
     pub fn data(&self) -> &[u8] {
-        &self.raw[self.header_len..]
+        &self.data
     }
 }
 
 /// Reads a gzip-compressed u8 IDX file whose magic number must equal `expected_magic`
 /// ([`IMAGES_MAGIC`] or [`LABELS_MAGIC`], or `0x0800 | rank` for other ranks).
 pub fn read_gz_idx(path: &Path, expected_magic: u32) -> Result<IdxArray> {
-    let compressed = std::fs::read(path).map_err(|source| Error::Io {
+    let io_error = |source| Error::Io {
         path: path.to_path_buf(),
         source,
-    })?;
-    let raw = gunzip(path, &compressed)?;
-    parse_idx(path, raw, expected_magic)
-}
-
-/// Decompresses a whole gzip file (one or more members) held in memory.
-fn gunzip(path: &Path, compressed: &[u8]) -> Result<Vec<u8>> {
-    if !compressed.starts_with(&GZIP_MAGIC) {
-        let found = compressed[..compressed.len().min(2)].to_vec();
+    };
+    let file = File::open(path).map_err(io_error)?;
+    let metadata = file.metadata().map_err(io_error)?;
+    // A regular file's length bounds what it can expand to; a pipe's is unknown.
+    let limit = if metadata.is_file() {
+        MAX_PAYLOAD_BYTES.min(metadata.len().saturating_mul(MAX_DEFLATE_RATIO))
+    } else {
+        MAX_PAYLOAD_BYTES
+    };
+    let mut file = BufReader::new(file);
+    let mut magic = [0u8; 2];
+    let found = read_up_to(&mut file, &mut magic).map_err(io_error)?;
+    if found < 2 || magic != GZIP_MAGIC {
         return Err(Error::NotGzip {
             path: path.to_path_buf(),
-            found,
+            found: magic[..found].to_vec(),
         });
     }
-    let mut raw = Vec::with_capacity(size_hint(compressed));
-    MultiGzDecoder::new(compressed)
-        .read_to_end(&mut raw)
-        .map_err(|source| Error::Gzip {
-            path: path.to_path_buf(),
-            source,
-        })?;
-    Ok(raw)
+    let stream = MultiGzDecoder::new(std::io::Cursor::new(magic).chain(file));
+    read_idx(path, stream, expected_magic, limit)
 }
 
-/// The uncompressed size a single-member gzip file records in its last four bytes (modulo
-/// 2^32), bounded so that a corrupt trailer cannot trigger a huge allocation.
-fn size_hint(compressed: &[u8]) -> usize {
-    let Some(trailer) = compressed.last_chunk::<4>() else {
-        return 0;
-    };
-    let recorded = u32::from_le_bytes(*trailer) as usize;
-    // Deflate cannot expand data by more than about 1032:1.
-    recorded
-        .min(compressed.len().saturating_mul(1032))
-        .min(MAX_PREALLOCATION)
-}
-
-/// Parses decompressed IDX bytes; `path` only names the file in errors.
+/// Parses decompressed IDX bytes held in memory; `path` only names the file in errors.
 pub fn parse_idx(path: &Path, raw: Vec<u8>, expected_magic: u32) -> Result<IdxArray> {
-    let truncated = |expected| Error::Truncated {
+    read_idx(path, raw.as_slice(), expected_magic, MAX_PAYLOAD_BYTES)
+}
+
+/// Reads one IDX array from the decompressed stream `input`: the header, then exactly the
+/// payload it declares (at most `max_payload` bytes, else an error before any payload is
+/// read), then checks that the stream ends there. Never reads more than the header, the
+/// payload and one byte beyond (plus at most 1 MiB to count trailing bytes); `path` only
+/// names the file in errors. A read error of `input` is an [`Error::Gzip`].
+pub fn read_idx(
+    path: &Path,
+    mut input: impl Read,
+    expected_magic: u32,
+    max_payload: u64,
+) -> Result<IdxArray> {
+    let gzip_error = |source| Error::Gzip {
+        path: path.to_path_buf(),
+        source,
+    };
+    let truncated = |expected, found| Error::Truncated {
         path: path.to_path_buf(),
         expected,
-        found: raw.len(),
+        found,
     };
-    let magic = read_be_u32(&raw, 0).ok_or_else(|| truncated(4))?;
+    let mut magic = [0u8; 4];
+    let found = read_up_to(&mut input, &mut magic).map_err(gzip_error)?;
+    if found < 4 {
+        return Err(truncated(4, found));
+    }
+    let magic = u32::from_be_bytes(magic);
     if magic != expected_magic || magic >> 8 != U8_TYPE_CODE {
         return Err(Error::BadMagic {
             path: path.to_path_buf(),
@@ -106,31 +124,69 @@ pub fn parse_idx(path: &Path, raw: Vec<u8>, expected_magic: u32) -> Result<IdxAr
     }
     let rank = (magic & 0xff) as usize;
     let header_len = 4 + 4 * rank;
-    let dims = (0..rank)
-        .map(|axis| read_be_u32(&raw, 4 + 4 * axis).map(|dim| dim as usize))
-        .collect::<Option<Vec<usize>>>()
-        .ok_or_else(|| truncated(header_len))?;
-    let payload_len = dims
-        .iter()
-        .fold(1usize, |acc, &dim| acc.saturating_mul(dim));
-    let total_len = header_len.saturating_add(payload_len);
-    if raw.len() < total_len {
-        return Err(truncated(total_len));
+    let mut dim_bytes = vec![0u8; 4 * rank];
+    let found = read_up_to(&mut input, &mut dim_bytes).map_err(gzip_error)?;
+    if found < dim_bytes.len() {
+        return Err(truncated(header_len, 4 + found));
     }
-    if raw.len() > total_len {
+    let dims: Vec<usize> = dim_bytes
+        .chunks_exact(4)
+        .map(|chunk| u32::from_be_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]) as usize)
+        .collect();
+    let payload_len = payload_len(path, &dims, max_payload)?;
+    let mut data = Vec::with_capacity(payload_len.min(MAX_PREALLOCATION));
+    (&mut input)
+        .take(payload_len as u64)
+        .read_to_end(&mut data)
+        .map_err(gzip_error)?;
+    if data.len() < payload_len {
+        return Err(truncated(
+            header_len.saturating_add(payload_len),
+            header_len + data.len(),
+        ));
+    }
+    let extra = std::io::copy(&mut input.take(TRAILING_COUNT_LIMIT), &mut std::io::sink())
+        .map_err(gzip_error)?;
+    if extra > 0 {
         return Err(Error::TrailingData {
             path: path.to_path_buf(),
-            extra: raw.len() - total_len,
+            extra: extra as usize,
         });
     }
-    Ok(IdxArray {
-        dims,
-        raw,
-        header_len,
+    Ok(IdxArray { dims, data })
+}
+
+/// The payload bytes `dims` declare, or an error naming the file when the product overflows
+/// or exceeds `max_payload`.
+fn payload_len(path: &Path, dims: &[usize], max_payload: u64) -> Result<usize> {
+    let what = format!("the IDX payload of shape {dims:?}");
+    let checked = ir::size::checked_numel(dims).and_then(|n| {
+        ir::size::ensure_within(&what, n as u64, max_payload)?;
+        Ok(n)
+    });
+    checked.map_err(|size| {
+        let msg = if matches!(size, ir::size::SizeError::TooLarge { .. }) {
+            size.to_string()
+        } else {
+            format!("the IDX payload: {size}")
+        };
+        Error::Io {
+            path: path.to_path_buf(),
+            source: std::io::Error::new(std::io::ErrorKind::InvalidData, msg),
+        }
     })
 }
 
-fn read_be_u32(bytes: &[u8], offset: usize) -> Option<u32> {
-    let chunk = bytes.get(offset..offset + 4)?;
-    Some(u32::from_be_bytes(chunk.try_into().ok()?))
+/// Reads until `buf` is full or the input ends; returns the bytes read.
+fn read_up_to(input: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match input.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(filled)
 }

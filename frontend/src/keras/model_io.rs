@@ -25,6 +25,7 @@ use crate::error::{Error, Result};
 use crate::keras_config::output_training::{compile_from_training_config, model_training_config};
 use crate::layers::ParamSpec;
 use crate::model::{Model, ModelKind};
+use crate::read_limit::read_at_most;
 
 /// The `keras_version` [`Model::save_keras`] writes: a Keras 2 version, so Keras reads the
 /// weights without its Keras-1 conversions.
@@ -61,10 +62,11 @@ pub struct LoadedKeras {
 /// Errors name the file (and the layer, weight and shapes at fault).
 pub fn load_model(path: impl AsRef<Path>) -> Result<LoadedKeras> {
     let path = path.as_ref();
-    let bytes = std::fs::read(path).map_err(|source| Error::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let bytes = read_at_most(
+        path,
+        crate::read_limit::MAX_MODEL_FILE_BYTES,
+        "a Keras model file",
+    )?;
     if is_zip(&bytes) {
         return load_archive(path);
     }
@@ -93,6 +95,8 @@ impl LoadedKeras {
     /// parameters must find all of them in the file with their shapes), then compiled from
     /// the `training_config` if the file has one and Kiln supports every part of it —
     /// otherwise [`CompileStatus::Unsupported`] says why, and the model loads uncompiled.
+    /// A `training_config` without the form Keras writes (an object with an
+    /// `optimizer_config` and a `loss`) is damage: an error, as in Keras.
     /// `source` (the file's path) names the file in errors.
     pub fn from_file(file: &KerasFile, source: impl AsRef<Path>) -> Result<LoadedKeras> {
         let source = source.as_ref();
@@ -108,10 +112,13 @@ impl LoadedKeras {
         model.put_keras_weights(&file.layers, source)?;
         let compile = match &file.training_config {
             None => CompileStatus::NotSaved,
-            Some(training) => match compile_from(&mut model, training) {
-                Ok(()) => CompileStatus::Compiled,
-                Err(reason) => CompileStatus::Unsupported(reason.to_string()),
-            },
+            Some(training) => {
+                check_training_config(training, source)?;
+                match compile_from(&mut model, training) {
+                    Ok(()) => CompileStatus::Compiled,
+                    Err(reason) => CompileStatus::Unsupported(reason.to_string()),
+                }
+            }
         };
         Ok(LoadedKeras {
             model,
@@ -119,6 +126,41 @@ impl LoadedKeras {
             keras_version: file.keras_version.clone(),
         })
     }
+}
+
+/// Ok when `training` has the form every Keras `training_config` has: a JSON object with an
+/// `optimizer_config` (a name, or a `{"class_name", "config"}` object) and a `loss` entry.
+/// Anything else is damage, an error naming the file and the attribute (Keras raises too),
+/// never [`CompileStatus::Unsupported`], which is for options Kiln does not implement.
+fn check_training_config(training: &serde_json::Value, source: &Path) -> Result<()> {
+    use serde_json::Value;
+    let damaged = |what: &str| {
+        file_error(
+            source,
+            format!("attribute `training_config` is damaged: {what}"),
+        )
+    };
+    let Some(config) = training.as_object() else {
+        return Err(damaged("it is not a JSON object"));
+    };
+    let optimizer_ok = match config.get("optimizer_config") {
+        None => return Err(damaged("it has no `optimizer_config`")),
+        Some(Value::String(_)) => true,
+        Some(Value::Object(optimizer)) => {
+            optimizer.get("class_name").is_some_and(Value::is_string)
+                && optimizer.get("config").is_some_and(Value::is_object)
+        }
+        Some(_) => false,
+    };
+    if !optimizer_ok {
+        return Err(damaged(
+            "`optimizer_config` is neither a name nor a {\"class_name\", \"config\"} object",
+        ));
+    }
+    if !config.contains_key("loss") {
+        return Err(damaged("it has no `loss` entry"));
+    }
+    Ok(())
 }
 
 /// Compiles `model` as `training` (a Keras `training_config`, a loss per output included)
@@ -196,10 +238,11 @@ impl Model {
     /// Works compiled or not (optimizer state is kept).
     pub fn load_keras_weights(&mut self, path: impl AsRef<Path>) -> Result<()> {
         let path = path.as_ref();
-        let bytes = std::fs::read(path).map_err(|source| Error::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let bytes = read_at_most(
+            path,
+            crate::read_limit::MAX_MODEL_FILE_BYTES,
+            "a Keras model file",
+        )?;
         if self.try_object_path_weights(&bytes, path)? {
             return Ok(());
         }

@@ -18,11 +18,22 @@ use serde_json::Value;
 use super::guard::without_panics;
 use super::{KerasFile, LayerWeights};
 use crate::error::{Error, Result};
+use crate::read_limit::read_at_most;
 
 /// Deflate cannot expand data by more than about 1032:1; a chunked dataset claiming more
 /// elements than this many times the file size is corrupt, and is refused before its
 /// buffer is allocated.
 const MAX_COMPRESSION_RATIO: u64 = 1100;
+
+/// The attributes Kiln reads from a Keras file's groups: present but undecodable is damage.
+const READ_ATTRIBUTES: [&str; 6] = [
+    "model_config",
+    "training_config",
+    "keras_version",
+    "backend",
+    "layer_names",
+    "weight_names",
+];
 
 impl KerasFile {
     /// Reads a Keras 2 or Keras 3 `.h5` file: a whole model (`model.save`) or weights only
@@ -36,10 +47,11 @@ impl KerasFile {
     /// integer weights (Normalization's int64 `count`) are held as float32.
     pub fn read(path: impl AsRef<Path>) -> Result<KerasFile> {
         let path = path.as_ref();
-        let bytes = std::fs::read(path).map_err(|source| Error::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let bytes = read_at_most(
+            path,
+            crate::read_limit::MAX_MODEL_FILE_BYTES,
+            "a Keras .h5 file",
+        )?;
         KerasFile::read_bytes(bytes, path)
     }
 
@@ -241,11 +253,32 @@ impl FileReader<'_> {
             .ok_or_else(|| at_fault(format!("data does not fit shape {shape:?}")))
     }
 
-    /// A group's attributes; `what` names the group in errors.
+    /// A group's attributes; `what` names the group in errors. The HDF5 reader leaves out
+    /// an attribute whose value it cannot decode (a damaged datatype or string heap); one of
+    /// [`READ_ATTRIBUTES`] left out so is an error naming it, never an absent attribute (a
+    /// damaged `model_config` is not "weights only", a damaged `training_config` is not
+    /// "saved uncompiled").
     pub(super) fn attrs(&self, group: &Group, what: &str) -> Result<HashMap<String, AttrValue>> {
-        group
+        let attrs = group
             .attrs()
-            .map_err(|e| self.error(format!("cannot read the attributes of `{what}` ({e})")))
+            .map_err(|e| self.error(format!("cannot read the attributes of `{what}` ({e})")))?;
+        if READ_ATTRIBUTES.iter().all(|name| attrs.contains_key(*name)) {
+            return Ok(attrs);
+        }
+        let present = group
+            .attr_datatypes()
+            .map_err(|e| self.error(format!("cannot read the attributes of `{what}` ({e})")))?;
+        let damaged = READ_ATTRIBUTES
+            .iter()
+            .find(|name| present.contains_key(**name) && !attrs.contains_key(**name));
+        match damaged {
+            Some(name) => Err(self.error(format!(
+                "attribute `{name}` of `{what}` is damaged: its value cannot be decoded \
+                 (datatype {:?})",
+                present[*name]
+            ))),
+            None => Ok(attrs),
+        }
     }
 
     /// A single-string attribute.

@@ -11,7 +11,9 @@
 //! - Values are trimmed of surrounding spaces; an empty cell is an error (no missing-value
 //!   filling). Every error is an [`Error::Csv`] naming the file, the line and the column.
 //!
-//! Reads the whole file into memory; does not infer column types, parse dates or stream.
+//! Reads the whole file into memory, within [`CsvLimits`] (row length, column count,
+//! dataset size: each an error naming the file); does not infer column types, parse dates
+//! or stream.
 //!
 //! ```no_run
 //! # fn main() -> kiln::Result<()> {
@@ -26,15 +28,18 @@
 //! ```
 
 mod columns;
+mod limits;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 pub use columns::CategoricalEncoding;
+pub use limits::CsvLimits;
 
 use crate::datasets::dataset::Dataset;
 use crate::error::{Error, Result};
 use columns::{Column, Table};
+use limits::{RowLimitReader, RowStart};
 
 /// How the label column becomes labels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -73,6 +78,7 @@ pub struct CsvLoader {
     categorical: Vec<String>,
     encoding: CategoricalEncoding,
     delimiter: u8,
+    limits: CsvLimits,
 }
 
 impl CsvLoader {
@@ -85,6 +91,7 @@ impl CsvLoader {
             categorical: Vec::new(),
             encoding: CategoricalEncoding::OneHot,
             delimiter: b',',
+            limits: CsvLimits::default(),
         }
     }
 
@@ -116,6 +123,13 @@ impl CsvLoader {
     /// The field separator (default `b','`).
     pub fn delimiter(mut self, delimiter: u8) -> Self {
         self.delimiter = delimiter;
+        self
+    }
+
+    /// The limits of the load (default [`CsvLimits::default`]): the longest row, the most
+    /// columns, the largest dataset.
+    pub fn limits(mut self, limits: CsvLimits) -> Self {
+        self.limits = limits;
         self
     }
 
@@ -161,7 +175,11 @@ impl CsvLoader {
         };
         let columns: Vec<Column<'_>> = feature_at.iter().map(|&at| column(at)).collect();
         let (features, names, vocabularies) = self.encode_features(&columns)?;
-        let (labels, labels_shape, class_names) = encode_label(&column(label_at), label_mode)?;
+        let label_column = column(label_at);
+        let (labels, labels_shape, class_names) =
+            encode_label(&label_column, label_mode, |rows, width| {
+                self.check_size("the one-hot labels", rows, width)
+            })?;
         let n = rows.len();
         let labels_shape: Vec<usize> = std::iter::once(n).chain(labels_shape).collect();
         Ok(CsvDataset {
@@ -172,7 +190,8 @@ impl CsvLoader {
         })
     }
 
-    /// The header and the rows with their 1-based line numbers.
+    /// The header and the rows with their 1-based line numbers, every row within
+    /// [`CsvLimits::max_row_bytes`] and the header within [`CsvLimits::max_columns`].
     fn read(&self) -> Result<(Vec<String>, Rows)> {
         let error = |line: u64, msg: String| Error::Csv {
             path: self.path.clone(),
@@ -180,11 +199,16 @@ impl CsvLoader {
             column: None,
             msg,
         };
+        let file = std::fs::File::open(&self.path).map_err(|source| Error::Io {
+            path: self.path.clone(),
+            source,
+        })?;
+        let row_start = RowStart::default();
+        let input = RowLimitReader::new(file, row_start.clone(), self.limits.max_row_bytes);
         let mut reader = csv::ReaderBuilder::new()
             .delimiter(self.delimiter)
             .has_headers(true)
-            .from_path(&self.path)
-            .map_err(|e| csv_error(&self.path, e))?;
+            .from_reader(input);
         let header: Vec<String> = reader
             .headers()
             .map_err(|e| csv_error(&self.path, e))?
@@ -197,10 +221,37 @@ impl CsvLoader {
                 "no header row (a header naming the columns is required)".into(),
             ));
         }
+        if header.len() > self.limits.max_columns {
+            return Err(error(
+                1,
+                format!(
+                    "{} columns, more than the {} allowed (CsvLimits::max_columns)",
+                    header.len(),
+                    self.limits.max_columns
+                ),
+            ));
+        }
         let mut rows = Vec::new();
-        for record in reader.records() {
-            let record = record.map_err(|e| csv_error(&self.path, e))?;
+        let mut record = csv::StringRecord::new();
+        loop {
+            let start = reader.position().byte();
+            row_start.set(start);
+            if !reader
+                .read_record(&mut record)
+                .map_err(|e| csv_error(&self.path, e))?
+            {
+                break;
+            }
             let line = record.position().map_or(0, |p| p.line());
+            if reader.position().byte() - start > self.limits.max_row_bytes {
+                return Err(error(
+                    line,
+                    format!(
+                        "the row is longer than {} bytes (CsvLimits::max_row_bytes)",
+                        self.limits.max_row_bytes
+                    ),
+                ));
+            }
             rows.push((line, record.iter().map(str::to_string).collect()));
         }
         if rows.is_empty() {
@@ -238,6 +289,24 @@ impl CsvLoader {
         }
     }
 
+    /// Ok when a `rows × width` f32 matrix (`what`) fits [`CsvLimits::max_dataset_bytes`].
+    fn check_size(&self, what: &str, rows: usize, width: usize) -> Result<()> {
+        ir::size::f32_bytes(&[rows, width])
+            .and_then(|bytes| {
+                ir::size::ensure_within(
+                    &format!("{what} ({rows} rows × {width} columns)"),
+                    bytes,
+                    self.limits.max_dataset_bytes,
+                )
+            })
+            .map_err(|e| Error::Csv {
+                path: self.path.clone(),
+                line: 0,
+                column: None,
+                msg: format!("{e} (CsvLimits::max_dataset_bytes)"),
+            })
+    }
+
     /// The feature matrix, the name of each of its columns and the vocabularies.
     #[allow(clippy::type_complexity)]
     fn encode_features(
@@ -268,6 +337,7 @@ impl CsvLoader {
             vocabularies.insert(column.name.to_string(), vocabulary);
         }
         let width = names.len();
+        self.check_size("the features", rows, width)?;
         let mut table = Table {
             rows,
             width,
@@ -300,10 +370,12 @@ enum Block {
     OneHot(Vec<usize>, usize),
 }
 
-/// The labels, the label shape of one example and the class names.
+/// The labels, the label shape of one example and the class names; `check_size` is asked
+/// before a one-hot matrix of `rows × classes` is allocated.
 fn encode_label(
     column: &Column<'_>,
     mode: CsvLabel,
+    check_size: impl Fn(usize, usize) -> Result<()>,
 ) -> Result<(Vec<f32>, Vec<usize>, Vec<String>)> {
     match mode {
         CsvLabel::Value => Ok((column.numbers()?, vec![1], Vec::new())),
@@ -313,6 +385,7 @@ fn encode_label(
                 let labels = indices.iter().map(|&i| i as f32).collect();
                 return Ok((labels, Vec::new(), classes));
             }
+            check_size(indices.len(), classes.len())?;
             let mut labels = vec![0.0; indices.len() * classes.len()];
             for (row, &index) in indices.iter().enumerate() {
                 labels[row * classes.len() + index] = 1.0;

@@ -10,6 +10,7 @@ use std::path::Path;
 use image::{DynamicImage, ImageFormat, ImageReader, Limits};
 
 use crate::error::{Error, Result};
+use crate::read_limit::read_at_most;
 
 /// The colour channels of a decoded image, Keras' `color_mode`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -66,10 +67,11 @@ pub(crate) fn decode_into(path: &Path, spec: &DecodeSpec, out: &mut Vec<f32>) ->
         path: path.to_path_buf(),
         msg,
     };
-    let bytes = std::fs::read(path).map_err(|source| Error::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let bytes = read_at_most(
+        path,
+        max_file_bytes(spec.max_pixels),
+        "an image within ImageFolder::max_pixels",
+    )?;
     let format = image::guess_format(&bytes)
         .map_err(|_| bad("not a PNG or JPEG file (unknown signature)".into()))?;
     if !matches!(format, ImageFormat::Png | ImageFormat::Jpeg) {
@@ -102,6 +104,12 @@ pub(crate) fn decode_into(path: &Path, spec: &DecodeSpec, out: &mut Vec<f32>) ->
     };
     resize_into(&source, spec, out);
     Ok(())
+}
+
+/// The largest image file read for `max_pixels` pixels: 8 bytes per pixel (16-bit RGBA
+/// stored uncompressed) plus 16 MiB of metadata and framing.
+fn max_file_bytes(max_pixels: u64) -> u64 {
+    max_pixels.saturating_mul(8).saturating_add(16 << 20)
 }
 
 /// A reader of `bytes` as `format` with the decoder's own allocation limits set from the

@@ -36,7 +36,8 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use crate::error::{Error, Result};
+use crate::error::Result;
+use crate::read_limit::read_at_most;
 use zip_io::{archive_error, read_members, write_members};
 
 /// The member holding the model config.
@@ -64,10 +65,11 @@ impl KerasArchive {
     /// Reads the archive at `path`. Errors name the file (and the member at fault).
     pub fn read(path: impl AsRef<Path>) -> Result<KerasArchive> {
         let path = path.as_ref();
-        let bytes = std::fs::read(path).map_err(|source| Error::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let bytes = read_at_most(
+            path,
+            crate::read_limit::MAX_MODEL_FILE_BYTES,
+            "a Keras .keras archive",
+        )?;
         KerasArchive::from_bytes(&bytes, path)
     }
 

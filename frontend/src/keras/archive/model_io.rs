@@ -18,9 +18,10 @@ use super::weights_read::{LayerEntry, is_object_path_layout, read_object_path_we
 use super::weights_write::object_path_bytes;
 use super::{ARCHIVE_KERAS_VERSION, KerasArchive};
 use crate::atomic_file::write_atomically;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::keras_config::output_training::model_training_config;
 use crate::model::Model;
+use crate::read_limit::read_at_most;
 
 /// Reads the `.keras` archive at `path` as a whole model, saying whether it was compiled.
 pub fn load_archive(path: impl AsRef<Path>) -> Result<LoadedKeras> {
@@ -104,10 +105,11 @@ impl Model {
     /// layers keep their initial values.
     pub fn load_keras_json(config: impl AsRef<Path>, weights: Option<&Path>) -> Result<Model> {
         let path = config.as_ref();
-        let text = std::fs::read(path).map_err(|source| Error::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let text = read_at_most(
+            path,
+            crate::read_limit::MAX_MODEL_FILE_BYTES,
+            "a Keras JSON config",
+        )?;
         let json: Value = serde_json::from_slice(&text)
             .map_err(|e| file_error(path, format!("not a JSON model config: {e}")))?;
         let mut model = model_from_json(&json, path)?;

@@ -57,8 +57,9 @@ mod tensor;
 
 use std::path::Path;
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::model::Model;
+use crate::read_limit::read_at_most;
 
 /// How [`import_with`] reads a file.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -80,10 +81,11 @@ pub fn import(path: impl AsRef<Path>) -> Result<Model> {
 /// [`import`] with options.
 pub fn import_with(path: impl AsRef<Path>, options: ImportOptions) -> Result<Model> {
     let path = path.as_ref();
-    let bytes = std::fs::read(path).map_err(|source| Error::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let bytes = read_at_most(
+        path,
+        crate::read_limit::MAX_ONNX_FILE_BYTES,
+        "an ONNX protobuf (larger models keep their weights in external data files)",
+    )?;
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => Path::new(".").to_path_buf(),
