@@ -46,7 +46,7 @@ pub(crate) fn unary(k: &mut Kernel, op: UnaryOp, x: Value) -> Value {
             let neg = k.b.ins().fneg(neg);
             let pos = k.b.ins().fcmp(FloatCC::GreaterThan, x, zero);
             let signed = k.blend(pos, one, neg);
-            let nan = k.b.ins().fcmp(FloatCC::Unordered, x, x);
+            let nan = k.b.ins().fcmp(FloatCC::NotEqual, x, x);
             k.blend(nan, x, signed)
         }
         UnaryOp::Exp => math::exp(k, x),
@@ -64,10 +64,11 @@ pub(crate) fn unary(k: &mut Kernel, op: UnaryOp, x: Value) -> Value {
         }
         UnaryOp::Square => k.b.ins().fmul(x, x),
         UnaryOp::Relu => {
-            // `x > 0` or NaN keeps `x` (one compare: NaN propagates at no cost).
+            // `x <= 0` is false for NaN, which keeps `x`: one compare, NaN propagates at no
+            // cost (and every target lowers it, aarch64's vector compares included).
             let zero = k.splat(0.0);
-            let keep = k.b.ins().fcmp(FloatCC::UnorderedOrGreaterThan, x, zero);
-            k.blend(keep, x, zero)
+            let clear = k.b.ins().fcmp(FloatCC::LessThanOrEqual, x, zero);
+            k.blend(clear, zero, x)
         }
         UnaryOp::Sigmoid => math::sigmoid(k, x),
         UnaryOp::Tanh => math::tanh(k, x),
@@ -100,7 +101,7 @@ pub(crate) fn binary(k: &mut Kernel, op: BinaryOp, a: Value, b: Value) -> Value 
 /// maximum, `GreaterThan` the minimum. Two compares, one `or`, one blend: no branches.
 pub(crate) fn pick_propagating_nan(k: &mut Kernel, cc: FloatCC, a: Value, b: Value) -> Value {
     let less = k.b.ins().fcmp(cc, a, b);
-    let b_nan = k.b.ins().fcmp(FloatCC::Unordered, b, b);
+    let b_nan = k.b.ins().fcmp(FloatCC::NotEqual, b, b);
     let take_b = k.b.ins().bor(less, b_nan);
     k.blend(take_b, b, a)
 }

@@ -233,7 +233,7 @@ fn fold_scalar(
                 FloatCC::GreaterThan
             };
             let further = k.b.ins().fcmp(cc, a, v);
-            let v_nan = k.b.ins().fcmp(FloatCC::Unordered, v, v);
+            let v_nan = k.b.ins().fcmp(FloatCC::NotEqual, v, v);
             let take = k.b.ins().bor(further, v_nan);
             k.b.ins().select(take, v, a)
         }

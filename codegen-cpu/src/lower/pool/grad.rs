@@ -148,8 +148,8 @@ impl Lanes<'_> {
                 let b = k.b.use_var(best);
                 // ir::op::beats_max: greater, or the first NaN.
                 let gt = k.b.ins().fcmp(FloatCC::GreaterThan, v, b);
-                let v_nan = k.b.ins().fcmp(FloatCC::Unordered, v, v);
-                let b_num = k.b.ins().fcmp(FloatCC::Ordered, b, b);
+                let v_nan = k.b.ins().fcmp(FloatCC::NotEqual, v, v);
+                let b_num = k.b.ins().fcmp(FloatCC::Equal, b, b);
                 let gt = k.b.ins().bor(gt, v_nan);
                 let gt = k.b.ins().band(gt, b_num);
                 let nb = k.blend(gt, v, b);
