@@ -15,7 +15,9 @@ fn run(graph: &Graph, plan: &MemoryPlan, case: &nan_cases::Case) -> Vec<f32> {
     let exe = compile(graph, plan).unwrap_or_else(|e| panic!("{}: {e}", case.name));
     let mut state = exe.new_state();
     for leaf in exe.params() {
-        state.set_param(&leaf.name, &case.bindings[&leaf.name].data).unwrap();
+        state
+            .set_param(&leaf.name, &case.bindings[&leaf.name].data)
+            .unwrap();
     }
     let inputs: Vec<(&str, &[f32])> = exe
         .inputs()
@@ -29,7 +31,10 @@ fn run(graph: &Graph, plan: &MemoryPlan, case: &nan_cases::Case) -> Vec<f32> {
 #[test]
 fn every_case_is_nan_exactly_where_a_nan_input_reaches() {
     for case in nan_cases::cases() {
-        let want = interp::run(&case.graph, &case.bindings).unwrap().outputs[0].1.data.clone();
+        let want = interp::run(&case.graph, &case.bindings).unwrap().outputs[0]
+            .1
+            .data
+            .clone();
         let naive = run(&case.graph, &MemoryPlan::naive(&case.graph), &case);
         nan_cases::check(&case, &naive, &want, 1e-5);
         let fused = passes::pipeline::optimize(&case.graph).unwrap();

@@ -15,7 +15,10 @@ use ir::{MemoryPlan, interp};
 fn every_case_is_nan_exactly_where_a_nan_input_reaches() {
     let Some(gpu) = common::gpu() else { return };
     for case in nan_cases::cases() {
-        let want = interp::run(&case.graph, &case.bindings).unwrap().outputs[0].1.data.clone();
+        let want = interp::run(&case.graph, &case.bindings).unwrap().outputs[0]
+            .1
+            .data
+            .clone();
         let fused = passes::pipeline::optimize(&case.graph).unwrap();
         let fused_plan = passes::memory_plan::plan(&fused).unwrap();
         for (graph, plan) in [

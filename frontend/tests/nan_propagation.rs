@@ -102,7 +102,9 @@ fn a_cnn_with_max_pooling_predicts_nan_for_exactly_the_samples_holding_a_nan() {
     let cnn = || {
         sequential![
             Input::new([8, 8, 2]),
-            Conv2D::new(4, 3).padding(Padding::Same).activation(Activation::Relu),
+            Conv2D::new(4, 3)
+                .padding(Padding::Same)
+                .activation(Activation::Relu),
             MaxPool2D::default(),
             Conv2D::new(4, 3).activation(Activation::Relu),
             GlobalMaxPooling2D::new(),
@@ -143,7 +145,9 @@ fn every_clipping_or_selecting_activation_layer_keeps_a_nan() {
         ("hard_sigmoid", || {
             ActivationLayer::new(Activation::HardSigmoid).into()
         }),
-        ("softmax", || ActivationLayer::new(Activation::Softmax).into()),
+        ("softmax", || {
+            ActivationLayer::new(Activation::Softmax).into()
+        }),
     ];
     for (name, layer) in layers {
         assert_nan_rows(name, &|| around(layer()), &[6]);

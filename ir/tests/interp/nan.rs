@@ -15,7 +15,11 @@ fn every_case_is_nan_exactly_where_a_nan_input_reaches() {
     for case in nan_cases::cases() {
         let out = interp::run(&case.graph, &case.bindings).unwrap();
         let y = &out.outputs[0].1.data;
-        assert!(case.must_be_nan.iter().any(|&m| m), "{}: some output must be NaN", case.name);
+        assert!(
+            case.must_be_nan.iter().any(|&m| m),
+            "{}: some output must be NaN",
+            case.name
+        );
         nan_cases::check(&case, y, y, 0.0);
     }
 }
@@ -29,7 +33,10 @@ fn scalar_max_min_and_relu_propagate_nan_like_numpy() {
     }
     assert_eq!((nan_max(-1.0, 2.0), nan_min(-1.0, 2.0)), (2.0, -1.0));
     assert!(UnaryOp::Relu.eval(nan).is_nan());
-    assert_eq!((UnaryOp::Relu.eval(-3.0), UnaryOp::Relu.eval(3.0)), (0.0, 3.0));
+    assert_eq!(
+        (UnaryOp::Relu.eval(-3.0), UnaryOp::Relu.eval(3.0)),
+        (0.0, 3.0)
+    );
     // Comparisons stay numpy's: false with a NaN operand (but `ne`).
     assert_eq!(BinaryOp::Gt.eval(nan, 0.0), 0.0);
     assert_eq!(BinaryOp::Ne.eval(nan, nan), 1.0);

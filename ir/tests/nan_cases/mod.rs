@@ -76,7 +76,12 @@ impl Mask {
 
     fn or(&self, other: &Mask) -> Mask {
         assert_eq!(self.dims, other.dims);
-        let bits = self.bits.iter().zip(&other.bits).map(|(a, b)| *a || *b).collect();
+        let bits = self
+            .bits
+            .iter()
+            .zip(&other.bits)
+            .map(|(a, b)| *a || *b)
+            .collect();
         Mask {
             dims: self.dims.clone(),
             bits,
@@ -111,7 +116,13 @@ impl Mask {
 
     /// An NHWC window op: output `(b, oy, ox, co)` reads the window's cells of channel `co`
     /// (pooling) or of every channel (`mix`: convolution with `out_c` outputs).
-    fn window(&self, window: [usize; 2], strides: [usize; 2], padding: Padding, mix: Option<usize>) -> Mask {
+    fn window(
+        &self,
+        window: [usize; 2],
+        strides: [usize; 2],
+        padding: Padding,
+        mix: Option<usize>,
+    ) -> Mask {
         let [n, h, w, c] = [self.dims[0], self.dims[1], self.dims[2], self.dims[3]];
         let ay = padding.resolve(0, h, window[0], strides[0]).unwrap();
         let ax = padding.resolve(1, w, window[1], strides[1]).unwrap();
@@ -127,7 +138,9 @@ impl Mask {
                     continue;
                 }
                 let channels = if mix.is_some() { 0..c } else { co..co + 1 };
-                hit |= channels.into_iter().any(|ci| self.bits[((b * h + y) * w + x) * c + ci]);
+                hit |= channels
+                    .into_iter()
+                    .any(|ci| self.bits[((b * h + y) * w + x) * c + ci]);
             }
             bits[((b * ay.out + oy) * ax.out + ox) * out_c + co] = hit;
         }
@@ -147,7 +160,12 @@ fn unflatten(mut flat: usize, dims: &[usize]) -> Vec<usize> {
     index
 }
 
-fn iproduct4(a: usize, b: usize, c: usize, d: usize) -> impl Iterator<Item = (usize, usize, usize, usize)> {
+fn iproduct4(
+    a: usize,
+    b: usize,
+    c: usize,
+    d: usize,
+) -> impl Iterator<Item = (usize, usize, usize, usize)> {
     (0..a).flat_map(move |i| {
         (0..b).flat_map(move |j| (0..c).flat_map(move |k| (0..d).map(move |l| (i, j, k, l))))
     })
@@ -195,9 +213,14 @@ impl Builder {
         self.seed += 1;
         let n = dims.iter().product();
         let scale = if input { 1.0 } else { 0.5 };
-        let data = finite(n, self.seed).into_iter().map(|v| v * scale).collect();
-        self.bindings
-            .insert(name.to_string(), Tensor::new(ir::Shape::from(dims), data).unwrap());
+        let data = finite(n, self.seed)
+            .into_iter()
+            .map(|v| v * scale)
+            .collect();
+        self.bindings.insert(
+            name.to_string(),
+            Tensor::new(ir::Shape::from(dims), data).unwrap(),
+        );
         id
     }
 
@@ -252,7 +275,9 @@ fn elementwise_ops() -> Vec<(&'static str, Elementwise)> {
             b.bin_c(BinaryOp::Min, r, 6.0)
         }),
         ("max with a constant", |b, x| b.bin_c(BinaryOp::Max, x, 0.5)),
-        ("min with a constant", |b, x| b.bin_c(BinaryOp::Min, x, -0.5)),
+        ("min with a constant", |b, x| {
+            b.bin_c(BinaryOp::Min, x, -0.5)
+        }),
         ("max(x, z)", |b, x| {
             let z = b.leaf("z", &[3, 7], true);
             b.bin(BinaryOp::Max, x, z)
@@ -317,12 +342,22 @@ fn reduce_case(op: ReduceOp, dims: &[usize], axes: &[usize], fill: (Fill, &str))
     let x = b.x;
     let y = b.g.reduce(op, x, axes, false).unwrap();
     let must = b.mask.reduce(axes);
-    let name = format!("reduce {} over {axes:?} of {dims:?} ({})", op.name(), fill.1);
+    let name = format!(
+        "reduce {} over {axes:?} of {dims:?} ({})",
+        op.name(),
+        fill.1
+    );
     b.finish(name, y, must, false)
 }
 
 /// Max pooling of `x [dims]` (five channels: four-lane vectors and a tail).
-fn pool_case(dims: &[usize], window: [usize; 2], strides: [usize; 2], padding: Padding, fill: (Fill, &str)) -> Case {
+fn pool_case(
+    dims: &[usize],
+    window: [usize; 2],
+    strides: [usize; 2],
+    padding: Padding,
+    fill: (Fill, &str),
+) -> Case {
     let mut b = Builder::new(dims, fill.0);
     let attrs = Pool2dAttrs {
         kind: PoolKind::Max,
@@ -333,7 +368,10 @@ fn pool_case(dims: &[usize], window: [usize; 2], strides: [usize; 2], padding: P
     let x = b.x;
     let y = b.g.add(Op::Pool2d(attrs), &[x]).unwrap();
     let must = b.mask.window(window, strides, padding, None);
-    let name = format!("max pool {window:?}/{strides:?} {padding:?} of {dims:?} ({})", fill.1);
+    let name = format!(
+        "max pool {window:?}/{strides:?} {padding:?} of {dims:?} ({})",
+        fill.1
+    );
     b.finish(name, y, must, false)
 }
 
@@ -379,7 +417,12 @@ fn cnn_case(features: bool, fill: (Fill, &str)) -> Case {
     let conv_mask = b.mask.window([3, 3], [1, 1], Padding::Same, Some(4));
     let pooled_mask = conv_mask.window([2, 2], [2, 2], Padding::Valid, None);
     if features {
-        return b.finish(format!("cnn features ({})", fill.1), pooled, pooled_mask, true);
+        return b.finish(
+            format!("cnn features ({})", fill.1),
+            pooled,
+            pooled_mask,
+            true,
+        );
     }
     let global = b.g.reduce(ReduceOp::Max, pooled, &[1, 2], false).unwrap();
     let w = b.leaf("dense_w", &[4, 3], false);
@@ -400,10 +443,28 @@ pub fn cases() -> Vec<Case> {
             all.push(reduce_case(op, &[3, 7], &[0], fill));
             all.push(reduce_case(op, &[3, 7], &[0, 1], fill));
         }
-        all.push(pool_case(&[2, 4, 4, 5], [2, 2], [2, 2], Padding::Valid, fill));
-        all.push(pool_case(&[2, 5, 5, 5], [3, 3], [1, 1], Padding::Same, fill));
+        all.push(pool_case(
+            &[2, 4, 4, 5],
+            [2, 2],
+            [2, 2],
+            Padding::Valid,
+            fill,
+        ));
+        all.push(pool_case(
+            &[2, 5, 5, 5],
+            [3, 3],
+            [1, 1],
+            Padding::Same,
+            fill,
+        ));
         // 1-D max pooling is 2-D pooling of a height-1 image (Keras' MaxPooling1D).
-        all.push(pool_case(&[2, 1, 8, 5], [1, 2], [1, 2], Padding::Valid, fill));
+        all.push(pool_case(
+            &[2, 1, 8, 5],
+            [1, 2],
+            [1, 2],
+            Padding::Valid,
+            fill,
+        ));
         // Global max pooling is a max over H and W.
         all.push(reduce_case(ReduceOp::Max, &[2, 4, 4, 5], &[1, 2], fill));
         all.push(mlp_case(fill));
@@ -427,7 +488,9 @@ pub fn check(case: &Case, got: &[f32], want: &[f32], tol: f32) {
     let (x_per, y_per) = (x.data.len() / samples, got.len() / samples);
     let poisoned = |i: usize| {
         let sample = i / y_per;
-        x.data[sample * x_per..(sample + 1) * x_per].iter().any(|v| v.is_nan())
+        x.data[sample * x_per..(sample + 1) * x_per]
+            .iter()
+            .any(|v| v.is_nan())
     };
     for (i, (&g, &must)) in got.iter().zip(&case.must_be_nan).enumerate() {
         if must {
