@@ -37,7 +37,7 @@ fn poisoned(dims: &[usize]) -> Tensor {
     data[2 * per + per / 2] = f32::NAN;
     let mut shape = vec![3];
     shape.extend_from_slice(dims);
-    Tensor::new(shape, data).unwrap()
+    Tensor::new(shape.as_slice(), data).unwrap()
 }
 
 /// `model`'s predictions of [`poisoned`] on every backend: rows 0 and 2 all NaN, row 1 finite.
