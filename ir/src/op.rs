@@ -170,7 +170,7 @@ pub enum UnaryOp {
     Neg,
     /// `|x|`
     Abs,
-    /// `-1, 0, 1` by the sign of `x`
+    /// `-1, 0, 1` by the sign of `x` (NaN for NaN, as numpy's `np.sign`)
     Sign,
     /// `e^x`
     Exp,
@@ -188,7 +188,7 @@ pub enum UnaryOp {
     Recip,
     /// `x * x`
     Square,
-    /// `max(x, 0)`
+    /// `max(x, 0)` (NaN stays NaN, see [`nan_max`])
     Relu,
     /// `1 / (1 + e^-x)`
     Sigmoid,
@@ -211,9 +211,9 @@ pub enum BinaryOp {
     Mul,
     /// `a / b`
     Div,
-    /// `max(a, b)`
+    /// `max(a, b)`; a NaN operand wins, as in numpy's `np.maximum` ([`nan_max`])
     Max,
-    /// `min(a, b)`
+    /// `min(a, b)`; a NaN operand wins, as in numpy's `np.minimum` ([`nan_min`])
     Min,
     /// `a ^ b`
     Pow,
@@ -238,11 +238,12 @@ pub enum ReduceOp {
     Sum,
     /// Arithmetic mean.
     Mean,
-    /// Maximum.
+    /// Maximum; NaN if any element is NaN ([`nan_max`]).
     Max,
-    /// Minimum.
+    /// Minimum; NaN if any element is NaN ([`nan_min`]).
     Min,
-    /// Index (as f32) of the first maximum; exactly one axis.
+    /// Index (as f32) of the first maximum; exactly one axis. (With NaN elements its index
+    /// is unspecified but in range: backends differ.)
     ArgMax,
 }
 
@@ -321,7 +322,7 @@ pub struct Conv2dAttrs {
 /// Pooling kind.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum PoolKind {
-    /// Maximum of the window (padding never wins).
+    /// Maximum of the window (padding never wins; a NaN in the window wins, [`nan_max`]).
     Max,
     /// Mean of the window's non-padding elements (TF semantics).
     Avg,
@@ -393,6 +394,8 @@ impl UnaryOp {
                     1.0
                 } else if x < 0.0 {
                     -1.0
+                } else if x.is_nan() {
+                    x
                 } else {
                     0.0
                 }
@@ -405,7 +408,13 @@ impl UnaryOp {
             UnaryOp::Rsqrt => 1.0 / x.sqrt(),
             UnaryOp::Recip => 1.0 / x,
             UnaryOp::Square => x * x,
-            UnaryOp::Relu => x.max(0.0),
+            UnaryOp::Relu => {
+                if x > 0.0 || x.is_nan() {
+                    x
+                } else {
+                    0.0
+                }
+            }
             UnaryOp::Sigmoid => 1.0 / (1.0 + (-x).exp()),
             UnaryOp::Tanh => x.tanh(),
             UnaryOp::Erf => erf(x),
@@ -459,8 +468,8 @@ impl BinaryOp {
             BinaryOp::Sub => a - b,
             BinaryOp::Mul => a * b,
             BinaryOp::Div => a / b,
-            BinaryOp::Max => a.max(b),
-            BinaryOp::Min => a.min(b),
+            BinaryOp::Max => nan_max(a, b),
+            BinaryOp::Min => nan_min(a, b),
             BinaryOp::Pow => a.powf(b),
             BinaryOp::Eq => flag(a == b),
             BinaryOp::Ne => flag(a != b),
@@ -483,6 +492,30 @@ impl ReduceOp {
             ReduceOp::ArgMax => "argmax",
         }
     }
+}
+
+/// `max(a, b)` as numpy's `np.maximum`: a NaN operand is the result (`a` when both are),
+/// so a NaN reaches every value computed from it. (Rust's `f32::max` drops a NaN instead.)
+/// Every backend's max — `Relu`, `BinaryOp::Max`, max reductions, max pooling — agrees.
+///
+/// ```
+/// assert!(ir::op::nan_max(f32::NAN, 1.0).is_nan() && ir::op::nan_max(1.0, f32::NAN).is_nan());
+/// assert_eq!(ir::op::nan_max(-1.0, 2.0), 2.0);
+/// ```
+pub fn nan_max(a: f32, b: f32) -> f32 {
+    if a.is_nan() || a >= b { a } else { b }
+}
+
+/// `min(a, b)` as numpy's `np.minimum`: a NaN operand is the result (see [`nan_max`]).
+pub fn nan_min(a: f32, b: f32) -> f32 {
+    if a.is_nan() || a <= b { a } else { b }
+}
+
+/// Whether `v` replaces `best` as the maximum seen so far when the first maximum wins and
+/// NaN counts as the greatest value (the first NaN wins): max pooling's gradient routes to
+/// this element.
+pub fn beats_max(v: f32, best: f32) -> bool {
+    !best.is_nan() && (v > best || v.is_nan())
 }
 
 /// The error function, to f32 accuracy (Abramowitz–Stegun 7.1.26 is too coarse for

@@ -45,7 +45,9 @@ pub(crate) fn unary(k: &mut Kernel, op: UnaryOp, x: Value) -> Value {
             let neg = compare(k, FloatCC::LessThan, x, zero);
             let neg = k.b.ins().fneg(neg);
             let pos = k.b.ins().fcmp(FloatCC::GreaterThan, x, zero);
-            k.blend(pos, one, neg)
+            let signed = k.blend(pos, one, neg);
+            let nan = k.b.ins().fcmp(FloatCC::NotEqual, x, x);
+            k.blend(nan, x, signed)
         }
         UnaryOp::Exp => math::exp(k, x),
         UnaryOp::Expm1 => math::expm1(k, x),
@@ -62,9 +64,11 @@ pub(crate) fn unary(k: &mut Kernel, op: UnaryOp, x: Value) -> Value {
         }
         UnaryOp::Square => k.b.ins().fmul(x, x),
         UnaryOp::Relu => {
+            // `x <= 0` is false for NaN, which keeps `x`: one compare, NaN propagates at no
+            // cost (and every target lowers it, aarch64's vector compares included).
             let zero = k.splat(0.0);
-            let pos = k.b.ins().fcmp(FloatCC::GreaterThan, x, zero);
-            k.blend(pos, x, zero)
+            let clear = k.b.ins().fcmp(FloatCC::LessThanOrEqual, x, zero);
+            k.blend(clear, zero, x)
         }
         UnaryOp::Sigmoid => math::sigmoid(k, x),
         UnaryOp::Tanh => math::tanh(k, x),
@@ -80,8 +84,8 @@ pub(crate) fn binary(k: &mut Kernel, op: BinaryOp, a: Value, b: Value) -> Value 
         BinaryOp::Sub => k.b.ins().fsub(a, b),
         BinaryOp::Mul => k.b.ins().fmul(a, b),
         BinaryOp::Div => k.b.ins().fdiv(a, b),
-        BinaryOp::Max => pick_ignoring_nan(k, FloatCC::LessThan, a, b),
-        BinaryOp::Min => pick_ignoring_nan(k, FloatCC::GreaterThan, a, b),
+        BinaryOp::Max => pick_propagating_nan(k, FloatCC::LessThan, a, b),
+        BinaryOp::Min => pick_propagating_nan(k, FloatCC::GreaterThan, a, b),
         BinaryOp::Pow => math::pow(k, a, b),
         BinaryOp::Eq => compare(k, FloatCC::Equal, a, b),
         BinaryOp::Ne => compare(k, FloatCC::NotEqual, a, b),
@@ -92,12 +96,13 @@ pub(crate) fn binary(k: &mut Kernel, op: BinaryOp, a: Value, b: Value) -> Value 
     }
 }
 
-/// `max`/`min` with Rust's semantics (a NaN operand loses): `b` when `a cc b` holds or `a`
-/// is NaN, else `a`. `LessThan` gives the maximum, `GreaterThan` the minimum.
-fn pick_ignoring_nan(k: &mut Kernel, cc: FloatCC, a: Value, b: Value) -> Value {
+/// `max`/`min` with numpy's semantics ([`ir::op::nan_max`]: a NaN operand wins): `b` when
+/// `a cc b` holds or `b` is NaN, else `a` (so a NaN `a` is kept). `LessThan` gives the
+/// maximum, `GreaterThan` the minimum. Two compares, one `or`, one blend: no branches.
+pub(crate) fn pick_propagating_nan(k: &mut Kernel, cc: FloatCC, a: Value, b: Value) -> Value {
     let less = k.b.ins().fcmp(cc, a, b);
-    let a_nan = k.b.ins().fcmp(FloatCC::Unordered, a, a);
-    let take_b = k.b.ins().bor(less, a_nan);
+    let b_nan = k.b.ins().fcmp(FloatCC::NotEqual, b, b);
+    let take_b = k.b.ins().bor(less, b_nan);
     k.blend(take_b, b, a)
 }
 

@@ -212,23 +212,30 @@ fn fold_scalar(
     let a = k.b.use_var(acc);
     let next = match op {
         ReduceOp::Sum | ReduceOp::Mean => k.b.ins().fadd(a, v),
-        ReduceOp::Max | ReduceOp::ArgMax => {
+        ReduceOp::ArgMax => {
             let gt = k.b.ins().fcmp(FloatCC::GreaterThan, v, a);
-            if op == ReduceOp::ArgMax {
-                let iv = ivs
-                    .first()
-                    .copied()
-                    .unwrap_or_else(|| k.b.ins().iconst(I64, 0));
-                let ivf = k.b.ins().fcvt_from_sint(F32, iv);
-                let old = k.b.use_var(best_idx);
-                let idx = k.b.ins().select(gt, ivf, old);
-                k.b.def_var(best_idx, idx);
-            }
+            let iv = ivs
+                .first()
+                .copied()
+                .unwrap_or_else(|| k.b.ins().iconst(I64, 0));
+            let ivf = k.b.ins().fcvt_from_sint(F32, iv);
+            let old = k.b.use_var(best_idx);
+            let idx = k.b.ins().select(gt, ivf, old);
+            k.b.def_var(best_idx, idx);
             k.b.ins().select(gt, v, a)
         }
-        ReduceOp::Min => {
-            let lt = k.b.ins().fcmp(FloatCC::LessThan, v, a);
-            k.b.ins().select(lt, v, a)
+        // `v` replaces the accumulator when it is further out or NaN, so a NaN sticks
+        // (ir::op::nan_max / nan_min).
+        ReduceOp::Max | ReduceOp::Min => {
+            let cc = if op == ReduceOp::Max {
+                FloatCC::LessThan
+            } else {
+                FloatCC::GreaterThan
+            };
+            let further = k.b.ins().fcmp(cc, a, v);
+            let v_nan = k.b.ins().fcmp(FloatCC::NotEqual, v, v);
+            let take = k.b.ins().bor(further, v_nan);
+            k.b.ins().select(take, v, a)
         }
     };
     k.b.def_var(acc, next);

@@ -3,11 +3,13 @@
 //! operands broadcast to the pre-reduction shape), then combine their partial results in
 //! a workgroup-memory tree. Argmax carries the index and keeps the first maximum.
 
+use std::collections::BTreeSet;
+
 use ir::{Program, ReduceOp, Shape};
 
 use super::layout::{coords, grid, offset};
 use super::module::Module;
-use super::scalar;
+use super::scalar::{self, Helper};
 use crate::error::Result;
 
 /// Invocations per workgroup (and partial results combined by the tree).
@@ -41,7 +43,7 @@ pub(super) fn reduce(
         step,
         merge,
         result,
-    } = Combine::of(op, &value, n_red, "acc", "at");
+    } = Combine::of(op, &value, n_red, ("acc", "at"), &mut m.helpers);
     let argmax = op == ReduceOp::ArgMax;
     declare_partials(m, argmax);
     let main = format!(
@@ -149,9 +151,19 @@ pub(super) struct Combine {
 impl Combine {
     /// The combination for `op` of elements whose value is `value`, `n_red` of them per
     /// result, into the accumulator variable `acc` (and, for argmax, the index variable `at`;
-    /// the reduced element's index is `r`).
-    pub(super) fn of(op: ReduceOp, value: &str, n_red: usize, acc: &str, at: &str) -> Combine {
+    /// the reduced element's index is `r`). Max and min let a NaN win (`k_max`/`k_min`, added
+    /// to `helpers`); argmax keeps the first greater value.
+    pub(super) fn of(
+        op: ReduceOp,
+        value: &str,
+        n_red: usize,
+        (acc, at): (&str, &str),
+        helpers: &mut BTreeSet<Helper>,
+    ) -> Combine {
         let (indent, none) = (ELEMENT_INDENT, NO_INDEX);
+        if matches!(op, ReduceOp::Max | ReduceOp::Min) {
+            helpers.insert(Helper::NanMax);
+        }
         let (init, step, merge, result) = match op {
             ReduceOp::Sum | ReduceOp::Mean => (
                 "0.0".to_string(),
@@ -165,14 +177,14 @@ impl Combine {
             ),
             ReduceOp::Max => (
                 "bitcast<f32>(0xff800000u)".into(),
-                format!("{acc} = max({acc}, {value});"),
-                "part[lid] = max(part[lid], part[lid + s]);".into(),
+                format!("{acc} = k_max({acc}, {value});"),
+                "part[lid] = k_max(part[lid], part[lid + s]);".into(),
                 "part[0]".into(),
             ),
             ReduceOp::Min => (
                 "bitcast<f32>(0x7f800000u)".into(),
-                format!("{acc} = min({acc}, {value});"),
-                "part[lid] = min(part[lid], part[lid + s]);".into(),
+                format!("{acc} = k_min({acc}, {value});"),
+                "part[lid] = k_min(part[lid], part[lid + s]);".into(),
                 "part[0]".into(),
             ),
             ReduceOp::ArgMax => (

@@ -16,6 +16,7 @@ pub(crate) enum Helper {
     Pow,
     Tanh,
     Random,
+    NanMax,
 }
 
 impl Helper {
@@ -43,6 +44,12 @@ impl Helper {
             // keep it.
             Helper::Tanh => {
                 "fn k_tanh(x: f32) -> f32 {\n    if ((bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u) { return x; }\n    return tanh(clamp(x, -15.0, 15.0));\n}\n"
+            }
+            // ir::op::nan_max / nan_min (and ReLU, sign): a NaN operand wins, as numpy's np.maximum. WGSL lets
+            // a compiler assume no NaN (so `max` may drop one and `x != x` may fold to false):
+            // NaN is tested on its bits, and the pick is a select, not a branch.
+            Helper::NanMax => {
+                "fn k_isnan(x: f32) -> bool {\n    return (bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u;\n}\n\nfn k_max(a: f32, b: f32) -> f32 {\n    return select(select(max(a, b), b, k_isnan(b)), a, k_isnan(a));\n}\n\nfn k_min(a: f32, b: f32) -> f32 {\n    return select(select(min(a, b), b, k_isnan(b)), a, k_isnan(a));\n}\n\nfn k_relu(x: f32) -> f32 {\n    return select(max(x, 0.0), x, k_isnan(x));\n}\n\nfn k_sign(x: f32) -> f32 {\n    return select(sign(x), x, k_isnan(x));\n}\n"
             }
             // ir::random: lowbias32 of the index xor the hashed seed, top 24 bits.
             Helper::Random => {
@@ -75,7 +82,7 @@ pub(crate) fn unary(op: UnaryOp, x: &str, helpers: &mut BTreeSet<Helper>) -> Str
     match op {
         UnaryOp::Neg => format!("-({x})"),
         UnaryOp::Abs => format!("abs({x})"),
-        UnaryOp::Sign => format!("sign({x})"),
+        UnaryOp::Sign => call(Helper::NanMax, "k_sign"),
         UnaryOp::Exp => format!("exp({x})"),
         UnaryOp::Expm1 => call(Helper::Expm1, "k_expm1"),
         UnaryOp::Log => format!("log({x})"),
@@ -84,7 +91,7 @@ pub(crate) fn unary(op: UnaryOp, x: &str, helpers: &mut BTreeSet<Helper>) -> Str
         UnaryOp::Rsqrt => format!("(1.0 / sqrt({x}))"),
         UnaryOp::Recip => format!("(1.0 / ({x}))"),
         UnaryOp::Square => format!("({x} * {x})"),
-        UnaryOp::Relu => format!("max({x}, 0.0)"),
+        UnaryOp::Relu => call(Helper::NanMax, "k_relu"),
         UnaryOp::Sigmoid => format!("(1.0 / (1.0 + exp(-({x}))))"),
         UnaryOp::Tanh => call(Helper::Tanh, "k_tanh"),
         UnaryOp::Erf => call(Helper::Erf, "k_erf"),
@@ -100,8 +107,14 @@ pub(crate) fn binary(op: BinaryOp, a: &str, b: &str, helpers: &mut BTreeSet<Help
         BinaryOp::Sub => format!("({a} - {b})"),
         BinaryOp::Mul => format!("({a} * {b})"),
         BinaryOp::Div => format!("({a} / {b})"),
-        BinaryOp::Max => format!("max({a}, {b})"),
-        BinaryOp::Min => format!("min({a}, {b})"),
+        BinaryOp::Max => {
+            helpers.insert(Helper::NanMax);
+            format!("k_max({a}, {b})")
+        }
+        BinaryOp::Min => {
+            helpers.insert(Helper::NanMax);
+            format!("k_min({a}, {b})")
+        }
         BinaryOp::Pow => {
             helpers.insert(Helper::Pow);
             format!("k_pow({a}, {b})")

@@ -7,6 +7,7 @@ use ir::{Conv2dAttrs, Pool2dAttrs, PoolKind, Program, Shape};
 
 use super::layout::{Axis, coords, flat_main, window_axes};
 use super::module::Module;
+use super::scalar::Helper;
 use crate::error::Result;
 
 /// The window of `module`'s op over an input of shape `input`.
@@ -73,12 +74,13 @@ pub(super) fn pool(
         "{xbuf}[{xbase}u + ((c0 * {}u + iy) * {}u + ix) * {c}u + c3]",
         h.input, w.input
     );
+    if attrs.kind == PoolKind::Max {
+        m.helpers.insert(Helper::NanMax);
+    }
     let (init, step, finish) = match attrs.kind {
         PoolKind::Max => (
-            "    var best = bitcast<f32>(0xff800000u);\n    var found = false;\n",
-            format!(
-                "            let v = {read};\n            if (!found || v > best) {{ best = v; found = true; }}\n"
-            ),
+            "    var best = bitcast<f32>(0xff800000u);\n",
+            format!("            best = k_max(best, {read});\n"),
             "    let acc = best;\n",
         ),
         PoolKind::Avg => (
@@ -109,8 +111,10 @@ pub(super) fn pool_grad(m: &mut Module, attrs: &Pool2dAttrs) -> Result<(String, 
     let (dybuf, dybase) = m.operand(1)?;
     let (step, helper) = match attrs.kind {
         PoolKind::Max => {
+            // ir::op::beats_max: the first greater value, or the first NaN.
+            m.helpers.insert(Helper::NanMax);
             let inner = format!(
-                "            let v = {xbuf}[{xbase}u + ((nb * {}u + iy) * {}u + ix) * {c}u + ch];\n            if (src == 0xffffffffu || v > best) {{ best = v; src = iy * {}u + ix; }}\n",
+                "            let v = {xbuf}[{xbase}u + ((nb * {}u + iy) * {}u + ix) * {c}u + ch];\n            if (src == 0xffffffffu || (!k_isnan(best) && (v > best || k_isnan(v)))) {{ best = v; src = iy * {}u + ix; }}\n",
                 h.input, w.input, w.input
             );
             (

@@ -4,6 +4,26 @@
 @group(0) @binding(2) var<storage, read> b2: array<f32>;
 @group(0) @binding(3) var<storage, read> b3: array<f32>;
 
+fn k_isnan(x: f32) -> bool {
+    return (bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u;
+}
+
+fn k_max(a: f32, b: f32) -> f32 {
+    return select(select(max(a, b), b, k_isnan(b)), a, k_isnan(a));
+}
+
+fn k_min(a: f32, b: f32) -> f32 {
+    return select(select(min(a, b), b, k_isnan(b)), a, k_isnan(a));
+}
+
+fn k_relu(x: f32) -> f32 {
+    return select(max(x, 0.0), x, k_isnan(x));
+}
+
+fn k_sign(x: f32) -> f32 {
+    return select(sign(x), x, k_isnan(x));
+}
+
 const M: u32 = 9u;
 const N: u32 = 10u;
 const K: u32 = 13u;
@@ -23,7 +43,7 @@ fn store(z: u32, row: u32, col: u32, acc: f32) {
     let p0 = acc;
     let p1 = b3[e1];
     let p2 = (p0 + p1);
-    let p3 = max(p2, 0.0);
+    let p3 = k_relu(p2);
     b0[0u + o] = p3;
 }
 

@@ -3,6 +3,26 @@
 @group(0) @binding(1) var<storage, read> b1: array<f32>;
 @group(0) @binding(2) var<storage, read> b2: array<f32>;
 
+fn k_isnan(x: f32) -> bool {
+    return (bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u;
+}
+
+fn k_max(a: f32, b: f32) -> f32 {
+    return select(select(max(a, b), b, k_isnan(b)), a, k_isnan(a));
+}
+
+fn k_min(a: f32, b: f32) -> f32 {
+    return select(select(min(a, b), b, k_isnan(b)), a, k_isnan(a));
+}
+
+fn k_relu(x: f32) -> f32 {
+    return select(max(x, 0.0), x, k_isnan(x));
+}
+
+fn k_sign(x: f32) -> f32 {
+    return select(sign(x), x, k_isnan(x));
+}
+
 fn window_source(nb: u32, oy: u32, ox: u32, ch: u32) -> u32 {
     var best = 0.0;
     var src = 0xffffffffu;
@@ -15,7 +35,7 @@ fn window_source(nb: u32, oy: u32, ox: u32, ch: u32) -> u32 {
             if (sx < 0 || sx >= 6) { continue; }
             let ix = u32(sx);
             let v = b1[0u + ((nb * 7u + iy) * 6u + ix) * 3u + ch];
-            if (src == 0xffffffffu || v > best) { best = v; src = iy * 6u + ix; }
+            if (src == 0xffffffffu || (!k_isnan(best) && (v > best || k_isnan(v)))) { best = v; src = iy * 6u + ix; }
         }
     }
     return src;

@@ -119,10 +119,16 @@ impl ActivationKind for ReluKind {
         let mut y = if self.negative_slope == 0.0 && self.threshold == 0.0 {
             g.unary(UnaryOp::Relu, x)?
         } else {
-            let above = with_scalar(g, BinaryOp::Ge, x, self.threshold)?;
-            let shifted = with_scalar(g, BinaryOp::Sub, x, self.threshold)?;
-            let below = with_scalar(g, BinaryOp::Mul, shifted, self.negative_slope)?;
-            select(g, above, x, below)?
+            // `x < threshold` is false for NaN, so a NaN takes the `x` branch (a GPU compiler
+            // may fold `NaN · 0` to 0, so the NaN must not depend on the slope branch).
+            let below_threshold = with_scalar(g, BinaryOp::Lt, x, self.threshold)?;
+            let below = if self.negative_slope == 0.0 {
+                g.scalar(0.0)
+            } else {
+                let shifted = with_scalar(g, BinaryOp::Sub, x, self.threshold)?;
+                with_scalar(g, BinaryOp::Mul, shifted, self.negative_slope)?
+            };
+            select(g, below_threshold, below, x)?
         };
         if let Some(max_value) = self.max_value {
             let capped = with_scalar(g, BinaryOp::Ge, x, max_value)?;

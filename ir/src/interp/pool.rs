@@ -1,14 +1,16 @@
 //! Pooling over NHWC inputs and its gradient (TF semantics).
 //!
 //! Padding cells never take part: max pooling takes the maximum of the window's input
-//! cells, average pooling divides by the number of input cells in the window. Max pooling's
+//! cells, average pooling divides by the number of input cells in the window. A NaN cell
+//! makes its windows' maxima NaN (numpy's `np.maximum`), and the first NaN counts as the
+//! window's maximum. Max pooling's
 //! gradient goes to the first maximum of each window (row-major within the window); average
 //! pooling's gradient is spread as `dy / count` over the window's input cells. A window that
 //! lies entirely in explicit padding has no input cells: its max is `-inf`, its average 0,
 //! and it passes no gradient.
 
 use super::window::Window2d;
-use crate::op::{Pool2dAttrs, PoolKind};
+use crate::op::{Pool2dAttrs, PoolKind, beats_max};
 use crate::shape::Shape;
 use crate::tensor::Tensor;
 
@@ -28,7 +30,7 @@ fn window_maxima(win: &Window2d, x: &Tensor) -> (Vec<f32>, Vec<Option<usize>>) {
     win.for_each_tap(|t| {
         for ci in 0..c {
             let (o, i) = (t.out_pos * c + ci, t.in_pos * c + ci);
-            if source[o].is_none() || x.data[i] > best[o] {
+            if source[o].is_none() || beats_max(x.data[i], best[o]) {
                 best[o] = x.data[i];
                 source[o] = Some(i);
             }

@@ -1,12 +1,13 @@
 //! Reductions over a set of axes: sum, mean, max, min and argmax (index of the first
 //! maximum along one axis, as f32).
 //!
-//! Elements are combined in row-major order of the input. Max and min use `f32::max` /
-//! `f32::min` like [`crate::BinaryOp::Max`] (a NaN loses to any number); argmax only moves to
-//! a later index on a strictly greater value, so ties keep the first.
+//! Elements are combined in row-major order of the input. Max and min use
+//! [`crate::op::nan_max`] / [`crate::op::nan_min`] like [`crate::BinaryOp::Max`] (a NaN
+//! element makes the result NaN, as numpy's `max`); argmax only moves to a later index on a
+//! strictly greater value, so ties keep the first.
 
 use super::index::{View, for_each_index};
-use crate::op::ReduceOp;
+use crate::op::{ReduceOp, nan_max, nan_min};
 use crate::shape::Shape;
 use crate::tensor::Tensor;
 
@@ -44,8 +45,8 @@ pub(crate) fn reduce(x: &Tensor, op: ReduceOp, axes: &[usize], out: &Shape) -> T
         let (v, o) = (x.data[offsets[0]], offsets[1]);
         match op {
             ReduceOp::Sum | ReduceOp::Mean => data[o] += v,
-            ReduceOp::Max => data[o] = data[o].max(v),
-            ReduceOp::Min => data[o] = data[o].min(v),
+            ReduceOp::Max => data[o] = nan_max(data[o], v),
+            ReduceOp::Min => data[o] = nan_min(data[o], v),
             ReduceOp::ArgMax => {
                 let position = index[axes[0]];
                 if position == 0 || v > best[o] {

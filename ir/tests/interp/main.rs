@@ -7,6 +7,7 @@ mod elementwise;
 mod fused;
 mod indexing;
 mod movement;
+mod nan;
 mod pool;
 mod reduce;
 mod run;

@@ -1,6 +1,6 @@
 //! The gradient of 2-D pooling: `dx = pool2d_grad(x, dy)`. Max pooling routes each
-//! gradient to the first maximum of its window; average pooling spreads it over the
-//! window's non-padding elements. Four channels at a time, like the forward kernel, with a
+//! gradient to the first maximum of its window (the first NaN, if any); average pooling
+//! spreads it over the window's non-padding elements. Four channels at a time, like the forward kernel, with a
 //! scalar tail; each image is one unit of chunking.
 //!
 //! Two ways to write `dx`: when the windows tile the input without overlap or padding
@@ -146,7 +146,12 @@ impl Lanes<'_> {
             .window(k, self.ivs[0], self.ivs[1], base, &mut |k, valid, at, p| {
                 let v = load_lanes(k, self.x, at, wide);
                 let b = k.b.use_var(best);
+                // ir::op::beats_max: greater, or the first NaN.
                 let gt = k.b.ins().fcmp(FloatCC::GreaterThan, v, b);
+                let v_nan = k.b.ins().fcmp(FloatCC::NotEqual, v, v);
+                let b_num = k.b.ins().fcmp(FloatCC::Equal, b, b);
+                let gt = k.b.ins().bor(gt, v_nan);
+                let gt = k.b.ins().band(gt, b_num);
                 let nb = k.blend(gt, v, b);
                 let nb = if_valid(k, valid, nb, b);
                 k.b.def_var(best, nb);

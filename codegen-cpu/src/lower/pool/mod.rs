@@ -1,5 +1,6 @@
 //! 2-D pooling (max / average, TensorFlow semantics: padding never wins a max and is not
-//! counted in an average) and its gradient. NHWC layout; batches are split over chunks.
+//! counted in an average; a NaN cell makes its windows' max NaN, as `ir::op::nan_max`) and its
+//! gradient. NHWC layout; batches are split over chunks.
 //!
 //! Window positions that fall into the padding are read at a clamped, in-bounds address
 //! and masked out, so no branch sits in the window loop and no load leaves the buffer;
@@ -19,6 +20,7 @@ use ir::{Pool2dAttrs, PoolKind, Shape};
 
 use super::Kernel;
 use super::nest::{self, Nest};
+use super::program::pick_propagating_nan;
 
 /// The resolved geometry of a pooling op.
 struct Geometry {
@@ -218,8 +220,8 @@ fn pool_lanes(
         let a = k.b.use_var(acc);
         let next = match kind {
             PoolKind::Max => {
-                let gt = k.b.ins().fcmp(FloatCC::GreaterThan, v, a);
-                let bigger = k.blend(gt, v, a);
+                // A NaN cell wins and then sticks (ir::op::nan_max).
+                let bigger = pick_propagating_nan(k, FloatCC::LessThan, a, v);
                 if_valid(k, valid, bigger, a)
             }
             PoolKind::Avg => {
