@@ -68,7 +68,10 @@ pub fn zip_crcs(bytes: &[u8]) -> Vec<u8> {
 fn fix_member(bytes: &[u8], out: &mut [u8], entry: usize) -> Option<usize> {
     let method = u16_at(bytes, entry + 10)?;
     let compressed = u32_at(bytes, entry + 20)?;
-    let next = entry + 46 + u16_at(bytes, entry + 28)? + u16_at(bytes, entry + 30)?
+    let next = entry
+        + 46
+        + u16_at(bytes, entry + 28)?
+        + u16_at(bytes, entry + 30)?
         + u16_at(bytes, entry + 32)?;
     let local = u32_at(bytes, entry + 42)?;
     if !bytes.get(local..)?.starts_with(b"PK\x03\x04") {

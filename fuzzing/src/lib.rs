@@ -35,18 +35,54 @@ pub struct Target {
 
 /// Every fuzz target, fastest first.
 pub const TARGETS: &[Target] = &[
-    Target { name: "cli_args", run: cli_args },
-    Target { name: "idx_raw", run: idx_raw },
-    Target { name: "idx_gzip", run: idx_gzip },
-    Target { name: "tensor_file", run: tensor_file },
-    Target { name: "serve_body", run: serve_body },
-    Target { name: "csv_dataset", run: csv_dataset },
-    Target { name: "image", run: image },
-    Target { name: "kiln_file", run: kiln_file },
-    Target { name: "keras_h5", run: keras_h5 },
-    Target { name: "keras_zip", run: keras_zip },
-    Target { name: "onnx_model", run: onnx_model },
-    Target { name: "graph_diff", run: graph_diff },
+    Target {
+        name: "cli_args",
+        run: cli_args,
+    },
+    Target {
+        name: "idx_raw",
+        run: idx_raw,
+    },
+    Target {
+        name: "idx_gzip",
+        run: idx_gzip,
+    },
+    Target {
+        name: "tensor_file",
+        run: tensor_file,
+    },
+    Target {
+        name: "serve_body",
+        run: serve_body,
+    },
+    Target {
+        name: "csv_dataset",
+        run: csv_dataset,
+    },
+    Target {
+        name: "image",
+        run: image,
+    },
+    Target {
+        name: "kiln_file",
+        run: kiln_file,
+    },
+    Target {
+        name: "keras_h5",
+        run: keras_h5,
+    },
+    Target {
+        name: "keras_zip",
+        run: keras_zip,
+    },
+    Target {
+        name: "onnx_model",
+        run: onnx_model,
+    },
+    Target {
+        name: "graph_diff",
+        run: graph_diff,
+    },
 ];
 
 /// Called once by every cargo-fuzz binary before the first input: puts back Rust's default

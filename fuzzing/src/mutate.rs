@@ -63,8 +63,22 @@ const INTERESTING: &[u64] = &[
 
 /// Numbers written as text into JSON and CSV seeds.
 const TEXT_NUMBERS: &[&str] = &[
-    "0", "-1", "1e39", "-0", "NaN", "3.5e38", "65536", "4294967296", "1e-45", "2.5", "[]", "{}",
-    "null", "\"\"", ",", "\"",
+    "0",
+    "-1",
+    "1e39",
+    "-0",
+    "NaN",
+    "3.5e38",
+    "65536",
+    "4294967296",
+    "1e-45",
+    "2.5",
+    "[]",
+    "{}",
+    "null",
+    "\"\"",
+    ",",
+    "\"",
 ];
 
 /// The mutant number `index` of `seed`; `others` are the other seeds to splice with.

@@ -35,5 +35,8 @@ fn random_graphs_match_the_interpreter_on_the_cpu_jit() {
         failures.len()
     );
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
-    assert!(matched * 2 > graphs as usize, "too few graphs were compared");
+    assert!(
+        matched * 2 > graphs as usize,
+        "too few graphs were compared"
+    );
 }

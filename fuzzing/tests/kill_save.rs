@@ -98,7 +98,10 @@ fn a_save_killed_at_any_moment_leaves_nothing_or_a_complete_model() {
             panic!("kill {kill}: the model file does not load: {e}");
         }
         match &complete {
-            Some(first) => assert!(*first == bytes, "kill {kill}: the file differs from a complete save"),
+            Some(first) => assert!(
+                *first == bytes,
+                "kill {kill}: the file differs from a complete save"
+            ),
             None => complete = Some(bytes),
         }
     }

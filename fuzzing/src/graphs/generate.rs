@@ -13,8 +13,8 @@
 
 use ir::interp::Bindings;
 use ir::{
-    BinaryOp, Conv2dAttrs, Graph, NodeId, Op, Padding, Pool2dAttrs, PoolKind, ReduceOp, Shape,
-    Tensor, UnaryOp,
+    BinaryOp, Conv2dAttrs, Graph, IrError, NodeId, Op, Padding, Pool2dAttrs, PoolKind, ReduceOp,
+    Shape, Tensor, UnaryOp,
 };
 
 /// The choices a fuzz input makes, one byte at a time.
@@ -68,9 +68,9 @@ impl Builder<'_> {
     fn leaf(&mut self, shape: &[usize]) -> NodeId {
         let name = format!("v{}", self.leaves.len());
         let id = if self.train {
-            self.g.param(name, shape.to_vec())
+            self.g.param(name, shape)
         } else {
-            self.g.input(name, shape.to_vec())
+            self.g.input(name, shape)
         };
         self.leaves.push(id);
         id
@@ -90,23 +90,23 @@ impl Builder<'_> {
         self.g.shape(id).dims().to_vec()
     }
 
-    fn un(&mut self, op: UnaryOp, x: NodeId) -> ir::Result<NodeId> {
+    fn un(&mut self, op: UnaryOp, x: NodeId) -> Result<NodeId, IrError> {
         self.g.unary(op, x)
     }
 
-    fn bin(&mut self, op: BinaryOp, a: NodeId, b: NodeId) -> ir::Result<NodeId> {
+    fn bin(&mut self, op: BinaryOp, a: NodeId, b: NodeId) -> Result<NodeId, IrError> {
         self.g.binary(op, a, b)
     }
 
     /// `|x| + 0.5`: a positive operand, at least 0.5.
-    fn positive(&mut self, x: NodeId) -> ir::Result<NodeId> {
+    fn positive(&mut self, x: NodeId) -> Result<NodeId, IrError> {
         let a = self.un(UnaryOp::Abs, x)?;
         let half = self.g.scalar(0.5);
         self.bin(BinaryOp::Add, a, half)
     }
 
     /// A unary op with its domain kept.
-    fn unary(&mut self) -> ir::Result<NodeId> {
+    fn unary(&mut self) -> Result<NodeId, IrError> {
         let op = UnaryOp::ALL[self.choices.below(UnaryOp::ALL.len())];
         match op {
             UnaryOp::Sign | UnaryOp::Floor => {
@@ -131,7 +131,7 @@ impl Builder<'_> {
     }
 
     /// A binary op (with broadcasting) with its domain kept.
-    fn binary(&mut self) -> ir::Result<NodeId> {
+    fn binary(&mut self) -> Result<NodeId, IrError> {
         let op = BinaryOp::ALL[self.choices.below(BinaryOp::ALL.len())];
         let comparison = matches!(
             op,
@@ -153,7 +153,7 @@ impl Builder<'_> {
     }
 
     /// A reduction over one or both axes, kept or not (then broadcast back to `[r, c]`).
-    fn reduce(&mut self) -> ir::Result<NodeId> {
+    fn reduce(&mut self) -> Result<NodeId, IrError> {
         let op = [
             ReduceOp::Sum,
             ReduceOp::Mean,
@@ -175,11 +175,11 @@ impl Builder<'_> {
         }
         let mut kept = shape.clone();
         kept[axis] = 1;
-        self.g.reshape(r, kept)
+        self.g.reshape(r, kept.as_slice())
     }
 
     /// `x` (made `[r, c]`) times a new `[c, c]` leaf, transposed or not.
-    fn matmul(&mut self) -> ir::Result<NodeId> {
+    fn matmul(&mut self) -> Result<NodeId, IrError> {
         let x = self.full(false)?;
         let c = self.cols;
         let w = self.leaf(&[c, c]);
@@ -188,7 +188,7 @@ impl Builder<'_> {
     }
 
     /// `x` broadcast to `[r, c]`.
-    fn full(&mut self, leaf_only: bool) -> ir::Result<NodeId> {
+    fn full(&mut self, leaf_only: bool) -> Result<NodeId, IrError> {
         let x = self.pick(leaf_only);
         if self.shape(x) == [self.rows, self.cols] {
             return Ok(x);
@@ -201,7 +201,7 @@ impl Builder<'_> {
 impl Builder<'_> {
     /// A convolution, depthwise convolution or pooling of `x` as a `[1, r, c, 1]` image,
     /// `same` padding and stride 1 (so the result is `[r, c]` again); dilation 1 or 2.
-    fn window(&mut self) -> ir::Result<NodeId> {
+    fn window(&mut self) -> Result<NodeId, IrError> {
         let x = self.full(false)?;
         let (r, c) = (self.rows, self.cols);
         let image = self.g.reshape(x, [1, r, c, 1])?;
@@ -222,7 +222,11 @@ impl Builder<'_> {
             }
             kind => {
                 let pool = Pool2dAttrs {
-                    kind: if kind == 2 { PoolKind::Max } else { PoolKind::Avg },
+                    kind: if kind == 2 {
+                        PoolKind::Max
+                    } else {
+                        PoolKind::Avg
+                    },
                     window: [kh, kw],
                     strides: [1, 1],
                     padding: Padding::Same,
@@ -234,7 +238,7 @@ impl Builder<'_> {
     }
 
     /// Transpose (square values), slice-and-pad, or concat-and-slice back to `[r, c]`.
-    fn movement(&mut self) -> ir::Result<NodeId> {
+    fn movement(&mut self) -> Result<NodeId, IrError> {
         let x = self.full(false)?;
         let (r, c) = (self.rows, self.cols);
         match self.choices.below(3) {
@@ -273,7 +277,7 @@ impl Builder<'_> {
     }
 
     /// `select(cond, a, b)`, the condition a comparison of leaves.
-    fn select(&mut self) -> ir::Result<NodeId> {
+    fn select(&mut self) -> Result<NodeId, IrError> {
         let (l, m) = (self.pick(true), self.pick(true));
         let cond = self.bin(BinaryOp::Gt, l, m)?;
         let (a, b) = (self.pick(false), self.pick(false));
@@ -281,7 +285,7 @@ impl Builder<'_> {
     }
 
     /// One more value, of a kind the input picks.
-    fn step(&mut self) -> ir::Result<NodeId> {
+    fn step(&mut self) -> Result<NodeId, IrError> {
         match self.choices.below(7) {
             0 | 1 => self.unary(),
             2 | 3 => self.binary(),
@@ -328,7 +332,11 @@ pub fn generate(data: &[u8]) -> Option<Case> {
     }
     let last = b.full(false).ok()?;
     b.g.add_output("y", last).ok()?;
-    let steps = if train { add_training(&mut b.g, last, &b.leaves)? } else { 1 };
+    let steps = if train {
+        add_training(&mut b.g, last, &b.leaves)?
+    } else {
+        1
+    };
     let seed = u32::from_le_bytes([header, data.len() as u8, 0x4b, 0x1f]);
     let bindings = bind(&b.g, seed);
     Some(Case {
@@ -363,7 +371,7 @@ fn bind(graph: &Graph, seed: u32) -> Bindings {
                 let values = (0..n as u32)
                     .map(|i| -2.0 + 4.0 * ir::random::uniform(seed ^ id.index() as u32, i))
                     .collect();
-                Some((name.clone(), Tensor::new(shape.clone(), values).ok()?))
+                Some((name.clone(), Tensor::new(shape.clone(), values)?))
             }
             _ => None,
         })

@@ -53,7 +53,12 @@ pub fn run_case(data: &[u8]) -> Result<Outcome, String> {
 
 /// Compares the interpreter with the JIT under both plans.
 pub fn compare(case: &Case) -> Result<(), String> {
-    compare_plan("naive plan", &case.graph, &MemoryPlan::naive(&case.graph), case)?;
+    compare_plan(
+        "naive plan",
+        &case.graph,
+        &MemoryPlan::naive(&case.graph),
+        case,
+    )?;
     let optimized =
         passes::pipeline::optimize(&case.graph).map_err(|e| format!("optimize: {e}"))?;
     let plan = passes::memory_plan::plan(&optimized).map_err(|e| format!("memory plan: {e}"))?;
@@ -87,7 +92,7 @@ fn compare_plan(what: &str, graph: &Graph, plan: &MemoryPlan, case: &Case) -> Re
             let g = state
                 .param(&name)
                 .ok_or_else(|| format!("{what}: no param {name}"))?;
-            let g = Tensor::new(value.shape.clone(), g.to_vec()).map_err(|e| e.to_string())?;
+            let g = Tensor::new(value.shape.clone(), g.to_vec()).ok_or("param size")?;
             check(&format!("{what}, step {step}, param {name}"), &g, &value)?;
             reference.insert(name, value);
         }

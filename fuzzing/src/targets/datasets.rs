@@ -23,8 +23,15 @@ fn expected_magic(raw: &[u8]) -> u32 {
 /// Parses `data` as an uncompressed IDX file.
 pub fn idx_raw(data: &[u8]) {
     if let Ok(array) = parse_idx(Path::new("fuzz.idx"), data.to_vec(), expected_magic(data)) {
-        let numel = array.dims().iter().try_fold(1usize, |n, &d| n.checked_mul(d));
-        assert_eq!(numel, Some(array.data().len()), "the payload fits the dimensions");
+        let numel = array
+            .dims()
+            .iter()
+            .try_fold(1usize, |n, &d| n.checked_mul(d));
+        assert_eq!(
+            numel,
+            Some(array.data().len()),
+            "the payload fits the dimensions"
+        );
     }
 }
 
@@ -66,7 +73,11 @@ pub fn csv_dataset(data: &[u8]) {
 pub fn image(data: &[u8]) {
     let pick = data.last().copied().unwrap_or(0) as usize;
     let png = data.starts_with(b"\x89PNG");
-    let (name, other) = if png { ("x.png", "x.jpg") } else { ("x.jpg", "x.png") };
+    let (name, other) = if png {
+        ("x.png", "x.jpg")
+    } else {
+        ("x.jpg", "x.png")
+    };
     scratch::write(format!("images/a/{name}"), data);
     let folder = scratch::dir().join("images");
     let _ = std::fs::remove_file(folder.join("a").join(other));

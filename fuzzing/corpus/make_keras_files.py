@@ -16,3 +16,10 @@ y = keras.layers.BatchNormalization()(y)
 y = keras.layers.Flatten()(y)
 cnn = keras.Model(x, keras.layers.Dense(2)(y))
 cnn.save(os.path.join(here, "tfkeras_cnn_uncompiled.h5"))
+
+# A Keras 3 `.keras` archive (Keras 3.15 in the same venv).
+import keras as keras3
+
+k3 = keras3.Sequential([keras3.layers.Input((3,)), keras3.layers.Dense(2, activation="relu")])
+k3.compile(optimizer="adam", loss="mse")
+k3.save(os.path.join(os.path.dirname(here), "keras_zip", "keras3_mlp.keras"))
