@@ -75,9 +75,6 @@ fn model_files() {
     std::fs::remove_dir_all(&tmp).unwrap();
 }
 
-
-
-
 /// A tiny PNG and JPEG (8 × 6, a colour gradient).
 fn images() {
     let img = image::RgbImage::from_fn(8, 6, |x, y| {
@@ -90,9 +87,6 @@ fn images() {
     img.write_to(&mut jpeg, image::ImageFormat::Jpeg).unwrap();
     put("image", "gradient.jpg", jpeg.into_inner());
 }
-
-
-
 
 fn main() {
     model_files();

@@ -7,7 +7,7 @@ use kiln_fuzz::graphs::{Outcome, run_case};
 use kiln_fuzz::mutate::Rng;
 
 /// Graphs per run.
-const GRAPHS: u64 = 300;
+const GRAPHS: u64 = 200;
 
 #[test]
 fn random_graphs_match_the_interpreter_on_the_cpu_jit() {
