@@ -42,6 +42,19 @@ const ALLOWED: &[(&str, &[&str])] = &[
         ],
     ),
     ("kiln-examples", &["kiln"]),
+    // The fuzz harnesses drive every parser and loader, the differential fuzzer the JIT,
+    // the interpreter and the pass pipeline.
+    (
+        "kiln-fuzz",
+        &[
+            "kiln-ir",
+            "kiln-passes",
+            "kiln-codegen-cpu",
+            "kiln",
+            "kiln-cli",
+            "kiln-serve",
+        ],
+    ),
 ];
 
 /// Internal crates and the internal crates their tests, benchmarks and examples may use
@@ -63,6 +76,7 @@ const ALLOWED_DEV: &[(&str, &[&str])] = &[
     // The CNN benchmark trains the examples' shared CNN.
     ("kiln-benches", &["kiln-c-harness", "kiln-examples"]),
     ("kiln-examples", &["kiln-c-harness"]),
+    ("kiln-fuzz", &[]),
 ];
 
 /// The internal dependencies of every internal crate, by kind: `(normal, dev)`.

@@ -28,6 +28,8 @@ mod batcher;
 pub mod client;
 pub mod config;
 mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 mod instances;
 pub mod load_test;
 pub mod server;

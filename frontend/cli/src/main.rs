@@ -276,3 +276,18 @@ fn main() -> ExitCode {
         }
     }
 }
+
+/// The command line `words` (the program name first) parsed as `kiln` parses them, then the
+/// checks that need no file (the C name `compile` would use). Nothing is read, written or
+/// run. For the fuzz harness (`fuzzing/`, package `kiln-fuzz`), which compiles this file as
+/// a module; `main` parses with [`Cli::parse`] instead, which prints and exits on an error.
+#[allow(dead_code)] // used by kiln-fuzz only
+pub(crate) fn check_args(
+    words: impl IntoIterator<Item = std::ffi::OsString>,
+) -> Result<(), clap::Error> {
+    let cli = Cli::try_parse_from(words)?;
+    if let Command::Compile { model, name, .. } = &cli.command {
+        let _ = name.clone().unwrap_or_else(|| c_name_of(model));
+    }
+    Ok(())
+}

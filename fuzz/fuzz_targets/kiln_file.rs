@@ -1,0 +1,7 @@
+//! libFuzzer binary of `kiln_fuzz::kiln_file` (see ../README.md).
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(
+    init: kiln_fuzz::fuzzing_init(),
+    |data: &[u8]| kiln_fuzz::kiln_file(data)
+);

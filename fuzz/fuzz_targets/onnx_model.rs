@@ -1,0 +1,7 @@
+//! libFuzzer binary of `kiln_fuzz::onnx_model` (see ../README.md).
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(
+    init: kiln_fuzz::fuzzing_init(),
+    |data: &[u8]| kiln_fuzz::onnx_model(data)
+);
