@@ -37,7 +37,7 @@ fn main() -> kiln::Result<()> {
 
     let options = FitOptions::new(epochs, BATCH_SIZE)
         .verbose(Verbosity::Silent)
-        .callback(MemoryLog::default());
+        .callback(MemoryLog);
     let history = model.fit_with(&train, options)?;
     let last = history.epochs().saturating_sub(1);
     println!("training done: loss {:.4}", history.history["loss"][last]);
@@ -50,7 +50,7 @@ fn main() -> kiln::Result<()> {
         let image = i % test.len();
         let scores = model.predict_one(&features[image * per_image..(image + 1) * per_image])?;
         correct += usize::from(argmax(&scores) == test.labels()[image] as usize);
-        if (i + 1) % 20_000 == 0 {
+        if (i + 1).is_multiple_of(20_000) {
             println!("predict_one {:>6}: rss {} KiB", i + 1, rss_kib());
         }
     }
@@ -73,10 +73,19 @@ fn main() -> kiln::Result<()> {
 struct MemoryLog;
 
 impl Callback for MemoryLog {
-    fn on_epoch_end(&mut self, epoch: usize, logs: &Logs, _: &mut Training<'_>) -> kiln::Result<()> {
-        if epoch == 0 || (epoch + 1) % 10 == 0 {
+    fn on_epoch_end(
+        &mut self,
+        epoch: usize,
+        logs: &Logs,
+        _: &mut Training<'_>,
+    ) -> kiln::Result<()> {
+        if epoch == 0 || (epoch + 1).is_multiple_of(10) {
             let loss = logs.get("loss").unwrap_or(f32::NAN);
-            println!("epoch {:>3}: loss {loss:.4}, rss {} KiB", epoch + 1, rss_kib());
+            println!(
+                "epoch {:>3}: loss {loss:.4}, rss {} KiB",
+                epoch + 1,
+                rss_kib()
+            );
         }
         Ok(())
     }

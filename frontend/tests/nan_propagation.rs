@@ -126,9 +126,12 @@ fn a_cnn_with_max_pooling_predicts_nan_for_exactly_the_samples_holding_a_nan() {
     assert_nan_rows("1-D cnn", &one_d, &[8, 3]);
 }
 
+/// A named way to build one layer.
+type LayerCase = (&'static str, fn() -> Box<dyn Layer>);
+
 #[test]
 fn every_clipping_or_selecting_activation_layer_keeps_a_nan() {
-    let layers: Vec<(&str, fn() -> Box<dyn Layer>)> = vec![
+    let layers: Vec<LayerCase> = vec![
         ("ReLU", || ReLU::new().into()),
         ("ReLU(max_value=6)", || ReLU::new().max_value(6.0).into()),
         ("ReLU(threshold, slope, cap)", || {
