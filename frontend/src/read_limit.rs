@@ -22,7 +22,7 @@ pub const MAX_ONNX_FILE_BYTES: u64 = 2 << 30;
 /// The bytes of the file at `path`, or an [`Error::Io`] naming it when it holds more than
 /// `limit` bytes (`what` says what the file should be, for the message). A regular file is
 /// measured before anything is read; other inputs (pipes, devices) are read up to the limit.
-pub(crate) fn read_at_most(path: &Path, limit: u64, what: &str) -> Result<Vec<u8>> {
+pub fn read_at_most(path: &Path, limit: u64, what: &str) -> Result<Vec<u8>> {
     let io_error = |source| Error::Io {
         path: path.to_path_buf(),
         source,

@@ -20,6 +20,7 @@ use std::path::Path;
 
 use kiln::keras::archive::CONFIG_MEMBER;
 use kiln::keras::archive::zip_io::{is_zip, member_names};
+use kiln::read_limit::{MAX_MODEL_FILE_BYTES, read_at_most};
 use kiln::saving::{MAGIC, container};
 use kiln::{Error, Model, Result};
 
@@ -114,10 +115,7 @@ pub fn format_of(path: &Path, bytes: &[u8]) -> Result<Format> {
 /// weights file) replaces the model's weights after loading — the usual use is with a
 /// JSON config, which holds none.
 pub fn load_model(path: &Path, weights: Option<&Path>) -> Result<Model> {
-    let bytes = std::fs::read(path).map_err(|source| Error::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let bytes = read_at_most(path, MAX_MODEL_FILE_BYTES, "a model file")?;
     let mut model = match format_of(path, &bytes)? {
         Format::KerasArchive => Model::load_keras_archive(path)?,
         Format::KerasH5 => Model::load_keras(path)?,

@@ -165,3 +165,19 @@ fn errors_of_weights_only_kiln_files_name_the_file() {
     failed_clearly(&out, &["broken.kiln", "no elements"]);
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// A model file larger than the stated limit (a sparse file, so the test writes nothing) is
+/// refused before it is read: the CLI once read model files whole with no bound.
+#[test]
+fn a_model_file_over_the_size_limit_is_refused_before_reading() {
+    let dir = scratch_dir("too_large");
+    let path = dir.join("huge.kiln");
+    let file = std::fs::File::create(&path).unwrap();
+    file.set_len(kiln::read_limit::MAX_MODEL_FILE_BYTES + 1)
+        .unwrap();
+    drop(file);
+    failed_clearly(
+        &common::kiln(&[Path::new("summary"), &path]),
+        &["huge.kiln", "at most"],
+    );
+}
