@@ -85,7 +85,8 @@ fn a_save_killed_at_any_moment_leaves_nothing_or_a_complete_model() {
         child.wait().unwrap();
         for other in others(&dir) {
             assert!(
-                other.ends_with(".tmp") && other.starts_with(&format!(".{NAME}.")),
+                kiln::atomic_file::is_temp_file_name(&other).is_some()
+                    && other.starts_with(&format!(".{NAME}.")),
                 "kill {kill}: unexpected file {other} beside the model"
             );
         }
@@ -105,9 +106,14 @@ fn a_save_killed_at_any_moment_leaves_nothing_or_a_complete_model() {
             None => complete = Some(bytes),
         }
     }
+    let left_over = others(&dir).len();
     eprintln!(
-        "{KILLS} kills: the model file existed after {seen_file}; {} temp files left over",
-        others(&dir).len()
+        "{KILLS} kills: the model file existed after {seen_file}; {left_over} temp files left over"
+    );
+    // Each save removes the temp files of dead processes, so at most the last kill's remains.
+    assert!(
+        left_over <= 1,
+        "stale temp files were not cleaned up: {left_over}"
     );
     assert!(seen_file > 0, "no save ever completed: kill later");
     let _ = std::fs::remove_dir_all(&dir);
