@@ -22,13 +22,7 @@ const EPOCHS: usize = 10;
 const BATCH_SIZE: usize = 100;
 
 fn main() -> kiln::Result<()> {
-    let mut model = Sequential::of([
-        Input::new([28, 28, 1]).into(),
-        Flatten::new().into(),
-        Dense::new(300).activation(Activation::Relu).into(),
-        Dense::new(100).activation(Activation::Relu).into(),
-        Dense::new(10).into(),
-    ]);
+    let mut model = kiln_examples::mnist_mlp();
 
     let (train, test) = kiln::datasets::mnist::load(kiln_examples::dataset_dir("mnist"))?;
     let (train, validation) = train.split(0.95)?;

@@ -24,13 +24,7 @@ fn main() -> kiln::Result<()> {
     let epochs = parse_count(args.next(), 50, "EPOCHS")?;
     let predictions = parse_count(args.next(), 100_000, "PREDICTIONS")?;
 
-    let mut model = Sequential::of([
-        Input::new([28, 28, 1]).into(),
-        Flatten::new().into(),
-        Dense::new(300).activation(Activation::Relu).into(),
-        Dense::new(100).activation(Activation::Relu).into(),
-        Dense::new(10).into(),
-    ]);
+    let mut model = kiln_examples::mnist_mlp();
     let (train, test) = kiln::datasets::mnist::load(kiln_examples::dataset_dir("mnist"))?;
     model.compile(Adam::default(), SoftmaxCrossEntropyWithLogits, [Accuracy])?;
     println!("start: rss {} KiB", rss_kib());

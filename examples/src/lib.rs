@@ -1,6 +1,6 @@
 //! What the examples in `examples/` share: finding the datasets shipped with the repository,
 //! reading the ones without a loader in `kiln` ([`sunspots`], [`chars`]), and the
-//! example models also used by the benchmarks ([`mnist_cnn`]).
+//! example models also used by the benchmarks ([`mnist_cnn`], [`mnist_mlp`]).
 
 pub mod chars;
 mod models;
@@ -8,7 +8,7 @@ pub mod sunspots;
 
 use std::path::PathBuf;
 
-pub use models::mnist_cnn;
+pub use models::{mnist_cnn, mnist_mlp};
 
 /// `datasets/<name>` from the working directory (a user running an example from the
 /// repository root), else the same folder beside this crate in the repository.
