@@ -37,13 +37,19 @@ fn main() -> kiln::Result<()> {
     println!("training done: loss {:.4}", history.history["loss"][last]);
 
     let warmed_up = rss_kib();
-    let features = test.features();
-    let per_image = features.len() / test.len();
     let mut correct = 0usize;
     for i in 0..predictions {
-        let image = i % test.len();
-        let scores = model.predict_one(&features[image * per_image..(image + 1) * per_image])?;
-        correct += usize::from(argmax(&scores) == test.labels()[image] as usize);
+        let Some((image, labels)) = test.example(i % test.len()) else {
+            break;
+        };
+        let scores = model.predict_one(image)?;
+        // Labels are one-hot ([10] per example) or a class index ([]).
+        let truth = if labels.len() == 1 {
+            labels[0] as usize
+        } else {
+            argmax(labels)
+        };
+        correct += usize::from(argmax(&scores) == truth);
         if (i + 1).is_multiple_of(20_000) {
             println!("predict_one {:>6}: rss {} KiB", i + 1, rss_kib());
         }
