@@ -4,11 +4,9 @@
 //! damaged `model_config`/`training_config` attributes of an `.h5` are errors naming the
 //! file and the attribute, never "weights only" or "saved uncompiled".
 //!
-//! The memory checks use this binary's own global allocator, which counts the bytes each
-//! thread holds and the peak since a reset (a test reads on its own thread).
+//! The memory checks use the shared recording allocator (`alloc_probe`): the bytes a test's
+//! own thread holds at its peak.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
@@ -21,47 +19,10 @@ use kiln::datasets::idx;
 use kiln::keras::{KerasFile, load_model};
 use kiln::tensor_file::{Encoding, write_tensor};
 
-// ---- the counting allocator ----------------------------------------------------------
-
-thread_local! {
-    static HELD: Cell<usize> = const { Cell::new(0) };
-    static PEAK: Cell<usize> = const { Cell::new(0) };
-}
-
-/// The system allocator, counting what the current thread holds and its peak.
-struct Counting;
-
-// SAFETY: every call is forwarded to `System` unchanged; the counters are thread-local
-// `Cell`s with const initialisers, which never allocate.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let _ = HELD.try_with(|held| {
-            held.set(held.get() + layout.size());
-            let _ = PEAK.try_with(|peak| peak.set(peak.get().max(held.get())));
-        });
-        // SAFETY: forwarded with the caller's layout.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        let _ = HELD.try_with(|held| held.set(held.get().saturating_sub(layout.size())));
-        // SAFETY: `ptr` came from `System.alloc` with this layout.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
+mod alloc_probe;
 
 #[global_allocator]
-static ALLOCATOR: Counting = Counting;
-
-/// Runs `f` and returns its result with the most bytes this thread held above what it held
-/// before.
-fn peak_during<T>(f: impl FnOnce() -> T) -> (T, usize) {
-    let base = HELD.with(Cell::get);
-    PEAK.with(|peak| peak.set(base));
-    let out = f();
-    let peak = PEAK.with(Cell::get);
-    (out, peak.saturating_sub(base))
-}
+static PROBE: alloc_probe::Probe = alloc_probe::Probe;
 
 const MIB: usize = 1 << 20;
 
@@ -217,7 +178,7 @@ fn an_idx_gzip_bomb_is_refused_within_what_its_header_justifies() {
     let bomb = dir.join("bomb-images.gz");
     std::fs::write(&bomb, idx_bomb(256)).unwrap();
     assert!(std::fs::metadata(&bomb).unwrap().len() < 2 * MIB as u64);
-    let (result, peak) = peak_during(|| idx::read_gz_idx(&bomb, idx::IMAGES_MAGIC));
+    let (result, peak) = alloc_probe::peak_held(|| idx::read_gz_idx(&bomb, idx::IMAGES_MAGIC));
     let err = result.unwrap_err();
     assert!(matches!(err, Error::TrailingData { .. }), "{err:?}");
     assert!(err.to_string().contains("bomb-images.gz"), "{err}");
@@ -245,7 +206,7 @@ fn an_idx_header_claiming_huge_dims_is_refused_before_its_payload() {
     let mut content = idx_header(idx::IMAGES_MAGIC, &[u32::MAX, 60_000, 60_000]);
     content.extend(vec![0u8; 4096]);
     std::fs::write(&huge, gz(&content)).unwrap();
-    let (result, peak) = peak_during(|| idx::read_gz_idx(&huge, idx::IMAGES_MAGIC));
+    let (result, peak) = alloc_probe::peak_held(|| idx::read_gz_idx(&huge, idx::IMAGES_MAGIC));
     let err = result.unwrap_err();
     assert!(err.to_string().contains("huge-images.gz"), "{err}");
     assert!(err.to_string().contains("IDX payload"), "{err}");
@@ -277,7 +238,7 @@ fn an_endless_csv_row_is_an_error_within_the_row_limit() {
     text.extend(b",b\n");
     std::fs::write(&path, &text).unwrap();
     drop(text);
-    let (result, peak) = peak_during(|| {
+    let (result, peak) = alloc_probe::peak_held(|| {
         CsvLoader::new(&path)
             .label("label", CsvLabel::Categorical)
             .load()
@@ -337,7 +298,7 @@ fn oversized_model_files_are_refused_before_reading() {
         .unwrap()
         .set_len(kiln::read_limit::MAX_ONNX_FILE_BYTES + 1)
         .unwrap();
-    let (result, peak) = peak_during(|| kiln::Model::load_onnx(&onnx));
+    let (result, peak) = alloc_probe::peak_held(|| kiln::Model::load_onnx(&onnx));
     let err = result.unwrap_err();
     assert!(err.to_string().contains("big.onnx"), "{err}");
     assert!(err.to_string().contains("at most"), "{err}");
@@ -348,7 +309,7 @@ fn oversized_model_files_are_refused_before_reading() {
         .unwrap()
         .set_len(kiln::read_limit::MAX_MODEL_FILE_BYTES + 1)
         .unwrap();
-    let (result, peak) = peak_during(|| KerasFile::read(&h5));
+    let (result, peak) = alloc_probe::peak_held(|| KerasFile::read(&h5));
     let err = result.unwrap_err();
     assert!(err.to_string().contains("big.h5"), "{err}");
     assert!(peak < MIB, "held {peak} bytes");
