@@ -444,3 +444,23 @@ fn bad_specifications_are_refused_naming_the_culprit() {
     };
     assert!(err(emit_model("toy", &entry, &all, &target)).contains("target `not-a-target`"));
 }
+
+/// An input whose element count does not fit a buffer (the product wraps in `usize`) is
+/// refused before anything is emitted, naming the entry and the input: the header never
+/// shows a wrapped `_LEN` (issue 16's `--batch 4611686018427387904` wrote `_LEN 0`).
+#[test]
+fn an_input_whose_size_wraps_is_refused_before_the_header_is_written() {
+    let mut g = Graph::new();
+    let x = g.input("x", [1usize << 62, 8]);
+    g.add_output("y", x).unwrap();
+    let plan = MemoryPlan::naive(&g);
+    let entry = [AotEntry {
+        name: "infer",
+        graph: &g,
+        plan: &plan,
+    }];
+    let err = emit_model("huge", &entry, &[], &AotOptions::default())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("entry `infer`, input/output `x`"), "{err}");
+}

@@ -1,6 +1,8 @@
 //! Checking a model specification before anything is emitted: C identifiers for the model,
 //! entry, input and output names; every graph parameter among the model's parameters with
-//! the same shape; initial values of the right length; no name used twice.
+//! the same shape; initial values of the right length; no name used twice; every element
+//! count the header will print (inputs, outputs, parameters, the weights file) representable
+//! (`ir::size`), so a header never shows a wrapped `_LEN`.
 
 use ir::{Graph, MemoryPlan, NodeId, Op, Shape, Tensor};
 
@@ -74,9 +76,17 @@ pub(crate) fn c_identifier(name: &str) -> String {
     }
 }
 
+/// The inputs or outputs of entry `entry` with their C names; each name distinct in C and
+/// each shape's element count representable (the header prints it and C code allocates it).
 fn ios(entry: &str, named: Vec<(String, Shape)>) -> Result<Vec<Io>> {
     let mut out: Vec<Io> = Vec::with_capacity(named.len());
     for (name, shape) in named {
+        if let Err(e) = shape.checked_numel() {
+            return fail(
+                format!("entry `{entry}`, input/output `{name}`"),
+                e.to_string(),
+            );
+        }
         let c_name = c_identifier(&name);
         if c_name == "model" || out.iter().any(|io| io.c_name == c_name) {
             return fail(
@@ -118,13 +128,31 @@ pub(crate) fn check<'a>(
     })
 }
 
-/// Every parameter named once, with as many initial values as its shape holds.
+/// Every parameter named once, with as many initial values as its shape holds, and the
+/// weights file's length (all parameters' values) representable.
 fn check_params(params: &[(&str, &Tensor)]) -> Result<()> {
+    let mut total: usize = 0;
     for (i, (p, t)) in params.iter().enumerate() {
         if params[..i].iter().any(|(q, _)| q == p) {
             return fail(format!("parameter `{p}`"), "given twice");
         }
-        if t.data.len() != t.shape.numel() {
+        let numel = match t.shape.checked_numel() {
+            Ok(n) => n,
+            Err(e) => return fail(format!("parameter `{p}`"), e.to_string()),
+        };
+        total = match total
+            .checked_add(numel)
+            .filter(|&n| n <= ir::size::MAX_ELEMENTS)
+        {
+            Some(n) => n,
+            None => {
+                return fail(
+                    format!("parameter `{p}`"),
+                    "the weights file would hold more values than a buffer can",
+                );
+            }
+        };
+        if t.data.len() != numel {
             return fail(
                 format!("parameter `{p}`"),
                 format!("{} values for shape {}", t.data.len(), t.shape),
