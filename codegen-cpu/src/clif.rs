@@ -10,11 +10,13 @@ use crate::error::Result;
 use crate::isa::target_isa;
 use crate::jit::{STEP_SYMBOL, jit_module};
 use crate::lowerer::ClifFunction;
-use crate::module::lower_graph_keeping_clif;
+use crate::module::{LowerOptions, lower_graph_with};
 
 /// Lower `graph` under `plan` as [`compile`](crate::compile) does — the same lowering, the
 /// same symbols — and return the CLIF of every function it defines: the kernels in
-/// execution order, then the step function (`kiln_step`).
+/// execution order, then the step function (`kiln_step`). Without ready hooks (as
+/// [`compile`](crate::compile); [`compile_with_ready_hooks`](crate::compile_with_ready_hooks)
+/// adds a `kiln_output_ready` call per output to the step function).
 ///
 /// `target`: `None` lowers into this host's JIT module, exactly what `compile` runs;
 /// `Some(triple)` into an object module for that target (its baseline features), whose
@@ -38,7 +40,10 @@ pub fn clif(graph: &Graph, plan: &MemoryPlan, target: Option<&str>) -> Result<Ve
 
 /// The CLIF of `graph`'s functions, lowered into `module` under the JIT's step symbol.
 fn lower<M: Module>(module: &mut M, graph: &Graph, plan: &MemoryPlan) -> Result<Vec<ClifFunction>> {
-    let lowered =
-        lower_graph_keeping_clif(module, graph, plan, STEP_SYMBOL, Linkage::Export, true)?;
+    let options = LowerOptions {
+        keep_clif: true,
+        ready_hooks: false,
+    };
+    let lowered = lower_graph_with(module, graph, plan, STEP_SYMBOL, Linkage::Export, options)?;
     Ok(lowered.clif)
 }

@@ -1,7 +1,8 @@
 //! Running a compiled step: [`Executable`] (immutable compiled code, shareable across
 //! threads), [`State`] (one caller's parameter buffers and scratch arena), [`Workspace`]
 //! (one caller's arena for a step run on borrowed read-only parameters), input checks, and
-//! the copy-back of outputs and parameter updates. [`Executable::run_read_only_into`] is the
+//! the copy-back of outputs and parameter updates; [`Executable::run_notifying`] hands each
+//! output to a listener as soon as it is final. [`Executable::run_read_only_into`] is the
 //! latency path: positional buffers, outputs written into the caller's, no allocation.
 
 use std::mem::ManuallyDrop;
@@ -13,6 +14,7 @@ use kiln_cpu_runtime::step_call::call_step;
 
 use crate::abi::{self, Loc, Space, StepFn};
 use crate::error::{CodegenError, Result};
+use crate::ready;
 
 /// Owns the JIT's code memory for as long as the [`Executable`] lives.
 struct JitCode(ManuallyDrop<JITModule>);
@@ -41,6 +43,8 @@ pub struct Executable {
     copied_updates: Vec<(usize, Loc)>,
     /// Whether the graph updates any parameter (in place or by copy-back).
     updates_params: bool,
+    /// Whether the step calls the ready hook for each output ([`crate::ready`]).
+    ready_hooks: bool,
 }
 
 /// One caller's run-time buffers: parameters (kept across steps) and the scratch arena.
@@ -138,7 +142,14 @@ impl Executable {
             outputs,
             copied_updates,
             updates_params: !graph.updates.is_empty(),
+            ready_hooks: false,
         })
+    }
+
+    /// This executable, marked as compiled with (or without) ready hooks.
+    pub(crate) fn with_ready_hooks(mut self, ready_hooks: bool) -> Executable {
+        self.ready_hooks = ready_hooks;
+        self
     }
 
     /// The graph inputs, in the order of the `Input` nodes.
@@ -186,14 +197,51 @@ impl Executable {
         state: &mut State,
         inputs: &[(&str, &[f32])],
     ) -> Result<Vec<(String, Tensor)>> {
+        self.run_notifying(state, inputs, &mut |_, _| {})
+    }
+
+    /// [`Executable::run`], handing each output to `on_ready` (its name and values) as soon
+    /// as it is final: in the middle of the step when compiled by
+    /// [`compile_with_ready_hooks`](crate::compile_with_ready_hooks) (in node order; the
+    /// kernels after it have not run yet), else after the step, in output order. `on_ready`
+    /// runs on this thread between two kernels; a panic in it is raised once the step ends.
+    pub fn run_notifying(
+        &self,
+        state: &mut State,
+        inputs: &[(&str, &[f32])],
+        on_ready: &mut dyn FnMut(&str, &[f32]),
+    ) -> Result<Vec<(String, Tensor)>> {
         let ordered = self.check_inputs(inputs)?;
         self.check_state(state)?;
-        let params = state.params.iter_mut().map(|(_, v)| v.as_mut_ptr());
-        // SAFETY: the state's buffers have the lengths this executable's graph and plan
-        // promise (checked above), and `params` points into buffers `state` owns mutably.
-        unsafe { self.call(&mut state.arena, &mut state.scratch, &ordered, params) };
+        let arena = state.arena.as_mut_ptr();
+        let scratch = state.scratch.as_mut_ptr();
+        let params: Vec<*mut f32> = state
+            .params
+            .iter_mut()
+            .map(|(_, v)| v.as_mut_ptr())
+            .collect();
+        if self.ready_hooks {
+            let mut listener = |index: usize| {
+                let (name, loc, shape) = &self.outputs[index];
+                // SAFETY: between two kernels nothing writes the step's buffers, and `loc`
+                // lies within its buffer (the checked plan); the slice ends with this call.
+                let values =
+                    unsafe { self.raw_source(*loc, shape.numel(), arena, &ordered, &params) };
+                on_ready(name, values);
+            };
+            // SAFETY: every buffer has the length the graph and plan promise (checked above).
+            ready::with_listener(&mut listener, || unsafe {
+                self.call(arena, scratch, &ordered, params.iter().copied())
+            });
+        } else {
+            // SAFETY: as above.
+            unsafe { self.call(arena, scratch, &ordered, params.iter().copied()) };
+        }
         let views: Vec<&[f32]> = state.params.iter().map(|(_, v)| v.as_slice()).collect();
         let outputs = self.read_outputs(&state.arena, &ordered, &views);
+        if !self.ready_hooks {
+            outputs.iter().for_each(|(name, t)| on_ready(name, &t.data));
+        }
         let updates: Vec<(usize, Vec<f32>)> = self
             .copied_updates
             .iter()
@@ -232,8 +280,8 @@ impl Executable {
         // SAFETY: every buffer has the length the graph and plan promise (checked above).
         unsafe {
             self.call(
-                &mut workspace.arena,
-                &mut workspace.scratch,
+                workspace.arena.as_mut_ptr(),
+                workspace.scratch.as_mut_ptr(),
                 &ordered,
                 pointers,
             )
@@ -268,8 +316,8 @@ impl Executable {
         // compiled code of a graph without updates never writes a parameter slot.
         unsafe {
             self.call(
-                &mut workspace.arena,
-                &mut workspace.scratch,
+                workspace.arena.as_mut_ptr(),
+                workspace.scratch.as_mut_ptr(),
                 inputs,
                 pointers,
             )
@@ -340,20 +388,43 @@ impl Executable {
     /// must be writable when the step updates parameters.
     unsafe fn call(
         &self,
-        arena: &mut [f32],
-        scratch: &mut [f32],
+        arena: *mut f32,
+        scratch: *mut f32,
         inputs: &[&[f32]],
         params: impl Iterator<Item = *mut f32>,
     ) {
         // Compiled code never writes an input slot (the plan check forbids computed values
         // stored as inputs), so handing out the caller's shared slices is sound.
-        let slots = std::iter::once(arena.as_mut_ptr())
+        let slots = std::iter::once(arena)
             .chain(inputs.iter().map(|s| s.as_ptr() as *mut f32))
             .chain(params)
-            .chain(std::iter::once(scratch.as_mut_ptr()));
+            .chain(std::iter::once(scratch));
         // SAFETY: the caller guarantees the buffer lengths; all offsets in the compiled code
         // come from the checked plan.
         unsafe { call_step(self.step, slots) };
+    }
+
+    /// `len` values at `loc`, read through the raw table pointers of a step in progress.
+    ///
+    /// # Safety
+    /// The pointers are the ones the running step was given, `loc` comes from this
+    /// executable's plan, and no kernel runs while the slice lives.
+    unsafe fn raw_source<'a>(
+        &'a self,
+        loc: Loc,
+        len: usize,
+        arena: *mut f32,
+        inputs: &[&'a [f32]],
+        params: &[*mut f32],
+    ) -> &'a [f32] {
+        let base: *const f32 = match loc.space {
+            Space::Const(j) => self.consts[j].as_ptr(),
+            Space::Table(0) => arena,
+            Space::Table(slot) if slot <= inputs.len() => inputs[slot - 1].as_ptr(),
+            Space::Table(slot) => params[slot - 1 - inputs.len()],
+        };
+        // SAFETY: the caller's contract: `loc.offset + len` lies within that buffer.
+        unsafe { std::slice::from_raw_parts(base.add(loc.offset), len) }
     }
 
     /// The named outputs, read from where the plan put them.

@@ -3,6 +3,8 @@
 //!
 //! ```text
 //! compile(graph, plan)                 -> Executable (JIT; run it with a State per caller)
+//! compile_with_ready_hooks(graph, plan) -> Executable whose run_notifying hands each output
+//!                                         to a listener as soon as its kernel has run
 //! emit_object(graph, plan, symbol)     -> object bytes (one step, raw table convention)
 //! emit_model(name, entries, params, _) -> AotModel: <name>.o + <name>.h (+ .weights), a C
 //!                                         API linked with libkiln_cpu_runtime.a (see aot)
@@ -34,7 +36,7 @@
 //! `lower::program` is the elementwise op table and `lower::math` the vectorised
 //! transcendentals; [`contract`] holds the tuned matmul/conv kernels the code calls;
 //! `kiln_parallel_for` (the worker pool) lives in the `kiln-cpu-runtime` crate. `isa`
-//! picks the target ISA; `jit` compiles into an [`Executable`] (`executable`: running
+//! picks the target ISA; `ready` is the hook a step calls when an output is final; `jit` compiles into an [`Executable`] (`executable`: running
 //! compiled steps with a [`State`] or a [`Workspace`] per caller); `clif` shows the CLIF.
 //!
 //! Architecture invariant: compiled code never reads or writes out of bounds — every
@@ -52,13 +54,14 @@ mod lower;
 mod lowerer;
 mod module;
 mod node;
+mod ready;
 
 pub use aot::{AotEntry, AotModel, AotOptions, WeightStorage, emit_model, emit_object};
 pub use clif::clif;
 pub use error::CodegenError;
 pub use executable::{Executable, State, Workspace};
 pub use ir::Leaf;
-pub use jit::compile;
+pub use jit::{compile, compile_with_ready_hooks};
 /// The worker pool lives in the runtime crate (`kiln-cpu-runtime`), which C programs link.
 pub(crate) use kiln_cpu_runtime::parallel;
 pub use kiln_cpu_runtime::{contract, kiln_parallel_for};

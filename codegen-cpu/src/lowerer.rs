@@ -18,6 +18,7 @@ use ir::{Graph, MemoryPlan, NodeId, Op};
 use crate::abi::{self, Loc, PARALLEL_FOR_SYMBOL, Space};
 use crate::error::{CodegenError, Result};
 use crate::lower::{Kernel, mem};
+use crate::ready::OUTPUT_READY_SYMBOL;
 
 /// The CLIF of one function as the lowering handed it to Cranelift, before Cranelift's own
 /// optimisation, legalisation and machine-code generation (see [`crate::clif()`]).
@@ -39,6 +40,8 @@ pub(crate) struct Lowerer<'m, M: Module> {
     consts: Vec<DataId>,
     /// Kernels in execution order, with their chunk counts.
     kernels: Vec<(FuncId, usize)>,
+    /// Ready hooks: `(kernels before it, output index)`, in order (see [`crate::ready`]).
+    ready: Vec<(usize, usize)>,
     scratch_len: usize,
     /// The CLIF of every function defined so far, when asked for.
     clif: Option<Vec<ClifFunction>>,
@@ -77,6 +80,7 @@ impl<'m, M: Module> Lowerer<'m, M> {
             prefix: prefix.to_string(),
             consts: Vec::new(),
             kernels: Vec::new(),
+            ready: Vec::new(),
             scratch_len: 0,
             clif: keep_clif.then(Vec::new),
             graph,
@@ -196,6 +200,11 @@ impl<M: Module> Lowerer<'_, M> {
         Ok(())
     }
 
+    /// Have the step call the ready hook for output `output` after the kernels lowered so far.
+    pub fn mark_ready(&mut self, output: usize) {
+        self.ready.push((self.kernels.len(), output));
+    }
+
     /// Define the step function `name` (calling every kernel in order) and hand back what
     /// the lowering produced.
     pub fn finish(mut self, name: &str, linkage: Linkage) -> Result<LoweredStep> {
@@ -209,10 +218,15 @@ impl<M: Module> Lowerer<'_, M> {
     }
 
     /// The step function: each kernel called directly with chunk 0, or through
-    /// `kiln_parallel_for` when it is split into chunks.
+    /// `kiln_parallel_for` when it is split into chunks, and the ready hooks between them.
     fn define_step(&mut self, name: &str, linkage: Linkage) -> Result<FuncId> {
         let ptr = self.ptr();
         let parallel_for = self.import(PARALLEL_FOR_SYMBOL, &[ptr, ptr, I64])?;
+        let ready_hook = if self.ready.is_empty() {
+            None
+        } else {
+            Some(self.import(OUTPUT_READY_SYMBOL, &[I64])?)
+        };
         let mut sig = self.module.make_signature();
         sig.params.push(AbiParam::new(ptr));
         let step = self.module.declare_function(name, linkage, &sig)?;
@@ -221,6 +235,7 @@ impl<M: Module> Lowerer<'_, M> {
         let pf = self
             .module
             .declare_func_in_func(parallel_for, &mut self.ctx.func);
+        let hook = ready_hook.map(|f| self.module.declare_func_in_func(f, &mut self.ctx.func));
         let refs: Vec<(FuncRef, usize)> = self
             .kernels
             .iter()
@@ -232,7 +247,12 @@ impl<M: Module> Lowerer<'_, M> {
         b.append_block_params_for_function_params(entry);
         b.switch_to_block(entry);
         let table = b.block_params(entry)[0];
-        for (f, n) in refs {
+        let mut ready = self.ready.iter().peekable();
+        for (i, (f, n)) in refs.into_iter().enumerate() {
+            while let Some(&&(_, output)) = ready.peek().filter(|(before, _)| *before == i) {
+                call_ready(&mut b, hook, output);
+                ready.next();
+            }
             if n <= 1 {
                 let zero = b.ins().iconst(I64, 0);
                 b.ins().call(f, &[table, zero]);
@@ -241,6 +261,9 @@ impl<M: Module> Lowerer<'_, M> {
                 let count = b.ins().iconst(I64, n as i64);
                 b.ins().call(pf, &[addr, table, count]);
             }
+        }
+        for &(_, output) in ready {
+            call_ready(&mut b, hook, output);
         }
         b.ins().return_(&[]);
         b.seal_all_blocks();
@@ -269,6 +292,13 @@ impl<M: Module> Lowerer<'_, M> {
 
 /// Emit the loads of the base pointers of `locs` in a kernel's entry block: a table slot
 /// read from `table`, or a constant's symbol from `consts`, plus the location's offset.
+/// A call of the ready hook (declared whenever a hook was marked) for output `output`.
+fn call_ready(b: &mut FunctionBuilder, hook: Option<FuncRef>, output: usize) {
+    let hook = hook.expect("declared when any ready hook is marked");
+    let index = b.ins().iconst(I64, output as i64);
+    b.ins().call(hook, &[index]);
+}
+
 fn operand_bases(
     b: &mut FunctionBuilder,
     ptr: Type,

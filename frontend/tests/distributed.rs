@@ -16,7 +16,7 @@ use kiln::prelude::*;
 
 mod common;
 
-use common::{relu_classifier, synthetic};
+use common::{CLASSES, FEATURES, relu_classifier, synthetic};
 
 /// Weights after training may differ from one process by the rounding of a sum taken in a
 /// different order (two half-batch means averaged vs one batch mean): measured 4.5e-8 here.
@@ -271,4 +271,82 @@ fn a_rank_that_leaves_is_an_error_not_a_hang() {
     let mut buffer = [1.0f32; 4];
     let err = handles[0].all_reduce_sum(&mut buffer).unwrap_err();
     assert!(err.to_string().contains("rank 1 is gone"), "{err}");
+}
+
+/// A communicator that records the length of every sum started, in order.
+struct Recording {
+    inner: ThreadComm,
+    starts: std::sync::Mutex<Vec<usize>>,
+}
+
+impl Communicator for Recording {
+    fn rank(&self) -> usize {
+        self.inner.rank()
+    }
+    fn world_size(&self) -> usize {
+        self.inner.world_size()
+    }
+    fn all_reduce_sum(&self, buffer: &mut [f32]) -> Result<(), kiln::distributed::CommError> {
+        self.inner.all_reduce_sum(buffer)
+    }
+    fn start_all_reduce_sum(
+        &self,
+        buffer: Vec<f32>,
+    ) -> Result<Box<dyn kiln::distributed::PendingSum>, kiln::distributed::CommError> {
+        self.starts.lock().unwrap().push(buffer.len());
+        self.inner.start_all_reduce_sum(buffer)
+    }
+    fn broadcast(
+        &self,
+        buffer: &mut [f32],
+        root: usize,
+    ) -> Result<(), kiln::distributed::CommError> {
+        self.inner.broadcast(buffer, root)
+    }
+    fn all_gather_u64(&self, value: u64) -> Result<Vec<u64>, kiln::distributed::CommError> {
+        self.inner.all_gather_u64(value)
+    }
+}
+
+/// With one bucket per tensor, the sums start in the order backward finishes the gradients
+/// (the last layer's first), not in the order of the parameters: each starts inside the
+/// gradient step, as soon as its gradient is ready. The timings account for every sum.
+#[test]
+fn each_bucket_is_summed_as_soon_as_backward_has_produced_it() {
+    let data = synthetic(64, 5);
+    let ranks = on_ranks(2, |comm| {
+        let recording = Recording {
+            inner: comm,
+            starts: std::sync::Mutex::new(Vec::new()),
+        };
+        let mut model = mlp(3);
+        let options = FitOptions::new(1, 32)
+            .verbose(false)
+            .bucket_bytes(4)
+            .distributed(&recording);
+        model.fit_with(&data, options).unwrap();
+        let timings = model.step_timings().unwrap();
+        (recording.starts.into_inner().unwrap(), timings)
+    });
+    // relu_classifier(8): kernel, bias of the hidden layer, then of the output layer.
+    let sizes = [FEATURES * 8, 8, 8 * CLASSES, CLASSES];
+    for (starts, timings) in ranks {
+        // One sum per trainable tensor per step (the last also holds the loss and accuracy).
+        let steps = starts.len() / sizes.len();
+        assert_eq!(steps, 2, "{starts:?}");
+        let first_step = &starts[..sizes.len()];
+        let mut started_first = first_step[..2].to_vec();
+        started_first.sort_unstable();
+        assert_eq!(
+            started_first,
+            [CLASSES, 8 * CLASSES],
+            "the last layer's kernel and bias are summed first: {first_step:?} for {sizes:?}"
+        );
+        assert_eq!(
+            timings.reduced_bytes,
+            4 * starts.iter().sum::<usize>() as u64
+        );
+        assert!(timings.reduce_in_flight >= timings.reduce_hidden);
+        assert!(timings.reduce_hidden > std::time::Duration::ZERO);
+    }
 }

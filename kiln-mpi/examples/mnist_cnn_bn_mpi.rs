@@ -42,6 +42,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (train, test) = common::mnist(args.limit)?;
     model.compile(Adam::default(), SoftmaxCrossEntropyWithLogits, [Accuracy])?;
     let options = FitOptions::new(args.epochs, GLOBAL_BATCH).verbose(Verbosity::EpochLine);
-    common::train_and_report(&mut model, &train, &test, options, world)?;
+    common::train_and_report(&mut model, &train, &test, options, world, args.bucket_kb)?;
     Ok(())
 }

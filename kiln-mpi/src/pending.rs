@@ -1,10 +1,12 @@
 //! The two ways a started sum runs while training goes on: [`HelperThread`] (a thread doing
-//! blocking `MPI_Allreduce`s in the order they were started) and [`ImmediateSum`]
-//! (`MPI_Iallreduce` + `MPI_Wait`). It does NOT pick between them ([`crate::Overlap`] does).
+//! blocking `MPI_Allreduce`s in the order they were started; it notes when each finished) and
+//! [`ImmediateSum`] (`MPI_Iallreduce`, moved on by `MPI_Test` whenever training calls
+//! `progress` between backward kernels, then `MPI_Wait`). It does NOT pick between them ([`crate::Overlap`] does).
 
 use std::os::raw::c_void;
 use std::sync::mpsc;
 use std::thread::JoinHandle;
+use std::time::Instant;
 
 use kiln::distributed::{CommError, PendingSum};
 use mpi::ffi;
@@ -14,10 +16,10 @@ use crate::error::{check, count};
 
 type SumResult = Result<Vec<f32>, CommError>;
 
-/// One sum for the helper thread and where to send its result.
+/// One sum for the helper thread and where to send its result (with when it finished).
 struct Job {
     buffer: Vec<f32>,
-    reply: mpsc::SyncSender<SumResult>,
+    reply: mpsc::SyncSender<(SumResult, Instant)>,
 }
 
 /// A thread that runs blocking sums on its own communicator, first started first run: every
@@ -58,9 +60,10 @@ fn run_jobs(comm: &RawComm, queue: &mpsc::Receiver<Job>) {
         spare.clear();
         spare.resize(buffer.len(), 0.0);
         let result = comm.all_reduce(&buffer, &mut spare);
+        let finished = Instant::now();
         let summed = std::mem::replace(&mut spare, buffer);
         // A dropped PendingSum does not want its result; the sum was still run, in order.
-        let _ = reply.send(result.map(|()| summed));
+        let _ = reply.send((result.map(|()| summed), finished));
     }
 }
 
@@ -76,14 +79,20 @@ impl Drop for HelperThread {
 
 /// A sum queued on the helper thread.
 struct HelperSum {
-    result: mpsc::Receiver<SumResult>,
+    result: mpsc::Receiver<(SumResult, Instant)>,
 }
 
 impl PendingSum for HelperSum {
     fn wait(self: Box<Self>) -> SumResult {
-        self.result
+        self.wait_timed().map(|(buffer, _)| buffer)
+    }
+
+    fn wait_timed(self: Box<Self>) -> Result<(Vec<f32>, Option<Instant>), CommError> {
+        let (result, finished) = self
+            .result
             .recv()
-            .map_err(|_| CommError::Transport("the allreduce thread stopped mid-sum".into()))?
+            .map_err(|_| CommError::Transport("the allreduce thread stopped mid-sum".into()))?;
+        result.map(|buffer| (buffer, Some(finished)))
     }
 }
 
@@ -93,6 +102,10 @@ pub(crate) struct ImmediateSum {
     recv: Vec<f32>,
     request: ffi::MPI_Request,
     pending: bool,
+    /// When `progress` (`MPI_Test`) first found the sum complete.
+    finished: Option<Instant>,
+    /// The first error `MPI_Test` reported, for `wait`.
+    failed: Option<CommError>,
 }
 
 // SAFETY: MPI_THREAD_MULTIPLE (checked by `init`): a request may be completed on any thread,
@@ -108,6 +121,8 @@ impl ImmediateSum {
             // SAFETY: reading MPI's predefined null request.
             request: unsafe { ffi::RSMPI_REQUEST_NULL },
             pending: false,
+            finished: None,
+            failed: None,
         };
         // SAFETY: both buffers hold `n` f32s on the heap and are owned by `sum`, which does
         // not free them before the request completes (`wait`, or `drop`).
@@ -139,9 +154,36 @@ impl ImmediateSum {
 }
 
 impl PendingSum for ImmediateSum {
-    fn wait(mut self: Box<Self>) -> SumResult {
+    fn wait(self: Box<Self>) -> SumResult {
+        self.wait_timed().map(|(buffer, _)| buffer)
+    }
+
+    /// `MPI_Test`: Open MPI moves a non-blocking collective on only inside MPI calls, so
+    /// training calls this between backward kernels.
+    fn progress(&mut self) {
+        if !self.pending || self.failed.is_some() {
+            return;
+        }
+        let mut done = 0;
+        // SAFETY: `request` is the live request started in `start`; a completed request is
+        // set to MPI_REQUEST_NULL by MPI_Test, so `pending` is cleared with it.
+        let rc = unsafe { ffi::MPI_Test(&mut self.request, &mut done, ffi::RSMPI_STATUS_IGNORE) };
+        match check(rc, "MPI_Test (MPI_Iallreduce)") {
+            Ok(()) if done != 0 => {
+                self.pending = false;
+                self.finished = Some(Instant::now());
+            }
+            Ok(()) => {}
+            Err(e) => self.failed = Some(e),
+        }
+    }
+
+    fn wait_timed(mut self: Box<Self>) -> Result<(Vec<f32>, Option<Instant>), CommError> {
+        if let Some(e) = self.failed.take() {
+            return Err(e);
+        }
         self.complete()?;
-        Ok(std::mem::take(&mut self.recv))
+        Ok((std::mem::take(&mut self.recv), self.finished))
     }
 }
 

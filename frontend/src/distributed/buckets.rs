@@ -62,10 +62,31 @@ impl Buckets {
         &self.groups[b]
     }
 
+    /// Elements in bucket `b`.
+    #[must_use]
+    pub fn bucket_len(&self, b: usize) -> usize {
+        self.groups[b].iter().map(|&i| self.lens[i]).sum()
+    }
+
+    /// For every tensor of the list (by index): its bucket and its offset in that bucket's
+    /// buffer, as [`Buckets::pack`] lays them out.
+    #[must_use]
+    pub fn places(&self) -> Vec<(usize, usize)> {
+        let mut places = vec![(0, 0); self.lens.len()];
+        for (b, group) in self.groups.iter().enumerate() {
+            let mut offset = 0;
+            for &i in group {
+                places[i] = (b, offset);
+                offset += self.lens[i];
+            }
+        }
+        places
+    }
+
     /// Bucket `b`'s tensors taken from `tensors` (the whole list) into one buffer.
     #[must_use]
     pub fn pack(&self, b: usize, tensors: &[&[f32]]) -> Vec<f32> {
-        let len = self.groups[b].iter().map(|&i| self.lens[i]).sum();
+        let len = self.bucket_len(b);
         let mut buffer = Vec::with_capacity(len);
         for &i in &self.groups[b] {
             buffer.extend_from_slice(tensors[i]);
@@ -108,5 +129,7 @@ mod tests {
             .map(|(i, v)| (i, v.to_vec()))
             .collect();
         assert_eq!(back, vec![(3, vec![3.0]), (2, vec![2.0; 5])]);
+        assert_eq!(buckets.places(), vec![(1, 2), (1, 0), (0, 1), (0, 0)]);
+        assert_eq!((buckets.bucket_len(0), buckets.bucket_len(1)), (6, 5));
     }
 }

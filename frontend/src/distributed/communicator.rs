@@ -6,6 +6,8 @@
 //! [`ThreadWorld`](super::ThreadWorld) (for tests) and the MPI binding (crate `kiln-mpi`, outside
 //! the workspace) do.
 
+use std::time::Instant;
+
 /// Errors from a communicator: a transport failure, a peer that is gone, or ranks that disagree.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -78,6 +80,21 @@ pub trait PendingSum: Send {
     /// # Errors
     /// [`CommError`] when the sum failed.
     fn wait(self: Box<Self>) -> Result<Vec<f32>, CommError>;
+
+    /// Lets the transport move the sum on without blocking (`MPI_Test`: MPI progresses a
+    /// non-blocking collective only inside MPI calls). Training calls it between the kernels
+    /// of the backward pass. The default does nothing (a sum that moves on by itself).
+    fn progress(&mut self) {}
+
+    /// [`PendingSum::wait`], also saying when the sum had finished, if the transport knows
+    /// (a sum run on another thread does); `None` means "no earlier than when `wait`
+    /// returned". Used to measure how much of the sum was hidden behind the backward pass.
+    ///
+    /// # Errors
+    /// [`CommError`] when the sum failed.
+    fn wait_timed(self: Box<Self>) -> Result<(Vec<f32>, Option<Instant>), CommError> {
+        self.wait().map(|buffer| (buffer, None))
+    }
 }
 
 /// A sum that was complete when it was started (a world of one rank, or a transport that only

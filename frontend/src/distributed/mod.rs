@@ -1,6 +1,7 @@
 //! Data-parallel training across processes, DDP-style: the [`Communicator`] a transport
 //! implements, an in-process [`ThreadWorld`], the [`DistributedSampler`] that gives each rank its
-//! shard of every epoch, and the [`Buckets`] the gradients are summed in.
+//! shard of every epoch, the [`Buckets`] the gradients are summed in, and [`InFlight`], the
+//! sums of one step started while its backward pass runs.
 //!
 //! Every rank builds the same model and calls `fit` with the same data and options plus
 //! [`FitOptions::distributed`](crate::model::FitOptions::distributed); `batch_size` is the
@@ -40,10 +41,12 @@
 
 mod buckets;
 mod communicator;
+mod in_flight;
 mod sampler;
 mod thread_world;
 
 pub use buckets::{Buckets, DEFAULT_BUCKET_BYTES};
 pub use communicator::{CommError, Communicator, PendingSum, ReadySum};
+pub use in_flight::{BucketLayout, InFlight, Reduced};
 pub use sampler::{DistributedSampler, permutation};
 pub use thread_world::{ThreadComm, ThreadWorld};

@@ -36,12 +36,9 @@ impl std::fmt::Debug for Ranks<'_> {
 }
 
 impl<'a> Ranks<'a> {
-    /// `comm` with DDP's default bucket size.
-    pub fn new(comm: &'a dyn Communicator) -> Self {
-        Ranks {
-            comm,
-            bucket_bytes: DEFAULT_BUCKET_BYTES,
-        }
+    /// `comm`, summing gradients in buckets of about `bucket_bytes`.
+    pub fn new(comm: &'a dyn Communicator, bucket_bytes: usize) -> Self {
+        Ranks { comm, bucket_bytes }
     }
 
     /// `(rank, world size)`.
@@ -256,7 +253,7 @@ impl Model {
     ) -> Result<Evaluation> {
         self.training_state_mut()?;
         check_batch_size(batch_size)?;
-        let ranks = Ranks::new(comm);
+        let ranks = Ranks::new(comm, DEFAULT_BUCKET_BYTES);
         let local = ranks.local_batch(batch_size)?;
         let source = data.into_source()?;
         if matches!(source, DataSource::Batches(_)) {

@@ -84,6 +84,8 @@ pub struct FitOptions<'a> {
     pub steps_per_epoch: Option<usize>,
     /// Data-parallel training over these ranks ([`FitOptions::distributed`]).
     distributed: Option<Ranks<'a>>,
+    /// The gradient bucket cap of distributed training ([`FitOptions::bucket_bytes`]).
+    bucket_bytes: usize,
     /// An error met while building the options (invalid validation arrays), reported by
     /// `fit`.
     deferred: Option<Error>,
@@ -104,6 +106,7 @@ impl std::fmt::Debug for FitOptions<'_> {
             .field("initial_epoch", &self.initial_epoch)
             .field("steps_per_epoch", &self.steps_per_epoch)
             .field("distributed", &self.distributed)
+            .field("bucket_bytes", &self.bucket_bytes)
             .finish()
     }
 }
@@ -124,6 +127,7 @@ impl<'a> FitOptions<'a> {
             initial_epoch: 0,
             steps_per_epoch: None,
             distributed: None,
+            bucket_bytes: crate::distributed::DEFAULT_BUCKET_BYTES,
             deferred: None,
         }
     }
@@ -218,16 +222,17 @@ impl<'a> FitOptions<'a> {
     /// parameters. Only rank 0 prints and runs the callbacks that write files. In-memory
     /// data only. See the [`distributed`](crate::distributed) module.
     pub fn distributed(mut self, comm: &'a dyn Communicator) -> Self {
-        self.distributed = Some(Ranks::new(comm));
+        self.distributed = Some(Ranks::new(comm, self.bucket_bytes));
         self
     }
 
     /// The size of the gradient buckets summed by one allreduce each in distributed training
     /// (default [`DEFAULT_BUCKET_BYTES`](crate::distributed::DEFAULT_BUCKET_BYTES), 25 MiB as
-    /// PyTorch DDP); no effect without [`FitOptions::distributed`].
+    /// PyTorch DDP), before or after [`FitOptions::distributed`]; no effect without it.
     pub fn bucket_bytes(mut self, bytes: usize) -> Self {
+        self.bucket_bytes = bytes.max(4);
         if let Some(ranks) = &mut self.distributed {
-            ranks.bucket_bytes = bytes.max(4);
+            ranks.bucket_bytes = self.bucket_bytes;
         }
         self
     }

@@ -77,10 +77,24 @@ pub(crate) fn optimize_and_plan(graph: &Graph) -> Result<(Graph, MemoryPlan)> {
 impl Runner {
     /// Optimise, plan and compile `graph` for `backend`.
     pub fn compile(graph: &Graph, backend: &Backend) -> Result<Runner> {
+        Self::compile_with(graph, backend, false)
+    }
+
+    /// [`Runner::compile`], with ready hooks on the CPU: [`Runner::run_notifying`] then hands
+    /// each output over as soon as its kernel has run (the GPU hands them over after the step).
+    pub fn compile_with_ready_hooks(graph: &Graph, backend: &Backend) -> Result<Runner> {
+        Self::compile_with(graph, backend, true)
+    }
+
+    fn compile_with(graph: &Graph, backend: &Backend, ready_hooks: bool) -> Result<Runner> {
         let (optimized, plan) = optimize_and_plan(graph)?;
         let engine = match backend {
             Backend::Cpu => {
-                let executable = Box::new(codegen_cpu::compile(&optimized, &plan)?);
+                let executable = Box::new(if ready_hooks {
+                    codegen_cpu::compile_with_ready_hooks(&optimized, &plan)?
+                } else {
+                    codegen_cpu::compile(&optimized, &plan)?
+                });
                 let state = executable.new_state();
                 Engine::Cpu { executable, state }
             }
@@ -171,5 +185,21 @@ impl Runner {
             Engine::Cpu { executable, state } => executable.run(state, inputs)?,
             Engine::Gpu { executable, state } => executable.run(state, inputs)?,
         })
+    }
+
+    /// [`Runner::run`], handing each output to `on_ready` as soon as it is final: mid-step
+    /// on the CPU when compiled with ready hooks, else after the step (the GPU reads outputs
+    /// back only at the end).
+    pub fn run_notifying(
+        &mut self,
+        inputs: &[(&str, &[f32])],
+        on_ready: &mut dyn FnMut(&str, &[f32]),
+    ) -> Result<Vec<(String, Tensor)>> {
+        if let Engine::Cpu { executable, state } = &mut self.engine {
+            return Ok(executable.run_notifying(state, inputs, on_ready)?);
+        }
+        let outputs = self.run(inputs)?;
+        outputs.iter().for_each(|(name, t)| on_ready(name, &t.data));
+        Ok(outputs)
     }
 }

@@ -3,21 +3,20 @@
 //! batch) and an update executable (the optimizer's compiled update, from gradients given as
 //! inputs), with the gradients averaged across ranks in between, bucket by bucket.
 //!
-//! The compiled gradient step is one call, so no reduction can start before backward ends;
-//! the buckets' reductions are all started as soon as it returns (largest-index tensors
-//! first, as DDP), run concurrently with each other, and the unpacking of a finished bucket
-//! overlaps those still in flight. The step's reported values ride in the last bucket, so the
-//! logs every rank sees are the global ones without another collective. Single-process `fit`
-//! never comes here: it runs the one whole compiled step. This file does NOT pick the data
-//! shard nor loop over epochs (`model::fit`).
+//! The gradient executable is compiled with ready hooks (on the CPU), so each gradient is
+//! handed over as soon as its kernel has run and a bucket's sum starts while backward still
+//! computes the earlier layers ([`InFlight`]: DDP's overlap); on the GPU the outputs arrive
+//! when the step ends. The step's reported values ride in the last bucket, so the logs every
+//! rank sees are the global ones without another collective. Single-process `fit` never comes
+//! here: it runs the one whole compiled step. This file does NOT pick the data shard nor loop
+//! over epochs (`model::fit`).
 
-use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use ir::{Graph, NodeId, Shape, Tensor};
 
 use super::{Role, TrainingState};
-use crate::distributed::{Buckets, Communicator, PendingSum};
+use crate::distributed::{BucketLayout, Buckets, Communicator, InFlight, Reduced};
 use crate::error::{Error, Result};
 use crate::metrics::Aggregation;
 use crate::model::graph::LayerGraph;
@@ -33,13 +32,19 @@ pub const GRADIENT_PREFIX: &str = "gradient/";
 pub struct StepTimings {
     /// Split steps run.
     pub steps: usize,
-    /// In the compiled gradient step (forward, loss, backward).
+    /// In the compiled gradient step (forward, loss, backward), less `start_reduce`.
     pub gradient: Duration,
-    /// Packing the buckets and starting their reductions.
+    /// Copying gradients into buckets and starting their reductions (inside the gradient
+    /// step, as each bucket completes).
     pub start_reduce: Duration,
-    /// Blocked waiting for reductions to finish, plus unpacking them (the part of the
-    /// allreduce not hidden behind other work).
+    /// Blocked waiting for reductions to finish after the gradient step, plus unpacking them
+    /// (the part of the allreduce not hidden behind backward).
     pub wait_reduce: Duration,
+    /// Time during which at least one reduction was in flight (start to completion).
+    pub reduce_in_flight: Duration,
+    /// The part of `reduce_in_flight` that passed while the gradient step still ran: the
+    /// allreduce time hidden behind the backward pass.
+    pub reduce_hidden: Duration,
     /// In the compiled optimizer update, plus handing the new weights to the gradient step.
     pub update: Duration,
     /// Bytes this rank sent into allreduce (gradients and reported values).
@@ -52,8 +57,8 @@ pub(crate) struct SplitState {
     pub update: Runner,
     /// Trainable parameters, in update order, with their element counts.
     trainable: Vec<(String, usize)>,
-    /// The bucket plan and the cap it was made for.
-    buckets: Option<(usize, Buckets)>,
+    /// The bucket layout and the cap it was made for.
+    layout: Option<(usize, BucketLayout)>,
     pub timings: StepTimings,
 }
 
@@ -112,12 +117,12 @@ impl TrainingState {
                 self.split = Some(SplitState {
                     update,
                     trainable,
-                    buckets: None,
+                    layout: None,
                     timings: StepTimings::default(),
                 });
             }
-            self.runners
-                .insert(key, Runner::compile(&step, &self.backend)?);
+            let runner = Runner::compile_with_ready_hooks(&step, &self.backend)?;
+            self.runners.insert(key, runner);
         }
         if self.active == Some(key) && self.split_active {
             return Ok(());
@@ -137,8 +142,9 @@ impl TrainingState {
 
     /// One distributed step on `inputs` (already prepared by [`TrainingState::prepare_split`]
     /// for this batch): gradients, their average over `comm`'s ranks in buckets of about
-    /// `bucket_bytes`, the update. Returns the reported values combined over the ranks
-    /// (means averaged, counts summed) in the order of [`TrainingState::reported`].
+    /// `bucket_bytes` (each started as soon as backward has produced it), the update. Returns
+    /// the reported values combined over the ranks (means averaged, counts summed) in the
+    /// order of [`TrainingState::reported`].
     pub fn split_step(
         &mut self,
         inputs: &[(&str, &[f32])],
@@ -149,30 +155,23 @@ impl TrainingState {
             .active
             .expect("prepare_split activated the gradient step");
         let reported = self.reported();
+        let value_names: Vec<String> = reported.iter().map(|(n, _)| n.clone()).collect();
         let split = self.split.as_mut().expect("prepare_split built the update");
+        let count = split.trainable.len();
+        let layout = split.layout(bucket_bytes);
+        let mut in_flight = InFlight::new(comm, layout, &value_names);
         let t0 = Instant::now();
-        let mut outputs: BTreeMap<String, Tensor> = self
+        let outputs = self
             .runners
             .get_mut(&key)
             .expect("active")
-            .run(inputs)?
-            .into_iter()
-            .collect();
+            .run_notifying(inputs, &mut |name, data| in_flight.ready(name, data))?;
         let t1 = Instant::now();
-        let grads: Vec<Tensor> = split
-            .trainable
-            .iter()
-            .map(|(name, _)| take(&mut outputs, &format!("{GRADIENT_PREFIX}{name}")))
-            .collect::<Result<_>>()?;
-        let values: Vec<Tensor> = reported
-            .iter()
-            .map(|(name, _)| take(&mut outputs, name))
-            .collect::<Result<_>>()?;
-        let (pending, bytes) = start_buckets(split, &grads, &values, comm, bucket_bytes)?;
-        let t2 = Instant::now();
+        let reduced = in_flight.finish(t1)?;
         let scale = 1.0 / comm.world_size() as f32;
-        let (averaged, combined) = finish_buckets(split, pending, &values, &reported, scale)?;
-        let t3 = Instant::now();
+        let averaged = unpack_gradients(layout.buckets(), &reduced, count, scale);
+        let combined = unpack_values(&reduced, &outputs, &reported, scale)?;
+        let t2 = Instant::now();
         let feed: Vec<(String, &[f32])> = split
             .trainable
             .iter()
@@ -187,14 +186,16 @@ impl TrainingState {
                 gradient_step.set_param(name, &value)?;
             }
         }
-        let t4 = Instant::now();
+        let t3 = Instant::now();
         let timings = &mut split.timings;
         timings.steps += 1;
-        timings.gradient += t1 - t0;
-        timings.start_reduce += t2 - t1;
-        timings.wait_reduce += t3 - t2;
-        timings.update += t4 - t3;
-        timings.reduced_bytes += bytes;
+        timings.gradient += (t1 - t0).saturating_sub(reduced.in_hooks);
+        timings.start_reduce += reduced.in_hooks;
+        timings.wait_reduce += t2 - t1;
+        timings.update += t3 - t2;
+        timings.reduce_in_flight += reduced.in_flight;
+        timings.reduce_hidden += reduced.hidden;
+        timings.reduced_bytes += reduced.bytes;
         Ok(reported.into_iter().map(|(n, _)| n).zip(combined).collect())
     }
 
@@ -234,96 +235,85 @@ impl TrainingState {
     }
 }
 
-/// Output `name` of a step, removed from `outputs`.
-fn take(outputs: &mut BTreeMap<String, Tensor>, name: &str) -> Result<Tensor> {
-    outputs.remove(name).ok_or_else(|| {
-        Error::Distributed(format!(
-            "the compiled gradient step returned no `{name}` output"
-        ))
-    })
-}
-
-/// Packs the gradients (and, in the last bucket, the reported values) and starts every
-/// bucket's sum; returns the pending sums and the bytes sent.
-fn start_buckets(
-    split: &mut SplitState,
-    grads: &[Tensor],
-    values: &[Tensor],
-    comm: &dyn Communicator,
-    bucket_bytes: usize,
-) -> Result<(Vec<Box<dyn PendingSum>>, u64)> {
-    if split
-        .buckets
-        .as_ref()
-        .is_none_or(|(cap, _)| *cap != bucket_bytes)
-    {
-        let lens: Vec<usize> = split.trainable.iter().map(|(_, n)| *n).collect();
-        split.buckets = Some((bucket_bytes, Buckets::new(&lens, bucket_bytes)));
-    }
-    let buckets = &split.buckets.as_ref().expect("set above").1;
-    let views: Vec<&[f32]> = grads.iter().map(|t| t.data.as_slice()).collect();
-    let mut pending = Vec::with_capacity(buckets.len() + 1);
-    let mut bytes = 0;
-    for b in 0..buckets.len() {
-        let mut buffer = buckets.pack(b, &views);
-        if b + 1 == buckets.len() {
-            values
+impl SplitState {
+    /// The bucket layout for a cap of `bucket_bytes` (planned again when the cap changes).
+    fn layout(&mut self, bucket_bytes: usize) -> &BucketLayout {
+        if self
+            .layout
+            .as_ref()
+            .is_none_or(|(cap, _)| *cap != bucket_bytes)
+        {
+            let lens: Vec<usize> = self.trainable.iter().map(|(_, n)| *n).collect();
+            let names: Vec<String> = self
+                .trainable
                 .iter()
-                .for_each(|v| buffer.extend_from_slice(&v.data));
+                .map(|(name, _)| format!("{GRADIENT_PREFIX}{name}"))
+                .collect();
+            let layout = BucketLayout::new(Buckets::new(&lens, bucket_bytes), &names);
+            self.layout = Some((bucket_bytes, layout));
         }
-        bytes += 4 * buffer.len() as u64;
-        pending.push(comm.start_all_reduce_sum(buffer)?);
+        &self.layout.as_ref().expect("set above").1
     }
-    if buckets.is_empty() {
-        let buffer: Vec<f32> = values.iter().flat_map(|v| v.data.iter().copied()).collect();
-        bytes += 4 * buffer.len() as u64;
-        pending.push(comm.start_all_reduce_sum(buffer)?);
-    }
-    Ok((pending, bytes))
 }
 
-/// Waits for every bucket in order and unpacks it: the gradients scaled by `scale` (1 /
-/// ranks), in trainable order, and the reported values (means scaled, counts summed).
-fn finish_buckets(
-    split: &SplitState,
-    pending: Vec<Box<dyn PendingSum>>,
-    values: &[Tensor],
+/// The summed gradients cut out of their buckets and scaled by `scale` (1 / ranks), in
+/// trainable order.
+fn unpack_gradients(
+    buckets: &Buckets,
+    reduced: &Reduced,
+    count: usize,
+    scale: f32,
+) -> Vec<Vec<f32>> {
+    let mut averaged = vec![Vec::new(); count];
+    for b in 0..buckets.len() {
+        for (i, part) in buckets.unpack(b, &reduced.buffers[b]) {
+            averaged[i] = part.iter().map(|g| g * scale).collect();
+        }
+    }
+    averaged
+}
+
+/// The reported values from the end of the last bucket, combined: means scaled by `scale`,
+/// counts summed; in the order of `reported`, shaped as this rank's `outputs`.
+fn unpack_values(
+    reduced: &Reduced,
+    outputs: &[(String, Tensor)],
     reported: &[(String, Aggregation)],
     scale: f32,
-) -> Result<(Vec<Vec<f32>>, Vec<Tensor>)> {
-    let buckets = &split.buckets.as_ref().expect("planned").1;
-    let mut averaged = vec![Vec::new(); split.trainable.len()];
-    let mut tail = Vec::new();
-    let count = pending.len();
-    for (b, sum) in pending.into_iter().enumerate() {
-        let buffer = sum.wait()?;
-        let mut used = 0;
-        if b < buckets.len() {
-            for (i, part) in buckets.unpack(b, &buffer) {
-                averaged[i] = part.iter().map(|g| g * scale).collect();
-                used += part.len();
-            }
-        }
-        if b + 1 == count {
-            tail = buffer[used..].to_vec();
-        }
-    }
-    let mut offset = 0;
-    let mut combined = Vec::with_capacity(values.len());
-    for (value, (_, aggregation)) in values.iter().zip(reported) {
-        let n = value.data.len();
-        let factor = match aggregation {
-            Aggregation::Mean => scale,
-            Aggregation::Sum(_) => 1.0,
-        };
-        let data = tail[offset..offset + n]
-            .iter()
-            .map(|v| v * factor)
-            .collect();
-        combined.push(Tensor::new(value.shape.clone(), data).expect("the length of `value`"));
-        offset += n;
-    }
-    Ok((averaged, combined))
+) -> Result<Vec<Tensor>> {
+    let last = reduced.buffers.last().map_or(&[][..], Vec::as_slice);
+    reported
+        .iter()
+        .map(|(name, aggregation)| {
+            let missing = || {
+                Error::Distributed(format!(
+                    "the compiled gradient step returned no `{name}` output"
+                ))
+            };
+            let &(_, offset, len) = reduced
+                .tail
+                .iter()
+                .find(|(n, _, _)| n == name)
+                .ok_or_else(missing)?;
+            let shape = &outputs
+                .iter()
+                .find(|(n, _)| n == name)
+                .ok_or_else(missing)?
+                .1
+                .shape;
+            let factor = match aggregation {
+                Aggregation::Mean => scale,
+                Aggregation::Sum(_) => 1.0,
+            };
+            let data: Vec<f32> = last[offset..offset + len]
+                .iter()
+                .map(|v| v * factor)
+                .collect();
+            Tensor::new(shape.clone(), data).ok_or_else(|| {
+                Error::Distributed(format!("`{name}` does not fit its shape {shape}"))
+            })
+        })
+        .collect()
 }
 
 /// The name of param node `p`.
