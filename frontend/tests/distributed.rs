@@ -248,19 +248,23 @@ fn distributed_evaluate_equals_single_process_evaluate() {
         .fit_with(&synthetic(64, 4), FitOptions::new(2, 16).verbose(false))
         .unwrap();
     let weights = trained.weights().unwrap();
-    let test = synthetic(37, 8);
-    let single = trained.evaluate(&test, 8).unwrap();
-    let ranks = on_ranks(2, |comm| {
-        let mut model = mlp(2);
-        model.set_weights(&weights).unwrap();
-        model.evaluate_distributed(&test, 8, &comm).unwrap()
-    });
-    for evaluation in &ranks {
-        assert!(
-            (evaluation.loss - single.loss).abs() < 1e-5,
-            "{evaluation:?} vs {single:?}"
-        );
-        assert_eq!(evaluation.metrics, single.metrics);
+    // 37 examples over 2 and 3 ranks (uneven shards), and 2 examples over 3 ranks (one rank
+    // holds none).
+    for (examples, ranks, batch) in [(37, 2, 8), (37, 3, 6), (2, 3, 6)] {
+        let test = synthetic(examples, 8);
+        let single = trained.evaluate(&test, batch).unwrap();
+        let ranks = on_ranks(ranks, |comm| {
+            let mut model = mlp(2);
+            model.set_weights(&weights).unwrap();
+            model.evaluate_distributed(&test, batch, &comm).unwrap()
+        });
+        for evaluation in &ranks {
+            assert!(
+                (evaluation.loss - single.loss).abs() < 1e-5,
+                "{examples} examples: {evaluation:?} vs {single:?}"
+            );
+            assert_eq!(evaluation.metrics, single.metrics);
+        }
     }
 }
 

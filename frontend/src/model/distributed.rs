@@ -233,13 +233,15 @@ impl Model {
     ) -> Result<crate::progress::Logs> {
         let mut means = self.pass_means(role, feed, steps)?;
         means.reduce(comm)?;
+        means.ensure_examples()?;
         Ok(means.logs())
     }
 
     /// [`Model::evaluate`] over every rank's share of `data` (an exact partition: each
     /// example counts once), in per-rank batches of `batch_size / ranks`: every rank gets
-    /// the loss and metrics of the whole data, as one process evaluating all of it.
-    /// In-memory data only (a generator cannot be sharded).
+    /// the loss and metrics of the whole data, as one process evaluating all of it (with
+    /// fewer examples than ranks, the ranks without one add nothing). In-memory data only (a
+    /// generator cannot be sharded).
     ///
     /// # Errors
     /// As [`Model::evaluate`]; [`Error::InvalidArgument`] when the ranks do not divide
@@ -277,12 +279,7 @@ impl Model {
             ("the number of evaluation examples", rows.len as u64),
         ])?;
         let (rank, world) = ranks.position();
-        if rows.len < world {
-            return Err(Error::InvalidArgument {
-                name: "evaluate_distributed",
-                msg: format!("{} examples cannot be shared by {world} ranks", rows.len),
-            });
-        }
+        // With fewer examples than ranks, some ranks evaluate none and add zero sums.
         let sampler = DistributedSampler::new(rows.len, world, rank).exact();
         let mut feed = Feed::memory_shard(rows.weighted(weights), local, 0, sampler);
         let values = self.run_pass_ranks(Role::Eval, &mut feed, None, comm)?;

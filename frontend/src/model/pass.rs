@@ -64,8 +64,22 @@ impl Means {
     }
 
     /// Every rank's sums and example counts added together (distributed passes), so the
-    /// logs are those of all ranks' examples.
+    /// logs are those of all ranks' examples. A rank that saw no example (fewer examples
+    /// than ranks) adds zeros, its sums first sized as the other ranks' (one gather).
     pub fn reduce(&mut self, comm: &dyn Communicator) -> Result<()> {
+        let longest = self.sums.iter().map(Vec::len).max().unwrap_or(0);
+        let sized = comm.all_gather_u64(if self.examples == 0 {
+            0
+        } else {
+            1 + longest as u64
+        })?;
+        if self.examples == 0 {
+            let others = sized.iter().copied().max().unwrap_or(0).saturating_sub(1);
+            let others = usize::try_from(others).unwrap_or(usize::MAX);
+            self.sums
+                .iter_mut()
+                .for_each(|s| s.resize(others.min(1 << 20), 0.0));
+        }
         let mut flat: Vec<f64> = self.sums.iter().flatten().copied().collect();
         flat.push(self.examples as f64);
         reduce_f64(&mut flat, comm)?;
@@ -75,6 +89,14 @@ impl Means {
                 .for_each(|s| *s = values.next().expect("same length"));
         }
         self.examples = values.next().expect("the count") as usize;
+        Ok(())
+    }
+
+    /// An error unless some batch was added (a pass over nothing has no mean).
+    pub fn ensure_examples(&self) -> Result<()> {
+        if self.examples == 0 {
+            return Err(Error::Generator("it yielded no batch to evaluate".into()));
+        }
         Ok(())
     }
 
@@ -225,7 +247,9 @@ impl Model {
         feed: &mut Feed<'_>,
         steps: Option<usize>,
     ) -> Result<Logs> {
-        Ok(self.pass_means(role, feed, steps)?.logs())
+        let means = self.pass_means(role, feed, steps)?;
+        means.ensure_examples()?;
+        Ok(means.logs())
     }
 
     /// [`Model::run_pass`] before its values are turned into logs.
@@ -245,9 +269,6 @@ impl Model {
             };
             self.run_step(role, batch, &mut means)?;
             ran += 1;
-        }
-        if ran == 0 {
-            return Err(Error::Generator("it yielded no batch to evaluate".into()));
         }
         Ok(means)
     }
