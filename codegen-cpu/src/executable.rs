@@ -197,22 +197,53 @@ impl Executable {
         state: &mut State,
         inputs: &[(&str, &[f32])],
     ) -> Result<Vec<(String, Tensor)>> {
-        self.run_notifying(state, inputs, &mut |_, _| {})
+        let ordered = self.check_inputs(inputs)?;
+        self.check_state(state)?;
+        self.execute(state, &ordered, None);
+        let views: Vec<&[f32]> = state.params.iter().map(|(_, v)| v.as_slice()).collect();
+        let outputs = self.read_outputs(&state.arena, &ordered, &views);
+        self.apply_copied_updates(state, &ordered);
+        Ok(outputs)
     }
 
-    /// [`Executable::run`], handing each output to `on_ready` (its name and values) as soon
-    /// as it is final: in the middle of the step when compiled by
-    /// [`compile_with_ready_hooks`](crate::compile_with_ready_hooks) (in node order; the
-    /// kernels after it have not run yet), else after the step, in output order. `on_ready`
-    /// runs on this thread between two kernels; a panic in it is raised once the step ends.
+    /// [`Executable::run`] without copying the outputs out: each output is handed to
+    /// `on_ready` (its name and values) as soon as it is final — in the middle of the step
+    /// when compiled by [`compile_with_ready_hooks`](crate::compile_with_ready_hooks) (in node
+    /// order; the kernels after it have not run yet), else after the step, in output order.
+    /// `on_ready` runs on this thread between two kernels; a panic in it is raised once the
+    /// step ends.
     pub fn run_notifying(
         &self,
         state: &mut State,
         inputs: &[(&str, &[f32])],
         on_ready: &mut dyn FnMut(&str, &[f32]),
-    ) -> Result<Vec<(String, Tensor)>> {
+    ) -> Result<()> {
         let ordered = self.check_inputs(inputs)?;
         self.check_state(state)?;
+        if self.ready_hooks {
+            self.execute(state, &ordered, Some(on_ready));
+        } else {
+            self.execute(state, &ordered, None);
+            let views: Vec<&[f32]> = state.params.iter().map(|(_, v)| v.as_slice()).collect();
+            for (name, loc, shape) in &self.outputs {
+                on_ready(
+                    name,
+                    self.source(*loc, shape.numel(), &state.arena, &ordered, &views),
+                );
+            }
+        }
+        self.apply_copied_updates(state, &ordered);
+        Ok(())
+    }
+
+    /// Run the compiled code on `state` and the checked `inputs`, with `on_ready` receiving
+    /// the ready hooks when given.
+    fn execute(
+        &self,
+        state: &mut State,
+        inputs: &[&[f32]],
+        on_ready: Option<&mut dyn FnMut(&str, &[f32])>,
+    ) {
         let arena = state.arena.as_mut_ptr();
         let scratch = state.scratch.as_mut_ptr();
         let params: Vec<*mut f32> = state
@@ -220,42 +251,40 @@ impl Executable {
             .iter_mut()
             .map(|(_, v)| v.as_mut_ptr())
             .collect();
-        if self.ready_hooks {
-            let mut listener = |index: usize| {
-                let (name, loc, shape) = &self.outputs[index];
-                // SAFETY: between two kernels nothing writes the step's buffers, and `loc`
-                // lies within its buffer (the checked plan); the slice ends with this call.
-                let values =
-                    unsafe { self.raw_source(*loc, shape.numel(), arena, &ordered, &params) };
-                on_ready(name, values);
-            };
-            // SAFETY: every buffer has the length the graph and plan promise (checked above).
-            ready::with_listener(&mut listener, || unsafe {
-                self.call(arena, scratch, &ordered, params.iter().copied())
-            });
-        } else {
-            // SAFETY: as above.
-            unsafe { self.call(arena, scratch, &ordered, params.iter().copied()) };
-        }
+        let Some(on_ready) = on_ready else {
+            // SAFETY: the caller checked every buffer's length against the graph and plan.
+            unsafe { self.call(arena, scratch, inputs, params.iter().copied()) };
+            return;
+        };
+        let mut listener = |index: usize| {
+            let (name, loc, shape) = &self.outputs[index];
+            // SAFETY: between two kernels nothing writes the step's buffers, and `loc` lies
+            // within its buffer (the checked plan); the slice ends with this call.
+            let values = unsafe { self.raw_source(*loc, shape.numel(), arena, inputs, &params) };
+            on_ready(name, values);
+        };
+        // SAFETY: as above.
+        ready::with_listener(&mut listener, || unsafe {
+            self.call(arena, scratch, inputs, params.iter().copied())
+        });
+    }
+
+    /// Copy the updates not computed in place into `state`'s parameters.
+    fn apply_copied_updates(&self, state: &mut State, inputs: &[&[f32]]) {
         let views: Vec<&[f32]> = state.params.iter().map(|(_, v)| v.as_slice()).collect();
-        let outputs = self.read_outputs(&state.arena, &ordered, &views);
-        if !self.ready_hooks {
-            outputs.iter().for_each(|(name, t)| on_ready(name, &t.data));
-        }
         let updates: Vec<(usize, Vec<f32>)> = self
             .copied_updates
             .iter()
             .map(|&(p, loc)| {
                 (
                     p,
-                    self.read(loc, views[p].len(), &state.arena, &ordered, &views),
+                    self.read(loc, views[p].len(), &state.arena, inputs, &views),
                 )
             })
             .collect();
         for (p, value) in updates {
             state.params[p].1.copy_from_slice(&value);
         }
-        Ok(outputs)
     }
 
     /// Run a step that updates no parameter (an inference graph) on parameters borrowed

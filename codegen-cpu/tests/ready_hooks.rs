@@ -1,6 +1,6 @@
 //! Ready hooks (`compile_with_ready_hooks` + `Executable::run_notifying`): on a CNN gradient
 //! step (conv, bias, ReLU, max pool, dense; fused and memory-planned by the real pipeline)
-//! every output reaches the listener exactly once, with the values the step returns, in node
+//! every output reaches the listener exactly once, with the values `run` returns, in node
 //! order (the loss of the forward pass first, the first layer's gradient last, whatever the
 //! outputs' order); without hooks, after the step in output order; a panicking listener
 //! panics the caller once the step is over and leaves the executable usable.
@@ -71,7 +71,8 @@ fn feed(exe: &Executable) -> (codegen_cpu::State, Named) {
 /// Named values, in order.
 type Named = Vec<(String, Vec<f32>)>;
 
-/// Runs `exe` once; returns the notifications (name, values) in order and the outputs.
+/// Runs `exe` twice from the same state and inputs: once notifying (the notifications, in
+/// order), once with `run` (the outputs it returns).
 fn run(exe: &Executable) -> (Named, Named) {
     let (mut state, inputs) = feed(exe);
     let inputs: Vec<(&str, &[f32])> = inputs
@@ -79,11 +80,12 @@ fn run(exe: &Executable) -> (Named, Named) {
         .map(|(n, v)| (n.as_str(), v.as_slice()))
         .collect();
     let mut seen = Vec::new();
-    let outputs = exe
-        .run_notifying(&mut state, &inputs, &mut |name, values| {
-            seen.push((name.to_string(), values.to_vec()));
-        })
-        .unwrap();
+    exe.run_notifying(&mut state, &inputs, &mut |name, values| {
+        seen.push((name.to_string(), values.to_vec()));
+    })
+    .unwrap();
+    let (mut state, _) = feed(exe);
+    let outputs = exe.run(&mut state, &inputs).unwrap();
     let outputs = outputs.into_iter().map(|(n, t)| (n, t.data)).collect();
     (seen, outputs)
 }

@@ -187,19 +187,19 @@ impl Runner {
         })
     }
 
-    /// [`Runner::run`], handing each output to `on_ready` as soon as it is final: mid-step
-    /// on the CPU when compiled with ready hooks, else after the step (the GPU reads outputs
-    /// back only at the end).
+    /// Execute once, handing each output to `on_ready` as soon as it is final instead of
+    /// returning them: mid-step on the CPU when compiled with ready hooks (and without a copy
+    /// of the outputs), else after the step (the GPU reads outputs back only at the end).
     pub fn run_notifying(
         &mut self,
         inputs: &[(&str, &[f32])],
         on_ready: &mut dyn FnMut(&str, &[f32]),
-    ) -> Result<Vec<(String, Tensor)>> {
+    ) -> Result<()> {
         if let Engine::Cpu { executable, state } = &mut self.engine {
             return Ok(executable.run_notifying(state, inputs, on_ready)?);
         }
         let outputs = self.run(inputs)?;
         outputs.iter().for_each(|(name, t)| on_ready(name, &t.data));
-        Ok(outputs)
+        Ok(())
     }
 }

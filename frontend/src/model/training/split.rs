@@ -11,6 +11,7 @@
 //! here: it runs the one whole compiled step. This file does NOT pick the data shard nor loop
 //! over epochs (`model::fit`).
 
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use ir::{Graph, NodeId, Shape, Tensor};
@@ -59,6 +60,8 @@ pub(crate) struct SplitState {
     trainable: Vec<(String, usize)>,
     /// The bucket layout and the cap it was made for.
     layout: Option<(usize, BucketLayout)>,
+    /// The shapes of the gradient steps' other outputs (the reported values).
+    value_shapes: HashMap<String, Shape>,
     pub timings: StepTimings,
 }
 
@@ -118,8 +121,17 @@ impl TrainingState {
                     update,
                     trainable,
                     layout: None,
+                    value_shapes: HashMap::new(),
                     timings: StepTimings::default(),
                 });
+            }
+            let split = self.split.as_mut().expect("built above");
+            for (name, node) in &step.outputs {
+                if !name.starts_with(GRADIENT_PREFIX) {
+                    split
+                        .value_shapes
+                        .insert(name.clone(), step.shape(*node).clone());
+                }
             }
             let runner = Runner::compile_with_ready_hooks(&step, &self.backend)?;
             self.runners.insert(key, runner);
@@ -161,8 +173,7 @@ impl TrainingState {
         let layout = split.layout(bucket_bytes);
         let mut in_flight = InFlight::new(comm, layout, &value_names);
         let t0 = Instant::now();
-        let outputs = self
-            .runners
+        self.runners
             .get_mut(&key)
             .expect("active")
             .run_notifying(inputs, &mut |name, data| in_flight.ready(name, data))?;
@@ -170,7 +181,7 @@ impl TrainingState {
         let reduced = in_flight.finish(t1)?;
         let scale = 1.0 / comm.world_size() as f32;
         let averaged = unpack_gradients(layout.buckets(), &reduced, count, scale);
-        let combined = unpack_values(&reduced, &outputs, &reported, scale)?;
+        let combined = unpack_values(&reduced, &split.value_shapes, &reported, scale)?;
         let t2 = Instant::now();
         let feed: Vec<(String, &[f32])> = split
             .trainable
@@ -274,10 +285,10 @@ fn unpack_gradients(
 }
 
 /// The reported values from the end of the last bucket, combined: means scaled by `scale`,
-/// counts summed; in the order of `reported`, shaped as this rank's `outputs`.
+/// counts summed; in the order of `reported`, shaped as `shapes` says.
 fn unpack_values(
     reduced: &Reduced,
-    outputs: &[(String, Tensor)],
+    shapes: &HashMap<String, Shape>,
     reported: &[(String, Aggregation)],
     scale: f32,
 ) -> Result<Vec<Tensor>> {
@@ -295,12 +306,7 @@ fn unpack_values(
                 .iter()
                 .find(|(n, _, _)| n == name)
                 .ok_or_else(missing)?;
-            let shape = &outputs
-                .iter()
-                .find(|(n, _)| n == name)
-                .ok_or_else(missing)?
-                .1
-                .shape;
+            let shape = shapes.get(name).ok_or_else(missing)?;
             let factor = match aggregation {
                 Aggregation::Mean => scale,
                 Aggregation::Sum(_) => 1.0,
