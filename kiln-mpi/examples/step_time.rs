@@ -5,8 +5,10 @@
 //! `mpirun -np 2 --bind-to core target/release/examples/step_time --model resnet50 --batch 4`
 //! trains `--steps N` steps (default 3, after one warm-up step that is not timed) of the model
 //! on random data at a global batch of `--batch` (split over the ranks), SGD with momentum, and
-//! rank 0 prints the time per step and where it went: gradient step, allreduce in flight and
-//! the part of it hidden behind backward, the wait after backward, the update. `--single` runs
+//! rank 0 prints the wall time per step of the `fit` call (which also checks the ranks agree
+//! and broadcasts rank 0's weights once) and, distributed, the step's parts: gradient step,
+//! starting the sums, the wait after backward, the update; how long sums were in flight and
+//! how much of that the backward pass hid. `--single` runs
 //! one process without MPI (the compute-only step time); `--bucket-mb N` sets the gradient
 //! bucket cap (default 25, DDP's); `--overlap thread|immediate|blocking` as in the MNIST
 //! examples. Models are Kiln's builders at Keras' default 224×224×3 input and 1000 classes.
@@ -168,7 +170,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     if rank == 0 {
         let ms = |d: Duration| d.as_secs_f64() * 1e3 / args.steps as f64;
         println!(
-            "{} on {ranks} rank(s), global batch {} ({} per rank): compile + first step {:.1} s, {:.1} ms per step over {} steps",
+            "{} on {ranks} rank(s), global batch {} ({} per rank): compile + first step {:.1} s, {:.1} ms per step over {} steps (wall time of the fit call)",
             args.model,
             args.batch,
             args.batch / ranks,
@@ -178,14 +180,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         );
         if let Some(after) = model.step_timings() {
             let t = since(after, before);
+            let parts = t.gradient + t.start_reduce + t.wait_reduce + t.update;
             println!(
-                "per step: gradient {:.1} ms, start allreduce {:.2} ms, allreduce in flight {:.1} ms (hidden behind backward {:.1} ms), wait after backward {:.1} ms, update {:.1} ms, {:.1} MB reduced",
+                "per step: {:.1} ms = gradient {:.1} ms + start allreduce {:.2} ms + wait after backward {:.1} ms + update {:.1} ms; allreduce in flight {:.1} ms, hidden behind backward {:.1} ms; {:.1} MB reduced",
+                ms(parts),
                 ms(t.gradient),
                 ms(t.start_reduce),
-                ms(t.reduce_in_flight),
-                ms(t.reduce_hidden),
                 ms(t.wait_reduce),
                 ms(t.update),
+                ms(t.reduce_in_flight),
+                ms(t.reduce_hidden),
                 t.reduced_bytes as f64 / 1e6 / args.steps as f64
             );
         }

@@ -149,7 +149,7 @@ impl Communicator for MpiComm {
             (None, _) => {
                 let mut buffer = buffer;
                 self.all_reduce_sum(&mut buffer)?;
-                Ok(Box::new(ReadySum(buffer)))
+                Ok(Box::new(ReadySum::new(buffer)))
             }
         }
     }

@@ -1,5 +1,6 @@
 //! The MPI communicator's collectives, run on every rank of `mpirun -np N` (N ≥ 1; CI uses 2):
-//! sums (blocking and started in each `Overlap` mode), broadcasts, gathers, a bad root. It does
+//! sums (blocking and started in each `Overlap` mode, moved on by `progress` and timed),
+//! broadcasts, gathers, a bad root. It does
 //! NOT train (tests/training.rs does) or kill ranks (tests/faults.rs does).
 //!
 //! `harness = false`: MPI is initialized once per process and finalized at the end, which the
@@ -84,6 +85,30 @@ fn started_sums(comm: &MpiComm) -> Result<(), String> {
     blocking_sum(comm)
 }
 
+/// A started sum moved on by `progress` (MPI_Test for `MPI_Iallreduce`) completes before it is
+/// waited for, and `wait_timed` says when (a blocking world's sums are done when started).
+fn progressed_sums(comm: &MpiComm, overlap: Overlap) -> Result<(), String> {
+    let len = 70_000;
+    let buffer: Vec<f32> = (0..len).map(|i| part(comm.rank(), i)).collect();
+    let mut sum = comm
+        .start_all_reduce_sum(buffer)
+        .map_err(|e| e.to_string())?;
+    let until = std::time::Instant::now() + std::time::Duration::from_millis(300);
+    while std::time::Instant::now() < until {
+        sum.progress();
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    let waited = std::time::Instant::now();
+    let (summed, finished) = sum.wait_timed().map_err(|e| e.to_string())?;
+    check_sum(comm, &summed, len)?;
+    match finished {
+        Some(t) if t <= waited => Ok(()),
+        other => Err(format!(
+            "{overlap:?}: finished at {other:?}, the wait started at {waited:?}"
+        )),
+    }
+}
+
 fn broadcasts(comm: &MpiComm) -> Result<(), String> {
     for root in 0..comm.world_size() {
         let mut buffer: Vec<f32> = (0..100).map(|i| part(comm.rank(), i)).collect();
@@ -105,10 +130,13 @@ fn broadcasts(comm: &MpiComm) -> Result<(), String> {
 
 fn main() {
     let mpi = kiln_mpi::init().expect("MPI starts with MPI_THREAD_MULTIPLE");
-    let cases: [(&str, Case); 4] = [
+    let cases: [(&str, Case); 5] = [
         ("ranks_and_gather", ranks_and_gather),
         ("blocking_sum", blocking_sum),
         ("started_sums", started_sums),
+        ("progressed_sums", |comm| {
+            progressed_sums(comm, comm.overlap())
+        }),
         ("broadcasts", broadcasts),
     ];
     let (mut passed, mut failed) = (0, 0);

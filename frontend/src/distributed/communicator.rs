@@ -98,13 +98,32 @@ pub trait PendingSum: Send {
 }
 
 /// A sum that was complete when it was started (a world of one rank, or a transport that only
-/// has blocking sums): `wait` returns the buffer at once.
+/// has blocking sums): `wait` returns the buffer at once, and `wait_timed` says it finished
+/// when it was made.
 #[derive(Debug)]
-pub struct ReadySum(pub Vec<f32>);
+pub struct ReadySum {
+    buffer: Vec<f32>,
+    finished: Instant,
+}
+
+impl ReadySum {
+    /// The summed `buffer`, finished now.
+    #[must_use]
+    pub fn new(buffer: Vec<f32>) -> Self {
+        ReadySum {
+            buffer,
+            finished: Instant::now(),
+        }
+    }
+}
 
 impl PendingSum for ReadySum {
     fn wait(self: Box<Self>) -> Result<Vec<f32>, CommError> {
-        Ok(self.0)
+        Ok(self.buffer)
+    }
+
+    fn wait_timed(self: Box<Self>) -> Result<(Vec<f32>, Option<Instant>), CommError> {
+        Ok((self.buffer, Some(self.finished)))
     }
 }
 

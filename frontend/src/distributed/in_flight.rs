@@ -8,8 +8,9 @@
 //! progress ([`PendingSum::progress`]). The step's reported values (loss, metrics) ride at the
 //! end of the last bucket (in the order they arrive, the same on every rank: one graph), so
 //! the logs need no collective of their own. [`InFlight::finish`] waits for the sums in start
-//! order and measures how long sums were in flight and how much of that passed before the
-//! gradient step returned (the time hidden behind backward).
+//! order and measures how long sums were in flight and how much of that passed while the
+//! gradient step was computing (before it returned, outside these hand-overs: the time hidden
+//! behind backward; a blocking transport sums inside the hand-over and hides nothing).
 //!
 //! Every rank's step hands the outputs over in the same order (the same compiled graph), so
 //! the n-th sum started is the same bucket on every rank. This file does NOT average or unpack
@@ -54,6 +55,12 @@ impl BucketLayout {
         &self.buckets
     }
 
+    /// Where gradient output `name` lies: its bucket and offset in that bucket's buffer.
+    #[must_use]
+    pub fn place(&self, name: &str) -> Option<(usize, usize)> {
+        self.places.get(name).copied()
+    }
+
     /// Number of sums per step: the buckets, or one for the values alone without gradients.
     fn sums(&self) -> usize {
         self.buckets.len().max(1)
@@ -76,6 +83,8 @@ pub struct InFlight<'a> {
     error: Option<CommError>,
     bytes: u64,
     in_hooks: Duration,
+    /// Hook time while a sum was in flight: the step was not computing then, so it hid nothing.
+    in_hooks_summing: Duration,
 }
 
 /// A step's sums, done: the summed buffers and what the overlap achieved.
@@ -91,15 +100,22 @@ pub struct Reduced {
     pub in_hooks: Duration,
     /// Time during which at least one sum was in flight (from a start to its completion).
     pub in_flight: Duration,
-    /// The part of `in_flight` before the gradient step returned: hidden behind backward.
+    /// The part of `in_flight` while the gradient step computed (before it returned, less
+    /// the time in [`InFlight::ready`]): hidden behind the rest of backward.
     pub hidden: Duration,
 }
 
 impl<'a> InFlight<'a> {
     /// Empty buffers for one step over `comm` laid out by `layout`, expecting the reported
-    /// `values` in the last bucket.
+    /// `values` in the last bucket; the buffers are taken from `spare` (the previous step's,
+    /// [`Reduced::buffers`]) where it has them, so a step allocates nothing once warm.
     #[must_use]
-    pub fn new(comm: &'a dyn Communicator, layout: &'a BucketLayout, values: &'a [String]) -> Self {
+    pub fn new(
+        comm: &'a dyn Communicator,
+        layout: &'a BucketLayout,
+        values: &'a [String],
+        mut spare: Vec<Vec<f32>>,
+    ) -> Self {
         let sums = layout.sums();
         let mut missing: Vec<usize> = (0..sums)
             .map(|b| layout.counts.get(b).copied().unwrap_or(0))
@@ -116,7 +132,10 @@ impl<'a> InFlight<'a> {
                     } else {
                         0
                     };
-                    vec![0.0; len]
+                    let mut buffer = spare.pop().unwrap_or_default();
+                    buffer.clear();
+                    buffer.resize(len, 0.0);
+                    buffer
                 })
                 .collect(),
             missing,
@@ -126,6 +145,7 @@ impl<'a> InFlight<'a> {
             error: None,
             bytes: 0,
             in_hooks: Duration::ZERO,
+            in_hooks_summing: Duration::ZERO,
         }
     }
 
@@ -156,7 +176,11 @@ impl<'a> InFlight<'a> {
             }
         }
         self.pending.iter_mut().flatten().for_each(|p| p.progress());
-        self.in_hooks += t0.elapsed();
+        let spent = t0.elapsed();
+        self.in_hooks += spent;
+        if self.pending.iter().any(Option::is_some) {
+            self.in_hooks_summing += spent;
+        }
     }
 
     /// Starts bucket `b`'s sum (recording a failure for [`InFlight::finish`]).
@@ -203,7 +227,7 @@ impl<'a> InFlight<'a> {
             bytes: self.bytes,
             in_hooks: self.in_hooks,
             in_flight: covered(&mut spans, None),
-            hidden: covered(&mut spans, Some(step_end)),
+            hidden: covered(&mut spans, Some(step_end)).saturating_sub(self.in_hooks_summing),
         })
     }
 }
@@ -246,7 +270,7 @@ mod tests {
         let layout = BucketLayout::new(Buckets::new(&[2, 1, 3], 3 * 4), &names);
         let values = vec!["loss".to_string()];
         let world = ThreadWorld::new(1);
-        let mut step = InFlight::new(&world[0], &layout, &values);
+        let mut step = InFlight::new(&world[0], &layout, &values, vec![vec![7.0; 9]]);
         step.ready("c", &[1.0, 2.0, 3.0]);
         assert!(step.pending[0].is_some() && step.pending[1].is_none());
         step.ready("ignored", &[9.0]);
@@ -268,7 +292,7 @@ mod tests {
         let names = vec!["a".to_string()];
         let layout = BucketLayout::new(Buckets::new(&[2], 64), &names);
         let world = ThreadWorld::new(1);
-        let step = InFlight::new(&world[0], &layout, &[]);
+        let step = InFlight::new(&world[0], &layout, &[], Vec::new());
         let err = step.finish(Instant::now()).unwrap_err().to_string();
         assert!(err.contains("bucket 0"), "{err}");
     }

@@ -27,6 +27,9 @@ use crate::model::runner::Runner;
 /// (`gradient/<parameter>`).
 pub const GRADIENT_PREFIX: &str = "gradient/";
 
+/// The scalar input of the update step that the summed gradients are multiplied by.
+const GRADIENT_SCALE: &str = "gradient_scale";
+
 /// Where the time of distributed steps went, summed over the steps since the model was
 /// compiled (per rank; read with `Model::step_timings`).
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -43,8 +46,8 @@ pub struct StepTimings {
     pub wait_reduce: Duration,
     /// Time during which at least one reduction was in flight (start to completion).
     pub reduce_in_flight: Duration,
-    /// The part of `reduce_in_flight` that passed while the gradient step still ran: the
-    /// allreduce time hidden behind the backward pass.
+    /// The part of `reduce_in_flight` that passed while the gradient step was computing
+    /// (outside `start_reduce`): the allreduce time hidden behind the backward pass.
     pub reduce_hidden: Duration,
     /// In the compiled optimizer update, plus handing the new weights to the gradient step.
     pub update: Duration,
@@ -62,6 +65,8 @@ pub(crate) struct SplitState {
     layout: Option<(usize, BucketLayout)>,
     /// The shapes of the gradient steps' other outputs (the reported values).
     value_shapes: HashMap<String, Shape>,
+    /// The last step's bucket buffers, reused by the next.
+    spare: Vec<Vec<f32>>,
     pub timings: StepTimings,
 }
 
@@ -83,14 +88,18 @@ impl TrainingState {
     }
 
     /// The update graph: a param and a gradient input per trainable parameter of `shapes`,
-    /// and the optimizer's update of them; returns it with the optimizer's initial state.
+    /// each gradient multiplied by the scalar input [`GRADIENT_SCALE`] (1 / ranks: the inputs
+    /// are the ranks' sums; the product fuses into the update's kernels), and the optimizer's
+    /// update of them; returns it with the optimizer's initial state.
     fn update_graph(&self, shapes: &[(String, Shape)]) -> Result<(Graph, Vec<(String, Tensor)>)> {
         let mut g = Graph::new();
+        let scale = g.input(GRADIENT_SCALE, Shape::scalar());
         let mut params = Vec::with_capacity(shapes.len());
         let mut grads = Vec::with_capacity(shapes.len());
         for (name, shape) in shapes {
             params.push(g.param(name.clone(), shape.clone()));
-            grads.push(g.input(format!("{GRADIENT_PREFIX}{name}"), shape.clone()));
+            let sum = g.input(format!("{GRADIENT_PREFIX}{name}"), shape.clone());
+            grads.push(g.binary(ir::BinaryOp::Mul, sum, scale)?);
         }
         let state = self
             .components
@@ -122,6 +131,7 @@ impl TrainingState {
                     trainable,
                     layout: None,
                     value_shapes: HashMap::new(),
+                    spare: Vec::new(),
                     timings: StepTimings::default(),
                 });
             }
@@ -169,9 +179,10 @@ impl TrainingState {
         let reported = self.reported();
         let value_names: Vec<String> = reported.iter().map(|(n, _)| n.clone()).collect();
         let split = self.split.as_mut().expect("prepare_split built the update");
-        let count = split.trainable.len();
-        let layout = split.layout(bucket_bytes);
-        let mut in_flight = InFlight::new(comm, layout, &value_names);
+        split.plan_layout(bucket_bytes);
+        let layout = &split.layout.as_ref().expect("planned").1;
+        let spare = std::mem::take(&mut split.spare);
+        let mut in_flight = InFlight::new(comm, layout, &value_names, spare);
         let t0 = Instant::now();
         self.runners
             .get_mut(&key)
@@ -180,16 +191,19 @@ impl TrainingState {
         let t1 = Instant::now();
         let reduced = in_flight.finish(t1)?;
         let scale = 1.0 / comm.world_size() as f32;
-        let averaged = unpack_gradients(layout.buckets(), &reduced, count, scale);
         let combined = unpack_values(&reduced, &split.value_shapes, &reported, scale)?;
         let t2 = Instant::now();
-        let feed: Vec<(String, &[f32])> = split
+        let names: Vec<String> = split
             .trainable
             .iter()
-            .zip(&averaged)
-            .map(|((name, _), g)| (format!("{GRADIENT_PREFIX}{name}"), g.as_slice()))
+            .map(|(name, _)| format!("{GRADIENT_PREFIX}{name}"))
             .collect();
-        let feed: Vec<(&str, &[f32])> = feed.iter().map(|(n, g)| (n.as_str(), *g)).collect();
+        let mut feed: Vec<(&str, &[f32])> = Vec::with_capacity(names.len() + 1);
+        feed.push((GRADIENT_SCALE, std::slice::from_ref(&scale)));
+        for (name, (_, len)) in names.iter().zip(&split.trainable) {
+            let (b, offset) = layout.place(name).expect("every gradient has a place");
+            feed.push((name.as_str(), &reduced.buffers[b][offset..offset + len]));
+        }
         split.update.run(&feed)?;
         let gradient_step = self.runners.get_mut(&key).expect("active");
         for name in split.update.updated_names() {
@@ -207,6 +221,7 @@ impl TrainingState {
         timings.reduce_in_flight += reduced.in_flight;
         timings.reduce_hidden += reduced.hidden;
         timings.reduced_bytes += reduced.bytes;
+        split.spare = reduced.buffers;
         Ok(reported.into_iter().map(|(n, _)| n).zip(combined).collect())
     }
 
@@ -247,8 +262,8 @@ impl TrainingState {
 }
 
 impl SplitState {
-    /// The bucket layout for a cap of `bucket_bytes` (planned again when the cap changes).
-    fn layout(&mut self, bucket_bytes: usize) -> &BucketLayout {
+    /// Plans the bucket layout for a cap of `bucket_bytes` unless it is planned already.
+    fn plan_layout(&mut self, bucket_bytes: usize) {
         if self
             .layout
             .as_ref()
@@ -263,25 +278,7 @@ impl SplitState {
             let layout = BucketLayout::new(Buckets::new(&lens, bucket_bytes), &names);
             self.layout = Some((bucket_bytes, layout));
         }
-        &self.layout.as_ref().expect("set above").1
     }
-}
-
-/// The summed gradients cut out of their buckets and scaled by `scale` (1 / ranks), in
-/// trainable order.
-fn unpack_gradients(
-    buckets: &Buckets,
-    reduced: &Reduced,
-    count: usize,
-    scale: f32,
-) -> Vec<Vec<f32>> {
-    let mut averaged = vec![Vec::new(); count];
-    for b in 0..buckets.len() {
-        for (i, part) in buckets.unpack(b, &reduced.buffers[b]) {
-            averaged[i] = part.iter().map(|g| g * scale).collect();
-        }
-    }
-    averaged
 }
 
 /// The reported values from the end of the last bucket, combined: means scaled by `scale`,
