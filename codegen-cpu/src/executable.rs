@@ -16,6 +16,10 @@ use crate::abi::{self, Loc, Space, StepFn};
 use crate::error::{CodegenError, Result};
 use crate::ready;
 
+/// A listener of ready outputs: each output's name and values (see
+/// [`Executable::run_notifying`]).
+type OnReady<'a> = dyn FnMut(&str, &[f32]) + 'a;
+
 /// Owns the JIT's code memory for as long as the [`Executable`] lives.
 struct JitCode(ManuallyDrop<JITModule>);
 
@@ -242,7 +246,7 @@ impl Executable {
         &self,
         state: &mut State,
         inputs: &[&[f32]],
-        on_ready: Option<&mut dyn FnMut(&str, &[f32])>,
+        on_ready: Option<&mut OnReady<'_>>,
     ) {
         let arena = state.arena.as_mut_ptr();
         let scratch = state.scratch.as_mut_ptr();

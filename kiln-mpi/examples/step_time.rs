@@ -74,8 +74,7 @@ fn build(name: &str) -> Result<(Model, Vec<usize>, usize), Box<dyn std::error::E
                 Dense::new(300).activation(Activation::Relu).into(),
                 Dense::new(100).activation(Activation::Relu).into(),
                 Dense::new(10).activation(Activation::Softmax).into(),
-            ])
-            .into(),
+            ]),
             vec![28, 28, 1],
             10,
         ),
