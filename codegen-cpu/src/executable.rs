@@ -242,12 +242,7 @@ impl Executable {
 
     /// Run the compiled code on `state` and the checked `inputs`, with `on_ready` receiving
     /// the ready hooks when given.
-    fn execute(
-        &self,
-        state: &mut State,
-        inputs: &[&[f32]],
-        on_ready: Option<&mut OnReady<'_>>,
-    ) {
+    fn execute(&self, state: &mut State, inputs: &[&[f32]], on_ready: Option<&mut OnReady<'_>>) {
         let arena = state.arena.as_mut_ptr();
         let scratch = state.scratch.as_mut_ptr();
         let params: Vec<*mut f32> = state

@@ -7,41 +7,16 @@
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
+mod common;
+
 use codegen_cpu::{Executable, compile, compile_with_ready_hooks};
-use ir::{
-    BinaryOp, Conv2dAttrs, Graph, MemoryPlan, Op, Padding, Pool2dAttrs, PoolKind, ReduceOp, UnaryOp,
-};
+use ir::{Graph, MemoryPlan};
 
 /// Conv + bias + ReLU + max pool + dense and a squared-error loss; outputs the gradients
 /// first-layer first, then the loss.
 fn gradient_step() -> Graph {
-    let mut g = Graph::new();
-    let x = g.input("x", [2, 8, 8, 2]);
-    let target = g.input("target", [2, 3]);
-    let k = g.param("k", [3, 3, 2, 4]);
-    let kb = g.param("kb", [4]);
-    let w = g.param("w", [64, 3]);
-    let conv = Conv2dAttrs {
-        strides: [1, 1],
-        dilation: [1, 1],
-        padding: Padding::Same,
-    };
-    let c = g.add(Op::Conv2d(conv), &[x, k]).unwrap();
-    let c = g.binary(BinaryOp::Add, c, kb).unwrap();
-    let c = g.unary(UnaryOp::Relu, c).unwrap();
-    let pool = Pool2dAttrs {
-        kind: PoolKind::Max,
-        window: [2, 2],
-        strides: [2, 2],
-        padding: Padding::Valid,
-    };
-    let p = g.add(Op::Pool2d(pool), &[c]).unwrap();
-    let flat = g.reshape(p, [2, 64]).unwrap();
-    let y = g.matmul(flat, w, false, false).unwrap();
-    let e = g.binary(BinaryOp::Sub, y, target).unwrap();
-    let se = g.unary(UnaryOp::Square, e).unwrap();
-    let loss = g.reduce(ReduceOp::Mean, se, &[0, 1], false).unwrap();
-    let (mut g, grads) = passes::autodiff::grad(&g, loss, &[k, kb, w]).unwrap();
+    let (g, loss, params) = common::cnn::cnn_loss();
+    let (mut g, grads) = passes::autodiff::grad(&g, loss, &params).unwrap();
     for (name, grad) in ["k", "kb", "w"].into_iter().zip(grads) {
         g.add_output(format!("gradient/{name}"), grad).unwrap();
     }

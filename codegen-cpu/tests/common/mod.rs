@@ -4,6 +4,8 @@
 
 #![allow(dead_code)]
 
+pub mod cnn;
+
 use codegen_cpu::compile;
 use ir::interp::{self, Bindings};
 use ir::{Graph, MemoryPlan, Tensor};
