@@ -245,16 +245,14 @@ impl Executable {
     fn execute(&self, state: &mut State, inputs: &[&[f32]], on_ready: Option<&mut OnReady<'_>>) {
         let arena = state.arena.as_mut_ptr();
         let scratch = state.scratch.as_mut_ptr();
-        let params: Vec<*mut f32> = state
-            .params
-            .iter_mut()
-            .map(|(_, v)| v.as_mut_ptr())
-            .collect();
+        let params = state.params.iter_mut().map(|(_, v)| v.as_mut_ptr());
         let Some(on_ready) = on_ready else {
             // SAFETY: the caller checked every buffer's length against the graph and plan.
-            unsafe { self.call(arena, scratch, inputs, params.iter().copied()) };
+            unsafe { self.call(arena, scratch, inputs, params) };
             return;
         };
+        // The listener reads outputs through the parameter pointers while the step runs.
+        let params: Vec<*mut f32> = params.collect();
         let mut listener = |index: usize| {
             let (name, loc, shape) = &self.outputs[index];
             // SAFETY: between two kernels nothing writes the step's buffers, and `loc` lies

@@ -290,8 +290,6 @@ impl<M: Module> Lowerer<'_, M> {
     }
 }
 
-/// Emit the loads of the base pointers of `locs` in a kernel's entry block: a table slot
-/// read from `table`, or a constant's symbol from `consts`, plus the location's offset.
 /// A call of the ready hook (declared whenever a hook was marked) for output `output`.
 fn call_ready(b: &mut FunctionBuilder, hook: Option<FuncRef>, output: usize) {
     let hook = hook.expect("declared when any ready hook is marked");
@@ -299,6 +297,8 @@ fn call_ready(b: &mut FunctionBuilder, hook: Option<FuncRef>, output: usize) {
     b.ins().call(hook, &[index]);
 }
 
+/// Emit the loads of the base pointers of `locs` in a kernel's entry block: a table slot
+/// read from `table`, or a constant's symbol from `consts`, plus the location's offset.
 fn operand_bases(
     b: &mut FunctionBuilder,
     ptr: Type,

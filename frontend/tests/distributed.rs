@@ -241,9 +241,27 @@ fn a_mismatched_model_or_batch_size_fails_on_every_rank_before_training() {
     );
 }
 
+/// [`mlp`] with a summed metric too (Precision: four counts, where the loss and accuracy are
+/// one value each).
+fn mlp_with_counts(seed: u64) -> Sequential {
+    let mut model = relu_classifier(8, seed);
+    let metrics: Vec<Box<dyn kiln::metrics::Metric>> = vec![
+        Box::new(Accuracy),
+        Box::new(kiln::metrics::Precision::new()),
+    ];
+    model
+        .compile(
+            SGD::default().learning_rate(0.1).momentum(0.9),
+            SoftmaxCrossEntropyWithLogits,
+            metrics,
+        )
+        .unwrap();
+    model
+}
+
 #[test]
 fn distributed_evaluate_equals_single_process_evaluate() {
-    let mut trained = mlp(2);
+    let mut trained = mlp_with_counts(2);
     trained
         .fit_with(&synthetic(64, 4), FitOptions::new(2, 16).verbose(false))
         .unwrap();
@@ -254,7 +272,7 @@ fn distributed_evaluate_equals_single_process_evaluate() {
         let test = synthetic(examples, 8);
         let single = trained.evaluate(&test, batch).unwrap();
         let ranks = on_ranks(ranks, |comm| {
-            let mut model = mlp(2);
+            let mut model = mlp_with_counts(2);
             model.set_weights(&weights).unwrap();
             model.evaluate_distributed(&test, batch, &comm).unwrap()
         });

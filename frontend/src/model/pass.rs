@@ -65,21 +65,9 @@ impl Means {
 
     /// Every rank's sums and example counts added together (distributed passes), so the
     /// logs are those of all ranks' examples. A rank that saw no example (fewer examples
-    /// than ranks) adds zeros, its sums first sized as the other ranks' (one gather).
+    /// than ranks) adds zeros, sized as the other ranks' sums.
     pub fn reduce(&mut self, comm: &dyn Communicator) -> Result<()> {
-        let longest = self.sums.iter().map(Vec::len).max().unwrap_or(0);
-        let sized = comm.all_gather_u64(if self.examples == 0 {
-            0
-        } else {
-            1 + longest as u64
-        })?;
-        if self.examples == 0 {
-            let others = sized.iter().copied().max().unwrap_or(0).saturating_sub(1);
-            let others = usize::try_from(others).unwrap_or(usize::MAX);
-            self.sums
-                .iter_mut()
-                .for_each(|s| s.resize(others.min(1 << 20), 0.0));
-        }
+        self.size_like_other_ranks(comm)?;
         let mut flat: Vec<f64> = self.sums.iter().flatten().copied().collect();
         flat.push(self.examples as f64);
         reduce_f64(&mut flat, comm)?;
@@ -89,6 +77,27 @@ impl Means {
                 .for_each(|s| *s = values.next().expect("same length"));
         }
         self.examples = values.next().expect("the count") as usize;
+        Ok(())
+    }
+
+    /// Sizes the sums of a rank that saw no example (they are empty) as those of the ranks
+    /// that did, which agree (one model): one sum over the ranks of every value's length
+    /// (zero from a rank without examples) and of the number of ranks with examples.
+    fn size_like_other_ranks(&mut self, comm: &dyn Communicator) -> Result<()> {
+        let seen = self.examples > 0;
+        let mut lengths: Vec<f64> = self
+            .sums
+            .iter()
+            .map(|s| if seen { s.len() as f64 } else { 0.0 })
+            .collect();
+        lengths.push(if seen { 1.0 } else { 0.0 });
+        reduce_f64(&mut lengths, comm)?;
+        let ranks_with_examples = lengths.pop().unwrap_or(0.0);
+        if !seen && ranks_with_examples > 0.0 {
+            for (sums, total) in self.sums.iter_mut().zip(lengths) {
+                sums.resize((total / ranks_with_examples) as usize, 0.0);
+            }
+        }
         Ok(())
     }
 

@@ -59,8 +59,9 @@ pub struct StepTimings {
 pub(crate) struct SplitState {
     /// The optimizer update over every trainable parameter.
     pub update: Runner,
-    /// Trainable parameters, in update order, with their element counts.
-    trainable: Vec<(String, usize)>,
+    /// The gradients of the trainable parameters by name (`gradient/<parameter>`: outputs of
+    /// the gradient step, inputs of the update), in update order, with their element counts.
+    gradients: Vec<(String, usize)>,
     /// The bucket layout and the cap it was made for.
     layout: Option<(usize, BucketLayout)>,
     /// The shapes of the gradient steps' other outputs (the reported values).
@@ -125,10 +126,13 @@ impl TrainingState {
                 let (update, state) = self.update_graph(&shapes)?;
                 let update = Runner::compile(&update, &self.backend)?;
                 self.add_initial_state(state);
-                let trainable = shapes.iter().map(|(n, s)| (n.clone(), s.numel())).collect();
+                let gradients = shapes
+                    .iter()
+                    .map(|(n, s)| (format!("{GRADIENT_PREFIX}{n}"), s.numel()))
+                    .collect();
                 self.split = Some(SplitState {
                     update,
-                    trainable,
+                    gradients,
                     layout: None,
                     value_shapes: HashMap::new(),
                     spare: Vec::new(),
@@ -193,14 +197,9 @@ impl TrainingState {
         let scale = 1.0 / comm.world_size() as f32;
         let combined = unpack_values(&reduced, &split.value_shapes, &reported, scale)?;
         let t2 = Instant::now();
-        let names: Vec<String> = split
-            .trainable
-            .iter()
-            .map(|(name, _)| format!("{GRADIENT_PREFIX}{name}"))
-            .collect();
-        let mut feed: Vec<(&str, &[f32])> = Vec::with_capacity(names.len() + 1);
+        let mut feed: Vec<(&str, &[f32])> = Vec::with_capacity(split.gradients.len() + 1);
         feed.push((GRADIENT_SCALE, std::slice::from_ref(&scale)));
-        for (name, (_, len)) in names.iter().zip(&split.trainable) {
+        for (name, len) in &split.gradients {
             let (b, offset) = layout.place(name).expect("every gradient has a place");
             feed.push((name.as_str(), &reduced.buffers[b][offset..offset + len]));
         }
@@ -269,12 +268,8 @@ impl SplitState {
             .as_ref()
             .is_none_or(|(cap, _)| *cap != bucket_bytes)
         {
-            let lens: Vec<usize> = self.trainable.iter().map(|(_, n)| *n).collect();
-            let names: Vec<String> = self
-                .trainable
-                .iter()
-                .map(|(name, _)| format!("{GRADIENT_PREFIX}{name}"))
-                .collect();
+            let lens: Vec<usize> = self.gradients.iter().map(|(_, n)| *n).collect();
+            let names: Vec<String> = self.gradients.iter().map(|(n, _)| n.clone()).collect();
             let layout = BucketLayout::new(Buckets::new(&lens, bucket_bytes), &names);
             self.layout = Some((bucket_bytes, layout));
         }
